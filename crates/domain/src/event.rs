@@ -1,0 +1,50 @@
+//! Journal events: the append-only record of every state change.
+
+use serde::Serialize;
+
+/// What kind of entity an event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityType {
+    /// A store.
+    Store,
+    /// A channel connection.
+    Channel,
+    /// A main product.
+    Product,
+    /// A stock level of a SKU.
+    Stock,
+    /// An order.
+    Order,
+    /// An API token.
+    Token,
+}
+
+impl EntityType {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Store => "store",
+            Self::Channel => "channel",
+            Self::Product => "product",
+            Self::Stock => "stock",
+            Self::Order => "order",
+            Self::Token => "token",
+        }
+    }
+}
+
+/// An event to append to the journal, in the same transaction as the change
+/// it describes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// Entity kind.
+    pub entity_type: EntityType,
+    /// Entity id (a prefixed id, or a SKU for products and stock).
+    pub entity_id: String,
+    /// Dotted event type, e.g. `product.created`, `stock.changed`.
+    pub event_type: &'static str,
+    /// The entity (or the change) as JSON.
+    pub payload: serde_json::Value,
+}

@@ -1,0 +1,15 @@
+//! Pure types and rules of Switchyard.
+//!
+//! This crate holds no I/O: no tokio, sqlx, axum or reqwest. Everything here is
+//! a value type with a fallible constructor ("parse, don't validate") or a pure
+//! function over such values, so that storage, connectors and the API share one
+//! definition of what is valid and how stock is computed.
+
+pub mod error;
+pub mod event;
+pub mod ids;
+pub mod product;
+pub mod stock;
+pub mod values;
+
+pub use error::DomainError;
