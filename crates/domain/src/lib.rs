@@ -5,9 +5,12 @@
 //! function over such values, so that storage, connectors and the API share one
 //! definition of what is valid and how stock is computed.
 
+pub mod channel;
 pub mod error;
 pub mod event;
+pub mod explain;
 pub mod ids;
+pub mod order;
 pub mod product;
 pub mod stock;
 pub mod values;

@@ -328,7 +328,7 @@ impl StockRules {
         }
         if let Some(t) = self.zero_at_or_below {
             if x <= t {
-                x = step(
+                step(
                     RuleName::ZeroAtOrBelow,
                     t,
                     x,

@@ -1,0 +1,308 @@
+//! Accounts, API tokens and stores.
+
+use async_trait::async_trait;
+use chrono::Utc;
+use serde_json::json;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, StoreId, TokenId};
+
+use super::{
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
+    require_store, stored, ts,
+};
+use crate::{
+    Account, Accounts, NewStore, NewToken, Page, PageRequest, Result, StorageError, Store,
+    StorePatch, Stores, TokenRecord,
+};
+
+fn token_from_row(r: &SqliteRow) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: stored("token id", TokenId::parse(r.try_get("id")?))?,
+        account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
+        store_id: r
+            .try_get::<Option<&str>, _>("store_id")?
+            .map(|s| stored("store id", StoreId::parse(s)))
+            .transpose()?,
+        name: r.try_get("name")?,
+        prefix: r.try_get("prefix")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        last_used_at: parse_opt_ts(r.try_get("last_used_at")?)?,
+        revoked_at: parse_opt_ts(r.try_get("revoked_at")?)?,
+    })
+}
+
+fn store_from_row(r: &SqliteRow) -> Result<Store> {
+    Ok(Store {
+        id: stored("store id", StoreId::parse(r.try_get("id")?))?,
+        name: r.try_get("name")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+fn store_payload(s: &Store) -> serde_json::Value {
+    json!({ "id": s.id, "name": s.name })
+}
+
+const TOKEN_COLUMNS: &str =
+    "id, account_id, store_id, name, prefix, created_at, last_used_at, revoked_at";
+
+#[async_trait]
+impl Accounts for SqliteStorage {
+    #[tracing::instrument(skip(self))]
+    async fn ensure_account(&self, name: &str) -> Result<Account> {
+        let id = AccountId::generate();
+        sqlx::query("INSERT INTO accounts (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")
+            .bind(id.as_str())
+            .bind(name)
+            .bind(now_text())
+            .execute(&self.write)
+            .await?;
+        let r = sqlx::query("SELECT id, name, created_at FROM accounts WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.write)
+            .await?;
+        Ok(Account {
+            id: stored("account id", AccountId::parse(r.try_get("id")?))?,
+            name: r.try_get("name")?,
+            created_at: parse_ts(r.try_get("created_at")?)?,
+        })
+    }
+
+    async fn get_account(&self, id: &AccountId) -> Result<Account> {
+        let r = sqlx::query("SELECT id, name, created_at FROM accounts WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StorageError::NotFound { entity: "account" })?;
+        Ok(Account {
+            id: stored("account id", AccountId::parse(r.try_get("id")?))?,
+            name: r.try_get("name")?,
+            created_at: parse_ts(r.try_get("created_at")?)?,
+        })
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %new.account_id))]
+    async fn create_token(&self, new: NewToken) -> Result<TokenRecord> {
+        let mut tx = self.write.begin().await?;
+        if let Some(store) = &new.store_id {
+            require_store(&mut tx, &new.account_id, store).await?;
+        }
+        let id = TokenId::generate();
+        let r = sqlx::query(&format!(
+            "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(id.as_str())
+        .bind(new.account_id.as_str())
+        .bind(new.store_id.as_ref().map(StoreId::as_str))
+        .bind(&new.name)
+        .bind(&new.prefix)
+        .bind(&new.hash)
+        .bind(now_text())
+        .fetch_one(&mut *tx)
+        .await?;
+        let rec = token_from_row(&r)?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn find_token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.read)
+        .await?
+        .as_ref()
+        .map(token_from_row)
+        .transpose()
+    }
+
+    async fn touch_token(&self, id: &TokenId) -> Result<()> {
+        let now = Utc::now();
+        let stale = ts(now - chrono::Duration::seconds(60));
+        sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
+            .bind(ts(now))
+            .bind(id.as_str())
+            .bind(stale)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_tokens(
+        &self,
+        account: &AccountId,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(account.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.read)
+        .await?;
+        let items = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |t| t.id.to_string()))
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn revoke_token(&self, account: &AccountId, id: &TokenId) -> Result<TokenRecord> {
+        let r = sqlx::query(&format!(
+            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ? AND account_id = ? RETURNING {TOKEN_COLUMNS}"
+        ))
+        .bind(now_text())
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.write)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "token" })?;
+        token_from_row(&r)
+    }
+}
+
+#[async_trait]
+impl Stores for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account))]
+    async fn create_store(&self, account: &AccountId, new: NewStore) -> Result<Store> {
+        let mut tx = self.write.begin().await?;
+        let id = StoreId::generate();
+        let now = now_text();
+        let r = sqlx::query(
+            "INSERT INTO stores (id, account_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+             RETURNING id, name, created_at, updated_at",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .bind(&new.name)
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let store = store_from_row(&r)?;
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: store.id.to_string(),
+            event_type: "store.created",
+            payload: store_payload(&store),
+        };
+        append_event(&mut tx, account, &store.id, &ev).await?;
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    async fn get_store(&self, account: &AccountId, id: &StoreId) -> Result<Store> {
+        let r = sqlx::query(
+            "SELECT id, name, created_at, updated_at FROM stores WHERE id = ? AND account_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "store" })?;
+        store_from_row(&r)
+    }
+
+    async fn list_stores(
+        &self,
+        account: &AccountId,
+        only: Option<&StoreId>,
+        page: &PageRequest,
+    ) -> Result<Page<Store>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, updated_at FROM stores
+             WHERE account_id = ? AND id > ? AND (? IS NULL OR id = ?) ORDER BY id LIMIT ?",
+        )
+        .bind(account.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(only.map(StoreId::as_str))
+        .bind(only.map(StoreId::as_str))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.read)
+        .await?;
+        let items = rows
+            .iter()
+            .map(store_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |s| s.id.to_string()))
+    }
+
+    #[tracing::instrument(skip(self, patch))]
+    async fn update_store(
+        &self,
+        account: &AccountId,
+        id: &StoreId,
+        patch: StorePatch,
+    ) -> Result<Store> {
+        let mut tx = self.write.begin().await?;
+        let r = sqlx::query(
+            "UPDATE stores SET name = COALESCE(?, name), updated_at = ? WHERE id = ? AND account_id = ?
+             RETURNING id, name, created_at, updated_at",
+        )
+        .bind(patch.name)
+        .bind(now_text())
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "store" })?;
+        let store = store_from_row(&r)?;
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: store.id.to_string(),
+            event_type: "store.updated",
+            payload: store_payload(&store),
+        };
+        append_event(&mut tx, account, id, &ev).await?;
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_store(&self, account: &AccountId, id: &StoreId, force: bool) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, id).await?;
+        let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = ?")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        if orders > 0 && !force {
+            return Err(StorageError::conflict(
+                "store_has_orders",
+                format!(
+                    "store {id} still has {orders} order(s); pass force=true to delete it with everything in it"
+                ),
+                None,
+            ));
+        }
+        // Children without a cascading path from `stores` go first.
+        for sql in [
+            "DELETE FROM stock_commitments WHERE store_id = ?",
+            "DELETE FROM stock_levels WHERE store_id = ?",
+            "DELETE FROM kit_components WHERE store_id = ?",
+            "DELETE FROM orders WHERE store_id = ?",
+            "DELETE FROM products WHERE store_id = ?",
+            "DELETE FROM channels WHERE store_id = ?",
+            "DELETE FROM api_tokens WHERE store_id = ?",
+            "DELETE FROM stores WHERE id = ?",
+        ] {
+            sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: id.to_string(),
+            event_type: "store.deleted",
+            payload: json!({ "id": id, "orders_deleted": orders }),
+        };
+        append_event(&mut tx, account, id, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,653 @@
+//! Channels and products (with kits).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+use switchyard_domain::product::{
+    ComponentLookup, Customs, Dimensions, KitComponent, ProductAttributes, validate_kit,
+};
+use switchyard_domain::stock::StockRules;
+use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
+
+use super::{
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
+};
+use crate::{
+    Channel, ChannelPatch, Channels, NewChannel, NewProduct, Page, PageRequest, Product,
+    ProductUpdate, Products, Result, StorageError,
+};
+
+const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, created_at, updated_at";
+
+fn channel_from_row(r: &SqliteRow) -> Result<Channel> {
+    let rules: &str = r.try_get("stock_rules")?;
+    Ok(Channel {
+        id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        name: r.try_get("name")?,
+        kind: stored("channel kind", ChannelKind::parse(r.try_get("kind")?))?,
+        base_url: r.try_get("base_url")?,
+        has_credentials: r.try_get("has_credentials")?,
+        stock_rules: serde_json::from_str(rules)
+            .map_err(|e| StorageError::corrupt("stock rules", e))?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+/// The journal view of a channel: never credentials.
+fn channel_payload(c: &Channel) -> serde_json::Value {
+    json!({
+        "id": c.id, "name": c.name, "kind": c.kind, "base_url": c.base_url,
+        "has_credentials": c.has_credentials, "stock_rules": c.stock_rules,
+    })
+}
+
+fn rules_json(r: &StockRules) -> String {
+    serde_json::to_string(r).unwrap_or_else(|_| "{}".to_owned())
+}
+
+async fn fetch_channel(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    id: &ChannelId,
+) -> Result<Channel> {
+    let r = sqlx::query(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ? AND store_id = ? AND account_id = ?"
+    ))
+    .bind(id.as_str())
+    .bind(store.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "channel" })?;
+    channel_from_row(&r)
+}
+
+#[async_trait]
+impl Channels for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store))]
+    async fn create_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewChannel,
+    ) -> Result<Channel> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let now = now_text();
+        sqlx::query(
+            "INSERT INTO channels (id, account_id, store_id, name, kind, base_url, credentials, stock_rules, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.id.as_str())
+        .bind(account.as_str())
+        .bind(store.as_str())
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(&new.base_url)
+        .bind(&new.credentials)
+        .bind(rules_json(&new.stock_rules))
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let ch = fetch_channel(&mut tx, account, store, &new.id).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: ch.id.to_string(),
+            event_type: "channel.created",
+            payload: channel_payload(&ch),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    async fn get_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<Channel> {
+        let mut conn = self.read.acquire().await?;
+        fetch_channel(&mut conn, account, store, id).await
+    }
+
+    async fn channel_credentials(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<Option<Vec<u8>>> {
+        let row: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT credentials FROM channels WHERE id = ? AND store_id = ? AND account_id = ?",
+        )
+        .bind(id.as_str())
+        .bind(store.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.read)
+        .await?;
+        row.ok_or(StorageError::NotFound { entity: "channel" })
+    }
+
+    async fn list_channels(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Channel>> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
+        ))
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(channel_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |c| c.id.to_string()))
+    }
+
+    #[tracing::instrument(skip(self, patch))]
+    async fn update_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+        patch: ChannelPatch,
+    ) -> Result<Channel> {
+        let mut tx = self.write.begin().await?;
+        let old = fetch_channel(&mut tx, account, store, id).await?;
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE channels SET updated_at = ");
+        q.push_bind(now_text());
+        if let Some(name) = patch.name {
+            q.push(", name = ").push_bind(name);
+        }
+        if let Some(url) = patch.base_url {
+            q.push(", base_url = ").push_bind(url);
+        }
+        let credentials_changed = patch.credentials.is_some();
+        if let Some(c) = patch.credentials {
+            q.push(", credentials = ").push_bind(c);
+        }
+        if let Some(r) = &patch.stock_rules {
+            q.push(", stock_rules = ").push_bind(rules_json(r));
+        }
+        q.push(" WHERE id = ").push_bind(id.as_str());
+        q.build().execute(&mut *tx).await?;
+        let ch = fetch_channel(&mut tx, account, store, id).await?;
+        let mut payload = channel_payload(&ch);
+        payload["credentials_changed"] = json!(credentials_changed);
+        if old.stock_rules != ch.stock_rules {
+            payload["previous_stock_rules"] = json!(old.stock_rules);
+        }
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: ch.id.to_string(),
+            event_type: "channel.updated",
+            payload,
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        fetch_channel(&mut tx, account, store, id).await?;
+        let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE channel_id = ?")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        if orders > 0 {
+            return Err(StorageError::conflict(
+                "channel_has_orders",
+                format!("channel {id} has {orders} imported order(s) and cannot be deleted"),
+                None,
+            ));
+        }
+        sqlx::query("DELETE FROM channels WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: id.to_string(),
+            event_type: "channel.deleted",
+            payload: json!({ "id": id }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+const PRODUCT_COLUMNS: &str = "sku, title, gtin, weight_g, length_mm, width_mm, height_mm, image_url, price_amount, \
+     price_currency, hs_code, origin_country, customs_description, created_at, updated_at";
+
+fn product_from_row(r: &SqliteRow, components: Vec<KitComponent>) -> Result<Product> {
+    let dims = match (
+        r.try_get::<Option<i64>, _>("length_mm")?,
+        r.try_get::<Option<i64>, _>("width_mm")?,
+        r.try_get::<Option<i64>, _>("height_mm")?,
+    ) {
+        (Some(length_mm), Some(width_mm), Some(height_mm)) => Some(Dimensions {
+            length_mm,
+            width_mm,
+            height_mm,
+        }),
+        _ => None,
+    };
+    let price = match (
+        r.try_get::<Option<i64>, _>("price_amount")?,
+        r.try_get::<Option<&str>, _>("price_currency")?,
+    ) {
+        (Some(amount), Some(cur)) => Some(Money {
+            amount,
+            currency: stored("currency", Currency::parse(cur))?,
+        }),
+        _ => None,
+    };
+    Ok(Product {
+        sku: stored("sku", Sku::parse(r.try_get("sku")?))?,
+        attributes: ProductAttributes {
+            title: r.try_get("title")?,
+            gtin: r.try_get("gtin")?,
+            weight_g: r.try_get("weight_g")?,
+            dimensions: dims,
+            image_url: r.try_get("image_url")?,
+            price,
+            customs: Customs {
+                hs_code: r.try_get("hs_code")?,
+                origin_country: r
+                    .try_get::<Option<&str>, _>("origin_country")?
+                    .map(|c| stored("country", CountryCode::parse(c)))
+                    .transpose()?,
+                description: r.try_get("customs_description")?,
+            },
+        },
+        components,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+/// The journal view of a product.
+fn product_payload(p: &Product) -> serde_json::Value {
+    json!({ "sku": p.sku, "attributes": p.attributes, "components": p.components })
+}
+
+/// Kit components of `kits` in the store, keyed by kit SKU, in kit order.
+pub(crate) async fn components_of(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    kits: &[&str],
+) -> Result<BTreeMap<String, Vec<KitComponent>>> {
+    let mut out: BTreeMap<String, Vec<KitComponent>> = BTreeMap::new();
+    for chunk in kits.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT kit_sku, component_sku, quantity FROM kit_components WHERE store_id = ",
+        );
+        q.push_bind(store.as_str()).push(" AND kit_sku IN (");
+        let mut sep = q.separated(", ");
+        for k in chunk {
+            sep.push_bind(*k);
+        }
+        q.push(") ORDER BY kit_sku, position");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("kit_sku")?)
+                .or_default()
+                .push(KitComponent {
+                    sku: stored("sku", Sku::parse(r.try_get("component_sku")?))?,
+                    quantity: r.try_get("quantity")?,
+                });
+        }
+    }
+    Ok(out)
+}
+
+async fn fetch_product(conn: &mut SqliteConnection, store: &StoreId, sku: &Sku) -> Result<Product> {
+    let r = sqlx::query(&format!(
+        "SELECT {PRODUCT_COLUMNS}, is_kit FROM products WHERE store_id = ? AND sku = ?"
+    ))
+    .bind(store.as_str())
+    .bind(sku.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "product" })?;
+    let is_kit: bool = r.try_get("is_kit")?;
+    let components = if is_kit {
+        components_of(conn, store, &[sku.as_str()])
+            .await?
+            .remove(sku.as_str())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    product_from_row(&r, components)
+}
+
+/// `Some(is_kit)` for an existing product of the store.
+pub(crate) async fn product_kind(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    sku: &str,
+) -> Result<Option<bool>> {
+    Ok(
+        sqlx::query_scalar("SELECT is_kit FROM products WHERE store_id = ? AND sku = ?")
+            .bind(store.as_str())
+            .bind(sku)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// Check `components` for kit `kit` against the store, inside the transaction.
+async fn check_kit(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    kit: &Sku,
+    components: &[KitComponent],
+) -> Result<()> {
+    let mut kinds = HashMap::new();
+    for c in components {
+        let kind = match product_kind(conn, store, c.sku.as_str()).await? {
+            None => ComponentLookup::Missing,
+            Some(false) => ComponentLookup::Plain,
+            Some(true) => ComponentLookup::Kit,
+        };
+        kinds.insert(c.sku.clone(), kind);
+    }
+    validate_kit(kit, components, |s| {
+        kinds.get(s).copied().unwrap_or(ComponentLookup::Missing)
+    })?;
+    Ok(())
+}
+
+async fn write_components(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    kit: &Sku,
+    components: &[KitComponent],
+) -> Result<()> {
+    sqlx::query("DELETE FROM kit_components WHERE store_id = ? AND kit_sku = ?")
+        .bind(store.as_str())
+        .bind(kit.as_str())
+        .execute(&mut *conn)
+        .await?;
+    for (i, c) in components.iter().enumerate() {
+        sqlx::query("INSERT INTO kit_components (store_id, kit_sku, component_sku, quantity, position) VALUES (?, ?, ?, ?, ?)")
+            .bind(store.as_str())
+            .bind(kit.as_str())
+            .bind(c.sku.as_str())
+            .bind(c.quantity)
+            .bind(i64::try_from(i).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+fn bind_attributes<'q>(
+    q: sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    a: &'q ProductAttributes,
+) -> sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    q.bind(&a.title)
+        .bind(&a.gtin)
+        .bind(a.weight_g)
+        .bind(a.dimensions.map(|d| d.length_mm))
+        .bind(a.dimensions.map(|d| d.width_mm))
+        .bind(a.dimensions.map(|d| d.height_mm))
+        .bind(&a.image_url)
+        .bind(a.price.map(|p| p.amount))
+        .bind(a.price.map(|p| p.currency.as_str().to_owned()))
+        .bind(&a.customs.hs_code)
+        .bind(a.customs.origin_country.map(|c| c.as_str().to_owned()))
+        .bind(&a.customs.description)
+}
+
+#[async_trait]
+impl Products for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, sku = %new.sku))]
+    async fn create_product(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewProduct,
+    ) -> Result<Product> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        if product_kind(&mut tx, store, new.sku.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(StorageError::conflict(
+                "sku_taken",
+                format!(
+                    "a product with SKU `{}` already exists in this store",
+                    new.sku
+                ),
+                Some("sku".into()),
+            ));
+        }
+        let is_kit = !new.components.is_empty();
+        if is_kit {
+            check_kit(&mut tx, store, &new.sku, &new.components).await?;
+        }
+        let now = now_text();
+        let q = sqlx::query(
+            "INSERT INTO products (store_id, sku, is_kit, created_at, updated_at, title, gtin, weight_g, length_mm, width_mm,
+             height_mm, image_url, price_amount, price_currency, hs_code, origin_country, customs_description)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(store.as_str())
+        .bind(new.sku.as_str())
+        .bind(is_kit)
+        .bind(&now)
+        .bind(&now);
+        bind_attributes(q, &new.attributes)
+            .execute(&mut *tx)
+            .await?;
+        write_components(&mut tx, store, &new.sku, &new.components).await?;
+        let p = fetch_product(&mut tx, store, &new.sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Product,
+            entity_id: p.sku.to_string(),
+            event_type: "product.created",
+            payload: product_payload(&p),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn get_product(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        sku: &Sku,
+    ) -> Result<Product> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        fetch_product(&mut tx, store, sku).await
+    }
+
+    async fn list_products(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Product>> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PRODUCT_COLUMNS}, is_kit FROM products WHERE store_id = ? AND sku > ? ORDER BY sku LIMIT ?"
+        ))
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let kits: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.try_get::<bool, _>("is_kit").unwrap_or(false))
+            .filter_map(|r| r.try_get::<&str, _>("sku").ok())
+            .collect();
+        let mut comps = components_of(&mut tx, store, &kits).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                let sku: &str = r.try_get("sku")?;
+                product_from_row(r, comps.remove(sku).unwrap_or_default())
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |p| p.sku.to_string()))
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, sku = %sku))]
+    async fn update_product(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        sku: &Sku,
+        patch: ProductUpdate,
+    ) -> Result<Product> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let old = fetch_product(&mut tx, store, sku).await?;
+        if let Some(components) = &patch.components {
+            if !components.is_empty() {
+                let used_in: Option<String> =
+                    sqlx::query_scalar("SELECT kit_sku FROM kit_components WHERE store_id = ? AND component_sku = ? LIMIT 1")
+                        .bind(store.as_str())
+                        .bind(sku.as_str())
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if let Some(kit) = used_in {
+                    return Err(StorageError::Invalid(
+                        switchyard_domain::DomainError::invalid(
+                            "kit_of_kits",
+                            "components",
+                            format!(
+                                "`{sku}` is a component of kit `{kit}`, so it cannot become a kit itself"
+                            ),
+                        ),
+                    ));
+                }
+                let held: i64 = sqlx::query_scalar(
+                    "SELECT (SELECT COALESCE(SUM(quantity), 0) FROM stock_levels WHERE store_id = ?1 AND sku = ?2)
+                          + (SELECT COUNT(*) FROM stock_commitments WHERE store_id = ?1 AND sku = ?2)",
+                )
+                .bind(store.as_str())
+                .bind(sku.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+                if held > 0 && !old.is_kit() {
+                    return Err(StorageError::conflict(
+                        "product_has_stock",
+                        format!(
+                            "`{sku}` holds stock or open commitments of its own; a kit's stock comes from its components, so set its stock to 0 first"
+                        ),
+                        Some("components".into()),
+                    ));
+                }
+                check_kit(&mut tx, store, sku, components).await?;
+            }
+            write_components(&mut tx, store, sku, components).await?;
+            sqlx::query("UPDATE products SET is_kit = ? WHERE store_id = ? AND sku = ?")
+                .bind(!components.is_empty())
+                .bind(store.as_str())
+                .bind(sku.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let q = sqlx::query(
+            "UPDATE products SET updated_at = ?, title = ?, gtin = ?, weight_g = ?, length_mm = ?, width_mm = ?, height_mm = ?,
+             image_url = ?, price_amount = ?, price_currency = ?, hs_code = ?, origin_country = ?, customs_description = ?
+             WHERE store_id = ? AND sku = ?",
+        )
+        .bind(now_text());
+        bind_attributes(q, &patch.attributes)
+            .bind(store.as_str())
+            .bind(sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let p = fetch_product(&mut tx, store, sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Product,
+            entity_id: p.sku.to_string(),
+            event_type: "product.updated",
+            payload: product_payload(&p),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_product(&self, account: &AccountId, store: &StoreId, sku: &Sku) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        fetch_product(&mut tx, store, sku).await?;
+        let used_in: Option<String> = sqlx::query_scalar(
+            "SELECT kit_sku FROM kit_components WHERE store_id = ? AND component_sku = ? LIMIT 1",
+        )
+        .bind(store.as_str())
+        .bind(sku.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(kit) = used_in {
+            return Err(StorageError::conflict(
+                "product_in_kit",
+                format!("`{sku}` is a component of kit `{kit}`; remove it from the kit first"),
+                None,
+            ));
+        }
+        let committed: i64 =
+            sqlx::query_scalar("SELECT COALESCE(SUM(quantity), 0) FROM stock_commitments WHERE store_id = ? AND sku = ?")
+                .bind(store.as_str())
+                .bind(sku.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if committed > 0 {
+            return Err(StorageError::conflict(
+                "product_committed",
+                format!("{committed} unit(s) of `{sku}` are committed to open orders"),
+                None,
+            ));
+        }
+        sqlx::query("DELETE FROM products WHERE store_id = ? AND sku = ?")
+            .bind(store.as_str())
+            .bind(sku.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Product,
+            entity_id: sku.to_string(),
+            event_type: "product.deleted",
+            payload: json!({ "sku": sku }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

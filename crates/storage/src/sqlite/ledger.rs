@@ -1,0 +1,455 @@
+//! The stock ledger: source quantities, commitments by orders, snapshots.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use switchyard_domain::DomainError;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::explain::ChannelRules;
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
+use switchyard_domain::stock::{Commitment, SkuLedger, SourceLevel, StockRules, StockSource};
+use switchyard_domain::values::{MAX_QUANTITY, Sku};
+
+use super::catalogue::{components_of, product_kind};
+use super::{SqliteStorage, append_event, fetch_limit, now_text, paginate, require_store, stored};
+use crate::{
+    NewOrder, Orders, Page, PageRequest, Result, SnapshotEntry, Stock, StockChange,
+    StockChangeOutcome, StockOp, StockSnapshot, StorageError, UpsertedOrder,
+};
+
+#[async_trait]
+impl Stock for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, source = %source, changes = changes.len()))]
+    async fn change_stock(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        source: &StockSource,
+        changes: &[StockChange],
+    ) -> Result<Vec<StockChangeOutcome>> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let source_text = source.to_string();
+        let now = now_text();
+        let mut kinds: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(changes.len());
+        for (i, ch) in changes.iter().enumerate() {
+            let at = |f: &str| Some(format!("[{i}].{f}"));
+            let kind = match kinds.get(ch.sku.as_str()) {
+                Some(k) => *k,
+                None => {
+                    let k = product_kind(&mut tx, store, ch.sku.as_str()).await?;
+                    kinds.insert(ch.sku.as_str(), k);
+                    k
+                }
+            };
+            match kind {
+                None => {
+                    return Err(StorageError::Invalid(DomainError {
+                        code: "unknown_sku",
+                        message: format!(
+                            "`{}` is not a product of this store; create the product first",
+                            ch.sku
+                        ),
+                        field: at("sku"),
+                    }));
+                }
+                Some(true) => {
+                    return Err(StorageError::Invalid(DomainError {
+                        code: "kit_has_no_stock",
+                        message: format!(
+                            "`{}` is a kit; its stock is derived from its components, set theirs instead",
+                            ch.sku
+                        ),
+                        field: at("sku"),
+                    }));
+                }
+                Some(false) => {}
+            }
+            let before: i64 = sqlx::query_scalar(
+                "SELECT quantity FROM stock_levels WHERE store_id = ? AND sku = ? AND source = ? AND location = ?",
+            )
+            .bind(store.as_str())
+            .bind(ch.sku.as_str())
+            .bind(&source_text)
+            .bind(&ch.location)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(0);
+            if let Some(expected) = ch.expected {
+                if expected != before {
+                    return Err(StorageError::conflict(
+                        "stock_expected_mismatch",
+                        format!(
+                            "`{}` at source {source_text}{}: expected {expected} but the current quantity is {before}",
+                            ch.sku,
+                            if ch.location.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" location `{}`", ch.location)
+                            }
+                        ),
+                        at("expected"),
+                    ));
+                }
+            }
+            let after = match ch.op {
+                StockOp::Set(q) => q,
+                StockOp::Adjust(d) => before.saturating_add(d),
+            };
+            if after < 0 {
+                return Err(StorageError::conflict(
+                    "negative_stock",
+                    format!(
+                        "adjusting `{}` by {} would leave {after}; quantities cannot go below 0",
+                        ch.sku,
+                        after - before
+                    ),
+                    at("delta"),
+                ));
+            }
+            if after > MAX_QUANTITY {
+                return Err(StorageError::Invalid(DomainError {
+                    code: "invalid_quantity",
+                    message: format!(
+                        "`{}` would hold {after}, above the maximum of {MAX_QUANTITY}",
+                        ch.sku
+                    ),
+                    field: at(if matches!(ch.op, StockOp::Set(_)) {
+                        "quantity"
+                    } else {
+                        "delta"
+                    }),
+                }));
+            }
+            sqlx::query(
+                "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            )
+            .bind(store.as_str())
+            .bind(ch.sku.as_str())
+            .bind(&source_text)
+            .bind(&ch.location)
+            .bind(after)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            if before != after {
+                let ev = NewEvent {
+                    entity_type: EntityType::Stock,
+                    entity_id: ch.sku.to_string(),
+                    event_type: "stock.changed",
+                    payload: json!({
+                        "sku": ch.sku, "source": source_text, "location": ch.location,
+                        "before": before, "after": after, "reason": ch.reason,
+                    }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+            }
+            out.push(StockChangeOutcome {
+                sku: ch.sku.clone(),
+                location: ch.location.clone(),
+                before,
+                after,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn stock_snapshot(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        skus: &[Sku],
+    ) -> Result<StockSnapshot> {
+        // One read transaction: every figure comes from the same committed state.
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let mut kits: Vec<&str> = Vec::new();
+        let mut plain: Vec<&str> = Vec::new();
+        for chunk in skus.chunks(400) {
+            let mut q: QueryBuilder<Sqlite> =
+                QueryBuilder::new("SELECT sku, is_kit FROM products WHERE store_id = ");
+            q.push_bind(store.as_str()).push(" AND sku IN (");
+            let mut sep = q.separated(", ");
+            for s in chunk {
+                sep.push_bind(s.as_str());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&mut *tx).await? {
+                let sku: String = r.try_get("sku")?;
+                let found = chunk.iter().find(|s| s.as_str() == sku);
+                if let Some(s) = found {
+                    if r.try_get::<bool, _>("is_kit")? {
+                        kits.push(s.as_str());
+                    } else {
+                        plain.push(s.as_str());
+                    }
+                }
+            }
+        }
+        let components = components_of(&mut tx, store, &kits).await?;
+        let mut needed: Vec<String> = plain.iter().map(|s| (*s).to_owned()).collect();
+        needed.extend(
+            components
+                .values()
+                .flatten()
+                .map(|c| c.sku.as_str().to_owned()),
+        );
+        needed.sort();
+        needed.dedup();
+        let ledgers = ledgers(&mut tx, store, &needed).await?;
+        let ledger_of = |s: &str| ledgers.get(s).cloned().unwrap_or_default();
+        let mut entries = BTreeMap::new();
+        for s in skus {
+            if plain.contains(&s.as_str()) {
+                entries.insert(s.clone(), SnapshotEntry::Plain(ledger_of(s.as_str())));
+            } else if let Some(cs) = components.get(s.as_str()) {
+                let parts = cs
+                    .iter()
+                    .map(|c| (c.clone(), ledger_of(c.sku.as_str())))
+                    .collect();
+                entries.insert(s.clone(), SnapshotEntry::Kit(parts));
+            }
+        }
+        let channels = sqlx::query(
+            "SELECT id, name, stock_rules FROM channels WHERE store_id = ? ORDER BY id",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let rules: StockRules = serde_json::from_str(r.try_get("stock_rules")?)
+                .map_err(|e| StorageError::corrupt("stock rules", e))?;
+            Ok(ChannelRules {
+                channel_id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+                name: r.try_get("name")?,
+                rules,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(StockSnapshot { entries, channels })
+    }
+
+    async fn list_skus(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Sku>> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT sku FROM products WHERE store_id = ? AND sku > ? ORDER BY sku LIMIT ?",
+        )
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|s| stored("sku", Sku::parse(s)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |s| s.to_string()))
+    }
+}
+
+/// Sources and commitments of plain SKUs.
+async fn ledgers(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &[String],
+) -> Result<BTreeMap<String, SkuLedger>> {
+    let mut out: BTreeMap<String, SkuLedger> = BTreeMap::new();
+    for chunk in skus.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT sku, source, location, quantity FROM stock_levels WHERE store_id = ",
+        );
+        q.push_bind(store.as_str()).push(" AND sku IN (");
+        let mut sep = q.separated(", ");
+        for s in chunk {
+            sep.push_bind(s.as_str());
+        }
+        q.push(") ORDER BY sku, source, location");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("sku")?)
+                .or_default()
+                .sources
+                .push(SourceLevel {
+                    source: stored("stock source", StockSource::parse(r.try_get("source")?))?,
+                    location: r.try_get("location")?,
+                    quantity: r.try_get("quantity")?,
+                });
+        }
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT sku, order_id, SUM(quantity) AS quantity, via_kit FROM stock_commitments WHERE store_id = ",
+        );
+        q.push_bind(store.as_str()).push(" AND sku IN (");
+        let mut sep = q.separated(", ");
+        for s in chunk {
+            sep.push_bind(s.as_str());
+        }
+        q.push(") GROUP BY sku, order_id, via_kit ORDER BY sku, order_id");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("sku")?)
+                .or_default()
+                .commitments
+                .push(Commitment {
+                    order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
+                    quantity: r.try_get("quantity")?,
+                    via_kit: r
+                        .try_get::<Option<&str>, _>("via_kit")?
+                        .map(|k| stored("sku", Sku::parse(k)))
+                        .transpose()?,
+                });
+        }
+    }
+    Ok(out)
+}
+
+#[async_trait]
+impl Orders for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, channel = %order.channel_id, channel_order_id = %order.channel_order_id))]
+    async fn upsert_order(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        order: NewOrder,
+    ) -> Result<UpsertedOrder> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let channel_ok: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM channels WHERE id = ? AND store_id = ?")
+                .bind(order.channel_id.as_str())
+                .bind(store.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        if channel_ok.is_none() {
+            return Err(StorageError::NotFound { entity: "channel" });
+        }
+        let now = now_text();
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT id FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+        )
+        .bind(order.channel_id.as_str())
+        .bind(&order.channel_order_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (id, created) = match existing {
+            Some(id) => {
+                sqlx::query("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?")
+                    .bind(order.state.as_str())
+                    .bind(&now)
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?;
+                (stored("order id", OrderId::parse(&id))?, false)
+            }
+            None => {
+                let id = OrderId::generate();
+                sqlx::query(
+                    "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id.as_str())
+                .bind(account.as_str())
+                .bind(store.as_str())
+                .bind(order.channel_id.as_str())
+                .bind(&order.channel_order_id)
+                .bind(order.state.as_str())
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+                (id, true)
+            }
+        };
+        sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM stock_commitments WHERE order_id = ?")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let commits = order.state.commits_stock();
+        let mut committed = Vec::new();
+        for (line_no, line) in order.lines.iter().enumerate() {
+            let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
+            sqlx::query("INSERT INTO order_lines (order_id, line_no, sku, open_quantity) VALUES (?, ?, ?, ?)")
+                .bind(id.as_str())
+                .bind(line_no)
+                .bind(line.sku.as_str())
+                .bind(line.open_quantity)
+                .execute(&mut *tx)
+                .await?;
+            if !commits || line.open_quantity <= 0 {
+                continue;
+            }
+            let parts: Vec<(String, i64, Option<&str>)> =
+                match product_kind(&mut tx, store, line.sku.as_str()).await? {
+                    None => Vec::new(),
+                    Some(false) => vec![(line.sku.as_str().to_owned(), line.open_quantity, None)],
+                    Some(true) => components_of(&mut tx, store, &[line.sku.as_str()])
+                        .await?
+                        .remove(line.sku.as_str())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|c| {
+                            (
+                                c.sku.as_str().to_owned(),
+                                c.quantity.saturating_mul(line.open_quantity),
+                                Some(line.sku.as_str()),
+                            )
+                        })
+                        .collect(),
+                };
+            for (sku, qty, via_kit) in parts {
+                sqlx::query(
+                    "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) VALUES (?, ?, ?, ?, ?, ?)",
+                )
+                .bind(store.as_str())
+                .bind(id.as_str())
+                .bind(line_no)
+                .bind(&sku)
+                .bind(qty)
+                .bind(via_kit)
+                .execute(&mut *tx)
+                .await?;
+                committed.push(json!({ "sku": sku, "quantity": qty, "via_kit": via_kit }));
+            }
+        }
+        let ev = NewEvent {
+            entity_type: EntityType::Order,
+            entity_id: id.to_string(),
+            event_type: if created {
+                "order.created"
+            } else {
+                "order.updated"
+            },
+            payload: json!({
+                "id": id, "channel_id": order.channel_id, "channel_order_id": order.channel_order_id,
+                "state": order.state, "commitments": committed,
+            }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(UpsertedOrder { id, created })
+    }
+
+    async fn count_orders(&self, account: &AccountId, store: &StoreId) -> Result<i64> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = ?")
+                .bind(store.as_str())
+                .fetch_one(&mut *tx)
+                .await?,
+        )
+    }
+}

@@ -1,0 +1,172 @@
+//! The embedded default backend: one SQLite file in WAL mode.
+//!
+//! All writes go through a pool of exactly one connection, so in-process
+//! writers queue instead of failing with `SQLITE_BUSY`, and a transaction's
+//! reads and writes see one consistent state (which compare-and-set relies
+//! on). Reads use a separate pool and see the last committed state. Other
+//! processes (e.g. `switchyard token create` while the server runs) wait on
+//! the busy timeout.
+
+mod accounts;
+mod catalogue;
+mod ledger;
+mod records;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+use switchyard_domain::DomainError;
+use switchyard_domain::event::NewEvent;
+use switchyard_domain::ids::{AccountId, StoreId};
+
+use crate::{Page, PageRequest, Result, Storage, StorageError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Storage on a SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStorage {
+    write: SqlitePool,
+    read: SqlitePool,
+}
+
+impl SqliteStorage {
+    /// Open (creating if missing) the database at `url`
+    /// (`sqlite://path/to/file.db`) without migrating it.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(opts.read_only(true))
+                .await?
+        };
+        Ok(Self { write, read })
+    }
+
+    /// Open and apply pending migrations.
+    pub async fn connect_and_migrate(url: &str) -> Result<Self> {
+        let s = Self::connect(url).await?;
+        s.migrate().await?;
+        Ok(s)
+    }
+
+    /// Apply pending migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATOR.run(&self.write).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+}
+
+/// Current time as fixed-width RFC 3339 UTC text, which sorts correctly.
+pub(crate) fn now_text() -> String {
+    ts(Utc::now())
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StorageError::corrupt("timestamp", e))
+}
+
+pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
+    s.as_deref().map(parse_ts).transpose()
+}
+
+/// Turn a domain parse failure of a stored value into `Corrupt`.
+pub(crate) fn stored<T>(what: &'static str, r: std::result::Result<T, DomainError>) -> Result<T> {
+    r.map_err(|e| StorageError::corrupt(what, e))
+}
+
+/// Append one event to the journal on `conn` (inside the caller's transaction).
+pub(crate) async fn append_event(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    ev: &NewEvent,
+) -> Result<i64> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+    )
+    .bind(account.as_str())
+    .bind(store.as_str())
+    .bind(ev.entity_type.as_str())
+    .bind(&ev.entity_id)
+    .bind(ev.event_type)
+    .bind(ev.payload.to_string())
+    .bind(now_text())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(seq)
+}
+
+/// Fail with `NotFound { entity: "store" }` unless the store belongs to the account.
+pub(crate) async fn require_store(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+) -> Result<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM stores WHERE id = ? AND account_id = ?")
+            .bind(store.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    found
+        .map(|_| ())
+        .ok_or(StorageError::NotFound { entity: "store" })
+}
+
+/// Cut a `limit + 1` result into a page, keyed by `key`.
+pub(crate) fn paginate<T>(
+    mut items: Vec<T>,
+    req: &PageRequest,
+    key: impl Fn(&T) -> String,
+) -> Page<T> {
+    let limit = req.limit.max(1) as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+/// `limit + 1` as an SQL bind value.
+pub(crate) fn fetch_limit(req: &PageRequest) -> i64 {
+    i64::from(req.limit.max(1)) + 1
+}
