@@ -1,1 +1,195 @@
+//! The HTTP API of Switchyard.
+//!
+//! [`router`] builds the whole service: `/healthz`, the OpenAPI document at
+//! `/v1/openapi.json`, and the authenticated `/v1` resources, each in its own
+//! module under [`routes`]. The OpenAPI document is generated from the same
+//! route table, so it always lists every route that exists.
 
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+pub mod tokens;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use switchyard_storage::Storage;
+use switchyard_storage::crypto::CredentialCipher;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+
+use crate::error::ApiError;
+
+/// Settings of the API layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The storage backend.
+    pub storage: Arc<dyn Storage>,
+    /// Seals channel credentials.
+    pub cipher: CredentialCipher,
+    /// API settings.
+    pub config: Arc<ApiConfig>,
+}
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Switchyard API",
+        description = "Multichannel commerce hub: stores, channels, catalogue and the stock ledger. \
+                       Authenticate with `Authorization: Bearer sy_...`. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`. \
+                       POST requests honour `Idempotency-Key`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    security(("bearer" = [])),
+    tags(
+        (name = "account", description = "The caller's account and API tokens"),
+        (name = "stores", description = "Stores: one brand or one client of a fulfilment provider"),
+        (name = "channels", description = "Connections to sales channels, with their stock rules"),
+        (name = "products", description = "Main products and kits"),
+        (name = "stock", description = "The stock ledger: sources, commitments, availability, explanations"),
+        (name = "journal", description = "The append-only log of every change"),
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of every `/v1` route, and the router serving them.
+fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    routes::all(utoipa_axum::router::OpenApiRouter::with_openapi(
+        ApiDoc::openapi(),
+    ))
+    .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document.
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    v1().1
+}
+
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _req: &Request<B>) -> Option<RequestId> {
+        let mut b = [0u8; 12];
+        getrandom::fill(&mut b).ok()?;
+        let id: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        id.parse().ok().map(RequestId::new)
+    }
+}
+
+/// The complete service.
+pub fn router(state: AppState) -> Router {
+    let (v1, doc) = v1();
+    let doc = Arc::new(doc);
+    let v1 = v1
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::authenticate,
+        ));
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id, account = tracing::field::Empty)
+                })
+                .on_response(|resp: &Response, latency: Duration, _span: &tracing::Span| {
+                    tracing::info!(status = resp.status().as_u16(), latency_ms = latency.as_millis() as u64, "response");
+                }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, RandomRequestId))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::client(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+                .into_response()
+        }))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.storage.ping().await {
+        Ok(()) => {
+            axum::Json(serde_json::json!({ "status": "ok", "database": state.storage.backend() }))
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({ "status": "unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn not_found(req: axum::extract::Request) -> ApiError {
+    ApiError::client(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no route for {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn method_not_allowed(req: axum::extract::Request) -> ApiError {
+    ApiError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}

@@ -1,0 +1,243 @@
+//! Extractors that turn every malformed request into a JSON error: bodies,
+//! paths, queries, the authenticated token, and pagination cursors.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::de::DeserializeOwned;
+use switchyard_domain::ids::{AccountId, StoreId, TokenId};
+use switchyard_storage::PageRequest;
+
+use crate::error::ApiError;
+
+/// A JSON body parsed strictly: malformed JSON is 400, a body of the wrong
+/// shape (unknown field, wrong type, missing field) is 422 naming the field,
+/// an oversized body is 413, a non-JSON content type is 415.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| {
+                let m = m.trim();
+                m.eq_ignore_ascii_case("application/json")
+                    || m.to_ascii_lowercase().ends_with("+json")
+            });
+        if !is_json {
+            return Err(ApiError::client(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                payload_too_large()
+            } else {
+                ApiError::client(StatusCode::BAD_REQUEST, "unreadable_body", r.body_text())
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The error for a body over the configured limit.
+#[must_use]
+pub fn payload_too_large() -> ApiError {
+    ApiError::client(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "the request body is larger than this server accepts",
+    )
+}
+
+/// Parse JSON bytes into `T` with the error mapping of [`ApiJson`].
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = (path != ".").then_some(path);
+        match inner.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::client(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not valid JSON: {inner}"),
+            ),
+            serde_json::error::Category::Data => ApiError::Client {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_body",
+                message: strip_position(&inner.to_string()),
+                field,
+            },
+        }
+    })
+}
+
+fn strip_position(s: &str) -> String {
+    match s.find(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s.to_owned(),
+    }
+}
+
+/// Path parameters; a malformed id or parameter can name nothing, so 404.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| ApiPath(p.0))
+            .map_err(|r| {
+                ApiError::client(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("no such resource: {}", r.body_text()),
+                )
+            })
+    }
+}
+
+/// Query parameters; malformed ones are 400 naming the problem.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(q.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    field,
+                    e.into_inner().to_string(),
+                )
+            })
+    }
+}
+
+/// The authenticated caller, set by the auth middleware.
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// The account every request is scoped to.
+    pub account_id: AccountId,
+    /// The token used.
+    pub token_id: TokenId,
+    /// The one store the token may reach, if it is store-scoped.
+    pub store_scope: Option<StoreId>,
+}
+
+impl Auth {
+    /// 404 unless the token may reach `store` (ownership by the account is
+    /// enforced by storage, which scopes every query by account).
+    pub fn check_store(&self, store: &StoreId) -> Result<(), ApiError> {
+        match &self.store_scope {
+            Some(s) if s != store => Err(ApiError::not_found("store")),
+            _ => Ok(()),
+        }
+    }
+
+    /// 403 for a store-scoped token on an account-wide action.
+    pub fn require_account_wide(&self, action: &str) -> Result<(), ApiError> {
+        if self.store_scope.is_some() {
+            return Err(ApiError::forbidden(format!(
+                "a store-scoped token cannot {action}; use an account-wide token"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Auth>().cloned().ok_or_else(|| {
+            ApiError::client(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing bearer token",
+            )
+        })
+    }
+}
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size; larger requests are capped.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// `?limit=&cursor=` of list endpoints.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1–1000 (larger values are capped at 1000; default 100).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    /// Decode into a storage page request. `check` validates the decoded key
+    /// (it must look like the sort key of this list).
+    pub fn to_request(&self, check: impl Fn(&str) -> bool) -> Result<PageRequest, ApiError> {
+        let limit = match self.limit {
+            Some(0) => {
+                return Err(ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "limit",
+                    "limit must be at least 1",
+                ));
+            }
+            Some(n) => n.min(MAX_LIMIT),
+            None => DEFAULT_LIMIT,
+        };
+        let after = match &self.cursor {
+            None => None,
+            Some(c) => Some(decode_cursor(c).filter(|k| check(k)).ok_or_else(|| {
+                ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_cursor",
+                    "cursor",
+                    "cursor is not one this list issued",
+                )
+            })?),
+        };
+        Ok(PageRequest { after, limit })
+    }
+}
+
+/// Opaque cursor for a sort key.
+#[must_use]
+pub fn encode_cursor(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("v1:{key}"))
+}
+
+fn decode_cursor(c: &str) -> Option<String> {
+    let raw = URL_SAFE_NO_PAD.decode(c).ok()?;
+    let s = String::from_utf8(raw).ok()?;
+    s.strip_prefix("v1:").map(str::to_owned)
+}

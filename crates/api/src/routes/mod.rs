@@ -1,0 +1,52 @@
+//! One module per resource; [`all`] registers them with their OpenAPI docs.
+
+pub mod account;
+pub mod channels;
+pub mod journal;
+pub mod products;
+pub mod stock;
+pub mod stores;
+
+use serde::{Deserialize, Deserializer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+
+/// Register every `/v1` route.
+pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    r.routes(routes!(account::get_account))
+        .routes(routes!(account::list_tokens, account::create_token))
+        .routes(routes!(account::revoke_token))
+        .routes(routes!(stores::list_stores, stores::create_store))
+        .routes(routes!(
+            stores::get_store,
+            stores::update_store,
+            stores::delete_store
+        ))
+        .routes(routes!(channels::list_channels, channels::create_channel))
+        .routes(routes!(
+            channels::get_channel,
+            channels::update_channel,
+            channels::delete_channel
+        ))
+        .routes(routes!(products::list_products, products::create_product))
+        .routes(routes!(
+            products::get_product,
+            products::update_product,
+            products::delete_product
+        ))
+        .routes(routes!(stock::list_stock, stock::bulk_change_stock))
+        .routes(routes!(stock::get_stock, stock::set_stock))
+        .routes(routes!(stock::adjust_stock))
+        .routes(routes!(stock::explain_stock))
+        .routes(routes!(journal::list_journal))
+}
+
+/// For PATCH bodies: distinguish an absent field (`None`) from an explicit
+/// `null` (`Some(None)`). Use with `#[serde(default, deserialize_with = ...)]`.
+pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}

@@ -1,0 +1,69 @@
+//! API token format: `sy_` followed by 43 base64url characters (32 random
+//! bytes). Only the SHA-256 hash is stored; the first 12 characters are kept
+//! as a display prefix so users can tell tokens apart.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+/// Prefix of every token.
+pub const TOKEN_PREFIX: &str = "sy_";
+const DISPLAY_CHARS: usize = 12;
+
+/// A freshly minted token: the secret (shown once), its display prefix and hash.
+#[derive(Clone)]
+pub struct MintedToken {
+    /// The full secret, to be shown to the user exactly once.
+    pub secret: String,
+    /// Display prefix, e.g. `sy_Ab3dE6gH9`.
+    pub prefix: String,
+    /// Hex SHA-256 of the secret.
+    pub hash: String,
+}
+
+impl std::fmt::Debug for MintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedToken")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Mint a new random token.
+pub fn mint() -> Result<MintedToken, getrandom::Error> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)?;
+    let secret = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes));
+    Ok(MintedToken {
+        prefix: secret.chars().take(DISPLAY_CHARS).collect(),
+        hash: hash(&secret),
+        secret,
+    })
+}
+
+/// Hex SHA-256 of a token.
+#[must_use]
+pub fn hash(secret: &str) -> String {
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_tokens_are_prefixed_random_and_hashed() {
+        let a = mint().unwrap();
+        let b = mint().unwrap();
+        assert!(a.secret.starts_with("sy_"));
+        assert_eq!(a.secret.len(), 3 + 43);
+        assert_ne!(a.secret, b.secret);
+        assert_eq!(a.hash, hash(&a.secret));
+        assert_eq!(a.hash.len(), 64);
+        assert!(a.secret.starts_with(&a.prefix));
+        assert!(!format!("{a:?}").contains(&a.secret));
+    }
+}
