@@ -1,1 +1,163 @@
+//! Switchyard's application wiring: open storage, build the API, serve.
+//!
+//! `main.rs` only parses the command line; everything it runs lives here so
+//! tests can build the same [`Application`] on a random port.
 
+pub mod config;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use switchyard_api::{ApiConfig, AppState, tokens};
+use switchyard_domain::ids::StoreId;
+use switchyard_storage::crypto::CredentialCipher;
+use switchyard_storage::sqlite::SqliteStorage;
+use switchyard_storage::{NewToken, Storage, TokenRecord};
+use tokio::net::TcpListener;
+
+pub use config::Config;
+
+/// Create the data directory (mode 0700) if it does not exist.
+pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
+    let dir = &config.data_dir;
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .with_context(|| format!("cannot restrict data directory {}", dir.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Open the database named by the configuration and apply pending migrations.
+pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    ensure_data_dir(config)?;
+    let url = config.database_url();
+    let shown = config::redact_url(&url);
+    if url.starts_with("sqlite:") {
+        let s = SqliteStorage::connect_and_migrate(&url)
+            .await
+            .with_context(|| format!("cannot open database {shown}"))?;
+        Ok(Arc::new(s))
+    } else {
+        anyhow::bail!("unsupported database URL {shown}: this build supports sqlite:// URLs")
+    }
+}
+
+/// Mint a token for account `account` (created if missing), optionally
+/// scoped to one store. Returns the secret (to show once) and its record.
+pub async fn create_token(
+    storage: &dyn Storage,
+    account: &str,
+    store: Option<StoreId>,
+    name: &str,
+) -> anyhow::Result<(String, TokenRecord)> {
+    anyhow::ensure!(
+        !account.trim().is_empty(),
+        "the account name must not be empty"
+    );
+    let acc = storage.ensure_account(account).await?;
+    let minted = tokens::mint().map_err(|e| anyhow::anyhow!("random generator failed: {e}"))?;
+    let rec = storage
+        .create_token(NewToken {
+            account_id: acc.id,
+            store_id: store,
+            name: name.to_owned(),
+            prefix: minted.prefix.clone(),
+            hash: minted.hash.clone(),
+        })
+        .await
+        .context("cannot create the token (does the store belong to this account?)")?;
+    Ok((minted.secret, rec))
+}
+
+/// A built server: storage open, listener bound.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    storage: Arc<dyn Storage>,
+}
+
+impl Application {
+    /// Open storage, load the credential key (creating it on first start)
+    /// and bind the listener. Port 0 picks a free port.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let storage = open_storage(config).await?;
+        let cipher = CredentialCipher::load_or_create(&config.key_file())?;
+        let state = AppState {
+            storage: storage.clone(),
+            cipher,
+            config: Arc::new(ApiConfig {
+                max_body_bytes: config.max_body_bytes,
+            }),
+        };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Ok(Self {
+            listener,
+            router: switchyard_api::router(state),
+            storage,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The storage the server uses.
+    #[must_use]
+    pub fn storage(&self) -> Arc<dyn Storage> {
+        self.storage.clone()
+    }
+
+    /// Serve until `shutdown` completes, then finish in-flight requests.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), "switchyard API listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server failed")
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,138 @@
+//! Layered configuration: embedded defaults (`config.default.toml`) → a TOML
+//! file (`switchyard.toml` or `--config`) → `SWITCHYARD_*` environment
+//! variables → command-line flags. One struct, passed down; no globals.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+/// The embedded defaults.
+pub const DEFAULTS: &str = include_str!("../config.default.toml");
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the application needs to start.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and the key file.
+    pub data_dir: PathBuf,
+    /// Database URL; empty for the SQLite file in `data_dir`.
+    pub database_url: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("log_format", &self.log_format)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// Hide a password in a URL (`postgres://u:secret@h/db` → `postgres://u:***@h/db`).
+#[must_use]
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Config {
+    /// Load defaults → file → environment. `file` is the explicit `--config`
+    /// path (which must exist); without it `switchyard.toml` in the working
+    /// directory is read if present.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Toml::string(DEFAULTS));
+        match file {
+            Some(p) => {
+                anyhow::ensure!(p.exists(), "config file {} does not exist", p.display());
+                fig = fig.merge(Toml::file(p));
+            }
+            None => fig = fig.merge(Toml::file("switchyard.toml")),
+        }
+        fig = fig.merge(Env::prefixed("SWITCHYARD_"));
+        fig.extract().context("invalid configuration")
+    }
+
+    /// The effective database URL.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("switchyard.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// Where the credential encryption key lives.
+    #[must_use]
+    pub fn key_file(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_and_point_into_the_data_dir() {
+        let c: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url(), "sqlite://./switchyard-data/switchyard.db");
+    }
+
+    #[test]
+    fn file_and_environment_override_defaults_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/a\"",
+            )?;
+            jail.set_env("SWITCHYARD_DATA_DIR", "/tmp/b");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen.port(), 9000);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://sy:hunter2@db/x"),
+            "postgres://sy:***@db/x"
+        );
+        assert_eq!(redact_url("sqlite://./a.db"), "sqlite://./a.db");
+    }
+}
