@@ -1,1 +1,223 @@
+#![allow(
+    clippy::expect_used,
+    reason = "test support: a failed setup step should stop the test loudly"
+)]
+//! Test helpers: [`spawn_app`] starts the real server on a random loopback
+//! port with a fresh temporary data directory; [`TestApp`] has typed request
+//! helpers. Logs are shown only when `TEST_LOG` is set.
 
+use std::sync::Arc;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use switchyard::config::{Config, LogFormat};
+use switchyard_domain::ids::StoreId;
+use switchyard_storage::Storage;
+
+/// A running server and what is needed to talk to it.
+#[derive(Debug)]
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// The server's storage, for arranging state the API cannot create yet.
+    pub storage: Arc<dyn Storage>,
+    /// The data directory; removed on drop.
+    pub data_dir: tempfile::TempDir,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// An account with a token.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// Bearer token.
+    pub token: String,
+}
+
+/// A response: status, headers and JSON body (`Value::Null` when empty).
+#[derive(Debug)]
+pub struct Resp {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Parsed body.
+    pub body: Value,
+}
+
+/// Start the server on `127.0.0.1:0` with a fresh data directory.
+pub async fn spawn_app() -> TestApp {
+    if std::env::var_os("TEST_LOG").is_some() {
+        switchyard::telemetry::init(LogFormat::Plain);
+    }
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().expect("loopback address"),
+        data_dir: data_dir.path().to_path_buf(),
+        database_url: String::new(),
+        log_format: LogFormat::Plain,
+        max_body_bytes: 4 * 1024 * 1024,
+    };
+    let app = switchyard::Application::build(&config)
+        .await
+        .expect("build application");
+    let address = format!("http://{}", app.local_addr().expect("bound address"));
+    let storage = app.storage();
+    let server = tokio::spawn(async move {
+        let _ = app.run_until_stopped(std::future::pending()).await;
+    });
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+        storage,
+        data_dir,
+        server,
+    }
+}
+
+impl TestApp {
+    /// A new account with an account-wide token (as `switchyard token create` makes).
+    pub async fn tenant(&self, account: &str) -> Tenant {
+        let (token, _) = switchyard::create_token(self.storage.as_ref(), account, None, "test")
+            .await
+            .expect("create token");
+        Tenant { token }
+    }
+
+    /// A token of `account` limited to `store`.
+    pub async fn store_tenant(&self, account: &str, store: &str) -> Tenant {
+        let store = StoreId::parse(store).expect("store id");
+        let (token, _) =
+            switchyard::create_token(self.storage.as_ref(), account, Some(store), "scoped")
+                .await
+                .expect("create token");
+        Tenant { token }
+    }
+
+    /// Send a request with optional JSON body.
+    pub async fn request(
+        &self,
+        t: &Tenant,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&t.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        into_resp(req.send().await.expect("request")).await
+    }
+
+    /// Send raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        t: &Tenant,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let req = self
+            .client
+            .request(method, format!("{}{path}", self.address))
+            .bearer_auth(&t.token)
+            .header("content-type", content_type)
+            .body(body);
+        into_resp(req.send().await.expect("request")).await
+    }
+
+    /// GET.
+    pub async fn get(&self, t: &Tenant, path: &str) -> Resp {
+        self.request(t, Method::GET, path, None).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, t: &Tenant, path: &str, body: &Value) -> Resp {
+        self.request(t, Method::POST, path, Some(body)).await
+    }
+
+    /// PUT JSON.
+    pub async fn put(&self, t: &Tenant, path: &str, body: &Value) -> Resp {
+        self.request(t, Method::PUT, path, Some(body)).await
+    }
+
+    /// PATCH JSON.
+    pub async fn patch(&self, t: &Tenant, path: &str, body: &Value) -> Resp {
+        self.request(t, Method::PATCH, path, Some(body)).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, t: &Tenant, path: &str) -> Resp {
+        self.request(t, Method::DELETE, path, None).await
+    }
+
+    /// Create a store and return its id.
+    pub async fn store(&self, t: &Tenant, name: &str) -> String {
+        let r = self
+            .post(t, "/v1/stores", &serde_json::json!({ "name": name }))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.body["id"].as_str().expect("store id").to_owned()
+    }
+
+    /// Create a plain product.
+    pub async fn product(&self, t: &Tenant, store: &str, sku: &str) {
+        let r = self
+            .post(
+                t,
+                &format!("/v1/stores/{store}/products"),
+                &serde_json::json!({ "sku": sku, "title": sku }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    }
+
+    /// The number of journal events of a store (pages through all of them).
+    pub async fn journal_len(&self, t: &Tenant, store: &str) -> usize {
+        let mut after = 0;
+        let mut n = 0;
+        for _ in 0..10_000 {
+            let r = self
+                .get(
+                    t,
+                    &format!("/v1/stores/{store}/journal?after={after}&limit=1000"),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+            n += r.body["items"].as_array().map_or(0, Vec::len);
+            match r.body["next_after"].as_i64() {
+                Some(a) => after = a,
+                None => return n,
+            }
+        }
+        n
+    }
+}
+
+async fn into_resp(r: reqwest::Response) -> Resp {
+    let status = r.status();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await.expect("body");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}

@@ -1,0 +1,211 @@
+//! Tenant isolation, for every route in the OpenAPI document: ids of another
+//! account (or, for a store-scoped token, of another store) answer 404 and
+//! never return or change data. New routes are covered automatically; a new
+//! route with a request body fails here until it has a fixture body.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use switchyard_testkit::{Tenant, TestApp, spawn_app};
+
+/// Ids of one tenant's resources, to substitute into path templates.
+struct Victim {
+    store: String,
+    channel: String,
+    sku: &'static str,
+    token_id: String,
+}
+
+async fn populate(app: &TestApp, t: &Tenant, store_name: &str) -> (String, String) {
+    let s = app.store(t, store_name).await;
+    app.product(t, &s, "P").await;
+    app.product(t, &s, "C").await;
+    let r = app
+        .post(
+            t,
+            &format!("/v1/stores/{s}/products"),
+            &json!({ "sku": "K", "title": "K", "components": [{ "sku": "C", "quantity": 1 }] }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    app.put(
+        t,
+        &format!("/v1/stores/{s}/stock/P"),
+        &json!({ "quantity": 11 }),
+    )
+    .await;
+    let ch = app
+        .post(
+            t,
+            &format!("/v1/stores/{s}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "token": "x" } }),
+        )
+        .await;
+    assert_eq!(ch.status, StatusCode::CREATED);
+    (s, ch.body["id"].as_str().unwrap().to_owned())
+}
+
+fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
+    Some(match (method, template) {
+        ("post", "/v1/tokens") => json!({ "name": "stolen", "store_id": v.store }),
+        ("post", "/v1/stores") => json!({ "name": "mine" }),
+        ("patch", "/v1/stores/{store_id}") => json!({ "name": "hijacked" }),
+        ("post", "/v1/stores/{store_id}/channels") => json!({ "name": "evil", "kind": "shopify" }),
+        ("patch", "/v1/stores/{store_id}/channels/{channel_id}") => {
+            json!({ "name": "evil", "stock_rules": { "fixed": 999 } })
+        }
+        ("post", "/v1/stores/{store_id}/products") => json!({ "sku": "NEW", "title": "evil" }),
+        ("patch", "/v1/stores/{store_id}/products/{sku}") => json!({ "title": "evil" }),
+        ("post", "/v1/stores/{store_id}/stock") => {
+            json!({ "items": [{ "sku": "P", "quantity": 999 }] })
+        }
+        ("put", "/v1/stores/{store_id}/stock/{sku}") => json!({ "quantity": 999 }),
+        ("post", "/v1/stores/{store_id}/stock/{sku}/adjust") => json!({ "delta": 999 }),
+        _ => return None,
+    })
+}
+
+fn fill(template: &str, v: &Victim) -> String {
+    template
+        .replace("{store_id}", &v.store)
+        .replace("{channel_id}", &v.channel)
+        .replace("{sku}", v.sku)
+        .replace("{token_id}", &v.token_id)
+}
+
+/// Everything a tenant can see of its data, to compare before and after.
+async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
+    let mut out = Vec::new();
+    for p in [
+        format!("/v1/stores/{}", v.store),
+        format!("/v1/stores/{}/products", v.store),
+        format!("/v1/stores/{}/channels", v.store),
+        format!("/v1/stores/{}/stock/P/explain", v.store),
+        format!("/v1/stores/{}/journal?limit=1000", v.store),
+        "/v1/tokens".to_owned(),
+    ] {
+        let mut r = app.get(t, &p).await;
+        assert_eq!(r.status, StatusCode::OK, "{p}");
+        // Using a token records its last use; that is the attacker's own token, not victim data.
+        if let Some(items) = r.body.get_mut("items").and_then(Value::as_array_mut) {
+            for it in items {
+                if let Some(o) = it.as_object_mut() {
+                    o.remove("last_used_at");
+                }
+            }
+        }
+        out.push(r.body);
+    }
+    out
+}
+
+async fn walk(
+    app: &TestApp,
+    attacker: &Tenant,
+    victim: &Victim,
+    owner: &Tenant,
+    expect_for_unscoped: &[StatusCode],
+) {
+    let doc = app
+        .client
+        .get(format!("{}/v1/openapi.json", app.address))
+        .send()
+        .await
+        .unwrap();
+    let doc: Value = doc.json().await.unwrap();
+    let before = fingerprint(app, owner, victim).await;
+    let paths = doc["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10, "the document lists the routes");
+    let mut checked = 0;
+    for (template, ops) in paths {
+        for (method, op) in ops.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let body = if op.get("requestBody").is_some() {
+                Some(fixture_body(method, template, victim).unwrap_or_else(|| {
+                    panic!("add a tenancy fixture body for {method} {template}")
+                }))
+            } else {
+                None
+            };
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let r = app
+                .request(attacker, m, &fill(template, victim), body.as_ref())
+                .await;
+            let text = r.body.to_string();
+            if template.contains("{store_id}") {
+                assert_eq!(
+                    r.status,
+                    StatusCode::NOT_FOUND,
+                    "{method} {template} reached another tenant: {text}"
+                );
+            } else if template.contains('{') {
+                assert!(
+                    expect_for_unscoped.contains(&r.status) || r.status == StatusCode::NOT_FOUND,
+                    "{method} {template}: {} {text}",
+                    r.status
+                );
+            } else {
+                // Collection routes of the caller's own: they must not show the victim's data.
+                assert!(
+                    r.status.is_success()
+                        || expect_for_unscoped.contains(&r.status)
+                        || r.status == StatusCode::NOT_FOUND,
+                    "{method} {template}: {} {text}",
+                    r.status
+                );
+            }
+            for id in [&victim.store, &victim.channel, &victim.token_id] {
+                assert!(
+                    !text.contains(id.as_str())
+                        || r.status == StatusCode::NOT_FOUND && !text.contains("\"items\""),
+                    "{method} {template} leaked {id}: {text}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "walked {checked} operations");
+    let after = fingerprint(app, owner, victim).await;
+    assert_eq!(before, after, "the victim's data did not change");
+}
+
+#[tokio::test]
+async fn no_route_reaches_another_accounts_data() {
+    let app = spawn_app().await;
+    let alice = app.tenant("alice").await;
+    let bob = app.tenant("bob").await;
+    populate(&app, &alice, "alice shop").await;
+    let (store, channel) = populate(&app, &bob, "bob shop").await;
+    let bob_tokens = app.get(&bob, "/v1/tokens").await;
+    let token_id = bob_tokens.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let victim = Victim {
+        store,
+        channel,
+        sku: "P",
+        token_id,
+    };
+    walk(&app, &alice, &victim, &bob, &[]).await;
+}
+
+#[tokio::test]
+async fn a_store_scoped_token_reaches_no_other_store() {
+    let app = spawn_app().await;
+    let owner = app.tenant("acme").await;
+    let (mine, _) = populate(&app, &owner, "mine").await;
+    let (other, channel) = populate(&app, &owner, "other").await;
+    let scoped = app.store_tenant("acme", &mine).await;
+    let tokens = app.get(&owner, "/v1/tokens").await;
+    let token_id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let victim = Victim {
+        store: other,
+        channel,
+        sku: "P",
+        token_id,
+    };
+    // Account-wide routes answer 403 to a scoped token.
+    walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;
+}
