@@ -32,8 +32,8 @@ impl StockSource {
         if s == "api" {
             return Ok(Self::Api);
         }
-        if let Some(id) = s.strip_prefix("plugin:") {
-            if !id.is_empty()
+        if let Some(id) = s.strip_prefix("plugin:")
+            && !id.is_empty()
                 && id.len() <= 64
                 && id
                     .bytes()
@@ -41,7 +41,6 @@ impl StockSource {
             {
                 return Ok(Self::Plugin(id.to_owned()));
             }
-        }
         Err(DomainError::invalid(
             "invalid_source",
             "source",

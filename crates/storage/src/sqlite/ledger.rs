@@ -78,8 +78,8 @@ impl Stock for SqliteStorage {
             .fetch_optional(&mut *tx)
             .await?
             .unwrap_or(0);
-            if let Some(expected) = ch.expected {
-                if expected != before {
+            if let Some(expected) = ch.expected
+                && expected != before {
                     return Err(StorageError::conflict(
                         "stock_expected_mismatch",
                         format!(
@@ -94,7 +94,6 @@ impl Stock for SqliteStorage {
                         at("expected"),
                     ));
                 }
-            }
             let after = match ch.op {
                 StockOp::Set(q) => q,
                 StockOp::Adjust(d) => before.saturating_add(d),

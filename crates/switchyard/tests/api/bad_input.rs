@@ -28,7 +28,8 @@ async fn bad_input_gets_clear_errors_and_writes_nothing() {
         .collect();
 
     // (method, path, body, status, code, field)
-    let cases: Vec<(Method, String, Value, StatusCode, &str, Option<&str>)> = vec![
+    type Case<'a> = (Method, String, Value, StatusCode, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             Method::POST,
             products.clone(),
