@@ -63,13 +63,14 @@ impl ProductAttributes {
             validate_barcode(g)?;
         }
         if let Some(w) = self.weight_g
-            && !(0..=MAX_WEIGHT_G).contains(&w) {
-                return Err(DomainError::invalid(
-                    "invalid_weight",
-                    "weight_g",
-                    format!("weight must be between 0 and {MAX_WEIGHT_G} g (got {w})"),
-                ));
-            }
+            && !(0..=MAX_WEIGHT_G).contains(&w)
+        {
+            return Err(DomainError::invalid(
+                "invalid_weight",
+                "weight_g",
+                format!("weight must be between 0 and {MAX_WEIGHT_G} g (got {w})"),
+            ));
+        }
         if let Some(d) = &self.dimensions {
             for (name, v) in [
                 ("length_mm", d.length_mm),
@@ -89,16 +90,17 @@ impl ProductAttributes {
             check_url("image_url", u)?;
         }
         if let Some(p) = &self.price
-            && !(0..=i64::from(i32::MAX) * 1000).contains(&p.amount) {
-                return Err(DomainError::invalid(
-                    "invalid_price",
-                    "price.amount",
-                    format!(
-                        "price must be a non-negative amount in minor units (got {})",
-                        p.amount
-                    ),
-                ));
-            }
+            && !(0..=i64::from(i32::MAX) * 1000).contains(&p.amount)
+        {
+            return Err(DomainError::invalid(
+                "invalid_price",
+                "price.amount",
+                format!(
+                    "price must be a non-negative amount in minor units (got {})",
+                    p.amount
+                ),
+            ));
+        }
         if let Some(hs) = &self.customs.hs_code {
             validate_hs_code(hs)?;
         }

@@ -34,13 +34,13 @@ impl StockSource {
         }
         if let Some(id) = s.strip_prefix("plugin:")
             && !id.is_empty()
-                && id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-            {
-                return Ok(Self::Plugin(id.to_owned()));
-            }
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return Ok(Self::Plugin(id.to_owned()));
+        }
         Err(DomainError::invalid(
             "invalid_source",
             "source",

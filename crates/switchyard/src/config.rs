@@ -113,7 +113,10 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err, reason = "figment's Jail API fixes the error type")]
+    #[allow(
+        clippy::result_large_err,
+        reason = "figment's Jail API fixes the error type"
+    )]
     fn file_and_environment_override_defaults_in_order() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -79,21 +79,22 @@ impl Stock for SqliteStorage {
             .await?
             .unwrap_or(0);
             if let Some(expected) = ch.expected
-                && expected != before {
-                    return Err(StorageError::conflict(
-                        "stock_expected_mismatch",
-                        format!(
-                            "`{}` at source {source_text}{}: expected {expected} but the current quantity is {before}",
-                            ch.sku,
-                            if ch.location.is_empty() {
-                                String::new()
-                            } else {
-                                format!(" location `{}`", ch.location)
-                            }
-                        ),
-                        at("expected"),
-                    ));
-                }
+                && expected != before
+            {
+                return Err(StorageError::conflict(
+                    "stock_expected_mismatch",
+                    format!(
+                        "`{}` at source {source_text}{}: expected {expected} but the current quantity is {before}",
+                        ch.sku,
+                        if ch.location.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" location `{}`", ch.location)
+                        }
+                    ),
+                    at("expected"),
+                ));
+            }
             let after = match ch.op {
                 StockOp::Set(q) => q,
                 StockOp::Adjust(d) => before.saturating_add(d),

@@ -2,7 +2,11 @@
 //! nothing of the backend. `backends!` instantiates each one per backend;
 //! a PostgreSQL backend adds one line there.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failed step should stop the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test loudly"
+)]
 
 mod catalogue;
 mod ledger;

@@ -1,7 +1,11 @@
 //! API tests: each starts the real server on a random port with a fresh
 //! data directory (`switchyard_testkit::spawn_app`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests: a failed step should stop the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test loudly"
+)]
 
 mod bad_input;
 mod catalogue;
