@@ -203,18 +203,7 @@ impl PageQuery {
     /// Decode into a storage page request. `check` validates the decoded key
     /// (it must look like the sort key of this list).
     pub fn to_request(&self, check: impl Fn(&str) -> bool) -> Result<PageRequest, ApiError> {
-        let limit = match self.limit {
-            Some(0) => {
-                return Err(ApiError::field(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    "limit",
-                    "limit must be at least 1",
-                ));
-            }
-            Some(n) => n.min(MAX_LIMIT),
-            None => DEFAULT_LIMIT,
-        };
+        let limit = page_limit(self.limit)?;
         let after = match &self.cursor {
             None => None,
             Some(c) => Some(decode_cursor(c).filter(|k| check(k)).ok_or_else(|| {
@@ -227,6 +216,20 @@ impl PageQuery {
             })?),
         };
         Ok(PageRequest { after, limit })
+    }
+}
+
+/// A requested page size: default 100, capped at 1000, 0 refused.
+pub fn page_limit(requested: Option<u32>) -> Result<u32, ApiError> {
+    match requested {
+        Some(0) => Err(ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit",
+            "limit must be at least 1",
+        )),
+        Some(n) => Ok(n.min(MAX_LIMIT)),
+        None => Ok(DEFAULT_LIMIT),
     }
 }
 

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery, Auth, DEFAULT_LIMIT, MAX_LIMIT};
+use crate::extract::{ApiPath, ApiQuery, Auth, page_limit};
 
 /// One journal event.
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,18 +70,7 @@ pub async fn list_journal(
             "after must not be negative",
         ));
     }
-    let limit = match q.limit {
-        Some(0) => {
-            return Err(ApiError::field(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
-                "limit",
-                "limit must be at least 1",
-            ));
-        }
-        Some(n) => n.min(MAX_LIMIT),
-        None => DEFAULT_LIMIT,
-    };
+    let limit = page_limit(q.limit)?;
     let events = s
         .storage
         .journal(&auth.account_id, &store, after, limit)

@@ -29,6 +29,26 @@ pub struct DimensionsDto {
     pub height_mm: i64,
 }
 
+impl From<DimensionsDto> for Dimensions {
+    fn from(d: DimensionsDto) -> Self {
+        Self {
+            length_mm: d.length_mm,
+            width_mm: d.width_mm,
+            height_mm: d.height_mm,
+        }
+    }
+}
+
+impl From<Dimensions> for DimensionsDto {
+    fn from(d: Dimensions) -> Self {
+        Self {
+            length_mm: d.length_mm,
+            width_mm: d.width_mm,
+            height_mm: d.height_mm,
+        }
+    }
+}
+
 /// Money in integer minor units.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,11 +119,7 @@ impl From<Product> for ProductOut {
             title: a.title,
             gtin: a.gtin,
             weight_g: a.weight_g,
-            dimensions: a.dimensions.map(|d| DimensionsDto {
-                length_mm: d.length_mm,
-                width_mm: d.width_mm,
-                height_mm: d.height_mm,
-            }),
+            dimensions: a.dimensions.map(DimensionsDto::from),
             image_url: a.image_url,
             price: a.price.map(|m| MoneyDto {
                 amount: m.amount,
@@ -275,11 +291,7 @@ pub async fn create_product(
         title: body.title,
         gtin: body.gtin,
         weight_g: body.weight_g,
-        dimensions: body.dimensions.map(|d| Dimensions {
-            length_mm: d.length_mm,
-            width_mm: d.width_mm,
-            height_mm: d.height_mm,
-        }),
+        dimensions: body.dimensions.map(Dimensions::from),
         image_url: body.image_url,
         price: body.price.map(money).transpose()?,
         customs: body.customs.map(customs).transpose()?.unwrap_or_default(),
@@ -347,11 +359,7 @@ pub async fn update_product(
         a.weight_g = w;
     }
     if let Some(d) = body.dimensions {
-        a.dimensions = d.map(|d| Dimensions {
-            length_mm: d.length_mm,
-            width_mm: d.width_mm,
-            height_mm: d.height_mm,
-        });
+        a.dimensions = d.map(Dimensions::from);
     }
     if let Some(u) = body.image_url {
         a.image_url = u;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_domain::explain::{Explanation, Subject, explain};
 use switchyard_domain::ids::StoreId;
-use switchyard_domain::stock::{StockSource, check_location};
+use switchyard_domain::stock::{RuleName, StockSource, check_location};
 use switchyard_domain::values::{Sku, check_delta, check_quantity, check_text};
 use switchyard_storage::{SnapshotEntry, StockChange, StockChangeOutcome, StockOp, StockSnapshot};
 use utoipa::{IntoParams, ToSchema};
@@ -225,7 +225,7 @@ pub struct ListingExplainOut {
     pub steps: Vec<RuleStepOut>,
     /// The quantity shown.
     pub quantity: i64,
-    /// The derivation in one line, e.g. `12 → buffer 2 → 10 → maximum 5 → 5`.
+    /// The derivation in one line, e.g. `12 → buffer 2 → 10 → maximum 5 → 5 → floor 0 → 5`.
     pub summary: String,
 }
 
@@ -365,12 +365,12 @@ fn explain_out(e: Explanation) -> ExplainOut {
             .map(|l| {
                 let mut summary = l.base.to_string();
                 for s in &l.steps {
-                    summary.push_str(&format!(
-                        " → {} {} → {}",
-                        rule_name(s.rule),
-                        s.parameter,
-                        s.after
-                    ));
+                    let rule = match s.rule {
+                        RuleName::NeverNegative => "floor 0".to_owned(),
+                        RuleName::Percentage => format!("percentage {}%", s.parameter),
+                        r => format!("{} {}", rule_name(r), s.parameter),
+                    };
+                    summary.push_str(&format!(" → {rule} → {}", s.after));
                 }
                 ListingExplainOut {
                     channel_id: l.channel_id.to_string(),

@@ -16,7 +16,8 @@ use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
 
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
+    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_ts,
+    require_store, stored,
 };
 use crate::{
     Channel, ChannelPatch, Channels, NewChannel, NewProduct, Page, PageRequest, Product,
@@ -303,24 +304,22 @@ pub(crate) async fn components_of(
     kits: &[&str],
 ) -> Result<BTreeMap<String, Vec<KitComponent>>> {
     let mut out: BTreeMap<String, Vec<KitComponent>> = BTreeMap::new();
-    for chunk in kits.chunks(400) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT kit_sku, component_sku, quantity FROM kit_components WHERE store_id = ",
-        );
-        q.push_bind(store.as_str()).push(" AND kit_sku IN (");
-        let mut sep = q.separated(", ");
-        for k in chunk {
-            sep.push_bind(*k);
-        }
-        q.push(") ORDER BY kit_sku, position");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            out.entry(r.try_get("kit_sku")?)
-                .or_default()
-                .push(KitComponent {
-                    sku: stored("sku", Sku::parse(r.try_get("component_sku")?))?,
-                    quantity: r.try_get("quantity")?,
-                });
-        }
+    let rows = fetch_in(
+        conn,
+        "SELECT kit_sku, component_sku, quantity FROM kit_components",
+        store,
+        "kit_sku",
+        kits,
+        "ORDER BY kit_sku, position",
+    )
+    .await?;
+    for r in rows {
+        out.entry(r.try_get("kit_sku")?)
+            .or_default()
+            .push(KitComponent {
+                sku: stored("sku", Sku::parse(r.try_get("component_sku")?))?,
+                quantity: r.try_get("quantity")?,
+            });
     }
     Ok(out)
 }

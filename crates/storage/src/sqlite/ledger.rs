@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::explain::ChannelRules;
@@ -13,7 +13,9 @@ use switchyard_domain::stock::{Commitment, SkuLedger, SourceLevel, StockRules, S
 use switchyard_domain::values::{MAX_QUANTITY, Sku};
 
 use super::catalogue::{components_of, product_kind};
-use super::{SqliteStorage, append_event, fetch_limit, now_text, paginate, require_store, stored};
+use super::{
+    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, require_store, stored,
+};
 use crate::{
     NewOrder, Orders, Page, PageRequest, Result, SnapshotEntry, Stock, StockChange,
     StockChangeOutcome, StockOp, StockSnapshot, StorageError, UpsertedOrder,
@@ -170,24 +172,23 @@ impl Stock for SqliteStorage {
         require_store(&mut tx, account, store).await?;
         let mut kits: Vec<&str> = Vec::new();
         let mut plain: Vec<&str> = Vec::new();
-        for chunk in skus.chunks(400) {
-            let mut q: QueryBuilder<Sqlite> =
-                QueryBuilder::new("SELECT sku, is_kit FROM products WHERE store_id = ");
-            q.push_bind(store.as_str()).push(" AND sku IN (");
-            let mut sep = q.separated(", ");
-            for s in chunk {
-                sep.push_bind(s.as_str());
-            }
-            q.push(")");
-            for r in q.build().fetch_all(&mut *tx).await? {
-                let sku: String = r.try_get("sku")?;
-                let found = chunk.iter().find(|s| s.as_str() == sku);
-                if let Some(s) = found {
-                    if r.try_get::<bool, _>("is_kit")? {
-                        kits.push(s.as_str());
-                    } else {
-                        plain.push(s.as_str());
-                    }
+        let requested: Vec<&str> = skus.iter().map(Sku::as_str).collect();
+        for r in fetch_in(
+            &mut tx,
+            "SELECT sku, is_kit FROM products",
+            store,
+            "sku",
+            &requested,
+            "",
+        )
+        .await?
+        {
+            let sku: String = r.try_get("sku")?;
+            if let Some(s) = skus.iter().find(|s| s.as_str() == sku) {
+                if r.try_get::<bool, _>("is_kit")? {
+                    kits.push(s.as_str());
+                } else {
+                    plain.push(s.as_str());
                 }
             }
         }
@@ -266,48 +267,47 @@ async fn ledgers(
     skus: &[String],
 ) -> Result<BTreeMap<String, SkuLedger>> {
     let mut out: BTreeMap<String, SkuLedger> = BTreeMap::new();
-    for chunk in skus.chunks(400) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT sku, source, location, quantity FROM stock_levels WHERE store_id = ",
-        );
-        q.push_bind(store.as_str()).push(" AND sku IN (");
-        let mut sep = q.separated(", ");
-        for s in chunk {
-            sep.push_bind(s.as_str());
-        }
-        q.push(") ORDER BY sku, source, location");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            out.entry(r.try_get("sku")?)
-                .or_default()
-                .sources
-                .push(SourceLevel {
-                    source: stored("stock source", StockSource::parse(r.try_get("source")?))?,
-                    location: r.try_get("location")?,
-                    quantity: r.try_get("quantity")?,
-                });
-        }
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT sku, order_id, SUM(quantity) AS quantity, via_kit FROM stock_commitments WHERE store_id = ",
-        );
-        q.push_bind(store.as_str()).push(" AND sku IN (");
-        let mut sep = q.separated(", ");
-        for s in chunk {
-            sep.push_bind(s.as_str());
-        }
-        q.push(") GROUP BY sku, order_id, via_kit ORDER BY sku, order_id");
-        for r in q.build().fetch_all(&mut *conn).await? {
-            out.entry(r.try_get("sku")?)
-                .or_default()
-                .commitments
-                .push(Commitment {
-                    order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
-                    quantity: r.try_get("quantity")?,
-                    via_kit: r
-                        .try_get::<Option<&str>, _>("via_kit")?
-                        .map(|k| stored("sku", Sku::parse(k)))
-                        .transpose()?,
-                });
-        }
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let levels = fetch_in(
+        conn,
+        "SELECT sku, source, location, quantity FROM stock_levels",
+        store,
+        "sku",
+        &skus,
+        "ORDER BY sku, source, location",
+    )
+    .await?;
+    for r in levels {
+        out.entry(r.try_get("sku")?)
+            .or_default()
+            .sources
+            .push(SourceLevel {
+                source: stored("stock source", StockSource::parse(r.try_get("source")?))?,
+                location: r.try_get("location")?,
+                quantity: r.try_get("quantity")?,
+            });
+    }
+    let commitments = fetch_in(
+        conn,
+        "SELECT sku, order_id, SUM(quantity) AS quantity, via_kit FROM stock_commitments",
+        store,
+        "sku",
+        &skus,
+        "GROUP BY sku, order_id, via_kit ORDER BY sku, order_id",
+    )
+    .await?;
+    for r in commitments {
+        out.entry(r.try_get("sku")?)
+            .or_default()
+            .commitments
+            .push(Commitment {
+                order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
+                quantity: r.try_get("quantity")?,
+                via_kit: r
+                    .try_get::<Option<&str>, _>("via_kit")?
+                    .map(|k| stored("sku", Sku::parse(k)))
+                    .transpose()?,
+            });
     }
     Ok(out)
 }

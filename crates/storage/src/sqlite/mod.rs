@@ -166,6 +166,34 @@ pub(crate) fn paginate<T>(
     Page { items, next }
 }
 
+/// Largest number of values bound into one `IN (...)` list.
+const IN_CHUNK: usize = 400;
+
+/// Run `{select} WHERE store_id = ? AND {column} IN (...) {tail}` over `values`
+/// in chunks of [`IN_CHUNK`], returning all rows (ordered within each chunk).
+pub(crate) async fn fetch_in(
+    conn: &mut SqliteConnection,
+    select: &str,
+    store: &StoreId,
+    column: &str,
+    values: &[&str],
+    tail: &str,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+    let mut rows = Vec::new();
+    for chunk in values.chunks(IN_CHUNK) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(select);
+        q.push(" WHERE store_id = ").push_bind(store.as_str());
+        q.push(format!(" AND {column} IN ("));
+        let mut sep = q.separated(", ");
+        for v in chunk {
+            sep.push_bind(*v);
+        }
+        q.push(") ").push(tail);
+        rows.extend(q.build().fetch_all(&mut *conn).await?);
+    }
+    Ok(rows)
+}
+
 /// `limit + 1` as an SQL bind value.
 pub(crate) fn fetch_limit(req: &PageRequest) -> i64 {
     i64::from(req.limit.max(1)) + 1

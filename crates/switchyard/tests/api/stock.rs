@@ -211,7 +211,7 @@ async fn kit_explanation_names_every_source_commitment_rule_and_the_limiting_com
     assert_eq!(amazon["quantity"], 5);
     assert_eq!(
         amazon["summary"],
-        "6 → buffer 1 → 5 → maximum 5 → 5 → never_negative 0 → 5"
+        "6 → buffer 1 → 5 → maximum 5 → 5 → floor 0 → 5"
     );
     let web = b["listings"]
         .as_array()
