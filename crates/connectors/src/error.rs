@@ -1,0 +1,87 @@
+//! Connector errors, typed by what the caller should do about them.
+
+use std::time::Duration;
+
+/// A failed call to a channel.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The channel refused our credentials (401/403). Never retried: a
+    /// person must fix the credentials.
+    #[error("{channel}: authentication failed (HTTP {status}); check the channel's credentials")]
+    Auth {
+        /// Channel label.
+        channel: String,
+        /// HTTP status.
+        status: u16,
+    },
+    /// The channel kept answering 429 until our attempts ran out.
+    #[error("{channel}: rate limited; retry after {retry_after:?}")]
+    RateLimited {
+        /// Channel label.
+        channel: String,
+        /// How long the channel asked us to wait (clamped).
+        retry_after: Duration,
+    },
+    /// 5xx, timeouts or connection failures that outlasted our attempts.
+    #[error("{channel}: temporarily unavailable after {attempts} attempt(s): {reason}")]
+    Unavailable {
+        /// Channel label.
+        channel: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
+    /// The channel refused the request itself (4xx other than auth and 429).
+    /// Retrying the same request will not help.
+    #[error("{channel}: request refused with HTTP {status}: {body}")]
+    Rejected {
+        /// Channel label.
+        channel: String,
+        /// HTTP status.
+        status: u16,
+        /// The start of the response body (redacted).
+        body: String,
+    },
+    /// The channel answered something we cannot read (malformed JSON, a
+    /// missing field). Retried: channels do send the odd broken page.
+    #[error("{channel}: malformed response: {reason}")]
+    Malformed {
+        /// Channel label.
+        channel: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The request could not be built or sent for a reason on our side.
+    #[error("{channel}: cannot send request: {reason}")]
+    Client {
+        /// Channel label.
+        channel: String,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl ConnectorError {
+    /// Whether trying again later can succeed without a person acting.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Malformed { .. }
+        )
+    }
+
+    /// A stable snake_case code for APIs and logs.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Auth { .. } => "channel_auth_failed",
+            Self::RateLimited { .. } => "channel_rate_limited",
+            Self::Unavailable { .. } => "channel_unavailable",
+            Self::Rejected { .. } => "channel_rejected",
+            Self::Malformed { .. } => "channel_malformed_response",
+            Self::Client { .. } => "channel_client_error",
+        }
+    }
+}

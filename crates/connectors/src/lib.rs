@@ -1,0 +1,14 @@
+//! Connectors: how Switchyard talks to sales channels (and later to 3PL
+//! plugins, webshop back offices and accounting packages).
+//!
+//! Every connector goes through [`http::ChannelHttp`], the one HTTP layer that
+//! owns timeouts, retries with jittered backoff, `Retry-After`, the channels'
+//! own rate-limit signals, a per-channel concurrency cap, and logging with
+//! secrets redacted. Its errors ([`ConnectorError`]) say whether a retry
+//! later can help, so the engine can decide without knowing the channel.
+
+pub mod error;
+pub mod http;
+pub mod ratelimit;
+
+pub use error::ConnectorError;
