@@ -6,6 +6,7 @@
 //! definition of what is valid and how stock is computed.
 
 pub mod channel;
+pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod explain;

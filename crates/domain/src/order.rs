@@ -65,3 +65,212 @@ impl OrderState {
         matches!(self, Self::Open | Self::OnHold | Self::PartiallyFulfilled)
     }
 }
+
+/// Whether the buyer has paid, as the channel states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    /// Not paid yet.
+    Pending,
+    /// Authorised, not captured.
+    Authorized,
+    /// Paid in full.
+    Paid,
+    /// Partly paid.
+    PartiallyPaid,
+    /// Partly refunded.
+    PartiallyRefunded,
+    /// Refunded in full.
+    Refunded,
+    /// Voided.
+    Voided,
+    /// The channel's status has no equivalent (kept in the raw payload).
+    Unknown,
+}
+
+/// How far the channel considers the order shipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelFulfilment {
+    /// Nothing shipped.
+    Unfulfilled,
+    /// Some lines shipped.
+    PartiallyFulfilled,
+    /// Everything shipped.
+    Fulfilled,
+    /// No equivalent.
+    Unknown,
+}
+
+/// A postal address as the channel gave it, with an ISO country code.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Recipient name.
+    pub name: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// First address line.
+    pub line1: Option<String>,
+    /// Second address line.
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State, county or province.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country; `None` when the channel gave none or an unreadable one.
+    pub country: Option<crate::values::CountryCode>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// The buyer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+}
+
+/// Why an order line needs a person's attention. Such lines are kept, never dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineFlag {
+    /// The channel sent no SKU for the line.
+    MissingSku,
+    /// The SKU is not a product of the store.
+    UnknownSku,
+}
+
+/// One order line in the unified format. Money is in minor units of the
+/// order's currency, exactly as the channel states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnifiedOrderLine {
+    /// The channel's id of the line.
+    pub channel_line_id: String,
+    /// SKU as the channel sent it, if any.
+    pub sku: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Units ordered.
+    pub quantity: i64,
+    /// Price of one unit.
+    pub unit_price: i64,
+    /// Tax on the whole line.
+    pub tax: i64,
+    /// Discount on the whole line.
+    pub discount: i64,
+    /// What needs attention.
+    pub flags: Vec<LineFlag>,
+}
+
+/// An order in the unified format, as a connector maps it from its channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnifiedOrder {
+    /// The channel's id of the order (stable; the upsert key with the channel).
+    pub channel_order_id: String,
+    /// The number people see (`#1001`, `114-...`).
+    pub number: String,
+    /// Payment status.
+    pub payment_status: PaymentStatus,
+    /// Shipping status on the channel.
+    pub fulfilment: ChannelFulfilment,
+    /// Cancelled on the channel.
+    pub cancelled: bool,
+    /// Created on the channel (UTC).
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    /// Last changed on the channel (UTC).
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Currency of every amount.
+    pub currency: crate::values::Currency,
+    /// Order total.
+    pub total: i64,
+    /// Total tax.
+    pub tax_total: i64,
+    /// Shipping charged.
+    pub shipping_total: i64,
+    /// Total discount.
+    pub discount_total: i64,
+    /// Buyer.
+    pub customer: Customer,
+    /// Where to ship.
+    pub shipping_address: Address,
+    /// Where to bill.
+    pub billing_address: Address,
+    /// Shipping method as named on the channel.
+    pub shipping_method: Option<String>,
+    /// Lines, in channel order.
+    pub lines: Vec<UnifiedOrderLine>,
+}
+
+impl UnifiedOrderLine {
+    /// Flag the line against the catalogue: missing or unknown SKUs are
+    /// marked (never dropped). `known` says whether a SKU is a store product.
+    pub fn flag_against(&mut self, known: impl Fn(&str) -> bool) {
+        self.flags
+            .retain(|f| !matches!(f, LineFlag::MissingSku | LineFlag::UnknownSku));
+        match self.sku.as_deref().map(str::trim) {
+            None | Some("") => self.flags.push(LineFlag::MissingSku),
+            Some(s) if !known(s) => self.flags.push(LineFlag::UnknownSku),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(sku: Option<&str>) -> UnifiedOrderLine {
+        UnifiedOrderLine {
+            channel_line_id: "1".into(),
+            sku: sku.map(str::to_owned),
+            title: "Mug".into(),
+            quantity: 1,
+            unit_price: 1299,
+            tax: 0,
+            discount: 0,
+            flags: vec![],
+        }
+    }
+
+    #[test]
+    fn lines_without_a_known_sku_are_flagged_not_dropped() {
+        let known = |s: &str| s == "MUG";
+        let mut l = line(Some("MUG"));
+        l.flag_against(known);
+        assert!(l.flags.is_empty());
+        let mut l = line(Some("GHOST"));
+        l.flag_against(known);
+        assert_eq!(l.flags, [LineFlag::UnknownSku]);
+        let mut l = line(Some("  "));
+        l.flag_against(known);
+        assert_eq!(l.flags, [LineFlag::MissingSku]);
+        // Re-flagging after the catalogue changed replaces the old flag.
+        let mut l = line(Some("GHOST"));
+        l.flag_against(known);
+        l.flag_against(|_| true);
+        assert!(l.flags.is_empty());
+    }
+
+    #[test]
+    fn states_round_trip_and_commit_as_documented() {
+        for s in [
+            "open",
+            "on_hold",
+            "excluded",
+            "cancelled",
+            "partially_fulfilled",
+            "fulfilled",
+        ] {
+            assert_eq!(OrderState::parse(s).unwrap().as_str(), s);
+        }
+        assert!(OrderState::OnHold.commits_stock());
+        assert!(!OrderState::Excluded.commits_stock());
+        assert!(OrderState::parse("shipped").is_err());
+    }
+}

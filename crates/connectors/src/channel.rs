@@ -1,0 +1,198 @@
+//! What a sales channel can do, as one trait every channel connector
+//! implements. Plugins (3PL), webshop back offices and accounting packages
+//! follow the same pattern: a capability set, typed requests and results,
+//! [`ConnectorError`] for failures, and construction from the channel's
+//! decrypted credentials and settings.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use switchyard_domain::order::UnifiedOrder;
+
+use crate::error::ConnectorError;
+
+/// What a channel supports; the engine adapts to it (batching, polling,
+/// partial shipments) instead of asking every connector to fake it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// Stock for many SKUs in one call; `max_stock_batch` per call.
+    pub bulk_stock: bool,
+    /// Largest stock batch (1 when there is no bulk endpoint).
+    pub max_stock_batch: usize,
+    /// The channel can notify us of new orders (webhooks).
+    pub push_notifications: bool,
+    /// A shipment may cover some of an order's lines.
+    pub partial_fulfilment: bool,
+    /// One shipment may carry several tracking numbers.
+    pub multiple_tracking_numbers: bool,
+    /// Stock can be set only if the channel still holds an expected value.
+    pub compare_and_set_stock: bool,
+}
+
+/// A page request for orders changed since a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderQuery {
+    /// Orders updated at or after this (the cursor minus its overlap).
+    pub updated_since: DateTime<Utc>,
+    /// The channel's token for the next page, from the previous [`OrderPage`].
+    pub page: Option<String>,
+}
+
+/// An order as mapped, with the channel's payload kept beside it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedOrder {
+    /// The unified order.
+    pub order: UnifiedOrder,
+    /// The channel's own JSON for it, stored with the order.
+    pub raw: Value,
+}
+
+/// An order the connector could read but not map (kept for the error list,
+/// never silently dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnmappableOrder {
+    /// The channel's id, when it could be read.
+    pub channel_order_id: Option<String>,
+    /// Why it could not be mapped.
+    pub reason: String,
+    /// The payload.
+    pub raw: Value,
+}
+
+/// One page of changed orders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderPage {
+    /// Orders on the page.
+    pub orders: Vec<FetchedOrder>,
+    /// Orders on the page that could not be mapped.
+    pub unmappable: Vec<UnmappableOrder>,
+    /// Token for the next page; `None` on the last page.
+    pub next_page: Option<String>,
+}
+
+/// A channel's record of a product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing {
+    /// The channel's id of the listing (variant, offer, inventory item ...).
+    pub channel_listing_id: String,
+    /// SKU on the channel.
+    pub sku: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Quantity the channel shows now.
+    pub quantity: Option<i64>,
+    /// Price in minor units, when the channel states one.
+    pub price: Option<i64>,
+    /// The channel's own JSON.
+    pub raw: Value,
+}
+
+/// One page of listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingPage {
+    /// Listings.
+    pub listings: Vec<Listing>,
+    /// Token for the next page.
+    pub next_page: Option<String>,
+}
+
+/// A stock quantity to show on a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockUpdate {
+    /// The listing.
+    pub channel_listing_id: String,
+    /// SKU, for logs and results.
+    pub sku: String,
+    /// Quantity to show.
+    pub quantity: i64,
+    /// Compare-and-set: the quantity we last pushed, where supported.
+    pub expected: Option<i64>,
+}
+
+/// What became of one [`StockUpdate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StockOutcome {
+    /// The channel took the quantity.
+    Accepted,
+    /// The channel's quantity was not the expected one (compare-and-set).
+    Conflict {
+        /// What the channel holds, when it said.
+        actual: Option<i64>,
+    },
+    /// The channel refused this item (the rest of the batch may have passed).
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether resending it can help.
+        retryable: bool,
+    },
+}
+
+/// One tracking number of a shipment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// The number.
+    pub number: String,
+    /// A tracking page, when known.
+    pub url: Option<String>,
+}
+
+/// A shipment to report to the channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfilmentPush {
+    /// The order on the channel.
+    pub channel_order_id: String,
+    /// `(channel line id, quantity)` shipped.
+    pub lines: Vec<(String, i64)>,
+    /// Tracking numbers (one or more).
+    pub tracking: Vec<Tracking>,
+    /// Carrier in the channel's own vocabulary.
+    pub carrier: Option<String>,
+    /// Service level.
+    pub service: Option<String>,
+    /// When it shipped.
+    pub shipped_at: DateTime<Utc>,
+    /// Our id of the fulfilment: sent where the channel takes a reference,
+    /// and used to look for an earlier attempt before creating, so a retry
+    /// never ships twice.
+    pub reference: String,
+}
+
+/// The channel's acknowledgement of a shipment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FulfilmentAck {
+    /// The channel's id of the shipment.
+    pub channel_fulfilment_id: String,
+    /// Whether an earlier attempt had already created it.
+    pub already_existed: bool,
+}
+
+/// A sales channel.
+#[async_trait]
+pub trait SalesChannel: Send + Sync + std::fmt::Debug {
+    /// What the channel supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Check the credentials with a cheap authenticated call.
+    async fn test_connection(&self) -> Result<(), ConnectorError>;
+
+    /// One page of orders changed since `query.updated_since`, oldest change first.
+    async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError>;
+
+    /// One page of listings.
+    async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError>;
+
+    /// Push quantities, at most `capabilities().max_stock_batch` per call; one
+    /// outcome per update, in order.
+    async fn push_stock(
+        &self,
+        updates: &[StockUpdate],
+    ) -> Result<Vec<StockOutcome>, ConnectorError>;
+
+    /// Report a shipment, idempotently by `reference`.
+    async fn push_fulfilment(
+        &self,
+        shipment: &FulfilmentPush,
+    ) -> Result<FulfilmentAck, ConnectorError>;
+}
