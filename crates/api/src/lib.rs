@@ -99,12 +99,6 @@ fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     .split_for_parts()
 }
 
-/// The OpenAPI 3.1 document.
-#[must_use]
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    v1().1
-}
-
 #[derive(Clone, Copy)]
 struct RandomRequestId;
 

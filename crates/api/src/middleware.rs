@@ -38,7 +38,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(None) => return unauthorized("the API token is unknown or revoked"),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Err(e) = state.storage.touch_token(&record.id).await {
+    if record.use_is_stale(chrono::Utc::now())
+        && let Err(e) = state.storage.touch_token(&record.id).await
+    {
         tracing::warn!(error = %e, "could not record token use");
     }
     tracing::Span::current().record("account", tracing::field::display(&record.account_id));

@@ -5,6 +5,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
+use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_storage::{NewToken, Storage, StorageError, TokenRecord};
 
 /// Prefix of every token.
 pub const TOKEN_PREFIX: &str = "sy_";
@@ -39,6 +41,38 @@ pub fn mint() -> Result<MintedToken, getrandom::Error> {
         hash: hash(&secret),
         secret,
     })
+}
+
+/// Why a token could not be issued.
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    /// The OS random generator failed.
+    #[error("random generator failed: {0}")]
+    Random(getrandom::Error),
+    /// Storage refused it (e.g. the store is not the account's).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Mint a token for `account` (optionally limited to `store`) and store its
+/// hash. Returns the secret, to be shown once, and the stored record.
+pub async fn issue(
+    storage: &dyn Storage,
+    account: AccountId,
+    store: Option<StoreId>,
+    name: String,
+) -> Result<(String, TokenRecord), IssueError> {
+    let minted = mint().map_err(IssueError::Random)?;
+    let record = storage
+        .create_token(NewToken {
+            account_id: account,
+            store_id: store,
+            name,
+            prefix: minted.prefix,
+            hash: minted.hash,
+        })
+        .await?;
+    Ok((minted.secret, record))
 }
 
 /// Hex SHA-256 of a token.

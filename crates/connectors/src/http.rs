@@ -177,7 +177,7 @@ pub struct ChannelHttp {
 }
 
 enum Outcome {
-    Done(HttpResponse),
+    Done(HttpResponse, Option<Value>),
     Fail(ConnectorError),
     Retry {
         error: ConnectorError,
@@ -264,11 +264,34 @@ impl ChannelHttp {
     /// Send `req`, retrying what can be retried. Returns the first 2xx/3xx
     /// response, or the error that ended the attempts.
     pub async fn send(&self, req: &HttpRequest) -> Result<HttpResponse, ConnectorError> {
+        self.run(req, false).await.map(|(r, _)| r)
+    }
+
+    /// Send `req` and parse the body as JSON. A malformed body counts as a
+    /// failed attempt and is retried like a 5xx, within the same attempts.
+    pub async fn send_json(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<(HttpResponse, Value), ConnectorError> {
+        let (resp, json) = self.run(req, true).await?;
+        let json = json.ok_or_else(|| ConnectorError::Client {
+            channel: self.label.clone(),
+            reason: "JSON body was not parsed".into(),
+        })?;
+        Ok((resp, json))
+    }
+
+    /// The one attempt loop behind [`send`](Self::send) and [`send_json`](Self::send_json).
+    async fn run(
+        &self,
+        req: &HttpRequest,
+        want_json: bool,
+    ) -> Result<(HttpResponse, Option<Value>), ConnectorError> {
         let attempts = self.policy.max_attempts.max(1);
         let mut last = None;
         for attempt in 1..=attempts {
-            match self.attempt(req, attempt).await {
-                Outcome::Done(r) => return Ok(r),
+            match self.attempt(req, attempt, want_json).await {
+                Outcome::Done(r, json) => return Ok((r, json)),
                 Outcome::Fail(e) => return Err(e),
                 Outcome::Retry { error, wait } => {
                     if attempt < attempts {
@@ -285,38 +308,7 @@ impl ChannelHttp {
         }))
     }
 
-    /// Send `req` and parse the body as JSON. A malformed body counts as a
-    /// failed attempt and is retried like a 5xx.
-    pub async fn send_json(
-        &self,
-        req: &HttpRequest,
-    ) -> Result<(HttpResponse, Value), ConnectorError> {
-        let attempts = self.policy.max_attempts.max(1);
-        let mut last = None;
-        for attempt in 1..=attempts {
-            let resp = self.send(req).await?;
-            match serde_json::from_slice::<Value>(&resp.body) {
-                Ok(v) => return Ok((resp, v)),
-                Err(e) => {
-                    let error = ConnectorError::Malformed {
-                        channel: self.label.clone(),
-                        reason: format!("body is not JSON ({e})"),
-                    };
-                    if attempt < attempts {
-                        tracing::warn!(channel = %self.label, attempt, error = %error, "retrying");
-                        tokio::time::sleep(self.backoff(attempt)).await;
-                    }
-                    last = Some(error);
-                }
-            }
-        }
-        Err(last.unwrap_or_else(|| ConnectorError::Client {
-            channel: self.label.clone(),
-            reason: "no attempt was made".into(),
-        }))
-    }
-
-    async fn attempt(&self, req: &HttpRequest, attempt: u32) -> Outcome {
+    async fn attempt(&self, req: &HttpRequest, attempt: u32, want_json: bool) -> Outcome {
         self.wait_turn().await;
         let Ok(_permit) = self.permits.acquire().await else {
             return Outcome::Fail(ConnectorError::Client {
@@ -382,7 +374,17 @@ impl ChannelHttp {
             .and_then(|v| ratelimit::retry_after(v, Utc::now()))
             .map(|w| w.min(self.policy.max_retry_after));
         match resp.status {
-            200..=399 => Outcome::Done(resp),
+            200..=399 if !want_json => Outcome::Done(resp, None),
+            200..=399 => match serde_json::from_slice::<Value>(&resp.body) {
+                Ok(v) => Outcome::Done(resp, Some(v)),
+                Err(e) => Outcome::Retry {
+                    error: ConnectorError::Malformed {
+                        channel: self.label.clone(),
+                        reason: format!("body is not JSON ({e})"),
+                    },
+                    wait: self.backoff(attempt),
+                },
+            },
             401 | 403 => Outcome::Fail(ConnectorError::Auth {
                 channel: self.label.clone(),
                 status: resp.status,

@@ -100,7 +100,7 @@ pub trait Accounts: Send + Sync {
     async fn create_token(&self, new: NewToken) -> Result<TokenRecord>;
     /// The live (not revoked) token with this SHA-256 hash, if any.
     async fn find_token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>>;
-    /// Record that a token was used now (throttled to once a minute).
+    /// Record that a token was used now (at most once per [`TOKEN_TOUCH_INTERVAL`]).
     async fn touch_token(&self, id: &TokenId) -> Result<()>;
     /// The account's tokens (never the secrets), optionally only one store's.
     async fn list_tokens(

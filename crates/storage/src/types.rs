@@ -65,6 +65,10 @@ pub struct NewToken {
     pub hash: String,
 }
 
+/// How often a token's `last_used_at` is written: at most once per interval,
+/// so authenticating does not cost a write per request.
+pub const TOKEN_TOUCH_INTERVAL: chrono::Duration = chrono::Duration::seconds(60);
+
 /// A stored API token (without its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -84,6 +88,15 @@ pub struct TokenRecord {
     pub last_used_at: Option<DateTime<Utc>>,
     /// Revocation time.
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl TokenRecord {
+    /// Whether a use at `now` should be recorded ([`TOKEN_TOUCH_INTERVAL`]).
+    #[must_use]
+    pub fn use_is_stale(&self, now: DateTime<Utc>) -> bool {
+        self.last_used_at
+            .is_none_or(|t| now - t >= TOKEN_TOUCH_INTERVAL)
+    }
 }
 
 /// A store.

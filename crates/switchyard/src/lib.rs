@@ -15,7 +15,7 @@ use switchyard_api::{ApiConfig, AppState, tokens};
 use switchyard_domain::ids::StoreId;
 use switchyard_storage::crypto::CredentialCipher;
 use switchyard_storage::sqlite::SqliteStorage;
-use switchyard_storage::{NewToken, Storage, TokenRecord};
+use switchyard_storage::{Storage, TokenRecord};
 use tokio::net::TcpListener;
 
 pub use config::Config;
@@ -64,18 +64,9 @@ pub async fn create_token(
         "the account name must not be empty"
     );
     let acc = storage.ensure_account(account).await?;
-    let minted = tokens::mint().map_err(|e| anyhow::anyhow!("random generator failed: {e}"))?;
-    let rec = storage
-        .create_token(NewToken {
-            account_id: acc.id,
-            store_id: store,
-            name: name.to_owned(),
-            prefix: minted.prefix.clone(),
-            hash: minted.hash.clone(),
-        })
+    tokens::issue(storage, acc.id, store, name.to_owned())
         .await
-        .context("cannot create the token (does the store belong to this account?)")?;
-    Ok((minted.secret, rec))
+        .context("cannot create the token (does the store belong to this account?)")
 }
 
 /// A built server: storage open, listener bound.

@@ -109,10 +109,25 @@ impl TestApp {
         path: &str,
         body: Option<&Value>,
     ) -> Resp {
+        self.request_with_headers(t, method, path, &[], body).await
+    }
+
+    /// Send a request with extra headers and an optional JSON body.
+    pub async fn request_with_headers(
+        &self,
+        t: &Tenant,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Resp {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.address))
             .bearer_auth(&t.token);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
         if let Some(b) = body {
             req = req.json(b);
         }

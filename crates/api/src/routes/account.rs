@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::ids::{StoreId, TokenId};
 use switchyard_domain::values::check_text;
-use switchyard_storage::{NewToken, TokenRecord};
+use switchyard_storage::TokenRecord;
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -137,23 +137,21 @@ pub async fn create_token(
 ) -> Result<(StatusCode, Json<CreatedTokenOut>), ApiError> {
     auth.require_account_wide("manage tokens")?;
     check_text("name", &body.name, 100)?;
-    let minted =
-        tokens::mint().map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
-    let rec = s
-        .storage
-        .create_token(NewToken {
-            account_id: auth.account_id.clone(),
-            store_id: body.store_id,
-            name: body.name,
-            prefix: minted.prefix.clone(),
-            hash: minted.hash.clone(),
-        })
-        .await
-        .map_err(|e| ApiError::from(e).with_field_prefix("store_id"))?;
+    let (secret, rec) = tokens::issue(
+        s.storage.as_ref(),
+        auth.account_id.clone(),
+        body.store_id,
+        body.name,
+    )
+    .await
+    .map_err(|e| match e {
+        tokens::IssueError::Storage(e) => ApiError::from(e),
+        random @ tokens::IssueError::Random(_) => ApiError::internal(random),
+    })?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTokenOut {
-            token: minted.secret,
+            token: secret,
             record: rec.into(),
         }),
     ))

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     Account, Accounts, NewStore, NewToken, Page, PageRequest, Result, StorageError, Store,
-    StorePatch, Stores, TokenRecord,
+    StorePatch, Stores, TOKEN_TOUCH_INTERVAL, TokenRecord,
 };
 
 fn token_from_row(r: &SqliteRow) -> Result<TokenRecord> {
@@ -123,7 +123,7 @@ impl Accounts for SqliteStorage {
 
     async fn touch_token(&self, id: &TokenId) -> Result<()> {
         let now = Utc::now();
-        let stale = ts(now - chrono::Duration::seconds(60));
+        let stale = ts(now - TOKEN_TOUCH_INTERVAL);
         sqlx::query("UPDATE api_tokens SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)")
             .bind(ts(now))
             .bind(id.as_str())

@@ -170,9 +170,9 @@ impl Stock for SqliteStorage {
         // One read transaction: every figure comes from the same committed state.
         let mut tx = self.read.begin().await?;
         require_store(&mut tx, account, store).await?;
-        let mut kits: Vec<&str> = Vec::new();
-        let mut plain: Vec<&str> = Vec::new();
         let requested: Vec<&str> = skus.iter().map(Sku::as_str).collect();
+        // SKU → is it a kit, for the requested SKUs that exist.
+        let mut is_kit: BTreeMap<String, bool> = BTreeMap::new();
         for r in fetch_in(
             &mut tx,
             "SELECT sku, is_kit FROM products",
@@ -183,17 +183,19 @@ impl Stock for SqliteStorage {
         )
         .await?
         {
-            let sku: String = r.try_get("sku")?;
-            if let Some(s) = skus.iter().find(|s| s.as_str() == sku) {
-                if r.try_get::<bool, _>("is_kit")? {
-                    kits.push(s.as_str());
-                } else {
-                    plain.push(s.as_str());
-                }
-            }
+            is_kit.insert(r.try_get("sku")?, r.try_get("is_kit")?);
         }
+        let kits: Vec<&str> = is_kit
+            .iter()
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s.as_str())
+            .collect();
         let components = components_of(&mut tx, store, &kits).await?;
-        let mut needed: Vec<String> = plain.iter().map(|s| (*s).to_owned()).collect();
+        let mut needed: Vec<String> = is_kit
+            .iter()
+            .filter(|(_, k)| !**k)
+            .map(|(s, _)| s.clone())
+            .collect();
         needed.extend(
             components
                 .values()
@@ -206,7 +208,7 @@ impl Stock for SqliteStorage {
         let ledger_of = |s: &str| ledgers.get(s).cloned().unwrap_or_default();
         let mut entries = BTreeMap::new();
         for s in skus {
-            if plain.contains(&s.as_str()) {
+            if is_kit.get(s.as_str()) == Some(&false) {
                 entries.insert(s.clone(), SnapshotEntry::Plain(ledger_of(s.as_str())));
             } else if let Some(cs) = components.get(s.as_str()) {
                 let parts = cs

@@ -1,25 +1,16 @@
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchyard_testkit::{Resp, Tenant, TestApp, spawn_app};
 
 async fn post_with_key(app: &TestApp, t: &Tenant, path: &str, key: &str, body: &Value) -> Resp {
-    let r = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .bearer_auth(&t.token)
-        .header("Idempotency-Key", key)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let headers = r.headers().clone();
-    let body = r.json().await.unwrap_or(Value::Null);
-    Resp {
-        status,
-        headers,
-        body,
-    }
+    app.request_with_headers(
+        t,
+        Method::POST,
+        path,
+        &[("Idempotency-Key", key)],
+        Some(body),
+    )
+    .await
 }
 
 #[tokio::test]
