@@ -32,6 +32,17 @@ pub enum ConnectorError {
         /// The last failure.
         reason: String,
     },
+    /// The connection could not be opened (refused, DNS, TLS handshake):
+    /// the channel never saw the request.
+    #[error("{channel}: unreachable after {attempts} attempt(s): {reason}")]
+    Unreachable {
+        /// Channel label.
+        channel: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        reason: String,
+    },
     /// The channel refused the request itself (4xx other than auth and 429).
     /// Retrying the same request will not help.
     #[error("{channel}: request refused with HTTP {status}: {body}")]
@@ -68,8 +79,18 @@ impl ConnectorError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Malformed { .. }
+            Self::RateLimited { .. }
+                | Self::Unavailable { .. }
+                | Self::Unreachable { .. }
+                | Self::Malformed { .. }
         )
+    }
+
+    /// Whether the channel certainly did not act on the request (so even a
+    /// non-idempotent request may be resent without looking first).
+    #[must_use]
+    pub fn never_reached(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Unreachable { .. })
     }
 
     /// A stable snake_case code for APIs and logs.
@@ -79,6 +100,7 @@ impl ConnectorError {
             Self::Auth { .. } => "channel_auth_failed",
             Self::RateLimited { .. } => "channel_rate_limited",
             Self::Unavailable { .. } => "channel_unavailable",
+            Self::Unreachable { .. } => "channel_unreachable",
             Self::Rejected { .. } => "channel_rejected",
             Self::Malformed { .. } => "channel_malformed_response",
             Self::Client { .. } => "channel_client_error",

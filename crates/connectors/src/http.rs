@@ -74,6 +74,12 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// Body bytes, sent as JSON when [`HttpRequest::json`] built it.
     pub body: Option<Vec<u8>>,
+    /// Whether sending it twice is harmless. A request that is not (creating
+    /// a shipment, adding a note) is resent only when the channel cannot
+    /// have acted on it (connection refused, 429); after a timeout, a 5xx or
+    /// an unreadable answer the error is returned, so the caller can look
+    /// before it tries again.
+    pub idempotent: bool,
 }
 
 impl HttpRequest {
@@ -85,6 +91,7 @@ impl HttpRequest {
             url: url.into(),
             headers: Vec::new(),
             body: None,
+            idempotent: true,
         }
     }
 
@@ -96,7 +103,15 @@ impl HttpRequest {
             url: url.into(),
             headers: vec![("content-type".into(), "application/json".into())],
             body: Some(body.to_string().into_bytes()),
+            idempotent: true,
         }
+    }
+
+    /// Mark the request as unsafe to resend blindly (see [`HttpRequest::idempotent`]).
+    #[must_use]
+    pub fn not_idempotent(mut self) -> Self {
+        self.idempotent = false;
+        self
     }
 
     /// Add a header.
@@ -293,6 +308,10 @@ impl ChannelHttp {
             match self.attempt(req, attempt, want_json).await {
                 Outcome::Done(r, json) => return Ok((r, json)),
                 Outcome::Fail(e) => return Err(e),
+                Outcome::Retry { error, wait } if !req.idempotent && !error.never_reached() => {
+                    let _ = wait;
+                    return Err(error);
+                }
                 Outcome::Retry { error, wait } => {
                     if attempt < attempts {
                         tracing::warn!(channel = %self.label, attempt, wait_ms = wait.as_millis() as u64, error = %error, "retrying");
@@ -350,10 +369,18 @@ impl ChannelHttp {
                     || e.is_body()
                     || e.is_decode();
                 tracing::debug!(channel = %self.label, method = %req.method, url = %url, attempt, elapsed_ms, error = %e, "request failed");
-                let error = ConnectorError::Unavailable {
-                    channel: self.label.clone(),
-                    attempts: attempt,
-                    reason: redact(&e.to_string(), &self.secrets),
+                let error = if e.is_connect() {
+                    ConnectorError::Unreachable {
+                        channel: self.label.clone(),
+                        attempts: attempt,
+                        reason: redact(&e.to_string(), &self.secrets),
+                    }
+                } else {
+                    ConnectorError::Unavailable {
+                        channel: self.label.clone(),
+                        attempts: attempt,
+                        reason: redact(&e.to_string(), &self.secrets),
+                    }
                 };
                 return if transient {
                     Outcome::Retry {

@@ -11,5 +11,7 @@ pub mod channel;
 pub mod error;
 pub mod http;
 pub mod ratelimit;
+pub mod support;
+pub mod woocommerce;
 
 pub use error::ConnectorError;

@@ -139,6 +139,59 @@ impl Currency {
         // Only ASCII upper-case letters are ever stored.
         std::str::from_utf8(&self.0).unwrap_or("XXX")
     }
+
+    /// Digits after the decimal point of the minor unit (ISO 4217): 0 for
+    /// JPY, KRW and the like, 3 for the dinars, 2 for everything else.
+    #[must_use]
+    pub fn minor_digits(&self) -> u32 {
+        match self.as_str() {
+            "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF"
+            | "UGX" | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+            "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+            _ => 2,
+        }
+    }
+
+    /// Parse a decimal amount as a channel writes it (`"12.5"`, `"-3.00"`,
+    /// `"7"`) into exact minor units, without going through floating point.
+    /// More decimals than the currency has are refused unless they are zeros.
+    pub fn parse_amount(&self, text: &str) -> Result<i64, DomainError> {
+        let bad = |why: &str| {
+            DomainError::invalid(
+                "invalid_amount",
+                "amount",
+                format!("`{text}` is not a {} amount: {why}", self.as_str()),
+            )
+        };
+        let t = text.trim();
+        let (neg, digits) = match t.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, t.strip_prefix('+').unwrap_or(t)),
+        };
+        let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+        if whole.is_empty() && frac.is_empty() {
+            return Err(bad("no digits"));
+        }
+        if !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad("not a decimal number"));
+        }
+        let places = self.minor_digits() as usize;
+        let (kept, extra) = frac.split_at(frac.len().min(places));
+        if extra.bytes().any(|b| b != b'0') {
+            return Err(bad("more decimals than the currency has"));
+        }
+        let mut minor: i64 = 0;
+        for b in whole.bytes().chain(kept.bytes()) {
+            minor = minor
+                .checked_mul(10)
+                .and_then(|m| m.checked_add(i64::from(b - b'0')))
+                .ok_or_else(|| bad("too large"))?;
+        }
+        for _ in kept.len()..places {
+            minor = minor.checked_mul(10).ok_or_else(|| bad("too large"))?;
+        }
+        Ok(if neg { -minor } else { minor })
+    }
 }
 
 impl fmt::Display for Currency {
@@ -318,5 +371,24 @@ mod tests {
         assert!(check_url("u", "ftp://x").is_err());
         assert!(check_url("u", "https://").is_err());
         assert!(check_url("u", "https://a b").is_err());
+    }
+
+    #[test]
+    fn amounts_parse_exactly_into_minor_units() {
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(eur.parse_amount("12.99").unwrap(), 1299);
+        assert_eq!(eur.parse_amount("12.5").unwrap(), 1250);
+        assert_eq!(eur.parse_amount("7").unwrap(), 700);
+        assert_eq!(eur.parse_amount("-3.00").unwrap(), -300);
+        assert_eq!(eur.parse_amount("0.10000").unwrap(), 10);
+        assert!(eur.parse_amount("0.105").is_err());
+        assert!(eur.parse_amount("1e3").is_err());
+        assert!(eur.parse_amount("").is_err());
+        assert!(eur.parse_amount("99999999999999999999").is_err());
+        let jpy = Currency::parse("JPY").unwrap();
+        assert_eq!(jpy.parse_amount("1500").unwrap(), 1500);
+        assert_eq!(jpy.parse_amount("1500.0").unwrap(), 1500);
+        let kwd = Currency::parse("KWD").unwrap();
+        assert_eq!(kwd.parse_amount("1.5").unwrap(), 1500);
     }
 }

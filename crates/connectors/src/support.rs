@@ -1,0 +1,134 @@
+//! Small pieces every connector needs: check-before-create for requests a
+//! channel cannot deduplicate, webhook signature checks, and reading
+//! channel JSON with errors that say what was missing.
+
+use std::future::Future;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::Value;
+use sha2::Sha256;
+
+use crate::error::ConnectorError;
+
+/// Create something at most once: look for it, create it if absent, and
+/// after a failure that leaves it unknown whether the channel acted
+/// (timeout, 5xx, unreadable answer) look again before trying again.
+/// Returns the thing and whether it was found rather than created.
+pub(crate) async fn ensure<T, C, CF, M, MF>(
+    attempts: u32,
+    pause: Duration,
+    mut check: C,
+    mut create: M,
+) -> Result<(T, bool), ConnectorError>
+where
+    C: FnMut() -> CF,
+    CF: Future<Output = Result<Option<T>, ConnectorError>>,
+    M: FnMut() -> MF,
+    MF: Future<Output = Result<T, ConnectorError>>,
+{
+    let mut last = None;
+    for attempt in 1..=attempts.max(1) {
+        if let Some(found) = check().await? {
+            return Ok((found, true));
+        }
+        match create().await {
+            Ok(made) => return Ok((made, false)),
+            Err(e) if e.is_retryable() => {
+                tracing::warn!(attempt, error = %e, "create failed; checking before trying again");
+                last = Some(e);
+                tokio::time::sleep(pause * attempt).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    match check().await? {
+        Some(found) => Ok((found, true)),
+        None => Err(last.unwrap_or_else(|| ConnectorError::Client {
+            channel: String::new(),
+            reason: "no attempt was made".into(),
+        })),
+    }
+}
+
+/// Check a base64 HMAC-SHA256 signature of `body` (Shopify's
+/// `X-Shopify-Hmac-Sha256`, WooCommerce's `X-WC-Webhook-Signature`), in
+/// constant time.
+#[must_use]
+pub fn verify_hmac_sha256_base64(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(signature.trim()) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Reads fields of one channel object, naming the channel and the field
+/// in its errors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fields<'a> {
+    pub label: &'a str,
+    pub value: &'a Value,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(label: &'a str, value: &'a Value) -> Self {
+        Self { label, value }
+    }
+
+    pub fn missing(&self, path: &str) -> ConnectorError {
+        ConnectorError::Malformed {
+            channel: self.label.to_owned(),
+            reason: format!("field `{path}` is missing or has the wrong type"),
+        }
+    }
+
+    pub fn str(&self, key: &str) -> Result<&'a str, ConnectorError> {
+        self.value
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| self.missing(key))
+    }
+
+    /// A string, or `None` when absent, null or empty.
+    pub fn opt_str(&self, key: &str) -> Option<String> {
+        self.value
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    }
+
+    pub fn i64(&self, key: &str) -> Result<i64, ConnectorError> {
+        self.value
+            .get(key)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| self.missing(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_against_the_body() {
+        // From the definition: base64(HMAC-SHA256("secret", "hello")).
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"secret").unwrap();
+        mac.update(b"hello");
+        let sig = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert!(verify_hmac_sha256_base64(b"secret", b"hello", &sig));
+        assert!(!verify_hmac_sha256_base64(b"secret", b"hello!", &sig));
+        assert!(!verify_hmac_sha256_base64(b"other", b"hello", &sig));
+        assert!(!verify_hmac_sha256_base64(
+            b"secret",
+            b"hello",
+            "not base64!"
+        ));
+    }
+}

@@ -1,0 +1,201 @@
+//! Faithful local simulators of the sales channels' HTTP APIs.
+//!
+//! Each simulator serves the channel's real paths, field names, pagination,
+//! auth headers, error bodies and rate-limit behaviour, written from the
+//! published contracts in `channel-specs/`. It keeps its state in memory, is
+//! seeded deterministically, and has a control API under `/_sim` to place
+//! and change orders as a customer would, read back what a connector pushed,
+//! read the request log, and inject faults (429 with `Retry-After`, 5xx,
+//! slow and malformed responses, repeated and shuffled list items, revoked
+//! credentials).
+//!
+//! This crate imports no other Switchyard crate: it stands for the outside
+//! world, and must not share our assumptions.
+
+#![recursion_limit = "256"]
+
+mod core;
+pub mod seed;
+pub mod shopify;
+pub mod woocommerce;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use axum::Router;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use core::{Delivery, Faults, LogEntry};
+
+/// Why a simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The GraphQL schema file could not be read or is not a valid schema.
+    #[error("cannot load the GraphQL schema from {path}: {reason}")]
+    Schema {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// No schema file was given or found, and validation was required.
+    #[error(
+        "the Shopify Admin schema ({file}) was not found; pass --schema PATH (looked in: {looked})"
+    )]
+    SchemaMissing {
+        /// The file name looked for.
+        file: &'static str,
+        /// Where.
+        looked: String,
+    },
+    /// The listener could not be bound or served.
+    #[error("cannot serve: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Which channel to simulate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// Shopify Admin GraphQL API 2025-01.
+    Shopify,
+    /// WooCommerce REST API v3 with the Shipment Tracking extension.
+    WooCommerce,
+}
+
+impl Channel {
+    /// Parse a channel name as used on the command line.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "shopify" => Some(Self::Shopify),
+            "woocommerce" => Some(Self::WooCommerce),
+            _ => None,
+        }
+    }
+
+    /// The name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Shopify => "shopify",
+            Self::WooCommerce => "woocommerce",
+        }
+    }
+}
+
+/// How to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Seed for the generated shop (and the credentials).
+    pub seed: u64,
+    /// Products to generate (every fifth has three variants).
+    pub products: usize,
+    /// Orders to generate.
+    pub orders: usize,
+    /// Shopify: the Admin schema introspection file; found in the usual
+    /// places when `None`.
+    pub schema: Option<PathBuf>,
+    /// Shopify: refuse to start without the schema (otherwise documents
+    /// are executed unvalidated, with a warning).
+    pub require_schema: bool,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        Self {
+            seed: 1,
+            products: 50,
+            orders: 20,
+            schema: None,
+            require_schema: true,
+        }
+    }
+}
+
+/// Build the simulator's router and the credentials it accepts.
+pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), SimError> {
+    match channel {
+        Channel::WooCommerce => {
+            let creds = woocommerce::WooCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((
+                woocommerce::router(opts.seed, opts.products, opts.orders, creds),
+                value,
+            ))
+        }
+        Channel::Shopify => shopify::build(opts),
+    }
+}
+
+/// A simulator serving in the background (dropped: it stops).
+#[derive(Debug)]
+pub struct RunningSim {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The credentials it accepts (channel-specific JSON).
+    pub credentials: Value,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl RunningSim {
+    /// `http://addr`.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stop serving and wait for it.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Start a simulator on `listener` in the background.
+pub fn spawn_on(
+    channel: Channel,
+    opts: &SimOptions,
+    listener: TcpListener,
+) -> Result<RunningSim, SimError> {
+    let (router, credentials) = build(channel, opts)?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "simulator stopped");
+        }
+    });
+    Ok(RunningSim {
+        addr,
+        credentials,
+        stop: Some(stop),
+        task: Some(task),
+    })
+}
+
+/// Start a simulator on a free loopback port.
+pub async fn spawn(channel: Channel, opts: &SimOptions) -> Result<RunningSim, SimError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    spawn_on(channel, opts, listener)
+}
