@@ -273,6 +273,7 @@ pub(crate) async fn faults_layer(
     let pick = lock(&core.rng).f64();
     let mut fault = None;
     let mut retry_after = None;
+    let mut hold = None;
     let resp = if pick < f.rate_429 {
         fault = Some("429".to_owned());
         retry_after = Some(f.retry_after_secs);
@@ -292,7 +293,7 @@ pub(crate) async fn faults_layer(
         let resp = next.run(req).await;
         if core.roll(f.rate_slow) {
             fault = Some("slow".to_owned());
-            tokio::time::sleep(Duration::from_millis(f.slow_ms)).await;
+            hold = Some(Duration::from_millis(f.slow_ms));
             resp
         } else if resp.status().is_success() && core.roll(f.rate_malformed) {
             fault = Some("malformed".to_owned());
@@ -303,6 +304,8 @@ pub(crate) async fn faults_layer(
             resp
         }
     };
+    // Logged before a slow answer is held back: the client may hang up
+    // meanwhile, and this future is then dropped.
     lock(&core.log).push(LogEntry {
         seq,
         at_ms,
@@ -313,6 +316,9 @@ pub(crate) async fn faults_layer(
         fault,
         retry_after,
     });
+    if let Some(d) = hold {
+        tokio::time::sleep(d).await;
+    }
     resp
 }
 

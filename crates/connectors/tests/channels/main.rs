@@ -1,0 +1,246 @@
+//! Connectors against their simulators, over real HTTP on loopback. Waits
+//! are asserted on the simulator's request log, never on wall time.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test loudly"
+)]
+
+mod woocommerce;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use switchyard_connectors::channel::{OrderQuery, SalesChannel};
+use switchyard_connectors::http::HttpPolicy;
+use switchyard_domain::order::UnifiedOrder;
+use switchyard_sim::{Faults, LogEntry, RunningSim};
+
+/// Short timeouts and backoffs so fault runs finish quickly; `Retry-After`
+/// is still honoured in full (clamped at 5 s).
+pub fn policy() -> HttpPolicy {
+    HttpPolicy {
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_millis(800),
+        max_attempts: 10,
+        base_backoff: Duration::from_millis(20),
+        max_backoff: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(5),
+        max_concurrency: 4,
+    }
+}
+
+/// Talks to a simulator's `/_sim` control API.
+#[derive(Debug)]
+pub struct Control {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Control {
+    pub fn new(sim: &RunningSim) -> Self {
+        Self {
+            base: sim.base_url(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {path}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    }
+
+    pub async fn faults(&self, f: &Faults) {
+        let r = self
+            .http
+            .put(format!("{}/_sim/faults", self.base))
+            .json(f)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+
+    pub async fn requests(&self) -> Vec<LogEntry> {
+        serde_json::from_value(self.get("/_sim/requests").await["requests"].clone()).unwrap()
+    }
+
+    pub async fn clear_requests(&self) {
+        self.http
+            .delete(format!("{}/_sim/requests", self.base))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// Read every page of orders changed since `since`; the map keeps the
+/// newest version of each (as the idempotent upsert does), `reads` counts
+/// every order read, duplicates included.
+#[derive(Debug)]
+pub struct Drained {
+    pub orders: BTreeMap<String, UnifiedOrder>,
+    pub reads: usize,
+    pub pages: usize,
+}
+
+pub async fn drain_with(
+    c: &dyn SalesChannel,
+    since: DateTime<Utc>,
+    mut between_pages: impl FnMut(
+        usize,
+    ) -> Option<
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    >,
+) -> Drained {
+    let mut out = Drained {
+        orders: BTreeMap::new(),
+        reads: 0,
+        pages: 0,
+    };
+    let mut page = None;
+    for _ in 0..500 {
+        let p = c
+            .fetch_orders(&OrderQuery {
+                updated_since: since,
+                page: page.clone(),
+            })
+            .await
+            .unwrap();
+        out.pages += 1;
+        assert!(p.unmappable.is_empty(), "unmappable: {:?}", p.unmappable);
+        for f in p.orders {
+            out.reads += 1;
+            let keep = out
+                .orders
+                .get(&f.order.channel_order_id)
+                .is_none_or(|o| o.updated_at <= f.order.updated_at);
+            if keep {
+                out.orders.insert(f.order.channel_order_id.clone(), f.order);
+            }
+        }
+        if let Some(fut) = between_pages(out.pages) {
+            fut.await;
+        }
+        match p.next_page {
+            Some(n) => page = Some(n),
+            None => return out,
+        }
+    }
+    panic!("more than 500 pages");
+}
+
+pub async fn drain(c: &dyn SalesChannel, since: DateTime<Utc>) -> Drained {
+    drain_with(c, since, |_| None).await
+}
+
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
+/// After every 429 the simulator logged, nothing arrived before its
+/// `Retry-After` had passed. Returns how many 429s were checked.
+pub fn assert_retry_after_honoured(log: &[LogEntry]) -> usize {
+    let mut checked = 0;
+    for (i, e) in log.iter().enumerate() {
+        if e.status == 429 {
+            let wait_ms = e.retry_after.expect("429 carries Retry-After") as f64 * 1000.0;
+            if let Some(next) = log.get(i + 1) {
+                assert!(
+                    next.at_ms >= e.at_ms + wait_ms,
+                    "request #{} arrived {:.0} ms after the 429 #{} that asked for {wait_ms} ms",
+                    next.seq,
+                    next.at_ms - e.at_ms,
+                    e.seq
+                );
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+/// A loopback webhook receiver: records `(headers, body)` of every POST.
+#[derive(Debug, Clone, Default)]
+pub struct Receiver {
+    pub got: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> (Self, SocketAddr) {
+        async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> &'static str {
+            r.got.lock().unwrap().push((headers, body));
+            "ok"
+        }
+        let r = Self::default();
+        let app = Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .with_state(r.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (r, addr)
+    }
+
+    /// Wait (bounded) until `n` deliveries arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<(HeaderMap, Bytes)> {
+        for _ in 0..100 {
+            let got = self.got.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} webhook deliveries");
+    }
+}
+
+/// The channel-specs folder beside the checkout.
+pub fn specs() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/channel-specs");
+    assert!(
+        p.is_dir(),
+        "channel specs not found at {} (the shared/ folder beside the checkout)",
+        p.display()
+    );
+    p
+}
+
+pub fn lines(v: &[(&str, i64)]) -> Value {
+    json!(
+        v.iter()
+            .map(|(s, q)| json!({ "sku": s, "quantity": q }))
+            .collect::<Vec<_>>()
+    )
+}
