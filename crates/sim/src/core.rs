@@ -121,7 +121,8 @@ pub struct LogEntry {
     pub query: Option<String>,
     /// Status answered.
     pub status: u16,
-    /// The injected fault, if any (`429`, `5xx`, `slow`, `malformed`).
+    /// The injected fault, if any (`429`, `5xx`, `slow`, `malformed`), or
+    /// `throttled` when the channel's own rate limit refused the request.
     pub fault: Option<String>,
     /// `Retry-After` seconds sent with a 429.
     pub retry_after: Option<u64>,
@@ -141,6 +142,11 @@ pub struct Delivery {
     /// Attempts made.
     pub attempts: u32,
 }
+
+/// A response header a simulator sets (and the log strips) when the
+/// channel's own rate limit refused a request with a 200 answer, as
+/// Shopify's GraphQL `THROTTLED` does.
+pub(crate) const THROTTLED_MARK: &str = "x-sim-throttled";
 
 /// How a channel words its error bodies.
 pub(crate) type ErrorBody = fn(status: u16) -> Value;
@@ -304,6 +310,10 @@ pub(crate) async fn faults_layer(
             resp
         }
     };
+    let mut resp = resp;
+    if resp.headers_mut().remove(THROTTLED_MARK).is_some() {
+        fault = Some("throttled".to_owned());
+    }
     // Logged before a slow answer is held back: the client may hang up
     // meanwhile, and this future is then dropped.
     lock(&core.log).push(LogEntry {

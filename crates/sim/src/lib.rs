@@ -98,9 +98,6 @@ pub struct SimOptions {
     /// Shopify: the Admin schema introspection file; found in the usual
     /// places when `None`.
     pub schema: Option<PathBuf>,
-    /// Shopify: refuse to start without the schema (otherwise documents
-    /// are executed unvalidated, with a warning).
-    pub require_schema: bool,
 }
 
 impl Default for SimOptions {
@@ -110,7 +107,6 @@ impl Default for SimOptions {
             products: 50,
             orders: 20,
             schema: None,
-            require_schema: true,
         }
     }
 }

@@ -1,0 +1,311 @@
+//! `/_sim` routes of the Shopify simulator.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::state::{self, Shop, gid};
+use super::{Sim, fire};
+use crate::core::{bad_request, lock, not_found};
+use crate::seed;
+
+async fn status(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let shop = lock(&sim.shop);
+    Json(json!({
+        "channel": "shopify",
+        "api": format!("/admin/api/{}/graphql.json", super::API_VERSION),
+        "schema_validation": true,
+        "schema_types": sim.schema.types.len(),
+        "seed": shop.seed,
+        "credentials": sim.creds,
+        "location_id": gid("Location", state::LOCATION_ID),
+        "products": shop.products.len(),
+        "variants": shop.variants.len(),
+        "orders": shop.orders.len(),
+        "webhooks": shop.webhooks.len(),
+        "faults": sim.core.faults(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedIn {
+    seed: Option<u64>,
+    products: Option<usize>,
+    orders: Option<usize>,
+}
+
+async fn reseed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let input: SeedIn = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let products = input.products.unwrap_or(50);
+    let orders = input.orders.unwrap_or(0);
+    if products > 100_000 || orders > 200_000 {
+        return bad_request("at most 100000 products and 200000 orders");
+    }
+    let mut shop = lock(&sim.shop);
+    let seed = input.seed.unwrap_or(shop.seed);
+    *shop = Shop::seeded(seed, products, orders);
+    Json(json!({ "seed": seed, "products": shop.products.len(), "orders": shop.orders.len() }))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LineIn {
+    sku: String,
+    quantity: i64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlaceIn {
+    lines: Vec<LineIn>,
+    #[serde(default = "yes")]
+    paid: bool,
+    country: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn host(headers: &HeaderMap) -> String {
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned()
+}
+
+/// Place an order as a customer at checkout: stock is taken at once.
+async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
+    let input: PlaceIn = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    if input.lines.is_empty() {
+        return bad_request("an order needs at least one line");
+    }
+    let (id, out) = {
+        let mut shop = lock(&sim.shop);
+        let mut picks = Vec::new();
+        for l in &input.lines {
+            if !(1..=10_000).contains(&l.quantity) {
+                return bad_request("quantity must be between 1 and 10000");
+            }
+            let Some(v) = shop.variant_by_sku(&l.sku) else {
+                return bad_request(&format!("no variant with SKU {}", l.sku));
+            };
+            picks.push((Some(v.id), l.quantity, 0, v.inventory_item_id));
+        }
+        let mut rng = fastrand::Rng::with_seed(shop.id());
+        let mut customer = seed::generate(rng.u64(..), 0, 1)
+            .orders
+            .pop()
+            .map(|o| o.customer)
+            .unwrap_or_else(|| fallback_customer());
+        if let Some(c) = &input.country {
+            customer.country.clone_from(c);
+        }
+        for (_, q, _, item) in &picks {
+            *shop.available.entry(*item).or_default() -= q;
+        }
+        let now = shop.stamp();
+        let lines: Vec<(Option<u64>, i64, i64)> =
+            picks.iter().map(|(v, q, d, _)| (*v, *q, *d)).collect();
+        let financial = if input.paid { "PAID" } else { "PENDING" };
+        let id = shop.create_order(&lines, customer, financial, ("Standard", 395), now);
+        (id, shop.orders.get(&id).map(state::order_json))
+    };
+    fire(&sim, "orders/create", id, &host(&headers));
+    if input.paid {
+        fire(&sim, "orders/paid", id, &host(&headers));
+    }
+    (StatusCode::CREATED, Json(out)).into_response()
+}
+
+fn fallback_customer() -> seed::Person {
+    seed::Person {
+        first_name: "Sam".into(),
+        last_name: "Buyer".into(),
+        email: "sam@example.com".into(),
+        phone: "+44 20 7946 0000".into(),
+        company: None,
+        address1: "1 High Street".into(),
+        address2: None,
+        city: "London".into(),
+        region: None,
+        postcode: "SW1A 1AA".into(),
+        country: "GB".into(),
+    }
+}
+
+async fn cancel(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    let out = {
+        let mut shop = lock(&sim.shop);
+        let at = shop.stamp();
+        let Some(o) = shop.orders.get_mut(&id) else {
+            return not_found("no such order");
+        };
+        if o.cancelled_ms.is_some() {
+            return bad_request("the order is already cancelled");
+        }
+        o.cancelled_ms = Some(at);
+        o.updated_ms = at;
+        o.financial = if o.financial == "PAID" {
+            "REFUNDED"
+        } else {
+            "VOIDED"
+        };
+        let mut restock = Vec::new();
+        for fo in &mut o.fulfillment_orders {
+            for fl in &mut fo.lines {
+                restock.push((fl.line_id, fl.remaining));
+                fl.remaining = 0;
+            }
+            fo.status = "CLOSED";
+        }
+        let items: Vec<(Option<u64>, i64)> = restock
+            .iter()
+            .map(|(line, q)| {
+                (
+                    o.lines
+                        .iter()
+                        .find(|l| l.id == *line)
+                        .and_then(|l| l.variant_id),
+                    *q,
+                )
+            })
+            .collect();
+        let out = state::order_json(o);
+        for (variant, q) in items {
+            if let Some(item) = variant
+                .and_then(|v| shop.variants.get(&v))
+                .map(|v| v.inventory_item_id)
+            {
+                *shop.available.entry(item).or_default() += q;
+            }
+        }
+        out
+    };
+    fire(&sim, "orders/cancelled", id, &host(&headers));
+    fire(&sim, "orders/updated", id, &host(&headers));
+    Json(out).into_response()
+}
+
+async fn pay(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
+    let out = {
+        let mut shop = lock(&sim.shop);
+        let at = shop.stamp();
+        let Some(o) = shop.orders.get_mut(&id) else {
+            return not_found("no such order");
+        };
+        o.financial = "PAID";
+        o.updated_ms = at;
+        state::order_json(o)
+    };
+    fire(&sim, "orders/paid", id, &host(&headers));
+    fire(&sim, "orders/updated", id, &host(&headers));
+    Json(out).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TouchIn {
+    ids: Vec<u64>,
+}
+
+/// Edit orders (as a merchant adding a note would), moving `updatedAt`.
+async fn touch(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let input: TouchIn = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    let mut shop = lock(&sim.shop);
+    let mut touched = Vec::new();
+    for id in input.ids {
+        let at = shop.stamp();
+        if let Some(o) = shop.orders.get_mut(&id) {
+            o.updated_ms = at;
+            touched.push(id);
+        }
+    }
+    Json(json!({ "touched": touched })).into_response()
+}
+
+async fn stock(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let shop = lock(&sim.shop);
+    let items: Vec<Value> = shop
+        .variants
+        .values()
+        .map(|v| {
+            json!({ "sku": v.sku, "variant_id": gid("ProductVariant", v.id),
+                    "inventory_item_id": gid("InventoryItem", v.inventory_item_id),
+                    "available": shop.available.get(&v.inventory_item_id) })
+        })
+        .collect();
+    Json(json!({ "items": items }))
+}
+
+async fn fulfilments(State(sim): State<Arc<Sim>>) -> Json<Value> {
+    let shop = lock(&sim.shop);
+    let orders: Vec<Value> = shop
+        .orders
+        .values()
+        .filter(|o| !o.fulfillments.is_empty())
+        .map(|o| {
+            let j = state::order_json(o);
+            json!({ "order_id": o.id, "status": j["displayFulfillmentStatus"], "fulfillments": j["fulfillments"] })
+        })
+        .collect();
+    Json(json!({ "orders": orders }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ThrottleIn {
+    maximum_available: f64,
+    restore_rate: f64,
+}
+
+/// Set the cost bucket: standard plans 2,000 points restoring 100 a
+/// second, Plus 20,000 and 1,000.
+async fn throttle(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
+    let input: ThrottleIn = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => return bad_request(&e.to_string()),
+    };
+    if !(input.maximum_available >= 1000.0 && input.restore_rate > 0.0) {
+        return bad_request("maximum_available must be at least 1000 and restore_rate above 0");
+    }
+    sim.set_limits(input.maximum_available, input.restore_rate);
+    Json(
+        json!({ "maximum_available": input.maximum_available, "restore_rate": input.restore_rate }),
+    )
+    .into_response()
+}
+
+pub(crate) fn routes(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/_sim/status", get(status))
+        .route("/_sim/seed", post(reseed))
+        .route("/_sim/orders", post(place_order))
+        .route("/_sim/orders/touch", post(touch))
+        .route("/_sim/orders/{id}/cancel", post(cancel))
+        .route("/_sim/orders/{id}/pay", post(pay))
+        .route("/_sim/stock", get(stock))
+        .route("/_sim/fulfilments", get(fulfilments))
+        .route("/_sim/throttle", axum::routing::put(throttle))
+        .with_state(sim)
+}
