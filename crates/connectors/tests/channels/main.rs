@@ -7,6 +7,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod shopify;
 mod woocommerce;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,20 @@ impl Control {
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "PUT {path}: {status} {v}");
         v
     }
 

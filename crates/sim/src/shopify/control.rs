@@ -277,6 +277,8 @@ async fn fulfilments(State(sim): State<Arc<Sim>>) -> Json<Value> {
 struct ThrottleIn {
     maximum_available: f64,
     restore_rate: f64,
+    /// Points left now, as when other apps of the shop spent the bucket.
+    currently_available: Option<f64>,
 }
 
 /// Set the cost bucket: standard plans 2,000 points restoring 100 a
@@ -289,7 +291,11 @@ async fn throttle(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     if !(input.maximum_available >= 1000.0 && input.restore_rate > 0.0) {
         return bad_request("maximum_available must be at least 1000 and restore_rate above 0");
     }
-    sim.set_limits(input.maximum_available, input.restore_rate);
+    sim.set_limits(
+        input.maximum_available,
+        input.restore_rate,
+        input.currently_available,
+    );
     Json(
         json!({ "maximum_available": input.maximum_available, "restore_rate": input.restore_rate }),
     )

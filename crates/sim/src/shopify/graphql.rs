@@ -123,8 +123,9 @@ fn page_size(a: &Value) -> Result<(i64, bool), FieldError> {
 fn connection(
     sim: &Sim,
     conn_type: &str,
-    mut items: Vec<(i64, u64, Value)>,
+    mut items: Vec<(i64, u64)>,
     a: &Value,
+    render: impl Fn(u64) -> Value,
 ) -> Result<Value, FieldError> {
     let (n, from_end) = page_size(a)?;
     if a["reverse"].as_bool() == Some(true) {
@@ -137,20 +138,14 @@ fn connection(
         let c = parse_cursor(after)?;
         start = items
             .iter()
-            .position(|it| {
-                let k = (it.0, it.1);
-                if reverse { k < c } else { k > c }
-            })
+            .position(|k| if reverse { *k < c } else { *k > c })
             .unwrap_or(items.len());
     }
     if let Some(before) = a["before"].as_str() {
         let c = parse_cursor(before)?;
         end = items
             .iter()
-            .position(|it| {
-                let k = (it.0, it.1);
-                if reverse { k <= c } else { k >= c }
-            })
+            .position(|k| if reverse { *k <= c } else { *k >= c })
             .unwrap_or(items.len())
             .max(start);
     }
@@ -160,11 +155,15 @@ fn connection(
     } else {
         (start, (start + n).min(end))
     };
-    let mut page: Vec<(i64, u64, Value)> = items[from..to].to_vec();
-    let before = from.checked_sub(1).and_then(|i| items.get(i)).cloned();
-    if !page.is_empty() {
-        sim.core.disturb_page(&mut page, before);
+    let mut keys: Vec<(i64, u64)> = items[from..to].to_vec();
+    let before = from.checked_sub(1).and_then(|i| items.get(i)).copied();
+    if !keys.is_empty() {
+        sim.core.disturb_page(&mut keys, before);
     }
+    let page: Vec<(i64, u64, Value)> = keys
+        .into_iter()
+        .map(|(k, id)| (k, id, render(id)))
+        .collect();
     let edge_type = format!("{}Edge", conn_type.trim_end_matches("Connection"));
     let edges: Vec<Value> = page
         .iter()
@@ -333,18 +332,12 @@ impl ObjectValue for Root<'_> {
     }
 }
 
-fn sorted_by_key<T>(
+fn sorted_keys<T>(
     items: impl Iterator<Item = T>,
     key: impl Fn(&T) -> (i64, u64),
-    node: impl Fn(&T) -> Value,
-) -> Vec<(i64, u64, Value)> {
-    let mut v: Vec<(i64, u64, Value)> = items
-        .map(|t| {
-            let (k, id) = key(&t);
-            (k, id, node(&t))
-        })
-        .collect();
-    v.sort_by_key(|(k, id, _)| (*k, *id));
+) -> Vec<(i64, u64)> {
+    let mut v: Vec<(i64, u64)> = items.map(|t| key(&t)).collect();
+    v.sort_unstable();
     v
 }
 
@@ -392,17 +385,19 @@ impl Root<'_> {
             "orders" => {
                 let s = self.search("orders", a);
                 let key = a["sortKey"].as_str().unwrap_or("ID");
-                let items = sorted_by_key(
-                    shop.orders.values().filter(|o| s.matches_order(o)),
-                    |o| match key {
-                        "UPDATED_AT" => (o.updated_ms, o.id),
-                        "CREATED_AT" | "PROCESSED_AT" => (o.created_ms, o.id),
-                        "ORDER_NUMBER" => (o.number as i64, o.id),
-                        _ => (o.id as i64, o.id),
-                    },
-                    |o| state::order_json(o),
-                );
-                connection(self.sim, &conn, items, a)?
+                let items =
+                    sorted_keys(
+                        shop.orders.values().filter(|o| s.matches_order(o)),
+                        |o| match key {
+                            "UPDATED_AT" => (o.updated_ms, o.id),
+                            "CREATED_AT" | "PROCESSED_AT" => (o.created_ms, o.id),
+                            "ORDER_NUMBER" => (o.number as i64, o.id),
+                            _ => (o.id as i64, o.id),
+                        },
+                    );
+                connection(self.sim, &conn, items, a, |id| {
+                    shop.orders.get(&id).map_or(Value::Null, state::order_json)
+                })?
             }
             "order" => a["id"]
                 .as_str()
@@ -433,38 +428,48 @@ impl Root<'_> {
             }
             "products" => {
                 let s = self.search("products", a);
-                let items = sorted_by_key(
+                let items = sorted_keys(
                     shop.products.values().filter(|p| {
                         s.matches_time(p.updated_ms, p.updated_ms)
                             && s.matches_text("title", &p.title)
                     }),
                     |p| (p.id as i64, p.id),
-                    |p| state::product_json(shop, p, true),
                 );
-                connection(self.sim, &conn, items, a)?
+                connection(self.sim, &conn, items, a, |id| {
+                    shop.products
+                        .get(&id)
+                        .map_or(Value::Null, |p| state::product_json(shop, p, true))
+                })?
             }
             "productVariants" => {
                 let s = self.search("productVariants", a);
-                let items = sorted_by_key(
+                let items = sorted_keys(
                     shop.variants.values().filter(|v| {
                         s.matches_time(v.updated_ms, v.updated_ms)
                             && s.matches_text("sku", v.sku.as_deref().unwrap_or(""))
                     }),
                     |v| (v.id as i64, v.id),
-                    |v| state::variant_json(shop, v),
                 );
-                connection(self.sim, &conn, items, a)?
+                connection(self.sim, &conn, items, a, |id| {
+                    shop.variants
+                        .get(&id)
+                        .map_or(Value::Null, |v| state::variant_json(shop, v))
+                })?
             }
             "inventoryItems" => {
                 let s = self.search("inventoryItems", a);
-                let items = sorted_by_key(
+                let items = sorted_keys(
                     shop.variants
                         .values()
                         .filter(|v| s.matches_text("sku", v.sku.as_deref().unwrap_or(""))),
                     |v| (v.inventory_item_id as i64, v.inventory_item_id),
-                    |v| state::item_json(shop, v, true),
                 );
-                connection(self.sim, &conn, items, a)?
+                connection(self.sim, &conn, items, a, |item| {
+                    shop.items
+                        .get(&item)
+                        .and_then(|v| shop.variants.get(v))
+                        .map_or(Value::Null, |v| state::item_json(shop, v, true))
+                })?
             }
             "inventoryItem" => a["id"]
                 .as_str()
@@ -475,21 +480,19 @@ impl Root<'_> {
             "locations" => connection(
                 self.sim,
                 &conn,
-                vec![(
-                    state::LOCATION_ID as i64,
-                    state::LOCATION_ID,
-                    state::location_json(),
-                )],
+                vec![(state::LOCATION_ID as i64, state::LOCATION_ID)],
                 a,
+                |_| state::location_json(),
             )?,
             "location" => state::location_json(),
             "webhookSubscriptions" => {
-                let items = sorted_by_key(
-                    shop.webhooks.iter(),
-                    |w| (w.id as i64, w.id),
-                    |w| super::mutations::webhook_json(w),
-                );
-                connection(self.sim, &conn, items, a)?
+                let items = sorted_keys(shop.webhooks.iter(), |w| (w.id as i64, w.id));
+                connection(self.sim, &conn, items, a, |id| {
+                    shop.webhooks
+                        .iter()
+                        .find(|w| w.id == id)
+                        .map_or(Value::Null, super::mutations::webhook_json)
+                })?
             }
             other => {
                 return Err(field_err(format!(

@@ -195,11 +195,12 @@ impl Sim {
     }
 
     /// Change the plan's bucket (standard: 2,000 / 100 a second; Plus: 20,000 / 1,000).
-    pub(crate) fn set_limits(&self, maximum: f64, restore: f64) {
+    pub(crate) fn set_limits(&self, maximum: f64, restore: f64, available: Option<f64>) {
         let mut b = lock(&self.bucket);
         b.maximum = maximum;
         b.restore = restore;
-        b.available = b.available.min(maximum);
+        b.available = available.unwrap_or(b.available).clamp(0.0, maximum);
+        b.at = Instant::now();
     }
 }
 

@@ -1,0 +1,693 @@
+//! Shopify connector over the Admin GraphQL API (2025-01).
+//!
+//! - Orders: `orders(sortKey: UPDATED_AT, query: "updated_at:>='…'")` with
+//!   cursor pages; an order changed while we page moves behind the cursor
+//!   and is read again, never skipped. Line items beyond the first page are
+//!   fetched per order.
+//! - Stock: `inventorySetQuantities` (`available`, 250 per call), with
+//!   `compareQuantity` when the caller knows what it last pushed.
+//! - Fulfilment: `fulfillmentCreate` over the order's fulfillment orders,
+//!   one or more tracking numbers; before creating (and after any answer
+//!   that leaves it unknown) the order's fulfillments are searched for the
+//!   same tracking numbers, so a retry never ships twice.
+//! - Throttling: every response's `extensions.cost` holds back the next
+//!   request until the bucket can pay for it; `THROTTLED` answers are retried.
+
+mod map;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::channel::{
+    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage,
+    OrderQuery, SalesChannel, StockOutcome, StockUpdate, UnmappableOrder,
+};
+use crate::error::ConnectorError;
+use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use crate::ratelimit;
+use crate::support;
+
+/// The Admin API version spoken.
+pub const API_VERSION: &str = "2025-01";
+/// Orders per page (sized so a page's requested cost stays under 1,000).
+pub const ORDERS_PAGE: usize = 15;
+/// Quantities per `inventorySetQuantities` call (Shopify's limit).
+pub const STOCK_BATCH: usize = 250;
+
+const LINE_FIELDS: &str = "fragment SwitchyardLine on LineItem {
+  id sku name quantity currentQuantity
+  originalUnitPriceSet { shopMoney { amount currencyCode } }
+  totalDiscountSet { shopMoney { amount currencyCode } }
+  taxLines { priceSet { shopMoney { amount currencyCode } } }
+}";
+
+const ORDER_FIELDS: &str = "fragment SwitchyardAddress on MailingAddress {
+  name company address1 address2 city provinceCode zip countryCodeV2 phone
+}
+fragment SwitchyardOrder on Order {
+  id name createdAt updatedAt cancelledAt
+  displayFinancialStatus displayFulfillmentStatus currencyCode email phone
+  totalPriceSet { shopMoney { amount currencyCode } }
+  totalTaxSet { shopMoney { amount currencyCode } }
+  totalShippingPriceSet { shopMoney { amount currencyCode } }
+  totalDiscountsSet { shopMoney { amount currencyCode } }
+  customer { displayName phone }
+  shippingAddress { ...SwitchyardAddress }
+  billingAddress { ...SwitchyardAddress }
+  shippingLine { title code }
+  lineItems(first: 5) { pageInfo { hasNextPage endCursor } nodes { ...SwitchyardLine } }
+}";
+
+/// Credentials of a Shopify channel (stored encrypted).
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyCredentials {
+    /// Admin API access token (`shpat_…`).
+    pub access_token: String,
+    /// The app's secret key: checks webhook signatures.
+    #[serde(default)]
+    pub api_secret_key: Option<String>,
+}
+
+impl std::fmt::Debug for ShopifyCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyCredentials").finish_non_exhaustive()
+    }
+}
+
+/// A Shopify shop.
+#[derive(Debug, Clone)]
+pub struct Shopify {
+    http: ChannelHttp,
+    endpoint: String,
+    token: String,
+    attempts: u32,
+    pause: Duration,
+    location: std::sync::Arc<OnceCell<String>>,
+    currency: std::sync::Arc<OnceCell<String>>,
+}
+
+fn throttle_signal(resp: &HttpResponse) -> Option<Duration> {
+    resp.json_value()
+        .and_then(|v| ratelimit::shopify_graphql_throttle(&v))
+}
+
+fn gid(kind: &str, id: &str) -> String {
+    if id.starts_with("gid://") {
+        id.to_owned()
+    } else {
+        format!("gid://shopify/{kind}/{id}")
+    }
+}
+
+impl Shopify {
+    /// A connector for the shop at `base_url` (`https://{shop}.myshopify.com`).
+    /// `location_id` picks the location stock is set at (default: the
+    /// shop's first location).
+    pub fn new(
+        base_url: &str,
+        creds: &ShopifyCredentials,
+        location_id: Option<String>,
+        policy: HttpPolicy,
+    ) -> Result<Self, ConnectorError> {
+        let attempts = policy.max_attempts;
+        let pause = policy.base_backoff;
+        let http = ChannelHttp::new("shopify", policy, vec![creds.access_token.clone()])?
+            .with_signals(throttle_signal);
+        let location = std::sync::Arc::new(OnceCell::new());
+        if let Some(l) = location_id {
+            let _ = location.set(gid("Location", &l));
+        }
+        Ok(Self {
+            http,
+            endpoint: format!(
+                "{}/admin/api/{API_VERSION}/graphql.json",
+                base_url.trim_end_matches('/')
+            ),
+            token: creds.access_token.clone(),
+            attempts,
+            pause,
+            location,
+            currency: std::sync::Arc::default(),
+        })
+    }
+
+    /// Check a webhook's `X-Shopify-Hmac-Sha256` with the app's secret key.
+    #[must_use]
+    pub fn verify_webhook(api_secret_key: &str, body: &[u8], hmac_header: &str) -> bool {
+        support::verify_hmac_sha256_base64(api_secret_key.as_bytes(), body, hmac_header)
+    }
+
+    fn malformed(&self, reason: impl Into<String>) -> ConnectorError {
+        ConnectorError::Malformed {
+            channel: self.http.label().to_owned(),
+            reason: reason.into(),
+        }
+    }
+
+    fn request(&self, query: &str, variables: &Value, idempotent: bool) -> HttpRequest {
+        let req = HttpRequest::json(
+            reqwest::Method::POST,
+            &self.endpoint,
+            &json!({ "query": query, "variables": variables }),
+        )
+        .header("x-shopify-access-token", self.token.clone());
+        if idempotent {
+            req
+        } else {
+            req.not_idempotent()
+        }
+    }
+
+    /// Run a document; `THROTTLED` answers are retried after the wait the
+    /// cost extension implies. Any other GraphQL error is final.
+    async fn graphql(
+        &self,
+        query: &str,
+        variables: &Value,
+        idempotent: bool,
+    ) -> Result<Value, ConnectorError> {
+        let req = self.request(query, variables, idempotent);
+        for _ in 0..self.attempts.max(1) * 2 {
+            let (_, body) = self.http.send_json(&req).await?;
+            let errors = body["errors"].as_array().cloned().unwrap_or_default();
+            if errors
+                .iter()
+                .any(|e| e["extensions"]["code"] == "THROTTLED")
+            {
+                // The signal already holds the channel back; just go again.
+                continue;
+            }
+            if !errors.is_empty() {
+                let text: Vec<String> = errors
+                    .iter()
+                    .map(|e| e["message"].as_str().unwrap_or("error").to_owned())
+                    .collect();
+                return Err(ConnectorError::Rejected {
+                    channel: self.http.label().to_owned(),
+                    status: 200,
+                    body: text.join("; "),
+                });
+            }
+            return match body.get("data") {
+                Some(d) if d.is_object() => Ok(d.clone()),
+                _ => Err(self.malformed("GraphQL answer without data")),
+            };
+        }
+        Err(ConnectorError::RateLimited {
+            channel: self.http.label().to_owned(),
+            retry_after: Duration::from_secs(1),
+        })
+    }
+
+    async fn location(&self) -> Result<String, ConnectorError> {
+        self.location
+            .get_or_try_init(|| async {
+                let d = self
+                    .graphql(
+                        "query SwitchyardLocation { locations(first: 1) { nodes { id } } }",
+                        &json!({}),
+                        true,
+                    )
+                    .await?;
+                d["locations"]["nodes"][0]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| self.malformed("the shop has no location"))
+            })
+            .await
+            .cloned()
+    }
+
+    async fn currency(&self) -> Result<String, ConnectorError> {
+        self.currency
+            .get_or_try_init(|| async {
+                let d = self
+                    .graphql(
+                        "query SwitchyardShop { shop { currencyCode } }",
+                        &json!({}),
+                        true,
+                    )
+                    .await?;
+                d["shop"]["currencyCode"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| self.malformed("shop without currencyCode"))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Line items past the first page of an order.
+    async fn remaining_lines(&self, order: &mut Value) -> Result<(), ConnectorError> {
+        let query = format!(
+            "query SwitchyardMoreLines($id: ID!, $after: String) {{ order(id: $id) {{ lineItems(first: 50, after: $after) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...SwitchyardLine }} }} }} }}\n{LINE_FIELDS}"
+        );
+        for _ in 0..100 {
+            let page = &order["lineItems"]["pageInfo"];
+            if page["hasNextPage"] != true {
+                return Ok(());
+            }
+            let vars = json!({ "id": order["id"], "after": page["endCursor"] });
+            let d = self.graphql(&query, &vars, true).await?;
+            let more = &d["order"]["lineItems"];
+            let nodes = more["nodes"]
+                .as_array()
+                .cloned()
+                .ok_or_else(|| self.malformed("lineItems page without nodes"))?;
+            if let Some(list) = order["lineItems"]["nodes"].as_array_mut() {
+                list.extend(nodes);
+            }
+            order["lineItems"]["pageInfo"] = more["pageInfo"].clone();
+        }
+        Err(self.malformed("more than 5,000 line items on one order"))
+    }
+
+    async fn order_shipments(&self, order_gid: &str) -> Result<Value, ConnectorError> {
+        let query = "query SwitchyardShipments($id: ID!) {
+  order(id: $id) {
+    id
+    fulfillmentOrders(first: 5) { nodes { id status lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } } } }
+    fulfillments(first: 20) { id trackingInfo(first: 10) { number } }
+  }
+}";
+        let d = self
+            .graphql(query, &json!({ "id": order_gid }), true)
+            .await?;
+        if d["order"].is_null() {
+            return Err(ConnectorError::Rejected {
+                channel: self.http.label().to_owned(),
+                status: 404,
+                body: format!("order {order_gid} not found"),
+            });
+        }
+        Ok(d["order"].clone())
+    }
+
+    /// One `inventorySetQuantities` call; item errors by index.
+    async fn set_quantities(
+        &self,
+        location: &str,
+        items: &[(usize, &StockUpdate)],
+        compare: bool,
+    ) -> Result<BTreeMap<usize, (String, String)>, ConnectorError> {
+        let quantities: Vec<Value> = items
+            .iter()
+            .map(|(_, u)| {
+                let mut q = json!({
+                    "inventoryItemId": gid("InventoryItem", &u.channel_listing_id),
+                    "locationId": location,
+                    "quantity": u.quantity,
+                });
+                if compare {
+                    q["compareQuantity"] = json!(u.expected);
+                }
+                q
+            })
+            .collect();
+        let mutation = "mutation SwitchyardSetStock($input: InventorySetQuantitiesInput!) {
+  inventorySetQuantities(input: $input) { inventoryAdjustmentGroup { id } userErrors { field message code } }
+}";
+        let vars = json!({ "input": {
+            "name": "available", "reason": "correction",
+            "referenceDocumentUri": "switchyard://stock-sync",
+            "ignoreCompareQuantity": !compare,
+            "quantities": quantities,
+        }});
+        let d = self.graphql(mutation, &vars, true).await?;
+        let mut errors = BTreeMap::new();
+        for e in d["inventorySetQuantities"]["userErrors"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let idx = e["field"]
+                .as_array()
+                .and_then(|f| f.get(2))
+                .and_then(Value::as_str)
+                .and_then(|i| i.parse::<usize>().ok());
+            let code = e["code"].as_str().unwrap_or("").to_owned();
+            let message = e["message"].as_str().unwrap_or("refused").to_owned();
+            match idx {
+                Some(i) => {
+                    errors.insert(i, (code, message));
+                }
+                None => {
+                    // Not about one item: the whole call is refused.
+                    for i in 0..items.len() {
+                        errors.insert(i, (code.clone(), message.clone()));
+                    }
+                }
+            }
+        }
+        Ok(errors)
+    }
+
+    async fn available(&self, item: &str, location: &str) -> Result<Option<i64>, ConnectorError> {
+        let q = "query SwitchyardLevel($id: ID!, $loc: ID!) { inventoryItem(id: $id) { inventoryLevel(locationId: $loc) { quantities(names: [\"available\"]) { quantity } } } }";
+        let d = self
+            .graphql(
+                q,
+                &json!({ "id": gid("InventoryItem", item), "loc": location }),
+                true,
+            )
+            .await?;
+        Ok(d["inventoryItem"]["inventoryLevel"]["quantities"][0]["quantity"].as_i64())
+    }
+
+    async fn push_group(
+        &self,
+        location: &str,
+        group: Vec<(usize, &StockUpdate)>,
+        compare: bool,
+        out: &mut [Option<StockOutcome>],
+    ) -> Result<(), ConnectorError> {
+        for chunk in group.chunks(STOCK_BATCH) {
+            let mut pending: Vec<(usize, &StockUpdate)> = chunk.to_vec();
+            // The call is all or nothing: drop the refused items and send the rest again.
+            for _ in 0..3 {
+                if pending.is_empty() {
+                    break;
+                }
+                let errors = self.set_quantities(location, &pending, compare).await?;
+                if errors.is_empty() {
+                    for (i, _) in &pending {
+                        out[*i] = Some(StockOutcome::Accepted);
+                    }
+                    pending.clear();
+                    break;
+                }
+                let mut rest = Vec::new();
+                for (pos, (i, u)) in pending.iter().enumerate() {
+                    match errors.get(&pos) {
+                        None => rest.push((*i, *u)),
+                        Some((code, _)) if code == "COMPARE_QUANTITY_STALE" => {
+                            // Our own earlier attempt may have landed.
+                            let actual = self.available(&u.channel_listing_id, location).await?;
+                            out[*i] = Some(if actual == Some(u.quantity) {
+                                StockOutcome::Accepted
+                            } else {
+                                StockOutcome::Conflict { actual }
+                            });
+                        }
+                        Some((code, message)) => {
+                            out[*i] = Some(StockOutcome::Failed {
+                                reason: format!("{code}: {message}"),
+                                retryable: false,
+                            });
+                        }
+                    }
+                }
+                pending = rest;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tracking_set(fulfilment: &Value) -> BTreeSet<String> {
+    fulfilment["trackingInfo"]
+        .as_array()
+        .map(|ts| {
+            ts.iter()
+                .filter_map(|t| t["number"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl SalesChannel for Shopify {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            bulk_stock: true,
+            max_stock_batch: STOCK_BATCH,
+            push_notifications: true,
+            partial_fulfilment: true,
+            multiple_tracking_numbers: true,
+            compare_and_set_stock: true,
+        }
+    }
+
+    async fn test_connection(&self) -> Result<(), ConnectorError> {
+        self.graphql("query SwitchyardPing { shop { name } }", &json!({}), true)
+            .await
+            .map(|_| ())
+    }
+
+    async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
+        let doc = format!(
+            "query SwitchyardOrders($first: Int!, $after: String, $query: String!) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ ...SwitchyardOrder }}
+  }}
+}}
+{ORDER_FIELDS}
+{LINE_FIELDS}"
+        );
+        let since = query
+            .updated_since
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let vars = json!({
+            "first": ORDERS_PAGE,
+            "after": query.page,
+            "query": format!("updated_at:>='{since}'"),
+        });
+        let d = self.graphql(&doc, &vars, true).await?;
+        let conn = &d["orders"];
+        let nodes = conn["nodes"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| self.malformed("orders without nodes"))?;
+        let mut page = OrderPage {
+            orders: Vec::new(),
+            unmappable: Vec::new(),
+            next_page: None,
+        };
+        for mut raw in nodes {
+            self.remaining_lines(&mut raw).await?;
+            match map::order(self.http.label(), &raw) {
+                Ok(order) => page.orders.push(FetchedOrder { order, raw }),
+                Err(e) => page.unmappable.push(UnmappableOrder {
+                    channel_order_id: raw["id"].as_str().map(|g| map::legacy_id(g).to_owned()),
+                    reason: e.to_string(),
+                    raw,
+                }),
+            }
+        }
+        if conn["pageInfo"]["hasNextPage"] == true {
+            page.next_page = Some(
+                conn["pageInfo"]["endCursor"]
+                    .as_str()
+                    .ok_or_else(|| self.malformed("hasNextPage without endCursor"))?
+                    .to_owned(),
+            );
+        }
+        Ok(page)
+    }
+
+    async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
+        let currency = self.currency().await?;
+        let doc = "query SwitchyardListings($after: String) {
+  productVariants(first: 100, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    nodes { id sku displayName price inventoryQuantity inventoryItem { id } }
+  }
+}";
+        let d = self.graphql(doc, &json!({ "after": page }), true).await?;
+        let conn = &d["productVariants"];
+        let mut listings = Vec::new();
+        for v in conn["nodes"].as_array().into_iter().flatten() {
+            let item = v["inventoryItem"]["id"]
+                .as_str()
+                .ok_or_else(|| self.malformed("variant without inventoryItem.id"))?;
+            listings.push(Listing {
+                channel_listing_id: item.to_owned(),
+                sku: v["sku"]
+                    .as_str()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
+                title: v["displayName"].as_str().unwrap_or_default().to_owned(),
+                quantity: v["inventoryQuantity"].as_i64(),
+                price: v["price"].as_str().and_then(|p| {
+                    switchyard_domain::values::Currency::parse(&currency)
+                        .ok()
+                        .and_then(|c| c.parse_amount(p).ok())
+                }),
+                raw: v.clone(),
+            });
+        }
+        Ok(ListingPage {
+            listings,
+            next_page: (conn["pageInfo"]["hasNextPage"] == true)
+                .then(|| conn["pageInfo"]["endCursor"].as_str().map(str::to_owned))
+                .flatten(),
+        })
+    }
+
+    async fn push_stock(
+        &self,
+        updates: &[StockUpdate],
+    ) -> Result<Vec<StockOutcome>, ConnectorError> {
+        let location = self.location().await?;
+        let mut out: Vec<Option<StockOutcome>> = vec![None; updates.len()];
+        let (cas, plain): (Vec<_>, Vec<_>) = updates
+            .iter()
+            .enumerate()
+            .partition(|(_, u)| u.expected.is_some());
+        self.push_group(&location, plain, false, &mut out).await?;
+        self.push_group(&location, cas, true, &mut out).await?;
+        Ok(out
+            .into_iter()
+            .map(|o| {
+                o.unwrap_or(StockOutcome::Failed {
+                    reason: "not accepted after three rounds".into(),
+                    retryable: true,
+                })
+            })
+            .collect())
+    }
+
+    async fn push_fulfilment(
+        &self,
+        shipment: &FulfilmentPush,
+    ) -> Result<FulfilmentAck, ConnectorError> {
+        if shipment.tracking.is_empty() {
+            return Err(ConnectorError::Client {
+                channel: self.http.label().to_owned(),
+                reason: "a shipment needs at least one tracking number".into(),
+            });
+        }
+        let order_gid = gid("Order", &shipment.channel_order_id);
+        let wanted: BTreeSet<String> = shipment.tracking.iter().map(|t| t.number.clone()).collect();
+        let find = |order: &Value| -> Option<String> {
+            order["fulfillments"]
+                .as_array()?
+                .iter()
+                .find(|f| tracking_set(f) == wanted)
+                .and_then(|f| f["id"].as_str().map(str::to_owned))
+        };
+        let order = self.order_shipments(&order_gid).await?;
+        if let Some(id) = find(&order) {
+            return Ok(FulfilmentAck {
+                channel_fulfilment_id: id,
+                already_existed: true,
+            });
+        }
+        // Which fulfillment order lines carry the shipped order lines.
+        let mut groups: Vec<Value> = Vec::new();
+        let open: Vec<&Value> = order["fulfillmentOrders"]["nodes"]
+            .as_array()
+            .map(|fos| {
+                fos.iter()
+                    .filter(|fo| matches!(fo["status"].as_str(), Some("OPEN" | "IN_PROGRESS")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if open.is_empty() {
+            return Err(ConnectorError::Rejected {
+                channel: self.http.label().to_owned(),
+                status: 422,
+                body: format!(
+                    "order {} has nothing left to fulfil",
+                    shipment.channel_order_id
+                ),
+            });
+        }
+        if shipment.lines.is_empty() {
+            groups.extend(
+                open.iter()
+                    .map(|fo| json!({ "fulfillmentOrderId": fo["id"] })),
+            );
+        } else {
+            let mut need: BTreeMap<String, i64> = BTreeMap::new();
+            for (line, q) in &shipment.lines {
+                *need.entry(gid("LineItem", line)).or_default() += q;
+            }
+            for fo in &open {
+                let mut items = Vec::new();
+                for fl in fo["lineItems"]["nodes"].as_array().into_iter().flatten() {
+                    let line = fl["lineItem"]["id"].as_str().unwrap_or_default();
+                    let remaining = fl["remainingQuantity"].as_i64().unwrap_or(0);
+                    if let Some(n) = need.get_mut(line)
+                        && *n > 0
+                        && remaining > 0
+                    {
+                        let take = (*n).min(remaining);
+                        *n -= take;
+                        items.push(json!({ "id": fl["id"], "quantity": take }));
+                    }
+                }
+                if !items.is_empty() {
+                    groups.push(json!({ "fulfillmentOrderId": fo["id"], "fulfillmentOrderLineItems": items }));
+                }
+            }
+            if let Some((line, n)) = need.iter().find(|(_, n)| **n > 0) {
+                return Err(ConnectorError::Rejected {
+                    channel: self.http.label().to_owned(),
+                    status: 422,
+                    body: format!("{n} unit(s) of line {line} are not open for fulfilment"),
+                });
+            }
+        }
+        let mut tracking = json!({
+            "numbers": shipment.tracking.iter().map(|t| t.number.clone()).collect::<Vec<_>>(),
+        });
+        if shipment.tracking.iter().any(|t| t.url.is_some()) {
+            tracking["urls"] = json!(
+                shipment
+                    .tracking
+                    .iter()
+                    .map(|t| t.url.clone().unwrap_or_default())
+                    .filter(|u| !u.is_empty())
+                    .collect::<Vec<_>>()
+            );
+        }
+        if let Some(c) = &shipment.carrier {
+            tracking["company"] = json!(c);
+        }
+        let mutation = "mutation SwitchyardFulfil($fulfillment: FulfillmentInput!) {
+  fulfillmentCreate(fulfillment: $fulfillment) { fulfillment { id status } userErrors { field message } }
+}";
+        let vars = json!({ "fulfillment": {
+            "lineItemsByFulfillmentOrder": groups,
+            "trackingInfo": tracking,
+            "notifyCustomer": true,
+        }});
+        let (id, existed) = support::ensure(
+            self.attempts,
+            self.pause,
+            || async { Ok(find(&self.order_shipments(&order_gid).await?)) },
+            || async {
+                let d = self.graphql(mutation, &vars, false).await?;
+                let payload = &d["fulfillmentCreate"];
+                if let Some(e) = payload["userErrors"].as_array().filter(|e| !e.is_empty()) {
+                    return Err(ConnectorError::Rejected {
+                        channel: self.http.label().to_owned(),
+                        status: 422,
+                        body: e
+                            .iter()
+                            .map(|e| e["message"].as_str().unwrap_or("refused"))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    });
+                }
+                payload["fulfillment"]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| self.malformed("fulfillmentCreate returned no fulfillment"))
+            },
+        )
+        .await?;
+        Ok(FulfilmentAck {
+            channel_fulfilment_id: id,
+            already_existed: existed,
+        })
+    }
+}
