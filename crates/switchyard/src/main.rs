@@ -43,6 +43,39 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Run a channel simulator (a local sandbox of the channel's real API).
+    Sim {
+        /// Channel to simulate.
+        #[arg(value_enum)]
+        channel: SimChannel,
+        /// Port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 8801)]
+        port: u16,
+        /// Address to bind instead of 127.0.0.1.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Seed of the generated shop and its credentials.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Products to generate (every fifth has three variants).
+        #[arg(long, default_value_t = 50)]
+        products: usize,
+        /// Orders to generate.
+        #[arg(long, default_value_t = 20)]
+        orders: usize,
+        /// Shopify: the Admin API introspection file
+        /// (`admin_schema_2025-01.json.gz`); searched in ./shared and ../shared
+        /// when not given.
+        #[arg(long, value_name = "FILE")]
+        schema: Option<PathBuf>,
+    },
+}
+
+/// Channels with a simulator.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum SimChannel {
+    Shopify,
+    Woocommerce,
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,7 +145,45 @@ async fn main() -> anyhow::Result<()> {
             print_token(&secret, &rec.id.to_string(), &account);
             Ok(())
         }
+        Command::Sim {
+            channel,
+            port,
+            host,
+            seed,
+            products,
+            orders,
+            schema,
+        } => {
+            let channel = match channel {
+                SimChannel::Shopify => switchyard_sim::Channel::Shopify,
+                SimChannel::Woocommerce => switchyard_sim::Channel::WooCommerce,
+            };
+            let opts = switchyard_sim::SimOptions {
+                seed,
+                products,
+                orders,
+                schema,
+            };
+            let listener = tokio::net::TcpListener::bind((host, port))
+                .await
+                .with_context(|| format!("cannot listen on {host}:{port}"))?;
+            let sim = switchyard_sim::spawn_on(channel, &opts, listener)?;
+            print_sim(channel.as_str(), &sim);
+            switchyard::shutdown_signal().await;
+            sim.stop().await;
+            Ok(())
+        }
     }
+}
+
+#[allow(clippy::print_stdout)]
+fn print_sim(channel: &str, sim: &switchyard_sim::RunningSim) {
+    println!("{channel} simulator listening on {}", sim.base_url());
+    println!("credentials: {}", sim.credentials);
+    println!(
+        "control API: {0}/_sim/status, {0}/_sim/faults, {0}/_sim/requests",
+        sim.base_url()
+    );
 }
 
 #[allow(clippy::print_stdout)]

@@ -12,5 +12,6 @@ mod catalogue;
 mod concurrency;
 mod idempotency;
 mod security;
+mod sim_cli;
 mod stock;
 mod tenancy;

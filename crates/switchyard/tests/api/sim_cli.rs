@@ -1,0 +1,77 @@
+//! `switchyard sim <channel> --port N --seed S` runs a simulator standalone.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+/// Kills the child when the test ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn run(channel: &str, probe: &str) -> serde_json::Value {
+    let port = free_port();
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args([
+                "sim",
+                channel,
+                "--port",
+                &port.to_string(),
+                "--seed",
+                "9",
+                "--orders",
+                "3",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The first line says where it listens once the socket is bound.
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    let status: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/_sim/status"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["channel"], channel);
+    assert_eq!(status["seed"], 9);
+    assert_eq!(status["orders"], 3);
+    // The channel API answers, and refuses a request without credentials.
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{probe}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    status
+}
+
+#[tokio::test]
+async fn the_shopify_simulator_runs_standalone() {
+    let s = run("shopify", "/admin/api/2025-01/graphql.json").await;
+    assert_eq!(s["schema_validation"], true);
+}
+
+#[tokio::test]
+async fn the_woocommerce_simulator_runs_standalone() {
+    run("woocommerce", "/wp-json/wc/v3/orders").await;
+}
