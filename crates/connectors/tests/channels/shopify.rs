@@ -449,7 +449,10 @@ async fn with_twenty_percent_faults_and_the_cost_throttle_everything_ends_right(
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["order_id"].to_string() == order["legacyResourceId"].as_str().unwrap())
+        .find(|o| {
+            o["order_id"].as_u64().map(|i| i.to_string()).as_deref()
+                == order["legacyResourceId"].as_str()
+        })
         .unwrap();
     let ships = mine["fulfillments"].as_array().unwrap();
     assert_eq!(ships.len(), 1, "{ships:?}");

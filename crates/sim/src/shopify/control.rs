@@ -114,7 +114,7 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
             .orders
             .pop()
             .map(|o| o.customer)
-            .unwrap_or_else(|| fallback_customer());
+            .unwrap_or_else(fallback_customer);
         if let Some(c) = &input.country {
             customer.country.clone_from(c);
         }

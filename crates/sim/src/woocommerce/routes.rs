@@ -1,6 +1,11 @@
 //! The REST routes: auth, orders, notes, trackings, products, variations,
 //! batches and webhooks.
 
+#![allow(
+    clippy::result_large_err,
+    reason = "parameter checks return the finished error response, as handlers do"
+)]
+
 use std::sync::Arc;
 
 use axum::Json;
