@@ -256,8 +256,33 @@ async fn connection_failures_are_retryable() {
         .send(&HttpRequest::get(format!("http://127.0.0.1:{port}/x")))
         .await
         .unwrap_err();
-    assert!(matches!(e, ConnectorError::Unavailable { .. }), "{e:?}");
+    assert!(matches!(e, ConnectorError::Unreachable { .. }), "{e:?}");
     assert!(e.is_retryable());
+    assert!(e.never_reached(), "the channel never saw it");
+}
+
+#[tokio::test]
+async fn a_request_that_must_not_run_twice_is_resent_only_when_the_channel_never_acted() {
+    // A 500 may have been acted on: the caller gets the error and looks first.
+    let (base, s) = serve(vec![Act::Reply(500, vec![], String::new()), ok()]).await;
+    let e = client(fast_policy())
+        .send(&HttpRequest::get(format!("{base}/shipments")).not_idempotent())
+        .await
+        .unwrap_err();
+    assert!(e.is_retryable() && !e.never_reached(), "{e:?}");
+    assert_eq!(s.log.lock().unwrap().len(), 1, "not resent blindly");
+    // A 429 was refused before any work: resending is safe.
+    let (base, s) = serve(vec![
+        Act::Reply(429, vec![("retry-after", "0".into())], String::new()),
+        ok(),
+    ])
+    .await;
+    let r = client(fast_policy())
+        .send(&HttpRequest::get(format!("{base}/shipments")).not_idempotent())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(s.log.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]
