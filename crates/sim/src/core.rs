@@ -413,6 +413,83 @@ pub(crate) fn control_routes(core: Arc<Core>) -> Router {
         .with_state(core)
 }
 
+/// The `Host` a request was sent to (for links and webhook sources).
+pub(crate) fn host(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1")
+        .to_owned()
+}
+
+/// A control request body, or the 400 that says what is wrong with it.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response, as handlers return it"
+)]
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(&e.to_string()))
+}
+
+/// `POST /_sim/seed`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeedIn {
+    pub seed: Option<u64>,
+    pub products: Option<usize>,
+    pub orders: Option<usize>,
+}
+
+impl SeedIn {
+    /// `(products, orders)` with defaults, within the simulators' bounds.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the finished response, as handlers return it"
+    )]
+    pub fn sizes(&self) -> Result<(usize, usize), Response> {
+        let products = self.products.unwrap_or(50);
+        let orders = self.orders.unwrap_or(0);
+        if products > 100_000 || orders > 200_000 {
+            return Err(bad_request("at most 100000 products and 200000 orders"));
+        }
+        Ok((products, orders))
+    }
+}
+
+/// One line of `POST /_sim/orders`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LineIn {
+    pub sku: String,
+    pub quantity: i64,
+}
+
+impl LineIn {
+    /// Refuse quantities no checkout would accept.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the finished response, as handlers return it"
+    )]
+    pub fn check(&self) -> Result<(), Response> {
+        if (1..=10_000).contains(&self.quantity) {
+            Ok(())
+        } else {
+            Err(bad_request("quantity must be between 1 and 10000"))
+        }
+    }
+}
+
+/// `POST /_sim/orders/touch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TouchIn {
+    pub ids: Vec<u64>,
+}
+
+pub(crate) fn default_paid() -> bool {
+    true
+}
+
 /// Decimal text of `minor` units with `exp` decimals (`1299`, 2 → `"12.99"`).
 pub(crate) fn decimal(minor: i64, exp: u32) -> String {
     if exp == 0 {

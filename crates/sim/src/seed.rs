@@ -166,6 +166,17 @@ fn person(rng: &mut fastrand::Rng) -> Person {
     }
 }
 
+/// A buyer for an order placed through the control API, derived from
+/// `seed`, shipping to `country` when given.
+#[must_use]
+pub fn customer(seed: u64, country: Option<&str>) -> Person {
+    let mut p = person(&mut fastrand::Rng::with_seed(seed));
+    if let Some(c) = country {
+        c.clone_into(&mut p.country);
+    }
+    p
+}
+
 /// Generate `products` products (every fifth with three sizes) and `orders`
 /// orders, all from `seed`.
 #[must_use]

@@ -660,10 +660,21 @@ impl SalesChannel for Shopify {
             "trackingInfo": tracking,
             "notifyCustomer": true,
         }});
+        let fetched = std::sync::Mutex::new(Some(order.clone()));
         let (id, existed) = support::ensure(
             self.attempts,
             self.pause,
-            || async { Ok(find(&self.order_shipments(&order_gid).await?)) },
+            || {
+                // The first look reuses the order read above; later ones ask again.
+                let known = fetched.lock().ok().and_then(|mut f| f.take());
+                async {
+                    let order = match known {
+                        Some(o) => o,
+                        None => self.order_shipments(&order_gid).await?,
+                    };
+                    Ok(find(&order))
+                }
+            },
             || async {
                 let d = self.graphql(mutation, &vars, false).await?;
                 let payload = &d["fulfillmentCreate"];

@@ -66,43 +66,31 @@ impl Control {
         r.json().await.unwrap()
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Value {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
             .http
-            .post(format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .json(&body)
             .send()
             .await
             .unwrap();
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path}: {status} {v}");
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .put(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "PUT {path}: {status} {v}");
-        v
+        self.send(reqwest::Method::PUT, path, body).await
     }
 
     pub async fn faults(&self, f: &Faults) {
-        let r = self
-            .http
-            .put(format!("{}/_sim/faults", self.base))
-            .json(f)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        self.put("/_sim/faults", serde_json::to_value(f).unwrap())
+            .await;
     }
 
     pub async fn requests(&self) -> Vec<LogEntry> {
@@ -176,6 +164,21 @@ pub async fn drain_with(
 
 pub async fn drain(c: &dyn SalesChannel, since: DateTime<Utc>) -> Drained {
     drain_with(c, since, |_| None).await
+}
+
+/// Every listing of the channel, page by page.
+pub async fn all_listings(c: &dyn SalesChannel) -> Vec<switchyard_connectors::channel::Listing> {
+    let mut out = Vec::new();
+    let mut page = None;
+    for _ in 0..100 {
+        let p = c.fetch_listings(page).await.unwrap();
+        out.extend(p.listings);
+        match p.next_page {
+            Some(n) => page = Some(n),
+            None => return out,
+        }
+    }
+    panic!("too many listing pages");
 }
 
 pub fn epoch() -> DateTime<Utc> {

@@ -11,7 +11,8 @@ use switchyard_domain::cursor::{DEFAULT_OVERLAP, ImportCursor};
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
 
 use crate::{
-    Control, Receiver, assert_retry_after_honoured, drain, drain_with, epoch, lines, policy,
+    Control, Receiver, all_listings, assert_retry_after_honoured, drain, drain_with, epoch, lines,
+    policy,
 };
 
 async fn start(products: usize, orders: usize) -> (RunningSim, Shopify, Control) {
@@ -59,20 +60,6 @@ async fn graphql(sim: &RunningSim, query: &str, variables: Value) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-async fn all_listings(c: &Shopify) -> Vec<switchyard_connectors::channel::Listing> {
-    let mut out = Vec::new();
-    let mut page = None;
-    for _ in 0..100 {
-        let p = c.fetch_listings(page).await.unwrap();
-        out.extend(p.listings);
-        match p.next_page {
-            Some(n) => page = Some(n),
-            None => return out,
-        }
-    }
-    panic!("too many listing pages");
 }
 
 #[tokio::test]

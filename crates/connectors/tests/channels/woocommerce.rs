@@ -11,7 +11,8 @@ use switchyard_domain::cursor::{DEFAULT_OVERLAP, ImportCursor};
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
 
 use crate::{
-    Control, Receiver, assert_retry_after_honoured, drain, drain_with, epoch, lines, policy, specs,
+    Control, Receiver, all_listings, assert_retry_after_honoured, drain, drain_with, epoch, lines,
+    policy, specs,
 };
 
 async fn start(products: usize, orders: usize) -> (RunningSim, WooCommerce, Control) {
@@ -30,20 +31,6 @@ async fn start(products: usize, orders: usize) -> (RunningSim, WooCommerce, Cont
     let c = WooCommerce::new(&sim.base_url(), &creds, policy()).unwrap();
     let ctl = Control::new(&sim);
     (sim, c, ctl)
-}
-
-async fn all_listings(c: &WooCommerce) -> Vec<switchyard_connectors::channel::Listing> {
-    let mut out = Vec::new();
-    let mut page = None;
-    for _ in 0..100 {
-        let p = c.fetch_listings(page).await.unwrap();
-        out.extend(p.listings);
-        match p.next_page {
-            Some(n) => page = Some(n),
-            None => return out,
-        }
-    }
-    panic!("too many listing pages");
 }
 
 #[tokio::test]

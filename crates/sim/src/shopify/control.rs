@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 
 use super::state::{self, Shop, gid};
 use super::{Sim, fire};
-use crate::core::{bad_request, lock, not_found};
+use crate::core::{
+    LineIn, SeedIn, TouchIn, bad_request, default_paid, host, lock, not_found, parse_body,
+};
 use crate::seed;
 
 async fn status(State(sim): State<Arc<Sim>>) -> Json<Value> {
@@ -35,24 +37,15 @@ async fn status(State(sim): State<Arc<Sim>>) -> Json<Value> {
     }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedIn {
-    seed: Option<u64>,
-    products: Option<usize>,
-    orders: Option<usize>,
-}
-
 async fn reseed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let input: SeedIn = match serde_json::from_slice(&body) {
+    let input: SeedIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
-    let products = input.products.unwrap_or(50);
-    let orders = input.orders.unwrap_or(0);
-    if products > 100_000 || orders > 200_000 {
-        return bad_request("at most 100000 products and 200000 orders");
-    }
+    let (products, orders) = match input.sizes() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let mut shop = lock(&sim.shop);
     let seed = input.seed.unwrap_or(shop.seed);
     *shop = Shop::seeded(seed, products, orders);
@@ -62,37 +55,18 @@ async fn reseed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LineIn {
-    sku: String,
-    quantity: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PlaceIn {
     lines: Vec<LineIn>,
-    #[serde(default = "yes")]
+    #[serde(default = "default_paid")]
     paid: bool,
     country: Option<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-
-fn host(headers: &HeaderMap) -> String {
-    headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_owned()
-}
-
 /// Place an order as a customer at checkout: stock is taken at once.
 async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
-    let input: PlaceIn = match serde_json::from_slice(&body) {
+    let input: PlaceIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
     if input.lines.is_empty() {
         return bad_request("an order needs at least one line");
@@ -101,23 +75,16 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         let mut shop = lock(&sim.shop);
         let mut picks = Vec::new();
         for l in &input.lines {
-            if !(1..=10_000).contains(&l.quantity) {
-                return bad_request("quantity must be between 1 and 10000");
+            if let Err(r) = l.check() {
+                return r;
             }
             let Some(v) = shop.variant_by_sku(&l.sku) else {
                 return bad_request(&format!("no variant with SKU {}", l.sku));
             };
             picks.push((Some(v.id), l.quantity, 0, v.inventory_item_id));
         }
-        let mut rng = fastrand::Rng::with_seed(shop.id());
-        let mut customer = seed::generate(rng.u64(..), 0, 1)
-            .orders
-            .pop()
-            .map(|o| o.customer)
-            .unwrap_or_else(fallback_customer);
-        if let Some(c) = &input.country {
-            customer.country.clone_from(c);
-        }
+        let customer_seed = shop.id();
+        let customer = seed::customer(customer_seed, input.country.as_deref());
         for (_, q, _, item) in &picks {
             *shop.available.entry(*item).or_default() -= q;
         }
@@ -133,22 +100,6 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         fire(&sim, "orders/paid", id, &host(&headers));
     }
     (StatusCode::CREATED, Json(out)).into_response()
-}
-
-fn fallback_customer() -> seed::Person {
-    seed::Person {
-        first_name: "Sam".into(),
-        last_name: "Buyer".into(),
-        email: "sam@example.com".into(),
-        phone: "+44 20 7946 0000".into(),
-        company: None,
-        address1: "1 High Street".into(),
-        address2: None,
-        city: "London".into(),
-        region: None,
-        postcode: "SW1A 1AA".into(),
-        country: "GB".into(),
-    }
 }
 
 async fn cancel(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
@@ -220,17 +171,11 @@ async fn pay(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64
     Json(out).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TouchIn {
-    ids: Vec<u64>,
-}
-
 /// Edit orders (as a merchant adding a note would), moving `updatedAt`.
 async fn touch(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let input: TouchIn = match serde_json::from_slice(&body) {
+    let input: TouchIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
     let mut shop = lock(&sim.shop);
     let mut touched = Vec::new();

@@ -251,11 +251,7 @@ async fn graphql_endpoint(
     };
     let (json, events) = execute(&sim, &query, variables, op_name.as_deref());
     let throttled = json["errors"][0]["extensions"]["code"] == "THROTTLED";
-    let host = headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_owned();
+    let host = core::host(&headers);
     for (topic, order) in events {
         fire(&sim, topic, order, &host);
     }

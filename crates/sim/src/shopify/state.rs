@@ -32,7 +32,7 @@ impl ShopifyCredentials {
 
 pub(crate) const CURRENCY: &str = "GBP";
 pub(crate) const LOCATION_ID: u64 = 71_000_001;
-/// VAT in per cent, included in UK prices? No: added on top, like the US.
+/// VAT in per cent, added on top of line and shipping prices.
 pub(crate) const TAX_PCT: i64 = 20;
 
 pub(crate) fn gid(kind: &str, id: u64) -> String {

@@ -15,10 +15,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Sim;
+use super::orders::set_status;
+use super::params::base_url;
 use super::render;
-use super::routes::{fire, set_status};
+use super::routes::fire;
 use super::state::{Line, Order, Shop, now};
-use crate::core::{bad_request, lock, not_found};
+use crate::core::{
+    LineIn, SeedIn, TouchIn, bad_request, default_paid, lock, not_found, parse_body,
+};
 use crate::seed;
 
 async fn status(State(sim): State<Arc<Sim>>) -> Json<Value> {
@@ -36,24 +40,15 @@ async fn status(State(sim): State<Arc<Sim>>) -> Json<Value> {
     }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SeedIn {
-    seed: Option<u64>,
-    products: Option<usize>,
-    orders: Option<usize>,
-}
-
 async fn reseed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let input: SeedIn = match serde_json::from_slice(&body) {
+    let input: SeedIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
-    let products = input.products.unwrap_or(50);
-    let orders = input.orders.unwrap_or(0);
-    if products > 100_000 || orders > 200_000 {
-        return bad_request("at most 100000 products and 200000 orders");
-    }
+    let (products, orders) = match input.sizes() {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     let mut shop = lock(&sim.shop);
     let seed = input.seed.unwrap_or(shop.seed);
     *shop = Shop::seeded(seed, products, orders);
@@ -63,30 +58,19 @@ async fn reseed(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LineIn {
-    sku: String,
-    quantity: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct PlaceIn {
     lines: Vec<LineIn>,
-    #[serde(default = "yes")]
+    #[serde(default = "default_paid")]
     paid: bool,
     country: Option<String>,
     customer_note: Option<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// Place an order as a customer at checkout.
 async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Bytes) -> Response {
-    let input: PlaceIn = match serde_json::from_slice(&body) {
+    let input: PlaceIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
     if input.lines.is_empty() {
         return bad_request("an order needs at least one line");
@@ -95,8 +79,8 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         let mut shop = lock(&sim.shop);
         let mut lines = Vec::new();
         for l in &input.lines {
-            if !(1..=10_000).contains(&l.quantity) {
-                return bad_request("quantity must be between 1 and 10000");
+            if let Err(r) = l.check() {
+                return r;
             }
             let Some((pid, vid)) = shop.find_sku(&l.sku) else {
                 return bad_request(&format!("no product with SKU {}", l.sku));
@@ -123,15 +107,7 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
                 total: price * l.quantity,
             });
         }
-        let mut rng = fastrand::Rng::with_seed(shop.next_id);
-        let mut customer = seed::generate(rng.u64(..), 0, 1)
-            .orders
-            .pop()
-            .map(|o| o.customer)
-            .unwrap_or_else(unreachable_customer);
-        if let Some(c) = &input.country {
-            customer.country.clone_from(c);
-        }
+        let customer = seed::customer(shop.next_id, input.country.as_deref());
         let at = now();
         let id = shop.id();
         let order = Order {
@@ -157,7 +133,7 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         }
         shop.orders
             .get(&id)
-            .map(|o| render::order(o, &format!("http://{}", host(&headers))))
+            .map(|o| render::order(o, &base_url(&headers)))
     };
     match rendered {
         Some(o) => {
@@ -166,30 +142,6 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         }
         None => not_found("order vanished"),
     }
-}
-
-fn unreachable_customer() -> seed::Person {
-    seed::Person {
-        first_name: "Sam".into(),
-        last_name: "Buyer".into(),
-        email: "sam@example.com".into(),
-        phone: "+31 20 000 0000".into(),
-        company: None,
-        address1: "1 Dorpsstraat".into(),
-        address2: None,
-        city: "Utrecht".into(),
-        region: None,
-        postcode: "3511 AB".into(),
-        country: "NL".into(),
-    }
-}
-
-fn host(headers: &HeaderMap) -> String {
-    headers
-        .get("host")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1")
-        .to_owned()
 }
 
 async fn change(sim: &Sim, headers: &HeaderMap, id: u64, status: &str) -> Response {
@@ -201,7 +153,7 @@ async fn change(sim: &Sim, headers: &HeaderMap, id: u64, status: &str) -> Respon
         set_status(&mut shop, id, status);
         shop.orders
             .get(&id)
-            .map(|o| render::order(o, &format!("http://{}", host(headers))))
+            .map(|o| render::order(o, &base_url(headers)))
     };
     match rendered {
         Some(o) => {
@@ -220,18 +172,12 @@ async fn pay(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64
     change(&sim, &headers, id, "processing").await
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TouchIn {
-    ids: Vec<u64>,
-}
-
 /// Edit orders as a shop manager would (a private note on the order), so
 /// their modified date moves: for "updated while paging" scenarios.
 async fn touch(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
-    let input: TouchIn = match serde_json::from_slice(&body) {
+    let input: TouchIn = match parse_body(&body) {
         Ok(i) => i,
-        Err(e) => return bad_request(&e.to_string()),
+        Err(r) => return r,
     };
     let mut shop = lock(&sim.shop);
     let at = now();

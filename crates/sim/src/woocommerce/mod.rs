@@ -9,6 +9,9 @@
 //! `Link`.
 
 mod control;
+mod orders;
+mod params;
+mod products;
 mod render;
 mod routes;
 mod state;
