@@ -168,6 +168,35 @@ pub struct FulfilmentAck {
     pub already_existed: bool,
 }
 
+/// An order notification the channel pushed to us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The order it is about, when the payload names one.
+    pub channel_order_id: Option<String>,
+    /// The channel's topic, when it sends one.
+    pub topic: Option<String>,
+}
+
+/// Why a notification was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    /// The signature header is missing.
+    #[error("the `{header}` signature header is missing")]
+    Unsigned {
+        /// The header expected.
+        header: &'static str,
+    },
+    /// The signature does not match.
+    #[error("the signature in `{header}` does not match the body")]
+    BadSignature {
+        /// The header checked.
+        header: &'static str,
+    },
+    /// The channel has no secret to check signatures with.
+    #[error("{0}")]
+    NoSecret(&'static str),
+}
+
 /// A sales channel.
 #[async_trait]
 pub trait SalesChannel: Send + Sync + std::fmt::Debug {
@@ -179,6 +208,25 @@ pub trait SalesChannel: Send + Sync + std::fmt::Debug {
 
     /// One page of orders changed since `query.updated_since`, oldest change first.
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError>;
+
+    /// One order by the channel's id: a page holding it (mapped or
+    /// unmappable), or an empty page when the channel does not know it.
+    async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError>;
+
+    /// Register for order notifications at `callback_url`, without creating
+    /// a second subscription when one exists. Returns a signing secret the
+    /// connector generated and the caller must keep in the credentials.
+    async fn subscribe_notifications(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<String>, ConnectorError>;
+
+    /// Check a notification's signature and read which order it is about.
+    fn verify_notification(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<Notification, NotificationError>;
 
     /// One page of listings.
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError>;

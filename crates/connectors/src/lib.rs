@@ -11,6 +11,7 @@ pub mod channel;
 pub mod error;
 pub mod http;
 pub mod ratelimit;
+pub mod registry;
 pub mod shopify;
 pub mod support;
 pub mod woocommerce;

@@ -18,6 +18,8 @@ pub enum EntityType {
     Order,
     /// An API token.
     Token,
+    /// A channel's listing (channel product).
+    Listing,
 }
 
 impl EntityType {
@@ -31,6 +33,7 @@ impl EntityType {
             Self::Stock => "stock",
             Self::Order => "order",
             Self::Token => "token",
+            Self::Listing => "listing",
         }
     }
 }

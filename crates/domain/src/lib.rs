@@ -10,6 +10,7 @@ pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod explain;
+pub mod filter;
 pub mod ids;
 pub mod order;
 pub mod product;

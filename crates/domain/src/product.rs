@@ -37,7 +37,7 @@ pub struct Customs {
 }
 
 /// The descriptive attributes of a product (everything but its SKU and kit).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductAttributes {
     /// Title shown to people.
     pub title: String,

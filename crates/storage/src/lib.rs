@@ -12,12 +12,15 @@
 pub mod crypto;
 pub mod sqlite;
 mod types;
+mod work;
 
 pub use types::*;
+pub use work::*;
 
 use async_trait::async_trait;
 use switchyard_domain::DomainError;
-use switchyard_domain::ids::{AccountId, ChannelId, StoreId, TokenId};
+use chrono::{DateTime, Utc};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId, TokenId};
 use switchyard_domain::stock::StockSource;
 use switchyard_domain::values::Sku;
 
@@ -263,6 +266,168 @@ pub trait Orders: Send + Sync {
     ) -> Result<UpsertedOrder>;
     /// How many orders the store has.
     async fn count_orders(&self, account: &AccountId, store: &StoreId) -> Result<i64>;
+    /// The account's orders matching `filter`, oldest first, paged by id.
+    async fn list_orders(
+        &self,
+        account: &AccountId,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderRecord>>;
+    /// One order with its lines and payloads.
+    async fn get_order(&self, account: &AccountId, id: &OrderId) -> Result<OrderRecord>;
+    /// The order's journal events, oldest first.
+    async fn order_events(&self, account: &AccountId, id: &OrderId) -> Result<Vec<JournalEvent>>;
+    /// Hold, release, cancel or mark an order, journalled; stock commitments
+    /// and pushes follow in the same transaction. Refused with 409
+    /// `invalid_transition` when the state does not allow it.
+    async fn act_on_order(
+        &self,
+        account: &AccountId,
+        id: &OrderId,
+        action: OrderAction,
+    ) -> Result<OrderRecord>;
+}
+
+/// Order import: the engine's side of channels.
+#[async_trait]
+pub trait Imports: Send + Sync {
+    /// Channels with credentials whose import is due at `now`, or that have
+    /// jobs waiting.
+    async fn due_channels(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ChannelRef>>;
+    /// Who owns a channel (for inbound notifications, which carry no token).
+    async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>>;
+    /// Upsert `items` by `(channel, channel_order_id)` in one transaction
+    /// with their stock commitments, journal events and stock pushes, and
+    /// (when given) advance the channel's cursor in the same transaction.
+    async fn import_orders(
+        &self,
+        channel: &ChannelRef,
+        items: Vec<ImportItem>,
+        advance_cursor_to: Option<DateTime<Utc>>,
+    ) -> Result<ImportReport>;
+    /// Record (or refresh) orders that could not be imported.
+    async fn record_import_errors(
+        &self,
+        channel: &ChannelRef,
+        errors: Vec<NewImportError>,
+    ) -> Result<()>;
+    /// A channel's import errors, newest first; only unresolved ones unless `all`.
+    async fn list_import_errors(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        all: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ImportErrorRecord>>;
+    /// One import error.
+    async fn get_import_error(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        id: i64,
+    ) -> Result<ImportErrorRecord>;
+    /// Record how an import run ended and when the next is due.
+    async fn finish_import_run(&self, channel: &ChannelRef, run: ImportRun) -> Result<()>;
+    /// Record that notifications were registered (or why not).
+    async fn set_notifications(&self, channel: &ChannelRef, error: Option<String>) -> Result<()>;
+    /// Replace a channel's sealed credentials without touching anything else
+    /// (the engine stores a webhook secret it generated).
+    async fn store_engine_credentials(&self, channel: &ChannelRef, sealed: Vec<u8>) -> Result<()>;
+    /// Health figures of a channel.
+    async fn channel_health(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<ChannelHealth>;
+    /// Ask the engine for work on a channel.
+    async fn enqueue_job(
+        &self,
+        channel: &ChannelRef,
+        kind: JobKind,
+        payload: serde_json::Value,
+    ) -> Result<JobRecord>;
+    /// Claim up to `limit` due jobs of `channel` for `lease`.
+    async fn claim_jobs(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
+    /// Finish a job, or (with `retry_at`) release it for a later attempt.
+    async fn finish_job(
+        &self,
+        id: i64,
+        error: Option<String>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()>;
+}
+
+/// Listings, SKU mappings and stock pushes.
+#[async_trait]
+pub trait Listings: Send + Sync {
+    /// Store downloaded listings, map them by SKU (manual mappings first),
+    /// create main products for unknown SKUs when `add_to_main`, and enqueue
+    /// pushes for listings that became mapped.
+    async fn upsert_listings(
+        &self,
+        channel: &ChannelRef,
+        listings: Vec<NewListing>,
+        add_to_main: bool,
+    ) -> Result<ListingsReport>;
+    /// A channel's listings ordered by listing id.
+    async fn list_listings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        page: &PageRequest,
+    ) -> Result<Page<ListingRecord>>;
+    /// Map a channel SKU to a main product; remaps listings and recomputes their stock.
+    async fn set_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+        sku: &Sku,
+    ) -> Result<SkuMapping>;
+    /// Remove a mapping.
+    async fn delete_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+    ) -> Result<()>;
+    /// A channel's mappings.
+    async fn list_sku_mappings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<Vec<SkuMapping>>;
+    /// Recompute and enqueue every listing's target of a store (after rules
+    /// or switches change, or to repair).
+    async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize>;
+    /// Channels with pushes due at `now`.
+    async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>>;
+    /// A channel's due pushes: the newest per listing, drops to zero first.
+    async fn due_pushes(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>>;
+    /// Record the channel's answers.
+    async fn record_push_results(
+        &self,
+        channel: &ChannelRef,
+        results: Vec<(DuePush, PushResult)>,
+    ) -> Result<()>;
 }
 
 /// The journal.
@@ -310,6 +475,8 @@ pub trait Storage:
     + Products
     + Stock
     + Orders
+    + Imports
+    + Listings
     + Journal
     + Idempotency
     + std::fmt::Debug

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::explain::ChannelRules;
+use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId, TokenId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::product::{KitComponent, ProductAttributes};
@@ -143,6 +144,10 @@ pub struct Channel {
     pub has_credentials: bool,
     /// Stock rules for its listings.
     pub stock_rules: StockRules,
+    /// Cadence, stock switches and order filters.
+    pub settings: ChannelSettings,
+    /// Where its import stands.
+    pub sync: ChannelSync,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -165,6 +170,33 @@ pub struct NewChannel {
     pub credentials: Option<Vec<u8>>,
     /// Stock rules.
     pub stock_rules: StockRules,
+    /// Cadence, switches, filters.
+    pub settings: ChannelSettings,
+}
+
+/// Where a channel's import and notifications stand.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelSync {
+    /// Newest channel `updated_at` among committed orders.
+    pub cursor: Option<DateTime<Utc>>,
+    /// When the scheduler runs the next import.
+    pub next_import_at: Option<DateTime<Utc>>,
+    /// Last import attempt.
+    pub last_import_at: Option<DateTime<Utc>>,
+    /// Last import that completed.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Last import failure, as a message.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Failed imports in a row.
+    pub failures: i64,
+    /// When listings were last downloaded.
+    pub listings_synced_at: Option<DateTime<Utc>>,
+    /// When order notifications were registered with the channel.
+    pub notifications_at: Option<DateTime<Utc>>,
+    /// Why registering notifications failed, if it did.
+    pub notifications_error: Option<String>,
 }
 
 /// Changes to a channel; `None` leaves a field as it is.
@@ -178,6 +210,8 @@ pub struct ChannelPatch {
     pub credentials: Option<Option<Vec<u8>>>,
     /// New stock rules (replace the old ones whole).
     pub stock_rules: Option<StockRules>,
+    /// New settings (replace the old ones whole).
+    pub settings: Option<ChannelSettings>,
 }
 
 /// A main product (a kit when `components` is not empty).

@@ -14,6 +14,7 @@
 //!   request until the bucket can pay for it; `THROTTLED` answers are retried.
 
 mod map;
+mod notify;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -24,8 +25,9 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::channel::{
-    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage,
-    OrderQuery, SalesChannel, StockOutcome, StockUpdate, UnmappableOrder,
+    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
+    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    UnmappableOrder,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
@@ -90,6 +92,7 @@ pub struct Shopify {
     pause: Duration,
     location: std::sync::Arc<OnceCell<String>>,
     currency: std::sync::Arc<OnceCell<String>>,
+    webhook_key: Option<String>,
 }
 
 fn throttle_signal(resp: &HttpResponse) -> Option<Duration> {
@@ -134,6 +137,7 @@ impl Shopify {
             pause,
             location,
             currency: std::sync::Arc::default(),
+            webhook_key: creds.api_secret_key.clone(),
         })
     }
 
@@ -438,6 +442,25 @@ impl SalesChannel for Shopify {
         self.graphql("query SwitchyardPing { shop { name } }", &json!({}), true)
             .await
             .map(|_| ())
+    }
+
+    async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
+        self.fetch_one(channel_order_id).await
+    }
+
+    async fn subscribe_notifications(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        self.subscribe(callback_url).await
+    }
+
+    fn verify_notification(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<Notification, NotificationError> {
+        self.verify(headers, body)
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {

@@ -16,6 +16,7 @@
 //!   over HTTPS).
 
 mod map;
+mod notify;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,8 +27,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::channel::{
-    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage,
-    OrderQuery, SalesChannel, StockOutcome, StockUpdate, UnmappableOrder,
+    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
+    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    UnmappableOrder,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest};
@@ -69,6 +71,7 @@ pub struct WooCommerce {
     attempts: u32,
     pause: Duration,
     currency: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    webhook_secret: Option<String>,
 }
 
 /// Where the next page starts: the position of the first order not yet
@@ -123,6 +126,7 @@ impl WooCommerce {
             attempts,
             pause,
             currency: std::sync::Arc::default(),
+            webhook_secret: creds.webhook_secret.clone(),
         })
     }
 
@@ -328,6 +332,25 @@ impl SalesChannel for WooCommerce {
 
     async fn test_connection(&self) -> Result<(), ConnectorError> {
         self.get_json("/wc/v3/orders?per_page=1").await.map(|_| ())
+    }
+
+    async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
+        self.fetch_one(channel_order_id).await
+    }
+
+    async fn subscribe_notifications(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<String>, ConnectorError> {
+        self.subscribe(callback_url).await
+    }
+
+    fn verify_notification(
+        &self,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+    ) -> Result<Notification, NotificationError> {
+        self.verify(headers, body)
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {

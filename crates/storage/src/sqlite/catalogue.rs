@@ -8,6 +8,7 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{
     ComponentLookup, Customs, Dimensions, KitComponent, ProductAttributes, validate_kit,
@@ -16,15 +17,17 @@ use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
 
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_ts,
+    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, stored,
 };
 use crate::{
-    Channel, ChannelPatch, Channels, NewChannel, NewProduct, Page, PageRequest, Product,
+    Channel, ChannelPatch, ChannelSync, Channels, NewChannel, NewProduct, Page, PageRequest, Product,
     ProductUpdate, Products, Result, StorageError,
 };
 
-const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, created_at, updated_at";
+const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, \
+     settings, import_cursor, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
+     listings_synced_at, notifications_at, notifications_error, created_at, updated_at";
 
 fn channel_from_row(r: &SqliteRow) -> Result<Channel> {
     let rules: &str = r.try_get("stock_rules")?;
@@ -37,6 +40,20 @@ fn channel_from_row(r: &SqliteRow) -> Result<Channel> {
         has_credentials: r.try_get("has_credentials")?,
         stock_rules: serde_json::from_str(rules)
             .map_err(|e| StorageError::corrupt("stock rules", e))?,
+        settings: serde_json::from_str(r.try_get("settings")?)
+            .map_err(|e| StorageError::corrupt("channel settings", e))?,
+        sync: ChannelSync {
+            cursor: parse_opt_ts(r.try_get("import_cursor")?)?,
+            next_import_at: parse_opt_ts(r.try_get("next_import_at")?)?,
+            last_import_at: parse_opt_ts(r.try_get("last_import_at")?)?,
+            last_success_at: parse_opt_ts(r.try_get("last_success_at")?)?,
+            last_error: r.try_get("last_error")?,
+            last_error_at: parse_opt_ts(r.try_get("last_error_at")?)?,
+            failures: r.try_get("failures")?,
+            listings_synced_at: parse_opt_ts(r.try_get("listings_synced_at")?)?,
+            notifications_at: parse_opt_ts(r.try_get("notifications_at")?)?,
+            notifications_error: r.try_get("notifications_error")?,
+        },
         created_at: parse_ts(r.try_get("created_at")?)?,
         updated_at: parse_ts(r.try_get("updated_at")?)?,
     })
@@ -47,11 +64,16 @@ fn channel_payload(c: &Channel) -> serde_json::Value {
     json!({
         "id": c.id, "name": c.name, "kind": c.kind, "base_url": c.base_url,
         "has_credentials": c.has_credentials, "stock_rules": c.stock_rules,
+        "settings": c.settings,
     })
 }
 
 fn rules_json(r: &StockRules) -> String {
     serde_json::to_string(r).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn settings_json(s: &ChannelSettings) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "{}".to_owned())
 }
 
 async fn fetch_channel(
@@ -85,8 +107,8 @@ impl Channels for SqliteStorage {
         require_store(&mut tx, account, store).await?;
         let now = now_text();
         sqlx::query(
-            "INSERT INTO channels (id, account_id, store_id, name, kind, base_url, credentials, stock_rules, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO channels (id, account_id, store_id, name, kind, base_url, credentials, stock_rules, settings, next_import_at, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(new.id.as_str())
         .bind(account.as_str())
@@ -96,6 +118,8 @@ impl Channels for SqliteStorage {
         .bind(&new.base_url)
         .bind(&new.credentials)
         .bind(rules_json(&new.stock_rules))
+        .bind(settings_json(&new.settings))
+        .bind(&now)
         .bind(&now)
         .bind(&now)
         .execute(&mut *tx)
@@ -187,6 +211,13 @@ impl Channels for SqliteStorage {
         if let Some(r) = &patch.stock_rules {
             q.push(", stock_rules = ").push_bind(rules_json(r));
         }
+        if let Some(st) = &patch.settings {
+            q.push(", settings = ").push_bind(settings_json(st));
+            if st.cadence_secs != old.settings.cadence_secs {
+                // A new cadence takes effect now, not after the old interval.
+                q.push(", next_import_at = ").push_bind(now_text());
+            }
+        }
         q.push(" WHERE id = ").push_bind(id.as_str());
         q.build().execute(&mut *tx).await?;
         let ch = fetch_channel(&mut tx, account, store, id).await?;
@@ -194,6 +225,9 @@ impl Channels for SqliteStorage {
         payload["credentials_changed"] = json!(credentials_changed);
         if old.stock_rules != ch.stock_rules {
             payload["previous_stock_rules"] = json!(old.stock_rules);
+        }
+        if old.settings != ch.settings {
+            payload["previous_settings"] = json!(old.settings);
         }
         let ev = NewEvent {
             entity_type: EntityType::Channel,

@@ -13,12 +13,13 @@ use switchyard_domain::stock::{Commitment, SkuLedger, SourceLevel, StockRules, S
 use switchyard_domain::values::{MAX_QUANTITY, Sku};
 
 use super::catalogue::{components_of, product_kind};
+use super::listings::enqueue_targets;
 use super::{
     SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, require_store, stored,
 };
 use crate::{
-    NewOrder, Orders, Page, PageRequest, Result, SnapshotEntry, Stock, StockChange,
-    StockChangeOutcome, StockOp, StockSnapshot, StorageError, UpsertedOrder,
+    Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,
+    StockSnapshot, StorageError,
 };
 
 #[async_trait]
@@ -157,6 +158,12 @@ impl Stock for SqliteStorage {
                 after,
             });
         }
+        let touched: std::collections::BTreeSet<String> = out
+            .iter()
+            .filter(|o| o.before != o.after)
+            .map(|o| o.sku.as_str().to_owned())
+            .collect();
+        enqueue_targets(&mut tx, store, &touched, "stock_changed").await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -263,7 +270,7 @@ impl Stock for SqliteStorage {
 }
 
 /// Sources and commitments of plain SKUs.
-async fn ledgers(
+pub(crate) async fn ledgers(
     conn: &mut SqliteConnection,
     store: &StoreId,
     skus: &[String],
@@ -312,146 +319,4 @@ async fn ledgers(
             });
     }
     Ok(out)
-}
-
-#[async_trait]
-impl Orders for SqliteStorage {
-    #[tracing::instrument(skip_all, fields(account = %account, store = %store, channel = %order.channel_id, channel_order_id = %order.channel_order_id))]
-    async fn upsert_order(
-        &self,
-        account: &AccountId,
-        store: &StoreId,
-        order: NewOrder,
-    ) -> Result<UpsertedOrder> {
-        let mut tx = self.write.begin().await?;
-        require_store(&mut tx, account, store).await?;
-        let channel_ok: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM channels WHERE id = ? AND store_id = ?")
-                .bind(order.channel_id.as_str())
-                .bind(store.as_str())
-                .fetch_optional(&mut *tx)
-                .await?;
-        if channel_ok.is_none() {
-            return Err(StorageError::NotFound { entity: "channel" });
-        }
-        let now = now_text();
-        let existing: Option<String> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE channel_id = ? AND channel_order_id = ?",
-        )
-        .bind(order.channel_id.as_str())
-        .bind(&order.channel_order_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (id, created) = match existing {
-            Some(id) => {
-                sqlx::query("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?")
-                    .bind(order.state.as_str())
-                    .bind(&now)
-                    .bind(&id)
-                    .execute(&mut *tx)
-                    .await?;
-                (stored("order id", OrderId::parse(&id))?, false)
-            }
-            None => {
-                let id = OrderId::generate();
-                sqlx::query(
-                    "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at)
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id.as_str())
-                .bind(account.as_str())
-                .bind(store.as_str())
-                .bind(order.channel_id.as_str())
-                .bind(&order.channel_order_id)
-                .bind(order.state.as_str())
-                .bind(&now)
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
-                (id, true)
-            }
-        };
-        sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM stock_commitments WHERE order_id = ?")
-            .bind(id.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let commits = order.state.commits_stock();
-        let mut committed = Vec::new();
-        for (line_no, line) in order.lines.iter().enumerate() {
-            let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
-            sqlx::query("INSERT INTO order_lines (order_id, line_no, sku, open_quantity) VALUES (?, ?, ?, ?)")
-                .bind(id.as_str())
-                .bind(line_no)
-                .bind(line.sku.as_str())
-                .bind(line.open_quantity)
-                .execute(&mut *tx)
-                .await?;
-            if !commits || line.open_quantity <= 0 {
-                continue;
-            }
-            let parts: Vec<(String, i64, Option<&str>)> =
-                match product_kind(&mut tx, store, line.sku.as_str()).await? {
-                    None => Vec::new(),
-                    Some(false) => vec![(line.sku.as_str().to_owned(), line.open_quantity, None)],
-                    Some(true) => components_of(&mut tx, store, &[line.sku.as_str()])
-                        .await?
-                        .remove(line.sku.as_str())
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|c| {
-                            (
-                                c.sku.as_str().to_owned(),
-                                c.quantity.saturating_mul(line.open_quantity),
-                                Some(line.sku.as_str()),
-                            )
-                        })
-                        .collect(),
-                };
-            for (sku, qty, via_kit) in parts {
-                sqlx::query(
-                    "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) VALUES (?, ?, ?, ?, ?, ?)",
-                )
-                .bind(store.as_str())
-                .bind(id.as_str())
-                .bind(line_no)
-                .bind(&sku)
-                .bind(qty)
-                .bind(via_kit)
-                .execute(&mut *tx)
-                .await?;
-                committed.push(json!({ "sku": sku, "quantity": qty, "via_kit": via_kit }));
-            }
-        }
-        let ev = NewEvent {
-            entity_type: EntityType::Order,
-            entity_id: id.to_string(),
-            event_type: if created {
-                "order.created"
-            } else {
-                "order.updated"
-            },
-            payload: json!({
-                "id": id, "channel_id": order.channel_id, "channel_order_id": order.channel_order_id,
-                "state": order.state, "commitments": committed,
-            }),
-        };
-        append_event(&mut tx, account, store, &ev).await?;
-        tx.commit().await?;
-        Ok(UpsertedOrder { id, created })
-    }
-
-    async fn count_orders(&self, account: &AccountId, store: &StoreId) -> Result<i64> {
-        let mut tx = self.read.begin().await?;
-        require_store(&mut tx, account, store).await?;
-        Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = ?")
-                .bind(store.as_str())
-                .fetch_one(&mut *tx)
-                .await?,
-        )
-    }
 }

@@ -9,7 +9,10 @@
 
 mod accounts;
 mod catalogue;
+mod imports;
 mod ledger;
+mod listings;
+mod orders;
 mod records;
 
 use std::str::FromStr;

@@ -34,22 +34,23 @@ impl Journal for SqliteStorage {
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *tx)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let payload: &str = r.try_get("payload")?;
-                Ok(JournalEvent {
-                    seq: r.try_get("seq")?,
-                    store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
-                    entity_type: r.try_get("entity_type")?,
-                    entity_id: r.try_get("entity_id")?,
-                    event_type: r.try_get("event_type")?,
-                    payload: serde_json::from_str(payload)
-                        .map_err(|e| StorageError::corrupt("journal payload", e))?,
-                    created_at: parse_ts(r.try_get("created_at")?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
+}
+
+/// A journal row (`seq, store_id, entity_type, entity_id, event_type, payload, created_at`).
+pub(crate) fn event_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JournalEvent> {
+    let payload: &str = r.try_get("payload")?;
+    Ok(JournalEvent {
+        seq: r.try_get("seq")?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        entity_type: r.try_get("entity_type")?,
+        entity_id: r.try_get("entity_id")?,
+        event_type: r.try_get("event_type")?,
+        payload: serde_json::from_str(payload)
+            .map_err(|e| StorageError::corrupt("journal payload", e))?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+    })
 }
 
 #[async_trait]

@@ -199,6 +199,7 @@ pub async fn channel_credentials_are_kept_and_stock_rules_round_trip(s: Arc<dyn 
                 base_url: Some("https://shop.example".into()),
                 credentials: Some(vec![1, 2, 3]),
                 stock_rules: rules,
+                settings: Default::default(),
             },
         )
         .await

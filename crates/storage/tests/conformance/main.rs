@@ -149,6 +149,7 @@ pub async fn channel(s: &dyn Storage, a: &AccountId, st: &StoreId, rules: StockR
             base_url: None,
             credentials: None,
             stock_rules: rules,
+            settings: Default::default(),
         },
     )
     .await

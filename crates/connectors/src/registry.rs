@@ -1,0 +1,103 @@
+//! Building a connector from a channel's kind, base URL and decrypted
+//! credentials: the one place that knows which kinds are implemented.
+
+use std::sync::Arc;
+
+use switchyard_domain::channel::ChannelKind;
+
+use crate::channel::SalesChannel;
+use crate::error::ConnectorError;
+use crate::http::HttpPolicy;
+use crate::shopify::{Shopify, ShopifyCredentials};
+use crate::woocommerce::{WooCommerce, WooCommerceCredentials};
+
+/// Why a connector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No connector exists for this kind yet.
+    #[error("channels of kind `{0}` have no connector yet")]
+    Unsupported(ChannelKind),
+    /// The channel has no base URL.
+    #[error("the channel has no base_url")]
+    NoBaseUrl,
+    /// The channel has no credentials.
+    #[error("the channel has no credentials")]
+    NoCredentials,
+    /// The credentials do not have the shape this kind needs.
+    #[error("credentials for {kind}: {reason} (expected {expected})")]
+    BadCredentials {
+        /// The kind.
+        kind: ChannelKind,
+        /// What is wrong.
+        reason: String,
+        /// The fields this kind takes.
+        expected: &'static str,
+    },
+    /// The HTTP client could not be built.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+}
+
+/// The credentials fields each kind takes, for error messages and docs.
+#[must_use]
+pub fn credential_fields(kind: ChannelKind) -> &'static str {
+    match kind {
+        ChannelKind::Shopify => "{\"access_token\", \"api_secret_key\"?}",
+        ChannelKind::Woocommerce => "{\"consumer_key\", \"consumer_secret\", \"webhook_secret\"?}",
+        _ => "(no connector yet)",
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(kind: ChannelKind, json: &[u8]) -> Result<T, ConnectError> {
+    serde_json::from_slice(json).map_err(|e| ConnectError::BadCredentials {
+        kind,
+        reason: e.to_string(),
+        expected: credential_fields(kind),
+    })
+}
+
+/// Check that `credentials` (JSON) fit `kind`, without connecting.
+pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), ConnectError> {
+    match kind {
+        ChannelKind::Shopify => parse::<ShopifyCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Woocommerce => parse::<WooCommerceCredentials>(kind, credentials).map(|_| ()),
+        other => Err(ConnectError::Unsupported(other)),
+    }
+}
+
+/// A connector for a channel.
+pub fn connect(
+    kind: ChannelKind,
+    base_url: Option<&str>,
+    credentials: Option<&[u8]>,
+    policy: HttpPolicy,
+) -> Result<Arc<dyn SalesChannel>, ConnectError> {
+    let base = base_url.ok_or(ConnectError::NoBaseUrl)?;
+    let creds = credentials.ok_or(ConnectError::NoCredentials)?;
+    Ok(match kind {
+        ChannelKind::Shopify => Arc::new(Shopify::new(base, &parse(kind, creds)?, None, policy)?),
+        ChannelKind::Woocommerce => Arc::new(WooCommerce::new(base, &parse(kind, creds)?, policy)?),
+        other => return Err(ConnectError::Unsupported(other)),
+    })
+}
+
+/// Add a generated webhook secret to a channel's credentials JSON, in the
+/// field its kind reads it from.
+pub fn with_webhook_secret(
+    kind: ChannelKind,
+    credentials: &[u8],
+    secret: &str,
+) -> Result<Vec<u8>, ConnectError> {
+    let mut v: serde_json::Value = parse(kind, credentials)?;
+    let field = match kind {
+        ChannelKind::Woocommerce => "webhook_secret",
+        ChannelKind::Shopify => "api_secret_key",
+        other => return Err(ConnectError::Unsupported(other)),
+    };
+    v[field] = serde_json::Value::String(secret.to_owned());
+    serde_json::to_vec(&v).map_err(|e| ConnectError::BadCredentials {
+        kind,
+        reason: e.to_string(),
+        expected: credential_fields(kind),
+    })
+}

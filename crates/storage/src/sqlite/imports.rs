@@ -1,0 +1,379 @@
+//! The engine's side of channels: due imports, the import transaction with
+//! its cursor, import errors, run results, health and jobs.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::Row;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+
+use super::listings::{channel_ref_from_row, require_channel};
+use super::orders::import_batch;
+use super::{SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored, ts};
+use crate::{
+    ChannelHealth, ChannelRef, ImportErrorRecord, ImportItem, ImportReport, ImportRun, Imports,
+    Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
+};
+
+
+fn import_error_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ImportErrorRecord> {
+    let raw: Option<&str> = r.try_get("raw")?;
+    Ok(ImportErrorRecord {
+        id: r.try_get("id")?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_order_id: r.try_get("channel_order_id")?,
+        code: r.try_get("code")?,
+        message: r.try_get("message")?,
+        raw: raw
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("import error payload", e))?,
+        attempts: r.try_get("attempts")?,
+        first_seen_at: parse_ts(r.try_get("first_seen_at")?)?,
+        last_seen_at: parse_ts(r.try_get("last_seen_at")?)?,
+        resolved_at: parse_opt_ts(r.try_get("resolved_at")?)?,
+    })
+}
+
+fn job_record_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRecord> {
+    let kind: &str = r.try_get("kind")?;
+    let payload: &str = r.try_get("payload")?;
+    Ok(JobRecord {
+        id: r.try_get("id")?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        kind: JobKind::parse(kind).ok_or_else(|| {
+            StorageError::corrupt("job kind", std::io::Error::other(kind.to_owned()))
+        })?,
+        payload: serde_json::from_str(payload)
+            .map_err(|e| StorageError::corrupt("job payload", e))?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        finished_at: parse_opt_ts(r.try_get("finished_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Imports for SqliteStorage {
+    async fn due_channels(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ChannelRef>> {
+        let now = ts(now);
+        let rows = sqlx::query(
+            "SELECT account_id, store_id, id FROM channels
+             WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?)
+             UNION
+             SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
+             WHERE j.finished_at IS NULL AND j.run_after <= ? AND (j.locked_until IS NULL OR j.locked_until <= ?)
+             LIMIT ?",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(&now)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>> {
+        let row = sqlx::query("SELECT account_id, store_id, id FROM channels WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.read)
+            .await?;
+        row.as_ref().map(channel_ref_from_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(channel = %channel.channel_id, orders = items.len()))]
+    async fn import_orders(
+        &self,
+        channel: &ChannelRef,
+        items: Vec<ImportItem>,
+        advance_cursor_to: Option<DateTime<Utc>>,
+    ) -> Result<ImportReport> {
+        let mut tx = self.write.begin().await?;
+        let report = import_batch(&mut tx, channel, items).await?;
+        if let Some(t) = advance_cursor_to {
+            let t = ts(t);
+            sqlx::query("UPDATE channels SET import_cursor = ? WHERE id = ? AND (import_cursor IS NULL OR import_cursor < ?)")
+                .bind(&t)
+                .bind(channel.channel_id.as_str())
+                .bind(&t)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn record_import_errors(
+        &self,
+        channel: &ChannelRef,
+        errors: Vec<NewImportError>,
+    ) -> Result<()> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write.begin().await?;
+        let now = now_text();
+        for e in errors {
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO import_errors (account_id, store_id, channel_id, channel_order_id, code, message, raw, first_seen_at, last_seen_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET code = excluded.code, message = excluded.message,
+                   raw = COALESCE(excluded.raw, import_errors.raw), attempts = import_errors.attempts + 1,
+                   last_seen_at = excluded.last_seen_at, resolved_at = NULL
+                 RETURNING CASE WHEN attempts = 1 THEN id END",
+            )
+            .bind(channel.account_id.as_str())
+            .bind(channel.store_id.as_str())
+            .bind(channel.channel_id.as_str())
+            .bind(&e.channel_order_id)
+            .bind(&e.code)
+            .bind(&e.message)
+            .bind(e.raw.as_ref().map(ToString::to_string))
+            .bind(&now)
+            .bind(&now)
+            .fetch_one(&mut *tx)
+            .await?;
+            if created.is_some() {
+                let ev = NewEvent {
+                    entity_type: EntityType::Channel,
+                    entity_id: channel.channel_id.to_string(),
+                    event_type: "channel.import_error",
+                    payload: json!({ "channel_order_id": e.channel_order_id, "code": e.code, "message": e.message }),
+                };
+                append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_import_errors(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        all: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ImportErrorRecord>> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let after: i64 = page
+            .after
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT * FROM import_errors WHERE channel_id = ? AND (? OR resolved_at IS NULL) AND id < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(channel.as_str())
+        .bind(all)
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(import_error_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |e| e.id.to_string()))
+    }
+
+    async fn get_import_error(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        id: i64,
+    ) -> Result<ImportErrorRecord> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let row = sqlx::query("SELECT * FROM import_errors WHERE channel_id = ? AND id = ?")
+            .bind(channel.as_str())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StorageError::NotFound {
+                entity: "import error",
+            })?;
+        import_error_from_row(&row)
+    }
+
+    async fn finish_import_run(&self, channel: &ChannelRef, run: ImportRun) -> Result<()> {
+        let started = ts(run.started_at);
+        let next = ts(run.next_import_at);
+        let q = match &run.error {
+            None => sqlx::query(
+                "UPDATE channels SET last_import_at = ?, last_success_at = ?, failures = 0, next_import_at = ? WHERE id = ?",
+            )
+            .bind(&started)
+            .bind(&started)
+            .bind(&next),
+            Some(e) => sqlx::query(
+                "UPDATE channels SET last_import_at = ?, last_error = ?, last_error_at = ?, failures = failures + 1, next_import_at = ? WHERE id = ?",
+            )
+            .bind(&started)
+            .bind(e)
+            .bind(now_text())
+            .bind(&next),
+        };
+        q.bind(channel.channel_id.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_notifications(&self, channel: &ChannelRef, error: Option<String>) -> Result<()> {
+        sqlx::query("UPDATE channels SET notifications_at = CASE WHEN ? IS NULL THEN ? ELSE notifications_at END, notifications_error = ? WHERE id = ?")
+            .bind(&error)
+            .bind(now_text())
+            .bind(&error)
+            .bind(channel.channel_id.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn store_engine_credentials(&self, channel: &ChannelRef, sealed: Vec<u8>) -> Result<()> {
+        sqlx::query("UPDATE channels SET credentials = ? WHERE id = ? AND account_id = ?")
+            .bind(sealed)
+            .bind(channel.channel_id.as_str())
+            .bind(channel.account_id.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn channel_health(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<ChannelHealth> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let midnight = Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| ts(t.and_utc()))
+            .unwrap_or_default();
+        let today: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE channel_id = ? AND created_at >= ?",
+        )
+        .bind(channel.as_str())
+        .bind(&midnight)
+        .fetch_one(&mut *tx)
+        .await?;
+        let errors: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM import_errors WHERE channel_id = ? AND resolved_at IS NULL",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (oldest, unpushed): (Option<String>, i64) = sqlx::query_as(
+            "SELECT MIN(created_at), COUNT(*) FROM stock_pushes WHERE channel_id = ? AND state IN ('pending', 'error')",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(ChannelHealth {
+            orders_imported_today: today,
+            open_import_errors: errors,
+            oldest_unpushed_stock_change: parse_opt_ts(oldest)?,
+            unpushed_stock_changes: unpushed,
+        })
+    }
+
+    async fn enqueue_job(
+        &self,
+        channel: &ChannelRef,
+        kind: JobKind,
+        payload: serde_json::Value,
+    ) -> Result<JobRecord> {
+        let mut tx = self.write.begin().await?;
+        require_channel(
+            &mut tx,
+            &channel.account_id,
+            &channel.store_id,
+            &channel.channel_id,
+        )
+        .await?;
+        let now = now_text();
+        let row = sqlx::query(
+            "INSERT INTO jobs (account_id, store_id, channel_id, kind, payload, run_after, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
+        )
+        .bind(channel.account_id.as_str())
+        .bind(channel.store_id.as_str())
+        .bind(channel.channel_id.as_str())
+        .bind(kind.as_str())
+        .bind(payload.to_string())
+        .bind(&now)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let job = job_record_from_row(&row)?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn claim_jobs(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let now_s = ts(now);
+        let rows = sqlx::query(
+            "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id IN (
+                SELECT id FROM jobs WHERE channel_id = ? AND finished_at IS NULL AND run_after <= ?
+                AND (locked_until IS NULL OR locked_until <= ?) ORDER BY id LIMIT ?)
+             RETURNING *",
+        )
+        .bind(ts(now + lease))
+        .bind(channel.channel_id.as_str())
+        .bind(&now_s)
+        .bind(&now_s)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.write)
+        .await?;
+        let mut jobs = rows
+            .iter()
+            .map(|r| {
+                let rec = job_record_from_row(r)?;
+                Ok(Job {
+                    id: rec.id,
+                    channel: channel.clone(),
+                    kind: rec.kind,
+                    payload: rec.payload,
+                    attempts: rec.attempts,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn finish_job(
+        &self,
+        id: i64,
+        error: Option<String>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let now = now_text();
+        match retry_at {
+            Some(t) => sqlx::query("UPDATE jobs SET last_error = ?, run_after = ?, locked_until = NULL WHERE id = ?")
+                .bind(&error)
+                .bind(ts(t))
+                .bind(id),
+            None => sqlx::query("UPDATE jobs SET last_error = ?, finished_at = ?, locked_until = NULL WHERE id = ?")
+                .bind(&error)
+                .bind(&now)
+                .bind(id),
+        }
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,587 @@
+//! Listings, SKU mappings and the stock push queue.
+//!
+//! [`enqueue_targets`] is called inside every transaction that changes
+//! available stock (order import, cancellation, API stock change), with the
+//! SKUs it touched: only those SKUs and the kits containing them are
+//! recomputed, and only listings on channels with *auto sync stock* on get
+//! a push. A newer target supersedes an older pending one; a target equal to
+//! what the channel last confirmed is skipped.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{Row, SqliteConnection};
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::ChannelSettings;
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+use switchyard_domain::product::ProductAttributes;
+use switchyard_domain::stock::{StockRules, kit_availability};
+use switchyard_domain::values::Sku;
+
+use super::catalogue::components_of;
+use super::ledger::ledgers;
+use super::{
+    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts,
+    parse_ts, require_store, stored, ts,
+};
+use crate::{
+    ChannelRef, DuePush, Listings, ListingRecord, ListingsReport, NewListing, Page, PageRequest,
+    PushResult, Result, SkuMapping, StorageError,
+};
+
+/// Recompute the targets of every listing showing `skus` (or a kit that
+/// contains one of them) and enqueue pushes. Returns how many were enqueued.
+pub(crate) async fn enqueue_targets(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+    cause: &str,
+) -> Result<usize> {
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let plain: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let mut shown: BTreeSet<String> = skus.clone();
+    for r in fetch_in(
+        conn,
+        "SELECT DISTINCT kit_sku FROM kit_components",
+        store,
+        "component_sku",
+        &plain,
+        "",
+    )
+    .await?
+    {
+        shown.insert(r.try_get("kit_sku")?);
+    }
+    let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+    let rows = fetch_in(
+        conn,
+        "SELECT * FROM (SELECT l.store_id AS store_id, l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, \
+         c.stock_rules, c.settings FROM listings l JOIN channels c ON c.id = l.channel_id)",
+        store,
+        "sku",
+        &shown_refs,
+        "ORDER BY channel_id, listing_id",
+    )
+    .await?;
+    let mut targets = Vec::new();
+    for r in &rows {
+        let settings: ChannelSettings = serde_json::from_str(r.try_get("settings")?)
+            .map_err(|e| StorageError::corrupt("channel settings", e))?;
+        if !settings.auto_sync_stock {
+            continue;
+        }
+        let rules: StockRules = serde_json::from_str(r.try_get("stock_rules")?)
+            .map_err(|e| StorageError::corrupt("stock rules", e))?;
+        targets.push((
+            r.try_get::<String, _>("channel_id")?,
+            r.try_get::<String, _>("listing_id")?,
+            r.try_get::<String, _>("sku")?,
+            r.try_get::<Option<i64>, _>("confirmed_quantity")?,
+            rules,
+        ));
+    }
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let listed: BTreeSet<&str> = targets.iter().map(|t| t.2.as_str()).collect();
+    let listed: Vec<&str> = listed.into_iter().collect();
+    let kits = components_of(conn, store, &listed).await?;
+    let mut needed: BTreeSet<String> = listed
+        .iter()
+        .filter(|s| !kits.contains_key(**s))
+        .map(|s| (*s).to_owned())
+        .collect();
+    needed.extend(kits.values().flatten().map(|c| c.sku.as_str().to_owned()));
+    let needed: Vec<String> = needed.into_iter().collect();
+    let ledgers = ledgers(conn, store, &needed).await?;
+    let available = |s: &str| ledgers.get(s).map_or(0, |l| l.available());
+    let now = now_text();
+    let mut enqueued = 0;
+    for (channel, listing, sku, confirmed, rules) in targets {
+        let base = match kits.get(sku.as_str()) {
+            Some(parts) => {
+                let parts: Vec<(Sku, i64, i64)> = parts
+                    .iter()
+                    .map(|c| (c.sku.clone(), c.quantity, available(c.sku.as_str())))
+                    .collect();
+                kit_availability(&parts).available
+            }
+            None => available(&sku),
+        };
+        let quantity = rules.apply(base).quantity;
+        let open: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT id, quantity FROM stock_pushes WHERE channel_id = ? AND listing_id = ? AND state IN ('pending', 'error') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&channel)
+        .bind(&listing)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if open.is_some_and(|(_, q)| q == quantity) {
+            continue;
+        }
+        if open.is_none() && confirmed == Some(quantity) {
+            continue;
+        }
+        sqlx::query("UPDATE stock_pushes SET state = 'superseded' WHERE channel_id = ? AND listing_id = ? AND state IN ('pending', 'error')")
+            .bind(&channel)
+            .bind(&listing)
+            .execute(&mut *conn)
+            .await?;
+        let state = if confirmed == Some(quantity) {
+            "skipped"
+        } else {
+            enqueued += 1;
+            "pending"
+        };
+        sqlx::query(
+            "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(store.as_str())
+        .bind(&channel)
+        .bind(&listing)
+        .bind(&sku)
+        .bind(quantity)
+        .bind(state)
+        .bind(cause)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(enqueued)
+}
+
+/// Fail with `NotFound { entity: "channel" }` unless the channel is the store's.
+pub(crate) async fn require_channel(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    channel: &ChannelId,
+) -> Result<()> {
+    require_store(conn, account, store).await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM channels WHERE id = ? AND store_id = ?")
+            .bind(channel.as_str())
+            .bind(store.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    found
+        .map(|_| ())
+        .ok_or(StorageError::NotFound { entity: "channel" })
+}
+
+async fn product_exists(conn: &mut SqliteConnection, store: &StoreId, sku: &str) -> Result<bool> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM products WHERE store_id = ? AND sku = ?")
+            .bind(store.as_str())
+            .bind(sku)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(found.is_some())
+}
+
+/// The store SKU a channel SKU maps to: the manual mapping, else the same
+/// SKU when it is a product of the store.
+pub(crate) async fn map_sku(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<Option<String>> {
+    let mapped: Option<String> = sqlx::query_scalar(
+        "SELECT sku FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?",
+    )
+    .bind(channel.as_str())
+    .bind(channel_sku)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if mapped.is_some() {
+        return Ok(mapped);
+    }
+    Ok(product_exists(conn, store, channel_sku)
+        .await?
+        .then(|| channel_sku.to_owned()))
+}
+
+fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
+    Ok(SkuMapping {
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_sku: r.try_get("channel_sku")?,
+        sku: stored("sku", Sku::parse(r.try_get("sku")?))?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+    })
+}
+
+/// Re-map a channel's listings showing `channel_sku` and recompute them.
+async fn remap_listings(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<()> {
+    let sku = map_sku(conn, store, channel, channel_sku).await?;
+    sqlx::query("UPDATE listings SET sku = ?, confirmed_quantity = NULL WHERE channel_id = ? AND channel_sku = ?")
+        .bind(&sku)
+        .bind(channel.as_str())
+        .bind(channel_sku)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(s) = sku {
+        enqueue_targets(conn, store, &BTreeSet::from([s]), "sku_mapping").await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Listings for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(channel = %channel.channel_id, listings = listings.len()))]
+    async fn upsert_listings(
+        &self,
+        channel: &ChannelRef,
+        listings: Vec<NewListing>,
+        add_to_main: bool,
+    ) -> Result<ListingsReport> {
+        let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
+        let mut tx = self.write.begin().await?;
+        require_channel(&mut tx, account, store, ch).await?;
+        let now = now_text();
+        let mut report = ListingsReport::default();
+        let mut touched = BTreeSet::new();
+        for l in listings {
+            let channel_sku = l.channel_sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
+            let mut sku = match channel_sku {
+                Some(cs) => map_sku(&mut tx, store, ch, cs).await?,
+                None => None,
+            };
+            if sku.is_none()
+                && add_to_main
+                && let Some(cs) = channel_sku
+                && let Ok(new_sku) = Sku::parse(cs)
+            {
+                let title = if l.title.trim().is_empty() { cs.to_owned() } else { l.title.clone() };
+                let attributes = ProductAttributes {
+                    title: title.chars().take(500).collect(),
+                    ..ProductAttributes::default()
+                };
+                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)")
+                    .bind(store.as_str())
+                    .bind(new_sku.as_str())
+                    .bind(&attributes.title)
+                    .bind(&now)
+                    .bind(&now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = NewEvent {
+                    entity_type: EntityType::Product,
+                    entity_id: new_sku.to_string(),
+                    event_type: "product.created",
+                    payload: json!({ "sku": new_sku, "attributes": attributes, "components": [], "from_channel": ch }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+                report.products_created += 1;
+                sku = Some(new_sku.to_string());
+            }
+            let previous: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT sku FROM listings WHERE channel_id = ? AND listing_id = ?",
+            )
+            .bind(ch.as_str())
+            .bind(&l.listing_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // What the channel shows counts as confirmed until we push: a
+            // target equal to it needs no push.
+            sqlx::query(
+                "INSERT INTO listings (channel_id, listing_id, store_id, channel_sku, sku, title, price, channel_quantity, raw, confirmed_quantity, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT (channel_id, listing_id) DO UPDATE SET channel_sku = excluded.channel_sku, sku = excluded.sku,
+                   title = excluded.title, price = excluded.price, channel_quantity = excluded.channel_quantity, raw = excluded.raw,
+                   confirmed_quantity = CASE WHEN listings.sku IS excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
+                                             ELSE excluded.confirmed_quantity END,
+                   updated_at = excluded.updated_at",
+            )
+            .bind(ch.as_str())
+            .bind(&l.listing_id)
+            .bind(store.as_str())
+            .bind(channel_sku)
+            .bind(&sku)
+            .bind(&l.title)
+            .bind(l.price)
+            .bind(l.quantity)
+            .bind(l.raw.to_string())
+            .bind(l.quantity)
+            .bind(&now)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            report.listings += 1;
+            if let Some(s) = sku {
+                report.mapped += 1;
+                if previous != Some(Some(s.clone())) {
+                    touched.insert(s);
+                }
+            }
+        }
+        report.pushes_enqueued = enqueue_targets(&mut tx, store, &touched, "listing_mapped").await?;
+        sqlx::query("UPDATE channels SET listings_synced_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(ch.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn list_listings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        page: &PageRequest,
+    ) -> Result<Page<ListingRecord>> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let rows = sqlx::query(
+            "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
+             FROM listings l LEFT JOIN stock_pushes p ON p.id = (
+                 SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
+                 AND state != 'superseded' ORDER BY id DESC LIMIT 1)
+             WHERE l.channel_id = ? AND l.listing_id > ? ORDER BY l.listing_id LIMIT ?",
+        )
+        .bind(channel.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(ListingRecord {
+                    channel_id: channel.clone(),
+                    listing_id: r.try_get("listing_id")?,
+                    channel_sku: r.try_get("channel_sku")?,
+                    sku: r.try_get("sku")?,
+                    title: r.try_get("title")?,
+                    price: r.try_get("price")?,
+                    channel_quantity: r.try_get("channel_quantity")?,
+                    confirmed_quantity: r.try_get("confirmed_quantity")?,
+                    confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
+                    push_state: r.try_get("push_state")?,
+                    push_quantity: r.try_get("push_quantity")?,
+                    push_error: r.try_get("push_error")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |l| l.listing_id.clone()))
+    }
+
+    async fn set_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+        sku: &Sku,
+    ) -> Result<SkuMapping> {
+        let mut tx = self.write.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        if !product_exists(&mut tx, store, sku.as_str()).await? {
+            return Err(StorageError::NotFound { entity: "product" });
+        }
+        let now = now_text();
+        sqlx::query(
+            "INSERT INTO sku_mappings (channel_id, channel_sku, store_id, sku, created_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (channel_id, channel_sku) DO UPDATE SET sku = excluded.sku, created_at = excluded.created_at",
+        )
+        .bind(channel.as_str())
+        .bind(channel_sku)
+        .bind(store.as_str())
+        .bind(sku.as_str())
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        remap_listings(&mut tx, store, channel, channel_sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: channel.to_string(),
+            event_type: "channel.sku_mapped",
+            payload: json!({ "channel_sku": channel_sku, "sku": sku }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        let r = sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
+            .bind(channel.as_str())
+            .bind(channel_sku)
+            .fetch_one(&mut *tx)
+            .await?;
+        let m = mapping_from_row(&r)?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    async fn delete_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let n = sqlx::query("DELETE FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
+            .bind(channel.as_str())
+            .bind(channel_sku)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StorageError::NotFound { entity: "sku mapping" });
+        }
+        remap_listings(&mut tx, store, channel, channel_sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: channel.to_string(),
+            event_type: "channel.sku_unmapped",
+            payload: json!({ "channel_sku": channel_sku }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_sku_mappings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<Vec<SkuMapping>> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = ? ORDER BY channel_sku")
+            .bind(channel.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(mapping_from_row)
+            .collect()
+    }
+
+    async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let skus: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT sku FROM listings WHERE store_id = ? AND sku IS NOT NULL",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let n = enqueue_targets(&mut tx, store, &skus.into_iter().collect(), "resync").await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT c.account_id, c.store_id, c.id FROM stock_pushes p JOIN channels c ON c.id = p.channel_id
+             WHERE p.state IN ('pending', 'error') AND p.next_attempt_at <= ? AND c.credentials IS NOT NULL",
+        )
+        .bind(ts(now))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn due_pushes(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>> {
+        // Drops to zero first: they are what prevents overselling.
+        let rows = sqlx::query(
+            "SELECT p.id, p.listing_id, p.sku, p.quantity, p.attempts, p.created_at, l.confirmed_quantity
+             FROM stock_pushes p JOIN listings l ON l.channel_id = p.channel_id AND l.listing_id = p.listing_id
+             WHERE p.channel_id = ? AND p.state IN ('pending', 'error') AND p.next_attempt_at <= ?
+             ORDER BY p.quantity = 0 DESC, p.id LIMIT ?",
+        )
+        .bind(channel.channel_id.as_str())
+        .bind(ts(now))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DuePush {
+                    id: r.try_get("id")?,
+                    listing_id: r.try_get("listing_id")?,
+                    sku: r.try_get("sku")?,
+                    quantity: r.try_get("quantity")?,
+                    confirmed: r.try_get("confirmed_quantity")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: parse_ts(r.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_push_results(
+        &self,
+        channel: &ChannelRef,
+        results: Vec<(DuePush, PushResult)>,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let now = now_text();
+        let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
+        for (push, result) in results {
+            match result {
+                PushResult::Sent => {
+                    // A push superseded while in flight still tells us what
+                    // the channel now holds.
+                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?")
+                        .bind(&now)
+                        .bind(push.id)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("UPDATE listings SET confirmed_quantity = ?, confirmed_at = ? WHERE channel_id = ? AND listing_id = ?")
+                        .bind(push.quantity)
+                        .bind(&now)
+                        .bind(channel.channel_id.as_str())
+                        .bind(&push.listing_id)
+                        .execute(&mut *tx)
+                        .await?;
+                    confirmed.insert(push.listing_id.clone(), push.quantity);
+                }
+                PushResult::Failed { error, retry_at } => {
+                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
+                        .bind(&error)
+                        .bind(retry_at.map_or_else(|| "9999-12-31T00:00:00.000000Z".to_owned(), ts))
+                        .bind(push.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        if !confirmed.is_empty() {
+            let ev = NewEvent {
+                entity_type: EntityType::Listing,
+                entity_id: channel.channel_id.to_string(),
+                event_type: "listing.stock_confirmed",
+                payload: json!({ "channel_id": channel.channel_id, "quantities": confirmed }),
+            };
+            append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) fn channel_ref_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChannelRef> {
+    Ok(ChannelRef {
+        account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+    })
+}

@@ -1,0 +1,675 @@
+//! Orders: the transactional import upsert with stock commitments, journal
+//! events, oversell detection and stock pushes; the orders list; API actions.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
+use switchyard_domain::order::{OrderState, UnifiedOrder};
+
+use super::catalogue::{components_of, product_kind};
+use super::ledger::ledgers;
+use super::listings::{enqueue_targets, map_sku, require_channel};
+use super::{
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
+    ts,
+};
+use crate::{
+    ChannelRef, ImportItem, ImportOutcome, ImportReport, JournalEvent, NewOrder, OrderAction,
+    OrderFilter, OrderLineRecord, OrderRecord, Orders, Page, PageRequest, Result, StorageError,
+    UpsertedOrder,
+};
+
+/// One line to store.
+struct LineWrite {
+    channel_line_id: Option<String>,
+    sku: String,
+    quantity: Option<i64>,
+    open_quantity: i64,
+}
+
+/// Everything written to an order row.
+struct OrderWrite<'a> {
+    channel_id: &'a ChannelId,
+    channel_order_id: &'a str,
+    state: OrderState,
+    excluded_reason: Option<String>,
+    unified: Option<&'a UnifiedOrder>,
+    raw: Option<String>,
+    lines: Vec<LineWrite>,
+}
+
+/// What a write did.
+struct Written {
+    id: OrderId,
+    created: bool,
+    /// SKUs whose commitments changed (old and new).
+    touched: BTreeSet<String>,
+    /// SKUs the order commits now.
+    committed: BTreeSet<String>,
+}
+
+/// SKUs an order commits right now.
+async fn committed_skus(conn: &mut SqliteConnection, id: &str) -> Result<BTreeSet<String>> {
+    let skus: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT sku FROM stock_commitments WHERE order_id = ?")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(skus.into_iter().collect())
+}
+
+/// Replace an order's commitments from its stored lines (none unless its
+/// state commits stock). Returns the SKUs committed now.
+async fn recommit(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    sqlx::query("DELETE FROM stock_commitments WHERE order_id = ?")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let mut out = (Vec::new(), BTreeSet::new());
+    if !state.commits_stock() {
+        return Ok(out);
+    }
+    let lines: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (line_no, sku, open) in lines {
+        let parts: Vec<(String, i64, Option<&str>)> = match product_kind(conn, store, &sku).await? {
+            None => Vec::new(),
+            Some(false) => vec![(sku.clone(), open, None)],
+            Some(true) => components_of(conn, store, &[sku.as_str()])
+                .await?
+                .remove(sku.as_str())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.sku.as_str().to_owned(),
+                        c.quantity.saturating_mul(open),
+                        Some(sku.as_str()),
+                    )
+                })
+                .collect(),
+        };
+        for (part, qty, via_kit) in parts {
+            sqlx::query(
+                "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(store.as_str())
+            .bind(id)
+            .bind(line_no)
+            .bind(&part)
+            .bind(qty)
+            .bind(via_kit)
+            .execute(&mut *conn)
+            .await?;
+            out.0.push(json!({ "sku": part, "quantity": qty, "via_kit": via_kit }));
+            out.1.insert(part);
+        }
+    }
+    Ok(out)
+}
+
+/// Insert or update an order by `(channel, channel_order_id)`, its lines
+/// and commitments, and journal it, on `conn` (inside the caller's transaction).
+async fn write_order(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    w: OrderWrite<'_>,
+) -> Result<Written> {
+    let now = now_text();
+    let existing: Option<(String, String)> = sqlx::query_as(
+        "SELECT id, state FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+    )
+    .bind(w.channel_id.as_str())
+    .bind(w.channel_order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let u = w.unified;
+    let unified_json = u.map(|o| serde_json::to_string(o).unwrap_or_default());
+    let (id, created, previous) = match existing {
+        Some((id, state)) => (stored("order id", OrderId::parse(&id))?, false, Some(state)),
+        None => (OrderId::generate(), true, None),
+    };
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
+         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason) ",
+    );
+    q.push_values([()], |mut b, ()| {
+        b.push_bind(id.as_str())
+            .push_bind(account.as_str())
+            .push_bind(store.as_str())
+            .push_bind(w.channel_id.as_str())
+            .push_bind(w.channel_order_id)
+            .push_bind(w.state.as_str())
+            .push_bind(&now)
+            .push_bind(&now)
+            .push_bind(u.map_or_else(String::new, |o| o.number.clone()))
+            .push_bind(u.map(|o| enum_text(&o.payment_status)))
+            .push_bind(u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())))
+            .push_bind(u.and_then(|o| o.customer.name.clone()))
+            .push_bind(u.and_then(|o| o.customer.email.clone()))
+            .push_bind(u.map(|o| o.currency.as_str().to_owned()))
+            .push_bind(u.map(|o| o.total))
+            .push_bind(u.map(|o| ts(o.updated_at)))
+            .push_bind(&unified_json)
+            .push_bind(&w.raw)
+            .push_bind(&w.excluded_reason);
+    });
+    q.push(
+        " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
+         number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
+         customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
+         total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
+         raw = excluded.raw, excluded_reason = excluded.excluded_reason",
+    );
+    q.build().execute(&mut *conn).await?;
+    let mut touched = committed_skus(conn, id.as_str()).await?;
+    sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    for (line_no, l) in w.lines.iter().enumerate() {
+        sqlx::query("INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id.as_str())
+            .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
+            .bind(&l.sku)
+            .bind(l.open_quantity)
+            .bind(&l.channel_line_id)
+            .bind(l.quantity)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let (commitments, committed) = recommit(conn, store, id.as_str(), w.state).await?;
+    touched.extend(committed.iter().cloned());
+    let event_type = match (created, w.state) {
+        (true, _) => "order.created",
+        (false, OrderState::Cancelled) if previous.as_deref() != Some("cancelled") => {
+            "order.cancelled"
+        }
+        (false, OrderState::Excluded) if previous.as_deref() != Some("excluded") => "order.excluded",
+        _ => "order.updated",
+    };
+    let ev = NewEvent {
+        entity_type: EntityType::Order,
+        entity_id: id.to_string(),
+        event_type,
+        payload: json!({
+            "id": id, "channel_id": w.channel_id, "channel_order_id": w.channel_order_id,
+            "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
+            "excluded_reason": w.excluded_reason, "commitments": commitments,
+            "channel_updated_at": u.map(|o| o.updated_at),
+        }),
+    };
+    append_event(conn, account, store, &ev).await?;
+    Ok(Written {
+        id,
+        created,
+        touched,
+        committed,
+    })
+}
+
+fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
+pub(crate) async fn import_batch(
+    conn: &mut SqliteConnection,
+    channel: &ChannelRef,
+    items: Vec<ImportItem>,
+) -> Result<ImportReport> {
+    let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
+    require_channel(conn, account, store, ch).await?;
+    let settings: String = sqlx::query_scalar("SELECT settings FROM channels WHERE id = ?")
+        .bind(ch.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let settings: ChannelSettings = serde_json::from_str(&settings)
+        .map_err(|e| StorageError::corrupt("channel settings", e))?;
+    let mut report = ImportReport::default();
+    let mut touched = BTreeSet::new();
+    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    for item in items {
+        let mut order = item.order;
+        let existing: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT id, state, channel_updated_at FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+        )
+        .bind(ch.as_str())
+        .bind(&order.channel_order_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let existing_state = existing
+            .as_ref()
+            .map(|(_, s, _)| stored("order state", OrderState::parse(s)))
+            .transpose()?;
+        let (state, excluded_reason) =
+            match decide(&order, &settings.order_filters, existing_state) {
+                ImportDecision::Skip(reason) => {
+                    report.outcomes.push(ImportOutcome::Skipped { reason });
+                    continue;
+                }
+                ImportDecision::Import {
+                    state,
+                    excluded_reason,
+                } => (state, excluded_reason),
+            };
+        if let Some((id, _, seen)) = &existing
+            && existing_state == Some(state)
+            && seen.as_deref() == Some(ts(order.updated_at).as_str())
+        {
+            report.outcomes.push(ImportOutcome::Unchanged {
+                id: stored("order id", OrderId::parse(id))?,
+            });
+            continue;
+        }
+        let mut lines = Vec::with_capacity(order.lines.len());
+        for l in &mut order.lines {
+            let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
+            let mapped = if channel_sku.is_empty() {
+                None
+            } else {
+                map_sku(conn, store, ch, &channel_sku).await?
+            };
+            l.flag_against(|_| mapped.is_some());
+            lines.push(LineWrite {
+                channel_line_id: Some(l.channel_line_id.clone()),
+                sku: mapped.unwrap_or(channel_sku),
+                quantity: Some(l.quantity),
+                open_quantity: l.quantity.max(0),
+            });
+        }
+        let written = write_order(
+            conn,
+            account,
+            store,
+            OrderWrite {
+                channel_id: ch,
+                channel_order_id: &order.channel_order_id,
+                state,
+                excluded_reason,
+                unified: Some(&order),
+                raw: Some(item.raw.to_string()),
+                lines,
+            },
+        )
+        .await?;
+        sqlx::query("UPDATE import_errors SET resolved_at = ? WHERE channel_id = ? AND channel_order_id = ? AND resolved_at IS NULL")
+            .bind(now_text())
+            .bind(ch.as_str())
+            .bind(&order.channel_order_id)
+            .execute(&mut *conn)
+            .await?;
+        touched.extend(written.touched);
+        if !written.committed.is_empty() {
+            check_oversell.push((written.id.clone(), written.committed));
+        }
+        report.outcomes.push(if written.created {
+            ImportOutcome::Created {
+                id: written.id,
+                state,
+            }
+        } else {
+            ImportOutcome::Updated {
+                id: written.id,
+                state,
+            }
+        });
+    }
+    report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
+    report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
+    Ok(report)
+}
+
+/// Flag orders committing a SKU whose availability went below zero: the
+/// order stays open (the goods may turn up) but people must see it.
+async fn flag_oversold(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    candidates: Vec<(OrderId, BTreeSet<String>)>,
+) -> Result<Vec<OrderId>> {
+    let skus: BTreeSet<String> = candidates.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let skus: Vec<String> = skus.into_iter().collect();
+    let ledgers = ledgers(conn, store, &skus).await?;
+    let mut flagged = Vec::new();
+    for (id, committed) in candidates {
+        let short: Vec<serde_json::Value> = committed
+            .iter()
+            .filter_map(|s| {
+                let l = ledgers.get(s)?;
+                (l.available() < 0).then(|| json!({ "sku": s, "on_hand": l.on_hand(), "committed": l.committed(), "available": l.available() }))
+            })
+            .collect();
+        if short.is_empty() {
+            continue;
+        }
+        let was: i64 = sqlx::query_scalar("SELECT oversold FROM orders WHERE id = ?")
+            .bind(id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        if was != 0 {
+            continue;
+        }
+        sqlx::query("UPDATE orders SET oversold = 1 WHERE id = ?")
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Order,
+            entity_id: id.to_string(),
+            event_type: "order.oversold",
+            payload: json!({ "id": id, "short": short }),
+        };
+        append_event(conn, account, store, &ev).await?;
+        tracing::warn!(order = %id, "order could not be covered by available stock (oversold)");
+        flagged.push(id);
+    }
+    Ok(flagged)
+}
+
+const ORDER_COLUMNS: &str = "id, store_id, channel_id, channel_order_id, number, state, excluded_reason, hold_reason, \
+     manual, oversold, unified, created_at, updated_at";
+
+fn order_from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<OrderLineRecord>) -> Result<OrderRecord> {
+    let unified: Option<&str> = r.try_get("unified")?;
+    let raw: Option<&str> = r.try_get("raw").unwrap_or(None);
+    Ok(OrderRecord {
+        id: stored("order id", OrderId::parse(r.try_get("id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_order_id: r.try_get("channel_order_id")?,
+        number: r.try_get("number")?,
+        state: stored("order state", OrderState::parse(r.try_get("state")?))?,
+        excluded_reason: r.try_get("excluded_reason")?,
+        hold_reason: r.try_get("hold_reason")?,
+        manual: r.try_get("manual")?,
+        oversold: r.try_get("oversold")?,
+        unified: unified
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("unified order", e))?,
+        raw: raw
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| StorageError::corrupt("raw order", e))?,
+        lines,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+async fn lines_of(conn: &mut SqliteConnection, id: &str) -> Result<Vec<OrderLineRecord>> {
+    let rows = sqlx::query(
+        "SELECT line_no, channel_line_id, sku, quantity, open_quantity FROM order_lines WHERE order_id = ? ORDER BY line_no",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(OrderLineRecord {
+                line_no: r.try_get("line_no")?,
+                channel_line_id: r.try_get("channel_line_id")?,
+                sku: r.try_get("sku")?,
+                quantity: r.try_get("quantity")?,
+                open_quantity: r.try_get("open_quantity")?,
+            })
+        })
+        .collect()
+}
+
+async fn fetch_order(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    id: &OrderId,
+    with_raw: bool,
+) -> Result<OrderRecord> {
+    let raw = if with_raw { ", raw" } else { "" };
+    let r = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS}{raw} FROM orders WHERE id = ? AND account_id = ?"
+    ))
+    .bind(id.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "order" })?;
+    let lines = lines_of(conn, id.as_str()).await?;
+    order_from_row(&r, lines)
+}
+
+fn invalid_transition(from: OrderState, what: &str) -> StorageError {
+    StorageError::conflict(
+        "invalid_transition",
+        format!("an order in state `{}` cannot be {what}", from.as_str()),
+        Some("state".to_owned()),
+    )
+}
+
+#[async_trait]
+impl Orders for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, channel = %order.channel_id, channel_order_id = %order.channel_order_id))]
+    async fn upsert_order(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        order: NewOrder,
+    ) -> Result<UpsertedOrder> {
+        let mut tx = self.write.begin().await?;
+        require_channel(&mut tx, account, store, &order.channel_id).await?;
+        let lines = order
+            .lines
+            .iter()
+            .map(|l| LineWrite {
+                channel_line_id: None,
+                sku: l.sku.as_str().to_owned(),
+                quantity: None,
+                open_quantity: l.open_quantity,
+            })
+            .collect();
+        let w = write_order(
+            &mut tx,
+            account,
+            store,
+            OrderWrite {
+                channel_id: &order.channel_id,
+                channel_order_id: &order.channel_order_id,
+                state: order.state,
+                excluded_reason: None,
+                unified: None,
+                raw: None,
+                lines,
+            },
+        )
+        .await?;
+        enqueue_targets(&mut tx, store, &w.touched, "order").await?;
+        tx.commit().await?;
+        Ok(UpsertedOrder {
+            id: w.id,
+            created: w.created,
+        })
+    }
+
+    async fn count_orders(&self, account: &AccountId, store: &StoreId) -> Result<i64> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = ?")
+                .bind(store.as_str())
+                .fetch_one(&mut *tx)
+                .await?,
+        )
+    }
+
+    async fn list_orders(
+        &self,
+        account: &AccountId,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderRecord>> {
+        let mut tx = self.read.begin().await?;
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = "
+        ));
+        q.push_bind(account.as_str());
+        if let Some(s) = &filter.store_id {
+            q.push(" AND store_id = ").push_bind(s.as_str());
+        }
+        if let Some(c) = &filter.channel_id {
+            q.push(" AND channel_id = ").push_bind(c.as_str());
+        }
+        if let Some(st) = filter.state {
+            q.push(" AND state = ").push_bind(st.as_str());
+        }
+        if let Some(t) = filter.updated_since {
+            q.push(" AND updated_at >= ").push_bind(ts(t));
+        }
+        if let Some(c) = &filter.country {
+            q.push(" AND country = ").push_bind(c.clone());
+        }
+        if let Some(sku) = &filter.sku {
+            q.push(" AND id IN (SELECT order_id FROM order_lines WHERE sku = ")
+                .push_bind(sku.clone())
+                .push(")");
+        }
+        if let Some(text) = &filter.q {
+            let like = format!(
+                "%{}%",
+                text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+            );
+            q.push(" AND (number LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR customer_name LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR customer_email LIKE ")
+                .push_bind(like)
+                .push(" ESCAPE '\\')");
+        }
+        q.push(" AND id > ")
+            .push_bind(page.after.clone().unwrap_or_default());
+        q.push(" ORDER BY id LIMIT ").push_bind(fetch_limit(page));
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let lines = lines_of(&mut tx, &id).await?;
+            items.push(order_from_row(r, lines)?);
+        }
+        Ok(paginate(items, page, |o| o.id.to_string()))
+    }
+
+    async fn get_order(&self, account: &AccountId, id: &OrderId) -> Result<OrderRecord> {
+        let mut tx = self.read.begin().await?;
+        fetch_order(&mut tx, account, id, true).await
+    }
+
+    async fn order_events(&self, account: &AccountId, id: &OrderId) -> Result<Vec<JournalEvent>> {
+        let mut tx = self.read.begin().await?;
+        fetch_order(&mut tx, account, id, false).await?;
+        let rows = sqlx::query(
+            "SELECT seq, store_id, entity_type, entity_id, event_type, payload, created_at FROM journal
+             WHERE account_id = ? AND entity_type = 'order' AND entity_id = ? ORDER BY seq LIMIT 1000",
+        )
+        .bind(account.as_str())
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.iter().map(super::records::event_from_row).collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn act_on_order(
+        &self,
+        account: &AccountId,
+        id: &OrderId,
+        action: OrderAction,
+    ) -> Result<OrderRecord> {
+        let mut tx = self.write.begin().await?;
+        let o = fetch_order(&mut tx, account, id, false).await?;
+        let now = now_text();
+        let (event_type, payload) = match &action {
+            OrderAction::Hold(reason) => {
+                if !matches!(o.state, OrderState::Open | OrderState::OnHold) {
+                    return Err(invalid_transition(o.state, "put on hold"));
+                }
+                sqlx::query("UPDATE orders SET state = 'on_hold', hold_reason = ?, updated_at = ? WHERE id = ?")
+                    .bind(reason)
+                    .bind(&now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.on_hold", json!({ "id": id, "reason": reason }))
+            }
+            OrderAction::Release => {
+                if o.state != OrderState::OnHold {
+                    return Err(invalid_transition(o.state, "released (it is not on hold)"));
+                }
+                sqlx::query("UPDATE orders SET state = 'open', hold_reason = NULL, updated_at = ? WHERE id = ?")
+                    .bind(&now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.released", json!({ "id": id }))
+            }
+            OrderAction::Cancel(reason) => {
+                if matches!(o.state, OrderState::Fulfilled) {
+                    return Err(invalid_transition(o.state, "cancelled (it has shipped)"));
+                }
+                if o.state == OrderState::Cancelled {
+                    return Ok(o);
+                }
+                let released = committed_skus(&mut tx, id.as_str()).await?;
+                sqlx::query("UPDATE orders SET state = 'cancelled', updated_at = ? WHERE id = ?")
+                    .bind(&now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                recommit(&mut tx, &o.store_id, id.as_str(), OrderState::Cancelled).await?;
+                enqueue_targets(&mut tx, &o.store_id, &released, "order_cancelled").await?;
+                (
+                    "order.cancelled",
+                    json!({ "id": id, "reason": reason, "previous_state": o.state, "by": "api" }),
+                )
+            }
+            OrderAction::Manual(on) => {
+                sqlx::query("UPDATE orders SET manual = ?, updated_at = ? WHERE id = ?")
+                    .bind(on)
+                    .bind(&now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.updated", json!({ "id": id, "manual": on }))
+            }
+        };
+        let ev = NewEvent {
+            entity_type: EntityType::Order,
+            entity_id: id.to_string(),
+            event_type,
+            payload,
+        };
+        append_event(&mut tx, account, &o.store_id, &ev).await?;
+        let out = fetch_order(&mut tx, account, id, true).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
