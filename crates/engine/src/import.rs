@@ -1,0 +1,439 @@
+//! One import round of a channel: register notifications, download
+//! listings, run requested jobs, and (when due) fetch everything changed
+//! since the cursor.
+//!
+//! Each page is upserted in one transaction with its commitments, journal
+//! events and stock pushes. The cursor moves only in the transaction of the
+//! round's last page, to the newest `updated_at` read, so a crash mid-round
+//! re-reads from the old cursor and the idempotent upsert removes the
+//! repeats. An order that cannot be mapped (or stored) is recorded in the
+//! channel's error list and the round goes on with the others.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use switchyard_connectors::channel::{OrderPage, OrderQuery, SalesChannel};
+use switchyard_connectors::{ConnectorError, registry};
+use switchyard_domain::cursor::ImportCursor;
+use switchyard_storage::{
+    Channel, ChannelRef, ImportItem, ImportOutcome, ImportRun, Job, JobKind, NewImportError,
+    NewListing,
+};
+
+use crate::{Engine, EngineError, connect};
+
+/// What one round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// Pages read.
+    pub pages: usize,
+    /// Orders inserted.
+    pub created: usize,
+    /// Orders changed.
+    pub updated: usize,
+    /// Orders read again without change.
+    pub unchanged: usize,
+    /// Orders not imported (unpaid, cancelled before import, ...).
+    pub skipped: usize,
+    /// Orders recorded as import errors.
+    pub failed: usize,
+    /// Stock pushes enqueued.
+    pub pushes: usize,
+    /// Listings downloaded.
+    pub listings: usize,
+    /// Jobs run.
+    pub jobs: usize,
+    /// The channel error that ended the round, if any.
+    pub error: Option<String>,
+}
+
+impl ImportSummary {
+    fn add(&mut self, outcomes: &[ImportOutcome], pushes: usize) {
+        for o in outcomes {
+            match o {
+                ImportOutcome::Created { .. } => self.created += 1,
+                ImportOutcome::Updated { .. } => self.updated += 1,
+                ImportOutcome::Unchanged { .. } => self.unchanged += 1,
+                ImportOutcome::Skipped { .. } => self.skipped += 1,
+            }
+        }
+        self.pushes += pushes;
+    }
+}
+
+/// Backoff of a failing channel's next round: 10 s doubling, never later
+/// than its cadence.
+fn retry_delay(failures: i64, cadence: chrono::Duration) -> chrono::Duration {
+    let secs = 10i64.saturating_mul(1 << failures.clamp(0, 12));
+    chrono::Duration::seconds(secs).min(cadence)
+}
+
+impl Engine {
+    /// Run one import round of a channel (see the module docs).
+    #[tracing::instrument(skip_all, fields(channel = %r.channel_id))]
+    pub async fn import_channel(&self, r: &ChannelRef) -> Result<ImportSummary, EngineError> {
+        let started = Utc::now();
+        let inner = &self.inner;
+        let (ch, conn) = connect::open(inner, r).await?;
+        let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
+        let mut summary = ImportSummary::default();
+        let jobs = inner
+            .storage
+            .claim_jobs(r, started, chrono::Duration::minutes(5), 20)
+            .await?;
+        let conn = match conn {
+            Ok(c) => c,
+            Err(e) => {
+                for job in &jobs {
+                    inner.storage.finish_job(job.id, Some(e.clone()), None).await?;
+                }
+                self.finish(r, &ch, started, Some(e.clone()), cadence).await?;
+                summary.error = Some(e);
+                return Ok(summary);
+            }
+        };
+        self.ensure_notifications(r, &ch, conn.as_ref()).await?;
+        let listings_due = ch.settings.download_products
+            && ch
+                .sync
+                .listings_synced_at
+                .is_none_or(|t| started - t >= inner.config.listings_interval);
+        let wants_listings = jobs.iter().any(|j| j.kind == JobKind::Listings);
+        let mut error = None;
+        if listings_due || (wants_listings && ch.settings.download_products) {
+            match self.download_listings(r, &ch, conn.as_ref()).await {
+                Ok(n) => summary.listings = n,
+                Err(e) => error = Some(e.to_string()),
+            }
+        }
+        let mut run_incremental = ch.sync.next_import_at.is_none_or(|t| t <= started);
+        for job in jobs {
+            summary.jobs += 1;
+            let result = match job.kind {
+                JobKind::Import => {
+                    run_incremental = true;
+                    Ok(())
+                }
+                JobKind::Listings => Ok(()),
+                JobKind::Backfill => self.backfill(r, conn.as_ref(), &job, &mut summary).await,
+                JobKind::Order => self.one_order(r, conn.as_ref(), &job, &mut summary).await,
+            };
+            self.settle_job(&job, result).await?;
+        }
+        if run_incremental && error.is_none() {
+            let since = ch.sync.cursor.map_or(started - inner.config.initial_lookback, |c| {
+                ImportCursor { updated_at: c }.fetch_since(inner.config.overlap)
+            });
+            if let Err(e) = self
+                .fetch_window(r, conn.as_ref(), since, true, &mut summary)
+                .await
+            {
+                error = Some(e.to_string());
+            }
+        }
+        if run_incremental || error.is_some() {
+            self.finish(r, &ch, started, error.clone(), cadence).await?;
+        }
+        summary.error = error;
+        if summary.pushes > 0 {
+            self.wake_pusher();
+        }
+        tracing::info!(
+            created = summary.created, updated = summary.updated, unchanged = summary.unchanged,
+            skipped = summary.skipped, failed = summary.failed, pages = summary.pages,
+            pushes = summary.pushes, error = summary.error.as_deref().unwrap_or(""),
+            "import round done"
+        );
+        Ok(summary)
+    }
+
+    async fn finish(
+        &self,
+        r: &ChannelRef,
+        ch: &Channel,
+        started: DateTime<Utc>,
+        error: Option<String>,
+        cadence: chrono::Duration,
+    ) -> Result<(), EngineError> {
+        let next = match &error {
+            None => started + cadence,
+            Some(_) => Utc::now() + retry_delay(ch.sync.failures, cadence),
+        };
+        if let Some(e) = &error {
+            tracing::warn!(channel = %r.channel_id, error = %e, "import failed; retrying later");
+        }
+        self.inner
+            .storage
+            .finish_import_run(
+                r,
+                ImportRun {
+                    started_at: started,
+                    error,
+                    next_import_at: next,
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn settle_job(&self, job: &Job, result: Result<(), ConnectorError>) -> Result<(), EngineError> {
+        let storage = &self.inner.storage;
+        match result {
+            Ok(()) => storage.finish_job(job.id, None, None).await?,
+            Err(e) if e.is_retryable() && job.attempts < 8 => {
+                let wait = chrono::Duration::seconds(5i64 << job.attempts.clamp(0, 10));
+                storage
+                    .finish_job(job.id, Some(e.to_string()), Some(Utc::now() + wait))
+                    .await?;
+            }
+            Err(e) => storage.finish_job(job.id, Some(e.to_string()), None).await?,
+        }
+        Ok(())
+    }
+
+    /// Register for order notifications once, when switched on and the
+    /// server has a public URL.
+    async fn ensure_notifications(
+        &self,
+        r: &ChannelRef,
+        ch: &Channel,
+        conn: &dyn SalesChannel,
+    ) -> Result<(), EngineError> {
+        let inner = &self.inner;
+        let Some(base) = &inner.config.public_url else {
+            return Ok(());
+        };
+        if !ch.settings.push_notifications
+            || !conn.capabilities().push_notifications
+            || ch.sync.notifications_at.is_some()
+        {
+            return Ok(());
+        }
+        let url = format!("{}/v1/inbound/{}", base.trim_end_matches('/'), r.channel_id);
+        let outcome = match conn.subscribe_notifications(&url).await {
+            Ok(None) => None,
+            Ok(Some(secret)) => self.store_secret(r, ch, &secret).await.err(),
+            Err(e) => Some(e.to_string()),
+        };
+        if let Some(e) = &outcome {
+            tracing::warn!(channel = %r.channel_id, error = %e, "order notifications not registered; polling only");
+        } else {
+            tracing::info!(channel = %r.channel_id, %url, "order notifications registered");
+        }
+        inner.storage.set_notifications(r, outcome).await?;
+        Ok(())
+    }
+
+    async fn store_secret(&self, r: &ChannelRef, ch: &Channel, secret: &str) -> Result<(), String> {
+        let inner = &self.inner;
+        let creds = connect::credentials(inner, r)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the channel has no credentials")?;
+        let updated = registry::with_webhook_secret(ch.kind, &creds, secret).map_err(|e| e.to_string())?;
+        let sealed = inner
+            .cipher
+            .seal(&r.account_id, &r.channel_id, &updated)
+            .map_err(|e| e.to_string())?;
+        inner
+            .storage
+            .store_engine_credentials(r, sealed)
+            .await
+            .map_err(|e| e.to_string())?;
+        inner.connectors.forget(&r.channel_id);
+        Ok(())
+    }
+
+    async fn download_listings(
+        &self,
+        r: &ChannelRef,
+        ch: &Channel,
+        conn: &dyn SalesChannel,
+    ) -> Result<usize, ConnectorError> {
+        let mut all = Vec::new();
+        let mut page = None;
+        for _ in 0..self.inner.config.max_pages {
+            let p = conn.fetch_listings(page).await?;
+            all.extend(p.listings.into_iter().map(|l| NewListing {
+                listing_id: l.channel_listing_id,
+                channel_sku: l.sku,
+                title: l.title,
+                price: l.price,
+                quantity: l.quantity,
+                raw: l.raw,
+            }));
+            page = p.next_page;
+            if page.is_none() {
+                break;
+            }
+        }
+        let n = all.len();
+        match self
+            .inner
+            .storage
+            .upsert_listings(r, all, ch.settings.add_to_main_products)
+            .await
+        {
+            Ok(report) => {
+                tracing::info!(listings = report.listings, mapped = report.mapped, created = report.products_created, pushes = report.pushes_enqueued, "listings downloaded");
+                if report.pushes_enqueued > 0 {
+                    self.wake_pusher();
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot store listings"),
+        }
+        Ok(n)
+    }
+
+    /// Read every page of orders changed since `since`; with `advance`, move
+    /// the cursor in the last page's transaction.
+    async fn fetch_window(
+        &self,
+        r: &ChannelRef,
+        conn: &dyn SalesChannel,
+        since: DateTime<Utc>,
+        advance: bool,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ConnectorError> {
+        let mut page = None;
+        let mut newest: Option<DateTime<Utc>> = None;
+        for _ in 0..self.inner.config.max_pages {
+            let p = conn
+                .fetch_orders(&OrderQuery {
+                    updated_since: since,
+                    page: page.take(),
+                })
+                .await?;
+            summary.pages += 1;
+            newest = newest.max(p.orders.iter().map(|o| o.order.updated_at).max());
+            let last = p.next_page.is_none();
+            let next = p.next_page.clone();
+            let cursor = (advance && last).then_some(newest).flatten();
+            self.store_page(r, p, cursor, summary).await;
+            if last {
+                return Ok(());
+            }
+            page = next;
+        }
+        // Bounded: the cursor did not move past what was read; the next
+        // round resumes from it.
+        tracing::warn!(pages = self.inner.config.max_pages, "page limit reached; continuing next round");
+        Ok(())
+    }
+
+    /// Upsert one page; on a storage failure, retry its orders one by one
+    /// and record those that still fail.
+    async fn store_page(
+        &self,
+        r: &ChannelRef,
+        page: OrderPage,
+        cursor: Option<DateTime<Utc>>,
+        summary: &mut ImportSummary,
+    ) {
+        let storage = &self.inner.storage;
+        let mut errors: Vec<NewImportError> = page
+            .unmappable
+            .into_iter()
+            .map(|u| NewImportError {
+                channel_order_id: u.channel_order_id.unwrap_or_else(|| "(unknown)".into()),
+                code: "unmappable".into(),
+                message: u.reason,
+                raw: Some(u.raw),
+            })
+            .collect();
+        let items: Vec<ImportItem> = page
+            .orders
+            .into_iter()
+            .map(|f| ImportItem { order: f.order, raw: f.raw })
+            .collect();
+        match storage.import_orders(r, items.clone(), cursor).await {
+            Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+            Err(batch_error) => {
+                tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
+                for item in items {
+                    let id = item.order.channel_order_id.clone();
+                    let raw = item.raw.clone();
+                    match storage.import_orders(r, vec![item], None).await {
+                        Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+                        Err(e) => errors.push(NewImportError {
+                            channel_order_id: id,
+                            code: "storage".into(),
+                            message: e.to_string(),
+                            raw: Some(raw),
+                        }),
+                    }
+                }
+                if let Some(t) = cursor
+                    && errors.is_empty()
+                    && let Err(e) = storage.import_orders(r, Vec::new(), Some(t)).await
+                {
+                    tracing::error!(error = %e, "cannot advance the cursor");
+                }
+            }
+        }
+        summary.failed += errors.len();
+        if let Err(e) = storage.record_import_errors(r, errors).await {
+            tracing::error!(error = %e, "cannot record import errors");
+        }
+    }
+
+    async fn backfill(
+        &self,
+        r: &ChannelRef,
+        conn: &dyn SalesChannel,
+        job: &Job,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ConnectorError> {
+        let from = job.payload["from"]
+            .as_str()
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| t.with_timezone(&Utc));
+        let Some(from) = from else {
+            return Err(ConnectorError::Client {
+                channel: "backfill".into(),
+                reason: format!("job {} has no valid `from`", job.id),
+            });
+        };
+        // Orders changed after `to` come along too: importing them is
+        // idempotent, and the channels' filters are by "changed since" only.
+        self.fetch_window(r, conn, from, false, summary).await
+    }
+
+    async fn one_order(
+        &self,
+        r: &ChannelRef,
+        conn: &dyn SalesChannel,
+        job: &Job,
+        summary: &mut ImportSummary,
+    ) -> Result<(), ConnectorError> {
+        let Some(id) = job.payload["channel_order_id"].as_str() else {
+            return Err(ConnectorError::Client {
+                channel: "order job".into(),
+                reason: format!("job {} names no channel_order_id", job.id),
+            });
+        };
+        let page = conn.fetch_order(id).await?;
+        if page.orders.is_empty() && page.unmappable.is_empty() {
+            self.inner
+                .storage
+                .record_import_errors(
+                    r,
+                    vec![NewImportError {
+                        channel_order_id: id.to_owned(),
+                        code: "not_found".into(),
+                        message: format!("the channel does not know order {id}"),
+                        raw: Some(json!({ "job": job.id })),
+                    }],
+                )
+                .await
+                .map_err(|e| ConnectorError::Client {
+                    channel: "order job".into(),
+                    reason: e.to_string(),
+                })?;
+            summary.failed += 1;
+            return Ok(());
+        }
+        summary.pages += 1;
+        self.store_page(r, page, None, summary).await;
+        Ok(())
+    }
+}
