@@ -55,6 +55,9 @@ pub struct AppState {
     pub cipher: CredentialCipher,
     /// API settings.
     pub config: Arc<ApiConfig>,
+    /// Poked when the API enqueues work for the engine or changes stock,
+    /// so the workers act at once instead of at their next tick.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 struct BearerAuth;
@@ -87,6 +90,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "products", description = "Main products and kits"),
         (name = "stock", description = "The stock ledger: sources, commitments, availability, explanations"),
         (name = "journal", description = "The append-only log of every change"),
+        (name = "orders", description = "Orders imported from channels, and what people do with them"),
     )
 )]
 struct ApiDoc;
@@ -128,6 +132,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
+        .route("/v1/inbound/{channel_id}", axum::routing::post(routes::inbound::receive))
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -347,7 +347,7 @@ pub struct UpsertedOrder {
 }
 
 /// One journal event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct JournalEvent {
     /// Monotonic sequence number (global, gap-free per insert order).
     pub seq: i64,

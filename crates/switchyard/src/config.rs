@@ -38,6 +38,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// The base URL channels reach this server at, for order notifications;
+    /// empty means `http://{listen}` (fine for simulators on this machine).
+    pub public_url: String,
+    /// Run the workers (import scheduler, stock pusher) in this process.
+    pub workers: bool,
 }
 
 impl fmt::Debug for Config {
@@ -48,6 +53,8 @@ impl fmt::Debug for Config {
             .field("database_url", &redact_url(&self.database_url()))
             .field("log_format", &self.log_format)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("public_url", &self.public_url)
+            .field("workers", &self.workers)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use switchyard_api::{ApiConfig, AppState, tokens};
 use switchyard_domain::ids::StoreId;
+use switchyard_engine::{Engine, EngineConfig};
 use switchyard_storage::crypto::CredentialCipher;
 use switchyard_storage::sqlite::SqliteStorage;
 use switchyard_storage::{Storage, TokenRecord};
@@ -69,34 +70,53 @@ pub async fn create_token(
         .context("cannot create the token (does the store belong to this account?)")
 }
 
-/// A built server: storage open, listener bound.
+/// A built server: storage open, listener bound, workers ready.
 #[derive(Debug)]
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     storage: Arc<dyn Storage>,
+    engine: Option<Engine>,
 }
 
 impl Application {
     /// Open storage, load the credential key (creating it on first start)
     /// and bind the listener. Port 0 picks a free port.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        Self::build_with(config, EngineConfig::default()).await
+    }
+
+    /// [`build`](Self::build) with explicit worker settings (tests and the
+    /// demo use shorter timeouts).
+    pub async fn build_with(config: &Config, mut engine: EngineConfig) -> anyhow::Result<Self> {
         let storage = open_storage(config).await?;
         let cipher = CredentialCipher::load_or_create(&config.key_file())?;
+        let wake = Arc::new(tokio::sync::Notify::new());
         let state = AppState {
             storage: storage.clone(),
-            cipher,
+            cipher: cipher.clone(),
             config: Arc::new(ApiConfig {
                 max_body_bytes: config.max_body_bytes,
             }),
+            wake: wake.clone(),
         };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        engine.public_url = Some(if config.public_url.is_empty() {
+            format!("http://{addr}")
+        } else {
+            config.public_url.clone()
+        });
+        let engine = config
+            .workers
+            .then(|| Engine::new(storage.clone(), cipher, engine, wake));
         Ok(Self {
             listener,
             router: switchyard_api::router(state),
             storage,
+            engine,
         })
     }
 
@@ -111,16 +131,30 @@ impl Application {
         self.storage.clone()
     }
 
-    /// Serve until `shutdown` completes, then finish in-flight requests.
+    /// The workers, when this process runs them.
+    #[must_use]
+    pub fn engine(&self) -> Option<Engine> {
+        self.engine.clone()
+    }
+
+    /// Serve (and run the workers) until `shutdown` completes, then finish
+    /// in-flight requests and stop the workers.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), "switchyard API listening");
-        axum::serve(self.listener, self.router)
+        tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), workers = self.engine.is_some(), "switchyard API listening");
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let workers = self.engine.map(|e| tokio::spawn(async move { e.run(stop_rx).await }));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
-            .context("server failed")
+            .context("server failed");
+        let _ = stop_tx.send(true);
+        if let Some(w) = workers {
+            let _ = w.await;
+        }
+        served
     }
 }
 

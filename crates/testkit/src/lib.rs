@@ -64,6 +64,8 @@ pub async fn spawn_app() -> TestApp {
         database_url: String::new(),
         log_format: LogFormat::Plain,
         max_body_bytes: 4 * 1024 * 1024,
+        public_url: String::new(),
+        workers: true,
     };
     let app = switchyard::Application::build(&config)
         .await

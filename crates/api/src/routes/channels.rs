@@ -1,13 +1,16 @@
 //! Channel connections of a store: kind, base URL, write-only credentials
-//! (sealed at rest), and stock rules. Order import settings arrive with the
-//! import engine.
+//! (sealed at rest, checked against the kind's shape), stock rules, and the
+//! settings of the core loop: cadence, the three stock switches, order
+//! notifications and order filters.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use switchyard_connectors::registry;
 use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::{check_text, check_url};
@@ -82,10 +85,61 @@ pub struct ChannelOut {
     pub has_credentials: bool,
     /// Stock rules.
     pub stock_rules: StockRulesDto,
+    /// Settings: `cadence_secs` (10–86400, default 180), `download_products`
+    /// (default true), `add_to_main_products` (default false),
+    /// `auto_sync_stock` (default false), `push_notifications` (default
+    /// true), `order_filters` {`import_unpaid`, `import_not_ready`,
+    /// `countries` {`allow`, `deny`}, `skus` {`allow`, `deny`} (exact or glob)}.
+    #[schema(value_type = Object)]
+    pub settings: ChannelSettings,
+    /// Where the import stands.
+    pub import: ImportStateOut,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+/// A channel's import state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportStateOut {
+    /// Newest channel `updated_at` among imported orders.
+    pub cursor: Option<DateTime<Utc>>,
+    /// Next scheduled import.
+    pub next_import_at: Option<DateTime<Utc>>,
+    /// Last attempt.
+    pub last_import_at: Option<DateTime<Utc>>,
+    /// Last successful import.
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// Last error message.
+    pub last_error: Option<String>,
+    /// When it happened.
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Failed imports in a row.
+    pub consecutive_failures: i64,
+    /// When listings were last downloaded.
+    pub listings_synced_at: Option<DateTime<Utc>>,
+    /// When order notifications were registered with the channel.
+    pub notifications_registered_at: Option<DateTime<Utc>>,
+    /// Why registering them failed.
+    pub notifications_error: Option<String>,
+}
+
+impl From<switchyard_storage::ChannelSync> for ImportStateOut {
+    fn from(s: switchyard_storage::ChannelSync) -> Self {
+        Self {
+            cursor: s.cursor,
+            next_import_at: s.next_import_at,
+            last_import_at: s.last_import_at,
+            last_success_at: s.last_success_at,
+            last_error: s.last_error,
+            last_error_at: s.last_error_at,
+            consecutive_failures: s.failures,
+            listings_synced_at: s.listings_synced_at,
+            notifications_registered_at: s.notifications_at,
+            notifications_error: s.notifications_error,
+        }
+    }
 }
 
 impl From<Channel> for ChannelOut {
@@ -98,6 +152,8 @@ impl From<Channel> for ChannelOut {
             base_url: c.base_url,
             has_credentials: c.has_credentials,
             stock_rules: c.stock_rules.into(),
+            settings: c.settings,
+            import: c.sync.into(),
             created_at: c.created_at,
             updated_at: c.updated_at,
         }
@@ -128,6 +184,9 @@ pub struct ChannelIn {
     pub credentials: Option<serde_json::Value>,
     /// Stock rules.
     pub stock_rules: Option<StockRulesDto>,
+    /// Settings (see `ChannelOut.settings`); missing fields take their defaults.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
 }
 
 /// Changes to a channel. `null` clears `base_url` or `credentials`.
@@ -146,12 +205,62 @@ pub struct ChannelPatchIn {
     pub credentials: Option<Option<serde_json::Value>>,
     /// New stock rules (replace the old ones whole).
     pub stock_rules: Option<StockRulesDto>,
+    /// Settings to change, merged into the current ones (JSON merge patch:
+    /// fields not given keep their value).
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// RFC 7396 JSON merge patch.
+fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+/// Parse and validate settings, starting from `base`.
+fn check_settings(
+    base: &ChannelSettings,
+    patch: Option<serde_json::Value>,
+) -> Result<Option<ChannelSettings>, ApiError> {
+    let Some(patch) = patch else { return Ok(None) };
+    if !patch.is_object() {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+            "settings",
+            "settings must be a JSON object",
+        ));
+    }
+    let mut v = serde_json::to_value(base).map_err(ApiError::internal)?;
+    merge(&mut v, &patch);
+    let settings: ChannelSettings = serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+            if path == "." { "settings".to_owned() } else { format!("settings.{path}") },
+            e.into_inner().to_string(),
+        )
+    })?;
+    settings.validate().map_err(|e| ApiError::from(e.under("settings")))?;
+    Ok(Some(settings))
 }
 
 fn seal_credentials(
     s: &AppState,
     account: &AccountId,
     channel: &ChannelId,
+    kind: ChannelKind,
     creds: serde_json::Value,
 ) -> Result<Vec<u8>, ApiError> {
     let obj = creds.as_object().filter(|o| !o.is_empty()).ok_or_else(|| {
@@ -170,6 +279,18 @@ fn seal_credentials(
             "credentials",
             format!("credentials must be at most {MAX_CREDENTIALS_BYTES} bytes"),
         ));
+    }
+    match registry::check_credentials(kind, &bytes) {
+        // Kinds without a connector yet keep whatever they are given.
+        Ok(()) | Err(registry::ConnectError::Unsupported(_)) => {}
+        Err(e) => {
+            return Err(ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_credentials",
+                "credentials",
+                e.to_string(),
+            ));
+        }
     }
     s.cipher
         .seal(account, channel, &bytes)
@@ -222,10 +343,11 @@ pub async fn create_channel(
         check_url("base_url", u)?;
     }
     let stock_rules = check_rules(body.stock_rules)?.unwrap_or_default();
+    let settings = check_settings(&ChannelSettings::default(), body.settings)?.unwrap_or_default();
     let id = ChannelId::generate();
     let credentials = body
         .credentials
-        .map(|c| seal_credentials(&s, &auth.account_id, &id, c))
+        .map(|c| seal_credentials(&s, &auth.account_id, &id, kind, c))
         .transpose()?;
     let ch = s
         .storage
@@ -239,9 +361,11 @@ pub async fn create_channel(
                 base_url: body.base_url,
                 credentials,
                 stock_rules,
+                settings,
             },
         )
         .await?;
+    s.wake.notify_one();
     Ok((StatusCode::CREATED, Json(ch.into())))
 }
 
@@ -282,12 +406,23 @@ pub async fn update_channel(
     }
     let stock_rules = check_rules(body.stock_rules)?;
     // Make sure the channel is ours before sealing anything for it.
-    s.storage.get_channel(&auth.account_id, &store, &id).await?;
+    let current = s.storage.get_channel(&auth.account_id, &store, &id).await?;
+    let settings = check_settings(&current.settings, body.settings)?;
     let credentials = match body.credentials {
         None => None,
         Some(None) => Some(None),
-        Some(Some(c)) => Some(Some(seal_credentials(&s, &auth.account_id, &id, c)?)),
+        Some(Some(c)) => Some(Some(seal_credentials(
+            &s,
+            &auth.account_id,
+            &id,
+            current.kind,
+            c,
+        )?)),
     };
+    let restock = stock_rules.is_some_and(|r| r != current.stock_rules)
+        || settings.as_ref().is_some_and(|st| {
+            st.auto_sync_stock && !current.settings.auto_sync_stock
+        });
     let ch = s
         .storage
         .update_channel(
@@ -299,9 +434,15 @@ pub async fn update_channel(
                 base_url: body.base_url,
                 credentials,
                 stock_rules,
+                settings,
             },
         )
         .await?;
+    if restock {
+        // New rules or a switched-on sync change every listing's target.
+        s.storage.resync_stock(&auth.account_id, &store).await?;
+    }
+    s.wake.notify_one();
     Ok(Json(ch.into()))
 }
 

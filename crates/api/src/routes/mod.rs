@@ -1,8 +1,11 @@
 //! One module per resource; [`all`] registers them with their OpenAPI docs.
 
 pub mod account;
+pub mod channel_ops;
 pub mod channels;
+pub mod inbound;
 pub mod journal;
+pub mod orders;
 pub mod products;
 pub mod stock;
 pub mod stores;
@@ -41,6 +44,25 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(stock::adjust_stock))
         .routes(routes!(stock::explain_stock))
         .routes(routes!(journal::list_journal))
+        .routes(routes!(channel_ops::test_channel))
+        .routes(routes!(channel_ops::import_channel))
+        .routes(routes!(channel_ops::backfill_channel))
+        .routes(routes!(channel_ops::download_listings))
+        .routes(routes!(channel_ops::channel_health))
+        .routes(routes!(channel_ops::list_import_errors))
+        .routes(routes!(channel_ops::retry_import_error))
+        .routes(routes!(channel_ops::list_listings))
+        .routes(routes!(channel_ops::list_sku_mappings))
+        .routes(routes!(
+            channel_ops::put_sku_mapping,
+            channel_ops::delete_sku_mapping
+        ))
+        .routes(routes!(orders::list_orders))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::hold_order))
+        .routes(routes!(orders::release_order))
+        .routes(routes!(orders::cancel_order))
+        .routes(routes!(orders::mark_manual))
 }
 
 /// For PATCH bodies: distinguish an absent field (`None`) from an explicit

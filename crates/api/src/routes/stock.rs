@@ -476,6 +476,7 @@ async fn write_one(
         .change_stock(&auth.account_id, store, &StockSource::Api, &[change])
         .await
         .map_err(|e| ApiError::from(e).with_field_prefix(""))?;
+    s.wake.notify_one();
     let change = out
         .into_iter()
         .next()
@@ -626,6 +627,7 @@ pub async fn bulk_change_stock(
         .change_stock(&auth.account_id, &store, &StockSource::Api, &changes)
         .await
         .map_err(|e| ApiError::from(e).with_field_prefix("items"))?;
+    s.wake.notify_one();
     Ok(Json(BulkStockOut {
         items: out.into_iter().map(change_out).collect(),
     }))

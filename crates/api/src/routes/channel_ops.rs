@@ -1,0 +1,460 @@
+//! What one does with a connected channel: test its credentials, import
+//! now, backfill a window, download listings, read its health and import
+//! errors (and retry one), read its listings, and map channel SKUs to main
+//! products. Work is handed to the engine as jobs through storage.
+
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchyard_connectors::ConnectorError;
+use switchyard_connectors::http::HttpPolicy;
+use switchyard_connectors::registry;
+use switchyard_domain::ids::{ChannelId, StoreId};
+use switchyard_domain::values::{Sku, check_text};
+use switchyard_storage::{
+    ChannelHealth, ChannelRef, ImportErrorRecord, JobKind, JobRecord, ListingRecord, SkuMapping,
+};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::routes::channels::ImportStateOut;
+
+fn channel_ref(auth: &Auth, store: StoreId, channel: ChannelId) -> ChannelRef {
+    ChannelRef {
+        account_id: auth.account_id.clone(),
+        store_id: store,
+        channel_id: channel,
+    }
+}
+
+/// The result of a credentials test.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestOut {
+    /// Whether the channel accepted the credentials.
+    pub ok: bool,
+    /// On failure, a stable code (`channel_auth_failed`, `channel_unreachable`, ...).
+    pub code: Option<String>,
+    /// What happened, in words.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// Round trip, in milliseconds.
+    pub latency_ms: u64,
+}
+
+fn hint(e: &ConnectorError) -> &'static str {
+    match e {
+        ConnectorError::Auth { .. } => {
+            "the channel refused the credentials: check the token or key pair and its permissions (orders, products, inventory, fulfilments)"
+        }
+        ConnectorError::Unreachable { .. } => {
+            "nothing answered at base_url: check the address, the port and that the shop is online"
+        }
+        ConnectorError::RateLimited { .. } => {
+            "the channel is limiting requests right now; the credentials may be fine, try again shortly"
+        }
+        ConnectorError::Unavailable { .. } => "the channel is having trouble; try again later",
+        ConnectorError::Malformed { .. } => {
+            "the answer was not the channel's API: check that base_url points at the shop itself"
+        }
+        ConnectorError::Rejected { .. } | ConnectorError::Client { .. } => {
+            "the channel refused the request: check base_url and the API version the shop allows"
+        }
+    }
+}
+
+/// Check the stored credentials against the channel with one cheap call.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/test", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = TestOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn test_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+) -> Result<Json<TestOut>, ApiError> {
+    auth.check_store(&store)?;
+    let ch = s.storage.get_channel(&auth.account_id, &store, &id).await?;
+    let sealed = s
+        .storage
+        .channel_credentials(&auth.account_id, &store, &id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "no_credentials",
+                "credentials",
+                "the channel has no credentials to test; PATCH them first",
+            )
+        })?;
+    let creds = s
+        .cipher
+        .open(&auth.account_id, &id, &sealed)
+        .map_err(ApiError::internal)?;
+    // A test answers quickly: two attempts, short timeouts.
+    let policy = HttpPolicy {
+        connect_timeout: Duration::from_secs(5),
+        request_timeout: Duration::from_secs(15),
+        max_attempts: 2,
+        max_retry_after: Duration::from_secs(5),
+        ..HttpPolicy::default()
+    };
+    let conn = registry::connect(ch.kind, ch.base_url.as_deref(), Some(&creds), policy).map_err(
+        |e| {
+            ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "channel_not_testable",
+                "channel",
+                e.to_string(),
+            )
+        },
+    )?;
+    let start = Instant::now();
+    let result = conn.test_connection().await;
+    let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(Json(match result {
+        Ok(()) => TestOut {
+            ok: true,
+            code: None,
+            message: format!("{} accepted the credentials", ch.kind),
+            hint: None,
+            latency_ms,
+        },
+        Err(e) => TestOut {
+            ok: false,
+            code: Some(e.code().to_owned()),
+            message: e.to_string(),
+            hint: Some(hint(&e).to_owned()),
+            latency_ms,
+        },
+    }))
+}
+
+/// A job handed to the engine.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobOut {
+    /// Job id.
+    pub id: i64,
+    /// `import`, `backfill`, `order` or `listings`.
+    #[schema(value_type = String)]
+    pub kind: JobKind,
+    /// Parameters.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// Enqueued.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<JobRecord> for JobOut {
+    fn from(j: JobRecord) -> Self {
+        Self {
+            id: j.id,
+            kind: j.kind,
+            payload: j.payload,
+            created_at: j.created_at,
+        }
+    }
+}
+
+async fn enqueue(
+    s: &AppState,
+    auth: &Auth,
+    store: StoreId,
+    id: ChannelId,
+    kind: JobKind,
+    payload: serde_json::Value,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    auth.check_store(&store)?;
+    let job = s
+        .storage
+        .enqueue_job(&channel_ref(auth, store, id), kind, payload)
+        .await?;
+    s.wake.notify_one();
+    Ok((StatusCode::ACCEPTED, Json(job.into())))
+}
+
+/// Import now (orders changed since the cursor), without waiting for the cadence.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/import", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 202, body = JobOut), (status = 404, body = ErrorBody)))]
+pub async fn import_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    enqueue(&s, &auth, store, id, JobKind::Import, json!({})).await
+}
+
+/// Download the channel's listings now.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/listings/download", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 202, body = JobOut), (status = 404, body = ErrorBody)))]
+pub async fn download_listings(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    enqueue(&s, &auth, store, id, JobKind::Listings, json!({})).await
+}
+
+/// A past window to import again.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BackfillIn {
+    /// Start (RFC 3339).
+    pub from: DateTime<Utc>,
+    /// End (RFC 3339, default now).
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Re-import every order changed in a past window. Orders already imported
+/// are updated, never duplicated.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/backfill", tag = "channels", request_body = BackfillIn,
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 202, body = JobOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn backfill_channel(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+    ApiJson(body): ApiJson<BackfillIn>,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    let to = body.to.unwrap_or_else(Utc::now);
+    if body.from >= to {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_window",
+            "from",
+            "from must be before to",
+        ));
+    }
+    if body.from > Utc::now() {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_window",
+            "from",
+            "from must be in the past",
+        ));
+    }
+    let payload = json!({ "from": body.from, "to": to });
+    enqueue(&s, &auth, store, id, JobKind::Backfill, payload).await
+}
+
+/// A channel's health.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthOut {
+    /// Import state (last success, last error, ...).
+    pub import: ImportStateOut,
+    /// Orders imported since midnight UTC.
+    pub orders_imported_today: i64,
+    /// Unresolved import errors.
+    pub open_import_errors: i64,
+    /// Enqueued time of the oldest stock change not yet confirmed by the channel.
+    pub oldest_unpushed_stock_change: Option<DateTime<Utc>>,
+    /// Stock pushes pending or failing.
+    pub unpushed_stock_changes: i64,
+}
+
+/// Health of a channel: last successful import, last error, orders imported
+/// today, oldest unpushed stock change.
+#[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/health", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = HealthOut), (status = 404, body = ErrorBody)))]
+pub async fn channel_health(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+) -> Result<Json<HealthOut>, ApiError> {
+    auth.check_store(&store)?;
+    let ch = s.storage.get_channel(&auth.account_id, &store, &id).await?;
+    let ChannelHealth {
+        orders_imported_today,
+        open_import_errors,
+        oldest_unpushed_stock_change,
+        unpushed_stock_changes,
+    } = s.storage.channel_health(&auth.account_id, &store, &id).await?;
+    Ok(Json(HealthOut {
+        import: ch.sync.into(),
+        orders_imported_today,
+        open_import_errors,
+        oldest_unpushed_stock_change,
+        unpushed_stock_changes,
+    }))
+}
+
+/// `?all=&limit=&cursor=` of the error list.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErrorsQuery {
+    /// Include resolved errors too.
+    pub all: Option<bool>,
+    /// Items per page.
+    pub limit: Option<u32>,
+    /// Cursor of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of import errors.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportErrorList {
+    /// Errors, newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<ImportErrorRecord>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Orders the channel sent that could not be imported (unresolved only,
+/// unless `all=true`).
+#[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/errors", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ErrorsQuery),
+    responses((status = 200, body = ImportErrorList), (status = 404, body = ErrorBody)))]
+pub async fn list_import_errors(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+    ApiQuery(q): ApiQuery<ErrorsQuery>,
+) -> Result<Json<ImportErrorList>, ApiError> {
+    auth.check_store(&store)?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .to_request(|k| k.parse::<i64>().is_ok())?;
+    let p = s
+        .storage
+        .list_import_errors(&auth.account_id, &store, &id, q.all.unwrap_or(false), &page)
+        .await?;
+    Ok(Json(ImportErrorList {
+        items: p.items,
+        next_cursor: p.next.as_deref().map(encode_cursor),
+    }))
+}
+
+/// Retry a failed import: fetch that order from the channel again and import it.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/errors/{error_id}/retry", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("error_id" = i64, Path, description = "Import error id")),
+    responses((status = 202, body = JobOut), (status = 404, body = ErrorBody)))]
+pub async fn retry_import_error(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id, error_id)): ApiPath<(StoreId, ChannelId, i64)>,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    auth.check_store(&store)?;
+    let e = s
+        .storage
+        .get_import_error(&auth.account_id, &store, &id, error_id)
+        .await?;
+    let payload = json!({ "channel_order_id": e.channel_order_id, "retry_of": e.id });
+    enqueue(&s, &auth, store, id, JobKind::Order, payload).await
+}
+
+/// A page of listings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListingList {
+    /// Listings with their push state.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<ListingRecord>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// The channel's listings, their mapping to main products and where their
+/// stock push stands (`pending`, `sent`, `skipped`, `error` with the channel's message).
+#[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/listings", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), PageQuery),
+    responses((status = 200, body = ListingList), (status = 404, body = ErrorBody)))]
+pub async fn list_listings(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<Json<ListingList>, ApiError> {
+    auth.check_store(&store)?;
+    let page = q.to_request(|k| !k.is_empty())?;
+    let p = s
+        .storage
+        .list_listings(&auth.account_id, &store, &id, &page)
+        .await?;
+    Ok(Json(ListingList {
+        items: p.items,
+        next_cursor: p.next.as_deref().map(encode_cursor),
+    }))
+}
+
+/// A mapping to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SkuMappingIn {
+    /// The main product SKU the channel SKU stands for.
+    pub sku: String,
+}
+
+/// Manual SKU mappings of a channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SkuMappingList {
+    /// Mappings by channel SKU.
+    #[schema(value_type = Vec<Object>)]
+    pub items: Vec<SkuMapping>,
+}
+
+/// List the channel's manual SKU mappings.
+#[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/sku-mappings", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id")),
+    responses((status = 200, body = SkuMappingList), (status = 404, body = ErrorBody)))]
+pub async fn list_sku_mappings(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
+) -> Result<Json<SkuMappingList>, ApiError> {
+    auth.check_store(&store)?;
+    let items = s
+        .storage
+        .list_sku_mappings(&auth.account_id, &store, &id)
+        .await?;
+    Ok(Json(SkuMappingList { items }))
+}
+
+/// Map a channel SKU to a main product whose SKU differs. Listings and
+/// future order lines with that channel SKU follow the mapping.
+#[utoipa::path(put, path = "/v1/stores/{store_id}/channels/{channel_id}/sku-mappings/{channel_sku}", tag = "channels", request_body = SkuMappingIn,
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("channel_sku" = String, Path, description = "SKU as the channel spells it")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_sku_mapping(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id, channel_sku)): ApiPath<(StoreId, ChannelId, String)>,
+    ApiJson(body): ApiJson<SkuMappingIn>,
+) -> Result<Json<SkuMapping>, ApiError> {
+    auth.check_store(&store)?;
+    check_text("channel_sku", &channel_sku, 255)?;
+    let sku = Sku::parse(&body.sku)?;
+    let m = s
+        .storage
+        .set_sku_mapping(&auth.account_id, &store, &id, &channel_sku, &sku)
+        .await?;
+    s.wake.notify_one();
+    Ok(Json(m))
+}
+
+/// Remove a manual SKU mapping.
+#[utoipa::path(delete, path = "/v1/stores/{store_id}/channels/{channel_id}/sku-mappings/{channel_sku}", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("channel_sku" = String, Path, description = "SKU as the channel spells it")),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn delete_sku_mapping(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id, channel_sku)): ApiPath<(StoreId, ChannelId, String)>,
+) -> Result<StatusCode, ApiError> {
+    auth.check_store(&store)?;
+    s.storage
+        .delete_sku_mapping(&auth.account_id, &store, &id, &channel_sku)
+        .await?;
+    s.wake.notify_one();
+    Ok(StatusCode::NO_CONTENT)
+}
