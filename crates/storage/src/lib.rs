@@ -349,6 +349,8 @@ pub trait Imports: Send + Sync {
         kind: JobKind,
         payload: serde_json::Value,
     ) -> Result<JobRecord>;
+    /// One job of a channel.
+    async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord>;
     /// Claim up to `limit` due jobs of `channel` for `lease`.
     async fn claim_jobs(
         &self,

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use switchyard_api::{ApiConfig, AppState, tokens};
 use switchyard_domain::ids::StoreId;
-use switchyard_engine::{Engine, EngineConfig};
 use switchyard_storage::crypto::CredentialCipher;
 use switchyard_storage::sqlite::SqliteStorage;
 use switchyard_storage::{Storage, TokenRecord};
 use tokio::net::TcpListener;
 
 pub use config::Config;
+pub use switchyard_engine::{Engine, EngineConfig};
 
 /// Create the data directory (mode 0700) if it does not exist.
 pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {

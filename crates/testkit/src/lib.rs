@@ -54,6 +54,11 @@ pub struct Resp {
 
 /// Start the server on `127.0.0.1:0` with a fresh data directory.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(switchyard::EngineConfig::default()).await
+}
+
+/// [`spawn_app`] with explicit worker settings.
+pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         switchyard::telemetry::init(LogFormat::Plain);
     }
@@ -67,7 +72,7 @@ pub async fn spawn_app() -> TestApp {
         public_url: String::new(),
         workers: true,
     };
-    let app = switchyard::Application::build(&config)
+    let app = switchyard::Application::build_with(&config, engine)
         .await
         .expect("build application");
     let address = format!("http://{}", app.local_addr().expect("bound address"));

@@ -147,8 +147,14 @@ pub struct JobOut {
     /// Parameters.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
     /// Enqueued.
     pub created_at: DateTime<Utc>,
+    /// Finished (done, or given up with `last_error`).
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl From<JobRecord> for JobOut {
@@ -157,9 +163,29 @@ impl From<JobRecord> for JobOut {
             id: j.id,
             kind: j.kind,
             payload: j.payload,
+            attempts: j.attempts,
+            last_error: j.last_error,
             created_at: j.created_at,
+            finished_at: j.finished_at,
         }
     }
+}
+
+/// A job handed to the engine, and whether it finished.
+#[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/jobs/{job_id}", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("job_id" = i64, Path, description = "Job id")),
+    responses((status = 200, body = JobOut), (status = 404, body = ErrorBody)))]
+pub async fn get_job(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id, job)): ApiPath<(StoreId, ChannelId, i64)>,
+) -> Result<Json<JobOut>, ApiError> {
+    auth.check_store(&store)?;
+    let j = s
+        .storage
+        .get_job(&channel_ref(&auth, store, id), job)
+        .await?;
+    Ok(Json(j.into()))
 }
 
 async fn enqueue(

@@ -46,6 +46,7 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(journal::list_journal))
         .routes(routes!(channel_ops::test_channel))
         .routes(routes!(channel_ops::import_channel))
+        .routes(routes!(channel_ops::get_job))
         .routes(routes!(channel_ops::backfill_channel))
         .routes(routes!(channel_ops::download_listings))
         .routes(routes!(channel_ops::channel_health))

@@ -317,6 +317,24 @@ impl Imports for SqliteStorage {
         Ok(job)
     }
 
+    async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord> {
+        let mut tx = self.read.begin().await?;
+        require_channel(
+            &mut tx,
+            &channel.account_id,
+            &channel.store_id,
+            &channel.channel_id,
+        )
+        .await?;
+        let row = sqlx::query("SELECT * FROM jobs WHERE id = ? AND channel_id = ?")
+            .bind(id)
+            .bind(channel.channel_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StorageError::NotFound { entity: "job" })?;
+        job_record_from_row(&row)
+    }
+
     async fn claim_jobs(
         &self,
         channel: &ChannelRef,

@@ -1,0 +1,334 @@
+//! The core loop end to end: the real server with its workers, a Shopify
+//! and a WooCommerce simulator on loopback sharing a catalogue (one SKU is
+//! a kit in the store), orders placed as customers would. Every wait is a
+//! bounded poll for a condition, never a fixed sleep.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test loudly"
+)]
+
+mod core_loop;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard::EngineConfig;
+use switchyard_connectors::http::HttpPolicy;
+use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
+use switchyard_testkit::{TestApp, Tenant, spawn_app_with};
+
+/// The kit of the store: one `SKU-00001` and two `SKU-00002`, sold on both
+/// channels as `SKU-00003`.
+pub const KIT: &str = "SKU-00003";
+/// Units of every plain SKU at the start.
+pub const START: i64 = 10;
+
+/// Quick timeouts and retries, `Retry-After` honoured up to 5 s.
+pub fn engine_config() -> EngineConfig {
+    EngineConfig {
+        tick: Duration::from_millis(50),
+        initial_lookback: chrono::Duration::hours(1),
+        http: HttpPolicy {
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+            max_attempts: 6,
+            base_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(5),
+            max_concurrency: 4,
+        },
+        ..EngineConfig::default()
+    }
+}
+
+/// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A simulator's control API.
+#[derive(Debug)]
+pub struct Sim {
+    pub sim: RunningSim,
+    http: reqwest::Client,
+}
+
+impl Sim {
+    pub async fn start(channel: Channel) -> Self {
+        let sim = switchyard_sim::spawn(
+            channel,
+            &SimOptions {
+                seed: 11,
+                products: 12,
+                orders: 0,
+                ..SimOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        Self {
+            sim,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.sim.base_url()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "POST {path}: {status} {v}");
+        v
+    }
+
+    /// Place a paid order; returns the channel's order id.
+    pub async fn order(&self, lines: &[(&str, i64)], extra: Value) -> String {
+        let mut body = json!({
+            "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>(),
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let o = self.post("/_sim/orders", body).await;
+        let id = &o["id"];
+        match id {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
+            other => panic!("order without id: {other}"),
+        }
+    }
+
+    /// SKU → quantity the channel shows.
+    pub async fn stock(&self) -> BTreeMap<String, i64> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sim/stock", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| {
+                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
+                Some((i["sku"].as_str()?.to_owned(), q))
+            })
+            .collect()
+    }
+
+    pub async fn faults(&self, f: &Faults) {
+        let r = self
+            .http
+            .put(format!("{}/_sim/faults", self.url()))
+            .json(f)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+}
+
+/// A store with both channels connected and stock in sync.
+#[derive(Debug)]
+pub struct World {
+    pub app: TestApp,
+    pub t: Tenant,
+    pub store: String,
+    pub shopify: Sim,
+    pub woo: Sim,
+    pub shopify_ch: String,
+    pub woo_ch: String,
+    /// Every SKU the channels list.
+    pub skus: Vec<String>,
+}
+
+impl World {
+    /// Start everything; `settings` are merged into both channels' settings.
+    pub async fn new(settings: Value) -> Self {
+        Self::on(spawn_app_with(engine_config()).await, settings).await
+    }
+
+    pub async fn on(app: TestApp, settings: Value) -> Self {
+        let t = app.tenant("acme").await;
+        let store = app.store(&t, "Acme").await;
+        let shopify = Sim::start(Channel::Shopify).await;
+        let woo = Sim::start(Channel::WooCommerce).await;
+        let skus: Vec<String> = shopify.stock().await.into_keys().collect();
+        for sku in skus.iter().filter(|s| *s != KIT) {
+            app.product(&t, &store, sku).await;
+        }
+        let kit = app
+            .post(
+                &t,
+                &format!("/v1/stores/{store}/products"),
+                &json!({ "sku": KIT, "title": "Bundle", "components": [
+                    { "sku": "SKU-00001", "quantity": 1 }, { "sku": "SKU-00002", "quantity": 2 } ] }),
+            )
+            .await;
+        assert_eq!(kit.status, 201, "{}", kit.body);
+        let items: Vec<Value> = skus
+            .iter()
+            .filter(|s| *s != KIT)
+            .map(|s| json!({ "sku": s, "quantity": START }))
+            .collect();
+        let r = app
+            .post(&t, &format!("/v1/stores/{store}/stock"), &json!({ "items": items }))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let mut base = json!({ "cadence_secs": 10, "auto_sync_stock": true });
+        if let (Some(b), Some(e)) = (base.as_object_mut(), settings.as_object()) {
+            b.extend(e.clone());
+        }
+        let shopify_ch = channel(&app, &t, &store, "shopify", &shopify, json!({
+            "access_token": shopify.sim.credentials["access_token"],
+            "api_secret_key": shopify.sim.credentials["api_secret_key"],
+        }), &base).await;
+        let woo_ch = channel(&app, &t, &store, "woocommerce", &woo, woo.sim.credentials.clone(), &base).await;
+        let w = Self {
+            app,
+            t,
+            store,
+            shopify,
+            woo,
+            shopify_ch,
+            woo_ch,
+            skus,
+        };
+        let expected = w.expected(&BTreeMap::new());
+        w.converge(&expected, 30).await;
+        w
+    }
+
+    /// What every channel should show when `sold` units of plain SKUs are committed.
+    pub fn expected(&self, sold: &BTreeMap<&str, i64>) -> BTreeMap<String, i64> {
+        let avail = |s: &str| START - sold.get(s).copied().unwrap_or(0);
+        self.skus
+            .iter()
+            .map(|s| {
+                let q = if s == KIT {
+                    avail("SKU-00001").max(0).min(avail("SKU-00002").max(0) / 2)
+                } else {
+                    avail(s).max(0)
+                };
+                (s.clone(), q)
+            })
+            .collect()
+    }
+
+    /// Wait until both channels show `expected`.
+    pub async fn converge(&self, expected: &BTreeMap<String, i64>, secs: u64) {
+        for sim in [&self.shopify, &self.woo] {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+            loop {
+                let last = sim.stock().await;
+                if &last == expected {
+                    break;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{} never showed the expected stock:\n expected {expected:?}\n      got {last:?}",
+                    sim.url()
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    /// Orders of the store (all pages).
+    pub async fn orders(&self, query: &str) -> Vec<Value> {
+        let r = self
+            .app
+            .get(&self.t, &format!("/v1/orders?store_id={}&limit=1000{query}", self.store))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["items"].as_array().unwrap().clone()
+    }
+
+    /// Wait until the store holds `n` orders matching `query`.
+    pub async fn wait_orders(&self, query: &str, n: usize, secs: u64) -> Vec<Value> {
+        eventually(&format!("{n} orders ({query})"), secs, || async {
+            self.orders(query).await.len() == n
+        })
+        .await;
+        self.orders(query).await
+    }
+
+    /// Run a channel job and wait for it to finish.
+    pub async fn job(&self, channel: &str, path: &str, body: Value) {
+        let base = format!("/v1/stores/{}/channels/{channel}", self.store);
+        let r = self.app.post(&self.t, &format!("{base}/{path}"), &body).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let id = r.body["id"].as_i64().unwrap();
+        eventually(&format!("job {id} ({path}) to finish"), 30, || async {
+            let j = self.app.get(&self.t, &format!("{base}/jobs/{id}")).await;
+            !j.body["finished_at"].is_null()
+        })
+        .await;
+        let j = self.app.get(&self.t, &format!("{base}/jobs/{id}")).await;
+        assert!(j.body["last_error"].is_null(), "job failed: {}", j.body);
+    }
+
+    pub async fn patch_settings(&self, channel: &str, settings: Value) {
+        let r = self
+            .app
+            .patch(
+                &self.t,
+                &format!("/v1/stores/{}/channels/{channel}", self.store),
+                &json!({ "settings": settings }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+}
+
+async fn channel(
+    app: &TestApp,
+    t: &Tenant,
+    store: &str,
+    kind: &str,
+    sim: &Sim,
+    credentials: Value,
+    settings: &Value,
+) -> String {
+    let r = app
+        .post(
+            t,
+            &format!("/v1/stores/{store}/channels"),
+            &json!({ "name": kind, "kind": kind, "base_url": sim.url(),
+                     "credentials": credentials, "settings": settings }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
