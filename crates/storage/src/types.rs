@@ -357,7 +357,8 @@ pub struct JournalEvent {
     pub entity_type: String,
     /// Entity id.
     pub entity_id: String,
-    /// Event type.
+    /// Event type (`type` on the wire, as in the journal API).
+    #[serde(rename = "type")]
     pub event_type: String,
     /// Payload.
     pub payload: serde_json::Value,

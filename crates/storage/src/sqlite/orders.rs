@@ -318,6 +318,20 @@ pub(crate) async fn import_batch(
             .execute(&mut *conn)
             .await?;
         touched.extend(written.touched);
+        if written.created {
+            // The channel took its own stock down at checkout: what we last
+            // confirmed there is stale for these SKUs, even when the order
+            // commits nothing here (excluded), so their targets are pushed again.
+            let skus: BTreeSet<String> = order
+                .lines
+                .iter()
+                .filter(|l| l.flags.is_empty())
+                .filter_map(|l| l.sku.as_deref().map(str::trim))
+                .map(str::to_owned)
+                .collect();
+            let mapped = invalidate_confirmed(conn, store, ch, &skus).await?;
+            touched.extend(mapped);
+        }
         if !written.committed.is_empty() {
             check_oversell.push((written.id.clone(), written.committed));
         }
@@ -336,6 +350,29 @@ pub(crate) async fn import_batch(
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
     report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
     Ok(report)
+}
+
+/// Forget what the channel last confirmed for the listings showing these
+/// channel SKUs; returns the store SKUs they map to.
+async fn invalidate_confirmed(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_skus: &BTreeSet<String>,
+) -> Result<BTreeSet<String>> {
+    let mut out = BTreeSet::new();
+    for cs in channel_skus {
+        let Some(sku) = map_sku(conn, store, channel, cs).await? else {
+            continue;
+        };
+        sqlx::query("UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?")
+            .bind(channel.as_str())
+            .bind(&sku)
+            .execute(&mut *conn)
+            .await?;
+        out.insert(sku);
+    }
+    Ok(out)
 }
 
 /// Flag orders committing a SKU whose availability went below zero: the

@@ -37,7 +37,7 @@ async fn a_sale_on_one_channel_lowers_every_other_channel_kits_included() {
     assert_eq!(one.status, 200);
     assert!(one.body["raw"].is_object(), "{}", one.body);
     assert_eq!(one.body["unified"]["lines"][0]["sku"], "SKU-00001");
-    assert_eq!(one.body["journal"][0]["event_type"], "order.created");
+    assert_eq!(one.body["journal"][0]["type"], "order.created");
 }
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn reimports_and_backfills_duplicate_nothing() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["event_type"] == "order.created" || e["event_type"] == "order.updated")
+        .filter(|e| e["type"] == "order.created" || e["type"] == "order.updated")
         .count();
     assert_eq!(created, 2, "re-reads write no order events");
 }
@@ -217,6 +217,6 @@ async fn the_last_unit_sold_twice_pushes_zero_and_flags_the_order() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|e| e["event_type"] == "order.oversold")
+            .any(|e| e["type"] == "order.oversold")
     );
 }
