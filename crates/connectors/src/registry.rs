@@ -48,7 +48,10 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(kind: ChannelKind, json: &[u8]) -> Result<T, ConnectError> {
+fn parse<T: serde::de::DeserializeOwned>(
+    kind: ChannelKind,
+    json: &[u8],
+) -> Result<T, ConnectError> {
     serde_json::from_slice(json).map_err(|e| ConnectError::BadCredentials {
         kind,
         reason: e.to_string(),

@@ -362,7 +362,10 @@ mod tests {
     #[test]
     fn only_paid_unfulfilled_orders_are_imported_by_default() {
         let f = OrderFilters::default();
-        assert_eq!(state(decide(&order("GB", &["A"]), &f, None)), Some(OrderState::Open));
+        assert_eq!(
+            state(decide(&order("GB", &["A"]), &f, None)),
+            Some(OrderState::Open)
+        );
         let mut unpaid = order("GB", &["A"]);
         unpaid.payment_status = PaymentStatus::Pending;
         assert_eq!(state(decide(&unpaid, &f, None)), None);
@@ -409,26 +412,41 @@ mod tests {
             },
             ..OrderFilters::default()
         };
-        assert_eq!(state(decide(&order("NL", &["A"]), &allow, None)), Some(OrderState::Open));
-        assert_eq!(state(decide(&order("DE", &["A"]), &allow, None)), Some(OrderState::Excluded));
+        assert_eq!(
+            state(decide(&order("NL", &["A"]), &allow, None)),
+            Some(OrderState::Open)
+        );
+        assert_eq!(
+            state(decide(&order("DE", &["A"]), &allow, None)),
+            Some(OrderState::Excluded)
+        );
     }
 
     #[test]
     fn our_own_decisions_survive_channel_updates() {
         let f = OrderFilters::default();
         let o = order("GB", &["A"]);
-        assert_eq!(state(decide(&o, &f, Some(OrderState::OnHold))), Some(OrderState::OnHold));
+        assert_eq!(
+            state(decide(&o, &f, Some(OrderState::OnHold))),
+            Some(OrderState::OnHold)
+        );
         assert_eq!(
             state(decide(&o, &f, Some(OrderState::Cancelled))),
             Some(OrderState::Cancelled)
         );
         let mut c = o.clone();
         c.cancelled = true;
-        assert_eq!(state(decide(&c, &f, Some(OrderState::OnHold))), Some(OrderState::Cancelled));
+        assert_eq!(
+            state(decide(&c, &f, Some(OrderState::OnHold))),
+            Some(OrderState::Cancelled)
+        );
         assert_eq!(state(decide(&c, &f, None)), None);
         let mut r = o;
         r.payment_status = PaymentStatus::Refunded;
-        assert_eq!(state(decide(&r, &f, Some(OrderState::Open))), Some(OrderState::Cancelled));
+        assert_eq!(
+            state(decide(&r, &f, Some(OrderState::Open))),
+            Some(OrderState::Cancelled)
+        );
     }
 
     #[test]
@@ -436,7 +454,10 @@ mod tests {
         let mut s = ChannelSettings::default();
         assert!(s.validate().is_ok());
         s.cadence_secs = 5;
-        assert_eq!(s.validate().unwrap_err().field.as_deref(), Some("cadence_secs"));
+        assert_eq!(
+            s.validate().unwrap_err().field.as_deref(),
+            Some("cadence_secs")
+        );
         s.cadence_secs = 60;
         s.order_filters.countries.deny = vec!["gb".into()];
         assert_eq!(

@@ -65,7 +65,10 @@ pub(crate) async fn open(
     match built {
         Ok(c) => {
             if let Ok(mut m) = inner.connectors.0.lock() {
-                m.insert(r.channel_id.clone(), (ch.updated_at, fingerprint, Arc::clone(&c)));
+                m.insert(
+                    r.channel_id.clone(),
+                    (ch.updated_at, fingerprint, Arc::clone(&c)),
+                );
             }
             Ok((ch, Ok(c)))
         }
@@ -74,7 +77,10 @@ pub(crate) async fn open(
 }
 
 /// The decrypted credentials of a channel (to add a generated secret).
-pub(crate) async fn credentials(inner: &Inner, r: &ChannelRef) -> Result<Option<Vec<u8>>, EngineError> {
+pub(crate) async fn credentials(
+    inner: &Inner,
+    r: &ChannelRef,
+) -> Result<Option<Vec<u8>>, EngineError> {
     let sealed = inner
         .storage
         .channel_credentials(&r.account_id, &r.store_id, &r.channel_id)

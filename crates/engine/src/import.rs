@@ -84,9 +84,13 @@ impl Engine {
             Ok(c) => c,
             Err(e) => {
                 for job in &jobs {
-                    inner.storage.finish_job(job.id, Some(e.clone()), None).await?;
+                    inner
+                        .storage
+                        .finish_job(job.id, Some(e.clone()), None)
+                        .await?;
                 }
-                self.finish(r, &ch, started, Some(e.clone()), cadence).await?;
+                self.finish(r, &ch, started, Some(e.clone()), cadence)
+                    .await?;
                 summary.error = Some(e);
                 return Ok(summary);
             }
@@ -120,9 +124,12 @@ impl Engine {
             self.settle_job(&job, result).await?;
         }
         if run_incremental && error.is_none() {
-            let since = ch.sync.cursor.map_or(started - inner.config.initial_lookback, |c| {
-                ImportCursor { updated_at: c }.fetch_since(inner.config.overlap)
-            });
+            let since = ch
+                .sync
+                .cursor
+                .map_or(started - inner.config.initial_lookback, |c| {
+                    ImportCursor { updated_at: c }.fetch_since(inner.config.overlap)
+                });
             if let Err(e) = self
                 .fetch_window(r, conn.as_ref(), since, true, &mut summary)
                 .await
@@ -138,9 +145,14 @@ impl Engine {
             self.wake_pusher();
         }
         tracing::info!(
-            created = summary.created, updated = summary.updated, unchanged = summary.unchanged,
-            skipped = summary.skipped, failed = summary.failed, pages = summary.pages,
-            pushes = summary.pushes, error = summary.error.as_deref().unwrap_or(""),
+            created = summary.created,
+            updated = summary.updated,
+            unchanged = summary.unchanged,
+            skipped = summary.skipped,
+            failed = summary.failed,
+            pages = summary.pages,
+            pushes = summary.pushes,
+            error = summary.error.as_deref().unwrap_or(""),
             "import round done"
         );
         Ok(summary)
@@ -175,7 +187,11 @@ impl Engine {
         Ok(())
     }
 
-    async fn settle_job(&self, job: &Job, result: Result<(), ConnectorError>) -> Result<(), EngineError> {
+    async fn settle_job(
+        &self,
+        job: &Job,
+        result: Result<(), ConnectorError>,
+    ) -> Result<(), EngineError> {
         let storage = &self.inner.storage;
         match result {
             Ok(()) => storage.finish_job(job.id, None, None).await?,
@@ -185,7 +201,11 @@ impl Engine {
                     .finish_job(job.id, Some(e.to_string()), Some(Utc::now() + wait))
                     .await?;
             }
-            Err(e) => storage.finish_job(job.id, Some(e.to_string()), None).await?,
+            Err(e) => {
+                storage
+                    .finish_job(job.id, Some(e.to_string()), None)
+                    .await?
+            }
         }
         Ok(())
     }
@@ -229,7 +249,8 @@ impl Engine {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the channel has no credentials")?;
-        let updated = registry::with_webhook_secret(ch.kind, &creds, secret).map_err(|e| e.to_string())?;
+        let updated =
+            registry::with_webhook_secret(ch.kind, &creds, secret).map_err(|e| e.to_string())?;
         let sealed = inner
             .cipher
             .seal(&r.account_id, &r.channel_id, &updated)
@@ -274,7 +295,13 @@ impl Engine {
             .await
         {
             Ok(report) => {
-                tracing::info!(listings = report.listings, mapped = report.mapped, created = report.products_created, pushes = report.pushes_enqueued, "listings downloaded");
+                tracing::info!(
+                    listings = report.listings,
+                    mapped = report.mapped,
+                    created = report.products_created,
+                    pushes = report.pushes_enqueued,
+                    "listings downloaded"
+                );
                 if report.pushes_enqueued > 0 {
                     self.wake_pusher();
                 }
@@ -316,7 +343,10 @@ impl Engine {
         }
         // Bounded: the cursor did not move past what was read; the next
         // round resumes from it.
-        tracing::warn!(pages = self.inner.config.max_pages, "page limit reached; continuing next round");
+        tracing::warn!(
+            pages = self.inner.config.max_pages,
+            "page limit reached; continuing next round"
+        );
         Ok(())
     }
 
@@ -343,7 +373,10 @@ impl Engine {
         let items: Vec<ImportItem> = page
             .orders
             .into_iter()
-            .map(|f| ImportItem { order: f.order, raw: f.raw })
+            .map(|f| ImportItem {
+                order: f.order,
+                raw: f.raw,
+            })
             .collect();
         match storage.import_orders(r, items.clone(), cursor).await {
             Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),

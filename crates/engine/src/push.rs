@@ -67,7 +67,13 @@ impl Engine {
                     .into_iter()
                     .map(|p| {
                         let retry = Utc::now() + backoff(p.attempts, false);
-                        (p, PushResult::Failed { error: e.clone(), retry_at: Some(retry) })
+                        (
+                            p,
+                            PushResult::Failed {
+                                error: e.clone(),
+                                retry_at: Some(retry),
+                            },
+                        )
                     })
                     .collect::<Vec<_>>();
                 summary.failed = results.len();
@@ -93,18 +99,27 @@ impl Engine {
                 Ok(outcomes) => chunk
                     .iter()
                     .cloned()
-                    .zip(outcomes.into_iter().map(Some).chain(std::iter::repeat(None)))
+                    .zip(
+                        outcomes
+                            .into_iter()
+                            .map(Some)
+                            .chain(std::iter::repeat(None)),
+                    )
                     .map(|(p, o)| {
                         let r = match o {
                             Some(StockOutcome::Accepted) => PushResult::Sent,
                             Some(StockOutcome::Conflict { actual }) => PushResult::Failed {
-                                error: format!("the channel holds {actual:?}, not what we last pushed"),
+                                error: format!(
+                                    "the channel holds {actual:?}, not what we last pushed"
+                                ),
                                 retry_at: Some(Utc::now()),
                             },
-                            Some(StockOutcome::Failed { reason, retryable }) => PushResult::Failed {
-                                retry_at: Some(Utc::now() + backoff(p.attempts, retryable)),
-                                error: reason,
-                            },
+                            Some(StockOutcome::Failed { reason, retryable }) => {
+                                PushResult::Failed {
+                                    retry_at: Some(Utc::now() + backoff(p.attempts, retryable)),
+                                    error: reason,
+                                }
+                            }
                             None => PushResult::Failed {
                                 error: "the channel returned no outcome for this item".into(),
                                 retry_at: Some(Utc::now() + backoff(p.attempts, true)),
@@ -120,7 +135,13 @@ impl Engine {
                         .cloned()
                         .map(|p| {
                             let retry = Utc::now() + backoff(p.attempts, e.is_retryable());
-                            (p, PushResult::Failed { error: e.to_string(), retry_at: Some(retry) })
+                            (
+                                p,
+                                PushResult::Failed {
+                                    error: e.to_string(),
+                                    retry_at: Some(retry),
+                                },
+                            )
                         })
                         .collect()
                 }

@@ -18,8 +18,8 @@ pub use types::*;
 pub use work::*;
 
 use async_trait::async_trait;
-use switchyard_domain::DomainError;
 use chrono::{DateTime, Utc};
+use switchyard_domain::DomainError;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId, TokenId};
 use switchyard_domain::stock::StockSource;
 use switchyard_domain::values::Sku;

@@ -4,6 +4,7 @@
 //! tests can build the same [`Application`] on a random port.
 
 pub mod config;
+pub mod demo;
 pub mod telemetry;
 
 use std::future::Future;
@@ -145,7 +146,9 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), workers = self.engine.is_some(), "switchyard API listening");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = self.engine.map(|e| tokio::spawn(async move { e.run(stop_rx).await }));
+        let workers = self
+            .engine
+            .map(|e| tokio::spawn(async move { e.run(stop_rx).await }));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await

@@ -36,6 +36,26 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
     },
+    /// Run the whole core loop with nothing to set up: the API on a fresh
+    /// SQLite file, a Shopify and a WooCommerce simulator, simulated
+    /// customers, and the measured propagation of every sale.
+    Demo {
+        /// Orders the simulated customers place.
+        #[arg(long, default_value_t = 20)]
+        orders: usize,
+        /// Milliseconds between orders.
+        #[arg(long, default_value_t = 300)]
+        pace_ms: u64,
+        /// Port of the API (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Keep the API and simulators running after the summary, until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+        /// Seed of the simulated shops and customers.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage API tokens.
@@ -121,6 +141,22 @@ async fn main() -> anyhow::Result<()> {
             tracing::debug!(?config, "configuration");
             let app = switchyard::Application::build(&config).await?;
             app.run_until_stopped(switchyard::shutdown_signal()).await
+        }
+        Command::Demo {
+            orders,
+            pace_ms,
+            port,
+            keep_running,
+            seed,
+        } => {
+            switchyard::demo::run(switchyard::demo::DemoOptions {
+                orders,
+                pace: std::time::Duration::from_millis(pace_ms),
+                port,
+                keep_running,
+                seed,
+            })
+            .await
         }
         Command::Migrate => {
             let storage = switchyard::open_storage(&config).await?;

@@ -105,16 +105,15 @@ pub async fn test_channel(
         max_retry_after: Duration::from_secs(5),
         ..HttpPolicy::default()
     };
-    let conn = registry::connect(ch.kind, ch.base_url.as_deref(), Some(&creds), policy).map_err(
-        |e| {
+    let conn =
+        registry::connect(ch.kind, ch.base_url.as_deref(), Some(&creds), policy).map_err(|e| {
             ApiError::field(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "channel_not_testable",
                 "channel",
                 e.to_string(),
             )
-        },
-    )?;
+        })?;
     let start = Instant::now();
     let result = conn.test_connection().await;
     let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -303,7 +302,10 @@ pub async fn channel_health(
         open_import_errors,
         oldest_unpushed_stock_change,
         unpushed_stock_changes,
-    } = s.storage.channel_health(&auth.account_id, &store, &id).await?;
+    } = s
+        .storage
+        .channel_health(&auth.account_id, &store, &id)
+        .await?;
     Ok(Json(HealthOut {
         import: ch.sync.into(),
         orders_imported_today,

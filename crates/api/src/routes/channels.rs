@@ -248,11 +248,17 @@ fn check_settings(
         ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_settings",
-            if path == "." { "settings".to_owned() } else { format!("settings.{path}") },
+            if path == "." {
+                "settings".to_owned()
+            } else {
+                format!("settings.{path}")
+            },
             e.into_inner().to_string(),
         )
     })?;
-    settings.validate().map_err(|e| ApiError::from(e.under("settings")))?;
+    settings
+        .validate()
+        .map_err(|e| ApiError::from(e.under("settings")))?;
     Ok(Some(settings))
 }
 
@@ -420,9 +426,9 @@ pub async fn update_channel(
         )?)),
     };
     let restock = stock_rules.is_some_and(|r| r != current.stock_rules)
-        || settings.as_ref().is_some_and(|st| {
-            st.auto_sync_stock && !current.settings.auto_sync_stock
-        });
+        || settings
+            .as_ref()
+            .is_some_and(|st| st.auto_sync_stock && !current.settings.auto_sync_stock);
     let ch = s
         .storage
         .update_channel(

@@ -62,12 +62,19 @@ pub async fn receive(
         ApiError::client(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())
     })?;
     let (kind, payload) = match &n.channel_order_id {
-        Some(o) => (JobKind::Order, json!({ "channel_order_id": o, "topic": n.topic })),
+        Some(o) => (
+            JobKind::Order,
+            json!({ "channel_order_id": o, "topic": n.topic }),
+        ),
         None => (JobKind::Import, json!({ "topic": n.topic })),
     };
     let job = s.storage.enqueue_job(&r, kind, payload).await?;
     s.wake.notify_one();
-    tracing::info!(job = job.id, order = n.channel_order_id.as_deref().unwrap_or("-"), "notification accepted");
+    tracing::info!(
+        job = job.id,
+        order = n.channel_order_id.as_deref().unwrap_or("-"),
+        "notification accepted"
+    );
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "accepted": true, "job_id": job.id, "channel_order_id": n.channel_order_id })),

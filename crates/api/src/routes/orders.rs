@@ -123,7 +123,10 @@ pub async fn list_orders(
         cursor: q.cursor,
     }
     .to_request(|k| OrderId::parse(k).is_ok())?;
-    let p = s.storage.list_orders(&auth.account_id, &filter, &page).await?;
+    let p = s
+        .storage
+        .list_orders(&auth.account_id, &filter, &page)
+        .await?;
     Ok(Json(OrderList {
         items: p.items,
         next_cursor: p.next.as_deref().map(encode_cursor),

@@ -4,9 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{LINE_FIELDS, ORDER_FIELDS, Shopify, gid, map};
-use crate::channel::{
-    FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder,
-};
+use crate::channel::{FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder};
 use crate::error::ConnectorError;
 
 /// The topics we subscribe to: creation, and every later change (payment,
@@ -15,7 +13,10 @@ const TOPICS: [&str; 2] = ["ORDERS_CREATE", "ORDERS_UPDATED"];
 const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
 
 impl Shopify {
-    pub(super) async fn fetch_one(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
+    pub(super) async fn fetch_one(
+        &self,
+        channel_order_id: &str,
+    ) -> Result<OrderPage, ConnectorError> {
         let doc = format!(
             "query SwitchyardOrder($id: ID!) {{ order(id: $id) {{ ...SwitchyardOrder }} }}\n{ORDER_FIELDS}\n{LINE_FIELDS}"
         );
@@ -43,7 +44,10 @@ impl Shopify {
         Ok(page)
     }
 
-    pub(super) async fn subscribe(&self, callback_url: &str) -> Result<Option<String>, ConnectorError> {
+    pub(super) async fn subscribe(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<String>, ConnectorError> {
         if self.webhook_key.is_none() {
             return Err(ConnectorError::Client {
                 channel: self.http.label().to_owned(),
@@ -54,7 +58,8 @@ impl Shopify {
   webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) { webhookSubscription { id } userErrors { field message } }
 }";
         for topic in TOPICS {
-            let vars = json!({ "topic": topic, "sub": { "callbackUrl": callback_url, "format": "JSON" } });
+            let vars =
+                json!({ "topic": topic, "sub": { "callbackUrl": callback_url, "format": "JSON" } });
             // Creating is safe to resend: a second create for the same
             // address and topic is refused with "already been taken".
             let d = self.graphql(doc, &vars, true).await?;
@@ -70,7 +75,10 @@ impl Shopify {
                 return Err(ConnectorError::Rejected {
                     channel: self.http.label().to_owned(),
                     status: 200,
-                    body: e["message"].as_str().unwrap_or("webhook refused").to_owned(),
+                    body: e["message"]
+                        .as_str()
+                        .unwrap_or("webhook refused")
+                        .to_owned(),
                 });
             }
         }
@@ -82,15 +90,22 @@ impl Shopify {
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
     ) -> Result<Notification, NotificationError> {
-        let key = self.webhook_key.as_deref().ok_or(NotificationError::NoSecret(
-            "the channel's credentials have no `api_secret_key` to check Shopify webhooks with",
-        ))?;
+        let key = self
+            .webhook_key
+            .as_deref()
+            .ok_or(NotificationError::NoSecret(
+                "the channel's credentials have no `api_secret_key` to check Shopify webhooks with",
+            ))?;
         let sig = headers
             .get(HMAC_HEADER)
             .and_then(|v| v.to_str().ok())
-            .ok_or(NotificationError::Unsigned { header: HMAC_HEADER })?;
+            .ok_or(NotificationError::Unsigned {
+                header: HMAC_HEADER,
+            })?;
         if !Self::verify_webhook(key, body, sig) {
-            return Err(NotificationError::BadSignature { header: HMAC_HEADER });
+            return Err(NotificationError::BadSignature {
+                header: HMAC_HEADER,
+            });
         }
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         Ok(Notification {

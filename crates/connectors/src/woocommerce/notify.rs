@@ -5,16 +5,17 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::{WooCommerce, map};
-use crate::channel::{
-    FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder,
-};
+use crate::channel::{FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder};
 use crate::error::ConnectorError;
 
 const TOPICS: [&str; 2] = ["order.created", "order.updated"];
 const SIGNATURE_HEADER: &str = "x-wc-webhook-signature";
 
 impl WooCommerce {
-    pub(super) async fn fetch_one(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
+    pub(super) async fn fetch_one(
+        &self,
+        channel_order_id: &str,
+    ) -> Result<OrderPage, ConnectorError> {
         let mut page = OrderPage {
             orders: Vec::new(),
             unmappable: Vec::new(),
@@ -44,7 +45,10 @@ impl WooCommerce {
     /// WooCommerce signs with a secret we choose when creating the webhook.
     /// With a stored secret, existing webhooks to `callback_url` are kept;
     /// without one, a secret is generated and the webhooks are created with it.
-    pub(super) async fn subscribe(&self, callback_url: &str) -> Result<Option<String>, ConnectorError> {
+    pub(super) async fn subscribe(
+        &self,
+        callback_url: &str,
+    ) -> Result<Option<String>, ConnectorError> {
         let (_, existing) = self.get_json("/wc/v3/webhooks?per_page=100").await?;
         let existing = existing
             .as_array()
@@ -58,7 +62,10 @@ impl WooCommerce {
                     channel: self.http.label().to_owned(),
                     reason: format!("no randomness for a webhook secret: {e}"),
                 })?;
-                (base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b), true)
+                (
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b),
+                    true,
+                )
             }
         };
         for topic in TOPICS {
@@ -95,9 +102,13 @@ impl WooCommerce {
         let sig = headers
             .get(SIGNATURE_HEADER)
             .and_then(|v| v.to_str().ok())
-            .ok_or(NotificationError::Unsigned { header: SIGNATURE_HEADER })?;
+            .ok_or(NotificationError::Unsigned {
+                header: SIGNATURE_HEADER,
+            })?;
         if !Self::verify_webhook(secret, body, sig) {
-            return Err(NotificationError::BadSignature { header: SIGNATURE_HEADER });
+            return Err(NotificationError::BadSignature {
+                header: SIGNATURE_HEADER,
+            });
         }
         let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         Ok(Notification {

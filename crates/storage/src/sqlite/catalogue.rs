@@ -21,8 +21,8 @@ use super::{
     require_store, stored,
 };
 use crate::{
-    Channel, ChannelPatch, ChannelSync, Channels, NewChannel, NewProduct, Page, PageRequest, Product,
-    ProductUpdate, Products, Result, StorageError,
+    Channel, ChannelPatch, ChannelSync, Channels, NewChannel, NewProduct, Page, PageRequest,
+    Product, ProductUpdate, Products, Result, StorageError,
 };
 
 const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, \

@@ -10,12 +10,14 @@ use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 
 use super::listings::{channel_ref_from_row, require_channel};
 use super::orders::import_batch;
-use super::{SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored, ts};
+use super::{
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored,
+    ts,
+};
 use crate::{
     ChannelHealth, ChannelRef, ImportErrorRecord, ImportItem, ImportReport, ImportRun, Imports,
     Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
 };
-
 
 fn import_error_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ImportErrorRecord> {
     let raw: Option<&str> = r.try_get("raw")?;
@@ -381,14 +383,18 @@ impl Imports for SqliteStorage {
     ) -> Result<()> {
         let now = now_text();
         match retry_at {
-            Some(t) => sqlx::query("UPDATE jobs SET last_error = ?, run_after = ?, locked_until = NULL WHERE id = ?")
-                .bind(&error)
-                .bind(ts(t))
-                .bind(id),
-            None => sqlx::query("UPDATE jobs SET last_error = ?, finished_at = ?, locked_until = NULL WHERE id = ?")
-                .bind(&error)
-                .bind(&now)
-                .bind(id),
+            Some(t) => sqlx::query(
+                "UPDATE jobs SET last_error = ?, run_after = ?, locked_until = NULL WHERE id = ?",
+            )
+            .bind(&error)
+            .bind(ts(t))
+            .bind(id),
+            None => sqlx::query(
+                "UPDATE jobs SET last_error = ?, finished_at = ?, locked_until = NULL WHERE id = ?",
+            )
+            .bind(&error)
+            .bind(&now)
+            .bind(id),
         }
         .execute(&self.write)
         .await?;

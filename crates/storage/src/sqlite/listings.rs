@@ -23,11 +23,11 @@ use switchyard_domain::values::Sku;
 use super::catalogue::components_of;
 use super::ledger::ledgers;
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts,
-    parse_ts, require_store, stored, ts,
+    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
+    require_store, stored, ts,
 };
 use crate::{
-    ChannelRef, DuePush, Listings, ListingRecord, ListingsReport, NewListing, Page, PageRequest,
+    ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
     PushResult, Result, SkuMapping, StorageError,
 };
 
@@ -193,13 +193,12 @@ pub(crate) async fn map_sku(
     channel: &ChannelId,
     channel_sku: &str,
 ) -> Result<Option<String>> {
-    let mapped: Option<String> = sqlx::query_scalar(
-        "SELECT sku FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?",
-    )
-    .bind(channel.as_str())
-    .bind(channel_sku)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let mapped: Option<String> =
+        sqlx::query_scalar("SELECT sku FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
+            .bind(channel.as_str())
+            .bind(channel_sku)
+            .fetch_optional(&mut *conn)
+            .await?;
     if mapped.is_some() {
         return Ok(mapped);
     }
@@ -253,7 +252,11 @@ impl Listings for SqliteStorage {
         let mut report = ListingsReport::default();
         let mut touched = BTreeSet::new();
         for l in listings {
-            let channel_sku = l.channel_sku.as_deref().map(str::trim).filter(|s| !s.is_empty());
+            let channel_sku = l
+                .channel_sku
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
             let mut sku = match channel_sku {
                 Some(cs) => map_sku(&mut tx, store, ch, cs).await?,
                 None => None,
@@ -263,7 +266,11 @@ impl Listings for SqliteStorage {
                 && let Some(cs) = channel_sku
                 && let Ok(new_sku) = Sku::parse(cs)
             {
-                let title = if l.title.trim().is_empty() { cs.to_owned() } else { l.title.clone() };
+                let title = if l.title.trim().is_empty() {
+                    cs.to_owned()
+                } else {
+                    l.title.clone()
+                };
                 let attributes = ProductAttributes {
                     title: title.chars().take(500).collect(),
                     ..ProductAttributes::default()
@@ -326,7 +333,8 @@ impl Listings for SqliteStorage {
                 }
             }
         }
-        report.pushes_enqueued = enqueue_targets(&mut tx, store, &touched, "listing_mapped").await?;
+        report.pushes_enqueued =
+            enqueue_targets(&mut tx, store, &touched, "listing_mapped").await?;
         sqlx::query("UPDATE channels SET listings_synced_at = ? WHERE id = ?")
             .bind(&now)
             .bind(ch.as_str())
@@ -438,7 +446,9 @@ impl Listings for SqliteStorage {
             .await?
             .rows_affected();
         if n == 0 {
-            return Err(StorageError::NotFound { entity: "sku mapping" });
+            return Err(StorageError::NotFound {
+                entity: "sku mapping",
+            });
         }
         remap_listings(&mut tx, store, channel, channel_sku).await?;
         let ev = NewEvent {

@@ -115,7 +115,8 @@ async fn recommit(
             .bind(via_kit)
             .execute(&mut *conn)
             .await?;
-            out.0.push(json!({ "sku": part, "quantity": qty, "via_kit": via_kit }));
+            out.0
+                .push(json!({ "sku": part, "quantity": qty, "via_kit": via_kit }));
             out.1.insert(part);
         }
     }
@@ -200,7 +201,9 @@ async fn write_order(
         (false, OrderState::Cancelled) if previous.as_deref() != Some("cancelled") => {
             "order.cancelled"
         }
-        (false, OrderState::Excluded) if previous.as_deref() != Some("excluded") => "order.excluded",
+        (false, OrderState::Excluded) if previous.as_deref() != Some("excluded") => {
+            "order.excluded"
+        }
         _ => "order.updated",
     };
     let ev = NewEvent {
@@ -260,17 +263,17 @@ pub(crate) async fn import_batch(
             .as_ref()
             .map(|(_, s, _)| stored("order state", OrderState::parse(s)))
             .transpose()?;
-        let (state, excluded_reason) =
-            match decide(&order, &settings.order_filters, existing_state) {
-                ImportDecision::Skip(reason) => {
-                    report.outcomes.push(ImportOutcome::Skipped { reason });
-                    continue;
-                }
-                ImportDecision::Import {
-                    state,
-                    excluded_reason,
-                } => (state, excluded_reason),
-            };
+        let (state, excluded_reason) = match decide(&order, &settings.order_filters, existing_state)
+        {
+            ImportDecision::Skip(reason) => {
+                report.outcomes.push(ImportOutcome::Skipped { reason });
+                continue;
+            }
+            ImportDecision::Import {
+                state,
+                excluded_reason,
+            } => (state, excluded_reason),
+        };
         if let Some((id, _, seen)) = &existing
             && existing_state == Some(state)
             && seen.as_deref() == Some(ts(order.updated_at).as_str())
@@ -365,11 +368,13 @@ async fn invalidate_confirmed(
         let Some(sku) = map_sku(conn, store, channel, cs).await? else {
             continue;
         };
-        sqlx::query("UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?")
-            .bind(channel.as_str())
-            .bind(&sku)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?",
+        )
+        .bind(channel.as_str())
+        .bind(&sku)
+        .execute(&mut *conn)
+        .await?;
         out.insert(sku);
     }
     Ok(out)
@@ -383,7 +388,10 @@ async fn flag_oversold(
     store: &StoreId,
     candidates: Vec<(OrderId, BTreeSet<String>)>,
 ) -> Result<Vec<OrderId>> {
-    let skus: BTreeSet<String> = candidates.iter().flat_map(|(_, s)| s.iter().cloned()).collect();
+    let skus: BTreeSet<String> = candidates
+        .iter()
+        .flat_map(|(_, s)| s.iter().cloned())
+        .collect();
     if skus.is_empty() {
         return Ok(Vec::new());
     }
@@ -592,7 +600,9 @@ impl Orders for SqliteStorage {
         if let Some(text) = &filter.q {
             let like = format!(
                 "%{}%",
-                text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
             );
             q.push(" AND (number LIKE ")
                 .push_bind(like.clone())

@@ -46,7 +46,8 @@ async fn reimports_and_backfills_duplicate_nothing() {
     w.shopify.order(&[("SKU-00004", 1)], json!({})).await;
     w.woo.order(&[("SKU-00004", 2)], json!({})).await;
     w.wait_orders("", 2, 20).await;
-    w.converge(&w.expected(&BTreeMap::from([("SKU-00004", 3)])), 20).await;
+    w.converge(&w.expected(&BTreeMap::from([("SKU-00004", 3)])), 20)
+        .await;
 
     for ch in [&w.shopify_ch, &w.woo_ch] {
         w.job(ch, "import", json!({})).await;
@@ -79,15 +80,23 @@ async fn filtered_orders_are_excluded_and_commit_nothing() {
         "skus": { "deny": ["SKU-0001?-*"] },
     } }))
     .await;
-    w.woo.order(&[("SKU-00006", 4)], json!({ "country": "US" })).await;
-    w.shopify.order(&[("SKU-00010-M", 1)], json!({ "country": "GB" })).await;
+    w.woo
+        .order(&[("SKU-00006", 4)], json!({ "country": "US" }))
+        .await;
+    w.shopify
+        .order(&[("SKU-00010-M", 1)], json!({ "country": "GB" }))
+        .await;
     let excluded = w.wait_orders("&state=excluded", 2, 20).await;
-    assert!(excluded.iter().any(|o| o["excluded_reason"]
-        .as_str()
-        .is_some_and(|r| r.contains("US"))));
-    assert!(excluded.iter().any(|o| o["excluded_reason"]
-        .as_str()
-        .is_some_and(|r| r.contains("SKU-0001?-*"))));
+    assert!(excluded.iter().any(|o| {
+        o["excluded_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("US"))
+    }));
+    assert!(excluded.iter().any(|o| {
+        o["excluded_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("SKU-0001?-*"))
+    }));
     // Nothing committed: every channel still shows the starting stock.
     w.converge(&w.expected(&BTreeMap::new()), 20).await;
     let stock = w
@@ -101,8 +110,11 @@ async fn filtered_orders_are_excluded_and_commit_nothing() {
 async fn a_cancellation_on_the_channel_restores_stock_everywhere() {
     let w = World::new(json!({})).await;
     let id = w.shopify.order(&[("SKU-00007", 3)], json!({})).await;
-    w.converge(&w.expected(&BTreeMap::from([("SKU-00007", 3)])), 20).await;
-    w.shopify.post(&format!("/_sim/orders/{id}/cancel"), json!({})).await;
+    w.converge(&w.expected(&BTreeMap::from([("SKU-00007", 3)])), 20)
+        .await;
+    w.shopify
+        .post(&format!("/_sim/orders/{id}/cancel"), json!({}))
+        .await;
     w.wait_orders("&state=cancelled", 1, 20).await;
     w.converge(&w.expected(&BTreeMap::new()), 20).await;
 }
@@ -110,17 +122,31 @@ async fn a_cancellation_on_the_channel_restores_stock_everywhere() {
 #[tokio::test]
 async fn unpaid_orders_wait_for_payment_unless_switched_on() {
     let w = World::new(json!({})).await;
-    let id = w.woo.order(&[("SKU-00008", 1)], json!({ "paid": false })).await;
+    let id = w
+        .woo
+        .order(&[("SKU-00008", 1)], json!({ "paid": false }))
+        .await;
     w.job(&w.woo_ch, "import", json!({})).await;
-    assert!(w.orders("").await.is_empty(), "unpaid orders are not imported by default");
-    w.woo.post(&format!("/_sim/orders/{id}/pay"), json!({})).await;
+    assert!(
+        w.orders("").await.is_empty(),
+        "unpaid orders are not imported by default"
+    );
+    w.woo
+        .post(&format!("/_sim/orders/{id}/pay"), json!({}))
+        .await;
     w.wait_orders("", 1, 20).await;
 
-    w.patch_settings(&w.shopify_ch, json!({ "order_filters": { "import_unpaid": true } }))
+    w.patch_settings(
+        &w.shopify_ch,
+        json!({ "order_filters": { "import_unpaid": true } }),
+    )
+    .await;
+    w.shopify
+        .order(&[("SKU-00008", 1)], json!({ "paid": false }))
         .await;
-    w.shopify.order(&[("SKU-00008", 1)], json!({ "paid": false })).await;
     w.wait_orders("", 2, 20).await;
-    w.converge(&w.expected(&BTreeMap::from([("SKU-00008", 2)])), 20).await;
+    w.converge(&w.expected(&BTreeMap::from([("SKU-00008", 2)])), 20)
+        .await;
 }
 
 #[tokio::test]
@@ -173,7 +199,8 @@ async fn a_notification_imports_without_waiting_for_the_cadence() {
     // The next scheduled import is an hour away: only the notifications
     // can bring these in.
     w.wait_orders("", 2, 15).await;
-    w.converge(&w.expected(&BTreeMap::from([("SKU-00009", 2)])), 20).await;
+    w.converge(&w.expected(&BTreeMap::from([("SKU-00009", 2)])), 20)
+        .await;
     // A forged notification is refused.
     let r = reqwest::Client::new()
         .post(format!("{}/v1/inbound/{}", w.app.address, w.shopify_ch))

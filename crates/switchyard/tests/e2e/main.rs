@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use switchyard::EngineConfig;
 use switchyard_connectors::http::HttpPolicy;
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
-use switchyard_testkit::{TestApp, Tenant, spawn_app_with};
+use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
 
 /// The kit of the store: one `SKU-00001` and two `SKU-00002`, sold on both
 /// channels as `SKU-00003`.
@@ -203,18 +203,40 @@ impl World {
             .map(|s| json!({ "sku": s, "quantity": START }))
             .collect();
         let r = app
-            .post(&t, &format!("/v1/stores/{store}/stock"), &json!({ "items": items }))
+            .post(
+                &t,
+                &format!("/v1/stores/{store}/stock"),
+                &json!({ "items": items }),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         let mut base = json!({ "cadence_secs": 10, "auto_sync_stock": true });
         if let (Some(b), Some(e)) = (base.as_object_mut(), settings.as_object()) {
             b.extend(e.clone());
         }
-        let shopify_ch = channel(&app, &t, &store, "shopify", &shopify, json!({
-            "access_token": shopify.sim.credentials["access_token"],
-            "api_secret_key": shopify.sim.credentials["api_secret_key"],
-        }), &base).await;
-        let woo_ch = channel(&app, &t, &store, "woocommerce", &woo, woo.sim.credentials.clone(), &base).await;
+        let shopify_ch = channel(
+            &app,
+            &t,
+            &store,
+            "shopify",
+            &shopify,
+            json!({
+                "access_token": shopify.sim.credentials["access_token"],
+                "api_secret_key": shopify.sim.credentials["api_secret_key"],
+            }),
+            &base,
+        )
+        .await;
+        let woo_ch = channel(
+            &app,
+            &t,
+            &store,
+            "woocommerce",
+            &woo,
+            woo.sim.credentials.clone(),
+            &base,
+        )
+        .await;
         let w = Self {
             app,
             t,
@@ -269,7 +291,10 @@ impl World {
     pub async fn orders(&self, query: &str) -> Vec<Value> {
         let r = self
             .app
-            .get(&self.t, &format!("/v1/orders?store_id={}&limit=1000{query}", self.store))
+            .get(
+                &self.t,
+                &format!("/v1/orders?store_id={}&limit=1000{query}", self.store),
+            )
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["items"].as_array().unwrap().clone()
@@ -287,7 +312,10 @@ impl World {
     /// Run a channel job and wait for it to finish.
     pub async fn job(&self, channel: &str, path: &str, body: Value) {
         let base = format!("/v1/stores/{}/channels/{channel}", self.store);
-        let r = self.app.post(&self.t, &format!("{base}/{path}"), &body).await;
+        let r = self
+            .app
+            .post(&self.t, &format!("{base}/{path}"), &body)
+            .await;
         assert_eq!(r.status, 202, "{}", r.body);
         let id = r.body["id"].as_i64().unwrap();
         eventually(&format!("job {id} ({path}) to finish"), 30, || async {

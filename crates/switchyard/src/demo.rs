@@ -1,0 +1,490 @@
+//! `switchyard demo`: the whole core loop on this machine with nothing to
+//! set up. It starts the API (embedded SQLite in a temporary directory) with
+//! its workers, a Shopify and a WooCommerce simulator sharing one catalogue
+//! (one SKU is a kit in the store), connects both channels with order
+//! notifications and stock sync on, has simulated customers buy on both, and
+//! prints each sale's propagation delay: from the order's creation on its
+//! channel to the moment the other channel shows the new stock of every SKU
+//! it touched.
+#![allow(
+    clippy::print_stdout,
+    reason = "the demo's output is for the person running it"
+)]
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+use switchyard_sim::{Channel, RunningSim, SimError, SimOptions};
+
+use crate::{Application, Config, EngineConfig, create_token, shutdown_signal};
+
+/// Options of the demo.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Orders the simulated customers place.
+    pub orders: usize,
+    /// Pause between orders.
+    pub pace: Duration,
+    /// Port of the API (0: any free port).
+    pub port: u16,
+    /// Keep the API and simulators running after the summary, until Ctrl-C.
+    pub keep_running: bool,
+    /// Seed of the simulated shops and customers.
+    pub seed: u64,
+}
+
+/// The kit SKU and its components.
+const KIT: &str = "SKU-00003";
+const KIT_PARTS: [(&str, i64); 2] = [("SKU-00001", 1), ("SKU-00002", 2)];
+const START: i64 = 25;
+/// What customers buy (the kit included).
+const BASKET: [&str; 7] = [
+    "SKU-00001",
+    "SKU-00002",
+    KIT,
+    "SKU-00004",
+    "SKU-00006",
+    "SKU-00007",
+    "SKU-00005-M",
+];
+
+struct Shop {
+    name: &'static str,
+    kind: &'static str,
+    sim: RunningSim,
+    http: reqwest::Client,
+}
+
+impl Shop {
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.sim.base_url()))
+            .json(&body)
+            .send()
+            .await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{} simulator refused {path}: {status} {v}", self.name);
+        }
+        Ok(v)
+    }
+
+    async fn stock(&self) -> anyhow::Result<BTreeMap<String, i64>> {
+        let v: Value = self
+            .http
+            .get(format!("{}/_sim/stock", self.sim.base_url()))
+            .send()
+            .await?
+            .json()
+            .await?;
+        Ok(v["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| {
+                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
+                Some((i["sku"].as_str()?.to_owned(), q))
+            })
+            .collect())
+    }
+}
+
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{method} {path}: {status} {v}");
+        }
+        Ok(v)
+    }
+}
+
+/// What each channel should show after `sold` units were committed.
+fn expected(skus: &[String], sold: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+    let avail = |s: &str| START - sold.get(s).copied().unwrap_or(0);
+    skus.iter()
+        .map(|s| {
+            let q = if s == KIT {
+                KIT_PARTS
+                    .iter()
+                    .map(|(c, per)| avail(c).max(0) / per)
+                    .min()
+                    .unwrap_or(0)
+            } else {
+                avail(s).max(0)
+            };
+            (s.clone(), q)
+        })
+        .collect()
+}
+
+async fn start_shops(seed: u64) -> anyhow::Result<(Shop, Shop)> {
+    let opts = SimOptions {
+        seed,
+        products: 12,
+        orders: 0,
+        schema: None,
+    };
+    let http = reqwest::Client::new();
+    let woo = Shop {
+        name: "WooCommerce",
+        kind: "woocommerce",
+        sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+        http: http.clone(),
+    };
+    let other = match switchyard_sim::spawn(Channel::Shopify, &opts).await {
+        Ok(sim) => Shop {
+            name: "Shopify",
+            kind: "shopify",
+            sim,
+            http,
+        },
+        Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
+            println!(
+                "! Shopify simulator unavailable ({e}); using a second WooCommerce shop instead"
+            );
+            Shop {
+                name: "WooCommerce #2",
+                kind: "woocommerce",
+                sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+                http,
+            }
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok((other, woo))
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = (p / 100.0 * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Run the demo.
+pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
+    let data = tempfile::Builder::new()
+        .prefix("switchyard-demo-")
+        .tempdir()
+        .context("cannot create a temporary data directory")?;
+    let mut config = Config::load(None)?;
+    config.data_dir = data.path().to_path_buf();
+    config.database_url = String::new();
+    config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
+    config.public_url = String::new();
+    config.workers = true;
+    let engine = EngineConfig {
+        tick: Duration::from_millis(100),
+        initial_lookback: chrono::Duration::minutes(10),
+        ..EngineConfig::default()
+    };
+    let app = Application::build_with(&config, engine).await?;
+    let addr = app.local_addr()?;
+    let storage = app.storage();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async {
+        let _ = stop_rx.await;
+    }));
+    println!("Switchyard demo");
+    println!(
+        "  API        http://{addr}   (SQLite in {})",
+        data.path().display()
+    );
+    let (a, b) = start_shops(opts.seed).await?;
+    println!("  {:<10} {}   (simulator)", a.name, a.sim.base_url());
+    println!("  {:<10} {}   (simulator)", b.name, b.sim.base_url());
+
+    let (token, _) = create_token(storage.as_ref(), "demo", None, "demo").await?;
+    let api = Api {
+        base: format!("http://{addr}"),
+        token,
+        http: reqwest::Client::new(),
+    };
+    let store = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/stores",
+            Some(json!({ "name": "Demo store" })),
+        )
+        .await?["id"]
+        .as_str()
+        .context("store without id")?
+        .to_owned();
+    let skus: Vec<String> = a.stock().await?.into_keys().collect();
+    for sku in skus.iter().filter(|s| s.as_str() != KIT) {
+        api.send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/products"),
+            Some(json!({ "sku": sku, "title": sku })),
+        )
+        .await?;
+    }
+    let parts: Vec<Value> = KIT_PARTS
+        .iter()
+        .map(|(s, q)| json!({ "sku": s, "quantity": q }))
+        .collect();
+    api.send(
+        reqwest::Method::POST,
+        &format!("/v1/stores/{store}/products"),
+        Some(json!({ "sku": KIT, "title": "Bundle: 1 × SKU-00001 + 2 × SKU-00002", "components": parts })),
+    )
+    .await?;
+    let items: Vec<Value> = skus
+        .iter()
+        .filter(|s| s.as_str() != KIT)
+        .map(|s| json!({ "sku": s, "quantity": START }))
+        .collect();
+    api.send(
+        reqwest::Method::POST,
+        &format!("/v1/stores/{store}/stock"),
+        Some(json!({ "items": items })),
+    )
+    .await?;
+    let mut channels = Vec::new();
+    for shop in [&a, &b] {
+        let creds = if shop.kind == "shopify" {
+            json!({ "access_token": shop.sim.credentials["access_token"],
+                    "api_secret_key": shop.sim.credentials["api_secret_key"] })
+        } else {
+            shop.sim.credentials.clone()
+        };
+        let ch = api
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/stores/{store}/channels"),
+                Some(json!({ "name": shop.name, "kind": shop.kind, "base_url": shop.sim.base_url(),
+                    "credentials": creds,
+                    "settings": { "cadence_secs": 60, "auto_sync_stock": true, "push_notifications": true } })),
+            )
+            .await?;
+        channels.push(ch["id"].as_str().context("channel without id")?.to_owned());
+    }
+    println!(
+        "  store {store} with {} SKUs (kit {KIT}), {START} units each; channels {} and {}",
+        skus.len(),
+        channels[0],
+        channels[1]
+    );
+
+    let mut sold: BTreeMap<String, i64> = BTreeMap::new();
+    let initial = wait_converged(
+        &[&a, &b],
+        &expected(&skus, &sold),
+        Duration::from_secs(30),
+        Instant::now(),
+    )
+    .await;
+    println!(
+        "  initial stock on both channels in {:.0} ms\n",
+        initial.unwrap_or(f64::NAN)
+    );
+
+    println!(
+        "  #  channel         order      bought                     other channel updated after"
+    );
+    let mut delays = Vec::new();
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let mut placed = [0usize; 2];
+    for i in 0..opts.orders {
+        let (from, to, side) = if i % 2 == 0 { (&a, &b, 0) } else { (&b, &a, 1) };
+        let n = rng.usize(1..=2);
+        let mut lines: Vec<(String, i64)> = Vec::new();
+        for _ in 0..n {
+            let sku = BASKET[rng.usize(..BASKET.len())];
+            if !lines.iter().any(|(s, _)| s == sku) {
+                lines.push((sku.to_owned(), rng.i64(1..=2)));
+            }
+        }
+        let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>() });
+        let started = Instant::now();
+        let o = from.post("/_sim/orders", body).await?;
+        placed[side] += 1;
+        for (s, q) in &lines {
+            if s == KIT {
+                for (c, per) in KIT_PARTS {
+                    *sold.entry(c.to_owned()).or_default() += per * q;
+                }
+            } else {
+                *sold.entry(s.clone()).or_default() += q;
+            }
+        }
+        let want = expected(&skus, &sold);
+        let delay = wait_converged(&[to], &want, Duration::from_secs(30), started).await;
+        let id = match &o["id"] {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
+            _ => "?".into(),
+        };
+        let bought = lines
+            .iter()
+            .map(|(s, q)| format!("{q}×{s}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match delay {
+            Some(ms) => {
+                delays.push(ms);
+                println!(
+                    "  {:>2} {:<15} {:<10} {:<26} {:>6.0} ms",
+                    i + 1,
+                    from.name,
+                    id,
+                    bought,
+                    ms
+                );
+            }
+            None => println!(
+                "  {:>2} {:<15} {:<10} {:<26}  not within 30 s",
+                i + 1,
+                from.name,
+                id,
+                bought
+            ),
+        }
+        tokio::time::sleep(opts.pace).await;
+    }
+
+    // Final state: our figures and each channel's, per SKU.
+    let want = expected(&skus, &sold);
+    let converged = wait_converged(&[&a, &b], &want, Duration::from_secs(30), Instant::now())
+        .await
+        .is_some();
+    let (sa, sb) = (a.stock().await?, b.stock().await?);
+    println!(
+        "\n  stock per SKU     Switchyard  {:>14}  {:>14}",
+        a.name, b.name
+    );
+    for s in &skus {
+        let ok = sa.get(s) == want.get(s) && sb.get(s) == want.get(s);
+        println!(
+            "  {:<16} {:>11}  {:>14}  {:>14}  {}",
+            s,
+            want[s],
+            sa.get(s).map_or("-".into(), ToString::to_string),
+            sb.get(s).map_or("-".into(), ToString::to_string),
+            if ok { "✓" } else { "✗" }
+        );
+    }
+    let imported = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/orders?store_id={store}&limit=1000"),
+            None,
+        )
+        .await?;
+    let orders = imported["items"].as_array().map(Vec::len).unwrap_or(0);
+    let per_channel = |ch: &str| {
+        imported["items"]
+            .as_array()
+            .map_or(0, |v| v.iter().filter(|o| o["channel_id"] == ch).count())
+    };
+    delays.sort_by(f64::total_cmp);
+    println!("\nSummary");
+    println!(
+        "  orders placed      {} on {}, {} on {}",
+        placed[0], a.name, placed[1], b.name
+    );
+    println!(
+        "  orders imported    {orders} ({} from {}, {} from {}), each exactly once",
+        per_channel(&channels[0]),
+        a.name,
+        per_channel(&channels[1]),
+        b.name
+    );
+    println!(
+        "  propagation        p50 {:.0} ms · p95 {:.0} ms · max {:.0} ms over {} sales (sale on one channel → the other shows the new stock)",
+        percentile(&delays, 50.0),
+        percentile(&delays, 95.0),
+        delays.last().copied().unwrap_or(0.0),
+        delays.len()
+    );
+    println!(
+        "  stock converged    {}",
+        if converged {
+            "yes, every SKU on both channels"
+        } else {
+            "NO"
+        }
+    );
+    println!("  (the commercial hubs this replaces poll every 3–5 minutes)");
+    if opts.keep_running {
+        println!("\nThe API is still running. Try:");
+        println!("  export SY=http://{addr} TOKEN={}", api.token);
+        println!(
+            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/orders?store_id={store}\""
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/stores/{store}/stock/{KIT}/explain\""
+        );
+        println!(
+            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/stores/{store}/channels/{}/health\"",
+            channels[0]
+        );
+        println!(
+            "  curl -s -X POST {}/_sim/orders -d '{{\"lines\":[{{\"sku\":\"SKU-00004\",\"quantity\":1}}]}}'",
+            a.sim.base_url()
+        );
+        println!("Press Ctrl-C to stop.");
+        shutdown_signal().await;
+    } else {
+        println!("\nRun `switchyard demo --keep-running` to keep the API up and point curl at it.");
+    }
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    a.sim.stop().await;
+    b.sim.stop().await;
+    if !converged {
+        bail!("the channels did not converge on the expected stock");
+    }
+    Ok(())
+}
+
+/// Milliseconds from `start` until every shop shows `want`, or `None`
+/// after `limit`.
+async fn wait_converged(
+    shops: &[&Shop],
+    want: &BTreeMap<String, i64>,
+    limit: Duration,
+    start: Instant,
+) -> Option<f64> {
+    while start.elapsed() < limit {
+        let mut all = true;
+        for s in shops {
+            if s.stock().await.ok().as_ref() != Some(want) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return Some(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
