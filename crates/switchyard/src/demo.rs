@@ -218,8 +218,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         data.path().display()
     );
     let (a, b) = start_shops(opts.seed).await?;
-    println!("  {:<10} {}   (simulator)", a.name, a.sim.base_url());
-    println!("  {:<10} {}   (simulator)", b.name, b.sim.base_url());
+    println!("  {:<11} {}   (simulator)", a.name, a.sim.base_url());
+    println!("  {:<11} {}   (simulator)", b.name, b.sim.base_url());
 
     let (token, _) = create_token(storage.as_ref(), "demo", None, "demo").await?;
     let api = Api {

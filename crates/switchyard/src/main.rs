@@ -132,7 +132,11 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = config(&cli)?;
-    switchyard::telemetry::init(config.log_format);
+    if matches!(cli.command, Command::Demo { .. }) {
+        switchyard::telemetry::init_with_default(config.log_format, "warn,sqlx=warn");
+    } else {
+        switchyard::telemetry::init(config.log_format);
+    }
     match cli.command {
         Command::Serve { listen } => {
             if let Some(l) = listen {

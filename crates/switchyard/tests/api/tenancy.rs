@@ -5,17 +5,25 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use switchyard_domain::order::OrderState;
+use switchyard_storage::{NewOrder, NewOrderLine};
 use switchyard_testkit::{Tenant, TestApp, spawn_app};
 
 /// Ids of one tenant's resources, to substitute into path templates.
 struct Victim {
     store: String,
     channel: String,
+    order: String,
     sku: &'static str,
     token_id: String,
 }
 
-async fn populate(app: &TestApp, t: &Tenant, store_name: &str) -> (String, String) {
+async fn populate(
+    app: &TestApp,
+    t: &Tenant,
+    account: &str,
+    store_name: &str,
+) -> (String, String, String) {
     let s = app.store(t, store_name).await;
     app.product(t, &s, "P").await;
     app.product(t, &s, "C").await;
@@ -37,11 +45,31 @@ async fn populate(app: &TestApp, t: &Tenant, store_name: &str) -> (String, Strin
         .post(
             t,
             &format!("/v1/stores/{s}/channels"),
-            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "token": "x" } }),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
         )
         .await;
-    assert_eq!(ch.status, StatusCode::CREATED);
-    (s, ch.body["id"].as_str().unwrap().to_owned())
+    assert_eq!(ch.status, StatusCode::CREATED, "{}", ch.body);
+    let channel = ch.body["id"].as_str().unwrap().to_owned();
+    // An order, as import would store it.
+    let acc = app.storage.ensure_account(account).await.unwrap().id;
+    let order = app
+        .storage
+        .upsert_order(
+            &acc,
+            &s.parse().unwrap(),
+            NewOrder {
+                channel_id: channel.parse().unwrap(),
+                channel_order_id: format!("{store_name}-1"),
+                state: OrderState::Open,
+                lines: vec![NewOrderLine {
+                    sku: switchyard_domain::values::Sku::parse("P").unwrap(),
+                    open_quantity: 1,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    (s, channel, order.id.to_string())
 }
 
 fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
@@ -60,6 +88,15 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
         }
         ("put", "/v1/stores/{store_id}/stock/{sku}") => json!({ "quantity": 999 }),
         ("post", "/v1/stores/{store_id}/stock/{sku}/adjust") => json!({ "delta": 999 }),
+        ("post", "/v1/stores/{store_id}/channels/{channel_id}/backfill") => {
+            json!({ "from": "2026-01-01T00:00:00Z" })
+        }
+        ("put", "/v1/stores/{store_id}/channels/{channel_id}/sku-mappings/{channel_sku}") => {
+            json!({ "sku": "P" })
+        }
+        ("post", "/v1/orders/{order_id}/hold") => json!({ "reason": "evil" }),
+        ("post", "/v1/orders/{order_id}/cancel") => json!({ "reason": "evil" }),
+        ("post", "/v1/orders/{order_id}/manual") => json!({ "manual": true }),
         _ => return None,
     })
 }
@@ -70,6 +107,10 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{channel_id}", &v.channel)
         .replace("{sku}", v.sku)
         .replace("{token_id}", &v.token_id)
+        .replace("{order_id}", &v.order)
+        .replace("{channel_sku}", v.sku)
+        .replace("{job_id}", "1")
+        .replace("{error_id}", "1")
 }
 
 /// Everything a tenant can see of its data, to compare before and after.
@@ -81,6 +122,9 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/stores/{}/channels", v.store),
         format!("/v1/stores/{}/stock/P/explain", v.store),
         format!("/v1/stores/{}/journal?limit=1000", v.store),
+        format!("/v1/stores/{}/channels/{}/listings", v.store, v.channel),
+        format!("/v1/stores/{}/channels/{}/sku-mappings", v.store, v.channel),
+        format!("/v1/orders/{}", v.order),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -155,7 +199,12 @@ async fn walk(
                     r.status
                 );
             }
-            for id in [&victim.store, &victim.channel, &victim.token_id] {
+            for id in [
+                &victim.store,
+                &victim.channel,
+                &victim.token_id,
+                &victim.order,
+            ] {
                 assert!(
                     !text.contains(id.as_str())
                         || r.status == StatusCode::NOT_FOUND && !text.contains("\"items\""),
@@ -175,8 +224,8 @@ async fn no_route_reaches_another_accounts_data() {
     let app = spawn_app().await;
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
-    populate(&app, &alice, "alice shop").await;
-    let (store, channel) = populate(&app, &bob, "bob shop").await;
+    populate(&app, &alice, "alice", "alice shop").await;
+    let (store, channel, order) = populate(&app, &bob, "bob", "bob shop").await;
     let bob_tokens = app.get(&bob, "/v1/tokens").await;
     let token_id = bob_tokens.body["items"][0]["id"]
         .as_str()
@@ -185,6 +234,7 @@ async fn no_route_reaches_another_accounts_data() {
     let victim = Victim {
         store,
         channel,
+        order,
         sku: "P",
         token_id,
     };
@@ -195,14 +245,15 @@ async fn no_route_reaches_another_accounts_data() {
 async fn a_store_scoped_token_reaches_no_other_store() {
     let app = spawn_app().await;
     let owner = app.tenant("acme").await;
-    let (mine, _) = populate(&app, &owner, "mine").await;
-    let (other, channel) = populate(&app, &owner, "other").await;
+    let (mine, _, _) = populate(&app, &owner, "acme", "mine").await;
+    let (other, channel, order) = populate(&app, &owner, "acme", "other").await;
     let scoped = app.store_tenant("acme", &mine).await;
     let tokens = app.get(&owner, "/v1/tokens").await;
     let token_id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
     let victim = Victim {
         store: other,
         channel,
+        order,
         sku: "P",
         token_id,
     };
