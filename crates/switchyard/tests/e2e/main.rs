@@ -10,6 +10,7 @@
 )]
 
 mod core_loop;
+mod crash;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,0 +1,197 @@
+//! A `switchyard serve` process killed (SIGKILL) in the middle of an import
+//! imports every order exactly once after it is started again on the same
+//! database.
+
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use switchyard_sim::Channel;
+use switchyard_storage::{Accounts, Orders};
+
+use crate::{Sim, eventually};
+
+/// Kills the child when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve(dir: &std::path::Path, port: u16) -> Server {
+    Server(
+        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        match req.send().await {
+            Ok(r) => {
+                let status = r.status().as_u16();
+                (status, r.json().await.unwrap_or(Value::Null))
+            }
+            Err(_) => (0, Value::Null),
+        }
+    }
+
+    async fn order_count(&self, store: &str) -> usize {
+        let (status, body) = self
+            .send(
+                reqwest::Method::GET,
+                &format!("/v1/orders?store_id={store}&limit=1000"),
+                None,
+            )
+            .await;
+        if status != 200 {
+            return 0;
+        }
+        body["items"].as_array().map_or(0, Vec::len)
+    }
+}
+
+#[tokio::test]
+async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restart() {
+    const ORDERS: usize = 300;
+    let shop = Sim::start(Channel::Shopify).await;
+    for i in 0..ORDERS {
+        shop.order(&[("SKU-00001", 1 + (i % 2) as i64)], json!({}))
+            .await;
+    }
+    // Plus-sized bucket: the run is bounded by our own work, not throttling.
+    let r = reqwest::Client::new()
+        .put(format!("{}/_sim/throttle", shop.url()))
+        .json(&json!({ "maximum_available": 1e9, "restore_rate": 1e9 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let committed_on_channel: i64 = (0..ORDERS).map(|i| 1 + (i % 2) as i64).sum();
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["token", "create", "--account", "acme"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = free_port();
+    let mut server = serve(dir.path(), port);
+    let api = Client {
+        base: format!("http://127.0.0.1:{port}"),
+        token,
+        http: reqwest::Client::new(),
+    };
+    eventually("the server to answer", 20, || async {
+        api.send(reqwest::Method::GET, "/v1/stores", None).await.0 == 200
+    })
+    .await;
+    let (_, store) = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/stores",
+            Some(json!({ "name": "Crash" })),
+        )
+        .await;
+    let store = store["id"].as_str().unwrap().to_owned();
+    let (s, _) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/products"),
+            Some(json!({ "sku": "SKU-00001", "title": "Mug" })),
+        )
+        .await;
+    assert_eq!(s, 201);
+    let (s, ch) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/channels"),
+            Some(
+                json!({ "name": "Shopify", "kind": "shopify", "base_url": shop.url(),
+                "credentials": { "access_token": shop.sim.credentials["access_token"] },
+                "settings": { "download_products": false, "push_notifications": false } }),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{ch}");
+
+    // Kill it as soon as the first pages are committed, well before the last.
+    eventually("the first orders to be imported", 60, || async {
+        api.order_count(&store).await > 0
+    })
+    .await;
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    // What the dead server left in its database.
+    let at_kill = {
+        let db = switchyard_storage::sqlite::SqliteStorage::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("switchyard.db").display()
+        ))
+        .await
+        .unwrap();
+        let account = db.ensure_account("acme").await.unwrap().id;
+        db.count_orders(&account, &store.parse().unwrap())
+            .await
+            .unwrap()
+    };
+    assert!(
+        (at_kill as usize) < ORDERS,
+        "the kill came after the whole import ({at_kill} orders); nothing was tested"
+    );
+    server = serve(dir.path(), port);
+    eventually(&format!("all {ORDERS} orders"), 90, || async {
+        api.order_count(&store).await >= ORDERS
+    })
+    .await;
+    assert_eq!(api.order_count(&store).await, ORDERS, "no order twice");
+    let (_, stock) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/stores/{store}/stock/SKU-00001"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        stock["committed"], committed_on_channel,
+        "every commitment exactly once: {stock}"
+    );
+    drop(server);
+}
