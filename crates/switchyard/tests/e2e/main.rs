@@ -11,6 +11,7 @@
 
 mod core_loop;
 mod crash;
+mod operations;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -341,7 +342,7 @@ impl World {
     }
 }
 
-async fn channel(
+pub async fn channel(
     app: &TestApp,
     t: &Tenant,
     store: &str,
