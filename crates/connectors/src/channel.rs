@@ -61,7 +61,7 @@ pub struct UnmappableOrder {
 }
 
 /// One page of changed orders.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OrderPage {
     /// Orders on the page.
     pub orders: Vec<FetchedOrder>,
@@ -69,6 +69,27 @@ pub struct OrderPage {
     pub unmappable: Vec<UnmappableOrder>,
     /// Token for the next page; `None` on the last page.
     pub next_page: Option<String>,
+}
+
+impl OrderPage {
+    /// File one channel order by how its mapping went: mapped orders with
+    /// their payload, the others (with `channel_order_id`, when known) for
+    /// the error list.
+    pub fn add(
+        &mut self,
+        raw: Value,
+        channel_order_id: Option<String>,
+        mapped: Result<UnifiedOrder, impl std::fmt::Display>,
+    ) {
+        match mapped {
+            Ok(order) => self.orders.push(FetchedOrder { order, raw }),
+            Err(e) => self.unmappable.push(UnmappableOrder {
+                channel_order_id,
+                reason: e.to_string(),
+                raw,
+            }),
+        }
+    }
 }
 
 /// A channel's record of a product.

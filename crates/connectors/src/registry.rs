@@ -84,20 +84,19 @@ pub fn connect(
     })
 }
 
-/// Add a generated webhook secret to a channel's credentials JSON, in the
-/// field its kind reads it from.
+/// Add a webhook secret the connector generated to a channel's credentials
+/// JSON. Only WooCommerce lets us choose the secret (Shopify signs with the
+/// app's own key, which the merchant supplies).
 pub fn with_webhook_secret(
     kind: ChannelKind,
     credentials: &[u8],
     secret: &str,
 ) -> Result<Vec<u8>, ConnectError> {
+    if kind != ChannelKind::Woocommerce {
+        return Err(ConnectError::Unsupported(kind));
+    }
     let mut v: serde_json::Value = parse(kind, credentials)?;
-    let field = match kind {
-        ChannelKind::Woocommerce => "webhook_secret",
-        ChannelKind::Shopify => "api_secret_key",
-        other => return Err(ConnectError::Unsupported(other)),
-    };
-    v[field] = serde_json::Value::String(secret.to_owned());
+    v["webhook_secret"] = serde_json::Value::String(secret.to_owned());
     serde_json::to_vec(&v).map_err(|e| ConnectError::BadCredentials {
         kind,
         reason: e.to_string(),

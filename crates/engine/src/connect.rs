@@ -13,19 +13,14 @@ use switchyard_storage::{Channel, ChannelRef};
 
 use crate::{EngineError, Inner};
 
-type Entry = (DateTime<Utc>, usize, Arc<dyn SalesChannel>);
+/// A connector with what it was built from: the channel's `updated_at` and
+/// its sealed credentials (every sealing draws a fresh nonce, so any
+/// credential change, the engine's own included, shows as different bytes).
+type Entry = (DateTime<Utc>, Vec<u8>, Arc<dyn SalesChannel>);
 
 /// Built connectors by channel.
 #[derive(Debug, Default)]
 pub(crate) struct Cache(Mutex<HashMap<ChannelId, Entry>>);
-
-impl Cache {
-    pub(crate) fn forget(&self, id: &ChannelId) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(id);
-        }
-    }
-}
 
 /// The channel and its connector, or why there is none (a message for the
 /// channel's last error).
@@ -41,20 +36,19 @@ pub(crate) async fn open(
         .storage
         .channel_credentials(&r.account_id, &r.store_id, &r.channel_id)
         .await?;
-    let fingerprint = sealed.as_ref().map_or(0, Vec::len);
+    let Some(sealed) = sealed else {
+        return Ok((ch, Err("the channel has no credentials".to_owned())));
+    };
     if let Ok(m) = inner.connectors.0.lock()
-        && let Some((at, fp, c)) = m.get(&r.channel_id)
+        && let Some((at, built_from, c)) = m.get(&r.channel_id)
         && *at == ch.updated_at
-        && *fp == fingerprint
+        && *built_from == sealed
     {
         return Ok((ch, Ok(Arc::clone(c))));
     }
-    let creds = match sealed {
-        None => return Ok((ch, Err("the channel has no credentials".to_owned()))),
-        Some(s) => match inner.cipher.open(&r.account_id, &r.channel_id, &s) {
-            Ok(c) => c,
-            Err(e) => return Ok((ch, Err(format!("cannot decrypt the credentials: {e}")))),
-        },
+    let creds = match inner.cipher.open(&r.account_id, &r.channel_id, &sealed) {
+        Ok(c) => c,
+        Err(e) => return Ok((ch, Err(format!("cannot decrypt the credentials: {e}")))),
     };
     let built = registry::connect(
         ch.kind,
@@ -67,7 +61,7 @@ pub(crate) async fn open(
             if let Ok(mut m) = inner.connectors.0.lock() {
                 m.insert(
                     r.channel_id.clone(),
-                    (ch.updated_at, fingerprint, Arc::clone(&c)),
+                    (ch.updated_at, sealed, Arc::clone(&c)),
                 );
             }
             Ok((ch, Ok(c)))

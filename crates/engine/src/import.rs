@@ -19,7 +19,7 @@ use switchyard_storage::{
     NewListing,
 };
 
-use crate::{Engine, EngineError, connect};
+use crate::{Engine, EngineError, connect, doubling};
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,13 +58,6 @@ impl ImportSummary {
         }
         self.pushes += pushes;
     }
-}
-
-/// Backoff of a failing channel's next round: 10 s doubling, never later
-/// than its cadence.
-fn retry_delay(failures: i64, cadence: chrono::Duration) -> chrono::Duration {
-    let secs = 10i64.saturating_mul(1 << failures.clamp(0, 12));
-    chrono::Duration::seconds(secs).min(cadence)
 }
 
 impl Engine {
@@ -168,7 +161,15 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let next = match &error {
             None => started + cadence,
-            Some(_) => Utc::now() + retry_delay(ch.sync.failures, cadence),
+            // A failing channel: 10 s doubling, never later than its cadence.
+            Some(_) => {
+                Utc::now()
+                    + doubling(
+                        10,
+                        ch.sync.failures,
+                        cadence.min(chrono::Duration::seconds(10 << 12)),
+                    )
+            }
         };
         if let Some(e) = &error {
             tracing::warn!(channel = %r.channel_id, error = %e, "import failed; retrying later");
@@ -196,7 +197,7 @@ impl Engine {
         match result {
             Ok(()) => storage.finish_job(job.id, None, None).await?,
             Err(e) if e.is_retryable() && job.attempts < 8 => {
-                let wait = chrono::Duration::seconds(5i64 << job.attempts.clamp(0, 10));
+                let wait = doubling(5, job.attempts, chrono::Duration::seconds(5 << 10));
                 storage
                     .finish_job(job.id, Some(e.to_string()), Some(Utc::now() + wait))
                     .await?;
@@ -260,7 +261,6 @@ impl Engine {
             .store_engine_credentials(r, sealed)
             .await
             .map_err(|e| e.to_string())?;
-        inner.connectors.forget(&r.channel_id);
         Ok(())
     }
 
@@ -378,26 +378,27 @@ impl Engine {
                 raw: f.raw,
             })
             .collect();
-        match storage.import_orders(r, items.clone(), cursor).await {
+        match storage.import_orders(r, &items, cursor).await {
             Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
             Err(batch_error) => {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
                 for item in items {
-                    let id = item.order.channel_order_id.clone();
-                    let raw = item.raw.clone();
-                    match storage.import_orders(r, vec![item], None).await {
+                    match storage
+                        .import_orders(r, std::slice::from_ref(&item), None)
+                        .await
+                    {
                         Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
                         Err(e) => errors.push(NewImportError {
-                            channel_order_id: id,
+                            channel_order_id: item.order.channel_order_id,
                             code: "storage".into(),
                             message: e.to_string(),
-                            raw: Some(raw),
+                            raw: Some(item.raw),
                         }),
                     }
                 }
                 if let Some(t) = cursor
                     && errors.is_empty()
-                    && let Err(e) = storage.import_orders(r, Vec::new(), Some(t)).await
+                    && let Err(e) = storage.import_orders(r, &[], Some(t)).await
                 {
                     tracing::error!(error = %e, "cannot advance the cursor");
                 }

@@ -66,6 +66,13 @@ impl Default for EngineConfig {
     }
 }
 
+/// `base_secs · 2^attempts` seconds, capped at `cap`: the one backoff
+/// schedule of the workers (failing import rounds, jobs, stock pushes).
+pub(crate) fn doubling(base_secs: i64, attempts: i64, cap: chrono::Duration) -> chrono::Duration {
+    let secs = base_secs.saturating_mul(1 << attempts.clamp(0, 16));
+    chrono::Duration::seconds(secs).min(cap)
+}
+
 /// Why a worker step failed (storage trouble; channel trouble is recorded
 /// on the channel instead).
 #[derive(Debug, thiserror::Error)]

@@ -7,7 +7,7 @@ use chrono::Utc;
 use switchyard_connectors::channel::{StockOutcome, StockUpdate};
 use switchyard_storage::{ChannelRef, DuePush, PushResult};
 
-use crate::{Engine, EngineError, connect};
+use crate::{Engine, EngineError, connect, doubling};
 
 /// What one push round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,9 +23,8 @@ pub struct PushSummary {
 /// Backoff after `attempts` failed tries: 2 s doubling, at most 5 minutes
 /// (an hour for items the channel refused outright).
 fn backoff(attempts: i64, retryable: bool) -> chrono::Duration {
-    let secs = 2i64.saturating_mul(1 << attempts.clamp(0, 16));
     let cap = if retryable { 300 } else { 3600 };
-    chrono::Duration::seconds(secs.min(cap))
+    doubling(2, attempts, chrono::Duration::seconds(cap))
 }
 
 /// Largest number of pushes read per channel per round.

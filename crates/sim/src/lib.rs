@@ -19,6 +19,7 @@ pub mod seed;
 pub mod shopify;
 pub mod woocommerce;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -54,6 +55,19 @@ pub enum SimError {
     /// The listener could not be bound or served.
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),
+    /// The control API could not be reached or read.
+    #[error("simulator control API: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The control API refused a request.
+    #[error("simulator control API refused {path}: {status} {body}")]
+    Refused {
+        /// The control path.
+        path: String,
+        /// HTTP status.
+        status: u16,
+        /// The simulator's answer.
+        body: String,
+    },
 }
 
 /// Which channel to simulate.
@@ -142,6 +156,52 @@ impl RunningSim {
     #[must_use]
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// SKU → the quantity the shop shows now (`GET /_sim/stock`), for
+    /// every product and variant with a SKU.
+    pub async fn shown_stock(&self) -> Result<BTreeMap<String, i64>, SimError> {
+        let v: Value = reqwest::get(format!("{}/_sim/stock", self.base_url()))
+            .await?
+            .json()
+            .await?;
+        Ok(v["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| {
+                // Shopify calls it `available`, WooCommerce `stock_quantity`.
+                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
+                Some((i["sku"].as_str()?.to_owned(), q))
+            })
+            .collect())
+    }
+
+    /// Place an order as a customer (`POST /_sim/orders` with
+    /// `{lines: [{sku, quantity}], paid?, country?}`); returns the channel's
+    /// order id as connectors see it (numeric, without a `gid://` prefix).
+    pub async fn place_order(&self, body: &Value) -> Result<String, SimError> {
+        let path = "/_sim/orders";
+        let r = reqwest::Client::new()
+            .post(format!("{}{path}", self.base_url()))
+            .json(body)
+            .send()
+            .await?;
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            return Err(SimError::Refused {
+                path: path.into(),
+                status: status.as_u16(),
+                body: v.to_string(),
+            });
+        }
+        Ok(match &v["id"] {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
+            other => other.to_string(),
+        })
     }
 
     /// Stop serving and wait for it.

@@ -302,7 +302,7 @@ pub trait Imports: Send + Sync {
     async fn import_orders(
         &self,
         channel: &ChannelRef,
-        items: Vec<ImportItem>,
+        items: &[ImportItem],
         advance_cursor_to: Option<DateTime<Utc>>,
     ) -> Result<ImportReport>;
     /// Record (or refresh) orders that could not be imported.

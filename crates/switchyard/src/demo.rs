@@ -54,43 +54,11 @@ struct Shop {
     name: &'static str,
     kind: &'static str,
     sim: RunningSim,
-    http: reqwest::Client,
 }
 
 impl Shop {
-    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.sim.base_url()))
-            .json(&body)
-            .send()
-            .await?;
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            bail!("{} simulator refused {path}: {status} {v}", self.name);
-        }
-        Ok(v)
-    }
-
     async fn stock(&self) -> anyhow::Result<BTreeMap<String, i64>> {
-        let v: Value = self
-            .http
-            .get(format!("{}/_sim/stock", self.sim.base_url()))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(v["items"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|i| {
-                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
-                Some((i["sku"].as_str()?.to_owned(), q))
-            })
-            .collect())
+        Ok(self.sim.shown_stock().await?)
     }
 }
 
@@ -150,19 +118,16 @@ async fn start_shops(seed: u64) -> anyhow::Result<(Shop, Shop)> {
         orders: 0,
         schema: None,
     };
-    let http = reqwest::Client::new();
     let woo = Shop {
         name: "WooCommerce",
         kind: "woocommerce",
         sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-        http: http.clone(),
     };
     let other = match switchyard_sim::spawn(Channel::Shopify, &opts).await {
         Ok(sim) => Shop {
             name: "Shopify",
             kind: "shopify",
             sim,
-            http,
         },
         Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
             println!(
@@ -172,7 +137,6 @@ async fn start_shops(seed: u64) -> anyhow::Result<(Shop, Shop)> {
                 name: "WooCommerce #2",
                 kind: "woocommerce",
                 sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-                http,
             }
         }
         Err(e) => return Err(e.into()),
@@ -324,7 +288,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         }
         let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>() });
         let started = Instant::now();
-        let o = from.post("/_sim/orders", body).await?;
+        let id = from.sim.place_order(&body).await?;
         placed[side] += 1;
         for (s, q) in &lines {
             if s == KIT {
@@ -337,11 +301,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         }
         let want = expected(&skus, &sold);
         let delay = wait_converged(&[to], &want, Duration::from_secs(30), started).await;
-        let id = match &o["id"] {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
-            _ => "?".into(),
-        };
         let bought = lines
             .iter()
             .map(|(s, q)| format!("{q}×{s}"))

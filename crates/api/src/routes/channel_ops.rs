@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
-use crate::routes::channels::ImportStateOut;
+use crate::routes::channels::{ImportStateOut, channel_with_credentials};
 
 fn channel_ref(auth: &Auth, store: StoreId, channel: ChannelId) -> ChannelRef {
     ChannelRef {
@@ -80,23 +80,15 @@ pub async fn test_channel(
     ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
 ) -> Result<Json<TestOut>, ApiError> {
     auth.check_store(&store)?;
-    let ch = s.storage.get_channel(&auth.account_id, &store, &id).await?;
-    let sealed = s
-        .storage
-        .channel_credentials(&auth.account_id, &store, &id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::field(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "no_credentials",
-                "credentials",
-                "the channel has no credentials to test; PATCH them first",
-            )
-        })?;
-    let creds = s
-        .cipher
-        .open(&auth.account_id, &id, &sealed)
-        .map_err(ApiError::internal)?;
+    let (ch, creds) = channel_with_credentials(&s, &auth.account_id, &store, &id).await?;
+    let creds = creds.ok_or_else(|| {
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no_credentials",
+            "credentials",
+            "the channel has no credentials to test; PATCH them first",
+        )
+    })?;
     // A test answers quickly: two attempts, short timeouts.
     let policy = HttpPolicy {
         connect_timeout: Duration::from_secs(5),

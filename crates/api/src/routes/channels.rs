@@ -303,6 +303,25 @@ fn seal_credentials(
         .map_err(ApiError::internal)
 }
 
+/// A channel and its decrypted credentials (`None` when it has none), for
+/// the routes that talk to the channel itself.
+pub(crate) async fn channel_with_credentials(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    id: &ChannelId,
+) -> Result<(Channel, Option<Vec<u8>>), ApiError> {
+    let ch = s.storage.get_channel(account, store, id).await?;
+    let creds = s
+        .storage
+        .channel_credentials(account, store, id)
+        .await?
+        .map(|sealed| s.cipher.open(account, id, &sealed))
+        .transpose()
+        .map_err(ApiError::internal)?;
+    Ok((ch, creds))
+}
+
 fn check_rules(r: Option<StockRulesDto>) -> Result<Option<StockRules>, ApiError> {
     let Some(r) = r else { return Ok(None) };
     let rules = StockRules::from(r);

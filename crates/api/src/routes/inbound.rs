@@ -18,6 +18,7 @@ use switchyard_storage::JobKind;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::ApiPath;
+use crate::routes::channels::channel_with_credentials;
 
 /// Receive a channel's order notification.
 #[tracing::instrument(skip_all, fields(channel = %id))]
@@ -32,18 +33,8 @@ pub async fn receive(
         .find_channel(&id)
         .await?
         .ok_or_else(|| ApiError::not_found("channel"))?;
-    let ch = s
-        .storage
-        .get_channel(&r.account_id, &r.store_id, &r.channel_id)
-        .await?;
-    let sealed = s
-        .storage
-        .channel_credentials(&r.account_id, &r.store_id, &r.channel_id)
-        .await?;
-    let creds = sealed
-        .map(|c| s.cipher.open(&r.account_id, &r.channel_id, &c))
-        .transpose()
-        .map_err(ApiError::internal)?;
+    let (ch, creds) =
+        channel_with_credentials(&s, &r.account_id, &r.store_id, &r.channel_id).await?;
     let conn = registry::connect(
         ch.kind,
         ch.base_url.as_deref(),

@@ -25,9 +25,8 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::channel::{
-    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
     NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
-    UnmappableOrder,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
@@ -488,21 +487,12 @@ impl SalesChannel for Shopify {
             .as_array()
             .cloned()
             .ok_or_else(|| self.malformed("orders without nodes"))?;
-        let mut page = OrderPage {
-            orders: Vec::new(),
-            unmappable: Vec::new(),
-            next_page: None,
-        };
+        let mut page = OrderPage::default();
         for mut raw in nodes {
             self.remaining_lines(&mut raw).await?;
-            match map::order(self.http.label(), &raw) {
-                Ok(order) => page.orders.push(FetchedOrder { order, raw }),
-                Err(e) => page.unmappable.push(UnmappableOrder {
-                    channel_order_id: raw["id"].as_str().map(|g| map::legacy_id(g).to_owned()),
-                    reason: e.to_string(),
-                    raw,
-                }),
-            }
+            let mapped = map::order(self.http.label(), &raw);
+            let id = raw["id"].as_str().map(|g| map::legacy_id(g).to_owned());
+            page.add(raw, id, mapped);
         }
         if conn["pageInfo"]["hasNextPage"] == true {
             page.next_page = Some(

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{LINE_FIELDS, ORDER_FIELDS, Shopify, gid, map};
-use crate::channel::{FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder};
+use crate::channel::{Notification, NotificationError, OrderPage};
 use crate::error::ConnectorError;
 
 /// The topics we subscribe to: creation, and every later change (payment,
@@ -23,24 +23,14 @@ impl Shopify {
         let d = self
             .graphql(&doc, &json!({ "id": gid("Order", channel_order_id) }), true)
             .await?;
-        let mut page = OrderPage {
-            orders: Vec::new(),
-            unmappable: Vec::new(),
-            next_page: None,
-        };
+        let mut page = OrderPage::default();
         let mut raw = d["order"].clone();
         if raw.is_null() {
             return Ok(page);
         }
         self.remaining_lines(&mut raw).await?;
-        match map::order(self.http.label(), &raw) {
-            Ok(order) => page.orders.push(FetchedOrder { order, raw }),
-            Err(e) => page.unmappable.push(UnmappableOrder {
-                channel_order_id: Some(channel_order_id.to_owned()),
-                reason: e.to_string(),
-                raw,
-            }),
-        }
+        let mapped = map::order(self.http.label(), &raw);
+        page.add(raw, Some(channel_order_id.to_owned()), mapped);
         Ok(page)
     }
 

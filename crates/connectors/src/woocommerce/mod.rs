@@ -27,9 +27,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::channel::{
-    Capabilities, FetchedOrder, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
     NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
-    UnmappableOrder,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest};
@@ -386,11 +385,7 @@ impl SalesChannel for WooCommerce {
         }
         let start = offset.saturating_sub(1);
         let mut seen = std::collections::BTreeSet::new();
-        let mut page = OrderPage {
-            orders: Vec::new(),
-            unmappable: Vec::new(),
-            next_page: None,
-        };
+        let mut page = OrderPage::default();
         let mut last_id = token.last_id;
         let mut fresh: Vec<(u64, Value)> = items
             .into_iter()
@@ -403,14 +398,8 @@ impl SalesChannel for WooCommerce {
                 continue;
             }
             last_id = last_id.max(id);
-            match map::order(self.http.label(), &raw) {
-                Ok(order) => page.orders.push(FetchedOrder { order, raw }),
-                Err(e) => page.unmappable.push(UnmappableOrder {
-                    channel_order_id: Some(id.to_string()),
-                    reason: e.to_string(),
-                    raw,
-                }),
-            }
+            let mapped = map::order(self.http.label(), &raw);
+            page.add(raw, Some(id.to_string()), mapped);
         }
         let next_offset = start + PAGE_SIZE;
         if next_offset < total {

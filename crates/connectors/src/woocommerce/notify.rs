@@ -5,7 +5,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use super::{WooCommerce, map};
-use crate::channel::{FetchedOrder, Notification, NotificationError, OrderPage, UnmappableOrder};
+use crate::channel::{Notification, NotificationError, OrderPage};
 use crate::error::ConnectorError;
 
 const TOPICS: [&str; 2] = ["order.created", "order.updated"];
@@ -16,11 +16,7 @@ impl WooCommerce {
         &self,
         channel_order_id: &str,
     ) -> Result<OrderPage, ConnectorError> {
-        let mut page = OrderPage {
-            orders: Vec::new(),
-            unmappable: Vec::new(),
-            next_page: None,
-        };
+        let mut page = OrderPage::default();
         let id: u64 = match channel_order_id.parse() {
             Ok(id) => id,
             Err(_) => return Ok(page),
@@ -31,14 +27,8 @@ impl WooCommerce {
             Err(ConnectorError::Rejected { status: 404, .. }) => return Ok(page),
             Err(e) => return Err(e),
         };
-        match map::order(self.http.label(), &raw) {
-            Ok(order) => page.orders.push(FetchedOrder { order, raw }),
-            Err(e) => page.unmappable.push(UnmappableOrder {
-                channel_order_id: Some(id.to_string()),
-                reason: e.to_string(),
-                raw,
-            }),
-        }
+        let mapped = map::order(self.http.label(), &raw);
+        page.add(raw, Some(id.to_string()), mapped);
         Ok(page)
     }
 

@@ -89,7 +89,7 @@ impl Imports for SqliteStorage {
     async fn import_orders(
         &self,
         channel: &ChannelRef,
-        items: Vec<ImportItem>,
+        items: &[ImportItem],
         advance_cursor_to: Option<DateTime<Utc>>,
     ) -> Result<ImportReport> {
         let mut tx = self.write.begin().await?;

@@ -20,7 +20,7 @@ use switchyard_domain::product::ProductAttributes;
 use switchyard_domain::stock::{StockRules, kit_availability};
 use switchyard_domain::values::Sku;
 
-use super::catalogue::components_of;
+use super::catalogue::{components_of, product_kind};
 use super::ledger::ledgers;
 use super::{
     SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
@@ -175,16 +175,6 @@ pub(crate) async fn require_channel(
         .ok_or(StorageError::NotFound { entity: "channel" })
 }
 
-async fn product_exists(conn: &mut SqliteConnection, store: &StoreId, sku: &str) -> Result<bool> {
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM products WHERE store_id = ? AND sku = ?")
-            .bind(store.as_str())
-            .bind(sku)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(found.is_some())
-}
-
 /// The store SKU a channel SKU maps to: the manual mapping, else the same
 /// SKU when it is a product of the store.
 pub(crate) async fn map_sku(
@@ -202,8 +192,9 @@ pub(crate) async fn map_sku(
     if mapped.is_some() {
         return Ok(mapped);
     }
-    Ok(product_exists(conn, store, channel_sku)
+    Ok(product_kind(conn, store, channel_sku)
         .await?
+        .is_some()
         .then(|| channel_sku.to_owned()))
 }
 
@@ -397,7 +388,7 @@ impl Listings for SqliteStorage {
     ) -> Result<SkuMapping> {
         let mut tx = self.write.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        if !product_exists(&mut tx, store, sku.as_str()).await? {
+        if product_kind(&mut tx, store, sku.as_str()).await?.is_none() {
             return Err(StorageError::NotFound { entity: "product" });
         }
         let now = now_text();

@@ -1,7 +1,7 @@
 //! Orders: the transactional import upsert with stock commitments, journal
 //! events, oversell detection and stock pushes; the orders list; API actions.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -34,6 +34,8 @@ struct LineWrite {
 
 /// Everything written to an order row.
 struct OrderWrite<'a> {
+    /// The stored order with this `(channel, channel_order_id)`, if any.
+    existing: Option<(OrderId, OrderState)>,
     channel_id: &'a ChannelId,
     channel_order_id: &'a str,
     state: OrderState,
@@ -123,6 +125,30 @@ async fn recommit(
     Ok(out)
 }
 
+/// The stored order with this channel id: ours, its state, and the channel
+/// `updated_at` it was last imported with.
+async fn find_existing(
+    conn: &mut SqliteConnection,
+    channel: &ChannelId,
+    channel_order_id: &str,
+) -> Result<Option<(OrderId, OrderState, Option<String>)>> {
+    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+        "SELECT id, state, channel_updated_at FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+    )
+    .bind(channel.as_str())
+    .bind(channel_order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(id, state, seen)| {
+        Ok((
+            stored("order id", OrderId::parse(&id))?,
+            stored("order state", OrderState::parse(&state))?,
+            seen,
+        ))
+    })
+    .transpose()
+}
+
 /// Insert or update an order by `(channel, channel_order_id)`, its lines
 /// and commitments, and journal it, on `conn` (inside the caller's transaction).
 async fn write_order(
@@ -132,17 +158,10 @@ async fn write_order(
     w: OrderWrite<'_>,
 ) -> Result<Written> {
     let now = now_text();
-    let existing: Option<(String, String)> = sqlx::query_as(
-        "SELECT id, state FROM orders WHERE channel_id = ? AND channel_order_id = ?",
-    )
-    .bind(w.channel_id.as_str())
-    .bind(w.channel_order_id)
-    .fetch_optional(&mut *conn)
-    .await?;
     let u = w.unified;
     let unified_json = u.map(|o| serde_json::to_string(o).unwrap_or_default());
-    let (id, created, previous) = match existing {
-        Some((id, state)) => (stored("order id", OrderId::parse(&id))?, false, Some(state)),
+    let (id, created, previous) = match w.existing {
+        Some((id, state)) => (id, false, Some(state)),
         None => (OrderId::generate(), true, None),
     };
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -198,12 +217,10 @@ async fn write_order(
     touched.extend(committed.iter().cloned());
     let event_type = match (created, w.state) {
         (true, _) => "order.created",
-        (false, OrderState::Cancelled) if previous.as_deref() != Some("cancelled") => {
+        (false, OrderState::Cancelled) if previous != Some(OrderState::Cancelled) => {
             "order.cancelled"
         }
-        (false, OrderState::Excluded) if previous.as_deref() != Some("excluded") => {
-            "order.excluded"
-        }
+        (false, OrderState::Excluded) if previous != Some(OrderState::Excluded) => "order.excluded",
         _ => "order.updated",
     };
     let ev = NewEvent {
@@ -237,7 +254,7 @@ fn enum_text<T: serde::Serialize>(v: &T) -> String {
 pub(crate) async fn import_batch(
     conn: &mut SqliteConnection,
     channel: &ChannelRef,
-    items: Vec<ImportItem>,
+    items: &[ImportItem],
 ) -> Result<ImportReport> {
     let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
     require_channel(conn, account, store, ch).await?;
@@ -251,39 +268,33 @@ pub(crate) async fn import_batch(
     let mut touched = BTreeSet::new();
     let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
     for item in items {
-        let mut order = item.order;
-        let existing: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT id, state, channel_updated_at FROM orders WHERE channel_id = ? AND channel_order_id = ?",
-        )
-        .bind(ch.as_str())
-        .bind(&order.channel_order_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let existing_state = existing
-            .as_ref()
-            .map(|(_, s, _)| stored("order state", OrderState::parse(s)))
-            .transpose()?;
-        let (state, excluded_reason) = match decide(&order, &settings.order_filters, existing_state)
-        {
-            ImportDecision::Skip(reason) => {
-                report.outcomes.push(ImportOutcome::Skipped { reason });
-                continue;
-            }
-            ImportDecision::Import {
-                state,
-                excluded_reason,
-            } => (state, excluded_reason),
-        };
+        let existing = find_existing(conn, ch, &item.order.channel_order_id).await?;
+        let existing_state = existing.as_ref().map(|(_, s, _)| *s);
+        let (state, excluded_reason) =
+            match decide(&item.order, &settings.order_filters, existing_state) {
+                ImportDecision::Skip(reason) => {
+                    report.outcomes.push(ImportOutcome::Skipped { reason });
+                    continue;
+                }
+                ImportDecision::Import {
+                    state,
+                    excluded_reason,
+                } => (state, excluded_reason),
+            };
         if let Some((id, _, seen)) = &existing
             && existing_state == Some(state)
-            && seen.as_deref() == Some(ts(order.updated_at).as_str())
+            && seen.as_deref() == Some(ts(item.order.updated_at).as_str())
         {
-            report.outcomes.push(ImportOutcome::Unchanged {
-                id: stored("order id", OrderId::parse(id))?,
-            });
+            report
+                .outcomes
+                .push(ImportOutcome::Unchanged { id: id.clone() });
             continue;
         }
+        // Only orders that are written are copied (to flag their lines);
+        // re-reads and skipped orders cost no copy.
+        let mut order = item.order.clone();
         let mut lines = Vec::with_capacity(order.lines.len());
+        let mut mapped_skus = BTreeSet::new();
         for l in &mut order.lines {
             let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
             let mapped = if channel_sku.is_empty() {
@@ -292,6 +303,7 @@ pub(crate) async fn import_batch(
                 map_sku(conn, store, ch, &channel_sku).await?
             };
             l.flag_against(|_| mapped.is_some());
+            mapped_skus.extend(mapped.clone());
             lines.push(LineWrite {
                 channel_line_id: Some(l.channel_line_id.clone()),
                 sku: mapped.unwrap_or(channel_sku),
@@ -304,6 +316,7 @@ pub(crate) async fn import_batch(
             account,
             store,
             OrderWrite {
+                existing: existing.map(|(id, state, _)| (id, state)),
                 channel_id: ch,
                 channel_order_id: &order.channel_order_id,
                 state,
@@ -325,15 +338,8 @@ pub(crate) async fn import_batch(
             // The channel took its own stock down at checkout: what we last
             // confirmed there is stale for these SKUs, even when the order
             // commits nothing here (excluded), so their targets are pushed again.
-            let skus: BTreeSet<String> = order
-                .lines
-                .iter()
-                .filter(|l| l.flags.is_empty())
-                .filter_map(|l| l.sku.as_deref().map(str::trim))
-                .map(str::to_owned)
-                .collect();
-            let mapped = invalidate_confirmed(conn, store, ch, &skus).await?;
-            touched.extend(mapped);
+            invalidate_confirmed(conn, ch, &mapped_skus).await?;
+            touched.extend(mapped_skus);
         }
         if !written.committed.is_empty() {
             check_oversell.push((written.id.clone(), written.committed));
@@ -355,29 +361,22 @@ pub(crate) async fn import_batch(
     Ok(report)
 }
 
-/// Forget what the channel last confirmed for the listings showing these
-/// channel SKUs; returns the store SKUs they map to.
+/// Forget what the channel last confirmed for its listings of these store SKUs.
 async fn invalidate_confirmed(
     conn: &mut SqliteConnection,
-    store: &StoreId,
     channel: &ChannelId,
-    channel_skus: &BTreeSet<String>,
-) -> Result<BTreeSet<String>> {
-    let mut out = BTreeSet::new();
-    for cs in channel_skus {
-        let Some(sku) = map_sku(conn, store, channel, cs).await? else {
-            continue;
-        };
+    skus: &BTreeSet<String>,
+) -> Result<()> {
+    for sku in skus {
         sqlx::query(
             "UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?",
         )
         .bind(channel.as_str())
-        .bind(&sku)
+        .bind(sku)
         .execute(&mut *conn)
         .await?;
-        out.insert(sku);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Flag orders committing a SKU whose availability went below zero: the
@@ -464,24 +463,34 @@ fn order_from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<OrderLineRecord>) -> R
     })
 }
 
-async fn lines_of(conn: &mut SqliteConnection, id: &str) -> Result<Vec<OrderLineRecord>> {
-    let rows = sqlx::query(
-        "SELECT line_no, channel_line_id, sku, quantity, open_quantity FROM order_lines WHERE order_id = ? ORDER BY line_no",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(OrderLineRecord {
-                line_no: r.try_get("line_no")?,
-                channel_line_id: r.try_get("channel_line_id")?,
-                sku: r.try_get("sku")?,
-                quantity: r.try_get("quantity")?,
-                open_quantity: r.try_get("open_quantity")?,
-            })
-        })
-        .collect()
+/// The lines of `ids`, by order id, in line order: one query per 400 orders.
+async fn lines_of(
+    conn: &mut SqliteConnection,
+    ids: &[&str],
+) -> Result<BTreeMap<String, Vec<OrderLineRecord>>> {
+    let mut out: BTreeMap<String, Vec<OrderLineRecord>> = BTreeMap::new();
+    for chunk in ids.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT order_id, line_no, channel_line_id, sku, quantity, open_quantity FROM order_lines WHERE order_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY order_id, line_no");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("order_id")?)
+                .or_default()
+                .push(OrderLineRecord {
+                    line_no: r.try_get("line_no")?,
+                    channel_line_id: r.try_get("channel_line_id")?,
+                    sku: r.try_get("sku")?,
+                    quantity: r.try_get("quantity")?,
+                    open_quantity: r.try_get("open_quantity")?,
+                });
+        }
+    }
+    Ok(out)
 }
 
 async fn fetch_order(
@@ -499,7 +508,10 @@ async fn fetch_order(
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StorageError::NotFound { entity: "order" })?;
-    let lines = lines_of(conn, id.as_str()).await?;
+    let lines = lines_of(conn, &[id.as_str()])
+        .await?
+        .remove(id.as_str())
+        .unwrap_or_default();
     order_from_row(&r, lines)
 }
 
@@ -532,11 +544,15 @@ impl Orders for SqliteStorage {
                 open_quantity: l.open_quantity,
             })
             .collect();
+        let existing = find_existing(&mut tx, &order.channel_id, &order.channel_order_id)
+            .await?
+            .map(|(id, state, _)| (id, state));
         let w = write_order(
             &mut tx,
             account,
             store,
             OrderWrite {
+                existing,
                 channel_id: &order.channel_id,
                 channel_order_id: &order.channel_order_id,
                 state: order.state,
@@ -616,12 +632,16 @@ impl Orders for SqliteStorage {
             .push_bind(page.after.clone().unwrap_or_default());
         q.push(" ORDER BY id LIMIT ").push_bind(fetch_limit(page));
         let rows = q.build().fetch_all(&mut *tx).await?;
-        let mut items = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let id: String = r.try_get("id")?;
-            let lines = lines_of(&mut tx, &id).await?;
-            items.push(order_from_row(r, lines)?);
-        }
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<&str, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut lines = lines_of(&mut tx, &ids).await?;
+        let items = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| order_from_row(r, lines.remove(*id).unwrap_or_default()))
+            .collect::<Result<Vec<_>>>()?;
         Ok(paginate(items, page, |o| o.id.to_string()))
     }
 

@@ -118,35 +118,12 @@ impl Sim {
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());
         }
-        let o = self.post("/_sim/orders", body).await;
-        let id = &o["id"];
-        match id {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
-            other => panic!("order without id: {other}"),
-        }
+        self.sim.place_order(&body).await.unwrap()
     }
 
     /// SKU → quantity the channel shows.
     pub async fn stock(&self) -> BTreeMap<String, i64> {
-        let v: Value = self
-            .http
-            .get(format!("{}/_sim/stock", self.url()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        v["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|i| {
-                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
-                Some((i["sku"].as_str()?.to_owned(), q))
-            })
-            .collect()
+        self.sim.shown_stock().await.unwrap()
     }
 
     pub async fn faults(&self, f: &Faults) {
