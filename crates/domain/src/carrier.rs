@@ -13,7 +13,7 @@ use crate::DomainError;
 use crate::filter::glob_match;
 
 /// A carrier Switchyard recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Carrier {
     /// Royal Mail (UK): S10 numbers ending in `GB`.

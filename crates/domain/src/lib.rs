@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod explain;
 pub mod filter;
+pub mod fulfilment;
 pub mod ids;
 pub mod order;
 pub mod product;
