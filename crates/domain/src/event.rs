@@ -20,6 +20,8 @@ pub enum EntityType {
     Token,
     /// A channel's listing (channel product).
     Listing,
+    /// A shipment of an order.
+    Fulfilment,
 }
 
 impl EntityType {
@@ -34,6 +36,7 @@ impl EntityType {
             Self::Order => "order",
             Self::Token => "token",
             Self::Listing => "listing",
+            Self::Fulfilment => "fulfilment",
         }
     }
 }

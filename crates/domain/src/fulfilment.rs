@@ -282,10 +282,7 @@ pub fn check_fulfillable(state: OrderState) -> Result<(), DomainError> {
     match state {
         OrderState::Cancelled | OrderState::Excluded => Err(DomainError {
             code: "order_not_fulfillable",
-            message: format!(
-                "an order in state `{}` cannot be fulfilled",
-                state.as_str()
-            ),
+            message: format!("an order in state `{}` cannot be fulfilled", state.as_str()),
             field: None,
         }),
         OrderState::Fulfilled => Err(DomainError {
@@ -315,11 +312,7 @@ impl CarrierSettings {
     /// Check rules and codes.
     pub fn validate(&self) -> Result<(), DomainError> {
         if self.rules.len() > 200 {
-            return Err(bad(
-                "too_many_rules",
-                "at most 200 carrier rules",
-                "rules",
-            ));
+            return Err(bad("too_many_rules", "at most 200 carrier rules", "rules"));
         }
         for (i, r) in self.rules.iter().enumerate() {
             let p = r.pattern.trim();
@@ -463,7 +456,10 @@ mod tests {
     #[test]
     fn a_sku_spreads_over_its_lines_in_order() {
         let r = [req(None, Some("A"), 3)];
-        assert_eq!(plan_lines(&lines(), Some(&r)).unwrap(), vec![(0, 2), (2, 1)]);
+        assert_eq!(
+            plan_lines(&lines(), Some(&r)).unwrap(),
+            vec![(0, 2), (2, 1)]
+        );
     }
 
     #[test]
@@ -525,7 +521,10 @@ mod tests {
             number: n.into(),
             url: None,
         };
-        assert_eq!(s.carrier_for(None, &[t("1Z999AA10123456784")]), Carrier::Ups);
+        assert_eq!(
+            s.carrier_for(None, &[t("1Z999AA10123456784")]),
+            Carrier::Ups
+        );
         assert_eq!(
             s.carrier_for(Some(Carrier::Dpd), &[t("1Z999AA10123456784")]),
             Carrier::Dpd

@@ -115,6 +115,10 @@ prefixed_id!(
     /// An order imported from a channel.
     OrderId, "ord"
 );
+prefixed_id!(
+    /// A shipment of some or all lines of an order.
+    FulfilmentId, "ful"
+);
 
 #[cfg(test)]
 mod tests {

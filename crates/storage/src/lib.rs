@@ -10,10 +10,12 @@
 //! (and usually [`StoreId`]): rows of another account are simply not found.
 
 pub mod crypto;
+mod shipping;
 pub mod sqlite;
 mod types;
 mod work;
 
+pub use shipping::*;
 pub use types::*;
 pub use work::*;
 
@@ -479,6 +481,8 @@ pub trait Storage:
     + Orders
     + Imports
     + Listings
+    + Fulfilments
+    + BackOffices
     + Journal
     + Idempotency
     + std::fmt::Debug

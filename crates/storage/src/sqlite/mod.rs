@@ -8,7 +8,9 @@
 //! the busy timeout.
 
 mod accounts;
+mod back_office;
 mod catalogue;
+mod fulfilments;
 mod imports;
 mod ledger;
 mod listings;

@@ -56,7 +56,10 @@ struct Written {
 }
 
 /// SKUs an order commits right now.
-async fn committed_skus(conn: &mut SqliteConnection, id: &str) -> Result<BTreeSet<String>> {
+pub(crate) async fn committed_skus(
+    conn: &mut SqliteConnection,
+    id: &str,
+) -> Result<BTreeSet<String>> {
     let skus: Vec<String> =
         sqlx::query_scalar("SELECT DISTINCT sku FROM stock_commitments WHERE order_id = ?")
             .bind(id)
@@ -67,7 +70,7 @@ async fn committed_skus(conn: &mut SqliteConnection, id: &str) -> Result<BTreeSe
 
 /// Replace an order's commitments from its stored lines (none unless its
 /// state commits stock). Returns the SKUs committed now.
-async fn recommit(
+pub(crate) async fn recommit(
     conn: &mut SqliteConnection,
     store: &StoreId,
     id: &str,
@@ -198,16 +201,29 @@ async fn write_order(
     );
     q.build().execute(&mut *conn).await?;
     let mut touched = committed_skus(conn, id.as_str()).await?;
+    // What our own fulfilments shipped stays shipped when the channel sends
+    // the order again (our sync to the channel changes its `updated_at`).
+    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
+        "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+         WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
     sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
         .bind(id.as_str())
         .execute(&mut *conn)
         .await?;
     for (line_no, l) in w.lines.iter().enumerate() {
+        let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
+        let open = (l.open_quantity - shipped.get(&line_no).copied().unwrap_or(0)).max(0);
         sqlx::query("INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(id.as_str())
-            .bind(i64::try_from(line_no).unwrap_or(i64::MAX))
+            .bind(line_no)
             .bind(&l.sku)
-            .bind(l.open_quantity)
+            .bind(open)
             .bind(&l.channel_line_id)
             .bind(l.quantity)
             .execute(&mut *conn)
@@ -493,7 +509,7 @@ async fn lines_of(
     Ok(out)
 }
 
-async fn fetch_order(
+pub(crate) async fn fetch_order(
     conn: &mut SqliteConnection,
     account: &AccountId,
     id: &OrderId,
@@ -513,6 +529,28 @@ async fn fetch_order(
         .remove(id.as_str())
         .unwrap_or_default();
     order_from_row(&r, lines)
+}
+
+/// Cancel `o` on `conn`: release its commitments and enqueue the pushes.
+/// Returns the journal event to append (the caller adds it).
+pub(crate) async fn cancel_in_tx(
+    conn: &mut SqliteConnection,
+    o: &OrderRecord,
+    reason: Option<&str>,
+    by: &str,
+) -> Result<(&'static str, serde_json::Value)> {
+    let released = committed_skus(conn, o.id.as_str()).await?;
+    sqlx::query("UPDATE orders SET state = 'cancelled', updated_at = ? WHERE id = ?")
+        .bind(now_text())
+        .bind(o.id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    recommit(conn, &o.store_id, o.id.as_str(), OrderState::Cancelled).await?;
+    enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
+    Ok((
+        "order.cancelled",
+        json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),
+    ))
 }
 
 fn invalid_transition(from: OrderState, what: &str) -> StorageError {
@@ -705,18 +743,7 @@ impl Orders for SqliteStorage {
                 if o.state == OrderState::Cancelled {
                     return Ok(o);
                 }
-                let released = committed_skus(&mut tx, id.as_str()).await?;
-                sqlx::query("UPDATE orders SET state = 'cancelled', updated_at = ? WHERE id = ?")
-                    .bind(&now)
-                    .bind(id.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                recommit(&mut tx, &o.store_id, id.as_str(), OrderState::Cancelled).await?;
-                enqueue_targets(&mut tx, &o.store_id, &released, "order_cancelled").await?;
-                (
-                    "order.cancelled",
-                    json!({ "id": id, "reason": reason, "previous_state": o.state, "by": "api" }),
-                )
+                cancel_in_tx(&mut tx, &o, reason.as_deref(), "api").await?
             }
             OrderAction::Manual(on) => {
                 sqlx::query("UPDATE orders SET manual = ?, updated_at = ? WHERE id = ?")

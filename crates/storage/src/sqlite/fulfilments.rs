@@ -1,0 +1,834 @@
+//! Fulfilments: the transactional create (lines, commitments, `api` source,
+//! order state, journal, stock pushes), tracking updates, cancellation, and
+//! the channel sync's queue.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{Row, SqliteConnection};
+use switchyard_domain::DomainError;
+use switchyard_domain::carrier::Carrier;
+use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::fulfilment::{
+    CarrierSettings, FulfilmentSource, MAX_TRACKING_NUMBERS, OpenLine, SyncAction, SyncState,
+    Tracking, check_fulfillable, plan_lines, state_after,
+};
+use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
+use switchyard_domain::order::OrderState;
+
+use super::catalogue::{components_of, product_kind};
+use super::listings::enqueue_targets;
+use super::orders::{committed_skus, recommit};
+use super::{
+    SqliteStorage, append_event, now_text, parse_opt_ts, parse_ts, require_store, stored, ts,
+};
+use crate::{
+    ChannelRef, DueFulfilment, FulfilmentLine, FulfilmentRecord, FulfilmentStatus, FulfilmentSync,
+    Fulfilments, NewFulfilment, Result, StorageError, SyncResult,
+};
+
+const COLUMNS: &str = "id, order_id, store_id, channel_id, source, status, carrier, carrier_detected, service, \
+    tracking, shipped_at, external_ref, sync_state, sync_action, channel_fulfilment_id, attempts, last_error, \
+    next_attempt_at, synced_at, created_at, updated_at";
+
+fn invalid(e: DomainError) -> StorageError {
+    // Refusals that depend on the order's current state are conflicts (409);
+    // malformed requests stay validation errors (422).
+    match e.code {
+        "over_fulfilment" | "nothing_to_fulfil" | "order_not_fulfillable" => {
+            StorageError::Conflict {
+                code: e.code,
+                message: e.message,
+                field: e.field,
+            }
+        }
+        _ => StorageError::Invalid(e),
+    }
+}
+
+fn from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<FulfilmentLine>) -> Result<FulfilmentRecord> {
+    let tracking: Vec<Tracking> = serde_json::from_str(r.try_get("tracking")?)
+        .map_err(|e| StorageError::corrupt("tracking numbers", e))?;
+    let source = match r.try_get::<&str, _>("source")? {
+        "back_office" => FulfilmentSource::BackOffice,
+        _ => FulfilmentSource::Api,
+    };
+    let status = match r.try_get::<&str, _>("status")? {
+        "cancelled" => FulfilmentStatus::Cancelled,
+        _ => FulfilmentStatus::Active,
+    };
+    let action: Option<&str> = r.try_get("sync_action")?;
+    Ok(FulfilmentRecord {
+        id: stored("fulfilment id", FulfilmentId::parse(r.try_get("id")?))?,
+        order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        source,
+        status,
+        carrier: stored("carrier", Carrier::parse(r.try_get("carrier")?))?,
+        carrier_detected: r.try_get("carrier_detected")?,
+        service: r.try_get("service")?,
+        tracking,
+        shipped_at: parse_ts(r.try_get("shipped_at")?)?,
+        lines,
+        external_ref: r.try_get("external_ref")?,
+        sync: FulfilmentSync {
+            state: stored("sync state", SyncState::parse(r.try_get("sync_state")?))?,
+            action: action
+                .map(|a| stored("sync action", SyncAction::parse(a)))
+                .transpose()?,
+            channel_fulfilment_id: r.try_get("channel_fulfilment_id")?,
+            attempts: r.try_get("attempts")?,
+            last_error: r.try_get("last_error")?,
+            next_attempt_at: parse_opt_ts(r.try_get("next_attempt_at")?)?,
+            synced_at: parse_opt_ts(r.try_get("synced_at")?)?,
+        },
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+/// Fulfilments matching `filter` (an SQL condition over `fulfilments` with
+/// one bound value), with their lines.
+async fn load(
+    conn: &mut SqliteConnection,
+    filter: &str,
+    value: &str,
+) -> Result<Vec<FulfilmentRecord>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM fulfilments WHERE {filter} ORDER BY created_at, id"
+    ))
+    .bind(value)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let id: &str = r.try_get("id")?;
+        let lines = sqlx::query(
+            "SELECT line_no, sku, channel_line_id, quantity FROM fulfilment_lines WHERE fulfilment_id = ? ORDER BY line_no",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|l| {
+            Ok(FulfilmentLine {
+                line_no: l.try_get("line_no")?,
+                sku: l.try_get("sku")?,
+                channel_line_id: l.try_get("channel_line_id")?,
+                quantity: l.try_get("quantity")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        out.push(from_row(r, lines)?);
+    }
+    Ok(out)
+}
+
+/// One fulfilment of the account.
+async fn fetch(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    id: &FulfilmentId,
+) -> Result<FulfilmentRecord> {
+    let mine: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM fulfilments WHERE id = ? AND account_id = ?")
+            .bind(id.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    if mine.is_none() {
+        return Err(StorageError::NotFound {
+            entity: "fulfilment",
+        });
+    }
+    load(conn, "id = ?", id.as_str())
+        .await?
+        .pop()
+        .ok_or(StorageError::NotFound {
+            entity: "fulfilment",
+        })
+}
+
+pub(crate) async fn carrier_settings_of(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+) -> Result<CarrierSettings> {
+    let s: String = sqlx::query_scalar("SELECT carrier_settings FROM stores WHERE id = ?")
+        .bind(store.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    serde_json::from_str(&s).map_err(|e| StorageError::corrupt("carrier settings", e))
+}
+
+/// The plain SKUs (kits expanded) and units behind `(sku, quantity)` lines.
+async fn plain_units(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    lines: &[(String, i64)],
+) -> Result<BTreeMap<String, i64>> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for (sku, qty) in lines {
+        match product_kind(conn, store, sku).await? {
+            None => {}
+            Some(false) => *out.entry(sku.clone()).or_default() += qty,
+            Some(true) => {
+                for c in components_of(conn, store, &[sku.as_str()])
+                    .await?
+                    .remove(sku.as_str())
+                    .unwrap_or_default()
+                {
+                    *out.entry(c.sku.as_str().to_owned()).or_default() +=
+                        c.quantity.saturating_mul(*qty);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Move the `api` source of each SKU by `sign · units` (shipping takes
+/// units off, cancelling a shipment puts them back), never below zero:
+/// the unlocated level first, then locations in name order. Journalled as
+/// `stock.changed` with `reason`.
+async fn move_api_stock(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    units: &BTreeMap<String, i64>,
+    sign: i64,
+    reason: &str,
+) -> Result<()> {
+    let now = now_text();
+    for (sku, qty) in units {
+        let levels: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT location, quantity FROM stock_levels WHERE store_id = ? AND sku = ? AND source = 'api' ORDER BY location",
+        )
+        .bind(store.as_str())
+        .bind(sku)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut left = *qty;
+        let mut changes: Vec<(String, i64, i64)> = Vec::new();
+        if sign > 0 {
+            // Back where it was taken from: the unlocated level.
+            let before = levels
+                .iter()
+                .find(|(l, _)| l.is_empty())
+                .map_or(0, |(_, q)| *q);
+            changes.push((String::new(), before, before.saturating_add(left)));
+        } else {
+            for (loc, before) in levels {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(before);
+                if take > 0 {
+                    changes.push((loc, before, before - take));
+                    left -= take;
+                }
+            }
+        }
+        for (loc, before, after) in changes {
+            sqlx::query(
+                "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES (?, ?, 'api', ?, ?, ?)
+                 ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            )
+            .bind(store.as_str())
+            .bind(sku)
+            .bind(&loc)
+            .bind(after)
+            .bind(&now)
+            .execute(&mut *conn)
+            .await?;
+            let ev = NewEvent {
+                entity_type: EntityType::Stock,
+                entity_id: sku.clone(),
+                event_type: "stock.changed",
+                payload: json!({
+                    "sku": sku, "source": "api", "location": loc,
+                    "before": before, "after": after, "reason": reason,
+                }),
+            };
+            append_event(conn, account, store, &ev).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Units still open and units shipped over an order's lines.
+async fn open_and_shipped(conn: &mut SqliteConnection, order: &str) -> Result<(i64, i64)> {
+    let (open, ordered): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT SUM(open_quantity), SUM(COALESCE(quantity, open_quantity)) FROM order_lines WHERE order_id = ?",
+    )
+    .bind(order)
+    .fetch_one(&mut *conn)
+    .await?;
+    let open = open.unwrap_or(0);
+    Ok((open, ordered.unwrap_or(0) - open))
+}
+
+/// Set the order's state from its open lines (unless it is cancelled),
+/// recommit, and return the SKUs whose commitments changed.
+async fn settle_order(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    order: &str,
+    current: OrderState,
+) -> Result<(OrderState, BTreeSet<String>)> {
+    let mut touched = committed_skus(conn, order).await?;
+    let (open, shipped) = open_and_shipped(conn, order).await?;
+    let state = match current {
+        OrderState::Cancelled | OrderState::Excluded => current,
+        // A hold survives a shipment of part of the order.
+        OrderState::OnHold if open > 0 => current,
+        _ => state_after(open, shipped),
+    };
+    sqlx::query("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?")
+        .bind(state.as_str())
+        .bind(now_text())
+        .bind(order)
+        .execute(&mut *conn)
+        .await?;
+    let (_, committed) = recommit(conn, store, order, state).await?;
+    touched.extend(committed);
+    Ok((state, touched))
+}
+
+fn check_tracking(tracking: &[Tracking]) -> Result<()> {
+    if tracking.len() > MAX_TRACKING_NUMBERS {
+        return Err(StorageError::Invalid(DomainError::invalid(
+            "too_many_tracking_numbers",
+            "tracking",
+            format!("at most {MAX_TRACKING_NUMBERS} tracking numbers per fulfilment"),
+        )));
+    }
+    for (i, t) in tracking.iter().enumerate() {
+        t.validate(&format!("tracking[{i}]"))?;
+    }
+    Ok(())
+}
+
+/// Record a fulfilment on `conn` (inside the caller's transaction); see
+/// [`Fulfilments::create_fulfilment`].
+pub(crate) async fn insert_fulfilment(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    order_id: &OrderId,
+    new: NewFulfilment,
+) -> Result<FulfilmentRecord> {
+    let row: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT store_id, channel_id, state FROM orders WHERE id = ? AND account_id = ?",
+    )
+    .bind(order_id.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let (store, channel, state) = row.ok_or(StorageError::NotFound { entity: "order" })?;
+    let store = stored("store id", StoreId::parse(&store))?;
+    let state = stored("order state", OrderState::parse(&state))?;
+    if let Some(r) = &new.external_ref {
+        let existing = sqlx::query_scalar::<_, String>(
+            "SELECT id FROM fulfilments WHERE order_id = ? AND external_ref = ?",
+        )
+        .bind(order_id.as_str())
+        .bind(r)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(id) = existing {
+            let id = stored("fulfilment id", FulfilmentId::parse(&id))?;
+            return fetch(conn, account, &id).await;
+        }
+    }
+    check_fulfillable(state).map_err(invalid)?;
+    check_tracking(&new.tracking)?;
+    if let Some(s) = &new.service
+        && (s.trim().is_empty() || s.len() > 100)
+    {
+        return Err(StorageError::Invalid(DomainError::invalid(
+            "invalid_service",
+            "service",
+            "a service is 1 to 100 characters",
+        )));
+    }
+    let lines: Vec<(i64, String, i64, Option<String>)> = sqlx::query_as(
+        "SELECT line_no, sku, open_quantity, channel_line_id FROM order_lines WHERE order_id = ? ORDER BY line_no",
+    )
+    .bind(order_id.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let open: Vec<OpenLine> = lines
+        .iter()
+        .map(|(n, s, o, _)| OpenLine {
+            line_no: *n,
+            sku: s.clone(),
+            open: *o,
+        })
+        .collect();
+    let plan = plan_lines(&open, new.lines.as_deref()).map_err(invalid)?;
+    let settings = carrier_settings_of(conn, &store).await?;
+    let carrier = settings.carrier_for(new.carrier, &new.tracking);
+    let id = FulfilmentId::generate();
+    let now = now_text();
+    let tracking_json =
+        serde_json::to_string(&new.tracking).map_err(|e| StorageError::corrupt("tracking", e))?;
+    sqlx::query(
+        "INSERT INTO fulfilments (id, account_id, store_id, order_id, channel_id, source, status, carrier, carrier_detected, \
+         service, tracking, shipped_at, external_ref, sync_state, sync_action, next_attempt_at, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?, 'pending', 'create', ?, ?, ?)",
+    )
+    .bind(id.as_str())
+    .bind(account.as_str())
+    .bind(store.as_str())
+    .bind(order_id.as_str())
+    .bind(&channel)
+    .bind(new.source.as_str())
+    .bind(carrier.as_str())
+    .bind(new.carrier.is_none())
+    .bind(&new.service)
+    .bind(&tracking_json)
+    .bind(ts(new.shipped_at))
+    .bind(&new.external_ref)
+    .bind(&now)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    let mut shipped_skus: Vec<(String, i64)> = Vec::with_capacity(plan.len());
+    for (line_no, qty) in &plan {
+        let (sku, channel_line) = lines
+            .iter()
+            .find(|l| l.0 == *line_no)
+            .map(|l| (l.1.clone(), l.3.clone()))
+            .unwrap_or_default();
+        sqlx::query("INSERT INTO fulfilment_lines (fulfilment_id, line_no, sku, channel_line_id, quantity) VALUES (?, ?, ?, ?, ?)")
+            .bind(id.as_str())
+            .bind(line_no)
+            .bind(&sku)
+            .bind(&channel_line)
+            .bind(qty)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("UPDATE order_lines SET open_quantity = open_quantity - ? WHERE order_id = ? AND line_no = ?")
+            .bind(qty)
+            .bind(order_id.as_str())
+            .bind(line_no)
+            .execute(&mut *conn)
+            .await?;
+        shipped_skus.push((sku, *qty));
+    }
+    let units = plain_units(conn, &store, &shipped_skus).await?;
+    move_api_stock(
+        conn,
+        account,
+        &store,
+        &units,
+        -1,
+        &format!("shipped in {id}"),
+    )
+    .await?;
+    let (after, mut touched) = settle_order(conn, &store, order_id.as_str(), state).await?;
+    touched.extend(units.into_keys());
+    let rec = fetch(conn, account, &id).await?;
+    let ev = NewEvent {
+        entity_type: EntityType::Fulfilment,
+        entity_id: id.to_string(),
+        event_type: "fulfilment.created",
+        payload: serde_json::to_value(&rec).unwrap_or_default(),
+    };
+    append_event(conn, account, &store, &ev).await?;
+    let ev = NewEvent {
+        entity_type: EntityType::Order,
+        entity_id: order_id.to_string(),
+        event_type: if after == OrderState::Fulfilled {
+            "order.fulfilled"
+        } else {
+            "order.updated"
+        },
+        payload: json!({ "id": order_id, "state": after, "previous_state": state, "fulfilment_id": id }),
+    };
+    append_event(conn, account, &store, &ev).await?;
+    enqueue_targets(conn, &store, &touched, "fulfilment").await?;
+    Ok(rec)
+}
+
+async fn journal_update(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    rec: &FulfilmentRecord,
+    event_type: &'static str,
+) -> Result<()> {
+    let ev = NewEvent {
+        entity_type: EntityType::Fulfilment,
+        entity_id: rec.id.to_string(),
+        event_type,
+        payload: serde_json::to_value(rec).unwrap_or_default(),
+    };
+    append_event(conn, account, &rec.store_id, &ev).await?;
+    Ok(())
+}
+
+fn not_active(what: &str) -> StorageError {
+    StorageError::conflict(
+        "fulfilment_cancelled",
+        format!("a cancelled fulfilment cannot be {what}"),
+        None,
+    )
+}
+
+/// Whether the channel may already know the shipment (created, or an
+/// attempt at creating it went out).
+async fn channel_may_know(conn: &mut SqliteConnection, id: &FulfilmentId) -> Result<bool> {
+    let (cid, started): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT channel_fulfilment_id, sync_started_at FROM fulfilments WHERE id = ?",
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(cid.is_some() || started.is_some())
+}
+
+#[async_trait]
+impl Fulfilments for SqliteStorage {
+    #[tracing::instrument(skip(self, new), fields(account = %account, order = %order))]
+    async fn create_fulfilment(
+        &self,
+        account: &AccountId,
+        order: &OrderId,
+        new: NewFulfilment,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.write.begin().await?;
+        let rec = insert_fulfilment(&mut tx, account, order, new).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn list_fulfilments(
+        &self,
+        account: &AccountId,
+        order: &OrderId,
+    ) -> Result<Vec<FulfilmentRecord>> {
+        let mut tx = self.read.begin().await?;
+        super::orders::fetch_order(&mut tx, account, order, false).await?;
+        load(&mut tx, "order_id = ?", order.as_str()).await
+    }
+
+    async fn get_fulfilment(
+        &self,
+        account: &AccountId,
+        id: &FulfilmentId,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.read.begin().await?;
+        fetch(&mut tx, account, id).await
+    }
+
+    async fn update_fulfilment_tracking(
+        &self,
+        account: &AccountId,
+        id: &FulfilmentId,
+        tracking: Vec<Tracking>,
+        carrier: Option<Carrier>,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.write.begin().await?;
+        let old = fetch(&mut tx, account, id).await?;
+        if old.status != FulfilmentStatus::Active {
+            return Err(not_active("updated"));
+        }
+        check_tracking(&tracking)?;
+        let settings = carrier_settings_of(&mut tx, &old.store_id).await?;
+        // A carrier named before stays unless a new one is named.
+        let given = carrier.or((!old.carrier_detected).then_some(old.carrier));
+        let chosen = settings.carrier_for(given, &tracking);
+        let action = if channel_may_know(&mut tx, id).await? {
+            SyncAction::UpdateTracking
+        } else {
+            SyncAction::Create
+        };
+        let tracking_json =
+            serde_json::to_string(&tracking).map_err(|e| StorageError::corrupt("tracking", e))?;
+        let now = now_text();
+        sqlx::query(
+            "UPDATE fulfilments SET tracking = ?, carrier = ?, carrier_detected = ?, sync_state = 'pending', sync_action = ?, \
+             attempts = 0, last_error = NULL, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&tracking_json)
+        .bind(chosen.as_str())
+        .bind(given.is_none())
+        .bind(action.as_str())
+        .bind(&now)
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let rec = fetch(&mut tx, account, id).await?;
+        journal_update(&mut tx, account, &rec, "fulfilment.updated").await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn cancel_fulfilment(
+        &self,
+        account: &AccountId,
+        id: &FulfilmentId,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.write.begin().await?;
+        let old = fetch(&mut tx, account, id).await?;
+        if old.status == FulfilmentStatus::Cancelled {
+            return Ok(old);
+        }
+        for l in &old.lines {
+            sqlx::query("UPDATE order_lines SET open_quantity = open_quantity + ? WHERE order_id = ? AND line_no = ?")
+                .bind(l.quantity)
+                .bind(old.order_id.as_str())
+                .bind(l.line_no)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let lines: Vec<(String, i64)> = old
+            .lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity))
+            .collect();
+        let units = plain_units(&mut tx, &old.store_id, &lines).await?;
+        move_api_stock(
+            &mut tx,
+            account,
+            &old.store_id,
+            &units,
+            1,
+            &format!("{id} cancelled"),
+        )
+        .await?;
+        let state: String = sqlx::query_scalar("SELECT state FROM orders WHERE id = ?")
+            .bind(old.order_id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let state = stored("order state", OrderState::parse(&state))?;
+        // Nothing shipped can be "fulfilled" again: a fully shipped order
+        // goes back to partially fulfilled or open.
+        let (_, mut touched) =
+            settle_order(&mut tx, &old.store_id, old.order_id.as_str(), state).await?;
+        touched.extend(units.into_keys());
+        let tell_channel = channel_may_know(&mut tx, id).await?;
+        let now = now_text();
+        sqlx::query(
+            "UPDATE fulfilments SET status = 'cancelled', sync_state = ?, sync_action = ?, attempts = 0, last_error = NULL, \
+             next_attempt_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(if tell_channel { "pending" } else { "synced" })
+        .bind(tell_channel.then_some("cancel"))
+        .bind(tell_channel.then_some(&now))
+        .bind(&now)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        enqueue_targets(&mut tx, &old.store_id, &touched, "fulfilment_cancelled").await?;
+        let rec = fetch(&mut tx, account, id).await?;
+        journal_update(&mut tx, account, &rec, "fulfilment.cancelled").await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn retry_fulfilment(
+        &self,
+        account: &AccountId,
+        id: &FulfilmentId,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.write.begin().await?;
+        let old = fetch(&mut tx, account, id).await?;
+        if old.sync.state == SyncState::Synced {
+            return Err(StorageError::conflict(
+                "already_synced",
+                "the channel has confirmed this fulfilment; there is nothing to retry",
+                None,
+            ));
+        }
+        sqlx::query("UPDATE fulfilments SET sync_state = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ?")
+            .bind(now_text())
+            .bind(now_text())
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let rec = fetch(&mut tx, account, id).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    async fn carrier_settings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+    ) -> Result<CarrierSettings> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        carrier_settings_of(&mut tx, store).await
+    }
+
+    async fn set_carrier_settings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        settings: CarrierSettings,
+    ) -> Result<CarrierSettings> {
+        settings.validate()?;
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let text = serde_json::to_string(&settings)
+            .map_err(|e| StorageError::corrupt("carrier settings", e))?;
+        sqlx::query("UPDATE stores SET carrier_settings = ?, updated_at = ? WHERE id = ?")
+            .bind(&text)
+            .bind(now_text())
+            .bind(store.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: store.to_string(),
+            event_type: "store.carriers_updated",
+            payload: json!({ "id": store, "carrier_settings": settings }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(settings)
+    }
+
+    async fn due_fulfilments(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueFulfilment>> {
+        let mut tx = self.read.begin().await?;
+        let rows = sqlx::query(
+            "SELECT f.id, f.account_id, o.channel_order_id, c.kind FROM fulfilments f \
+             JOIN orders o ON o.id = f.order_id JOIN channels c ON c.id = f.channel_id \
+             WHERE f.sync_state IN ('pending', 'failed') AND f.next_attempt_at <= ? \
+             ORDER BY f.next_attempt_at LIMIT ?",
+        )
+        .bind(ts(now))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut carriers: BTreeMap<String, CarrierSettings> = BTreeMap::new();
+        for r in rows {
+            let id = stored("fulfilment id", FulfilmentId::parse(r.try_get("id")?))?;
+            let account = stored("account id", AccountId::parse(r.try_get("account_id")?))?;
+            let f = fetch(&mut tx, &account, &id).await?;
+            let settings = match carriers.get(f.store_id.as_str()) {
+                Some(s) => s.clone(),
+                None => {
+                    let s = carrier_settings_of(&mut tx, &f.store_id).await?;
+                    carriers.insert(f.store_id.to_string(), s.clone());
+                    s
+                }
+            };
+            out.push(DueFulfilment {
+                channel: ChannelRef {
+                    account_id: account,
+                    store_id: f.store_id.clone(),
+                    channel_id: f.channel_id.clone(),
+                },
+                kind: stored("channel kind", ChannelKind::parse(r.try_get("kind")?))?,
+                channel_order_id: r.try_get("channel_order_id")?,
+                carriers: settings,
+                fulfilment: f,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn begin_fulfilment_sync(
+        &self,
+        id: &FulfilmentId,
+        action: SyncAction,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE fulfilments SET attempts = attempts + 1, next_attempt_at = ?, \
+             sync_started_at = CASE WHEN sync_action = 'create' THEN ? ELSE sync_started_at END \
+             WHERE id = ? AND sync_action = ? AND sync_state IN ('pending', 'failed') AND next_attempt_at <= ?",
+        )
+        .bind(ts(lease_until))
+        .bind(ts(now))
+        .bind(id.as_str())
+        .bind(action.as_str())
+        .bind(ts(now))
+        .execute(&self.write)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_fulfilment_sync(
+        &self,
+        id: &FulfilmentId,
+        action: SyncAction,
+        result: SyncResult,
+    ) -> Result<FulfilmentRecord> {
+        let mut tx = self.write.begin().await?;
+        let (account, current): (String, Option<String>) =
+            sqlx::query_as("SELECT account_id, sync_action FROM fulfilments WHERE id = ?")
+                .bind(id.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StorageError::NotFound {
+                    entity: "fulfilment",
+                })?;
+        let account = stored("account id", AccountId::parse(&account))?;
+        let now = now_text();
+        let same = current.as_deref() == Some(action.as_str());
+        match &result {
+            SyncResult::Synced {
+                channel_fulfilment_id,
+            } => {
+                if let Some(cid) = channel_fulfilment_id {
+                    sqlx::query("UPDATE fulfilments SET channel_fulfilment_id = ? WHERE id = ?")
+                        .bind(cid)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if same {
+                    sqlx::query(
+                        "UPDATE fulfilments SET sync_state = 'synced', sync_action = NULL, attempts = 0, last_error = NULL, \
+                         next_attempt_at = NULL, synced_at = ?, updated_at = ? WHERE id = ?",
+                    )
+                    .bind(&now)
+                    .bind(&now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                } else {
+                    // A newer change (tracking corrected, cancelled) waits its turn.
+                    sqlx::query("UPDATE fulfilments SET sync_state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?")
+                        .bind(&now)
+                        .bind(&now)
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+            SyncResult::Failed { error, retry_at } => {
+                let next = if same { ts(*retry_at) } else { now.clone() };
+                sqlx::query(
+                    "UPDATE fulfilments SET sync_state = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
+                )
+                .bind(if same { "failed" } else { "pending" })
+                .bind(error)
+                .bind(&next)
+                .bind(&now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let rec = fetch(&mut tx, &account, id).await?;
+        let event = match result {
+            SyncResult::Synced { .. } if same => "fulfilment.synced",
+            SyncResult::Failed { .. } if same => "fulfilment.sync_failed",
+            _ => "fulfilment.updated",
+        };
+        journal_update(&mut tx, &account, &rec, event).await?;
+        tx.commit().await?;
+        Ok(rec)
+    }
+}
