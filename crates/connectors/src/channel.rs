@@ -28,6 +28,12 @@ pub struct Capabilities {
     pub multiple_tracking_numbers: bool,
     /// Stock can be set only if the channel still holds an expected value.
     pub compare_and_set_stock: bool,
+    /// A shipment's tracking numbers can be replaced after it was created.
+    pub tracking_updates: bool,
+    /// A shipment can be cancelled.
+    pub fulfilment_cancellation: bool,
+    /// An order can be cancelled through the API.
+    pub order_cancellation: bool,
 }
 
 /// A page request for orders changed since a moment.
@@ -69,6 +75,9 @@ pub struct OrderPage {
     pub unmappable: Vec<UnmappableOrder>,
     /// Token for the next page; `None` on the last page.
     pub next_page: Option<String>,
+    /// Channel ids of orders on the page that Switchyard itself created
+    /// (this channel is a store's back office): never imported as sales.
+    pub ours: Vec<String>,
 }
 
 impl OrderPage {
@@ -150,14 +159,7 @@ pub enum StockOutcome {
     },
 }
 
-/// One tracking number of a shipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tracking {
-    /// The number.
-    pub number: String,
-    /// A tracking page, when known.
-    pub url: Option<String>,
-}
+pub use switchyard_domain::fulfilment::Tracking;
 
 /// A shipment to report to the channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -264,4 +266,46 @@ pub trait SalesChannel: Send + Sync + std::fmt::Debug {
         &self,
         shipment: &FulfilmentPush,
     ) -> Result<FulfilmentAck, ConnectorError>;
+
+    /// Replace the tracking numbers (and carrier) of a shipment the channel
+    /// created as `channel_fulfilment_id` (see `tracking_updates`). Returns
+    /// the shipment's new id when the channel gave it another.
+    async fn update_fulfilment_tracking(
+        &self,
+        channel_fulfilment_id: &str,
+        shipment: &FulfilmentPush,
+    ) -> Result<Option<String>, ConnectorError> {
+        let _ = (channel_fulfilment_id, shipment);
+        Err(self.unsupported("changing a shipment's tracking numbers"))
+    }
+
+    /// Cancel a shipment (see `fulfilment_cancellation`). Cancelling one
+    /// that is cancelled already succeeds.
+    async fn cancel_fulfilment(
+        &self,
+        channel_order_id: &str,
+        channel_fulfilment_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let _ = (channel_order_id, channel_fulfilment_id);
+        Err(self.unsupported("cancelling a shipment"))
+    }
+
+    /// Cancel an order (see `order_cancellation`). Cancelling one that is
+    /// cancelled already succeeds.
+    async fn cancel_order(
+        &self,
+        channel_order_id: &str,
+        reason: &str,
+    ) -> Result<(), ConnectorError> {
+        let _ = (channel_order_id, reason);
+        Err(self.unsupported("cancelling an order"))
+    }
+
+    /// This channel as a back office orders can be created in, where it can be one.
+    fn as_back_office(&self) -> Option<&dyn crate::back_office::BackOffice> {
+        None
+    }
+
+    /// The error for an operation this connector does not support.
+    fn unsupported(&self, what: &str) -> ConnectorError;
 }

@@ -63,6 +63,14 @@ pub enum ConnectorError {
         /// What was wrong.
         reason: String,
     },
+    /// The channel (or this connector) cannot do what was asked.
+    #[error("{channel}: not supported: {what}")]
+    Unsupported {
+        /// Channel label.
+        channel: String,
+        /// What cannot be done.
+        what: String,
+    },
     /// The request could not be built or sent for a reason on our side.
     #[error("{channel}: cannot send request: {reason}")]
     Client {
@@ -104,6 +112,7 @@ impl ConnectorError {
             Self::Rejected { .. } => "channel_rejected",
             Self::Malformed { .. } => "channel_malformed_response",
             Self::Client { .. } => "channel_client_error",
+            Self::Unsupported { .. } => "channel_unsupported",
         }
     }
 }

@@ -360,6 +360,8 @@ impl Engine {
         summary: &mut ImportSummary,
     ) {
         let storage = &self.inner.storage;
+        // Our own back-office copies of marketplace orders are not sales.
+        summary.skipped += page.ours.len();
         let mut errors: Vec<NewImportError> = page
             .unmappable
             .into_iter()
@@ -446,7 +448,7 @@ impl Engine {
             });
         };
         let page = conn.fetch_order(id).await?;
-        if page.orders.is_empty() && page.unmappable.is_empty() {
+        if page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty() {
             self.inner
                 .storage
                 .record_import_errors(

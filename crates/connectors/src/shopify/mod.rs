@@ -271,12 +271,29 @@ impl Shopify {
         Err(self.malformed("more than 5,000 line items on one order"))
     }
 
+    /// `Rejected` (422) with the messages of a non-empty `userErrors` list.
+    fn user_errors(&self, errors: &Value) -> Result<(), ConnectorError> {
+        match errors.as_array().filter(|e| !e.is_empty()) {
+            None => Ok(()),
+            Some(e) => Err(ConnectorError::Rejected {
+                channel: self.http.label().to_owned(),
+                status: 422,
+                body: e
+                    .iter()
+                    .map(|e| e["message"].as_str().unwrap_or("refused"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            }),
+        }
+    }
+
     async fn order_shipments(&self, order_gid: &str) -> Result<Value, ConnectorError> {
         let query = "query SwitchyardShipments($id: ID!) {
   order(id: $id) {
     id
     fulfillmentOrders(first: 5) { nodes { id status lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } } } }
-    fulfillments(first: 20) { id trackingInfo(first: 10) { number } }
+    cancelledAt
+    fulfillments(first: 50) { id status trackingInfo(first: 10) { number } fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } } }
   }
 }";
         let d = self
@@ -413,6 +430,42 @@ impl Shopify {
     }
 }
 
+/// `FulfillmentTrackingInput` of a shipment.
+fn tracking_input(shipment: &FulfilmentPush) -> Value {
+    let mut tracking = json!({
+        "numbers": shipment.tracking.iter().map(|t| t.number.clone()).collect::<Vec<_>>(),
+    });
+    if shipment.tracking.iter().any(|t| t.url.is_some()) {
+        tracking["urls"] = json!(
+            shipment
+                .tracking
+                .iter()
+                .map(|t| t.url.clone().unwrap_or_default())
+                .filter(|u| !u.is_empty())
+                .collect::<Vec<_>>()
+        );
+    }
+    if let Some(c) = &shipment.carrier {
+        tracking["company"] = json!(c);
+    }
+    tracking
+}
+
+/// Units per order line (`LineItem` gid) of a fulfillment.
+fn shipped_lines(fulfilment: &Value) -> BTreeMap<String, i64> {
+    let mut out = BTreeMap::new();
+    for n in fulfilment["fulfillmentLineItems"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(line) = n["lineItem"]["id"].as_str() {
+            *out.entry(line.to_owned()).or_default() += n["quantity"].as_i64().unwrap_or(0);
+        }
+    }
+    out
+}
+
 fn tracking_set(fulfilment: &Value) -> BTreeSet<String> {
     fulfilment["trackingInfo"]
         .as_array()
@@ -434,6 +487,16 @@ impl SalesChannel for Shopify {
             partial_fulfilment: true,
             multiple_tracking_numbers: true,
             compare_and_set_stock: true,
+            tracking_updates: true,
+            fulfilment_cancellation: true,
+            order_cancellation: true,
+        }
+    }
+
+    fn unsupported(&self, what: &str) -> ConnectorError {
+        ConnectorError::Unsupported {
+            channel: self.http.label().to_owned(),
+            what: what.to_owned(),
         }
     }
 
@@ -571,19 +634,30 @@ impl SalesChannel for Shopify {
         &self,
         shipment: &FulfilmentPush,
     ) -> Result<FulfilmentAck, ConnectorError> {
-        if shipment.tracking.is_empty() {
-            return Err(ConnectorError::Client {
-                channel: self.http.label().to_owned(),
-                reason: "a shipment needs at least one tracking number".into(),
-            });
-        }
         let order_gid = gid("Order", &shipment.channel_order_id);
         let wanted: BTreeSet<String> = shipment.tracking.iter().map(|t| t.number.clone()).collect();
+        let wanted_lines: BTreeMap<String, i64> =
+            shipment
+                .lines
+                .iter()
+                .fold(BTreeMap::new(), |mut m, (line, q)| {
+                    *m.entry(gid("LineItem", line)).or_default() += q;
+                    m
+                });
+        // Shopify takes no reference of ours on a fulfillment: an earlier
+        // attempt is recognised by its tracking numbers, or, for a shipment
+        // without any, by the very same lines and quantities.
         let find = |order: &Value| -> Option<String> {
             order["fulfillments"]
                 .as_array()?
                 .iter()
-                .find(|f| tracking_set(f) == wanted)
+                .filter(|f| f["status"].as_str() != Some("CANCELLED"))
+                .find(|f| {
+                    tracking_set(f) == wanted
+                        && (!wanted.is_empty()
+                            || wanted_lines.is_empty()
+                            || shipped_lines(f) == wanted_lines)
+                })
                 .and_then(|f| f["id"].as_str().map(str::to_owned))
         };
         let order = self.order_shipments(&order_gid).await?;
@@ -649,22 +723,7 @@ impl SalesChannel for Shopify {
                 });
             }
         }
-        let mut tracking = json!({
-            "numbers": shipment.tracking.iter().map(|t| t.number.clone()).collect::<Vec<_>>(),
-        });
-        if shipment.tracking.iter().any(|t| t.url.is_some()) {
-            tracking["urls"] = json!(
-                shipment
-                    .tracking
-                    .iter()
-                    .map(|t| t.url.clone().unwrap_or_default())
-                    .filter(|u| !u.is_empty())
-                    .collect::<Vec<_>>()
-            );
-        }
-        if let Some(c) = &shipment.carrier {
-            tracking["company"] = json!(c);
-        }
+        let tracking = tracking_input(shipment);
         let mutation = "mutation SwitchyardFulfil($fulfillment: FulfillmentInput!) {
   fulfillmentCreate(fulfillment: $fulfillment) { fulfillment { id status } userErrors { field message } }
 }";
@@ -691,17 +750,7 @@ impl SalesChannel for Shopify {
             || async {
                 let d = self.graphql(mutation, &vars, false).await?;
                 let payload = &d["fulfillmentCreate"];
-                if let Some(e) = payload["userErrors"].as_array().filter(|e| !e.is_empty()) {
-                    return Err(ConnectorError::Rejected {
-                        channel: self.http.label().to_owned(),
-                        status: 422,
-                        body: e
-                            .iter()
-                            .map(|e| e["message"].as_str().unwrap_or("refused"))
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    });
-                }
+                self.user_errors(&payload["userErrors"])?;
                 payload["fulfillment"]["id"]
                     .as_str()
                     .map(str::to_owned)
@@ -713,5 +762,76 @@ impl SalesChannel for Shopify {
             channel_fulfilment_id: id,
             already_existed: existed,
         })
+    }
+
+    async fn update_fulfilment_tracking(
+        &self,
+        channel_fulfilment_id: &str,
+        shipment: &FulfilmentPush,
+    ) -> Result<Option<String>, ConnectorError> {
+        // Replacing tracking is idempotent: a retry sets the same numbers.
+        let mutation = "mutation SwitchyardTracking($id: ID!, $tracking: FulfillmentTrackingInput!) {
+  fulfillmentTrackingInfoUpdate(fulfillmentId: $id, trackingInfoInput: $tracking, notifyCustomer: true) { fulfillment { id } userErrors { field message } }
+}";
+        let vars = json!({
+            "id": gid("Fulfillment", channel_fulfilment_id),
+            "tracking": tracking_input(shipment),
+        });
+        let d = self.graphql(mutation, &vars, true).await?;
+        self.user_errors(&d["fulfillmentTrackingInfoUpdate"]["userErrors"])?;
+        Ok(None)
+    }
+
+    async fn cancel_fulfilment(
+        &self,
+        channel_order_id: &str,
+        channel_fulfilment_id: &str,
+    ) -> Result<(), ConnectorError> {
+        let fid = gid("Fulfillment", channel_fulfilment_id);
+        let order = self
+            .order_shipments(&gid("Order", channel_order_id))
+            .await?;
+        let current = order["fulfillments"]
+            .as_array()
+            .and_then(|fs| fs.iter().find(|f| f["id"].as_str() == Some(fid.as_str())));
+        match current {
+            None => {
+                return Err(ConnectorError::Rejected {
+                    channel: self.http.label().to_owned(),
+                    status: 404,
+                    body: format!(
+                        "fulfillment {channel_fulfilment_id} not found on order {channel_order_id}"
+                    ),
+                });
+            }
+            Some(f) if f["status"].as_str() == Some("CANCELLED") => return Ok(()),
+            Some(_) => {}
+        }
+        let mutation = "mutation SwitchyardCancelFulfilment($id: ID!) {
+  fulfillmentCancel(id: $id) { fulfillment { id status } userErrors { field message } }
+}";
+        let d = self.graphql(mutation, &json!({ "id": fid }), false).await?;
+        self.user_errors(&d["fulfillmentCancel"]["userErrors"])
+    }
+
+    async fn cancel_order(
+        &self,
+        channel_order_id: &str,
+        reason: &str,
+    ) -> Result<(), ConnectorError> {
+        let order_gid = gid("Order", channel_order_id);
+        let order = self.order_shipments(&order_gid).await?;
+        if !order["cancelledAt"].is_null() {
+            return Ok(());
+        }
+        let mutation = "mutation SwitchyardCancelOrder($id: ID!, $note: String) {
+  orderCancel(orderId: $id, refund: true, restock: true, reason: OTHER, notifyCustomer: true, staffNote: $note) {
+    job { id done } orderCancelUserErrors { field message code }
+  }
+}";
+        let d = self
+            .graphql(mutation, &json!({ "id": order_gid, "note": reason }), false)
+            .await?;
+        self.user_errors(&d["orderCancel"]["orderCancelUserErrors"])
     }
 }

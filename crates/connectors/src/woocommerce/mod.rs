@@ -15,8 +15,12 @@
 //! - Auth: consumer key and secret as HTTP Basic (the documented method
 //!   over HTTPS).
 
+mod back_office;
 mod map;
 mod notify;
+mod shipping;
+
+use shipping::shipment_id;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -326,7 +330,47 @@ impl SalesChannel for WooCommerce {
             partial_fulfilment: false,
             multiple_tracking_numbers: true,
             compare_and_set_stock: false,
+            tracking_updates: true,
+            fulfilment_cancellation: true,
+            order_cancellation: true,
         }
+    }
+
+    fn unsupported(&self, what: &str) -> ConnectorError {
+        ConnectorError::Unsupported {
+            channel: self.http.label().to_owned(),
+            what: what.to_owned(),
+        }
+    }
+
+    fn as_back_office(&self) -> Option<&dyn crate::back_office::BackOffice> {
+        Some(self)
+    }
+
+    async fn update_fulfilment_tracking(
+        &self,
+        channel_fulfilment_id: &str,
+        shipment: &FulfilmentPush,
+    ) -> Result<Option<String>, ConnectorError> {
+        self.replace_trackings(channel_fulfilment_id, shipment)
+            .await
+    }
+
+    async fn cancel_fulfilment(
+        &self,
+        channel_order_id: &str,
+        channel_fulfilment_id: &str,
+    ) -> Result<(), ConnectorError> {
+        self.remove_shipment(channel_order_id, channel_fulfilment_id)
+            .await
+    }
+
+    async fn cancel_order(
+        &self,
+        channel_order_id: &str,
+        reason: &str,
+    ) -> Result<(), ConnectorError> {
+        self.set_cancelled(channel_order_id, reason).await
     }
 
     async fn test_connection(&self) -> Result<(), ConnectorError> {
@@ -398,6 +442,10 @@ impl SalesChannel for WooCommerce {
                 continue;
             }
             last_id = last_id.max(id);
+            if back_office::reference_of(&raw).is_some() {
+                page.ours.push(id.to_string());
+                continue;
+            }
             let mapped = map::order(self.http.label(), &raw);
             page.add(raw, Some(id.to_string()), mapped);
         }
@@ -547,66 +595,8 @@ impl SalesChannel for WooCommerce {
                 reason: format!("`{order_id}` is not a WooCommerce order id"),
             });
         }
-        if shipment.tracking.is_empty() {
-            return Err(ConnectorError::Client {
-                channel: self.http.label().to_owned(),
-                reason: "a shipment needs at least one tracking number".into(),
-            });
-        }
         let (_, order) = self.get_json(&format!("/wc/v3/orders/{order_id}")).await?;
-        let mut existed = true;
-        let mut first_id = None;
-        for t in &shipment.tracking {
-            let number = t.number.clone();
-            let check = || {
-                let number = number.clone();
-                async move {
-                    Ok(self
-                        .trackings(order_id)
-                        .await?
-                        .into_iter()
-                        .find(|e| {
-                            e.get("tracking_number").and_then(Value::as_str)
-                                == Some(number.as_str())
-                        })
-                        .and_then(|e| {
-                            e.get("tracking_id")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned)
-                        }))
-                }
-            };
-            let mut body = json!({
-                "tracking_number": t.number,
-                "date_shipped": shipment.shipped_at.timestamp().to_string(),
-            });
-            match &shipment.carrier {
-                Some(c) => body["custom_tracking_provider"] = json!(c),
-                None => body["custom_tracking_provider"] = json!("Other"),
-            }
-            if let Some(u) = &t.url {
-                body["custom_tracking_link"] = json!(u);
-            }
-            let create = || {
-                let req = self
-                    .send_body(
-                        reqwest::Method::POST,
-                        &format!("/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings"),
-                        &body,
-                    )
-                    .not_idempotent();
-                async move {
-                    let (_, made) = self.http.send_json(&req).await?;
-                    made.get("tracking_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                        .ok_or_else(|| self.malformed("created tracking has no tracking_id"))
-                }
-            };
-            let (id, found) = self.ensure(check, create).await?;
-            existed &= found;
-            first_id.get_or_insert(id);
-        }
+        let (ids, mut existed) = self.add_trackings(order_id, shipment).await?;
         let marker = format!("[switchyard:{}]", shipment.reference);
         let numbers: Vec<&str> = shipment
             .tracking
@@ -626,7 +616,11 @@ impl SalesChannel for WooCommerce {
             } else {
                 format!(" ({units} item(s))")
             },
-            numbers.join(", ")
+            if numbers.is_empty() {
+                "none".to_owned()
+            } else {
+                numbers.join(", ")
+            }
         );
         let (_, note_found) = self
             .ensure(
@@ -694,7 +688,7 @@ impl SalesChannel for WooCommerce {
                 .await?;
         }
         Ok(FulfilmentAck {
-            channel_fulfilment_id: first_id.unwrap_or_default(),
+            channel_fulfilment_id: shipment_id(&ids, &shipment.reference),
             already_existed: existed,
         })
     }

@@ -27,6 +27,10 @@ impl WooCommerce {
             Err(ConnectorError::Rejected { status: 404, .. }) => return Ok(page),
             Err(e) => return Err(e),
         };
+        if super::back_office::reference_of(&raw).is_some() {
+            page.ours.push(id.to_string());
+            return Ok(page);
+        }
         let mapped = map::order(self.http.label(), &raw);
         page.add(raw, Some(id.to_string()), mapped);
         Ok(page)

@@ -105,50 +105,11 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
 async fn cancel(State(sim): State<Arc<Sim>>, headers: HeaderMap, Path(id): Path<u64>) -> Response {
     let out = {
         let mut shop = lock(&sim.shop);
-        let at = shop.stamp();
-        let Some(o) = shop.orders.get_mut(&id) else {
-            return not_found("no such order");
-        };
-        if o.cancelled_ms.is_some() {
-            return bad_request("the order is already cancelled");
+        match shop.cancel_order(id, true) {
+            Ok(order) => order,
+            Err(e) if e.contains("no such") => return not_found(e),
+            Err(e) => return bad_request(e),
         }
-        o.cancelled_ms = Some(at);
-        o.updated_ms = at;
-        o.financial = if o.financial == "PAID" {
-            "REFUNDED"
-        } else {
-            "VOIDED"
-        };
-        let mut restock = Vec::new();
-        for fo in &mut o.fulfillment_orders {
-            for fl in &mut fo.lines {
-                restock.push((fl.line_id, fl.remaining));
-                fl.remaining = 0;
-            }
-            fo.status = "CLOSED";
-        }
-        let items: Vec<(Option<u64>, i64)> = restock
-            .iter()
-            .map(|(line, q)| {
-                (
-                    o.lines
-                        .iter()
-                        .find(|l| l.id == *line)
-                        .and_then(|l| l.variant_id),
-                    *q,
-                )
-            })
-            .collect();
-        let out = state::order_json(o);
-        for (variant, q) in items {
-            if let Some(item) = variant
-                .and_then(|v| shop.variants.get(&v))
-                .map(|v| v.inventory_item_id)
-            {
-                *shop.available.entry(item).or_default() += q;
-            }
-        }
-        out
     };
     fire(&sim, "orders/cancelled", id, &host(&headers));
     fire(&sim, "orders/updated", id, &host(&headers));

@@ -311,6 +311,25 @@ impl ObjectValue for Root<'_> {
                     }
                     payload
                 }
+                "fulfillmentTrackingInfoUpdate" | "fulfillmentCancel" | "orderCancel" => {
+                    let (payload, order) = match name {
+                        "fulfillmentTrackingInfoUpdate" => {
+                            super::shipping::tracking_update(&mut shop, &a)
+                        }
+                        "fulfillmentCancel" => super::shipping::fulfillment_cancel(&mut shop, &a),
+                        _ => super::shipping::order_cancel(&mut shop, &a),
+                    };
+                    if let Some(o) = order {
+                        let topic = if name == "orderCancel" {
+                            "orders/cancelled"
+                        } else {
+                            "fulfillments/update"
+                        };
+                        self.events.borrow_mut().push(("orders/updated", o));
+                        self.events.borrow_mut().push((topic, o));
+                    }
+                    payload
+                }
                 "webhookSubscriptionCreate" => {
                     super::mutations::webhook_subscription_create(&mut shop, &a)
                 }

@@ -13,6 +13,7 @@ mod graphql;
 mod mutations;
 pub mod schema;
 mod search;
+mod shipping;
 mod state;
 
 use std::cell::RefCell;

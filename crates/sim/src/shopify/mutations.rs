@@ -318,6 +318,8 @@ pub(crate) fn fulfillment_create(shop: &mut Shop, input: &Value) -> (Value, Opti
             .map(|(i, n)| (n, urls.get(i).cloned().flatten()))
             .collect(),
         lines: shipped,
+        updated_ms: at,
+        cancelled: false,
     });
     o.updated_ms = at;
     let order = state::order_json(o);

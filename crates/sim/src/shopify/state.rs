@@ -121,6 +121,8 @@ pub(crate) struct Fulfillment {
     pub company: Option<String>,
     pub tracking: Vec<(String, Option<String>)>,
     pub lines: Vec<(u64, u64, i64)>,
+    pub updated_ms: i64,
+    pub cancelled: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -204,6 +206,51 @@ impl Shop {
     }
 
     /// A timestamp for a change: now, and strictly after every earlier one.
+    /// Cancel an order as Shopify does: payment refunded (or voided when
+    /// unpaid), open fulfillment orders closed and, with `restock`, the
+    /// unshipped units back in stock. Returns the order's JSON.
+    pub fn cancel_order(&mut self, id: u64, restock: bool) -> Result<Value, &'static str> {
+        let at = self.stamp();
+        let Some(o) = self.orders.get_mut(&id) else {
+            return Err("no such order");
+        };
+        if o.cancelled_ms.is_some() {
+            return Err("the order is already cancelled");
+        }
+        o.cancelled_ms = Some(at);
+        o.updated_ms = at;
+        o.financial = if o.financial == "PAID" {
+            "REFUNDED"
+        } else {
+            "VOIDED"
+        };
+        let mut back = Vec::new();
+        for fo in &mut o.fulfillment_orders {
+            for fl in &mut fo.lines {
+                let variant = o
+                    .lines
+                    .iter()
+                    .find(|l| l.id == fl.line_id)
+                    .and_then(|l| l.variant_id);
+                back.push((variant, fl.remaining));
+                fl.remaining = 0;
+            }
+            fo.status = "CLOSED";
+        }
+        let out = order_json(o);
+        if restock {
+            for (variant, q) in back {
+                if let Some(item) = variant
+                    .and_then(|v| self.variants.get(&v))
+                    .map(|v| v.inventory_item_id)
+                {
+                    *self.available.entry(item).or_default() += q;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn stamp(&mut self) -> i64 {
         let now = Utc::now().timestamp_millis();
         self.last_ms = now.max(self.last_ms + 1);
@@ -404,6 +451,8 @@ impl Shop {
             company: Some("Royal Mail".into()),
             tracking: vec![(format!("RM{:09}GB", fid % 1_000_000_000), None)],
             lines: shipped,
+            updated_ms: at_ms,
+            cancelled: false,
         });
         o.updated_ms = at_ms;
     }
@@ -567,10 +616,10 @@ pub(crate) fn order_json(o: &Order) -> Value {
                 "id": gid("Fulfillment", f.id),
                 "legacyResourceId": f.id.to_string(),
                 "name": f.name,
-                "status": "SUCCESS",
-                "displayStatus": "FULFILLED",
+                "status": if f.cancelled { "CANCELLED" } else { "SUCCESS" },
+                "displayStatus": if f.cancelled { "CANCELED" } else { "FULFILLED" },
                 "createdAt": time(f.created_ms),
-                "updatedAt": time(f.created_ms),
+                "updatedAt": time(f.updated_ms),
                 "trackingInfo": f.tracking.iter().map(|(n, u)| json!({
                     "__typename": "FulfillmentTrackingInfo", "company": f.company, "number": n, "url": u
                 })).collect::<Vec<_>>(),

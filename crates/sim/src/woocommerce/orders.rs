@@ -13,7 +13,7 @@ use super::Sim;
 use super::params::*;
 use super::render;
 use super::routes::fire;
-use super::state::{Note, Order, Shop, Tracking, now};
+use super::state::{Line, Note, Order, Shop, Tracking, now};
 use crate::core::lock;
 
 const STATUSES: [&str; 9] = [
@@ -406,5 +406,226 @@ pub(crate) async fn delete_tracking(
             "woocommerce_rest_order_invalid_tracking_id",
             "Invalid tracking ID.",
         ),
+    }
+}
+
+/// A WooCommerce decimal string (`"12.50"`) or number in minor units.
+fn minor_units(v: &Value) -> Option<i64> {
+    let text = match v {
+        Value::String(s) => s.trim().to_owned(),
+        Value::Number(n) => n.to_string(),
+        _ => return None,
+    };
+    let (whole, frac) = text.split_once('.').unwrap_or((text.as_str(), ""));
+    if frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok()?;
+    let frac: i64 = format!("{frac:0<2}").parse().ok()?;
+    whole.checked_mul(100)?.checked_add(frac)
+}
+
+fn person_from(billing: &Value, shipping: &Value) -> crate::seed::Person {
+    let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let opt = |v: &Value, k: &str| Some(s(v, k)).filter(|x| !x.is_empty());
+    let a = if shipping.get("address_1").is_some() {
+        shipping
+    } else {
+        billing
+    };
+    crate::seed::Person {
+        first_name: s(a, "first_name"),
+        last_name: s(a, "last_name"),
+        email: s(billing, "email"),
+        phone: s(billing, "phone"),
+        company: opt(a, "company"),
+        address1: s(a, "address_1"),
+        address2: opt(a, "address_2"),
+        city: s(a, "city"),
+        region: opt(a, "state"),
+        postcode: s(a, "postcode"),
+        country: s(a, "country"),
+    }
+}
+
+/// `POST /orders`: create an order (as a back office receives marketplace
+/// orders). Lines name a `product_id` / `variation_id` or only a `name`
+/// with totals; `meta_data` is kept; `set_paid` moves it to processing,
+/// which reduces stock as WooCommerce does.
+pub(crate) async fn create_order(
+    State(sim): State<Arc<Sim>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match json_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let status = body
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("pending")
+        .to_owned();
+    if !STATUSES.contains(&status.as_str()) {
+        return invalid_param(
+            "status",
+            &format!("status is not one of {}.", STATUSES.join(", ")),
+        );
+    }
+    let items = body
+        .get("line_items")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let rendered = {
+        let mut shop = lock(&sim.shop);
+        let mut lines = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let quantity = item.get("quantity").and_then(Value::as_i64).unwrap_or(1);
+            if quantity < 1 {
+                return invalid_param(
+                    "line_items",
+                    &format!("line_items[{i}][quantity] must be at least 1."),
+                );
+            }
+            let pid = item.get("product_id").and_then(Value::as_u64).unwrap_or(0);
+            let vid = item
+                .get("variation_id")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            let (name, sku, price) = if vid != 0 {
+                match shop.variations.get(&vid).filter(|v| v.parent_id == pid) {
+                    Some(v) => (
+                        format!("{} - {}", shop.products[&pid].name, v.option),
+                        v.sku.clone(),
+                        v.price,
+                    ),
+                    None => {
+                        return wc_error(
+                            StatusCode::BAD_REQUEST,
+                            "woocommerce_rest_invalid_variation_id",
+                            "Invalid variation ID.",
+                        );
+                    }
+                }
+            } else if pid != 0 {
+                match shop.products.get(&pid) {
+                    Some(p) => (p.name.clone(), p.sku.clone(), p.price),
+                    None => {
+                        return wc_error(
+                            StatusCode::BAD_REQUEST,
+                            "woocommerce_rest_invalid_product_id",
+                            "Invalid product ID.",
+                        );
+                    }
+                }
+            } else {
+                let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+                if name.is_empty() {
+                    return wc_error(
+                        StatusCode::BAD_REQUEST,
+                        "woocommerce_rest_required_product_reference",
+                        "Product ID or SKU is required.",
+                    );
+                }
+                (name.to_owned(), String::new(), 0)
+            };
+            let total = item
+                .get("total")
+                .and_then(minor_units)
+                .unwrap_or(price * quantity);
+            let subtotal = item.get("subtotal").and_then(minor_units).unwrap_or(total);
+            let id = shop.id();
+            lines.push(Line {
+                id,
+                name,
+                product_id: pid,
+                variation_id: vid,
+                quantity,
+                sku,
+                subtotal,
+                total,
+            });
+        }
+        let shipping_line = body
+            .get("shipping_lines")
+            .and_then(Value::as_array)
+            .and_then(|l| l.first().cloned())
+            .unwrap_or(Value::Null);
+        let mut meta = Vec::new();
+        for m in body
+            .get("meta_data")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(k) = m.get("key").and_then(Value::as_str) {
+                let mid = shop.id();
+                meta.push((
+                    mid,
+                    k.to_owned(),
+                    m.get("value").cloned().unwrap_or(Value::Null),
+                ));
+            }
+        }
+        let at = now();
+        let id = shop.id();
+        let order = Order {
+            id,
+            order_key: format!("wc_order_{:013x}", id.wrapping_mul(0x9e37_79b9)),
+            status: "pending".into(),
+            currency: body
+                .get("currency")
+                .and_then(Value::as_str)
+                .unwrap_or("EUR")
+                .to_owned(),
+            created_via: "rest-api",
+            meta,
+            created: at,
+            modified: at,
+            paid: None,
+            completed: None,
+            customer: person_from(
+                body.get("billing").unwrap_or(&Value::Null),
+                body.get("shipping").unwrap_or(&Value::Null),
+            ),
+            customer_note: body
+                .get("customer_note")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            lines,
+            shipping_method: shipping_line
+                .get("method_title")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+            shipping_line_id: shop.id(),
+            shipping: shipping_line
+                .get("total")
+                .and_then(minor_units)
+                .unwrap_or(0),
+            tax_line_id: shop.id(),
+        };
+        shop.orders.insert(id, order);
+        let paid = body.get("set_paid").and_then(Value::as_bool) == Some(true);
+        let target = if paid && status == "pending" {
+            "processing".to_owned()
+        } else {
+            status
+        };
+        if target != "pending" {
+            set_status(&mut shop, id, &target);
+        }
+        shop.orders
+            .get(&id)
+            .map(|o| render::order(o, &base_url(&headers)))
+    };
+    match rendered {
+        Some(o) => {
+            fire(&sim, "order.created", &o, &headers);
+            (StatusCode::CREATED, Json(o)).into_response()
+        }
+        None => order_not_found(),
     }
 }

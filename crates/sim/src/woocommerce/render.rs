@@ -91,7 +91,7 @@ pub(crate) fn order(o: &Order, base: &str) -> Value {
         "parent_id": 0,
         "number": o.id.to_string(),
         "order_key": o.order_key,
-        "created_via": "checkout",
+        "created_via": o.created_via,
         "version": "8.6.1",
         "status": o.status,
         "currency": o.currency,
@@ -121,7 +121,7 @@ pub(crate) fn order(o: &Order, base: &str) -> Value {
         "date_completed": opt_local(o.completed),
         "date_completed_gmt": opt_gmt(o.completed),
         "cart_hash": format!("{:032x}", o.id),
-        "meta_data": [],
+        "meta_data": o.meta.iter().map(|(id, k, v)| json!({ "id": id, "key": k, "value": v })).collect::<Vec<_>>(),
         "line_items": lines,
         "tax_lines": [{
             "id": o.tax_line_id, "rate_code": "VAT-1", "rate_id": RATE_ID, "label": "VAT",

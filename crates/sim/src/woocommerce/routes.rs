@@ -217,7 +217,7 @@ async fn no_route() -> Response {
 pub(crate) fn api(sim: Arc<Sim>) -> Router {
     Router::new()
         .route("/wp-json/wc/v3", get(index))
-        .route("/wp-json/wc/v3/orders", get(list_orders))
+        .route("/wp-json/wc/v3/orders", get(list_orders).post(create_order))
         .route(
             "/wp-json/wc/v3/data/currencies/current",
             get(current_currency),
