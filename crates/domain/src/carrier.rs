@@ -82,6 +82,34 @@ impl Carrier {
         }
     }
 
+    /// The carrier a webshop or channel names in its own words ("Royal
+    /// Mail", "DHL Express", "Hermes"), ignoring case, spaces and
+    /// punctuation; `None` when the name is unknown or ambiguous (plain
+    /// "DHL": then the tracking number decides).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        let n: String = name
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .flat_map(|c| c.to_lowercase())
+            .collect();
+        Some(match n.as_str() {
+            "royalmail" | "royalmailuk" => Self::RoyalMail,
+            "parcelforce" | "parcelforceworldwide" => Self::Parcelforce,
+            "dpd" | "dpduk" | "dpdnl" | "dpdde" | "dpdlocal" => Self::Dpd,
+            "dhlexpress" => Self::DhlExpress,
+            "dhlparcel" | "dhlecommerce" | "dhlparceluk" | "dhlparcelnl" => Self::DhlParcel,
+            "ups" | "upsground" => Self::Ups,
+            "fedex" | "fedexground" => Self::Fedex,
+            "usps" => Self::Usps,
+            "postnl" | "tnt" => Self::Postnl,
+            "evri" | "hermes" | "myhermes" | "hermesuk" => Self::Evri,
+            "gls" => Self::Gls,
+            "amazonlogistics" | "amazonshipping" | "amzl" => Self::AmazonLogistics,
+            _ => return None,
+        })
+    }
+
     /// Parse a stored or wire name.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
         Self::ALL
@@ -298,6 +326,16 @@ pub fn detect(number: &str) -> Carrier {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn carrier_names_in_other_words_are_recognised() {
+        assert_eq!(Carrier::from_name("Royal Mail"), Some(Carrier::RoyalMail));
+        assert_eq!(Carrier::from_name("DHL Express"), Some(Carrier::DhlExpress));
+        assert_eq!(Carrier::from_name("Hermes"), Some(Carrier::Evri));
+        assert_eq!(Carrier::from_name("Fedex"), Some(Carrier::Fedex));
+        assert_eq!(Carrier::from_name("DHL"), None);
+        assert_eq!(Carrier::from_name("Other"), None);
+    }
 
     fn d(n: &str) -> Carrier {
         detect_with(&[], n)

@@ -10,7 +10,9 @@
 //! are idempotent upserts, the cursor moves in the transaction of the last
 //! page, pushes are rows that stay pending until the channel confirms).
 
+mod back_office;
 mod connect;
+mod fulfil;
 mod import;
 mod push;
 
@@ -24,8 +26,34 @@ use switchyard_storage::Storage;
 use switchyard_storage::crypto::CredentialCipher;
 use tokio::sync::{Notify, watch};
 
+pub use back_office::BackOfficeSummary;
+pub use fulfil::SyncSummary;
 pub use import::ImportSummary;
 pub use push::PushSummary;
+
+/// The workers' clock: the system clock, moved forward by an offset that
+/// tests set (waits of hours, backoffs) without waiting.
+#[derive(Debug, Clone, Default)]
+pub struct Clock {
+    offset_ms: Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// Now, by this clock.
+    #[must_use]
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::Duration::milliseconds(
+                self.offset_ms.load(std::sync::atomic::Ordering::SeqCst),
+            )
+    }
+
+    /// Move this clock (and every copy of it) forward.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
 
 /// Settings of the workers.
 #[derive(Debug, Clone)]
@@ -49,6 +77,14 @@ pub struct EngineConfig {
     pub max_pages: usize,
     /// Timeouts, retries and limits of channel traffic.
     pub http: HttpPolicy,
+    /// How long a worker holds a fulfilment sync or back-office step it
+    /// started; a process that dies mid-call leaves it to expire, and the
+    /// next attempt looks at the channel before creating anything.
+    pub lease: chrono::Duration,
+    /// How often the back-office worker looks for work.
+    pub back_office_tick: Duration,
+    /// The workers' clock.
+    pub clock: Clock,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +98,9 @@ impl Default for EngineConfig {
             import_concurrency: 4,
             max_pages: 500,
             http: HttpPolicy::default(),
+            lease: chrono::Duration::minutes(5),
+            back_office_tick: Duration::from_secs(1),
+            clock: Clock::default(),
         }
     }
 }
@@ -98,6 +137,8 @@ struct Inner {
     wake_import: Arc<Notify>,
     /// Wakes the pusher (stock changed).
     wake_push: Arc<Notify>,
+    /// Wakes the fulfilment sync (a fulfilment was recorded).
+    wake_ship: Arc<Notify>,
     running: Mutex<HashSet<ChannelId>>,
 }
 
@@ -119,6 +160,7 @@ impl Engine {
                 connectors: connect::Cache::default(),
                 wake_import: wake,
                 wake_push: Arc::new(Notify::new()),
+                wake_ship: Arc::new(Notify::new()),
                 running: Mutex::new(HashSet::new()),
             }),
         }
@@ -137,9 +179,15 @@ impl Engine {
             let mut stop = shutdown.clone();
             tokio::spawn(async move { this.push_loop(&mut stop).await })
         };
+        let shipper = {
+            let this = self.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move { this.shipping_loop(&mut stop).await })
+        };
         let _ = shutdown.wait_for(|s| *s).await;
         let _ = importer.await;
         let _ = pusher.await;
+        let _ = shipper.await;
         tracing::info!("engine stopped");
     }
 
@@ -177,8 +225,12 @@ impl Engine {
                 Err(e) => tracing::error!(error = %e, "cannot read due channels"),
             }
             tokio::select! {
-                // The API's poke may also mean stock changed.
-                () = self.inner.wake_import.notified() => self.wake_pusher(),
+                // The API's poke may also mean stock changed or a
+                // fulfilment was recorded.
+                () = self.inner.wake_import.notified() => {
+                    self.wake_pusher();
+                    self.inner.wake_ship.notify_one();
+                }
                 () = tokio::time::sleep(self.inner.config.tick) => {}
                 _ = stop.changed() => {}
             }
@@ -199,6 +251,35 @@ impl Engine {
                 _ = stop.changed() => {}
             }
         }
+    }
+
+    /// Fulfilment syncs every tick; the back office every `back_office_tick`.
+    async fn shipping_loop(&self, stop: &mut watch::Receiver<bool>) {
+        let mut last_back_office: Option<tokio::time::Instant> = None;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            if last_back_office.is_none_or(|t| t.elapsed() >= self.inner.config.back_office_tick) {
+                last_back_office = Some(tokio::time::Instant::now());
+                if let Err(e) = self.back_office_round().await {
+                    tracing::error!(error = %e, "back-office round failed");
+                }
+            }
+            if let Err(e) = self.sync_fulfilments().await {
+                tracing::error!(error = %e, "fulfilment sync round failed");
+            }
+            tokio::select! {
+                () = self.inner.wake_ship.notified() => {}
+                () = tokio::time::sleep(self.inner.config.tick) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Now, by the workers' clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.config.clock.now()
     }
 
     fn claim_running(&self, id: &ChannelId) -> bool {

@@ -351,8 +351,13 @@ pub struct BackOfficeOrder {
 /// Back-office work due for one store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackOfficeWork {
-    /// Orders to create in the back office, with their order.
-    pub sends: Vec<(BackOfficeOrder, OrderRecord)>,
+    /// Orders to create in the back office, with their order and the back
+    /// office's listing of each SKU (SKU → listing id) where it has one.
+    pub sends: Vec<(
+        BackOfficeOrder,
+        OrderRecord,
+        std::collections::BTreeMap<String, String>,
+    )>,
     /// Orders to read back.
     pub checks: Vec<BackOfficeOrder>,
     /// Orders cancelled here whose back-office copy is still open.

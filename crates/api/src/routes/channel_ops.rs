@@ -67,6 +67,9 @@ fn hint(e: &ConnectorError) -> &'static str {
         ConnectorError::Rejected { .. } | ConnectorError::Client { .. } => {
             "the channel refused the request: check base_url and the API version the shop allows"
         }
+        ConnectorError::Unsupported { .. } => {
+            "this channel cannot do that through its API; do it in the channel's own back office"
+        }
     }
 }
 

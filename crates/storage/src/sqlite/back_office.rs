@@ -430,7 +430,16 @@ impl BackOffices for SqliteStorage {
         {
             let row = from_row(&r)?;
             let order = fetch_order(&mut tx, account, &row.order_id, false).await?;
-            work.sends.push((row, order));
+            let listings: Vec<(String, String)> = sqlx::query_as(
+                "SELECT l.sku, l.listing_id FROM listings l JOIN order_lines ol ON ol.sku = l.sku \
+                 WHERE l.channel_id = ? AND ol.order_id = ? ORDER BY l.listing_id",
+            )
+            .bind(settings.channel_id.as_str())
+            .bind(row.order_id.as_str())
+            .fetch_all(&mut *tx)
+            .await?;
+            work.sends
+                .push((row, order, listings.into_iter().collect()));
         }
         for r in sqlx::query(&checks)
             .bind(store.as_str())

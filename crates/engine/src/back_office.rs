@@ -1,0 +1,417 @@
+//! The back-office order connection (the Channable model): marketplace
+//! orders of a store are created in its back office, read back on the
+//! store's cadence (not shipped → waiting → shipped), and their shipping
+//! becomes a fulfilment on the marketplace order. Cancellations travel both
+//! ways.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use switchyard_connectors::back_office::{
+    BackOffice, BackOfficeLine, NewBackOfficeOrder, RemoteOrderState, RemoteProgress,
+};
+use switchyard_connectors::channel::SalesChannel;
+use switchyard_connectors::error::ConnectorError;
+use switchyard_domain::carrier::Carrier;
+use switchyard_domain::fulfilment::FulfilmentSource;
+use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_storage::{
+    BackOfficeOrder, BackOfficeSettings, BackOfficeUpdate, BackOfficeWork, ChannelRef,
+    NewFulfilment, OrderRecord,
+};
+
+use crate::{Engine, EngineError, connect, doubling};
+
+/// What one back-office round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackOfficeSummary {
+    /// Orders created in a back office.
+    pub sent: usize,
+    /// Orders read back.
+    pub checked: usize,
+    /// Orders found shipped (fulfilments recorded).
+    pub shipped: usize,
+    /// Orders cancelled (either way).
+    pub cancelled: usize,
+    /// Steps that failed (retried, or listed for a person).
+    pub failed: usize,
+}
+
+/// Largest number of orders per kind of step per store and round.
+const ROUND_LIMIT: u32 = 100;
+
+fn backoff(attempts: i64) -> chrono::Duration {
+    doubling(10, attempts - 1, chrono::Duration::hours(1))
+}
+
+impl Engine {
+    /// One round over every store with a back office.
+    pub async fn back_office_round(&self) -> Result<BackOfficeSummary, EngineError> {
+        let mut summary = BackOfficeSummary::default();
+        for (account, store, settings) in self.inner.storage.stores_with_back_office().await? {
+            self.back_office_store(&account, &store, &settings, &mut summary)
+                .await?;
+        }
+        Ok(summary)
+    }
+
+    #[tracing::instrument(skip_all, fields(store = %store, back_office = %settings.channel_id))]
+    async fn back_office_store(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        settings: &BackOfficeSettings,
+        summary: &mut BackOfficeSummary,
+    ) -> Result<(), EngineError> {
+        let storage = &self.inner.storage;
+        let work = storage
+            .back_office_work(account, store, self.now(), ROUND_LIMIT)
+            .await?;
+        let BackOfficeWork {
+            sends,
+            checks,
+            cancels,
+            channel_cancels,
+        } = work;
+        if sends.is_empty() && checks.is_empty() && cancels.is_empty() && channel_cancels.is_empty()
+        {
+            return Ok(());
+        }
+        let every = chrono::Duration::seconds(settings.check_interval_secs);
+        let bo_ref = ChannelRef {
+            account_id: account.clone(),
+            store_id: store.clone(),
+            channel_id: settings.channel_id.clone(),
+        };
+        let (bo_channel, conn) = connect::open(&self.inner, &bo_ref).await?;
+        let conn: Result<Arc<dyn SalesChannel>, String> = conn.and_then(|c| {
+            if c.as_back_office().is_some() {
+                Ok(c)
+            } else {
+                Err(format!(
+                    "a {} channel cannot be a back office yet (WooCommerce can)",
+                    bo_channel.kind
+                ))
+            }
+        });
+        for (row, order, listings) in sends {
+            if !self.begin(&row).await? {
+                continue;
+            }
+            let update = match (&conn, order.unified.as_ref()) {
+                (Err(msg), _) => BackOfficeUpdate::SendFailed {
+                    error: msg.clone(),
+                    retry_at: Some(self.now() + backoff(row.attempts + 1)),
+                },
+                (Ok(_), None) => BackOfficeUpdate::SendFailed {
+                    error: "the order has no unified form to send (imported before it existed)"
+                        .into(),
+                    retry_at: None,
+                },
+                (Ok(c), Some(_)) => {
+                    let Some(bo) = c.as_back_office() else {
+                        continue;
+                    };
+                    self.send(bo, account, &row, &order, &listings).await?
+                }
+            };
+            match &update {
+                BackOfficeUpdate::Sent { .. } => summary.sent += 1,
+                _ => summary.failed += 1,
+            }
+            storage
+                .record_back_office(&row.order_id, update, self.now(), every)
+                .await?;
+        }
+        let bo = match &conn {
+            Ok(c) => c.as_back_office(),
+            Err(_) => None,
+        };
+        self.check(bo, conn.as_ref().err(), account, settings, checks, summary)
+            .await?;
+        for row in cancels {
+            if !self.begin(&row).await? {
+                continue;
+            }
+            let update = match (bo, row.remote_id.as_deref()) {
+                (Some(bo), Some(id)) => match bo.cancel_remote_order(id).await {
+                    Ok(()) => {
+                        summary.cancelled += 1;
+                        BackOfficeUpdate::CancelledHere
+                    }
+                    Err(e) => self.check_failed(&row, e.to_string(), summary),
+                },
+                (_, None) => BackOfficeUpdate::CancelledHere,
+                (None, _) => self.check_failed(
+                    &row,
+                    conn.as_ref().err().cloned().unwrap_or_default(),
+                    summary,
+                ),
+            };
+            storage
+                .record_back_office(&row.order_id, update, self.now(), every)
+                .await?;
+        }
+        for (row, channel, channel_order_id) in channel_cancels {
+            if !self.begin(&row).await? {
+                continue;
+            }
+            let update = self
+                .cancel_on_channel(&row, &channel, &channel_order_id)
+                .await?;
+            storage
+                .record_back_office(&row.order_id, update, self.now(), every)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn begin(&self, row: &BackOfficeOrder) -> Result<bool, EngineError> {
+        let now = self.now();
+        Ok(self
+            .inner
+            .storage
+            .begin_back_office_step(&row.order_id, now, now + self.inner.config.lease)
+            .await?)
+    }
+
+    fn check_failed(
+        &self,
+        row: &BackOfficeOrder,
+        error: String,
+        summary: &mut BackOfficeSummary,
+    ) -> BackOfficeUpdate {
+        summary.failed += 1;
+        tracing::warn!(order = %row.order_id, %error, "back-office step failed; retrying");
+        BackOfficeUpdate::CheckFailed {
+            error,
+            retry_at: self.now() + backoff(row.attempts + 1),
+        }
+    }
+
+    /// Create one order in the back office.
+    async fn send(
+        &self,
+        bo: &dyn BackOffice,
+        account: &AccountId,
+        row: &BackOfficeOrder,
+        order: &OrderRecord,
+        listings: &BTreeMap<String, String>,
+    ) -> Result<BackOfficeUpdate, EngineError> {
+        let Some(unified) = order.unified.clone() else {
+            return Ok(BackOfficeUpdate::SendFailed {
+                error: "the order has no unified form".into(),
+                retry_at: None,
+            });
+        };
+        let source = self
+            .inner
+            .storage
+            .get_channel(account, &order.store_id, &order.channel_id)
+            .await
+            .map(|c| c.name)
+            .unwrap_or_else(|_| order.channel_id.to_string());
+        let lines = order
+            .lines
+            .iter()
+            .filter(|l| l.open_quantity > 0)
+            .map(|l| {
+                let u = usize::try_from(l.line_no)
+                    .ok()
+                    .and_then(|i| unified.lines.get(i));
+                BackOfficeLine {
+                    sku: l.sku.clone(),
+                    listing_id: listings.get(&l.sku).cloned(),
+                    quantity: l.open_quantity,
+                    title: u.map_or_else(|| l.sku.clone(), |u| u.title.clone()),
+                    unit_price: u.map_or(0, |u| u.unit_price),
+                }
+            })
+            .collect();
+        let new = NewBackOfficeOrder {
+            reference: order.id.to_string(),
+            source,
+            order: unified,
+            lines,
+            // `attempts` was read before this attempt was counted.
+            maybe_created: row.attempts > 0,
+            first_attempt_at: row.created_at,
+        };
+        Ok(match bo.create_order(&new).await {
+            Ok(r) => {
+                tracing::info!(order = %order.id, remote = %r.id, "order created in the back office");
+                BackOfficeUpdate::Sent {
+                    remote_id: r.id,
+                    remote_number: r.number,
+                    remote_status: Some(r.status),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(order = %order.id, error = %e, "creating the order in the back office failed");
+                BackOfficeUpdate::SendFailed {
+                    retry_at: e
+                        .is_retryable()
+                        .then(|| self.now() + backoff(row.attempts + 1)),
+                    error: e.to_string(),
+                }
+            }
+        })
+    }
+
+    /// Read sent orders back and move them on.
+    async fn check(
+        &self,
+        bo: Option<&dyn BackOffice>,
+        conn_error: Option<&String>,
+        account: &AccountId,
+        settings: &BackOfficeSettings,
+        rows: Vec<BackOfficeOrder>,
+        summary: &mut BackOfficeSummary,
+    ) -> Result<(), EngineError> {
+        let storage = &self.inner.storage;
+        let every = chrono::Duration::seconds(settings.check_interval_secs);
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            if self.begin(&row).await? {
+                claimed.push(row);
+            }
+        }
+        if claimed.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = claimed.iter().filter_map(|r| r.remote_id.clone()).collect();
+        let read: Result<Vec<RemoteOrderState>, String> = match bo {
+            Some(bo) => bo.read_orders(&ids).await.map_err(|e| e.to_string()),
+            None => Err(conn_error.cloned().unwrap_or_default()),
+        };
+        let by_id: BTreeMap<String, RemoteOrderState> = match read {
+            Ok(list) => list.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            Err(error) => {
+                for row in claimed {
+                    let update = self.check_failed(&row, error.clone(), summary);
+                    storage
+                        .record_back_office(&row.order_id, update, self.now(), every)
+                        .await?;
+                }
+                return Ok(());
+            }
+        };
+        for row in claimed {
+            summary.checked += 1;
+            let state = row.remote_id.as_ref().and_then(|id| by_id.get(id));
+            let update = match state {
+                None => self.check_failed(
+                    &row,
+                    format!(
+                        "the back office no longer has order {}",
+                        row.remote_id.as_deref().unwrap_or("?")
+                    ),
+                    summary,
+                ),
+                Some(s) => self.progress(account, &row, s, settings).await?,
+            };
+            match &update {
+                BackOfficeUpdate::Shipped { .. } => summary.shipped += 1,
+                BackOfficeUpdate::CancelledThere { .. } => summary.cancelled += 1,
+                _ => {}
+            }
+            storage
+                .record_back_office(&row.order_id, update, self.now(), every)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What a read-back order's state means for ours.
+    async fn progress(
+        &self,
+        account: &AccountId,
+        row: &BackOfficeOrder,
+        s: &RemoteOrderState,
+        settings: &BackOfficeSettings,
+    ) -> Result<BackOfficeUpdate, EngineError> {
+        let now = self.now();
+        let shipped = |tracking| BackOfficeUpdate::Shipped {
+            remote_status: s.status.clone(),
+            fulfilment: NewFulfilment {
+                lines: None,
+                tracking,
+                carrier: s.carrier.as_deref().and_then(Carrier::from_name),
+                service: None,
+                shipped_at: s.shipped_at.unwrap_or(now),
+                source: FulfilmentSource::BackOffice,
+                external_ref: Some(format!("back_office:{}", s.id)),
+            },
+        };
+        Ok(match s.progress {
+            RemoteProgress::Open => BackOfficeUpdate::Unchanged {
+                remote_status: s.status.clone(),
+            },
+            RemoteProgress::Completed if !s.tracking.is_empty() => shipped(s.tracking.clone()),
+            RemoteProgress::Completed => {
+                let since: DateTime<Utc> = row.waiting_since.unwrap_or(now);
+                let wait = chrono::Duration::seconds(settings.ship_without_tracking_after_secs);
+                if now - since >= wait {
+                    tracing::info!(order = %row.order_id, "no track and trace after the wait; shipped without it");
+                    shipped(Vec::new())
+                } else {
+                    BackOfficeUpdate::Waiting {
+                        remote_status: s.status.clone(),
+                        since,
+                    }
+                }
+            }
+            RemoteProgress::Cancelled => {
+                let order = self.inner.storage.get_order(account, &row.order_id).await?;
+                let channel = ChannelRef {
+                    account_id: account.clone(),
+                    store_id: order.store_id.clone(),
+                    channel_id: order.channel_id.clone(),
+                };
+                let (_, conn) = connect::open(&self.inner, &channel).await?;
+                BackOfficeUpdate::CancelledThere {
+                    remote_status: s.status.clone(),
+                    cancel_on_channel: conn.is_ok_and(|c| c.capabilities().order_cancellation),
+                }
+            }
+        })
+    }
+
+    /// Cancel the marketplace order after a cancellation in the back office.
+    async fn cancel_on_channel(
+        &self,
+        row: &BackOfficeOrder,
+        channel: &ChannelRef,
+        channel_order_id: &str,
+    ) -> Result<BackOfficeUpdate, EngineError> {
+        let (_, conn) = connect::open(&self.inner, channel).await?;
+        let result = match conn {
+            Ok(c) => {
+                c.cancel_order(channel_order_id, "cancelled in the back office")
+                    .await
+            }
+            Err(msg) => Err(ConnectorError::Unavailable {
+                channel: channel.channel_id.to_string(),
+                attempts: 0,
+                reason: msg,
+            }),
+        };
+        Ok(match result {
+            Ok(()) => BackOfficeUpdate::ChannelCancel {
+                outcome: "done".into(),
+                retry_at: None,
+            },
+            Err(ConnectorError::Unsupported { .. }) => BackOfficeUpdate::ChannelCancel {
+                outcome: "unsupported".into(),
+                retry_at: None,
+            },
+            Err(e) => BackOfficeUpdate::ChannelCancel {
+                retry_at: e
+                    .is_retryable()
+                    .then(|| self.now() + backoff(row.attempts + 1)),
+                outcome: format!("failed: {e}"),
+            },
+        })
+    }
+}
