@@ -91,6 +91,8 @@ impl utoipa::Modify for BearerAuth {
         (name = "stock", description = "The stock ledger: sources, commitments, availability, explanations"),
         (name = "journal", description = "The append-only log of every change"),
         (name = "orders", description = "Orders imported from channels, and what people do with them"),
+        (name = "fulfilments", description = "Shipments with tracking, synced to the order's channel; carrier rules"),
+        (name = "back office", description = "The webshop a store's marketplace orders are created in, and read back from"),
     )
 )]
 struct ApiDoc;

@@ -1,8 +1,10 @@
 //! One module per resource; [`all`] registers them with their OpenAPI docs.
 
 pub mod account;
+pub mod back_office;
 pub mod channel_ops;
 pub mod channels;
+pub mod fulfilments;
 pub mod inbound;
 pub mod journal;
 pub mod orders;
@@ -64,6 +66,25 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(orders::release_order))
         .routes(routes!(orders::cancel_order))
         .routes(routes!(orders::mark_manual))
+        .routes(routes!(
+            fulfilments::list_fulfilments,
+            fulfilments::create_fulfilment
+        ))
+        .routes(routes!(
+            fulfilments::get_fulfilment,
+            fulfilments::update_fulfilment
+        ))
+        .routes(routes!(fulfilments::cancel_fulfilment))
+        .routes(routes!(fulfilments::retry_fulfilment))
+        .routes(routes!(fulfilments::get_carriers, fulfilments::put_carriers))
+        .routes(routes!(
+            back_office::get_back_office,
+            back_office::put_back_office,
+            back_office::delete_back_office
+        ))
+        .routes(routes!(back_office::list_back_office_orders))
+        .routes(routes!(back_office::resend_back_office_order))
+        .routes(routes!(back_office::handle_back_office_manually))
 }
 
 /// For PATCH bodies: distinguish an absent field (`None`) from an explicit

@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use switchyard_domain::ids::{ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::values::check_text;
-use switchyard_storage::{JournalEvent, OrderAction, OrderFilter, OrderRecord};
+use switchyard_storage::{
+    BackOfficeOrder, FulfilmentRecord, JournalEvent, OrderAction, OrderFilter, OrderRecord,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
@@ -57,9 +59,26 @@ pub struct OrderOut {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub order: OrderRecord,
+    /// Its shipments and where each stands on the channel.
+    #[schema(value_type = Vec<Object>)]
+    pub fulfilments: Vec<FulfilmentRecord>,
+    /// Its copy in the store's back office, when it has one: state,
+    /// reference and status there.
+    #[schema(value_type = Option<Object>)]
+    pub back_office: Option<BackOfficeOrder>,
     /// Its journal events, oldest first.
     #[schema(value_type = Vec<Object>)]
     pub journal: Vec<JournalEvent>,
+}
+
+async fn order_out(s: &AppState, auth: &Auth, order: OrderRecord) -> Result<OrderOut, ApiError> {
+    let id = order.id.clone();
+    Ok(OrderOut {
+        fulfilments: s.storage.list_fulfilments(&auth.account_id, &id).await?,
+        back_office: s.storage.back_office_order(&auth.account_id, &id).await?,
+        journal: s.storage.order_events(&auth.account_id, &id).await?,
+        order,
+    })
 }
 
 fn parse_id<T>(
@@ -150,8 +169,7 @@ pub async fn get_order(
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<OrderOut>, ApiError> {
     let order = load(&s, &auth, &id).await?;
-    let journal = s.storage.order_events(&auth.account_id, &id).await?;
-    Ok(Json(OrderOut { order, journal }))
+    Ok(Json(order_out(&s, &auth, order).await?))
 }
 
 async fn act(
@@ -163,8 +181,7 @@ async fn act(
     load(s, auth, id).await?;
     let order = s.storage.act_on_order(&auth.account_id, id, action).await?;
     s.wake.notify_one();
-    let journal = s.storage.order_events(&auth.account_id, id).await?;
-    Ok(Json(OrderOut { order, journal }))
+    Ok(Json(order_out(s, auth, order).await?))
 }
 
 /// Why an order is held.
