@@ -95,6 +95,8 @@ pub async fn put_back_office(
     ApiJson(body): ApiJson<BackOfficeIn>,
 ) -> Result<Json<BackOfficeOut>, ApiError> {
     auth.check_store(&store)?;
+    // The store first: another account's store is not found (404).
+    s.storage.back_office(&auth.account_id, &store).await?;
     let channel = s
         .storage
         .get_channel(&auth.account_id, &store, &body.channel_id)

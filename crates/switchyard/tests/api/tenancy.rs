@@ -14,6 +14,7 @@ struct Victim {
     store: String,
     channel: String,
     order: String,
+    fulfilment: String,
     sku: &'static str,
     token_id: String,
 }
@@ -23,7 +24,7 @@ async fn populate(
     t: &Tenant,
     account: &str,
     store_name: &str,
-) -> (String, String, String) {
+) -> (String, String, String, String) {
     let s = app.store(t, store_name).await;
     app.product(t, &s, "P").await;
     app.product(t, &s, "C").await;
@@ -69,7 +70,28 @@ async fn populate(
         )
         .await
         .unwrap();
-    (s, channel, order.id.to_string())
+    // A shipment of it, as the API or a back office would record it.
+    let fulfilment = app
+        .storage
+        .create_fulfilment(
+            &acc,
+            &order.id,
+            switchyard_storage::NewFulfilment {
+                lines: None,
+                tracking: vec![switchyard_domain::fulfilment::Tracking {
+                    number: "1Z999AA10123456784".into(),
+                    url: None,
+                }],
+                carrier: None,
+                service: None,
+                shipped_at: chrono::Utc::now(),
+                source: switchyard_domain::fulfilment::FulfilmentSource::Api,
+                external_ref: None,
+            },
+        )
+        .await
+        .unwrap();
+    (s, channel, order.id.to_string(), fulfilment.id.to_string())
 }
 
 fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
@@ -97,6 +119,16 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
         ("post", "/v1/orders/{order_id}/hold") => json!({ "reason": "evil" }),
         ("post", "/v1/orders/{order_id}/cancel") => json!({ "reason": "evil" }),
         ("post", "/v1/orders/{order_id}/manual") => json!({ "manual": true }),
+        ("post", "/v1/orders/{order_id}/fulfilments") => {
+            json!({ "tracking": [{ "number": "EVIL1" }] })
+        }
+        ("patch", "/v1/fulfilments/{fulfilment_id}") => {
+            json!({ "tracking": [{ "number": "EVIL2" }] })
+        }
+        ("put", "/v1/stores/{store_id}/carriers") => {
+            json!({ "rules": [{ "pattern": "*", "carrier": "ups" }] })
+        }
+        ("put", "/v1/stores/{store_id}/back-office") => json!({ "channel_id": v.channel }),
         _ => return None,
     })
 }
@@ -108,6 +140,7 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{sku}", v.sku)
         .replace("{token_id}", &v.token_id)
         .replace("{order_id}", &v.order)
+        .replace("{fulfilment_id}", &v.fulfilment)
         .replace("{channel_sku}", v.sku)
         .replace("{job_id}", "1")
         .replace("{error_id}", "1")
@@ -125,6 +158,11 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/stores/{}/channels/{}/listings", v.store, v.channel),
         format!("/v1/stores/{}/channels/{}/sku-mappings", v.store, v.channel),
         format!("/v1/orders/{}", v.order),
+        format!("/v1/orders/{}/fulfilments", v.order),
+        format!("/v1/fulfilments/{}", v.fulfilment),
+        format!("/v1/stores/{}/carriers", v.store),
+        format!("/v1/stores/{}/back-office", v.store),
+        format!("/v1/stores/{}/back-office/orders", v.store),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -225,7 +263,7 @@ async fn no_route_reaches_another_accounts_data() {
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
-    let (store, channel, order) = populate(&app, &bob, "bob", "bob shop").await;
+    let (store, channel, order, fulfilment) = populate(&app, &bob, "bob", "bob shop").await;
     let bob_tokens = app.get(&bob, "/v1/tokens").await;
     let token_id = bob_tokens.body["items"][0]["id"]
         .as_str()
@@ -235,6 +273,7 @@ async fn no_route_reaches_another_accounts_data() {
         store,
         channel,
         order,
+        fulfilment,
         sku: "P",
         token_id,
     };
@@ -245,8 +284,8 @@ async fn no_route_reaches_another_accounts_data() {
 async fn a_store_scoped_token_reaches_no_other_store() {
     let app = spawn_app().await;
     let owner = app.tenant("acme").await;
-    let (mine, _, _) = populate(&app, &owner, "acme", "mine").await;
-    let (other, channel, order) = populate(&app, &owner, "acme", "other").await;
+    let (mine, _, _, _) = populate(&app, &owner, "acme", "mine").await;
+    let (other, channel, order, fulfilment) = populate(&app, &owner, "acme", "other").await;
     let scoped = app.store_tenant("acme", &mine).await;
     let tokens = app.get(&owner, "/v1/tokens").await;
     let token_id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -254,6 +293,7 @@ async fn a_store_scoped_token_reaches_no_other_store() {
         store: other,
         channel,
         order,
+        fulfilment,
         sku: "P",
         token_id,
     };
