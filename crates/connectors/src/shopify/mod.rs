@@ -293,7 +293,7 @@ impl Shopify {
     id
     fulfillmentOrders(first: 5) { nodes { id status lineItems(first: 50) { nodes { id remainingQuantity lineItem { id } } } } }
     cancelledAt
-    fulfillments(first: 50) { id status trackingInfo(first: 10) { number } fulfillmentLineItems(first: 50) { nodes { quantity lineItem { id } } } }
+    fulfillments(first: 10) { id status trackingInfo(first: 20) { number } fulfillmentLineItems(first: 10) { nodes { quantity lineItem { id } } } }
   }
 }";
         let d = self
