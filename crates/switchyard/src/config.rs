@@ -43,6 +43,8 @@ pub struct Config {
     pub public_url: String,
     /// Run the workers (import scheduler, stock pusher) in this process.
     pub workers: bool,
+    /// Seconds a worker holds a fulfilment sync or back-office step.
+    pub worker_lease_secs: u32,
 }
 
 impl fmt::Debug for Config {
@@ -55,6 +57,7 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("public_url", &self.public_url)
             .field("workers", &self.workers)
+            .field("worker_lease_secs", &self.worker_lease_secs)
             .finish()
     }
 }

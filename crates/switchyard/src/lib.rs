@@ -110,6 +110,7 @@ impl Application {
         } else {
             config.public_url.clone()
         });
+        engine.lease = chrono::Duration::seconds(i64::from(config.worker_lease_secs.max(1)));
         let engine = config
             .workers
             .then(|| Engine::new(storage.clone(), cipher, engine, wake));

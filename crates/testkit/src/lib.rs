@@ -71,6 +71,7 @@ pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
         max_body_bytes: 4 * 1024 * 1024,
         public_url: String::new(),
         workers: true,
+        worker_lease_secs: u32::try_from(engine.lease.num_seconds()).unwrap_or(300),
     };
     let app = switchyard::Application::build_with(&config, engine)
         .await

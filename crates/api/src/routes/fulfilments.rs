@@ -8,9 +8,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::carrier::Carrier;
-use switchyard_domain::fulfilment::{
-    CarrierSettings, FulfilmentSource, RequestedLine, Tracking,
-};
+use switchyard_domain::fulfilment::{CarrierSettings, FulfilmentSource, RequestedLine, Tracking};
 use switchyard_domain::ids::{FulfilmentId, OrderId, StoreId};
 use switchyard_domain::values::check_text;
 use switchyard_storage::{FulfilmentRecord, NewFulfilment};

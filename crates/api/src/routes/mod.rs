@@ -76,7 +76,10 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(fulfilments::cancel_fulfilment))
         .routes(routes!(fulfilments::retry_fulfilment))
-        .routes(routes!(fulfilments::get_carriers, fulfilments::put_carriers))
+        .routes(routes!(
+            fulfilments::get_carriers,
+            fulfilments::put_carriers
+        ))
         .routes(routes!(
             back_office::get_back_office,
             back_office::put_back_office,

@@ -11,6 +11,7 @@
 
 mod core_loop;
 mod crash;
+mod fulfilment;
 mod operations;
 
 use std::collections::BTreeMap;
