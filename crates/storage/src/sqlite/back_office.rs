@@ -126,9 +126,11 @@ async fn journal_order(
     Ok(())
 }
 
-/// The back office lowered its own stock when the copy was created there:
-/// what we last confirmed on its listings of these SKUs is stale.
-async fn restate_back_office_stock(
+/// A channel changed its own stock for this order (the back office lowered
+/// it when the copy was created, a cancellation there or on the
+/// marketplace put units back): what we last confirmed on its listings of
+/// the order's SKUs is stale, so their targets are pushed again.
+async fn restate_channel_stock(
     conn: &mut SqliteConnection,
     store: &StoreId,
     channel: &ChannelId,
@@ -539,7 +541,7 @@ impl BackOffices for SqliteStorage {
                     .bind(&remote_id).bind(&remote_number).bind(&remote_status).bind(&next).bind(&now_s)
                     .bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                restate_back_office_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
+                restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
                 event = "order.back_office_sent";
             }
             BackOfficeUpdate::SendFailed { error, retry_at } => {
@@ -621,6 +623,7 @@ impl BackOffices for SqliteStorage {
                     };
                     append_event(&mut tx, &account, &o.store_id, &ev).await?;
                 }
+                restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
                 let channel_cancel = if cancel_on_channel {
                     "pending"
                 } else {
@@ -638,6 +641,7 @@ impl BackOffices for SqliteStorage {
                 event = "order.back_office_cancelled";
             }
             BackOfficeUpdate::CancelledHere => {
+                restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
                 sqlx::query(&set("state = 'cancelled', remote_status = 'cancelled', last_error = NULL, next_at = NULL"))
                     .bind(&now_s)
                     .bind(order.as_str())
@@ -655,6 +659,15 @@ impl BackOffices for SqliteStorage {
                     .await?;
             }
             BackOfficeUpdate::ChannelCancel { outcome, retry_at } => {
+                if outcome == "done" {
+                    let marketplace: String =
+                        sqlx::query_scalar("SELECT channel_id FROM orders WHERE id = ?")
+                            .bind(order.as_str())
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    let marketplace = stored("channel id", ChannelId::parse(&marketplace))?;
+                    restate_channel_stock(&mut tx, &row.store_id, &marketplace, order).await?;
+                }
                 // A failure to retry stays pending, with the error shown.
                 let (state, error) = match retry_at {
                     Some(_) => ("pending".to_owned(), Some(outcome)),

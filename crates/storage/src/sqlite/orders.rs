@@ -231,6 +231,9 @@ async fn write_order(
     }
     let (commitments, committed) = recommit(conn, store, id.as_str(), w.state).await?;
     touched.extend(committed.iter().cloned());
+    if w.state == OrderState::Cancelled && previous.is_some_and(|p| p != OrderState::Cancelled) {
+        wake_back_office(conn, id.as_str()).await?;
+    }
     let event_type = match (created, w.state) {
         (true, _) => "order.created",
         (false, OrderState::Cancelled) if previous != Some(OrderState::Cancelled) => {
@@ -531,6 +534,19 @@ pub(crate) async fn fetch_order(
     order_from_row(&r, lines)
 }
 
+/// A cancelled order's back-office copy is dealt with now, not at its next
+/// read-back.
+async fn wake_back_office(conn: &mut SqliteConnection, order: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE back_office_orders SET next_at = ? WHERE order_id = ? AND state IN ('not_shipped', 'waiting', 'pending', 'failed')",
+    )
+    .bind(now_text())
+    .bind(order)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Cancel `o` on `conn`: release its commitments and enqueue the pushes.
 /// Returns the journal event to append (the caller adds it).
 pub(crate) async fn cancel_in_tx(
@@ -547,6 +563,7 @@ pub(crate) async fn cancel_in_tx(
         .await?;
     recommit(conn, &o.store_id, o.id.as_str(), OrderState::Cancelled).await?;
     enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
+    wake_back_office(conn, o.id.as_str()).await?;
     Ok((
         "order.cancelled",
         json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),

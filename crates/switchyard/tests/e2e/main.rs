@@ -9,6 +9,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod back_office;
 mod core_loop;
 mod crash;
 mod fulfilment;
