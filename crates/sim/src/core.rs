@@ -38,6 +38,11 @@ pub struct Faults {
     pub rate_slow: f64,
     /// How long a slow response is held, in milliseconds.
     pub slow_ms: u64,
+    /// Hold only the responses to requests whose body contains this text
+    /// (e.g. one GraphQL mutation), every time: the request is handled, the
+    /// client never hears so. `None` leaves `rate_slow` alone.
+    #[serde(default)]
+    pub slow_only_matching: Option<String>,
     /// Handle the request, then answer 200 with a truncated JSON body.
     pub rate_malformed: f64,
     /// On list pages: repeat the last item of the previous page first.
@@ -56,6 +61,7 @@ impl Default for Faults {
             rate_5xx: 0.0,
             rate_slow: 0.0,
             slow_ms: 3_000,
+            slow_only_matching: None,
             rate_malformed: 0.0,
             rate_duplicate: 0.0,
             rate_reorder: 0.0,
@@ -98,6 +104,7 @@ impl Faults {
             rate_5xx: each,
             rate_slow: each,
             slow_ms,
+            slow_only_matching: None,
             rate_malformed: each,
             rate_duplicate: total,
             rate_reorder: total,
@@ -296,8 +303,19 @@ pub(crate) async fn faults_layer(
         };
         core.error_response(status)
     } else {
+        let (req, matched) = match f.slow_only_matching.as_deref() {
+            None => (req, false),
+            Some(text) => {
+                let (parts, body) = req.into_parts();
+                let bytes = axum::body::to_bytes(body, 16 * 1024 * 1024)
+                    .await
+                    .unwrap_or_default();
+                let hit = String::from_utf8_lossy(&bytes).contains(text);
+                (Request::from_parts(parts, Body::from(bytes)), hit)
+            }
+        };
         let resp = next.run(req).await;
-        if core.roll(f.rate_slow) {
+        if matched || (f.slow_only_matching.is_none() && core.roll(f.rate_slow)) {
             fault = Some("slow".to_owned());
             hold = Some(Duration::from_millis(f.slow_ms));
             resp

@@ -8,6 +8,7 @@ use switchyard_sim::Channel;
 use switchyard_storage::{Accounts, Orders};
 
 use crate::{Sim, eventually};
+use switchyard_sim::Faults;
 
 /// Kills the child when the test ends, however it ends.
 struct Server(std::process::Child);
@@ -34,6 +35,8 @@ fn serve(dir: &std::path::Path, port: u16) -> Server {
             .arg("--data-dir")
             .arg(dir)
             .env("RUST_LOG", "warn")
+            // A step left by a killed process is taken up again after this.
+            .env("SWITCHYARD_WORKER_LEASE_SECS", "2")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -80,6 +83,44 @@ impl Client {
     }
 }
 
+/// A fresh data directory with a token, a running server and a store.
+async fn start() -> (tempfile::TempDir, u16, Server, Client, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["token", "create", "--account", "acme"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let port = free_port();
+    let server = serve(dir.path(), port);
+    let api = Client {
+        base: format!("http://127.0.0.1:{port}"),
+        token,
+        http: reqwest::Client::new(),
+    };
+    eventually("the server to answer", 20, || async {
+        api.send(reqwest::Method::GET, "/v1/stores", None).await.0 == 200
+    })
+    .await;
+    let (_, store) = api
+        .send(
+            reqwest::Method::POST,
+            "/v1/stores",
+            Some(json!({ "name": "Crash" })),
+        )
+        .await;
+    let store = store["id"].as_str().unwrap().to_owned();
+    (dir, port, server, api, store)
+}
+
 #[tokio::test]
 async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restart() {
     const ORDERS: usize = 300;
@@ -98,39 +139,7 @@ async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restar
     assert!(r.status().is_success());
     let committed_on_channel: i64 = (0..ORDERS).map(|i| 1 + (i % 2) as i64).sum();
 
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["token", "create", "--account", "acme"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = free_port();
-    let mut server = serve(dir.path(), port);
-    let api = Client {
-        base: format!("http://127.0.0.1:{port}"),
-        token,
-        http: reqwest::Client::new(),
-    };
-    eventually("the server to answer", 20, || async {
-        api.send(reqwest::Method::GET, "/v1/stores", None).await.0 == 200
-    })
-    .await;
-    let (_, store) = api
-        .send(
-            reqwest::Method::POST,
-            "/v1/stores",
-            Some(json!({ "name": "Crash" })),
-        )
-        .await;
-    let store = store["id"].as_str().unwrap().to_owned();
+    let (dir, port, mut server, api, store) = start().await;
     let (s, _) = api
         .send(
             reqwest::Method::POST,
@@ -193,5 +202,122 @@ async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restar
         stock["committed"], committed_on_channel,
         "every commitment exactly once: {stock}"
     );
+    drop(server);
+}
+
+#[tokio::test]
+async fn a_server_killed_between_sending_a_shipment_and_its_confirmation_ships_it_once() {
+    let shop = Sim::start(Channel::Shopify).await;
+    let cid = shop.order(&[("SKU-00001", 1)], json!({})).await;
+    let (dir, port, server, api, store) = start().await;
+    for (path, body) in [
+        ("products", json!({ "sku": "SKU-00001", "title": "Mug" })),
+        (
+            "channels",
+            json!({ "name": "Shopify", "kind": "shopify", "base_url": shop.url(),
+                "credentials": { "access_token": shop.sim.credentials["access_token"] },
+                "settings": { "download_products": false, "push_notifications": false } }),
+        ),
+    ] {
+        let (s, b) = api
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/stores/{store}/{path}"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    eventually("the order to be imported", 30, || async {
+        api.order_count(&store).await == 1
+    })
+    .await;
+    let (_, orders) = api
+        .send(
+            reqwest::Method::GET,
+            &format!("/v1/orders?store_id={store}"),
+            None,
+        )
+        .await;
+    let order = orders["items"][0]["id"].as_str().unwrap().to_owned();
+
+    // Shopify creates the shipment, but its answer never comes back.
+    shop.faults(&Faults {
+        slow_only_matching: Some("fulfillmentCreate".into()),
+        slow_ms: 60_000,
+        ..Faults::default()
+    })
+    .await;
+    let (s, f) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/orders/{order}/fulfilments"),
+            Some(json!({ "tracking": [{ "number": "RM123456785GB" }] })),
+        )
+        .await;
+    assert_eq!(s, 201, "{f}");
+    let fid = f["id"].as_str().unwrap().to_owned();
+    let on_shop = || async {
+        let all: serde_json::Value = reqwest::get(format!("{}/_sim/fulfilments", shop.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| {
+                o["order_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(cid.as_str())
+            })
+            .map(|o| o["fulfillments"].as_array().unwrap().len())
+            .sum::<usize>()
+    };
+    eventually("Shopify to hold the shipment", 30, || async {
+        on_shop().await == 1
+    })
+    .await;
+    drop(server);
+    let (_, f) = {
+        // What the dead server left: sent, never confirmed.
+        let db = switchyard_storage::sqlite::SqliteStorage::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("switchyard.db").display()
+        ))
+        .await
+        .unwrap();
+        let account = db.ensure_account("acme").await.unwrap().id;
+        let f =
+            switchyard_storage::Fulfilments::get_fulfilment(&db, &account, &fid.parse().unwrap())
+                .await
+                .unwrap();
+        ((), f)
+    };
+    assert_ne!(
+        f.sync.state,
+        switchyard_domain::fulfilment::SyncState::Synced,
+        "the kill came after the confirmation; nothing was tested"
+    );
+    assert_eq!(f.sync.attempts, 1);
+
+    shop.faults(&Faults::default()).await;
+    let server = serve(dir.path(), port);
+    eventually(
+        "the shipment to be synced after the restart",
+        60,
+        || async {
+            let (_, f) = api
+                .send(
+                    reqwest::Method::GET,
+                    &format!("/v1/fulfilments/{fid}"),
+                    None,
+                )
+                .await;
+            f["sync"]["state"] == "synced"
+        },
+    )
+    .await;
+    assert_eq!(on_shop().await, 1, "one shipment on Shopify, not two");
     drop(server);
 }
