@@ -330,7 +330,16 @@ pub(crate) async fn faults_layer(
     };
     let mut resp = resp;
     if resp.headers_mut().remove(THROTTLED_MARK).is_some() {
-        fault = Some("throttled".to_owned());
+        // A throttled answer that is also held back never reaches the
+        // client in time: it cannot act on it, and the log says so.
+        fault = Some(
+            if hold.is_some() {
+                "slow+throttled"
+            } else {
+                "throttled"
+            }
+            .to_owned(),
+        );
     }
     // Logged before a slow answer is held back: the client may hang up
     // meanwhile, and this future is then dropped.
