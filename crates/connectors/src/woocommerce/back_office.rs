@@ -223,8 +223,11 @@ impl BackOffice for WooCommerce {
                     let carrier = entries.iter().find_map(|e| {
                         ["tracking_provider", "custom_tracking_provider"]
                             .iter()
-                            .find_map(|k| e.get(*k).and_then(Value::as_str))
-                            .filter(|p| !p.is_empty() && *p != "Other")
+                            .find_map(|k| {
+                                e.get(*k)
+                                    .and_then(Value::as_str)
+                                    .filter(|p| !p.is_empty() && *p != "Other")
+                            })
                             .map(str::to_owned)
                     });
                     let shipped_at = entries

@@ -9,6 +9,7 @@
 
 mod shopify;
 mod woocommerce;
+mod woocommerce_shipping;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
