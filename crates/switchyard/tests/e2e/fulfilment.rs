@@ -368,3 +368,56 @@ async fn a_corrected_number_and_a_cancelled_shipment_reach_the_channels() {
         .await;
     assert_eq!(edit.status, 409);
 }
+
+#[tokio::test]
+async fn store_carrier_rules_and_codes_decide_what_the_channel_is_told() {
+    let w = World::new(json!({})).await;
+    let path = format!("/v1/stores/{}/carriers", w.store);
+    let bad = w
+        .app
+        .put(
+            &w.t,
+            &path,
+            &json!({ "rules": [{ "pattern": "", "carrier": "gls" }] }),
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert_eq!(bad.body["error"]["field"], "rules[0].pattern");
+    let unknown = w
+        .app
+        .put(
+            &w.t,
+            &path,
+            &json!({ "rules": [{ "pattern": "ZZ*", "carrier": "pigeon" }] }),
+        )
+        .await;
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    let ok = w
+        .app
+        .put(
+            &w.t,
+            &path,
+            &json!({ "rules": [{ "pattern": "ZZ*", "carrier": "gls" }],
+                     "codes": { "gls": { "shopify": "GLS Express" } } }),
+        )
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(w.app.get(&w.t, &path).await.body, ok.body);
+
+    let cid = w.shopify.order(&[("SKU-00011", 1)], json!({})).await;
+    let id = w.order_for(&cid).await["id"].as_str().unwrap().to_owned();
+    let r = w
+        .app
+        .post(
+            &w.t,
+            &format!("/v1/orders/{id}/fulfilments"),
+            &json!({ "tracking": [{ "number": "zz 0042 17" }] }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["carrier"], "gls");
+    w.synced(r.body["id"].as_str().unwrap(), 30).await;
+    let on_shopify = w.shopify_fulfilments(&cid).await;
+    assert_eq!(on_shopify[0]["trackingInfo"][0]["company"], "GLS Express");
+    assert_eq!(on_shopify[0]["trackingInfo"][0]["number"], "zz 0042 17");
+}
