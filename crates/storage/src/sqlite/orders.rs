@@ -163,10 +163,46 @@ async fn write_order(
     let now = now_text();
     let u = w.unified;
     let unified_json = u.map(|o| serde_json::to_string(o).unwrap_or_default());
-    let (id, created, previous) = match w.existing {
+    let (id, created, previous) = match w.existing.clone() {
         Some((id, state)) => (id, false, Some(state)),
         None => (OrderId::generate(), true, None),
     };
+    // What our own fulfilments shipped stays shipped when the channel sends
+    // the order again (our sync to the channel changes its `updated_at`).
+    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
+        "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+         WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let ours: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = ?")
+        .bind(id.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    // Where Switchyard records the shipments, they (not the channel's
+    // shipping status, which lags behind our sync) say how far it shipped.
+    let mut w = w;
+    if ours > 0
+        && matches!(
+            w.state,
+            OrderState::Open | OrderState::PartiallyFulfilled | OrderState::Fulfilled
+        )
+    {
+        let (mut open, mut done) = (0, 0);
+        for (line_no, l) in w.lines.iter().enumerate() {
+            let s = i64::try_from(line_no)
+                .ok()
+                .and_then(|n| shipped.get(&n))
+                .copied()
+                .unwrap_or(0);
+            open += (l.open_quantity - s).max(0);
+            done += s;
+        }
+        w.state = switchyard_domain::fulfilment::state_after(open, done);
+    }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
          number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason) ",
@@ -201,17 +237,6 @@ async fn write_order(
     );
     q.build().execute(&mut *conn).await?;
     let mut touched = committed_skus(conn, id.as_str()).await?;
-    // What our own fulfilments shipped stays shipped when the channel sends
-    // the order again (our sync to the channel changes its `updated_at`).
-    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
-        "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
-         WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
-    )
-    .bind(id.as_str())
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
     sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
         .bind(id.as_str())
         .execute(&mut *conn)

@@ -358,6 +358,15 @@ async fn a_corrected_number_and_a_cancelled_shipment_reach_the_channels() {
         .await;
     assert_eq!(stock.body["on_hand"], 10, "{}", stock.body);
     assert_eq!(stock.body["committed"], 1, "{}", stock.body);
+    // Shopify sending the order again (fulfilled, then reopened) leaves it
+    // open: our shipments, not the channel's lagging status, decide.
+    w.job(&w.shopify_ch, "import", json!({})).await;
+    assert_eq!(w.get_order(id).await["state"], "open");
+    let stock = w
+        .app
+        .get(&w.t, &format!("/v1/stores/{}/stock/SKU-00009", w.store))
+        .await;
+    assert_eq!(stock.body["committed"], 1, "{}", stock.body);
     let edit = w
         .app
         .patch(
