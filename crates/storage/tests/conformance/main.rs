@@ -10,6 +10,7 @@
 
 mod catalogue;
 mod ledger;
+mod shipping;
 mod tenancy;
 
 use std::sync::Arc;
@@ -71,6 +72,8 @@ backends!(
     ledger::reupserting_an_order_never_duplicates_commitments,
     ledger::concurrent_compare_and_set_has_one_winner_per_value,
     ledger::idempotency_keys_replay_and_detect_mismatches,
+    shipping::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
+    shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
 );
 
 pub fn sku(s: &str) -> Sku {
