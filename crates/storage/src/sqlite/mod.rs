@@ -16,6 +16,7 @@ mod ledger;
 mod listings;
 mod orders;
 mod records;
+mod shipment_stock;
 
 use std::str::FromStr;
 use std::time::Duration;

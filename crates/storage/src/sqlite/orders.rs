@@ -12,7 +12,7 @@ use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 
 use super::catalogue::{components_of, product_kind};
-use super::ledger::ledgers;
+use super::ledger::{flag_oversold, invalidate_confirmed};
 use super::listings::{enqueue_targets, map_sku, require_channel};
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
@@ -403,77 +403,6 @@ pub(crate) async fn import_batch(
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
     report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
     Ok(report)
-}
-
-/// Forget what the channel last confirmed for its listings of these store SKUs.
-async fn invalidate_confirmed(
-    conn: &mut SqliteConnection,
-    channel: &ChannelId,
-    skus: &BTreeSet<String>,
-) -> Result<()> {
-    for sku in skus {
-        sqlx::query(
-            "UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?",
-        )
-        .bind(channel.as_str())
-        .bind(sku)
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-/// Flag orders committing a SKU whose availability went below zero: the
-/// order stays open (the goods may turn up) but people must see it.
-async fn flag_oversold(
-    conn: &mut SqliteConnection,
-    account: &AccountId,
-    store: &StoreId,
-    candidates: Vec<(OrderId, BTreeSet<String>)>,
-) -> Result<Vec<OrderId>> {
-    let skus: BTreeSet<String> = candidates
-        .iter()
-        .flat_map(|(_, s)| s.iter().cloned())
-        .collect();
-    if skus.is_empty() {
-        return Ok(Vec::new());
-    }
-    let skus: Vec<String> = skus.into_iter().collect();
-    let ledgers = ledgers(conn, store, &skus).await?;
-    let mut flagged = Vec::new();
-    for (id, committed) in candidates {
-        let short: Vec<serde_json::Value> = committed
-            .iter()
-            .filter_map(|s| {
-                let l = ledgers.get(s)?;
-                (l.available() < 0).then(|| json!({ "sku": s, "on_hand": l.on_hand(), "committed": l.committed(), "available": l.available() }))
-            })
-            .collect();
-        if short.is_empty() {
-            continue;
-        }
-        let was: i64 = sqlx::query_scalar("SELECT oversold FROM orders WHERE id = ?")
-            .bind(id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        if was != 0 {
-            continue;
-        }
-        sqlx::query("UPDATE orders SET oversold = 1 WHERE id = ?")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Order,
-            entity_id: id.to_string(),
-            event_type: "order.oversold",
-            payload: json!({ "id": id, "short": short }),
-        };
-        append_event(conn, account, store, &ev).await?;
-        tracing::warn!(order = %id, "order could not be covered by available stock (oversold)");
-        flagged.push(id);
-    }
-    Ok(flagged)
 }
 
 const ORDER_COLUMNS: &str = "id, store_id, channel_id, channel_order_id, number, state, excluded_reason, hold_reason, \
