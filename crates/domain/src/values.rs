@@ -152,6 +152,26 @@ impl Currency {
         }
     }
 
+    /// Write minor units as a decimal amount with the currency's digits
+    /// (`1234` EUR → `"12.34"`, JPY → `"1234"`): the inverse of
+    /// [`Currency::parse_amount`].
+    #[must_use]
+    pub fn format_amount(&self, minor: i64) -> String {
+        let digits = self.minor_digits();
+        if digits == 0 {
+            return minor.to_string();
+        }
+        let scale = 10_u64.pow(digits);
+        let m = minor.unsigned_abs();
+        format!(
+            "{}{}.{:0width$}",
+            if minor < 0 { "-" } else { "" },
+            m / scale,
+            m % scale,
+            width = digits as usize
+        )
+    }
+
     /// Parse a decimal amount as a channel writes it (`"12.5"`, `"-3.00"`,
     /// `"7"`) into exact minor units, without going through floating point.
     /// More decimals than the currency has are refused unless they are zeros.
@@ -330,6 +350,22 @@ pub fn check_url(field: &str, s: &str) -> Result<(), DomainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_written_with_the_currency_digits() {
+        let c = |code: &str| Currency::parse(code).unwrap();
+        assert_eq!(c("EUR").format_amount(1234), "12.34");
+        assert_eq!(c("EUR").format_amount(5), "0.05");
+        assert_eq!(c("EUR").format_amount(-5), "-0.05");
+        assert_eq!(c("JPY").format_amount(1234), "1234");
+        assert_eq!(c("KWD").format_amount(1234), "1.234");
+        assert_eq!(
+            c("EUR")
+                .parse_amount(&c("EUR").format_amount(-1999))
+                .unwrap(),
+            -1999
+        );
+    }
 
     #[test]
     fn skus_are_validated() {

@@ -15,7 +15,7 @@ use switchyard_connectors::channel::SalesChannel;
 use switchyard_connectors::error::ConnectorError;
 use switchyard_domain::carrier::Carrier;
 use switchyard_domain::fulfilment::FulfilmentSource;
-use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_storage::{
     BackOfficeOrder, BackOfficeSettings, BackOfficeUpdate, BackOfficeWork, ChannelRef,
     NewFulfilment, OrderRecord,
@@ -95,6 +95,7 @@ impl Engine {
                 ))
             }
         });
+        let mut names: BTreeMap<ChannelId, String> = BTreeMap::new();
         for (row, order, listings) in sends {
             if !self.begin(&row).await? {
                 continue;
@@ -113,7 +114,19 @@ impl Engine {
                     let Some(bo) = c.as_back_office() else {
                         continue;
                     };
-                    self.send(bo, account, &row, &order, &listings).await?
+                    // The marketplace's name, read once per channel and round.
+                    let source = match names.get(&order.channel_id) {
+                        Some(n) => n.clone(),
+                        None => {
+                            let n = storage
+                                .get_channel(account, store, &order.channel_id)
+                                .await
+                                .map_or_else(|_| order.channel_id.to_string(), |c| c.name);
+                            names.insert(order.channel_id.clone(), n.clone());
+                            n
+                        }
+                    };
+                    self.send(bo, source, &row, &order, &listings).await?
                 }
             };
             match &update {
@@ -194,7 +207,7 @@ impl Engine {
     async fn send(
         &self,
         bo: &dyn BackOffice,
-        account: &AccountId,
+        source: String,
         row: &BackOfficeOrder,
         order: &OrderRecord,
         listings: &BTreeMap<String, String>,
@@ -205,13 +218,6 @@ impl Engine {
                 retry_at: None,
             });
         };
-        let source = self
-            .inner
-            .storage
-            .get_channel(account, &order.store_id, &order.channel_id)
-            .await
-            .map(|c| c.name)
-            .unwrap_or_else(|_| order.channel_id.to_string());
         let lines = order
             .lines
             .iter()

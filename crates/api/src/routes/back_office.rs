@@ -197,12 +197,6 @@ pub async fn list_back_office_orders(
     }))
 }
 
-async fn order_in_scope(s: &AppState, auth: &Auth, id: &OrderId) -> Result<(), ApiError> {
-    let o = s.storage.get_order(&auth.account_id, id).await?;
-    auth.check_store(&o.store_id)
-        .map_err(|_| ApiError::not_found("order"))
-}
-
 /// Resend an order that failed to reach the back office (or was set to be
 /// handled manually).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/back-office/resend", tag = "back office",
@@ -213,7 +207,7 @@ pub async fn resend_back_office_order(
     auth: Auth,
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<BackOfficeOrder>, ApiError> {
-    order_in_scope(&s, &auth, &id).await?;
+    super::orders::load(&s, &auth, &id).await?;
     let row = s
         .storage
         .resend_back_office_order(&auth.account_id, &id)
@@ -232,7 +226,7 @@ pub async fn handle_back_office_manually(
     auth: Auth,
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<BackOfficeOrder>, ApiError> {
-    order_in_scope(&s, &auth, &id).await?;
+    super::orders::load(&s, &auth, &id).await?;
     Ok(Json(
         s.storage
             .handle_back_office_manually(&auth.account_id, &id)

@@ -107,13 +107,6 @@ fn tracking(v: Vec<TrackingIn>) -> Vec<Tracking> {
         .collect()
 }
 
-async fn order_in_scope(s: &AppState, auth: &Auth, id: &OrderId) -> Result<StoreId, ApiError> {
-    let o = s.storage.get_order(&auth.account_id, id).await?;
-    auth.check_store(&o.store_id)
-        .map_err(|_| ApiError::not_found("order"))?;
-    Ok(o.store_id)
-}
-
 async fn fulfilment_in_scope(
     s: &AppState,
     auth: &Auth,
@@ -138,7 +131,7 @@ pub async fn create_fulfilment(
     ApiPath(id): ApiPath<OrderId>,
     ApiJson(body): ApiJson<FulfilmentIn>,
 ) -> Result<(StatusCode, Json<FulfilmentRecord>), ApiError> {
-    order_in_scope(&s, &auth, &id).await?;
+    super::orders::load(&s, &auth, &id).await?;
     if let Some(sv) = &body.service {
         check_text("service", sv, 100)?;
     }
@@ -176,7 +169,7 @@ pub async fn list_fulfilments(
     auth: Auth,
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<Json<FulfilmentList>, ApiError> {
-    order_in_scope(&s, &auth, &id).await?;
+    super::orders::load(&s, &auth, &id).await?;
     let items = s.storage.list_fulfilments(&auth.account_id, &id).await?;
     Ok(Json(FulfilmentList { items }))
 }

@@ -152,7 +152,8 @@ pub async fn list_orders(
     }))
 }
 
-async fn load(s: &AppState, auth: &Auth, id: &OrderId) -> Result<OrderRecord, ApiError> {
+/// The order, if the caller's token reaches its store (404 otherwise).
+pub(crate) async fn load(s: &AppState, auth: &Auth, id: &OrderId) -> Result<OrderRecord, ApiError> {
     let o = s.storage.get_order(&auth.account_id, id).await?;
     auth.check_store(&o.store_id)
         .map_err(|_| ApiError::not_found("order"))?;

@@ -21,23 +21,6 @@ pub(crate) const REFERENCE_KEY: &str = "switchyard_order_id";
 /// Pages scanned when looking for an earlier attempt.
 const FIND_PAGES: u32 = 20;
 
-/// `minor` as a decimal string with `digits` decimals.
-fn decimal(minor: i64, digits: u32) -> String {
-    if digits == 0 {
-        return minor.to_string();
-    }
-    let scale = 10_i64.pow(digits);
-    let sign = if minor < 0 { "-" } else { "" };
-    let m = minor.unsigned_abs();
-    let scale = scale.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$}",
-        m / scale,
-        m % scale,
-        width = digits as usize
-    )
-}
-
 fn split_name(name: Option<&str>) -> (String, String) {
     let name = name.unwrap_or("").trim();
     match name.rsplit_once(' ') {
@@ -133,12 +116,13 @@ impl BackOffice for WooCommerce {
             return Ok(found);
         }
         let o = &new.order;
-        let digits = o.currency.minor_digits();
         let lines: Vec<Value> = new
             .lines
             .iter()
             .map(|l| {
-                let total = decimal(l.unit_price.saturating_mul(l.quantity), digits);
+                let total = o
+                    .currency
+                    .format_amount(l.unit_price.saturating_mul(l.quantity));
                 let mut item = json!({
                     "quantity": l.quantity, "subtotal": total, "total": total,
                     "meta_data": [{ "key": "switchyard_sku", "value": l.sku }],
@@ -171,7 +155,7 @@ impl BackOffice for WooCommerce {
             "shipping_lines": [{
                 "method_id": "switchyard",
                 "method_title": o.shipping_method.clone().unwrap_or_else(|| "Shipping".into()),
-                "total": decimal(o.shipping_total, digits),
+                "total": o.currency.format_amount(o.shipping_total),
             }],
             "meta_data": [
                 { "key": REFERENCE_KEY, "value": new.reference },
@@ -280,15 +264,6 @@ impl BackOffice for WooCommerce {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_follow_the_currency() {
-        assert_eq!(decimal(1234, 2), "12.34");
-        assert_eq!(decimal(5, 2), "0.05");
-        assert_eq!(decimal(-5, 2), "-0.05");
-        assert_eq!(decimal(1234, 0), "1234");
-        assert_eq!(decimal(1234, 3), "1.234");
-    }
 
     #[test]
     fn names_split_at_the_last_space() {

@@ -94,14 +94,11 @@ impl WooCommerce {
     /// Delete tracking entries; one already gone is fine.
     async fn delete_trackings(&self, order_id: &str, ids: &[&str]) -> Result<(), ConnectorError> {
         for id in ids {
-            let req = crate::http::HttpRequest::json(
+            let req = self.send_body(
                 reqwest::Method::DELETE,
-                self.url(&format!(
-                    "/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings/{id}"
-                )),
+                &format!("/wc-shipment-tracking/v3/orders/{order_id}/shipment-trackings/{id}"),
                 &Value::Null,
-            )
-            .header("authorization", self.auth.clone());
+            );
             match self.http.send_json(&req).await {
                 Ok(_) => {}
                 Err(ConnectorError::Rejected { status: 404, .. }) => {}

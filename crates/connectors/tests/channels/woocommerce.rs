@@ -15,7 +15,7 @@ use crate::{
     policy, specs,
 };
 
-async fn start(products: usize, orders: usize) -> (RunningSim, WooCommerce, Control) {
+pub(crate) async fn start(products: usize, orders: usize) -> (RunningSim, WooCommerce, Control) {
     let sim = switchyard_sim::spawn(
         Channel::WooCommerce,
         &SimOptions {

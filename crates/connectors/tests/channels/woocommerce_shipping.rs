@@ -8,28 +8,9 @@ use switchyard_connectors::back_office::{
     BackOffice, BackOfficeLine, NewBackOfficeOrder, RemoteProgress,
 };
 use switchyard_connectors::channel::{FulfilmentPush, SalesChannel, Tracking};
-use switchyard_connectors::woocommerce::{WooCommerce, WooCommerceCredentials};
-use switchyard_sim::{Channel, SimOptions};
 
-use crate::{Control, drain, epoch, lines, policy};
-
-async fn start() -> (switchyard_sim::RunningSim, WooCommerce, Control) {
-    let sim = switchyard_sim::spawn(
-        Channel::WooCommerce,
-        &SimOptions {
-            seed: 7,
-            products: 10,
-            orders: 0,
-            ..SimOptions::default()
-        },
-    )
-    .await
-    .unwrap();
-    let creds: WooCommerceCredentials = serde_json::from_value(sim.credentials.clone()).unwrap();
-    let c = WooCommerce::new(&sim.base_url(), &creds, policy()).unwrap();
-    let ctl = Control::new(&sim);
-    (sim, c, ctl)
-}
+use crate::woocommerce::start;
+use crate::{Control, drain, epoch, lines};
 
 fn push(order_id: &str, numbers: &[&str]) -> FulfilmentPush {
     FulfilmentPush {
@@ -71,7 +52,7 @@ async fn shipment_state(ctl: &Control, order_id: &str) -> (String, Vec<String>) 
 
 #[tokio::test]
 async fn a_corrected_number_replaces_its_entry_and_cancellations_reopen_or_cancel() {
-    let (_sim, c, ctl) = start().await;
+    let (_sim, c, ctl) = start(10, 0).await;
     let order = ctl
         .post(
             "/_sim/orders",
@@ -127,7 +108,7 @@ async fn a_corrected_number_replaces_its_entry_and_cancellations_reopen_or_cance
 
 #[tokio::test]
 async fn back_office_orders_are_created_once_read_back_and_never_imported_as_sales() {
-    let (_sim, c, ctl) = start().await;
+    let (_sim, c, ctl) = start(10, 0).await;
     // An order as a marketplace would have it (mapped by the same code).
     let placed = ctl
         .post(

@@ -146,6 +146,39 @@ pub(crate) fn inventory_set_quantities(shop: &mut Shop, input: &Value) -> Value 
     })
 }
 
+/// `(number, url)` pairs of a `FulfillmentTrackingInput`: `numbers` (with
+/// `number` first when it is not among them) and `urls`, or `url`.
+pub(crate) fn tracking_input(t: &Value) -> Vec<(String, Option<String>)> {
+    let mut numbers: Vec<String> = t["numbers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(n) = t["number"].as_str()
+        && !numbers.iter().any(|x| x == n)
+    {
+        numbers.insert(0, n.to_owned());
+    }
+    let mut urls: Vec<Option<String>> = t["urls"]
+        .as_array()
+        .map(|a| a.iter().map(|u| u.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if urls.is_empty()
+        && let Some(u) = t["url"].as_str()
+    {
+        urls.push(Some(u.to_owned()));
+    }
+    numbers
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| (n, urls.get(i).cloned().flatten()))
+        .collect()
+}
+
 /// `fulfillmentCreate`: ships fulfillment order line items (all remaining
 /// when none are listed) with one or more tracking numbers.
 pub(crate) fn fulfillment_create(shop: &mut Shop, input: &Value) -> (Value, Option<u64>) {
@@ -253,30 +286,7 @@ pub(crate) fn fulfillment_create(shop: &mut Shop, input: &Value) -> (Value, Opti
             None,
         )]);
     }
-    let t = &input["trackingInfo"];
-    let mut numbers: Vec<String> = t["numbers"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(n) = t["number"].as_str()
-        && !numbers.iter().any(|x| x == n)
-    {
-        numbers.insert(0, n.to_owned());
-    }
-    let mut urls: Vec<Option<String>> = t["urls"]
-        .as_array()
-        .map(|a| a.iter().map(|u| u.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    if urls.is_empty()
-        && let Some(u) = t["url"].as_str()
-    {
-        urls.push(Some(u.to_owned()));
-    }
+    let tracking = tracking_input(&input["trackingInfo"]);
     let Some(oid) = order_id else {
         return fail(vec![]);
     };
@@ -311,12 +321,8 @@ pub(crate) fn fulfillment_create(shop: &mut Shop, input: &Value) -> (Value, Opti
         id: fid,
         name,
         created_ms: at,
-        company: t["company"].as_str().map(str::to_owned),
-        tracking: numbers
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| (n, urls.get(i).cloned().flatten()))
-            .collect(),
+        company: input["trackingInfo"]["company"].as_str().map(str::to_owned),
+        tracking,
         lines: shipped,
         updated_ms: at,
         cancelled: false,

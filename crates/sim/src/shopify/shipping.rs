@@ -17,6 +17,18 @@ fn order_of(shop: &Shop, fid: u64) -> Option<u64> {
         .map(|o| o.id)
 }
 
+/// Fulfillment `fid` of an order, as the API renders it.
+fn fulfillment_json(o: &super::state::Order, fid: u64) -> Value {
+    super::state::order_json(o)["fulfillments"]
+        .as_array()
+        .and_then(|fs| {
+            fs.iter()
+                .find(|x| x["legacyResourceId"] == json!(fid.to_string()))
+                .cloned()
+        })
+        .unwrap_or(Value::Null)
+}
+
 /// `fulfillmentTrackingInfoUpdate`: replace a fulfillment's tracking.
 pub(crate) fn tracking_update(shop: &mut Shop, a: &Value) -> (Value, Option<u64>) {
     let payload = |f: Value, errors: Vec<Value>| json!({ "__typename": "FulfillmentTrackingInfoUpdatePayload", "fulfillment": f, "userErrors": errors });
@@ -35,29 +47,10 @@ pub(crate) fn tracking_update(shop: &mut Shop, a: &Value) -> (Value, Option<u64>
             None,
         );
     };
-    let t = &a["trackingInfoInput"];
-    let mut numbers: Vec<String> = t["numbers"]
-        .as_array()
-        .map(|n| {
-            n.iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    if numbers.is_empty()
-        && let Some(n) = t["number"].as_str()
-    {
-        numbers.push(n.to_owned());
-    }
-    let mut urls: Vec<Option<String>> = t["urls"]
-        .as_array()
-        .map(|u| u.iter().map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    if urls.is_empty()
-        && let Some(u) = t["url"].as_str()
-    {
-        urls.push(Some(u.to_owned()));
-    }
+    let tracking = super::mutations::tracking_input(&a["trackingInfoInput"]);
+    let company = a["trackingInfoInput"]["company"]
+        .as_str()
+        .map(str::to_owned);
     let at = shop.stamp();
     let Some(o) = shop.orders.get_mut(&oid) else {
         return (payload(Value::Null, vec![]), None);
@@ -77,26 +70,13 @@ pub(crate) fn tracking_update(shop: &mut Shop, a: &Value) -> (Value, Option<u64>
             None,
         );
     }
-    f.tracking = numbers
-        .into_iter()
-        .enumerate()
-        .map(|(i, n)| (n, urls.get(i).cloned().flatten()))
-        .collect();
-    if let Some(c) = t["company"].as_str() {
-        f.company = Some(c.to_owned());
+    f.tracking = tracking;
+    if company.is_some() {
+        f.company = company;
     }
     f.updated_ms = at;
     o.updated_ms = at;
-    let order = super::state::order_json(o);
-    let f = order["fulfillments"]
-        .as_array()
-        .and_then(|fs| {
-            fs.iter()
-                .find(|x| x["legacyResourceId"] == json!(fid.to_string()))
-                .cloned()
-        })
-        .unwrap_or(Value::Null);
-    (payload(f, vec![]), Some(oid))
+    (payload(fulfillment_json(o, fid), vec![]), Some(oid))
 }
 
 /// `fulfillmentCancel`: cancel a fulfillment; its units are open again.
@@ -143,16 +123,7 @@ pub(crate) fn fulfillment_cancel(shop: &mut Shop, a: &Value) -> (Value, Option<u
         }
     }
     o.updated_ms = at;
-    let order = super::state::order_json(o);
-    let f = order["fulfillments"]
-        .as_array()
-        .and_then(|fs| {
-            fs.iter()
-                .find(|x| x["legacyResourceId"] == json!(fid.to_string()))
-                .cloned()
-        })
-        .unwrap_or(Value::Null);
-    (payload(f, vec![]), Some(oid))
+    (payload(fulfillment_json(o, fid), vec![]), Some(oid))
 }
 
 /// `orderCancel`: cancel an order (an asynchronous job on Shopify; done at

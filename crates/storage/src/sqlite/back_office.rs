@@ -13,6 +13,7 @@ use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreI
 use switchyard_domain::order::OrderState;
 
 use super::fulfilments::insert_fulfilment;
+use super::ledger::invalidate_confirmed;
 use super::listings::enqueue_targets;
 use super::orders::{cancel_in_tx, fetch_order};
 use super::{
@@ -66,6 +67,13 @@ async fn fetch(conn: &mut SqliteConnection, order: &OrderId) -> Result<Option<Ba
     .as_ref()
     .map(from_row)
     .transpose()
+}
+
+/// The copy of `order`, which must exist.
+async fn require(conn: &mut SqliteConnection, order: &OrderId) -> Result<BackOfficeOrder> {
+    fetch(conn, order).await?.ok_or(StorageError::NotFound {
+        entity: "back-office order",
+    })
 }
 
 async fn settings_of(
@@ -136,24 +144,70 @@ async fn restate_channel_stock(
     channel: &ChannelId,
     order: &OrderId,
 ) -> Result<()> {
-    let skus: Vec<String> =
-        sqlx::query_scalar("SELECT DISTINCT sku FROM order_lines WHERE order_id = ?")
+    let touched: BTreeSet<String> =
+        sqlx::query_scalar::<_, String>("SELECT DISTINCT sku FROM order_lines WHERE order_id = ?")
             .bind(order.as_str())
             .fetch_all(&mut *conn)
-            .await?;
-    let mut touched = BTreeSet::new();
-    for sku in skus {
-        sqlx::query(
-            "UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?",
-        )
-        .bind(channel.as_str())
-        .bind(&sku)
-        .execute(&mut *conn)
-        .await?;
-        touched.insert(sku);
-    }
+            .await?
+            .into_iter()
+            .collect();
+    invalidate_confirmed(conn, channel, &touched).await?;
     enqueue_targets(conn, store, &touched, "back_office_order").await?;
     Ok(())
+}
+
+impl SqliteStorage {
+    /// Move an order's copy from one of `from` to `to`: `pending` resends it
+    /// now (attempts and error cleared, the order no longer manual),
+    /// `manual` leaves it to people (the order marked manual). Otherwise a
+    /// conflict with `refusal` (code, message before the current state).
+    async fn hand_over(
+        &self,
+        account: &AccountId,
+        order: &OrderId,
+        from: &[BackOfficeState],
+        to: BackOfficeState,
+        refusal: (&'static str, &str),
+    ) -> Result<BackOfficeOrder> {
+        let mut tx = self.write.begin().await?;
+        let row = owned(&mut tx, account, order)
+            .await?
+            .ok_or(StorageError::NotFound {
+                entity: "back-office order",
+            })?;
+        if !from.contains(&row.state) {
+            return Err(StorageError::conflict(
+                refusal.0,
+                format!("{} `{}`", refusal.1, row.state.as_str()),
+                None,
+            ));
+        }
+        let now = now_text();
+        let resend = to == BackOfficeState::Pending;
+        sqlx::query(
+            "UPDATE back_office_orders SET state = ?, next_at = ?, updated_at = ?, \
+             attempts = CASE WHEN ? THEN 0 ELSE attempts END, \
+             last_error = CASE WHEN ? THEN NULL ELSE last_error END WHERE order_id = ?",
+        )
+        .bind(to.as_str())
+        .bind(resend.then_some(&now))
+        .bind(&now)
+        .bind(resend)
+        .bind(resend)
+        .bind(order.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE orders SET manual = ?, updated_at = ? WHERE id = ?")
+            .bind(!resend)
+            .bind(&now)
+            .bind(order.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let row = require(&mut tx, order).await?;
+        journal_order(&mut tx, account, &row, "order.updated").await?;
+        tx.commit().await?;
+        Ok(row)
+    }
 }
 
 #[async_trait]
@@ -262,42 +316,17 @@ impl BackOffices for SqliteStorage {
         account: &AccountId,
         order: &OrderId,
     ) -> Result<BackOfficeOrder> {
-        let mut tx = self.write.begin().await?;
-        let row = owned(&mut tx, account, order)
-            .await?
-            .ok_or(StorageError::NotFound {
-                entity: "back-office order",
-            })?;
-        if !matches!(row.state, BackOfficeState::Failed | BackOfficeState::Manual) {
-            return Err(StorageError::conflict(
+        self.hand_over(
+            account,
+            order,
+            &[BackOfficeState::Failed, BackOfficeState::Manual],
+            BackOfficeState::Pending,
+            (
                 "not_resendable",
-                format!(
-                    "only failed or manual back-office orders can be resent; this one is `{}`",
-                    row.state.as_str()
-                ),
-                None,
-            ));
-        }
-        let now = now_text();
-        sqlx::query(
-            "UPDATE back_office_orders SET state = 'pending', attempts = 0, last_error = NULL, next_at = ?, updated_at = ? WHERE order_id = ?",
+                "only failed or manual back-office orders can be resent; this one is",
+            ),
         )
-        .bind(&now)
-        .bind(&now)
-        .bind(order.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE orders SET manual = 0, updated_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(order.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let row = fetch(&mut tx, order).await?.ok_or(StorageError::NotFound {
-            entity: "back-office order",
-        })?;
-        journal_order(&mut tx, account, &row, "order.updated").await?;
-        tx.commit().await?;
-        Ok(row)
+        .await
     }
 
     async fn handle_back_office_manually(
@@ -305,42 +334,21 @@ impl BackOffices for SqliteStorage {
         account: &AccountId,
         order: &OrderId,
     ) -> Result<BackOfficeOrder> {
-        let mut tx = self.write.begin().await?;
-        let row = owned(&mut tx, account, order)
-            .await?
-            .ok_or(StorageError::NotFound {
-                entity: "back-office order",
-            })?;
-        if !matches!(
-            row.state,
-            BackOfficeState::Pending | BackOfficeState::Failed | BackOfficeState::Manual
-        ) {
-            return Err(StorageError::conflict(
+        self.hand_over(
+            account,
+            order,
+            &[
+                BackOfficeState::Pending,
+                BackOfficeState::Failed,
+                BackOfficeState::Manual,
+            ],
+            BackOfficeState::Manual,
+            (
                 "already_sent",
-                format!(
-                    "the order is in the back office already (`{}`); handle it there",
-                    row.state.as_str()
-                ),
-                None,
-            ));
-        }
-        let now = now_text();
-        sqlx::query("UPDATE back_office_orders SET state = 'manual', next_at = NULL, updated_at = ? WHERE order_id = ?")
-            .bind(&now)
-            .bind(order.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE orders SET manual = 1, updated_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(order.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let row = fetch(&mut tx, order).await?.ok_or(StorageError::NotFound {
-            entity: "back-office order",
-        })?;
-        journal_order(&mut tx, account, &row, "order.updated").await?;
-        tx.commit().await?;
-        Ok(row)
+                "the order is in the back office already; handle it there. Its state is",
+            ),
+        )
+        .await
     }
 
     async fn stores_with_back_office(
@@ -517,9 +525,7 @@ impl BackOffices for SqliteStorage {
         next_check: chrono::Duration,
     ) -> Result<BackOfficeOrder> {
         let mut tx = self.write.begin().await?;
-        let row = fetch(&mut tx, order).await?.ok_or(StorageError::NotFound {
-            entity: "back-office order",
-        })?;
+        let row = require(&mut tx, order).await?;
         let account: String = sqlx::query_scalar("SELECT account_id FROM orders WHERE id = ?")
             .bind(order.as_str())
             .fetch_one(&mut *tx)
@@ -530,7 +536,8 @@ impl BackOffices for SqliteStorage {
         let set = |sql: &str| {
             format!("UPDATE back_office_orders SET {sql}, updated_at = ? WHERE order_id = ?")
         };
-        let mut event = "order.updated";
+        // Read-backs that change nothing people see are not journalled.
+        let mut event = Some("order.updated");
         match update {
             BackOfficeUpdate::Sent {
                 remote_id,
@@ -542,7 +549,7 @@ impl BackOffices for SqliteStorage {
                     .bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
-                event = "order.back_office_sent";
+                event = Some("order.back_office_sent");
             }
             BackOfficeUpdate::SendFailed { error, retry_at } => {
                 sqlx::query(&set("state = 'failed', last_error = ?, next_at = ?"))
@@ -552,19 +559,14 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = "order.back_office_failed";
+                event = Some("order.back_office_failed");
             }
             BackOfficeUpdate::Unchanged { remote_status } => {
                 sqlx::query(&set("remote_status = ?, attempts = 0, last_error = NULL, next_at = ?, checked_at = ?"))
                     .bind(&remote_status).bind(&next).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
                 if row.remote_status.as_deref() == Some(remote_status.as_str()) {
-                    tx.commit().await?;
-                    return Ok(BackOfficeOrder {
-                        next_at: Some(now + next_check),
-                        checked_at: Some(now),
-                        ..row
-                    });
+                    event = None;
                 }
             }
             BackOfficeUpdate::Waiting {
@@ -574,15 +576,8 @@ impl BackOffices for SqliteStorage {
                 sqlx::query(&set("state = 'waiting', remote_status = ?, waiting_since = COALESCE(waiting_since, ?), attempts = 0, last_error = NULL, next_at = ?, checked_at = ?"))
                     .bind(&remote_status).bind(ts(since)).bind(&next).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                if row.state == BackOfficeState::Waiting {
-                    tx.commit().await?;
-                    return Ok(BackOfficeOrder {
-                        next_at: Some(now + next_check),
-                        checked_at: Some(now),
-                        ..row
-                    });
-                }
-                event = "order.back_office_waiting";
+                event =
+                    (row.state != BackOfficeState::Waiting).then_some("order.back_office_waiting");
             }
             BackOfficeUpdate::Shipped {
                 remote_status,
@@ -600,7 +595,7 @@ impl BackOffices for SqliteStorage {
                 sqlx::query(&set("state = 'shipped', remote_status = ?, fulfilment_id = ?, last_error = ?, next_at = NULL, checked_at = ?"))
                     .bind(&remote_status).bind(&fid).bind(&note).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                event = "order.back_office_shipped";
+                event = Some("order.back_office_shipped");
             }
             BackOfficeUpdate::CancelledThere {
                 remote_status,
@@ -638,7 +633,7 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = "order.back_office_cancelled";
+                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CancelledHere => {
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
@@ -647,7 +642,7 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = "order.back_office_cancelled";
+                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CheckFailed { error, retry_at } => {
                 sqlx::query(&set("last_error = ?, attempts = attempts + 1, next_at = ?"))
@@ -683,10 +678,10 @@ impl BackOffices for SqliteStorage {
                     .await?;
             }
         }
-        let row = fetch(&mut tx, order).await?.ok_or(StorageError::NotFound {
-            entity: "back-office order",
-        })?;
-        journal_order(&mut tx, &account, &row, event).await?;
+        let row = require(&mut tx, order).await?;
+        if let Some(event) = event {
+            journal_order(&mut tx, &account, &row, event).await?;
+        }
         tx.commit().await?;
         Ok(row)
     }

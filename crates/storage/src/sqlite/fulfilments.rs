@@ -577,7 +577,10 @@ impl Fulfilments for SqliteStorage {
         for r in rows {
             let id = stored("fulfilment id", FulfilmentId::parse(r.try_get("id")?))?;
             let account = stored("account id", AccountId::parse(r.try_get("account_id")?))?;
-            let f = fetch(&mut tx, &account, &id).await?;
+            // The row came from the account's own fulfilment: no ownership check.
+            let Some(f) = load(&mut tx, "id = ?", id.as_str()).await?.pop() else {
+                continue;
+            };
             let settings = match carriers.get(f.store_id.as_str()) {
                 Some(s) => s.clone(),
                 None => {

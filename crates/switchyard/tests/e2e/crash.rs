@@ -257,23 +257,7 @@ async fn a_server_killed_between_sending_a_shipment_and_its_confirmation_ships_i
         .await;
     assert_eq!(s, 201, "{f}");
     let fid = f["id"].as_str().unwrap().to_owned();
-    let on_shop = || async {
-        let all: serde_json::Value = reqwest::get(format!("{}/_sim/fulfilments", shop.url()))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        all["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|o| {
-                o["order_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(cid.as_str())
-            })
-            .map(|o| o["fulfillments"].as_array().unwrap().len())
-            .sum::<usize>()
-    };
+    let on_shop = || async { shop.fulfilments(&cid).await.len() };
     eventually("Shopify to hold the shipment", 30, || async {
         on_shop().await == 1
     })

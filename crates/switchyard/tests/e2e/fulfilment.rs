@@ -59,21 +59,7 @@ impl World {
 
     /// Shopify's fulfillments of an order, as the simulator holds them.
     pub async fn shopify_fulfilments(&self, channel_order_id: &str) -> Vec<Value> {
-        let all = reqwest::get(format!("{}/_sim/fulfilments", self.shopify.url()))
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        all["orders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| {
-                o["order_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(channel_order_id)
-            })
-            .map(|o| o["fulfillments"].as_array().unwrap().clone())
-            .unwrap_or_default()
+        self.shopify.fulfilments(channel_order_id).await
     }
 }
 

@@ -123,6 +123,29 @@ impl Sim {
         self.sim.place_order(&body).await.unwrap()
     }
 
+    /// The shipments of one order as the simulator holds them (Shopify
+    /// `fulfillments`; empty when it has none).
+    pub async fn fulfilments(&self, channel_order_id: &str) -> Vec<Value> {
+        let all: Value = self
+            .http
+            .get(format!("{}/_sim/fulfilments", self.url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["orders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| {
+                o["order_id"].as_u64().map(|n| n.to_string()).as_deref() == Some(channel_order_id)
+            })
+            .and_then(|o| o["fulfillments"].as_array().cloned())
+            .unwrap_or_default()
+    }
+
     /// SKU → quantity the channel shows.
     pub async fn stock(&self) -> BTreeMap<String, i64> {
         self.sim.shown_stock().await.unwrap()
