@@ -22,6 +22,8 @@ pub enum EntityType {
     Listing,
     /// A shipment of an order.
     Fulfilment,
+    /// A webhook subscription.
+    Webhook,
 }
 
 impl EntityType {
@@ -37,6 +39,7 @@ impl EntityType {
             Self::Token => "token",
             Self::Listing => "listing",
             Self::Fulfilment => "fulfilment",
+            Self::Webhook => "webhook",
         }
     }
 }

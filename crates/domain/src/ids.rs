@@ -119,6 +119,15 @@ prefixed_id!(
     /// A shipment of some or all lines of an order.
     FulfilmentId, "ful"
 );
+prefixed_id!(
+    /// A webhook subscription (endpoint) of a store.
+    WebhookId, "wh"
+);
+prefixed_id!(
+    /// One webhook message: an event, sent to every endpoint that wants it
+    /// under the same `webhook-id`.
+    MessageId, "msg"
+);
 
 #[cfg(test)]
 mod tests {

@@ -18,5 +18,6 @@ pub mod order;
 pub mod product;
 pub mod stock;
 pub mod values;
+pub mod webhook;
 
 pub use error::DomainError;

@@ -15,6 +15,7 @@ mod connect;
 mod fulfil;
 mod import;
 mod push;
+pub mod webhooks;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -22,6 +23,7 @@ use std::time::Duration;
 
 use switchyard_connectors::http::HttpPolicy;
 use switchyard_domain::ids::ChannelId;
+use switchyard_domain::webhook::AddressPolicy;
 use switchyard_storage::Storage;
 use switchyard_storage::crypto::CredentialCipher;
 use tokio::sync::{Notify, watch};
@@ -30,6 +32,7 @@ pub use back_office::BackOfficeSummary;
 pub use fulfil::SyncSummary;
 pub use import::ImportSummary;
 pub use push::PushSummary;
+pub use webhooks::DeliverySummary;
 
 /// The workers' clock: the system clock, moved forward by an offset that
 /// tests set (waits of hours, backoffs) without waiting.
@@ -85,6 +88,14 @@ pub struct EngineConfig {
     pub back_office_tick: Duration,
     /// The workers' clock.
     pub clock: Clock,
+    /// Where webhook (and plugin) requests may connect: public addresses
+    /// plus the operator's allow-list.
+    pub outbound: AddressPolicy,
+    /// How long a webhook endpoint has to answer (a slower answer is a
+    /// failed attempt).
+    pub webhook_timeout: Duration,
+    /// Deliveries in flight per webhook endpoint, across workers.
+    pub webhook_concurrency: u32,
 }
 
 impl Default for EngineConfig {
@@ -101,6 +112,9 @@ impl Default for EngineConfig {
             lease: chrono::Duration::minutes(5),
             back_office_tick: Duration::from_secs(1),
             clock: Clock::default(),
+            outbound: AddressPolicy::default(),
+            webhook_timeout: Duration::from_secs(15),
+            webhook_concurrency: 4,
         }
     }
 }
@@ -119,6 +133,9 @@ pub enum EngineError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] switchyard_storage::StorageError),
+    /// The worker cannot be set up (its HTTP client, ...).
+    #[error("{0}")]
+    Setup(String),
 }
 
 /// The workers, sharing storage, the credential cipher and connectors.
@@ -140,6 +157,8 @@ struct Inner {
     /// Wakes the fulfilment sync (a fulfilment was recorded).
     wake_ship: Arc<Notify>,
     running: Mutex<HashSet<ChannelId>>,
+    /// The outbound client of webhook deliveries, built on first use.
+    webhook_client: tokio::sync::OnceCell<reqwest::Client>,
 }
 
 impl Engine {
@@ -162,6 +181,7 @@ impl Engine {
                 wake_push: Arc::new(Notify::new()),
                 wake_ship: Arc::new(Notify::new()),
                 running: Mutex::new(HashSet::new()),
+                webhook_client: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -184,10 +204,16 @@ impl Engine {
             let mut stop = shutdown.clone();
             tokio::spawn(async move { this.shipping_loop(&mut stop).await })
         };
+        let notifier = {
+            let this = self.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move { this.webhook_loop(&mut stop).await })
+        };
         let _ = shutdown.wait_for(|s| *s).await;
         let _ = importer.await;
         let _ = pusher.await;
         let _ = shipper.await;
+        let _ = notifier.await;
         tracing::info!("engine stopped");
     }
 
@@ -271,6 +297,32 @@ impl Engine {
             }
             tokio::select! {
                 () = self.inner.wake_ship.notified() => {}
+                () = tokio::time::sleep(self.inner.config.tick) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    /// Dispatch journal events to webhook messages and deliver what is
+    /// due, every tick (at once again while a round found a full batch).
+    async fn webhook_loop(&self, stop: &mut watch::Receiver<bool>) {
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let mut busy = false;
+            match self.dispatch_webhooks().await {
+                Ok(n) => busy |= n > 0,
+                Err(e) => tracing::error!(error = %e, "webhook dispatch round failed"),
+            }
+            match self.deliver_webhooks().await {
+                Ok(d) => busy |= d.attempted > 0,
+                Err(e) => tracing::error!(error = %e, "webhook delivery round failed"),
+            }
+            if busy {
+                continue;
+            }
+            tokio::select! {
                 () = tokio::time::sleep(self.inner.config.tick) => {}
                 _ = stop.changed() => {}
             }

@@ -62,8 +62,11 @@ impl fmt::Debug for CredentialCipher {
     }
 }
 
-fn aad(account: &AccountId, channel: &ChannelId) -> Vec<u8> {
-    format!("switchyard/channel-credentials/v1/{account}/{channel}").into_bytes()
+/// Binds a sealed value to its account and owner (a channel id, or a
+/// webhook id for a signing secret): a value copied to another row fails
+/// to open.
+fn aad(account: &AccountId, owner: &str) -> Vec<u8> {
+    format!("switchyard/channel-credentials/v1/{account}/{owner}").into_bytes()
 }
 
 impl CredentialCipher {
@@ -121,9 +124,29 @@ impl CredentialCipher {
         channel: &ChannelId,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
+        self.seal_for(account, channel.as_str(), plaintext)
+    }
+
+    /// Decrypt what [`seal`](Self::seal) produced for the same account and channel.
+    pub fn open(
+        &self,
+        account: &AccountId,
+        channel: &ChannelId,
+        sealed: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.open_for(account, channel.as_str(), sealed)
+    }
+
+    /// Encrypt `plaintext` for any owner (by id) of one account.
+    pub fn seal_for(
+        &self,
+        account: &AccountId,
+        owner: &str,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(CryptoError::Random)?;
-        let aad = aad(account, channel);
+        let aad = aad(account, owner);
         let ct = self
             .aead
             .encrypt(
@@ -141,11 +164,11 @@ impl CredentialCipher {
         Ok(out)
     }
 
-    /// Decrypt what [`seal`](Self::seal) produced for the same account and channel.
-    pub fn open(
+    /// Decrypt what [`seal_for`](Self::seal_for) produced for the same account and owner.
+    pub fn open_for(
         &self,
         account: &AccountId,
-        channel: &ChannelId,
+        owner: &str,
         sealed: &[u8],
     ) -> Result<Vec<u8>, CryptoError> {
         let (&version, rest) = sealed.split_first().ok_or(CryptoError::Open)?;
@@ -153,7 +176,7 @@ impl CredentialCipher {
             return Err(CryptoError::Open);
         }
         let (nonce, ct) = rest.split_at(NONCE_LEN);
-        let aad = aad(account, channel);
+        let aad = aad(account, owner);
         self.aead
             .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: &aad })
             .map_err(|_| CryptoError::Open)

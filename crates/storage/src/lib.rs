@@ -10,11 +10,13 @@
 //! (and usually [`StoreId`]): rows of another account are simply not found.
 
 pub mod crypto;
+mod hooks;
 mod shipping;
 pub mod sqlite;
 mod types;
 mod work;
 
+pub use hooks::*;
 pub use shipping::*;
 pub use types::*;
 pub use work::*;
@@ -390,6 +392,14 @@ pub trait Listings: Send + Sync {
         channel: &ChannelId,
         page: &PageRequest,
     ) -> Result<Page<ListingRecord>>;
+    /// One listing of a channel.
+    async fn get_listing(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        listing_id: &str,
+    ) -> Result<ListingRecord>;
     /// Map a channel SKU to a main product; remaps listings and recomputes their stock.
     async fn set_sku_mapping(
         &self,
@@ -483,6 +493,7 @@ pub trait Storage:
     + Listings
     + Fulfilments
     + BackOffices
+    + Webhooks
     + Journal
     + Idempotency
     + std::fmt::Debug

@@ -215,11 +215,12 @@ pub struct ChannelPatch {
 }
 
 /// A main product (a kit when `components` is not empty).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Product {
     /// SKU, unique in the store.
     pub sku: Sku,
     /// Descriptive attributes.
+    #[serde(flatten)]
     pub attributes: ProductAttributes,
     /// Kit components, in the order given; empty for a plain product.
     pub components: Vec<KitComponent>,

@@ -284,13 +284,36 @@ impl Listings for SqliteStorage {
                 report.products_created += 1;
                 sku = Some(new_sku.to_string());
             }
-            let previous: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT sku FROM listings WHERE channel_id = ? AND listing_id = ?",
+            let before: Option<ListingShape> = sqlx::query_as(
+                "SELECT sku, channel_sku, title, price FROM listings WHERE channel_id = ? AND listing_id = ?",
             )
             .bind(ch.as_str())
             .bind(&l.listing_id)
             .fetch_optional(&mut *tx)
             .await?;
+            let previous = before.as_ref().map(|b| b.0.clone());
+            let after: ListingShape = (
+                sku.clone(),
+                channel_sku.map(str::to_owned),
+                l.title.clone(),
+                l.price,
+            );
+            // Webhooks see a listing appear, or change what it shows;
+            // a download that finds it unchanged says nothing.
+            let event_type = match &before {
+                None => Some("listing.created"),
+                Some(b) if *b != after => Some("listing.updated"),
+                Some(_) => None,
+            };
+            if let Some(event_type) = event_type {
+                let ev = NewEvent {
+                    entity_type: EntityType::Listing,
+                    entity_id: listing_key(ch, &l.listing_id),
+                    event_type,
+                    payload: json!({ "channel_id": ch, "listing_id": l.listing_id, "sku": after.0, "channel_sku": after.1 }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+            }
             // What the channel shows counts as confirmed until we push: a
             // target equal to it needs no push.
             sqlx::query(
@@ -344,38 +367,24 @@ impl Listings for SqliteStorage {
     ) -> Result<Page<ListingRecord>> {
         let mut tx = self.read.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        let rows = sqlx::query(
-            "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
-             FROM listings l LEFT JOIN stock_pushes p ON p.id = (
-                 SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
-                 AND state != 'superseded' ORDER BY id DESC LIMIT 1)
-             WHERE l.channel_id = ? AND l.listing_id > ? ORDER BY l.listing_id LIMIT ?",
-        )
-        .bind(channel.as_str())
-        .bind(page.after.as_deref().unwrap_or(""))
-        .bind(fetch_limit(page))
-        .fetch_all(&mut *tx)
-        .await?;
-        let items = rows
-            .iter()
-            .map(|r| {
-                Ok(ListingRecord {
-                    channel_id: channel.clone(),
-                    listing_id: r.try_get("listing_id")?,
-                    channel_sku: r.try_get("channel_sku")?,
-                    sku: r.try_get("sku")?,
-                    title: r.try_get("title")?,
-                    price: r.try_get("price")?,
-                    channel_quantity: r.try_get("channel_quantity")?,
-                    confirmed_quantity: r.try_get("confirmed_quantity")?,
-                    confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
-                    push_state: r.try_get("push_state")?,
-                    push_quantity: r.try_get("push_quantity")?,
-                    push_error: r.try_get("push_error")?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let after = page.after.as_deref().unwrap_or("");
+        let items = read_listings(&mut tx, channel, after, None, fetch_limit(page)).await?;
         Ok(paginate(items, page, |l| l.listing_id.clone()))
+    }
+
+    async fn get_listing(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        listing_id: &str,
+    ) -> Result<ListingRecord> {
+        let mut tx = self.read.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        read_listings(&mut tx, channel, "", Some(listing_id), 1)
+            .await?
+            .pop()
+            .ok_or(StorageError::NotFound { entity: "listing" })
     }
 
     async fn set_sku_mapping(
@@ -577,6 +586,56 @@ impl Listings for SqliteStorage {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Listings of a channel after `after` in id order (or the one with id `only`).
+async fn read_listings(
+    conn: &mut SqliteConnection,
+    channel: &ChannelId,
+    after: &str,
+    only: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ListingRecord>> {
+    let rows = sqlx::query(
+        "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
+         FROM listings l LEFT JOIN stock_pushes p ON p.id = (
+             SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
+             AND state != 'superseded' ORDER BY id DESC LIMIT 1)
+         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id = ?3)
+         ORDER BY l.listing_id LIMIT ?4",
+    )
+    .bind(channel.as_str())
+    .bind(after)
+    .bind(only)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ListingRecord {
+                channel_id: channel.clone(),
+                listing_id: r.try_get("listing_id")?,
+                channel_sku: r.try_get("channel_sku")?,
+                sku: r.try_get("sku")?,
+                title: r.try_get("title")?,
+                price: r.try_get("price")?,
+                channel_quantity: r.try_get("channel_quantity")?,
+                confirmed_quantity: r.try_get("confirmed_quantity")?,
+                confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
+                push_state: r.try_get("push_state")?,
+                push_quantity: r.try_get("push_quantity")?,
+                push_error: r.try_get("push_error")?,
+            })
+        })
+        .collect()
+}
+
+/// `sku, channel_sku, title, price` of a listing: what a change of is news.
+type ListingShape = (Option<String>, Option<String>, String, Option<i64>);
+
+/// The journal's entity id of a listing: `{channel_id}:{listing_id}`.
+pub(crate) fn listing_key(channel: &ChannelId, listing_id: &str) -> String {
+    format!("{channel}:{listing_id}")
 }
 
 pub(crate) fn channel_ref_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChannelRef> {

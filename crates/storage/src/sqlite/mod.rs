@@ -17,6 +17,7 @@ mod listings;
 mod orders;
 mod records;
 mod shipment_stock;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,0 +1,489 @@
+//! Webhooks: the event types a subscription can ask for, which journal
+//! event becomes which, the retry schedule, and the policy on where
+//! outgoing requests may go.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::DomainError;
+
+/// What a webhook event is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WebhookEntity {
+    /// An order.
+    Order,
+    /// A main product (its attributes or its stock).
+    Product,
+    /// A channel's listing of a product.
+    ChannelProduct,
+    /// A shipment.
+    Fulfilment,
+}
+
+impl WebhookEntity {
+    /// The name on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Order => "order",
+            Self::Product => "product",
+            Self::ChannelProduct => "channel_product",
+            Self::Fulfilment => "fulfilment",
+        }
+    }
+}
+
+/// What happened to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Trigger {
+    /// It appeared.
+    Created,
+    /// It changed.
+    Updated,
+    /// An order was marked Excluded by a filter or a rule.
+    Excluded,
+    /// An order was put On Hold.
+    OnHold,
+}
+
+impl Trigger {
+    /// The name on the wire.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Excluded => "excluded",
+            Self::OnHold => "on_hold",
+        }
+    }
+}
+
+/// An event type a subscription can filter on, e.g. `order.on_hold`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventType {
+    /// The entity.
+    pub entity: WebhookEntity,
+    /// The trigger.
+    pub trigger: Trigger,
+}
+
+impl EventType {
+    /// Every event type that exists: all four entities are created and
+    /// updated; only orders are excluded or put on hold.
+    pub const ALL: [Self; 10] = [
+        Self::new(WebhookEntity::Order, Trigger::Created),
+        Self::new(WebhookEntity::Order, Trigger::Updated),
+        Self::new(WebhookEntity::Order, Trigger::Excluded),
+        Self::new(WebhookEntity::Order, Trigger::OnHold),
+        Self::new(WebhookEntity::Product, Trigger::Created),
+        Self::new(WebhookEntity::Product, Trigger::Updated),
+        Self::new(WebhookEntity::ChannelProduct, Trigger::Created),
+        Self::new(WebhookEntity::ChannelProduct, Trigger::Updated),
+        Self::new(WebhookEntity::Fulfilment, Trigger::Created),
+        Self::new(WebhookEntity::Fulfilment, Trigger::Updated),
+    ];
+
+    const fn new(entity: WebhookEntity, trigger: Trigger) -> Self {
+        Self { entity, trigger }
+    }
+
+    /// Parse `entity.trigger`; only the combinations in [`Self::ALL`].
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.to_string() == s)
+            .ok_or_else(|| {
+                let all: Vec<String> = Self::ALL.iter().map(ToString::to_string).collect();
+                DomainError::rule(
+                    "invalid_event_type",
+                    format!(
+                        "`{}` is not an event type; known: {}",
+                        s.chars().take(60).collect::<String>(),
+                        all.join(", ")
+                    ),
+                )
+            })
+    }
+
+    /// The webhook event a journal event is delivered as, if any.
+    ///
+    /// Orders: `order.created`, `order.excluded` and `order.on_hold` keep
+    /// their trigger; every other order change (cancelled, released,
+    /// shipped, oversold, back-office progress ...) is `order.updated`.
+    /// Stock changes of a SKU are `product.updated` (the payload carries
+    /// the product). Deletions have no entity left to send and are not
+    /// delivered.
+    #[must_use]
+    pub fn from_journal(entity_type: &str, event_type: &str) -> Option<Self> {
+        let suffix = event_type.rsplit('.').next().unwrap_or_default();
+        let entity = match entity_type {
+            "order" => WebhookEntity::Order,
+            "product" | "stock" => WebhookEntity::Product,
+            "listing" => WebhookEntity::ChannelProduct,
+            "fulfilment" => WebhookEntity::Fulfilment,
+            _ => return None,
+        };
+        let trigger = match suffix {
+            "deleted" => return None,
+            "created" if entity_type != "stock" => Trigger::Created,
+            "excluded" if entity == WebhookEntity::Order => Trigger::Excluded,
+            "on_hold" if entity == WebhookEntity::Order => Trigger::OnHold,
+            _ => Trigger::Updated,
+        };
+        Some(Self::new(entity, trigger))
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.entity.as_str(), self.trigger.as_str())
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The type of the message "send test event" sends.
+pub const TEST_EVENT_TYPE: &str = "webhook.test";
+
+/// Delays before each attempt of a delivery, in seconds: immediately, then
+/// 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (eight attempts over about
+/// 27.6 hours). Each delay gets ±20 % jitter.
+pub const RETRY_SCHEDULE_SECS: [i64; 8] = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
+
+/// How long after attempt number `attempts_made` (1-based count of attempts
+/// already made) the next one is due, before jitter; `None` when the
+/// schedule is exhausted.
+#[must_use]
+pub fn next_retry_secs(attempts_made: u32) -> Option<i64> {
+    RETRY_SCHEDULE_SECS.get(attempts_made as usize).copied()
+}
+
+/// Spread `secs` by ±20 %: `unit` is a random number in `[0, 1)`.
+#[must_use]
+pub fn jittered(secs: i64, unit: f64) -> i64 {
+    let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
+    // Delays are at most hours; f64 holds them exactly enough.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+    let out = (secs as f64 * factor).round() as i64;
+    out.max(0)
+}
+
+/// An endpoint that has failed every attempt for this long is disabled.
+pub const DISABLE_AFTER_FAILING_SECS: i64 = 5 * 24 * 3600;
+
+/// A network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// Parse `addr[/prefix]`.
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        let bad = || {
+            DomainError::rule(
+                "invalid_network",
+                format!(
+                    "`{s}` is not an address or a network in CIDR notation (e.g. 127.0.0.1, 10.0.0.0/8, ::1)"
+                ),
+            )
+        };
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = a.parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in this network.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(n), IpAddr::V4(i)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(i) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(i)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(i) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for IpNet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) is the IPv4 address.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+/// Why an address is not a public destination, or `None` when it is one.
+#[must_use]
+pub fn non_public_reason(ip: IpAddr) -> Option<&'static str> {
+    match canonical(ip) {
+        IpAddr::V4(v4) => v4_reason(v4),
+        IpAddr::V6(v6) => v6_reason(v6),
+    }
+}
+
+fn v4_reason(ip: Ipv4Addr) -> Option<&'static str> {
+    let [a, b, c, d] = ip.octets();
+    // Cloud metadata services: AWS, GCP, Azure, OpenStack (169.254.169.254),
+    // Alibaba (100.100.100.200), Azure's wire server (168.63.129.16).
+    if [
+        [169, 254, 169, 254],
+        [100, 100, 100, 200],
+        [168, 63, 129, 16],
+    ]
+    .contains(&[a, b, c, d])
+    {
+        return Some("cloud_metadata");
+    }
+    Some(match (a, b) {
+        (0, _) => "unspecified",
+        (127, _) => "loopback",
+        (10, _) | (192, 168) => "private",
+        (172, 16..=31) => "private",
+        (100, 64..=127) => "cgnat",
+        (169, 254) => "link_local",
+        (224..=239, _) => "multicast",
+        (240..=255, _) => "reserved",
+        (192, 0) if c == 0 || c == 2 => "reserved",
+        (198, 18 | 19) => "reserved",
+        (198, 51) if c == 100 => "reserved",
+        (203, 0) if c == 113 => "reserved",
+        _ => return None,
+    })
+}
+
+fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
+    let seg = ip.segments();
+    if ip.is_loopback() {
+        return Some("loopback");
+    }
+    if ip.is_unspecified() {
+        return Some("unspecified");
+    }
+    if seg[0] == 0xfd00 && seg[1] == 0x0ec2 && seg[7] == 0x0254 && seg[2..7].iter().all(|s| *s == 0)
+    {
+        return Some("cloud_metadata");
+    }
+    // NAT64 (64:ff9b::/96) embeds an IPv4 address: judge that one.
+    if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|s| *s == 0) {
+        let [.., hi, lo] = seg;
+        let v4 = Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+        return v4_reason(v4);
+    }
+    Some(match seg[0] {
+        s if s & 0xfe00 == 0xfc00 => "private",
+        s if s & 0xffc0 == 0xfe80 => "link_local",
+        s if s & 0xff00 == 0xff00 => "multicast",
+        0x2001 if seg[1] == 0x0db8 => "reserved",
+        // The remaining IPv4-compatible and other ::/8 forms.
+        0 => "reserved",
+        _ => return None,
+    })
+}
+
+/// Where outgoing webhook and plugin requests may go: public addresses,
+/// plus the operator's allow-list (which tests use for 127.0.0.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AddressPolicy {
+    allow: Vec<IpNet>,
+}
+
+impl AddressPolicy {
+    /// A policy allowing public addresses and `allow`.
+    #[must_use]
+    pub fn new(allow: Vec<IpNet>) -> Self {
+        Self { allow }
+    }
+
+    /// Parse an allow-list of addresses and CIDR networks.
+    pub fn parse(allow: &[String]) -> Result<Self, DomainError> {
+        allow
+            .iter()
+            .map(|s| IpNet::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::new)
+    }
+
+    /// The allow-list.
+    #[must_use]
+    pub fn allowed(&self) -> &[IpNet] {
+        &self.allow
+    }
+
+    /// Whether a request may connect to `ip`; the error says why not.
+    pub fn check(&self, ip: IpAddr) -> Result<(), DomainError> {
+        if self.allow.iter().any(|n| n.contains(ip)) {
+            return Ok(());
+        }
+        match non_public_reason(ip) {
+            None => Ok(()),
+            Some(why) => Err(DomainError::rule(
+                "blocked_destination",
+                format!(
+                    "{ip} is a {} address; webhooks and plugins only go to public addresses unless the operator allows it (setting `outbound_allow`)",
+                    why.replace('_', " ")
+                ),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    }
+
+    #[test]
+    fn every_event_type_round_trips_through_its_name() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(&t.to_string()), Ok(t));
+        }
+        assert!(EventType::parse("product.on_hold").is_err());
+        assert!(EventType::parse("order").is_err());
+    }
+
+    #[test]
+    fn journal_events_map_to_the_four_triggers() {
+        let m = |e, t| EventType::from_journal(e, t).map(|x| x.to_string());
+        assert_eq!(
+            m("order", "order.created").as_deref(),
+            Some("order.created")
+        );
+        assert_eq!(
+            m("order", "order.cancelled").as_deref(),
+            Some("order.updated")
+        );
+        assert_eq!(
+            m("order", "order.excluded").as_deref(),
+            Some("order.excluded")
+        );
+        assert_eq!(
+            m("order", "order.on_hold").as_deref(),
+            Some("order.on_hold")
+        );
+        assert_eq!(
+            m("stock", "stock.changed").as_deref(),
+            Some("product.updated")
+        );
+        assert_eq!(
+            m("listing", "listing.created").as_deref(),
+            Some("channel_product.created")
+        );
+        assert_eq!(
+            m("fulfilment", "fulfilment.synced").as_deref(),
+            Some("fulfilment.updated")
+        );
+        assert_eq!(m("product", "product.deleted"), None);
+        assert_eq!(m("store", "store.created"), None);
+    }
+
+    #[test]
+    fn the_schedule_has_eight_attempts_and_jitter_stays_within_a_fifth() {
+        assert_eq!(next_retry_secs(1), Some(5));
+        assert_eq!(next_retry_secs(7), Some(36_000));
+        assert_eq!(next_retry_secs(8), None);
+        assert_eq!(jittered(300, 0.0), 240);
+        assert_eq!(jittered(300, 0.999_999), 360);
+        assert_eq!(jittered(0, 0.5), 0);
+    }
+
+    #[test]
+    fn non_public_addresses_are_refused_unless_allowed() {
+        let p = AddressPolicy::default();
+        for a in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.20.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "224.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd12::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "fd00:ec2::254",
+            "168.63.129.16",
+            "100.100.100.200",
+        ] {
+            assert!(p.check(ip(a)).is_err(), "{a} should be refused");
+        }
+        for a in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700::1111",
+            "172.32.0.1",
+            "100.128.0.1",
+        ] {
+            assert!(p.check(ip(a)).is_ok(), "{a} should be allowed");
+        }
+        let p =
+            AddressPolicy::parse(&["127.0.0.1".into(), "10.0.0.0/8".into()]).unwrap_or_default();
+        assert!(p.check(ip("127.0.0.1")).is_ok());
+        assert!(p.check(ip("::ffff:127.0.0.1")).is_ok());
+        assert!(p.check(ip("10.200.0.1")).is_ok());
+        assert!(p.check(ip("127.0.0.2")).is_err());
+        assert!(p.check(ip("::1")).is_err());
+    }
+
+    #[test]
+    fn networks_parse_and_bad_ones_are_refused() {
+        assert!(IpNet::parse("10.0.0.0/8").is_ok());
+        assert!(IpNet::parse("::1/128").is_ok());
+        assert!(IpNet::parse("10.0.0.0/33").is_err());
+        assert!(IpNet::parse("example.com").is_err());
+        let all = IpNet::parse("0.0.0.0/0").unwrap_or(IpNet {
+            addr: ip("1.1.1.1"),
+            prefix: 32,
+        });
+        assert!(all.contains(ip("8.8.8.8")));
+    }
+}
