@@ -36,12 +36,16 @@ use crate::error::ApiError;
 pub struct ApiConfig {
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// Where webhook URLs written as addresses may point (names are
+    /// checked by the engine on every connection).
+    pub outbound: switchyard_domain::webhook::AddressPolicy,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 4 * 1024 * 1024,
+            outbound: switchyard_domain::webhook::AddressPolicy::default(),
         }
     }
 }
@@ -93,6 +97,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "orders", description = "Orders imported from channels, and what people do with them"),
         (name = "fulfilments", description = "Shipments with tracking, synced to the order's channel; carrier rules"),
         (name = "back office", description = "The webshop a store's marketplace orders are created in, and read back from"),
+        (name = "webhooks", description = "Signed (Standard Webhooks) notifications of order, product, channel product and fulfilment events, with delivery log and replay"),
     )
 )]
 struct ApiDoc;

@@ -45,6 +45,24 @@ pub struct Config {
     pub workers: bool,
     /// Seconds a worker holds a fulfilment sync or back-office step.
     pub worker_lease_secs: u32,
+    /// Comma-separated addresses and CIDR networks webhooks and plugins may
+    /// reach although they are not public (e.g. `127.0.0.1,10.0.0.0/8`).
+    pub outbound_allow: String,
+}
+
+impl Config {
+    /// The outbound address policy from `outbound_allow`.
+    pub fn outbound_policy(&self) -> anyhow::Result<switchyard_domain::webhook::AddressPolicy> {
+        let nets: Vec<String> = self
+            .outbound_allow
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        switchyard_domain::webhook::AddressPolicy::parse(&nets)
+            .map_err(|e| anyhow::anyhow!("invalid outbound_allow: {e}"))
+    }
 }
 
 impl fmt::Debug for Config {
@@ -58,6 +76,7 @@ impl fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("workers", &self.workers)
             .field("worker_lease_secs", &self.worker_lease_secs)
+            .field("outbound_allow", &self.outbound_allow)
             .finish()
     }
 }

@@ -93,11 +93,14 @@ impl Application {
         let storage = open_storage(config).await?;
         let cipher = CredentialCipher::load_or_create(&config.key_file())?;
         let wake = Arc::new(tokio::sync::Notify::new());
+        let outbound = config.outbound_policy()?;
+        engine.outbound = outbound.clone();
         let state = AppState {
             storage: storage.clone(),
             cipher: cipher.clone(),
             config: Arc::new(ApiConfig {
                 max_body_bytes: config.max_body_bytes,
+                outbound,
             }),
             wake: wake.clone(),
         };

@@ -72,6 +72,13 @@ pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
         public_url: String::new(),
         workers: true,
         worker_lease_secs: u32::try_from(engine.lease.num_seconds()).unwrap_or(300),
+        outbound_allow: engine
+            .outbound
+            .allowed()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
     };
     let app = switchyard::Application::build_with(&config, engine)
         .await

@@ -11,6 +11,7 @@ pub mod orders;
 pub mod products;
 pub mod stock;
 pub mod stores;
+pub mod webhooks;
 
 use serde::{Deserialize, Deserializer};
 use utoipa_axum::router::OpenApiRouter;
@@ -88,6 +89,19 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(back_office::list_back_office_orders))
         .routes(routes!(back_office::resend_back_office_order))
         .routes(routes!(back_office::handle_back_office_manually))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::get_webhook_secret))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::send_test_event))
+        .routes(routes!(webhooks::list_webhook_messages))
+        .routes(routes!(webhooks::list_webhook_attempts))
+        .routes(routes!(webhooks::replay_message))
+        .routes(routes!(webhooks::replay_webhook))
 }
 
 /// For PATCH bodies: distinguish an absent field (`None`) from an explicit

@@ -17,6 +17,8 @@ struct Victim {
     fulfilment: String,
     sku: &'static str,
     token_id: String,
+    webhook: String,
+    message: String,
 }
 
 async fn populate(
@@ -24,7 +26,7 @@ async fn populate(
     t: &Tenant,
     account: &str,
     store_name: &str,
-) -> (String, String, String, String) {
+) -> (String, String, String, String, String, String) {
     let s = app.store(t, store_name).await;
     app.product(t, &s, "P").await;
     app.product(t, &s, "C").await;
@@ -91,7 +93,30 @@ async fn populate(
         )
         .await
         .unwrap();
-    (s, channel, order.id.to_string(), fulfilment.id.to_string())
+    // A webhook subscription, disabled (its URL can never resolve either:
+    // nothing leaves this machine) with a test message queued.
+    let wh = app
+        .post(
+            t,
+            &format!("/v1/stores/{s}/webhooks"),
+            &json!({ "url": "https://hooks.example.invalid/in", "enabled": false }),
+        )
+        .await;
+    assert_eq!(wh.status, StatusCode::CREATED, "{}", wh.body);
+    let webhook = wh.body["id"].as_str().unwrap().to_owned();
+    let test = app
+        .post(t, &format!("/v1/webhooks/{webhook}/test"), &json!({}))
+        .await;
+    assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
+    let message = test.body["message_id"].as_str().unwrap().to_owned();
+    (
+        s,
+        channel,
+        order.id.to_string(),
+        fulfilment.id.to_string(),
+        webhook,
+        message,
+    )
 }
 
 fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
@@ -129,6 +154,13 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
             json!({ "rules": [{ "pattern": "*", "carrier": "ups" }] })
         }
         ("put", "/v1/stores/{store_id}/back-office") => json!({ "channel_id": v.channel }),
+        ("post", "/v1/stores/{store_id}/webhooks") => {
+            json!({ "url": "https://evil.example.invalid/", "enabled": false })
+        }
+        ("patch", "/v1/webhooks/{webhook_id}") => json!({ "description": "evil" }),
+        ("post", "/v1/webhooks/{webhook_id}/replay") => {
+            json!({ "since": "2020-01-01T00:00:00Z", "only_failed": false })
+        }
         _ => return None,
     })
 }
@@ -144,6 +176,8 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{channel_sku}", v.sku)
         .replace("{job_id}", "1")
         .replace("{error_id}", "1")
+        .replace("{webhook_id}", &v.webhook)
+        .replace("{message_id}", &v.message)
 }
 
 /// Everything a tenant can see of its data, to compare before and after.
@@ -163,6 +197,11 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/stores/{}/carriers", v.store),
         format!("/v1/stores/{}/back-office", v.store),
         format!("/v1/stores/{}/back-office/orders", v.store),
+        format!("/v1/stores/{}/webhooks", v.store),
+        format!("/v1/webhooks/{}", v.webhook),
+        format!("/v1/webhooks/{}/secret", v.webhook),
+        format!("/v1/webhooks/{}/messages", v.webhook),
+        format!("/v1/webhooks/{}/attempts", v.webhook),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -242,6 +281,7 @@ async fn walk(
                 &victim.channel,
                 &victim.token_id,
                 &victim.order,
+                &victim.webhook,
             ] {
                 assert!(
                     !text.contains(id.as_str())
@@ -263,7 +303,8 @@ async fn no_route_reaches_another_accounts_data() {
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
-    let (store, channel, order, fulfilment) = populate(&app, &bob, "bob", "bob shop").await;
+    let (store, channel, order, fulfilment, webhook, message) =
+        populate(&app, &bob, "bob", "bob shop").await;
     let bob_tokens = app.get(&bob, "/v1/tokens").await;
     let token_id = bob_tokens.body["items"][0]["id"]
         .as_str()
@@ -276,6 +317,8 @@ async fn no_route_reaches_another_accounts_data() {
         fulfilment,
         sku: "P",
         token_id,
+        webhook,
+        message,
     };
     walk(&app, &alice, &victim, &bob, &[]).await;
 }
@@ -284,8 +327,9 @@ async fn no_route_reaches_another_accounts_data() {
 async fn a_store_scoped_token_reaches_no_other_store() {
     let app = spawn_app().await;
     let owner = app.tenant("acme").await;
-    let (mine, _, _, _) = populate(&app, &owner, "acme", "mine").await;
-    let (other, channel, order, fulfilment) = populate(&app, &owner, "acme", "other").await;
+    let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
+    let (other, channel, order, fulfilment, webhook, message) =
+        populate(&app, &owner, "acme", "other").await;
     let scoped = app.store_tenant("acme", &mine).await;
     let tokens = app.get(&owner, "/v1/tokens").await;
     let token_id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
@@ -296,6 +340,8 @@ async fn a_store_scoped_token_reaches_no_other_store() {
         fulfilment,
         sku: "P",
         token_id,
+        webhook,
+        message,
     };
     // Account-wide routes answer 403 to a scoped token.
     walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;
