@@ -108,32 +108,43 @@ impl EventType {
             })
     }
 
-    /// The webhook event a journal event is delivered as, if any.
+    /// The webhook events a journal event is delivered as.
     ///
     /// Orders: `order.created`, `order.excluded` and `order.on_hold` keep
-    /// their trigger; every other order change (cancelled, released,
+    /// their trigger, and an order that arrives already excluded or on
+    /// hold (`state`, from the event) is also `order.excluded` /
+    /// `order.on_hold`; every other order change (cancelled, released,
     /// shipped, oversold, back-office progress ...) is `order.updated`.
     /// Stock changes of a SKU are `product.updated` (the payload carries
     /// the product). Deletions have no entity left to send and are not
     /// delivered.
     #[must_use]
-    pub fn from_journal(entity_type: &str, event_type: &str) -> Option<Self> {
+    pub fn for_journal(entity_type: &str, event_type: &str, state: Option<&str>) -> Vec<Self> {
         let suffix = event_type.rsplit('.').next().unwrap_or_default();
         let entity = match entity_type {
             "order" => WebhookEntity::Order,
             "product" | "stock" => WebhookEntity::Product,
             "listing" => WebhookEntity::ChannelProduct,
             "fulfilment" => WebhookEntity::Fulfilment,
-            _ => return None,
+            _ => return Vec::new(),
         };
+        let is_order = entity == WebhookEntity::Order;
         let trigger = match suffix {
-            "deleted" => return None,
+            "deleted" => return Vec::new(),
             "created" if entity_type != "stock" => Trigger::Created,
-            "excluded" if entity == WebhookEntity::Order => Trigger::Excluded,
-            "on_hold" if entity == WebhookEntity::Order => Trigger::OnHold,
+            "excluded" if is_order => Trigger::Excluded,
+            "on_hold" if is_order => Trigger::OnHold,
             _ => Trigger::Updated,
         };
-        Some(Self::new(entity, trigger))
+        let mut out = vec![Self::new(entity, trigger)];
+        if is_order && trigger == Trigger::Created {
+            match state {
+                Some("excluded") => out.push(Self::new(entity, Trigger::Excluded)),
+                Some("on_hold") => out.push(Self::new(entity, Trigger::OnHold)),
+                _ => {}
+            }
+        }
+        out
     }
 }
 

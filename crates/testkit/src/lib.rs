@@ -6,6 +6,8 @@
 //! port with a fresh temporary data directory; [`TestApp`] has typed request
 //! helpers. Logs are shown only when `TEST_LOG` is set.
 
+pub mod receiver;
+
 use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};

@@ -172,18 +172,40 @@ fn bad(field: &str, code: &'static str, message: impl Into<String>) -> ApiError 
 fn check_url(s: &AppState, raw: &str) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_LEN {
-        return Err(bad("url", "invalid_url", format!("url is longer than {MAX_URL_LEN} characters")));
+        return Err(bad(
+            "url",
+            "invalid_url",
+            format!("url is longer than {MAX_URL_LEN} characters"),
+        ));
     }
-    let url = reqwest::Url::parse(raw).map_err(|e| bad("url", "invalid_url", format!("url is not a URL: {e}")))?;
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| bad("url", "invalid_url", format!("url is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("url", "invalid_url", format!("url must be http or https, not `{}`", url.scheme())));
+        return Err(bad(
+            "url",
+            "invalid_url",
+            format!("url must be http or https, not `{}`", url.scheme()),
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("url", "invalid_url", "url must not carry credentials; verify messages by their signature"));
+        return Err(bad(
+            "url",
+            "invalid_url",
+            "url must not carry credentials; verify messages by their signature",
+        ));
     }
-    let host = url.host_str().ok_or_else(|| bad("url", "invalid_url", "url has no host"))?;
-    if let Ok(ip) = host.trim_start_matches('[').trim_end_matches(']').parse::<std::net::IpAddr>() {
-        s.config.outbound.check(ip).map_err(|e| bad("url", e.code, e.message))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| bad("url", "invalid_url", "url has no host"))?;
+    if let Ok(ip) = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+    {
+        s.config
+            .outbound
+            .check(ip)
+            .map_err(|e| bad("url", e.code, e.message))?;
     }
     Ok(url.to_string())
 }
@@ -192,7 +214,9 @@ fn parse_events(raw: &[String]) -> Result<Vec<EventType>, ApiError> {
     let mut out = raw
         .iter()
         .enumerate()
-        .map(|(i, e)| EventType::parse(e).map_err(|err| bad(&format!("events[{i}]"), err.code, err.message)))
+        .map(|(i, e)| {
+            EventType::parse(e).map_err(|err| bad(&format!("events[{i}]"), err.code, err.message))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     out.sort();
     out.dedup();
@@ -201,7 +225,11 @@ fn parse_events(raw: &[String]) -> Result<Vec<EventType>, ApiError> {
 
 fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
     match d {
-        Some(d) if d.chars().count() > 500 => Err(bad("description", "invalid_description", "description is longer than 500 characters")),
+        Some(d) if d.chars().count() > 500 => Err(bad(
+            "description",
+            "invalid_description",
+            "description is longer than 500 characters",
+        )),
         d => Ok(d),
     }
 }
@@ -209,12 +237,15 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
 /// `whsec_` + base64 of 32 random bytes.
 fn new_secret() -> Result<String, ApiError> {
     let mut b = [0u8; 32];
-    getrandom::fill(&mut b).map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
+    getrandom::fill(&mut b)
+        .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
     Ok(format!("whsec_{}", STANDARD.encode(b)))
 }
 
 fn seal(s: &AppState, auth: &Auth, id: &WebhookId, secret: &str) -> Result<Vec<u8>, ApiError> {
-    s.cipher.seal_for(&auth.account_id, id.as_str(), secret.as_bytes()).map_err(ApiError::internal)
+    s.cipher
+        .seal_for(&auth.account_id, id.as_str(), secret.as_bytes())
+        .map_err(ApiError::internal)
 }
 
 fn open(s: &AppState, auth: &Auth, id: &WebhookId, sealed: &[u8]) -> Result<String, ApiError> {
@@ -222,13 +253,18 @@ fn open(s: &AppState, auth: &Auth, id: &WebhookId, sealed: &[u8]) -> Result<Stri
         .open_for(&auth.account_id, id.as_str(), sealed)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ApiError::internal(std::io::Error::other("a webhook secret cannot be unsealed with this key file")))
+        .ok_or_else(|| {
+            ApiError::internal(std::io::Error::other(
+                "a webhook secret cannot be unsealed with this key file",
+            ))
+        })
 }
 
 /// The subscription, if the caller may reach its store.
 async fn in_scope(s: &AppState, auth: &Auth, id: &WebhookId) -> Result<WebhookEndpoint, ApiError> {
     let e = s.storage.get_webhook(&auth.account_id, id).await?;
-    auth.check_store(&e.store_id).map_err(|_| ApiError::not_found("webhook"))?;
+    auth.check_store(&e.store_id)
+        .map_err(|_| ApiError::not_found("webhook"))?;
     Ok(e)
 }
 
@@ -256,8 +292,14 @@ pub async fn create_webhook(
         enabled: body.enabled.unwrap_or(true),
         secret: seal(&s, &auth, &id, &secret)?,
     };
-    let webhook = s.storage.create_webhook(&auth.account_id, &store, new).await?;
-    Ok((StatusCode::CREATED, Json(WebhookCreatedOut { webhook, secret })))
+    let webhook = s
+        .storage
+        .create_webhook(&auth.account_id, &store, new)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(WebhookCreatedOut { webhook, secret }),
+    ))
 }
 
 /// A store's subscriptions.
@@ -272,7 +314,10 @@ pub async fn list_webhooks(
 ) -> Result<Json<WebhookList>, ApiError> {
     auth.check_store(&store)?;
     let page = q.to_request(|k| WebhookId::parse(k).is_ok())?;
-    let p = s.storage.list_webhooks(&auth.account_id, &store, &page).await?;
+    let p = s
+        .storage
+        .list_webhooks(&auth.account_id, &store, &page)
+        .await?;
     Ok(Json(WebhookList {
         items: p.items,
         next_cursor: p.next.as_deref().map(encode_cursor),
@@ -309,7 +354,11 @@ pub async fn update_webhook(
         events: body.events.as_deref().map(parse_events).transpose()?,
         enabled: body.enabled,
     };
-    Ok(Json(s.storage.update_webhook(&auth.account_id, &id, patch).await?))
+    Ok(Json(
+        s.storage
+            .update_webhook(&auth.account_id, &id, patch)
+            .await?,
+    ))
 }
 
 /// Delete a subscription with its pending messages and log.
@@ -338,7 +387,11 @@ pub async fn get_webhook_secret(
 ) -> Result<Json<SecretOut>, ApiError> {
     let e = in_scope(&s, &auth, &id).await?;
     let sealed = s.storage.webhook_secrets(&auth.account_id, &id).await?;
-    let previous = sealed.previous.as_deref().map(|p| open(&s, &auth, &id, p)).transpose()?;
+    let previous = sealed
+        .previous
+        .as_deref()
+        .map(|p| open(&s, &auth, &id, p))
+        .transpose()?;
     Ok(Json(SecretOut {
         secret: open(&s, &auth, &id, &sealed.current)?,
         previous_valid_until: previous.as_ref().and(e.previous_secret_expires_at),
@@ -419,10 +472,22 @@ pub async fn list_webhook_messages(
     if let Some(st) = q.state.as_deref()
         && !matches!(st, "pending" | "succeeded" | "failed")
     {
-        return Err(ApiError::field(StatusCode::BAD_REQUEST, "invalid_query", "state", "state is one of pending, succeeded, failed"));
+        return Err(ApiError::field(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "state",
+            "state is one of pending, succeeded, failed",
+        ));
     }
-    let page = PageQuery { limit: q.limit, cursor: q.cursor }.to_request(|k| MessageId::parse(k).is_ok())?;
-    let p = s.storage.list_webhook_messages(&auth.account_id, &id, q.state.as_deref(), &page).await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .to_request(|k| MessageId::parse(k).is_ok())?;
+    let p = s
+        .storage
+        .list_webhook_messages(&auth.account_id, &id, q.state.as_deref(), &page)
+        .await?;
     Ok(Json(MessageList {
         items: p.items,
         next_cursor: p.next.as_deref().map(encode_cursor),
@@ -444,10 +509,26 @@ pub async fn list_webhook_attempts(
     let message = q
         .message_id
         .as_deref()
-        .map(|m| MessageId::parse(m).map_err(|e| ApiError::field(StatusCode::BAD_REQUEST, "invalid_query", "message_id", e.message)))
+        .map(|m| {
+            MessageId::parse(m).map_err(|e| {
+                ApiError::field(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    "message_id",
+                    e.message,
+                )
+            })
+        })
         .transpose()?;
-    let page = PageQuery { limit: q.limit, cursor: q.cursor }.to_request(|k| k.parse::<i64>().is_ok())?;
-    let p = s.storage.list_webhook_attempts(&auth.account_id, &id, message.as_ref(), &page).await?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .to_request(|k| k.parse::<i64>().is_ok())?;
+    let p = s
+        .storage
+        .list_webhook_attempts(&auth.account_id, &id, message.as_ref(), &page)
+        .await?;
     Ok(Json(AttemptList {
         items: p.items,
         next_cursor: p.next.as_deref().map(encode_cursor),
@@ -465,7 +546,10 @@ pub async fn replay_message(
     ApiPath((id, message)): ApiPath<(WebhookId, MessageId)>,
 ) -> Result<(StatusCode, Json<MessageDelivery>), ApiError> {
     in_scope(&s, &auth, &id).await?;
-    let d = s.storage.replay_message(&auth.account_id, &id, &message, Utc::now()).await?;
+    let d = s
+        .storage
+        .replay_message(&auth.account_id, &id, &message, Utc::now())
+        .await?;
     Ok((StatusCode::ACCEPTED, Json(d)))
 }
 
@@ -487,7 +571,13 @@ pub async fn replay_webhook(
     }
     let replayed = s
         .storage
-        .replay_since(&auth.account_id, &id, body.since, body.only_failed.unwrap_or(true), now)
+        .replay_since(
+            &auth.account_id,
+            &id,
+            body.since,
+            body.only_failed.unwrap_or(true),
+            now,
+        )
         .await?;
     Ok((StatusCode::ACCEPTED, Json(ReplayOut { replayed })))
 }

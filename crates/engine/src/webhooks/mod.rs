@@ -63,7 +63,7 @@ impl Engine {
         };
         let stores: BTreeSet<StoreId> = events
             .iter()
-            .filter(|e| EventType::from_journal(&e.entity_type, &e.event_type).is_some())
+            .filter(|e| !kinds(e).is_empty())
             .map(|e| e.store_id.clone())
             .collect();
         let stores: Vec<StoreId> = stores.into_iter().collect();
@@ -73,32 +73,35 @@ impl Engine {
         }
         let mut messages = Vec::new();
         for ev in &events {
-            let Some(kind) = EventType::from_journal(&ev.entity_type, &ev.event_type) else {
-                continue;
-            };
-            let endpoints: Vec<WebhookId> = by_store
-                .get(&ev.store_id)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.wants(kind))
-                .map(|e| e.id.clone())
-                .collect();
-            if endpoints.is_empty() {
-                continue;
-            }
-            for (entity_key, data) in self.render(ev).await? {
-                let body = json!({ "type": kind, "timestamp": ev.created_at, "data": data });
-                messages.push(NewWebhookMessage {
-                    id: MessageId::generate(),
-                    account_id: ev.account_id.clone(),
-                    store_id: ev.store_id.clone(),
-                    event_type: kind.to_string(),
-                    journal_seq: Some(ev.seq),
-                    entity_key: Some(entity_key),
-                    body: body.to_string(),
-                    created_at: ev.created_at,
-                    endpoints: endpoints.clone(),
-                });
+            let mut rendered: Option<Vec<(String, Value)>> = None;
+            for kind in kinds(ev) {
+                let endpoints: Vec<WebhookId> = by_store
+                    .get(&ev.store_id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e.wants(kind))
+                    .map(|e| e.id.clone())
+                    .collect();
+                if endpoints.is_empty() {
+                    continue;
+                }
+                if rendered.is_none() {
+                    rendered = Some(self.render(ev).await?);
+                }
+                for (entity_key, data) in rendered.iter().flatten() {
+                    let body = json!({ "type": kind, "timestamp": ev.created_at, "data": data });
+                    messages.push(NewWebhookMessage {
+                        id: MessageId::generate(),
+                        account_id: ev.account_id.clone(),
+                        store_id: ev.store_id.clone(),
+                        event_type: kind.to_string(),
+                        journal_seq: Some(ev.seq),
+                        entity_key: Some(format!("{kind}/{entity_key}")),
+                        body: body.to_string(),
+                        created_at: ev.created_at,
+                        endpoints: endpoints.clone(),
+                    });
+                }
             }
         }
         let n = messages.len();
@@ -340,6 +343,15 @@ impl Engine {
         excerpt.truncate(RESPONSE_EXCERPT);
         Ok((status, String::from_utf8_lossy(&excerpt).into_owned()))
     }
+}
+
+/// The webhook event types of a journal event.
+fn kinds(ev: &OwnedEvent) -> Vec<EventType> {
+    EventType::for_journal(
+        &ev.entity_type,
+        &ev.event_type,
+        ev.payload["state"].as_str(),
+    )
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> Value {

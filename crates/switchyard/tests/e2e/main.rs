@@ -14,6 +14,7 @@ mod core_loop;
 mod crash;
 mod fulfilment;
 mod operations;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -186,6 +187,11 @@ impl World {
     pub async fn on(app: TestApp, settings: Value) -> Self {
         let t = app.tenant("acme").await;
         let store = app.store(&t, "Acme").await;
+        Self::in_store(app, t, store, settings).await
+    }
+
+    /// Connect both channels to an existing store of tenant `t`.
+    pub async fn in_store(app: TestApp, t: Tenant, store: String, settings: Value) -> Self {
         let shopify = Sim::start(Channel::Shopify).await;
         let woo = Sim::start(Channel::WooCommerce).await;
         let skus: Vec<String> = shopify.stock().await.into_keys().collect();
