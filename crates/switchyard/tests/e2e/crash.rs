@@ -37,6 +37,8 @@ fn serve(dir: &std::path::Path, port: u16) -> Server {
             .env("RUST_LOG", "warn")
             // A step left by a killed process is taken up again after this.
             .env("SWITCHYARD_WORKER_LEASE_SECS", "2")
+            // Webhook receivers of these tests listen on loopback.
+            .env("SWITCHYARD_OUTBOUND_ALLOW", "127.0.0.1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -304,4 +306,46 @@ async fn a_server_killed_between_sending_a_shipment_and_its_confirmation_ships_i
     .await;
     assert_eq!(on_shop().await, 1, "one shipment on Shopify, not two");
     drop(server);
+}
+
+#[tokio::test]
+async fn a_server_killed_between_a_change_and_its_webhook_delivers_it_after_restart() {
+    use switchyard_testkit::receiver::{Mode, Receiver};
+    let (dir, port, mut server, api, store) = start().await;
+    let rx = Receiver::start().await;
+    // The receiver takes the request and never answers: the delivery is
+    // in flight when the process dies.
+    rx.set(Mode::Hold);
+    let (status, hook) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/webhooks"),
+            Some(json!({ "url": rx.url, "events": ["product.created"] })),
+        )
+        .await;
+    assert_eq!(status, 201, "{hook}");
+    let (status, _) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/products"),
+            Some(json!({ "sku": "KILLED", "title": "In flight" })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let held = rx
+        .wait_for("the held delivery", 20, |g| !g.is_empty())
+        .await;
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    rx.set(Mode::Accept);
+    let _server = serve(dir.path(), port);
+    let got = rx
+        .wait_for("the delivery after restart", 30, |g| {
+            g.iter().any(|r| r.answered == 204)
+        })
+        .await;
+    let ok: Vec<_> = got.iter().filter(|r| r.answered == 204).collect();
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].id, held[0].id, "the same message, by its webhook-id");
+    assert_eq!(ok[0].json()["data"]["sku"], "KILLED");
 }
