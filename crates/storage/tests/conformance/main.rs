@@ -12,6 +12,7 @@ mod catalogue;
 mod ledger;
 mod shipping;
 mod tenancy;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -74,6 +75,7 @@ backends!(
     ledger::idempotency_keys_replay_and_detect_mismatches,
     shipping::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
     shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
+    webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
 );
 
 pub fn sku(s: &str) -> Sku {
