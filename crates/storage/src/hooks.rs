@@ -273,8 +273,9 @@ pub trait Webhooks: Send + Sync {
     /// Journal events not yet turned into messages (with the cursor they
     /// were read after), oldest first.
     async fn undispatched_events(&self, limit: u32) -> Result<(i64, Vec<OwnedEvent>)>;
-    /// The enabled subscriptions of `stores`.
-    async fn enabled_webhooks(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>>;
+    /// The subscriptions of `stores`, enabled or not (a message is kept
+    /// for a disabled one, so a replay can send it later).
+    async fn webhooks_of_stores(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>>;
     /// Record messages and their deliveries and move the cursor from
     /// `from` to `to`, in one transaction. `false` (and nothing written)
     /// when another worker moved the cursor first.

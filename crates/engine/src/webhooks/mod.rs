@@ -68,23 +68,29 @@ impl Engine {
             .collect();
         let stores: Vec<StoreId> = stores.into_iter().collect();
         let mut by_store: BTreeMap<StoreId, Vec<WebhookEndpoint>> = BTreeMap::new();
-        for e in storage.enabled_webhooks(&stores).await? {
+        for e in storage.webhooks_of_stores(&stores).await? {
             by_store.entry(e.store_id.clone()).or_default().push(e);
         }
         let mut messages = Vec::new();
         for ev in &events {
             let mut rendered: Option<Vec<(String, Value)>> = None;
             for kind in kinds(ev) {
-                let endpoints: Vec<WebhookId> = by_store
+                let wanting: Vec<&WebhookEndpoint> = by_store
                     .get(&ev.store_id)
                     .into_iter()
                     .flatten()
                     .filter(|e| e.wants(kind))
-                    .map(|e| e.id.clone())
                     .collect();
-                if endpoints.is_empty() {
+                if wanting.is_empty() {
                     continue;
                 }
+                // Kept for disabled endpoints too (a replay sends it), sent
+                // to enabled ones.
+                let endpoints: Vec<WebhookId> = wanting
+                    .iter()
+                    .filter(|e| e.enabled)
+                    .map(|e| e.id.clone())
+                    .collect();
                 if rendered.is_none() {
                     rendered = Some(self.render(ev).await?);
                 }

@@ -356,12 +356,12 @@ impl Webhooks for SqliteStorage {
         Ok((cursor, events))
     }
 
-    async fn enabled_webhooks(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>> {
+    async fn webhooks_of_stores(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>> {
         let mut conn = self.read.acquire().await?;
         let mut out = Vec::new();
         for store in stores {
             let rows = sqlx::query(&format!(
-                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE store_id = ? AND enabled = 1 ORDER BY id"
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE store_id = ? ORDER BY id"
             ))
             .bind(store.as_str())
             .fetch_all(&mut *conn)
