@@ -15,6 +15,7 @@ pub mod filter;
 pub mod fulfilment;
 pub mod ids;
 pub mod order;
+pub mod plugin_rules;
 pub mod product;
 pub mod stock;
 pub mod values;
