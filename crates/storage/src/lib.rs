@@ -25,6 +25,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use switchyard_domain::DomainError;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId, TokenId};
+use switchyard_domain::plugin_rules::PluginRules;
 use switchyard_domain::stock::StockSource;
 use switchyard_domain::values::Sku;
 
@@ -143,6 +144,15 @@ pub trait Stores: Send + Sync {
     /// Delete a store and everything in it. Refused with `store_has_orders`
     /// while it has orders, unless `force`.
     async fn delete_store(&self, account: &AccountId, id: &StoreId, force: bool) -> Result<()>;
+    /// The store's plugin rules.
+    async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules>;
+    /// Replace the store's plugin rules (validated), journalled.
+    async fn set_plugin_rules(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        rules: PluginRules,
+    ) -> Result<PluginRules>;
 }
 
 /// Channel connections of a store.

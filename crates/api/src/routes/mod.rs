@@ -8,6 +8,7 @@ pub mod fulfilments;
 pub mod inbound;
 pub mod journal;
 pub mod orders;
+pub mod plugin_rules;
 pub mod products;
 pub mod stock;
 pub mod stores;
@@ -89,6 +90,11 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(back_office::list_back_office_orders))
         .routes(routes!(back_office::resend_back_office_order))
         .routes(routes!(back_office::handle_back_office_manually))
+        .routes(routes!(
+            plugin_rules::get_plugin_rules,
+            plugin_rules::put_plugin_rules
+        ))
+        .routes(routes!(plugin_rules::dry_run_plugin_rules))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

@@ -7,10 +7,11 @@ use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, StoreId, TokenId};
+use switchyard_domain::plugin_rules::PluginRules;
 
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored, ts,
+    require_store, set_store_setting, store_setting, stored, ts,
 };
 use crate::{
     Account, Accounts, NewStore, NewToken, Page, PageRequest, Result, StorageError, Store,
@@ -263,6 +264,32 @@ impl Stores for SqliteStorage {
         append_event(&mut tx, account, id, &ev).await?;
         tx.commit().await?;
         Ok(store)
+    }
+
+    async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules> {
+        let mut conn = self.read.acquire().await?;
+        require_store(&mut conn, account, store).await?;
+        store_setting(&mut conn, store, "plugin_rules").await
+    }
+
+    #[tracing::instrument(skip_all, fields(store = %store, rules = rules.rules.len()))]
+    async fn set_plugin_rules(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        rules: PluginRules,
+    ) -> Result<PluginRules> {
+        rules.validate()?;
+        set_store_setting(
+            &self.write,
+            account,
+            store,
+            "plugin_rules",
+            &rules,
+            "store.plugin_rules_updated",
+        )
+        .await?;
+        Ok(rules)
     }
 
     #[tracing::instrument(skip(self))]

@@ -22,7 +22,8 @@ use switchyard_domain::order::OrderState;
 use super::listings::enqueue_targets;
 use super::shipment_stock::{move_api_stock, plain_units, settle_order};
 use super::{
-    SqliteStorage, append_event, now_text, parse_opt_ts, parse_ts, require_store, stored, ts,
+    SqliteStorage, append_event, now_text, parse_opt_ts, parse_ts, require_store,
+    set_store_setting, store_setting, stored, ts,
 };
 use crate::{
     ChannelRef, DueFulfilment, FulfilmentLine, FulfilmentRecord, FulfilmentStatus, FulfilmentSync,
@@ -156,11 +157,7 @@ pub(crate) async fn carrier_settings_of(
     conn: &mut SqliteConnection,
     store: &StoreId,
 ) -> Result<CarrierSettings> {
-    let s: String = sqlx::query_scalar("SELECT carrier_settings FROM stores WHERE id = ?")
-        .bind(store.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    serde_json::from_str(&s).map_err(|e| StorageError::corrupt("carrier settings", e))
+    store_setting(conn, store, "carrier_settings").await
 }
 
 fn check_tracking(tracking: &[Tracking]) -> Result<()> {
@@ -539,24 +536,15 @@ impl Fulfilments for SqliteStorage {
         settings: CarrierSettings,
     ) -> Result<CarrierSettings> {
         settings.validate()?;
-        let mut tx = self.write.begin().await?;
-        require_store(&mut tx, account, store).await?;
-        let text = serde_json::to_string(&settings)
-            .map_err(|e| StorageError::corrupt("carrier settings", e))?;
-        sqlx::query("UPDATE stores SET carrier_settings = ?, updated_at = ? WHERE id = ?")
-            .bind(&text)
-            .bind(now_text())
-            .bind(store.as_str())
-            .execute(&mut *tx)
-            .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: store.to_string(),
-            event_type: "store.carriers_updated",
-            payload: json!({ "id": store, "carrier_settings": settings }),
-        };
-        append_event(&mut tx, account, store, &ev).await?;
-        tx.commit().await?;
+        set_store_setting(
+            &self.write,
+            account,
+            store,
+            "carrier_settings",
+            &settings,
+            "store.carriers_updated",
+        )
+        .await?;
         Ok(settings)
     }
 

@@ -140,6 +140,51 @@ pub(crate) async fn append_event(
     Ok(seq)
 }
 
+/// A store's JSON setting in `column` (a constant of this crate).
+pub(crate) async fn store_setting<T: serde::de::DeserializeOwned>(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    column: &'static str,
+) -> Result<T> {
+    let s: String = sqlx::query_scalar(&format!("SELECT {column} FROM stores WHERE id = ?"))
+        .bind(store.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    serde_json::from_str(&s).map_err(|e| StorageError::corrupt(column, e))
+}
+
+/// Replace a store's JSON setting in `column`, journalled as `event_type`
+/// with the new value under `column`, in one transaction.
+pub(crate) async fn set_store_setting<T: serde::Serialize>(
+    pool: &SqlitePool,
+    account: &AccountId,
+    store: &StoreId,
+    column: &'static str,
+    value: &T,
+    event_type: &'static str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    require_store(&mut tx, account, store).await?;
+    let text = serde_json::to_string(value).map_err(|e| StorageError::corrupt(column, e))?;
+    sqlx::query(&format!(
+        "UPDATE stores SET {column} = ?, updated_at = ? WHERE id = ?"
+    ))
+    .bind(&text)
+    .bind(now_text())
+    .bind(store.as_str())
+    .execute(&mut *tx)
+    .await?;
+    let ev = NewEvent {
+        entity_type: switchyard_domain::event::EntityType::Store,
+        entity_id: store.to_string(),
+        event_type,
+        payload: serde_json::json!({ "id": store, column: value }),
+    };
+    append_event(&mut tx, account, store, &ev).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Fail with `NotFound { entity: "store" }` unless the store belongs to the account.
 pub(crate) async fn require_store(
     conn: &mut SqliteConnection,

@@ -158,6 +158,9 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
             json!({ "url": "https://evil.example.invalid/", "enabled": false })
         }
         ("patch", "/v1/webhooks/{webhook_id}") => json!({ "description": "evil" }),
+        ("put", "/v1/stores/{store_id}/plugin-rules") => json!({ "rules": [
+            { "name": "steal", "then": { "action": "send_to_plugin", "plugin_id": "evil" } } ] }),
+        ("post", "/v1/stores/{store_id}/plugin-rules/dry-run") => json!({}),
         ("post", "/v1/webhooks/{webhook_id}/replay") => {
             json!({ "since": "2020-01-01T00:00:00Z", "only_failed": false })
         }
@@ -198,6 +201,7 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/stores/{}/back-office", v.store),
         format!("/v1/stores/{}/back-office/orders", v.store),
         format!("/v1/stores/{}/webhooks", v.store),
+        format!("/v1/stores/{}/plugin-rules", v.store),
         format!("/v1/webhooks/{}", v.webhook),
         format!("/v1/webhooks/{}/secret", v.webhook),
         format!("/v1/webhooks/{}/messages", v.webhook),

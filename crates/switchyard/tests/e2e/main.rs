@@ -14,6 +14,7 @@ mod core_loop;
 mod crash;
 mod fulfilment;
 mod operations;
+mod plugin_rules;
 mod webhooks;
 
 use std::collections::BTreeMap;
