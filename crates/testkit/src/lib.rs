@@ -60,7 +60,17 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// [`spawn_app`] with explicit worker settings.
+/// The API alone, without workers: nothing changes in the background
+/// (for tests that compare data before and after).
+pub async fn spawn_api_only() -> TestApp {
+    spawn(switchyard::EngineConfig::default(), false).await
+}
+
 pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
+    spawn(engine, true).await
+}
+
+async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         switchyard::telemetry::init(LogFormat::Plain);
     }
@@ -72,7 +82,7 @@ pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
         log_format: LogFormat::Plain,
         max_body_bytes: 4 * 1024 * 1024,
         public_url: String::new(),
-        workers: true,
+        workers,
         worker_lease_secs: u32::try_from(engine.lease.num_seconds()).unwrap_or(300),
         outbound_allow: engine
             .outbound

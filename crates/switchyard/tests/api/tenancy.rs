@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use switchyard_domain::order::OrderState;
 use switchyard_storage::{NewOrder, NewOrderLine};
-use switchyard_testkit::{Tenant, TestApp, spawn_app};
+use switchyard_testkit::{Tenant, TestApp, spawn_api_only};
 
 /// Ids of one tenant's resources, to substitute into path templates.
 struct Victim {
@@ -303,7 +303,8 @@ async fn walk(
 
 #[tokio::test]
 async fn no_route_reaches_another_accounts_data() {
-    let app = spawn_app().await;
+    // No workers: the fingerprint must not move in the background.
+    let app = spawn_api_only().await;
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
@@ -329,7 +330,8 @@ async fn no_route_reaches_another_accounts_data() {
 
 #[tokio::test]
 async fn a_store_scoped_token_reaches_no_other_store() {
-    let app = spawn_app().await;
+    // No workers: the fingerprint must not move in the background.
+    let app = spawn_api_only().await;
     let owner = app.tenant("acme").await;
     let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
     let (other, channel, order, fulfilment, webhook, message) =
