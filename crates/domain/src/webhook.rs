@@ -359,6 +359,20 @@ impl AddressPolicy {
         &self.allow
     }
 
+    /// Check a URL's host: an address written in it (`10.0.0.1`, `[::1]`)
+    /// must be allowed; a name is checked later, on each address it
+    /// resolves to when a connection is made.
+    pub fn check_host(&self, host: &str) -> Result<(), DomainError> {
+        match host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+        {
+            Ok(ip) => self.check(ip),
+            Err(_) => Ok(()),
+        }
+    }
+
     /// Whether a request may connect to `ip`; the error says why not.
     pub fn check(&self, ip: IpAddr) -> Result<(), DomainError> {
         if self.allow.iter().any(|n| n.contains(ip)) {

@@ -137,6 +137,16 @@ impl CredentialCipher {
         self.open_for(account, channel.as_str(), sealed)
     }
 
+    /// [`open_for`](Self::open_for) a sealed text (a signing secret).
+    pub fn open_text_for(
+        &self,
+        account: &AccountId,
+        owner: &str,
+        sealed: &[u8],
+    ) -> Result<String, CryptoError> {
+        String::from_utf8(self.open_for(account, owner, sealed)?).map_err(|_| CryptoError::Open)
+    }
+
     /// Encrypt `plaintext` for any owner (by id) of one account.
     pub fn seal_for(
         &self,

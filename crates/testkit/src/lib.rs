@@ -60,6 +60,25 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// [`spawn_app`] with explicit worker settings.
+/// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
+pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs} s waiting for: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 /// The API alone, without workers: nothing changes in the background
 /// (for tests that compare data before and after).
 pub async fn spawn_api_only() -> TestApp {

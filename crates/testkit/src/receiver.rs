@@ -2,7 +2,6 @@
 //! raw body) and answers as the test tells it to.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -156,21 +155,11 @@ impl Receiver {
         secs: u64,
         done: impl Fn(&[Received]) -> bool,
     ) -> Vec<Received> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-        loop {
-            let got = self.received();
-            if done(&got) {
-                return got;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out after {secs} s waiting for webhooks: {what}; got {:?}",
-                got.iter()
-                    .map(|r| (r.event_type(), r.answered))
-                    .collect::<Vec<_>>()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        crate::eventually(&format!("webhooks: {what}"), secs, || async {
+            done(&self.received())
+        })
+        .await;
+        self.received()
     }
 }
 

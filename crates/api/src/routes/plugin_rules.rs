@@ -151,6 +151,8 @@ pub async fn dry_run_plugin_rules(
     ApiJson(body): ApiJson<DryRunIn>,
 ) -> Result<Json<DryRunOut>, ApiError> {
     auth.check_store(&store)?;
+    // Read even when rules are given: it is also the check that the store
+    // is the caller's (404 otherwise).
     let stored = s.storage.plugin_rules(&auth.account_id, &store).await?;
     let rules = match body.rules {
         Some(r) => {

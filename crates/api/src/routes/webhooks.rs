@@ -197,16 +197,10 @@ fn check_url(s: &AppState, raw: &str) -> Result<String, ApiError> {
     let host = url
         .host_str()
         .ok_or_else(|| bad("url", "invalid_url", "url has no host"))?;
-    if let Ok(ip) = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<std::net::IpAddr>()
-    {
-        s.config
-            .outbound
-            .check(ip)
-            .map_err(|e| bad("url", e.code, e.message))?;
-    }
+    s.config
+        .outbound
+        .check_host(host)
+        .map_err(|e| bad("url", e.code, e.message))?;
     Ok(url.to_string())
 }
 
@@ -250,14 +244,8 @@ fn seal(s: &AppState, auth: &Auth, id: &WebhookId, secret: &str) -> Result<Vec<u
 
 fn open(s: &AppState, auth: &Auth, id: &WebhookId, sealed: &[u8]) -> Result<String, ApiError> {
     s.cipher
-        .open_for(&auth.account_id, id.as_str(), sealed)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| {
-            ApiError::internal(std::io::Error::other(
-                "a webhook secret cannot be unsealed with this key file",
-            ))
-        })
+        .open_text_for(&auth.account_id, id.as_str(), sealed)
+        .map_err(ApiError::internal)
 }
 
 /// The subscription, if the caller may reach its store.

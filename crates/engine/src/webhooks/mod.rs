@@ -314,10 +314,8 @@ impl Engine {
         let cipher = &self.inner.cipher;
         let open = |sealed: &[u8]| {
             cipher
-                .open_for(&d.account_id, d.endpoint_id.as_str(), sealed)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or("the webhook secret cannot be unsealed (was the key file replaced?)")
+                .open_text_for(&d.account_id, d.endpoint_id.as_str(), sealed)
+                .map_err(|_| "the webhook secret cannot be unsealed (was the key file replaced?)")
         };
         let mut secrets = vec![open(&d.secrets.current)?];
         if let Some(p) = &d.secrets.previous {

@@ -122,14 +122,7 @@ pub fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Strin
         ));
     }
     let host = url.host_str().ok_or("the destination has no host")?;
-    match host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        Ok(ip) => policy.check(ip).map_err(|e| e.message),
-        Err(_) => Ok(()),
-    }
+    policy.check_host(host).map_err(|e| e.message)
 }
 
 /// An HTTP client for outbound deliveries: the guarded resolver, no

@@ -21,6 +21,11 @@ use crate::{
 
 const ENDPOINT_COLUMNS: &str = "id, store_id, url, description, events, enabled, disabled_reason, failing_since, previous_secret_expires_at, created_at, updated_at";
 
+/// A stored count as `u32` (saturating).
+fn get_u32(r: &sqlx::sqlite::SqliteRow, column: &str) -> Result<u32> {
+    Ok(u32::try_from(r.try_get::<i64, _>(column)?.max(0)).unwrap_or(u32::MAX))
+}
+
 fn endpoint_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<WebhookEndpoint> {
     let events: String = r.try_get("events")?;
     Ok(WebhookEndpoint {
@@ -153,7 +158,7 @@ fn delivery_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<MessageDelivery> {
             None
         },
         state,
-        attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        attempts: get_u32(r, "attempts")?,
         last_status: status.and_then(|s| u16::try_from(s).ok()),
         last_error: r.try_get("last_error")?,
         payload: serde_json::from_str(&body)
@@ -411,8 +416,21 @@ impl Webhooks for SqliteStorage {
         per_endpoint: u32,
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
-        let mut tx = self.write.begin().await?;
         let now_s = ts(now);
+        // The worker asks every tick: an idle queue costs a read, never a
+        // write transaction on the one write connection.
+        let any_due: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
+               WHERE d.state = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= ?1
+                 AND (d.leased_until IS NULL OR d.leased_until <= ?1))",
+        )
+        .bind(&now_s)
+        .fetch_one(&self.read)
+        .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.write.begin().await?;
         // Due deliveries of enabled endpoints, at most `per_endpoint` in
         // flight per endpoint counting the ones other workers hold.
         let ids: Vec<i64> = sqlx::query_scalar(
@@ -433,41 +451,53 @@ impl Webhooks for SqliteStorage {
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *tx)
         .await?;
-        let mut out = Vec::with_capacity(ids.len());
-        for rid in ids {
-            sqlx::query("UPDATE webhook_deliveries SET leased_until = ? WHERE rowid = ?")
-                .bind(ts(now + lease))
-                .bind(rid)
-                .execute(&mut *tx)
-                .await?;
-            let r = sqlx::query(
-                "SELECT d.message_id, d.endpoint_id, d.attempts, d.schedule_step, m.body, e.url,
-                        e.account_id, e.store_id, e.failing_since, e.secret,
-                        CASE WHEN e.previous_secret_expires_at > ? THEN e.previous_secret END AS previous
-                 FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
-                 JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.rowid = ?",
-            )
-            .bind(&now_s)
-            .bind(rid)
-            .fetch_one(&mut *tx)
-            .await?;
-            out.push(DueDelivery {
-                message_id: stored("message id", MessageId::parse(r.try_get("message_id")?))?,
-                endpoint_id: stored("webhook id", WebhookId::parse(r.try_get("endpoint_id")?))?,
-                account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
-                store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
-                url: r.try_get("url")?,
-                body: r.try_get("body")?,
-                attempts: u32::try_from(r.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
-                schedule_step: u32::try_from(r.try_get::<i64, _>("schedule_step")?)
-                    .unwrap_or(u32::MAX),
-                failing_since: parse_opt_ts(r.try_get("failing_since")?)?,
-                secrets: SealedSecrets {
-                    current: r.try_get("secret")?,
-                    previous: r.try_get("previous")?,
-                },
-            });
+        if ids.is_empty() {
+            return Ok(Vec::new());
         }
+        let rowids = |q: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>| {
+            q.push(" IN (");
+            let mut sep = q.separated(", ");
+            for rid in &ids {
+                sep.push_bind(*rid);
+            }
+            q.push(")");
+        };
+        let mut lease_q = sqlx::QueryBuilder::new("UPDATE webhook_deliveries SET leased_until = ");
+        lease_q.push_bind(ts(now + lease)).push(" WHERE rowid");
+        rowids(&mut lease_q);
+        lease_q.build().execute(&mut *tx).await?;
+        let mut read_q = sqlx::QueryBuilder::new(
+            "SELECT d.message_id, d.endpoint_id, d.attempts, d.schedule_step, m.body, e.url,
+                    e.account_id, e.store_id, e.failing_since, e.secret,
+                    CASE WHEN e.previous_secret_expires_at > ",
+        );
+        read_q.push_bind(&now_s).push(
+            " THEN e.previous_secret END AS previous
+             FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id
+             JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.rowid",
+        );
+        rowids(&mut read_q);
+        let rows = read_q.build().fetch_all(&mut *tx).await?;
+        let out = rows
+            .iter()
+            .map(|r| {
+                Ok(DueDelivery {
+                    message_id: stored("message id", MessageId::parse(r.try_get("message_id")?))?,
+                    endpoint_id: stored("webhook id", WebhookId::parse(r.try_get("endpoint_id")?))?,
+                    account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
+                    store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+                    url: r.try_get("url")?,
+                    body: r.try_get("body")?,
+                    attempts: get_u32(r, "attempts")?,
+                    schedule_step: get_u32(r, "schedule_step")?,
+                    failing_since: parse_opt_ts(r.try_get("failing_since")?)?,
+                    secrets: SealedSecrets {
+                        current: r.try_get("secret")?,
+                        previous: r.try_get("previous")?,
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         Ok(out)
     }
@@ -609,7 +639,7 @@ impl Webhooks for SqliteStorage {
                 Ok(AttemptRecord {
                     id: r.try_get("id")?,
                     message_id: stored("message id", MessageId::parse(r.try_get("message_id")?))?,
-                    attempt: u32::try_from(r.try_get::<i64, _>("attempt")?).unwrap_or(u32::MAX),
+                    attempt: get_u32(r, "attempt")?,
                     started_at: parse_ts(r.try_get("started_at")?)?,
                     status: status.and_then(|s| u16::try_from(s).ok()),
                     latency_ms: r.try_get("latency_ms")?,

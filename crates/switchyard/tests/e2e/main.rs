@@ -18,13 +18,13 @@ mod plugin_rules;
 mod webhooks;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard::EngineConfig;
 use switchyard_connectors::http::HttpPolicy;
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
+pub use switchyard_testkit::eventually;
 use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
 
 /// The kit of the store: one `SKU-00001` and two `SKU-00002`, sold on both
@@ -48,25 +48,6 @@ pub fn engine_config() -> EngineConfig {
             max_concurrency: 4,
         },
         ..EngineConfig::default()
-    }
-}
-
-/// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
-pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {secs} s waiting for: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
