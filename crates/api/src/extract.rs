@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::DeserializeOwned;
-use switchyard_domain::ids::{AccountId, StoreId, TokenId};
+use switchyard_domain::ids::{AccountId, PluginId, StoreId, TokenId};
 use switchyard_storage::PageRequest;
 
 use crate::error::ApiError;
@@ -147,6 +147,9 @@ pub struct Auth {
     pub token_id: TokenId,
     /// The one store the token may reach, if it is store-scoped.
     pub store_scope: Option<StoreId>,
+    /// The one plugin whose own routes the token may use, if it is a
+    /// plugin token (its store scope is then the plugin's store).
+    pub plugin_scope: Option<PluginId>,
 }
 
 impl Auth {
@@ -157,6 +160,25 @@ impl Auth {
             Some(s) if s != store => Err(ApiError::not_found("store")),
             _ => Ok(()),
         }
+    }
+
+    /// 404 unless the token may reach plugin `id` (a plugin token reaches
+    /// only its own plugin).
+    pub fn check_plugin(&self, id: &PluginId) -> Result<(), ApiError> {
+        match &self.plugin_scope {
+            Some(p) if p != id => Err(ApiError::not_found("plugin")),
+            _ => Ok(()),
+        }
+    }
+
+    /// 403 for a plugin token on an action reserved to the merchant.
+    pub fn require_merchant(&self, action: &str) -> Result<(), ApiError> {
+        if self.plugin_scope.is_some() {
+            return Err(ApiError::forbidden(format!(
+                "a plugin token cannot {action}; use the merchant's token"
+            )));
+        }
+        Ok(())
     }
 
     /// 403 for a store-scoped token on an account-wide action.

@@ -97,7 +97,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "orders", description = "Orders imported from channels, and what people do with them"),
         (name = "fulfilments", description = "Shipments with tracking, synced to the order's channel; carrier rules"),
         (name = "back office", description = "The webshop a store's marketplace orders are created in, and read back from"),
-        (name = "plugins", description = "Plugin rules: where each arriving order goes (a 3PL plugin, or the store), with a dry run"),
+        (name = "plugins", description = "Plugins (3PL fulfilment centres): orders routed to them by the plugin rules (with a dry run), and the plugin's own routes for reporting shipments and stock with a plugin token"),
         (name = "webhooks", description = "Signed (Standard Webhooks) notifications of order, product, channel product and fulfilment events, with delivery log and replay"),
     )
 )]

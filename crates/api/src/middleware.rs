@@ -44,12 +44,28 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         tracing::warn!(error = %e, "could not record token use");
     }
     tracing::Span::current().record("account", tracing::field::display(&record.account_id));
+    if let Some(plugin) = &record.plugin_id
+        && !plugin_route(req.uri().path(), plugin.as_str())
+    {
+        return ApiError::forbidden(format!(
+            "a plugin token can only use its plugin's routes under /v1/plugins/{plugin}"
+        ))
+        .into_response();
+    }
     req.extensions_mut().insert(Auth {
         account_id: record.account_id,
         token_id: record.id,
         store_scope: record.store_id,
+        plugin_scope: record.plugin_id,
     });
     next.run(req).await
+}
+
+/// Whether `path` is one of plugin `id`'s own routes.
+fn plugin_route(path: &str, id: &str) -> bool {
+    path.strip_prefix("/v1/plugins/")
+        .and_then(|rest| rest.strip_prefix(id))
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -5,7 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
-use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::ids::{AccountId, PluginId, StoreId};
 use switchyard_storage::{NewToken, Storage, StorageError, TokenRecord};
 
 /// Prefix of every token.
@@ -54,19 +54,30 @@ pub enum IssueError {
     Storage(#[from] StorageError),
 }
 
-/// Mint a token for `account` (optionally limited to `store`) and store its
-/// hash. Returns the secret, to be shown once, and the stored record.
+/// Who a token is for: an account (optionally limited to one store), or
+/// one plugin of a store.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The one store it reaches.
+    pub store: Option<StoreId>,
+    /// The one plugin whose routes it reaches (the store must be the plugin's).
+    pub plugin: Option<PluginId>,
+}
+
+/// Mint a token for `account` within `scope` and store its hash. Returns
+/// the secret, to be shown once, and the stored record.
 pub async fn issue(
     storage: &dyn Storage,
     account: AccountId,
-    store: Option<StoreId>,
+    scope: Scope,
     name: String,
 ) -> Result<(String, TokenRecord), IssueError> {
     let minted = mint().map_err(IssueError::Random)?;
     let record = storage
         .create_token(NewToken {
             account_id: account,
-            store_id: store,
+            store_id: scope.store,
+            plugin_id: scope.plugin,
             name,
             prefix: minted.prefix,
             hash: minted.hash,

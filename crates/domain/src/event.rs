@@ -24,6 +24,8 @@ pub enum EntityType {
     Fulfilment,
     /// A webhook subscription.
     Webhook,
+    /// A plugin (3PL).
+    Plugin,
 }
 
 impl EntityType {
@@ -40,6 +42,7 @@ impl EntityType {
             Self::Listing => "listing",
             Self::Fulfilment => "fulfilment",
             Self::Webhook => "webhook",
+            Self::Plugin => "plugin",
         }
     }
 }

@@ -130,6 +130,8 @@ pub enum FulfilmentSource {
     Api,
     /// Detected in the store's back office.
     BackOffice,
+    /// Reported by the plugin (3PL) the order was routed to.
+    Plugin,
 }
 
 impl FulfilmentSource {
@@ -139,7 +141,16 @@ impl FulfilmentSource {
         match self {
             Self::Api => "api",
             Self::BackOffice => "back_office",
+            Self::Plugin => "plugin",
         }
+    }
+
+    /// Whether shipping takes the units off the `api` source (and a
+    /// cancelled shipment puts them back). A plugin's source is set by its
+    /// own stock reports instead.
+    #[must_use]
+    pub fn moves_api_stock(&self) -> bool {
+        !matches!(self, Self::Plugin)
     }
 }
 

@@ -128,6 +128,10 @@ prefixed_id!(
     /// under the same `webhook-id`.
     MessageId, "msg"
 );
+prefixed_id!(
+    /// A plugin: a fulfilment centre (3PL) connected to a store.
+    PluginId, "plg"
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ mod connect;
 mod fulfil;
 mod import;
 mod push;
+pub mod routing;
 pub mod webhooks;
 
 use std::collections::HashSet;
@@ -32,6 +33,7 @@ pub use back_office::BackOfficeSummary;
 pub use fulfil::SyncSummary;
 pub use import::ImportSummary;
 pub use push::PushSummary;
+pub use routing::RoutingSummary;
 pub use webhooks::DeliverySummary;
 
 /// The workers' clock: the system clock, moved forward by an offset that
@@ -303,8 +305,9 @@ impl Engine {
         }
     }
 
-    /// Dispatch journal events to webhook messages and deliver what is
-    /// due, every tick (at once again while a round found a full batch).
+    /// Dispatch journal events to webhook messages, deliver what is due,
+    /// and send orders to plugins, every tick (at once again while a round
+    /// found work).
     async fn webhook_loop(&self, stop: &mut watch::Receiver<bool>) {
         loop {
             if *stop.borrow() {
@@ -318,6 +321,10 @@ impl Engine {
             match self.deliver_webhooks().await {
                 Ok(d) => busy |= d.attempted > 0,
                 Err(e) => tracing::error!(error = %e, "webhook delivery round failed"),
+            }
+            match self.deliver_plugin_messages().await {
+                Ok(d) => busy |= d.attempted > 0,
+                Err(e) => tracing::error!(error = %e, "plugin send round failed"),
             }
             if busy {
                 continue;

@@ -11,12 +11,14 @@
 
 pub mod crypto;
 mod hooks;
+mod plugins;
 mod shipping;
 pub mod sqlite;
 mod types;
 mod work;
 
 pub use hooks::*;
+pub use plugins::*;
 pub use shipping::*;
 pub use types::*;
 pub use work::*;
@@ -504,6 +506,7 @@ pub trait Storage:
     + Fulfilments
     + BackOffices
     + Webhooks
+    + Plugins
     + Journal
     + Idempotency
     + std::fmt::Debug

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::explain::ChannelRules;
 use switchyard_domain::filter::ChannelSettings;
-use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId, TokenId};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId, TokenId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::product::{KitComponent, ProductAttributes};
 use switchyard_domain::stock::{SkuLedger, StockRules};
@@ -58,6 +58,9 @@ pub struct NewToken {
     pub account_id: AccountId,
     /// Restrict the token to one store.
     pub store_id: Option<StoreId>,
+    /// Restrict the token to one plugin's own routes (`store_id` must be
+    /// the plugin's store).
+    pub plugin_id: Option<PluginId>,
     /// Label chosen by the user.
     pub name: String,
     /// The first characters of the token, to recognise it in lists.
@@ -79,6 +82,8 @@ pub struct TokenRecord {
     pub account_id: AccountId,
     /// Store scope, if any.
     pub store_id: Option<StoreId>,
+    /// Plugin scope, if any.
+    pub plugin_id: Option<PluginId>,
     /// Label.
     pub name: String,
     /// Display prefix.

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::values::Sku;
 
@@ -350,6 +350,12 @@ pub struct OrderRecord {
     pub manual: bool,
     /// Not covered by available stock when imported.
     pub oversold: bool,
+    /// Tags (added by plugin rules).
+    pub tags: Vec<String>,
+    /// The plugin (3PL) the order was routed to, if any.
+    pub plugin_id: Option<PluginId>,
+    /// The plugin rule that routed it.
+    pub routed_by: Option<String>,
     /// The unified order (absent for orders stored before import existed).
     pub unified: Option<UnifiedOrder>,
     /// The channel's payload.

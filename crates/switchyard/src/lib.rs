@@ -66,7 +66,11 @@ pub async fn create_token(
         "the account name must not be empty"
     );
     let acc = storage.ensure_account(account).await?;
-    tokens::issue(storage, acc.id, store, name.to_owned())
+    let scope = tokens::Scope {
+        store,
+        plugin: None,
+    };
+    tokens::issue(storage, acc.id, scope, name.to_owned())
         .await
         .context("cannot create the token (does the store belong to this account?)")
 }

@@ -58,6 +58,8 @@ pub struct TokenOut {
     pub prefix: String,
     /// The store it is limited to, if any.
     pub store_id: Option<String>,
+    /// The plugin whose routes it is limited to, if any.
+    pub plugin_id: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last use (updated at most once a minute).
@@ -73,6 +75,7 @@ impl From<TokenRecord> for TokenOut {
             name: t.name,
             prefix: t.prefix,
             store_id: t.store_id.map(|s| s.to_string()),
+            plugin_id: t.plugin_id.map(|p| p.to_string()),
             created_at: t.created_at,
             last_used_at: t.last_used_at,
             revoked_at: t.revoked_at,
@@ -140,7 +143,10 @@ pub async fn create_token(
     let (secret, rec) = tokens::issue(
         s.storage.as_ref(),
         auth.account_id.clone(),
-        body.store_id,
+        tokens::Scope {
+            store: body.store_id,
+            plugin: None,
+        },
         body.name,
     )
     .await

@@ -58,6 +58,39 @@ pub struct FulfilmentIn {
     pub service: Option<String>,
     /// When it shipped (default: now).
     pub shipped_at: Option<DateTime<Utc>>,
+    /// Your own reference for this shipment (1–200 characters): an order
+    /// has at most one fulfilment per reference, so sending the same one
+    /// again returns the first instead of shipping twice.
+    pub reference: Option<String>,
+}
+
+impl FulfilmentIn {
+    /// The shipment to record, reported by `source`.
+    pub(crate) fn into_new(self, source: FulfilmentSource) -> Result<NewFulfilment, ApiError> {
+        if let Some(sv) = &self.service {
+            check_text("service", sv, 100)?;
+        }
+        if let Some(r) = &self.reference {
+            check_text("reference", r, 200)?;
+        }
+        Ok(NewFulfilment {
+            lines: self.lines.map(|ls| {
+                ls.into_iter()
+                    .map(|l| RequestedLine {
+                        line_no: l.line_no,
+                        sku: l.sku,
+                        quantity: l.quantity,
+                    })
+                    .collect()
+            }),
+            carrier: carrier(self.carrier.as_deref())?,
+            tracking: tracking(self.tracking),
+            service: self.service,
+            shipped_at: self.shipped_at.unwrap_or_else(Utc::now),
+            source,
+            external_ref: self.reference,
+        })
+    }
 }
 
 /// New tracking numbers for a fulfilment (a number corrected later).
@@ -132,26 +165,7 @@ pub async fn create_fulfilment(
     ApiJson(body): ApiJson<FulfilmentIn>,
 ) -> Result<(StatusCode, Json<FulfilmentRecord>), ApiError> {
     super::orders::load(&s, &auth, &id).await?;
-    if let Some(sv) = &body.service {
-        check_text("service", sv, 100)?;
-    }
-    let new = NewFulfilment {
-        lines: body.lines.map(|ls| {
-            ls.into_iter()
-                .map(|l| RequestedLine {
-                    line_no: l.line_no,
-                    sku: l.sku,
-                    quantity: l.quantity,
-                })
-                .collect()
-        }),
-        carrier: carrier(body.carrier.as_deref())?,
-        tracking: tracking(body.tracking),
-        service: body.service,
-        shipped_at: body.shipped_at.unwrap_or_else(Utc::now),
-        source: FulfilmentSource::Api,
-        external_ref: None,
-    };
+    let new = body.into_new(FulfilmentSource::Api)?;
     let f = s
         .storage
         .create_fulfilment(&auth.account_id, &id, new)

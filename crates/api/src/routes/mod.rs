@@ -9,6 +9,7 @@ pub mod inbound;
 pub mod journal;
 pub mod orders;
 pub mod plugin_rules;
+pub mod plugins;
 pub mod products;
 pub mod stock;
 pub mod stores;
@@ -95,6 +96,19 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             plugin_rules::put_plugin_rules
         ))
         .routes(routes!(plugin_rules::dry_run_plugin_rules))
+        .routes(routes!(plugins::list_plugins, plugins::create_plugin))
+        .routes(routes!(
+            plugins::get_plugin,
+            plugins::update_plugin,
+            plugins::delete_plugin
+        ))
+        .routes(routes!(plugins::get_plugin_secret))
+        .routes(routes!(plugins::create_plugin_token))
+        .routes(routes!(plugins::list_plugin_orders))
+        .routes(routes!(plugins::get_plugin_order))
+        .routes(routes!(plugins::resend_plugin_order))
+        .routes(routes!(plugins::create_plugin_fulfilment))
+        .routes(routes!(plugins::report_plugin_stock))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

@@ -83,7 +83,7 @@ pub struct BulkStockIn {
 pub struct StockChangeOut {
     /// SKU.
     pub sku: String,
-    /// Source changed (`api`).
+    /// Source changed (`api`, `plugin:<id>`).
     pub source: String,
     /// Location.
     pub location: String,
@@ -425,10 +425,11 @@ fn stock_out(e: Explanation) -> StockOut {
     }
 }
 
-fn change_out(o: StockChangeOutcome) -> StockChangeOut {
+/// One applied change of `source`.
+pub(crate) fn change_out(o: StockChangeOutcome, source: &str) -> StockChangeOut {
     StockChangeOut {
         sku: o.sku.to_string(),
-        source: "api".into(),
+        source: source.to_owned(),
         location: o.location,
         before: o.before,
         after: o.after,
@@ -480,7 +481,7 @@ async fn write_one(
     let change = out
         .into_iter()
         .next()
-        .map(change_out)
+        .map(|o| change_out(o, "api"))
         .ok_or_else(|| ApiError::not_found("product"))?;
     let stock = stock_out(read_one(s, auth, store, &sku).await?);
     Ok(StockWriteOut { change, stock })
@@ -629,7 +630,7 @@ pub async fn bulk_change_stock(
         .map_err(|e| ApiError::from(e).with_field_prefix("items"))?;
     s.wake.notify_one();
     Ok(Json(BulkStockOut {
-        items: out.into_iter().map(change_out).collect(),
+        items: out.into_iter().map(|o| change_out(o, "api")).collect(),
     }))
 }
 

@@ -169,7 +169,7 @@ fn bad(field: &str, code: &'static str, message: impl Into<String>) -> ApiError 
 /// A destination: `http(s)`, a host, no credentials, and (when the host is
 /// an address) one the outbound policy allows. Names are checked again on
 /// every connection, on the address they resolve to.
-fn check_url(s: &AppState, raw: &str) -> Result<String, ApiError> {
+pub(crate) fn check_url(s: &AppState, raw: &str) -> Result<String, ApiError> {
     let raw = raw.trim();
     if raw.len() > MAX_URL_LEN {
         return Err(bad(
@@ -229,22 +229,24 @@ fn check_description(d: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// `whsec_` + base64 of 32 random bytes.
-fn new_secret() -> Result<String, ApiError> {
+pub(crate) fn new_secret() -> Result<String, ApiError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b)
         .map_err(|e| ApiError::internal(std::io::Error::other(e.to_string())))?;
     Ok(format!("whsec_{}", STANDARD.encode(b)))
 }
 
-fn seal(s: &AppState, auth: &Auth, id: &WebhookId, secret: &str) -> Result<Vec<u8>, ApiError> {
+/// Seal a signing secret for its owner (a webhook or plugin id).
+pub(crate) fn seal(s: &AppState, auth: &Auth, owner: &str, secret: &str) -> Result<Vec<u8>, ApiError> {
     s.cipher
-        .seal_for(&auth.account_id, id.as_str(), secret.as_bytes())
+        .seal_for(&auth.account_id, owner, secret.as_bytes())
         .map_err(ApiError::internal)
 }
 
-fn open(s: &AppState, auth: &Auth, id: &WebhookId, sealed: &[u8]) -> Result<String, ApiError> {
+/// Open a signing secret sealed for `owner`.
+pub(crate) fn open(s: &AppState, auth: &Auth, owner: &str, sealed: &[u8]) -> Result<String, ApiError> {
     s.cipher
-        .open_text_for(&auth.account_id, id.as_str(), sealed)
+        .open_text_for(&auth.account_id, owner, sealed)
         .map_err(ApiError::internal)
 }
 
@@ -278,7 +280,7 @@ pub async fn create_webhook(
         description: check_description(body.description)?,
         events,
         enabled: body.enabled.unwrap_or(true),
-        secret: seal(&s, &auth, &id, &secret)?,
+        secret: seal(&s, &auth, id.as_str(), &secret)?,
     };
     let webhook = s
         .storage
@@ -378,10 +380,10 @@ pub async fn get_webhook_secret(
     let previous = sealed
         .previous
         .as_deref()
-        .map(|p| open(&s, &auth, &id, p))
+        .map(|p| open(&s, &auth, id.as_str(), p))
         .transpose()?;
     Ok(Json(SecretOut {
-        secret: open(&s, &auth, &id, &sealed.current)?,
+        secret: open(&s, &auth, id.as_str(), &sealed.current)?,
         previous_valid_until: previous.as_ref().and(e.previous_secret_expires_at),
         previous_secret: previous,
     }))
@@ -403,11 +405,11 @@ pub async fn rotate_webhook_secret(
     let secret = new_secret()?;
     let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     s.storage
-        .rotate_webhook_secret(&auth.account_id, &id, seal(&s, &auth, &id, &secret)?, until)
+        .rotate_webhook_secret(&auth.account_id, &id, seal(&s, &auth, id.as_str(), &secret)?, until)
         .await?;
     Ok(Json(SecretOut {
         secret,
-        previous_secret: Some(open(&s, &auth, &id, &old.current)?),
+        previous_secret: Some(open(&s, &auth, id.as_str(), &old.current)?),
         previous_valid_until: Some(until),
     }))
 }

@@ -173,7 +173,7 @@ impl Engine {
         })
     }
 
-    async fn order_json(
+    pub(crate) async fn order_json(
         &self,
         acc: &switchyard_domain::ids::AccountId,
         id: &OrderId,
@@ -230,13 +230,7 @@ impl Engine {
         if due.is_empty() {
             return Ok(DeliverySummary::default());
         }
-        let client = self
-            .inner
-            .webhook_client
-            .get_or_try_init(|| async { ssrf::client(&cfg.outbound, cfg.webhook_timeout) })
-            .await
-            .map_err(|e| EngineError::Setup(format!("cannot build the webhook HTTP client: {e}")))?
-            .clone();
+        let client = self.outbound_client().await?;
         let results: Vec<Result<bool, EngineError>> = futures::stream::iter(due)
             .map(|d| {
                 let client = client.clone();
@@ -309,8 +303,6 @@ impl Engine {
         client: &reqwest::Client,
         d: &DueDelivery,
     ) -> Result<(u16, String), String> {
-        let url = reqwest::Url::parse(&d.url).map_err(|e| format!("invalid URL: {e}"))?;
-        ssrf::check_url(&url, &self.inner.config.outbound)?;
         let cipher = &self.inner.cipher;
         let open = |sealed: &[u8]| {
             cipher
@@ -321,18 +313,45 @@ impl Engine {
         if let Some(p) = &d.secrets.previous {
             secrets.push(open(p)?);
         }
+        self.post_signed(client, &d.url, &secrets, d.message_id.as_str(), &d.body)
+            .await
+    }
+
+    /// The outbound client of webhooks and plugins, built on first use.
+    pub(crate) async fn outbound_client(&self) -> Result<reqwest::Client, EngineError> {
+        let cfg = &self.inner.config;
+        self.inner
+            .webhook_client
+            .get_or_try_init(|| async { ssrf::client(&cfg.outbound, cfg.webhook_timeout) })
+            .await
+            .map_err(|e| EngineError::Setup(format!("cannot build the outbound HTTP client: {e}")))
+            .cloned()
+    }
+
+    /// POST `body` to `url` signed per Standard Webhooks with `secrets`
+    /// under message id `id`: the status and the start of the answer, or
+    /// why there was no answer.
+    pub(crate) async fn post_signed(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        secrets: &[String],
+        id: &str,
+        body: &str,
+    ) -> Result<(u16, String), String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
+        ssrf::check_url(&url, &self.inner.config.outbound)?;
         // Signed with real time: receivers compare it with their clocks.
         let timestamp = chrono::Utc::now().timestamp();
-        let id = d.message_id.as_str();
         let signature =
-            sign::signature_header(&secrets, id, timestamp, &d.body).map_err(|e| e.to_string())?;
+            sign::signature_header(secrets, id, timestamp, body).map_err(|e| e.to_string())?;
         let mut resp = client
             .post(url)
             .header("content-type", "application/json")
             .header("webhook-id", id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(d.body.clone())
+            .body(body.to_owned())
             .send()
             .await
             .map_err(|e| error_chain(&e))?;

@@ -6,12 +6,12 @@ use serde_json::json;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use switchyard_domain::event::{EntityType, NewEvent};
-use switchyard_domain::ids::{AccountId, StoreId, TokenId};
+use switchyard_domain::ids::{AccountId, PluginId, StoreId, TokenId};
 use switchyard_domain::plugin_rules::PluginRules;
 
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, set_store_setting, store_setting, stored, ts,
+    require_store, store_setting, stored, ts,
 };
 use crate::{
     Account, Accounts, NewStore, NewToken, Page, PageRequest, Result, StorageError, Store,
@@ -25,6 +25,10 @@ fn token_from_row(r: &SqliteRow) -> Result<TokenRecord> {
         store_id: r
             .try_get::<Option<&str>, _>("store_id")?
             .map(|s| stored("store id", StoreId::parse(s)))
+            .transpose()?,
+        plugin_id: r
+            .try_get::<Option<&str>, _>("plugin_id")?
+            .map(|s| stored("plugin id", PluginId::parse(s)))
             .transpose()?,
         name: r.try_get("name")?,
         prefix: r.try_get("prefix")?,
@@ -48,7 +52,7 @@ fn store_payload(s: &Store) -> serde_json::Value {
 }
 
 const TOKEN_COLUMNS: &str =
-    "id, account_id, store_id, name, prefix, created_at, last_used_at, revoked_at";
+    "id, account_id, store_id, plugin_id, name, prefix, created_at, last_used_at, revoked_at";
 
 #[async_trait]
 impl Accounts for SqliteStorage {
@@ -91,14 +95,27 @@ impl Accounts for SqliteStorage {
         if let Some(store) = &new.store_id {
             require_store(&mut tx, &new.account_id, store).await?;
         }
+        if let Some(plugin) = &new.plugin_id {
+            // A plugin token reaches exactly its plugin's store.
+            let store: Option<String> =
+                sqlx::query_scalar("SELECT store_id FROM plugins WHERE id = ? AND account_id = ?")
+                    .bind(plugin.as_str())
+                    .bind(new.account_id.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if store.as_deref() != new.store_id.as_ref().map(StoreId::as_str) {
+                return Err(StorageError::NotFound { entity: "plugin" });
+            }
+        }
         let id = TokenId::generate();
         let r = sqlx::query(&format!(
-            "INSERT INTO api_tokens (id, account_id, store_id, name, prefix, token_hash, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {TOKEN_COLUMNS}"
+            "INSERT INTO api_tokens (id, account_id, store_id, plugin_id, name, prefix, token_hash, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TOKEN_COLUMNS}"
         ))
         .bind(id.as_str())
         .bind(new.account_id.as_str())
         .bind(new.store_id.as_ref().map(StoreId::as_str))
+        .bind(new.plugin_id.as_ref().map(PluginId::as_str))
         .bind(&new.name)
         .bind(&new.prefix)
         .bind(&new.hash)
@@ -280,8 +297,11 @@ impl Stores for SqliteStorage {
         rules: PluginRules,
     ) -> Result<PluginRules> {
         rules.validate()?;
-        set_store_setting(
-            &self.write,
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        super::plugins::check_rule_plugins(&mut tx, store, &rules).await?;
+        super::write_store_setting(
+            &mut tx,
             account,
             store,
             "plugin_rules",
@@ -289,6 +309,7 @@ impl Stores for SqliteStorage {
             "store.plugin_rules_updated",
         )
         .await?;
+        tx.commit().await?;
         Ok(rules)
     }
 
@@ -311,6 +332,7 @@ impl Stores for SqliteStorage {
         }
         // Children without a cascading path from `stores` go first.
         for sql in [
+            "DELETE FROM plugin_messages WHERE store_id = ?",
             "DELETE FROM stock_commitments WHERE store_id = ?",
             "DELETE FROM stock_levels WHERE store_id = ?",
             "DELETE FROM kit_components WHERE store_id = ?",
@@ -318,6 +340,7 @@ impl Stores for SqliteStorage {
             "DELETE FROM products WHERE store_id = ?",
             "DELETE FROM channels WHERE store_id = ?",
             "DELETE FROM api_tokens WHERE store_id = ?",
+            "DELETE FROM plugins WHERE store_id = ?",
             "DELETE FROM stores WHERE id = ?",
         ] {
             sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;

@@ -394,7 +394,7 @@ impl BackOffices for SqliteStorage {
         sqlx::query(
             "INSERT INTO back_office_orders (order_id, account_id, store_id, channel_id, state, next_at, created_at, updated_at) \
              SELECT o.id, o.account_id, o.store_id, ?, 'pending', ?, ?, ? FROM orders o \
-             WHERE o.store_id = ? AND o.state = 'open' AND o.manual = 0 AND o.channel_id != ? AND o.created_at >= ? \
+             WHERE o.store_id = ? AND o.state = 'open' AND o.manual = 0 AND o.plugin_id IS NULL AND o.channel_id != ? AND o.created_at >= ? \
              AND NOT EXISTS (SELECT 1 FROM back_office_orders b WHERE b.order_id = o.id) ORDER BY o.created_at LIMIT ?",
         )
         .bind(settings.channel_id.as_str())

@@ -54,6 +54,7 @@ fn from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<FulfilmentLine>) -> Result<F
         .map_err(|e| StorageError::corrupt("tracking numbers", e))?;
     let source = match r.try_get::<&str, _>("source")? {
         "back_office" => FulfilmentSource::BackOffice,
+        "plugin" => FulfilmentSource::Plugin,
         _ => FulfilmentSource::Api,
     };
     let status = match r.try_get::<&str, _>("status")? {
@@ -283,15 +284,17 @@ pub(crate) async fn insert_fulfilment(
         shipped_skus.push((sku, *qty));
     }
     let units = plain_units(conn, &store, &shipped_skus).await?;
-    move_api_stock(
-        conn,
-        account,
-        &store,
-        &units,
-        -1,
-        &format!("shipped in {id}"),
-    )
-    .await?;
+    if new.source.moves_api_stock() {
+        move_api_stock(
+            conn,
+            account,
+            &store,
+            &units,
+            -1,
+            &format!("shipped in {id}"),
+        )
+        .await?;
+    }
     let (after, mut touched) = settle_order(conn, &store, order_id.as_str(), state).await?;
     touched.extend(units.into_keys());
     let rec = fetch(conn, account, &id).await?;
@@ -455,15 +458,17 @@ impl Fulfilments for SqliteStorage {
             .map(|l| (l.sku.clone(), l.quantity))
             .collect();
         let units = plain_units(&mut tx, &old.store_id, &lines).await?;
-        move_api_stock(
-            &mut tx,
-            account,
-            &old.store_id,
-            &units,
-            1,
-            &format!("{id} cancelled"),
-        )
-        .await?;
+        if old.source.moves_api_stock() {
+            move_api_stock(
+                &mut tx,
+                account,
+                &old.store_id,
+                &units,
+                1,
+                &format!("{id} cancelled"),
+            )
+            .await?;
+        }
         let state: String = sqlx::query_scalar("SELECT state FROM orders WHERE id = ?")
             .bind(old.order_id.as_str())
             .fetch_one(&mut *tx)

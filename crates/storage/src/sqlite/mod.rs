@@ -15,6 +15,7 @@ mod imports;
 mod ledger;
 mod listings;
 mod orders;
+mod plugins;
 mod records;
 mod shipment_stock;
 mod webhooks;
@@ -164,7 +165,21 @@ pub(crate) async fn set_store_setting<T: serde::Serialize>(
     event_type: &'static str,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    require_store(&mut tx, account, store).await?;
+    write_store_setting(&mut tx, account, store, column, value, event_type).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_store_setting`] inside the caller's transaction.
+pub(crate) async fn write_store_setting<T: serde::Serialize>(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    column: &'static str,
+    value: &T,
+    event_type: &'static str,
+) -> Result<()> {
+    require_store(conn, account, store).await?;
     let text = serde_json::to_string(value).map_err(|e| StorageError::corrupt(column, e))?;
     sqlx::query(&format!(
         "UPDATE stores SET {column} = ?, updated_at = ? WHERE id = ?"
@@ -172,7 +187,7 @@ pub(crate) async fn set_store_setting<T: serde::Serialize>(
     .bind(&text)
     .bind(now_text())
     .bind(store.as_str())
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     let ev = NewEvent {
         entity_type: switchyard_domain::event::EntityType::Store,
@@ -180,8 +195,7 @@ pub(crate) async fn set_store_setting<T: serde::Serialize>(
         event_type,
         payload: serde_json::json!({ "id": store, column: value }),
     };
-    append_event(&mut tx, account, store, &ev).await?;
-    tx.commit().await?;
+    append_event(conn, account, store, &ev).await?;
     Ok(())
 }
 

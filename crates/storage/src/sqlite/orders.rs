@@ -8,15 +8,17 @@ use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
-use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::plugin_rules::{OrderFacts, PluginRules, RuleOutcome};
 
 use super::catalogue::{components_of, product_kind};
 use super::ledger::{flag_oversold, invalidate_confirmed};
 use super::listings::{enqueue_targets, map_sku, require_channel};
+use super::plugins::{plugin_order_cancelled, record_routing};
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
-    ts,
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store,
+    store_setting, stored, ts,
 };
 use crate::{
     ChannelRef, ImportItem, ImportOutcome, ImportReport, JournalEvent, NewOrder, OrderAction,
@@ -43,6 +45,8 @@ struct OrderWrite<'a> {
     unified: Option<&'a UnifiedOrder>,
     raw: Option<String>,
     lines: Vec<LineWrite>,
+    /// What the plugin rules decided, for an order arriving now.
+    routing: Option<RuleOutcome>,
 }
 
 /// What a write did.
@@ -128,26 +132,35 @@ pub(crate) async fn recommit(
     Ok(out)
 }
 
-/// The stored order with this channel id: ours, its state, and the channel
-/// `updated_at` it was last imported with.
+/// The stored order with this channel id.
+struct Existing {
+    id: OrderId,
+    state: OrderState,
+    /// The channel `updated_at` it was last imported with.
+    seen: Option<String>,
+    /// Excluded by a plugin rule when it arrived, with the reason.
+    rule_excluded: Option<String>,
+}
+
 async fn find_existing(
     conn: &mut SqliteConnection,
     channel: &ChannelId,
     channel_order_id: &str,
-) -> Result<Option<(OrderId, OrderState, Option<String>)>> {
-    let row: Option<(String, String, Option<String>)> = sqlx::query_as(
-        "SELECT id, state, channel_updated_at FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+) -> Result<Option<Existing>> {
+    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, state, channel_updated_at, rule_excluded FROM orders WHERE channel_id = ? AND channel_order_id = ?",
     )
     .bind(channel.as_str())
     .bind(channel_order_id)
     .fetch_optional(&mut *conn)
     .await?;
-    row.map(|(id, state, seen)| {
-        Ok((
-            stored("order id", OrderId::parse(&id))?,
-            stored("order state", OrderState::parse(&state))?,
+    row.map(|(id, state, seen, rule_excluded)| {
+        Ok(Existing {
+            id: stored("order id", OrderId::parse(&id))?,
+            state: stored("order state", OrderState::parse(&state))?,
             seen,
-        ))
+            rule_excluded,
+        })
     })
     .transpose()
 }
@@ -258,6 +271,10 @@ async fn write_order(
     touched.extend(committed.iter().cloned());
     if w.state == OrderState::Cancelled && previous.is_some_and(|p| p != OrderState::Cancelled) {
         wake_back_office(conn, id.as_str()).await?;
+        plugin_order_cancelled(conn, account, store, &id).await?;
+    }
+    if let Some(r) = &w.routing {
+        record_routing(conn, account, store, &id, r).await?;
     }
     let event_type = match (created, w.state) {
         (true, _) => "order.created",
@@ -276,6 +293,7 @@ async fn write_order(
             "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
             "excluded_reason": w.excluded_reason, "commitments": commitments,
             "channel_updated_at": u.map(|o| o.updated_at),
+            "plugin_rules": w.routing,
         }),
     };
     append_event(conn, account, store, &ev).await?;
@@ -285,6 +303,21 @@ async fn write_order(
         touched,
         committed,
     })
+}
+
+/// What plugin rules look at in an arriving order: its lines by store SKU.
+fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> OrderFacts {
+    OrderFacts {
+        channel_id: ch.to_string(),
+        lines: lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity.unwrap_or(l.open_quantity)))
+            .collect(),
+        total: o.total,
+        currency: Some(o.currency),
+        country: o.shipping_address.country,
+        tags: Vec::new(),
+    }
 }
 
 fn enum_text<T: serde::Serialize>(v: &T) -> String {
@@ -308,13 +341,14 @@ pub(crate) async fn import_batch(
         .await?;
     let settings: ChannelSettings = serde_json::from_str(&settings)
         .map_err(|e| StorageError::corrupt("channel settings", e))?;
+    let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
     let mut report = ImportReport::default();
     let mut touched = BTreeSet::new();
     let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
     for item in items {
         let existing = find_existing(conn, ch, &item.order.channel_order_id).await?;
-        let existing_state = existing.as_ref().map(|(_, s, _)| *s);
-        let (state, excluded_reason) =
+        let existing_state = existing.as_ref().map(|e| e.state);
+        let (mut state, mut excluded_reason) =
             match decide(&item.order, &settings.order_filters, existing_state) {
                 ImportDecision::Skip(reason) => {
                     report.outcomes.push(ImportOutcome::Skipped { reason });
@@ -325,13 +359,20 @@ pub(crate) async fn import_batch(
                     excluded_reason,
                 } => (state, excluded_reason),
             };
-        if let Some((id, _, seen)) = &existing
+        // An exclusion by plugin rule outlasts the channel sending the order again.
+        if state == OrderState::Open
+            && let Some(reason) = existing.as_ref().and_then(|e| e.rule_excluded.clone())
+        {
+            state = OrderState::Excluded;
+            excluded_reason = Some(reason);
+        }
+        if let Some(e) = &existing
             && existing_state == Some(state)
-            && seen.as_deref() == Some(ts(item.order.updated_at).as_str())
+            && e.seen.as_deref() == Some(ts(item.order.updated_at).as_str())
         {
             report
                 .outcomes
-                .push(ImportOutcome::Unchanged { id: id.clone() });
+                .push(ImportOutcome::Unchanged { id: e.id.clone() });
             continue;
         }
         // Only orders that are written are copied (to flag their lines);
@@ -355,12 +396,23 @@ pub(crate) async fn import_batch(
                 open_quantity: l.quantity.max(0),
             });
         }
+        // The store's plugin rules see an order once, when it arrives open.
+        let routing = (existing.is_none() && state == OrderState::Open && !rules.rules.is_empty())
+            .then(|| rules.evaluate(&arriving_facts(ch, &order, &lines)));
+        if let Some(r) = &routing {
+            if let Some(reason) = &r.excluded {
+                state = OrderState::Excluded;
+                excluded_reason = Some(reason.clone());
+            } else if r.on_hold.is_some() {
+                state = OrderState::OnHold;
+            }
+        }
         let written = write_order(
             conn,
             account,
             store,
             OrderWrite {
-                existing: existing.map(|(id, state, _)| (id, state)),
+                existing: existing.map(|e| (e.id, e.state)),
                 channel_id: ch,
                 channel_order_id: &order.channel_order_id,
                 state,
@@ -368,6 +420,7 @@ pub(crate) async fn import_batch(
                 unified: Some(&order),
                 raw: Some(item.raw.to_string()),
                 lines,
+                routing,
             },
         )
         .await?;
@@ -406,7 +459,7 @@ pub(crate) async fn import_batch(
 }
 
 const ORDER_COLUMNS: &str = "id, store_id, channel_id, channel_order_id, number, state, excluded_reason, hold_reason, \
-     manual, oversold, unified, created_at, updated_at";
+     manual, oversold, tags, plugin_id, routed_by, unified, created_at, updated_at";
 
 fn order_from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<OrderLineRecord>) -> Result<OrderRecord> {
     let unified: Option<&str> = r.try_get("unified")?;
@@ -422,6 +475,13 @@ fn order_from_row(r: &sqlx::sqlite::SqliteRow, lines: Vec<OrderLineRecord>) -> R
         hold_reason: r.try_get("hold_reason")?,
         manual: r.try_get("manual")?,
         oversold: r.try_get("oversold")?,
+        tags: serde_json::from_str(r.try_get("tags")?)
+            .map_err(|e| StorageError::corrupt("order tags", e))?,
+        plugin_id: r
+            .try_get::<Option<&str>, _>("plugin_id")?
+            .map(|p| stored("plugin id", PluginId::parse(p)))
+            .transpose()?,
+        routed_by: r.try_get("routed_by")?,
         unified: unified
             .map(serde_json::from_str)
             .transpose()
@@ -518,6 +578,12 @@ pub(crate) async fn cancel_in_tx(
     recommit(conn, &o.store_id, o.id.as_str(), OrderState::Cancelled).await?;
     enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
     wake_back_office(conn, o.id.as_str()).await?;
+    let account: String = sqlx::query_scalar("SELECT account_id FROM orders WHERE id = ?")
+        .bind(o.id.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let account = stored("account id", AccountId::parse(&account))?;
+    plugin_order_cancelled(conn, &account, &o.store_id, &o.id).await?;
     Ok((
         "order.cancelled",
         json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),
@@ -555,7 +621,7 @@ impl Orders for SqliteStorage {
             .collect();
         let existing = find_existing(&mut tx, &order.channel_id, &order.channel_order_id)
             .await?
-            .map(|(id, state, _)| (id, state));
+            .map(|e| (e.id, e.state));
         let w = write_order(
             &mut tx,
             account,
@@ -569,6 +635,7 @@ impl Orders for SqliteStorage {
                 unified: None,
                 raw: None,
                 lines,
+                routing: None,
             },
         )
         .await?;

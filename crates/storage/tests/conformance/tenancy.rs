@@ -104,6 +104,7 @@ pub async fn tokens_are_found_by_hash_until_revoked(s: Arc<dyn Storage>) {
         .create_token(NewToken {
             account_id: a.clone(),
             store_id: Some(st.clone()),
+            plugin_id: None,
             name: "ci".into(),
             prefix: "sy_abcd".into(),
             hash: "h1".into(),
@@ -120,6 +121,7 @@ pub async fn tokens_are_found_by_hash_until_revoked(s: Arc<dyn Storage>) {
         s.create_token(NewToken {
             account_id: b.clone(),
             store_id: Some(st),
+            plugin_id: None,
             name: "x".into(),
             prefix: "p".into(),
             hash: "h3".into()

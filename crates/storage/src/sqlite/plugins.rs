@@ -1,0 +1,599 @@
+//! Plugins (3PL), the routing of arriving orders to them by the store's
+//! plugin rules, and the outbox of messages to plugins under lease.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::{Row, SqliteConnection};
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
+use switchyard_domain::plugin_rules::{PluginRules, RuleAction, RuleOutcome};
+
+use super::{
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
+    require_store, stored, ts,
+};
+use crate::{
+    DuePluginMessage, NewPlugin, Page, PageRequest, Plugin, PluginAttempt, PluginMessage,
+    PluginMessageKind, PluginOrder, PluginPatch, Plugins, Result, StorageError,
+};
+
+const PLUGIN_COLUMNS: &str = "p.id, p.store_id, p.name, p.url, p.enabled, p.failing_since, p.created_at, p.updated_at,
+     (SELECT COUNT(*) FROM plugin_messages m WHERE m.plugin_id = p.id AND m.state = 'pending') AS pending_messages";
+
+fn plugin_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Plugin> {
+    Ok(Plugin {
+        id: stored("plugin id", PluginId::parse(r.try_get("id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        name: r.try_get("name")?,
+        url: r.try_get("url")?,
+        enabled: r.try_get("enabled")?,
+        failing_since: parse_opt_ts(r.try_get("failing_since")?)?,
+        pending_messages: r.try_get("pending_messages")?,
+        created_at: parse_ts(r.try_get("created_at")?)?,
+        updated_at: parse_ts(r.try_get("updated_at")?)?,
+    })
+}
+
+async fn fetch_plugin(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    id: &PluginId,
+) -> Result<Plugin> {
+    let row = sqlx::query(&format!(
+        "SELECT {PLUGIN_COLUMNS} FROM plugins p WHERE p.id = ? AND p.account_id = ?"
+    ))
+    .bind(id.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "plugin" })?;
+    plugin_from_row(&row)
+}
+
+async fn journal_plugin(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    p: &Plugin,
+    event_type: &'static str,
+) -> Result<()> {
+    let ev = NewEvent {
+        entity_type: EntityType::Plugin,
+        entity_id: p.id.to_string(),
+        event_type,
+        payload: json!({ "id": p.id, "name": p.name, "url": p.url, "enabled": p.enabled }),
+    };
+    append_event(conn, account, &p.store_id, &ev).await?;
+    Ok(())
+}
+
+/// Refuse rules that route to a plugin the store does not have, naming
+/// the rule's field.
+pub(crate) async fn check_rule_plugins(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    rules: &PluginRules,
+) -> Result<()> {
+    for (i, r) in rules.rules.iter().enumerate() {
+        if let RuleAction::SendToPlugin { plugin_id } = &r.then {
+            let found: Option<i64> =
+                sqlx::query_scalar("SELECT 1 FROM plugins WHERE id = ? AND store_id = ?")
+                    .bind(plugin_id)
+                    .bind(store.as_str())
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if found.is_none() {
+                return Err(StorageError::Invalid(
+                    switchyard_domain::DomainError::invalid(
+                        "unknown_plugin",
+                        format!("rules[{i}].then.plugin_id"),
+                        format!("the store has no plugin `{plugin_id}`"),
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Queue `kind` for an order's plugin (once per order and kind), due now.
+pub(crate) async fn enqueue_plugin_message(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    plugin: &str,
+    order: &OrderId,
+    kind: PluginMessageKind,
+) -> Result<()> {
+    let now = now_text();
+    sqlx::query(
+        "INSERT INTO plugin_messages (id, account_id, store_id, plugin_id, order_id, kind, state, next_at, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (order_id, kind) DO NOTHING",
+    )
+    .bind(MessageId::generate().as_str())
+    .bind(account.as_str())
+    .bind(store.as_str())
+    .bind(plugin)
+    .bind(order.as_str())
+    .bind(kind.as_str())
+    .bind(&now)
+    .bind(&now)
+    .bind(&now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An order routed to a plugin was cancelled. Its `order.routed` is not
+/// sent any more (unless a worker is sending it right now); if the plugin
+/// may have it (delivered, or tried before), it is told with
+/// `order.cancelled`.
+pub(crate) async fn plugin_order_cancelled(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    order: &OrderId,
+) -> Result<()> {
+    let plugin: Option<Option<String>> =
+        sqlx::query_scalar("SELECT plugin_id FROM orders WHERE id = ?")
+            .bind(order.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some(Some(plugin)) = plugin else {
+        return Ok(());
+    };
+    let now = now_text();
+    sqlx::query(
+        "UPDATE plugin_messages SET state = 'skipped', updated_at = ?1
+         WHERE order_id = ?2 AND kind = 'order.routed' AND state = 'pending'
+           AND (lease_until IS NULL OR lease_until <= ?1)",
+    )
+    .bind(&now)
+    .bind(order.as_str())
+    .execute(&mut *conn)
+    .await?;
+    let may_have_it: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM plugin_messages WHERE order_id = ? AND kind = 'order.routed'
+           AND (state = 'delivered' OR attempts > 0))",
+    )
+    .bind(order.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    if may_have_it {
+        enqueue_plugin_message(
+            conn,
+            account,
+            store,
+            &plugin,
+            order,
+            PluginMessageKind::Cancelled,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Record what the plugin rules decided for a newly arrived order (its
+/// state and exclusion reason are already written) and queue it for its
+/// plugin.
+pub(crate) async fn record_routing(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    order: &OrderId,
+    outcome: &RuleOutcome,
+) -> Result<()> {
+    let tags =
+        serde_json::to_string(&outcome.tags_added).map_err(|e| StorageError::corrupt("tags", e))?;
+    sqlx::query(
+        "UPDATE orders SET tags = ?, plugin_id = ?, routed_by = ?, rule_excluded = ?,
+           hold_reason = COALESCE(?, hold_reason), rules_applied_at = ? WHERE id = ?",
+    )
+    .bind(&tags)
+    .bind(&outcome.plugin_id)
+    .bind(&outcome.routed_by)
+    .bind(&outcome.excluded)
+    .bind(&outcome.on_hold)
+    .bind(now_text())
+    .bind(order.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if let Some(plugin) = &outcome.plugin_id {
+        enqueue_plugin_message(conn, account, store, plugin, order, PluginMessageKind::Routed)
+            .await?;
+    }
+    Ok(())
+}
+
+fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PluginMessage> {
+    let kind: String = r.try_get("kind")?;
+    let state: String = r.try_get("state")?;
+    let status: Option<i64> = r.try_get("last_status")?;
+    Ok(PluginMessage {
+        id: stored("message id", MessageId::parse(r.try_get("id")?))?,
+        kind: PluginMessageKind::parse(&kind).ok_or_else(|| {
+            StorageError::corrupt("plugin message kind", std::io::Error::other(kind.clone()))
+        })?,
+        next_attempt_at: if state == "pending" {
+            Some(parse_ts(r.try_get("next_at")?)?)
+        } else {
+            None
+        },
+        state,
+        attempts: r.try_get("attempts")?,
+        last_status: status.and_then(|s| u16::try_from(s).ok()),
+        last_error: r.try_get("last_error")?,
+        response: r.try_get("response")?,
+        delivered_at: parse_opt_ts(r.try_get("delivered_at")?)?,
+    })
+}
+
+/// The plugin orders among `rows` (columns `id, number, state,
+/// routed_by`), with their messages.
+async fn plugin_orders(
+    conn: &mut SqliteConnection,
+    rows: &[sqlx::sqlite::SqliteRow],
+) -> Result<Vec<PluginOrder>> {
+    let mut messages: BTreeMap<String, Vec<PluginMessage>> = BTreeMap::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let ms = sqlx::query("SELECT * FROM plugin_messages WHERE order_id = ? ORDER BY created_at")
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?;
+        messages.insert(
+            id,
+            ms.iter().map(message_from_row).collect::<Result<Vec<_>>>()?,
+        );
+    }
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            Ok(PluginOrder {
+                order_id: stored("order id", OrderId::parse(&id))?,
+                number: r.try_get("number")?,
+                state: r.try_get("state")?,
+                routed_by: r.try_get("routed_by")?,
+                messages: messages.remove(&id).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+async fn fetch_plugin_order(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    id: &PluginId,
+    order: &OrderId,
+) -> Result<PluginOrder> {
+    let rows = sqlx::query(
+        "SELECT id, number, state, routed_by FROM orders WHERE id = ? AND plugin_id = ? AND account_id = ?",
+    )
+    .bind(order.as_str())
+    .bind(id.as_str())
+    .bind(account.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    plugin_orders(conn, &rows)
+        .await?
+        .pop()
+        .ok_or(StorageError::NotFound { entity: "order" })
+}
+
+#[async_trait]
+impl Plugins for SqliteStorage {
+    #[tracing::instrument(skip_all, fields(store = %store))]
+    async fn create_plugin(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewPlugin,
+    ) -> Result<Plugin> {
+        let mut tx = self.write.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let now = now_text();
+        sqlx::query(
+            "INSERT INTO plugins (id, account_id, store_id, name, url, enabled, secret, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(new.id.as_str())
+        .bind(account.as_str())
+        .bind(store.as_str())
+        .bind(&new.name)
+        .bind(&new.url)
+        .bind(new.enabled)
+        .bind(&new.secret)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        let p = fetch_plugin(&mut tx, account, &new.id).await?;
+        journal_plugin(&mut tx, account, &p, "plugin.created").await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn list_plugins(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Plugin>> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {PLUGIN_COLUMNS} FROM plugins p WHERE p.store_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
+        ))
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(plugin_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |p| p.id.to_string()))
+    }
+
+    async fn get_plugin(&self, account: &AccountId, id: &PluginId) -> Result<Plugin> {
+        let mut conn = self.read.acquire().await?;
+        fetch_plugin(&mut conn, account, id).await
+    }
+
+    async fn update_plugin(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        patch: PluginPatch,
+    ) -> Result<Plugin> {
+        let mut tx = self.write.begin().await?;
+        let old = fetch_plugin(&mut tx, account, id).await?;
+        let now = now_text();
+        sqlx::query(
+            "UPDATE plugins SET name = ?, url = ?, enabled = ?, updated_at = ?,
+               failing_since = CASE WHEN ? THEN NULL ELSE failing_since END
+             WHERE id = ?",
+        )
+        .bind(patch.name.as_ref().unwrap_or(&old.name))
+        .bind(patch.url.as_ref().unwrap_or(&old.url))
+        .bind(patch.enabled.unwrap_or(old.enabled))
+        .bind(&now)
+        .bind(patch.enabled == Some(true) || patch.url.is_some())
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if patch.enabled == Some(true) || patch.url.is_some() {
+            // A plugin that was down or disabled gets its waiting orders now.
+            sqlx::query("UPDATE plugin_messages SET next_at = ? WHERE plugin_id = ? AND state = 'pending'")
+                .bind(&now)
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let p = fetch_plugin(&mut tx, account, id).await?;
+        journal_plugin(&mut tx, account, &p, "plugin.updated").await?;
+        tx.commit().await?;
+        Ok(p)
+    }
+
+    async fn delete_plugin(&self, account: &AccountId, id: &PluginId) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let p = fetch_plugin(&mut tx, account, id).await?;
+        let rules: PluginRules = super::store_setting(&mut tx, &p.store_id, "plugin_rules").await?;
+        if let Some(r) = rules.rules.iter().find(
+            |r| matches!(&r.then, RuleAction::SendToPlugin { plugin_id } if plugin_id == id.as_str()),
+        ) {
+            return Err(StorageError::conflict(
+                "plugin_in_use",
+                format!("plugin rule `{}` routes orders to this plugin; change the rules first", r.name),
+                None,
+            ));
+        }
+        let open: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE plugin_id = ? AND state IN ('open', 'on_hold', 'partially_fulfilled')",
+        )
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if open > 0 {
+            return Err(StorageError::conflict(
+                "plugin_in_use",
+                format!("{open} open order(s) are routed to this plugin; disable it instead, or wait until they are fulfilled or cancelled"),
+                None,
+            ));
+        }
+        for sql in [
+            "DELETE FROM plugin_messages WHERE plugin_id = ?",
+            "DELETE FROM api_tokens WHERE plugin_id = ?",
+            "DELETE FROM plugins WHERE id = ?",
+        ] {
+            sqlx::query(sql).bind(id.as_str()).execute(&mut *tx).await?;
+        }
+        journal_plugin(&mut tx, account, &p, "plugin.deleted").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn plugin_secret(&self, account: &AccountId, id: &PluginId) -> Result<Vec<u8>> {
+        sqlx::query_scalar("SELECT secret FROM plugins WHERE id = ? AND account_id = ?")
+            .bind(id.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&self.read)
+            .await?
+            .ok_or(StorageError::NotFound { entity: "plugin" })
+    }
+
+    async fn list_plugin_orders(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        message_state: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<PluginOrder>> {
+        let mut tx = self.read.begin().await?;
+        fetch_plugin(&mut tx, account, id).await?;
+        let rows = sqlx::query(
+            "SELECT o.id, o.number, o.state, o.routed_by FROM orders o
+             WHERE o.plugin_id = ?1 AND o.id < ?2
+               AND (?3 IS NULL OR EXISTS (SELECT 1 FROM plugin_messages m WHERE m.order_id = o.id AND m.state = ?3))
+             ORDER BY o.id DESC LIMIT ?4",
+        )
+        .bind(id.as_str())
+        .bind(page.after.as_deref().unwrap_or("~"))
+        .bind(message_state)
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = plugin_orders(&mut tx, &rows).await?;
+        Ok(paginate(items, page, |o| o.order_id.to_string()))
+    }
+
+    async fn plugin_order(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        order: &OrderId,
+    ) -> Result<PluginOrder> {
+        let mut tx = self.read.begin().await?;
+        fetch_plugin_order(&mut tx, account, id, order).await
+    }
+
+    async fn resend_plugin_order(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        order: &OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<PluginOrder> {
+        let mut tx = self.write.begin().await?;
+        fetch_plugin_order(&mut tx, account, id, order).await?;
+        sqlx::query(
+            "UPDATE plugin_messages SET next_at = ?, updated_at = ? WHERE order_id = ? AND state = 'pending'",
+        )
+        .bind(ts(now))
+        .bind(now_text())
+        .bind(order.as_str())
+        .execute(&mut *tx)
+        .await?;
+        let o = fetch_plugin_order(&mut tx, account, id, order).await?;
+        tx.commit().await?;
+        Ok(o)
+    }
+
+    async fn claim_plugin_messages(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DuePluginMessage>> {
+        // An order on hold keeps its `order.routed` waiting; a cancellation
+        // waits while its order is being sent.
+        const DUE: &str = "FROM plugin_messages m JOIN plugins p ON p.id = m.plugin_id JOIN orders o ON o.id = m.order_id
+             WHERE m.state = 'pending' AND p.enabled = 1 AND m.next_at <= ?1
+               AND (m.lease_until IS NULL OR m.lease_until <= ?1)
+               AND (m.kind <> 'order.routed' OR o.state IN ('open', 'partially_fulfilled'))
+               AND (m.kind <> 'order.cancelled' OR NOT EXISTS (SELECT 1 FROM plugin_messages r
+                    WHERE r.order_id = m.order_id AND r.kind = 'order.routed' AND r.state = 'pending'
+                      AND r.lease_until > ?1))";
+        let now_s = ts(now);
+        let any_due: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
+            .bind(&now_s)
+            .fetch_one(&self.read)
+            .await?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.write.begin().await?;
+        let rows = sqlx::query(&format!(
+            "SELECT m.id, m.kind, m.account_id, m.plugin_id, m.order_id, m.attempts, p.url, p.secret, p.failing_since
+             {DUE} ORDER BY m.next_at LIMIT ?2"
+        ))
+        .bind(&now_s)
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            sqlx::query("UPDATE plugin_messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ?")
+                .bind(ts(now + lease))
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+            let kind: String = r.try_get("kind")?;
+            out.push(DuePluginMessage {
+                id: stored("message id", MessageId::parse(&id))?,
+                kind: PluginMessageKind::parse(&kind).ok_or_else(|| {
+                    StorageError::corrupt("plugin message kind", std::io::Error::other(kind.clone()))
+                })?,
+                account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
+                plugin_id: stored("plugin id", PluginId::parse(r.try_get("plugin_id")?))?,
+                url: r.try_get("url")?,
+                secret: r.try_get("secret")?,
+                order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
+                attempts: r.try_get::<i64, _>("attempts")? + 1,
+                failing_since: parse_opt_ts(r.try_get("failing_since")?)?,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn record_plugin_attempt(
+        &self,
+        m: &DuePluginMessage,
+        a: PluginAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let now_s = ts(now);
+        let status = a.status.map(i64::from);
+        match a.retry_at {
+            None => {
+                sqlx::query(
+                    "UPDATE plugin_messages SET state = 'delivered', lease_until = NULL, last_status = ?1,
+                       last_error = NULL, response = ?2, delivered_at = ?3, updated_at = ?3 WHERE id = ?4",
+                )
+                .bind(status)
+                .bind(&a.response)
+                .bind(&now_s)
+                .bind(m.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE plugins SET failing_since = NULL WHERE id = ?")
+                    .bind(m.plugin_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            Some(retry_at) => {
+                sqlx::query(
+                    "UPDATE plugin_messages SET lease_until = NULL, next_at = ?1, last_status = ?2,
+                       last_error = ?3, response = ?4, updated_at = ?5,
+                       state = CASE WHEN kind = 'order.routed'
+                         AND (SELECT state FROM orders WHERE id = order_id) = 'cancelled' THEN 'skipped' ELSE state END
+                     WHERE id = ?6 AND state = 'pending'",
+                )
+                .bind(ts(retry_at))
+                .bind(status)
+                .bind(&a.error)
+                .bind(&a.response)
+                .bind(&now_s)
+                .bind(m.id.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE plugins SET failing_since = COALESCE(failing_since, ?) WHERE id = ?",
+                )
+                .bind(&now_s)
+                .bind(m.plugin_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
