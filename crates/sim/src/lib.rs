@@ -17,6 +17,7 @@
 mod core;
 pub mod seed;
 pub mod shopify;
+pub mod threepl;
 pub mod woocommerce;
 
 use std::collections::BTreeMap;
@@ -52,6 +53,9 @@ pub enum SimError {
         /// Where.
         looked: String,
     },
+    /// The options are unusable.
+    #[error("{0}")]
+    Config(String),
     /// The listener could not be bound or served.
     #[error("cannot serve: {0}")]
     Io(#[from] std::io::Error),

@@ -88,14 +88,36 @@ enum Command {
         /// when not given.
         #[arg(long, value_name = "FILE")]
         schema: Option<PathBuf>,
+        /// 3pl: the plugin's signing secret (`whsec_...`, from
+        /// `GET /v1/plugins/{id}/secret`).
+        #[arg(long, env = "SWITCHYARD_3PL_SECRET", required_if_eq("channel", "3pl"))]
+        secret: Option<String>,
+        /// 3pl: Switchyard's base URL, where shipments and stock are reported.
+        #[arg(long, value_name = "URL")]
+        api_url: Option<String>,
+        /// 3pl: the plugin token (`POST /v1/plugins/{id}/tokens`).
+        #[arg(long, env = "SWITCHYARD_3PL_TOKEN")]
+        token: Option<String>,
+        /// 3pl: the plugin's id.
+        #[arg(long, value_name = "PLUGIN_ID")]
+        plugin: Option<String>,
+        /// 3pl: milliseconds between accepting an order and shipping it.
+        #[arg(long, default_value_t = 2000)]
+        ship_after_ms: u64,
+        /// 3pl: stock on hand at start, as `SKU=QTY,SKU=QTY`.
+        #[arg(long, value_name = "LIST", default_value = "")]
+        stock: String,
     },
 }
 
-/// Channels with a simulator.
+/// Channels (and the 3PL) with a simulator.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SimChannel {
     Shopify,
     Woocommerce,
+    /// A fulfilment centre speaking the plugin protocol.
+    #[value(name = "3pl")]
+    ThreePl,
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,10 +215,35 @@ async fn main() -> anyhow::Result<()> {
             products,
             orders,
             schema,
+            secret,
+            api_url,
+            token,
+            plugin,
+            ship_after_ms,
+            stock,
         } => {
             let channel = match channel {
                 SimChannel::Shopify => switchyard_sim::Channel::Shopify,
                 SimChannel::Woocommerce => switchyard_sim::Channel::WooCommerce,
+                SimChannel::ThreePl => {
+                    let opts = switchyard_sim::threepl::ThreePlOptions {
+                        secret: secret.context("--secret is required for the 3pl simulator")?,
+                        api_url,
+                        token,
+                        plugin_id: plugin,
+                        ship_after: std::time::Duration::from_millis(ship_after_ms),
+                        stock: parse_stock_list(&stock)?,
+                        seed,
+                    };
+                    let listener = tokio::net::TcpListener::bind((host, port))
+                        .await
+                        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+                    let sim = switchyard_sim::threepl::spawn_on(opts, listener)?;
+                    print_3pl(&sim);
+                    switchyard::shutdown_signal().await;
+                    sim.stop().await;
+                    return Ok(());
+                }
             };
             let opts = switchyard_sim::SimOptions {
                 seed,
@@ -214,6 +261,35 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `SKU=QTY,SKU=QTY` into figures.
+fn parse_stock_list(s: &str) -> anyhow::Result<std::collections::BTreeMap<String, i64>> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (sku, q) = p
+                .split_once('=')
+                .with_context(|| format!("`{p}` is not SKU=QTY"))?;
+            let q: i64 = q
+                .trim()
+                .parse()
+                .with_context(|| format!("`{p}`: the quantity is not a whole number"))?;
+            anyhow::ensure!(q >= 0, "`{p}`: the quantity is negative");
+            Ok((sku.trim().to_owned(), q))
+        })
+        .collect()
+}
+
+#[allow(clippy::print_stdout)]
+fn print_3pl(sim: &switchyard_sim::threepl::RunningThreePl) {
+    println!("3pl simulator listening on {}", sim.base_url());
+    println!("plugin URL (for POST /v1/stores/{{id}}/plugins): {}", sim.orders_url());
+    println!(
+        "control API: {0}/_sim/orders, {0}/_sim/stock, {0}/_sim/faults, {0}/_sim/requests",
+        sim.base_url()
+    );
 }
 
 #[allow(clippy::print_stdout)]
