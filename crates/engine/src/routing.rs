@@ -71,7 +71,11 @@ impl Engine {
         m: DuePluginMessage,
     ) -> Result<bool, EngineError> {
         let started_at = self.now();
-        let order = self.order_json(&m.account_id, &m.order_id).await?;
+        let mut order = self.order_json(&m.account_id, &m.order_id).await?;
+        // The unified order is the contract; the channel's own payload is not.
+        if let Some(o) = order.as_object_mut() {
+            o.remove("raw");
+        }
         let body = json!({
             "type": m.kind.as_str(),
             "timestamp": started_at,

@@ -131,22 +131,20 @@ pub(crate) async fn enqueue_targets(
             .bind(&listing)
             .execute(&mut *conn)
             .await?;
-        let state = if confirmed == Some(quantity) {
-            "skipped"
-        } else {
-            enqueued += 1;
-            "pending"
-        };
+        // An open push may be in flight right now and land after this one
+        // is decided, so `confirmed` cannot be trusted to stay: with one
+        // open, the new target is always sent, even when it equals what
+        // the channel last confirmed.
+        enqueued += 1;
         sqlx::query(
             "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
         )
         .bind(store.as_str())
         .bind(&channel)
         .bind(&listing)
         .bind(&sku)
         .bind(quantity)
-        .bind(state)
         .bind(cause)
         .bind(&now)
         .bind(&now)

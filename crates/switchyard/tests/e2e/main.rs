@@ -15,6 +15,7 @@ mod crash;
 mod fulfilment;
 mod operations;
 mod plugin_rules;
+mod plugins;
 mod webhooks;
 
 use std::collections::BTreeMap;
@@ -48,6 +49,17 @@ pub fn engine_config() -> EngineConfig {
             max_concurrency: 4,
         },
         ..EngineConfig::default()
+    }
+}
+
+/// [`engine_config`] with workers that may reach 127.0.0.1 (receivers,
+/// the simulated 3PL) and nothing else that is not public, on `clock`.
+pub fn loopback_allowed(clock: &switchyard::Clock) -> EngineConfig {
+    EngineConfig {
+        outbound: switchyard_domain::webhook::AddressPolicy::parse(&["127.0.0.1".to_owned()])
+            .unwrap(),
+        clock: clock.clone(),
+        ..engine_config()
     }
 }
 

@@ -1,5 +1,7 @@
 //! Plugin rules and their dry run over real imported orders.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 
 use crate::World;
@@ -25,6 +27,21 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
     for id in [&gb, &us, &mixed] {
         w.order_for(id).await;
     }
+    // Two plugins, disabled (nothing is sent to them here).
+    let mut plugin = BTreeMap::new();
+    for name in ["big", "small"] {
+        let r = w
+            .app
+            .post(
+                &w.t,
+                &format!("/v1/stores/{}/plugins", w.store),
+                &json!({ "name": name, "url": format!("https://{name}.example.invalid/orders"), "enabled": false }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        plugin.insert(name, r.body["id"].as_str().unwrap().to_owned());
+    }
+    let (big, small) = (plugin["big"].as_str(), plugin["small"].as_str());
     let base = format!("/v1/stores/{}/plugin-rules", w.store);
     let empty = w.app.get(&w.t, &base).await;
     assert_eq!(empty.status, 200);
@@ -33,9 +50,9 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
     let rules = json!({ "rules": [
         { "name": "bulk", "when": { "min_quantity": 3 }, "then": { "action": "add_tag", "tag": "bulk" } },
         { "name": "bulk to the big warehouse", "when": { "tags_any": ["bulk"] },
-          "then": { "action": "send_to_plugin", "plugin_id": "plg_big" } },
+          "then": { "action": "send_to_plugin", "plugin_id": big } },
         { "name": "only SKU-00001 to the small one", "when": { "skus_all": ["SKU-00001"] },
-          "then": { "action": "send_to_plugin", "plugin_id": "plg_small" } },
+          "then": { "action": "send_to_plugin", "plugin_id": small } },
         { "name": "check the US", "when": { "countries": ["US"] }, "then": { "action": "hold", "reason": "US address check" } },
     ]});
     // Bad rules are refused with the field at fault.
@@ -53,6 +70,12 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
         )
         .await;
     assert!(r.status == 400 || r.status == 422, "{}", r.body);
+    // Routing to a plugin the store does not have is refused.
+    let mut unknown = rules.clone();
+    unknown["rules"][2]["then"]["plugin_id"] = json!("plg_01jzzzzzzzzzzzzzzzzzzzzzzz");
+    let r = w.app.put(&w.t, &base, &unknown).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "rules[2].then.plugin_id");
 
     let orders_before: Vec<Value> = w.orders("").await;
     let journal_before = journal_len(&w).await;
@@ -75,8 +98,8 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
             .unwrap()["outcome"]
             .clone()
     };
-    assert_eq!(outcome(&gb)["plugin_id"], "plg_small");
-    assert_eq!(outcome(&us)["plugin_id"], "plg_big");
+    assert_eq!(outcome(&gb)["plugin_id"], small);
+    assert_eq!(outcome(&us)["plugin_id"], big);
     assert_eq!(outcome(&us)["tags_added"], json!(["bulk"]));
     assert_eq!(outcome(&us)["on_hold"], "US address check");
     assert!(
@@ -85,7 +108,7 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
     );
     assert_eq!(
         r.body["summary"]["by_plugin"],
-        json!({ "plg_big": 1, "plg_small": 1 })
+        json!({ big: 1, small: 1 })
     );
     assert_eq!(r.body["summary"]["stay_with_store"], 1);
     assert_eq!(r.body["summary"]["on_hold"], 1);

@@ -5,22 +5,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
-use switchyard::{Clock, EngineConfig};
-use switchyard_domain::webhook::{AddressPolicy, EventType};
+use switchyard::Clock;
+use switchyard_domain::webhook::EventType;
 use switchyard_testkit::receiver::{Mode, Received, Receiver, verify_with_python};
 use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
 
-use crate::{World, engine_config, eventually};
-
-/// Workers that may reach 127.0.0.1 (the receiver), and nothing else
-/// that is not public.
-fn loopback_allowed(clock: &Clock) -> EngineConfig {
-    EngineConfig {
-        outbound: AddressPolicy::parse(&["127.0.0.1".to_owned()]).unwrap(),
-        clock: clock.clone(),
-        ..engine_config()
-    }
-}
+use crate::{World, engine_config, eventually, loopback_allowed};
 
 /// Subscribe `url` to a store's events; returns (id, secret).
 async fn subscribe(
