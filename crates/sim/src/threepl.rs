@@ -162,7 +162,9 @@ fn signature_ok(key: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<String, 
     let id = h("webhook-id")?;
     let ts = h("webhook-timestamp")?;
     let sigs = h("webhook-signature")?;
-    let t: i64 = ts.parse().map_err(|_| "webhook-timestamp is not a number")?;
+    let t: i64 = ts
+        .parse()
+        .map_err(|_| "webhook-timestamp is not a number")?;
     if (Utc::now().timestamp() - t).abs() > TOLERANCE_SECS {
         return Err("webhook-timestamp is too far from now".into());
     }
@@ -313,7 +315,11 @@ async fn ship_order(app: &Shared, order_id: &str) {
             let level = inner.stock.entry(sku.clone()).or_insert(0);
             *level = (*level - qty).max(0);
         }
-        let package = app.opts.seed.wrapping_mul(1_000).wrapping_add(inner.next_ref);
+        let package = app
+            .opts
+            .seed
+            .wrapping_mul(1_000)
+            .wrapping_add(inner.next_ref);
         let tracking = ups_tracking(package);
         if let Some(o) = inner.orders.get_mut(order_id) {
             o.tracking = Some(tracking);

@@ -235,5 +235,4 @@ pub trait Plugins: Send + Sync {
         attempt: PluginAttempt,
         now: DateTime<Utc>,
     ) -> Result<()>;
-
 }

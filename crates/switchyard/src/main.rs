@@ -285,7 +285,10 @@ fn parse_stock_list(s: &str) -> anyhow::Result<std::collections::BTreeMap<String
 #[allow(clippy::print_stdout)]
 fn print_3pl(sim: &switchyard_sim::threepl::RunningThreePl) {
     println!("3pl simulator listening on {}", sim.base_url());
-    println!("plugin URL (for POST /v1/stores/{{id}}/plugins): {}", sim.orders_url());
+    println!(
+        "plugin URL (for POST /v1/stores/{{id}}/plugins): {}",
+        sim.orders_url()
+    );
     println!(
         "control API: {0}/_sim/orders, {0}/_sim/stock, {0}/_sim/faults, {0}/_sim/requests",
         sim.base_url()

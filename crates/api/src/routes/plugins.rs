@@ -517,7 +517,12 @@ pub async fn report_plugin_stock(
             other => skipped.push(SkippedStockOut {
                 index,
                 sku: sku.to_string(),
-                reason: if other.is_some() { "kit" } else { "unknown_sku" }.to_owned(),
+                reason: if other.is_some() {
+                    "kit"
+                } else {
+                    "unknown_sku"
+                }
+                .to_owned(),
             }),
         }
     }

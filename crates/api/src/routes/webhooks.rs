@@ -237,14 +237,24 @@ pub(crate) fn new_secret() -> Result<String, ApiError> {
 }
 
 /// Seal a signing secret for its owner (a webhook or plugin id).
-pub(crate) fn seal(s: &AppState, auth: &Auth, owner: &str, secret: &str) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn seal(
+    s: &AppState,
+    auth: &Auth,
+    owner: &str,
+    secret: &str,
+) -> Result<Vec<u8>, ApiError> {
     s.cipher
         .seal_for(&auth.account_id, owner, secret.as_bytes())
         .map_err(ApiError::internal)
 }
 
 /// Open a signing secret sealed for `owner`.
-pub(crate) fn open(s: &AppState, auth: &Auth, owner: &str, sealed: &[u8]) -> Result<String, ApiError> {
+pub(crate) fn open(
+    s: &AppState,
+    auth: &Auth,
+    owner: &str,
+    sealed: &[u8],
+) -> Result<String, ApiError> {
     s.cipher
         .open_text_for(&auth.account_id, owner, sealed)
         .map_err(ApiError::internal)
@@ -405,7 +415,12 @@ pub async fn rotate_webhook_secret(
     let secret = new_secret()?;
     let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     s.storage
-        .rotate_webhook_secret(&auth.account_id, &id, seal(&s, &auth, id.as_str(), &secret)?, until)
+        .rotate_webhook_secret(
+            &auth.account_id,
+            &id,
+            seal(&s, &auth, id.as_str(), &secret)?,
+            until,
+        )
         .await?;
     Ok(Json(SecretOut {
         secret,

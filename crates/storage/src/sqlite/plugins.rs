@@ -201,8 +201,15 @@ pub(crate) async fn record_routing(
     .execute(&mut *conn)
     .await?;
     if let Some(plugin) = &outcome.plugin_id {
-        enqueue_plugin_message(conn, account, store, plugin, order, PluginMessageKind::Routed)
-            .await?;
+        enqueue_plugin_message(
+            conn,
+            account,
+            store,
+            plugin,
+            order,
+            PluginMessageKind::Routed,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -239,13 +246,16 @@ async fn plugin_orders(
     let mut messages: BTreeMap<String, Vec<PluginMessage>> = BTreeMap::new();
     for r in rows {
         let id: String = r.try_get("id")?;
-        let ms = sqlx::query("SELECT * FROM plugin_messages WHERE order_id = ? ORDER BY created_at")
-            .bind(&id)
-            .fetch_all(&mut *conn)
-            .await?;
+        let ms =
+            sqlx::query("SELECT * FROM plugin_messages WHERE order_id = ? ORDER BY created_at")
+                .bind(&id)
+                .fetch_all(&mut *conn)
+                .await?;
         messages.insert(
             id,
-            ms.iter().map(message_from_row).collect::<Result<Vec<_>>>()?,
+            ms.iter()
+                .map(message_from_row)
+                .collect::<Result<Vec<_>>>()?,
         );
     }
     rows.iter()
@@ -367,11 +377,13 @@ impl Plugins for SqliteStorage {
         .await?;
         if patch.enabled == Some(true) || patch.url.is_some() {
             // A plugin that was down or disabled gets its waiting orders now.
-            sqlx::query("UPDATE plugin_messages SET next_at = ? WHERE plugin_id = ? AND state = 'pending'")
-                .bind(&now)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE plugin_messages SET next_at = ? WHERE plugin_id = ? AND state = 'pending'",
+            )
+            .bind(&now)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
         let p = fetch_plugin(&mut tx, account, id).await?;
         journal_plugin(&mut tx, account, &p, "plugin.updated").await?;
@@ -401,7 +413,9 @@ impl Plugins for SqliteStorage {
         if open > 0 {
             return Err(StorageError::conflict(
                 "plugin_in_use",
-                format!("{open} open order(s) are routed to this plugin; disable it instead, or wait until they are fulfilled or cancelled"),
+                format!(
+                    "{open} open order(s) are routed to this plugin; disable it instead, or wait until they are fulfilled or cancelled"
+                ),
                 None,
             ));
         }
@@ -518,16 +532,21 @@ impl Plugins for SqliteStorage {
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;
-            sqlx::query("UPDATE plugin_messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ?")
-                .bind(ts(now + lease))
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE plugin_messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
+            )
+            .bind(ts(now + lease))
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
             let kind: String = r.try_get("kind")?;
             out.push(DuePluginMessage {
                 id: stored("message id", MessageId::parse(&id))?,
                 kind: PluginMessageKind::parse(&kind).ok_or_else(|| {
-                    StorageError::corrupt("plugin message kind", std::io::Error::other(kind.clone()))
+                    StorageError::corrupt(
+                        "plugin message kind",
+                        std::io::Error::other(kind.clone()),
+                    )
                 })?,
                 account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
                 plugin_id: stored("plugin id", PluginId::parse(r.try_get("plugin_id")?))?,

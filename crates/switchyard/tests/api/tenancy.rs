@@ -19,6 +19,7 @@ struct Victim {
     token_id: String,
     webhook: String,
     message: String,
+    plugin: String,
 }
 
 async fn populate(
@@ -26,7 +27,7 @@ async fn populate(
     t: &Tenant,
     account: &str,
     store_name: &str,
-) -> (String, String, String, String, String, String) {
+) -> (String, String, String, String, String, String, String) {
     let s = app.store(t, store_name).await;
     app.product(t, &s, "P").await;
     app.product(t, &s, "C").await;
@@ -109,6 +110,16 @@ async fn populate(
         .await;
     assert_eq!(test.status, StatusCode::ACCEPTED, "{}", test.body);
     let message = test.body["message_id"].as_str().unwrap().to_owned();
+    // A plugin, disabled, at an address that can never resolve.
+    let pl = app
+        .post(
+            t,
+            &format!("/v1/stores/{s}/plugins"),
+            &json!({ "name": "3PL", "url": "https://3pl.example.invalid/orders", "enabled": false }),
+        )
+        .await;
+    assert_eq!(pl.status, StatusCode::CREATED, "{}", pl.body);
+    let plugin = pl.body["id"].as_str().unwrap().to_owned();
     (
         s,
         channel,
@@ -116,6 +127,7 @@ async fn populate(
         fulfilment.id.to_string(),
         webhook,
         message,
+        plugin,
     )
 }
 
@@ -161,6 +173,17 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
         ("put", "/v1/stores/{store_id}/plugin-rules") => json!({ "rules": [
             { "name": "steal", "then": { "action": "send_to_plugin", "plugin_id": "evil" } } ] }),
         ("post", "/v1/stores/{store_id}/plugin-rules/dry-run") => json!({}),
+        ("post", "/v1/stores/{store_id}/plugins") => {
+            json!({ "name": "evil", "url": "https://evil.example.invalid/", "enabled": false })
+        }
+        ("patch", "/v1/plugins/{plugin_id}") => json!({ "name": "evil" }),
+        ("post", "/v1/plugins/{plugin_id}/tokens") => json!({ "name": "stolen" }),
+        ("post", "/v1/plugins/{plugin_id}/orders/{order_id}/fulfilments") => {
+            json!({ "tracking": [{ "number": "EVIL3" }] })
+        }
+        ("put", "/v1/plugins/{plugin_id}/stock") => {
+            json!({ "items": [{ "sku": "P", "quantity": 999 }] })
+        }
         ("post", "/v1/webhooks/{webhook_id}/replay") => {
             json!({ "since": "2020-01-01T00:00:00Z", "only_failed": false })
         }
@@ -181,6 +204,7 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{error_id}", "1")
         .replace("{webhook_id}", &v.webhook)
         .replace("{message_id}", &v.message)
+        .replace("{plugin_id}", &v.plugin)
 }
 
 /// Everything a tenant can see of its data, to compare before and after.
@@ -206,6 +230,10 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/webhooks/{}/secret", v.webhook),
         format!("/v1/webhooks/{}/messages", v.webhook),
         format!("/v1/webhooks/{}/attempts", v.webhook),
+        format!("/v1/stores/{}/plugins", v.store),
+        format!("/v1/plugins/{}", v.plugin),
+        format!("/v1/plugins/{}/secret", v.plugin),
+        format!("/v1/plugins/{}/orders", v.plugin),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -286,6 +314,7 @@ async fn walk(
                 &victim.token_id,
                 &victim.order,
                 &victim.webhook,
+                &victim.plugin,
             ] {
                 assert!(
                     !text.contains(id.as_str())
@@ -308,7 +337,7 @@ async fn no_route_reaches_another_accounts_data() {
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
-    let (store, channel, order, fulfilment, webhook, message) =
+    let (store, channel, order, fulfilment, webhook, message, plugin) =
         populate(&app, &bob, "bob", "bob shop").await;
     let bob_tokens = app.get(&bob, "/v1/tokens").await;
     let token_id = bob_tokens.body["items"][0]["id"]
@@ -324,6 +353,7 @@ async fn no_route_reaches_another_accounts_data() {
         token_id,
         webhook,
         message,
+        plugin,
     };
     walk(&app, &alice, &victim, &bob, &[]).await;
 }
@@ -334,7 +364,7 @@ async fn a_store_scoped_token_reaches_no_other_store() {
     let app = spawn_api_only().await;
     let owner = app.tenant("acme").await;
     let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
-    let (other, channel, order, fulfilment, webhook, message) =
+    let (other, channel, order, fulfilment, webhook, message, plugin) =
         populate(&app, &owner, "acme", "other").await;
     let scoped = app.store_tenant("acme", &mine).await;
     let tokens = app.get(&owner, "/v1/tokens").await;
@@ -348,6 +378,7 @@ async fn a_store_scoped_token_reaches_no_other_store() {
         token_id,
         webhook,
         message,
+        plugin,
     };
     // Account-wide routes answer 403 to a scoped token.
     walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;

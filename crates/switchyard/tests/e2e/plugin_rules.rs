@@ -106,10 +106,7 @@ async fn a_dry_run_shows_what_past_orders_would_get_and_changes_nothing() {
         outcome(&mixed)["plugin_id"].is_null(),
         "stays with the store"
     );
-    assert_eq!(
-        r.body["summary"]["by_plugin"],
-        json!({ big: 1, small: 1 })
-    );
+    assert_eq!(r.body["summary"]["by_plugin"], json!({ big: 1, small: 1 }));
     assert_eq!(r.body["summary"]["stay_with_store"], 1);
     assert_eq!(r.body["summary"]["on_hold"], 1);
 

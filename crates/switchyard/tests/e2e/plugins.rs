@@ -71,8 +71,8 @@ async fn plugin_world(ship_after: Duration, rules: Value) -> PluginWorld {
         listener,
     )
     .unwrap();
-    let rules = serde_json::from_str::<Value>(&rules.to_string().replace("{plugin}", &plugin))
-        .unwrap();
+    let rules =
+        serde_json::from_str::<Value>(&rules.to_string().replace("{plugin}", &plugin)).unwrap();
     let r = app
         .put(&t, &format!("/v1/stores/{store}/plugin-rules"), &rules)
         .await;
@@ -141,7 +141,10 @@ async fn an_order_routed_by_rule_is_shipped_by_the_3pl_synced_to_the_channel_and
     // The 3PL reports what it holds: its own source, beside `api`.
     let r = p
         .tpl
-        .control("stock", &json!({ "items": { "SKU-00004": 7, "NOT-STOCKED": 3 } }))
+        .control(
+            "stock",
+            &json!({ "items": { "SKU-00004": 7, "NOT-STOCKED": 3 } }),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -175,7 +178,10 @@ async fn an_order_routed_by_rule_is_shipped_by_the_3pl_synced_to_the_channel_and
     .await;
     let at = p.at_3pl(id).await;
     let tracking = at["tracking"].as_str().unwrap().to_owned();
-    assert!(tracking.starts_with("1Z") && tracking.len() == 18, "{tracking}");
+    assert!(
+        tracking.starts_with("1Z") && tracking.len() == 18,
+        "{tracking}"
+    );
     let reqs: Value = reqwest::get(format!("{}/_sim/requests", p.tpl.base_url()))
         .await
         .unwrap()
@@ -302,7 +308,12 @@ async fn an_order_routed_by_rule_is_shipped_by_the_3pl_synced_to_the_channel_and
             &format!("/v1/plugins/{}/orders?state=delivered", p.plugin),
         )
         .await;
-    assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.body);
+    assert_eq!(
+        list.body["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        list.body
+    );
     assert_eq!(list.body["items"][0]["messages"][0]["state"], "delivered");
     // A rule cannot be deleted from under the plugin.
     let r = w
