@@ -10,6 +10,7 @@
 
 mod catalogue;
 mod ledger;
+mod plugins;
 mod shipping;
 mod tenancy;
 mod webhooks;
@@ -76,6 +77,7 @@ backends!(
     shipping::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
     shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
+    plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
 );
 
 pub fn sku(s: &str) -> Sku {

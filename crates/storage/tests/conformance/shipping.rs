@@ -17,7 +17,7 @@ use switchyard_storage::{
 
 use crate::{account_and_store, channel, kit, product, sku};
 
-fn order(id: &str, lines: &[(&str, i64)], shipped: ChannelFulfilment) -> UnifiedOrder {
+pub fn order(id: &str, lines: &[(&str, i64)], shipped: ChannelFulfilment) -> UnifiedOrder {
     let t = Utc::now();
     UnifiedOrder {
         channel_order_id: id.into(),
@@ -53,7 +53,7 @@ fn order(id: &str, lines: &[(&str, i64)], shipped: ChannelFulfilment) -> Unified
     }
 }
 
-async fn import(s: &dyn Storage, r: &ChannelRef, o: UnifiedOrder) -> OrderId {
+pub async fn import(s: &dyn Storage, r: &ChannelRef, o: UnifiedOrder) -> OrderId {
     s.import_orders(
         r,
         &[ImportItem {
