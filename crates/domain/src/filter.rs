@@ -335,6 +335,7 @@ mod tests {
                     flags: vec![],
                 })
                 .collect(),
+            tags: vec![],
         }
     }
 

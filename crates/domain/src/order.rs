@@ -205,6 +205,10 @@ pub struct UnifiedOrder {
     pub shipping_method: Option<String>,
     /// Lines, in channel order.
     pub lines: Vec<UnifiedOrderLine>,
+    /// Tags the channel gave the order (Shopify order tags); plugin rules
+    /// can match them (`tags_any`).
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 impl UnifiedOrderLine {

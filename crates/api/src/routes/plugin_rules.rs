@@ -97,7 +97,8 @@ fn facts(o: &OrderRecord) -> OrderFacts {
         total: u.map_or(0, |u| u.total),
         currency: u.map(|u| u.currency),
         country: u.and_then(|u| u.shipping_address.country),
-        tags: Vec::new(),
+        // The tags the order arrived with (rules add theirs again).
+        tags: u.map(|u| u.tags.clone()).unwrap_or_default(),
     }
 }
 

@@ -159,5 +159,14 @@ pub(crate) fn order(label: &str, raw: &Value) -> Result<UnifiedOrder, ConnectorE
         billing_address: address(&raw["billingAddress"]),
         shipping_method: raw["shippingLine"]["title"].as_str().map(str::to_owned),
         lines,
+        tags: raw["tags"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|t| t.as_str().map(str::trim))
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
+            .collect(),
     })
 }

@@ -53,7 +53,7 @@ const ORDER_FIELDS: &str = "fragment SwitchyardAddress on MailingAddress {
 }
 fragment SwitchyardOrder on Order {
   id name createdAt updatedAt cancelledAt
-  displayFinancialStatus displayFulfillmentStatus currencyCode email phone
+  displayFinancialStatus displayFulfillmentStatus currencyCode email phone tags
   totalPriceSet { shopMoney { amount currencyCode } }
   totalTaxSet { shopMoney { amount currencyCode } }
   totalShippingPriceSet { shopMoney { amount currencyCode } }

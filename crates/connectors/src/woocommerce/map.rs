@@ -151,6 +151,8 @@ pub(crate) fn order(label: &str, raw: &Value) -> Result<UnifiedOrder, ConnectorE
         billing_address,
         shipping_method,
         lines,
+        // WooCommerce orders carry no tags.
+        tags: Vec::new(),
     })
 }
 

@@ -60,6 +60,9 @@ struct PlaceIn {
     #[serde(default = "default_paid")]
     paid: bool,
     country: Option<String>,
+    /// Order tags, as a merchant's app or staff would add them.
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 /// Place an order as a customer at checkout: stock is taken at once.
@@ -93,6 +96,9 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
             picks.iter().map(|(v, q, d, _)| (*v, *q, *d)).collect();
         let financial = if input.paid { "PAID" } else { "PENDING" };
         let id = shop.create_order(&lines, customer, financial, ("Standard", 395), now);
+        if let Some(o) = shop.orders.get_mut(&id) {
+            o.tags = input.tags;
+        }
         (id, shop.orders.get(&id).map(state::order_json))
     };
     fire(&sim, "orders/create", id, &host(&headers));

@@ -140,6 +140,8 @@ pub(crate) struct Order {
     pub lines: Vec<Line>,
     pub fulfillment_orders: Vec<FulfillmentOrder>,
     pub fulfillments: Vec<Fulfillment>,
+    /// Order tags (set when placed through the control API).
+    pub tags: Vec<String>,
 }
 
 impl Order {
@@ -420,6 +422,7 @@ impl Shop {
                     lines: fo_lines,
                 }],
                 fulfillments: Vec::new(),
+                tags: Vec::new(),
             },
         );
         id
@@ -648,7 +651,7 @@ pub(crate) fn order_json(o: &Order) -> Value {
         "email": c.email,
         "phone": c.phone,
         "note": null,
-        "tags": [],
+        "tags": o.tags,
         "currencyCode": CURRENCY,
         "presentmentCurrencyCode": CURRENCY,
         "displayFinancialStatus": o.financial,

@@ -274,7 +274,8 @@ async fn write_order(
         plugin_order_cancelled(conn, account, store, &id).await?;
     }
     if let Some(r) = &w.routing {
-        record_routing(conn, account, store, &id, r).await?;
+        let channel_tags = u.map(|o| o.tags.as_slice()).unwrap_or_default();
+        record_routing(conn, account, store, &id, channel_tags, r).await?;
     }
     let event_type = match (created, w.state) {
         (true, _) => "order.created",
@@ -316,7 +317,7 @@ fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> Orde
         total: o.total,
         currency: Some(o.currency),
         country: o.shipping_address.country,
-        tags: Vec::new(),
+        tags: o.tags.clone(),
     }
 }
 
@@ -397,7 +398,7 @@ pub(crate) async fn import_batch(
             });
         }
         // The store's plugin rules see an order once, when it arrives open.
-        let routing = (existing.is_none() && state == OrderState::Open && !rules.rules.is_empty())
+        let routing = (existing.is_none() && state == OrderState::Open)
             .then(|| rules.evaluate(&arriving_facts(ch, &order, &lines)));
         if let Some(r) = &routing {
             if let Some(reason) = &r.excluded {

@@ -183,10 +183,11 @@ pub(crate) async fn record_routing(
     account: &AccountId,
     store: &StoreId,
     order: &OrderId,
+    channel_tags: &[String],
     outcome: &RuleOutcome,
 ) -> Result<()> {
-    let tags =
-        serde_json::to_string(&outcome.tags_added).map_err(|e| StorageError::corrupt("tags", e))?;
+    let all: Vec<&String> = channel_tags.iter().chain(&outcome.tags_added).collect();
+    let tags = serde_json::to_string(&all).map_err(|e| StorageError::corrupt("tags", e))?;
     sqlx::query(
         "UPDATE orders SET tags = ?, plugin_id = ?, routed_by = ?, rule_excluded = ?,
            hold_reason = COALESCE(?, hold_reason), rules_applied_at = ? WHERE id = ?",

@@ -50,6 +50,7 @@ pub fn order(id: &str, lines: &[(&str, i64)], shipped: ChannelFulfilment) -> Uni
                 flags: Vec::new(),
             })
             .collect(),
+        tags: Vec::new(),
     }
 }
 

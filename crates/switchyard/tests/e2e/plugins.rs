@@ -330,6 +330,8 @@ async fn a_3pl_that_is_down_gets_the_order_once_it_recovers_held_orders_wait_and
     let p = plugin_world(
         Duration::from_secs(3600),
         json!({ "rules": [
+            { "name": "vip", "when": { "tags_any": ["vip"] },
+              "then": { "action": "add_tag", "tag": "vip-seen" } },
             { "name": "check the US", "when": { "countries": ["US"] },
               "then": { "action": "hold", "reason": "US address check" } },
             { "name": "all to venlo", "when": {},
@@ -346,9 +348,15 @@ async fn a_3pl_that_is_down_gets_the_order_once_it_recovers_held_orders_wait_and
         .unwrap();
     let cid = w
         .shopify
-        .order(&[("SKU-00001", 1)], json!({ "country": "GB" }))
+        .order(
+            &[("SKU-00001", 1)],
+            json!({ "country": "GB", "tags": ["vip"] }),
+        )
         .await;
-    let id = w.order_for(&cid).await["id"].as_str().unwrap().to_owned();
+    let first = w.order_for(&cid).await;
+    // The channel's tags are the order's, and rules match them.
+    assert_eq!(first["tags"], json!(["vip", "vip-seen"]));
+    let id = first["id"].as_str().unwrap().to_owned();
     for attempt in 1..=3 {
         eventually(&format!("attempt {attempt} to fail"), 30, || async {
             let r = p.routing(&id).await;
