@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 mod core;
+pub mod etsy;
 pub mod seed;
 pub mod shopify;
 pub mod threepl;
@@ -81,6 +82,8 @@ pub enum Channel {
     Shopify,
     /// WooCommerce REST API v3 with the Shipment Tracking extension.
     WooCommerce,
+    /// Etsy Open API v3.
+    Etsy,
 }
 
 impl Channel {
@@ -90,6 +93,7 @@ impl Channel {
         match s {
             "shopify" => Some(Self::Shopify),
             "woocommerce" => Some(Self::WooCommerce),
+            "etsy" => Some(Self::Etsy),
             _ => None,
         }
     }
@@ -100,6 +104,7 @@ impl Channel {
         match self {
             Self::Shopify => "shopify",
             Self::WooCommerce => "woocommerce",
+            Self::Etsy => "etsy",
         }
     }
 }
@@ -141,6 +146,14 @@ pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), Sim
             ))
         }
         Channel::Shopify => shopify::build(opts),
+        Channel::Etsy => {
+            let creds = etsy::EtsyCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((
+                etsy::router(opts.seed, opts.products, opts.orders, creds),
+                value,
+            ))
+        }
     }
 }
 
@@ -175,8 +188,12 @@ impl RunningSim {
             .unwrap_or_default()
             .iter()
             .filter_map(|i| {
-                // Shopify calls it `available`, WooCommerce `stock_quantity`.
-                let q = i["available"].as_i64().or(i["stock_quantity"].as_i64())?;
+                // Shopify calls it `available`, WooCommerce `stock_quantity`,
+                // Etsy `quantity`.
+                let q = i["available"]
+                    .as_i64()
+                    .or(i["stock_quantity"].as_i64())
+                    .or(i["quantity"].as_i64())?;
                 Some((i["sku"].as_str()?.to_owned(), q))
             })
             .collect())

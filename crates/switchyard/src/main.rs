@@ -115,6 +115,7 @@ enum Command {
 enum SimChannel {
     Shopify,
     Woocommerce,
+    Etsy,
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
@@ -225,6 +226,7 @@ async fn main() -> anyhow::Result<()> {
             let channel = match channel {
                 SimChannel::Shopify => switchyard_sim::Channel::Shopify,
                 SimChannel::Woocommerce => switchyard_sim::Channel::WooCommerce,
+                SimChannel::Etsy => switchyard_sim::Channel::Etsy,
                 SimChannel::ThreePl => {
                     let opts = switchyard_sim::threepl::ThreePlOptions {
                         secret: secret.context("--secret is required for the 3pl simulator")?,
