@@ -10,6 +10,7 @@
 pub mod back_office;
 pub mod channel;
 pub mod error;
+pub mod etsy;
 pub mod http;
 pub mod ratelimit;
 pub mod registry;

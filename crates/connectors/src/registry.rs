@@ -7,6 +7,7 @@ use switchyard_domain::channel::ChannelKind;
 
 use crate::channel::SalesChannel;
 use crate::error::ConnectorError;
+use crate::etsy::{Etsy, EtsyCredentials};
 use crate::http::HttpPolicy;
 use crate::shopify::{Shopify, ShopifyCredentials};
 use crate::woocommerce::{WooCommerce, WooCommerceCredentials};
@@ -44,6 +45,7 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
     match kind {
         ChannelKind::Shopify => "{\"access_token\", \"api_secret_key\"?}",
         ChannelKind::Woocommerce => "{\"consumer_key\", \"consumer_secret\", \"webhook_secret\"?}",
+        ChannelKind::Etsy => "{\"keystring\", \"refresh_token\", \"shop_id\"}",
         _ => "(no connector yet)",
     }
 }
@@ -64,6 +66,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
     match kind {
         ChannelKind::Shopify => parse::<ShopifyCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Woocommerce => parse::<WooCommerceCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Etsy => parse::<EtsyCredentials>(kind, credentials).map(|_| ()),
         other => Err(ConnectError::Unsupported(other)),
     }
 }
@@ -80,6 +83,7 @@ pub fn connect(
     Ok(match kind {
         ChannelKind::Shopify => Arc::new(Shopify::new(base, &parse(kind, creds)?, None, policy)?),
         ChannelKind::Woocommerce => Arc::new(WooCommerce::new(base, &parse(kind, creds)?, policy)?),
+        ChannelKind::Etsy => Arc::new(Etsy::new(base, &parse(kind, creds)?, policy)?),
         other => return Err(ConnectError::Unsupported(other)),
     })
 }

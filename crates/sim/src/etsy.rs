@@ -635,17 +635,28 @@ async fn tracking(
 }
 
 #[derive(Debug, Deserialize)]
-struct PageQuery {
+struct ListingsQuery {
     limit: Option<i64>,
     offset: Option<i64>,
+    state: Option<String>,
+    /// `Inventory` (comma-separated with others) embeds each listing's inventory.
+    includes: Option<String>,
 }
 
 async fn listings(
     State(sim): State<App>,
     headers: HeaderMap,
     Path(shop_id): Path<u64>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<ListingsQuery>,
 ) -> Response {
+    if q.state.as_deref().is_some_and(|s| s != "active") {
+        // Every simulated listing is active.
+        return Json(json!({ "count": 0, "results": [] })).into_response();
+    }
+    let with_inventory = q
+        .includes
+        .as_deref()
+        .is_some_and(|i| i.split(',').any(|x| x.trim() == "Inventory"));
     if let Err(r) = authorize(&sim, &headers).and_then(|()| check_shop(&sim, shop_id)) {
         return r;
     }
@@ -659,7 +670,13 @@ async fn listings(
         .values()
         .skip(offset)
         .take(limit)
-        .map(|l| listing_json(shop_id, l))
+        .map(|l| {
+            let mut v = listing_json(shop_id, l);
+            if with_inventory {
+                v["inventory"] = inventory_json(l);
+            }
+            v
+        })
         .collect();
     Json(json!({ "count": shop.listings.len(), "results": results })).into_response()
 }
