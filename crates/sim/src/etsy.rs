@@ -225,19 +225,28 @@ impl Shop {
                 let Some(p) = l.products.get(*vi) else {
                     continue;
                 };
-                txns.push((l.id, p.id, p.sku.clone(), l.title.clone(), *q, p.offering.price));
+                txns.push((
+                    l.id,
+                    p.id,
+                    p.sku.clone(),
+                    l.title.clone(),
+                    *q,
+                    p.offering.price,
+                ));
             }
             let txns = txns
                 .into_iter()
-                .map(|(listing_id, product_id, sku, title, quantity, price)| Txn {
-                    id: shop.id(),
-                    listing_id,
-                    product_id,
-                    sku,
-                    title,
-                    quantity,
-                    price,
-                })
+                .map(
+                    |(listing_id, product_id, sku, title, quantity, price)| Txn {
+                        id: shop.id(),
+                        listing_id,
+                        product_id,
+                        sku,
+                        title,
+                        quantity,
+                        price,
+                    },
+                )
                 .collect();
             let t = o.created_at.timestamp();
             shop.receipts.insert(
@@ -317,7 +326,8 @@ fn product_json(p: &Product) -> Value {
 }
 
 fn value_id(size: &str) -> u64 {
-    size.bytes().fold(1_000, |a, b| a * 31 % 1_000_000 + u64::from(b))
+    size.bytes()
+        .fold(1_000, |a, b| a * 31 % 1_000_000 + u64::from(b))
 }
 
 fn inventory_json(l: &Listing) -> Value {
@@ -398,7 +408,11 @@ async fn gate(State(sim): State<App>, req: Request, next: Next) -> Response {
             StatusCode::TOO_MANY_REQUESTS,
             "You have exceeded your rate limit",
         );
-        let wait = if left_day < 0 { 86_400 - secs % 86_400 } else { 1 };
+        let wait = if left_day < 0 {
+            86_400 - secs % 86_400
+        } else {
+            1
+        };
         r.headers_mut()
             .insert("retry-after", HeaderValue::from(wait));
         r
@@ -461,6 +475,16 @@ fn check_shop(sim: &Sim, shop_id: u64) -> Result<(), Response> {
     }
 }
 
+/// A shop route: a valid token, and the token's own shop.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response, as handlers return it"
+)]
+fn shop_access(sim: &Sim, headers: &HeaderMap, shop_id: u64) -> Result<(), Response> {
+    authorize(sim, headers)?;
+    check_shop(sim, shop_id)
+}
+
 fn form(body: &[u8]) -> BTreeMap<String, String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
         .unwrap_or_default()
@@ -483,8 +507,7 @@ async fn token(State(sim): State<App>, body: Bytes) -> Response {
     if f.get("client_id") != Some(&sim.creds.keystring) {
         return bad("invalid_client", "client_id is not a known app");
     }
-    if f.get("refresh_token") != Some(&sim.creds.refresh_token) || sim.core.faults().auth_revoked
-    {
+    if f.get("refresh_token") != Some(&sim.creds.refresh_token) || sim.core.faults().auth_revoked {
         return bad("invalid_grant", "refresh_token is invalid or revoked");
     }
     let mut shop = lock(&sim.shop);
@@ -547,7 +570,7 @@ async fn receipts(
     Path(shop_id): Path<u64>,
     Query(q): Query<ReceiptsQuery>,
 ) -> Response {
-    if let Err(r) = authorize(&sim, &headers).and_then(|()| check_shop(&sim, shop_id)) {
+    if let Err(r) = shop_access(&sim, &headers, shop_id) {
         return r;
     }
     let (limit, offset) = match page_bounds(q.limit, q.offset) {
@@ -593,7 +616,7 @@ async fn one_receipt(
     headers: HeaderMap,
     Path((shop_id, id)): Path<(u64, u64)>,
 ) -> Response {
-    if let Err(r) = authorize(&sim, &headers).and_then(|()| check_shop(&sim, shop_id)) {
+    if let Err(r) = shop_access(&sim, &headers, shop_id) {
         return r;
     }
     match lock(&sim.shop).receipts.get(&id) {
@@ -608,7 +631,7 @@ async fn tracking(
     Path((shop_id, id)): Path<(u64, u64)>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&sim, &headers).and_then(|()| check_shop(&sim, shop_id)) {
+    if let Err(r) = shop_access(&sim, &headers, shop_id) {
         return r;
     }
     let f = form(&body);
@@ -657,7 +680,7 @@ async fn listings(
         .includes
         .as_deref()
         .is_some_and(|i| i.split(',').any(|x| x.trim() == "Inventory"));
-    if let Err(r) = authorize(&sim, &headers).and_then(|()| check_shop(&sim, shop_id)) {
+    if let Err(r) = shop_access(&sim, &headers, shop_id) {
         return r;
     }
     let (limit, offset) = match page_bounds(q.limit, q.offset) {
@@ -760,7 +783,10 @@ async fn put_inventory(
             );
         }
         if !(o.price.is_finite() && o.price >= 0.2) {
-            return err(StatusCode::BAD_REQUEST, "Offering price must be at least 0.20");
+            return err(
+                StatusCode::BAD_REQUEST,
+                "Offering price must be at least 0.20",
+            );
         }
         #[allow(clippy::cast_possible_truncation, reason = "prices are small")]
         let price = (o.price * 100.0).round() as i64;
@@ -820,7 +846,14 @@ async fn place(State(sim): State<App>, body: Bytes) -> Response {
             .get(&listing_id)
             .map(|x| x.title.clone())
             .unwrap_or_default();
-        txns.push((listing_id, p.id, l.sku.clone(), title, l.quantity, p.offering.price));
+        txns.push((
+            listing_id,
+            p.id,
+            l.sku.clone(),
+            title,
+            l.quantity,
+            p.offering.price,
+        ));
     }
     for (listing_id, pid, _, _, q, _) in &txns {
         if let Some(p) = shop
@@ -835,15 +868,17 @@ async fn place(State(sim): State<App>, body: Bytes) -> Response {
     let now = shop.tick();
     let txns = txns
         .into_iter()
-        .map(|(listing_id, product_id, sku, title, quantity, price)| Txn {
-            id: shop.id(),
-            listing_id,
-            product_id,
-            sku: Some(sku),
-            title,
-            quantity,
-            price,
-        })
+        .map(
+            |(listing_id, product_id, sku, title, quantity, price)| Txn {
+                id: shop.id(),
+                listing_id,
+                product_id,
+                sku: Some(sku),
+                title,
+                quantity,
+                price,
+            },
+        )
         .collect();
     let receipt = Receipt {
         id: rid,
@@ -858,7 +893,11 @@ async fn place(State(sim): State<App>, body: Bytes) -> Response {
     };
     let out = receipt_json(sim.creds.shop_id, &receipt);
     shop.receipts.insert(rid, receipt);
-    (StatusCode::CREATED, Json(json!({ "id": rid, "receipt": out }))).into_response()
+    (
+        StatusCode::CREATED,
+        Json(json!({ "id": rid, "receipt": out })),
+    )
+        .into_response()
 }
 
 async fn cancel(State(sim): State<App>, Path(id): Path<u64>) -> Response {

@@ -241,7 +241,8 @@ impl Etsy {
                             "values": v["values"] })
                 })
                 .collect();
-            body_products.push(json!({ "sku": sku, "property_values": props, "offerings": offerings }));
+            body_products
+                .push(json!({ "sku": sku, "property_values": props, "offerings": offerings }));
         }
         for sku in quantities.keys() {
             if !products.iter().any(|p| p["sku"].as_str() == Some(sku)) {
@@ -429,7 +430,11 @@ impl SalesChannel for Etsy {
                 }
             };
             let title = l["title"].as_str().unwrap_or_default();
-            for p in inventory["products"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            for p in inventory["products"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 let Some(sku) = p["sku"].as_str().filter(|s| !s.is_empty()) else {
                     continue;
                 };
@@ -528,7 +533,11 @@ impl SalesChannel for Etsy {
             // recorded under our reference so the buyer is told it left.
             vec![shipment.reference.as_str()]
         } else {
-            shipment.tracking.iter().map(|t| t.number.as_str()).collect()
+            shipment
+                .tracking
+                .iter()
+                .map(|t| t.number.as_str())
+                .collect()
         };
         let carrier = shipment.carrier.clone().unwrap_or_else(|| "other".into());
         let mut first: Option<(String, bool)> = None;

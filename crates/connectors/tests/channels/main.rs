@@ -7,6 +7,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod etsy;
 mod shopify;
 mod woocommerce;
 mod woocommerce_shipping;
