@@ -161,8 +161,9 @@ impl Shop {
         self.next_id
     }
 
+    /// Now (real time), strictly after every earlier change.
     fn tick(&mut self) -> i64 {
-        self.now += 1;
+        self.now = (self.now + 1).max(chrono::Utc::now().timestamp());
         self.now
     }
 

@@ -12,6 +12,7 @@
 mod back_office;
 mod core_loop;
 mod crash;
+mod etsy;
 mod fulfilment;
 mod operations;
 mod plugin_rules;
