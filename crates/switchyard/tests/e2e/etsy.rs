@@ -80,7 +80,7 @@ async fn a_sale_on_etsy_reaches_every_channel_and_its_shipment_reaches_etsy() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["order_id"].to_string() == receipt)
+        .find(|o| o["order_id"].as_u64().map(|n| n.to_string()) == Some(receipt.clone()))
         .unwrap();
     assert_eq!(ours["shipments"][0]["tracking_code"], "1Z999AA10123456784");
     assert_eq!(ours["shipments"][0]["carrier_name"], "ups");
