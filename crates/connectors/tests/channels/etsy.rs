@@ -332,3 +332,58 @@ async fn bursts_past_ten_requests_a_second_are_held_back_and_all_succeed() {
     let refused = log.iter().filter(|e| e.status == 429).count();
     assert!(refused < ok, "{refused} refusals for {ok} answers");
 }
+
+#[tokio::test]
+async fn under_429s_5xx_slow_duplicate_and_shuffled_answers_nothing_is_lost_or_doubled() {
+    let (_sim, c, ctl, _creds) = start(12, 230).await;
+    let listings = all_listings(&c).await;
+    ctl.clear_requests().await;
+    ctl.faults(&switchyard_sim::Faults::spread(0.2, 1, 1_500))
+        .await;
+    let d = drain(&c, epoch()).await;
+    assert_eq!(d.orders.len(), 230, "every receipt, once");
+    // Stock to ten listings' first products, each confirmed.
+    let updates: Vec<StockUpdate> = listings
+        .iter()
+        .take(10)
+        .map(|l| StockUpdate {
+            channel_listing_id: l.channel_listing_id.clone(),
+            sku: l.sku.clone().unwrap(),
+            quantity: 5,
+            expected: None,
+        })
+        .collect();
+    let out = c.push_stock(&updates).await.unwrap();
+    assert!(out.iter().all(|o| *o == StockOutcome::Accepted), "{out:?}");
+    // A shipment while answers go missing: looked for before created again.
+    let sku = listings[0].sku.clone().unwrap();
+    let placed = ctl
+        .post("/_sim/orders", json!({ "lines": lines(&[(&sku, 1)]) }))
+        .await;
+    let push = FulfilmentPush {
+        channel_order_id: placed["id"].to_string(),
+        lines: vec![],
+        tracking: vec![Tracking {
+            number: "JJD000390007711112222".into(),
+            url: None,
+        }],
+        carrier: Some("dhl_parcel".into()),
+        service: None,
+        shipped_at: chrono::Utc::now(),
+        reference: "ful_f".into(),
+    };
+    c.push_fulfilment(&push).await.unwrap();
+    ctl.faults(&switchyard_sim::Faults::default()).await;
+    let f = ctl.get("/_sim/fulfilments").await;
+    let ours = f["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["order_id"] == placed["id"])
+        .unwrap();
+    assert_eq!(ours["shipments"].as_array().unwrap().len(), 1);
+    assert!(
+        ctl.requests().await.iter().any(|e| e.fault.is_some()),
+        "faults were injected"
+    );
+}
