@@ -64,6 +64,15 @@ pub struct Scope {
     pub plugin: Option<PluginId>,
 }
 
+impl From<IssueError> for crate::error::ApiError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Storage(e) => e.into(),
+            random @ IssueError::Random(_) => Self::internal(random),
+        }
+    }
+}
+
 /// Mint a token for `account` within `scope` and store its hash. Returns
 /// the secret, to be shown once, and the stored record.
 pub async fn issue(

@@ -107,6 +107,26 @@ impl HttpRequest {
         }
     }
 
+    /// A request with a form-encoded (`application/x-www-form-urlencoded`) body.
+    #[must_use]
+    pub fn form(method: reqwest::Method, url: impl Into<String>, fields: &[(&str, &str)]) -> Self {
+        Self {
+            method,
+            url: url.into(),
+            headers: vec![(
+                "content-type".into(),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            // Pairs of strings always encode.
+            body: Some(
+                serde_urlencoded::to_string(fields)
+                    .unwrap_or_default()
+                    .into_bytes(),
+            ),
+            idempotent: true,
+        }
+    }
+
     /// Mark the request as unsafe to resend blindly (see [`HttpRequest::idempotent`]).
     #[must_use]
     pub fn not_idempotent(mut self) -> Self {

@@ -124,6 +124,27 @@ pub struct OrderFacts {
     pub tags: Vec<String>,
 }
 
+impl OrderFacts {
+    /// The facts of an order of channel `channel_id`: its lines (store SKU,
+    /// units) and, from its unified form when it has one, total, country
+    /// and the tags the channel gave it.
+    #[must_use]
+    pub fn of(
+        channel_id: &str,
+        order: Option<&crate::order::UnifiedOrder>,
+        lines: Vec<(String, i64)>,
+    ) -> Self {
+        Self {
+            channel_id: channel_id.to_owned(),
+            lines,
+            total: order.map_or(0, |o| o.total),
+            currency: order.map(|o| o.currency),
+            country: order.and_then(|o| o.shipping_address.country),
+            tags: order.map(|o| o.tags.clone()).unwrap_or_default(),
+        }
+    }
+}
+
 /// What the rules decided for an order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct RuleOutcome {

@@ -164,8 +164,54 @@ pub struct RunningSim {
     pub addr: SocketAddr,
     /// The credentials it accepts (channel-specific JSON).
     pub credentials: Value,
+    server: Server,
+}
+
+/// A router served on a listener in the background until stopped or
+/// dropped.
+#[derive(Debug)]
+pub(crate) struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Serve `router` on `listener`; `what` names it in the log.
+    pub(crate) fn start(listener: TcpListener, router: Router, what: &'static str) -> Self {
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let result = axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(error = %e, "{what} stopped");
+            }
+        });
+        Self {
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stop serving and wait for it.
+    pub(crate) async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
 }
 
 impl RunningSim {
@@ -226,21 +272,8 @@ impl RunningSim {
     }
 
     /// Stop serving and wait for it.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for RunningSim {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -252,22 +285,10 @@ pub fn spawn_on(
 ) -> Result<RunningSim, SimError> {
     let (router, credentials) = build(channel, opts)?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "simulator stopped");
-        }
-    });
     Ok(RunningSim {
         addr,
         credentials,
-        stop: Some(stop),
-        task: Some(task),
+        server: Server::start(listener, router, "simulator"),
     })
 }
 

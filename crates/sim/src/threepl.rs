@@ -39,8 +39,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::SimError;
 
@@ -530,8 +528,7 @@ pub fn router(opts: ThreePlOptions) -> Result<Router, SimError> {
 pub struct RunningThreePl {
     /// Where it listens.
     pub addr: std::net::SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: crate::Server,
 }
 
 impl RunningThreePl {
@@ -576,21 +573,8 @@ impl RunningThreePl {
     }
 
     /// Stop serving and wait for it.
-    pub async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for RunningThreePl {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -598,21 +582,9 @@ impl Drop for RunningThreePl {
 pub fn spawn_on(opts: ThreePlOptions, listener: TcpListener) -> Result<RunningThreePl, SimError> {
     let router = router(opts)?;
     let addr = listener.local_addr()?;
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "3pl simulator stopped");
-        }
-    });
     Ok(RunningThreePl {
         addr,
-        stop: Some(stop),
-        task: Some(task),
+        server: crate::Server::start(listener, router, "3pl simulator"),
     })
 }
 

@@ -149,11 +149,7 @@ pub async fn create_token(
         },
         body.name,
     )
-    .await
-    .map_err(|e| match e {
-        tokens::IssueError::Storage(e) => ApiError::from(e),
-        random @ tokens::IssueError::Random(_) => ApiError::internal(random),
-    })?;
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTokenOut {

@@ -84,22 +84,17 @@ pub struct DryRunOut {
     pub next_cursor: Option<String>,
 }
 
-/// What rules look at in a stored order.
+/// What rules look at in a stored order (the tags it arrived with;
+/// rules add theirs again).
 fn facts(o: &OrderRecord) -> OrderFacts {
-    let u = o.unified.as_ref();
-    OrderFacts {
-        channel_id: o.channel_id.to_string(),
-        lines: o
-            .lines
+    OrderFacts::of(
+        o.channel_id.as_str(),
+        o.unified.as_ref(),
+        o.lines
             .iter()
             .map(|l| (l.sku.clone(), l.quantity.unwrap_or(l.open_quantity)))
             .collect(),
-        total: u.map_or(0, |u| u.total),
-        currency: u.map(|u| u.currency),
-        country: u.and_then(|u| u.shipping_address.country),
-        // The tags the order arrived with (rules add theirs again).
-        tags: u.map(|u| u.tags.clone()).unwrap_or_default(),
-    }
+    )
 }
 
 /// The store's plugin rules.

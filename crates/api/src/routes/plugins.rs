@@ -329,12 +329,8 @@ pub async fn create_plugin_token(
         store: Some(p.store_id),
         plugin: Some(id),
     };
-    let (secret, rec) = tokens::issue(s.storage.as_ref(), auth.account_id.clone(), scope, name)
-        .await
-        .map_err(|e| match e {
-            tokens::IssueError::Storage(e) => ApiError::from(e),
-            random @ tokens::IssueError::Random(_) => ApiError::internal(random),
-        })?;
+    let (secret, rec) =
+        tokens::issue(s.storage.as_ref(), auth.account_id.clone(), scope, name).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedTokenOut {

@@ -133,22 +133,15 @@ impl Etsy {
         {
             return Ok(t.clone());
         }
-        let body = serde_urlencoded::to_string([
-            ("grant_type", "refresh_token"),
-            ("client_id", self.creds.keystring.as_str()),
-            ("refresh_token", self.creds.refresh_token.as_str()),
-        ])
-        .map_err(|e| self.malformed(e.to_string()))?;
-        let req = HttpRequest {
-            method: reqwest::Method::POST,
-            url: format!("{}/v3/public/oauth/token", self.base),
-            headers: vec![(
-                "content-type".into(),
-                "application/x-www-form-urlencoded".into(),
-            )],
-            body: Some(body.into_bytes()),
-            idempotent: true,
-        }
+        let req = HttpRequest::form(
+            reqwest::Method::POST,
+            format!("{}/v3/public/oauth/token", self.base),
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", &self.creds.keystring),
+                ("refresh_token", &self.creds.refresh_token),
+            ],
+        )
         .header("x-api-key", self.creds.keystring.clone());
         let (_, v) = self.http.send_json(&req).await.map_err(|e| match e {
             ConnectorError::Rejected { channel, .. } => ConnectorError::Auth {
@@ -554,25 +547,16 @@ impl SalesChannel for Etsy {
                     .map(|id| id.to_string()))
             };
             let create = || async {
-                let body = serde_urlencoded::to_string([
-                    ("tracking_code", number),
-                    ("carrier_name", carrier.as_str()),
-                ])
-                .map_err(|e| self.malformed(e.to_string()))?;
-                let req = HttpRequest {
-                    method: reqwest::Method::POST,
-                    url: format!(
+                let req = HttpRequest::form(
+                    reqwest::Method::POST,
+                    format!(
                         "{}{}",
                         self.base,
                         self.shop_path(&format!("/receipts/{order}/tracking"))
                     ),
-                    headers: vec![(
-                        "content-type".into(),
-                        "application/x-www-form-urlencoded".into(),
-                    )],
-                    body: Some(body.into_bytes()),
-                    idempotent: false,
-                };
+                    &[("tracking_code", number), ("carrier_name", &carrier)],
+                )
+                .not_idempotent();
                 let r = self.send(req).await?;
                 r["shipments"]
                     .as_array()

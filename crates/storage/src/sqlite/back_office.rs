@@ -605,6 +605,7 @@ impl BackOffices for SqliteStorage {
                 if !matches!(o.state, OrderState::Cancelled | OrderState::Fulfilled) {
                     let (ev, payload) = cancel_in_tx(
                         &mut tx,
+                        &account,
                         &o,
                         Some("cancelled in the back office"),
                         "back_office",

@@ -8,6 +8,7 @@
 //! the busy timeout.
 
 mod accounts;
+mod arrivals;
 mod back_office;
 mod catalogue;
 mod fulfilments;

@@ -1,5 +1,6 @@
-//! Orders: the transactional import upsert with stock commitments, journal
-//! events, oversell detection and stock pushes; the orders list; API actions.
+//! Orders: the transactional upsert of one order with its stock
+//! commitments and journal event; the orders list; API actions. The import
+//! of a channel's batch around it is in `arrivals`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,56 +8,54 @@ use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use switchyard_domain::event::{EntityType, NewEvent};
-use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
-use switchyard_domain::plugin_rules::{OrderFacts, PluginRules, RuleOutcome};
+use switchyard_domain::plugin_rules::RuleOutcome;
 
+use super::arrivals::find_existing;
 use super::catalogue::{components_of, product_kind};
-use super::ledger::{flag_oversold, invalidate_confirmed};
-use super::listings::{enqueue_targets, map_sku, require_channel};
+use super::listings::{enqueue_targets, require_channel};
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store,
-    store_setting, stored, ts,
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
+    ts,
 };
 use crate::{
-    ChannelRef, ImportItem, ImportOutcome, ImportReport, JournalEvent, NewOrder, OrderAction,
-    OrderFilter, OrderLineRecord, OrderRecord, Orders, Page, PageRequest, Result, StorageError,
-    UpsertedOrder,
+    JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
+    PageRequest, Result, StorageError, UpsertedOrder,
 };
 
 /// One line to store.
-struct LineWrite {
-    channel_line_id: Option<String>,
-    sku: String,
-    quantity: Option<i64>,
-    open_quantity: i64,
+pub(crate) struct LineWrite {
+    pub channel_line_id: Option<String>,
+    pub sku: String,
+    pub quantity: Option<i64>,
+    pub open_quantity: i64,
 }
 
 /// Everything written to an order row.
-struct OrderWrite<'a> {
+pub(crate) struct OrderWrite<'a> {
     /// The stored order with this `(channel, channel_order_id)`, if any.
-    existing: Option<(OrderId, OrderState)>,
-    channel_id: &'a ChannelId,
-    channel_order_id: &'a str,
-    state: OrderState,
-    excluded_reason: Option<String>,
-    unified: Option<&'a UnifiedOrder>,
-    raw: Option<String>,
-    lines: Vec<LineWrite>,
+    pub existing: Option<(OrderId, OrderState)>,
+    pub channel_id: &'a ChannelId,
+    pub channel_order_id: &'a str,
+    pub state: OrderState,
+    pub excluded_reason: Option<String>,
+    pub unified: Option<&'a UnifiedOrder>,
+    pub raw: Option<String>,
+    pub lines: Vec<LineWrite>,
     /// What the plugin rules decided, for an order arriving now.
-    routing: Option<RuleOutcome>,
+    pub routing: Option<RuleOutcome>,
 }
 
 /// What a write did.
-struct Written {
-    id: OrderId,
-    created: bool,
+pub(crate) struct Written {
+    pub id: OrderId,
+    pub created: bool,
     /// SKUs whose commitments changed (old and new).
-    touched: BTreeSet<String>,
+    pub touched: BTreeSet<String>,
     /// SKUs the order commits now.
-    committed: BTreeSet<String>,
+    pub committed: BTreeSet<String>,
 }
 
 /// SKUs an order commits right now.
@@ -132,42 +131,9 @@ pub(crate) async fn recommit(
     Ok(out)
 }
 
-/// The stored order with this channel id.
-struct Existing {
-    id: OrderId,
-    state: OrderState,
-    /// The channel `updated_at` it was last imported with.
-    seen: Option<String>,
-    /// Excluded by a plugin rule when it arrived, with the reason.
-    rule_excluded: Option<String>,
-}
-
-async fn find_existing(
-    conn: &mut SqliteConnection,
-    channel: &ChannelId,
-    channel_order_id: &str,
-) -> Result<Option<Existing>> {
-    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT id, state, channel_updated_at, rule_excluded FROM orders WHERE channel_id = ? AND channel_order_id = ?",
-    )
-    .bind(channel.as_str())
-    .bind(channel_order_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.map(|(id, state, seen, rule_excluded)| {
-        Ok(Existing {
-            id: stored("order id", OrderId::parse(&id))?,
-            state: stored("order state", OrderState::parse(&state))?,
-            seen,
-            rule_excluded,
-        })
-    })
-    .transpose()
-}
-
 /// Insert or update an order by `(channel, channel_order_id)`, its lines
 /// and commitments, and journal it, on `conn` (inside the caller's transaction).
-async fn write_order(
+pub(crate) async fn write_order(
     conn: &mut SqliteConnection,
     account: &AccountId,
     store: &StoreId,
@@ -176,6 +142,10 @@ async fn write_order(
     let now = now_text();
     let u = w.unified;
     let unified_json = u.map(|o| serde_json::to_string(o).unwrap_or_default());
+    // The channel's tags, kept on the row from the order's arrival (an
+    // update leaves them and what rules added alone).
+    let channel_tags = serde_json::to_string(u.map(|o| o.tags.as_slice()).unwrap_or_default())
+        .map_err(|e| StorageError::corrupt("tags", e))?;
     let (id, created, previous) = match w.existing.clone() {
         Some((id, state)) => (id, false, Some(state)),
         None => (OrderId::generate(), true, None),
@@ -218,7 +188,7 @@ async fn write_order(
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
-         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason) ",
+         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags) ",
     );
     q.push_values([()], |mut b, ()| {
         b.push_bind(id.as_str())
@@ -239,7 +209,8 @@ async fn write_order(
             .push_bind(u.map(|o| ts(o.updated_at)))
             .push_bind(&unified_json)
             .push_bind(&w.raw)
-            .push_bind(&w.excluded_reason);
+            .push_bind(&w.excluded_reason)
+            .push_bind(&channel_tags);
     });
     q.push(
         " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
@@ -306,157 +277,11 @@ async fn write_order(
     })
 }
 
-/// What plugin rules look at in an arriving order: its lines by store SKU.
-fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> OrderFacts {
-    OrderFacts {
-        channel_id: ch.to_string(),
-        lines: lines
-            .iter()
-            .map(|l| (l.sku.clone(), l.quantity.unwrap_or(l.open_quantity)))
-            .collect(),
-        total: o.total,
-        currency: Some(o.currency),
-        country: o.shipping_address.country,
-        tags: o.tags.clone(),
-    }
-}
-
 fn enum_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default()
-}
-
-/// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
-pub(crate) async fn import_batch(
-    conn: &mut SqliteConnection,
-    channel: &ChannelRef,
-    items: &[ImportItem],
-) -> Result<ImportReport> {
-    let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
-    require_channel(conn, account, store, ch).await?;
-    let settings: String = sqlx::query_scalar("SELECT settings FROM channels WHERE id = ?")
-        .bind(ch.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    let settings: ChannelSettings = serde_json::from_str(&settings)
-        .map_err(|e| StorageError::corrupt("channel settings", e))?;
-    let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
-    let mut report = ImportReport::default();
-    let mut touched = BTreeSet::new();
-    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
-    for item in items {
-        let existing = find_existing(conn, ch, &item.order.channel_order_id).await?;
-        let existing_state = existing.as_ref().map(|e| e.state);
-        let (mut state, mut excluded_reason) =
-            match decide(&item.order, &settings.order_filters, existing_state) {
-                ImportDecision::Skip(reason) => {
-                    report.outcomes.push(ImportOutcome::Skipped { reason });
-                    continue;
-                }
-                ImportDecision::Import {
-                    state,
-                    excluded_reason,
-                } => (state, excluded_reason),
-            };
-        // An exclusion by plugin rule outlasts the channel sending the order again.
-        if state == OrderState::Open
-            && let Some(reason) = existing.as_ref().and_then(|e| e.rule_excluded.clone())
-        {
-            state = OrderState::Excluded;
-            excluded_reason = Some(reason);
-        }
-        if let Some(e) = &existing
-            && existing_state == Some(state)
-            && e.seen.as_deref() == Some(ts(item.order.updated_at).as_str())
-        {
-            report
-                .outcomes
-                .push(ImportOutcome::Unchanged { id: e.id.clone() });
-            continue;
-        }
-        // Only orders that are written are copied (to flag their lines);
-        // re-reads and skipped orders cost no copy.
-        let mut order = item.order.clone();
-        let mut lines = Vec::with_capacity(order.lines.len());
-        let mut mapped_skus = BTreeSet::new();
-        for l in &mut order.lines {
-            let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
-            let mapped = if channel_sku.is_empty() {
-                None
-            } else {
-                map_sku(conn, store, ch, &channel_sku).await?
-            };
-            l.flag_against(|_| mapped.is_some());
-            mapped_skus.extend(mapped.clone());
-            lines.push(LineWrite {
-                channel_line_id: Some(l.channel_line_id.clone()),
-                sku: mapped.unwrap_or(channel_sku),
-                quantity: Some(l.quantity),
-                open_quantity: l.quantity.max(0),
-            });
-        }
-        // The store's plugin rules see an order once, when it arrives open.
-        let routing = (existing.is_none() && state == OrderState::Open)
-            .then(|| rules.evaluate(&arriving_facts(ch, &order, &lines)));
-        if let Some(r) = &routing {
-            if let Some(reason) = &r.excluded {
-                state = OrderState::Excluded;
-                excluded_reason = Some(reason.clone());
-            } else if r.on_hold.is_some() {
-                state = OrderState::OnHold;
-            }
-        }
-        let written = write_order(
-            conn,
-            account,
-            store,
-            OrderWrite {
-                existing: existing.map(|e| (e.id, e.state)),
-                channel_id: ch,
-                channel_order_id: &order.channel_order_id,
-                state,
-                excluded_reason,
-                unified: Some(&order),
-                raw: Some(item.raw.to_string()),
-                lines,
-                routing,
-            },
-        )
-        .await?;
-        sqlx::query("UPDATE import_errors SET resolved_at = ? WHERE channel_id = ? AND channel_order_id = ? AND resolved_at IS NULL")
-            .bind(now_text())
-            .bind(ch.as_str())
-            .bind(&order.channel_order_id)
-            .execute(&mut *conn)
-            .await?;
-        touched.extend(written.touched);
-        if written.created {
-            // The channel took its own stock down at checkout: what we last
-            // confirmed there is stale for these SKUs, even when the order
-            // commits nothing here (excluded), so their targets are pushed again.
-            invalidate_confirmed(conn, ch, &mapped_skus).await?;
-            touched.extend(mapped_skus);
-        }
-        if !written.committed.is_empty() {
-            check_oversell.push((written.id.clone(), written.committed));
-        }
-        report.outcomes.push(if written.created {
-            ImportOutcome::Created {
-                id: written.id,
-                state,
-            }
-        } else {
-            ImportOutcome::Updated {
-                id: written.id,
-                state,
-            }
-        });
-    }
-    report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
-    report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
-    Ok(report)
 }
 
 const ORDER_COLUMNS: &str = "id, store_id, channel_id, channel_order_id, number, state, excluded_reason, hold_reason, \
@@ -566,6 +391,7 @@ async fn wake_back_office(conn: &mut SqliteConnection, order: &str) -> Result<()
 /// Returns the journal event to append (the caller adds it).
 pub(crate) async fn cancel_in_tx(
     conn: &mut SqliteConnection,
+    account: &AccountId,
     o: &OrderRecord,
     reason: Option<&str>,
     by: &str,
@@ -579,12 +405,7 @@ pub(crate) async fn cancel_in_tx(
     recommit(conn, &o.store_id, o.id.as_str(), OrderState::Cancelled).await?;
     enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
     wake_back_office(conn, o.id.as_str()).await?;
-    let account: String = sqlx::query_scalar("SELECT account_id FROM orders WHERE id = ?")
-        .bind(o.id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    let account = stored("account id", AccountId::parse(&account))?;
-    plugin_order_cancelled(conn, &account, &o.store_id, &o.id).await?;
+    plugin_order_cancelled(conn, account, &o.store_id, &o.id).await?;
     Ok((
         "order.cancelled",
         json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),
@@ -782,7 +603,7 @@ impl Orders for SqliteStorage {
                 if o.state == OrderState::Cancelled {
                     return Ok(o);
                 }
-                cancel_in_tx(&mut tx, &o, reason.as_deref(), "api").await?
+                cancel_in_tx(&mut tx, account, &o, reason.as_deref(), "api").await?
             }
             OrderAction::Manual(on) => {
                 sqlx::query("UPDATE orders SET manual = ?, updated_at = ? WHERE id = ?")

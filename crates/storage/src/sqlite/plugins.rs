@@ -215,15 +215,23 @@ pub(crate) async fn record_routing(
     Ok(())
 }
 
+/// A stored message kind.
+fn stored_kind(kind: &str) -> Result<PluginMessageKind> {
+    PluginMessageKind::parse(kind).ok_or_else(|| {
+        StorageError::corrupt(
+            "plugin message kind",
+            std::io::Error::other(kind.to_owned()),
+        )
+    })
+}
+
 fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<PluginMessage> {
     let kind: String = r.try_get("kind")?;
     let state: String = r.try_get("state")?;
     let status: Option<i64> = r.try_get("last_status")?;
     Ok(PluginMessage {
         id: stored("message id", MessageId::parse(r.try_get("id")?))?,
-        kind: PluginMessageKind::parse(&kind).ok_or_else(|| {
-            StorageError::corrupt("plugin message kind", std::io::Error::other(kind.clone()))
-        })?,
+        kind: stored_kind(&kind)?,
         next_attempt_at: if state == "pending" {
             Some(parse_ts(r.try_get("next_at")?)?)
         } else {
@@ -543,12 +551,7 @@ impl Plugins for SqliteStorage {
             let kind: String = r.try_get("kind")?;
             out.push(DuePluginMessage {
                 id: stored("message id", MessageId::parse(&id))?,
-                kind: PluginMessageKind::parse(&kind).ok_or_else(|| {
-                    StorageError::corrupt(
-                        "plugin message kind",
-                        std::io::Error::other(kind.clone()),
-                    )
-                })?,
+                kind: stored_kind(&kind)?,
                 account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
                 plugin_id: stored("plugin id", PluginId::parse(r.try_get("plugin_id")?))?,
                 url: r.try_get("url")?,

@@ -1,0 +1,194 @@
+//! Orders arriving from a channel: a batch is filtered, mapped to the
+//! store's SKUs, run through the store's plugin rules once (when an order
+//! first arrives open) and upserted, in the caller's transaction, with
+//! oversell detection and the stock pushes it causes.
+
+use std::collections::BTreeSet;
+
+use sqlx::SqliteConnection;
+use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
+use switchyard_domain::ids::{ChannelId, OrderId};
+use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::plugin_rules::{OrderFacts, PluginRules};
+
+use super::ledger::{flag_oversold, invalidate_confirmed};
+use super::listings::{enqueue_targets, map_sku, require_channel};
+use super::orders::{LineWrite, OrderWrite, write_order};
+use super::{now_text, store_setting, stored, ts};
+use crate::{ChannelRef, ImportItem, ImportOutcome, ImportReport, Result, StorageError};
+
+/// The stored order with this channel id.
+pub(crate) struct Existing {
+    pub id: OrderId,
+    pub state: OrderState,
+    /// The channel `updated_at` it was last imported with.
+    seen: Option<String>,
+    /// Excluded by a plugin rule when it arrived, with the reason.
+    rule_excluded: Option<String>,
+}
+
+pub(crate) async fn find_existing(
+    conn: &mut SqliteConnection,
+    channel: &ChannelId,
+    channel_order_id: &str,
+) -> Result<Option<Existing>> {
+    let row: Option<(String, String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT id, state, channel_updated_at, rule_excluded FROM orders WHERE channel_id = ? AND channel_order_id = ?",
+    )
+    .bind(channel.as_str())
+    .bind(channel_order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(id, state, seen, rule_excluded)| {
+        Ok(Existing {
+            id: stored("order id", OrderId::parse(&id))?,
+            state: stored("order state", OrderState::parse(&state))?,
+            seen,
+            rule_excluded,
+        })
+    })
+    .transpose()
+}
+
+/// What plugin rules look at in an arriving order: its lines by store SKU.
+fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> OrderFacts {
+    OrderFacts::of(
+        ch.as_str(),
+        Some(o),
+        lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity.unwrap_or(l.open_quantity)))
+            .collect(),
+    )
+}
+
+/// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
+pub(crate) async fn import_batch(
+    conn: &mut SqliteConnection,
+    channel: &ChannelRef,
+    items: &[ImportItem],
+) -> Result<ImportReport> {
+    let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
+    require_channel(conn, account, store, ch).await?;
+    let settings: String = sqlx::query_scalar("SELECT settings FROM channels WHERE id = ?")
+        .bind(ch.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let settings: ChannelSettings = serde_json::from_str(&settings)
+        .map_err(|e| StorageError::corrupt("channel settings", e))?;
+    let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
+    let mut report = ImportReport::default();
+    let mut touched = BTreeSet::new();
+    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    for item in items {
+        let existing = find_existing(conn, ch, &item.order.channel_order_id).await?;
+        let existing_state = existing.as_ref().map(|e| e.state);
+        let (mut state, mut excluded_reason) =
+            match decide(&item.order, &settings.order_filters, existing_state) {
+                ImportDecision::Skip(reason) => {
+                    report.outcomes.push(ImportOutcome::Skipped { reason });
+                    continue;
+                }
+                ImportDecision::Import {
+                    state,
+                    excluded_reason,
+                } => (state, excluded_reason),
+            };
+        // An exclusion by plugin rule outlasts the channel sending the order again.
+        if state == OrderState::Open
+            && let Some(reason) = existing.as_ref().and_then(|e| e.rule_excluded.clone())
+        {
+            state = OrderState::Excluded;
+            excluded_reason = Some(reason);
+        }
+        if let Some(e) = &existing
+            && existing_state == Some(state)
+            && e.seen.as_deref() == Some(ts(item.order.updated_at).as_str())
+        {
+            report
+                .outcomes
+                .push(ImportOutcome::Unchanged { id: e.id.clone() });
+            continue;
+        }
+        // Only orders that are written are copied (to flag their lines);
+        // re-reads and skipped orders cost no copy.
+        let mut order = item.order.clone();
+        let mut lines = Vec::with_capacity(order.lines.len());
+        let mut mapped_skus = BTreeSet::new();
+        for l in &mut order.lines {
+            let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
+            let mapped = if channel_sku.is_empty() {
+                None
+            } else {
+                map_sku(conn, store, ch, &channel_sku).await?
+            };
+            l.flag_against(|_| mapped.is_some());
+            mapped_skus.extend(mapped.clone());
+            lines.push(LineWrite {
+                channel_line_id: Some(l.channel_line_id.clone()),
+                sku: mapped.unwrap_or(channel_sku),
+                quantity: Some(l.quantity),
+                open_quantity: l.quantity.max(0),
+            });
+        }
+        // The store's plugin rules see an order once, when it arrives open.
+        let routing = (existing.is_none() && state == OrderState::Open && !rules.rules.is_empty())
+            .then(|| rules.evaluate(&arriving_facts(ch, &order, &lines)));
+        if let Some(r) = &routing {
+            if let Some(reason) = &r.excluded {
+                state = OrderState::Excluded;
+                excluded_reason = Some(reason.clone());
+            } else if r.on_hold.is_some() {
+                state = OrderState::OnHold;
+            }
+        }
+        let written = write_order(
+            conn,
+            account,
+            store,
+            OrderWrite {
+                existing: existing.map(|e| (e.id, e.state)),
+                channel_id: ch,
+                channel_order_id: &order.channel_order_id,
+                state,
+                excluded_reason,
+                unified: Some(&order),
+                raw: Some(item.raw.to_string()),
+                lines,
+                routing,
+            },
+        )
+        .await?;
+        sqlx::query("UPDATE import_errors SET resolved_at = ? WHERE channel_id = ? AND channel_order_id = ? AND resolved_at IS NULL")
+            .bind(now_text())
+            .bind(ch.as_str())
+            .bind(&order.channel_order_id)
+            .execute(&mut *conn)
+            .await?;
+        touched.extend(written.touched);
+        if written.created {
+            // The channel took its own stock down at checkout: what we last
+            // confirmed there is stale for these SKUs, even when the order
+            // commits nothing here (excluded), so their targets are pushed again.
+            invalidate_confirmed(conn, ch, &mapped_skus).await?;
+            touched.extend(mapped_skus);
+        }
+        if !written.committed.is_empty() {
+            check_oversell.push((written.id.clone(), written.committed));
+        }
+        report.outcomes.push(if written.created {
+            ImportOutcome::Created {
+                id: written.id,
+                state,
+            }
+        } else {
+            ImportOutcome::Updated {
+                id: written.id,
+                state,
+            }
+        });
+    }
+    report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
+    report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
+    Ok(report)
+}
