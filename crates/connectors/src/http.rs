@@ -415,6 +415,14 @@ impl ChannelHttp {
         tracing::debug!(channel = %self.label, method = %req.method, url = %url, attempt, status = resp.status, elapsed_ms, "response");
         if let Some(wait) = self.signals.and_then(|f| f(&resp)) {
             self.hold_off(wait);
+            if resp.status == 429 && wait > self.policy.max_retry_after {
+                // Longer than one call may wait (a spent daily quota):
+                // give the wait back to the caller instead of retrying.
+                return Outcome::Fail(ConnectorError::RateLimited {
+                    channel: self.label.clone(),
+                    retry_after: wait,
+                });
+            }
         }
         let asked = resp
             .header("retry-after")

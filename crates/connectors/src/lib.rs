@@ -9,6 +9,7 @@
 
 pub mod back_office;
 pub mod channel;
+pub mod ebay;
 pub mod error;
 pub mod etsy;
 pub mod http;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use switchyard_domain::channel::ChannelKind;
 
 use crate::channel::SalesChannel;
+use crate::ebay::{Ebay, EbayCredentials};
 use crate::error::ConnectorError;
 use crate::etsy::{Etsy, EtsyCredentials};
 use crate::http::HttpPolicy;
@@ -46,6 +47,7 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
         ChannelKind::Shopify => "{\"access_token\", \"api_secret_key\"?}",
         ChannelKind::Woocommerce => "{\"consumer_key\", \"consumer_secret\", \"webhook_secret\"?}",
         ChannelKind::Etsy => "{\"keystring\", \"refresh_token\", \"shop_id\"}",
+        ChannelKind::Ebay => "{\"client_id\", \"client_secret\", \"refresh_token\"}",
         _ => "(no connector yet)",
     }
 }
@@ -67,6 +69,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
         ChannelKind::Shopify => parse::<ShopifyCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Woocommerce => parse::<WooCommerceCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Etsy => parse::<EtsyCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Ebay => parse::<EbayCredentials>(kind, credentials).map(|_| ()),
         other => Err(ConnectError::Unsupported(other)),
     }
 }
@@ -84,6 +87,7 @@ pub fn connect(
         ChannelKind::Shopify => Arc::new(Shopify::new(base, &parse(kind, creds)?, None, policy)?),
         ChannelKind::Woocommerce => Arc::new(WooCommerce::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Etsy => Arc::new(Etsy::new(base, &parse(kind, creds)?, policy)?),
+        ChannelKind::Ebay => Arc::new(Ebay::new(base, &parse(kind, creds)?, policy)?),
         other => return Err(ConnectError::Unsupported(other)),
     })
 }

@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 mod core;
+pub mod ebay;
 pub mod etsy;
 pub mod seed;
 pub mod shopify;
@@ -84,6 +85,8 @@ pub enum Channel {
     WooCommerce,
     /// Etsy Open API v3.
     Etsy,
+    /// eBay Sell APIs (Fulfillment v1, Inventory v1).
+    Ebay,
 }
 
 impl Channel {
@@ -94,6 +97,7 @@ impl Channel {
             "shopify" => Some(Self::Shopify),
             "woocommerce" => Some(Self::WooCommerce),
             "etsy" => Some(Self::Etsy),
+            "ebay" => Some(Self::Ebay),
             _ => None,
         }
     }
@@ -105,6 +109,7 @@ impl Channel {
             Self::Shopify => "shopify",
             Self::WooCommerce => "woocommerce",
             Self::Etsy => "etsy",
+            Self::Ebay => "ebay",
         }
     }
 }
@@ -151,6 +156,14 @@ pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), Sim
             let value = json!(creds);
             Ok((
                 etsy::router(opts.seed, opts.products, opts.orders, creds),
+                value,
+            ))
+        }
+        Channel::Ebay => {
+            let creds = ebay::EbayCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((
+                ebay::router(opts.seed, opts.products, opts.orders, creds),
                 value,
             ))
         }

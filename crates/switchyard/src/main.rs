@@ -116,6 +116,7 @@ enum SimChannel {
     Shopify,
     Woocommerce,
     Etsy,
+    Ebay,
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
@@ -227,6 +228,7 @@ async fn main() -> anyhow::Result<()> {
                 SimChannel::Shopify => switchyard_sim::Channel::Shopify,
                 SimChannel::Woocommerce => switchyard_sim::Channel::WooCommerce,
                 SimChannel::Etsy => switchyard_sim::Channel::Etsy,
+                SimChannel::Ebay => switchyard_sim::Channel::Ebay,
                 SimChannel::ThreePl => {
                     let opts = switchyard_sim::threepl::ThreePlOptions {
                         secret: secret.context("--secret is required for the 3pl simulator")?,

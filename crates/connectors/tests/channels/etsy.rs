@@ -8,7 +8,7 @@ use switchyard_connectors::channel::{
 use switchyard_connectors::etsy::{Etsy, EtsyCredentials};
 use switchyard_sim::{Channel, RunningSim, SimOptions};
 
-use crate::{Control, all_listings, drain, epoch, lines, policy, specs};
+use crate::{Control, all_listings, conforms, drain, epoch, lines, policy, specs};
 
 async fn start(products: usize, orders: usize) -> (RunningSim, Etsy, Control, EtsyCredentials) {
     let sim = switchyard_sim::spawn(
@@ -54,43 +54,6 @@ async fn raw_get(sim: &RunningSim, creds: &EtsyCredentials, path: &str) -> Value
         .json()
         .await
         .unwrap()
-}
-
-/// `v` has only properties the spec's schema `name` lists, every property
-/// it requires, and the declared JSON type for each.
-fn conforms(spec: &Value, name: &str, v: &Value) {
-    let schema = &spec["components"]["schemas"][name];
-    let props = schema["properties"].as_object().unwrap();
-    let obj = v.as_object().unwrap();
-    for k in obj.keys() {
-        assert!(props.contains_key(k), "{name}: `{k}` is not in the spec");
-    }
-    for r in schema["required"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        assert!(
-            obj.contains_key(r.as_str().unwrap()),
-            "{name}: `{r}` is required"
-        );
-    }
-    for (k, val) in obj {
-        let p = &props[k];
-        if val.is_null() {
-            continue;
-        }
-        let ok = match p["type"].as_str() {
-            Some("integer") => val.is_i64() || val.is_u64(),
-            Some("number") => val.is_number(),
-            Some("string") => val.is_string(),
-            Some("boolean") => val.is_boolean(),
-            Some("array") => val.is_array(),
-            Some("object") => val.is_object(),
-            _ => true,
-        };
-        assert!(ok, "{name}.{k}: {val} is not a {}", p["type"]);
-    }
 }
 
 #[tokio::test]

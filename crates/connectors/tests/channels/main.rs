@@ -7,6 +7,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod ebay;
 mod etsy;
 mod shopify;
 mod woocommerce;
@@ -263,4 +264,41 @@ pub fn lines(v: &[(&str, i64)]) -> Value {
             .map(|(s, q)| json!({ "sku": s, "quantity": q }))
             .collect::<Vec<_>>()
     )
+}
+
+/// `v` has only properties the spec's schema `name` lists, every property
+/// it requires, and the declared JSON type for each.
+pub fn conforms(spec: &Value, name: &str, v: &Value) {
+    let schema = &spec["components"]["schemas"][name];
+    let props = schema["properties"].as_object().unwrap();
+    let obj = v.as_object().unwrap();
+    for k in obj.keys() {
+        assert!(props.contains_key(k), "{name}: `{k}` is not in the spec");
+    }
+    for r in schema["required"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        assert!(
+            obj.contains_key(r.as_str().unwrap()),
+            "{name}: `{r}` is required"
+        );
+    }
+    for (k, val) in obj {
+        let p = &props[k];
+        if val.is_null() {
+            continue;
+        }
+        let ok = match p["type"].as_str() {
+            Some("integer") => val.is_i64() || val.is_u64(),
+            Some("number") => val.is_number(),
+            Some("string") => val.is_string(),
+            Some("boolean") => val.is_boolean(),
+            Some("array") => val.is_array(),
+            Some("object") => val.is_object(),
+            _ => true,
+        };
+        assert!(ok, "{name}.{k}: {val} is not a {}", p["type"]);
+    }
 }
