@@ -12,8 +12,8 @@
 mod back_office;
 mod core_loop;
 mod crash;
-mod etsy;
 mod fulfilment;
+mod more_channels;
 mod operations;
 mod plugin_rules;
 mod plugins;
