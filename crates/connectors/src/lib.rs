@@ -8,6 +8,7 @@
 //! later can help, so the engine can decide without knowing the channel.
 
 pub mod back_office;
+pub mod bolcom;
 pub mod channel;
 pub mod ebay;
 pub mod error;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use switchyard_domain::channel::ChannelKind;
 
+use crate::bolcom::{BolCredentials, Bolcom};
 use crate::channel::SalesChannel;
 use crate::ebay::{Ebay, EbayCredentials};
 use crate::error::ConnectorError;
@@ -48,6 +49,7 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
         ChannelKind::Woocommerce => "{\"consumer_key\", \"consumer_secret\", \"webhook_secret\"?}",
         ChannelKind::Etsy => "{\"keystring\", \"refresh_token\", \"shop_id\"}",
         ChannelKind::Ebay => "{\"client_id\", \"client_secret\", \"refresh_token\"}",
+        ChannelKind::Bolcom => "{\"client_id\", \"client_secret\"}",
         _ => "(no connector yet)",
     }
 }
@@ -70,6 +72,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
         ChannelKind::Woocommerce => parse::<WooCommerceCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Etsy => parse::<EtsyCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Ebay => parse::<EbayCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Bolcom => parse::<BolCredentials>(kind, credentials).map(|_| ()),
         other => Err(ConnectError::Unsupported(other)),
     }
 }
@@ -88,6 +91,7 @@ pub fn connect(
         ChannelKind::Woocommerce => Arc::new(WooCommerce::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Etsy => Arc::new(Etsy::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Ebay => Arc::new(Ebay::new(base, &parse(kind, creds)?, policy)?),
+        ChannelKind::Bolcom => Arc::new(Bolcom::new(base, &parse(kind, creds)?, policy)?),
         other => return Err(ConnectError::Unsupported(other)),
     })
 }

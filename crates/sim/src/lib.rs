@@ -14,6 +14,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod bolcom;
 mod core;
 pub mod ebay;
 pub mod etsy;
@@ -87,6 +88,8 @@ pub enum Channel {
     Etsy,
     /// eBay Sell APIs (Fulfillment v1, Inventory v1).
     Ebay,
+    /// bol.com Retailer API v10.
+    Bolcom,
 }
 
 impl Channel {
@@ -98,6 +101,7 @@ impl Channel {
             "woocommerce" => Some(Self::WooCommerce),
             "etsy" => Some(Self::Etsy),
             "ebay" => Some(Self::Ebay),
+            "bolcom" => Some(Self::Bolcom),
             _ => None,
         }
     }
@@ -110,6 +114,7 @@ impl Channel {
             Self::WooCommerce => "woocommerce",
             Self::Etsy => "etsy",
             Self::Ebay => "ebay",
+            Self::Bolcom => "bolcom",
         }
     }
 }
@@ -164,6 +169,14 @@ pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), Sim
             let value = json!(creds);
             Ok((
                 ebay::router(opts.seed, opts.products, opts.orders, creds),
+                value,
+            ))
+        }
+        Channel::Bolcom => {
+            let creds = bolcom::BolCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((
+                bolcom::router(opts.seed, opts.products, opts.orders, creds),
                 value,
             ))
         }

@@ -117,6 +117,7 @@ enum SimChannel {
     Woocommerce,
     Etsy,
     Ebay,
+    Bolcom,
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
@@ -229,6 +230,7 @@ async fn main() -> anyhow::Result<()> {
                 SimChannel::Woocommerce => switchyard_sim::Channel::WooCommerce,
                 SimChannel::Etsy => switchyard_sim::Channel::Etsy,
                 SimChannel::Ebay => switchyard_sim::Channel::Ebay,
+                SimChannel::Bolcom => switchyard_sim::Channel::Bolcom,
                 SimChannel::ThreePl => {
                     let opts = switchyard_sim::threepl::ThreePlOptions {
                         secret: secret.context("--secret is required for the 3pl simulator")?,
