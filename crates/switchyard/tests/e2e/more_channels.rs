@@ -1,4 +1,4 @@
-//! The marketplaces join the core loop: each is a further channel of the
+//! The marketplaces (Etsy, eBay, bol.com) join the core loop: each is a further channel of the
 //! same store, polled (none of them sends order notifications to us). A
 //! sale on any of them lowers stock on every other channel, a sale on
 //! Shopify lowers theirs, and a shipment recorded through the API reaches
@@ -13,9 +13,10 @@ use crate::{KIT, Sim, World, channel, eventually};
 
 /// The channels beyond Shopify and WooCommerce, with the carrier code each
 /// should receive for a UPS number.
-const MORE: [(Channel, &str, &str); 2] = [
+const MORE: [(Channel, &str, &str); 3] = [
     (Channel::Etsy, "etsy", "ups"),
     (Channel::Ebay, "ebay", "UPS"),
+    (Channel::Bolcom, "bolcom", "UPS"),
 ];
 
 /// `(tracking number, carrier)` of every shipment the simulator holds for
