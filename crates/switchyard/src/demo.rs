@@ -1,11 +1,13 @@
 //! `switchyard demo`: the whole core loop on this machine with nothing to
 //! set up. It starts the API (embedded SQLite in a temporary directory) with
-//! its workers, a Shopify and a WooCommerce simulator sharing one catalogue
-//! (one SKU is a kit in the store), connects both channels with order
-//! notifications and stock sync on, has simulated customers buy on both, and
+//! its workers and the chosen channel simulators (Shopify and WooCommerce by
+//! default; Etsy, eBay and bol.com on request) sharing one catalogue (one
+//! SKU is a kit in the store), connects every channel with stock sync on
+//! (order notifications where the channel sends them, a short poll where it
+//! does not), has simulated customers buy on each channel in turn, and
 //! prints each sale's propagation delay: from the order's creation on its
-//! channel to the moment the other channel shows the new stock of every SKU
-//! it touched.
+//! channel to the moment every other channel shows the new stock of every
+//! SKU it touched.
 #![allow(
     clippy::print_stdout,
     reason = "the demo's output is for the person running it"
@@ -33,6 +35,8 @@ pub struct DemoOptions {
     pub keep_running: bool,
     /// Seed of the simulated shops and customers.
     pub seed: u64,
+    /// The channels to simulate and connect (at least two, no repeats).
+    pub channels: Vec<Channel>,
 }
 
 /// The kit SKU and its components.
@@ -51,9 +55,13 @@ const BASKET: [&str; 7] = [
 ];
 
 struct Shop {
-    name: &'static str,
+    name: String,
     kind: &'static str,
     sim: RunningSim,
+    /// Seconds between polls (the fallback when notifications are on).
+    cadence: u64,
+    /// Whether the channel notifies us of new orders.
+    push: bool,
 }
 
 impl Shop {
@@ -111,37 +119,55 @@ fn expected(skus: &[String], sold: &BTreeMap<String, i64>) -> BTreeMap<String, i
         .collect()
 }
 
-async fn start_shops(seed: u64) -> anyhow::Result<(Shop, Shop)> {
+/// How the demo connects a channel: its name, API kind, poll cadence and
+/// whether it pushes order notifications. bol.com allows 7 order-list calls
+/// per 3 minutes, so it is polled every 30 s.
+fn profile(channel: Channel) -> (&'static str, &'static str, u64, bool) {
+    match channel {
+        Channel::Shopify => ("Shopify", "shopify", 60, true),
+        Channel::WooCommerce => ("WooCommerce", "woocommerce", 60, true),
+        Channel::Etsy => ("Etsy", "etsy", 10, false),
+        Channel::Ebay => ("eBay", "ebay", 10, false),
+        Channel::Bolcom => ("bol.com", "bolcom", 30, false),
+    }
+}
+
+async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop>> {
     let opts = SimOptions {
         seed,
         products: 12,
         orders: 0,
         schema: None,
     };
-    let woo = Shop {
-        name: "WooCommerce",
-        kind: "woocommerce",
-        sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-    };
-    let other = match switchyard_sim::spawn(Channel::Shopify, &opts).await {
-        Ok(sim) => Shop {
-            name: "Shopify",
-            kind: "shopify",
-            sim,
-        },
-        Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
-            println!(
-                "! Shopify simulator unavailable ({e}); using a second WooCommerce shop instead"
-            );
-            Shop {
-                name: "WooCommerce #2",
-                kind: "woocommerce",
-                sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+    let mut shops = Vec::with_capacity(channels.len());
+    for &channel in channels {
+        let (name, kind, cadence, push) = profile(channel);
+        let shop = match switchyard_sim::spawn(channel, &opts).await {
+            Ok(sim) => Shop {
+                name: name.to_owned(),
+                kind,
+                sim,
+                cadence,
+                push,
+            },
+            Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
+                println!(
+                    "! {name} simulator unavailable ({e}); using another WooCommerce shop instead"
+                );
+                let (_, kind, cadence, push) = profile(Channel::WooCommerce);
+                Shop {
+                    name: format!("WooCommerce #{}", shops.len() + 1),
+                    kind,
+                    sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+                    cadence,
+                    push,
+                }
             }
-        }
-        Err(e) => return Err(e.into()),
-    };
-    Ok((other, woo))
+            Err(e) => return Err(e.into()),
+        };
+        shops.push(shop);
+    }
+    Ok(shops)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -154,6 +180,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Run the demo.
 pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
+    if opts.channels.len() < 2 {
+        bail!("the demo needs at least two channels (e.g. --channels shopify,woocommerce)");
+    }
+    for (i, c) in opts.channels.iter().enumerate() {
+        if opts.channels[..i].contains(c) {
+            bail!("--channels names {} twice", c.as_str());
+        }
+    }
     let data = tempfile::Builder::new()
         .prefix("switchyard-demo-")
         .tempdir()
@@ -178,12 +212,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     }));
     println!("Switchyard demo");
     println!(
-        "  API        http://{addr}   (SQLite in {})",
+        "  API          http://{addr}   (SQLite in {})",
         data.path().display()
     );
-    let (a, b) = start_shops(opts.seed).await?;
-    println!("  {:<11} {}   (simulator)", a.name, a.sim.base_url());
-    println!("  {:<11} {}   (simulator)", b.name, b.sim.base_url());
+    let shops = start_shops(opts.seed, &opts.channels).await?;
+    for s in &shops {
+        let how = if s.push {
+            "order notifications".to_owned()
+        } else {
+            format!("polled every {} s", s.cadence)
+        };
+        println!("  {:<12} {}   (simulator; {how})", s.name, s.sim.base_url());
+    }
 
     let (token, _) = create_token(storage.as_ref(), "demo", None, "demo").await?;
     let api = Api {
@@ -201,7 +241,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         .as_str()
         .context("store without id")?
         .to_owned();
-    let skus: Vec<String> = a.stock().await?.into_keys().collect();
+    let skus: Vec<String> = shops[0].stock().await?.into_keys().collect();
     for sku in skus.iter().filter(|s| s.as_str() != KIT) {
         api.send(
             reqwest::Method::POST,
@@ -232,7 +272,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     )
     .await?;
     let mut channels = Vec::new();
-    for shop in [&a, &b] {
+    for shop in &shops {
         let creds = if shop.kind == "shopify" {
             json!({ "access_token": shop.sim.credentials["access_token"],
                     "api_secret_key": shop.sim.credentials["api_secret_key"] })
@@ -243,41 +283,51 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             .send(
                 reqwest::Method::POST,
                 &format!("/v1/stores/{store}/channels"),
-                Some(json!({ "name": shop.name, "kind": shop.kind, "base_url": shop.sim.base_url(),
+                Some(
+                    json!({ "name": shop.name, "kind": shop.kind, "base_url": shop.sim.base_url(),
                     "credentials": creds,
-                    "settings": { "cadence_secs": 60, "auto_sync_stock": true, "push_notifications": true } })),
+                    "settings": { "cadence_secs": shop.cadence, "auto_sync_stock": true,
+                                  "push_notifications": shop.push } }),
+                ),
             )
             .await?;
         channels.push(ch["id"].as_str().context("channel without id")?.to_owned());
     }
     println!(
-        "  store {store} with {} SKUs (kit {KIT}), {START} units each; channels {} and {}",
+        "  store {store} with {} SKUs (kit {KIT}), {START} units each; {} channels",
         skus.len(),
-        channels[0],
-        channels[1]
+        channels.len()
     );
 
     let mut sold: BTreeMap<String, i64> = BTreeMap::new();
+    let all: Vec<&Shop> = shops.iter().collect();
     let initial = wait_converged(
-        &[&a, &b],
+        &all,
         &expected(&skus, &sold),
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         Instant::now(),
     )
     .await;
     println!(
-        "  initial stock on both channels in {:.0} ms\n",
+        "  initial stock on every channel in {:.0} ms\n",
         initial.unwrap_or(f64::NAN)
     );
 
     println!(
-        "  #  channel         order      bought                     other channel updated after"
+        "  #  channel        order          bought                     every other channel updated after"
     );
-    let mut delays = Vec::new();
+    // Per source channel: the delays of its sales.
+    let mut delays: Vec<Vec<f64>> = vec![Vec::new(); shops.len()];
     let mut rng = fastrand::Rng::with_seed(opts.seed);
-    let mut placed = [0usize; 2];
     for i in 0..opts.orders {
-        let (from, to, side) = if i % 2 == 0 { (&a, &b, 0) } else { (&b, &a, 1) };
+        let side = i % shops.len();
+        let from = &shops[side];
+        let others: Vec<&Shop> = shops
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != side)
+            .map(|(_, s)| s)
+            .collect();
         let n = rng.usize(1..=2);
         let mut lines: Vec<(String, i64)> = Vec::new();
         for _ in 0..n {
@@ -289,7 +339,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>() });
         let started = Instant::now();
         let id = from.sim.place_order(&body).await?;
-        placed[side] += 1;
         for (s, q) in &lines {
             if s == KIT {
                 for (c, per) in KIT_PARTS {
@@ -300,7 +349,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             }
         }
         let want = expected(&skus, &sold);
-        let delay = wait_converged(&[to], &want, Duration::from_secs(30), started).await;
+        // A polled channel's sale is seen at its next poll.
+        let limit = Duration::from_secs(30 + if from.push { 0 } else { from.cadence });
+        let delay = wait_converged(&others, &want, limit, started).await;
         let bought = lines
             .iter()
             .map(|(s, q)| format!("{q}×{s}"))
@@ -308,9 +359,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             .join(", ");
         match delay {
             Some(ms) => {
-                delays.push(ms);
+                delays[side].push(ms);
                 println!(
-                    "  {:>2} {:<15} {:<10} {:<26} {:>6.0} ms",
+                    "  {:>2} {:<14} {:<14} {:<26} {:>6.0} ms",
                     i + 1,
                     from.name,
                     id,
@@ -319,11 +370,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 );
             }
             None => println!(
-                "  {:>2} {:<15} {:<10} {:<26}  not within 30 s",
+                "  {:>2} {:<14} {:<14} {:<26}  not within {} s",
                 i + 1,
                 from.name,
                 id,
-                bought
+                bought,
+                limit.as_secs()
             ),
         }
         tokio::time::sleep(opts.pace).await;
@@ -331,24 +383,28 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
 
     // Final state: our figures and each channel's, per SKU.
     let want = expected(&skus, &sold);
-    let converged = wait_converged(&[&a, &b], &want, Duration::from_secs(30), Instant::now())
+    let converged = wait_converged(&all, &want, Duration::from_secs(30), Instant::now())
         .await
         .is_some();
-    let (sa, sb) = (a.stock().await?, b.stock().await?);
-    println!(
-        "\n  stock per SKU     Switchyard  {:>14}  {:>14}",
-        a.name, b.name
-    );
-    for s in &skus {
-        let ok = sa.get(s) == want.get(s) && sb.get(s) == want.get(s);
-        println!(
-            "  {:<16} {:>11}  {:>14}  {:>14}  {}",
-            s,
-            want[s],
-            sa.get(s).map_or("-".into(), ToString::to_string),
-            sb.get(s).map_or("-".into(), ToString::to_string),
-            if ok { "✓" } else { "✗" }
-        );
+    let mut shown = Vec::with_capacity(shops.len());
+    for s in &shops {
+        shown.push(s.stock().await?);
+    }
+    print!("\n  stock per SKU     Switchyard");
+    for s in &shops {
+        print!("  {:>12}", s.name);
+    }
+    println!();
+    for sku in &skus {
+        let ok = shown.iter().all(|m| m.get(sku) == want.get(sku));
+        print!("  {:<16} {:>11}", sku, want[sku]);
+        for m in &shown {
+            print!(
+                "  {:>12}",
+                m.get(sku).map_or("-".into(), ToString::to_string)
+            );
+        }
+        println!("  {}", if ok { "✓" } else { "✗" });
     }
     let imported = api
         .send(
@@ -363,30 +419,47 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             .as_array()
             .map_or(0, |v| v.iter().filter(|o| o["channel_id"] == ch).count())
     };
-    delays.sort_by(f64::total_cmp);
     println!("\nSummary");
     println!(
-        "  orders placed      {} on {}, {} on {}",
-        placed[0], a.name, placed[1], b.name
+        "  orders imported    {orders} of {} placed, each exactly once",
+        opts.orders
     );
     println!(
-        "  orders imported    {orders} ({} from {}, {} from {}), each exactly once",
-        per_channel(&channels[0]),
-        a.name,
-        per_channel(&channels[1]),
-        b.name
+        "  channel         placed  imported   p50 ms   p95 ms   max ms   (sale here → every other channel shows it)"
     );
+    let mut everything: Vec<f64> = Vec::new();
+    for (i, s) in shops.iter().enumerate() {
+        let mut d = delays[i].clone();
+        d.sort_by(f64::total_cmp);
+        everything.extend(&d);
+        let placed = (0..opts.orders).filter(|n| n % shops.len() == i).count();
+        println!(
+            "  {:<14} {:>7} {:>9} {:>8.0} {:>8.0} {:>8.0}   {}",
+            s.name,
+            placed,
+            per_channel(&channels[i]),
+            percentile(&d, 50.0),
+            percentile(&d, 95.0),
+            d.last().copied().unwrap_or(0.0),
+            if s.push {
+                "notified".to_owned()
+            } else {
+                format!("polled every {} s", s.cadence)
+            }
+        );
+    }
+    everything.sort_by(f64::total_cmp);
     println!(
-        "  propagation        p50 {:.0} ms · p95 {:.0} ms · max {:.0} ms over {} sales (sale on one channel → the other shows the new stock)",
-        percentile(&delays, 50.0),
-        percentile(&delays, 95.0),
-        delays.last().copied().unwrap_or(0.0),
-        delays.len()
+        "  propagation        p50 {:.0} ms · p95 {:.0} ms · max {:.0} ms over {} sales",
+        percentile(&everything, 50.0),
+        percentile(&everything, 95.0),
+        everything.last().copied().unwrap_or(0.0),
+        everything.len()
     );
     println!(
         "  stock converged    {}",
         if converged {
-            "yes, every SKU on both channels"
+            "yes, every SKU on every channel"
         } else {
             "NO"
         }
@@ -407,7 +480,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         );
         println!(
             "  curl -s -X POST {}/_sim/orders -d '{{\"lines\":[{{\"sku\":\"SKU-00004\",\"quantity\":1}}]}}'",
-            a.sim.base_url()
+            shops[0].sim.base_url()
         );
         println!("Press Ctrl-C to stop.");
         shutdown_signal().await;
@@ -416,8 +489,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     }
     let _ = stop_tx.send(());
     let _ = server.await;
-    a.sim.stop().await;
-    b.sim.stop().await;
+    for s in shops {
+        s.sim.stop().await;
+    }
     if !converged {
         bail!("the channels did not converge on the expected stock");
     }

@@ -37,9 +37,19 @@ enum Command {
         listen: Option<SocketAddr>,
     },
     /// Run the whole core loop with nothing to set up: the API on a fresh
-    /// SQLite file, a Shopify and a WooCommerce simulator, simulated
-    /// customers, and the measured propagation of every sale.
+    /// SQLite file, channel simulators (Shopify and WooCommerce unless
+    /// `--channels` says otherwise), simulated customers, and the measured
+    /// propagation of every sale.
     Demo {
+        /// Channels to simulate and connect, comma-separated (at least two):
+        /// shopify, woocommerce, etsy, ebay, bolcom.
+        #[arg(
+            long,
+            value_enum,
+            value_delimiter = ',',
+            default_value = "shopify,woocommerce"
+        )]
+        channels: Vec<DemoChannel>,
         /// Orders the simulated customers place.
         #[arg(long, default_value_t = 20)]
         orders: usize,
@@ -110,6 +120,28 @@ enum Command {
     },
 }
 
+/// Channels the demo can simulate.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DemoChannel {
+    Shopify,
+    Woocommerce,
+    Etsy,
+    Ebay,
+    Bolcom,
+}
+
+impl DemoChannel {
+    fn sim(self) -> switchyard_sim::Channel {
+        match self {
+            Self::Shopify => switchyard_sim::Channel::Shopify,
+            Self::Woocommerce => switchyard_sim::Channel::WooCommerce,
+            Self::Etsy => switchyard_sim::Channel::Etsy,
+            Self::Ebay => switchyard_sim::Channel::Ebay,
+            Self::Bolcom => switchyard_sim::Channel::Bolcom,
+        }
+    }
+}
+
 /// Channels (and the 3PL) with a simulator.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SimChannel {
@@ -172,6 +204,7 @@ async fn main() -> anyhow::Result<()> {
             app.run_until_stopped(switchyard::shutdown_signal()).await
         }
         Command::Demo {
+            channels,
             orders,
             pace_ms,
             port,
@@ -184,6 +217,7 @@ async fn main() -> anyhow::Result<()> {
                 port,
                 keep_running,
                 seed,
+                channels: channels.into_iter().map(DemoChannel::sim).collect(),
             })
             .await
         }
