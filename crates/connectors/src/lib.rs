@@ -7,6 +7,7 @@
 //! secrets redacted. Its errors ([`ConnectorError`]) say whether a retry
 //! later can help, so the engine can decide without knowing the channel.
 
+pub mod amazon;
 pub mod back_office;
 pub mod bolcom;
 pub mod channel;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use switchyard_domain::channel::ChannelKind;
 
+use crate::amazon::{Amazon, AmazonCredentials};
 use crate::bolcom::{BolCredentials, Bolcom};
 use crate::channel::SalesChannel;
 use crate::ebay::{Ebay, EbayCredentials};
@@ -50,6 +51,9 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
         ChannelKind::Etsy => "{\"keystring\", \"refresh_token\", \"shop_id\"}",
         ChannelKind::Ebay => "{\"client_id\", \"client_secret\", \"refresh_token\"}",
         ChannelKind::Bolcom => "{\"client_id\", \"client_secret\"}",
+        ChannelKind::Amazon => {
+            "{\"client_id\", \"client_secret\", \"refresh_token\", \"seller_id\", \"marketplace_id\"}"
+        }
         _ => "(no connector yet)",
     }
 }
@@ -73,6 +77,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
         ChannelKind::Etsy => parse::<EtsyCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Ebay => parse::<EbayCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Bolcom => parse::<BolCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Amazon => parse::<AmazonCredentials>(kind, credentials).map(|_| ()),
         other => Err(ConnectError::Unsupported(other)),
     }
 }
@@ -92,6 +97,7 @@ pub fn connect(
         ChannelKind::Etsy => Arc::new(Etsy::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Ebay => Arc::new(Ebay::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Bolcom => Arc::new(Bolcom::new(base, &parse(kind, creds)?, policy)?),
+        ChannelKind::Amazon => Arc::new(Amazon::new(base, &parse(kind, creds)?, policy)?),
         other => return Err(ConnectError::Unsupported(other)),
     })
 }

@@ -14,6 +14,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod amazon;
 pub mod bolcom;
 mod core;
 pub mod ebay;
@@ -90,6 +91,8 @@ pub enum Channel {
     Ebay,
     /// bol.com Retailer API v10.
     Bolcom,
+    /// Amazon Selling Partner API (Orders v0, Listings Items 2021-08-01).
+    Amazon,
 }
 
 impl Channel {
@@ -102,6 +105,7 @@ impl Channel {
             "etsy" => Some(Self::Etsy),
             "ebay" => Some(Self::Ebay),
             "bolcom" => Some(Self::Bolcom),
+            "amazon" => Some(Self::Amazon),
             _ => None,
         }
     }
@@ -115,6 +119,7 @@ impl Channel {
             Self::Etsy => "etsy",
             Self::Ebay => "ebay",
             Self::Bolcom => "bolcom",
+            Self::Amazon => "amazon",
         }
     }
 }
@@ -177,6 +182,14 @@ pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), Sim
             let value = json!(creds);
             Ok((
                 bolcom::router(opts.seed, opts.products, opts.orders, creds),
+                value,
+            ))
+        }
+        Channel::Amazon => {
+            let creds = amazon::AmazonCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((
+                amazon::router(opts.seed, opts.products, opts.orders, creds),
                 value,
             ))
         }

@@ -129,6 +129,7 @@ fn profile(channel: Channel) -> (&'static str, &'static str, u64, bool) {
         Channel::Etsy => ("Etsy", "etsy", 10, false),
         Channel::Ebay => ("eBay", "ebay", 10, false),
         Channel::Bolcom => ("bol.com", "bolcom", 30, false),
+        Channel::Amazon => ("Amazon", "amazon", 10, false),
     }
 }
 
@@ -165,6 +166,20 @@ async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop
             }
             Err(e) => return Err(e.into()),
         };
+        if channel == Channel::Amazon {
+            // Amazon lists an order change two minutes after it happens; the
+            // demo's simulator lists it at once, so each sale is timed by
+            // Switchyard rather than by that delay.
+            reqwest::Client::new()
+                .put(format!("{}/_sim/lag", shop.sim.base_url()))
+                .json(&json!({ "seconds": 0 }))
+                .send()
+                .await?
+                .error_for_status()?;
+            println!(
+                "  (the Amazon simulator lists orders at once; Amazon itself lists them after 2 minutes)"
+            );
+        }
         shops.push(shop);
     }
     Ok(shops)

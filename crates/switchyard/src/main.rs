@@ -42,7 +42,7 @@ enum Command {
     /// propagation of every sale.
     Demo {
         /// Channels to simulate and connect, comma-separated (at least two):
-        /// shopify, woocommerce, etsy, ebay, bolcom.
+        /// shopify, woocommerce, etsy, ebay, bolcom, amazon.
         #[arg(
             long,
             value_enum,
@@ -128,6 +128,7 @@ enum DemoChannel {
     Etsy,
     Ebay,
     Bolcom,
+    Amazon,
 }
 
 impl DemoChannel {
@@ -138,6 +139,7 @@ impl DemoChannel {
             Self::Etsy => switchyard_sim::Channel::Etsy,
             Self::Ebay => switchyard_sim::Channel::Ebay,
             Self::Bolcom => switchyard_sim::Channel::Bolcom,
+            Self::Amazon => switchyard_sim::Channel::Amazon,
         }
     }
 }
@@ -150,6 +152,7 @@ enum SimChannel {
     Etsy,
     Ebay,
     Bolcom,
+    Amazon,
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
@@ -265,6 +268,7 @@ async fn main() -> anyhow::Result<()> {
                 SimChannel::Etsy => switchyard_sim::Channel::Etsy,
                 SimChannel::Ebay => switchyard_sim::Channel::Ebay,
                 SimChannel::Bolcom => switchyard_sim::Channel::Bolcom,
+                SimChannel::Amazon => switchyard_sim::Channel::Amazon,
                 SimChannel::ThreePl => {
                     let opts = switchyard_sim::threepl::ThreePlOptions {
                         secret: secret.context("--secret is required for the 3pl simulator")?,

@@ -108,6 +108,20 @@ impl Sim {
         v
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .put(format!("{}{path}", self.url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "PUT {path}: {status} {v}");
+        v
+    }
+
     /// Place a paid order; returns the channel's order id.
     pub async fn order(&self, lines: &[(&str, i64)], extra: Value) -> String {
         let mut body = json!({

@@ -1,4 +1,5 @@
-//! The marketplaces (Etsy, eBay, bol.com) join the core loop: each is a further channel of the
+//! The marketplaces (Etsy, eBay, bol.com, Amazon) join the core loop:
+//! all six channels in one store: each is a further channel of the
 //! same store, polled (none of them sends order notifications to us). A
 //! sale on any of them lowers stock on every other channel, a sale on
 //! Shopify lowers theirs, and a shipment recorded through the API reaches
@@ -13,10 +14,11 @@ use crate::{KIT, Sim, World, channel, eventually};
 
 /// The channels beyond Shopify and WooCommerce, with the carrier code each
 /// should receive for a UPS number.
-const MORE: [(Channel, &str, &str); 3] = [
+const MORE: [(Channel, &str, &str); 4] = [
     (Channel::Etsy, "etsy", "ups"),
     (Channel::Ebay, "ebay", "UPS"),
     (Channel::Bolcom, "bolcom", "UPS"),
+    (Channel::Amazon, "amazon", "UPS"),
 ];
 
 /// `(tracking number, carrier)` of every shipment the simulator holds for
@@ -61,6 +63,11 @@ async fn a_sale_on_any_marketplace_reaches_every_channel_and_its_shipment_reache
     let mut more = Vec::new();
     for (kind, name, carrier) in MORE {
         let sim = Sim::start(kind).await;
+        if kind == Channel::Amazon {
+            // Amazon lists a change two minutes after it happens; the
+            // simulator is told to list at once.
+            sim.put("/_sim/lag", json!({ "seconds": 0 })).await;
+        }
         let id = channel(
             &w.app,
             &w.t,
