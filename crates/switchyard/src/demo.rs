@@ -329,7 +329,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     );
 
     println!(
-        "  #  channel        order          bought                     every other channel updated after"
+        "  #  channel        order                bought                     every other channel updated after"
     );
     // Per source channel: the delays of its sales.
     let mut delays: Vec<Vec<f64>> = vec![Vec::new(); shops.len()];
@@ -376,7 +376,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             Some(ms) => {
                 delays[side].push(ms);
                 println!(
-                    "  {:>2} {:<14} {:<14} {:<26} {:>6.0} ms",
+                    "  {:>2} {:<14} {:<20} {:<26} {:>6.0} ms",
                     i + 1,
                     from.name,
                     id,
@@ -385,7 +385,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 );
             }
             None => println!(
-                "  {:>2} {:<14} {:<14} {:<26}  not within {} s",
+                "  {:>2} {:<14} {:<20} {:<26}  not within {} s",
                 i + 1,
                 from.name,
                 id,
