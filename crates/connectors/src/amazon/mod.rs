@@ -13,7 +13,11 @@
 //!   no sooner than that (its order notifications need an SQS queue).
 //! - Stock: `patchListingsItem` replacing
 //!   `/attributes/fulfillment_availability` (channel code `DEFAULT`) per
-//!   SKU; `ACCEPTED` confirms, `INVALID` refuses with Amazon's issues.
+//!   SKU; `ACCEPTED` confirms, `INVALID` refuses with Amazon's issues. From
+//!   ten SKUs on, one `JSON_LISTINGS_FEED` carries them all: create a feed
+//!   document, upload it to its pre-signed URL, create the feed, poll it to
+//!   `DONE`, and read the processing report, whose issues refuse single
+//!   messages (SKUs) while the rest are confirmed.
 //! - Shipments: `confirmShipment` with a `packageReferenceId` derived from
 //!   our fulfilment id (positive digits, stable): resending it edits the
 //!   same package, so a retry never ships twice.
@@ -44,6 +48,14 @@ use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// Item pages per order before giving up (an order has few lines).
 const MAX_ITEM_PAGES: usize = 20;
+/// From this many SKUs in one push, stock goes as one listings feed.
+const FEED_FROM: usize = 10;
+/// Largest stock batch (one feed).
+const FEED_MAX: usize = 1_000;
+/// Polls of a feed before it is reported still processing.
+const FEED_POLLS: u32 = 30;
+/// The content type of a JSON listings feed document.
+const FEED_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 
 /// Credentials of an Amazon channel (stored encrypted).
 #[derive(Clone, Deserialize)]
@@ -245,6 +257,122 @@ impl Amazon {
         )))
     }
 
+    /// Stock for many SKUs as one `JSON_LISTINGS_FEED`.
+    async fn push_feed(
+        &self,
+        updates: &[StockUpdate],
+    ) -> Result<Vec<StockOutcome>, ConnectorError> {
+        let doc = self
+            .call(
+                HttpRequest::json(
+                    reqwest::Method::POST,
+                    format!("{}/feeds/2021-06-30/documents", self.base),
+                    &json!({ "contentType": FEED_CONTENT_TYPE }),
+                ),
+                true,
+            )
+            .await?;
+        let (Some(doc_id), Some(upload)) = (doc["feedDocumentId"].as_str(), doc["url"].as_str())
+        else {
+            return Err(self.malformed("feed document answer lacks feedDocumentId or url"));
+        };
+        let feed = json!({
+            "header": { "sellerId": self.creds.seller_id, "version": "2.0", "issueLocale": "en_US" },
+            "messages": updates.iter().enumerate().map(|(i, u)| json!({
+                "messageId": i + 1, "sku": u.channel_listing_id, "operationType": "PATCH",
+                "productType": "PRODUCT",
+                "patches": [{ "op": "replace", "path": "/attributes/fulfillment_availability",
+                    "value": [{ "fulfillment_channel_code": "DEFAULT", "quantity": u.quantity.max(0) }] }],
+            })).collect::<Vec<_>>(),
+        });
+        // The pre-signed URL carries its own authorisation (no token).
+        let put = HttpRequest {
+            method: reqwest::Method::PUT,
+            url: upload.to_owned(),
+            headers: vec![("content-type".into(), FEED_CONTENT_TYPE.into())],
+            body: Some(feed.to_string().into_bytes()),
+            idempotent: true,
+        };
+        self.http.send(&put).await?;
+        let created = self
+            .call(
+                HttpRequest::json(
+                    reqwest::Method::POST,
+                    format!("{}/feeds/2021-06-30/feeds", self.base),
+                    &json!({ "feedType": "JSON_LISTINGS_FEED",
+                             "marketplaceIds": [self.creds.marketplace_id],
+                             "inputFeedDocumentId": doc_id }),
+                ),
+                true,
+            )
+            .await?;
+        let feed_id = created["feedId"]
+            .as_str()
+            .ok_or_else(|| self.malformed("createFeed answer has no feedId"))?
+            .to_owned();
+        let mut wait = Duration::from_millis(100);
+        let mut status = Value::Null;
+        for _ in 0..FEED_POLLS {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(30));
+            status = self
+                .get(&format!("/feeds/2021-06-30/feeds/{}", encode(&feed_id)))
+                .await?;
+            if !matches!(
+                status["processingStatus"].as_str(),
+                Some("IN_QUEUE" | "IN_PROGRESS")
+            ) {
+                break;
+            }
+        }
+        let every = |reason: String| {
+            updates
+                .iter()
+                .map(|_| StockOutcome::Failed {
+                    reason: reason.clone(),
+                    retryable: true,
+                })
+                .collect()
+        };
+        match status["processingStatus"].as_str() {
+            Some("DONE") => {}
+            Some(other) => return Ok(every(format!("feed {feed_id} is {other}"))),
+            None => return Err(self.malformed("getFeed answer has no processingStatus")),
+        }
+        let result = status["resultFeedDocumentId"]
+            .as_str()
+            .ok_or_else(|| self.malformed("a DONE feed names no result document"))?;
+        let doc = self
+            .get(&format!("/feeds/2021-06-30/documents/{}", encode(result)))
+            .await?;
+        let url = doc["url"]
+            .as_str()
+            .ok_or_else(|| self.malformed("result document has no url"))?;
+        let (_, report) = self.http.send_json(&HttpRequest::get(url)).await?;
+        let refused: std::collections::BTreeMap<u64, String> = report["issues"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|i| i["severity"] == "ERROR")
+            .filter_map(|i| {
+                Some((
+                    i["messageId"].as_u64()?,
+                    i["message"].as_str().unwrap_or("refused").to_owned(),
+                ))
+            })
+            .collect();
+        Ok((1..=updates.len() as u64)
+            .map(|m| match refused.get(&m) {
+                Some(reason) => StockOutcome::Failed {
+                    reason: reason.clone(),
+                    retryable: false,
+                },
+                None => StockOutcome::Accepted,
+            })
+            .collect())
+    }
+
     fn map(
         &self,
         raw: &Value,
@@ -264,8 +392,8 @@ impl Amazon {
 impl SalesChannel for Amazon {
     fn capabilities(&self) -> Capabilities {
         Capabilities {
-            bulk_stock: false,
-            max_stock_batch: 50,
+            bulk_stock: true,
+            max_stock_batch: FEED_MAX,
             push_notifications: false,
             partial_fulfilment: true,
             multiple_tracking_numbers: false,
@@ -433,6 +561,13 @@ impl SalesChannel for Amazon {
         &self,
         updates: &[StockUpdate],
     ) -> Result<Vec<StockOutcome>, ConnectorError> {
+        if updates.len() >= FEED_FROM {
+            let mut out = Vec::with_capacity(updates.len());
+            for chunk in updates.chunks(FEED_MAX) {
+                out.extend(self.push_feed(chunk).await?);
+            }
+            return Ok(out);
+        }
         let mut out = Vec::with_capacity(updates.len());
         for u in updates {
             let body = json!({

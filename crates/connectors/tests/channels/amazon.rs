@@ -371,3 +371,77 @@ async fn under_429s_5xx_slow_duplicate_and_shuffled_answers_nothing_is_lost_or_d
     assert_eq!(f["orders"][0]["shipments"].as_array().unwrap().len(), 1);
     assert!(ctl.requests().await.iter().any(|e| e.fault.is_some()));
 }
+
+#[tokio::test]
+async fn many_skus_go_as_one_listings_feed_whose_report_refuses_single_messages() {
+    let (sim, c, ctl, _creds) = start().await;
+    let listings = all_listings(&c).await;
+    let mut updates: Vec<StockUpdate> = listings
+        .iter()
+        .map(|l| StockUpdate {
+            channel_listing_id: l.channel_listing_id.clone(),
+            sku: l.channel_listing_id.clone(),
+            quantity: 11,
+            expected: None,
+        })
+        .collect();
+    updates.insert(
+        4,
+        StockUpdate {
+            channel_listing_id: "NOT-LISTED".into(),
+            sku: "NOT-LISTED".into(),
+            quantity: 1,
+            expected: None,
+        },
+    );
+    assert!(updates.len() >= 10);
+    ctl.clear_requests().await;
+    let out = c.push_stock(&updates).await.unwrap();
+    for (u, o) in updates.iter().zip(&out) {
+        if u.sku == "NOT-LISTED" {
+            assert!(
+                matches!(
+                    o,
+                    StockOutcome::Failed {
+                        retryable: false,
+                        ..
+                    }
+                ),
+                "{o:?}"
+            );
+        } else {
+            assert_eq!(*o, StockOutcome::Accepted, "{}", u.sku);
+        }
+    }
+    let shown = sim.shown_stock().await.unwrap();
+    assert!(shown.values().all(|q| *q == 11), "{shown:?}");
+    let log = ctl.requests().await;
+    let paths: Vec<String> = log
+        .iter()
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect();
+    assert!(
+        !paths.iter().any(|p| p.starts_with("PATCH")),
+        "no per-SKU patches: {paths:?}"
+    );
+    for step in [
+        "POST /feeds/2021-06-30/documents",
+        "POST /feeds/2021-06-30/feeds",
+        "GET /feeds/2021-06-30/feeds/",
+    ] {
+        assert!(
+            paths.iter().any(|p| p.starts_with(step)),
+            "{step} missing: {paths:?}"
+        );
+    }
+    let feeds = spec("feeds_2021-06-30.json");
+    let feed_path = log
+        .iter()
+        .find(|e| e.method == "GET" && e.path.starts_with("/feeds/2021-06-30/feeds/"))
+        .unwrap()
+        .path
+        .clone();
+    let feed = raw_get(&sim, &_creds, &feed_path).await;
+    conforms(&feeds, "Feed", &feed);
+    assert_eq!(feed["processingStatus"], "DONE");
+}

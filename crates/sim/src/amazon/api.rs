@@ -28,6 +28,10 @@ fn operation(method: &str, path: &str) -> Option<&'static str> {
         "GET" if p.starts_with("/listings/") && p.matches('/').count() == 4 => {
             Some("searchListingsItems")
         }
+        "POST" if p == "/feeds/2021-06-30/documents" => Some("createFeedDocument"),
+        "POST" if p == "/feeds/2021-06-30/feeds" => Some("createFeed"),
+        "GET" if p.starts_with("/feeds/2021-06-30/feeds/") => Some("getFeed"),
+        "GET" if p.starts_with("/feeds/2021-06-30/documents/") => Some("getFeedDocument"),
         _ => None,
     }
 }

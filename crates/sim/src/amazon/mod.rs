@@ -24,6 +24,9 @@
 //!   `/attributes/fulfillment_availability` sets the quantity; `GET
 //!   /listings/2021-08-01/items/{sellerId}` (`pageSize` ≤ 20, `pageToken`)
 //!   lists them.
+//! - Feeds 2021-06-30: `JSON_LISTINGS_FEED` documents uploaded to a
+//!   pre-signed URL (served under `/_s3/`), processed after a short queue,
+//!   with a processing report per feed (see [`feeds`]).
 //! - Rate limits: a token bucket per operation with the usage plan's rate
 //!   and burst (getOrders 0.0167/s burst 20, getOrderItems 0.5/s burst 30,
 //!   confirmShipment 2/s burst 10, patchListingsItem and
@@ -49,8 +52,12 @@ const CURRENCY: &str = "EUR";
 /// Seconds an access token lives.
 const TOKEN_LIFETIME: i64 = 3600;
 /// The usage plans: `(operation, rate per second, burst)`.
-pub const USAGE_PLANS: [(&str, f64, f64); 5] = [
+pub const USAGE_PLANS: [(&str, f64, f64); 9] = [
     ("getOrders", 0.0167, 20.0),
+    ("createFeedDocument", 0.5, 15.0),
+    ("createFeed", 0.0083, 15.0),
+    ("getFeed", 2.0, 15.0),
+    ("getFeedDocument", 0.0222, 10.0),
     ("getOrderItems", 0.5, 30.0),
     ("confirmShipment", 2.0, 10.0),
     ("patchListingsItem", 5.0, 5.0),
@@ -91,6 +98,7 @@ impl AmazonCredentials {
 
 mod api;
 mod control;
+mod feeds;
 mod store;
 
 use store::Store;
@@ -214,6 +222,10 @@ pub(crate) fn router(
             "/listings/2021-08-01/items/{seller_id}/{sku}",
             get(api::get_listing).patch(api::patch_listing),
         )
+        .route("/feeds/2021-06-30/documents", post(feeds::create_document))
+        .route("/feeds/2021-06-30/documents/{id}", get(feeds::get_document))
+        .route("/feeds/2021-06-30/feeds", post(feeds::create_feed))
+        .route("/feeds/2021-06-30/feeds/{id}", get(feeds::get_feed))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&sim),
             api::gate,
@@ -224,6 +236,7 @@ pub(crate) fn router(
         ))
         .with_state(Arc::clone(&sim));
     let control = Router::new()
+        .route("/_s3/{id}", get(feeds::download).put(feeds::upload))
         .route("/_sim/status", get(control::status))
         .route("/_sim/orders", post(control::place))
         .route("/_sim/orders/{id}/cancel", post(control::cancel))

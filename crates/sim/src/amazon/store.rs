@@ -100,6 +100,12 @@ pub(super) struct Store {
     pub(super) access_token: Option<(String, i64)>,
     /// Seconds a change waits before `getOrders` lists it (Amazon: 120).
     pub(super) lag_secs: i64,
+    /// Feed documents (uploads and reports) by id.
+    pub(super) documents: BTreeMap<String, super::feeds::Document>,
+    /// Feeds by id.
+    pub(super) feeds: BTreeMap<String, super::feeds::Feed>,
+    /// How long a feed waits in the queue.
+    pub(super) feed_delay: Duration,
 }
 
 /// SP-API's time format: ISO 8601 UTC (`2026-01-02T03:04:05Z`).
@@ -145,6 +151,9 @@ impl Store {
             snapshots: BTreeMap::new(),
             access_token: None,
             lag_secs: 120,
+            documents: BTreeMap::new(),
+            feeds: BTreeMap::new(),
+            feed_delay: Duration::milliseconds(300),
         };
         let mut skus: BTreeMap<(usize, usize), String> = BTreeMap::new();
         for (pi, p) in g.products.iter().enumerate() {
