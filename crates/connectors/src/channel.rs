@@ -81,6 +81,17 @@ pub struct OrderPage {
 }
 
 impl OrderPage {
+    /// Whether the page already holds the channel's order `id` (a channel
+    /// may list an order twice on a page).
+    #[must_use]
+    pub fn holds(&self, id: &str) -> bool {
+        self.orders.iter().any(|f| f.order.channel_order_id == id)
+            || self
+                .unmappable
+                .iter()
+                .any(|u| u.channel_order_id.as_deref() == Some(id))
+    }
+
     /// File one channel order by how its mapping went: mapped orders with
     /// their payload, the others (with `channel_order_id`, when known) for
     /// the error list.
@@ -239,17 +250,27 @@ pub trait SalesChannel: Send + Sync + std::fmt::Debug {
     /// Register for order notifications at `callback_url`, without creating
     /// a second subscription when one exists. Returns a signing secret the
     /// connector generated and the caller must keep in the credentials.
+    /// By default the channel sends none to an HTTP endpoint and is polled.
     async fn subscribe_notifications(
         &self,
         callback_url: &str,
-    ) -> Result<Option<String>, ConnectorError>;
+    ) -> Result<Option<String>, ConnectorError> {
+        let _ = callback_url;
+        Ok(None)
+    }
 
     /// Check a notification's signature and read which order it is about.
+    /// By default there are none to check.
     fn verify_notification(
         &self,
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
-    ) -> Result<Notification, NotificationError>;
+    ) -> Result<Notification, NotificationError> {
+        let _ = (headers, body);
+        Err(NotificationError::NoSecret(
+            "this channel sends no order notifications to Switchyard; it is polled",
+        ))
+    }
 
     /// One page of listings.
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError>;

@@ -132,3 +132,104 @@ mod tests {
         ));
     }
 }
+
+/// An OAuth access token shared by a connector's requests: fetched once,
+/// renewed a minute before it expires, and renewed early when a request was
+/// refused with it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TokenCache {
+    slot: std::sync::Arc<tokio::sync::Mutex<Option<(String, std::time::Instant)>>>,
+}
+
+/// Renew a token this long before it expires.
+const RENEW_BEFORE: Duration = Duration::from_secs(60);
+
+impl TokenCache {
+    /// A valid token: the cached one, unless it is about to expire or is
+    /// `stale` (the one a request was just refused with); then `fetch`
+    /// gives a new token and its lifetime. A token request the channel
+    /// refuses (4xx) is an auth error: the credentials are wrong or revoked.
+    pub(crate) async fn get<F, Fut>(
+        &self,
+        stale: Option<&str>,
+        fetch: F,
+    ) -> Result<String, ConnectorError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(String, Duration), ConnectorError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((t, until)) = slot.as_ref()
+            && Some(t.as_str()) != stale
+            && *until > std::time::Instant::now() + RENEW_BEFORE
+        {
+            return Ok(t.clone());
+        }
+        let (token, lifetime) = fetch().await.map_err(|e| match e {
+            ConnectorError::Rejected {
+                channel, status, ..
+            } => ConnectorError::Auth { channel, status },
+            other => other,
+        })?;
+        *slot = Some((token.clone(), std::time::Instant::now() + lifetime));
+        Ok(token)
+    }
+
+    /// Run `call` with a token; when the channel refuses it with an auth
+    /// error whose status is in `renew_on`, renew the token and run `call`
+    /// once more.
+    pub(crate) async fn with_token<T, F, FFut, C, CFut>(
+        &self,
+        renew_on: &[u16],
+        fetch: F,
+        call: C,
+    ) -> Result<T, ConnectorError>
+    where
+        F: Fn() -> FFut,
+        FFut: Future<Output = Result<(String, Duration), ConnectorError>>,
+        C: Fn(String) -> CFut,
+        CFut: Future<Output = Result<T, ConnectorError>>,
+    {
+        let token = self.get(None, &fetch).await?;
+        match call(token.clone()).await {
+            Err(ConnectorError::Auth { status, .. }) if renew_on.contains(&status) => {
+                let fresh = self.get(Some(&token), &fetch).await?;
+                call(fresh).await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Percent-encode a path segment or query value.
+pub(crate) fn encode(s: &str) -> String {
+    serde_urlencoded::to_string([("x", s)])
+        .map(|e| e.trim_start_matches("x=").to_owned())
+        .unwrap_or_default()
+}
+
+/// An access token from an OAuth token answer (`access_token`,
+/// `expires_in` seconds, `default_secs` when it does not say).
+pub(crate) fn token_from(
+    label: &str,
+    v: &Value,
+    default_secs: u64,
+) -> Result<(String, Duration), ConnectorError> {
+    let token = v["access_token"]
+        .as_str()
+        .ok_or_else(|| ConnectorError::Malformed {
+            channel: label.to_owned(),
+            reason: "token answer has no access_token".into(),
+        })?
+        .to_owned();
+    let secs = v["expires_in"].as_u64().unwrap_or(default_secs);
+    Ok((token, Duration::from_secs(secs)))
+}
+
+/// An HTTP Basic `authorization` header value.
+pub(crate) fn basic_auth(user: &str, password: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}

@@ -517,6 +517,46 @@ pub(crate) fn default_paid() -> bool {
     true
 }
 
+/// A form-encoded body as name → value (an unreadable body is empty).
+pub(crate) fn form(body: &[u8]) -> std::collections::BTreeMap<String, String> {
+    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
+}
+
+/// The `user:password` of an HTTP Basic `authorization` header.
+pub(crate) fn basic_auth(headers: &axum::http::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let b64 = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    String::from_utf8(raw).ok()
+}
+
+/// An OAuth error (`{"error", "error_description"}`), as token endpoints
+/// answer.
+pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (
+        status,
+        Json(json!({ "error": error, "error_description": description })),
+    )
+        .into_response()
+}
+
+/// The time of a simulated change: now, and strictly after `last` (which
+/// becomes it), so changes in the same instant still order.
+pub(crate) fn later(last: &mut chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    let next = *last + chrono::Duration::microseconds(1);
+    *last = chrono::Utc::now().max(next);
+    *last
+}
+
 /// Decimal text of `minor` units with `exp` decimals (`1299`, 2 → `"12.99"`).
 pub(crate) fn decimal(minor: i64, exp: u32) -> String {
     if exp == 0 {

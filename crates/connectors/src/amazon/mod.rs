@@ -28,8 +28,7 @@
 
 mod map;
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
@@ -38,14 +37,13 @@ use serde_json::{Value, json};
 use switchyard_domain::values::Currency;
 
 use crate::channel::{
-    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
-    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage, OrderQuery,
+    SalesChannel, StockOutcome, StockUpdate,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use crate::support::{self, TokenCache, encode};
 
-/// Renew the access token this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// Item pages per order before giving up (an order has few lines).
 const MAX_ITEM_PAGES: usize = 20;
 /// From this many SKUs in one push, stock goes as one listings feed.
@@ -93,7 +91,7 @@ pub struct Amazon {
     token_url: String,
     creds: AmazonCredentials,
     eur: Currency,
-    token: Arc<tokio::sync::Mutex<Option<(String, Instant)>>>,
+    token: TokenCache,
 }
 
 /// A refused call waits one token of its operation's bucket.
@@ -116,13 +114,6 @@ fn package_id(reference: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     (h % 1_000_000_000_000 + 1).to_string()
-}
-
-/// Percent-encode a query value or path segment.
-fn encode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)])
-        .map(|e| e.trim_start_matches("x=").to_owned())
-        .unwrap_or_default()
 }
 
 impl Amazon {
@@ -155,7 +146,7 @@ impl Amazon {
             token_url,
             creds: creds.clone(),
             eur,
-            token: Arc::default(),
+            token: TokenCache::default(),
         })
     }
 
@@ -170,14 +161,8 @@ impl Amazon {
         }
     }
 
-    async fn access_token(&self, stale: Option<&str>) -> Result<String, ConnectorError> {
-        let mut slot = self.token.lock().await;
-        if let Some((t, until)) = slot.as_ref()
-            && Some(t.as_str()) != stale
-            && *until > Instant::now() + RENEW_BEFORE
-        {
-            return Ok(t.clone());
-        }
+    /// A new access token from Login with Amazon.
+    async fn fetch_token(&self) -> Result<(String, Duration), ConnectorError> {
         let req = HttpRequest::form(
             reqwest::Method::POST,
             self.token_url.clone(),
@@ -188,41 +173,29 @@ impl Amazon {
                 ("client_secret", &self.creds.client_secret),
             ],
         );
-        let (_, v) = self.http.send_json(&req).await.map_err(|e| match e {
-            ConnectorError::Rejected {
-                channel, status, ..
-            } => ConnectorError::Auth { channel, status },
-            other => other,
-        })?;
-        let token = v["access_token"]
-            .as_str()
-            .ok_or_else(|| self.malformed("LWA answer has no access_token"))?
-            .to_owned();
-        let secs = v["expires_in"].as_u64().unwrap_or(3600);
-        *slot = Some((token.clone(), Instant::now() + Duration::from_secs(secs)));
-        Ok(token)
+        let (_, v) = self.http.send_json(&req).await?;
+        support::token_from(self.label(), &v, 3600)
     }
 
-    /// Send with the access token; on 403 renew it and send once more.
+    /// Send with the access token; when refused (Amazon answers 403 for an
+    /// expired token) renew it and send once more.
     async fn call(&self, req: HttpRequest, want_json: bool) -> Result<Value, ConnectorError> {
-        let token = self.access_token(None).await?;
-        let go = |t: String| {
-            let r = req.clone().header("x-amz-access-token", t);
-            async move {
-                if want_json {
-                    self.http.send_json(&r).await.map(|(_, v)| v)
-                } else {
-                    self.http.send(&r).await.map(|_| Value::Null)
-                }
-            }
-        };
-        match go(token.clone()).await {
-            Err(ConnectorError::Auth { .. }) => {
-                let fresh = self.access_token(Some(&token)).await?;
-                go(fresh).await
-            }
-            other => other,
-        }
+        self.token
+            .with_token(
+                &[401, 403],
+                || self.fetch_token(),
+                |t| {
+                    let r = req.clone().header("x-amz-access-token", t);
+                    async move {
+                        if want_json {
+                            self.http.send_json(&r).await.map(|(_, v)| v)
+                        } else {
+                            self.http.send(&r).await.map(|_| Value::Null)
+                        }
+                    }
+                },
+            )
+            .await
     }
 
     async fn get(&self, path_and_query: &str) -> Result<Value, ConnectorError> {
@@ -255,6 +228,57 @@ impl Amazon {
         Err(self.malformed(format!(
             "order {order} has more than {MAX_ITEM_PAGES} item pages"
         )))
+    }
+
+    /// `confirmShipment` of `shipment` as package `package`: the same id
+    /// edits the package, so this is safe to resend.
+    async fn confirm(
+        &self,
+        shipment: &FulfilmentPush,
+        package: &str,
+    ) -> Result<(), ConnectorError> {
+        let order = shipment.channel_order_id.as_str();
+        let items: Vec<(String, i64)> = if shipment.lines.is_empty() {
+            self.items(order)
+                .await?
+                .iter()
+                .filter_map(|i| {
+                    let left =
+                        i["QuantityOrdered"].as_i64()? - i["QuantityShipped"].as_i64().unwrap_or(0);
+                    (left > 0).then(|| Some((i["OrderItemId"].as_str()?.to_owned(), left)))?
+                })
+                .collect()
+        } else {
+            shipment.lines.clone()
+        };
+        let carrier = shipment.carrier.clone().unwrap_or_else(|| "Other".into());
+        let mut detail = json!({
+            "packageReferenceId": package,
+            "carrierCode": carrier,
+            // Amazon needs a number; a shipment without one is confirmed
+            // under our reference.
+            "trackingNumber": shipment.tracking.first().map_or(shipment.reference.as_str(), |t| t.number.as_str()),
+            "shipDate": shipment.shipped_at.min(Utc::now()).to_rfc3339_opts(SecondsFormat::Secs, true),
+            "orderItems": items.iter().map(|(id, q)| json!({ "orderItemId": id, "quantity": q })).collect::<Vec<_>>(),
+        });
+        if carrier == "Other" {
+            detail["carrierName"] = json!("Other");
+        }
+        if let Some(s) = &shipment.service {
+            detail["shippingMethod"] = json!(s);
+        }
+        // The same packageReferenceId edits the package: safe to resend.
+        let req = HttpRequest::json(
+            reqwest::Method::POST,
+            format!(
+                "{}/orders/v0/orders/{}/shipmentConfirmation",
+                self.base,
+                encode(order)
+            ),
+            &json!({ "marketplaceId": self.creds.marketplace_id, "packageDetail": detail }),
+        );
+        self.call(req, false).await?;
+        Ok(())
     }
 
     /// Stock for many SKUs as one `JSON_LISTINGS_FEED`.
@@ -457,13 +481,12 @@ impl SalesChannel for Amazon {
             .as_array()
             .ok_or_else(|| self.malformed("order list has no Orders"))?;
         let mut page = OrderPage::default();
-        let mut seen = std::collections::BTreeSet::new();
         for raw in orders {
             let Some(id) = raw["AmazonOrderId"].as_str() else {
                 page.add(raw.clone(), None, Err("order without AmazonOrderId"));
                 continue;
             };
-            if !seen.insert(id.to_owned()) {
+            if page.holds(id) {
                 continue;
             }
             if raw["FulfillmentChannel"].as_str() == Some("AFN") {
@@ -490,25 +513,6 @@ impl SalesChannel for Amazon {
         let mut page = OrderPage::default();
         page.add(full, Some(channel_order_id.to_owned()), mapped);
         Ok(page)
-    }
-
-    async fn subscribe_notifications(
-        &self,
-        _callback_url: &str,
-    ) -> Result<Option<String>, ConnectorError> {
-        // ORDER_CHANGE notifications go to an SQS queue or EventBridge, not
-        // to an HTTP endpoint: Amazon is polled.
-        Ok(None)
-    }
-
-    fn verify_notification(
-        &self,
-        _headers: &reqwest::header::HeaderMap,
-        _body: &[u8],
-    ) -> Result<Notification, NotificationError> {
-        Err(NotificationError::NoSecret(
-            "Amazon delivers notifications through SQS or EventBridge",
-        ))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
@@ -617,52 +621,22 @@ impl SalesChannel for Amazon {
         &self,
         shipment: &FulfilmentPush,
     ) -> Result<FulfilmentAck, ConnectorError> {
-        let order = shipment.channel_order_id.as_str();
-        let items: Vec<(String, i64)> = if shipment.lines.is_empty() {
-            self.items(order)
-                .await?
-                .iter()
-                .filter_map(|i| {
-                    let left =
-                        i["QuantityOrdered"].as_i64()? - i["QuantityShipped"].as_i64().unwrap_or(0);
-                    (left > 0).then(|| Some((i["OrderItemId"].as_str()?.to_owned(), left)))?
-                })
-                .collect()
-        } else {
-            shipment.lines.clone()
-        };
         let package = package_id(&shipment.reference);
-        let carrier = shipment.carrier.clone().unwrap_or_else(|| "Other".into());
-        let mut detail = json!({
-            "packageReferenceId": package,
-            "carrierCode": carrier,
-            // Amazon needs a number; a shipment without one is confirmed
-            // under our reference.
-            "trackingNumber": shipment.tracking.first().map_or(shipment.reference.as_str(), |t| t.number.as_str()),
-            "shipDate": shipment.shipped_at.min(Utc::now()).to_rfc3339_opts(SecondsFormat::Secs, true),
-            "orderItems": items.iter().map(|(id, q)| json!({ "orderItemId": id, "quantity": q })).collect::<Vec<_>>(),
-        });
-        if carrier == "Other" {
-            detail["carrierName"] = json!("Other");
-        }
-        if let Some(s) = &shipment.service {
-            detail["shippingMethod"] = json!(s);
-        }
-        // The same packageReferenceId edits the package: safe to resend.
-        let req = HttpRequest::json(
-            reqwest::Method::POST,
-            format!(
-                "{}/orders/v0/orders/{}/shipmentConfirmation",
-                self.base,
-                encode(order)
-            ),
-            &json!({ "marketplaceId": self.creds.marketplace_id, "packageDetail": detail }),
-        );
-        self.call(req, false).await?;
+        self.confirm(shipment, &package).await?;
         Ok(FulfilmentAck {
             channel_fulfilment_id: package,
             already_existed: false,
         })
+    }
+
+    /// A package is edited by confirming it again under its id.
+    async fn update_fulfilment_tracking(
+        &self,
+        channel_fulfilment_id: &str,
+        shipment: &FulfilmentPush,
+    ) -> Result<Option<String>, ConnectorError> {
+        self.confirm(shipment, channel_fulfilment_id).await?;
+        Ok(None)
     }
 }
 

@@ -29,30 +29,27 @@
 
 mod map;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_domain::values::Currency;
 
 use crate::channel::{
-    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
-    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage, OrderQuery,
+    SalesChannel, StockOutcome, StockUpdate,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use crate::support::{self, TokenCache};
 
 /// The Retailer API v10 media type.
 const MEDIA_TYPE: &str = "application/vnd.retailer.v10+json";
 /// Reduced orders per list page.
 const PAGE_SIZE: usize = 50;
-/// Renew the token this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// Within this, a cursor is served by `change-interval-minute=60`.
 const RECENT_MINUTES: i64 = 55;
 /// Days of change history bol keeps (`latest-change-date`).
@@ -90,7 +87,7 @@ pub struct Bolcom {
     attempts: u32,
     pause: Duration,
     max_pause: Duration,
-    token: Arc<tokio::sync::Mutex<Option<(String, Instant)>>>,
+    token: TokenCache,
 }
 
 /// The last call of an endpoint's window holds the channel back until the
@@ -138,7 +135,7 @@ impl Bolcom {
             attempts,
             pause,
             max_pause,
-            token: Arc::default(),
+            token: TokenCache::default(),
         })
     }
 
@@ -157,41 +154,23 @@ impl Bolcom {
         format!("{}{path}", self.base)
     }
 
-    async fn access_token(&self, stale: Option<&str>) -> Result<String, ConnectorError> {
-        let mut slot = self.token.lock().await;
-        if let Some((t, until)) = slot.as_ref()
-            && Some(t.as_str()) != stale
-            && *until > Instant::now() + RENEW_BEFORE
-        {
-            return Ok(t.clone());
-        }
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.creds.client_id, self.creds.client_secret
-        ));
+    /// A new token for the API client (client credentials).
+    async fn fetch_token(&self) -> Result<(String, Duration), ConnectorError> {
         let req = HttpRequest {
             method: reqwest::Method::POST,
             url: format!("{}?grant_type=client_credentials", self.token_url),
             headers: vec![
-                ("authorization".into(), format!("Basic {basic}")),
+                (
+                    "authorization".into(),
+                    support::basic_auth(&self.creds.client_id, &self.creds.client_secret),
+                ),
                 ("accept".into(), "application/json".into()),
             ],
             body: None,
             idempotent: true,
         };
-        let (_, v) = self.http.send_json(&req).await.map_err(|e| match e {
-            ConnectorError::Rejected {
-                channel, status, ..
-            } => ConnectorError::Auth { channel, status },
-            other => other,
-        })?;
-        let token = v["access_token"]
-            .as_str()
-            .ok_or_else(|| self.malformed("token answer has no access_token"))?
-            .to_owned();
-        let secs = v["expires_in"].as_u64().unwrap_or(299);
-        *slot = Some((token.clone(), Instant::now() + Duration::from_secs(secs)));
-        Ok(token)
+        let (_, v) = self.http.send_json(&req).await?;
+        support::token_from(self.label(), &v, 299)
     }
 
     /// Send with the media type and a token; renew on 401 and send once
@@ -208,24 +187,22 @@ impl Bolcom {
             req = req.header("content-type", MEDIA_TYPE);
         }
         let req = req.header("accept", accept);
-        let token = self.access_token(None).await?;
-        let go = |t: String| {
-            let r = req.clone().header("authorization", format!("Bearer {t}"));
-            async move {
-                if want_json {
-                    self.http.send_json(&r).await
-                } else {
-                    self.http.send(&r).await.map(|r| (r, Value::Null))
-                }
-            }
-        };
-        match go(token.clone()).await {
-            Err(ConnectorError::Auth { status: 401, .. }) => {
-                let fresh = self.access_token(Some(&token)).await?;
-                go(fresh).await
-            }
-            other => other,
-        }
+        self.token
+            .with_token(
+                &[401],
+                || self.fetch_token(),
+                |t| {
+                    let r = req.clone().header("authorization", format!("Bearer {t}"));
+                    async move {
+                        if want_json {
+                            self.http.send_json(&r).await
+                        } else {
+                            self.http.send(&r).await.map(|r| (r, Value::Null))
+                        }
+                    }
+                },
+            )
+            .await
     }
 
     async fn get(&self, path: &str) -> Result<Value, ConnectorError> {
@@ -388,13 +365,12 @@ impl SalesChannel for Bolcom {
             _ => return Err(self.malformed("order list has no orders")),
         };
         let mut out = OrderPage::default();
-        let mut seen = BTreeSet::new();
         for r in reduced {
             let Some(id) = r["orderId"].as_str() else {
                 out.add(r.clone(), None, Err("reduced order without orderId"));
                 continue;
             };
-            if !seen.insert(id.to_owned()) {
+            if out.holds(id) {
                 continue;
             }
             match map::changed(self.label(), r) {
@@ -434,25 +410,6 @@ impl SalesChannel for Bolcom {
             map::order(self.label(), self.eur, &raw),
         );
         Ok(page)
-    }
-
-    async fn subscribe_notifications(
-        &self,
-        _callback_url: &str,
-    ) -> Result<Option<String>, ConnectorError> {
-        // bol's push subscriptions need a public HTTPS endpoint registered
-        // per retailer and carry no order body; Switchyard polls.
-        Ok(None)
-    }
-
-    fn verify_notification(
-        &self,
-        _headers: &reqwest::header::HeaderMap,
-        _body: &[u8],
-    ) -> Result<Notification, NotificationError> {
-        Err(NotificationError::NoSecret(
-            "bol.com order notifications are not subscribed",
-        ))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {

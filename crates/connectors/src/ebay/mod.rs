@@ -26,28 +26,25 @@
 mod map;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use chrono::{SecondsFormat, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::channel::{
-    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
-    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage, OrderQuery,
+    SalesChannel, StockOutcome, StockUpdate,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use crate::support::{self, TokenCache, encode};
 
 /// Orders and inventory items per page (eBay's maximum).
 const PAGE_SIZE: usize = 200;
 /// SKUs per `bulkUpdatePriceQuantity` call (eBay's maximum).
 const STOCK_BATCH: usize = 25;
-/// Renew the access token this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 /// The OAuth scopes the connector uses.
 const SCOPES: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay.com/oauth/api_scope/sell.inventory";
 
@@ -82,7 +79,7 @@ pub struct Ebay {
     creds: EbayCredentials,
     attempts: u32,
     pause: Duration,
-    token: Arc<tokio::sync::Mutex<Option<(String, Instant)>>>,
+    token: TokenCache,
 }
 
 /// A spent daily quota (429 with error 2001) holds the channel back until
@@ -124,7 +121,7 @@ impl Ebay {
             creds: creds.clone(),
             attempts,
             pause,
-            token: Arc::default(),
+            token: TokenCache::default(),
         })
     }
 
@@ -139,20 +136,8 @@ impl Ebay {
         format!("{}{path}", self.base)
     }
 
-    /// A valid access token, renewed when about to expire (or when `stale`
-    /// is the one a request was refused with).
-    async fn access_token(&self, stale: Option<&str>) -> Result<String, ConnectorError> {
-        let mut slot = self.token.lock().await;
-        if let Some((t, until)) = slot.as_ref()
-            && Some(t.as_str()) != stale
-            && *until > Instant::now() + RENEW_BEFORE
-        {
-            return Ok(t.clone());
-        }
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            self.creds.client_id, self.creds.client_secret
-        ));
+    /// A new User access token from the seller's refresh token.
+    async fn fetch_token(&self) -> Result<(String, Duration), ConnectorError> {
         let req = HttpRequest::form(
             reqwest::Method::POST,
             self.url("/identity/v1/oauth2/token"),
@@ -162,33 +147,26 @@ impl Ebay {
                 ("scope", SCOPES),
             ],
         )
-        .header("authorization", format!("Basic {basic}"));
-        let (_, v) = self.http.send_json(&req).await.map_err(|e| match e {
-            ConnectorError::Rejected {
-                channel, status, ..
-            } => ConnectorError::Auth { channel, status },
-            other => other,
-        })?;
-        let token = v["access_token"]
-            .as_str()
-            .ok_or_else(|| self.malformed("token answer has no access_token"))?
-            .to_owned();
-        let secs = v["expires_in"].as_u64().unwrap_or(7200);
-        *slot = Some((token.clone(), Instant::now() + Duration::from_secs(secs)));
-        Ok(token)
+        .header(
+            "authorization",
+            support::basic_auth(&self.creds.client_id, &self.creds.client_secret),
+        );
+        let (_, v) = self.http.send_json(&req).await?;
+        support::token_from(self.http.label(), &v, 7200)
     }
 
     /// Send `req` with a token; on 401 renew the token and send once more.
     async fn send(&self, req: HttpRequest) -> Result<(HttpResponse, Value), ConnectorError> {
-        let token = self.access_token(None).await?;
-        let with = |t: &str| req.clone().header("authorization", format!("Bearer {t}"));
-        match self.http.send_json(&with(&token)).await {
-            Err(ConnectorError::Auth { status: 401, .. }) => {
-                let fresh = self.access_token(Some(&token)).await?;
-                self.http.send_json(&with(&fresh)).await
-            }
-            other => other,
-        }
+        self.token
+            .with_token(
+                &[401],
+                || self.fetch_token(),
+                |t| {
+                    let r = req.clone().header("authorization", format!("Bearer {t}"));
+                    async move { self.http.send_json(&r).await }
+                },
+            )
+            .await
     }
 
     async fn get(&self, path: &str) -> Result<Value, ConnectorError> {
@@ -246,7 +224,7 @@ impl Ebay {
     /// One bulk stock call for at most 25 SKUs.
     async fn push_batch(
         &self,
-        batch: &[&StockUpdate],
+        batch: &[StockUpdate],
     ) -> Result<BTreeMap<String, StockOutcome>, ConnectorError> {
         let body = json!({ "requests": batch.iter().map(|u| json!({
             "sku": u.channel_listing_id,
@@ -284,13 +262,6 @@ impl Ebay {
         }
         Ok(out)
     }
-}
-
-/// Percent-encode a path segment or query value.
-fn encode(s: &str) -> String {
-    serde_urlencoded::to_string([("x", s)])
-        .map(|e| e.trim_start_matches("x=").to_owned())
-        .unwrap_or_default()
 }
 
 #[async_trait]
@@ -352,12 +323,9 @@ impl SalesChannel for Ebay {
             .as_array()
             .ok_or_else(|| self.malformed("order list has no orders"))?;
         let mut page = OrderPage::default();
-        let mut seen = std::collections::BTreeSet::new();
         for raw in orders {
             let id = raw["orderId"].as_str().map(str::to_owned);
-            if let Some(i) = &id
-                && !seen.insert(i.clone())
-            {
+            if id.as_deref().is_some_and(|i| page.holds(i)) {
                 continue;
             }
             page.add(raw.clone(), id, map::order(self.http.label(), raw));
@@ -378,25 +346,6 @@ impl SalesChannel for Ebay {
             map::order(self.http.label(), &raw),
         );
         Ok(page)
-    }
-
-    async fn subscribe_notifications(
-        &self,
-        _callback_url: &str,
-    ) -> Result<Option<String>, ConnectorError> {
-        // The Sell APIs have no order notifications (the Notification API
-        // covers account and marketplace topics): eBay is polled.
-        Ok(None)
-    }
-
-    fn verify_notification(
-        &self,
-        _headers: &reqwest::header::HeaderMap,
-        _body: &[u8],
-    ) -> Result<Notification, NotificationError> {
-        Err(NotificationError::NoSecret(
-            "eBay sends no order notifications to Sell API apps",
-        ))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
@@ -457,8 +406,7 @@ impl SalesChannel for Ebay {
         updates: &[StockUpdate],
     ) -> Result<Vec<StockOutcome>, ConnectorError> {
         let mut results: BTreeMap<String, StockOutcome> = BTreeMap::new();
-        let all: Vec<&StockUpdate> = updates.iter().collect();
-        for batch in all.chunks(STOCK_BATCH) {
+        for batch in updates.chunks(STOCK_BATCH) {
             results.extend(self.push_batch(batch).await?);
         }
         Ok(updates

@@ -25,8 +25,7 @@
 mod map;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -34,16 +33,15 @@ use serde_json::{Value, json};
 use switchyard_domain::values::Currency;
 
 use crate::channel::{
-    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, Notification,
-    NotificationError, OrderPage, OrderQuery, SalesChannel, StockOutcome, StockUpdate,
+    Capabilities, FulfilmentAck, FulfilmentPush, Listing, ListingPage, OrderPage, OrderQuery,
+    SalesChannel, StockOutcome, StockUpdate,
 };
 use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use crate::support::{self, TokenCache};
 
 /// Receipts and listings per page (Etsy's maximum).
 const PAGE_SIZE: usize = 100;
-/// Renew the access token this long before it expires.
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
 /// Credentials of an Etsy channel (stored encrypted).
 #[derive(Clone, Deserialize)]
@@ -75,7 +73,7 @@ pub struct Etsy {
     creds: EtsyCredentials,
     attempts: u32,
     pause: Duration,
-    token: Arc<tokio::sync::Mutex<Option<(String, Instant)>>>,
+    token: TokenCache,
 }
 
 /// Hold back after the last request of a second or of the day.
@@ -108,7 +106,7 @@ impl Etsy {
             creds: creds.clone(),
             attempts,
             pause,
-            token: Arc::default(),
+            token: TokenCache::default(),
         })
     }
 
@@ -123,16 +121,8 @@ impl Etsy {
         format!("/v3/application/shops/{}{rest}", self.creds.shop_id)
     }
 
-    /// A valid access token, renewed when it is about to expire (or when
-    /// `stale` is the one a request was refused with).
-    async fn access_token(&self, stale: Option<&str>) -> Result<String, ConnectorError> {
-        let mut slot = self.token.lock().await;
-        if let Some((t, until)) = slot.as_ref()
-            && Some(t.as_str()) != stale
-            && *until > Instant::now() + RENEW_BEFORE
-        {
-            return Ok(t.clone());
-        }
+    /// A new access token from the shop owner's refresh token.
+    async fn fetch_token(&self) -> Result<(String, Duration), ConnectorError> {
         let req = HttpRequest::form(
             reqwest::Method::POST,
             format!("{}/v3/public/oauth/token", self.base),
@@ -143,38 +133,26 @@ impl Etsy {
             ],
         )
         .header("x-api-key", self.creds.keystring.clone());
-        let (_, v) = self.http.send_json(&req).await.map_err(|e| match e {
-            ConnectorError::Rejected { channel, .. } => ConnectorError::Auth {
-                channel,
-                status: 400,
-            },
-            other => other,
-        })?;
-        let token = v["access_token"]
-            .as_str()
-            .ok_or_else(|| self.malformed("token answer has no access_token"))?
-            .to_owned();
-        let secs = v["expires_in"].as_u64().unwrap_or(3600);
-        *slot = Some((token.clone(), Instant::now() + Duration::from_secs(secs)));
-        Ok(token)
+        let (_, v) = self.http.send_json(&req).await?;
+        support::token_from(self.http.label(), &v, 3600)
     }
 
     /// Send `req` with the keystring and a token; on 401 renew the token
     /// and send once more.
     async fn send(&self, req: HttpRequest) -> Result<Value, ConnectorError> {
-        let token = self.access_token(None).await?;
-        let with = |t: &str| {
-            req.clone()
-                .header("x-api-key", self.creds.keystring.clone())
-                .header("authorization", format!("Bearer {t}"))
-        };
-        match self.http.send_json(&with(&token)).await {
-            Err(ConnectorError::Auth { status: 401, .. }) => {
-                let fresh = self.access_token(Some(&token)).await?;
-                Ok(self.http.send_json(&with(&fresh)).await?.1)
-            }
-            other => Ok(other?.1),
-        }
+        self.token
+            .with_token(
+                &[401],
+                || self.fetch_token(),
+                |t| {
+                    let r = req
+                        .clone()
+                        .header("x-api-key", self.creds.keystring.clone())
+                        .header("authorization", format!("Bearer {t}"));
+                    async move { Ok(self.http.send_json(&r).await?.1) }
+                },
+            )
+            .await
     }
 
     async fn get(&self, path: &str) -> Result<Value, ConnectorError> {
@@ -348,12 +326,9 @@ impl SalesChannel for Etsy {
             .as_array()
             .ok_or_else(|| self.malformed("receipt list has no results"))?;
         let mut page = OrderPage::default();
-        let mut seen = std::collections::BTreeSet::new();
         for raw in results {
             let id = raw["receipt_id"].as_u64().map(|i| i.to_string());
-            if let Some(i) = &id
-                && !seen.insert(i.clone())
-            {
+            if id.as_deref().is_some_and(|i| page.holds(i)) {
                 continue;
             }
             page.add(raw.clone(), id, map::receipt(self.http.label(), raw));
@@ -374,24 +349,6 @@ impl SalesChannel for Etsy {
             map::receipt(self.http.label(), &raw),
         );
         Ok(page)
-    }
-
-    async fn subscribe_notifications(
-        &self,
-        _callback_url: &str,
-    ) -> Result<Option<String>, ConnectorError> {
-        // Open API v3 has no order webhooks: Etsy is polled.
-        Ok(None)
-    }
-
-    fn verify_notification(
-        &self,
-        _headers: &reqwest::header::HeaderMap,
-        _body: &[u8],
-    ) -> Result<Notification, NotificationError> {
-        Err(NotificationError::NoSecret(
-            "Etsy sends no order notifications",
-        ))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {

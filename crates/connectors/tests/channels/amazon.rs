@@ -260,6 +260,18 @@ async fn a_package_resent_is_edited_not_doubled_and_a_revoked_token_is_an_auth_e
     assert_eq!(packages[0]["carrier"], "DHL");
     let o = c.fetch_order(&id).await.unwrap().orders.remove(0).order;
     assert_eq!(o.fulfilment, ChannelFulfilment::PartiallyFulfilled);
+    // A tracking update edits the package under its id.
+    let mut moved = fixed.clone();
+    moved.tracking[0].number = "JJD0005".into();
+    assert_eq!(
+        c.update_fulfilment_tracking(&ack.channel_fulfilment_id, &moved)
+            .await
+            .unwrap(),
+        None
+    );
+    let f = ctl.get("/_sim/fulfilments").await;
+    assert_eq!(f["orders"][0]["shipments"].as_array().unwrap().len(), 1);
+    assert_eq!(f["orders"][0]["shipments"][0]["tracking_number"], "JJD0005");
     // The rest, without naming lines.
     c.push_fulfilment(&shipment(&id, vec![], "ful_b", "JJD0003"))
         .await

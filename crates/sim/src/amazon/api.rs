@@ -1,8 +1,6 @@
 //! The SP-API routes: the token and usage-plan gate, LWA, Orders v0 and
 //! Listings Items.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -15,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::store::{Package, item_json, listing_json, order_json};
 use super::{App, Sim, TOKEN_LIFETIME, errors};
-use crate::core::lock;
+use crate::core::{form, lock, oauth_error};
 
 /// The operation a request calls, for its usage plan.
 fn operation(method: &str, path: &str) -> Option<&'static str> {
@@ -99,28 +97,19 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
 
 /// Login with Amazon: `grant_type=refresh_token`.
 pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
-    let f: BTreeMap<String, String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
-    let refuse = |e: &str, d: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": e, "error_description": d })),
-        )
-            .into_response()
-    };
+    let f = form(&body);
+    let refuse = |e: &str, d: &str| oauth_error(StatusCode::BAD_REQUEST, e, d);
     if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return refuse("unsupported_grant_type", "The grant type is not supported");
     }
     if f.get("client_id") != Some(&sim.creds.client_id)
         || f.get("client_secret") != Some(&sim.creds.client_secret)
     {
-        return (
+        return oauth_error(
             StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "invalid_client", "error_description": "Client authentication failed" })),
-        )
-            .into_response();
+            "invalid_client",
+            "Client authentication failed",
+        );
     }
     if f.get("refresh_token") != Some(&sim.creds.refresh_token) || sim.core.faults().auth_revoked {
         return refuse(
@@ -184,7 +173,7 @@ pub(super) async fn orders(State(sim): State<App>, Query(q): Query<OrdersQuery>)
     let mut store = lock(&sim.store);
     let (ids, start, before) = if let Some(token) = &q.next_token {
         match store.snapshots.get(token) {
-            Some((ids, start)) => (ids.clone(), *start, None),
+            Some((ids, start)) => (std::sync::Arc::clone(ids), *start, None),
             None => return invalid("Invalid NextToken"),
         }
     } else {
@@ -231,7 +220,10 @@ pub(super) async fn orders(State(sim): State<App>, Query(q): Query<OrdersQuery>)
             .collect();
         matched.sort();
         (
-            matched.into_iter().map(|(_, id)| id).collect::<Vec<_>>(),
+            matched
+                .into_iter()
+                .map(|(_, id)| id)
+                .collect::<std::sync::Arc<[String]>>(),
             0,
             Some(before),
         )
@@ -244,10 +236,15 @@ pub(super) async fn orders(State(sim): State<App>, Query(q): Query<OrdersQuery>)
         .map(order_json)
         .collect();
     let next = (start + per_page < ids.len()).then(|| {
-        let token = format!("{:x}{:x}", store.id(), start + per_page);
-        store
-            .snapshots
-            .insert(token.clone(), (ids.clone(), start + per_page));
+        // Fixed width, so tokens sort by age.
+        let token = format!("{:016x}", store.id());
+        store.snapshots.insert(
+            token.clone(),
+            (std::sync::Arc::clone(&ids), start + per_page),
+        );
+        while store.snapshots.len() > super::store::SNAPSHOTS {
+            store.snapshots.pop_first();
+        }
         token
     });
     drop(store);

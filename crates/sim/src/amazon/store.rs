@@ -95,8 +95,9 @@ pub(super) struct Store {
     pub(super) listings: BTreeMap<String, Listing>,
     /// By order id.
     pub(super) orders: BTreeMap<String, Order>,
-    /// `NextToken` → the order ids of the result and where the page starts.
-    pub(super) snapshots: BTreeMap<String, (Vec<String>, usize)>,
+    /// `NextToken` → the order ids of the result and where the page starts;
+    /// tokens sort by age, and the oldest expire past [`SNAPSHOTS`].
+    pub(super) snapshots: BTreeMap<String, (std::sync::Arc<[String]>, usize)>,
     pub(super) access_token: Option<(String, i64)>,
     /// Seconds a change waits before `getOrders` lists it (Amazon: 120).
     pub(super) lag_secs: i64,
@@ -107,6 +108,9 @@ pub(super) struct Store {
     /// How long a feed waits in the queue.
     pub(super) feed_delay: Duration,
 }
+
+/// `NextToken`s kept at once (Amazon's expire too).
+pub(super) const SNAPSHOTS: usize = 256;
 
 /// SP-API's time format: ISO 8601 UTC (`2026-01-02T03:04:05Z`).
 pub(super) fn time(t: DateTime<Utc>) -> String {
@@ -135,10 +139,7 @@ impl Store {
 
     /// Now (real time), strictly after every earlier change.
     pub(super) fn tick(&mut self) -> DateTime<Utc> {
-        let real = Utc::now();
-        let next = self.now + Duration::microseconds(1);
-        self.now = if real > next { real } else { next };
-        self.now
+        crate::core::later(&mut self.now)
     }
 
     pub(super) fn seeded(seed: u64, products: usize, orders: usize) -> Self {

@@ -9,14 +9,13 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use chrono::{NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::shop::{Action, CSV, offer_json, order_json, process_json, reduced_json, shipment_json};
 use super::{App, MEDIA_TYPE, Sim, TOKEN_LIFETIME, answer, problem};
-use crate::core::lock;
+use crate::core::{basic_auth, form, lock, oauth_error};
 
 /// The rate-limit bucket of a request.
 fn bucket(method: &str, path: &str) -> &'static str {
@@ -142,35 +141,19 @@ pub(super) async fn token(
     Query(q): Query<BTreeMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let form: BTreeMap<String, String> =
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-    let grant = q.get("grant_type").or(form.get("grant_type"));
-    let refuse = |status: StatusCode, e: &str, d: &str| {
-        (
-            status,
-            axum::Json(json!({ "error": e, "error_description": d })),
-        )
-            .into_response()
-    };
+    let body = form(&body);
+    let grant = q.get("grant_type").or(body.get("grant_type"));
     if grant.map(String::as_str) != Some("client_credentials") {
-        return refuse(
+        return oauth_error(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             "Unsupported grant type",
         );
     }
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok());
+    let basic = basic_auth(&headers);
     let expected = format!("{}:{}", sim.creds.client_id, sim.creds.client_secret);
     if basic.as_deref() != Some(expected.as_str()) || sim.core.faults().auth_revoked {
-        return refuse(
+        return oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "Bad credentials",

@@ -106,6 +106,8 @@ pub(super) struct Shop {
     pub(super) orders: BTreeMap<String, Order>,
     pub(super) shipments: Vec<Shipment>,
     pub(super) processes: BTreeMap<String, Process>,
+    /// Ids of the processes not handled yet, oldest first.
+    pub(super) pending: Vec<String>,
     /// Report id → CSV.
     pub(super) exports: BTreeMap<String, String>,
     pub(super) access_token: Option<(String, i64)>,
@@ -133,10 +135,7 @@ impl Shop {
 
     /// Now (real time), strictly after every earlier change.
     pub(super) fn tick(&mut self) -> DateTime<Utc> {
-        let real = Utc::now();
-        let next = self.now + Duration::milliseconds(1);
-        self.now = if real > next { real } else { next };
-        self.now
+        crate::core::later(&mut self.now)
     }
 
     pub(super) fn offer_by_reference(&self, sku: &str) -> Option<&Offer> {
@@ -165,19 +164,21 @@ impl Shop {
             action: Some(action),
             outcome: None,
         };
-        self.processes.insert(id, p.clone());
+        self.processes.insert(id.clone(), p.clone());
+        self.pending.push(id);
         p
     }
 
     /// Handle every process that is due, oldest first.
     pub(super) fn settle(&mut self) {
         let now = Utc::now();
-        let due: Vec<String> = self
-            .processes
-            .values()
-            .filter(|p| p.outcome.is_none() && p.due <= now)
-            .map(|p| p.id.clone())
-            .collect();
+        // Handled in the order they were opened, each once it is due.
+        let ready = self
+            .pending
+            .iter()
+            .take_while(|id| self.processes.get(*id).is_none_or(|p| p.due <= now))
+            .count();
+        let due: Vec<String> = self.pending.drain(..ready).collect();
         for id in due {
             let Some(action) = self.processes.get_mut(&id).and_then(|p| p.action.take()) else {
                 continue;
@@ -282,6 +283,7 @@ impl Shop {
             orders: BTreeMap::new(),
             shipments: Vec::new(),
             processes: BTreeMap::new(),
+            pending: Vec::new(),
             exports: BTreeMap::new(),
             access_token: None,
             delay: Duration::milliseconds(200),

@@ -1,22 +1,19 @@
 //! The Sell API routes: the token and quota gate, OAuth, orders,
 //! shipping fulfillments, inventory items and bulk stock updates.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::store::{Fulfillment, Order, fulfillment_json, item_json, order_json, time};
 use super::{App, Sim, TOKEN_LIFETIME, error};
-use crate::core::lock;
+use crate::core::{basic_auth, form, lock, oauth_error};
 
 /// The API a path's calls count against.
 fn api_of(path: &str) -> Option<&'static str> {
@@ -94,18 +91,9 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
     }
 }
 
-fn oauth_error(status: StatusCode, e: &str, d: &str) -> Response {
-    (status, Json(json!({ "error": e, "error_description": d }))).into_response()
-}
-
 /// `POST /identity/v1/oauth2/token`: Basic client auth, refresh grant.
 pub(super) async fn token(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
-    let basic = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .and_then(|b| String::from_utf8(b).ok());
+    let basic = basic_auth(&headers);
     let expected = format!("{}:{}", sim.creds.client_id, sim.creds.client_secret);
     if basic.as_deref() != Some(expected.as_str()) {
         return oauth_error(
@@ -114,10 +102,7 @@ pub(super) async fn token(State(sim): State<App>, headers: HeaderMap, body: Byte
             "client authentication failed",
         );
     }
-    let f: BTreeMap<String, String> = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let f = form(&body);
     if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -124,10 +124,7 @@ impl Store {
     /// Now (real time, millisecond precision), strictly after every
     /// earlier change.
     pub(super) fn tick(&mut self) -> DateTime<Utc> {
-        let real = Utc::now();
-        let next = self.now + Duration::milliseconds(1);
-        self.now = if real > next { real } else { next };
-        self.now
+        crate::core::later(&mut self.now)
     }
 
     pub(super) fn seeded(seed: u64, products: usize, orders: usize) -> Self {

@@ -1,8 +1,6 @@
 //! The Open API v3 routes: the key and rate-limit gate, OAuth, receipts,
 //! tracking, listings and inventories.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -16,7 +14,7 @@ use super::shop::{
     Offering, Product, Receipt, Shipment, inventory_json, listing_json, receipt_json,
 };
 use super::{App, PER_DAY, PER_SECOND, Sim, TOKEN_LIFETIME, err};
-use crate::core::lock;
+use crate::core::{form, lock, oauth_error};
 
 /// `x-api-key` on every route, the rate limits, and their headers.
 pub(super) async fn gate(State(sim): State<App>, req: Request, next: Next) -> Response {
@@ -128,22 +126,9 @@ fn shop_access(sim: &Sim, headers: &HeaderMap, shop_id: u64) -> Result<(), Respo
     check_shop(sim, shop_id)
 }
 
-fn form(body: &[u8]) -> BTreeMap<String, String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .collect()
-}
-
 pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
     let f = form(&body);
-    let bad = |e: &str, d: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": e, "error_description": d })),
-        )
-            .into_response()
-    };
+    let bad = |e: &str, d: &str| oauth_error(StatusCode::BAD_REQUEST, e, d);
     if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return bad("unsupported_grant_type", "grant_type must be refresh_token");
     }

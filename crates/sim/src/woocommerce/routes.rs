@@ -50,13 +50,7 @@ async fn auth(State(sim): State<Arc<Sim>>, req: Request, next: Next) -> Response
 
 /// Basic auth, or `consumer_key`/`consumer_secret` in the query string.
 fn credentials(req: &Request) -> (Option<String>, Option<String>) {
-    if let Some(h) = req
-        .headers()
-        .get("authorization")
-        .and_then(|h| h.to_str().ok())
-        && let Some(b64) = h.strip_prefix("Basic ")
-        && let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(b64.trim())
-        && let Ok(text) = String::from_utf8(raw)
+    if let Some(text) = crate::core::basic_auth(req.headers())
         && let Some((k, s)) = text.split_once(':')
     {
         return (Some(k.to_owned()), Some(s.to_owned()));

@@ -18,7 +18,7 @@ use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
 
 use super::{
     SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored,
+    require_store, store_page, stored,
 };
 use crate::{
     Channel, ChannelPatch, ChannelSync, Channels, NewChannel, NewProduct, Page, PageRequest,
@@ -169,21 +169,18 @@ impl Channels for SqliteStorage {
         store: &StoreId,
         page: &PageRequest,
     ) -> Result<Page<Channel>> {
-        let mut tx = self.read.begin().await?;
-        require_store(&mut tx, account, store).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {CHANNEL_COLUMNS} FROM channels WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
-        ))
-        .bind(store.as_str())
-        .bind(page.after.as_deref().unwrap_or(""))
-        .bind(fetch_limit(page))
-        .fetch_all(&mut *tx)
-        .await?;
-        let items = rows
-            .iter()
-            .map(channel_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paginate(items, page, |c| c.id.to_string()))
+        store_page(
+            &self.read,
+            account,
+            store,
+            page,
+            &format!(
+                "SELECT {CHANNEL_COLUMNS} FROM channels WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
+            ),
+            channel_from_row,
+            |c| c.id.to_string(),
+        )
+        .await
     }
 
     #[tracing::instrument(skip(self, patch))]

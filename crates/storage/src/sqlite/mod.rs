@@ -233,6 +233,31 @@ pub(crate) fn paginate<T>(
     Page { items, next }
 }
 
+/// One page of a store's rows by id, after checking the store belongs to
+/// the account. `query` binds the store id, the id to start after and the
+/// limit, in that order (`… WHERE store_id = ? AND id > ? ORDER BY id
+/// LIMIT ?`).
+pub(crate) async fn store_page<T>(
+    pool: &SqlitePool,
+    account: &AccountId,
+    store: &StoreId,
+    page: &PageRequest,
+    query: &str,
+    from_row: impl Fn(&sqlx::sqlite::SqliteRow) -> Result<T>,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
+    let mut tx = pool.begin().await?;
+    require_store(&mut tx, account, store).await?;
+    let rows = sqlx::query(query)
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(paginate(items, page, key))
+}
+
 /// Largest number of values bound into one `IN (...)` list.
 const IN_CHUNK: usize = 400;
 

@@ -13,7 +13,7 @@ use switchyard_domain::plugin_rules::{PluginRules, RuleAction, RuleOutcome};
 
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored, ts,
+    require_store, store_page, stored, ts,
 };
 use crate::{
     DuePluginMessage, NewPlugin, Page, PageRequest, Plugin, PluginAttempt, PluginMessage,
@@ -340,21 +340,18 @@ impl Plugins for SqliteStorage {
         store: &StoreId,
         page: &PageRequest,
     ) -> Result<Page<Plugin>> {
-        let mut tx = self.read.begin().await?;
-        require_store(&mut tx, account, store).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {PLUGIN_COLUMNS} FROM plugins p WHERE p.store_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
-        ))
-        .bind(store.as_str())
-        .bind(page.after.as_deref().unwrap_or(""))
-        .bind(fetch_limit(page))
-        .fetch_all(&mut *tx)
-        .await?;
-        let items = rows
-            .iter()
-            .map(plugin_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paginate(items, page, |p| p.id.to_string()))
+        store_page(
+            &self.read,
+            account,
+            store,
+            page,
+            &format!(
+                "SELECT {PLUGIN_COLUMNS} FROM plugins p WHERE p.store_id = ? AND p.id > ? ORDER BY p.id LIMIT ?"
+            ),
+            plugin_from_row,
+            |p| p.id.to_string(),
+        )
+        .await
     }
 
     async fn get_plugin(&self, account: &AccountId, id: &PluginId) -> Result<Plugin> {

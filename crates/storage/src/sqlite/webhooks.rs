@@ -11,7 +11,7 @@ use switchyard_domain::webhook::EventType;
 
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored, ts,
+    require_store, store_page, stored, ts,
 };
 use crate::{
     AttemptRecord, AttemptResult, DeliveryOutcome, DueDelivery, MessageDelivery,
@@ -207,21 +207,18 @@ impl Webhooks for SqliteStorage {
         store: &StoreId,
         page: &PageRequest,
     ) -> Result<Page<WebhookEndpoint>> {
-        let mut conn = self.read.acquire().await?;
-        require_store(&mut conn, account, store).await?;
-        let rows = sqlx::query(&format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
-        ))
-        .bind(store.as_str())
-        .bind(page.after.as_deref().unwrap_or(""))
-        .bind(fetch_limit(page))
-        .fetch_all(&mut *conn)
-        .await?;
-        let items = rows
-            .iter()
-            .map(endpoint_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(paginate(items, page, |e| e.id.to_string()))
+        store_page(
+            &self.read,
+            account,
+            store,
+            page,
+            &format!(
+                "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
+            ),
+            endpoint_from_row,
+            |e| e.id.to_string(),
+        )
+        .await
     }
 
     async fn get_webhook(&self, account: &AccountId, id: &WebhookId) -> Result<WebhookEndpoint> {

@@ -94,32 +94,26 @@ impl Sim {
         self.sim.base_url()
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Value {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let r = self
             .http
-            .post(format!("{}{path}", self.url()))
+            .request(method.clone(), format!("{}{path}", self.url()))
             .json(&body)
             .send()
             .await
             .unwrap();
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "POST {path}: {status} {v}");
+        assert!(status.is_success(), "{method} {path}: {status} {v}");
         v
     }
 
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        self.send(reqwest::Method::POST, path, body).await
+    }
+
     pub async fn put(&self, path: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .put(format!("{}{path}", self.url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        assert!(status.is_success(), "PUT {path}: {status} {v}");
-        v
+        self.send(reqwest::Method::PUT, path, body).await
     }
 
     /// Place a paid order; returns the channel's order id.
@@ -162,14 +156,8 @@ impl Sim {
     }
 
     pub async fn faults(&self, f: &Faults) {
-        let r = self
-            .http
-            .put(format!("{}/_sim/faults", self.url()))
-            .json(f)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success());
+        self.put("/_sim/faults", serde_json::to_value(f).unwrap())
+            .await;
     }
 }
 
