@@ -70,14 +70,16 @@ impl Shop {
     }
 }
 
-struct Api {
-    base: String,
-    token: String,
-    http: reqwest::Client,
+/// A client of the API under one token (the demo's and the benchmarks').
+pub(crate) struct Api {
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Api {
-    async fn send(
+    /// Send a request; a non-2xx answer is an error carrying its body.
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -185,7 +187,7 @@ async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop
     Ok(shops)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }

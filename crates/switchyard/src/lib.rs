@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything it runs lives here so
 //! tests can build the same [`Application`] on a random port.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod telemetry;

@@ -66,6 +66,39 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Measure the product: import throughput, propagation latency,
+    /// catalogue scaling and webhook delivery, each beside its baseline or
+    /// goal (a table, then one JSON object per figure). Build with
+    /// `--release`.
+    Bench {
+        /// What to measure.
+        #[arg(value_enum, default_value = "all")]
+        scenario: BenchScenario,
+        /// import: orders waiting on the simulators.
+        #[arg(long, default_value_t = 50_000)]
+        orders: usize,
+        /// propagation: sales per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// propagation: seconds of sales per run.
+        #[arg(long, default_value_t = 60)]
+        duration_secs: u64,
+        /// propagation: poll cadence of the polled run, in seconds.
+        #[arg(long, default_value_t = 10)]
+        cadence_secs: u32,
+        /// catalogue: SKU counts, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+        skus: Vec<usize>,
+        /// catalogue: orders processed at each size.
+        #[arg(long, default_value_t = 500)]
+        catalogue_orders: usize,
+        /// webhooks: deliveries to make.
+        #[arg(long, default_value_t = 5000)]
+        webhooks: usize,
+        /// Seed of the simulated shops and customers.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage API tokens.
@@ -144,6 +177,16 @@ impl DemoChannel {
     }
 }
 
+/// Benchmark scenarios.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum BenchScenario {
+    Import,
+    Propagation,
+    Catalogue,
+    Webhooks,
+    All,
+}
+
 /// Channels (and the 3PL) with a simulator.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum SimChannel {
@@ -192,7 +235,7 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = config(&cli)?;
-    if matches!(cli.command, Command::Demo { .. }) {
+    if matches!(cli.command, Command::Demo { .. } | Command::Bench { .. }) {
         switchyard::telemetry::init_with_default(config.log_format, "warn,sqlx=warn");
     } else {
         switchyard::telemetry::init(config.log_format);
@@ -222,6 +265,41 @@ async fn main() -> anyhow::Result<()> {
                 seed,
                 channels: channels.into_iter().map(DemoChannel::sim).collect(),
             })
+            .await
+        }
+        Command::Bench {
+            scenario,
+            orders,
+            rate,
+            duration_secs,
+            cadence_secs,
+            skus,
+            catalogue_orders,
+            webhooks,
+            seed,
+        } => {
+            use switchyard::bench::Scenario;
+            let scenario = match scenario {
+                BenchScenario::Import => Scenario::Import,
+                BenchScenario::Propagation => Scenario::Propagation,
+                BenchScenario::Catalogue => Scenario::Catalogue,
+                BenchScenario::Webhooks => Scenario::Webhooks,
+                BenchScenario::All => Scenario::All,
+            };
+            anyhow::ensure!(orders > 0 && rate > 0 && duration_secs > 0 && cadence_secs > 0, "--orders, --rate, --duration-secs and --cadence-secs must be positive");
+            switchyard::bench::run(
+                scenario,
+                &switchyard::bench::BenchOptions {
+                    import_orders: orders,
+                    rate,
+                    duration: std::time::Duration::from_secs(duration_secs),
+                    cadence_secs,
+                    catalogue_sizes: skus,
+                    catalogue_orders,
+                    webhooks,
+                    seed,
+                },
+            )
             .await
         }
         Command::Migrate => {

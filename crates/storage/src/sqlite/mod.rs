@@ -47,12 +47,7 @@ impl SqliteStorage {
     /// Open (creating if missing) the database at `url`
     /// (`sqlite://path/to/file.db`) without migrating it.
     pub async fn connect(url: &str) -> Result<Self> {
-        let opts = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+        let opts = connect_options(url)?;
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts.clone())
@@ -81,6 +76,18 @@ impl SqliteStorage {
         MIGRATOR.run(&self.write).await?;
         Ok(())
     }
+}
+
+/// The connection settings the product ships with: WAL journal,
+/// `synchronous = NORMAL`, foreign keys on, a 10 s busy timeout. Public so
+/// benchmarks can hold a baseline to exactly these pragmas.
+pub fn connect_options(url: &str) -> Result<SqliteConnectOptions> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10)))
 }
 
 #[async_trait]

@@ -1,0 +1,123 @@
+//! Import throughput: orders waiting on five WooCommerce simulators are
+//! imported by the engine's import rounds (HTTP, mapping, filters, upsert,
+//! commitments, journal, stock pushes enqueued, cursor), the channels
+//! concurrently as in production. The baseline inserts the same rows into a
+//! fresh file with the same pragmas, in plain batched transactions.
+
+use std::time::Instant;
+
+use anyhow::{Context, ensure};
+use serde_json::json;
+use switchyard_sim::{Channel, RunningSim, SimOptions};
+use switchyard_storage::JobKind;
+
+use super::rig::{Rig, kits_of};
+use super::{BenchOptions, Figure, Report, baseline};
+use crate::EngineConfig;
+
+/// Channels the orders wait on.
+const CHANNELS: usize = 5;
+/// Products of each simulated shop (every fifth has three variants).
+const PRODUCTS: usize = 200;
+
+pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    let per_channel = opts.import_orders.div_ceil(CHANNELS);
+    let mut rig = Rig::start(false, EngineConfig::default()).await?;
+    let mut sims: Vec<RunningSim> = Vec::with_capacity(CHANNELS);
+    for _ in 0..CHANNELS {
+        let sim_opts = SimOptions {
+            seed: opts.seed,
+            products: PRODUCTS,
+            orders: 0,
+            schema: None,
+        };
+        sims.push(switchyard_sim::spawn(Channel::WooCommerce, &sim_opts).await?);
+    }
+    let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
+    let kits = kits_of(&skus);
+    rig.catalogue(&skus, &kits, 100_000).await?;
+    let settings = json!({
+        "cadence_secs": 86_400, "download_products": true, "auto_sync_stock": true,
+        "push_notifications": false,
+        // Every order is imported (unpaid, fulfilled and cancelled ones too),
+        // so each one takes the whole path.
+        "order_filters": { "import_unpaid": true, "import_not_ready": true },
+    });
+    let mut channels = Vec::with_capacity(CHANNELS);
+    for (i, sim) in sims.iter().enumerate() {
+        channels.push(
+            rig.channel(&format!("Woo {}", i + 1), "woocommerce", sim, settings.clone())
+                .await?,
+        );
+    }
+    let engine = rig.engine(EngineConfig {
+        // Seeded orders lie in December 2025.
+        initial_lookback: chrono::Duration::days(3650),
+        max_pages: 100_000,
+        ..EngineConfig::default()
+    })?;
+    // First round: listings (so imports enqueue real stock pushes), no orders yet.
+    let first = futures::future::join_all(channels.iter().map(|c| engine.import_channel(c))).await;
+    for s in first {
+        let s = s?;
+        ensure!(s.error.is_none(), "listings round failed: {:?}", s.error);
+    }
+    // Now the orders arrive: the same catalogue (same product ids), new history.
+    for sim in &sims {
+        reqwest::Client::new()
+            .post(format!("{}/_sim/seed", sim.base_url()))
+            .json(&json!({ "seed": opts.seed, "products": PRODUCTS, "orders": per_channel }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    for c in &channels {
+        rig.storage.enqueue_job(c, JobKind::Import, json!({})).await?;
+    }
+    let journal_before = baseline::journal_seq(&rig.db_path()).await?;
+    let started = Instant::now();
+    let rounds = futures::future::join_all(channels.iter().map(|c| engine.import_channel(c))).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let (mut created, mut failed, mut skipped, mut pages, mut pushes) = (0, 0, 0, 0, 0);
+    for s in rounds {
+        let s = s?;
+        ensure!(s.error.is_none(), "import round failed: {:?}", s.error);
+        created += s.created;
+        failed += s.failed;
+        skipped += s.skipped;
+        pages += s.pages;
+        pushes += s.pushes;
+    }
+    let total = per_channel * CHANNELS;
+    // Orders cancelled before we ever saw them are read and skipped, as in
+    // production; everything else is imported.
+    ensure!(
+        created + skipped == total && failed == 0 && skipped * 20 < total,
+        "expected {total} orders read; created {created}, failed {failed}, skipped {skipped}"
+    );
+    let ours = created as f64 / elapsed;
+    println!(
+        "    imported {created} orders (and skipped {skipped} cancelled before import) in {elapsed:.2} s ({pages} pages, {pushes} stock pushes enqueued)"
+    );
+    rig.stop().await;
+    for s in sims {
+        s.stop().await;
+    }
+    let base = baseline::run(&rig.db_path(), rig.dir(), journal_before)
+        .await
+        .context("baseline")?;
+    report.add(
+        Figure::new("import", "orders imported per second", ours, "orders/s")
+            .baseline(base.orders_per_sec),
+    );
+    let ratio = ours / base.orders_per_sec * 100.0;
+    report.add(
+        Figure::new("import", "share of plain batched inserts", ratio, "%")
+            .goal("≥ 30 %", ratio >= 30.0),
+    );
+    println!(
+        "    baseline: {} orders with {} lines, {} commitments, {} journal events, {} stock pushes in {:.2} s",
+        base.orders, base.lines, base.commitments, base.events, base.pushes, base.seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,221 @@
+//! `switchyard bench`: measured figures of the product, each beside the
+//! baseline or goal it is judged by, on the embedded SQLite with the
+//! settings the product ships with and channel simulators on loopback.
+//!
+//! Scenarios:
+//! - `import`: orders waiting on simulators → imported, committed and
+//!   journalled, against plain batched inserts of the same rows;
+//! - `propagation`: a steady stream of sales on five channels, each timed
+//!   until every other channel's simulator accepted the new stock, with
+//!   order notifications and with polling;
+//! - `catalogue`: per-order cost (time, SQL statements) and peak memory
+//!   with 10k, 100k and 1M SKUs listed on five channels;
+//! - `webhooks`: signed deliveries per second to a loopback receiver and
+//!   the delay after the change.
+//!
+//! Tests assert correctness; this command measures. It prints a table and,
+//! after it, one JSON object per figure.
+#![allow(
+    clippy::print_stdout,
+    reason = "the benchmark's output is for the person running it"
+)]
+
+mod baseline;
+mod catalogue;
+mod import;
+mod propagation;
+mod rig;
+mod webhooks;
+
+use std::time::Duration;
+
+use serde_json::json;
+
+/// Which scenarios to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// Import throughput against plain batched inserts.
+    Import,
+    /// Propagation latency, notified and polled.
+    Propagation,
+    /// Catalogue scaling.
+    Catalogue,
+    /// Webhook delivery.
+    Webhooks,
+    /// All of the above, in that order.
+    All,
+}
+
+/// Sizes of the runs (the defaults are the figures the goals are set for;
+/// smaller ones make a quick check).
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Orders waiting on the simulators in the import run.
+    pub import_orders: usize,
+    /// Sales per second in the propagation runs.
+    pub rate: u32,
+    /// Length of each propagation run.
+    pub duration: Duration,
+    /// Poll cadence of the polled propagation run.
+    pub cadence_secs: u32,
+    /// Catalogue sizes (SKUs) of the scaling run.
+    pub catalogue_sizes: Vec<usize>,
+    /// Orders processed at each catalogue size.
+    pub catalogue_orders: usize,
+    /// Webhook deliveries to make.
+    pub webhooks: usize,
+    /// Seed of the simulated shops and customers.
+    pub seed: u64,
+}
+
+impl Default for BenchOptions {
+    fn default() -> Self {
+        Self {
+            import_orders: 50_000,
+            rate: 50,
+            duration: Duration::from_secs(60),
+            cadence_secs: 10,
+            catalogue_sizes: vec![10_000, 100_000, 1_000_000],
+            catalogue_orders: 500,
+            webhooks: 5_000,
+            seed: 7,
+        }
+    }
+}
+
+/// One measured figure.
+#[derive(Debug, Clone)]
+pub(crate) struct Figure {
+    scenario: &'static str,
+    metric: String,
+    value: f64,
+    unit: &'static str,
+    /// The baseline measured in the same run, if any.
+    baseline: Option<f64>,
+    /// The goal in words.
+    goal: Option<String>,
+    /// Whether the goal is met.
+    met: Option<bool>,
+}
+
+impl Figure {
+    pub(crate) fn new(scenario: &'static str, metric: impl Into<String>, value: f64, unit: &'static str) -> Self {
+        Self {
+            scenario,
+            metric: metric.into(),
+            value,
+            unit,
+            baseline: None,
+            goal: None,
+            met: None,
+        }
+    }
+
+    pub(crate) fn baseline(mut self, b: f64) -> Self {
+        self.baseline = Some(b);
+        self
+    }
+
+    pub(crate) fn goal(mut self, goal: impl Into<String>, met: bool) -> Self {
+        self.goal = Some(goal.into());
+        self.met = Some(met);
+        self
+    }
+}
+
+/// The figures of a run, printed as they come and as a table at the end.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    figures: Vec<Figure>,
+}
+
+impl Report {
+    pub(crate) fn add(&mut self, f: Figure) {
+        println!(
+            "  · {} {}: {} {}",
+            f.scenario,
+            f.metric,
+            show(f.value),
+            f.unit
+        );
+        self.figures.push(f);
+    }
+
+    fn print(&self) {
+        println!();
+        println!(
+            "{:<12} {:<44} {:>12} {:<9} {:>12}  {:<28} {}",
+            "scenario", "figure", "value", "unit", "baseline", "goal", "met"
+        );
+        for f in &self.figures {
+            println!(
+                "{:<12} {:<44} {:>12} {:<9} {:>12}  {:<28} {}",
+                f.scenario,
+                f.metric,
+                show(f.value),
+                f.unit,
+                f.baseline.map_or(String::new(), show),
+                f.goal.as_deref().unwrap_or(""),
+                match f.met {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "",
+                }
+            );
+        }
+        println!();
+        for f in &self.figures {
+            println!(
+                "{}",
+                json!({
+                    "scenario": f.scenario, "figure": f.metric, "value": f.value, "unit": f.unit,
+                    "baseline": f.baseline, "goal": f.goal, "met": f.met,
+                })
+            );
+        }
+    }
+}
+
+fn show(v: f64) -> String {
+    if v.abs() >= 100.0 || v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// Value at percentile `p` (0–100) of sorted samples (nearest rank).
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
+    crate::demo::percentile(sorted, p)
+}
+
+/// Run the chosen scenarios and print their figures.
+pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<()> {
+    let mut report = Report::default();
+    println!("Switchyard benchmarks (SQLite, simulators on 127.0.0.1)");
+    let all = scenario == Scenario::All;
+    if all || scenario == Scenario::Import {
+        println!("\nimport: {} orders waiting on 5 WooCommerce simulators", opts.import_orders);
+        import::run(opts, &mut report).await?;
+    }
+    if all || scenario == Scenario::Propagation {
+        println!(
+            "\npropagation: 5 channels, {} sales/s for {} s",
+            opts.rate,
+            opts.duration.as_secs()
+        );
+        propagation::run(opts, &mut report).await?;
+    }
+    if all || scenario == Scenario::Catalogue {
+        println!("\ncatalogue: sizes {:?} × 5 channels", opts.catalogue_sizes);
+        catalogue::run(opts, &mut report).await?;
+    }
+    if all || scenario == Scenario::Webhooks {
+        println!("\nwebhooks: {} deliveries to a loopback receiver", opts.webhooks);
+        webhooks::run(opts, &mut report).await?;
+    }
+    report.print();
+    Ok(())
+}

@@ -1,0 +1,206 @@
+//! What every scenario sets up: the server on a fresh SQLite file in a
+//! temporary directory, a token, a store, its catalogue and channels.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use switchyard_domain::ids::ChannelId;
+use switchyard_sim::RunningSim;
+use switchyard_storage::crypto::CredentialCipher;
+use switchyard_storage::{ChannelRef, Storage};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::demo::Api;
+use crate::{Application, Config, Engine, EngineConfig, create_token};
+
+/// A running server with one store.
+pub(crate) struct Rig {
+    data: tempfile::TempDir,
+    pub(crate) config: Config,
+    pub(crate) api: Api,
+    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) store: String,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Rig {
+    /// Start the server; with `workers`, its workers run as in production
+    /// (with `engine`'s settings), else scenarios drive an engine by steps.
+    pub(crate) async fn start(workers: bool, engine: EngineConfig) -> anyhow::Result<Self> {
+        let data = tempfile::Builder::new()
+            .prefix("switchyard-bench-")
+            .tempdir()
+            .context("cannot create a temporary data directory")?;
+        let mut config = Config::load(None)?;
+        config.data_dir = data.path().to_path_buf();
+        config.database_url = String::new();
+        config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        config.public_url = String::new();
+        config.workers = workers;
+        // The receivers and simulators are on loopback.
+        config.outbound_allow = "127.0.0.1/32".into();
+        let app = Application::build_with(&config, engine).await?;
+        let addr = app.local_addr()?;
+        let storage = app.storage();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stop_rx.await;
+        }));
+        let (token, _) = create_token(storage.as_ref(), "bench", None, "bench").await?;
+        let api = Api {
+            base: format!("http://{addr}"),
+            token,
+            http: reqwest::Client::new(),
+        };
+        let store = api
+            .send(
+                reqwest::Method::POST,
+                "/v1/stores",
+                Some(json!({ "name": "Bench store" })),
+            )
+            .await?["id"]
+            .as_str()
+            .context("store without id")?
+            .to_owned();
+        Ok(Self {
+            data,
+            config,
+            api,
+            storage,
+            store,
+            stop: Some(stop_tx),
+            server: Some(server),
+        })
+    }
+
+    /// The SQLite file.
+    pub(crate) fn db_path(&self) -> std::path::PathBuf {
+        self.data.path().join("switchyard.db")
+    }
+
+    /// The temporary directory (for baseline files beside the database).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+
+    /// An engine over the server's storage, to drive by steps.
+    pub(crate) fn engine(&self, config: EngineConfig) -> anyhow::Result<Engine> {
+        let cipher = CredentialCipher::load_or_create(&self.config.key_file())?;
+        Ok(Engine::new(
+            self.storage.clone(),
+            cipher,
+            config,
+            Arc::new(tokio::sync::Notify::new()),
+        ))
+    }
+
+    /// Create the products (kits with their components) and set every
+    /// plain SKU's stock to `quantity`.
+    pub(crate) async fn catalogue(
+        &self,
+        skus: &[String],
+        kits: &[(String, Vec<(String, i64)>)],
+        quantity: i64,
+    ) -> anyhow::Result<()> {
+        let store = &self.store;
+        let is_kit = |s: &str| kits.iter().any(|(k, _)| k == s);
+        for sku in skus.iter().filter(|s| !is_kit(s)) {
+            self.api
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/v1/stores/{store}/products"),
+                    Some(json!({ "sku": sku, "title": sku })),
+                )
+                .await?;
+        }
+        for (kit, parts) in kits {
+            let parts: Vec<Value> = parts
+                .iter()
+                .map(|(s, q)| json!({ "sku": s, "quantity": q }))
+                .collect();
+            self.api
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/v1/stores/{store}/products"),
+                    Some(json!({ "sku": kit, "title": kit, "components": parts })),
+                )
+                .await?;
+        }
+        let plain: Vec<&String> = skus.iter().filter(|s| !is_kit(s)).collect();
+        for chunk in plain.chunks(500) {
+            let items: Vec<Value> = chunk
+                .iter()
+                .map(|s| json!({ "sku": s, "quantity": quantity }))
+                .collect();
+            self.api
+                .send(
+                    reqwest::Method::POST,
+                    &format!("/v1/stores/{store}/stock"),
+                    Some(json!({ "items": items })),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Connect a simulated channel with `settings`; returns its reference.
+    pub(crate) async fn channel(
+        &self,
+        name: &str,
+        kind: &str,
+        sim: &RunningSim,
+        settings: Value,
+    ) -> anyhow::Result<ChannelRef> {
+        let creds = if kind == "shopify" {
+            json!({ "access_token": sim.credentials["access_token"],
+                    "api_secret_key": sim.credentials["api_secret_key"] })
+        } else {
+            sim.credentials.clone()
+        };
+        let store = &self.store;
+        let ch = self
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/stores/{store}/channels"),
+                Some(json!({ "name": name, "kind": kind, "base_url": sim.base_url(),
+                             "credentials": creds, "settings": settings })),
+            )
+            .await?;
+        let id = ChannelId::parse(ch["id"].as_str().context("channel without id")?)?;
+        self.storage
+            .find_channel(&id)
+            .await?
+            .context("the new channel is not in storage")
+    }
+
+    /// Stop the server (the directory goes when the rig is dropped).
+    pub(crate) async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+/// Every tenth plain SKU of a simulator catalogue becomes a kit of the two
+/// plain SKUs before it (1 × and 2 ×), as shops sell bundles.
+pub(crate) fn kits_of(skus: &[String]) -> Vec<(String, Vec<(String, i64)>)> {
+    let plain: Vec<&String> = skus.iter().filter(|s| s.matches('-').count() == 1).collect();
+    plain
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 10 == 9)
+        .map(|(i, k)| {
+            (
+                (*k).clone(),
+                vec![(plain[i - 2].clone(), 1), (plain[i - 1].clone(), 2)],
+            )
+        })
+        .collect()
+}
