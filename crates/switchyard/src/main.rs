@@ -235,7 +235,9 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = config(&cli)?;
-    if matches!(cli.command, Command::Demo { .. } | Command::Bench { .. }) {
+    if matches!(cli.command, Command::Bench { .. }) {
+        switchyard::telemetry::init_counting_sql(config.log_format, "warn,sqlx=warn");
+    } else if matches!(cli.command, Command::Demo { .. }) {
         switchyard::telemetry::init_with_default(config.log_format, "warn,sqlx=warn");
     } else {
         switchyard::telemetry::init(config.log_format);

@@ -3,18 +3,19 @@
 //! first arrives open) and upserted, in the caller's transaction, with
 //! oversell detection and the stock pushes it causes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::SqliteConnection;
+use sqlx::{Row, SqliteConnection};
 use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
 use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::{OrderFacts, PluginRules};
 
 use super::ledger::{flag_oversold, invalidate_confirmed};
-use super::listings::{enqueue_targets, map_sku, require_channel};
+use super::catalogue::Kinds;
+use super::listings::{enqueue_targets, map_skus, require_channel};
 use super::orders::{LineWrite, OrderWrite, write_order};
-use super::{now_text, store_setting, stored, ts};
+use super::{execute_in, fetch_in_by, now_text, store_setting, stored, ts};
 use crate::{ChannelRef, ImportItem, ImportOutcome, ImportReport, Result, StorageError};
 
 /// The stored order with this channel id.
@@ -50,6 +51,36 @@ pub(crate) async fn find_existing(
     .transpose()
 }
 
+/// The stored orders of a channel among `ids`, by channel order id.
+async fn find_existing_many(
+    conn: &mut SqliteConnection,
+    channel: &ChannelId,
+    ids: &[&str],
+) -> Result<HashMap<String, Existing>> {
+    let rows = fetch_in_by(
+        conn,
+        "SELECT channel_order_id, id, state, channel_updated_at, rule_excluded FROM orders",
+        ("channel_id", channel.as_str()),
+        "channel_order_id",
+        ids,
+        "",
+    )
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            r.try_get("channel_order_id")?,
+            Existing {
+                id: stored("order id", OrderId::parse(r.try_get("id")?))?,
+                state: stored("order state", OrderState::parse(r.try_get("state")?))?,
+                seen: r.try_get("channel_updated_at")?,
+                rule_excluded: r.try_get("rule_excluded")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
 /// What plugin rules look at in an arriving order: its lines by store SKU.
 fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> OrderFacts {
     OrderFacts::of(
@@ -80,8 +111,36 @@ pub(crate) async fn import_batch(
     let mut report = ImportReport::default();
     let mut touched = BTreeSet::new();
     let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    // Everything the page needs is read once: its stored orders, SKU
+    // mappings and product kinds.
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i.order.channel_order_id.as_str())
+        .collect();
+    let mut stored_orders = find_existing_many(conn, ch, &ids).await?;
+    let channel_skus: BTreeSet<&str> = items
+        .iter()
+        .flat_map(|i| &i.order.lines)
+        .filter_map(|l| l.sku.as_deref().map(str::trim))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let channel_skus: Vec<&str> = channel_skus.into_iter().collect();
+    let mapping = map_skus(conn, store, ch, &channel_skus).await?;
+    let store_skus: BTreeSet<&str> = mapping.values().map(String::as_str).collect();
+    let store_skus: Vec<&str> = store_skus.into_iter().collect();
+    let kinds = Kinds::load(conn, store, &store_skus).await?;
+    // Orders written in this batch (a page may carry one twice) and the
+    // orders whose import errors are now resolved.
+    let mut written_ids: HashSet<String> = HashSet::new();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut stale: BTreeSet<String> = BTreeSet::new();
     for item in items {
-        let existing = find_existing(conn, ch, &item.order.channel_order_id).await?;
+        let cid = item.order.channel_order_id.as_str();
+        let existing = if written_ids.contains(cid) {
+            find_existing(conn, ch, cid).await?
+        } else {
+            stored_orders.remove(cid)
+        };
         let existing_state = existing.as_ref().map(|e| e.state);
         let (mut state, mut excluded_reason) =
             match decide(&item.order, &settings.order_filters, existing_state) {
@@ -117,11 +176,7 @@ pub(crate) async fn import_batch(
         let mut mapped_skus = BTreeSet::new();
         for l in &mut order.lines {
             let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
-            let mapped = if channel_sku.is_empty() {
-                None
-            } else {
-                map_sku(conn, store, ch, &channel_sku).await?
-            };
+            let mapped = mapping.get(channel_sku.as_str()).cloned();
             l.flag_against(|_| mapped.is_some());
             mapped_skus.extend(mapped.clone());
             lines.push(LineWrite {
@@ -156,21 +211,18 @@ pub(crate) async fn import_batch(
                 raw: Some(item.raw.to_string()),
                 lines,
                 routing,
+                kinds: &kinds,
             },
         )
         .await?;
-        sqlx::query("UPDATE import_errors SET resolved_at = ? WHERE channel_id = ? AND channel_order_id = ? AND resolved_at IS NULL")
-            .bind(now_text())
-            .bind(ch.as_str())
-            .bind(&order.channel_order_id)
-            .execute(&mut *conn)
-            .await?;
+        written_ids.insert(order.channel_order_id.clone());
+        resolved.push(order.channel_order_id.clone());
         touched.extend(written.touched);
         if written.created {
             // The channel took its own stock down at checkout: what we last
             // confirmed there is stale for these SKUs, even when the order
             // commits nothing here (excluded), so their targets are pushed again.
-            invalidate_confirmed(conn, ch, &mapped_skus).await?;
+            stale.extend(mapped_skus.iter().cloned());
             touched.extend(mapped_skus);
         }
         if !written.committed.is_empty() {
@@ -188,6 +240,22 @@ pub(crate) async fn import_batch(
             }
         });
     }
+    let resolved: Vec<&str> = resolved.iter().map(String::as_str).collect();
+    let now = now_text();
+    execute_in(
+        conn,
+        |q| {
+            q.push("UPDATE import_errors SET resolved_at = ")
+                .push_bind(now.clone())
+                .push(" WHERE channel_id = ")
+                .push_bind(ch.as_str().to_owned())
+                .push(" AND resolved_at IS NULL AND");
+        },
+        "channel_order_id",
+        &resolved,
+    )
+    .await?;
+    invalidate_confirmed(conn, store, ch, &stale).await?;
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
     report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
     Ok(report)

@@ -151,7 +151,7 @@ async fn restate_channel_stock(
             .await?
             .into_iter()
             .collect();
-    invalidate_confirmed(conn, channel, &touched).await?;
+    invalidate_confirmed(conn, store, channel, &touched).await?;
     enqueue_targets(conn, store, &touched, "back_office_order").await?;
     Ok(())
 }

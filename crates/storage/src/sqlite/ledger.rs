@@ -1,6 +1,6 @@
 //! The stock ledger: source quantities, commitments by orders, snapshots.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -15,7 +15,7 @@ use switchyard_domain::values::{MAX_QUANTITY, Sku};
 use super::catalogue::{components_of, product_kind};
 use super::listings::enqueue_targets;
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, require_store, stored,
+    SqliteStorage, append_event, execute_in, fetch_in, fetch_limit, now_text, paginate, require_store, stored,
 };
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,
@@ -321,21 +321,59 @@ pub(crate) async fn ledgers(
     Ok(out)
 }
 
+/// `(on hand, committed)` of plain SKUs: the sum of their sources and the
+/// committed total the triggers keep (one row per SKU, however many orders
+/// are open).
+pub(crate) async fn totals(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &[&str],
+) -> Result<HashMap<String, (i64, i64)>> {
+    let rows = fetch_in(
+        conn,
+        "SELECT sku, \
+         (SELECT COALESCE(SUM(l.quantity), 0) FROM stock_levels l WHERE l.store_id = p.store_id AND l.sku = p.sku) AS on_hand, \
+         COALESCE((SELECT c.quantity FROM stock_committed c WHERE c.store_id = p.store_id AND c.sku = p.sku), 0) AS committed \
+         FROM products p",
+        store,
+        "sku",
+        skus,
+        "",
+    )
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            r.try_get("sku")?,
+            (r.try_get("on_hand")?, r.try_get("committed")?),
+        );
+    }
+    Ok(out)
+}
+
 /// Forget what the channel last confirmed for its listings of these store SKUs.
 pub(crate) async fn invalidate_confirmed(
     conn: &mut SqliteConnection,
+    store: &StoreId,
     channel: &ChannelId,
     skus: &BTreeSet<String>,
 ) -> Result<()> {
-    for sku in skus {
-        sqlx::query(
-            "UPDATE listings SET confirmed_quantity = NULL WHERE channel_id = ? AND sku = ?",
-        )
-        .bind(channel.as_str())
-        .bind(sku)
-        .execute(&mut *conn)
-        .await?;
-    }
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    // By store and SKU first: that is the index (a channel may list a
+    // million SKUs).
+    execute_in(
+        conn,
+        |q| {
+            q.push("UPDATE listings SET confirmed_quantity = NULL WHERE store_id = ")
+                .push_bind(store.as_str().to_owned())
+                .push(" AND channel_id = ")
+                .push_bind(channel.as_str().to_owned())
+                .push(" AND");
+        },
+        "sku",
+        &skus,
+    )
+    .await?;
     Ok(())
 }
 
@@ -354,15 +392,16 @@ pub(crate) async fn flag_oversold(
     if skus.is_empty() {
         return Ok(Vec::new());
     }
-    let skus: Vec<String> = skus.into_iter().collect();
-    let ledgers = ledgers(conn, store, &skus).await?;
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let totals = totals(conn, store, &skus).await?;
     let mut flagged = Vec::new();
     for (id, committed) in candidates {
         let short: Vec<serde_json::Value> = committed
             .iter()
             .filter_map(|s| {
-                let l = ledgers.get(s)?;
-                (l.available() < 0).then(|| json!({ "sku": s, "on_hand": l.on_hand(), "committed": l.committed(), "available": l.available() }))
+                let (on_hand, committed) = *totals.get(s)?;
+                let available = on_hand - committed;
+                (available < 0).then(|| json!({ "sku": s, "on_hand": on_hand, "committed": committed, "available": available }))
             })
             .collect();
         if short.is_empty() {

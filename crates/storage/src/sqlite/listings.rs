@@ -7,12 +7,12 @@
 //! a push. A newer target supersedes an older pending one; a target equal to
 //! what the channel last confirmed is skipped.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{Row, SqliteConnection};
+use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
@@ -21,9 +21,9 @@ use switchyard_domain::stock::{StockRules, kit_availability};
 use switchyard_domain::values::Sku;
 
 use super::catalogue::{components_of, product_kind};
-use super::ledger::ledgers;
+use super::ledger::totals;
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
+    SqliteStorage, append_event, fetch_in, fetch_in_by, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, stored, ts,
 };
 use crate::{
@@ -31,8 +31,22 @@ use crate::{
     PushResult, Result, SkuMapping, StorageError,
 };
 
+/// One listing whose target is recomputed.
+struct Target {
+    channel: String,
+    listing: String,
+    sku: String,
+    confirmed: Option<i64>,
+    /// Open (pending or failed) pushes, oldest first, with their quantities.
+    open: Vec<(i64, i64)>,
+}
+
 /// Recompute the targets of every listing showing `skus` (or a kit that
 /// contains one of them) and enqueue pushes. Returns how many were enqueued.
+///
+/// A fixed number of statements whatever the number of listings: the
+/// listings with their open pushes, the channels' rules, the SKUs' totals,
+/// one update superseding open pushes, and batched inserts.
 pub(crate) async fn enqueue_targets(
     conn: &mut SqliteConnection,
     store: &StoreId,
@@ -57,52 +71,77 @@ pub(crate) async fn enqueue_targets(
         shown.insert(r.try_get("kit_sku")?);
     }
     let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
-    let rows = fetch_in(
+    let rows = fetch_in_by(
         conn,
-        "SELECT * FROM (SELECT l.store_id AS store_id, l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, \
-         c.stock_rules, c.settings FROM listings l JOIN channels c ON c.id = l.channel_id)",
-        store,
-        "sku",
+        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity \
+         FROM listings l LEFT JOIN stock_pushes p ON p.channel_id = l.channel_id AND p.listing_id = l.listing_id \
+         AND p.state IN ('pending', 'error')",
+        ("l.store_id", store.as_str()),
+        "l.sku",
         &shown_refs,
-        "ORDER BY channel_id, listing_id",
+        "ORDER BY l.channel_id, l.listing_id, p.id",
     )
     .await?;
-    let mut targets = Vec::new();
-    for r in &rows {
-        let settings: ChannelSettings = serde_json::from_str(r.try_get("settings")?)
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // The store's channels: which sync stock, and their rules.
+    let mut rules_of: HashMap<String, StockRules> = HashMap::new();
+    for (id, settings, rules) in sqlx::query_as::<_, (String, String, String)>(
+        "SELECT id, settings, stock_rules FROM channels WHERE store_id = ?",
+    )
+    .bind(store.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    {
+        let settings: ChannelSettings = serde_json::from_str(&settings)
             .map_err(|e| StorageError::corrupt("channel settings", e))?;
-        if !settings.auto_sync_stock {
+        if settings.auto_sync_stock {
+            let rules: StockRules = serde_json::from_str(&rules)
+                .map_err(|e| StorageError::corrupt("stock rules", e))?;
+            rules_of.insert(id, rules);
+        }
+    }
+    let mut targets: Vec<Target> = Vec::new();
+    for r in &rows {
+        let channel: String = r.try_get("channel_id")?;
+        if !rules_of.contains_key(&channel) {
             continue;
         }
-        let rules: StockRules = serde_json::from_str(r.try_get("stock_rules")?)
-            .map_err(|e| StorageError::corrupt("stock rules", e))?;
-        targets.push((
-            r.try_get::<String, _>("channel_id")?,
-            r.try_get::<String, _>("listing_id")?,
-            r.try_get::<String, _>("sku")?,
-            r.try_get::<Option<i64>, _>("confirmed_quantity")?,
-            rules,
-        ));
+        let listing: String = r.try_get("listing_id")?;
+        let open = r
+            .try_get::<Option<i64>, _>("open_id")?
+            .zip(r.try_get::<Option<i64>, _>("open_quantity")?);
+        match targets.last_mut() {
+            Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
+            _ => targets.push(Target {
+                channel,
+                listing,
+                sku: r.try_get("sku")?,
+                confirmed: r.try_get("confirmed_quantity")?,
+                open: open.into_iter().collect(),
+            }),
+        }
     }
     if targets.is_empty() {
         return Ok(0);
     }
-    let listed: BTreeSet<&str> = targets.iter().map(|t| t.2.as_str()).collect();
+    let listed: BTreeSet<&str> = targets.iter().map(|t| t.sku.as_str()).collect();
     let listed: Vec<&str> = listed.into_iter().collect();
     let kits = components_of(conn, store, &listed).await?;
-    let mut needed: BTreeSet<String> = listed
+    let mut needed: BTreeSet<&str> = listed
         .iter()
-        .filter(|s| !kits.contains_key(**s))
-        .map(|s| (*s).to_owned())
+        .copied()
+        .filter(|s| !kits.contains_key(*s))
         .collect();
-    needed.extend(kits.values().flatten().map(|c| c.sku.as_str().to_owned()));
-    let needed: Vec<String> = needed.into_iter().collect();
-    let ledgers = ledgers(conn, store, &needed).await?;
-    let available = |s: &str| ledgers.get(s).map_or(0, |l| l.available());
-    let now = now_text();
-    let mut enqueued = 0;
-    for (channel, listing, sku, confirmed, rules) in targets {
-        let base = match kits.get(sku.as_str()) {
+    needed.extend(kits.values().flatten().map(|c| c.sku.as_str()));
+    let needed: Vec<&str> = needed.into_iter().collect();
+    let totals = totals(conn, store, &needed).await?;
+    let available = |s: &str| totals.get(s).map_or(0, |(on_hand, committed)| on_hand - committed);
+    let mut superseded: Vec<i64> = Vec::new();
+    let mut inserts: Vec<(&Target, i64)> = Vec::new();
+    for t in &targets {
+        let base = match kits.get(t.sku.as_str()) {
             Some(parts) => {
                 let parts: Vec<(Sku, i64, i64)> = parts
                     .iter()
@@ -110,48 +149,55 @@ pub(crate) async fn enqueue_targets(
                     .collect();
                 kit_availability(&parts).available
             }
-            None => available(&sku),
+            None => available(&t.sku),
+        };
+        let Some(rules) = rules_of.get(&t.channel) else {
+            continue;
         };
         let quantity = rules.apply(base).quantity;
-        let open: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT id, quantity FROM stock_pushes WHERE channel_id = ? AND listing_id = ? AND state IN ('pending', 'error') ORDER BY id DESC LIMIT 1",
-        )
-        .bind(&channel)
-        .bind(&listing)
-        .fetch_optional(&mut *conn)
-        .await?;
-        if open.is_some_and(|(_, q)| q == quantity) {
+        let newest_open = t.open.last().map(|(_, q)| *q);
+        if newest_open == Some(quantity) {
             continue;
         }
-        if open.is_none() && confirmed == Some(quantity) {
+        if newest_open.is_none() && t.confirmed == Some(quantity) {
             continue;
         }
-        sqlx::query("UPDATE stock_pushes SET state = 'superseded' WHERE channel_id = ? AND listing_id = ? AND state IN ('pending', 'error')")
-            .bind(&channel)
-            .bind(&listing)
-            .execute(&mut *conn)
-            .await?;
         // An open push may be in flight right now and land after this one
         // is decided, so `confirmed` cannot be trusted to stay: with one
         // open, the new target is always sent, even when it equals what
         // the channel last confirmed.
-        enqueued += 1;
-        sqlx::query(
-            "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)",
-        )
-        .bind(store.as_str())
-        .bind(&channel)
-        .bind(&listing)
-        .bind(&sku)
-        .bind(quantity)
-        .bind(cause)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *conn)
-        .await?;
+        superseded.extend(t.open.iter().map(|(id, _)| *id));
+        inserts.push((t, quantity));
     }
-    Ok(enqueued)
+    for chunk in superseded.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    let now = now_text();
+    for chunk in inserts.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at) ",
+        );
+        q.push_values(chunk, |mut b, (t, quantity)| {
+            b.push_bind(store.as_str())
+                .push_bind(t.channel.as_str())
+                .push_bind(t.listing.as_str())
+                .push_bind(t.sku.as_str())
+                .push_bind(*quantity)
+                .push_bind("pending")
+                .push_bind(cause)
+                .push_bind(&now)
+                .push_bind(&now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(inserts.len())
 }
 
 /// Fail with `NotFound { entity: "channel" }` unless the channel is the store's.
@@ -194,6 +240,39 @@ pub(crate) async fn map_sku(
         .await?
         .is_some()
         .then(|| channel_sku.to_owned()))
+}
+
+/// [`map_sku`] for many channel SKUs at once: channel SKU → store SKU,
+/// for those that map.
+pub(crate) async fn map_skus(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_skus: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(channel_skus.len());
+    for r in fetch_in_by(
+        conn,
+        "SELECT channel_sku, sku FROM sku_mappings",
+        ("channel_id", channel.as_str()),
+        "channel_sku",
+        channel_skus,
+        "",
+    )
+    .await?
+    {
+        out.insert(r.try_get("channel_sku")?, r.try_get("sku")?);
+    }
+    let rest: Vec<&str> = channel_skus
+        .iter()
+        .copied()
+        .filter(|s| !out.contains_key(*s))
+        .collect();
+    for r in fetch_in(conn, "SELECT sku FROM products", store, "sku", &rest, "").await? {
+        let sku: String = r.try_get("sku")?;
+        out.insert(sku.clone(), sku);
+    }
+    Ok(out)
 }
 
 fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {

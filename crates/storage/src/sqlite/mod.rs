@@ -278,10 +278,23 @@ pub(crate) async fn fetch_in(
     values: &[&str],
     tail: &str,
 ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+    fetch_in_by(conn, select, ("store_id", store.as_str()), column, values, tail).await
+}
+
+/// [`fetch_in`] keyed by another column: `{select} WHERE {key.0} = {key.1}
+/// AND {column} IN (...) {tail}`.
+pub(crate) async fn fetch_in_by(
+    conn: &mut SqliteConnection,
+    select: &str,
+    key: (&str, &str),
+    column: &str,
+    values: &[&str],
+    tail: &str,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
     let mut rows = Vec::new();
     for chunk in values.chunks(IN_CHUNK) {
         let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(select);
-        q.push(" WHERE store_id = ").push_bind(store.as_str());
+        q.push(format!(" WHERE {} = ", key.0)).push_bind(key.1);
         q.push(format!(" AND {column} IN ("));
         let mut sep = q.separated(", ");
         for v in chunk {
@@ -291,6 +304,30 @@ pub(crate) async fn fetch_in(
         rows.extend(q.build().fetch_all(&mut *conn).await?);
     }
     Ok(rows)
+}
+
+/// Run a statement ending in `{column} IN (...)` over `values` in chunks:
+/// `head` pushes the statement up to that point (with its binds, ending in
+/// `WHERE` or `AND`). Returns the rows changed.
+pub(crate) async fn execute_in(
+    conn: &mut SqliteConnection,
+    head: impl Fn(&mut sqlx::QueryBuilder<'_, sqlx::Sqlite>),
+    column: &str,
+    values: &[&str],
+) -> Result<u64> {
+    let mut changed = 0;
+    for chunk in values.chunks(IN_CHUNK) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new("");
+        head(&mut q);
+        q.push(format!(" {column} IN ("));
+        let mut sep = q.separated(", ");
+        for v in chunk {
+            sep.push_bind(*v);
+        }
+        q.push(")");
+        changed += q.build().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(changed)
 }
 
 /// `limit + 1` as an SQL bind value.

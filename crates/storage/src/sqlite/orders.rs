@@ -13,7 +13,7 @@ use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::RuleOutcome;
 
 use super::arrivals::find_existing;
-use super::catalogue::{components_of, product_kind};
+use super::catalogue::Kinds;
 use super::listings::{enqueue_targets, require_channel};
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::{
@@ -46,6 +46,8 @@ pub(crate) struct OrderWrite<'a> {
     pub lines: Vec<LineWrite>,
     /// What the plugin rules decided, for an order arriving now.
     pub routing: Option<RuleOutcome>,
+    /// The kinds of the lines' SKUs.
+    pub kinds: &'a Kinds,
 }
 
 /// What a write did.
@@ -72,61 +74,79 @@ pub(crate) async fn committed_skus(
 }
 
 /// Replace an order's commitments from its stored lines (none unless its
-/// state commits stock). Returns the SKUs committed now.
+/// state commits stock). Returns the commitments (for the journal) and the
+/// SKUs committed now.
 pub(crate) async fn recommit(
     conn: &mut SqliteConnection,
     store: &StoreId,
     id: &str,
     state: OrderState,
 ) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
-    sqlx::query("DELETE FROM stock_commitments WHERE order_id = ?")
+    let lines: Vec<(i64, String, i64)> = if state.commits_stock() {
+        sqlx::query_as(
+            "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
+        )
         .bind(id)
-        .execute(&mut *conn)
-        .await?;
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    let kinds = Kinds::load(conn, store, &skus).await?;
+    commit_lines(conn, store, id, state, &lines, &kinds, false).await
+}
+
+/// Write an order's commitments for its `lines` (`(line_no, sku, open)`),
+/// kits expanded by `kinds`, replacing what it committed before unless it
+/// is `fresh` (a new order has nothing to replace).
+pub(crate) async fn commit_lines(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+    lines: &[(i64, String, i64)],
+    kinds: &Kinds,
+    fresh: bool,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    if !fresh {
+        sqlx::query("DELETE FROM stock_commitments WHERE order_id = ?")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     let mut out = (Vec::new(), BTreeSet::new());
     if !state.commits_stock() {
         return Ok(out);
     }
-    let lines: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
-    for (line_no, sku, open) in lines {
-        let parts: Vec<(String, i64, Option<&str>)> = match product_kind(conn, store, &sku).await? {
-            None => Vec::new(),
-            Some(false) => vec![(sku.clone(), open, None)],
-            Some(true) => components_of(conn, store, &[sku.as_str()])
-                .await?
-                .remove(sku.as_str())
-                .unwrap_or_default()
+    let rows: Vec<(i64, &str, i64, Option<&str>)> = lines
+        .iter()
+        .filter(|l| l.2 > 0)
+        .flat_map(|(n, sku, open)| {
+            kinds
+                .commits(sku, *open)
                 .into_iter()
-                .map(|c| {
-                    (
-                        c.sku.as_str().to_owned(),
-                        c.quantity.saturating_mul(open),
-                        Some(sku.as_str()),
-                    )
-                })
-                .collect(),
-        };
-        for (part, qty, via_kit) in parts {
-            sqlx::query(
-                "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(store.as_str())
-            .bind(id)
-            .bind(line_no)
-            .bind(&part)
-            .bind(qty)
-            .bind(via_kit)
-            .execute(&mut *conn)
-            .await?;
-            out.0
-                .push(json!({ "sku": part, "quantity": qty, "via_kit": via_kit }));
-            out.1.insert(part);
-        }
+                .map(move |(part, qty, via)| (*n, part, qty, via))
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
+        );
+        q.push_values(chunk, |mut b, (n, part, qty, via)| {
+            b.push_bind(store.as_str())
+                .push_bind(id)
+                .push_bind(*n)
+                .push_bind(*part)
+                .push_bind(*qty)
+                .push_bind(*via);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for (_, part, qty, via) in rows {
+        out.0
+            .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
+        out.1.insert(part.to_owned());
     }
     Ok(out)
 }
@@ -152,19 +172,25 @@ pub(crate) async fn write_order(
     };
     // What our own fulfilments shipped stays shipped when the channel sends
     // the order again (our sync to the channel changes its `updated_at`).
-    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
-        "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
-         WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
-    )
-    .bind(id.as_str())
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
-    let ours: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = ?")
+    // A new order has no fulfilments, lines or commitments to look at.
+    let (shipped, ours): (BTreeMap<i64, i64>, i64) = if created {
+        (BTreeMap::new(), 0)
+    } else {
+        let shipped = sqlx::query_as(
+            "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+             WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
+        )
         .bind(id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let ours = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = ?")
+            .bind(id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        (shipped, ours)
+    };
     // Where Switchyard records the shipments, they (not the channel's
     // shipping status, which lags behind our sync) say how far it shipped.
     let mut w = w;
@@ -220,25 +246,49 @@ pub(crate) async fn write_order(
          raw = excluded.raw, excluded_reason = excluded.excluded_reason",
     );
     q.build().execute(&mut *conn).await?;
-    let mut touched = committed_skus(conn, id.as_str()).await?;
-    sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
-    for (line_no, l) in w.lines.iter().enumerate() {
-        let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
-        let open = (l.open_quantity - shipped.get(&line_no).copied().unwrap_or(0)).max(0);
-        sqlx::query("INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) VALUES (?, ?, ?, ?, ?, ?)")
+    let mut touched = if created {
+        BTreeSet::new()
+    } else {
+        sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
             .bind(id.as_str())
-            .bind(line_no)
-            .bind(&l.sku)
-            .bind(open)
-            .bind(&l.channel_line_id)
-            .bind(l.quantity)
             .execute(&mut *conn)
             .await?;
+        committed_skus(conn, id.as_str()).await?
+    };
+    let lines: Vec<(i64, String, i64)> = w
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(line_no, l)| {
+            let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
+            let open = (l.open_quantity - shipped.get(&line_no).copied().unwrap_or(0)).max(0);
+            (line_no, l.sku.clone(), open)
+        })
+        .collect();
+    for (chunk, writes) in lines.chunks(100).zip(w.lines.chunks(100)) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
+        );
+        q.push_values(chunk.iter().zip(writes), |mut b, ((n, sku, open), l)| {
+            b.push_bind(id.as_str())
+                .push_bind(*n)
+                .push_bind(sku)
+                .push_bind(*open)
+                .push_bind(&l.channel_line_id)
+                .push_bind(l.quantity);
+        });
+        q.build().execute(&mut *conn).await?;
     }
-    let (commitments, committed) = recommit(conn, store, id.as_str(), w.state).await?;
+    let (commitments, committed) = commit_lines(
+        conn,
+        store,
+        id.as_str(),
+        w.state,
+        &lines,
+        w.kinds,
+        created,
+    )
+    .await?;
     touched.extend(committed.iter().cloned());
     if w.state == OrderState::Cancelled && previous.is_some_and(|p| p != OrderState::Cancelled) {
         wake_back_office(conn, id.as_str()).await?;
@@ -431,6 +481,8 @@ impl Orders for SqliteStorage {
     ) -> Result<UpsertedOrder> {
         let mut tx = self.write.begin().await?;
         require_channel(&mut tx, account, store, &order.channel_id).await?;
+        let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
+        let kinds = Kinds::load(&mut tx, store, &skus).await?;
         let lines = order
             .lines
             .iter()
@@ -458,6 +510,7 @@ impl Orders for SqliteStorage {
                 raw: None,
                 lines,
                 routing: None,
+                kinds: &kinds,
             },
         )
         .await?;

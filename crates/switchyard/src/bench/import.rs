@@ -75,9 +75,11 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         rig.storage.enqueue_job(c, JobKind::Import, json!({})).await?;
     }
     let journal_before = baseline::journal_seq(&rig.db_path()).await?;
+    let statements = super::statements();
     let started = Instant::now();
     let rounds = futures::future::join_all(channels.iter().map(|c| engine.import_channel(c))).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let statements = super::statements() - statements;
     let (mut created, mut failed, mut skipped, mut pages, mut pushes) = (0, 0, 0, 0, 0);
     for s in rounds {
         let s = s?;
@@ -96,6 +98,10 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         "expected {total} orders read; created {created}, failed {failed}, skipped {skipped}"
     );
     let ours = created as f64 / elapsed;
+    println!(
+        "    {statements} SQL statements ({:.1} per order)",
+        statements as f64 / created.max(1) as f64
+    );
     println!(
         "    imported {created} orders (and skipped {skipped} cancelled before import) in {elapsed:.2} s ({pages} pages, {pushes} stock pushes enqueued)"
     );

@@ -191,6 +191,11 @@ pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     crate::demo::percentile(sorted, p)
 }
 
+/// SQL statements executed so far (see [`crate::telemetry::init_counting_sql`]).
+pub(crate) fn statements() -> u64 {
+    crate::telemetry::SQL_STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Run the chosen scenarios and print their figures.
 pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<()> {
     let mut report = Report::default();
