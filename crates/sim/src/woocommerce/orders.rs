@@ -82,7 +82,7 @@ pub(crate) async fn list_orders(
     };
     let search = param(&p, "search").map(str::to_lowercase);
     let base = base_url(&headers);
-    let items = {
+    {
         let shop = lock(&sim.shop);
         let mut list: Vec<&Order> = shop
             .orders
@@ -116,9 +116,10 @@ pub(crate) async fn list_orders(
         if !asc {
             list.reverse();
         }
-        list.iter().map(|o| render::order(o, &base)).collect()
-    };
-    paged(&sim, &headers, "/wp-json/wc/v3/orders", &p, items)
+        paged_with(&sim, &headers, "/wp-json/wc/v3/orders", &p, &list, |o| {
+            render::order(o, &base)
+        })
+    }
 }
 
 fn order_not_found() -> Response {

@@ -136,6 +136,19 @@ pub(crate) fn paged(
     p: &[(String, String)],
     items: Vec<Value>,
 ) -> Response {
+    paged_with(sim, headers, path, p, &items, Value::clone)
+}
+
+/// [`paged`] over items rendered by `render`, which renders only the page
+/// (and the item before it), not the whole list.
+pub(crate) fn paged_with<T>(
+    sim: &Sim,
+    headers: &HeaderMap,
+    path: &str,
+    p: &[(String, String)],
+    items: &[T],
+    render: impl Fn(&T) -> Value,
+) -> Response {
     let per_page = match int_param(p, "per_page", 1, MAX_PER_PAGE as i64) {
         Ok(v) => v.unwrap_or(10) as usize,
         Err(r) => return r,
@@ -151,8 +164,8 @@ pub(crate) fn paged(
     let total = items.len();
     let pages = total.div_ceil(per_page);
     let start = offset.unwrap_or((page - 1).saturating_mul(per_page));
-    let mut page_items: Vec<Value> = items.iter().skip(start).take(per_page).cloned().collect();
-    let before = start.checked_sub(1).and_then(|i| items.get(i)).cloned();
+    let mut page_items: Vec<Value> = items.iter().skip(start).take(per_page).map(&render).collect();
+    let before = start.checked_sub(1).and_then(|i| items.get(i)).map(&render);
     if !page_items.is_empty() {
         sim.core.disturb_page(&mut page_items, before);
     }
