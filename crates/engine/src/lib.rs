@@ -158,7 +158,10 @@ struct Inner {
     wake_push: Arc<Notify>,
     /// Wakes the fulfilment sync (a fulfilment was recorded).
     wake_ship: Arc<Notify>,
+    /// Channels with an import round running.
     running: Mutex<HashSet<ChannelId>>,
+    /// Channels with a push round running.
+    pushing: Mutex<HashSet<ChannelId>>,
     /// The outbound client of webhook deliveries, built on first use.
     webhook_client: tokio::sync::OnceCell<reqwest::Client>,
 }
@@ -183,6 +186,7 @@ impl Engine {
                 wake_push: Arc::new(Notify::new()),
                 wake_ship: Arc::new(Notify::new()),
                 running: Mutex::new(HashSet::new()),
+                pushing: Mutex::new(HashSet::new()),
                 webhook_client: tokio::sync::OnceCell::new(),
             }),
         }
@@ -237,7 +241,7 @@ impl Engine {
                         let Ok(permit) = Arc::clone(&sem).try_acquire_owned() else {
                             break;
                         };
-                        if !self.claim_running(&ch.channel_id) {
+                        if !self.claim(&self.inner.running, &ch.channel_id) {
                             continue;
                         }
                         let this = self.clone();
@@ -245,8 +249,11 @@ impl Engine {
                             if let Err(e) = this.import_channel(&ch).await {
                                 tracing::error!(channel = %ch.channel_id, error = %e, "import round failed");
                             }
-                            this.release_running(&ch.channel_id);
+                            this.release(&this.inner.running, &ch.channel_id);
                             drop(permit);
+                            // Work that arrived during the round (notified
+                            // orders) is looked at now, not at the next tick.
+                            this.inner.wake_import.notify_one();
                         });
                     }
                 }
@@ -265,20 +272,47 @@ impl Engine {
         }
     }
 
+    /// Push each channel on its own task, so a slow or throttled channel
+    /// never holds back the others; a channel whose round ends wakes the
+    /// loop, which looks again at once for what became due meanwhile.
     async fn push_loop(&self, stop: &mut watch::Receiver<bool>) {
+        let mut rounds = tokio::task::JoinSet::new();
         loop {
             if *stop.borrow() {
-                return;
+                break;
             }
-            if let Err(e) = self.push_due().await {
-                tracing::error!(error = %e, "stock push round failed");
+            match self
+                .inner
+                .storage
+                .channels_with_due_pushes(chrono::Utc::now())
+                .await
+            {
+                Ok(due) => {
+                    for ch in due {
+                        if !self.claim(&self.inner.pushing, &ch.channel_id) {
+                            continue;
+                        }
+                        let this = self.clone();
+                        rounds.spawn(async move {
+                            if let Err(e) = this.push_channel(&ch).await {
+                                tracing::error!(channel = %ch.channel_id, error = %e, "stock push round failed");
+                            }
+                            this.release(&this.inner.pushing, &ch.channel_id);
+                            this.wake_pusher();
+                        });
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "cannot read channels with due pushes"),
             }
+            // Reap finished rounds.
+            while rounds.try_join_next().is_some() {}
             tokio::select! {
                 () = self.inner.wake_push.notified() => {}
                 () = tokio::time::sleep(self.inner.config.tick) => {}
                 _ = stop.changed() => {}
             }
         }
+        while rounds.join_next().await.is_some() {}
     }
 
     /// Fulfilment syncs every tick; the back office every `back_office_tick`.
@@ -341,16 +375,13 @@ impl Engine {
         self.inner.config.clock.now()
     }
 
-    fn claim_running(&self, id: &ChannelId) -> bool {
-        self.inner
-            .running
-            .lock()
-            .map(|mut r| r.insert(id.clone()))
-            .unwrap_or(false)
+    /// Mark `id` busy in `set`; false when it already was.
+    fn claim(&self, set: &Mutex<HashSet<ChannelId>>, id: &ChannelId) -> bool {
+        set.lock().map(|mut r| r.insert(id.clone())).unwrap_or(false)
     }
 
-    fn release_running(&self, id: &ChannelId) {
-        if let Ok(mut r) = self.inner.running.lock() {
+    fn release(&self, set: &Mutex<HashSet<ChannelId>>, id: &ChannelId) {
+        if let Ok(mut r) = set.lock() {
             r.remove(id);
         }
     }

@@ -135,6 +135,19 @@ pub struct LogEntry {
     pub retry_after: Option<u64>,
 }
 
+/// A stock level the channel API accepted from a client (the connector),
+/// as `GET /_sim/stock/accepted` lists them: benchmarks time propagation
+/// to the moment a channel took the new quantity.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StockAccepted {
+    /// When, in microseconds since the Unix epoch.
+    pub at_us: i64,
+    /// The SKU.
+    pub sku: String,
+    /// The quantity it now shows.
+    pub quantity: i64,
+}
+
 /// A webhook the simulator sent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Delivery {
@@ -167,6 +180,7 @@ pub(crate) struct Core {
     seq: Mutex<u64>,
     rng: Mutex<fastrand::Rng>,
     deliveries: Mutex<Vec<Delivery>>,
+    accepted: Mutex<Vec<StockAccepted>>,
     error_body: ErrorBody,
     http: reqwest::Client,
 }
@@ -180,12 +194,25 @@ impl Core {
             seq: Mutex::new(0),
             rng: Mutex::new(fastrand::Rng::with_seed(seed ^ 0x5eed_fa17)),
             deliveries: Mutex::new(Vec::new()),
+            accepted: Mutex::new(Vec::new()),
             error_body,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
         })
+    }
+
+    /// Record that the API accepted `quantity` for `sku` from a client.
+    pub(crate) fn record_stock(&self, sku: &str, quantity: i64) {
+        let at_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        lock(&self.accepted).push(StockAccepted {
+            at_us,
+            sku: sku.to_owned(),
+            quantity,
+        });
     }
 
     pub(crate) fn faults(&self) -> Faults {
@@ -437,7 +464,13 @@ pub(crate) fn control_routes(core: Arc<Core>) -> Router {
         .route("/_sim/auth/revoke", post(revoke))
         .route("/_sim/auth/restore", post(restore))
         .route("/_sim/webhooks/deliveries", get(deliveries))
+        .route("/_sim/stock/accepted", get(accepted_stock))
         .with_state(core)
+}
+
+/// `GET /_sim/stock/accepted`: every stock level a client set, oldest first.
+async fn accepted_stock(State(core): State<Arc<Core>>) -> Json<Value> {
+    Json(json!({ "items": *lock(&core.accepted) }))
 }
 
 /// The `Host` a request was sent to (for links and webhook sources).

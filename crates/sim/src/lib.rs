@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use core::{Delivery, Faults, LogEntry};
+pub use core::{Delivery, Faults, LogEntry, StockAccepted};
 
 /// Why a simulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +282,21 @@ impl RunningSim {
                 Some((i["sku"].as_str()?.to_owned(), q))
             })
             .collect())
+    }
+
+    /// Every stock level a client set through the channel API, oldest
+    /// first (`GET /_sim/stock/accepted`).
+    pub async fn accepted_stock(&self) -> Result<Vec<StockAccepted>, SimError> {
+        #[derive(serde::Deserialize)]
+        struct Items {
+            items: Vec<StockAccepted>,
+        }
+        let v: Items = reqwest::get(format!("{}/_sim/stock/accepted", self.base_url()))
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(v.items)
     }
 
     /// Place an order as a customer (`POST /_sim/orders` with

@@ -300,7 +300,7 @@ impl ObjectValue for Root<'_> {
             let mut shop = lock(&self.sim.shop);
             match name {
                 "inventorySetQuantities" => {
-                    super::mutations::inventory_set_quantities(&mut shop, &a["input"])
+                    super::mutations::inventory_set_quantities(&self.sim.core, &mut shop, &a["input"])
                 }
                 "fulfillmentCreate" => {
                     let (payload, order) =

@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use crate::core::Core;
+
 use super::state::{self, Fulfillment, LOCATION_ID, Shop, Webhook, gid, parse_gid, time};
 
 fn user_error(field: &[&str], message: &str, code: Option<&str>) -> Value {
@@ -34,7 +36,7 @@ const REASONS: [&str; 17] = [
 
 /// `inventorySetQuantities`: all or nothing; `compareQuantity` is required
 /// unless `ignoreCompareQuantity` is true, and must match (API 2025-01).
-pub(crate) fn inventory_set_quantities(shop: &mut Shop, input: &Value) -> Value {
+pub(crate) fn inventory_set_quantities(core: &Core, shop: &mut Shop, input: &Value) -> Value {
     let mut errors = Vec::new();
     let name = input["name"].as_str().unwrap_or_default();
     if name != "available" && name != "on_hand" {
@@ -116,6 +118,9 @@ pub(crate) fn inventory_set_quantities(shop: &mut Shop, input: &Value) -> Value 
             variant.updated_ms = at;
         }
         let variant = shop.items.get(&item).and_then(|v| shop.variants.get(v));
+        if let Some(sku) = variant.and_then(|v| v.sku.as_deref()) {
+            core.record_stock(sku, after);
+        }
         for n in [
             name,
             if name == "available" {

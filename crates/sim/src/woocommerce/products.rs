@@ -13,7 +13,7 @@ use super::Sim;
 use super::params::*;
 use super::render;
 use super::state::{Shop, now};
-use crate::core::lock;
+use crate::core::{Core, lock};
 
 pub(crate) async fn list_products(
     State(sim): State<Arc<Sim>>,
@@ -119,16 +119,25 @@ impl StockPatch {
     }
 }
 
-fn apply_product(shop: &mut Shop, id: u64, patch: &StockPatch) -> bool {
+fn apply_product(core: &Core, shop: &mut Shop, id: u64, patch: &StockPatch) -> bool {
     let Some(p) = shop.products.get_mut(&id) else {
         return false;
     };
     patch.apply(&mut p.manage_stock, &mut p.stock_quantity);
+    if let Some(Some(q)) = patch.stock_quantity {
+        core.record_stock(&p.sku, q);
+    }
     p.modified = now();
     true
 }
 
-fn apply_variation(shop: &mut Shop, parent: u64, id: u64, patch: &StockPatch) -> bool {
+fn apply_variation(
+    core: &Core,
+    shop: &mut Shop,
+    parent: u64,
+    id: u64,
+    patch: &StockPatch,
+) -> bool {
     let Some(v) = shop
         .variations
         .get_mut(&id)
@@ -137,6 +146,9 @@ fn apply_variation(shop: &mut Shop, parent: u64, id: u64, patch: &StockPatch) ->
         return false;
     };
     patch.apply(&mut v.manage_stock, &mut v.stock_quantity);
+    if let Some(Some(q)) = patch.stock_quantity {
+        core.record_stock(&v.sku, q);
+    }
     v.modified = now();
     true
 }
@@ -159,7 +171,7 @@ pub(crate) async fn update_product(
     let Some(id) = id.parse::<u64>().ok() else {
         return product_not_found();
     };
-    if !apply_product(&mut shop, id, &patch) {
+    if !apply_product(&sim.core, &mut shop, id, &patch) {
         return product_not_found();
     }
     match shop.products.get(&id) {
@@ -210,7 +222,7 @@ fn unsupported(body: &Value, key: &str) -> Vec<Value> {
 /// One batch call: `update` items are applied one by one (each answered
 /// with the object or an error); `create` and `delete` are refused per item.
 /// `parent` is the variable product for a variations batch.
-fn batch(shop: &mut Shop, base: &str, body: &Value, parent: Option<u64>) -> Value {
+fn batch(core: &Core, shop: &mut Shop, base: &str, body: &Value, parent: Option<u64>) -> Value {
     let invalid = if parent.is_some() {
         "woocommerce_rest_product_variation_invalid_id"
     } else {
@@ -231,10 +243,10 @@ fn batch(shop: &mut Shop, base: &str, body: &Value, parent: Option<u64>) -> Valu
                 continue;
             }
             (Some(n), Ok(patch)) => match parent {
-                None => apply_product(shop, n, &patch)
+                None => apply_product(core, shop, n, &patch)
                     .then(|| shop.products.get(&n).map(|p| render::product(p, base)))
                     .flatten(),
-                Some(pid) => apply_variation(shop, pid, n, &patch)
+                Some(pid) => apply_variation(core, shop, pid, n, &patch)
                     .then(|| shop.variations.get(&n).map(|v| render::variation(v, base)))
                     .flatten(),
             },
@@ -267,7 +279,7 @@ pub(crate) async fn batch_products(
         return too_many();
     }
     let mut shop = lock(&sim.shop);
-    Json(batch(&mut shop, &base_url(&headers), &body, None)).into_response()
+    Json(batch(&sim.core, &mut shop, &base_url(&headers), &body, None)).into_response()
 }
 
 pub(crate) async fn list_variations(
@@ -319,7 +331,7 @@ pub(crate) async fn update_variation(
         return product_not_found();
     };
     let mut shop = lock(&sim.shop);
-    if !apply_variation(&mut shop, pid, vid, &patch) {
+    if !apply_variation(&sim.core, &mut shop, pid, vid, &patch) {
         return product_not_found();
     }
     match shop.variations.get(&vid) {
@@ -348,5 +360,5 @@ pub(crate) async fn batch_variations(
     if !shop.products.contains_key(&pid) {
         return product_not_found();
     }
-    Json(batch(&mut shop, &base_url(&headers), &body, Some(pid))).into_response()
+    Json(batch(&sim.core, &mut shop, &base_url(&headers), &body, Some(pid))).into_response()
 }

@@ -621,24 +621,13 @@ impl Listings for SqliteStorage {
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         let now = now_text();
+        // The newest push per listing says what the channel now holds.
         let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
+        let mut sent: Vec<i64> = Vec::new();
         for (push, result) in results {
             match result {
                 PushResult::Sent => {
-                    // A push superseded while in flight still tells us what
-                    // the channel now holds.
-                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ?, attempts = attempts + 1, error = NULL WHERE id = ?")
-                        .bind(&now)
-                        .bind(push.id)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE listings SET confirmed_quantity = ?, confirmed_at = ? WHERE channel_id = ? AND listing_id = ?")
-                        .bind(push.quantity)
-                        .bind(&now)
-                        .bind(channel.channel_id.as_str())
-                        .bind(&push.listing_id)
-                        .execute(&mut *tx)
-                        .await?;
+                    sent.push(push.id);
                     confirmed.insert(push.listing_id.clone(), push.quantity);
                 }
                 PushResult::Failed { error, retry_at } => {
@@ -650,6 +639,37 @@ impl Listings for SqliteStorage {
                         .await?;
                 }
             }
+        }
+        // A push superseded while in flight still tells us what the
+        // channel now holds. Confirmations go in batches: a round can
+        // confirm thousands.
+        for chunk in sent.chunks(400) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
+            );
+            q.push_bind(&now)
+                .push(", attempts = attempts + 1, error = NULL WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
+        for chunk in quantities.chunks(400) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
+            );
+            q.push_bind(&now)
+                .push(" FROM (SELECT column1 AS listing_id, column2 AS quantity FROM (");
+            q.push_values(chunk, |mut b, (listing, quantity)| {
+                b.push_bind(listing.as_str()).push_bind(**quantity);
+            });
+            q.push(")) AS v WHERE listings.channel_id = ")
+                .push_bind(channel.channel_id.as_str())
+                .push(" AND listings.listing_id = v.listing_id");
+            q.build().execute(&mut *tx).await?;
         }
         if !confirmed.is_empty() {
             let ev = NewEvent {

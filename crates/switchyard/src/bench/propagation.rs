@@ -1,5 +1,390 @@
-use super::{BenchOptions, Report};
+//! Propagation latency: five channels (two Shopify and three WooCommerce
+//! shops; five WooCommerce shops when the Shopify schema file is missing)
+//! share one catalogue. Simulated customers buy at a steady rate, spread
+//! over the channels; each sale is timed from the moment it was placed
+//! on its channel to the moment every other channel's simulator accepted
+//! the new quantity of every SKU whose shown stock it changed (kits
+//! included). The server runs as in production: default worker settings,
+//! its own scheduler, pusher and notification endpoint.
+//!
+//! A SKU is sold again only after a cool-down longer than the slowest
+//! expected propagation, so "the channel shows at most the quantity after
+//! this sale" can only be caused by this sale (stock only goes down here).
 
-pub(crate) async fn run(_opts: &BenchOptions, _report: &mut Report) -> anyhow::Result<()> {
-    anyhow::bail!("not yet")
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use switchyard_sim::{Channel, RunningSim, SimError, SimOptions};
+
+use super::rig::{Rig, kits_of};
+use super::{BenchOptions, Figure, Report, percentile};
+use crate::EngineConfig;
+
+const CHANNELS: usize = 5;
+/// Products per shop (every fifth has three variants): 4,200 SKUs.
+const PRODUCTS: usize = 3000;
+const START: i64 = 100_000;
+
+fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// The store's catalogue as the sales see it.
+struct Book {
+    /// Kit → its components and quantities.
+    parts: HashMap<String, Vec<(String, i64)>>,
+    /// Component → the kit it is part of.
+    kit_of: HashMap<String, String>,
+    /// Available units of plain SKUs.
+    available: HashMap<String, i64>,
+    /// All SKUs listed (plain and kits).
+    skus: Vec<String>,
+}
+
+impl Book {
+    fn new(skus: Vec<String>) -> Self {
+        let kits = kits_of(&skus);
+        let mut kit_of = HashMap::new();
+        for (k, parts) in &kits {
+            for (c, _) in parts {
+                kit_of.insert(c.clone(), k.clone());
+            }
+        }
+        let parts: HashMap<String, Vec<(String, i64)>> = kits.into_iter().collect();
+        let available = skus
+            .iter()
+            .filter(|s| !parts.contains_key(*s))
+            .map(|s| (s.clone(), START))
+            .collect();
+        Self {
+            parts,
+            kit_of,
+            available,
+            skus,
+        }
+    }
+
+    /// What a channel should show for `sku` now.
+    fn shown(&self, sku: &str) -> i64 {
+        match self.parts.get(sku) {
+            Some(parts) => parts
+                .iter()
+                .map(|(c, q)| self.available.get(c).copied().unwrap_or(0).max(0) / q)
+                .min()
+                .unwrap_or(0),
+            None => self.available.get(sku).copied().unwrap_or(0).max(0),
+        }
+    }
+
+    fn expected(&self) -> BTreeMap<String, i64> {
+        self.skus.iter().map(|s| (s.clone(), self.shown(s))).collect()
+    }
+
+    /// The SKUs whose shown quantity a sale of `sku` can change.
+    fn touched(&self, sku: &str) -> Vec<String> {
+        let mut out = vec![sku.to_owned()];
+        if let Some(parts) = self.parts.get(sku) {
+            out.extend(parts.iter().map(|(c, _)| c.clone()));
+        } else if let Some(k) = self.kit_of.get(sku) {
+            out.push(k.clone());
+        }
+        out
+    }
+
+    /// Sell `lines`; returns each SKU whose shown quantity changed, with
+    /// the quantity after.
+    fn sell(&mut self, lines: &[(String, i64)]) -> Vec<(String, i64)> {
+        let touched: Vec<String> = lines.iter().flat_map(|(s, _)| self.touched(s)).collect();
+        let before: Vec<i64> = touched.iter().map(|s| self.shown(s)).collect();
+        for (sku, q) in lines {
+            match self.parts.get(sku).cloned() {
+                Some(parts) => {
+                    for (c, per) in parts {
+                        *self.available.entry(c).or_default() -= per * q;
+                    }
+                }
+                None => *self.available.entry(sku.clone()).or_default() -= q,
+            }
+        }
+        let mut changed: Vec<(String, i64)> = touched
+            .iter()
+            .zip(before)
+            .filter_map(|(s, b)| {
+                let a = self.shown(s);
+                (a < b).then(|| (s.clone(), a))
+            })
+            .collect();
+        changed.sort();
+        changed.dedup();
+        changed
+    }
+}
+
+struct Sale {
+    at_us: i64,
+    from: usize,
+    changed: Vec<(String, i64)>,
+}
+
+async fn start_shops(seed: u64) -> anyhow::Result<Vec<(&'static str, RunningSim)>> {
+    let opts = SimOptions {
+        seed,
+        products: PRODUCTS,
+        orders: 0,
+        schema: None,
+    };
+    let mut shops = Vec::with_capacity(CHANNELS);
+    for i in 0..CHANNELS {
+        let shop = if i < 2 {
+            match switchyard_sim::spawn(Channel::Shopify, &opts).await {
+                Ok(sim) => {
+                    // 50 orders a second is a Shopify Plus merchant's
+                    // volume: Plus has the 20,000-point bucket restoring
+                    // 1,000 a second (standard: 2,000 and 100).
+                    reqwest::Client::new()
+                        .put(format!("{}/_sim/throttle", sim.base_url()))
+                        .json(&json!({ "maximum_available": 20_000.0, "restore_rate": 1_000.0, "currently_available": 20_000.0 }))
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    ("shopify", sim)
+                }
+                Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
+                    println!("    ! Shopify simulator unavailable ({e}); WooCommerce instead");
+                    (
+                        "woocommerce",
+                        switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            (
+                "woocommerce",
+                switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
+            )
+        };
+        shops.push(shop);
+    }
+    Ok(shops)
+}
+
+/// Until every shop shows `want`, at most `limit`.
+async fn converge(
+    shops: &[(&'static str, RunningSim)],
+    want: &BTreeMap<String, i64>,
+    limit: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let mut all = true;
+        for (_, s) in shops {
+            if s.shown_stock().await? != *want {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            return Ok(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            bail!("the channels did not show the expected stock within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
+    measure(opts, report, None).await?;
+    measure(opts, report, Some(opts.cadence_secs)).await
+}
+
+/// One run: notified (`cadence` `None`) or polled every `cadence` seconds.
+async fn measure(
+    opts: &BenchOptions,
+    report: &mut Report,
+    cadence: Option<u32>,
+) -> anyhow::Result<()> {
+    let mode = match cadence {
+        None => "notified".to_owned(),
+        Some(c) => format!("polled every {c} s"),
+    };
+    println!("    {mode}:");
+    let mut rig = Rig::start(true, EngineConfig::default()).await?;
+    let shops = start_shops(opts.seed).await?;
+    let skus: Vec<String> = shops[0].1.shown_stock().await?.into_keys().collect();
+    let mut book = Book::new(skus.clone());
+    let kits: Vec<(String, Vec<(String, i64)>)> = book
+        .parts
+        .iter()
+        .map(|(k, p)| (k.clone(), p.clone()))
+        .collect();
+    rig.catalogue(&skus, &kits, START).await?;
+    let settings = json!({
+        "cadence_secs": cadence.unwrap_or(60), "download_products": true,
+        "auto_sync_stock": true, "push_notifications": cadence.is_none(),
+    });
+    for (i, (kind, sim)) in shops.iter().enumerate() {
+        rig.channel(&format!("{kind} {}", i + 1), kind, sim, settings.clone())
+            .await?;
+    }
+    let initial = converge(&shops, &book.expected(), Duration::from_secs(300)).await?;
+    println!(
+        "      {} SKUs ({} kits) on {CHANNELS} channels in step after {:.1} s",
+        skus.len(),
+        book.parts.len(),
+        initial.as_secs_f64()
+    );
+
+    // Sales at a steady rate, round-robin over the channels; a SKU rests
+    // for the cool-down after each sale.
+    let cooldown = Duration::from_secs(10 + u64::from(cadence.unwrap_or(0)));
+    let mut order: Vec<String> = skus.clone();
+    let mut rng = fastrand::Rng::with_seed(opts.seed);
+    rng.shuffle(&mut order);
+    let mut rested: HashMap<String, Instant> = HashMap::new();
+    let mut cursor = 0usize;
+    let n = usize::try_from(u64::from(opts.rate) * opts.duration.as_secs()).unwrap_or(usize::MAX);
+    let period = Duration::from_secs_f64(1.0 / f64::from(opts.rate));
+    let mut sales: Vec<Sale> = Vec::with_capacity(n);
+    let mut placing = Vec::with_capacity(n);
+    let began = tokio::time::Instant::now();
+    for i in 0..n {
+        tokio::time::sleep_until(began + period * u32::try_from(i).unwrap_or(u32::MAX)).await;
+        let now = Instant::now();
+        let want = rng.usize(1..=3);
+        let mut lines: Vec<(String, i64)> = Vec::new();
+        for _ in 0..order.len() {
+            if lines.len() == want {
+                break;
+            }
+            let sku = &order[cursor % order.len()];
+            cursor += 1;
+            let free = book
+                .touched(sku)
+                .iter()
+                .all(|t| rested.get(t).is_none_or(|at| now >= *at));
+            if free {
+                lines.push((sku.clone(), rng.i64(1..=2)));
+                for t in book.touched(sku) {
+                    rested.insert(t, now + cooldown);
+                }
+            }
+        }
+        if lines.is_empty() {
+            bail!("the catalogue is too small for {} sales/s with a {cooldown:?} cool-down", opts.rate);
+        }
+        let from = i % CHANNELS;
+        let changed = book.sell(&lines);
+        let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>() });
+        let at_us = now_us();
+        let url = shops[from].1.base_url();
+        placing.push(tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{url}/_sim/orders"))
+                .json(&body)
+                .send()
+                .await?
+                .error_for_status()
+                .map(|_| ())
+        }));
+        sales.push(Sale {
+            at_us,
+            from,
+            changed,
+        });
+    }
+    let placed_in = began.elapsed().as_secs_f64();
+    for p in placing {
+        p.await?.context("placing an order")?;
+    }
+    let settle = converge(
+        &shops,
+        &book.expected(),
+        Duration::from_secs(60 + u64::from(cadence.unwrap_or(0))),
+    )
+    .await?;
+    println!(
+        "      {n} sales placed in {placed_in:.1} s ({:.1}/s); every channel in step {:.1} s after the last",
+        n as f64 / placed_in,
+        settle.as_secs_f64()
+    );
+
+    // When each channel accepted each quantity.
+    let mut accepted: Vec<HashMap<String, Vec<(i64, i64)>>> = Vec::with_capacity(CHANNELS);
+    for (_, s) in &shops {
+        let mut by_sku: HashMap<String, Vec<(i64, i64)>> = HashMap::new();
+        for a in s.accepted_stock().await? {
+            by_sku.entry(a.sku).or_default().push((a.at_us, a.quantity));
+        }
+        accepted.push(by_sku);
+    }
+    let mut delays: Vec<f64> = Vec::with_capacity(sales.len());
+    let mut missing = 0usize;
+    for sale in &sales {
+        let mut worst: Option<i64> = Some(0);
+        for (c, log) in accepted.iter().enumerate() {
+            if c == sale.from {
+                continue;
+            }
+            for (sku, after) in &sale.changed {
+                // Stock only goes down here and the SKU rested before this
+                // sale, so an earlier quantity this low would be a fault of
+                // the measurement: such a sale counts as never arrived.
+                let seen = log
+                    .get(sku)
+                    .and_then(|l| l.iter().find(|(_, q)| q <= after))
+                    .map(|(at, _)| at - sale.at_us)
+                    .filter(|d| *d >= 0);
+                worst = worst.zip(seen).map(|(w, s)| w.max(s));
+            }
+        }
+        match worst {
+            Some(us) => delays.push(us as f64 / 1000.0),
+            None => missing += 1,
+        }
+    }
+    delays.sort_by(f64::total_cmp);
+    let p99 = percentile(&delays, 99.0);
+    let limit_ms = f64::from(cadence.map_or(1, |c| c + 1)) * 1000.0;
+    let goal = match cadence {
+        None => "p99 ≤ 1 s".to_owned(),
+        Some(c) => format!("p99 ≤ cadence + 1 s = {} s", c + 1),
+    };
+    for (label, p) in [("p50", 50.0), ("p95", 95.0)] {
+        report.add(Figure::new(
+            "propagation",
+            format!("{mode}: {label}"),
+            percentile(&delays, p),
+            "ms",
+        ));
+    }
+    report.add(
+        Figure::new("propagation", format!("{mode}: p99"), p99, "ms")
+            .goal(goal, p99 <= limit_ms && missing == 0),
+    );
+    report.add(Figure::new(
+        "propagation",
+        format!("{mode}: max"),
+        delays.last().copied().unwrap_or(0.0),
+        "ms",
+    ));
+    report.add(Figure::new(
+        "propagation",
+        format!("{mode}: sales measured"),
+        delays.len() as f64,
+        "sales",
+    ));
+    if missing > 0 {
+        println!("      ! {missing} sales never reached every channel");
+    }
+    rig.stop().await;
+    for (_, s) in shops {
+        s.stop().await;
+    }
+    Ok(())
 }
