@@ -90,7 +90,7 @@ enum Command {
         #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
         skus: Vec<usize>,
         /// catalogue: orders processed at each size.
-        #[arg(long, default_value_t = 500)]
+        #[arg(long, default_value_t = 2000)]
         catalogue_orders: usize,
         /// webhooks: deliveries to make.
         #[arg(long, default_value_t = 5000)]

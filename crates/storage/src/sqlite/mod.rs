@@ -10,6 +10,7 @@
 mod accounts;
 mod arrivals;
 mod back_office;
+mod bulk;
 mod catalogue;
 mod fulfilments;
 mod imports;

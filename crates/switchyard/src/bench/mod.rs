@@ -76,7 +76,7 @@ impl Default for BenchOptions {
             duration: Duration::from_secs(60),
             cadence_secs: 10,
             catalogue_sizes: vec![10_000, 100_000, 1_000_000],
-            catalogue_orders: 500,
+            catalogue_orders: 2000,
             webhooks: 5_000,
             seed: 7,
         }
