@@ -1,8 +1,8 @@
 //! Catalogue scaling: the same orders are imported and their stock pushed
 //! to five channels with stores of 10k, 100k and 1M SKUs, each SKU listed
 //! on all five channels (5M listings at 1M). Per size: milliseconds and
-//! SQL statements per order, and the process's peak resident memory while
-//! the orders are processed.
+//! SQL statements per order, and the process's peak resident memory over
+//! the whole run of that size (setup and generation included).
 //!
 //! The channels are five WooCommerce simulators with the same 280-SKU shop;
 //! those SKUs are listed through a real listings download. The rest of the
@@ -94,6 +94,9 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
 }
 
 async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
+    // The peak covers the whole size: setup, the generated catalogue, the
+    // listings download, the orders and their pushes.
+    reset_peak_rss()?;
     let mut rig = Rig::start(false, EngineConfig::default()).await?;
     let mut sims: Vec<RunningSim> = Vec::with_capacity(CHANNELS);
     for _ in 0..CHANNELS {
@@ -159,7 +162,6 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
     for c in &channels {
         rig.storage.enqueue_job(c, JobKind::Import, json!({})).await?;
     }
-    reset_peak_rss()?;
     let statements = super::statements();
     let started = Instant::now();
     let mut created = 0;
