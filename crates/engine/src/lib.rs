@@ -377,7 +377,9 @@ impl Engine {
 
     /// Mark `id` busy in `set`; false when it already was.
     fn claim(&self, set: &Mutex<HashSet<ChannelId>>, id: &ChannelId) -> bool {
-        set.lock().map(|mut r| r.insert(id.clone())).unwrap_or(false)
+        set.lock()
+            .map(|mut r| r.insert(id.clone()))
+            .unwrap_or(false)
     }
 
     fn release(&self, set: &Mutex<HashSet<ChannelId>>, id: &ChannelId) {

@@ -288,7 +288,10 @@ async fn main() -> anyhow::Result<()> {
                 BenchScenario::Webhooks => Scenario::Webhooks,
                 BenchScenario::All => Scenario::All,
             };
-            anyhow::ensure!(orders > 0 && rate > 0 && duration_secs > 0 && cadence_secs > 0, "--orders, --rate, --duration-secs and --cadence-secs must be positive");
+            anyhow::ensure!(
+                orders > 0 && rate > 0 && duration_secs > 0 && cadence_secs > 0,
+                "--orders, --rate, --duration-secs and --cadence-secs must be positive"
+            );
             switchyard::bench::run(
                 scenario,
                 &switchyard::bench::BenchOptions {
@@ -296,6 +299,7 @@ async fn main() -> anyhow::Result<()> {
                     rate,
                     duration: std::time::Duration::from_secs(duration_secs),
                     cadence_secs,
+                    propagation_products: 3000,
                     catalogue_sizes: skus,
                     catalogue_orders,
                     webhooks,
@@ -303,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await
+            .map(drop)
         }
         Command::Migrate => {
             let storage = switchyard::open_storage(&config).await?;

@@ -299,9 +299,11 @@ impl ObjectValue for Root<'_> {
         let value = if self.mutation {
             let mut shop = lock(&self.sim.shop);
             match name {
-                "inventorySetQuantities" => {
-                    super::mutations::inventory_set_quantities(&self.sim.core, &mut shop, &a["input"])
-                }
+                "inventorySetQuantities" => super::mutations::inventory_set_quantities(
+                    &self.sim.core,
+                    &mut shop,
+                    &a["input"],
+                ),
                 "fulfillmentCreate" => {
                     let (payload, order) =
                         super::mutations::fulfillment_create(&mut shop, &a["fulfillment"]);

@@ -164,7 +164,12 @@ pub(crate) fn paged_with<T>(
     let total = items.len();
     let pages = total.div_ceil(per_page);
     let start = offset.unwrap_or((page - 1).saturating_mul(per_page));
-    let mut page_items: Vec<Value> = items.iter().skip(start).take(per_page).map(&render).collect();
+    let mut page_items: Vec<Value> = items
+        .iter()
+        .skip(start)
+        .take(per_page)
+        .map(&render)
+        .collect();
     let before = start.checked_sub(1).and_then(|i| items.get(i)).map(&render);
     if !page_items.is_empty() {
         sim.core.disturb_page(&mut page_items, before);

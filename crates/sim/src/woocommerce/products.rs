@@ -131,13 +131,7 @@ fn apply_product(core: &Core, shop: &mut Shop, id: u64, patch: &StockPatch) -> b
     true
 }
 
-fn apply_variation(
-    core: &Core,
-    shop: &mut Shop,
-    parent: u64,
-    id: u64,
-    patch: &StockPatch,
-) -> bool {
+fn apply_variation(core: &Core, shop: &mut Shop, parent: u64, id: u64, patch: &StockPatch) -> bool {
     let Some(v) = shop
         .variations
         .get_mut(&id)
@@ -279,7 +273,14 @@ pub(crate) async fn batch_products(
         return too_many();
     }
     let mut shop = lock(&sim.shop);
-    Json(batch(&sim.core, &mut shop, &base_url(&headers), &body, None)).into_response()
+    Json(batch(
+        &sim.core,
+        &mut shop,
+        &base_url(&headers),
+        &body,
+        None,
+    ))
+    .into_response()
 }
 
 pub(crate) async fn list_variations(
@@ -360,5 +361,12 @@ pub(crate) async fn batch_variations(
     if !shop.products.contains_key(&pid) {
         return product_not_found();
     }
-    Json(batch(&sim.core, &mut shop, &base_url(&headers), &body, Some(pid))).into_response()
+    Json(batch(
+        &sim.core,
+        &mut shop,
+        &base_url(&headers),
+        &body,
+        Some(pid),
+    ))
+    .into_response()
 }

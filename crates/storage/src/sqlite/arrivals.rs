@@ -11,8 +11,8 @@ use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::{OrderFacts, PluginRules};
 
-use super::ledger::{flag_oversold, invalidate_confirmed};
 use super::catalogue::Kinds;
+use super::ledger::{flag_oversold, invalidate_confirmed};
 use super::listings::{enqueue_targets, map_skus, require_channel};
 use super::orders::{LineWrite, OrderWrite, write_order};
 use super::{execute_in, fetch_in_by, now_text, store_setting, stored, ts};

@@ -25,7 +25,8 @@ impl SqliteStorage {
         let now = now_text();
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         let mut tx = self.write.begin().await?;
-        let numbers = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) ";
+        let numbers =
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) ";
         sqlx::query(&format!(
             "{numbers}INSERT INTO products (store_id, sku, title, created_at, updated_at)
              SELECT ?, printf('%s%07d', ?, i), printf('Generated %07d', i), ?, ? FROM n"

@@ -393,7 +393,16 @@ impl Kinds {
     ) -> Result<Self> {
         let mut known = HashMap::new();
         let mut kits = Vec::new();
-        for r in fetch_in(conn, "SELECT sku, is_kit FROM products", store, "sku", skus, "").await? {
+        for r in fetch_in(
+            conn,
+            "SELECT sku, is_kit FROM products",
+            store,
+            "sku",
+            skus,
+            "",
+        )
+        .await?
+        {
             let sku: String = r.try_get("sku")?;
             if r.try_get::<bool, _>("is_kit")? {
                 kits.push(sku.clone());
@@ -409,7 +418,11 @@ impl Kinds {
 
     /// What `open` units of `sku` commit: `(sku, quantity, via kit)` per
     /// plain SKU (nothing for an unknown SKU).
-    pub(crate) fn commits<'a>(&'a self, sku: &'a str, open: i64) -> Vec<(&'a str, i64, Option<&'a str>)> {
+    pub(crate) fn commits<'a>(
+        &'a self,
+        sku: &'a str,
+        open: i64,
+    ) -> Vec<(&'a str, i64, Option<&'a str>)> {
         match self.known.get(sku) {
             None => Vec::new(),
             Some(None) => vec![(sku, open, None)],

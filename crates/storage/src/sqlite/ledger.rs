@@ -15,7 +15,8 @@ use switchyard_domain::values::{MAX_QUANTITY, Sku};
 use super::catalogue::{components_of, product_kind};
 use super::listings::enqueue_targets;
 use super::{
-    SqliteStorage, append_event, execute_in, fetch_in, fetch_limit, now_text, paginate, require_store, stored,
+    SqliteStorage, append_event, execute_in, fetch_in, fetch_limit, now_text, paginate,
+    require_store, stored,
 };
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,

@@ -23,8 +23,8 @@ use switchyard_domain::values::Sku;
 use super::catalogue::{components_of, product_kind};
 use super::ledger::totals;
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_in_by, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored, ts,
+    SqliteStorage, append_event, fetch_in, fetch_in_by, fetch_limit, now_text, paginate,
+    parse_opt_ts, parse_ts, require_store, stored, ts,
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
@@ -137,7 +137,11 @@ pub(crate) async fn enqueue_targets(
     needed.extend(kits.values().flatten().map(|c| c.sku.as_str()));
     let needed: Vec<&str> = needed.into_iter().collect();
     let totals = totals(conn, store, &needed).await?;
-    let available = |s: &str| totals.get(s).map_or(0, |(on_hand, committed)| on_hand - committed);
+    let available = |s: &str| {
+        totals
+            .get(s)
+            .map_or(0, |(on_hand, committed)| on_hand - committed)
+    };
     let mut superseded: Vec<i64> = Vec::new();
     let mut inserts: Vec<(&Target, i64)> = Vec::new();
     for t in &targets {

@@ -279,7 +279,15 @@ pub(crate) async fn fetch_in(
     values: &[&str],
     tail: &str,
 ) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
-    fetch_in_by(conn, select, ("store_id", store.as_str()), column, values, tail).await
+    fetch_in_by(
+        conn,
+        select,
+        ("store_id", store.as_str()),
+        column,
+        values,
+        tail,
+    )
+    .await
 }
 
 /// [`fetch_in`] keyed by another column: `{select} WHERE {key.0} = {key.1}

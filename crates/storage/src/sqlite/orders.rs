@@ -279,16 +279,8 @@ pub(crate) async fn write_order(
         });
         q.build().execute(&mut *conn).await?;
     }
-    let (commitments, committed) = commit_lines(
-        conn,
-        store,
-        id.as_str(),
-        w.state,
-        &lines,
-        w.kinds,
-        created,
-    )
-    .await?;
+    let (commitments, committed) =
+        commit_lines(conn, store, id.as_str(), w.state, &lines, w.kinds, created).await?;
     touched.extend(committed.iter().cloned());
     if w.state == OrderState::Cancelled && previous.is_some_and(|p| p != OrderState::Cancelled) {
         wake_back_office(conn, id.as_str()).await?;

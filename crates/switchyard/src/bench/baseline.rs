@@ -36,7 +36,8 @@ fn url(path: &Path) -> String {
 
 /// The newest journal sequence number of the database at `db`.
 pub(crate) async fn journal_seq(db: &Path) -> anyhow::Result<i64> {
-    let mut conn = SqliteConnection::connect_with(&connect_options(&url(db))?.read_only(true)).await?;
+    let mut conn =
+        SqliteConnection::connect_with(&connect_options(&url(db))?.read_only(true)).await?;
     let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal")
         .fetch_one(&mut conn)
         .await?;
@@ -154,10 +155,16 @@ pub(crate) async fn run(src: &Path, dir: &Path, journal_after: i64) -> anyhow::R
     let orders = Rows::load(&mut conn, "orders", "").await?;
     let lines = Rows::load(&mut conn, "order_lines", "").await?;
     let commitments = Rows::load(&mut conn, "stock_commitments", "").await?;
-    let journal = Rows::load(&mut conn, "journal", &format!("WHERE seq > {journal_after}")).await?;
-    let pushes =
-        Rows::load(&mut conn, "stock_pushes", "WHERE cause = 'order_import'").await?;
-    sqlx::query("DETACH DATABASE src").execute(&mut *conn).await?;
+    let journal = Rows::load(
+        &mut conn,
+        "journal",
+        &format!("WHERE seq > {journal_after}"),
+    )
+    .await?;
+    let pushes = Rows::load(&mut conn, "stock_pushes", "WHERE cause = 'order_import'").await?;
+    sqlx::query("DETACH DATABASE src")
+        .execute(&mut *conn)
+        .await?;
     let lines_of = lines.by("order_id")?;
     let commitments_of = commitments.by("order_id")?;
     let id = orders.column("id")?;
@@ -183,10 +190,22 @@ pub(crate) async fn run(src: &Path, dir: &Path, journal_after: i64) -> anyhow::R
                 insert(&mut tx, &commit_sql, c).await?;
             }
         }
-        for e in journal.rows.chunks(per(journal.rows.len())).nth(b).into_iter().flatten() {
+        for e in journal
+            .rows
+            .chunks(per(journal.rows.len()))
+            .nth(b)
+            .into_iter()
+            .flatten()
+        {
             insert(&mut tx, &journal_sql, e).await?;
         }
-        for p in pushes.rows.chunks(per(pushes.rows.len())).nth(b).into_iter().flatten() {
+        for p in pushes
+            .rows
+            .chunks(per(pushes.rows.len()))
+            .nth(b)
+            .into_iter()
+            .flatten()
+        {
             insert(&mut tx, &push_sql, p).await?;
         }
         tx.commit().await?;

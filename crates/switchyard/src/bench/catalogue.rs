@@ -68,9 +68,17 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         let label = format!("{} SKUs", c.skus);
         let dt = (c.ms_per_order / t0 - 1.0) * 100.0;
         report.add(
-            Figure::new("catalogue", format!("{label}: time per order"), c.ms_per_order, "ms")
-                .baseline(t0)
-                .goal(format!("±25 % of {} SKUs ({dt:+.0} %)", first.skus), dt.abs() <= 25.0),
+            Figure::new(
+                "catalogue",
+                format!("{label}: time per order"),
+                c.ms_per_order,
+                "ms",
+            )
+            .baseline(t0)
+            .goal(
+                format!("±25 % of {} SKUs ({dt:+.0} %)", first.skus),
+                dt.abs() <= 25.0,
+            ),
         );
         let ds = (c.statements_per_order / s0 - 1.0) * 100.0;
         report.add(
@@ -81,9 +89,17 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
                 "stmts",
             )
             .baseline(s0)
-            .goal(format!("±25 % of {} SKUs ({ds:+.0} %)", first.skus), ds.abs() <= 25.0),
+            .goal(
+                format!("±25 % of {} SKUs ({ds:+.0} %)", first.skus),
+                ds.abs() <= 25.0,
+            ),
         );
-        let rss = Figure::new("catalogue", format!("{label}: peak RSS"), c.peak_rss_mb, "MiB");
+        let rss = Figure::new(
+            "catalogue",
+            format!("{label}: peak RSS"),
+            c.peak_rss_mb,
+            "MiB",
+        );
         report.add(if c.skus >= 1_000_000 {
             rss.goal("≤ 300 MB at 1M SKUs", c.peak_rss_mb * 1.048_576 <= 300.0)
         } else {
@@ -109,7 +125,11 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
         sims.push(switchyard_sim::spawn(Channel::WooCommerce, &sim_opts).await?);
     }
     let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
-    ensure!(total > skus.len(), "a catalogue must have more than {} SKUs", skus.len());
+    ensure!(
+        total > skus.len(),
+        "a catalogue must have more than {} SKUs",
+        skus.len()
+    );
     let kits = kits_of(&skus);
     rig.catalogue(&skus, &kits, START).await?;
     let settings = json!({
@@ -119,8 +139,13 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
     let mut channels = Vec::with_capacity(CHANNELS);
     for (i, sim) in sims.iter().enumerate() {
         channels.push(
-            rig.channel(&format!("Woo {}", i + 1), "woocommerce", sim, settings.clone())
-                .await?,
+            rig.channel(
+                &format!("Woo {}", i + 1),
+                "woocommerce",
+                sim,
+                settings.clone(),
+            )
+            .await?,
         );
     }
     let engine = rig.engine(EngineConfig {
@@ -160,7 +185,9 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
             .await?;
     }
     for c in &channels {
-        rig.storage.enqueue_job(c, JobKind::Import, json!({})).await?;
+        rig.storage
+            .enqueue_job(c, JobKind::Import, json!({}))
+            .await?;
     }
     let statements = super::statements();
     let started = Instant::now();
@@ -179,7 +206,9 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
         "expected {} orders imported, got {created}",
         opts.catalogue_orders
     );
-    println!("    {total} SKUs: {created} orders imported and {sent} stock pushes confirmed in {elapsed:.2} s");
+    println!(
+        "    {total} SKUs: {created} orders imported and {sent} stock pushes confirmed in {elapsed:.2} s"
+    );
     rig.stop().await;
     for s in sims {
         s.stop().await;

@@ -46,8 +46,13 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
     let mut channels = Vec::with_capacity(CHANNELS);
     for (i, sim) in sims.iter().enumerate() {
         channels.push(
-            rig.channel(&format!("Woo {}", i + 1), "woocommerce", sim, settings.clone())
-                .await?,
+            rig.channel(
+                &format!("Woo {}", i + 1),
+                "woocommerce",
+                sim,
+                settings.clone(),
+            )
+            .await?,
         );
     }
     let engine = rig.engine(EngineConfig {
@@ -72,7 +77,9 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
             .error_for_status()?;
     }
     for c in &channels {
-        rig.storage.enqueue_job(c, JobKind::Import, json!({})).await?;
+        rig.storage
+            .enqueue_job(c, JobKind::Import, json!({}))
+            .await?;
     }
     let journal_before = baseline::journal_seq(&rig.db_path()).await?;
     let statements = super::statements();

@@ -58,6 +58,9 @@ pub struct BenchOptions {
     pub duration: Duration,
     /// Poll cadence of the polled propagation run.
     pub cadence_secs: u32,
+    /// Products of each propagation shop (every fifth has three variants);
+    /// enough that a SKU can rest between sales at `rate`.
+    pub propagation_products: usize,
     /// Catalogue sizes (SKUs) of the scaling run.
     pub catalogue_sizes: Vec<usize>,
     /// Orders processed at each catalogue size.
@@ -75,6 +78,7 @@ impl Default for BenchOptions {
             rate: 50,
             duration: Duration::from_secs(60),
             cadence_secs: 10,
+            propagation_products: 3000,
             catalogue_sizes: vec![10_000, 100_000, 1_000_000],
             catalogue_orders: 2000,
             webhooks: 5_000,
@@ -85,21 +89,30 @@ impl Default for BenchOptions {
 
 /// One measured figure.
 #[derive(Debug, Clone)]
-pub(crate) struct Figure {
-    scenario: &'static str,
-    metric: String,
-    value: f64,
-    unit: &'static str,
+pub struct Figure {
+    /// `import`, `propagation`, `catalogue` or `webhooks`.
+    pub scenario: &'static str,
+    /// What was measured.
+    pub metric: String,
+    /// The figure.
+    pub value: f64,
+    /// Its unit.
+    pub unit: &'static str,
     /// The baseline measured in the same run, if any.
-    baseline: Option<f64>,
+    pub baseline: Option<f64>,
     /// The goal in words.
-    goal: Option<String>,
+    pub goal: Option<String>,
     /// Whether the goal is met.
-    met: Option<bool>,
+    pub met: Option<bool>,
 }
 
 impl Figure {
-    pub(crate) fn new(scenario: &'static str, metric: impl Into<String>, value: f64, unit: &'static str) -> Self {
+    pub(crate) fn new(
+        scenario: &'static str,
+        metric: impl Into<String>,
+        value: f64,
+        unit: &'static str,
+    ) -> Self {
         Self {
             scenario,
             metric: metric.into(),
@@ -125,11 +138,25 @@ impl Figure {
 
 /// The figures of a run, printed as they come and as a table at the end.
 #[derive(Debug, Default)]
-pub(crate) struct Report {
+pub struct Report {
     figures: Vec<Figure>,
 }
 
 impl Report {
+    /// Every figure, in the order measured.
+    #[must_use]
+    pub fn figures(&self) -> &[Figure] {
+        &self.figures
+    }
+
+    /// The figure of `scenario` named `metric`.
+    #[must_use]
+    pub fn figure(&self, scenario: &str, metric: &str) -> Option<&Figure> {
+        self.figures
+            .iter()
+            .find(|f| f.scenario == scenario && f.metric == metric)
+    }
+
     pub(crate) fn add(&mut self, f: Figure) {
         println!(
             "  · {} {}: {} {}",
@@ -144,8 +171,8 @@ impl Report {
     fn print(&self) {
         println!();
         println!(
-            "{:<12} {:<44} {:>12} {:<9} {:>12}  {:<28} {}",
-            "scenario", "figure", "value", "unit", "baseline", "goal", "met"
+            "{:<12} {:<44} {:>12} {:<9} {:>12}  {:<28} met",
+            "scenario", "figure", "value", "unit", "baseline", "goal"
         );
         for f in &self.figures {
             println!(
@@ -196,13 +223,16 @@ pub(crate) fn statements() -> u64 {
     crate::telemetry::SQL_STATEMENTS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Run the chosen scenarios and print their figures.
-pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<()> {
+/// Run the chosen scenarios, print their figures and return them.
+pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<Report> {
     let mut report = Report::default();
     println!("Switchyard benchmarks (SQLite, simulators on 127.0.0.1)");
     let all = scenario == Scenario::All;
     if all || scenario == Scenario::Import {
-        println!("\nimport: {} orders waiting on 5 WooCommerce simulators", opts.import_orders);
+        println!(
+            "\nimport: {} orders waiting on 5 WooCommerce simulators",
+            opts.import_orders
+        );
         import::run(opts, &mut report).await?;
     }
     if all || scenario == Scenario::Propagation {
@@ -218,9 +248,12 @@ pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<()> 
         catalogue::run(opts, &mut report).await?;
     }
     if all || scenario == Scenario::Webhooks {
-        println!("\nwebhooks: {} deliveries to a loopback receiver", opts.webhooks);
+        println!(
+            "\nwebhooks: {} deliveries to a loopback receiver",
+            opts.webhooks
+        );
         webhooks::run(opts, &mut report).await?;
     }
     report.print();
-    Ok(())
+    Ok(report)
 }

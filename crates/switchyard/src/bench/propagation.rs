@@ -23,8 +23,6 @@ use super::{BenchOptions, Figure, Report, percentile};
 use crate::EngineConfig;
 
 const CHANNELS: usize = 5;
-/// Products per shop (every fifth has three variants): 4,200 SKUs.
-const PRODUCTS: usize = 3000;
 const START: i64 = 100_000;
 
 fn now_us() -> i64 {
@@ -81,7 +79,10 @@ impl Book {
     }
 
     fn expected(&self) -> BTreeMap<String, i64> {
-        self.skus.iter().map(|s| (s.clone(), self.shown(s))).collect()
+        self.skus
+            .iter()
+            .map(|s| (s.clone(), self.shown(s)))
+            .collect()
     }
 
     /// The SKUs whose shown quantity a sale of `sku` can change.
@@ -130,10 +131,13 @@ struct Sale {
     changed: Vec<(String, i64)>,
 }
 
-async fn start_shops(seed: u64) -> anyhow::Result<Vec<(&'static str, RunningSim)>> {
+async fn start_shops(
+    seed: u64,
+    products: usize,
+) -> anyhow::Result<Vec<(&'static str, RunningSim)>> {
     let opts = SimOptions {
         seed,
-        products: PRODUCTS,
+        products,
         orders: 0,
         schema: None,
     };
@@ -215,7 +219,7 @@ async fn measure(
     };
     println!("    {mode}:");
     let mut rig = Rig::start(true, EngineConfig::default()).await?;
-    let shops = start_shops(opts.seed).await?;
+    let shops = start_shops(opts.seed, opts.propagation_products).await?;
     let skus: Vec<String> = shops[0].1.shown_stock().await?.into_keys().collect();
     let mut book = Book::new(skus.clone());
     let kits: Vec<(String, Vec<(String, i64)>)> = book
@@ -276,7 +280,10 @@ async fn measure(
             }
         }
         if lines.is_empty() {
-            bail!("the catalogue is too small for {} sales/s with a {cooldown:?} cool-down", opts.rate);
+            bail!(
+                "the catalogue is too small for {} sales/s with a {cooldown:?} cool-down",
+                opts.rate
+            );
         }
         let from = i % CHANNELS;
         let changed = book.sell(&lines);

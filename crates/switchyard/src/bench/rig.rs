@@ -166,8 +166,10 @@ impl Rig {
             .send(
                 reqwest::Method::POST,
                 &format!("/v1/stores/{store}/channels"),
-                Some(json!({ "name": name, "kind": kind, "base_url": sim.base_url(),
-                             "credentials": creds, "settings": settings })),
+                Some(
+                    json!({ "name": name, "kind": kind, "base_url": sim.base_url(),
+                             "credentials": creds, "settings": settings }),
+                ),
             )
             .await?;
         let id = ChannelId::parse(ch["id"].as_str().context("channel without id")?)?;
@@ -191,7 +193,10 @@ impl Rig {
 /// Every tenth plain SKU of a simulator catalogue becomes a kit of the two
 /// plain SKUs before it (1 × and 2 ×), as shops sell bundles.
 pub(crate) fn kits_of(skus: &[String]) -> Vec<(String, Vec<(String, i64)>)> {
-    let plain: Vec<&String> = skus.iter().filter(|s| s.matches('-').count() == 1).collect();
+    let plain: Vec<&String> = skus
+        .iter()
+        .filter(|s| s.matches('-').count() == 1)
+        .collect();
     plain
         .iter()
         .enumerate()

@@ -49,7 +49,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 async fn receive(State(r): State<Arc<Receiver>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let arrived = now_us();
     let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let (id, ts, sig) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+    let (id, ts, sig) = (
+        h("webhook-id"),
+        h("webhook-timestamp"),
+        h("webhook-signature"),
+    );
     let body = String::from_utf8_lossy(&body);
     let secret = lock(&r.secret).clone();
     let expected = ts
@@ -99,7 +103,9 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         .send(
             reqwest::Method::POST,
             &format!("/v1/stores/{store}/webhooks"),
-            Some(json!({ "url": url, "events": ["order.created"], "description": "bench receiver" })),
+            Some(
+                json!({ "url": url, "events": ["order.created"], "description": "bench receiver" }),
+            ),
         )
         .await?;
     *lock(&receiver.secret) = created["secret"]
@@ -126,7 +132,11 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         .error_for_status()?;
     let started = Instant::now();
     rig.storage
-        .enqueue_job(&channel, JobKind::Backfill, json!({ "from": "2025-01-01T00:00:00Z" }))
+        .enqueue_job(
+            &channel,
+            JobKind::Backfill,
+            json!({ "from": "2025-01-01T00:00:00Z" }),
+        )
         .await?;
     // Every imported order is announced once; cancelled-before-import
     // orders are skipped and never announced.
@@ -151,7 +161,11 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
     };
     let got = std::mem::take(&mut *lock(&receiver.got));
     let distinct: HashSet<&str> = got.messages.iter().map(|m| m.2.as_str()).collect();
-    ensure!(got.bad_signatures == 0, "{} messages failed the signature check", got.bad_signatures);
+    ensure!(
+        got.bad_signatures == 0,
+        "{} messages failed the signature check",
+        got.bad_signatures
+    );
     ensure!(
         distinct.len() == expected,
         "expected {expected} distinct messages, got {}",
@@ -170,7 +184,12 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         "    {expected} order.created messages, all signatures valid, {} repeats",
         got.messages.len() - distinct.len()
     );
-    report.add(Figure::new("webhooks", "deliveries per second", per_sec, "msg/s"));
+    report.add(Figure::new(
+        "webhooks",
+        "deliveries per second",
+        per_sec,
+        "msg/s",
+    ));
     for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
         report.add(Figure::new(
             "webhooks",

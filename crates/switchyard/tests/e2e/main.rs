@@ -10,6 +10,7 @@
 )]
 
 mod back_office;
+mod bench;
 mod core_loop;
 mod crash;
 mod fulfilment;
