@@ -28,6 +28,10 @@ pub struct Capabilities {
     pub multiple_tracking_numbers: bool,
     /// Stock can be set only if the channel still holds an expected value.
     pub compare_and_set_stock: bool,
+    /// Order-list calls are rationed tightly (a few a minute), so an import
+    /// round makes as few as it can (no separate quick read before a sweep
+    /// of the overlap).
+    pub scarce_order_lists: bool,
     /// A shipment's tracking numbers can be replaced after it was created.
     pub tracking_updates: bool,
     /// A shipment can be cancelled.

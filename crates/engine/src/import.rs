@@ -11,7 +11,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use switchyard_connectors::channel::{OrderPage, OrderQuery, SalesChannel};
+use switchyard_connectors::channel::{Capabilities, OrderPage, OrderQuery, SalesChannel};
 use switchyard_connectors::{ConnectorError, registry};
 use switchyard_domain::cursor::ImportCursor;
 use switchyard_storage::{
@@ -117,17 +117,14 @@ impl Engine {
             self.settle_job(&job, result).await?;
         }
         if run_incremental && error.is_none() {
-            let since = ch
-                .sync
-                .cursor
-                .map_or(started - inner.config.initial_lookback, |c| {
-                    ImportCursor { updated_at: c }.fetch_since(inner.config.overlap)
-                });
-            if let Err(e) = self
-                .fetch_window(r, conn.as_ref(), since, true, &mut summary)
-                .await
-            {
-                error = Some(e.to_string());
+            for (since, advance) in self.windows(r, &ch, conn.capabilities(), started) {
+                if let Err(e) = self
+                    .fetch_window(r, conn.as_ref(), since, advance, &mut summary)
+                    .await
+                {
+                    error = Some(e.to_string());
+                    break;
+                }
             }
         }
         if run_incremental || error.is_some() {
@@ -149,6 +146,45 @@ impl Engine {
             "import round done"
         );
         Ok(summary)
+    }
+
+    /// Where an incremental round reads from, in order, and whether each
+    /// read moves the cursor. A channel polled much faster than the overlap
+    /// (and whose list calls are not rationed) reads from just before its
+    /// cursor each round, so new orders are not queued behind minutes of
+    /// orders read again; every half overlap it then sweeps the whole
+    /// overlap for orders that showed up late. Other channels read the
+    /// whole overlap every round.
+    fn windows(
+        &self,
+        r: &ChannelRef,
+        ch: &Channel,
+        caps: Capabilities,
+        started: DateTime<Utc>,
+    ) -> Vec<(DateTime<Utc>, bool)> {
+        let cfg = &self.inner.config;
+        let Some(cursor) = ch.sync.cursor else {
+            return vec![(started - cfg.initial_lookback, true)];
+        };
+        let cursor = ImportCursor { updated_at: cursor };
+        let full = cursor.fetch_since(cfg.overlap);
+        let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
+        let half = cfg.overlap / 2;
+        if caps.scarce_order_lists || cadence >= half || cfg.short_overlap >= cfg.overlap {
+            return vec![(full, true)];
+        }
+        let quick = (cursor.fetch_since(cfg.short_overlap), true);
+        let Ok(mut swept) = self.inner.swept.lock() else {
+            return vec![(full, true)];
+        };
+        if swept
+            .get(&r.channel_id)
+            .is_some_and(|t| started - *t < half)
+        {
+            return vec![quick];
+        }
+        swept.insert(r.channel_id.clone(), started);
+        vec![quick, (full, false)]
     }
 
     async fn finish(
@@ -381,7 +417,13 @@ impl Engine {
             })
             .collect();
         match storage.import_orders(r, &items, cursor).await {
-            Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+            Ok(report) => {
+                summary.add(&report.outcomes, report.pushes_enqueued);
+                // The pushes go out while the next pages are read.
+                if report.pushes_enqueued > 0 {
+                    self.wake_pusher();
+                }
+            }
             Err(batch_error) => {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
                 for item in items {

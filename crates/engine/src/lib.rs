@@ -69,8 +69,13 @@ pub struct EngineConfig {
     pub public_url: Option<String>,
     /// How far back the first import of a channel reaches.
     pub initial_lookback: chrono::Duration,
-    /// Overlap of consecutive fetches.
+    /// Overlap of consecutive fetches: how late an order may show up in a
+    /// channel's list (after its `updated_at`) and still be read.
     pub overlap: chrono::Duration,
+    /// Overlap of the quick reads of a channel polled much more often than
+    /// `overlap`: each round reads from just before its cursor, and the whole
+    /// overlap is swept again every half overlap, after that round's quick read.
+    pub short_overlap: chrono::Duration,
     /// How often listings are downloaded again (when the switch is on).
     pub listings_interval: chrono::Duration,
     /// How often the scheduler looks for due work when nothing wakes it.
@@ -106,6 +111,7 @@ impl Default for EngineConfig {
             public_url: None,
             initial_lookback: chrono::Duration::days(30),
             overlap: switchyard_domain::cursor::DEFAULT_OVERLAP,
+            short_overlap: chrono::Duration::seconds(10),
             listings_interval: chrono::Duration::hours(1),
             tick: Duration::from_millis(250),
             import_concurrency: 4,
@@ -162,6 +168,9 @@ struct Inner {
     running: Mutex<HashSet<ChannelId>>,
     /// Channels with a push round running.
     pushing: Mutex<HashSet<ChannelId>>,
+    /// When each fast-polled channel's overlap was last swept (in memory: a
+    /// new process sweeps first).
+    swept: Mutex<std::collections::HashMap<ChannelId, chrono::DateTime<chrono::Utc>>>,
     /// The outbound client of webhook deliveries, built on first use.
     webhook_client: tokio::sync::OnceCell<reqwest::Client>,
 }
@@ -187,6 +196,7 @@ impl Engine {
                 wake_ship: Arc::new(Notify::new()),
                 running: Mutex::new(HashSet::new()),
                 pushing: Mutex::new(HashSet::new()),
+                swept: Mutex::new(std::collections::HashMap::new()),
                 webhook_client: tokio::sync::OnceCell::new(),
             }),
         }

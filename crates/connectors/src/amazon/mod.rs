@@ -422,6 +422,7 @@ impl SalesChannel for Amazon {
             partial_fulfilment: true,
             multiple_tracking_numbers: false,
             compare_and_set_stock: false,
+            scarce_order_lists: true,
             tracking_updates: true,
             fulfilment_cancellation: false,
             order_cancellation: false,

@@ -311,6 +311,7 @@ impl SalesChannel for Bolcom {
             partial_fulfilment: true,
             multiple_tracking_numbers: false,
             compare_and_set_stock: false,
+            scarce_order_lists: true,
             tracking_updates: false,
             fulfilment_cancellation: false,
             order_cancellation: false,

@@ -274,6 +274,7 @@ impl SalesChannel for Ebay {
             partial_fulfilment: true,
             multiple_tracking_numbers: true,
             compare_and_set_stock: false,
+            scarce_order_lists: false,
             tracking_updates: false,
             fulfilment_cancellation: false,
             order_cancellation: false,

@@ -441,6 +441,7 @@ impl SalesChannel for Shopify {
             partial_fulfilment: true,
             multiple_tracking_numbers: true,
             compare_and_set_stock: true,
+            scarce_order_lists: false,
             tracking_updates: true,
             fulfilment_cancellation: true,
             order_cancellation: true,

@@ -330,6 +330,7 @@ impl SalesChannel for WooCommerce {
             partial_fulfilment: false,
             multiple_tracking_numbers: true,
             compare_and_set_stock: false,
+            scarce_order_lists: false,
             tracking_updates: true,
             fulfilment_cancellation: true,
             order_cancellation: true,

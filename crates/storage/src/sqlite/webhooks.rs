@@ -429,25 +429,42 @@ impl Webhooks for SqliteStorage {
         }
         let mut tx = self.write.begin().await?;
         // Due deliveries of enabled endpoints, at most `per_endpoint` in
-        // flight per endpoint counting the ones other workers hold.
-        let ids: Vec<i64> = sqlx::query_scalar(
-            "WITH due AS (
-               SELECT d.rowid AS rid, d.endpoint_id, d.next_attempt_at,
-                      ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.message_id) AS rn
-               FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-               WHERE d.state = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= ?1
-                 AND (d.leased_until IS NULL OR d.leased_until <= ?1)),
-             busy AS (
-               SELECT endpoint_id, COUNT(*) AS n FROM webhook_deliveries
-               WHERE state = 'pending' AND leased_until > ?1 GROUP BY endpoint_id)
-             SELECT rid FROM due LEFT JOIN busy USING (endpoint_id)
-             WHERE rn + COALESCE(busy.n, 0) <= ?2 ORDER BY next_attempt_at LIMIT ?3",
+        // flight per endpoint counting the ones other workers hold. Each
+        // step is a short walk of an index (queue, leases), whatever the
+        // backlog.
+        let endpoints: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT e.id, (SELECT COUNT(*) FROM webhook_deliveries b
+                            WHERE b.endpoint_id = e.id AND b.state = 'pending' AND b.leased_until > ?1) AS busy
+             FROM webhook_endpoints e
+             WHERE e.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_deliveries d
+                 WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= ?1)",
         )
         .bind(&now_s)
-        .bind(i64::from(per_endpoint.max(1)))
-        .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *tx)
         .await?;
+        let mut due: Vec<(String, i64)> = Vec::new();
+        for (endpoint, busy) in endpoints {
+            let room = i64::from(per_endpoint.max(1)) - busy;
+            if room <= 0 {
+                continue;
+            }
+            due.extend(
+                sqlx::query_as::<_, (String, i64)>(
+                    "SELECT next_attempt_at, rowid FROM webhook_deliveries
+                     WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2
+                       AND (leased_until IS NULL OR leased_until <= ?2)
+                     ORDER BY next_attempt_at, message_id LIMIT ?3",
+                )
+                .bind(&endpoint)
+                .bind(&now_s)
+                .bind(room)
+                .fetch_all(&mut *tx)
+                .await?,
+            );
+        }
+        due.sort();
+        due.truncate(usize::try_from(limit.max(1)).unwrap_or(usize::MAX));
+        let ids: Vec<i64> = due.into_iter().map(|(_, rid)| rid).collect();
         if ids.is_empty() {
             return Ok(Vec::new());
         }
