@@ -64,6 +64,11 @@ struct PlaceIn {
     paid: bool,
     country: Option<String>,
     customer_note: Option<String>,
+    /// The order shows up in lists this many seconds after its last change
+    /// (its dates lie that far in the past), as a lagging replica or search
+    /// index lists it.
+    #[serde(default)]
+    listed_late_secs: i64,
 }
 
 /// Place an order as a customer at checkout.
@@ -74,6 +79,9 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
     };
     if input.lines.is_empty() {
         return bad_request("an order needs at least one line");
+    }
+    if !(0..=86_400).contains(&input.listed_late_secs) {
+        return bad_request("listed_late_secs must be between 0 and 86400");
     }
     let rendered = {
         let mut shop = lock(&sim.shop);
@@ -132,6 +140,14 @@ async fn place_order(State(sim): State<Arc<Sim>>, headers: HeaderMap, body: Byte
         shop.orders.insert(id, order);
         if input.paid {
             set_status(&mut shop, id, "processing");
+        }
+        if input.listed_late_secs > 0
+            && let Some(o) = shop.orders.get_mut(&id)
+        {
+            let late = chrono::Duration::seconds(input.listed_late_secs);
+            o.created -= late;
+            o.modified -= late;
+            o.paid = o.paid.map(|t| t - late);
         }
         shop.orders
             .get(&id)

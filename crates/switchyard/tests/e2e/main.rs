@@ -18,6 +18,7 @@ mod more_channels;
 mod operations;
 mod plugin_rules;
 mod plugins;
+mod polling;
 mod webhooks;
 
 use std::collections::BTreeMap;
