@@ -96,6 +96,19 @@ impl OrderPage {
                 .any(|u| u.channel_order_id.as_deref() == Some(id))
     }
 
+    /// A page holding the one order `channel_order_id` (what
+    /// `fetch_order` answers).
+    #[must_use]
+    pub fn single(
+        raw: Value,
+        channel_order_id: &str,
+        mapped: Result<UnifiedOrder, impl std::fmt::Display>,
+    ) -> Self {
+        let mut page = Self::default();
+        page.add(raw, Some(channel_order_id.to_owned()), mapped);
+        page
+    }
+
     /// File one channel order by how its mapping went: mapped orders with
     /// their payload, the others (with `channel_order_id`, when known) for
     /// the error list.

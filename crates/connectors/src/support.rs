@@ -202,6 +202,22 @@ impl TokenCache {
 }
 
 /// Percent-encode a path segment or query value.
+/// The number in a listings page token we handed out (`first` when there
+/// is none yet); any other token is the caller's mistake.
+pub(crate) fn listing_page(
+    channel: &str,
+    page: Option<&str>,
+    first: usize,
+) -> Result<usize, ConnectorError> {
+    match page {
+        None => Ok(first),
+        Some(p) => p.parse().map_err(|_| ConnectorError::Client {
+            channel: channel.to_owned(),
+            reason: format!("not a listing page: {p}"),
+        }),
+    }
+}
+
 pub(crate) fn encode(s: &str) -> String {
     serde_urlencoded::to_string([("x", s)])
         .map(|e| e.trim_start_matches("x=").to_owned())

@@ -131,9 +131,6 @@ impl Engine {
             self.finish(r, &ch, started, error.clone(), cadence).await?;
         }
         summary.error = error;
-        if summary.pushes > 0 {
-            self.wake_pusher();
-        }
         tracing::info!(
             created = summary.created,
             updated = summary.updated,
@@ -396,6 +393,7 @@ impl Engine {
         summary: &mut ImportSummary,
     ) {
         let storage = &self.inner.storage;
+        let pushes_before = summary.pushes;
         // Our own back-office copies of marketplace orders are not sales.
         summary.skipped += page.ours.len();
         let mut errors: Vec<NewImportError> = page
@@ -417,13 +415,7 @@ impl Engine {
             })
             .collect();
         match storage.import_orders(r, &items, cursor).await {
-            Ok(report) => {
-                summary.add(&report.outcomes, report.pushes_enqueued);
-                // The pushes go out while the next pages are read.
-                if report.pushes_enqueued > 0 {
-                    self.wake_pusher();
-                }
-            }
+            Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
             Err(batch_error) => {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
                 for item in items {
@@ -449,6 +441,10 @@ impl Engine {
             }
         }
         summary.failed += errors.len();
+        // The pushes go out while the next pages are read.
+        if summary.pushes > pushes_before {
+            self.wake_pusher();
+        }
         if let Err(e) = storage.record_import_errors(r, errors).await {
             tracing::error!(error = %e, "cannot record import errors");
         }

@@ -135,6 +135,40 @@ fn profile(channel: Channel) -> (&'static str, &'static str, u64, bool) {
     }
 }
 
+/// Start a simulator of `channel`; when the Shopify schema file is
+/// missing, a WooCommerce simulator instead (and say so). Returns the
+/// channel started.
+pub(crate) async fn spawn_sim(
+    channel: Channel,
+    opts: &SimOptions,
+) -> anyhow::Result<(Channel, RunningSim)> {
+    match switchyard_sim::spawn(channel, opts).await {
+        Ok(sim) => Ok((channel, sim)),
+        Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
+            println!(
+                "! {} simulator unavailable ({e}); using a WooCommerce shop instead",
+                channel.as_str()
+            );
+            Ok((
+                Channel::WooCommerce,
+                switchyard_sim::spawn(Channel::WooCommerce, opts).await?,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The credentials a channel of `kind` is connected with: a Shopify app's
+/// token and secret, or whatever the simulator hands out.
+pub(crate) fn channel_credentials(kind: &str, sim: &RunningSim) -> Value {
+    if kind == "shopify" {
+        json!({ "access_token": sim.credentials["access_token"],
+                "api_secret_key": sim.credentials["api_secret_key"] })
+    } else {
+        sim.credentials.clone()
+    }
+}
+
 async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop>> {
     let opts = SimOptions {
         seed,
@@ -145,28 +179,24 @@ async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop
     let mut shops = Vec::with_capacity(channels.len());
     for &channel in channels {
         let (name, kind, cadence, push) = profile(channel);
-        let shop = match switchyard_sim::spawn(channel, &opts).await {
-            Ok(sim) => Shop {
+        let shop = match spawn_sim(channel, &opts).await? {
+            (Channel::WooCommerce, sim) if channel != Channel::WooCommerce => {
+                let (_, kind, cadence, push) = profile(Channel::WooCommerce);
+                Shop {
+                    name: format!("WooCommerce #{}", shops.len() + 1),
+                    kind,
+                    sim,
+                    cadence,
+                    push,
+                }
+            }
+            (_, sim) => Shop {
                 name: name.to_owned(),
                 kind,
                 sim,
                 cadence,
                 push,
             },
-            Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
-                println!(
-                    "! {name} simulator unavailable ({e}); using another WooCommerce shop instead"
-                );
-                let (_, kind, cadence, push) = profile(Channel::WooCommerce);
-                Shop {
-                    name: format!("WooCommerce #{}", shops.len() + 1),
-                    kind,
-                    sim: switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-                    cadence,
-                    push,
-                }
-            }
-            Err(e) => return Err(e.into()),
         };
         if channel == Channel::Amazon {
             // Amazon lists an order change two minutes after it happens; the
@@ -290,12 +320,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     .await?;
     let mut channels = Vec::new();
     for shop in &shops {
-        let creds = if shop.kind == "shopify" {
-            json!({ "access_token": shop.sim.credentials["access_token"],
-                    "api_secret_key": shop.sim.credentials["api_secret_key"] })
-        } else {
-            shop.sim.credentials.clone()
-        };
+        let creds = channel_credentials(shop.kind, &shop.sim);
         let ch = api
             .send(
                 reqwest::Method::POST,
@@ -317,12 +342,14 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     );
 
     let mut sold: BTreeMap<String, i64> = BTreeMap::new();
-    let all: Vec<&Shop> = shops.iter().collect();
+    let all: Vec<&RunningSim> = shops.iter().map(|s| &s.sim).collect();
+    let every = Duration::from_millis(10);
     let initial = wait_converged(
         &all,
         &expected(&skus, &sold),
         Duration::from_secs(60),
         Instant::now(),
+        every,
     )
     .await;
     println!(
@@ -339,11 +366,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     for i in 0..opts.orders {
         let side = i % shops.len();
         let from = &shops[side];
-        let others: Vec<&Shop> = shops
+        let others: Vec<&RunningSim> = shops
             .iter()
             .enumerate()
             .filter(|(j, _)| *j != side)
-            .map(|(_, s)| s)
+            .map(|(_, s)| &s.sim)
             .collect();
         let n = rng.usize(1..=2);
         let mut lines: Vec<(String, i64)> = Vec::new();
@@ -368,7 +395,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         let want = expected(&skus, &sold);
         // A polled channel's sale is seen at its next poll.
         let limit = Duration::from_secs(30 + if from.push { 0 } else { from.cadence });
-        let delay = wait_converged(&others, &want, limit, started).await;
+        let delay = wait_converged(&others, &want, limit, started, every).await;
         let bought = lines
             .iter()
             .map(|(s, q)| format!("{q}×{s}"))
@@ -400,7 +427,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
 
     // Final state: our figures and each channel's, per SKU.
     let want = expected(&skus, &sold);
-    let converged = wait_converged(&all, &want, Duration::from_secs(30), Instant::now())
+    let converged = wait_converged(&all, &want, Duration::from_secs(30), Instant::now(), every)
         .await
         .is_some();
     let mut shown = Vec::with_capacity(shops.len());
@@ -515,18 +542,19 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Milliseconds from `start` until every shop shows `want`, or `None`
-/// after `limit`.
-async fn wait_converged(
-    shops: &[&Shop],
+/// Milliseconds from `start` until every simulator shows `want` (asked
+/// every `every`), or `None` after `limit`.
+pub(crate) async fn wait_converged(
+    sims: &[&RunningSim],
     want: &BTreeMap<String, i64>,
     limit: Duration,
     start: Instant,
+    every: Duration,
 ) -> Option<f64> {
     while start.elapsed() < limit {
         let mut all = true;
-        for s in shops {
-            if s.stock().await.ok().as_ref() != Some(want) {
+        for s in sims {
+            if s.shown_stock().await.ok().as_ref() != Some(want) {
                 all = false;
                 break;
             }
@@ -534,7 +562,7 @@ async fn wait_converged(
         if all {
             return Some(start.elapsed().as_secs_f64() * 1000.0);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(every).await;
     }
     None
 }

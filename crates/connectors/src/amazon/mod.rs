@@ -511,9 +511,7 @@ impl SalesChannel for Amazon {
         let raw = &v["payload"];
         let items = self.items(channel_order_id).await?;
         let (full, mapped) = self.map(raw, &items);
-        let mut page = OrderPage::default();
-        page.add(full, Some(channel_order_id.to_owned()), mapped);
-        Ok(page)
+        Ok(OrderPage::single(full, channel_order_id, mapped))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {

@@ -404,13 +404,8 @@ impl SalesChannel for Bolcom {
 
     async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
         let raw = self.order(channel_order_id).await?;
-        let mut page = OrderPage::default();
-        page.add(
-            raw.clone(),
-            Some(channel_order_id.to_owned()),
-            map::order(self.label(), self.eur, &raw),
-        );
-        Ok(page)
+        let mapped = map::order(self.label(), self.eur, &raw);
+        Ok(OrderPage::single(raw, channel_order_id, mapped))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {

@@ -340,24 +340,13 @@ impl SalesChannel for Ebay {
 
     async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
         let raw = self.order(channel_order_id).await?;
-        let mut page = OrderPage::default();
-        page.add(
-            raw.clone(),
-            Some(channel_order_id.to_owned()),
-            map::order(self.http.label(), &raw),
-        );
-        Ok(page)
+        let mapped = map::order(self.http.label(), &raw);
+        Ok(OrderPage::single(raw, channel_order_id, mapped))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
         // `offset` of getInventoryItems is a page number, not an item count.
-        let number: usize = match page.as_deref() {
-            None => 0,
-            Some(p) => p.parse().map_err(|_| ConnectorError::Client {
-                channel: self.http.label().to_owned(),
-                reason: format!("not a listing page: {p}"),
-            })?,
-        };
+        let number = support::listing_page(self.http.label(), page.as_deref(), 0)?;
         let body = self
             .get(&format!(
                 "/sell/inventory/v1/inventory_item?limit={PAGE_SIZE}&offset={number}"

@@ -343,23 +343,12 @@ impl SalesChannel for Etsy {
 
     async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
         let raw = self.receipt(channel_order_id).await?;
-        let mut page = OrderPage::default();
-        page.add(
-            raw.clone(),
-            Some(channel_order_id.to_owned()),
-            map::receipt(self.http.label(), &raw),
-        );
-        Ok(page)
+        let mapped = map::receipt(self.http.label(), &raw);
+        Ok(OrderPage::single(raw, channel_order_id, mapped))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
-        let offset: usize = match page.as_deref() {
-            None => 0,
-            Some(p) => p.parse().map_err(|_| ConnectorError::Client {
-                channel: self.http.label().to_owned(),
-                reason: format!("not a listing page: {p}"),
-            })?,
-        };
+        let offset = support::listing_page(self.http.label(), page.as_deref(), 0)?;
         let body = self
             .get(&self.shop_path(&format!(
                 "/listings?state=active&limit={PAGE_SIZE}&offset={offset}&includes=Inventory"

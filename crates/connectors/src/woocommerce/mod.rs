@@ -464,13 +464,7 @@ impl SalesChannel for WooCommerce {
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
-        let n: usize = match page.as_deref() {
-            None => 1,
-            Some(p) => p.parse().map_err(|_| ConnectorError::Client {
-                channel: self.http.label().to_owned(),
-                reason: format!("not a listing page: {p}"),
-            })?,
-        };
+        let n = support::listing_page(self.http.label(), page.as_deref(), 1)?;
         let (resp, body) = self
             .get_json(&format!(
                 "/wc/v3/products?per_page={PAGE_SIZE}&page={n}&orderby=id&order=asc"

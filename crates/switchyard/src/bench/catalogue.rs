@@ -14,11 +14,10 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use serde_json::json;
-use switchyard_sim::{Channel, RunningSim, SimOptions};
 use switchyard_storage::JobKind;
 use switchyard_storage::sqlite::SqliteStorage;
 
-use super::rig::{Rig, kits_of};
+use super::rig::{Rig, kits_of, woo_shops};
 use super::{BenchOptions, Figure, Report};
 use crate::EngineConfig;
 
@@ -114,16 +113,7 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
     // listings download, the orders and their pushes.
     reset_peak_rss()?;
     let mut rig = Rig::start(false, EngineConfig::default()).await?;
-    let mut sims: Vec<RunningSim> = Vec::with_capacity(CHANNELS);
-    for _ in 0..CHANNELS {
-        let sim_opts = SimOptions {
-            seed: opts.seed,
-            products: PRODUCTS,
-            orders: 0,
-            schema: None,
-        };
-        sims.push(switchyard_sim::spawn(Channel::WooCommerce, &sim_opts).await?);
-    }
+    let sims = woo_shops(CHANNELS, opts.seed, PRODUCTS).await?;
     let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
     ensure!(
         total > skus.len(),
@@ -136,18 +126,7 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
         "cadence_secs": 86_400, "download_products": true, "auto_sync_stock": true,
         "push_notifications": false,
     });
-    let mut channels = Vec::with_capacity(CHANNELS);
-    for (i, sim) in sims.iter().enumerate() {
-        channels.push(
-            rig.channel(
-                &format!("Woo {}", i + 1),
-                "woocommerce",
-                sim,
-                settings.clone(),
-            )
-            .await?,
-        );
-    }
+    let channels = rig.woo_channels(&sims, &settings).await?;
     let engine = rig.engine(EngineConfig {
         initial_lookback: chrono::Duration::days(1),
         ..EngineConfig::default()

@@ -8,10 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use serde_json::json;
-use switchyard_sim::{Channel, RunningSim, SimOptions};
 use switchyard_storage::JobKind;
 
-use super::rig::{Rig, kits_of};
+use super::rig::{Rig, kits_of, woo_shops};
 use super::{BenchOptions, Figure, Report, baseline};
 use crate::EngineConfig;
 
@@ -23,16 +22,7 @@ const PRODUCTS: usize = 200;
 pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let per_channel = opts.import_orders.div_ceil(CHANNELS);
     let mut rig = Rig::start(false, EngineConfig::default()).await?;
-    let mut sims: Vec<RunningSim> = Vec::with_capacity(CHANNELS);
-    for _ in 0..CHANNELS {
-        let sim_opts = SimOptions {
-            seed: opts.seed,
-            products: PRODUCTS,
-            orders: 0,
-            schema: None,
-        };
-        sims.push(switchyard_sim::spawn(Channel::WooCommerce, &sim_opts).await?);
-    }
+    let sims = woo_shops(CHANNELS, opts.seed, PRODUCTS).await?;
     let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
     let kits = kits_of(&skus);
     rig.catalogue(&skus, &kits, 100_000).await?;
@@ -43,18 +33,7 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         // so each one takes the whole path.
         "order_filters": { "import_unpaid": true, "import_not_ready": true },
     });
-    let mut channels = Vec::with_capacity(CHANNELS);
-    for (i, sim) in sims.iter().enumerate() {
-        channels.push(
-            rig.channel(
-                &format!("Woo {}", i + 1),
-                "woocommerce",
-                sim,
-                settings.clone(),
-            )
-            .await?,
-        );
-    }
+    let channels = rig.woo_channels(&sims, &settings).await?;
     let engine = rig.engine(EngineConfig {
         // Seeded orders lie in December 2025.
         initial_lookback: chrono::Duration::days(3650),

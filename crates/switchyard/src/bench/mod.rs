@@ -213,9 +213,10 @@ fn show(v: f64) -> String {
     }
 }
 
-/// Value at percentile `p` (0–100) of sorted samples (nearest rank).
-pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
-    crate::demo::percentile(sorted, p)
+/// Now, in microseconds since the Unix epoch (the simulators' and the
+/// receiver's clock).
+pub(crate) fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
 }
 
 /// SQL statements executed so far (see [`crate::telemetry::init_counting_sql`]).

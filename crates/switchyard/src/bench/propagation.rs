@@ -16,20 +16,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::json;
-use switchyard_sim::{Channel, RunningSim, SimError, SimOptions};
+use switchyard_sim::{Channel, RunningSim, SimOptions};
 
 use super::rig::{Rig, kits_of};
-use super::{BenchOptions, Figure, Report, percentile};
+use super::{BenchOptions, Figure, Report, now_us};
 use crate::EngineConfig;
+use crate::demo::{percentile, spawn_sim, wait_converged};
 
 const CHANNELS: usize = 5;
 const START: i64 = 100_000;
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-}
 
 /// The store's catalogue as the sales see it.
 struct Book {
@@ -143,34 +138,25 @@ async fn start_shops(
     };
     let mut shops = Vec::with_capacity(CHANNELS);
     for i in 0..CHANNELS {
-        let shop = if i < 2 {
-            match switchyard_sim::spawn(Channel::Shopify, &opts).await {
-                Ok(sim) => {
-                    // 50 orders a second is a Shopify Plus merchant's
-                    // volume: Plus has the 20,000-point bucket restoring
-                    // 1,000 a second (standard: 2,000 and 100).
-                    reqwest::Client::new()
-                        .put(format!("{}/_sim/throttle", sim.base_url()))
-                        .json(&json!({ "maximum_available": 20_000.0, "restore_rate": 1_000.0, "currently_available": 20_000.0 }))
-                        .send()
-                        .await?
-                        .error_for_status()?;
-                    ("shopify", sim)
-                }
-                Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
-                    println!("    ! Shopify simulator unavailable ({e}); WooCommerce instead");
-                    (
-                        "woocommerce",
-                        switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-                    )
-                }
-                Err(e) => return Err(e.into()),
-            }
+        let want = if i < 2 {
+            Channel::Shopify
         } else {
-            (
-                "woocommerce",
-                switchyard_sim::spawn(Channel::WooCommerce, &opts).await?,
-            )
+            Channel::WooCommerce
+        };
+        let shop = match spawn_sim(want, &opts).await? {
+            (Channel::Shopify, sim) => {
+                // 50 orders a second is a Shopify Plus merchant's
+                // volume: Plus has the 20,000-point bucket restoring
+                // 1,000 a second (standard: 2,000 and 100).
+                reqwest::Client::new()
+                    .put(format!("{}/_sim/throttle", sim.base_url()))
+                    .json(&json!({ "maximum_available": 20_000.0, "restore_rate": 1_000.0, "currently_available": 20_000.0 }))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+                ("shopify", sim)
+            }
+            (_, sim) => ("woocommerce", sim),
         };
         shops.push(shop);
     }
@@ -183,22 +169,18 @@ async fn converge(
     want: &BTreeMap<String, i64>,
     limit: Duration,
 ) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    loop {
-        let mut all = true;
-        for (_, s) in shops {
-            if s.shown_stock().await? != *want {
-                all = false;
-                break;
-            }
-        }
-        if all {
-            return Ok(started.elapsed());
-        }
-        if started.elapsed() > limit {
-            bail!("the channels did not show the expected stock within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let sims: Vec<&RunningSim> = shops.iter().map(|(_, s)| s).collect();
+    match wait_converged(
+        &sims,
+        want,
+        limit,
+        Instant::now(),
+        Duration::from_millis(100),
+    )
+    .await
+    {
+        Some(ms) => Ok(Duration::from_secs_f64(ms / 1000.0)),
+        None => bail!("the channels did not show the expected stock within {limit:?}"),
     }
 }
 

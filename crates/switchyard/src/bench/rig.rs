@@ -12,7 +12,7 @@ use switchyard_storage::{ChannelRef, Storage};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::demo::Api;
+use crate::demo::{Api, channel_credentials};
 use crate::{Application, Config, Engine, EngineConfig, create_token};
 
 /// A running server with one store.
@@ -154,12 +154,7 @@ impl Rig {
         sim: &RunningSim,
         settings: Value,
     ) -> anyhow::Result<ChannelRef> {
-        let creds = if kind == "shopify" {
-            json!({ "access_token": sim.credentials["access_token"],
-                    "api_secret_key": sim.credentials["api_secret_key"] })
-        } else {
-            sim.credentials.clone()
-        };
+        let creds = channel_credentials(kind, sim);
         let store = &self.store;
         let ch = self
             .api
@@ -187,6 +182,49 @@ impl Rig {
         if let Some(h) = self.server.take() {
             let _ = h.await;
         }
+    }
+}
+
+/// `n` WooCommerce simulators with the same seeded shop of `products`
+/// products and no orders.
+pub(crate) async fn woo_shops(
+    n: usize,
+    seed: u64,
+    products: usize,
+) -> anyhow::Result<Vec<RunningSim>> {
+    let opts = switchyard_sim::SimOptions {
+        seed,
+        products,
+        orders: 0,
+        schema: None,
+    };
+    let mut sims = Vec::with_capacity(n);
+    for _ in 0..n {
+        sims.push(switchyard_sim::spawn(switchyard_sim::Channel::WooCommerce, &opts).await?);
+    }
+    Ok(sims)
+}
+
+impl Rig {
+    /// Connect each of `sims` as WooCommerce channel `Woo {n}` with `settings`.
+    pub(crate) async fn woo_channels(
+        &self,
+        sims: &[RunningSim],
+        settings: &Value,
+    ) -> anyhow::Result<Vec<ChannelRef>> {
+        let mut channels = Vec::with_capacity(sims.len());
+        for (i, sim) in sims.iter().enumerate() {
+            channels.push(
+                self.channel(
+                    &format!("Woo {}", i + 1),
+                    "woocommerce",
+                    sim,
+                    settings.clone(),
+                )
+                .await?,
+            );
+        }
+        Ok(channels)
     }
 }
 

@@ -17,12 +17,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use switchyard_engine::webhooks::sign::signature_header;
-use switchyard_sim::{Channel, SimOptions};
 use switchyard_storage::JobKind;
 
-use super::rig::{Rig, kits_of};
-use super::{BenchOptions, Figure, Report, percentile};
+use super::rig::{Rig, kits_of, woo_shops};
+use super::{BenchOptions, Figure, Report, now_us};
 use crate::EngineConfig;
+use crate::demo::percentile;
 
 const PRODUCTS: usize = 200;
 
@@ -36,10 +36,6 @@ struct Got {
 struct Receiver {
     secret: Mutex<String>,
     got: Mutex<Got>,
-}
-
-fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -88,13 +84,9 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut rig = Rig::start(true, EngineConfig::default()).await?;
-    let sim_opts = SimOptions {
-        seed: opts.seed,
-        products: PRODUCTS,
-        orders: 0,
-        schema: None,
+    let Some(sim) = woo_shops(1, opts.seed, PRODUCTS).await?.pop() else {
+        bail!("no simulator started");
     };
-    let sim = switchyard_sim::spawn(Channel::WooCommerce, &sim_opts).await?;
     let skus: Vec<String> = sim.shown_stock().await?.into_keys().collect();
     rig.catalogue(&skus, &kits_of(&skus), 1_000_000).await?;
     let store = rig.store.clone();
