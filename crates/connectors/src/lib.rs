@@ -19,6 +19,7 @@ pub mod ratelimit;
 pub mod registry;
 pub mod shopify;
 pub mod support;
+pub mod vendure;
 pub mod woocommerce;
 
 pub use error::ConnectorError;

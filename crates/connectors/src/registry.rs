@@ -13,6 +13,7 @@ use crate::error::ConnectorError;
 use crate::etsy::{Etsy, EtsyCredentials};
 use crate::http::HttpPolicy;
 use crate::shopify::{Shopify, ShopifyCredentials};
+use crate::vendure::{Vendure, VendureCredentials};
 use crate::woocommerce::{WooCommerce, WooCommerceCredentials};
 
 /// Why a connector could not be built.
@@ -54,6 +55,7 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
         ChannelKind::Amazon => {
             "{\"client_id\", \"client_secret\", \"refresh_token\", \"seller_id\", \"marketplace_id\"}"
         }
+        ChannelKind::Vendure => "{\"api_key\", \"channel_token\"?}",
         _ => "(no connector yet)",
     }
 }
@@ -78,6 +80,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
         ChannelKind::Ebay => parse::<EbayCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Bolcom => parse::<BolCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Amazon => parse::<AmazonCredentials>(kind, credentials).map(|_| ()),
+        ChannelKind::Vendure => parse::<VendureCredentials>(kind, credentials).map(|_| ()),
         other => Err(ConnectError::Unsupported(other)),
     }
 }
@@ -98,6 +101,7 @@ pub fn connect(
         ChannelKind::Ebay => Arc::new(Ebay::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Bolcom => Arc::new(Bolcom::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Amazon => Arc::new(Amazon::new(base, &parse(kind, creds)?, policy)?),
+        ChannelKind::Vendure => Arc::new(Vendure::new(base, &parse(kind, creds)?, policy)?),
         other => return Err(ConnectError::Unsupported(other)),
     })
 }
