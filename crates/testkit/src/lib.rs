@@ -59,7 +59,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(switchyard::EngineConfig::default()).await
 }
 
-/// [`spawn_app`] with explicit worker settings.
+/// Worker settings for tests: a 50 ms tick, an hour of first lookback,
+/// quick timeouts and retries, `Retry-After` honoured up to 5 s.
+#[must_use]
+pub fn engine_config() -> switchyard::EngineConfig {
+    let mut c = switchyard::EngineConfig {
+        tick: std::time::Duration::from_millis(50),
+        initial_lookback: chrono::Duration::hours(1),
+        ..switchyard::EngineConfig::default()
+    };
+    c.http.connect_timeout = std::time::Duration::from_secs(2);
+    c.http.request_timeout = std::time::Duration::from_secs(2);
+    c.http.max_attempts = 6;
+    c.http.base_backoff = std::time::Duration::from_millis(20);
+    c.http.max_backoff = std::time::Duration::from_millis(200);
+    c.http.max_retry_after = std::time::Duration::from_secs(5);
+    c.http.max_concurrency = 4;
+    c
+}
+
 /// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
 pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
 where
@@ -85,6 +103,7 @@ pub async fn spawn_api_only() -> TestApp {
     spawn(switchyard::EngineConfig::default(), false).await
 }
 
+/// [`spawn_app`] with explicit worker settings.
 pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
     spawn(engine, true).await
 }

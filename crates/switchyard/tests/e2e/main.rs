@@ -26,34 +26,15 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard::EngineConfig;
-use switchyard_connectors::http::HttpPolicy;
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
-pub use switchyard_testkit::eventually;
 use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
+pub use switchyard_testkit::{engine_config, eventually};
 
 /// The kit of the store: one `SKU-00001` and two `SKU-00002`, sold on both
 /// channels as `SKU-00003`.
 pub const KIT: &str = "SKU-00003";
 /// Units of every plain SKU at the start.
 pub const START: i64 = 10;
-
-/// Quick timeouts and retries, `Retry-After` honoured up to 5 s.
-pub fn engine_config() -> EngineConfig {
-    EngineConfig {
-        tick: Duration::from_millis(50),
-        initial_lookback: chrono::Duration::hours(1),
-        http: HttpPolicy {
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(2),
-            max_attempts: 6,
-            base_backoff: Duration::from_millis(20),
-            max_backoff: Duration::from_millis(200),
-            max_retry_after: Duration::from_secs(5),
-            max_concurrency: 4,
-        },
-        ..EngineConfig::default()
-    }
-}
 
 /// [`engine_config`] with workers that may reach 127.0.0.1 (receivers,
 /// the simulated 3PL) and nothing else that is not public, on `clock`.
