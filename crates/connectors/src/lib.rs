@@ -15,6 +15,7 @@ pub mod ebay;
 pub mod error;
 pub mod etsy;
 pub mod http;
+pub mod medusa;
 pub mod ratelimit;
 pub mod registry;
 pub mod shopify;

@@ -12,6 +12,7 @@ use crate::ebay::{Ebay, EbayCredentials};
 use crate::error::ConnectorError;
 use crate::etsy::{Etsy, EtsyCredentials};
 use crate::http::HttpPolicy;
+use crate::medusa::{Medusa, MedusaCredentials};
 use crate::shopify::{Shopify, ShopifyCredentials};
 use crate::vendure::{Vendure, VendureCredentials};
 use crate::woocommerce::{WooCommerce, WooCommerceCredentials};
@@ -56,7 +57,7 @@ pub fn credential_fields(kind: ChannelKind) -> &'static str {
             "{\"client_id\", \"client_secret\", \"refresh_token\", \"seller_id\", \"marketplace_id\"}"
         }
         ChannelKind::Vendure => "{\"api_key\", \"channel_token\"?}",
-        _ => "(no connector yet)",
+        ChannelKind::Medusa => "{\"api_key\", \"location_id\"?}",
     }
 }
 
@@ -81,7 +82,7 @@ pub fn check_credentials(kind: ChannelKind, credentials: &[u8]) -> Result<(), Co
         ChannelKind::Bolcom => parse::<BolCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Amazon => parse::<AmazonCredentials>(kind, credentials).map(|_| ()),
         ChannelKind::Vendure => parse::<VendureCredentials>(kind, credentials).map(|_| ()),
-        other => Err(ConnectError::Unsupported(other)),
+        ChannelKind::Medusa => parse::<MedusaCredentials>(kind, credentials).map(|_| ()),
     }
 }
 
@@ -102,7 +103,7 @@ pub fn connect(
         ChannelKind::Bolcom => Arc::new(Bolcom::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Amazon => Arc::new(Amazon::new(base, &parse(kind, creds)?, policy)?),
         ChannelKind::Vendure => Arc::new(Vendure::new(base, &parse(kind, creds)?, policy)?),
-        other => return Err(ConnectError::Unsupported(other)),
+        ChannelKind::Medusa => Arc::new(Medusa::new(base, &parse(kind, creds)?, policy)?),
     })
 }
 

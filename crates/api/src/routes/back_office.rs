@@ -20,7 +20,11 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
 
 /// Kinds of channel that can be a back office.
-const BACK_OFFICE_KINDS: [ChannelKind; 2] = [ChannelKind::Woocommerce, ChannelKind::Vendure];
+const BACK_OFFICE_KINDS: [ChannelKind; 3] = [
+    ChannelKind::Woocommerce,
+    ChannelKind::Vendure,
+    ChannelKind::Medusa,
+];
 
 /// A store's back office.
 #[derive(Debug, Deserialize, ToSchema)]
