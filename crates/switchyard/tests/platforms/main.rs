@@ -12,6 +12,7 @@
 )]
 
 mod fixture;
+mod medusa;
 mod vendure;
 
 use std::time::Duration;
@@ -121,6 +122,17 @@ impl Store {
         r.body
     }
 
+    /// Wait until the order's back-office copy is in `state`; returns the order.
+    pub async fn back_office_state(&self, id: &str, state: &str) -> Value {
+        eventually(
+            &format!("back office of {id} to be {state}"),
+            60,
+            || async { self.get_order(id).await["back_office"]["state"] == state },
+        )
+        .await;
+        self.get_order(id).await
+    }
+
     /// Record a shipment through the API; returns the fulfilment once synced.
     pub async fn ship(&self, order: &str, body: Value) -> Value {
         let r = self
@@ -178,4 +190,33 @@ where
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The tracking numbers Shopify (simulated) holds for an order, as text.
+pub async fn shopify_tracking(shopify: &RunningSim, order: &str) -> String {
+    let r: Value = reqwest::Client::new()
+        .post(format!("{}/admin/api/2025-01/graphql.json", shopify.base_url()))
+        .header("X-Shopify-Access-Token", shopify.credentials["access_token"].as_str().unwrap())
+        .json(&json!({
+            "query": "query($id: ID!) { order(id: $id) { fulfillments { trackingInfo { number company } } } }",
+            "variables": { "id": format!("gid://shopify/Order/{order}") }
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["data"]["order"]["fulfillments"].to_string()
+}
+
+/// Cancel an order on a simulated marketplace, as the buyer or seller would there.
+pub async fn cancel_on_sim(sim: &RunningSim, order: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/_sim/orders/{order}/cancel", sim.base_url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "cancel {order}: {}", r.status());
 }

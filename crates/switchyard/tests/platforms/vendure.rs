@@ -7,11 +7,11 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use switchyard::Clock;
-use switchyard_sim::{Channel, RunningSim};
+use switchyard_sim::Channel;
 use switchyard_testkit::{eventually, spawn_app_with};
 
 use crate::fixture::{self, Platform};
-use crate::{Store, engine_config, simulator, until_stock};
+use crate::{Store, cancel_on_sim, engine_config, shopify_tracking, simulator, until_stock};
 
 static SERVER: OnceLock<Result<Platform, String>> = OnceLock::new();
 
@@ -341,17 +341,7 @@ async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipp
         .unwrap();
     let order = s.order_for(&shopify_ch, &cid).await;
     let id = order["id"].as_str().unwrap().to_owned();
-    let state = |want: &'static str| {
-        let (s, id) = (&s, id.clone());
-        async move {
-            eventually(&format!("back office state {want}"), 60, || async {
-                s.get_order(&id).await["back_office"]["state"] == want
-            })
-            .await;
-            s.get_order(&id).await
-        }
-    };
-    let order = state("not_shipped").await;
+    let order = s.back_office_state(&id, "not_shipped").await;
     let remote = order["back_office"]["remote_id"]
         .as_str()
         .unwrap()
@@ -392,7 +382,7 @@ async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipp
     )
     .await;
     clock.advance(chrono::Duration::seconds(301));
-    let order = state("shipped").await;
+    let order = s.back_office_state(&id, "shipped").await;
     assert_eq!(order["state"], "fulfilled");
     let f = &order["fulfilments"][0];
     assert_eq!(f["source"], "back_office");
@@ -411,41 +401,13 @@ async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipp
         .unwrap();
     let o2 = s.order_for(&shopify_ch, &cid2).await;
     let id2 = o2["id"].as_str().unwrap().to_owned();
-    eventually("second order in Vendure", 60, || async {
-        s.get_order(&id2).await["back_office"]["state"] == "not_shipped"
-    })
-    .await;
-    let remote2 = s.get_order(&id2).await["back_office"]["remote_id"]
+    let remote2 = s.back_office_state(&id2, "not_shipped").await["back_office"]["remote_id"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = reqwest::Client::new()
-        .post(format!("{}/_sim/orders/{cid2}/cancel", shopify.base_url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success());
+    cancel_on_sim(&shopify, &cid2).await;
     eventually("the Vendure copy cancelled", 60, || async {
         v.vendure_order(&remote2).await["state"] == "Cancelled"
     })
     .await;
-}
-
-/// The tracking numbers Shopify (simulated) holds for an order, as text.
-async fn shopify_tracking(shopify: &RunningSim, order: &str) -> String {
-    let r: Value = reqwest::Client::new()
-        .post(format!("{}/admin/api/2025-01/graphql.json", shopify.base_url()))
-        .header("X-Shopify-Access-Token", shopify.credentials["access_token"].as_str().unwrap())
-        .json(&json!({
-            "query": "query($id: ID!) { order(id: $id) { fulfillments { trackingInfo { number company } } } }",
-            "variables": { "id": format!("gid://shopify/Order/{order}") }
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    r["data"]["order"]["fulfillments"].to_string()
 }
