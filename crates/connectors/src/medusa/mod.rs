@@ -219,6 +219,12 @@ fn inventory_at(variant: &Value, location: &str) -> Result<(String, Option<(i64,
         .as_array()
         .cloned()
         .unwrap_or_default();
+    if items.is_empty() {
+        return Err(format!(
+            "variant {} does not manage inventory in Medusa (manage_inventory is off)",
+            variant["id"]
+        ));
+    }
     let [item] = items.as_slice() else {
         return Err(format!(
             "variant {} has {} inventory items; Switchyard keeps variants with exactly one",
