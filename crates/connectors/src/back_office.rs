@@ -42,6 +42,20 @@ pub struct NewBackOfficeOrder {
     pub first_attempt_at: DateTime<Utc>,
 }
 
+impl NewBackOfficeOrder {
+    /// The buyer's email address, or (for back offices that require one:
+    /// some marketplaces, Amazon among them, never give the buyer's) an
+    /// undeliverable one made from the reference.
+    #[must_use]
+    pub fn buyer_email(&self) -> String {
+        self.order
+            .customer
+            .email
+            .clone()
+            .unwrap_or_else(|| format!("{}@marketplace.invalid", self.reference))
+    }
+}
+
 /// The back office's copy of an order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteOrder {

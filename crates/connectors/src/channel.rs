@@ -109,6 +109,23 @@ impl OrderPage {
         page
     }
 
+    /// A page holding the order `channel_order_id` when the channel has it
+    /// (`raw`), mapped with `map`; an empty page when it does not.
+    #[must_use]
+    pub fn found<E: std::fmt::Display>(
+        raw: Option<Value>,
+        channel_order_id: &str,
+        map: impl FnOnce(&Value) -> Result<UnifiedOrder, E>,
+    ) -> Self {
+        match raw {
+            None => Self::default(),
+            Some(raw) => {
+                let mapped = map(&raw);
+                Self::single(raw, channel_order_id, mapped)
+            }
+        }
+    }
+
     /// File one channel order by how its mapping went: mapped orders with
     /// their payload, the others (with `channel_order_id`, when known) for
     /// the error list.

@@ -95,6 +95,15 @@ impl HttpRequest {
         }
     }
 
+    /// A DELETE without a body.
+    #[must_use]
+    pub fn delete(url: impl Into<String>) -> Self {
+        Self {
+            method: reqwest::Method::DELETE,
+            ..Self::get(url)
+        }
+    }
+
     /// A request with a JSON body.
     #[must_use]
     pub fn json(method: reqwest::Method, url: impl Into<String>, body: &Value) -> Self {

@@ -218,6 +218,43 @@ pub(crate) fn listing_page(
     }
 }
 
+/// Where an offset-paged order list resumes: 0 without a token, else the
+/// offset in a token `"{prefix}{offset}"` we handed out (`channel` names
+/// the connector, `what` the token in the error: "an eBay").
+pub(crate) fn offset_from(
+    channel: &str,
+    what: &str,
+    prefix: &str,
+    page: Option<&str>,
+) -> Result<usize, ConnectorError> {
+    match page {
+        None => Ok(0),
+        Some(t) => t
+            .strip_prefix(prefix)
+            .and_then(|o| o.parse().ok())
+            .ok_or_else(|| ConnectorError::Client {
+                channel: channel.to_owned(),
+                reason: format!("not {what} page token: {t}"),
+            }),
+    }
+}
+
+/// The token of the page after the one at `offset` (of `size`), when the
+/// list holds more than that (`total`).
+pub(crate) fn next_offset(prefix: &str, offset: usize, size: usize, total: u64) -> Option<String> {
+    let next = offset + size;
+    (u64::try_from(next).unwrap_or(u64::MAX) < total).then(|| format!("{prefix}{next}"))
+}
+
+/// A person's name as first and last name, split at the last space.
+pub(crate) fn split_name(name: Option<&str>) -> (String, String) {
+    let name = name.unwrap_or("").trim();
+    match name.rsplit_once(' ') {
+        Some((first, last)) => (first.to_owned(), last.to_owned()),
+        None => (name.to_owned(), String::new()),
+    }
+}
+
 pub(crate) fn encode(s: &str) -> String {
     serde_urlencoded::to_string([("x", s)])
         .map(|e| e.trim_start_matches("x=").to_owned())

@@ -263,6 +263,45 @@ impl TestApp {
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
     }
 
+    /// Connect a channel of `kind` to `store`; returns its id.
+    pub async fn channel(
+        &self,
+        t: &Tenant,
+        store: &str,
+        kind: &str,
+        base_url: &str,
+        credentials: Value,
+        settings: &Value,
+    ) -> String {
+        let r = self
+            .post(
+                t,
+                &format!("/v1/stores/{store}/channels"),
+                &serde_json::json!({ "name": kind, "kind": kind, "base_url": base_url,
+                                     "credentials": credentials, "settings": settings }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().expect("channel id").to_owned()
+    }
+
+    /// One order as `GET /v1/orders/{id}` shows it.
+    pub async fn get_order(&self, t: &Tenant, id: &str) -> Value {
+        let r = self.get(t, &format!("/v1/orders/{id}")).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body
+    }
+
+    /// Wait until fulfilment `id` is synced to its channel; returns it.
+    pub async fn wait_synced(&self, t: &Tenant, id: &str, secs: u64) -> Value {
+        let path = format!("/v1/fulfilments/{id}");
+        eventually(&format!("fulfilment {id} synced"), secs, || async {
+            self.get(t, &path).await.body["sync"]["state"] == "synced"
+        })
+        .await;
+        self.get(t, &path).await.body
+    }
+
     /// The number of journal events of a store (pages through all of them).
     pub async fn journal_len(&self, t: &Tenant, store: &str) -> usize {
         let mut after = 0;

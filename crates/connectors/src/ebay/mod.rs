@@ -298,16 +298,8 @@ impl SalesChannel for Ebay {
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
-        let offset: usize = match query.page.as_deref() {
-            None => 0,
-            Some(p) => p
-                .strip_prefix("eb1:")
-                .and_then(|o| o.parse().ok())
-                .ok_or_else(|| ConnectorError::Client {
-                    channel: self.http.label().to_owned(),
-                    reason: format!("not an eBay page token: {p}"),
-                })?,
-        };
+        let offset =
+            support::offset_from(self.http.label(), "an eBay", "eb1:", query.page.as_deref())?;
         let since = query
             .updated_since
             .to_rfc3339_opts(SecondsFormat::Millis, true);
@@ -331,10 +323,7 @@ impl SalesChannel for Ebay {
             }
             page.add(raw.clone(), id, map::order(self.http.label(), raw));
         }
-        let next = offset + PAGE_SIZE;
-        if u64::try_from(next).unwrap_or(u64::MAX) < total {
-            page.next_page = Some(format!("eb1:{next}"));
-        }
+        page.next_page = support::next_offset("eb1:", offset, PAGE_SIZE, total);
         Ok(page)
     }
 

@@ -304,16 +304,8 @@ impl SalesChannel for Etsy {
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
-        let offset: usize = match query.page.as_deref() {
-            None => 0,
-            Some(p) => p
-                .strip_prefix("et1:")
-                .and_then(|o| o.parse().ok())
-                .ok_or_else(|| ConnectorError::Client {
-                    channel: self.http.label().to_owned(),
-                    reason: format!("not an Etsy page token: {p}"),
-                })?,
-        };
+        let offset =
+            support::offset_from(self.http.label(), "an Etsy", "et1:", query.page.as_deref())?;
         let since = query.updated_since.timestamp();
         let body = self
             .get(&self.shop_path(&format!(
@@ -334,10 +326,7 @@ impl SalesChannel for Etsy {
             }
             page.add(raw.clone(), id, map::receipt(self.http.label(), raw));
         }
-        let next = offset + PAGE_SIZE;
-        if u64::try_from(next).unwrap_or(u64::MAX) < count {
-            page.next_page = Some(format!("et1:{next}"));
-        }
+        page.next_page = support::next_offset("et1:", offset, PAGE_SIZE, count);
         Ok(page)
     }
 

@@ -39,11 +39,7 @@ fn remote(order: &Value) -> Option<RemoteOrder> {
 }
 
 fn address_input(a: &switchyard_domain::order::Address) -> Value {
-    let name = a.name.clone().unwrap_or_default();
-    let (first, last) = match name.trim().rsplit_once(' ') {
-        Some((f, l)) => (f.to_owned(), l.to_owned()),
-        None => (name.trim().to_owned(), String::new()),
-    };
+    let (first, last) = support::split_name(a.name.as_deref());
     json!({
         "first_name": first, "last_name": last,
         "company": a.company.clone().unwrap_or_default(),
@@ -92,13 +88,12 @@ impl Medusa {
     }
 
     async fn delete_draft(&self, id: &str) {
-        let req = crate::http::HttpRequest::get(format!(
+        let req = crate::http::HttpRequest::delete(format!(
             "{}/admin/draft-orders/{}",
             self.base,
             support::encode(id)
-        ));
-        let mut req = req.header("authorization", self.auth.clone());
-        req.method = reqwest::Method::DELETE;
+        ))
+        .header("authorization", self.auth.clone());
         if let Err(e) = self.http.send(&req).await {
             tracing::warn!(draft = id, error = %e, "could not delete an unfinished draft order");
         }
@@ -117,10 +112,8 @@ impl Medusa {
             };
             items.push(json!({ "variant_id": variant, "quantity": l.quantity }));
         }
-        let store = self
-            .get("/admin/stores?fields=id,default_region_id,default_sales_channel_id")
-            .await?;
-        let region = store["stores"][0]["default_region_id"]
+        let store = self.store().await?;
+        let region = store["default_region_id"]
             .as_str()
             .ok_or_else(|| self.refused("the store has no default region"))?
             .to_owned();
@@ -143,12 +136,8 @@ impl Medusa {
                     .is_some_and(|c| c.eq_ignore_ascii_case(o.currency.as_str()))
             })
             .map_or(json!(0), |p| p["amount"].clone());
-        // Medusa requires an email address; some marketplaces never give the buyer's.
-        let email = o
-            .customer
-            .email
-            .clone()
-            .unwrap_or_else(|| format!("{}@marketplace.invalid", new.reference));
+        // Medusa requires an email address.
+        let email = new.buyer_email();
         let mut body = json!({
             "email": email, "region_id": region, "items": items,
             "shipping_address": address_input(&o.shipping_address),
@@ -157,7 +146,7 @@ impl Medusa {
             "metadata": { REFERENCE_KEY: new.reference, "switchyard_source": new.source,
                           "switchyard_channel_order": o.number },
         });
-        if let Some(sc) = store["stores"][0]["default_sales_channel_id"].as_str() {
+        if let Some(sc) = store["default_sales_channel_id"].as_str() {
             body["sales_channel_id"] = json!(sc);
         }
         let draft = self.post("/admin/draft-orders", &body, false).await?;

@@ -78,6 +78,7 @@ pub struct Medusa {
     base: String,
     auth: String,
     location: std::sync::Arc<OnceCell<String>>,
+    store: std::sync::Arc<OnceCell<Value>>,
     attempts: u32,
     pause: Duration,
 }
@@ -102,6 +103,7 @@ impl Medusa {
             base: base_url.trim_end_matches('/').to_owned(),
             auth,
             location: std::sync::Arc::new(location),
+            store: std::sync::Arc::default(),
             attempts,
             pause,
         })
@@ -143,14 +145,26 @@ impl Medusa {
         self.http.send_json(&req).await.map(|(_, v)| v)
     }
 
+    /// The store's defaults (region, sales channel, stock location), read once.
+    async fn store(&self) -> Result<&Value, ConnectorError> {
+        self.store
+            .get_or_try_init(|| async {
+                let v = self
+                    .get("/admin/stores?fields=id,default_region_id,default_sales_channel_id,default_location_id")
+                    .await?;
+                v["stores"]
+                    .get(0)
+                    .cloned()
+                    .ok_or_else(|| self.malformed("the server lists no store"))
+            })
+            .await
+    }
+
     /// The stock location whose levels are kept.
     async fn location(&self) -> Result<String, ConnectorError> {
         self.location
             .get_or_try_init(|| async {
-                let stores = self
-                    .get("/admin/stores?fields=id,default_location_id")
-                    .await?;
-                if let Some(l) = stores["stores"][0]["default_location_id"].as_str() {
+                if let Some(l) = self.store().await?["default_location_id"].as_str() {
                     return Ok(l.to_owned());
                 }
                 let locs = self.get("/admin/stock-locations?fields=id&limit=1").await?;
@@ -289,16 +303,8 @@ impl SalesChannel for Medusa {
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
-        let offset = match &query.page {
-            None => 0,
-            Some(t) => t
-                .strip_prefix("md1:")
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| ConnectorError::Client {
-                    channel: self.http.label().to_owned(),
-                    reason: format!("not a Medusa page token: {t}"),
-                })?,
-        };
+        let offset =
+            support::offset_from(self.http.label(), "a Medusa", "md1:", query.page.as_deref())?;
         let since = query
             .updated_since
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -314,7 +320,6 @@ impl SalesChannel for Medusa {
             .ok_or_else(|| self.malformed("order list has no `orders`"))?;
         let count = body["count"]
             .as_u64()
-            .and_then(|c| usize::try_from(c).ok())
             .ok_or_else(|| self.malformed("order list has no `count`"))?;
         let mut page = OrderPage::default();
         for raw in items {
@@ -329,20 +334,15 @@ impl SalesChannel for Medusa {
             let mapped = map::order(self.http.label(), &raw);
             page.add(raw, id, mapped);
         }
-        if offset + ORDERS_PAGE < count {
-            page.next_page = Some(format!("md1:{}", offset + ORDERS_PAGE));
-        }
+        page.next_page = support::next_offset("md1:", offset, ORDERS_PAGE, count);
         Ok(page)
     }
 
     async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
-        Ok(match self.order(channel_order_id).await? {
-            None => OrderPage::default(),
-            Some(raw) => {
-                let mapped = map::order(self.http.label(), &raw);
-                OrderPage::single(raw, channel_order_id, mapped)
-            }
-        })
+        let raw = self.order(channel_order_id).await?;
+        Ok(OrderPage::found(raw, channel_order_id, |o| {
+            map::order(self.http.label(), o)
+        }))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
@@ -517,24 +517,33 @@ impl SalesChannel for Medusa {
             .iter()
             .map(|(l, q)| json!({ "id": l, "quantity": q }))
             .collect();
-        let find = || async {
-            let Some(order) = self.order(id).await? else {
-                return Ok(None);
-            };
-            Ok(order["fulfillments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|f| {
-                    f["canceled_at"].is_null()
-                        && f["metadata"]["switchyard_reference"] == shipment.reference.as_str()
-                })
-                .map(|f| {
-                    (
-                        f["id"].as_str().unwrap_or_default().to_owned(),
-                        !f["shipped_at"].is_null(),
-                    )
-                }))
+        // The order just read serves the first look; later looks read it again.
+        let mut known = Some(order);
+        let find = || {
+            let known = known.take();
+            async move {
+                let order = match known {
+                    Some(o) => o,
+                    None => match self.order(id).await? {
+                        Some(o) => o,
+                        None => return Ok(None),
+                    },
+                };
+                Ok(order["fulfillments"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|f| {
+                        f["canceled_at"].is_null()
+                            && f["metadata"]["switchyard_reference"] == shipment.reference.as_str()
+                    })
+                    .map(|f| {
+                        (
+                            f["id"].as_str().unwrap_or_default().to_owned(),
+                            !f["shipped_at"].is_null(),
+                        )
+                    }))
+            }
         };
         let create = || async {
             let location = self.location().await?;

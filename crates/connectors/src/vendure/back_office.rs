@@ -17,6 +17,7 @@ use crate::back_office::{
 };
 use crate::channel::Tracking;
 use crate::error::ConnectorError;
+use crate::support;
 
 /// Order pages scanned when looking for an earlier attempt.
 const FIND_PAGES: usize = 20;
@@ -75,7 +76,7 @@ impl Vendure {
             if let Some(o) = items.iter().find(|o| reference_of(o) == Some(reference)) {
                 return Ok(Some(o.clone()));
             }
-            if (page + 1) * PAGE >= total {
+            if u64::try_from((page + 1) * PAGE).unwrap_or(u64::MAX) >= total {
                 break;
             }
         }
@@ -129,23 +130,14 @@ impl Vendure {
             )
             .await?;
         }
-        let name = o
-            .customer
-            .name
-            .clone()
-            .or_else(|| o.shipping_address.name.clone())
-            .unwrap_or_default();
-        let (first, last) = match name.trim().rsplit_once(' ') {
-            Some((f, l)) => (f.to_owned(), l.to_owned()),
-            None => (name.trim().to_owned(), String::new()),
-        };
-        // Vendure requires an email address for every customer; some
-        // marketplaces (Amazon) never give the buyer's.
-        let email = o
-            .customer
-            .email
-            .clone()
-            .unwrap_or_else(|| format!("{}@marketplace.invalid", new.reference));
+        let (first, last) = support::split_name(
+            o.customer
+                .name
+                .as_deref()
+                .or(o.shipping_address.name.as_deref()),
+        );
+        // Vendure requires an email address for every customer.
+        let email = new.buyer_email();
         self.draft_step(
             "mutation SwitchyardDraftCustomer($id: ID!, $i: CreateCustomerInput!) {
                setCustomerForDraftOrder(orderId: $id, input: $i) {

@@ -213,7 +213,7 @@ impl Vendure {
         filter: &Value,
         skip: usize,
         take: usize,
-    ) -> Result<(Vec<Value>, usize), ConnectorError> {
+    ) -> Result<(Vec<Value>, u64), ConnectorError> {
         let d = self
             .graphql(
                 &format!(
@@ -230,7 +230,6 @@ impl Vendure {
             .ok_or_else(|| self.malformed("order list has no items"))?;
         let total = d["orders"]["totalItems"]
             .as_u64()
-            .and_then(|t| usize::try_from(t).ok())
             .ok_or_else(|| self.malformed("order list has no totalItems"))?;
         Ok((items, total))
     }
@@ -374,16 +373,12 @@ impl SalesChannel for Vendure {
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
-        let skip = match &query.page {
-            None => 0,
-            Some(t) => t
-                .strip_prefix("vd1:")
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| ConnectorError::Client {
-                    channel: self.http.label().to_owned(),
-                    reason: format!("not a Vendure page token: {t}"),
-                })?,
-        };
+        let skip = support::offset_from(
+            self.http.label(),
+            "a Vendure",
+            "vd1:",
+            query.page.as_deref(),
+        )?;
         // `after` is exclusive, and the SQLite backend keeps `updatedAt`
         // to the second: ask from one second earlier.
         let since = (query.updated_since - chrono::Duration::seconds(1))
@@ -410,20 +405,15 @@ impl SalesChannel for Vendure {
             let mapped = map::order(self.http.label(), &raw);
             page.add(raw, id, mapped);
         }
-        if skip + ORDERS_PAGE < total {
-            page.next_page = Some(format!("vd1:{}", skip + ORDERS_PAGE));
-        }
+        page.next_page = support::next_offset("vd1:", skip, ORDERS_PAGE, total);
         Ok(page)
     }
 
     async fn fetch_order(&self, channel_order_id: &str) -> Result<OrderPage, ConnectorError> {
-        Ok(match self.order(channel_order_id).await? {
-            None => OrderPage::default(),
-            Some(raw) => {
-                let mapped = map::order(self.http.label(), &raw);
-                OrderPage::single(raw, channel_order_id, mapped)
-            }
-        })
+        let raw = self.order(channel_order_id).await?;
+        Ok(OrderPage::found(raw, channel_order_id, |o| {
+            map::order(self.http.label(), o)
+        }))
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {
@@ -561,25 +551,35 @@ impl SalesChannel for Vendure {
             shipment.lines.clone()
         };
         lines.sort();
-        let find = || async {
-            let Some(order) = self.order(id).await? else {
-                return Ok(None);
-            };
-            Ok(order["fulfillments"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|f| {
-                    f["state"] != "Cancelled"
-                        && f["trackingCode"].as_str().unwrap_or("") == code
-                        && fulfilment_lines(f) == lines
-                })
-                .map(|f| {
-                    (
-                        f["id"].as_str().unwrap_or_default().to_owned(),
-                        f["state"].as_str().unwrap_or_default().to_owned(),
-                    )
-                }))
+        // The order just read serves the first look; later looks read it again.
+        let mut known = Some(order);
+        let (code, lines) = (&code, &lines);
+        let find = || {
+            let known = known.take();
+            async move {
+                let order = match known {
+                    Some(o) => o,
+                    None => match self.order(id).await? {
+                        Some(o) => o,
+                        None => return Ok(None),
+                    },
+                };
+                Ok(order["fulfillments"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|f| {
+                        f["state"] != "Cancelled"
+                            && f["trackingCode"].as_str().unwrap_or("") == code
+                            && fulfilment_lines(f) == *lines
+                    })
+                    .map(|f| {
+                        (
+                            f["id"].as_str().unwrap_or_default().to_owned(),
+                            f["state"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    }))
+            }
         };
         let create = || async {
             let d = self

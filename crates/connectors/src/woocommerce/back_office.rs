@@ -14,20 +14,13 @@ use crate::back_office::{
 };
 use crate::channel::Tracking;
 use crate::error::ConnectorError;
+use crate::support::split_name;
 
 /// The meta key holding our order id.
 pub(crate) const REFERENCE_KEY: &str = "switchyard_order_id";
 
 /// Pages scanned when looking for an earlier attempt.
 const FIND_PAGES: u32 = 20;
-
-fn split_name(name: Option<&str>) -> (String, String) {
-    let name = name.unwrap_or("").trim();
-    match name.rsplit_once(' ') {
-        Some((first, last)) => (first.to_owned(), last.to_owned()),
-        None => (name.to_owned(), String::new()),
-    }
-}
 
 fn address(a: &switchyard_domain::order::Address, email: Option<&str>) -> Value {
     let (first, last) = split_name(a.name.as_deref());

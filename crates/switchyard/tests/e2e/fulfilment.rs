@@ -36,25 +36,12 @@ impl World {
     }
 
     pub async fn get_order(&self, id: &str) -> Value {
-        let r = self.app.get(&self.t, &format!("/v1/orders/{id}")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.body
+        self.app.get_order(&self.t, id).await
     }
 
     /// Wait until fulfilment `id` is synced; returns it.
     pub async fn synced(&self, id: &str, secs: u64) -> Value {
-        eventually(&format!("fulfilment {id} synced"), secs, || async {
-            let f = self
-                .app
-                .get(&self.t, &format!("/v1/fulfilments/{id}"))
-                .await;
-            f.body["sync"]["state"] == "synced"
-        })
-        .await;
-        self.app
-            .get(&self.t, &format!("/v1/fulfilments/{id}"))
-            .await
-            .body
+        self.app.wait_synced(&self.t, id, secs).await
     }
 
     /// Shopify's fulfillments of an order, as the simulator holds them.

@@ -339,14 +339,6 @@ pub async fn channel(
     credentials: Value,
     settings: &Value,
 ) -> String {
-    let r = app
-        .post(
-            t,
-            &format!("/v1/stores/{store}/channels"),
-            &json!({ "name": kind, "kind": kind, "base_url": sim.url(),
-                     "credentials": credentials, "settings": settings }),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    r.body["id"].as_str().unwrap().to_owned()
+    app.channel(t, store, kind, &sim.url(), credentials, settings)
+        .await
 }

@@ -14,6 +14,7 @@
 mod faults;
 mod fixture;
 mod medusa;
+mod scenario;
 mod vendure;
 
 use std::time::Duration;
@@ -69,17 +70,9 @@ impl Store {
         credentials: Value,
         settings: Value,
     ) -> String {
-        let r = self
-            .app
-            .post(
-                &self.t,
-                &format!("/v1/stores/{}/channels", self.id),
-                &json!({ "name": kind, "kind": kind, "base_url": base_url,
-                         "credentials": credentials, "settings": settings }),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.body["id"].as_str().unwrap().to_owned()
+        self.app
+            .channel(&self.t, &self.id, kind, base_url, credentials, &settings)
+            .await
     }
 
     /// Orders of one channel.
@@ -118,9 +111,7 @@ impl Store {
     }
 
     pub async fn get_order(&self, id: &str) -> Value {
-        let r = self.app.get(&self.t, &format!("/v1/orders/{id}")).await;
-        assert_eq!(r.status, 200, "{}", r.body);
-        r.body
+        self.app.get_order(&self.t, id).await
     }
 
     /// Wait until the order's back-office copy is in `state`; returns the order.
@@ -141,19 +132,8 @@ impl Store {
             .post(&self.t, &format!("/v1/orders/{order}/fulfilments"), &body)
             .await;
         assert_eq!(r.status, 201, "{}", r.body);
-        let id = r.body["id"].as_str().unwrap().to_owned();
-        eventually(&format!("fulfilment {id} synced"), 60, || async {
-            let f = self
-                .app
-                .get(&self.t, &format!("/v1/fulfilments/{id}"))
-                .await;
-            f.body["sync"]["state"] == "synced"
-        })
-        .await;
-        self.app
-            .get(&self.t, &format!("/v1/fulfilments/{id}"))
-            .await
-            .body
+        let id = r.body["id"].as_str().unwrap();
+        self.app.wait_synced(&self.t, id, 60).await
     }
 }
 

@@ -10,9 +10,10 @@ use switchyard::Clock;
 use switchyard_sim::Channel;
 use switchyard_testkit::{eventually, spawn_app_with};
 
-use crate::faults::{Fault, FaultProxy};
 use crate::fixture::{self, Platform};
+use crate::scenario::{self, BackOfficeWorld, Shop};
 use crate::{Store, cancel_on_sim, engine_config, shopify_tracking, simulator, until_stock};
+use axum::http::Method;
 
 static SERVER: OnceLock<Result<Platform, String>> = OnceLock::new();
 
@@ -294,39 +295,12 @@ async fn medusa_orders_are_imported_once_stock_flows_both_ways_and_shipments_rea
 async fn medusa_as_back_office_takes_marketplace_orders_and_reports_their_shipping() {
     let m = medusa().await;
     let clock = Clock::default();
-    let app = spawn_app_with(switchyard::EngineConfig {
-        clock: clock.clone(),
-        ..engine_config()
-    })
-    .await;
-    let s = Store::new(app, &["SKU-00004", "SKU-00005-M"], 10).await;
-    let shopify = simulator(Channel::Shopify).await;
-    let shopify_ch = s
-        .channel(
-            "shopify",
-            &shopify.base_url(),
-            json!({ "access_token": shopify.credentials["access_token"],
-                    "api_secret_key": shopify.credentials["api_secret_key"] }),
-            json!({ "cadence_secs": 10 }),
-        )
-        .await;
-    let md = s
-        .channel(
-            "medusa",
-            &m.base,
-            json!({ "api_key": m.key("api_key") }),
-            json!({ "cadence_secs": 10, "auto_sync_stock": false }),
-        )
-        .await;
-    let r = s
-        .app
-        .put(
-            &s.t,
-            &format!("/v1/stores/{}/back-office", s.id),
-            &json!({ "channel_id": md }),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let BackOfficeWorld {
+        s,
+        shopify,
+        shopify_ch,
+        channel: md,
+    } = scenario::back_office_world(&Medusa(m), &["SKU-00004", "SKU-00005-M"], &clock).await;
 
     let cid = shopify
         .place_order(&json!({ "lines": [{ "sku": "SKU-00004", "quantity": 2 }] }))
@@ -411,70 +385,41 @@ async fn medusa_as_back_office_takes_marketplace_orders_and_reports_their_shippi
     .await;
 }
 
-fn order_list(m: &axum::http::Method, path: &str, _: &[u8]) -> bool {
-    m == axum::http::Method::GET && path.starts_with("/admin/orders?")
-}
+/// Medusa as the shared scenarios see it.
+struct Medusa(&'static Platform);
 
-fn fulfilment_create(m: &axum::http::Method, path: &str, _: &[u8]) -> bool {
-    m == axum::http::Method::POST && path.contains("/fulfillments?")
+impl Shop for Medusa {
+    const KIND: &'static str = "medusa";
+
+    fn platform(&self) -> &Platform {
+        self.0
+    }
+
+    fn credentials(&self) -> Value {
+        json!({ "api_key": self.0.key("api_key") })
+    }
+
+    async fn buy(&self, sku: &str, email: &str) -> String {
+        let placed = self.0.checkout(&[(sku, 1)], email, "now").await;
+        placed["order_id"].as_str().unwrap().to_owned()
+    }
+
+    async fn shipments(&self, order: &str) -> (usize, bool, Value) {
+        let there = self.0.medusa_order(order).await;
+        let n = there["fulfillments"].as_array().unwrap().len();
+        (n, there["fulfillment_status"] == "shipped", there)
+    }
+
+    fn order_list(m: &Method, path: &str, _: &[u8]) -> bool {
+        m == Method::GET && path.starts_with("/admin/orders?")
+    }
+
+    fn fulfilment_create(m: &Method, path: &str, _: &[u8]) -> bool {
+        m == Method::POST && path.contains("/fulfillments?")
+    }
 }
 
 #[tokio::test]
 async fn medusa_errors_and_lost_answers_lose_and_duplicate_nothing() {
-    let m = medusa().await;
-    let proxy = FaultProxy::start(&m.base).await;
-    let s = Store::new(spawn_app_with(engine_config()).await, &["SKU-00005-L"], 10).await;
-    let md = s
-        .channel(
-            "medusa",
-            &proxy.url,
-            json!({ "api_key": m.key("api_key") }),
-            json!({ "cadence_secs": 10, "auto_sync_stock": false }),
-        )
-        .await;
-    for f in [
-        Fault::Unavailable,
-        Fault::TooMany,
-        Fault::Garbled,
-        Fault::Unavailable,
-    ] {
-        proxy.next(f, order_list);
-    }
-    let placed = m
-        .checkout(&[("SKU-00005-L", 1)], "dee@example.com", "now")
-        .await;
-    let id = placed["order_id"].as_str().unwrap();
-    let order = s.order_for(&md, id).await;
-
-    // The fulfilment is created but its answer is lost: the retry finds it.
-    proxy.next(Fault::LoseAnswer, fulfilment_create);
-    s.ship(
-        order["id"].as_str().unwrap(),
-        json!({ "tracking": [{ "number": "JJD000390007770003" }] }),
-    )
-    .await;
-    let there = m.medusa_order(id).await;
-    assert_eq!(
-        there["fulfillments"].as_array().unwrap().len(),
-        1,
-        "{there}"
-    );
-    assert_eq!(there["fulfillment_status"], "shipped");
-    assert_eq!(
-        proxy.applied(),
-        [
-            Fault::Unavailable,
-            Fault::TooMany,
-            Fault::Garbled,
-            Fault::Unavailable,
-            Fault::LoseAnswer
-        ]
-    );
-    let n = s
-        .orders(&md)
-        .await
-        .iter()
-        .filter(|o| o["channel_order_id"] == id)
-        .count();
-    assert_eq!(n, 1);
+    scenario::errors_and_lost_answers(&Medusa(medusa().await)).await;
 }

@@ -10,9 +10,10 @@ use switchyard::Clock;
 use switchyard_sim::Channel;
 use switchyard_testkit::{eventually, spawn_app_with};
 
-use crate::faults::{Fault, FaultProxy};
 use crate::fixture::{self, Platform};
+use crate::scenario::{self, BackOfficeWorld, Shop};
 use crate::{Store, cancel_on_sim, engine_config, shopify_tracking, simulator, until_stock};
+use axum::http::Method;
 
 static SERVER: OnceLock<Result<Platform, String>> = OnceLock::new();
 
@@ -299,40 +300,12 @@ async fn vendure_orders_are_imported_once_stock_flows_both_ways_and_shipments_re
 async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipping() {
     let v = vendure().await;
     let clock = Clock::default();
-    let app = spawn_app_with(switchyard::EngineConfig {
-        clock: clock.clone(),
-        ..engine_config()
-    })
-    .await;
-    let s = Store::new(app, &["SKU-00004", "SKU-00005-M"], 10).await;
-    let shopify = simulator(Channel::Shopify).await;
-    let shopify_ch = s
-        .channel(
-            "shopify",
-            &shopify.base_url(),
-            json!({ "access_token": shopify.credentials["access_token"],
-                    "api_secret_key": shopify.credentials["api_secret_key"] }),
-            json!({ "cadence_secs": 10 }),
-        )
-        .await;
-    // The back office only: the channel test's store owns Vendure's stock.
-    let vd = s
-        .channel(
-            "vendure",
-            &v.base,
-            json!({ "api_key": v.api_key() }),
-            json!({ "cadence_secs": 10, "auto_sync_stock": false }),
-        )
-        .await;
-    let r = s
-        .app
-        .put(
-            &s.t,
-            &format!("/v1/stores/{}/back-office", s.id),
-            &json!({ "channel_id": vd }),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    let BackOfficeWorld {
+        s,
+        shopify,
+        shopify_ch,
+        channel: vd,
+    } = scenario::back_office_world(&Vendure(v), &["SKU-00004", "SKU-00005-M"], &clock).await;
 
     let cid = shopify
         .place_order(&json!({ "lines": [{ "sku": "SKU-00004", "quantity": 2 }] }))
@@ -411,70 +384,41 @@ async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipp
     .await;
 }
 
-fn order_list(_: &axum::http::Method, _: &str, body: &[u8]) -> bool {
-    String::from_utf8_lossy(body).contains("SwitchyardOrders")
-}
+/// Vendure as the shared scenarios see it.
+struct Vendure(&'static Platform);
 
-fn fulfilment_create(_: &axum::http::Method, _: &str, body: &[u8]) -> bool {
-    String::from_utf8_lossy(body).contains("addFulfillmentToOrder")
+impl Shop for Vendure {
+    const KIND: &'static str = "vendure";
+
+    fn platform(&self) -> &Platform {
+        self.0
+    }
+
+    fn credentials(&self) -> Value {
+        json!({ "api_key": self.0.api_key() })
+    }
+
+    async fn buy(&self, sku: &str, email: &str) -> String {
+        let placed = self.0.place(&[(sku, 1)], email, "settle").await;
+        placed["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn shipments(&self, order: &str) -> (usize, bool, Value) {
+        let there = self.0.vendure_order(order).await;
+        let n = there["fulfillments"].as_array().unwrap().len();
+        (n, there["state"] == "Shipped", there)
+    }
+
+    fn order_list(_: &Method, _: &str, body: &[u8]) -> bool {
+        String::from_utf8_lossy(body).contains("SwitchyardOrders")
+    }
+
+    fn fulfilment_create(_: &Method, _: &str, body: &[u8]) -> bool {
+        String::from_utf8_lossy(body).contains("addFulfillmentToOrder")
+    }
 }
 
 #[tokio::test]
 async fn vendure_errors_and_lost_answers_lose_and_duplicate_nothing() {
-    let v = vendure().await;
-    let proxy = FaultProxy::start(&v.base).await;
-    let s = Store::new(spawn_app_with(engine_config()).await, &["SKU-00005-L"], 10).await;
-    let vd = s
-        .channel(
-            "vendure",
-            &proxy.url,
-            json!({ "api_key": v.api_key() }),
-            json!({ "cadence_secs": 10, "auto_sync_stock": false }),
-        )
-        .await;
-    for f in [
-        Fault::Unavailable,
-        Fault::TooMany,
-        Fault::Garbled,
-        Fault::Unavailable,
-    ] {
-        proxy.next(f, order_list);
-    }
-    let placed = v
-        .place(&[("SKU-00005-L", 1)], "dee@example.com", "settle")
-        .await;
-    let id = placed["id"].as_str().unwrap();
-    let order = s.order_for(&vd, id).await;
-
-    // The fulfilment is created but its answer is lost: the retry finds it.
-    proxy.next(Fault::LoseAnswer, fulfilment_create);
-    s.ship(
-        order["id"].as_str().unwrap(),
-        json!({ "tracking": [{ "number": "JJD000390007770003" }] }),
-    )
-    .await;
-    let there = v.vendure_order(id).await;
-    assert_eq!(
-        there["fulfillments"].as_array().unwrap().len(),
-        1,
-        "{there}"
-    );
-    assert_eq!(there["state"], "Shipped");
-    assert_eq!(
-        proxy.applied(),
-        [
-            Fault::Unavailable,
-            Fault::TooMany,
-            Fault::Garbled,
-            Fault::Unavailable,
-            Fault::LoseAnswer
-        ]
-    );
-    let n = s
-        .orders(&vd)
-        .await
-        .iter()
-        .filter(|o| o["channel_order_id"] == id)
-        .count();
-    assert_eq!(n, 1);
+    scenario::errors_and_lost_answers(&Vendure(vendure().await)).await;
 }
