@@ -246,6 +246,18 @@ pub(crate) fn next_offset(prefix: &str, offset: usize, size: usize, total: u64) 
     (u64::try_from(next).unwrap_or(u64::MAX) < total).then(|| format!("{prefix}{next}"))
 }
 
+/// `first` when there is one (a value just read), else what `read` reads:
+/// the first look for an earlier attempt reuses the read before it.
+pub(crate) async fn first_or<T>(
+    first: Option<T>,
+    read: impl Future<Output = Result<Option<T>, ConnectorError>>,
+) -> Result<Option<T>, ConnectorError> {
+    match first {
+        Some(v) => Ok(Some(v)),
+        None => read.await,
+    }
+}
+
 /// A person's name as first and last name, split at the last space.
 pub(crate) fn split_name(name: Option<&str>) -> (String, String) {
     let name = name.unwrap_or("").trim();

@@ -557,12 +557,8 @@ impl SalesChannel for Vendure {
         let find = || {
             let known = known.take();
             async move {
-                let order = match known {
-                    Some(o) => o,
-                    None => match self.order(id).await? {
-                        Some(o) => o,
-                        None => return Ok(None),
-                    },
+                let Some(order) = support::first_or(known, self.order(id)).await? else {
+                    return Ok(None);
                 };
                 Ok(order["fulfillments"]
                     .as_array()
