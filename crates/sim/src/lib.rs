@@ -47,16 +47,6 @@ pub enum SimError {
         /// What went wrong.
         reason: String,
     },
-    /// No schema file was given or found, and validation was required.
-    #[error(
-        "the Shopify Admin schema ({file}) was not found; pass --schema PATH (looked in: {looked})"
-    )]
-    SchemaMissing {
-        /// The file name looked for.
-        file: &'static str,
-        /// Where.
-        looked: String,
-    },
     /// The options are unusable.
     #[error("{0}")]
     Config(String),
@@ -133,8 +123,8 @@ pub struct SimOptions {
     pub products: usize,
     /// Orders to generate.
     pub orders: usize,
-    /// Shopify: the Admin schema introspection file; found in the usual
-    /// places when `None`.
+    /// Shopify: an Admin schema introspection file to validate against
+    /// instead of the shipped one (for example the full published file).
     pub schema: Option<PathBuf>,
 }
 

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
-use switchyard_sim::{Channel, RunningSim, SimError, SimOptions};
+use switchyard_sim::{Channel, RunningSim, SimOptions};
 
 use crate::{Application, Config, EngineConfig, create_token, shutdown_signal};
 
@@ -135,29 +135,6 @@ fn profile(channel: Channel) -> (&'static str, &'static str, u64, bool) {
     }
 }
 
-/// Start a simulator of `channel`; when the Shopify schema file is
-/// missing, a WooCommerce simulator instead (and say so). Returns the
-/// channel started.
-pub(crate) async fn spawn_sim(
-    channel: Channel,
-    opts: &SimOptions,
-) -> anyhow::Result<(Channel, RunningSim)> {
-    match switchyard_sim::spawn(channel, opts).await {
-        Ok(sim) => Ok((channel, sim)),
-        Err(e @ (SimError::SchemaMissing { .. } | SimError::Schema { .. })) => {
-            println!(
-                "! {} simulator unavailable ({e}); using a WooCommerce shop instead",
-                channel.as_str()
-            );
-            Ok((
-                Channel::WooCommerce,
-                switchyard_sim::spawn(Channel::WooCommerce, opts).await?,
-            ))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 /// The credentials a channel of `kind` is connected with: a Shopify app's
 /// token and secret, or whatever the simulator hands out.
 pub(crate) fn channel_credentials(kind: &str, sim: &RunningSim) -> Value {
@@ -179,24 +156,12 @@ async fn start_shops(seed: u64, channels: &[Channel]) -> anyhow::Result<Vec<Shop
     let mut shops = Vec::with_capacity(channels.len());
     for &channel in channels {
         let (name, kind, cadence, push) = profile(channel);
-        let shop = match spawn_sim(channel, &opts).await? {
-            (Channel::WooCommerce, sim) if channel != Channel::WooCommerce => {
-                let (_, kind, cadence, push) = profile(Channel::WooCommerce);
-                Shop {
-                    name: format!("WooCommerce #{}", shops.len() + 1),
-                    kind,
-                    sim,
-                    cadence,
-                    push,
-                }
-            }
-            (_, sim) => Shop {
-                name: name.to_owned(),
-                kind,
-                sim,
-                cadence,
-                push,
-            },
+        let shop = Shop {
+            name: name.to_owned(),
+            kind,
+            sim: switchyard_sim::spawn(channel, &opts).await?,
+            cadence,
+            push,
         };
         if channel == Channel::Amazon {
             // Amazon lists an order change two minutes after it happens; the

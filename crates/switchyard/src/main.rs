@@ -126,9 +126,9 @@ enum Command {
         /// Orders to generate.
         #[arg(long, default_value_t = 20)]
         orders: usize,
-        /// Shopify: the Admin API introspection file
-        /// (`admin_schema_2025-01.json.gz`); searched in ./shared and ../shared
-        /// when not given.
+        /// Shopify: an Admin API introspection file to validate documents
+        /// against instead of the schema built into the simulator (e.g. the
+        /// full published `admin_schema_2025-01.json.gz`).
         #[arg(long, value_name = "FILE")]
         schema: Option<PathBuf>,
         /// 3pl: the plugin's signing secret (`whsec_...`, from

@@ -163,9 +163,30 @@ impl Receiver {
     }
 }
 
+/// The Python interpreter that has the official `standardwebhooks`
+/// package: `SWITCHYARD_PYTHON` (scripts/test points it at the virtual
+/// environment it makes), else `python3`.
+fn python_with_standardwebhooks() -> Result<String, String> {
+    let python = std::env::var("SWITCHYARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import standardwebhooks"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        Ok(python)
+    } else {
+        Err(format!(
+            "this test verifies webhook signatures with the official Standard Webhooks \
+             Python library, which `{python}` cannot import: run the tests with \
+             `scripts/test` (it makes a virtual environment with it), or `pip install \
+             standardwebhooks` and point SWITCHYARD_PYTHON at that interpreter"
+        ))
+    }
+}
+
 /// Verify deliveries with the official `standardwebhooks` Python package
-/// (run by `tests/verify_webhooks.py`): returns the event types it
-/// verified, in order, or the script's error.
+/// (run by `scripts/verify_webhooks.py`): returns the event types it
+/// verified, in order, or the script's error (or what is missing to run it).
 pub fn verify_with_python(secret: &str, got: &[Received]) -> Result<Vec<String>, String> {
     let deliveries: Vec<serde_json::Value> = got
         .iter()
@@ -184,11 +205,12 @@ pub fn verify_with_python(secret: &str, got: &[Received]) -> Result<Vec<String>,
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/verify_webhooks.py"
     );
-    let out = std::process::Command::new("python3")
+    let python = python_with_standardwebhooks()?;
+    let out = std::process::Command::new(&python)
         .arg(script)
         .arg(&file)
         .output()
-        .map_err(|e| format!("cannot run python3: {e}"))?;
+        .map_err(|e| format!("cannot run {python}: {e}"))?;
     if !out.status.success() {
         return Err(format!(
             "verification failed: {}{}",

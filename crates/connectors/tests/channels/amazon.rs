@@ -7,7 +7,7 @@ use switchyard_connectors::channel::{
 use switchyard_domain::order::ChannelFulfilment;
 use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
 
-use crate::{Control, all_listings, conforms, drain, lines, policy, specs};
+use crate::{Control, all_listings, conforms, drain, lines, policy, shipped_spec};
 
 async fn start() -> (RunningSim, Amazon, Control, AmazonCredentials) {
     let sim = switchyard_sim::spawn(
@@ -48,7 +48,7 @@ async fn place(ctl: &Control, skus: &[(&str, i64)], afn: bool) -> String {
 /// The Swagger 2 definitions, shaped as `conforms` reads them.
 fn spec(file: &str) -> Value {
     let v: Value = serde_json::from_str(
-        &std::fs::read_to_string(specs().join("amazon-sp-api").join(file)).unwrap(),
+        &std::fs::read_to_string(shipped_spec("amazon-sp-api").join(file)).unwrap(),
     )
     .unwrap();
     json!({ "components": { "schemas": v["definitions"] } })

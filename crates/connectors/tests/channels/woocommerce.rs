@@ -12,7 +12,7 @@ use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
 
 use crate::{
     Control, Receiver, all_listings, assert_retry_after_honoured, drain, drain_with, epoch, lines,
-    policy, specs,
+    policy, shipped_spec,
 };
 
 pub(crate) async fn start(products: usize, orders: usize) -> (RunningSim, WooCommerce, Control) {
@@ -428,7 +428,7 @@ async fn simulator_responses_carry_the_documented_fields() {
                 .unwrap()
         }
     };
-    let dir = specs().join("woocommerce");
+    let dir = shipped_spec("woocommerce");
     let orders_doc = std::fs::read_to_string(dir.join("wp-api-v3_orders.md")).unwrap();
     let o = get(format!("/orders/{}", order["id"])).await;
     check_fields(

@@ -2,7 +2,8 @@
 //!
 //! `POST /admin/api/2025-01/graphql.json` with `X-Shopify-Access-Token`.
 //! Every document is validated against the published Admin schema
-//! (`channel-specs/shopify/admin_schema_2025-01.json.gz`) and answered with
+//! (trimmed to what the simulator serves and shipped inside it; see
+//! [`schema`]) and answered with
 //! GraphQL errors as Shopify does when invalid. Queries are costed and run
 //! against a leaky bucket (2,000 points, 100 restored a second, 1,000 at
 //! most per query); a query the bucket cannot pay for is answered
@@ -85,28 +86,20 @@ fn error_body(status: u16) -> Value {
     }
 }
 
-/// Loaded schemas by path: a schema takes a moment to build, and tests
-/// start many simulators.
-static SCHEMAS: LazyLock<Mutex<HashMap<PathBuf, Arc<Valid<Schema>>>>> =
+/// Loaded schemas by file (`None`: the shipped one): a schema takes a
+/// moment to build, and tests start many simulators.
+static SCHEMAS: LazyLock<Mutex<HashMap<Option<PathBuf>, Arc<Valid<Schema>>>>> =
     LazyLock::new(Mutex::default);
 
 fn schema_for(opts: &SimOptions) -> Result<Arc<Valid<Schema>>, SimError> {
-    let path = match &opts.schema {
-        Some(p) => p.clone(),
-        None => schema::find_default().ok_or_else(|| SimError::SchemaMissing {
-            file: schema::SCHEMA_FILE,
-            looked: schema::default_locations()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?,
-    };
-    if let Some(s) = lock(&SCHEMAS).get(&path) {
+    if let Some(s) = lock(&SCHEMAS).get(&opts.schema) {
         return Ok(Arc::clone(s));
     }
-    let s = Arc::new(schema::load(&path)?);
-    lock(&SCHEMAS).insert(path, Arc::clone(&s));
+    let s = Arc::new(match &opts.schema {
+        Some(path) => schema::load(path)?,
+        None => schema::embedded()?,
+    });
+    lock(&SCHEMAS).insert(opts.schema.clone(), Arc::clone(&s));
     Ok(s)
 }
 

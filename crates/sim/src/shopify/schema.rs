@@ -1,78 +1,221 @@
-//! The published Admin API schema, loaded from Shopify's introspection
-//! result (`admin_schema_2025-01.json.gz`) and rebuilt as a validated
-//! [`Schema`], so every GraphQL document the simulator receives is checked
-//! against the real API's types, fields and arguments.
+//! The published Admin API schema, rebuilt from Shopify's introspection
+//! result as a validated [`Schema`], so every GraphQL document the
+//! simulator receives is checked against the real API's types, fields and
+//! arguments.
+//!
+//! The simulator ships a trimmed copy of the published file
+//! (`admin_schema_2025-01.json.gz`, ISC-licensed data from `Shopify/dev-mcp`;
+//! see `crates/sim/schema/README.md`), compiled into the binary: the root
+//! fields it serves ([`SERVED_QUERIES`], [`SERVED_MUTATIONS`]) and every type
+//! reachable from them, with descriptions left out. A document valid against
+//! the full schema that uses only those root fields is valid against the
+//! trimmed one, and the other way round. [`trim`] makes it:
+//! `cargo run -p switchyard-sim --example trim_shopify_schema -- FULL.json.gz OUT.json.gz`.
 
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use apollo_compiler::Schema;
 use apollo_compiler::validation::Valid;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::SimError;
 
-/// The file name of the schema this simulator follows.
-pub const SCHEMA_FILE: &str = "admin_schema_2025-01.json.gz";
+/// The published file the shipped schema is trimmed from.
+pub const SOURCE_FILE: &str = "admin_schema_2025-01.json.gz";
 
-/// Where to look for the schema when no path is given: beside the working
-/// directory's `shared/` (a checkout's sibling) and the source tree's.
-#[must_use]
-pub fn default_locations() -> Vec<PathBuf> {
-    let rel = Path::new("channel-specs").join("shopify").join(SCHEMA_FILE);
-    let mut out = vec![
-        Path::new("shared").join(&rel),
-        Path::new("..").join("shared").join(&rel),
-    ];
-    // The source tree's sibling `shared/` (crates/sim → ../../../shared).
-    out.push(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared")
-            .join(&rel),
-    );
-    out
+/// The query root fields the simulator answers.
+pub const SERVED_QUERIES: [&str; 11] = [
+    "shop",
+    "orders",
+    "order",
+    "fulfillmentOrder",
+    "products",
+    "productVariants",
+    "inventoryItems",
+    "inventoryItem",
+    "locations",
+    "location",
+    "webhookSubscriptions",
+];
+
+/// The mutations the simulator performs.
+pub const SERVED_MUTATIONS: [&str; 6] = [
+    "inventorySetQuantities",
+    "fulfillmentCreate",
+    "fulfillmentTrackingInfoUpdate",
+    "fulfillmentCancel",
+    "orderCancel",
+    "webhookSubscriptionCreate",
+];
+
+/// The trimmed schema, as shipped.
+const EMBEDDED: &[u8] = include_bytes!("../../schema/shopify-admin-2025-01.trimmed.json.gz");
+
+/// What the shipped schema is called in messages.
+pub const EMBEDDED_NAME: &str = "shopify-admin-2025-01.trimmed.json.gz (built in)";
+
+/// The shipped schema, validated.
+pub fn embedded() -> Result<Valid<Schema>, SimError> {
+    parse(EMBEDDED, Path::new(EMBEDDED_NAME))
 }
 
-/// The first default location that exists.
-#[must_use]
-pub fn find_default() -> Option<PathBuf> {
-    default_locations().into_iter().find(|p| p.is_file())
-}
-
-/// Load and validate the schema from a gzipped (or plain) introspection JSON file.
+/// Load and validate a schema from a gzipped (or plain) introspection JSON
+/// file, such as the full published one.
 pub fn load(path: &Path) -> Result<Valid<Schema>, SimError> {
     let bytes = std::fs::read(path).map_err(|e| SimError::Schema {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
+    parse(&bytes, path)
+}
+
+/// The introspection JSON in `bytes` (gzipped or plain).
+pub fn read_json(bytes: &[u8]) -> Result<Value, String> {
     let text = if bytes.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(bytes.as_slice())
+        flate2::read::GzDecoder::new(bytes)
             .read_to_string(&mut s)
-            .map_err(|e| SimError::Schema {
-                path: path.to_owned(),
-                reason: format!("not a gzip file: {e}"),
-            })?;
+            .map_err(|e| format!("not a gzip file: {e}"))?;
         s
     } else {
-        String::from_utf8(bytes).map_err(|e| SimError::Schema {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?
+        String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?
     };
-    let json: Value = serde_json::from_str(&text).map_err(|e| SimError::Schema {
-        path: path.to_owned(),
-        reason: format!("not JSON: {e}"),
-    })?;
-    let sdl = introspection_to_sdl(&json).map_err(|reason| SimError::Schema {
-        path: path.to_owned(),
+    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
+}
+
+fn parse(bytes: &[u8], origin: &Path) -> Result<Valid<Schema>, SimError> {
+    let err = |reason: String| SimError::Schema {
+        path: origin.to_owned(),
         reason,
-    })?;
-    Schema::parse_and_validate(sdl, "shopify-admin-2025-01.graphql").map_err(|e| SimError::Schema {
-        path: path.to_owned(),
-        reason: e.errors.to_string().chars().take(2000).collect(),
-    })
+    };
+    let json = read_json(bytes).map_err(err)?;
+    let sdl = introspection_to_sdl(&json).map_err(err)?;
+    Schema::parse_and_validate(sdl, "shopify-admin-2025-01.graphql")
+        .map_err(|e| err(e.errors.to_string().chars().take(2000).collect()))
+}
+
+fn schema_root(json: &Value) -> &Value {
+    if json["data"]["__schema"].is_object() {
+        &json["data"]["__schema"]
+    } else {
+        &json["__schema"]
+    }
+}
+
+fn named_type(mut t: &Value) -> Option<&str> {
+    while t["ofType"].is_object() {
+        t = &t["ofType"];
+    }
+    t["name"].as_str()
+}
+
+fn without_descriptions(v: &Value) -> Value {
+    match v {
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| k.as_str() != "description")
+                .map(|(k, v)| (k.clone(), without_descriptions(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_descriptions).collect()),
+        other => other.clone(),
+    }
+}
+
+/// The introspection result `full` cut down to the root fields the
+/// simulator serves and every type reachable from them (through fields,
+/// arguments, input fields, interfaces, possible types and directive
+/// arguments), without descriptions, in the published order.
+pub fn trim(full: &Value) -> Result<Value, String> {
+    let schema = schema_root(full);
+    let types: HashMap<&str, &Value> = schema["types"]
+        .as_array()
+        .ok_or("no __schema.types in the introspection result")?
+        .iter()
+        .filter_map(|t| Some((t["name"].as_str()?, t)))
+        .collect();
+    let roots = [
+        (schema["queryType"]["name"].as_str(), &SERVED_QUERIES[..]),
+        (
+            schema["mutationType"]["name"].as_str(),
+            &SERVED_MUTATIONS[..],
+        ),
+    ];
+    let mut keep: BTreeSet<&str> = BTreeSet::new();
+    let mut todo: Vec<&str> = Vec::new();
+    fn add<'a>(name: Option<&'a str>, keep: &mut BTreeSet<&'a str>, todo: &mut Vec<&'a str>) {
+        if let Some(n) = name
+            && keep.insert(n)
+        {
+            todo.push(n);
+        }
+    }
+    let mut root_fields: HashMap<&str, Vec<Value>> = HashMap::new();
+    for (root, served) in roots {
+        let root = root.ok_or("the schema has no query or mutation type")?;
+        let t = types.get(root).ok_or(format!("root type {root} missing"))?;
+        keep.insert(root);
+        let mut fields = Vec::new();
+        for want in served {
+            let f = t["fields"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|f| f["name"] == *want)
+                .ok_or(format!("{root}.{want} is not in the schema"))?;
+            add(named_type(&f["type"]), &mut keep, &mut todo);
+            for a in f["args"].as_array().into_iter().flatten() {
+                add(named_type(&a["type"]), &mut keep, &mut todo);
+            }
+            fields.push(f.clone());
+        }
+        root_fields.insert(root, fields);
+    }
+    for d in schema["directives"].as_array().into_iter().flatten() {
+        for a in d["args"].as_array().into_iter().flatten() {
+            add(named_type(&a["type"]), &mut keep, &mut todo);
+        }
+    }
+    while let Some(name) = todo.pop() {
+        let t = types
+            .get(name)
+            .ok_or(format!("type {name} is referenced but not defined"))?;
+        for f in t["fields"].as_array().into_iter().flatten() {
+            add(named_type(&f["type"]), &mut keep, &mut todo);
+            for a in f["args"].as_array().into_iter().flatten() {
+                add(named_type(&a["type"]), &mut keep, &mut todo);
+            }
+        }
+        for f in t["inputFields"].as_array().into_iter().flatten() {
+            add(named_type(&f["type"]), &mut keep, &mut todo);
+        }
+        for key in ["interfaces", "possibleTypes"] {
+            for i in t[key].as_array().into_iter().flatten() {
+                add(i["name"].as_str(), &mut keep, &mut todo);
+            }
+        }
+    }
+    let mut out_types = Vec::with_capacity(keep.len());
+    for t in schema["types"].as_array().into_iter().flatten() {
+        let Some(name) = t["name"].as_str().filter(|n| keep.contains(n)) else {
+            continue;
+        };
+        let mut t = without_descriptions(t);
+        if let Some(fields) = root_fields.get(name) {
+            t["fields"] = Value::Array(fields.iter().map(without_descriptions).collect());
+        }
+        out_types.push(t);
+    }
+    let mut out = schema.as_object().cloned().unwrap_or_default();
+    out.insert("types".into(), Value::Array(out_types));
+    out.insert(
+        "directives".into(),
+        without_descriptions(&schema["directives"]),
+    );
+    Ok(serde_json::json!({ "data": { "__schema": out } }))
 }
 
 const BUILTIN_SCALARS: [&str; 5] = ["String", "Int", "Float", "Boolean", "ID"];
@@ -119,11 +262,7 @@ fn names(list: &Value) -> Vec<&str> {
 /// `{"__schema":…}`). Descriptions and deprecations are left out: they do
 /// not change what is valid.
 pub fn introspection_to_sdl(json: &Value) -> Result<String, String> {
-    let schema = if json["data"]["__schema"].is_object() {
-        &json["data"]["__schema"]
-    } else {
-        &json["__schema"]
-    };
+    let schema = schema_root(json);
     let types = schema["types"]
         .as_array()
         .ok_or("no __schema.types in the introspection result")?;
@@ -257,5 +396,83 @@ mod tests {
         let sdl = introspection_to_sdl(&intro).unwrap();
         let schema = Schema::parse_and_validate(sdl, "t.graphql").unwrap();
         assert!(schema.types.contains_key("Shop"));
+    }
+
+    fn root_fields(schema: &Schema, root: &str) -> Vec<String> {
+        let Some(apollo_compiler::schema::ExtendedType::Object(o)) = schema.types.get(root) else {
+            panic!("{root} is not an object type");
+        };
+        o.fields.keys().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn the_shipped_schema_serves_exactly_the_simulators_root_fields() {
+        let schema = embedded().unwrap();
+        assert_eq!(root_fields(&schema, "QueryRoot"), SERVED_QUERIES);
+        assert_eq!(root_fields(&schema, "Mutation"), SERVED_MUTATIONS);
+        for t in [
+            "Order",
+            "FulfillmentOrder",
+            "InventoryItem",
+            "Node",
+            "MoneyBag",
+        ] {
+            assert!(schema.types.contains_key(t), "{t} is kept");
+        }
+        assert!(
+            !schema.types.contains_key("ArticleCreatePayload"),
+            "types reachable only from other root fields are left out"
+        );
+    }
+
+    #[test]
+    fn trimming_keeps_what_is_reachable_from_served_fields_and_drops_the_rest() {
+        let obj = |name: &str, fields: &[(&str, &str)]| {
+            json!({"kind": "OBJECT", "name": name, "description": "words", "interfaces": [],
+                   "fields": fields.iter().map(|(f, t)| json!({"name": f, "args": [],
+                       "description": "more words",
+                       "type": {"kind": "NON_NULL", "ofType": {"kind": "OBJECT", "name": t}}})).collect::<Vec<_>>()})
+        };
+        let mut query: Vec<(&str, &str)> = SERVED_QUERIES.iter().map(|f| (*f, "Shop")).collect();
+        query.push(("discounts", "Discount"));
+        let mutation: Vec<(&str, &str)> = SERVED_MUTATIONS.iter().map(|f| (*f, "Shop")).collect();
+        let full = json!({"data": {"__schema": {
+            "queryType": {"name": "QueryRoot"}, "mutationType": {"name": "Mutation"},
+            "subscriptionType": null, "directives": [],
+            "types": [obj("QueryRoot", &query), obj("Mutation", &mutation),
+                      obj("Shop", &[("owner", "Staff")]), obj("Staff", &[]),
+                      obj("Discount", &[])]
+        }}});
+        let t = trim(&full).unwrap();
+        let names: Vec<&str> = t["data"]["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["QueryRoot", "Mutation", "Shop", "Staff"]);
+        assert!(!t.to_string().contains("words"), "descriptions are dropped");
+        let q = &t["data"]["__schema"]["types"][0]["fields"];
+        assert_eq!(q.as_array().unwrap().len(), SERVED_QUERIES.len());
+
+        let mut missing = full.clone();
+        missing["data"]["__schema"]["types"][0]["fields"]
+            .as_array_mut()
+            .unwrap()
+            .remove(0);
+        assert!(trim(&missing).unwrap_err().contains("QueryRoot.shop"));
+    }
+
+    /// The shipped file is what the trimming makes of the published one
+    /// (when the published one is at hand).
+    #[test]
+    fn the_shipped_schema_is_the_trimmed_published_file() {
+        let Some(dir) = std::env::var_os("SWITCHYARD_CHANNEL_SPECS") else {
+            eprintln!("skipped: set SWITCHYARD_CHANNEL_SPECS to compare with {SOURCE_FILE}");
+            return;
+        };
+        let full = std::fs::read(Path::new(&dir).join("shopify").join(SOURCE_FILE)).unwrap();
+        let trimmed = trim(&read_json(&full).unwrap()).unwrap();
+        assert_eq!(trimmed, read_json(EMBEDDED).unwrap());
     }
 }

@@ -21,7 +21,7 @@ use switchyard_sim::{Channel, RunningSim, SimOptions};
 use super::rig::{Rig, kits_of};
 use super::{BenchOptions, Figure, Report, now_us};
 use crate::EngineConfig;
-use crate::demo::{percentile, spawn_sim, wait_converged};
+use crate::demo::{percentile, wait_converged};
 
 const CHANNELS: usize = 5;
 const START: i64 = 100_000;
@@ -143,20 +143,20 @@ async fn start_shops(
         } else {
             Channel::WooCommerce
         };
-        let shop = match spawn_sim(want, &opts).await? {
-            (Channel::Shopify, sim) => {
-                // 50 orders a second is a Shopify Plus merchant's
-                // volume: Plus has the 20,000-point bucket restoring
-                // 1,000 a second (standard: 2,000 and 100).
-                reqwest::Client::new()
-                    .put(format!("{}/_sim/throttle", sim.base_url()))
-                    .json(&json!({ "maximum_available": 20_000.0, "restore_rate": 1_000.0, "currently_available": 20_000.0 }))
-                    .send()
-                    .await?
-                    .error_for_status()?;
-                ("shopify", sim)
-            }
-            (_, sim) => ("woocommerce", sim),
+        let sim = switchyard_sim::spawn(want, &opts).await?;
+        let shop = if want == Channel::Shopify {
+            // 50 orders a second is a Shopify Plus merchant's volume: Plus
+            // has the 20,000-point bucket restoring 1,000 a second
+            // (standard: 2,000 and 100).
+            reqwest::Client::new()
+                .put(format!("{}/_sim/throttle", sim.base_url()))
+                .json(&json!({ "maximum_available": 20_000.0, "restore_rate": 1_000.0, "currently_available": 20_000.0 }))
+                .send()
+                .await?
+                .error_for_status()?;
+            ("shopify", sim)
+        } else {
+            ("woocommerce", sim)
         };
         shops.push(shop);
     }
