@@ -19,8 +19,10 @@ pub mod bolcom;
 mod core;
 pub mod ebay;
 pub mod etsy;
+pub mod receiver;
 pub mod seed;
 pub mod shopify;
+mod signing;
 pub mod threepl;
 pub mod woocommerce;
 

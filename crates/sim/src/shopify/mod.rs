@@ -88,8 +88,10 @@ fn error_body(status: u16) -> Value {
 
 /// Loaded schemas by file (`None`: the shipped one): a schema takes a
 /// moment to build, and tests start many simulators.
-static SCHEMAS: LazyLock<Mutex<HashMap<Option<PathBuf>, Arc<Valid<Schema>>>>> =
+static SCHEMAS: LazyLock<Mutex<HashMap<Option<PathBuf>, SharedSchema>>> =
     LazyLock::new(Mutex::default);
+
+type SharedSchema = Arc<Valid<Schema>>;
 
 fn schema_for(opts: &SimOptions) -> Result<Arc<Valid<Schema>>, SimError> {
     if let Some(s) = lock(&SCHEMAS).get(&opts.schema) {

@@ -35,6 +35,8 @@ async fn run(channel: &str, probe: &str) -> serde_json::Value {
                 "--orders",
                 "3",
             ])
+            // Anywhere at all: the simulators carry what they need.
+            .current_dir(std::env::temp_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -74,4 +76,45 @@ async fn the_shopify_simulator_runs_standalone() {
 #[tokio::test]
 async fn the_woocommerce_simulator_runs_standalone() {
     run("woocommerce", "/wp-json/wc/v3/orders").await;
+}
+
+/// The README's first command: the demo runs the whole loop from any
+/// directory, with the Shopify simulator, and every step succeeds (it
+/// exits non-zero when stock does not converge or a step does not happen).
+#[test]
+fn the_demo_shows_the_whole_loop_from_any_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["demo", "--orders", "4", "--pace-ms", "0"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("unavailable"), "{text}");
+    assert!(text.contains("Shopify"), "{text}");
+    assert!(text.contains("stock converged    yes"), "{text}");
+    assert!(
+        text.contains("kit: 1 × SKU-00001 + 2 × SKU-00002 → min("),
+        "{text}"
+    );
+    for line in [
+        "  fulfilment ",
+        "  3PL ",
+        "  filter ",
+        "  hold ",
+        "  webhooks ",
+    ] {
+        assert!(text.contains(line), "no {line:?} line in:\n{text}");
+    }
+    assert!(text.contains("carrier ups (from the number)"), "{text}");
+    assert!(text.contains("every signature verified"), "{text}");
+    assert!(text.contains("excluded"), "{text}");
+    assert!(text.contains("on hold by rule"), "{text}");
+    assert!(text.contains("Next steps"), "{text}");
+    assert!(text.contains("/stock/SKU-00003/explain"), "{text}");
 }

@@ -22,6 +22,8 @@ use switchyard_sim::{Channel, RunningSim, SimOptions};
 
 use crate::{Application, Config, EngineConfig, create_token, shutdown_signal};
 
+mod tour;
+
 /// Options of the demo.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -121,6 +123,31 @@ fn expected(skus: &[String], sold: &BTreeMap<String, i64>) -> BTreeMap<String, i
         .collect()
 }
 
+/// The kit's figure worked out from its recipe, e.g.
+/// `1 × SKU-00001 + 2 × SKU-00002 → min(⌊23/1⌋, ⌊21/2⌋) = min(23, 10) = 10`.
+fn kit_recipe(sold: &BTreeMap<String, i64>) -> String {
+    let avail = |s: &str| (START - sold.get(s).copied().unwrap_or(0)).max(0);
+    let parts: Vec<String> = KIT_PARTS
+        .iter()
+        .map(|(c, per)| format!("{per} × {c}"))
+        .collect();
+    let floors: Vec<String> = KIT_PARTS
+        .iter()
+        .map(|(c, per)| format!("⌊{}/{per}⌋", avail(c)))
+        .collect();
+    let each: Vec<i64> = KIT_PARTS.iter().map(|(c, per)| avail(c) / per).collect();
+    format!(
+        "{} → min({}) = min({}) = {}",
+        parts.join(" + "),
+        floors.join(", "),
+        each.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        each.iter().min().copied().unwrap_or(0)
+    )
+}
+
 /// How the demo connects a channel: its name, API kind, poll cadence and
 /// whether it pushes order notifications. bol.com allows 7 order-list calls
 /// per 3 minutes, so it is polled every 30 s.
@@ -210,6 +237,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
     config.public_url = String::new();
     config.workers = true;
+    // The 3PL and the webhook receiver listen on this machine.
+    config.outbound_allow = "127.0.0.1".to_owned();
     let engine = EngineConfig {
         tick: Duration::from_millis(100),
         initial_lookback: chrono::Duration::minutes(10),
@@ -294,16 +323,24 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                     json!({ "name": shop.name, "kind": shop.kind, "base_url": shop.sim.base_url(),
                     "credentials": creds,
                     "settings": { "cadence_secs": shop.cadence, "auto_sync_stock": true,
-                                  "push_notifications": shop.push } }),
+                                  "push_notifications": shop.push,
+                                  "order_filters": { "countries": { "deny": [tour::DENIED_COUNTRY] } } } }),
                 ),
             )
             .await?;
         channels.push(ch["id"].as_str().context("channel without id")?.to_owned());
     }
+    let warehouse = tour::connect_warehouse(&api, &store).await?;
     println!(
         "  store {store} with {} SKUs (kit {KIT}), {START} units each; {} channels",
         skus.len(),
         channels.len()
+    );
+    println!(
+        "  plugin {} (the Venlo 3PL) takes {} by rule; orders of 5+ units are held; orders to {} are excluded",
+        warehouse.plugin,
+        tour::ROUTED_SKU,
+        tour::DENIED_COUNTRY
     );
 
     let mut sold: BTreeMap<String, i64> = BTreeMap::new();
@@ -328,6 +365,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     // Per source channel: the delays of its sales.
     let mut delays: Vec<Vec<f64>> = vec![Vec::new(); shops.len()];
     let mut rng = fastrand::Rng::with_seed(opts.seed);
+    let mut sales: Vec<(usize, String)> = Vec::with_capacity(opts.orders);
     for i in 0..opts.orders {
         let side = i % shops.len();
         let from = &shops[side];
@@ -345,9 +383,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 lines.push((sku.to_owned(), rng.i64(1..=2)));
             }
         }
-        let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>() });
+        let country = tour::COUNTRIES[rng.usize(..tour::COUNTRIES.len())];
+        let body = json!({ "lines": lines.iter().map(|(s, q)| json!({ "sku": s, "quantity": q })).collect::<Vec<_>>(),
+                           "country": country });
         let started = Instant::now();
         let id = from.sim.place_order(&body).await?;
+        sales.push((side, id.clone()));
         for (s, q) in &lines {
             if s == KIT {
                 for (c, per) in KIT_PARTS {
@@ -413,8 +454,34 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
                 m.get(sku).map_or("-".into(), ToString::to_string)
             );
         }
-        println!("  {}", if ok { "✓" } else { "✗" });
+        let recipe = if sku == KIT {
+            format!("   kit: {}", kit_recipe(&sold))
+        } else {
+            String::new()
+        };
+        println!("  {}{recipe}", if ok { "✓" } else { "✗" });
     }
+
+    // The rest of the product, on the same store and channels.
+    let receiver = tour::subscribe_receiver(&api, &store).await?;
+    let first = shops.iter().position(|s| s.push).unwrap_or(0);
+    let first_sale = sales
+        .iter()
+        .find(|(side, _)| *side == first)
+        .or(sales.first())
+        .map(|(side, id)| (*side, id.as_str()))
+        .context("the demo needs at least one order (--orders 1 or more)")?;
+    let toured = tour::Tour {
+        api: &api,
+        store: &store,
+        shops: &shops,
+        channels: &channels,
+        warehouse: &warehouse,
+        receiver: &receiver,
+    }
+    .run(first_sale)
+    .await;
+
     let imported = api
         .send(
             reqwest::Method::GET,
@@ -422,19 +489,27 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    let orders = imported["items"].as_array().map(Vec::len).unwrap_or(0);
-    let per_channel = |ch: &str| {
-        imported["items"]
-            .as_array()
-            .map_or(0, |v| v.iter().filter(|o| o["channel_id"] == ch).count())
-    };
+    let items = imported["items"].as_array().cloned().unwrap_or_default();
+    let once = sales
+        .iter()
+        .filter(|(side, id)| {
+            items
+                .iter()
+                .filter(|o| {
+                    o["channel_id"] == channels[*side] && o["channel_order_id"] == id.as_str()
+                })
+                .count()
+                == 1
+        })
+        .count();
     println!("\nSummary");
     println!(
-        "  orders imported    {orders} of {} placed, each exactly once",
-        opts.orders
+        "  orders imported    {once} of the {} sales of the stock loop, each exactly once ({} orders in the store)",
+        sales.len(),
+        items.len()
     );
     println!(
-        "  channel         placed  imported   p50 ms   p95 ms   max ms   (sale here → every other channel shows it)"
+        "  channel         placed   p50 ms   p95 ms   max ms   (sale here → every other channel shows it)"
     );
     let mut everything: Vec<f64> = Vec::new();
     for (i, s) in shops.iter().enumerate() {
@@ -443,10 +518,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         everything.extend(&d);
         let placed = (0..opts.orders).filter(|n| n % shops.len() == i).count();
         println!(
-            "  {:<14} {:>7} {:>9} {:>8.0} {:>8.0} {:>8.0}   {}",
+            "  {:<14} {:>7} {:>8.0} {:>8.0} {:>8.0}   {}",
             s.name,
             placed,
-            per_channel(&channels[i]),
             percentile(&d, 50.0),
             percentile(&d, 95.0),
             d.last().copied().unwrap_or(0.0),
@@ -474,37 +548,57 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         }
     );
     println!("  (the commercial hubs this replaces poll every 3–5 minutes)");
+    if let Err(e) = &toured {
+        println!("  the rest of the loop STOPPED: {e:#}");
+    }
+    let (shown_order, open_order) = toured.as_ref().map_or_else(
+        |_| ("ORDER_ID".to_owned(), "ORDER_ID".to_owned()),
+        |t| (t.fulfilled_order.clone(), t.open_order.clone()),
+    );
+    let auth = "-H \"Authorization: Bearer $TOKEN\"";
+    println!("\nNext steps");
     if opts.keep_running {
-        println!("\nThe API is still running. Try:");
-        println!("  export SY=http://{addr} TOKEN={}", api.token);
         println!(
-            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/orders?store_id={store}\""
+            "  The API, the shops, the 3PL and the receiver stay up until Ctrl-C. In another terminal:"
+        );
+    } else {
+        println!(
+            "  cargo run --release -- demo --keep-running    # the same, left running; the lines below then work as printed"
         );
         println!(
-            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/stores/{store}/stock/{KIT}/explain\""
+            "  cargo run --release -- serve                   # the real server (README: \"Get a token and make a first call\")"
         );
-        println!(
-            "  curl -s -H \"Authorization: Bearer $TOKEN\" \"$SY/v1/stores/{store}/channels/{}/health\"",
-            channels[0]
-        );
-        println!(
-            "  curl -s -X POST {}/_sim/orders -d '{{\"lines\":[{{\"sku\":\"SKU-00004\",\"quantity\":1}}]}}'",
-            shops[0].sim.base_url()
-        );
+    }
+    println!("  export SY=http://{addr} TOKEN={}", api.token);
+    println!(
+        "  curl -s {auth} $SY/v1/orders/{shown_order}                         # an order: unified format, lines, fulfilments, journal"
+    );
+    println!(
+        "  curl -s {auth} $SY/v1/stores/{store}/stock/{KIT}/explain   # why the kit shows what it shows"
+    );
+    println!(
+        "  curl -s {auth} -H 'Content-Type: application/json' -X POST $SY/v1/orders/{open_order}/fulfilments \\\n       -d '{{\"tracking\": [{{\"number\": \"RM123456785GB\"}}]}}'   # ship the held order (Royal Mail, from the number)"
+    );
+    println!(
+        "  curl -s -X POST {}/_sim/orders -d '{{\"lines\":[{{\"sku\":\"SKU-00004\",\"quantity\":1}}]}}'   # a customer buys on {}",
+        shops[0].sim.base_url(),
+        shops[0].name
+    );
+    if opts.keep_running {
         println!("Press Ctrl-C to stop.");
         shutdown_signal().await;
-    } else {
-        println!("\nRun `switchyard demo --keep-running` to keep the API up and point curl at it.");
     }
     let _ = stop_tx.send(());
     let _ = server.await;
     for s in shops {
         s.sim.stop().await;
     }
+    warehouse.stop().await;
+    receiver.stop().await;
     if !converged {
         bail!("the channels did not converge on the expected stock");
     }
-    Ok(())
+    toured.map(|_| ())
 }
 
 /// Milliseconds from `start` until every simulator shows `want` (asked
