@@ -109,7 +109,7 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("switchyard.toml")),
         }
-        fig = fig.merge(Env::prefixed("SWITCHYARD_"));
+        fig = fig.merge(Env::prefixed("SWITCHYARD_").ignore(&NOT_CONFIG));
         fig.extract().context("invalid configuration")
     }
 
@@ -129,6 +129,11 @@ impl Config {
         self.data_dir.join("secret.key")
     }
 }
+
+/// `SWITCHYARD_*` variables that are not configuration keys: the 3PL
+/// simulator's secret and what the test tooling sets (`scripts/test`).
+/// Any other unknown `SWITCHYARD_*` variable is refused as a likely typo.
+const NOT_CONFIG: [&str; 4] = ["3pl_secret", "python", "channel_specs", "fixtures_dir"];
 
 #[cfg(test)]
 mod tests {
@@ -153,9 +158,16 @@ mod tests {
                 "listen = \"127.0.0.1:9000\"\ndata_dir = \"/tmp/a\"",
             )?;
             jail.set_env("SWITCHYARD_DATA_DIR", "/tmp/b");
-            let c = Config::load(None).map_err(|e| e.to_string())?;
+            // What the test tooling sets is not configuration.
+            jail.set_env("SWITCHYARD_PYTHON", "/cache/venv/bin/python");
+            jail.set_env("SWITCHYARD_3PL_SECRET", "whsec_x");
+            let c = Config::load(None).map_err(|e| format!("{e:#}"))?;
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
+            // A misspelt key is refused, not ignored.
+            jail.set_env("SWITCHYARD_LISTN", "127.0.0.1:1");
+            let e = Config::load(None).map(|_| ()).map_err(|e| format!("{e:#}"));
+            assert!(e.is_err_and(|e| e.contains("listn")), "a typo is reported");
             Ok(())
         });
     }
