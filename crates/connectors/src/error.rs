@@ -71,6 +71,16 @@ pub enum ConnectorError {
         /// What cannot be done.
         what: String,
     },
+    /// The channel's address is one the operator's outbound policy refuses
+    /// (private, loopback, link-local, metadata, …; `outbound_allow`).
+    /// Nothing was sent, credentials included.
+    #[error("{channel}: destination refused: {reason}")]
+    Blocked {
+        /// Channel label.
+        channel: String,
+        /// Which address and why.
+        reason: String,
+    },
     /// The request could not be built or sent for a reason on our side.
     #[error("{channel}: cannot send request: {reason}")]
     Client {
@@ -98,7 +108,10 @@ impl ConnectorError {
     /// non-idempotent request may be resent without looking first).
     #[must_use]
     pub fn never_reached(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Unreachable { .. })
+        matches!(
+            self,
+            Self::RateLimited { .. } | Self::Unreachable { .. } | Self::Blocked { .. }
+        )
     }
 
     /// A stable snake_case code for APIs and logs.
@@ -112,6 +125,7 @@ impl ConnectorError {
             Self::Rejected { .. } => "channel_rejected",
             Self::Malformed { .. } => "channel_malformed_response",
             Self::Client { .. } => "channel_client_error",
+            Self::Blocked { .. } => "blocked_destination",
             Self::Unsupported { .. } => "channel_unsupported",
         }
     }

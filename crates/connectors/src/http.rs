@@ -23,7 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::error::ConnectorError;
-use crate::ratelimit;
+use crate::{outbound, ratelimit};
 
 /// Timeouts, retries and limits of one channel's HTTP traffic.
 #[derive(Debug, Clone)]
@@ -43,6 +43,9 @@ pub struct HttpPolicy {
     pub max_retry_after: Duration,
     /// Requests in flight at once for this channel.
     pub max_concurrency: usize,
+    /// Where the channel may be reached: every request's address (and
+    /// every redirect's) is checked against it, names after resolution.
+    pub outbound: switchyard_domain::webhook::AddressPolicy,
 }
 
 impl Default for HttpPolicy {
@@ -55,6 +58,7 @@ impl Default for HttpPolicy {
             max_backoff: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
             max_concurrency: 4,
+            outbound: switchyard_domain::webhook::AddressPolicy::default(),
         }
     }
 }
@@ -208,6 +212,19 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     format!("{base}?{}", parts.join("&"))
 }
 
+/// An error with its sources, `a: b: c` (reqwest's own message names only
+/// the outermost).
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        cur = s.source();
+    }
+    out
+}
+
 /// One channel's HTTP client.
 #[derive(Debug, Clone)]
 pub struct ChannelHttp {
@@ -242,6 +259,11 @@ impl ChannelHttp {
             .connect_timeout(policy.connect_timeout)
             .timeout(policy.request_timeout)
             .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(outbound::GuardedResolver::new(
+                policy.outbound.clone(),
+            )))
+            .redirect(outbound::redirect_policy(&policy.outbound))
+            .no_proxy()
             .build()
             .map_err(|e| ConnectorError::Client {
                 channel: label.clone(),
@@ -368,6 +390,18 @@ impl ChannelHttp {
         // permit; look again now that it is about to go out.
         self.wait_turn().await;
         let url = redact(&req.url, &self.secrets);
+        // Checked before anything (credentials included) is sent: an
+        // address written in the URL never reaches the resolver.
+        let allowed = reqwest::Url::parse(&req.url)
+            .map_err(|e| e.to_string())
+            .and_then(|u| outbound::check_url(&u, &self.policy.outbound));
+        if let Err(reason) = allowed {
+            tracing::warn!(channel = %self.label, url = %url, reason = %reason, "destination refused");
+            return Outcome::Fail(ConnectorError::Blocked {
+                channel: self.label.clone(),
+                reason,
+            });
+        }
         let started = Instant::now();
         let mut builder = self.client.request(req.method.clone(), &req.url);
         for (k, v) in &req.headers {
@@ -398,6 +432,12 @@ impl ChannelHttp {
                     || e.is_body()
                     || e.is_decode();
                 tracing::debug!(channel = %self.label, method = %req.method, url = %url, attempt, elapsed_ms, error = %e, "request failed");
+                if outbound::is_refusal(&e) {
+                    return Outcome::Fail(ConnectorError::Blocked {
+                        channel: self.label.clone(),
+                        reason: redact(&error_chain(&e), &self.secrets),
+                    });
+                }
                 let error = if e.is_connect() {
                     ConnectorError::Unreachable {
                         channel: self.label.clone(),

@@ -6,6 +6,8 @@
 //! own rate-limit signals, a per-channel concurrency cap, and logging with
 //! secrets redacted. Its errors ([`ConnectorError`]) say whether a retry
 //! later can help, so the engine can decide without knowing the channel.
+//! Every address it connects to passes the operator's outbound policy
+//! ([`outbound`]), as do the plugin and webhook deliveries.
 
 pub mod amazon;
 pub mod back_office;
@@ -16,6 +18,7 @@ pub mod error;
 pub mod etsy;
 pub mod http;
 pub mod medusa;
+pub mod outbound;
 pub mod ratelimit;
 pub mod registry;
 pub mod shopify;

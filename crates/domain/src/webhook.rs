@@ -383,7 +383,7 @@ impl AddressPolicy {
             Some(why) => Err(DomainError::rule(
                 "blocked_destination",
                 format!(
-                    "{ip} is a {} address; webhooks and plugins only go to public addresses unless the operator allows it (setting `outbound_allow`)",
+                    "{ip} is a {} address; Switchyard connects only to public addresses unless the operator allows it (setting `outbound_allow`)",
                     why.replace('_', " ")
                 ),
             )),

@@ -100,6 +100,7 @@ impl Application {
         let wake = Arc::new(tokio::sync::Notify::new());
         let outbound = config.outbound_policy()?;
         engine.outbound = outbound.clone();
+        engine.http.outbound = outbound.clone();
         let state = AppState {
             storage: storage.clone(),
             cipher: cipher.clone(),

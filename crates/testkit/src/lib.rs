@@ -54,18 +54,32 @@ pub struct Resp {
     pub body: Value,
 }
 
-/// Start the server on `127.0.0.1:0` with a fresh data directory.
+/// Start the server on `127.0.0.1:0` with a fresh data directory, the
+/// default worker settings, and 127.0.0.1 allowed as a destination.
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(switchyard::EngineConfig::default()).await
+    spawn_app_with(switchyard::EngineConfig {
+        outbound: loopback(),
+        ..switchyard::EngineConfig::default()
+    })
+    .await
+}
+
+/// 127.0.0.1 allowed as a destination, nothing else that is not public.
+fn loopback() -> switchyard_domain::webhook::AddressPolicy {
+    switchyard_domain::webhook::AddressPolicy::parse(&["127.0.0.1".to_owned()])
+        .expect("a valid network")
 }
 
 /// Worker settings for tests: a 50 ms tick, an hour of first lookback,
-/// quick timeouts and retries, `Retry-After` honoured up to 5 s.
+/// quick timeouts and retries, `Retry-After` honoured up to 5 s, and
+/// 127.0.0.1 allowed as a destination (the simulators, receivers and the
+/// 3PL listen there; any other private address stays refused).
 #[must_use]
 pub fn engine_config() -> switchyard::EngineConfig {
     let mut c = switchyard::EngineConfig {
         tick: std::time::Duration::from_millis(50),
         initial_lookback: chrono::Duration::hours(1),
+        outbound: loopback(),
         ..switchyard::EngineConfig::default()
     };
     c.http.connect_timeout = std::time::Duration::from_secs(2);
@@ -76,6 +90,16 @@ pub fn engine_config() -> switchyard::EngineConfig {
     c.http.max_retry_after = std::time::Duration::from_secs(5);
     c.http.max_concurrency = 4;
     c
+}
+
+/// [`engine_config`] with no destination allowed that is not public: what
+/// an operator gets without `outbound_allow`.
+#[must_use]
+pub fn strict_engine_config() -> switchyard::EngineConfig {
+    switchyard::EngineConfig {
+        outbound: switchyard_domain::webhook::AddressPolicy::default(),
+        ..engine_config()
+    }
 }
 
 /// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
@@ -100,7 +124,7 @@ where
 /// The API alone, without workers: nothing changes in the background
 /// (for tests that compare data before and after).
 pub async fn spawn_api_only() -> TestApp {
-    spawn(switchyard::EngineConfig::default(), false).await
+    spawn(engine_config(), false).await
 }
 
 /// [`spawn_app`] with explicit worker settings.

@@ -70,6 +70,9 @@ fn hint(e: &ConnectorError) -> &'static str {
         ConnectorError::Unsupported { .. } => {
             "this channel cannot do that through its API; do it in the channel's own back office"
         }
+        ConnectorError::Blocked { .. } => {
+            "base_url is (or resolves to) an address Switchyard may not connect to; nothing was sent. A shop on a private network needs the operator's `outbound_allow`"
+        }
     }
 }
 
@@ -98,6 +101,7 @@ pub async fn test_channel(
         request_timeout: Duration::from_secs(15),
         max_attempts: 2,
         max_retry_after: Duration::from_secs(5),
+        outbound: s.config.outbound.clone(),
         ..HttpPolicy::default()
     };
     let conn =

@@ -13,7 +13,9 @@ use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::stock::StockRules;
-use switchyard_domain::values::{check_text, check_url};
+use switchyard_domain::values::check_text;
+
+use super::destination::check_destination;
 use switchyard_storage::{Channel, ChannelPatch, NewChannel};
 use utoipa::ToSchema;
 
@@ -365,7 +367,7 @@ pub async fn create_channel(
     check_text("name", &body.name, 200)?;
     let kind = ChannelKind::parse(&body.kind)?;
     if let Some(u) = &body.base_url {
-        check_url("base_url", u)?;
+        check_destination(&s, "base_url", u)?;
     }
     let stock_rules = check_rules(body.stock_rules)?.unwrap_or_default();
     let settings = check_settings(&ChannelSettings::default(), body.settings)?.unwrap_or_default();
@@ -427,7 +429,7 @@ pub async fn update_channel(
         check_text("name", n, 200)?;
     }
     if let Some(Some(u)) = &body.base_url {
-        check_url("base_url", u)?;
+        check_destination(&s, "base_url", u)?;
     }
     let stock_rules = check_rules(body.stock_rules)?;
     // Make sure the channel is ours before sealing anything for it.

@@ -4,6 +4,7 @@ pub mod account;
 pub mod back_office;
 pub mod channel_ops;
 pub mod channels;
+pub mod destination;
 pub mod fulfilments;
 pub mod inbound;
 pub mod journal;

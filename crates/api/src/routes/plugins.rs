@@ -20,9 +20,10 @@ use switchyard_storage::{
 use utoipa::{IntoParams, ToSchema};
 
 use super::account::CreatedTokenOut;
+use super::destination::check_destination;
 use super::fulfilments::FulfilmentIn;
 use super::stock::{StockChangeOut, change_out};
-use super::webhooks::{check_url, new_secret, open, seal};
+use super::webhooks::{new_secret, open, seal};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
@@ -197,7 +198,7 @@ pub async fn create_plugin(
 ) -> Result<(StatusCode, Json<PluginCreatedOut>), ApiError> {
     auth.check_store(&store)?;
     let name = check_name(&body.name)?;
-    let url = check_url(&s, &body.url)?;
+    let url = check_destination(&s, "url", &body.url)?;
     let id = PluginId::generate();
     let secret = new_secret()?;
     let new = NewPlugin {
@@ -266,7 +267,11 @@ pub async fn update_plugin(
     in_scope(&s, &auth, &id).await?;
     let patch = PluginPatch {
         name: body.name.as_deref().map(check_name).transpose()?,
-        url: body.url.as_deref().map(|u| check_url(&s, u)).transpose()?,
+        url: body
+            .url
+            .as_deref()
+            .map(|u| check_destination(&s, "url", u))
+            .transpose()?,
         enabled: body.enabled,
     };
     let p = s

@@ -21,11 +21,10 @@ use utoipa::{IntoParams, ToSchema};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::routes::destination::check_destination;
 
 /// How long the secret before a rotation keeps signing.
 const ROTATION_OVERLAP_HOURS: i64 = 24;
-/// Longest accepted URL.
-const MAX_URL_LEN: usize = 2000;
 
 /// A new subscription.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -166,44 +165,6 @@ fn bad(field: &str, code: &'static str, message: impl Into<String>) -> ApiError 
     ApiError::field(StatusCode::UNPROCESSABLE_ENTITY, code, field, message)
 }
 
-/// A destination: `http(s)`, a host, no credentials, and (when the host is
-/// an address) one the outbound policy allows. Names are checked again on
-/// every connection, on the address they resolve to.
-pub(crate) fn check_url(s: &AppState, raw: &str) -> Result<String, ApiError> {
-    let raw = raw.trim();
-    if raw.len() > MAX_URL_LEN {
-        return Err(bad(
-            "url",
-            "invalid_url",
-            format!("url is longer than {MAX_URL_LEN} characters"),
-        ));
-    }
-    let url = reqwest::Url::parse(raw)
-        .map_err(|e| bad("url", "invalid_url", format!("url is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad(
-            "url",
-            "invalid_url",
-            format!("url must be http or https, not `{}`", url.scheme()),
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad(
-            "url",
-            "invalid_url",
-            "url must not carry credentials; verify messages by their signature",
-        ));
-    }
-    let host = url
-        .host_str()
-        .ok_or_else(|| bad("url", "invalid_url", "url has no host"))?;
-    s.config
-        .outbound
-        .check_host(host)
-        .map_err(|e| bad("url", e.code, e.message))?;
-    Ok(url.to_string())
-}
-
 fn parse_events(raw: &[String]) -> Result<Vec<EventType>, ApiError> {
     let mut out = raw
         .iter()
@@ -280,7 +241,7 @@ pub async fn create_webhook(
     ApiJson(body): ApiJson<WebhookIn>,
 ) -> Result<(StatusCode, Json<WebhookCreatedOut>), ApiError> {
     auth.check_store(&store)?;
-    let url = check_url(&s, &body.url)?;
+    let url = check_destination(&s, "url", &body.url)?;
     let events = parse_events(&body.events)?;
     let id = WebhookId::generate();
     let secret = new_secret()?;
@@ -349,7 +310,11 @@ pub async fn update_webhook(
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
     in_scope(&s, &auth, &id).await?;
     let patch = WebhookPatch {
-        url: body.url.as_deref().map(|u| check_url(&s, u)).transpose()?,
+        url: body
+            .url
+            .as_deref()
+            .map(|u| check_destination(&s, "url", u))
+            .transpose()?,
         description: body.description.map(check_description).transpose()?,
         events: body.events.as_deref().map(parse_events).transpose()?,
         enabled: body.enabled,

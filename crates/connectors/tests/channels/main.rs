@@ -42,6 +42,9 @@ pub fn policy() -> HttpPolicy {
         max_backoff: Duration::from_millis(200),
         max_retry_after: Duration::from_secs(5),
         max_concurrency: 4,
+        // The simulators listen on 127.0.0.1.
+        outbound: switchyard_domain::webhook::AddressPolicy::parse(&["127.0.0.1".to_owned()])
+            .unwrap(),
     }
 }
 

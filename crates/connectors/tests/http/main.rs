@@ -20,6 +20,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::http::{ChannelHttp, HttpPolicy, HttpRequest, HttpResponse};
+use switchyard_domain::webhook::AddressPolicy;
 
 /// What the server does with the next request.
 #[derive(Debug, Clone)]
@@ -71,10 +72,14 @@ async fn handle(State(s): State<Arc<Script>>, uri: axum::http::Uri) -> Response 
 }
 
 async fn serve(acts: Vec<Act>) -> (String, Arc<Script>) {
+    serve_at("127.0.0.1", acts).await
+}
+
+async fn serve_at(ip: &str, acts: Vec<Act>) -> (String, Arc<Script>) {
     let script = Arc::new(Script::default());
     script.queue.lock().unwrap().extend(acts);
     let app = Router::new().fallback(handle).with_state(script.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -91,7 +96,13 @@ fn fast_policy() -> HttpPolicy {
         max_backoff: Duration::from_millis(50),
         max_retry_after: Duration::from_secs(5),
         max_concurrency: 4,
+        outbound: loopback(),
     }
+}
+
+/// The outbound policy of these tests: the scripted server on 127.0.0.1.
+fn loopback() -> AddressPolicy {
+    AddressPolicy::parse(&["127.0.0.1".to_owned()]).unwrap()
 }
 
 fn client(policy: HttpPolicy) -> ChannelHttp {
@@ -378,4 +389,73 @@ async fn a_channels_own_throttle_signal_delays_the_next_request() {
         g >= Duration::from_millis(990),
         "second query sent after {g:?}; the bucket needed 1 s to refill"
     );
+}
+
+/// A destination the operator's policy refuses is never contacted: not
+/// when written as an address (in any of its spellings), not when a name
+/// resolves to it, not when an allowed server redirects to it.
+#[tokio::test]
+async fn refused_destinations_are_never_contacted_and_never_get_credentials() {
+    let (base, s) = serve(vec![]).await;
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let strict = HttpPolicy {
+        outbound: AddressPolicy::default(),
+        ..fast_policy()
+    };
+    for url in [
+        format!("{base}/admin"),
+        format!("http://localhost:{port}/admin"),
+        format!("http://2130706433:{port}/admin"),
+        format!("http://0x7f000001:{port}/admin"),
+        format!("http://[::ffff:127.0.0.1]:{port}/admin"),
+        format!("http://[64:ff9b::7f00:1]:{port}/admin"),
+        format!("http://user:pw@127.0.0.1:{port}/admin"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+    ] {
+        let e = client(strict.clone())
+            .send(&HttpRequest::get(url.clone()).header("authorization", "Bearer s3cr3t-token"))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ConnectorError::Blocked { .. }), "{url}: {e:?}");
+        assert_eq!(e.code(), "blocked_destination");
+        assert!(!e.is_retryable(), "{url}");
+        assert!(!e.to_string().contains("s3cr3t-token"));
+    }
+    assert!(
+        s.log.lock().unwrap().is_empty(),
+        "nothing reached the server"
+    );
+
+    // Allowed: 127.0.0.1 only. A redirect to 127.0.0.2 is not followed.
+    let (elsewhere, other) = serve_at("127.0.0.2", vec![]).await;
+    let (base, s) = serve(vec![Act::Reply(
+        302,
+        vec![("location", format!("{elsewhere}/steal"))],
+        String::new(),
+    )])
+    .await;
+    let e = client(fast_policy())
+        .send(&HttpRequest::get(format!("{base}/orders")))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ConnectorError::Blocked { .. }), "{e:?}");
+    assert!(e.to_string().contains("127.0.0.2"), "{e}");
+    assert_eq!(s.log.lock().unwrap().len(), 1);
+    assert!(
+        other.log.lock().unwrap().is_empty(),
+        "the redirect was not followed"
+    );
+    // An allowed redirect is followed.
+    let (base, s) = serve(vec![
+        Act::Reply(301, vec![("location", "/moved".into())], String::new()),
+        ok(),
+    ])
+    .await;
+    let r = client(fast_policy())
+        .send(&HttpRequest::get(format!("{base}/orders")))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(s.log.lock().unwrap()[1].1, "/moved");
 }

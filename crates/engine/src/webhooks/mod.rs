@@ -14,7 +14,6 @@
 //!   (same `webhook-id`) is sent again.
 
 pub mod sign;
-pub mod ssrf;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -322,7 +321,9 @@ impl Engine {
         let cfg = &self.inner.config;
         self.inner
             .webhook_client
-            .get_or_try_init(|| async { ssrf::client(&cfg.outbound, cfg.webhook_timeout) })
+            .get_or_try_init(|| async {
+                switchyard_connectors::outbound::client(&cfg.outbound, cfg.webhook_timeout)
+            })
             .await
             .map_err(|e| EngineError::Setup(format!("cannot build the outbound HTTP client: {e}")))
             .cloned()
@@ -340,7 +341,7 @@ impl Engine {
         body: &str,
     ) -> Result<(u16, String), String> {
         let url = reqwest::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
-        ssrf::check_url(&url, &self.inner.config.outbound)?;
+        switchyard_connectors::outbound::check_url(&url, &self.inner.config.outbound)?;
         // Signed with real time: receivers compare it with their clocks.
         let timestamp = chrono::Utc::now().timestamp();
         let signature =

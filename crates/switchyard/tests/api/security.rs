@@ -209,3 +209,138 @@ async fn channel_credentials_are_write_only_and_encrypted_at_rest() {
         (StatusCode::OK, Some(false))
     );
 }
+
+/// Counts the connections made to 127.0.0.2 (closing each at once): what
+/// reached an address the server was not allowed to contact.
+async fn tripwire() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let h = hits.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            h.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            drop(sock);
+        }
+    });
+    (port, hits)
+}
+
+/// A channel's `base_url` follows the same outbound policy as webhooks and
+/// plugins: refused when written (any spelling of a private address, or
+/// credentials in the URL), refused on the address a name resolves to, and
+/// never reached through a redirect. Credentials never leave.
+#[tokio::test]
+async fn channel_addresses_that_reach_inside_are_refused_and_never_contacted() {
+    use std::sync::atomic::Ordering;
+    let (trap, hits) = tripwire().await;
+    // An operator who allowed nothing that is not public.
+    let app = switchyard_testkit::spawn_app_with(switchyard_testkit::strict_engine_config()).await;
+    let t = app.tenant("acme").await;
+    let s = app.store(&t, "shop").await;
+    let creds = json!({ "consumer_key": "ck_secret", "consumer_secret": "cs_secret" });
+    for url in [
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+        "http://[::1]:8080/".to_owned(),
+        format!("http://127.0.0.2:{trap}/"),
+        format!("http://2130706434:{trap}/"),
+        format!("http://0x7f000002:{trap}/"),
+        format!("http://[::ffff:127.0.0.2]:{trap}/"),
+        "http://[64:ff9b::a00:1]/".to_owned(),
+        "http://100.64.0.1/".to_owned(),
+        "http://user:pw@shop.example.com/".to_owned(),
+        "ftp://shop.example.com/".to_owned(),
+    ] {
+        let r = app
+            .post(
+                &t,
+                &format!("/v1/stores/{s}/channels"),
+                &json!({ "name": "Woo", "kind": "woocommerce", "base_url": url, "credentials": creds }),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            r.body
+        );
+        assert_eq!(r.body["error"]["field"], "base_url", "{url}");
+    }
+    // A public address is fine, and a PATCH to a refused one is refused.
+    let r = app
+        .post(
+            &t,
+            &format!("/v1/stores/{s}/channels"),
+            &json!({ "name": "Woo", "kind": "woocommerce", "base_url": "https://shop.example.com",
+                     "credentials": creds, "settings": { "push_notifications": false } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let r = app
+        .patch(
+            &t,
+            &format!("/v1/stores/{s}/channels/{id}"),
+            &json!({ "base_url": "http://169.254.169.254/" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "base_url");
+
+    // A name is accepted when written, and checked on what it resolves to.
+    let r = app
+        .patch(
+            &t,
+            &format!("/v1/stores/{s}/channels/{id}"),
+            &json!({ "base_url": format!("http://localhost:{trap}") }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{s}/channels/{id}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], false, "{}", test.body);
+    assert_eq!(test.body["code"], "blocked_destination", "{}", test.body);
+    assert!(
+        test.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("loopback")),
+        "{}",
+        test.body
+    );
+
+    // Allowed: 127.0.0.1. A shop there that redirects to 127.0.0.2 gets
+    // the request; the redirect is not followed.
+    let open = switchyard_testkit::spawn_app().await;
+    let t2 = open.tenant("acme").await;
+    let s2 = open.store(&t2, "shop").await;
+    let shop = switchyard_testkit::receiver::Receiver::start().await;
+    shop.set(switchyard_testkit::receiver::Mode::Redirect(format!(
+        "http://127.0.0.2:{trap}/wp-json/wc/v3/system_status"
+    )));
+    let r = open
+        .post(
+            &t2,
+            &format!("/v1/stores/{s2}/channels"),
+            &json!({ "name": "Woo", "kind": "woocommerce", "base_url": format!("http://127.0.0.1:{}", shop.port),
+                     "credentials": creds, "settings": { "push_notifications": false } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let id2 = r.body["id"].as_str().unwrap().to_owned();
+    let test = open
+        .post(
+            &t2,
+            &format!("/v1/stores/{s2}/channels/{id2}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["code"], "blocked_destination", "{}", test.body);
+    assert!(!shop.received().is_empty(), "the allowed shop was asked");
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached 127.0.0.2");
+}

@@ -10,7 +10,7 @@ use switchyard_domain::webhook::EventType;
 use switchyard_testkit::receiver::{Mode, Received, Receiver, verify_with_python};
 use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
 
-use crate::{World, engine_config, eventually, loopback_allowed};
+use crate::{World, eventually, loopback_allowed};
 
 /// Subscribe `url` to a store's events; returns (id, secret).
 async fn subscribe(
@@ -437,7 +437,7 @@ async fn redirects_private_addresses_and_names_resolving_to_them_are_refused() {
 
     // A name is checked on the address it resolves to when connecting:
     // `localhost` is loopback, which this server does not allow.
-    let strict = spawn_app_with(engine_config()).await;
+    let strict = spawn_app_with(switchyard_testkit::strict_engine_config()).await;
     let t2 = strict.tenant("acme").await;
     let s2 = strict.store(&t2, "Acme").await;
     let local = Receiver::start().await;

@@ -1,6 +1,7 @@
-//! Outbound safety: every connection of a webhook (or plugin) request is
-//! checked against the [`AddressPolicy`] on the address it actually
-//! connects to. Names are resolved by [`GuardedResolver`], which drops
+//! Outbound safety: every connection Switchyard makes on a user's behalf
+//! (to a channel or back office through [`crate::http::ChannelHttp`], to a
+//! plugin or a webhook endpoint) is checked against the operator's
+//! [`AddressPolicy`] on the address it actually connects to. Names are resolved by [`GuardedResolver`], which drops
 //! refused addresses, so a name that resolves to a public address when the
 //! subscription is made and to a private one later (DNS rebinding) is
 //! refused at connect time; addresses written in the URL never reach a
@@ -39,6 +40,14 @@ impl std::fmt::Debug for GuardedResolver {
 pub struct Refused {
     name: String,
     reasons: String,
+}
+
+/// A redirect pointed at a destination the policy refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to {url} refused: {reason}")]
+pub struct RedirectRefused {
+    url: String,
+    reason: String,
 }
 
 impl GuardedResolver {
@@ -112,8 +121,9 @@ impl Resolve for GuardedResolver {
     }
 }
 
-/// Check a destination before sending: `http` or `https`, and an address
-/// written in the URL must be allowed (names are checked when resolved).
+/// Check a destination before sending: `http` or `https`, no credentials
+/// in the URL, and an address written in the URL must be allowed (names
+/// are checked when resolved).
 pub fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!(
@@ -121,8 +131,45 @@ pub fn check_url(url: &reqwest::Url, policy: &AddressPolicy) -> Result<(), Strin
             url.scheme()
         ));
     }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a destination must not carry credentials in its URL".to_owned());
+    }
     let host = url.host_str().ok_or("the destination has no host")?;
     policy.check_host(host).map_err(|e| e.message)
+}
+
+/// Redirects are followed (at most 5) only to destinations [`check_url`]
+/// allows: a redirect to a literal private address never reaches the
+/// resolver, so it is checked here.
+#[must_use]
+pub fn redirect_policy(policy: &AddressPolicy) -> reqwest::redirect::Policy {
+    let policy = policy.clone();
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.error("more than 5 redirects");
+        }
+        match check_url(attempt.url(), &policy) {
+            Ok(()) => attempt.follow(),
+            Err(reason) => {
+                let url = attempt.url().to_string();
+                attempt.error(RedirectRefused { url, reason })
+            }
+        }
+    })
+}
+
+/// Whether an error (from a request through a guarded client) says that
+/// the destination was refused by the policy.
+#[must_use]
+pub fn is_refusal(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<Refused>() || err.is::<RedirectRefused>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// An HTTP client for outbound deliveries: the guarded resolver, no
@@ -181,6 +228,17 @@ mod tests {
         assert!(check_url(&u("http://[::1]:8080/"), &p).is_err());
         assert!(check_url(&u("http://169.254.169.254/latest/meta-data"), &p).is_err());
         assert!(check_url(&u("ftp://example.com/"), &p).is_err());
+        assert!(check_url(&u("http://user:pw@example.com/"), &p).is_err());
+        assert!(check_url(&u("http://2130706433/"), &p).is_err(), "decimal");
+        assert!(check_url(&u("http://0x7f000001/"), &p).is_err(), "hex");
+        assert!(
+            check_url(&u("http://[::ffff:127.0.0.1]/"), &p).is_err(),
+            "mapped"
+        );
+        assert!(
+            check_url(&u("http://[64:ff9b::7f00:1]/"), &p).is_err(),
+            "NAT64"
+        );
         assert!(check_url(&u("https://hooks.example.com/x"), &p).is_ok());
     }
 }
