@@ -396,13 +396,15 @@ pub trait Listings: Send + Sync {
         listings: Vec<NewListing>,
         add_to_main: bool,
     ) -> Result<ListingsReport>;
-    /// A channel's listings ordered by listing id.
+    /// A channel's listings ordered by listing id (only those that map to
+    /// no main product with `unmapped_only`).
     async fn list_listings(
         &self,
         account: &AccountId,
         store: &StoreId,
         channel: &ChannelId,
         page: &PageRequest,
+        unmapped_only: bool,
     ) -> Result<Page<ListingRecord>>;
     /// One listing of a channel.
     async fn get_listing(

@@ -306,6 +306,9 @@ pub struct ChannelHealth {
     pub oldest_unpushed_stock_change: Option<DateTime<Utc>>,
     /// Pushes pending or failing.
     pub unpushed_stock_changes: i64,
+    /// Listings that map to no main product (no SKU, or a SKU the store
+    /// does not have and no mapping names): they get no stock.
+    pub unmapped_listings: i64,
 }
 
 /// Filters of the orders list.

@@ -282,6 +282,10 @@ pub struct HealthOut {
     pub oldest_unpushed_stock_change: Option<DateTime<Utc>>,
     /// Stock pushes pending or failing.
     pub unpushed_stock_changes: i64,
+    /// Listings that map to no main product, so get no stock: list them
+    /// with `GET …/listings?unmapped=true`, then create the products or map
+    /// their SKUs (`PUT …/sku-mappings/{channel_sku}`).
+    pub unmapped_listings: i64,
 }
 
 /// Health of a channel: last successful import, last error, orders imported
@@ -301,6 +305,7 @@ pub async fn channel_health(
         open_import_errors,
         oldest_unpushed_stock_change,
         unpushed_stock_changes,
+        unmapped_listings,
     } = s
         .storage
         .channel_health(&auth.account_id, &store, &id)
@@ -311,6 +316,7 @@ pub async fn channel_health(
         open_import_errors,
         oldest_unpushed_stock_change,
         unpushed_stock_changes,
+        unmapped_listings,
     }))
 }
 
@@ -391,22 +397,44 @@ pub struct ListingList {
     pub next_cursor: Option<String>,
 }
 
+/// `?unmapped=&limit=&cursor=` of the listings.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListingsQuery {
+    /// Only listings that map to no main product (they get no stock).
+    pub unmapped: Option<bool>,
+    /// Items per page.
+    pub limit: Option<u32>,
+    /// Cursor of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// The channel's listings, their mapping to main products and where their
 /// stock push stands (`pending`, `sent`, `skipped`, `error` with the channel's message).
 #[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/listings", tag = "channels",
-    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), PageQuery),
-    responses((status = 200, body = ListingList), (status = 404, body = ErrorBody)))]
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ListingsQuery),
+    responses((status = 200, body = ListingList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_listings(
     State(s): State<AppState>,
     auth: Auth,
     ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
-    ApiQuery(q): ApiQuery<PageQuery>,
+    ApiQuery(q): ApiQuery<ListingsQuery>,
 ) -> Result<Json<ListingList>, ApiError> {
     auth.check_store(&store)?;
-    let page = q.to_request(|k| !k.is_empty())?;
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    }
+    .to_request(|k| !k.is_empty())?;
     let p = s
         .storage
-        .list_listings(&auth.account_id, &store, &id, &page)
+        .list_listings(
+            &auth.account_id,
+            &store,
+            &id,
+            &page,
+            q.unmapped.unwrap_or(false),
+        )
         .await?;
     Ok(Json(ListingList {
         items: p.items,

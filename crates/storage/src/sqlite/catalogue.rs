@@ -564,6 +564,12 @@ impl Products for SqliteStorage {
             payload: product_payload(&p),
         };
         append_event(&mut tx, account, store, &ev).await?;
+        super::listings::map_listings_to_new_products(
+            &mut tx,
+            store,
+            &std::collections::BTreeSet::from([p.sku.to_string()]),
+        )
+        .await?;
         tx.commit().await?;
         Ok(p)
     }

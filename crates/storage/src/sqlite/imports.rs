@@ -279,11 +279,18 @@ impl Imports for SqliteStorage {
         .bind(channel.as_str())
         .fetch_one(&mut *tx)
         .await?;
+        let unmapped: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM listings WHERE channel_id = ? AND sku IS NULL",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
         Ok(ChannelHealth {
             orders_imported_today: today,
             open_import_errors: errors,
             oldest_unpushed_stock_change: parse_opt_ts(oldest)?,
             unpushed_stock_changes: unpushed,
+            unmapped_listings: unmapped,
         })
     }
 

@@ -288,6 +288,46 @@ fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
     })
 }
 
+/// Now that products `skus` exist, map every listing of the store (on any
+/// channel) whose channel SKU is one of them and that maps to nothing yet
+/// (no manual mapping says otherwise), and enqueue their targets. Returns
+/// how many listings were mapped. Called in the transaction that creates
+/// the products, so a channel connected before its catalogue gets stock
+/// as soon as the catalogue exists.
+pub(crate) async fn map_listings_to_new_products(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+) -> Result<usize> {
+    let list: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let mut mapped = BTreeSet::new();
+    let mut count = 0;
+    for chunk in list.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE listings SET sku = channel_sku, confirmed_quantity = NULL WHERE sku IS NULL AND store_id = ",
+        );
+        q.push_bind(store.as_str());
+        q.push(" AND channel_sku IN (");
+        let mut sep = q.separated(", ");
+        for sku in chunk {
+            sep.push_bind(*sku);
+        }
+        q.push(
+            ") AND NOT EXISTS (SELECT 1 FROM sku_mappings m WHERE m.channel_id = listings.channel_id \
+             AND m.channel_sku = listings.channel_sku) RETURNING sku",
+        );
+        for r in q.build().fetch_all(&mut *conn).await? {
+            mapped.insert(r.try_get::<String, _>("sku")?);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        tracing::info!(store = %store, listings = count, "listings mapped to new products");
+        enqueue_targets(conn, store, &mapped, "product_created").await?;
+    }
+    Ok(count)
+}
+
 /// Re-map a channel's listings showing `channel_sku` and recompute them.
 async fn remap_listings(
     conn: &mut SqliteConnection,
@@ -323,6 +363,7 @@ impl Listings for SqliteStorage {
         let now = now_text();
         let mut report = ListingsReport::default();
         let mut touched = BTreeSet::new();
+        let mut created = BTreeSet::new();
         for l in listings {
             let channel_sku = l
                 .channel_sku
@@ -363,6 +404,7 @@ impl Listings for SqliteStorage {
                 };
                 append_event(&mut tx, account, store, &ev).await?;
                 report.products_created += 1;
+                created.insert(new_sku.to_string());
                 sku = Some(new_sku.to_string());
             }
             let before: Option<ListingShape> = sqlx::query_as(
@@ -430,6 +472,9 @@ impl Listings for SqliteStorage {
         }
         report.pushes_enqueued =
             enqueue_targets(&mut tx, store, &touched, "listing_mapped").await?;
+        // Products this channel's listings created: the other channels'
+        // listings of those SKUs map to them too.
+        map_listings_to_new_products(&mut tx, store, &created).await?;
         sqlx::query("UPDATE channels SET listings_synced_at = ? WHERE id = ?")
             .bind(&now)
             .bind(ch.as_str())
@@ -445,11 +490,20 @@ impl Listings for SqliteStorage {
         store: &StoreId,
         channel: &ChannelId,
         page: &PageRequest,
+        unmapped_only: bool,
     ) -> Result<Page<ListingRecord>> {
         let mut tx = self.read.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
         let after = page.after.as_deref().unwrap_or("");
-        let items = read_listings(&mut tx, channel, after, None, fetch_limit(page)).await?;
+        let items = read_listings(
+            &mut tx,
+            channel,
+            after,
+            None,
+            unmapped_only,
+            fetch_limit(page),
+        )
+        .await?;
         Ok(paginate(items, page, |l| l.listing_id.clone()))
     }
 
@@ -462,7 +516,7 @@ impl Listings for SqliteStorage {
     ) -> Result<ListingRecord> {
         let mut tx = self.read.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        read_listings(&mut tx, channel, "", Some(listing_id), 1)
+        read_listings(&mut tx, channel, "", Some(listing_id), false, 1)
             .await?
             .pop()
             .ok_or(StorageError::NotFound { entity: "listing" })
@@ -689,12 +743,14 @@ impl Listings for SqliteStorage {
     }
 }
 
-/// Listings of a channel after `after` in id order (or the one with id `only`).
+/// Listings of a channel after `after` in id order (or the one with id
+/// `only`; only those that map to no product with `unmapped_only`).
 async fn read_listings(
     conn: &mut SqliteConnection,
     channel: &ChannelId,
     after: &str,
     only: Option<&str>,
+    unmapped_only: bool,
     limit: i64,
 ) -> Result<Vec<ListingRecord>> {
     let rows = sqlx::query(
@@ -703,12 +759,14 @@ async fn read_listings(
              SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
              AND state != 'superseded' ORDER BY id DESC LIMIT 1)
          WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id = ?3)
+           AND (?5 = 0 OR l.sku IS NULL)
          ORDER BY l.listing_id LIMIT ?4",
     )
     .bind(channel.as_str())
     .bind(after)
     .bind(only)
     .bind(limit)
+    .bind(unmapped_only)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

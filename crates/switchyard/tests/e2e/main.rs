@@ -11,6 +11,7 @@
 
 mod back_office;
 mod bench;
+mod catalogue_later;
 mod core_loop;
 mod crash;
 mod fulfilment;

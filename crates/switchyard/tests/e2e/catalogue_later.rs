@@ -1,0 +1,182 @@
+//! A merchant connects the shops first and loads the catalogue after: the
+//! listings downloaded when no product matched are mapped as soon as the
+//! products exist, whichever way they come (the API, or another channel's
+//! "add to main products"), and every listing gets its stock. Until then
+//! the channel's health counts them and `?unmapped=true` lists them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard_sim::Channel;
+use switchyard_testkit::{Tenant, TestApp, spawn_app_with};
+
+use crate::{Sim, channel, engine_config, eventually};
+
+async fn health(app: &TestApp, t: &Tenant, store: &str, ch: &str) -> Value {
+    app.get(t, &format!("/v1/stores/{store}/channels/{ch}/health"))
+        .await
+        .body
+}
+
+/// Connect a WooCommerce simulator with downloads and stock sync on (plus
+/// `extra` settings); wait until its listings are downloaded.
+async fn connect(app: &TestApp, t: &Tenant, store: &str, sim: &Sim, extra: Value) -> String {
+    let mut settings =
+        json!({ "cadence_secs": 10, "auto_sync_stock": true, "download_products": true });
+    if let (Some(s), Some(e)) = (settings.as_object_mut(), extra.as_object()) {
+        s.extend(e.clone());
+    }
+    let ch = channel(
+        app,
+        t,
+        store,
+        "woocommerce",
+        sim,
+        sim.sim.credentials.clone(),
+        &settings,
+    )
+    .await;
+    let n = sim.stock().await.len();
+    eventually("the listings downloaded", 30, || async {
+        let r = app
+            .get(
+                t,
+                &format!("/v1/stores/{store}/channels/{ch}/listings?limit=1000"),
+            )
+            .await;
+        r.body["items"].as_array().map_or(0, Vec::len) == n
+    })
+    .await;
+    ch
+}
+
+async fn set_stock(app: &TestApp, t: &Tenant, store: &str, skus: &[String], quantity: i64) {
+    let items: Vec<Value> = skus
+        .iter()
+        .map(|s| json!({ "sku": s, "quantity": quantity }))
+        .collect();
+    let r = app
+        .post(
+            t,
+            &format!("/v1/stores/{store}/stock"),
+            &json!({ "items": items }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+async fn shows(sim: &Sim, want: &BTreeMap<String, i64>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = sim.stock().await;
+        if &got == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} never showed {want:?}; it shows {got:?}",
+            sim.url()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn listings_downloaded_before_the_products_existed_get_stock_once_the_api_creates_them() {
+    let app = spawn_app_with(engine_config()).await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Acme").await;
+    let woo = Sim::start(Channel::WooCommerce).await;
+    let skus: Vec<String> = woo.stock().await.into_keys().collect();
+    let ch = connect(
+        &app,
+        &t,
+        &store,
+        &woo,
+        json!({ "push_notifications": false }),
+    )
+    .await;
+
+    // Nothing matched: every listing is counted and listed as unmapped.
+    let h = health(&app, &t, &store, &ch).await;
+    assert_eq!(h["unmapped_listings"], skus.len(), "{h}");
+    let unmapped = app
+        .get(
+            &t,
+            &format!("/v1/stores/{store}/channels/{ch}/listings?unmapped=true&limit=5"),
+        )
+        .await;
+    assert_eq!(unmapped.status, 200, "{}", unmapped.body);
+    assert_eq!(unmapped.body["items"].as_array().unwrap().len(), 5);
+    assert!(unmapped.body["next_cursor"].is_string());
+
+    // Now the catalogue, one product at a time through the API, then stock.
+    for sku in &skus {
+        app.product(&t, &store, sku).await;
+    }
+    set_stock(&app, &t, &store, &skus, 7).await;
+    let want: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 7)).collect();
+    shows(&woo, &want).await;
+    let h = health(&app, &t, &store, &ch).await;
+    assert_eq!(h["unmapped_listings"], 0, "{h}");
+    let none = app
+        .get(
+            &t,
+            &format!("/v1/stores/{store}/channels/{ch}/listings?unmapped=true"),
+        )
+        .await;
+    assert_eq!(none.body["items"], json!([]));
+}
+
+#[tokio::test]
+async fn listings_downloaded_first_map_to_the_products_another_channel_adds_to_the_catalogue() {
+    let app = spawn_app_with(engine_config()).await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Acme").await;
+    let first = Sim::start(Channel::WooCommerce).await;
+    let skus: Vec<String> = first.stock().await.into_keys().collect();
+    let a = connect(
+        &app,
+        &t,
+        &store,
+        &first,
+        json!({ "push_notifications": false }),
+    )
+    .await;
+    assert_eq!(
+        health(&app, &t, &store, &a).await["unmapped_listings"],
+        skus.len()
+    );
+
+    // A second shop with the same SKUs fills the catalogue from its listings.
+    let second = Sim::start(Channel::WooCommerce).await;
+    let b = connect(
+        &app,
+        &t,
+        &store,
+        &second,
+        json!({ "push_notifications": false, "add_to_main_products": true }),
+    )
+    .await;
+    let products = app
+        .get(&t, &format!("/v1/stores/{store}/products?limit=1000"))
+        .await;
+    assert_eq!(
+        products.body["items"].as_array().unwrap().len(),
+        skus.len(),
+        "{}",
+        products.body
+    );
+    for ch in [&a, &b] {
+        assert_eq!(health(&app, &t, &store, ch).await["unmapped_listings"], 0);
+    }
+    // The new products have no stock yet: both shops go to 0, then follow.
+    let zero: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 0)).collect();
+    shows(&first, &zero).await;
+    shows(&second, &zero).await;
+    set_stock(&app, &t, &store, &skus, 4).await;
+    let four: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 4)).collect();
+    shows(&first, &four).await;
+    shows(&second, &four).await;
+}
