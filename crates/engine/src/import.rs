@@ -71,7 +71,14 @@ impl Engine {
         let mut summary = ImportSummary::default();
         let jobs = inner
             .storage
-            .claim_jobs(r, started, chrono::Duration::minutes(5), 20)
+            .claim_jobs(
+                r,
+                started,
+                inner.config.lease,
+                20,
+                &inner.instance,
+                self.stale_before(started),
+            )
             .await?;
         let conn = match conn {
             Ok(c) => c,
@@ -119,7 +126,7 @@ impl Engine {
         if run_incremental && error.is_none() {
             for (since, advance) in self.windows(r, &ch, conn.capabilities(), started) {
                 if let Err(e) = self
-                    .fetch_window(r, conn.as_ref(), since, advance, &mut summary)
+                    .fetch_window(r, conn.as_ref(), since, advance, &mut summary, None)
                     .await
                 {
                     error = Some(e.to_string());
@@ -353,9 +360,11 @@ impl Engine {
         since: DateTime<Utc>,
         advance: bool,
         summary: &mut ImportSummary,
+        job: Option<i64>,
     ) -> Result<(), ConnectorError> {
         let mut page = None;
         let mut newest: Option<DateTime<Utc>> = None;
+        let (mut pages, mut orders) = (0u64, 0usize);
         for _ in 0..self.inner.config.max_pages {
             let p = conn
                 .fetch_orders(&OrderQuery {
@@ -368,7 +377,15 @@ impl Engine {
             let last = p.next_page.is_none();
             let next = p.next_page.clone();
             let cursor = (advance && last).then_some(newest).flatten();
+            pages += 1;
+            orders += p.orders.len();
             self.store_page(r, p, cursor, summary).await;
+            if let Some(id) = job {
+                let progress = json!({ "pages": pages, "orders": orders });
+                if let Err(e) = self.inner.storage.set_job_progress(id, progress).await {
+                    tracing::warn!(job = id, error = %e, "cannot record job progress");
+                }
+            }
             if last {
                 return Ok(());
             }
@@ -469,7 +486,8 @@ impl Engine {
         };
         // Orders changed after `to` come along too: importing them is
         // idempotent, and the channels' filters are by "changed since" only.
-        self.fetch_window(r, conn, from, false, summary).await
+        self.fetch_window(r, conn, from, false, summary, Some(job.id))
+            .await
     }
 
     async fn one_order(

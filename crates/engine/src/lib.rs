@@ -103,6 +103,11 @@ pub struct EngineConfig {
     pub webhook_timeout: Duration,
     /// Deliveries in flight per webhook endpoint, across workers.
     pub webhook_concurrency: u32,
+    /// How often this process tells the database it is alive.
+    pub heartbeat: Duration,
+    /// A worker instance that has not beaten for this long is dead: its
+    /// leases are free at once, however long they were taken for.
+    pub stale_after: chrono::Duration,
 }
 
 impl Default for EngineConfig {
@@ -123,6 +128,8 @@ impl Default for EngineConfig {
             outbound: AddressPolicy::default(),
             webhook_timeout: Duration::from_secs(15),
             webhook_concurrency: 4,
+            heartbeat: Duration::from_secs(2),
+            stale_after: chrono::Duration::seconds(switchyard_storage::WORKER_STALE_AFTER_SECS),
         }
     }
 }
@@ -173,6 +180,18 @@ struct Inner {
     swept: Mutex<std::collections::HashMap<ChannelId, chrono::DateTime<chrono::Utc>>>,
     /// The outbound client of webhook deliveries, built on first use.
     webhook_client: tokio::sync::OnceCell<reqwest::Client>,
+    /// This process's worker instance id (`wrk_…`): the holder of its leases.
+    instance: String,
+}
+
+/// A new worker instance id: `wrk_`, the start time and 8 random hex
+/// digits (unique among the processes sharing a database).
+fn instance_id() -> String {
+    format!(
+        "wrk_{}_{:08x}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S"),
+        fastrand::u32(..)
+    )
 }
 
 impl Engine {
@@ -198,13 +217,64 @@ impl Engine {
                 pushing: Mutex::new(HashSet::new()),
                 swept: Mutex::new(std::collections::HashMap::new()),
                 webhook_client: tokio::sync::OnceCell::new(),
+                instance: instance_id(),
             }),
+        }
+    }
+
+    /// This process's worker instance id.
+    #[must_use]
+    pub fn instance(&self) -> &str {
+        &self.inner.instance
+    }
+
+    /// When a holder that has not beaten since is dead.
+    pub(crate) fn stale_before(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> chrono::DateTime<chrono::Utc> {
+        now - self.inner.config.stale_after
+    }
+
+    /// Beat until `stop`, then say this instance stopped (its leases are
+    /// free at once for the next process).
+    async fn heartbeat_loop(&self, stop: &mut watch::Receiver<bool>) {
+        let id = &self.inner.instance;
+        loop {
+            if let Err(e) = self.inner.storage.beat(id, chrono::Utc::now()).await {
+                tracing::error!(error = %e, "heartbeat failed");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.inner.config.heartbeat) => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+        }
+        if let Err(e) = self
+            .inner
+            .storage
+            .stop_instance(id, chrono::Utc::now())
+            .await
+        {
+            tracing::error!(error = %e, "cannot record the instance's stop");
         }
     }
 
     /// Run the scheduler and the pusher until `shutdown` turns true.
     pub async fn run(&self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!("engine started");
+        tracing::info!(instance = %self.inner.instance, "engine started");
+        if let Err(e) = self
+            .inner
+            .storage
+            .beat(&self.inner.instance, chrono::Utc::now())
+            .await
+        {
+            tracing::error!(error = %e, "cannot register the worker instance");
+        }
+        let heart = {
+            let this = self.clone();
+            let mut stop = shutdown.clone();
+            tokio::spawn(async move { this.heartbeat_loop(&mut stop).await })
+        };
         let importer = {
             let this = self.clone();
             let mut stop = shutdown.clone();
@@ -230,6 +300,7 @@ impl Engine {
         let _ = pusher.await;
         let _ = shipper.await;
         let _ = notifier.await;
+        let _ = heart.await;
         tracing::info!("engine stopped");
     }
 
@@ -243,7 +314,11 @@ impl Engine {
             match self
                 .inner
                 .storage
-                .due_channels(chrono::Utc::now(), 100)
+                .due_channels(
+                    chrono::Utc::now(),
+                    100,
+                    self.stale_before(chrono::Utc::now()),
+                )
                 .await
             {
                 Ok(due) => {

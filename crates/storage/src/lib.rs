@@ -31,6 +31,11 @@ use switchyard_domain::plugin_rules::PluginRules;
 use switchyard_domain::stock::StockSource;
 use switchyard_domain::values::Sku;
 
+/// Seconds without a heartbeat after which a worker instance counts as
+/// dead and its leases as free (the engine's default `stale_after`, and
+/// what the API calls a stalled job).
+pub const WORKER_STALE_AFTER_SECS: i64 = 10;
+
 /// Errors of every storage backend.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -308,8 +313,13 @@ pub trait Orders: Send + Sync {
 #[async_trait]
 pub trait Imports: Send + Sync {
     /// Channels with credentials whose import is due at `now`, or that have
-    /// jobs waiting.
-    async fn due_channels(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ChannelRef>>;
+    /// jobs free to claim (see [`Imports::claim_jobs`] for `stale_before`).
+    async fn due_channels(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<ChannelRef>>;
     /// Who owns a channel (for inbound notifications, which carry no token).
     async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>>;
     /// Upsert `items` by `(channel, channel_order_id)` in one transaction
@@ -367,14 +377,25 @@ pub trait Imports: Send + Sync {
     ) -> Result<JobRecord>;
     /// One job of a channel.
     async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord>;
-    /// Claim up to `limit` due jobs of `channel` for `lease`.
+    /// Claim up to `limit` due jobs of `channel` for `lease`, as worker
+    /// instance `holder`. A job is free when it is not leased, its lease
+    /// has run out, or its holder has not beaten since `stale_before`
+    /// (it died) or has stopped.
     async fn claim_jobs(
         &self,
         channel: &ChannelRef,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u32,
+        holder: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<Vec<Job>>;
+    /// What a running job has done so far (`{"pages", "orders"}`).
+    async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()>;
+    /// Worker instance `id` is alive at `now` (registers it on the first beat).
+    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Worker instance `id` stopped: its leases are free at once.
+    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Finish a job, or (with `retry_at`) release it for a later attempt.
     async fn finish_job(
         &self,

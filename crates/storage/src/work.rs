@@ -188,6 +188,16 @@ pub struct JobRecord {
     pub created_at: DateTime<Utc>,
     /// Finished (successfully or given up).
     pub finished_at: Option<DateTime<Utc>>,
+    /// The worker instance that holds (or last held) it.
+    pub locked_by: Option<String>,
+    /// Until when it is leased.
+    pub locked_until: Option<DateTime<Utc>>,
+    /// The holder's last heartbeat (`None`: no holder, or it stopped).
+    pub holder_heartbeat_at: Option<DateTime<Utc>>,
+    /// When it was first claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// What it has done so far.
+    pub progress: Option<serde_json::Value>,
 }
 
 /// A listing as downloaded from the channel.

@@ -65,6 +65,20 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Give the workers the outbound policy: for webhooks and plugins, and
+    /// for every channel's HTTP client. Returns the policy.
+    pub fn apply_outbound(
+        &self,
+        engine: &mut switchyard_engine::EngineConfig,
+    ) -> anyhow::Result<switchyard_domain::webhook::AddressPolicy> {
+        let policy = self.outbound_policy()?;
+        engine.outbound = policy.clone();
+        engine.http.outbound = policy.clone();
+        Ok(policy)
+    }
+}
+
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")

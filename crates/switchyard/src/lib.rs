@@ -98,9 +98,7 @@ impl Application {
         let storage = open_storage(config).await?;
         let cipher = CredentialCipher::load_or_create(&config.key_file())?;
         let wake = Arc::new(tokio::sync::Notify::new());
-        let outbound = config.outbound_policy()?;
-        engine.outbound = outbound.clone();
-        engine.http.outbound = outbound.clone();
+        let outbound = config.apply_outbound(&mut engine)?;
         let state = AppState {
             storage: storage.clone(),
             cipher: cipher.clone(),

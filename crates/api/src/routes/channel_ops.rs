@@ -153,10 +153,35 @@ pub struct JobOut {
     pub created_at: DateTime<Utc>,
     /// Finished (done, or given up with `last_error`).
     pub finished_at: Option<DateTime<Utc>>,
+    /// `queued`, `running` (a live worker holds it), `stalled` (its worker
+    /// stopped beating: another takes it over within seconds), `done` or
+    /// `failed`.
+    pub state: &'static str,
+    /// The worker instance holding (or that last held) it.
+    pub holder: Option<String>,
+    /// That worker's last heartbeat, while it is alive.
+    pub holder_heartbeat_at: Option<DateTime<Utc>>,
+    /// First claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// So far: `{"pages", "orders"}` (backfills).
+    #[schema(value_type = Option<Object>)]
+    pub progress: Option<serde_json::Value>,
 }
 
 impl From<JobRecord> for JobOut {
     fn from(j: JobRecord) -> Self {
+        let now = Utc::now();
+        let leased = j.locked_until.is_some_and(|t| t > now);
+        let alive = j.holder_heartbeat_at.is_some_and(|t| {
+            now - t < chrono::Duration::seconds(switchyard_storage::WORKER_STALE_AFTER_SECS)
+        });
+        let state = match (j.finished_at, &j.last_error) {
+            (Some(_), Some(_)) => "failed",
+            (Some(_), None) => "done",
+            (None, _) if leased && alive => "running",
+            (None, _) if leased => "stalled",
+            (None, _) => "queued",
+        };
         Self {
             id: j.id,
             kind: j.kind,
@@ -165,6 +190,11 @@ impl From<JobRecord> for JobOut {
             last_error: j.last_error,
             created_at: j.created_at,
             finished_at: j.finished_at,
+            state,
+            holder: j.locked_by,
+            holder_heartbeat_at: j.holder_heartbeat_at,
+            started_at: j.started_at,
+            progress: j.progress,
         }
     }
 }

@@ -53,25 +53,47 @@ fn job_record_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRecord> {
         last_error: r.try_get("last_error")?,
         created_at: parse_ts(r.try_get("created_at")?)?,
         finished_at: parse_opt_ts(r.try_get("finished_at")?)?,
+        locked_by: r.try_get("locked_by")?,
+        locked_until: parse_opt_ts(r.try_get("locked_until")?)?,
+        holder_heartbeat_at: match r.try_get::<Option<String>, _>("holder_heartbeat_at") {
+            Ok(v) => parse_opt_ts(v)?,
+            Err(_) => None,
+        },
+        started_at: parse_opt_ts(r.try_get("started_at")?)?,
+        progress: r
+            .try_get::<Option<String>, _>("progress")?
+            .map(|p| serde_json::from_str(&p))
+            .transpose()
+            .map_err(|e| StorageError::corrupt("job progress", e))?,
     })
 }
 
+/// `j` (a job row) is free to claim: not leased, lease run out, or its
+/// holder dead (no beat since `?stale`) or stopped.
+const JOB_FREE: &str = "(j.locked_until IS NULL OR j.locked_until <= :now
+    OR NOT EXISTS (SELECT 1 FROM worker_instances w WHERE w.id = j.locked_by
+                   AND w.stopped_at IS NULL AND w.heartbeat_at > :stale))";
+
 #[async_trait]
 impl Imports for SqliteStorage {
-    async fn due_channels(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<ChannelRef>> {
-        let now = ts(now);
-        let rows = sqlx::query(
+    async fn due_channels(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<ChannelRef>> {
+        let free = JOB_FREE.replace(":now", "?1").replace(":stale", "?3");
+        let rows = sqlx::query(&format!(
             "SELECT account_id, store_id, id FROM channels
-             WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?)
+             WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
              UNION
              SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
-             WHERE j.finished_at IS NULL AND j.run_after <= ? AND (j.locked_until IS NULL OR j.locked_until <= ?)
-             LIMIT ?",
-        )
-        .bind(&now)
-        .bind(&now)
-        .bind(&now)
+             WHERE j.finished_at IS NULL AND j.run_after <= ?1 AND {free}
+             LIMIT ?2"
+        ))
+        .bind(ts(now))
         .bind(i64::from(limit.max(1)))
+        .bind(ts(stale_before))
         .fetch_all(&self.read)
         .await?;
         rows.iter().map(channel_ref_from_row).collect()
@@ -335,12 +357,16 @@ impl Imports for SqliteStorage {
             &channel.channel_id,
         )
         .await?;
-        let row = sqlx::query("SELECT * FROM jobs WHERE id = ? AND channel_id = ?")
-            .bind(id)
-            .bind(channel.channel_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or(StorageError::NotFound { entity: "job" })?;
+        let row = sqlx::query(
+            "SELECT j.*, w.heartbeat_at AS holder_heartbeat_at FROM jobs j
+             LEFT JOIN worker_instances w ON w.id = j.locked_by AND w.stopped_at IS NULL
+             WHERE j.id = ? AND j.channel_id = ?",
+        )
+        .bind(id)
+        .bind(channel.channel_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "job" })?;
         job_record_from_row(&row)
     }
 
@@ -350,19 +376,24 @@ impl Imports for SqliteStorage {
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: u32,
+        holder: &str,
+        stale_before: DateTime<Utc>,
     ) -> Result<Vec<Job>> {
         let now_s = ts(now);
-        let rows = sqlx::query(
-            "UPDATE jobs SET locked_until = ?, attempts = attempts + 1 WHERE id IN (
-                SELECT id FROM jobs WHERE channel_id = ? AND finished_at IS NULL AND run_after <= ?
-                AND (locked_until IS NULL OR locked_until <= ?) ORDER BY id LIMIT ?)
-             RETURNING *",
-        )
+        let free = JOB_FREE.replace(":now", "?4").replace(":stale", "?5");
+        let rows = sqlx::query(&format!(
+            "UPDATE jobs SET locked_until = ?1, locked_by = ?6, attempts = attempts + 1,
+                 started_at = COALESCE(started_at, ?4) WHERE id IN (
+                SELECT j.id FROM jobs j WHERE j.channel_id = ?2 AND j.finished_at IS NULL
+                AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
+             RETURNING *"
+        ))
         .bind(ts(now + lease))
         .bind(channel.channel_id.as_str())
-        .bind(&now_s)
-        .bind(&now_s)
         .bind(i64::from(limit.max(1)))
+        .bind(&now_s)
+        .bind(ts(stale_before))
+        .bind(holder)
         .fetch_all(&self.write)
         .await?;
         let mut jobs = rows
@@ -380,6 +411,37 @@ impl Imports for SqliteStorage {
             .collect::<Result<Vec<_>>>()?;
         jobs.sort_by_key(|j| j.id);
         Ok(jobs)
+    }
+
+    async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE jobs SET progress = ? WHERE id = ?")
+            .bind(progress.to_string())
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = ts(now);
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(id)
+        .bind(&now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE worker_instances SET stopped_at = ? WHERE id = ?")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     async fn finish_job(

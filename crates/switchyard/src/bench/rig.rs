@@ -87,7 +87,8 @@ impl Rig {
     }
 
     /// An engine over the server's storage, to drive by steps.
-    pub(crate) fn engine(&self, config: EngineConfig) -> anyhow::Result<Engine> {
+    pub(crate) fn engine(&self, mut config: EngineConfig) -> anyhow::Result<Engine> {
+        self.config.apply_outbound(&mut config)?;
         let cipher = CredentialCipher::load_or_create(&self.config.key_file())?;
         Ok(Engine::new(
             self.storage.clone(),

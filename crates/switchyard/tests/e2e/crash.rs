@@ -29,6 +29,10 @@ fn free_port() -> u16 {
 }
 
 fn serve(dir: &std::path::Path, port: u16) -> Server {
+    serve_with_lease(dir, port, 2)
+}
+
+fn serve_with_lease(dir: &std::path::Path, port: u16, lease_secs: u32) -> Server {
     Server(
         Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -36,7 +40,7 @@ fn serve(dir: &std::path::Path, port: u16) -> Server {
             .arg(dir)
             .env("RUST_LOG", "warn")
             // A step left by a killed process is taken up again after this.
-            .env("SWITCHYARD_WORKER_LEASE_SECS", "2")
+            .env("SWITCHYARD_WORKER_LEASE_SECS", lease_secs.to_string())
             // Webhook receivers of these tests listen on loopback.
             .env("SWITCHYARD_OUTBOUND_ALLOW", "127.0.0.1")
             .stdout(Stdio::null())
@@ -348,4 +352,95 @@ async fn a_server_killed_between_a_change_and_its_webhook_delivers_it_after_rest
     assert_eq!(ok.len(), 1);
     assert_eq!(ok[0].id, held[0].id, "the same message, by its webhook-id");
     assert_eq!(ok[0].json()["data"]["sku"], "KILLED");
+}
+
+/// A backfill whose server is killed mid-way is taken over by the next
+/// process within seconds, because the dead process stopped beating, not
+/// after the (here five-minute) lease runs out. The job shows its holder
+/// and progress while it runs.
+#[tokio::test]
+async fn a_backfill_killed_mid_way_finishes_within_seconds_of_the_restart() {
+    let sim = switchyard_sim::spawn(
+        Channel::WooCommerce,
+        &switchyard_sim::SimOptions {
+            seed: 11,
+            products: 12,
+            orders: 1_500,
+            ..switchyard_sim::SimOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let shop = Sim {
+        sim,
+        http: reqwest::Client::new(),
+    };
+    // Every answer takes 300 ms: 15 pages of 100 take a few seconds.
+    shop.faults(&Faults {
+        rate_slow: 1.0,
+        slow_ms: 300,
+        ..Faults::default()
+    })
+    .await;
+    let (dir, port, mut server, api, store) = start().await;
+    drop(server);
+    server = serve_with_lease(dir.path(), port, 300);
+    eventually("the server to answer", 20, || async {
+        api.send(reqwest::Method::GET, "/v1/stores", None).await.0 == 200
+    })
+    .await;
+    let (s, ch) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/channels"),
+            Some(
+                json!({ "name": "Woo", "kind": "woocommerce", "base_url": shop.url(),
+                "credentials": shop.sim.credentials,
+                "settings": { "download_products": false, "push_notifications": false,
+                              "cadence_secs": 86400 } }),
+            ),
+        )
+        .await;
+    assert_eq!(s, 201, "{ch}");
+    let ch = ch["id"].as_str().unwrap().to_owned();
+    let (s, job) = api
+        .send(
+            reqwest::Method::POST,
+            &format!("/v1/stores/{store}/channels/{ch}/backfill"),
+            Some(json!({ "from": "2000-01-01T00:00:00Z" })),
+        )
+        .await;
+    assert!(s == 201 || s == 202, "{s} {job}");
+    let path = format!(
+        "/v1/stores/{store}/channels/{ch}/jobs/{}",
+        job["id"].as_i64().unwrap()
+    );
+    let get = || async { api.send(reqwest::Method::GET, &path, None).await.1 };
+    eventually("the backfill to be two pages in", 60, || async {
+        get().await["progress"]["pages"].as_u64().unwrap_or(0) >= 2
+    })
+    .await;
+    let running = get().await;
+    assert_eq!(running["state"], "running", "{running}");
+    let first_holder = running["holder"].as_str().unwrap().to_owned();
+    assert!(first_holder.starts_with("wrk_"), "{running}");
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+
+    let restarted = std::time::Instant::now();
+    server = serve_with_lease(dir.path(), port, 300);
+    eventually("the backfill to finish after the restart", 60, || async {
+        get().await["state"] == "done"
+    })
+    .await;
+    let took = restarted.elapsed();
+    let done = get().await;
+    assert!(
+        took < std::time::Duration::from_secs(100),
+        "taken over after {took:?}, not after the 300 s lease"
+    );
+    assert_ne!(done["holder"], first_holder.as_str(), "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    assert!(done["progress"]["pages"].as_u64().unwrap() >= 15, "{done}");
+    drop(server);
 }
