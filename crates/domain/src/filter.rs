@@ -91,6 +91,22 @@ pub struct OrderFilters {
     pub countries: ListFilter,
     /// Line SKUs: exact or glob (`*` any run, `?` one character).
     pub skus: ListFilter,
+    /// Lines that map to no product (no SKU, like a "Gift wrapping" fee
+    /// line, or a SKU the store does not have): counted on the order
+    /// either way; `hold` also puts an arriving order with such a line on
+    /// hold.
+    pub unmapped_lines: UnmappedLines,
+}
+
+/// What an arriving order with lines that map to no product becomes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnmappedLines {
+    /// Imported as usual; the lines commit nothing and are counted.
+    #[default]
+    Ignore,
+    /// Imported on hold, with the lines named in the reason.
+    Hold,
 }
 
 /// An allow list and a deny list. An empty allow list allows everything.
@@ -142,6 +158,31 @@ impl OrderFilters {
                 "a SKU or glob (1–128 characters, no control characters)",
             )
             .map_err(|e| e.under("skus"))
+    }
+
+    /// Why an arriving `order` (its lines flagged against the catalogue)
+    /// goes on hold for its unmapped lines, if it does.
+    #[must_use]
+    pub fn unmapped_hold(&self, order: &UnifiedOrder) -> Option<String> {
+        if self.unmapped_lines != UnmappedLines::Hold {
+            return None;
+        }
+        let names: Vec<String> = order
+            .lines
+            .iter()
+            .filter(|l| l.maps_to_nothing())
+            .map(|l| match l.sku.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() => format!("`{s}`"),
+                _ => format!("\"{}\" (no SKU)", l.title),
+            })
+            .collect();
+        (!names.is_empty()).then(|| {
+            format!(
+                "{} line(s) map to no product: {}",
+                names.len(),
+                names.join(", ")
+            )
+        })
     }
 
     /// Why the filters exclude `order`, if they do.
@@ -421,6 +462,28 @@ mod tests {
             state(decide(&order("DE", &["A"]), &allow, None)),
             Some(OrderState::Excluded)
         );
+    }
+
+    #[test]
+    fn unmapped_lines_hold_the_order_only_when_the_channel_says_so() {
+        let mut o = order("GB", &["A", "FEE"]);
+        o.lines[1].sku = None;
+        o.lines[1].title = "Gift wrapping".into();
+        for l in &mut o.lines {
+            l.flag_against(|s| s == "A");
+        }
+        assert_eq!(o.unmapped_lines(), 1);
+        assert_eq!(OrderFilters::default().unmapped_hold(&o), None);
+        let hold = OrderFilters {
+            unmapped_lines: UnmappedLines::Hold,
+            ..OrderFilters::default()
+        };
+        let reason = hold.unmapped_hold(&o).unwrap();
+        assert!(reason.contains("\"Gift wrapping\" (no SKU)"), "{reason}");
+        assert_eq!(hold.unmapped_hold(&order("GB", &["A"])), None);
+        let parsed: OrderFilters = serde_json::from_str(r#"{"unmapped_lines": "hold"}"#).unwrap();
+        assert_eq!(parsed.unmapped_lines, UnmappedLines::Hold);
+        assert!(serde_json::from_str::<OrderFilters>(r#"{"unmapped_lines": "drop"}"#).is_err());
     }
 
     #[test]

@@ -211,7 +211,23 @@ pub struct UnifiedOrder {
     pub tags: Vec<String>,
 }
 
+impl UnifiedOrder {
+    /// Lines that map to no product (flagged by [`UnifiedOrderLine::flag_against`]).
+    #[must_use]
+    pub fn unmapped_lines(&self) -> usize {
+        self.lines.iter().filter(|l| l.maps_to_nothing()).count()
+    }
+}
+
 impl UnifiedOrderLine {
+    /// Whether the line was flagged as mapping to no product.
+    #[must_use]
+    pub fn maps_to_nothing(&self) -> bool {
+        self.flags
+            .iter()
+            .any(|f| matches!(f, LineFlag::MissingSku | LineFlag::UnknownSku))
+    }
+
     /// Flag the line against the catalogue: missing or unknown SKUs are
     /// marked (never dropped). `known` says whether a SKU is a store product.
     pub fn flag_against(&mut self, known: impl Fn(&str) -> bool) {

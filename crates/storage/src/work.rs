@@ -319,6 +319,10 @@ pub struct ChannelHealth {
     /// Listings that map to no main product (no SKU, or a SKU the store
     /// does not have and no mapping names): they get no stock.
     pub unmapped_listings: i64,
+    /// Stock pushes the channel refused or that keep failing.
+    pub failing_stock_pushes: i64,
+    /// Lines of the channel's open orders that map to no product.
+    pub unmapped_order_lines: i64,
 }
 
 /// Filters of the orders list.

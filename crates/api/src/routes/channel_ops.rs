@@ -316,6 +316,12 @@ pub struct HealthOut {
     /// with `GET …/listings?unmapped=true`, then create the products or map
     /// their SKUs (`PUT …/sku-mappings/{channel_sku}`).
     pub unmapped_listings: i64,
+    /// Stock pushes the channel refused or that keep failing: each listing
+    /// shows its `push_error` in `GET …/listings`.
+    pub failing_stock_pushes: i64,
+    /// Lines of open orders that map to no product (they commit no stock):
+    /// each order shows `unmapped_lines`.
+    pub unmapped_order_lines: i64,
 }
 
 /// Health of a channel: last successful import, last error, orders imported
@@ -336,6 +342,8 @@ pub async fn channel_health(
         oldest_unpushed_stock_change,
         unpushed_stock_changes,
         unmapped_listings,
+        failing_stock_pushes,
+        unmapped_order_lines,
     } = s
         .storage
         .channel_health(&auth.account_id, &store, &id)
@@ -347,6 +355,8 @@ pub async fn channel_health(
         oldest_unpushed_stock_change,
         unpushed_stock_changes,
         unmapped_listings,
+        failing_stock_pushes,
+        unmapped_order_lines,
     }))
 }
 
@@ -370,10 +380,60 @@ pub struct ImportErrorList {
     pub items: Vec<ImportErrorRecord>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
+    /// The channel's other problems, each with its count and where to see
+    /// them (only those that have any).
+    pub problems: Vec<ProblemOut>,
+}
+
+/// A kind of problem with a channel's data, counted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemOut {
+    /// `unmapped_listings`, `failing_stock_pushes` or `unmapped_order_lines`.
+    pub code: &'static str,
+    /// How many.
+    pub count: i64,
+    /// What it means and what to do.
+    pub message: &'static str,
+    /// Where to see them.
+    pub see: String,
+}
+
+fn problems(store: &StoreId, ch: &ChannelId, h: &ChannelHealth) -> Vec<ProblemOut> {
+    let base = format!("/v1/stores/{store}/channels/{ch}");
+    [
+        (
+            "unmapped_listings",
+            h.unmapped_listings,
+            "listings whose SKU matches no main product get no stock: create the products or map their SKUs (PUT …/sku-mappings/{channel_sku})",
+            format!("{base}/listings?unmapped=true"),
+        ),
+        (
+            "failing_stock_pushes",
+            h.failing_stock_pushes,
+            "stock pushes the channel refused or that keep failing; each listing shows the channel's push_error",
+            format!("{base}/listings"),
+        ),
+        (
+            "unmapped_order_lines",
+            h.unmapped_order_lines,
+            "lines of open orders that map to no product commit no stock; each order shows unmapped_lines, and order_filters.unmapped_lines: \"hold\" holds such orders",
+            format!("/v1/orders?channel_id={ch}"),
+        ),
+    ]
+    .into_iter()
+    .filter(|p| p.1 > 0)
+    .map(|(code, count, message, see)| ProblemOut {
+        code,
+        count,
+        message,
+        see,
+    })
+    .collect()
 }
 
 /// Orders the channel sent that could not be imported (unresolved only,
-/// unless `all=true`).
+/// unless `all=true`), and the counts of the channel's other problems
+/// (`problems`: unmapped listings, failing stock pushes, unmapped order lines).
 #[utoipa::path(get, path = "/v1/stores/{store_id}/channels/{channel_id}/errors", tag = "channels",
     params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ErrorsQuery),
     responses((status = 200, body = ImportErrorList), (status = 404, body = ErrorBody)))]
@@ -393,9 +453,14 @@ pub async fn list_import_errors(
         .storage
         .list_import_errors(&auth.account_id, &store, &id, q.all.unwrap_or(false), &page)
         .await?;
+    let health = s
+        .storage
+        .channel_health(&auth.account_id, &store, &id)
+        .await?;
     Ok(Json(ImportErrorList {
         items: p.items,
         next_cursor: p.next.as_deref().map(encode_cursor),
+        problems: problems(&store, &id, &health),
     }))
 }
 

@@ -59,6 +59,11 @@ pub struct OrderOut {
     #[serde(flatten)]
     #[schema(value_type = Object)]
     pub order: OrderRecord,
+    /// Lines that map to no product (no SKU, like a "Gift wrapping" fee,
+    /// or a SKU the store does not have): they commit no stock. Each is
+    /// flagged in `unified.lines[].flags`; the channel's
+    /// `order_filters.unmapped_lines: "hold"` holds such orders.
+    pub unmapped_lines: usize,
     /// Its shipments and where each stands on the channel.
     #[schema(value_type = Vec<Object>)]
     pub fulfilments: Vec<FulfilmentRecord>,
@@ -77,6 +82,10 @@ async fn order_out(s: &AppState, auth: &Auth, order: OrderRecord) -> Result<Orde
         fulfilments: s.storage.list_fulfilments(&auth.account_id, &id).await?,
         back_office: s.storage.back_office_order(&auth.account_id, &id).await?,
         journal: s.storage.order_events(&auth.account_id, &id).await?,
+        unmapped_lines: order
+            .unified
+            .as_ref()
+            .map_or(0, switchyard_domain::order::UnifiedOrder::unmapped_lines),
         order,
     })
 }

@@ -197,6 +197,13 @@ pub(crate) async fn import_batch(
                 state = OrderState::OnHold;
             }
         }
+        // A store that holds orders with lines mapping to no product.
+        let hold_reason = (existing.is_none() && state == OrderState::Open)
+            .then(|| settings.order_filters.unmapped_hold(&order))
+            .flatten();
+        if hold_reason.is_some() {
+            state = OrderState::OnHold;
+        }
         let written = write_order(
             conn,
             account,
@@ -207,6 +214,7 @@ pub(crate) async fn import_batch(
                 channel_order_id: &order.channel_order_id,
                 state,
                 excluded_reason,
+                hold_reason,
                 unified: Some(&order),
                 raw: Some(item.raw.to_string()),
                 lines,

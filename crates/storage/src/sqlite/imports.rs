@@ -307,12 +307,28 @@ impl Imports for SqliteStorage {
         .bind(channel.as_str())
         .fetch_one(&mut *tx)
         .await?;
+        let failing: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM stock_pushes WHERE channel_id = ? AND state = 'error'",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let unmapped_lines: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+             WHERE o.channel_id = ? AND o.state IN ('open', 'on_hold', 'partially_fulfilled')
+             AND NOT EXISTS (SELECT 1 FROM products p WHERE p.store_id = o.store_id AND p.sku = ol.sku)",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
         Ok(ChannelHealth {
             orders_imported_today: today,
             open_import_errors: errors,
             oldest_unpushed_stock_change: parse_opt_ts(oldest)?,
             unpushed_stock_changes: unpushed,
             unmapped_listings: unmapped,
+            failing_stock_pushes: failing,
+            unmapped_order_lines: unmapped_lines,
         })
     }
 

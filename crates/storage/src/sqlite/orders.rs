@@ -41,6 +41,8 @@ pub(crate) struct OrderWrite<'a> {
     pub channel_order_id: &'a str,
     pub state: OrderState,
     pub excluded_reason: Option<String>,
+    /// Why a new order is on hold (kept as it is for an existing one).
+    pub hold_reason: Option<String>,
     pub unified: Option<&'a UnifiedOrder>,
     pub raw: Option<String>,
     pub lines: Vec<LineWrite>,
@@ -214,7 +216,7 @@ pub(crate) async fn write_order(
     }
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
-         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags) ",
+         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
     );
     q.push_values([()], |mut b, ()| {
         b.push_bind(id.as_str())
@@ -236,7 +238,8 @@ pub(crate) async fn write_order(
             .push_bind(&unified_json)
             .push_bind(&w.raw)
             .push_bind(&w.excluded_reason)
-            .push_bind(&channel_tags);
+            .push_bind(&channel_tags)
+            .push_bind(&w.hold_reason);
     });
     q.push(
         " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
@@ -498,6 +501,7 @@ impl Orders for SqliteStorage {
                 channel_order_id: &order.channel_order_id,
                 state: order.state,
                 excluded_reason: None,
+                hold_reason: None,
                 unified: None,
                 raw: None,
                 lines,
