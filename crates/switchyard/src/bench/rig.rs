@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::demo::{Api, channel_credentials};
-use crate::{Application, Config, Engine, EngineConfig, create_token};
+use crate::{Application, Config, Engine, EngineConfig};
 
 /// A running server with one store.
 pub(crate) struct Rig {
@@ -49,22 +49,8 @@ impl Rig {
         let server = tokio::spawn(app.run_until_stopped(async {
             let _ = stop_rx.await;
         }));
-        let (token, _) = create_token(storage.as_ref(), "bench", None, "bench").await?;
-        let api = Api {
-            base: format!("http://{addr}"),
-            token,
-            http: reqwest::Client::new(),
-        };
-        let store = api
-            .send(
-                reqwest::Method::POST,
-                "/v1/stores",
-                Some(json!({ "name": "Bench store" })),
-            )
-            .await?["id"]
-            .as_str()
-            .context("store without id")?
-            .to_owned();
+        let (api, store) =
+            Api::with_new_store(storage.as_ref(), addr, "bench", "Bench store").await?;
         Ok(Self {
             data,
             config,

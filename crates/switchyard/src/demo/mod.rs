@@ -80,6 +80,33 @@ pub(crate) struct Api {
 }
 
 impl Api {
+    /// A new token of `account` on the server at `addr`, and a new store
+    /// `name` made with it: the client and the store id.
+    pub(crate) async fn with_new_store(
+        storage: &dyn switchyard_storage::Storage,
+        addr: std::net::SocketAddr,
+        account: &str,
+        name: &str,
+    ) -> anyhow::Result<(Self, String)> {
+        let (token, _) = create_token(storage, account, None, account).await?;
+        let api = Self {
+            base: format!("http://{addr}"),
+            token,
+            http: reqwest::Client::new(),
+        };
+        let store = api
+            .send(
+                reqwest::Method::POST,
+                "/v1/stores",
+                Some(json!({ "name": name })),
+            )
+            .await?["id"]
+            .as_str()
+            .context("store without id")?
+            .to_owned();
+        Ok((api, store))
+    }
+
     /// Send a request; a non-2xx answer is an error carrying its body.
     pub(crate) async fn send(
         &self,
@@ -266,22 +293,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         println!("  {:<12} {}   (simulator; {how})", s.name, s.sim.base_url());
     }
 
-    let (token, _) = create_token(storage.as_ref(), "demo", None, "demo").await?;
-    let api = Api {
-        base: format!("http://{addr}"),
-        token,
-        http: reqwest::Client::new(),
-    };
-    let store = api
-        .send(
-            reqwest::Method::POST,
-            "/v1/stores",
-            Some(json!({ "name": "Demo store" })),
-        )
-        .await?["id"]
-        .as_str()
-        .context("store without id")?
-        .to_owned();
+    let (api, store) = Api::with_new_store(storage.as_ref(), addr, "demo", "Demo store").await?;
     let skus: Vec<String> = shops[0].stock().await?.into_keys().collect();
     for sku in skus.iter().filter(|s| s.as_str() != KIT) {
         api.send(
