@@ -265,7 +265,7 @@ impl Engine {
         if let Err(e) = self
             .inner
             .storage
-            .beat(&self.inner.instance, chrono::Utc::now())
+            .register_instance(&self.inner.instance, chrono::Utc::now())
             .await
         {
             tracing::error!(error = %e, "cannot register the worker instance");

@@ -392,7 +392,12 @@ pub trait Imports: Send + Sync {
     ) -> Result<Vec<Job>>;
     /// What a running job has done so far (`{"pages", "orders"}`).
     async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()>;
-    /// Worker instance `id` is alive at `now` (registers it on the first beat).
+    /// Worker instance `id` starts at `now`. On SQLite, where one process
+    /// owns the database file, every other instance is retired at once: a
+    /// restarted process takes over what the killed one held without
+    /// waiting for its heartbeat to go stale.
+    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Worker instance `id` is alive at `now`.
     async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Worker instance `id` stopped: its leases are free at once.
     async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;

@@ -438,6 +438,36 @@ impl Imports for SqliteStorage {
         Ok(())
     }
 
+    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = ts(now);
+        let mut tx = self.write.begin().await?;
+        let retired = sqlx::query(
+            "UPDATE worker_instances SET stopped_at = ?1 WHERE id != ?2 AND stopped_at IS NULL",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+        )
+        .bind(id)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if retired > 0 {
+            tracing::info!(
+                instance = id,
+                retired,
+                "took over from the instances before this one"
+            );
+        }
+        Ok(())
+    }
+
     async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
         let now = ts(now);
         sqlx::query(

@@ -9,6 +9,7 @@
 )]
 
 mod catalogue;
+mod jobs;
 mod ledger;
 mod plugins;
 mod shipping;
@@ -78,6 +79,7 @@ backends!(
     shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
     plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
+    jobs::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
 );
 
 pub fn sku(s: &str) -> Sku {

@@ -1,0 +1,107 @@
+//! Job leases and the worker instances that hold them.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+use switchyard_domain::stock::StockRules;
+use switchyard_storage::{ChannelRef, JobKind, Storage};
+
+use crate::{account_and_store, channel};
+
+/// A job leased for five minutes by an instance that stops beating is
+/// free once its heartbeat is older than the staleness bound (or at once
+/// when the instance says it stopped), not when the lease runs out; a live
+/// holder keeps it.
+pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let (a, st) = account_and_store(s, "alice").await;
+    let ch = channel(s, &a, &st, StockRules::default()).await;
+    let r = ChannelRef {
+        account_id: a,
+        store_id: st,
+        channel_id: ch,
+    };
+    let job = s
+        .enqueue_job(
+            &r,
+            JobKind::Backfill,
+            json!({ "from": "2020-01-01T00:00:00Z" }),
+        )
+        .await
+        .unwrap();
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    let stale = Duration::seconds(10);
+    s.beat("wrk_a", t0).await.unwrap();
+    s.beat("wrk_b", t0).await.unwrap();
+    let claimed = s
+        .claim_jobs(&r, t0, lease, 10, "wrk_a", t0 - stale)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let rec = s.get_job(&r, job.id).await.unwrap();
+    assert_eq!(rec.locked_by.as_deref(), Some("wrk_a"));
+    assert!(rec.holder_heartbeat_at.is_some());
+    s.set_job_progress(job.id, json!({ "pages": 3, "orders": 300 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_job(&r, job.id).await.unwrap().progress,
+        Some(json!({ "pages": 3, "orders": 300 }))
+    );
+
+    // A's heartbeat is fresh: B cannot take the job.
+    let t1 = t0 + Duration::seconds(5);
+    assert!(
+        s.claim_jobs(&r, t1, lease, 10, "wrk_b", t1 - stale)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A stops beating; 11 s on it is dead and B takes over, minutes before
+    // the lease would run out.
+    let t2 = t0 + Duration::seconds(11);
+    s.beat("wrk_b", t2).await.unwrap();
+    assert!(
+        s.due_channels(t2, 10, t2 - stale)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.channel_id == r.channel_id),
+        "the channel is due for its stalled job"
+    );
+    let taken = s
+        .claim_jobs(&r, t2, lease, 10, "wrk_b", t2 - stale)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].attempts, 2);
+    let rec = s.get_job(&r, job.id).await.unwrap();
+    assert_eq!(rec.locked_by.as_deref(), Some("wrk_b"));
+    assert_eq!(rec.started_at.map(|t| t.timestamp()), Some(t0.timestamp()));
+
+    // An instance that says it stopped frees its jobs at once.
+    s.stop_instance("wrk_b", t2).await.unwrap();
+    let t3 = t2 + Duration::seconds(1);
+    s.beat("wrk_c", t3).await.unwrap();
+    assert_eq!(
+        s.claim_jobs(&r, t3, lease, 10, "wrk_c", t3 - stale)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // On SQLite a newly registered instance retires every other one.
+    s.register_instance("wrk_d", t3).await.unwrap();
+    assert_eq!(
+        s.claim_jobs(&r, t3, lease, 10, "wrk_d", t3 - stale)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "wrk_c is retired by the new instance"
+    );
+    s.finish_job(job.id, None, None).await.unwrap();
+    assert!(s.get_job(&r, job.id).await.unwrap().finished_at.is_some());
+}
