@@ -44,9 +44,11 @@ async fn run(channel: &str, probe: &str) -> serde_json::Value {
     );
     // The first line says where it listens once the socket is bound.
     let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut out = BufReader::new(child.0.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    // Keep reading what else it prints: a closed pipe would make its next
+    // line fail and end it.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
     let status: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/_sim/status"))
         .await
