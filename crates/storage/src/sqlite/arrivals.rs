@@ -13,7 +13,8 @@ use switchyard_domain::plugin_rules::{OrderFacts, PluginRules};
 
 use super::catalogue::Kinds;
 use super::ledger::{flag_oversold, invalidate_confirmed};
-use super::listings::{enqueue_targets, map_skus, require_channel};
+use super::listings::{enqueue_targets, require_channel};
+use super::mapping::map_skus;
 use super::orders::{LineWrite, OrderWrite, write_order};
 use super::{execute_in, fetch_in_by, now_text, store_setting, stored, ts};
 use crate::{ChannelRef, ImportItem, ImportOutcome, ImportReport, Result, StorageError};

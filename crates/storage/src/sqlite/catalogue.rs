@@ -564,7 +564,7 @@ impl Products for SqliteStorage {
             payload: product_payload(&p),
         };
         append_event(&mut tx, account, store, &ev).await?;
-        super::listings::map_listings_to_new_products(
+        super::mapping::map_listings_to_new_products(
             &mut tx,
             store,
             &std::collections::BTreeSet::from([p.sku.to_string()]),

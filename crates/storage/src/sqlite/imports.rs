@@ -301,22 +301,14 @@ impl Imports for SqliteStorage {
         .bind(channel.as_str())
         .fetch_one(&mut *tx)
         .await?;
-        let unmapped: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM listings WHERE channel_id = ? AND sku IS NULL",
-        )
-        .bind(channel.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let failing: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM stock_pushes WHERE channel_id = ? AND state = 'error'",
-        )
-        .bind(channel.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
-        let unmapped_lines: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM order_lines ol JOIN orders o ON o.id = ol.order_id
-             WHERE o.channel_id = ? AND o.state IN ('open', 'on_hold', 'partially_fulfilled')
-             AND NOT EXISTS (SELECT 1 FROM products p WHERE p.store_id = o.store_id AND p.sku = ol.sku)",
+        // What maps to nothing or keeps failing, in one statement.
+        let (unmapped, failing, unmapped_lines): (i64, i64, i64) = sqlx::query_as(
+            "SELECT
+               (SELECT COUNT(*) FROM listings WHERE channel_id = ?1 AND sku IS NULL),
+               (SELECT COUNT(*) FROM stock_pushes WHERE channel_id = ?1 AND state = 'error'),
+               (SELECT COUNT(*) FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+                WHERE o.channel_id = ?1 AND o.state IN ('open', 'on_hold', 'partially_fulfilled')
+                AND NOT EXISTS (SELECT 1 FROM products p WHERE p.store_id = o.store_id AND p.sku = ol.sku))",
         )
         .bind(channel.as_str())
         .fetch_one(&mut *tx)

@@ -16,6 +16,7 @@ mod fulfilments;
 mod imports;
 mod ledger;
 mod listings;
+mod mapping;
 mod orders;
 mod plugins;
 mod records;
