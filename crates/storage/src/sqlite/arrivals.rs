@@ -1,15 +1,18 @@
-//! Orders arriving from a channel: a batch is filtered, mapped to the
-//! store's SKUs, run through the store's plugin rules once (when an order
-//! first arrives open) and upserted, in the caller's transaction, with
-//! oversell detection and the stock pushes it causes.
+//! Orders arriving from a channel: the facts of a batch are read once (its
+//! stored orders, SKU mappings, product kinds, the channel's filters and
+//! the store's rules), each order's plan comes from
+//! [`switchyard_domain::arrival::plan`], and the plans are written in the
+//! caller's transaction, with oversell detection and the stock pushes they
+//! cause.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Row, SqliteConnection};
-use switchyard_domain::filter::{ChannelSettings, ImportDecision, decide};
+use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
+use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{ChannelId, OrderId};
-use switchyard_domain::order::{OrderState, UnifiedOrder};
-use switchyard_domain::plugin_rules::{OrderFacts, PluginRules};
+use switchyard_domain::order::OrderState;
+use switchyard_domain::plugin_rules::PluginRules;
 
 use super::catalogue::Kinds;
 use super::ledger::{flag_oversold, invalidate_confirmed};
@@ -82,18 +85,6 @@ async fn find_existing_many(
     Ok(out)
 }
 
-/// What plugin rules look at in an arriving order: its lines by store SKU.
-fn arriving_facts(ch: &ChannelId, o: &UnifiedOrder, lines: &[LineWrite]) -> OrderFacts {
-    OrderFacts::of(
-        ch.as_str(),
-        Some(o),
-        lines
-            .iter()
-            .map(|l| (l.sku.clone(), l.quantity.unwrap_or(l.open_quantity)))
-            .collect(),
-    )
-}
-
 /// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
 pub(crate) async fn import_batch(
     conn: &mut SqliteConnection,
@@ -142,69 +133,51 @@ pub(crate) async fn import_batch(
         } else {
             stored_orders.remove(cid)
         };
-        let existing_state = existing.as_ref().map(|e| e.state);
-        let (mut state, mut excluded_reason) =
-            match decide(&item.order, &settings.order_filters, existing_state) {
-                ImportDecision::Skip(reason) => {
-                    report.outcomes.push(ImportOutcome::Skipped { reason });
-                    continue;
-                }
-                ImportDecision::Import {
-                    state,
-                    excluded_reason,
-                } => (state, excluded_reason),
-            };
-        // An exclusion by plugin rule outlasts the channel sending the order again.
-        if state == OrderState::Open
-            && let Some(reason) = existing.as_ref().and_then(|e| e.rule_excluded.clone())
-        {
-            state = OrderState::Excluded;
-            excluded_reason = Some(reason);
-        }
-        if let Some(e) = &existing
-            && existing_state == Some(state)
-            && e.seen.as_deref() == Some(ts(item.order.updated_at).as_str())
-        {
-            report
-                .outcomes
-                .push(ImportOutcome::Unchanged { id: e.id.clone() });
-            continue;
-        }
-        // Only orders that are written are copied (to flag their lines);
-        // re-reads and skipped orders cost no copy.
-        let mut order = item.order.clone();
-        let mut lines = Vec::with_capacity(order.lines.len());
-        let mut mapped_skus = BTreeSet::new();
-        for l in &mut order.lines {
-            let channel_sku = l.sku.as_deref().map(str::trim).unwrap_or("").to_owned();
-            let mapped = mapping.get(channel_sku.as_str()).cloned();
-            l.flag_against(|_| mapped.is_some());
-            mapped_skus.extend(mapped.clone());
-            lines.push(LineWrite {
-                channel_line_id: Some(l.channel_line_id.clone()),
-                sku: mapped.unwrap_or(channel_sku),
-                quantity: Some(l.quantity),
-                open_quantity: l.quantity.max(0),
-            });
-        }
-        // The store's plugin rules see an order once, when it arrives open.
-        let routing = (existing.is_none() && state == OrderState::Open && !rules.rules.is_empty())
-            .then(|| rules.evaluate(&arriving_facts(ch, &order, &lines)));
-        if let Some(r) = &routing {
-            if let Some(reason) = &r.excluded {
-                state = OrderState::Excluded;
-                excluded_reason = Some(reason.clone());
-            } else if r.on_hold.is_some() {
-                state = OrderState::OnHold;
+        let stored_facts = existing.as_ref().map(|e| Stored {
+            state: e.state,
+            same_version: e.seen.as_deref() == Some(ts(item.order.updated_at).as_str()),
+            rule_excluded: e.rule_excluded.clone(),
+        });
+        let w = match plan(
+            ch.as_str(),
+            &item.order,
+            &settings.order_filters,
+            &rules,
+            &mapping,
+            stored_facts.as_ref(),
+        ) {
+            ArrivalPlan::Skip(reason) => {
+                report.outcomes.push(ImportOutcome::Skipped { reason });
+                continue;
             }
-        }
-        // A store that holds orders with lines mapping to no product.
-        let hold_reason = (existing.is_none() && state == OrderState::Open)
-            .then(|| settings.order_filters.unmapped_hold(&order))
-            .flatten();
-        if hold_reason.is_some() {
-            state = OrderState::OnHold;
-        }
+            ArrivalPlan::Unchanged => {
+                if let Some(e) = &existing {
+                    report
+                        .outcomes
+                        .push(ImportOutcome::Unchanged { id: e.id.clone() });
+                }
+                continue;
+            }
+            ArrivalPlan::Write(w) => *w,
+        };
+        let ArrivalWrite {
+            order,
+            lines,
+            state,
+            excluded_reason,
+            hold_reason,
+            routing,
+            mapped_skus,
+        } = w;
+        let lines = lines
+            .into_iter()
+            .map(|l| LineWrite {
+                channel_line_id: Some(l.channel_line_id),
+                sku: l.sku,
+                quantity: Some(l.quantity),
+                open_quantity: l.open_quantity,
+            })
+            .collect();
         let written = write_order(
             conn,
             account,
