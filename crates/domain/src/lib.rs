@@ -18,6 +18,7 @@ pub mod ids;
 pub mod order;
 pub mod plugin_rules;
 pub mod product;
+pub mod push;
 pub mod stock;
 pub mod values;
 pub mod webhook;

@@ -17,7 +17,8 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::ProductAttributes;
-use switchyard_domain::stock::{StockRules, kit_availability};
+use switchyard_domain::push::{ListingPushState, plan_pushes};
+use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
 use super::catalogue::{components_of, product_kind};
@@ -31,16 +32,6 @@ use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
     PushResult, Result, SkuMapping, StorageError,
 };
-
-/// One listing whose target is recomputed.
-struct Target {
-    channel: String,
-    listing: String,
-    sku: String,
-    confirmed: Option<i64>,
-    /// Open (pending or failed) pushes, oldest first, with their quantities.
-    open: Vec<(i64, i64)>,
-}
 
 /// Recompute the targets of every listing showing `skus` (or a kit that
 /// contains one of them) and enqueue pushes. Returns how many were enqueued.
@@ -103,7 +94,7 @@ pub(crate) async fn enqueue_targets(
             rules_of.insert(id, rules);
         }
     }
-    let mut targets: Vec<Target> = Vec::new();
+    let mut targets: Vec<ListingPushState> = Vec::new();
     for r in &rows {
         let channel: String = r.try_get("channel_id")?;
         if !rules_of.contains_key(&channel) {
@@ -115,7 +106,7 @@ pub(crate) async fn enqueue_targets(
             .zip(r.try_get::<Option<i64>, _>("open_quantity")?);
         match targets.last_mut() {
             Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
-            _ => targets.push(Target {
+            _ => targets.push(ListingPushState {
                 channel,
                 listing,
                 sku: r.try_get("sku")?,
@@ -143,37 +134,10 @@ pub(crate) async fn enqueue_targets(
             .get(s)
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
-    let mut superseded: Vec<i64> = Vec::new();
-    let mut inserts: Vec<(&Target, i64)> = Vec::new();
-    for t in &targets {
-        let base = match kits.get(t.sku.as_str()) {
-            Some(parts) => {
-                let parts: Vec<(Sku, i64, i64)> = parts
-                    .iter()
-                    .map(|c| (c.sku.clone(), c.quantity, available(c.sku.as_str())))
-                    .collect();
-                kit_availability(&parts).available
-            }
-            None => available(&t.sku),
-        };
-        let Some(rules) = rules_of.get(&t.channel) else {
-            continue;
-        };
-        let quantity = rules.apply(base).quantity;
-        let newest_open = t.open.last().map(|(_, q)| *q);
-        if newest_open == Some(quantity) {
-            continue;
-        }
-        if newest_open.is_none() && t.confirmed == Some(quantity) {
-            continue;
-        }
-        // An open push may be in flight right now and land after this one
-        // is decided, so `confirmed` cannot be trusted to stay: with one
-        // open, the new target is always sent, even when it equals what
-        // the channel last confirmed.
-        superseded.extend(t.open.iter().map(|(id, _)| *id));
-        inserts.push((t, quantity));
-    }
+    let plan = plan_pushes(&targets, &rules_of, &kits, available);
+    let superseded = plan.supersede;
+    let inserts: Vec<(&ListingPushState, i64)> =
+        plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
     for chunk in superseded.chunks(400) {
         let mut q: QueryBuilder<Sqlite> =
             QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
