@@ -336,48 +336,10 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{Address, Customer, UnifiedOrderLine};
-    use crate::values::{CountryCode, Currency};
 
     fn order(country: &str, skus: &[&str]) -> UnifiedOrder {
-        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        UnifiedOrder {
-            channel_order_id: "1".into(),
-            number: "#1".into(),
-            payment_status: PaymentStatus::Paid,
-            fulfilment: ChannelFulfilment::Unfulfilled,
-            cancelled: false,
-            created_at: t,
-            updated_at: t,
-            currency: Currency::parse("EUR").unwrap(),
-            total: 100,
-            tax_total: 0,
-            shipping_total: 0,
-            discount_total: 0,
-            customer: Customer::default(),
-            shipping_address: Address {
-                country: Some(CountryCode::parse(country).unwrap()),
-                ..Address::default()
-            },
-            billing_address: Address::default(),
-            shipping_method: None,
-            lines: skus
-                .iter()
-                .map(|s| UnifiedOrderLine {
-                    channel_line_id: "l".into(),
-                    sku: Some((*s).into()),
-                    title: "t".into(),
-                    quantity: 1,
-                    unit_price: 100,
-                    tax: 0,
-                    discount: 0,
-                    flags: vec![],
-                })
-                .collect(),
-            tags: vec![],
-        }
+        let lines: Vec<(Option<&str>, i64)> = skus.iter().map(|s| (Some(*s), 1)).collect();
+        crate::order::fixtures::order(country, &lines)
     }
 
     fn state(d: ImportDecision) -> Option<OrderState> {

@@ -241,6 +241,57 @@ impl UnifiedOrderLine {
     }
 }
 
+/// Orders for the domain's tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::*;
+    use crate::values::{CountryCode, Currency};
+
+    /// A paid, unfulfilled EUR order shipping to `country`, one line per
+    /// `(sku, quantity)`.
+    pub(crate) fn order(country: &str, lines: &[(Option<&str>, i64)]) -> UnifiedOrder {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        UnifiedOrder {
+            channel_order_id: "1001".into(),
+            number: "#1001".into(),
+            payment_status: PaymentStatus::Paid,
+            fulfilment: ChannelFulfilment::Unfulfilled,
+            cancelled: false,
+            created_at: t,
+            updated_at: t,
+            currency: Currency::parse("EUR").unwrap(),
+            total: 100,
+            tax_total: 0,
+            shipping_total: 0,
+            discount_total: 0,
+            customer: Customer::default(),
+            shipping_address: Address {
+                country: Some(CountryCode::parse(country).unwrap()),
+                ..Address::default()
+            },
+            billing_address: Address::default(),
+            shipping_method: None,
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(i, (sku, q))| UnifiedOrderLine {
+                    channel_line_id: format!("l{i}"),
+                    sku: sku.map(str::to_owned),
+                    title: "Gift wrapping".into(),
+                    quantity: *q,
+                    unit_price: 100,
+                    tax: 0,
+                    discount: 0,
+                    flags: vec![],
+                })
+                .collect(),
+            tags: vec![],
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
