@@ -165,6 +165,43 @@ pub struct KitAvailability {
     pub components: Vec<ComponentAvailability>,
 }
 
+/// A SKU an order committed that the stock on hand does not cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Shortfall {
+    /// The SKU.
+    pub sku: String,
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Units committed to open orders.
+    pub committed: i64,
+    /// `on_hand − committed`, below zero.
+    pub available: i64,
+}
+
+/// Which of the SKUs an order just committed are short: available below
+/// zero after its commitment. An order with any is oversold. `totals`
+/// gives a SKU's `(on_hand, committed)`; a SKU without totals is not
+/// short.
+#[must_use]
+pub fn shortfalls<'a>(
+    committed: impl IntoIterator<Item = &'a String>,
+    totals: impl Fn(&str) -> Option<(i64, i64)>,
+) -> Vec<Shortfall> {
+    committed
+        .into_iter()
+        .filter_map(|sku| {
+            let (on_hand, committed) = totals(sku)?;
+            let available = on_hand - committed;
+            (available < 0).then(|| Shortfall {
+                sku: sku.clone(),
+                on_hand,
+                committed,
+                available,
+            })
+        })
+        .collect()
+}
+
 /// Compute a kit's availability from `(component, units per kit, available)`.
 #[must_use]
 pub fn kit_availability(components: &[(Sku, i64, i64)]) -> KitAvailability {
@@ -389,6 +426,26 @@ impl StockRules {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_order_is_short_where_its_commitments_outrun_the_stock() {
+        let skus = ["A".to_owned(), "B".to_owned(), "GONE".to_owned()];
+        let totals = |s: &str| match s {
+            "A" => Some((3, 4)),
+            "B" => Some((5, 5)),
+            _ => None,
+        };
+        assert_eq!(
+            shortfalls(&skus, totals),
+            [Shortfall {
+                sku: "A".into(),
+                on_hand: 3,
+                committed: 4,
+                available: -1
+            }]
+        );
+        assert!(shortfalls(&skus[1..], totals).is_empty());
+    }
     use proptest::prelude::*;
 
     fn sku(s: &str) -> Sku {

@@ -9,7 +9,9 @@ use switchyard_domain::DomainError;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::explain::ChannelRules;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
-use switchyard_domain::stock::{Commitment, SkuLedger, SourceLevel, StockRules, StockSource};
+use switchyard_domain::stock::{
+    Commitment, SkuLedger, SourceLevel, StockRules, StockSource, shortfalls,
+};
 use switchyard_domain::values::{MAX_QUANTITY, Sku};
 
 use super::catalogue::{components_of, product_kind};
@@ -397,14 +399,7 @@ pub(crate) async fn flag_oversold(
     let totals = totals(conn, store, &skus).await?;
     let mut flagged = Vec::new();
     for (id, committed) in candidates {
-        let short: Vec<serde_json::Value> = committed
-            .iter()
-            .filter_map(|s| {
-                let (on_hand, committed) = *totals.get(s)?;
-                let available = on_hand - committed;
-                (available < 0).then(|| json!({ "sku": s, "on_hand": on_hand, "committed": committed, "available": available }))
-            })
-            .collect();
+        let short = shortfalls(&committed, |s| totals.get(s).copied());
         if short.is_empty() {
             continue;
         }
