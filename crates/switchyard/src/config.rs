@@ -52,7 +52,7 @@ pub struct Config {
 
 impl Config {
     /// The outbound address policy from `outbound_allow`.
-    pub fn outbound_policy(&self) -> anyhow::Result<switchyard_domain::webhook::AddressPolicy> {
+    fn outbound_policy(&self) -> anyhow::Result<switchyard_domain::webhook::AddressPolicy> {
         let nets: Vec<String> = self
             .outbound_allow
             .split(',')

@@ -169,15 +169,7 @@ pub(crate) async fn import_batch(
             routing,
             mapped_skus,
         } = w;
-        let lines = lines
-            .into_iter()
-            .map(|l| LineWrite {
-                channel_line_id: Some(l.channel_line_id),
-                sku: l.sku,
-                quantity: Some(l.quantity),
-                open_quantity: l.open_quantity,
-            })
-            .collect();
+        let lines = lines.into_iter().map(LineWrite::from).collect();
         let written = write_order(
             conn,
             account,

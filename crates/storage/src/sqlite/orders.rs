@@ -33,6 +33,17 @@ pub(crate) struct LineWrite {
     pub open_quantity: i64,
 }
 
+impl From<switchyard_domain::arrival::PlannedLine> for LineWrite {
+    fn from(l: switchyard_domain::arrival::PlannedLine) -> Self {
+        Self {
+            channel_line_id: Some(l.channel_line_id),
+            sku: l.sku,
+            quantity: Some(l.quantity),
+            open_quantity: l.open_quantity,
+        }
+    }
+}
+
 /// Everything written to an order row.
 pub(crate) struct OrderWrite<'a> {
     /// The stored order with this `(channel, channel_order_id)`, if any.

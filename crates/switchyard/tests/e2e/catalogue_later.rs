@@ -5,7 +5,6 @@
 //! the channel's health counts them and `?unmapped=true` lists them.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_sim::Channel;
@@ -66,22 +65,6 @@ async fn set_stock(app: &TestApp, t: &Tenant, store: &str, skus: &[String], quan
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
-async fn shows(sim: &Sim, want: &BTreeMap<String, i64>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = sim.stock().await;
-        if &got == want {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} never showed {want:?}; it shows {got:?}",
-            sim.url()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn listings_downloaded_before_the_products_existed_get_stock_once_the_api_creates_them() {
     let app = spawn_app_with(engine_config()).await;
@@ -117,7 +100,7 @@ async fn listings_downloaded_before_the_products_existed_get_stock_once_the_api_
     }
     set_stock(&app, &t, &store, &skus, 7).await;
     let want: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 7)).collect();
-    shows(&woo, &want).await;
+    woo.wait_shows(&want, 30).await;
     let h = health(&app, &t, &store, &ch).await;
     assert_eq!(h["unmapped_listings"], 0, "{h}");
     let none = app
@@ -173,12 +156,12 @@ async fn listings_downloaded_first_map_to_the_products_another_channel_adds_to_t
     }
     // The new products have no stock yet: both shops go to 0, then follow.
     let zero: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 0)).collect();
-    shows(&first, &zero).await;
-    shows(&second, &zero).await;
+    first.wait_shows(&zero, 30).await;
+    second.wait_shows(&zero, 30).await;
     set_stock(&app, &t, &store, &skus, 4).await;
     let four: BTreeMap<String, i64> = skus.iter().map(|s| (s.clone(), 4)).collect();
-    shows(&first, &four).await;
-    shows(&second, &four).await;
+    first.wait_shows(&four, 30).await;
+    second.wait_shows(&four, 30).await;
 }
 
 /// Our order for a channel order id, once imported.

@@ -37,12 +37,10 @@ pub const KIT: &str = "SKU-00003";
 /// Units of every plain SKU at the start.
 pub const START: i64 = 10;
 
-/// [`engine_config`] with workers that may reach 127.0.0.1 (receivers,
-/// the simulated 3PL) and nothing else that is not public, on `clock`.
+/// [`engine_config`] (workers that may reach 127.0.0.1, where receivers and
+/// the simulated 3PL listen, and nothing else that is not public) on `clock`.
 pub fn loopback_allowed(clock: &switchyard::Clock) -> EngineConfig {
     EngineConfig {
-        outbound: switchyard_domain::webhook::AddressPolicy::parse(&["127.0.0.1".to_owned()])
-            .unwrap(),
         clock: clock.clone(),
         ..engine_config()
     }
@@ -137,6 +135,23 @@ impl Sim {
     /// SKU → quantity the channel shows.
     pub async fn stock(&self) -> BTreeMap<String, i64> {
         self.sim.shown_stock().await.unwrap()
+    }
+
+    /// Wait (at most `secs`) until the channel shows `expected`.
+    pub async fn wait_shows(&self, expected: &BTreeMap<String, i64>, secs: u64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let last = self.stock().await;
+            if &last == expected {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} never showed the expected stock:\n expected {expected:?}\n      got {last:?}",
+                self.url()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     pub async fn faults(&self, f: &Faults) {
@@ -262,19 +277,7 @@ impl World {
     /// Wait until both channels show `expected`.
     pub async fn converge(&self, expected: &BTreeMap<String, i64>, secs: u64) {
         for sim in [&self.shopify, &self.woo] {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-            loop {
-                let last = sim.stock().await;
-                if &last == expected {
-                    break;
-                }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "{} never showed the expected stock:\n expected {expected:?}\n      got {last:?}",
-                    sim.url()
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            sim.wait_shows(expected, secs).await;
         }
     }
 
