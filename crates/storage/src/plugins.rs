@@ -8,6 +8,81 @@ use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
 
 use crate::{Page, PageRequest, Result};
 
+/// Plugins and the orders routed to them.
+#[async_trait]
+pub trait Plugins: Send + Sync {
+    /// Create a plugin, journalled.
+    async fn create_plugin(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewPlugin,
+    ) -> Result<Plugin>;
+    /// A store's plugins, by id.
+    async fn list_plugins(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Plugin>>;
+    /// One plugin.
+    async fn get_plugin(&self, account: &AccountId, id: &PluginId) -> Result<Plugin>;
+    /// Change a plugin, journalled.
+    async fn update_plugin(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        patch: PluginPatch,
+    ) -> Result<Plugin>;
+    /// Delete a plugin with its tokens. Refused (`plugin_in_use`) while a
+    /// plugin rule names it or an order routed to it is still open.
+    async fn delete_plugin(&self, account: &AccountId, id: &PluginId) -> Result<()>;
+    /// The sealed signing secret of a plugin.
+    async fn plugin_secret(&self, account: &AccountId, id: &PluginId) -> Result<Vec<u8>>;
+
+    /// Orders routed to a plugin, newest first, optionally only those with
+    /// a message in `message_state` (`pending`, `delivered`).
+    async fn list_plugin_orders(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        message_state: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<PluginOrder>>;
+    /// One order routed to a plugin (not found for any other order).
+    async fn plugin_order(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        order: &OrderId,
+    ) -> Result<PluginOrder>;
+    /// Send an order's pending messages to the plugin now.
+    async fn resend_plugin_order(
+        &self,
+        account: &AccountId,
+        id: &PluginId,
+        order: &OrderId,
+        now: DateTime<Utc>,
+    ) -> Result<PluginOrder>;
+
+    /// Claim due messages of enabled plugins for `lease`: an `order.routed`
+    /// only while its order is open (one on hold waits), an
+    /// `order.cancelled` only after the order's `order.routed` was delivered.
+    async fn claim_plugin_messages(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: u32,
+    ) -> Result<Vec<DuePluginMessage>>;
+    /// Record how a send ended.
+    async fn record_plugin_attempt(
+        &self,
+        message: &DuePluginMessage,
+        attempt: PluginAttempt,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+}
+
 /// A store's plugin (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Plugin {
@@ -160,79 +235,4 @@ pub struct PluginAttempt {
     pub error: Option<String>,
     /// `None`: delivered. Otherwise the next attempt.
     pub retry_at: Option<DateTime<Utc>>,
-}
-
-/// Plugins and the orders routed to them.
-#[async_trait]
-pub trait Plugins: Send + Sync {
-    /// Create a plugin, journalled.
-    async fn create_plugin(
-        &self,
-        account: &AccountId,
-        store: &StoreId,
-        new: NewPlugin,
-    ) -> Result<Plugin>;
-    /// A store's plugins, by id.
-    async fn list_plugins(
-        &self,
-        account: &AccountId,
-        store: &StoreId,
-        page: &PageRequest,
-    ) -> Result<Page<Plugin>>;
-    /// One plugin.
-    async fn get_plugin(&self, account: &AccountId, id: &PluginId) -> Result<Plugin>;
-    /// Change a plugin, journalled.
-    async fn update_plugin(
-        &self,
-        account: &AccountId,
-        id: &PluginId,
-        patch: PluginPatch,
-    ) -> Result<Plugin>;
-    /// Delete a plugin with its tokens. Refused (`plugin_in_use`) while a
-    /// plugin rule names it or an order routed to it is still open.
-    async fn delete_plugin(&self, account: &AccountId, id: &PluginId) -> Result<()>;
-    /// The sealed signing secret of a plugin.
-    async fn plugin_secret(&self, account: &AccountId, id: &PluginId) -> Result<Vec<u8>>;
-
-    /// Orders routed to a plugin, newest first, optionally only those with
-    /// a message in `message_state` (`pending`, `delivered`).
-    async fn list_plugin_orders(
-        &self,
-        account: &AccountId,
-        id: &PluginId,
-        message_state: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<PluginOrder>>;
-    /// One order routed to a plugin (not found for any other order).
-    async fn plugin_order(
-        &self,
-        account: &AccountId,
-        id: &PluginId,
-        order: &OrderId,
-    ) -> Result<PluginOrder>;
-    /// Send an order's pending messages to the plugin now.
-    async fn resend_plugin_order(
-        &self,
-        account: &AccountId,
-        id: &PluginId,
-        order: &OrderId,
-        now: DateTime<Utc>,
-    ) -> Result<PluginOrder>;
-
-    /// Claim due messages of enabled plugins for `lease`: an `order.routed`
-    /// only while its order is open (one on hold waits), an
-    /// `order.cancelled` only after the order's `order.routed` was delivered.
-    async fn claim_plugin_messages(
-        &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-        limit: u32,
-    ) -> Result<Vec<DuePluginMessage>>;
-    /// Record how a send ended.
-    async fn record_plugin_attempt(
-        &self,
-        message: &DuePluginMessage,
-        attempt: PluginAttempt,
-        now: DateTime<Utc>,
-    ) -> Result<()>;
 }

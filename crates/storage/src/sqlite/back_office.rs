@@ -13,9 +13,9 @@ use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreI
 use switchyard_domain::order::OrderState;
 
 use super::fulfilments::insert_fulfilment;
-use super::ledger::invalidate_confirmed;
 use super::listings::enqueue_targets;
 use super::orders::{cancel_in_tx, fetch_order};
+use super::stock::invalidate_confirmed;
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, stored, ts,

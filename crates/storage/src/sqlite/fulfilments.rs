@@ -20,7 +20,8 @@ use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreI
 use switchyard_domain::order::OrderState;
 
 use super::listings::enqueue_targets;
-use super::shipment_stock::{move_api_stock, plain_units, settle_order};
+use super::orders::fetch_order;
+use super::stock::{move_api_stock, plain_units, settle_order};
 use super::{
     SqliteStorage, append_event, now_text, parse_opt_ts, parse_ts, require_store,
     set_store_setting, store_setting, stored, ts,
@@ -377,7 +378,7 @@ impl Fulfilments for SqliteStorage {
         order: &OrderId,
     ) -> Result<Vec<FulfilmentRecord>> {
         let mut tx = self.read.begin().await?;
-        super::orders::fetch_order(&mut tx, account, order, false).await?;
+        fetch_order(&mut tx, account, order, false).await?;
         load(&mut tx, "order_id = ?", order.as_str()).await
     }
 

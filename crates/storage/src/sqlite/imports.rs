@@ -8,8 +8,8 @@ use sqlx::Row;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 
-use super::arrivals::import_batch;
-use super::listings::{channel_ref_from_row, require_channel};
+use super::channels::{channel_ref_from_row, require_channel};
+use super::orders::import_batch;
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored,
     ts,

@@ -6,6 +6,10 @@
 //! recomputed, and only listings on channels with *auto sync stock* on get
 //! a push. A newer target supersedes an older pending one; a target equal to
 //! what the channel last confirmed is skipped.
+//!
+//! A channel SKU stands for a main product by a manual SKU mapping, else
+//! the same SKU when the store has it; listings follow when products or
+//! mappings appear.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -21,9 +25,9 @@ use switchyard_domain::push::{ListingPushState, plan_pushes};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
-use super::catalogue::{components_of, product_kind};
-use super::ledger::totals;
-use super::mapping::{map_listings_to_new_products, map_sku, remap_listings};
+use super::channels::{channel_ref_from_row, require_channel};
+use super::products::{components_of, product_kind};
+use super::stock::totals;
 use super::{
     SqliteStorage, append_event, fetch_in, fetch_in_by, fetch_limit, now_text, paginate,
     parse_opt_ts, parse_ts, require_store, stored, ts,
@@ -167,25 +171,6 @@ pub(crate) async fn enqueue_targets(
         q.build().execute(&mut *conn).await?;
     }
     Ok(inserts.len())
-}
-
-/// Fail with `NotFound { entity: "channel" }` unless the channel is the store's.
-pub(crate) async fn require_channel(
-    conn: &mut SqliteConnection,
-    account: &AccountId,
-    store: &StoreId,
-    channel: &ChannelId,
-) -> Result<()> {
-    require_store(conn, account, store).await?;
-    let found: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM channels WHERE id = ? AND store_id = ?")
-            .bind(channel.as_str())
-            .bind(store.as_str())
-            .fetch_optional(&mut *conn)
-            .await?;
-    found
-        .map(|_| ())
-        .ok_or(StorageError::NotFound { entity: "channel" })
 }
 
 fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
@@ -646,10 +631,118 @@ pub(crate) fn listing_key(channel: &ChannelId, listing_id: &str) -> String {
     format!("{channel}:{listing_id}")
 }
 
-pub(crate) fn channel_ref_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ChannelRef> {
-    Ok(ChannelRef {
-        account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
-        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
-        channel_id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
-    })
+/// The store SKU a channel SKU maps to: the manual mapping, else the same
+/// SKU when it is a product of the store.
+pub(crate) async fn map_sku(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<Option<String>> {
+    let mapped: Option<String> =
+        sqlx::query_scalar("SELECT sku FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
+            .bind(channel.as_str())
+            .bind(channel_sku)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if mapped.is_some() {
+        return Ok(mapped);
+    }
+    Ok(product_kind(conn, store, channel_sku)
+        .await?
+        .is_some()
+        .then(|| channel_sku.to_owned()))
+}
+
+/// [`map_sku`] for many channel SKUs at once: channel SKU → store SKU,
+/// for those that map.
+pub(crate) async fn map_skus(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_skus: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(channel_skus.len());
+    for r in fetch_in_by(
+        conn,
+        "SELECT channel_sku, sku FROM sku_mappings",
+        ("channel_id", channel.as_str()),
+        "channel_sku",
+        channel_skus,
+        "",
+    )
+    .await?
+    {
+        out.insert(r.try_get("channel_sku")?, r.try_get("sku")?);
+    }
+    let rest: Vec<&str> = channel_skus
+        .iter()
+        .copied()
+        .filter(|s| !out.contains_key(*s))
+        .collect();
+    for r in fetch_in(conn, "SELECT sku FROM products", store, "sku", &rest, "").await? {
+        let sku: String = r.try_get("sku")?;
+        out.insert(sku.clone(), sku);
+    }
+    Ok(out)
+}
+
+/// Now that products `skus` exist, map every listing of the store (on any
+/// channel) whose channel SKU is one of them and that maps to nothing yet
+/// (no manual mapping says otherwise), and enqueue their targets. Returns
+/// how many listings were mapped. Called in the transaction that creates
+/// the products, so a channel connected before its catalogue gets stock
+/// as soon as the catalogue exists.
+pub(crate) async fn map_listings_to_new_products(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+) -> Result<usize> {
+    let list: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let mut mapped = BTreeSet::new();
+    let mut count = 0;
+    for chunk in list.chunks(500) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE listings SET sku = channel_sku, confirmed_quantity = NULL WHERE sku IS NULL AND store_id = ",
+        );
+        q.push_bind(store.as_str());
+        q.push(" AND channel_sku IN (");
+        let mut sep = q.separated(", ");
+        for sku in chunk {
+            sep.push_bind(*sku);
+        }
+        q.push(
+            ") AND NOT EXISTS (SELECT 1 FROM sku_mappings m WHERE m.channel_id = listings.channel_id \
+             AND m.channel_sku = listings.channel_sku) RETURNING sku",
+        );
+        for r in q.build().fetch_all(&mut *conn).await? {
+            mapped.insert(r.try_get::<String, _>("sku")?);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        tracing::info!(store = %store, listings = count, "listings mapped to new products");
+        enqueue_targets(conn, store, &mapped, "product_created").await?;
+    }
+    Ok(count)
+}
+
+/// Re-map a channel's listings showing `channel_sku` and recompute them.
+pub(crate) async fn remap_listings(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<()> {
+    let sku = map_sku(conn, store, channel, channel_sku).await?;
+    sqlx::query("UPDATE listings SET sku = ?, confirmed_quantity = NULL WHERE channel_id = ? AND channel_sku = ?")
+        .bind(&sku)
+        .bind(channel.as_str())
+        .bind(channel_sku)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(s) = sku {
+        enqueue_targets(conn, store, &BTreeSet::from([s]), "sku_mapping").await?;
+    }
+    Ok(())
 }

@@ -8,19 +8,18 @@
 //! the busy timeout.
 
 mod accounts;
-mod arrivals;
 mod back_office;
-mod bulk;
-mod catalogue;
+mod channels;
 mod fulfilments;
+mod idempotency;
 mod imports;
-mod ledger;
+mod journal;
 mod listings;
-mod mapping;
 mod orders;
 mod plugins;
-mod records;
-mod shipment_stock;
+mod products;
+mod stock;
+mod stores;
 mod webhooks;
 
 use std::str::FromStr;

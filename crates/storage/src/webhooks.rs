@@ -9,6 +9,115 @@ use switchyard_domain::webhook::EventType;
 
 use crate::{Page, PageRequest, Result};
 
+/// Outgoing webhooks.
+#[async_trait]
+pub trait Webhooks: Send + Sync {
+    /// Create a subscription, journalled.
+    async fn create_webhook(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewWebhookEndpoint,
+    ) -> Result<WebhookEndpoint>;
+    /// A store's subscriptions, by id.
+    async fn list_webhooks(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<WebhookEndpoint>>;
+    /// One subscription.
+    async fn get_webhook(&self, account: &AccountId, id: &WebhookId) -> Result<WebhookEndpoint>;
+    /// Change a subscription, journalled.
+    async fn update_webhook(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        patch: WebhookPatch,
+    ) -> Result<WebhookEndpoint>;
+    /// Delete a subscription and its deliveries, journalled.
+    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> Result<()>;
+    /// The sealed secrets of a subscription.
+    async fn webhook_secrets(&self, account: &AccountId, id: &WebhookId) -> Result<SealedSecrets>;
+    /// Replace the secret; the old one stays in use until `previous_until`.
+    async fn rotate_webhook_secret(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        secret: Vec<u8>,
+        previous_until: DateTime<Utc>,
+    ) -> Result<WebhookEndpoint>;
+
+    /// Journal events not yet turned into messages (with the cursor they
+    /// were read after), oldest first.
+    async fn undispatched_events(&self, limit: u32) -> Result<(i64, Vec<OwnedEvent>)>;
+    /// The subscriptions of `stores`, enabled or not (a message is kept
+    /// for a disabled one, so a replay can send it later).
+    async fn webhooks_of_stores(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>>;
+    /// Record messages and their deliveries and move the cursor from
+    /// `from` to `to`, in one transaction. `false` (and nothing written)
+    /// when another worker moved the cursor first.
+    async fn dispatch_messages(
+        &self,
+        from: i64,
+        to: i64,
+        messages: Vec<NewWebhookMessage>,
+    ) -> Result<bool>;
+    /// Record a message outside the journal (a test event) for its endpoints.
+    async fn enqueue_message(&self, message: NewWebhookMessage) -> Result<()>;
+    /// Claim due deliveries of enabled endpoints for `lease`, at most
+    /// `per_endpoint` in flight per endpoint.
+    async fn claim_deliveries(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        per_endpoint: u32,
+        limit: u32,
+    ) -> Result<Vec<DueDelivery>>;
+    /// Log an attempt and apply its outcome.
+    async fn record_delivery(
+        &self,
+        delivery: &DueDelivery,
+        attempt: AttemptResult,
+        outcome: DeliveryOutcome,
+    ) -> Result<()>;
+    /// Messages of an endpoint, newest first, optionally in one state.
+    async fn list_webhook_messages(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        state: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<MessageDelivery>>;
+    /// An endpoint's delivery log, newest first, optionally of one message.
+    async fn list_webhook_attempts(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        message: Option<&MessageId>,
+        page: &PageRequest,
+    ) -> Result<Page<AttemptRecord>>;
+    /// Send one message to the endpoint again, now, from the start of the
+    /// schedule (also one it never had, if it is of the endpoint's store).
+    async fn replay_message(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        message: &MessageId,
+        now: DateTime<Utc>,
+    ) -> Result<MessageDelivery>;
+    /// Send again every message of the endpoint's store since `since` that
+    /// it wants (only those not delivered, when `only_failed`). Returns how many.
+    async fn replay_since(
+        &self,
+        account: &AccountId,
+        id: &WebhookId,
+        since: DateTime<Utc>,
+        only_failed: bool,
+        now: DateTime<Utc>,
+    ) -> Result<u64>;
+}
+
 /// A store's webhook subscription (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WebhookEndpoint {
@@ -229,113 +338,4 @@ pub struct AttemptRecord {
     pub error: Option<String>,
     /// `succeeded`, `retrying`, `failed` or `disabled`.
     pub outcome: String,
-}
-
-/// Outgoing webhooks.
-#[async_trait]
-pub trait Webhooks: Send + Sync {
-    /// Create a subscription, journalled.
-    async fn create_webhook(
-        &self,
-        account: &AccountId,
-        store: &StoreId,
-        new: NewWebhookEndpoint,
-    ) -> Result<WebhookEndpoint>;
-    /// A store's subscriptions, by id.
-    async fn list_webhooks(
-        &self,
-        account: &AccountId,
-        store: &StoreId,
-        page: &PageRequest,
-    ) -> Result<Page<WebhookEndpoint>>;
-    /// One subscription.
-    async fn get_webhook(&self, account: &AccountId, id: &WebhookId) -> Result<WebhookEndpoint>;
-    /// Change a subscription, journalled.
-    async fn update_webhook(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        patch: WebhookPatch,
-    ) -> Result<WebhookEndpoint>;
-    /// Delete a subscription and its deliveries, journalled.
-    async fn delete_webhook(&self, account: &AccountId, id: &WebhookId) -> Result<()>;
-    /// The sealed secrets of a subscription.
-    async fn webhook_secrets(&self, account: &AccountId, id: &WebhookId) -> Result<SealedSecrets>;
-    /// Replace the secret; the old one stays in use until `previous_until`.
-    async fn rotate_webhook_secret(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        secret: Vec<u8>,
-        previous_until: DateTime<Utc>,
-    ) -> Result<WebhookEndpoint>;
-
-    /// Journal events not yet turned into messages (with the cursor they
-    /// were read after), oldest first.
-    async fn undispatched_events(&self, limit: u32) -> Result<(i64, Vec<OwnedEvent>)>;
-    /// The subscriptions of `stores`, enabled or not (a message is kept
-    /// for a disabled one, so a replay can send it later).
-    async fn webhooks_of_stores(&self, stores: &[StoreId]) -> Result<Vec<WebhookEndpoint>>;
-    /// Record messages and their deliveries and move the cursor from
-    /// `from` to `to`, in one transaction. `false` (and nothing written)
-    /// when another worker moved the cursor first.
-    async fn dispatch_messages(
-        &self,
-        from: i64,
-        to: i64,
-        messages: Vec<NewWebhookMessage>,
-    ) -> Result<bool>;
-    /// Record a message outside the journal (a test event) for its endpoints.
-    async fn enqueue_message(&self, message: NewWebhookMessage) -> Result<()>;
-    /// Claim due deliveries of enabled endpoints for `lease`, at most
-    /// `per_endpoint` in flight per endpoint.
-    async fn claim_deliveries(
-        &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-        per_endpoint: u32,
-        limit: u32,
-    ) -> Result<Vec<DueDelivery>>;
-    /// Log an attempt and apply its outcome.
-    async fn record_delivery(
-        &self,
-        delivery: &DueDelivery,
-        attempt: AttemptResult,
-        outcome: DeliveryOutcome,
-    ) -> Result<()>;
-    /// Messages of an endpoint, newest first, optionally in one state.
-    async fn list_webhook_messages(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        state: Option<&str>,
-        page: &PageRequest,
-    ) -> Result<Page<MessageDelivery>>;
-    /// An endpoint's delivery log, newest first, optionally of one message.
-    async fn list_webhook_attempts(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        message: Option<&MessageId>,
-        page: &PageRequest,
-    ) -> Result<Page<AttemptRecord>>;
-    /// Send one message to the endpoint again, now, from the start of the
-    /// schedule (also one it never had, if it is of the endpoint's store).
-    async fn replay_message(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        message: &MessageId,
-        now: DateTime<Utc>,
-    ) -> Result<MessageDelivery>;
-    /// Send again every message of the endpoint's store since `since` that
-    /// it wants (only those not delivered, when `only_failed`). Returns how many.
-    async fn replay_since(
-        &self,
-        account: &AccountId,
-        id: &WebhookId,
-        since: DateTime<Utc>,
-        only_failed: bool,
-        now: DateTime<Utc>,
-    ) -> Result<u64>;
 }

@@ -1,0 +1,189 @@
+//! Listings downloaded from channels, SKU mappings, and the stock pushes
+//! that keep each listing at its target.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+use switchyard_domain::values::Sku;
+
+use crate::{ChannelRef, Page, PageRequest, Result};
+
+/// Listings, SKU mappings and stock pushes.
+#[async_trait]
+pub trait Listings: Send + Sync {
+    /// Store downloaded listings, map them by SKU (manual mappings first),
+    /// create main products for unknown SKUs when `add_to_main`, and enqueue
+    /// pushes for listings that became mapped.
+    async fn upsert_listings(
+        &self,
+        channel: &ChannelRef,
+        listings: Vec<NewListing>,
+        add_to_main: bool,
+    ) -> Result<ListingsReport>;
+    /// A channel's listings ordered by listing id (only those that map to
+    /// no main product with `unmapped_only`).
+    async fn list_listings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        page: &PageRequest,
+        unmapped_only: bool,
+    ) -> Result<Page<ListingRecord>>;
+    /// One listing of a channel.
+    async fn get_listing(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        listing_id: &str,
+    ) -> Result<ListingRecord>;
+    /// Map a channel SKU to a main product; remaps listings and recomputes their stock.
+    async fn set_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+        sku: &Sku,
+    ) -> Result<SkuMapping>;
+    /// Remove a mapping.
+    async fn delete_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+    ) -> Result<()>;
+    /// A channel's mappings.
+    async fn list_sku_mappings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<Vec<SkuMapping>>;
+    /// Recompute and enqueue every listing's target of a store (after rules
+    /// or switches change, or to repair).
+    async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize>;
+    /// Channels with pushes due at `now`.
+    async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>>;
+    /// A channel's due pushes: the newest per listing, drops to zero first.
+    async fn due_pushes(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>>;
+    /// Record the channel's answers.
+    async fn record_push_results(
+        &self,
+        channel: &ChannelRef,
+        results: Vec<(DuePush, PushResult)>,
+    ) -> Result<()>;
+}
+
+/// A listing as downloaded from the channel.
+#[derive(Debug, Clone)]
+pub struct NewListing {
+    /// The channel's id.
+    pub listing_id: String,
+    /// SKU on the channel.
+    pub channel_sku: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Price in minor units.
+    pub price: Option<i64>,
+    /// Quantity the channel shows.
+    pub quantity: Option<i64>,
+    /// The channel's JSON.
+    pub raw: serde_json::Value,
+}
+
+/// What a listings download changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ListingsReport {
+    /// Listings stored or refreshed.
+    pub listings: usize,
+    /// Of those, mapped to a main product.
+    pub mapped: usize,
+    /// Main products created (add to main products).
+    pub products_created: usize,
+    /// Stock pushes enqueued for newly mapped listings.
+    pub pushes_enqueued: usize,
+}
+
+/// A stored listing with its push state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListingRecord {
+    /// Channel.
+    pub channel_id: ChannelId,
+    /// The channel's id.
+    pub listing_id: String,
+    /// SKU on the channel.
+    pub channel_sku: Option<String>,
+    /// Main product SKU it maps to.
+    pub sku: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Price (minor units).
+    pub price: Option<i64>,
+    /// Quantity the channel showed when downloaded.
+    pub channel_quantity: Option<i64>,
+    /// Quantity the channel last confirmed from us.
+    pub confirmed_quantity: Option<i64>,
+    /// When.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// State of the newest push (`pending`, `sent`, `error`, ...).
+    pub push_state: Option<String>,
+    /// Quantity of the newest push.
+    pub push_quantity: Option<i64>,
+    /// The channel's message for a failed push.
+    pub push_error: Option<String>,
+}
+
+/// A manual mapping from a channel SKU to a main product SKU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkuMapping {
+    /// Channel.
+    pub channel_id: ChannelId,
+    /// SKU as the channel spells it.
+    pub channel_sku: String,
+    /// Main product SKU.
+    pub sku: Sku,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A pending stock push, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePush {
+    /// Id.
+    pub id: i64,
+    /// Listing on the channel.
+    pub listing_id: String,
+    /// Main SKU.
+    pub sku: String,
+    /// Quantity to show.
+    pub quantity: i64,
+    /// What the channel last confirmed.
+    pub confirmed: Option<i64>,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// When the push was enqueued.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What the channel said to one push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushResult {
+    /// Confirmed.
+    Sent,
+    /// Failed; retried at `retry_at` (or given up when `None`).
+    Failed {
+        /// The channel's message.
+        error: String,
+        /// When to try again.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}

@@ -1,0 +1,99 @@
+//! The stock ledger: quantities per source, commitments, compare-and-set.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use switchyard_domain::explain::ChannelRules;
+use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::product::KitComponent;
+use switchyard_domain::stock::{SkuLedger, StockSource};
+use switchyard_domain::values::Sku;
+
+use crate::{Page, PageRequest, Result};
+
+/// The stock ledger.
+#[async_trait]
+pub trait Stock: Send + Sync {
+    /// Apply `changes` to one source, all or nothing, journalled. Fails with
+    /// `Conflict { code: "stock_expected_mismatch" }` when a compare-and-set
+    /// expectation does not hold, naming the change's index in `field`.
+    async fn change_stock(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        source: &StockSource,
+        changes: &[StockChange],
+    ) -> Result<Vec<StockChangeOutcome>>;
+    /// What is needed to compute and explain the figures of `skus`: for each
+    /// existing SKU, whether it is a kit, its ledger or its components'
+    /// ledgers, plus the store's channel rules. Unknown SKUs are absent.
+    async fn stock_snapshot(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        skus: &[Sku],
+    ) -> Result<StockSnapshot>;
+    /// SKUs of the store in order, for paging through all stock.
+    async fn list_skus(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Sku>>;
+}
+
+/// What to do to one SKU's quantity at one source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockOp {
+    /// Set the absolute quantity.
+    Set(i64),
+    /// Add (or, negative, remove) units.
+    Adjust(i64),
+}
+
+/// One stock change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChange {
+    /// SKU of a plain product of the store.
+    pub sku: Sku,
+    /// Location at the source; empty for none.
+    pub location: String,
+    /// The change.
+    pub op: StockOp,
+    /// Compare-and-set: apply only if the current quantity at this source and
+    /// location equals this.
+    pub expected: Option<i64>,
+    /// Why (kept in the journal).
+    pub reason: Option<String>,
+}
+
+/// The effect of one applied change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StockChangeOutcome {
+    /// SKU.
+    pub sku: Sku,
+    /// Location.
+    pub location: String,
+    /// Quantity before.
+    pub before: i64,
+    /// Quantity after.
+    pub after: i64,
+}
+
+/// What a SKU is in a [`StockSnapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotEntry {
+    /// A plain product and its ledger.
+    Plain(SkuLedger),
+    /// A kit and each component with its ledger.
+    Kit(Vec<(KitComponent, SkuLedger)>),
+}
+
+/// Ledgers and channel rules, read consistently in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StockSnapshot {
+    /// Requested SKUs that exist.
+    pub entries: BTreeMap<Sku, SnapshotEntry>,
+    /// The store's channels and their rules.
+    pub channels: Vec<ChannelRules>,
+}
