@@ -66,7 +66,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let storage = &self.inner.storage;
         let work = storage
-            .back_office_work(account, store, self.now(), ROUND_LIMIT)
+            .back_office_work(account, store, &self.lease(self.now()), ROUND_LIMIT)
             .await?;
         let BackOfficeWork {
             sends,
@@ -185,7 +185,7 @@ impl Engine {
         Ok(self
             .inner
             .storage
-            .begin_back_office_step(&row.order_id, now, now + self.inner.config.lease)
+            .begin_back_office_step(&row.order_id, &self.lease(now))
             .await?)
     }
 

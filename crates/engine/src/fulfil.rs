@@ -39,7 +39,7 @@ impl Engine {
         let due = self
             .inner
             .storage
-            .due_fulfilments(self.now(), ROUND_LIMIT)
+            .due_fulfilments(&self.lease(self.now()), ROUND_LIMIT)
             .await?;
         let mut summary = SyncSummary::default();
         for d in due {
@@ -63,7 +63,7 @@ impl Engine {
         let now = self.now();
         if !inner
             .storage
-            .begin_fulfilment_sync(&f.id, action, now, now + inner.config.lease)
+            .begin_fulfilment_sync(&f.id, action, &self.lease(now))
             .await?
         {
             return Ok(None);

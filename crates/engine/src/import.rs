@@ -71,14 +71,7 @@ impl Engine {
         let mut summary = ImportSummary::default();
         let jobs = inner
             .storage
-            .claim_jobs(
-                r,
-                started,
-                inner.config.lease,
-                20,
-                &inner.instance,
-                self.stale_before(started),
-            )
+            .claim_jobs(r, &self.lease(started), 20)
             .await?;
         let conn = match conn {
             Ok(c) => c,

@@ -236,6 +236,17 @@ impl Engine {
         now - self.inner.config.stale_after
     }
 
+    /// A claim on due work at `now` by this instance, for the configured
+    /// lease.
+    pub(crate) fn lease(&self, now: chrono::DateTime<chrono::Utc>) -> switchyard_storage::Claim {
+        switchyard_storage::Claim {
+            holder: self.inner.instance.clone(),
+            now,
+            lease: self.inner.config.lease,
+            stale_before: self.stale_before(now),
+        }
+    }
+
     /// Beat until `stop`, then say this instance stopped (its leases are
     /// free at once for the next process).
     async fn heartbeat_loop(&self, stop: &mut watch::Receiver<bool>) {

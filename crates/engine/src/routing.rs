@@ -42,7 +42,7 @@ impl Engine {
         let due = self
             .inner
             .storage
-            .claim_plugin_messages(self.now(), self.inner.config.lease, BATCH)
+            .claim_plugin_messages(&self.lease(self.now()), BATCH)
             .await?;
         if due.is_empty() {
             return Ok(RoutingSummary::default());

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 
-use crate::{ChannelRef, NewFulfilment, OrderRecord, Page, PageRequest, Result};
+use crate::{ChannelRef, Claim, NewFulfilment, OrderRecord, Page, PageRequest, Result};
 
 /// The back-office order connection.
 #[async_trait]
@@ -69,18 +69,13 @@ pub trait BackOffices: Send + Sync {
         &self,
         account: &AccountId,
         store: &StoreId,
-        now: DateTime<Utc>,
+        claim: &Claim,
         limit: u32,
     ) -> Result<BackOfficeWork>;
 
-    /// Claim one order's next step until `lease_until` (counts an attempt
-    /// for sends). `false` when it is not due any more.
-    async fn begin_back_office_step(
-        &self,
-        order: &OrderId,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool>;
+    /// Claim one order's next step (counts an attempt for sends). `false`
+    /// when another worker holds it or it is not due any more.
+    async fn begin_back_office_step(&self, order: &OrderId, claim: &Claim) -> Result<bool>;
 
     /// Apply what a step found, in one transaction with its effects
     /// (fulfilment, cancellation, stock pushes for the back office's own

@@ -10,7 +10,7 @@ use switchyard_domain::fulfilment::{
 };
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 
-use crate::{ChannelRef, Result};
+use crate::{ChannelRef, Claim, Result};
 
 /// Fulfilments: recorded through the API or a back office, synced to the
 /// order's channel by the engine.
@@ -83,19 +83,19 @@ pub trait Fulfilments: Send + Sync {
         settings: CarrierSettings,
     ) -> Result<CarrierSettings>;
 
-    /// Fulfilments whose sync is due at `now`, oldest first.
-    async fn due_fulfilments(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueFulfilment>>;
+    /// Fulfilments whose sync is due at `claim.now` and free to claim,
+    /// oldest first.
+    async fn due_fulfilments(&self, claim: &Claim, limit: u32) -> Result<Vec<DueFulfilment>>;
 
-    /// Claim a due sync until `lease_until` and count the attempt, before
-    /// the channel is called (a process dying mid-call leaves the claim to
-    /// expire, and the next attempt checks the channel before creating).
+    /// Claim a due sync and count the attempt, before the channel is called
+    /// (a process dying mid-call leaves the lease to its heartbeat or its
+    /// expiry, and the next attempt checks the channel before creating).
     /// `false` when another worker holds it or it is no longer due.
     async fn begin_fulfilment_sync(
         &self,
         id: &FulfilmentId,
         action: SyncAction,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        claim: &Claim,
     ) -> Result<bool>;
 
     /// Record the outcome of the attempt at `action`. A newer action queued

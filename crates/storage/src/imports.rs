@@ -7,7 +7,7 @@ use serde::Serialize;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 
-use crate::{ChannelHealth, ChannelRef, Page, PageRequest, Result};
+use crate::{ChannelHealth, ChannelRef, Claim, Page, PageRequest, Result};
 
 /// Order import: the engine's side of channels.
 #[async_trait]
@@ -77,30 +77,12 @@ pub trait Imports: Send + Sync {
     ) -> Result<JobRecord>;
     /// One job of a channel.
     async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord>;
-    /// Claim up to `limit` due jobs of `channel` for `lease`, as worker
-    /// instance `holder`. A job is free when it is not leased, its lease
-    /// has run out, or its holder has not beaten since `stale_before`
-    /// (it died) or has stopped.
-    async fn claim_jobs(
-        &self,
-        channel: &ChannelRef,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
-        limit: u32,
-        holder: &str,
-        stale_before: DateTime<Utc>,
-    ) -> Result<Vec<Job>>;
+    /// Claim up to `limit` due jobs of `channel` (see [`crate::Leases`]
+    /// for when a job is free).
+    async fn claim_jobs(&self, channel: &ChannelRef, claim: &Claim, limit: u32)
+    -> Result<Vec<Job>>;
     /// What a running job has done so far (`{"pages", "orders"}`).
     async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()>;
-    /// Worker instance `id` starts at `now`. On SQLite, where one process
-    /// owns the database file, every other instance is retired at once: a
-    /// restarted process takes over what the killed one held without
-    /// waiting for its heartbeat to go stale.
-    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
-    /// Worker instance `id` is alive at `now`.
-    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
-    /// Worker instance `id` stopped: its leases are free at once.
-    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Finish a job, or (with `retry_at`) release it for a later attempt.
     async fn finish_job(
         &self,
@@ -281,9 +263,9 @@ pub struct JobRecord {
     /// Finished (successfully or given up).
     pub finished_at: Option<DateTime<Utc>>,
     /// The worker instance that holds (or last held) it.
-    pub locked_by: Option<String>,
+    pub lease_holder: Option<String>,
     /// Until when it is leased.
-    pub locked_until: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
     /// The holder's last heartbeat (`None`: no holder, or it stopped).
     pub holder_heartbeat_at: Option<DateTime<Utc>>,
     /// When it was first claimed.

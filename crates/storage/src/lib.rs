@@ -17,6 +17,7 @@ mod fulfilments;
 mod idempotency;
 mod imports;
 mod journal;
+mod leases;
 mod listings;
 mod orders;
 mod plugins;
@@ -33,6 +34,7 @@ pub use fulfilments::*;
 pub use idempotency::*;
 pub use imports::*;
 pub use journal::*;
+pub use leases::*;
 pub use listings::*;
 pub use orders::*;
 pub use plugins::*;
@@ -43,11 +45,6 @@ pub use webhooks::*;
 
 use async_trait::async_trait;
 use switchyard_domain::DomainError;
-
-/// Seconds without a heartbeat after which a worker instance counts as
-/// dead and its leases as free (the engine's default `stale_after`, and
-/// what the API calls a stalled job).
-pub const WORKER_STALE_AFTER_SECS: i64 = 10;
 
 /// Errors of every storage backend.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +157,7 @@ pub trait Storage:
     + Webhooks
     + Plugins
     + Journal
+    + Leases
     + Idempotency
     + std::fmt::Debug
     + 'static

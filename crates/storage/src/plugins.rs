@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
 
-use crate::{Page, PageRequest, Result};
+use crate::{Claim, Page, PageRequest, Result};
 
 /// Plugins and the orders routed to them.
 #[async_trait]
@@ -65,13 +65,12 @@ pub trait Plugins: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<PluginOrder>;
 
-    /// Claim due messages of enabled plugins for `lease`: an `order.routed`
+    /// Claim due messages of enabled plugins: an `order.routed`
     /// only while its order is open (one on hold waits), an
     /// `order.cancelled` only after the order's `order.routed` was delivered.
     async fn claim_plugin_messages(
         &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        claim: &Claim,
         limit: u32,
     ) -> Result<Vec<DuePluginMessage>>;
     /// Record how a send ended.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use switchyard_domain::ids::{AccountId, MessageId, StoreId, WebhookId};
 use switchyard_domain::webhook::EventType;
 
-use crate::{Page, PageRequest, Result};
+use crate::{Claim, Page, PageRequest, Result};
 
 /// Outgoing webhooks.
 #[async_trait]
@@ -65,12 +65,11 @@ pub trait Webhooks: Send + Sync {
     ) -> Result<bool>;
     /// Record a message outside the journal (a test event) for its endpoints.
     async fn enqueue_message(&self, message: NewWebhookMessage) -> Result<()>;
-    /// Claim due deliveries of enabled endpoints for `lease`, at most
-    /// `per_endpoint` in flight per endpoint.
+    /// Claim due deliveries of enabled endpoints, at most `per_endpoint`
+    /// in flight per endpoint (counting those other live workers hold).
     async fn claim_deliveries(
         &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        claim: &Claim,
         per_endpoint: u32,
         limit: u32,
     ) -> Result<Vec<DueDelivery>>;

@@ -171,7 +171,7 @@ pub struct JobOut {
 impl From<JobRecord> for JobOut {
     fn from(j: JobRecord) -> Self {
         let now = Utc::now();
-        let leased = j.locked_until.is_some_and(|t| t > now);
+        let leased = j.lease_until.is_some_and(|t| t > now);
         let alive = j.holder_heartbeat_at.is_some_and(|t| {
             now - t < chrono::Duration::seconds(switchyard_storage::WORKER_STALE_AFTER_SECS)
         });
@@ -191,7 +191,7 @@ impl From<JobRecord> for JobOut {
             created_at: j.created_at,
             finished_at: j.finished_at,
             state,
-            holder: j.locked_by,
+            holder: j.lease_holder,
             holder_heartbeat_at: j.holder_heartbeat_at,
             started_at: j.started_at,
             progress: j.progress,

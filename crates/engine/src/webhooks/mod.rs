@@ -220,8 +220,7 @@ impl Engine {
             .inner
             .storage
             .claim_deliveries(
-                self.now(),
-                cfg.lease,
+                &self.lease(self.now()),
                 cfg.webhook_concurrency,
                 DELIVERY_BATCH,
             )

@@ -13,6 +13,7 @@ use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreI
 use switchyard_domain::order::OrderState;
 
 use super::fulfilments::insert_fulfilment;
+use super::leases;
 use super::listings::enqueue_targets;
 use super::orders::{cancel_in_tx, fetch_order};
 use super::stock::invalidate_confirmed;
@@ -22,7 +23,7 @@ use super::{
 };
 use crate::{
     BackOfficeOrder, BackOfficeSettings, BackOfficeState, BackOfficeUpdate, BackOfficeWork,
-    BackOffices, ChannelRef, Page, PageRequest, Result, StorageError,
+    BackOffices, ChannelRef, Claim, Page, PageRequest, Result, StorageError,
 };
 
 const COLUMNS: &str = "order_id, store_id, channel_id, state, remote_id, remote_number, remote_status, attempts, \
@@ -375,7 +376,7 @@ impl BackOffices for SqliteStorage {
         &self,
         account: &AccountId,
         store: &StoreId,
-        now: DateTime<Utc>,
+        claim: &Claim,
         limit: u32,
     ) -> Result<BackOfficeWork> {
         let mut tx = self.write.begin().await?;
@@ -389,7 +390,8 @@ impl BackOffices for SqliteStorage {
         let Some(settings) = settings_of(&mut tx, store).await? else {
             return Ok(work);
         };
-        let now_s = ts(now);
+        let now_s = ts(claim.now);
+        let stale = ts(claim.stale_before);
         let limit = i64::from(limit);
         sqlx::query(
             "INSERT INTO back_office_orders (order_id, account_id, store_id, channel_id, state, next_at, created_at, updated_at) \
@@ -418,10 +420,12 @@ impl BackOffices for SqliteStorage {
         .bind(store.as_str())
         .execute(&mut *tx)
         .await?;
+        let free = leases::free("b", "?", "?");
         let due = |states: &str, order_cancelled: bool| {
             format!(
                 "SELECT {COLUMNS} FROM back_office_orders b WHERE store_id = ? AND state IN ({states}) \
-                 AND next_at IS NOT NULL AND next_at <= ? AND {} (SELECT state FROM orders WHERE id = b.order_id) = 'cancelled' \
+                 AND next_at IS NOT NULL AND next_at <= ? AND {free} \
+                 AND {} (SELECT state FROM orders WHERE id = b.order_id) = 'cancelled' \
                  ORDER BY next_at LIMIT ?",
                 if order_cancelled { "" } else { "NOT" }
             )
@@ -434,6 +438,8 @@ impl BackOffices for SqliteStorage {
         for r in sqlx::query(&sends)
             .bind(store.as_str())
             .bind(&now_s)
+            .bind(&now_s)
+            .bind(&stale)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?
@@ -454,6 +460,8 @@ impl BackOffices for SqliteStorage {
         for r in sqlx::query(&checks)
             .bind(store.as_str())
             .bind(&now_s)
+            .bind(&now_s)
+            .bind(&stale)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?
@@ -463,6 +471,8 @@ impl BackOffices for SqliteStorage {
         for r in sqlx::query(&cancels)
             .bind(store.as_str())
             .bind(&now_s)
+            .bind(&now_s)
+            .bind(&stale)
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?
@@ -470,11 +480,13 @@ impl BackOffices for SqliteStorage {
             work.cancels.push(from_row(&r)?);
         }
         for r in sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM back_office_orders WHERE store_id = ? AND channel_cancel = 'pending' \
-             AND next_at IS NOT NULL AND next_at <= ? ORDER BY next_at LIMIT ?"
+            "SELECT {COLUMNS} FROM back_office_orders b WHERE store_id = ? AND channel_cancel = 'pending' \
+             AND next_at IS NOT NULL AND next_at <= ? AND {free} ORDER BY next_at LIMIT ?"
         ))
         .bind(store.as_str())
         .bind(&now_s)
+        .bind(&now_s)
+        .bind(&stale)
         .bind(limit)
         .fetch_all(&mut *tx)
         .await?
@@ -496,21 +508,19 @@ impl BackOffices for SqliteStorage {
         Ok(work)
     }
 
-    async fn begin_back_office_step(
-        &self,
-        order: &OrderId,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
-    ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE back_office_orders SET next_at = ?, step_started_at = ?, \
+    async fn begin_back_office_step(&self, order: &OrderId, claim: &Claim) -> Result<bool> {
+        let take = leases::take("?1", "?2");
+        let free = leases::free("back_office_orders", "?3", "?5");
+        let done = sqlx::query(&format!(
+            "UPDATE back_office_orders SET {take}, step_started_at = ?3, \
              attempts = attempts + CASE WHEN state IN ('pending', 'failed') THEN 1 ELSE 0 END \
-             WHERE order_id = ? AND next_at IS NOT NULL AND next_at <= ?",
-        )
-        .bind(ts(lease_until))
-        .bind(ts(now))
+             WHERE order_id = ?4 AND next_at IS NOT NULL AND next_at <= ?3 AND {free}"
+        ))
+        .bind(ts(claim.until()))
+        .bind(&claim.holder)
+        .bind(ts(claim.now))
         .bind(order.as_str())
-        .bind(ts(now))
+        .bind(ts(claim.stale_before))
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -534,7 +544,10 @@ impl BackOffices for SqliteStorage {
         let now_s = ts(now);
         let next = ts(now + next_check);
         let set = |sql: &str| {
-            format!("UPDATE back_office_orders SET {sql}, updated_at = ? WHERE order_id = ?")
+            format!(
+                "UPDATE back_office_orders SET {sql}, {}, updated_at = ? WHERE order_id = ?",
+                leases::RELEASE
+            )
         };
         // Read-backs that change nothing people see are not journalled.
         let mut event = Some("order.updated");

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
@@ -19,6 +19,7 @@ use switchyard_domain::fulfilment::{
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
 
+use super::leases;
 use super::listings::enqueue_targets;
 use super::orders::fetch_order;
 use super::stock::{move_api_stock, plain_units, settle_order};
@@ -27,8 +28,8 @@ use super::{
     set_store_setting, store_setting, stored, ts,
 };
 use crate::{
-    ChannelRef, DueFulfilment, FulfilmentLine, FulfilmentRecord, FulfilmentStatus, FulfilmentSync,
-    Fulfilments, NewFulfilment, Result, StorageError, SyncResult,
+    ChannelRef, Claim, DueFulfilment, FulfilmentLine, FulfilmentRecord, FulfilmentStatus,
+    FulfilmentSync, Fulfilments, NewFulfilment, Result, StorageError, SyncResult,
 };
 
 const COLUMNS: &str = "id, order_id, store_id, channel_id, source, status, carrier, carrier_detected, service, \
@@ -554,16 +555,18 @@ impl Fulfilments for SqliteStorage {
         Ok(settings)
     }
 
-    async fn due_fulfilments(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<DueFulfilment>> {
+    async fn due_fulfilments(&self, claim: &Claim, limit: u32) -> Result<Vec<DueFulfilment>> {
         let mut tx = self.read.begin().await?;
-        let rows = sqlx::query(
+        let free = leases::free("f", "?1", "?3");
+        let rows = sqlx::query(&format!(
             "SELECT f.id, f.account_id, o.channel_order_id, c.kind FROM fulfilments f \
              JOIN orders o ON o.id = f.order_id JOIN channels c ON c.id = f.channel_id \
-             WHERE f.sync_state IN ('pending', 'failed') AND f.next_attempt_at <= ? \
-             ORDER BY f.next_attempt_at LIMIT ?",
-        )
-        .bind(ts(now))
+             WHERE f.sync_state IN ('pending', 'failed') AND f.next_attempt_at <= ?1 AND {free} \
+             ORDER BY f.next_attempt_at LIMIT ?2"
+        ))
+        .bind(ts(claim.now))
         .bind(i64::from(limit))
+        .bind(ts(claim.stale_before))
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
@@ -602,19 +605,22 @@ impl Fulfilments for SqliteStorage {
         &self,
         id: &FulfilmentId,
         action: SyncAction,
-        now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        claim: &Claim,
     ) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE fulfilments SET attempts = attempts + 1, next_attempt_at = ?, \
-             sync_started_at = CASE WHEN sync_action = 'create' THEN ? ELSE sync_started_at END \
-             WHERE id = ? AND sync_action = ? AND sync_state IN ('pending', 'failed') AND next_attempt_at <= ?",
-        )
-        .bind(ts(lease_until))
-        .bind(ts(now))
+        let take = leases::take("?1", "?2");
+        let free = leases::free("fulfilments", "?3", "?6");
+        let done = sqlx::query(&format!(
+            "UPDATE fulfilments SET attempts = attempts + 1, {take}, \
+             sync_started_at = CASE WHEN sync_action = 'create' THEN ?3 ELSE sync_started_at END \
+             WHERE id = ?4 AND sync_action = ?5 AND sync_state IN ('pending', 'failed') \
+             AND next_attempt_at <= ?3 AND {free}"
+        ))
+        .bind(ts(claim.until()))
+        .bind(&claim.holder)
+        .bind(ts(claim.now))
         .bind(id.as_str())
         .bind(action.as_str())
-        .bind(ts(now))
+        .bind(ts(claim.stale_before))
         .execute(&self.write)
         .await?;
         Ok(done.rows_affected() == 1)
@@ -650,10 +656,11 @@ impl Fulfilments for SqliteStorage {
                         .await?;
                 }
                 if same {
-                    sqlx::query(
+                    sqlx::query(&format!(
                         "UPDATE fulfilments SET sync_state = 'synced', sync_action = NULL, attempts = 0, last_error = NULL, \
-                         next_attempt_at = NULL, synced_at = ?, updated_at = ? WHERE id = ?",
-                    )
+                         next_attempt_at = NULL, {}, synced_at = ?, updated_at = ? WHERE id = ?",
+                        leases::RELEASE
+                    ))
                     .bind(&now)
                     .bind(&now)
                     .bind(id.as_str())
@@ -661,7 +668,7 @@ impl Fulfilments for SqliteStorage {
                     .await?;
                 } else {
                     // A newer change (tracking corrected, cancelled) waits its turn.
-                    sqlx::query("UPDATE fulfilments SET sync_state = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ? WHERE id = ?")
+                    sqlx::query(&format!("UPDATE fulfilments SET sync_state = 'pending', attempts = 0, next_attempt_at = ?, {}, updated_at = ? WHERE id = ?", leases::RELEASE))
                         .bind(&now)
                         .bind(&now)
                         .bind(id.as_str())
@@ -671,9 +678,10 @@ impl Fulfilments for SqliteStorage {
             }
             SyncResult::Failed { error, retry_at } => {
                 let next = if same { ts(*retry_at) } else { now.clone() };
-                sqlx::query(
-                    "UPDATE fulfilments SET sync_state = ?, last_error = ?, next_attempt_at = ?, updated_at = ? WHERE id = ?",
-                )
+                sqlx::query(&format!(
+                    "UPDATE fulfilments SET sync_state = ?, last_error = ?, next_attempt_at = ?, {}, updated_at = ? WHERE id = ?",
+                    leases::RELEASE
+                ))
                 .bind(if same { "failed" } else { "pending" })
                 .bind(error)
                 .bind(&next)

@@ -9,14 +9,15 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 
 use super::channels::{channel_ref_from_row, require_channel};
+use super::leases;
 use super::orders::import_batch;
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored,
     ts,
 };
 use crate::{
-    ChannelHealth, ChannelRef, ImportErrorRecord, ImportItem, ImportReport, ImportRun, Imports,
-    Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
+    ChannelHealth, ChannelRef, Claim, ImportErrorRecord, ImportItem, ImportReport, ImportRun,
+    Imports, Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
 };
 
 fn import_error_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<ImportErrorRecord> {
@@ -53,8 +54,8 @@ fn job_record_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRecord> {
         last_error: r.try_get("last_error")?,
         created_at: parse_ts(r.try_get("created_at")?)?,
         finished_at: parse_opt_ts(r.try_get("finished_at")?)?,
-        locked_by: r.try_get("locked_by")?,
-        locked_until: parse_opt_ts(r.try_get("locked_until")?)?,
+        lease_holder: r.try_get("lease_holder")?,
+        lease_until: parse_opt_ts(r.try_get("lease_until")?)?,
         holder_heartbeat_at: match r.try_get::<Option<String>, _>("holder_heartbeat_at") {
             Ok(v) => parse_opt_ts(v)?,
             Err(_) => None,
@@ -68,12 +69,6 @@ fn job_record_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<JobRecord> {
     })
 }
 
-/// `j` (a job row) is free to claim: not leased, lease run out, or its
-/// holder dead (no beat since `?stale`) or stopped.
-const JOB_FREE: &str = "(j.locked_until IS NULL OR j.locked_until <= :now
-    OR NOT EXISTS (SELECT 1 FROM worker_instances w WHERE w.id = j.locked_by
-                   AND w.stopped_at IS NULL AND w.heartbeat_at > :stale))";
-
 #[async_trait]
 impl Imports for SqliteStorage {
     async fn due_channels(
@@ -82,7 +77,7 @@ impl Imports for SqliteStorage {
         limit: u32,
         stale_before: DateTime<Utc>,
     ) -> Result<Vec<ChannelRef>> {
-        let free = JOB_FREE.replace(":now", "?1").replace(":stale", "?3");
+        let free = leases::free("j", "?1", "?3");
         let rows = sqlx::query(&format!(
             "SELECT account_id, store_id, id FROM channels
              WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
@@ -367,7 +362,7 @@ impl Imports for SqliteStorage {
         .await?;
         let row = sqlx::query(
             "SELECT j.*, w.heartbeat_at AS holder_heartbeat_at FROM jobs j
-             LEFT JOIN worker_instances w ON w.id = j.locked_by AND w.stopped_at IS NULL
+             LEFT JOIN worker_instances w ON w.id = j.lease_holder AND w.stopped_at IS NULL
              WHERE j.id = ? AND j.channel_id = ?",
         )
         .bind(id)
@@ -381,27 +376,24 @@ impl Imports for SqliteStorage {
     async fn claim_jobs(
         &self,
         channel: &ChannelRef,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        claim: &Claim,
         limit: u32,
-        holder: &str,
-        stale_before: DateTime<Utc>,
     ) -> Result<Vec<Job>> {
-        let now_s = ts(now);
-        let free = JOB_FREE.replace(":now", "?4").replace(":stale", "?5");
+        let free = leases::free("j", "?4", "?5");
+        let take = leases::take("?1", "?6");
         let rows = sqlx::query(&format!(
-            "UPDATE jobs SET locked_until = ?1, locked_by = ?6, attempts = attempts + 1,
+            "UPDATE jobs SET {take}, attempts = attempts + 1,
                  started_at = COALESCE(started_at, ?4) WHERE id IN (
                 SELECT j.id FROM jobs j WHERE j.channel_id = ?2 AND j.finished_at IS NULL
                 AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
              RETURNING *"
         ))
-        .bind(ts(now + lease))
+        .bind(ts(claim.until()))
         .bind(channel.channel_id.as_str())
         .bind(i64::from(limit.max(1)))
-        .bind(&now_s)
-        .bind(ts(stale_before))
-        .bind(holder)
+        .bind(ts(claim.now))
+        .bind(ts(claim.stale_before))
+        .bind(&claim.holder)
         .fetch_all(&self.write)
         .await?;
         let mut jobs = rows
@@ -430,58 +422,6 @@ impl Imports for SqliteStorage {
         Ok(())
     }
 
-    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
-        let now = ts(now);
-        let mut tx = self.write.begin().await?;
-        let retired = sqlx::query(
-            "UPDATE worker_instances SET stopped_at = ?1 WHERE id != ?2 AND stopped_at IS NULL",
-        )
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        sqlx::query(
-            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
-        )
-        .bind(id)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        if retired > 0 {
-            tracing::info!(
-                instance = id,
-                retired,
-                "took over from the instances before this one"
-            );
-        }
-        Ok(())
-    }
-
-    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
-        let now = ts(now);
-        sqlx::query(
-            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
-             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
-        )
-        .bind(id)
-        .bind(&now)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE worker_instances SET stopped_at = ? WHERE id = ?")
-            .bind(ts(now))
-            .bind(id)
-            .execute(&self.write)
-            .await?;
-        Ok(())
-    }
-
     async fn finish_job(
         &self,
         id: i64,
@@ -489,22 +429,23 @@ impl Imports for SqliteStorage {
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let now = now_text();
-        match retry_at {
-            Some(t) => sqlx::query(
-                "UPDATE jobs SET last_error = ?, run_after = ?, locked_until = NULL WHERE id = ?",
-            )
+        let release = leases::RELEASE;
+        let (sql, when) = match retry_at {
+            Some(t) => (
+                format!("UPDATE jobs SET last_error = ?, run_after = ?, {release} WHERE id = ?"),
+                ts(t),
+            ),
+            None => (
+                format!("UPDATE jobs SET last_error = ?, finished_at = ?, {release} WHERE id = ?"),
+                now,
+            ),
+        };
+        sqlx::query(&sql)
             .bind(&error)
-            .bind(ts(t))
-            .bind(id),
-            None => sqlx::query(
-                "UPDATE jobs SET last_error = ?, finished_at = ?, locked_until = NULL WHERE id = ?",
-            )
-            .bind(&error)
-            .bind(&now)
-            .bind(id),
-        }
-        .execute(&self.write)
-        .await?;
+            .bind(&when)
+            .bind(id)
+            .execute(&self.write)
+            .await?;
         Ok(())
     }
 }

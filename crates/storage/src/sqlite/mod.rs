@@ -14,6 +14,7 @@ mod fulfilments;
 mod idempotency;
 mod imports;
 mod journal;
+mod leases;
 mod listings;
 mod orders;
 mod plugins;

@@ -11,13 +11,15 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
 use switchyard_domain::plugin_rules::{PluginRules, RuleAction, RuleOutcome};
 
+use super::leases;
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, store_page, stored, ts,
 };
 use crate::{
-    DuePluginMessage, NewPlugin, Page, PageRequest, Plugin, PluginAttempt, PluginMessage,
+    Claim, DuePluginMessage, NewPlugin, Page, PageRequest, Plugin, PluginAttempt, PluginMessage,
     PluginMessageKind, PluginOrder, PluginPatch, Plugins, Result, StorageError,
+    WORKER_STALE_AFTER_SECS,
 };
 
 const PLUGIN_COLUMNS: &str = "p.id, p.store_id, p.name, p.url, p.enabled, p.failing_since, p.created_at, p.updated_at,
@@ -144,14 +146,17 @@ pub(crate) async fn plugin_order_cancelled(
     let Some(Some(plugin)) = plugin else {
         return Ok(());
     };
-    let now = now_text();
-    sqlx::query(
+    let now = Utc::now();
+    // A routed message held by a live worker is being sent: it is not
+    // skipped, and the cancellation follows it.
+    let free = leases::free("plugin_messages", "?1", "?3");
+    sqlx::query(&format!(
         "UPDATE plugin_messages SET state = 'skipped', updated_at = ?1
-         WHERE order_id = ?2 AND kind = 'order.routed' AND state = 'pending'
-           AND (lease_until IS NULL OR lease_until <= ?1)",
-    )
-    .bind(&now)
+         WHERE order_id = ?2 AND kind = 'order.routed' AND state = 'pending' AND {free}"
+    ))
+    .bind(ts(now))
     .bind(order.as_str())
+    .bind(ts(now - chrono::Duration::seconds(WORKER_STALE_AFTER_SECS)))
     .execute(&mut *conn)
     .await?;
     let may_have_it: bool = sqlx::query_scalar(
@@ -505,22 +510,25 @@ impl Plugins for SqliteStorage {
 
     async fn claim_plugin_messages(
         &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        claim: &Claim,
         limit: u32,
     ) -> Result<Vec<DuePluginMessage>> {
         // An order on hold keeps its `order.routed` waiting; a cancellation
         // waits while its order is being sent.
-        const DUE: &str = "FROM plugin_messages m JOIN plugins p ON p.id = m.plugin_id JOIN orders o ON o.id = m.order_id
-             WHERE m.state = 'pending' AND p.enabled = 1 AND m.next_at <= ?1
-               AND (m.lease_until IS NULL OR m.lease_until <= ?1)
+        let (free, held) = (leases::free("m", "?1", "?2"), leases::held("r", "?1", "?2"));
+        let due = format!(
+            "FROM plugin_messages m JOIN plugins p ON p.id = m.plugin_id JOIN orders o ON o.id = m.order_id
+             WHERE m.state = 'pending' AND p.enabled = 1 AND m.next_at <= ?1 AND {free}
                AND (m.kind <> 'order.routed' OR o.state IN ('open', 'partially_fulfilled'))
                AND (m.kind <> 'order.cancelled' OR NOT EXISTS (SELECT 1 FROM plugin_messages r
                     WHERE r.order_id = m.order_id AND r.kind = 'order.routed' AND r.state = 'pending'
-                      AND r.lease_until > ?1))";
-        let now_s = ts(now);
-        let any_due: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {DUE})"))
+                      AND {held}))"
+        );
+        let now_s = ts(claim.now);
+        let stale = ts(claim.stale_before);
+        let any_due: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 {due})"))
             .bind(&now_s)
+            .bind(&stale)
             .fetch_one(&self.read)
             .await?;
         if !any_due {
@@ -529,19 +537,22 @@ impl Plugins for SqliteStorage {
         let mut tx = self.write.begin().await?;
         let rows = sqlx::query(&format!(
             "SELECT m.id, m.kind, m.account_id, m.plugin_id, m.order_id, m.attempts, p.url, p.secret, p.failing_since
-             {DUE} ORDER BY m.next_at LIMIT ?2"
+             {due} ORDER BY m.next_at LIMIT ?3"
         ))
         .bind(&now_s)
+        .bind(&stale)
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *tx)
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: String = r.try_get("id")?;
-            sqlx::query(
-                "UPDATE plugin_messages SET lease_until = ?, attempts = attempts + 1 WHERE id = ?",
-            )
-            .bind(ts(now + lease))
+            sqlx::query(&format!(
+                "UPDATE plugin_messages SET {}, attempts = attempts + 1 WHERE id = ?3",
+                leases::take("?1", "?2")
+            ))
+            .bind(ts(claim.until()))
+            .bind(&claim.holder)
             .bind(&id)
             .execute(&mut *tx)
             .await?;

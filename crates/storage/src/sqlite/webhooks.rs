@@ -9,12 +9,13 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, MessageId, StoreId, WebhookId};
 use switchyard_domain::webhook::EventType;
 
+use super::leases;
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, store_page, stored, ts,
 };
 use crate::{
-    AttemptRecord, AttemptResult, DeliveryOutcome, DueDelivery, MessageDelivery,
+    AttemptRecord, AttemptResult, Claim, DeliveryOutcome, DueDelivery, MessageDelivery,
     NewWebhookEndpoint, NewWebhookMessage, OwnedEvent, Page, PageRequest, Result, SealedSecrets,
     StorageError, WebhookEndpoint, WebhookPatch, Webhooks,
 };
@@ -129,7 +130,7 @@ async fn reset_delivery(
         "INSERT INTO webhook_deliveries (message_id, endpoint_id, state, next_attempt_at, updated_at)
          VALUES (?1, ?2, 'pending', ?3, ?3)
          ON CONFLICT (message_id, endpoint_id) DO UPDATE SET state = 'pending', schedule_step = 0,
-           next_attempt_at = ?3, leased_until = NULL, updated_at = ?3",
+           next_attempt_at = ?3, lease_until = NULL, updated_at = ?3",
     )
     .bind(message)
     .bind(endpoint.as_str())
@@ -408,20 +409,21 @@ impl Webhooks for SqliteStorage {
 
     async fn claim_deliveries(
         &self,
-        now: DateTime<Utc>,
-        lease: chrono::Duration,
+        claim: &Claim,
         per_endpoint: u32,
         limit: u32,
     ) -> Result<Vec<DueDelivery>> {
-        let now_s = ts(now);
+        let now_s = ts(claim.now);
+        let stale = ts(claim.stale_before);
         // The worker asks every tick: an idle queue costs a read, never a
         // write transaction on the one write connection.
-        let any_due: bool = sqlx::query_scalar(
+        let any_due: bool = sqlx::query_scalar(&format!(
             "SELECT EXISTS (SELECT 1 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id
-               WHERE d.state = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= ?1
-                 AND (d.leased_until IS NULL OR d.leased_until <= ?1))",
-        )
+               WHERE d.state = 'pending' AND e.enabled = 1 AND d.next_attempt_at <= ?1 AND {})",
+            leases::free("d", "?1", "?2")
+        ))
         .bind(&now_s)
+        .bind(&stale)
         .fetch_one(&self.read)
         .await?;
         if !any_due {
@@ -432,14 +434,16 @@ impl Webhooks for SqliteStorage {
         // flight per endpoint counting the ones other workers hold. Each
         // step is a short walk of an index (queue, leases), whatever the
         // backlog.
-        let endpoints: Vec<(String, i64)> = sqlx::query_as(
+        let endpoints: Vec<(String, i64)> = sqlx::query_as(&format!(
             "SELECT e.id, (SELECT COUNT(*) FROM webhook_deliveries b
-                            WHERE b.endpoint_id = e.id AND b.state = 'pending' AND b.leased_until > ?1) AS busy
+                            WHERE b.endpoint_id = e.id AND b.state = 'pending' AND {}) AS busy
              FROM webhook_endpoints e
              WHERE e.enabled = 1 AND EXISTS (SELECT 1 FROM webhook_deliveries d
                  WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at <= ?1)",
-        )
+            leases::held("b", "?1", "?2")
+        ))
         .bind(&now_s)
+        .bind(&stale)
         .fetch_all(&mut *tx)
         .await?;
         let mut due: Vec<(String, i64)> = Vec::new();
@@ -449,15 +453,16 @@ impl Webhooks for SqliteStorage {
                 continue;
             }
             due.extend(
-                sqlx::query_as::<_, (String, i64)>(
-                    "SELECT next_attempt_at, rowid FROM webhook_deliveries
-                     WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2
-                       AND (leased_until IS NULL OR leased_until <= ?2)
+                sqlx::query_as::<_, (String, i64)>(&format!(
+                    "SELECT next_attempt_at, rowid FROM webhook_deliveries d
+                     WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 AND {}
                      ORDER BY next_attempt_at, message_id LIMIT ?3",
-                )
+                    leases::free("d", "?2", "?4")
+                ))
                 .bind(&endpoint)
                 .bind(&now_s)
                 .bind(room)
+                .bind(&stale)
                 .fetch_all(&mut *tx)
                 .await?,
             );
@@ -476,8 +481,12 @@ impl Webhooks for SqliteStorage {
             }
             q.push(")");
         };
-        let mut lease_q = sqlx::QueryBuilder::new("UPDATE webhook_deliveries SET leased_until = ");
-        lease_q.push_bind(ts(now + lease)).push(" WHERE rowid");
+        let mut lease_q = sqlx::QueryBuilder::new("UPDATE webhook_deliveries SET lease_until = ");
+        lease_q
+            .push_bind(ts(claim.until()))
+            .push(", lease_holder = ")
+            .push_bind(&claim.holder)
+            .push(" WHERE rowid");
         rowids(&mut lease_q);
         lease_q.build().execute(&mut *tx).await?;
         let mut read_q = sqlx::QueryBuilder::new(
@@ -533,7 +542,7 @@ impl Webhooks for SqliteStorage {
         };
         sqlx::query(
             "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, schedule_step = schedule_step + 1,
-               next_attempt_at = COALESCE(?, next_attempt_at), leased_until = NULL, last_status = ?,
+               next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, last_status = ?,
                last_error = ?, updated_at = ? WHERE message_id = ? AND endpoint_id = ?",
         )
         .bind(state)

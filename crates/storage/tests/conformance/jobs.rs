@@ -7,7 +7,7 @@ use serde_json::json;
 use switchyard_domain::stock::StockRules;
 use switchyard_storage::{ChannelRef, JobKind, Storage};
 
-use crate::{account_and_store, channel};
+use crate::{account_and_store, channel, claim};
 
 /// A job leased for five minutes by an instance that stops beating is
 /// free once its heartbeat is older than the staleness bound (or at once
@@ -36,12 +36,12 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     s.beat("wrk_a", t0).await.unwrap();
     s.beat("wrk_b", t0).await.unwrap();
     let claimed = s
-        .claim_jobs(&r, t0, lease, 10, "wrk_a", t0 - stale)
+        .claim_jobs(&r, &claim("wrk_a", t0, lease), 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
     let rec = s.get_job(&r, job.id).await.unwrap();
-    assert_eq!(rec.locked_by.as_deref(), Some("wrk_a"));
+    assert_eq!(rec.lease_holder.as_deref(), Some("wrk_a"));
     assert!(rec.holder_heartbeat_at.is_some());
     s.set_job_progress(job.id, json!({ "pages": 3, "orders": 300 }))
         .await
@@ -54,7 +54,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     // A's heartbeat is fresh: B cannot take the job.
     let t1 = t0 + Duration::seconds(5);
     assert!(
-        s.claim_jobs(&r, t1, lease, 10, "wrk_b", t1 - stale)
+        s.claim_jobs(&r, &claim("wrk_b", t1, lease), 10)
             .await
             .unwrap()
             .is_empty()
@@ -72,13 +72,13 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
         "the channel is due for its stalled job"
     );
     let taken = s
-        .claim_jobs(&r, t2, lease, 10, "wrk_b", t2 - stale)
+        .claim_jobs(&r, &claim("wrk_b", t2, lease), 10)
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
     assert_eq!(taken[0].attempts, 2);
     let rec = s.get_job(&r, job.id).await.unwrap();
-    assert_eq!(rec.locked_by.as_deref(), Some("wrk_b"));
+    assert_eq!(rec.lease_holder.as_deref(), Some("wrk_b"));
     assert_eq!(rec.started_at.map(|t| t.timestamp()), Some(t0.timestamp()));
 
     // An instance that says it stopped frees its jobs at once.
@@ -86,7 +86,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     let t3 = t2 + Duration::seconds(1);
     s.beat("wrk_c", t3).await.unwrap();
     assert_eq!(
-        s.claim_jobs(&r, t3, lease, 10, "wrk_c", t3 - stale)
+        s.claim_jobs(&r, &claim("wrk_c", t3, lease), 10)
             .await
             .unwrap()
             .len(),
@@ -95,7 +95,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     // On SQLite a newly registered instance retires every other one.
     s.register_instance("wrk_d", t3).await.unwrap();
     assert_eq!(
-        s.claim_jobs(&r, t3, lease, 10, "wrk_d", t3 - stale)
+        s.claim_jobs(&r, &claim("wrk_d", t3, lease), 10)
             .await
             .unwrap()
             .len(),

@@ -18,13 +18,16 @@ mod webhooks;
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{Customs, KitComponent, ProductAttributes};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 use switchyard_storage::sqlite::SqliteStorage;
-use switchyard_storage::{NewChannel, NewProduct, NewStore, Storage};
+use switchyard_storage::{
+    Claim, NewChannel, NewProduct, NewStore, Storage, WORKER_STALE_AFTER_SECS,
+};
 
 /// A fresh SQLite database in its own temp dir (kept alive with the storage).
 #[derive(Debug)]
@@ -77,10 +80,22 @@ backends!(
     ledger::idempotency_keys_replay_and_detect_mismatches,
     shipping::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
     shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
+    shipping::a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends,
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
     plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
     jobs::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
 );
+
+/// A claim by worker instance `holder` at `now`, with the engine's
+/// default staleness bound.
+pub fn claim(holder: &str, now: DateTime<Utc>, lease: Duration) -> Claim {
+    Claim {
+        holder: holder.into(),
+        now,
+        lease,
+        stale_before: now - Duration::seconds(WORKER_STALE_AFTER_SECS),
+    }
+}
 
 pub fn sku(s: &str) -> Sku {
     Sku::parse(s).unwrap()

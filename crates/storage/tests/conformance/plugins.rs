@@ -11,7 +11,7 @@ use switchyard_storage::{
 };
 
 use crate::shipping::{import, order};
-use crate::{account_and_store, channel, product};
+use crate::{account_and_store, channel, claim, product};
 
 /// Rules routing everything to `plugin`, holding orders with `HOLD-*` lines
 /// and excluding `GIFT-*` ones.
@@ -106,14 +106,17 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
     // Only the open order is due; the held one waits.
     let now = Utc::now();
     let lease = Duration::minutes(5);
-    let due = s.claim_plugin_messages(now, lease, 10).await.unwrap();
+    let due = s
+        .claim_plugin_messages(&claim("wrk_test", now, lease), 10)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].order_id, open);
     assert_eq!(due[0].kind, PluginMessageKind::Routed);
     assert_eq!(due[0].attempts, 1);
     assert_eq!(due[0].secret, vec![1, 2, 3]);
     assert!(
-        s.claim_plugin_messages(now, lease, 10)
+        s.claim_plugin_messages(&claim("wrk_test", now, lease), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -133,7 +136,7 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
     .await
     .unwrap();
     assert!(
-        s.claim_plugin_messages(now, lease, 10)
+        s.claim_plugin_messages(&claim("wrk_test", now, lease), 10)
             .await
             .unwrap()
             .is_empty()
@@ -146,7 +149,7 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
             .is_some()
     );
     let again = s
-        .claim_plugin_messages(now + Duration::seconds(6), lease, 10)
+        .claim_plugin_messages(&claim("wrk_test", now + Duration::seconds(6), lease), 10)
         .await
         .unwrap();
     assert_eq!(again.len(), 1);
@@ -190,7 +193,7 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
         .unwrap();
     let later = now + Duration::minutes(10);
     assert!(
-        s.claim_plugin_messages(later, lease, 10)
+        s.claim_plugin_messages(&claim("wrk_test", later, lease), 10)
             .await
             .unwrap()
             .is_empty()
@@ -205,7 +208,10 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
     )
     .await
     .unwrap();
-    let due = s.claim_plugin_messages(later, lease, 10).await.unwrap();
+    let due = s
+        .claim_plugin_messages(&claim("wrk_test", later, lease), 10)
+        .await
+        .unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].order_id, held);
 
@@ -215,7 +221,7 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
         .await
         .unwrap();
     assert!(
-        s.claim_plugin_messages(later, lease, 10)
+        s.claim_plugin_messages(&claim("wrk_test", later, lease), 10)
             .await
             .unwrap()
             .is_empty()
@@ -232,7 +238,10 @@ pub async fn routing_queues_one_message_that_claims_lease_hold_and_cancel_respec
     )
     .await
     .unwrap();
-    let cancel = s.claim_plugin_messages(later, lease, 10).await.unwrap();
+    let cancel = s
+        .claim_plugin_messages(&claim("wrk_test", later, lease), 10)
+        .await
+        .unwrap();
     assert_eq!(cancel.len(), 1);
     assert_eq!(cancel[0].kind, PluginMessageKind::Cancelled);
 

@@ -15,7 +15,7 @@ use switchyard_storage::{
     StorageError, SyncResult,
 };
 
-use crate::{account_and_store, channel, kit, product, sku};
+use crate::{account_and_store, channel, claim, kit, product, sku};
 
 pub fn order(id: &str, lines: &[(&str, i64)], shipped: ChannelFulfilment) -> UnifiedOrder {
     let t = Utc::now();
@@ -257,21 +257,22 @@ pub async fn a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn(s: Arc<
         .await
         .unwrap();
     let now = Utc::now();
-    let due = s.due_fulfilments(now, 10).await.unwrap();
+    let lease = Duration::minutes(5);
+    let c = claim("wrk_test", now, lease);
+    let due = s.due_fulfilments(&c, 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].channel_order_id, "2");
-    let lease = now + Duration::minutes(5);
     assert!(
-        s.begin_fulfilment_sync(&f.id, SyncAction::Create, now, lease)
+        s.begin_fulfilment_sync(&f.id, SyncAction::Create, &c)
             .await
             .unwrap()
     );
     assert!(
-        !s.begin_fulfilment_sync(&f.id, SyncAction::Create, now, lease)
+        !s.begin_fulfilment_sync(&f.id, SyncAction::Create, &c)
             .await
             .unwrap()
     );
-    assert!(s.due_fulfilments(now, 10).await.unwrap().is_empty());
+    assert!(s.due_fulfilments(&c, 10).await.unwrap().is_empty());
 
     // The number is corrected while the create is out: the create's
     // confirmation leaves the correction pending.
@@ -306,8 +307,7 @@ pub async fn a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn(s: Arc<
         s.begin_fulfilment_sync(
             &f.id,
             SyncAction::UpdateTracking,
-            later,
-            later + Duration::minutes(5)
+            &claim("wrk_test", later, lease)
         )
         .await
         .unwrap()
@@ -327,4 +327,50 @@ pub async fn a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn(s: Arc<
     assert_eq!(failed.sync.last_error.as_deref(), Some("HTTP 503"));
     let retried = s.retry_fulfilment(&a, &f.id).await.unwrap();
     assert_eq!(retried.sync.state, SyncState::Pending);
+}
+
+/// A sync held by a worker that stopped beating is free once the holder is
+/// stale, minutes before its lease runs out; a live holder keeps it.
+pub async fn a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends(s: Arc<dyn Storage>) {
+    let (a, _, _, r) = setup(&*s).await;
+    let id = import(
+        &*s,
+        &r,
+        order("3", &[("A", 1)], ChannelFulfilment::Unfulfilled),
+    )
+    .await;
+    let f = s
+        .create_fulfilment(&a, &id, ship(None, "1Z999AA10123456784"))
+        .await
+        .unwrap();
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    s.beat("wrk_a", t0).await.unwrap();
+    s.beat("wrk_b", t0).await.unwrap();
+    assert!(
+        s.begin_fulfilment_sync(&f.id, SyncAction::Create, &claim("wrk_a", t0, lease))
+            .await
+            .unwrap()
+    );
+    let t1 = t0 + Duration::seconds(5);
+    let b1 = claim("wrk_b", t1, lease);
+    assert!(s.due_fulfilments(&b1, 10).await.unwrap().is_empty());
+    assert!(
+        !s.begin_fulfilment_sync(&f.id, SyncAction::Create, &b1)
+            .await
+            .unwrap(),
+        "a live holder keeps its claim"
+    );
+    let t2 = t0 + Duration::seconds(11);
+    s.beat("wrk_b", t2).await.unwrap();
+    let b2 = claim("wrk_b", t2, lease);
+    assert_eq!(s.due_fulfilments(&b2, 10).await.unwrap().len(), 1);
+    assert!(
+        s.begin_fulfilment_sync(&f.id, SyncAction::Create, &b2)
+            .await
+            .unwrap(),
+        "wrk_a fell silent: its claim is free minutes before the lease ends"
+    );
+    let rec = s.get_fulfilment(&a, &f.id).await.unwrap();
+    assert_eq!(rec.sync.attempts, 2);
 }

@@ -6,7 +6,7 @@ use switchyard_storage::{
     AttemptResult, DeliveryOutcome, NewWebhookEndpoint, NewWebhookMessage, Storage,
 };
 
-use crate::{account_and_store, product};
+use crate::{account_and_store, claim, product};
 
 /// Fan-out moves the cursor exactly once, deliveries are claimed under a
 /// per-endpoint cap and a lease, and outcomes are logged.
@@ -64,10 +64,13 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
 
     let now = Utc::now();
     let lease = Duration::seconds(60);
-    let first = s.claim_deliveries(now, lease, 2, 10).await.unwrap();
+    let first = s
+        .claim_deliveries(&claim("wrk_test", now, lease), 2, 10)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 2, "at most two in flight per endpoint");
     assert!(
-        s.claim_deliveries(now, lease, 2, 10)
+        s.claim_deliveries(&claim("wrk_test", now, lease), 2, 10)
             .await
             .unwrap()
             .is_empty()
@@ -92,7 +95,10 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
     )
     .await
     .unwrap();
-    let third = s.claim_deliveries(now, lease, 2, 10).await.unwrap();
+    let third = s
+        .claim_deliveries(&claim("wrk_test", now, lease), 2, 10)
+        .await
+        .unwrap();
     assert_eq!(
         third.len(),
         1,
@@ -101,7 +107,7 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
     // The failed one comes back when due, at step 1 of the schedule, once the
     // third's lease has run out.
     let later = s
-        .claim_deliveries(retry_at + lease, lease, 2, 10)
+        .claim_deliveries(&claim("wrk_test", retry_at + lease, lease), 2, 10)
         .await
         .unwrap();
     assert_eq!(later.len(), 2);
@@ -141,7 +147,7 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
     assert_eq!(e.disabled_reason.as_deref(), Some("gone"));
     let far = retry_at + Duration::days(1);
     assert!(
-        s.claim_deliveries(far, lease, 2, 10)
+        s.claim_deliveries(&claim("wrk_test", far, lease), 2, 10)
             .await
             .unwrap()
             .is_empty()

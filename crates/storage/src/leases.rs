@@ -1,0 +1,55 @@
+//! Work taken under a lease, and the worker instances that hold leases.
+//!
+//! Every work queue (import jobs, fulfilment syncs, back-office steps,
+//! plugin messages, webhook deliveries) is claimed the same way: a row is
+//! free when it was never leased, its lease has run out, or its holder is
+//! known to be dead (it said it stopped, or has not beaten since
+//! [`Claim::stale_before`]). A holder the database has never heard of keeps
+//! its lease until the lease runs out. Each backend defines "free" once
+//! (`sqlite/leases.rs`) and every queue uses that definition.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::Result;
+
+/// Seconds without a heartbeat after which a worker instance counts as
+/// dead and its leases as free (the engine's default `stale_after`, and
+/// what the API calls a stalled job).
+pub const WORKER_STALE_AFTER_SECS: i64 = 10;
+
+/// Who claims work, when, and for how long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The claiming worker instance (`wrk_…`).
+    pub holder: String,
+    /// The time of the claim.
+    pub now: DateTime<Utc>,
+    /// How long the work is held without a heartbeat-based release.
+    pub lease: chrono::Duration,
+    /// Holders silent since this instant are dead and hold nothing.
+    pub stale_before: DateTime<Utc>,
+}
+
+impl Claim {
+    /// When the lease taken by this claim runs out.
+    #[must_use]
+    pub fn until(&self) -> DateTime<Utc> {
+        self.now + self.lease
+    }
+}
+
+/// Worker instances: each process running workers registers, beats, and
+/// says when it stops, so that its leases are freed as soon as it dies.
+#[async_trait]
+pub trait Leases: Send + Sync {
+    /// Worker instance `id` starts at `now`. On SQLite, where one process
+    /// owns the database file, every other instance is retired at once: a
+    /// restarted process takes over what the killed one held without
+    /// waiting for its heartbeat to go stale.
+    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Worker instance `id` is alive at `now`.
+    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Worker instance `id` stopped: its leases are free at once.
+    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+}

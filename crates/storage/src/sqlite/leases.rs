@@ -1,0 +1,94 @@
+//! Worker instances, and the one definition of a free lease that every
+//! work queue's claim uses (see [`crate::Leases`]).
+//!
+//! A claimable table has `lease_until` and `lease_holder` columns. A claim
+//! selects due rows that are [`free`], then [`take`]s them; recording the
+//! outcome [`RELEASE`]s them. Queues that cap work in flight count the rows
+//! that are not free ([`held`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{SqliteStorage, ts};
+use crate::{Leases, Result};
+
+/// SQL: row `alias` is free to claim at `now` (a placeholder such as
+/// `?1`): never leased, its lease ran out, or its holder is known dead
+/// (stopped, or no heartbeat after `stale`).
+pub(crate) fn free(alias: &str, now: &str, stale: &str) -> String {
+    format!(
+        "({alias}.lease_until IS NULL OR {alias}.lease_until <= {now}
+          OR EXISTS (SELECT 1 FROM worker_instances w WHERE w.id = {alias}.lease_holder
+                     AND (w.stopped_at IS NOT NULL OR w.heartbeat_at <= {stale})))"
+    )
+}
+
+/// SQL: row `alias` is held by a live worker (the negation of [`free`]).
+pub(crate) fn held(alias: &str, now: &str, stale: &str) -> String {
+    format!("NOT {}", free(alias, now, stale))
+}
+
+/// SQL `SET` items taking the lease until `until` for `holder`
+/// (placeholders).
+pub(crate) fn take(until: &str, holder: &str) -> String {
+    format!("lease_until = {until}, lease_holder = {holder}")
+}
+
+/// SQL `SET` item giving a lease back; `lease_holder` keeps who last held
+/// the row (the API shows it on jobs).
+pub(crate) const RELEASE: &str = "lease_until = NULL";
+
+#[async_trait]
+impl Leases for SqliteStorage {
+    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = ts(now);
+        let mut tx = self.write.begin().await?;
+        let retired = sqlx::query(
+            "UPDATE worker_instances SET stopped_at = ?1 WHERE id != ?2 AND stopped_at IS NULL",
+        )
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+        )
+        .bind(id)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        if retired > 0 {
+            tracing::info!(
+                instance = id,
+                retired,
+                "took over from the instances before this one"
+            );
+        }
+        Ok(())
+    }
+
+    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = ts(now);
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(id)
+        .bind(&now)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE worker_instances SET stopped_at = ? WHERE id = ?")
+            .bind(ts(now))
+            .bind(id)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+}
