@@ -21,6 +21,7 @@ mod leases;
 mod listings;
 mod orders;
 mod plugins;
+pub mod postgres;
 mod products;
 pub mod sqlite;
 mod stock;
