@@ -11,7 +11,7 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
 use switchyard_domain::plugin_rules::{PluginRules, RuleAction, RuleOutcome};
 
-use super::leases;
+use super::leases::{self, RELEASE};
 use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
     require_store, store_page, stored, ts,
@@ -584,10 +584,10 @@ impl Plugins for SqliteStorage {
         let status = a.status.map(i64::from);
         match a.retry_at {
             None => {
-                sqlx::query(
-                    "UPDATE plugin_messages SET state = 'delivered', lease_until = NULL, last_status = ?1,
-                       last_error = NULL, response = ?2, delivered_at = ?3, updated_at = ?3 WHERE id = ?4",
-                )
+                sqlx::query(&format!(
+                    "UPDATE plugin_messages SET state = 'delivered', {RELEASE}, last_status = ?1,
+                       last_error = NULL, response = ?2, delivered_at = ?3, updated_at = ?3 WHERE id = ?4"
+                ))
                 .bind(status)
                 .bind(&a.response)
                 .bind(&now_s)
@@ -600,13 +600,13 @@ impl Plugins for SqliteStorage {
                     .await?;
             }
             Some(retry_at) => {
-                sqlx::query(
-                    "UPDATE plugin_messages SET lease_until = NULL, next_at = ?1, last_status = ?2,
+                sqlx::query(&format!(
+                    "UPDATE plugin_messages SET {RELEASE}, next_at = ?1, last_status = ?2,
                        last_error = ?3, response = ?4, updated_at = ?5,
                        state = CASE WHEN kind = 'order.routed'
                          AND (SELECT state FROM orders WHERE id = order_id) = 'cancelled' THEN 'skipped' ELSE state END
-                     WHERE id = ?6 AND state = 'pending'",
-                )
+                     WHERE id = ?6 AND state = 'pending'"
+                ))
                 .bind(ts(retry_at))
                 .bind(status)
                 .bind(&a.error)

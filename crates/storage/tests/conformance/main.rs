@@ -8,11 +8,11 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
-mod catalogue;
-mod jobs;
-mod ledger;
+mod fulfilments;
+mod leases;
 mod plugins;
-mod shipping;
+mod products;
+mod stock;
 mod tenancy;
 mod webhooks;
 
@@ -65,25 +65,25 @@ backends!(
     tenancy::store_scoped_listing_returns_only_that_store,
     tenancy::tokens_are_found_by_hash_until_revoked,
     tenancy::store_with_orders_is_only_deleted_when_forced,
-    catalogue::duplicate_skus_conflict,
-    catalogue::kits_need_existing_plain_components,
-    catalogue::kit_components_cannot_become_kits_or_be_deleted,
-    catalogue::products_page_in_sku_order,
-    catalogue::channel_credentials_are_kept_and_stock_rules_round_trip,
-    ledger::set_and_adjust_move_quantities_and_journal,
-    ledger::compare_and_set_refuses_a_stale_expectation,
-    ledger::a_failing_batch_writes_nothing,
-    ledger::kits_and_unknown_skus_cannot_hold_stock,
-    ledger::orders_commit_stock_and_kits_expand_into_components,
-    ledger::reupserting_an_order_never_duplicates_commitments,
-    ledger::concurrent_compare_and_set_has_one_winner_per_value,
-    ledger::idempotency_keys_replay_and_detect_mismatches,
-    shipping::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
-    shipping::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
-    shipping::a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends,
+    products::duplicate_skus_conflict,
+    products::kits_need_existing_plain_components,
+    products::kit_components_cannot_become_kits_or_be_deleted,
+    products::products_page_in_sku_order,
+    products::channel_credentials_are_kept_and_stock_rules_round_trip,
+    stock::set_and_adjust_move_quantities_and_journal,
+    stock::compare_and_set_refuses_a_stale_expectation,
+    stock::a_failing_batch_writes_nothing,
+    stock::kits_and_unknown_skus_cannot_hold_stock,
+    stock::orders_commit_stock_and_kits_expand_into_components,
+    stock::reupserting_an_order_never_duplicates_commitments,
+    stock::concurrent_compare_and_set_has_one_winner_per_value,
+    stock::idempotency_keys_replay_and_detect_mismatches,
+    fulfilments::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
+    fulfilments::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
+    fulfilments::a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends,
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
     plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
-    jobs::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
+    leases::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

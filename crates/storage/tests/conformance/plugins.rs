@@ -10,7 +10,7 @@ use switchyard_storage::{
     StorageError,
 };
 
-use crate::shipping::{import, order};
+use crate::fulfilments::{import, order};
 use crate::{account_and_store, channel, claim, product};
 
 /// Rules routing everything to `plugin`, holding orders with `HOLD-*` lines
