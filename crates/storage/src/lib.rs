@@ -168,3 +168,31 @@ pub trait Storage:
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
 }
+
+// Helpers every backend shares.
+
+/// Turn a domain parse failure of a stored value into `Corrupt`.
+pub(crate) fn stored<T>(what: &'static str, r: std::result::Result<T, DomainError>) -> Result<T> {
+    r.map_err(|e| StorageError::corrupt(what, e))
+}
+
+/// Cut a `limit + 1` result into a page, keyed by `key`.
+pub(crate) fn paginate<T>(
+    mut items: Vec<T>,
+    req: &PageRequest,
+    key: impl Fn(&T) -> String,
+) -> Page<T> {
+    let limit = req.limit.max(1) as usize;
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(key)
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
+/// `limit + 1` as an SQL bind value.
+pub(crate) fn fetch_limit(req: &PageRequest) -> i64 {
+    i64::from(req.limit.max(1)) + 1
+}

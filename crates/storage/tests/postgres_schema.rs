@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use switchyard_storage::Storage;
 use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::SqliteStorage;
 

@@ -1,19 +1,46 @@
 //! The PostgreSQL backend, for installations that outgrow one SQLite file
 //! and one process: `database_url = "postgres://…"`.
 //!
-//! This is its foundation: connecting with a sized pool and a statement
-//! timeout, and the schema (`migrations/postgres`), which is the SQLite
-//! schema in PostgreSQL's own types (`timestamptz`, `jsonb`, `boolean`,
-//! `bytea`, identity columns, partial indexes for the work queues). The
-//! aggregate files (`postgres/<same>.rs` as `sqlite/<same>.rs`) follow.
+//! One file per aggregate, as `sqlite/<same>.rs`, applying the same plans
+//! in PostgreSQL's own types (`timestamptz`, `jsonb`, `boolean`, `bytea`,
+//! identity columns, partial indexes for the work queues). Connections
+//! come from a sized pool with a statement timeout; work queues are
+//! claimed with `FOR UPDATE SKIP LOCKED` (`leases.rs`).
+//!
+//! Statements are written with SQLite-style placeholders where they are
+//! composed from shared fragments (`?`, `?N`); [`pg`] numbers them as
+//! PostgreSQL's `$N` by SQLite's own rule (a bare `?` is one more than the
+//! largest number so far).
+
+mod accounts;
+mod back_office;
+mod channels;
+mod fulfilments;
+mod idempotency;
+mod imports;
+mod journal;
+mod leases;
+mod listings;
+mod orders;
+mod plugins;
+mod products;
+mod stock;
+mod stores;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use switchyard_domain::event::NewEvent;
+use switchyard_domain::ids::{AccountId, StoreId};
 
-use crate::Result;
+use crate::{Page, PageRequest, Result, Storage, StorageError};
+pub(crate) use crate::{fetch_limit, paginate, stored};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -59,17 +86,274 @@ impl PgStorage {
         Ok(())
     }
 
-    /// Cheap liveness check of the database.
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
     /// The pool, for the backend's own files and for tests of the schema.
     #[must_use]
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// SQLite-style placeholders (`?`, `?N`) as PostgreSQL's `$N`, numbered by
+/// SQLite's rule; quoted text is left alone.
+pub(crate) fn pg(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut max = 0u32;
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                out.push(c);
+            }
+            '?' if !quoted => {
+                let mut digits = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    digits.push(d);
+                    chars.next();
+                }
+                let n = match digits.parse::<u32>() {
+                    Ok(n) => n,
+                    Err(_) => max + 1,
+                };
+                max = max.max(n);
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A stored JSON value as `T`.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    v: serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| StorageError::corrupt(what, e))
+}
+
+/// The time of a write.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// A time as bound (PostgreSQL takes `timestamptz` as it is).
+pub(crate) fn at(t: DateTime<Utc>) -> DateTime<Utc> {
+    t
+}
+
+/// A stored time (kept for symmetry with SQLite's text times).
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same shape as the SQLite backend's parse"
+)]
+pub(crate) fn time(t: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    Ok(t)
+}
+
+/// A stored optional time.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "the same shape as the SQLite backend's parse"
+)]
+pub(crate) fn opt_time(t: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>> {
+    Ok(t)
+}
+
+/// Append one event to the journal on `conn` (inside the caller's transaction).
+pub(crate) async fn append_event(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    ev: &NewEvent,
+) -> Result<i64> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+    )
+    .bind(account.as_str())
+    .bind(store.as_str())
+    .bind(ev.entity_type.as_str())
+    .bind(&ev.entity_id)
+    .bind(ev.event_type)
+    .bind(&ev.payload)
+    .bind(now())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(seq)
+}
+
+/// A store's JSON setting in `column` (a constant of this crate).
+pub(crate) async fn store_setting<T: serde::de::DeserializeOwned>(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    column: &'static str,
+) -> Result<T> {
+    let v: Option<serde_json::Value> =
+        sqlx::query_scalar(&format!("SELECT {column} FROM stores WHERE id = $1"))
+            .bind(store.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+    serde_json::from_value(v.unwrap_or(serde_json::Value::Null))
+        .map_err(|e| StorageError::corrupt(column, e))
+}
+
+/// Replace a store's JSON setting in `column`, journalled as `event_type`
+/// with the new value under `column`, in one transaction.
+pub(crate) async fn set_store_setting<T: serde::Serialize + Sync>(
+    pool: &PgPool,
+    account: &AccountId,
+    store: &StoreId,
+    column: &'static str,
+    value: &T,
+    event_type: &'static str,
+) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    write_store_setting(&mut tx, account, store, column, value, event_type).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`set_store_setting`] inside the caller's transaction.
+pub(crate) async fn write_store_setting<T: serde::Serialize + Sync>(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    column: &'static str,
+    value: &T,
+    event_type: &'static str,
+) -> Result<()> {
+    require_store(conn, account, store).await?;
+    sqlx::query(&format!(
+        "UPDATE stores SET {column} = $1, updated_at = $2 WHERE id = $3"
+    ))
+    .bind(Json(value))
+    .bind(now())
+    .bind(store.as_str())
+    .execute(&mut *conn)
+    .await?;
+    let ev = NewEvent {
+        entity_type: switchyard_domain::event::EntityType::Store,
+        entity_id: store.to_string(),
+        event_type,
+        payload: serde_json::json!({ "id": store, column: value }),
+    };
+    append_event(conn, account, store, &ev).await?;
+    Ok(())
+}
+
+/// Fail with `NotFound { entity: "store" }` unless the store belongs to the account.
+pub(crate) async fn require_store(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+) -> Result<()> {
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1::bigint FROM stores WHERE id = $1 AND account_id = $2")
+            .bind(store.as_str())
+            .bind(account.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    found
+        .map(|_| ())
+        .ok_or(StorageError::NotFound { entity: "store" })
+}
+
+/// One page of a store's rows by id, after checking the store belongs to
+/// the account. `query` binds the store id, the id to start after and the
+/// limit, in that order.
+pub(crate) async fn store_page<T>(
+    pool: &PgPool,
+    account: &AccountId,
+    store: &StoreId,
+    page: &PageRequest,
+    query: &str,
+    from_row: impl Fn(&PgRow) -> Result<T>,
+    key: impl Fn(&T) -> String,
+) -> Result<Page<T>> {
+    let mut tx = pool.begin().await?;
+    require_store(&mut tx, account, store).await?;
+    let rows = sqlx::query(&pg(query))
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+    let items = rows.iter().map(from_row).collect::<Result<Vec<_>>>()?;
+    Ok(paginate(items, page, key))
+}
+
+/// Run `{select} WHERE store_id = ? AND {column} = ANY(...) {tail}` over
+/// `values` in one statement.
+pub(crate) async fn fetch_in(
+    conn: &mut PgConnection,
+    select: &str,
+    store: &StoreId,
+    column: &str,
+    values: &[&str],
+    tail: &str,
+) -> Result<Vec<PgRow>> {
+    fetch_in_by(
+        conn,
+        select,
+        ("store_id", store.as_str()),
+        column,
+        values,
+        tail,
+    )
+    .await
+}
+
+/// [`fetch_in`] keyed by another column: `{select} WHERE {key.0} = {key.1}
+/// AND {column} = ANY(...) {tail}`.
+pub(crate) async fn fetch_in_by(
+    conn: &mut PgConnection,
+    select: &str,
+    key: (&str, &str),
+    column: &str,
+    values: &[&str],
+    tail: &str,
+) -> Result<Vec<PgRow>> {
+    let sql = pg(&format!(
+        "{select} WHERE {} = ? AND {column} = ANY(?) {tail}",
+        key.0
+    ));
+    Ok(sqlx::query(&sql)
+        .bind(key.1)
+        .bind(values)
+        .fetch_all(&mut *conn)
+        .await?)
+}
+
+/// Run a statement ending in `{column} = ANY(...)` over `values`: `head`
+/// pushes the statement up to that point (with its binds, ending in
+/// `WHERE` or `AND`). Returns the rows changed.
+pub(crate) async fn execute_in(
+    conn: &mut PgConnection,
+    head: impl Fn(&mut sqlx::QueryBuilder<'_, sqlx::Postgres>),
+    column: &str,
+    values: &[&str],
+) -> Result<u64> {
+    let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new("");
+    head(&mut q);
+    q.push(format!(" {column} = ANY("))
+        .push_bind(values)
+        .push(")");
+    Ok(q.build().execute(&mut *conn).await?.rows_affected())
 }
 
 /// Take our own `pool_size` parameter out of the URL (PostgreSQL would
@@ -99,6 +383,14 @@ fn pool_size(url: &str) -> (String, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_as_sqlite_numbers_them() {
+        assert_eq!(
+            pg("SELECT ? FROM t WHERE a = ?3 AND b = ? AND c = '?' AND d = ?1"),
+            "SELECT $1 FROM t WHERE a = $3 AND b = $4 AND c = '?' AND d = $1"
+        );
+    }
 
     #[test]
     fn pool_size_is_taken_out_of_the_url() {

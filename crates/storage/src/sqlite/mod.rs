@@ -30,11 +30,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
-use switchyard_domain::DomainError;
 use switchyard_domain::event::NewEvent;
 use switchyard_domain::ids::{AccountId, StoreId};
 
 use crate::{Page, PageRequest, Result, Storage, StorageError};
+pub(crate) use crate::{fetch_limit, paginate, stored};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -121,11 +121,6 @@ pub(crate) fn parse_ts(s: &str) -> Result<DateTime<Utc>> {
 
 pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
-}
-
-/// Turn a domain parse failure of a stored value into `Corrupt`.
-pub(crate) fn stored<T>(what: &'static str, r: std::result::Result<T, DomainError>) -> Result<T> {
-    r.map_err(|e| StorageError::corrupt(what, e))
 }
 
 /// Append one event to the journal on `conn` (inside the caller's transaction).
@@ -226,22 +221,6 @@ pub(crate) async fn require_store(
         .ok_or(StorageError::NotFound { entity: "store" })
 }
 
-/// Cut a `limit + 1` result into a page, keyed by `key`.
-pub(crate) fn paginate<T>(
-    mut items: Vec<T>,
-    req: &PageRequest,
-    key: impl Fn(&T) -> String,
-) -> Page<T> {
-    let limit = req.limit.max(1) as usize;
-    let next = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(key)
-    } else {
-        None
-    };
-    Page { items, next }
-}
-
 /// One page of a store's rows by id, after checking the store belongs to
 /// the account. `query` binds the store id, the id to start after and the
 /// limit, in that order (`… WHERE store_id = ? AND id > ? ORDER BY id
@@ -338,9 +317,4 @@ pub(crate) async fn execute_in(
         changed += q.build().execute(&mut *conn).await?.rows_affected();
     }
     Ok(changed)
-}
-
-/// `limit + 1` as an SQL bind value.
-pub(crate) fn fetch_limit(req: &PageRequest) -> i64 {
-    i64::from(req.limit.max(1)) + 1
 }

@@ -24,12 +24,14 @@ use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{Customs, KitComponent, ProductAttributes};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
+use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::SqliteStorage;
 use switchyard_storage::{
     Claim, NewChannel, NewProduct, NewStore, Storage, WORKER_STALE_AFTER_SECS,
 };
 
-/// A fresh SQLite database in its own temp dir (kept alive with the storage).
+/// A fresh database (for SQLite in its own temp dir, kept alive with the
+/// storage).
 #[derive(Debug)]
 pub struct Fixture {
     pub storage: Arc<dyn Storage>,
@@ -46,6 +48,18 @@ pub async fn sqlite() -> Fixture {
     }
 }
 
+/// A fresh database of its own on the test process's throwaway
+/// PostgreSQL cluster.
+pub async fn postgres() -> Fixture {
+    let cluster = switchyard_pgtest::cluster().unwrap();
+    let url = cluster.database().await.unwrap();
+    let storage = PgStorage::connect_and_migrate(&url).await.unwrap();
+    Fixture {
+        storage: Arc::new(storage),
+        _dir: tempfile::tempdir().unwrap(),
+    }
+}
+
 macro_rules! backends {
     ($($module:ident :: $test:ident),* $(,)?) => {
         mod on_sqlite {
@@ -53,6 +67,15 @@ macro_rules! backends {
                 #[tokio::test]
                 async fn $test() {
                     let f = crate::sqlite().await;
+                    crate::$module::$test(f.storage.clone()).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let f = crate::postgres().await;
                     crate::$module::$test(f.storage.clone()).await;
                 }
             )*

@@ -1,0 +1,291 @@
+//! Channels: settings, sealed credentials, stock rules.
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::ChannelSettings;
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+use switchyard_domain::stock::StockRules;
+
+use super::{PgStorage, append_event, now, opt_time, require_store, store_page, stored, time};
+use super::{from_json, pg};
+use crate::{
+    Channel, ChannelPatch, ChannelRef, ChannelSync, Channels, NewChannel, Page, PageRequest,
+    Result, StorageError,
+};
+
+const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, \
+     settings, import_cursor, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
+     listings_synced_at, notifications_at, notifications_error, created_at, updated_at";
+
+fn channel_from_row(r: &PgRow) -> Result<Channel> {
+    Ok(Channel {
+        id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        name: r.try_get("name")?,
+        kind: stored("channel kind", ChannelKind::parse(r.try_get("kind")?))?,
+        base_url: r.try_get("base_url")?,
+        has_credentials: r.try_get("has_credentials")?,
+        stock_rules: from_json("stock rules", r.try_get("stock_rules")?)?,
+        settings: from_json("channel settings", r.try_get("settings")?)?,
+        sync: ChannelSync {
+            cursor: opt_time(r.try_get("import_cursor")?)?,
+            next_import_at: opt_time(r.try_get("next_import_at")?)?,
+            last_import_at: opt_time(r.try_get("last_import_at")?)?,
+            last_success_at: opt_time(r.try_get("last_success_at")?)?,
+            last_error: r.try_get("last_error")?,
+            last_error_at: opt_time(r.try_get("last_error_at")?)?,
+            failures: r.try_get("failures")?,
+            listings_synced_at: opt_time(r.try_get("listings_synced_at")?)?,
+            notifications_at: opt_time(r.try_get("notifications_at")?)?,
+            notifications_error: r.try_get("notifications_error")?,
+        },
+        created_at: time(r.try_get("created_at")?)?,
+        updated_at: time(r.try_get("updated_at")?)?,
+    })
+}
+
+/// The journal view of a channel: never credentials.
+fn channel_payload(c: &Channel) -> serde_json::Value {
+    json!({
+        "id": c.id, "name": c.name, "kind": c.kind, "base_url": c.base_url,
+        "has_credentials": c.has_credentials, "stock_rules": c.stock_rules,
+        "settings": c.settings,
+    })
+}
+
+fn rules_json(r: &StockRules) -> Json<&StockRules> {
+    Json(r)
+}
+
+fn settings_json(s: &ChannelSettings) -> Json<&ChannelSettings> {
+    Json(s)
+}
+
+async fn fetch_channel(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    id: &ChannelId,
+) -> Result<Channel> {
+    let r = sqlx::query(&pg(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM channels WHERE id = ? AND store_id = ? AND account_id = ?"
+    )))
+    .bind(id.as_str())
+    .bind(store.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "channel" })?;
+    channel_from_row(&r)
+}
+
+#[async_trait]
+impl Channels for PgStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store))]
+    async fn create_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        new: NewChannel,
+    ) -> Result<Channel> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let now = now();
+        sqlx::query(
+            "INSERT INTO channels (id, account_id, store_id, name, kind, base_url, credentials, stock_rules, settings, next_import_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(new.id.as_str())
+        .bind(account.as_str())
+        .bind(store.as_str())
+        .bind(&new.name)
+        .bind(new.kind.as_str())
+        .bind(&new.base_url)
+        .bind(&new.credentials)
+        .bind(rules_json(&new.stock_rules))
+        .bind(settings_json(&new.settings))
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let ch = fetch_channel(&mut tx, account, store, &new.id).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: ch.id.to_string(),
+            event_type: "channel.created",
+            payload: channel_payload(&ch),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    async fn get_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<Channel> {
+        let mut conn = self.pool.acquire().await?;
+        fetch_channel(&mut conn, account, store, id).await
+    }
+
+    async fn channel_credentials(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<Option<Vec<u8>>> {
+        let row: Option<Option<Vec<u8>>> = sqlx::query_scalar(
+            "SELECT credentials FROM channels WHERE id = $1 AND store_id = $2 AND account_id = $3",
+        )
+        .bind(id.as_str())
+        .bind(store.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.ok_or(StorageError::NotFound { entity: "channel" })
+    }
+
+    async fn list_channels(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Channel>> {
+        store_page(
+            &self.pool,
+            account,
+            store,
+            page,
+            &format!(
+                "SELECT {CHANNEL_COLUMNS} FROM channels WHERE store_id = ? AND id > ? ORDER BY id LIMIT ?"
+            ),
+            channel_from_row,
+            |c| c.id.to_string(),
+        )
+        .await
+    }
+
+    #[tracing::instrument(skip(self, patch))]
+    async fn update_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+        patch: ChannelPatch,
+    ) -> Result<Channel> {
+        let mut tx = self.pool.begin().await?;
+        let old = fetch_channel(&mut tx, account, store, id).await?;
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new("UPDATE channels SET updated_at = ");
+        q.push_bind(now());
+        if let Some(name) = patch.name {
+            q.push(", name = ").push_bind(name);
+        }
+        if let Some(url) = patch.base_url {
+            q.push(", base_url = ").push_bind(url);
+        }
+        let credentials_changed = patch.credentials.is_some();
+        if let Some(c) = patch.credentials {
+            q.push(", credentials = ").push_bind(c);
+        }
+        if let Some(r) = &patch.stock_rules {
+            q.push(", stock_rules = ").push_bind(rules_json(r));
+        }
+        if let Some(st) = &patch.settings {
+            q.push(", settings = ").push_bind(settings_json(st));
+            if st.cadence_secs != old.settings.cadence_secs {
+                // A new cadence takes effect now, not after the old interval.
+                q.push(", next_import_at = ").push_bind(now());
+            }
+        }
+        q.push(" WHERE id = ").push_bind(id.as_str());
+        q.build().execute(&mut *tx).await?;
+        let ch = fetch_channel(&mut tx, account, store, id).await?;
+        let mut payload = channel_payload(&ch);
+        payload["credentials_changed"] = json!(credentials_changed);
+        if old.stock_rules != ch.stock_rules {
+            payload["previous_stock_rules"] = json!(old.stock_rules);
+        }
+        if old.settings != ch.settings {
+            payload["previous_settings"] = json!(old.settings);
+        }
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: ch.id.to_string(),
+            event_type: "channel.updated",
+            payload,
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(ch)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_channel(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        id: &ChannelId,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        fetch_channel(&mut tx, account, store, id).await?;
+        let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE channel_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        if orders > 0 {
+            return Err(StorageError::conflict(
+                "channel_has_orders",
+                format!("channel {id} has {orders} imported order(s) and cannot be deleted"),
+                None,
+            ));
+        }
+        sqlx::query("DELETE FROM channels WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: id.to_string(),
+            event_type: "channel.deleted",
+            payload: json!({ "id": id }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Fail with `NotFound { entity: "channel" }` unless the channel is the store's.
+pub(crate) async fn require_channel(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    channel: &ChannelId,
+) -> Result<()> {
+    require_store(conn, account, store).await?;
+    let found: Option<i64> =
+        sqlx::query_scalar("SELECT 1::bigint FROM channels WHERE id = $1 AND store_id = $2")
+            .bind(channel.as_str())
+            .bind(store.as_str())
+            .fetch_optional(&mut *conn)
+            .await?;
+    found
+        .map(|_| ())
+        .ok_or(StorageError::NotFound { entity: "channel" })
+}
+
+pub(crate) fn channel_ref_from_row(r: &PgRow) -> Result<ChannelRef> {
+    Ok(ChannelRef {
+        account_id: stored("account id", AccountId::parse(r.try_get("account_id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+    })
+}

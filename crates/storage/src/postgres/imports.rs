@@ -1,0 +1,443 @@
+//! The engine's side of channels: due imports, the import transaction with
+//! its cursor, import errors, run results, health and jobs.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+
+use super::channels::{channel_ref_from_row, require_channel};
+use super::leases;
+use super::orders::import_batch;
+use super::pg;
+use super::{PgStorage, append_event, at, fetch_limit, now, opt_time, paginate, stored, time};
+use crate::{
+    ChannelHealth, ChannelRef, Claim, ImportErrorRecord, ImportItem, ImportReport, ImportRun,
+    Imports, Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
+};
+
+fn import_error_from_row(r: &PgRow) -> Result<ImportErrorRecord> {
+    let raw: Option<serde_json::Value> = r.try_get("raw")?;
+    Ok(ImportErrorRecord {
+        id: r.try_get("id")?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_order_id: r.try_get("channel_order_id")?,
+        code: r.try_get("code")?,
+        message: r.try_get("message")?,
+        raw,
+        attempts: r.try_get("attempts")?,
+        first_seen_at: time(r.try_get("first_seen_at")?)?,
+        last_seen_at: time(r.try_get("last_seen_at")?)?,
+        resolved_at: opt_time(r.try_get("resolved_at")?)?,
+    })
+}
+
+fn job_record_from_row(r: &PgRow) -> Result<JobRecord> {
+    let kind: &str = r.try_get("kind")?;
+    Ok(JobRecord {
+        id: r.try_get("id")?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        kind: JobKind::parse(kind).ok_or_else(|| {
+            StorageError::corrupt("job kind", std::io::Error::other(kind.to_owned()))
+        })?,
+        payload: r.try_get("payload")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+        created_at: time(r.try_get("created_at")?)?,
+        finished_at: opt_time(r.try_get("finished_at")?)?,
+        lease_holder: r.try_get("lease_holder")?,
+        lease_until: opt_time(r.try_get("lease_until")?)?,
+        holder_heartbeat_at: match r
+            .try_get::<Option<chrono::DateTime<chrono::Utc>>, _>("holder_heartbeat_at")
+        {
+            Ok(v) => opt_time(v)?,
+            Err(_) => None,
+        },
+        started_at: opt_time(r.try_get("started_at")?)?,
+        progress: r.try_get("progress")?,
+    })
+}
+
+#[async_trait]
+impl Imports for PgStorage {
+    async fn due_channels(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+        stale_before: DateTime<Utc>,
+    ) -> Result<Vec<ChannelRef>> {
+        let free = leases::free("j", "?1", "?3");
+        let rows = sqlx::query(&pg(&format!(
+            "SELECT account_id, store_id, id FROM channels
+             WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
+             UNION
+             SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
+             WHERE j.finished_at IS NULL AND j.run_after <= ?1 AND {free}
+             LIMIT ?2"
+        )))
+        .bind(at(now))
+        .bind(i64::from(limit.max(1)))
+        .bind(at(stale_before))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>> {
+        let row = sqlx::query("SELECT account_id, store_id, id FROM channels WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(channel_ref_from_row).transpose()
+    }
+
+    #[tracing::instrument(skip_all, fields(channel = %channel.channel_id, orders = items.len()))]
+    async fn import_orders(
+        &self,
+        channel: &ChannelRef,
+        items: &[ImportItem],
+        advance_cursor_to: Option<DateTime<Utc>>,
+    ) -> Result<ImportReport> {
+        let mut tx = self.pool.begin().await?;
+        let report = import_batch(&mut tx, channel, items).await?;
+        if let Some(t) = advance_cursor_to {
+            let t = at(t);
+            sqlx::query("UPDATE channels SET import_cursor = $1 WHERE id = $2 AND (import_cursor IS NULL OR import_cursor < $3)")
+                .bind(t)
+                .bind(channel.channel_id.as_str())
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn record_import_errors(
+        &self,
+        channel: &ChannelRef,
+        errors: Vec<NewImportError>,
+    ) -> Result<()> {
+        if errors.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        for e in errors {
+            let created: Option<i64> = sqlx::query_scalar(
+                "INSERT INTO import_errors (account_id, store_id, channel_id, channel_order_id, code, message, raw, first_seen_at, last_seen_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET code = excluded.code, message = excluded.message,
+                   raw = COALESCE(excluded.raw, import_errors.raw), attempts = import_errors.attempts + 1,
+                   last_seen_at = excluded.last_seen_at, resolved_at = NULL
+                 RETURNING CASE WHEN attempts = 1 THEN id END",
+            )
+            .bind(channel.account_id.as_str())
+            .bind(channel.store_id.as_str())
+            .bind(channel.channel_id.as_str())
+            .bind(&e.channel_order_id)
+            .bind(&e.code)
+            .bind(&e.message)
+            .bind(e.raw.as_ref())
+            .bind(now)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await?;
+            if created.is_some() {
+                let ev = NewEvent {
+                    entity_type: EntityType::Channel,
+                    entity_id: channel.channel_id.to_string(),
+                    event_type: "channel.import_error",
+                    payload: json!({ "channel_order_id": e.channel_order_id, "code": e.code, "message": e.message }),
+                };
+                append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_import_errors(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        all: bool,
+        page: &PageRequest,
+    ) -> Result<Page<ImportErrorRecord>> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let after: i64 = page
+            .after
+            .as_deref()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT * FROM import_errors WHERE channel_id = $1 AND ($2 OR resolved_at IS NULL) AND id < $3 ORDER BY id DESC LIMIT $4",
+        )
+        .bind(channel.as_str())
+        .bind(all)
+        .bind(after)
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(import_error_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |e| e.id.to_string()))
+    }
+
+    async fn get_import_error(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        id: i64,
+    ) -> Result<ImportErrorRecord> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let row = sqlx::query("SELECT * FROM import_errors WHERE channel_id = $1 AND id = $2")
+            .bind(channel.as_str())
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StorageError::NotFound {
+                entity: "import error",
+            })?;
+        import_error_from_row(&row)
+    }
+
+    async fn finish_import_run(&self, channel: &ChannelRef, run: ImportRun) -> Result<()> {
+        let started = at(run.started_at);
+        let next = at(run.next_import_at);
+        let q = match &run.error {
+            None => sqlx::query(
+                "UPDATE channels SET last_import_at = $1, last_success_at = $2, failures = 0, next_import_at = $3 WHERE id = $4",
+            )
+            .bind(started)
+            .bind(started)
+            .bind(next),
+            Some(e) => sqlx::query(
+                "UPDATE channels SET last_import_at = $1, last_error = $2, last_error_at = $3, failures = failures + 1, next_import_at = $4 WHERE id = $5",
+            )
+            .bind(started)
+            .bind(e)
+            .bind(now())
+            .bind(next),
+        };
+        q.bind(channel.channel_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_notifications(&self, channel: &ChannelRef, error: Option<String>) -> Result<()> {
+        sqlx::query("UPDATE channels SET notifications_at = CASE WHEN $1 IS NULL THEN $2 ELSE notifications_at END, notifications_error = $3 WHERE id = $4")
+            .bind(&error)
+            .bind(now())
+            .bind(&error)
+            .bind(channel.channel_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn store_engine_credentials(&self, channel: &ChannelRef, sealed: Vec<u8>) -> Result<()> {
+        sqlx::query("UPDATE channels SET credentials = $1 WHERE id = $2 AND account_id = $3")
+            .bind(sealed)
+            .bind(channel.channel_id.as_str())
+            .bind(channel.account_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn channel_health(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<ChannelHealth> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let midnight = Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| at(t.and_utc()))
+            .unwrap_or_default();
+        let today: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM orders WHERE channel_id = $1 AND created_at >= $2",
+        )
+        .bind(channel.as_str())
+        .bind(midnight)
+        .fetch_one(&mut *tx)
+        .await?;
+        let errors: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM import_errors WHERE channel_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let (oldest, unpushed): (Option<chrono::DateTime<chrono::Utc>>, i64) = sqlx::query_as(
+            "SELECT MIN(created_at), COUNT(*) FROM stock_pushes WHERE channel_id = $1 AND state IN ('pending', 'error')",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        // What maps to nothing or keeps failing, in one statement.
+        let (unmapped, failing, unmapped_lines): (i64, i64, i64) = sqlx::query_as(
+            "SELECT
+               (SELECT COUNT(*) FROM listings WHERE channel_id = $1 AND sku IS NULL),
+               (SELECT COUNT(*) FROM stock_pushes WHERE channel_id = $1 AND state = 'error'),
+               (SELECT COUNT(*) FROM order_lines ol JOIN orders o ON o.id = ol.order_id
+                WHERE o.channel_id = $1 AND o.state IN ('open', 'on_hold', 'partially_fulfilled')
+                AND NOT EXISTS (SELECT 1::bigint FROM products p WHERE p.store_id = o.store_id AND p.sku = ol.sku))",
+        )
+        .bind(channel.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(ChannelHealth {
+            orders_imported_today: today,
+            open_import_errors: errors,
+            oldest_unpushed_stock_change: opt_time(oldest)?,
+            unpushed_stock_changes: unpushed,
+            unmapped_listings: unmapped,
+            failing_stock_pushes: failing,
+            unmapped_order_lines: unmapped_lines,
+        })
+    }
+
+    async fn enqueue_job(
+        &self,
+        channel: &ChannelRef,
+        kind: JobKind,
+        payload: serde_json::Value,
+    ) -> Result<JobRecord> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(
+            &mut tx,
+            &channel.account_id,
+            &channel.store_id,
+            &channel.channel_id,
+        )
+        .await?;
+        let now = now();
+        let row = sqlx::query(
+            "INSERT INTO jobs (account_id, store_id, channel_id, kind, payload, run_after, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+        )
+        .bind(channel.account_id.as_str())
+        .bind(channel.store_id.as_str())
+        .bind(channel.channel_id.as_str())
+        .bind(kind.as_str())
+        .bind(&payload)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let job = job_record_from_row(&row)?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(
+            &mut tx,
+            &channel.account_id,
+            &channel.store_id,
+            &channel.channel_id,
+        )
+        .await?;
+        let row = sqlx::query(
+            "SELECT j.*, w.heartbeat_at AS holder_heartbeat_at FROM jobs j
+             LEFT JOIN worker_instances w ON w.id = j.lease_holder AND w.stopped_at IS NULL
+             WHERE j.id = $1 AND j.channel_id = $2",
+        )
+        .bind(id)
+        .bind(channel.channel_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "job" })?;
+        job_record_from_row(&row)
+    }
+
+    async fn claim_jobs(
+        &self,
+        channel: &ChannelRef,
+        claim: &Claim,
+        limit: u32,
+    ) -> Result<Vec<Job>> {
+        let free = leases::free("j", "?4", "?5");
+        let take = leases::take("?1", "?6");
+        let rows = sqlx::query(&pg(&format!(
+            "UPDATE jobs SET {take}, attempts = attempts + 1,
+                 started_at = COALESCE(started_at, ?4) WHERE id IN (
+                SELECT j.id FROM jobs j WHERE j.channel_id = ?2 AND j.finished_at IS NULL
+                AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
+             RETURNING *"
+        )))
+        .bind(at(claim.until()))
+        .bind(channel.channel_id.as_str())
+        .bind(i64::from(limit.max(1)))
+        .bind(at(claim.now))
+        .bind(at(claim.stale_before))
+        .bind(&claim.holder)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut jobs = rows
+            .iter()
+            .map(|r| {
+                let rec = job_record_from_row(r)?;
+                Ok(Job {
+                    id: rec.id,
+                    channel: channel.clone(),
+                    kind: rec.kind,
+                    payload: rec.payload,
+                    attempts: rec.attempts,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        jobs.sort_by_key(|j| j.id);
+        Ok(jobs)
+    }
+
+    async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()> {
+        sqlx::query("UPDATE jobs SET progress = $1 WHERE id = $2")
+            .bind(&progress)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn finish_job(
+        &self,
+        id: i64,
+        error: Option<String>,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let now = now();
+        let release = leases::RELEASE;
+        let (sql, when) = match retry_at {
+            Some(t) => (
+                format!("UPDATE jobs SET last_error = ?, run_after = ?, {release} WHERE id = ?"),
+                at(t),
+            ),
+            None => (
+                format!("UPDATE jobs SET last_error = ?, finished_at = ?, {release} WHERE id = ?"),
+                now,
+            ),
+        };
+        sqlx::query(&pg(&sql))
+            .bind(&error)
+            .bind(when)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

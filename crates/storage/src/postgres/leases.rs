@@ -1,0 +1,82 @@
+//! Worker instances, and the one definition of a free lease that every
+//! work queue's claim uses (see [`crate::Leases`]).
+//!
+//! A claimable table has `lease_until` and `lease_holder` columns. A claim
+//! selects due rows that are [`free`], then [`take`]s them; recording the
+//! outcome [`RELEASE`]s them. Queues that cap work in flight count the rows
+//! that are not free ([`held`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{PgStorage, at};
+use crate::{Leases, Result};
+
+/// SQL: row `alias` is free to claim at `now` (a placeholder such as
+/// `?1`): never leased, its lease ran out, or its holder is known dead
+/// (stopped, or no heartbeat after `stale`).
+pub(crate) fn free(alias: &str, now: &str, stale: &str) -> String {
+    format!(
+        "({alias}.lease_until IS NULL OR {alias}.lease_until <= {now}
+          OR EXISTS (SELECT 1::bigint FROM worker_instances w WHERE w.id = {alias}.lease_holder
+                     AND (w.stopped_at IS NOT NULL OR w.heartbeat_at <= {stale})))"
+    )
+}
+
+/// SQL: row `alias` is held by a live worker (the negation of [`free`]).
+pub(crate) fn held(alias: &str, now: &str, stale: &str) -> String {
+    format!("NOT {}", free(alias, now, stale))
+}
+
+/// SQL `SET` items taking the lease until `until` for `holder`
+/// (placeholders).
+pub(crate) fn take(until: &str, holder: &str) -> String {
+    format!("lease_until = {until}, lease_holder = {holder}")
+}
+
+/// Claims take due rows with this lock clause: rows another transaction
+/// is claiming right now are skipped instead of waited for.
+pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
+
+/// SQL `SET` item giving a lease back; `lease_holder` keeps who last held
+/// the row (the API shows it on jobs).
+pub(crate) const RELEASE: &str = "lease_until = NULL";
+
+#[async_trait]
+impl Leases for PgStorage {
+    async fn register_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        // Many processes share a PostgreSQL database: a new instance
+        // retires nobody; the dead are found by their silence.
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, stopped_at = NULL",
+        )
+        .bind(id)
+        .bind(at(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        let now = at(now);
+        sqlx::query(
+            "INSERT INTO worker_instances (id, started_at, heartbeat_at) VALUES ($1, $2, $2)
+             ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        )
+        .bind(id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE worker_instances SET stopped_at = $1 WHERE id = $2")
+            .bind(at(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,753 @@
+//! Listings, SKU mappings and the stock push queue.
+//!
+//! [`enqueue_targets`] is called inside every transaction that changes
+//! available stock (order import, cancellation, API stock change), with the
+//! SKUs it touched: only those SKUs and the kits containing them are
+//! recomputed, and only listings on channels with *auto sync stock* on get
+//! a push. A newer target supersedes an older pending one; a target equal to
+//! what the channel last confirmed is skipped.
+//!
+//! A channel SKU stands for a main product by a manual SKU mapping, else
+//! the same SKU when the store has it; listings follow when products or
+//! mappings appear.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::ChannelSettings;
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
+use switchyard_domain::product::ProductAttributes;
+use switchyard_domain::push::{ListingPushState, plan_pushes};
+use switchyard_domain::stock::StockRules;
+use switchyard_domain::values::Sku;
+
+use super::channels::{channel_ref_from_row, require_channel};
+use super::products::{components_of, product_kind};
+use super::stock::totals;
+use super::{
+    PgStorage, append_event, at, fetch_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
+    paginate, require_store, stored, time,
+};
+use crate::{
+    ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
+    PushResult, Result, SkuMapping, StorageError,
+};
+
+/// Recompute the targets of every listing showing `skus` (or a kit that
+/// contains one of them) and enqueue pushes. Returns how many were enqueued.
+///
+/// A fixed number of statements whatever the number of listings: the
+/// listings with their open pushes, the channels' rules, the SKUs' totals,
+/// one update superseding open pushes, and batched inserts.
+pub(crate) async fn enqueue_targets(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+    cause: &str,
+) -> Result<usize> {
+    if skus.is_empty() {
+        return Ok(0);
+    }
+    let plain: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let mut shown: BTreeSet<String> = skus.clone();
+    for r in fetch_in(
+        conn,
+        "SELECT DISTINCT kit_sku FROM kit_components",
+        store,
+        "component_sku",
+        &plain,
+        "",
+    )
+    .await?
+    {
+        shown.insert(r.try_get("kit_sku")?);
+    }
+    let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
+    let rows = fetch_in_by(
+        conn,
+        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity \
+         FROM listings l LEFT JOIN stock_pushes p ON p.channel_id = l.channel_id AND p.listing_id = l.listing_id \
+         AND p.state IN ('pending', 'error')",
+        ("l.store_id", store.as_str()),
+        "l.sku",
+        &shown_refs,
+        "ORDER BY l.channel_id, l.listing_id, p.id",
+    )
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    // The store's channels: which sync stock, and their rules.
+    let mut rules_of: HashMap<String, StockRules> = HashMap::new();
+    for (id, settings, rules) in
+        sqlx::query_as::<_, (String, serde_json::Value, serde_json::Value)>(
+            "SELECT id, settings, stock_rules FROM channels WHERE store_id = $1",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *conn)
+        .await?
+    {
+        let settings: ChannelSettings = from_json("channel settings", settings)?;
+        if settings.auto_sync_stock {
+            let rules: StockRules = from_json("stock rules", rules)?;
+            rules_of.insert(id, rules);
+        }
+    }
+    let mut targets: Vec<ListingPushState> = Vec::new();
+    for r in &rows {
+        let channel: String = r.try_get("channel_id")?;
+        if !rules_of.contains_key(&channel) {
+            continue;
+        }
+        let listing: String = r.try_get("listing_id")?;
+        let open = r
+            .try_get::<Option<i64>, _>("open_id")?
+            .zip(r.try_get::<Option<i64>, _>("open_quantity")?);
+        match targets.last_mut() {
+            Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
+            _ => targets.push(ListingPushState {
+                channel,
+                listing,
+                sku: r.try_get("sku")?,
+                confirmed: r.try_get("confirmed_quantity")?,
+                open: open.into_iter().collect(),
+            }),
+        }
+    }
+    if targets.is_empty() {
+        return Ok(0);
+    }
+    let listed: BTreeSet<&str> = targets.iter().map(|t| t.sku.as_str()).collect();
+    let listed: Vec<&str> = listed.into_iter().collect();
+    let kits = components_of(conn, store, &listed).await?;
+    let mut needed: BTreeSet<&str> = listed
+        .iter()
+        .copied()
+        .filter(|s| !kits.contains_key(*s))
+        .collect();
+    needed.extend(kits.values().flatten().map(|c| c.sku.as_str()));
+    let needed: Vec<&str> = needed.into_iter().collect();
+    let totals = totals(conn, store, &needed).await?;
+    let available = |s: &str| {
+        totals
+            .get(s)
+            .map_or(0, |(on_hand, committed)| on_hand - committed)
+    };
+    let plan = plan_pushes(&targets, &rules_of, &kits, available);
+    let superseded = plan.supersede;
+    let inserts: Vec<(&ListingPushState, i64)> =
+        plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
+    for chunk in superseded.chunks(400) {
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(&mut *conn).await?;
+    }
+    let now = now();
+    for chunk in inserts.chunks(400) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at) ",
+        );
+        q.push_values(chunk, |mut b, (t, quantity)| {
+            b.push_bind(store.as_str())
+                .push_bind(t.channel.as_str())
+                .push_bind(t.listing.as_str())
+                .push_bind(t.sku.as_str())
+                .push_bind(*quantity)
+                .push_bind("pending")
+                .push_bind(cause)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(inserts.len())
+}
+
+fn mapping_from_row(r: &PgRow) -> Result<SkuMapping> {
+    Ok(SkuMapping {
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_sku: r.try_get("channel_sku")?,
+        sku: stored("sku", Sku::parse(r.try_get("sku")?))?,
+        created_at: time(r.try_get("created_at")?)?,
+    })
+}
+
+#[async_trait]
+impl Listings for PgStorage {
+    #[tracing::instrument(skip_all, fields(channel = %channel.channel_id, listings = listings.len()))]
+    async fn upsert_listings(
+        &self,
+        channel: &ChannelRef,
+        listings: Vec<NewListing>,
+        add_to_main: bool,
+    ) -> Result<ListingsReport> {
+        let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, ch).await?;
+        let now = now();
+        let mut report = ListingsReport::default();
+        let mut touched = BTreeSet::new();
+        let mut created = BTreeSet::new();
+        for l in listings {
+            let channel_sku = l
+                .channel_sku
+                .as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty());
+            let mut sku = match channel_sku {
+                Some(cs) => map_sku(&mut tx, store, ch, cs).await?,
+                None => None,
+            };
+            if sku.is_none()
+                && add_to_main
+                && let Some(cs) = channel_sku
+                && let Ok(new_sku) = Sku::parse(cs)
+            {
+                let title = if l.title.trim().is_empty() {
+                    cs.to_owned()
+                } else {
+                    l.title.clone()
+                };
+                let attributes = ProductAttributes {
+                    title: title.chars().take(500).collect(),
+                    ..ProductAttributes::default()
+                };
+                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5)")
+                    .bind(store.as_str())
+                    .bind(new_sku.as_str())
+                    .bind(&attributes.title)
+                    .bind(now)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                let ev = NewEvent {
+                    entity_type: EntityType::Product,
+                    entity_id: new_sku.to_string(),
+                    event_type: "product.created",
+                    payload: json!({ "sku": new_sku, "attributes": attributes, "components": [], "from_channel": ch }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+                report.products_created += 1;
+                created.insert(new_sku.to_string());
+                sku = Some(new_sku.to_string());
+            }
+            let before: Option<ListingShape> = sqlx::query_as(
+                "SELECT sku, channel_sku, title, price FROM listings WHERE channel_id = $1 AND listing_id = $2",
+            )
+            .bind(ch.as_str())
+            .bind(&l.listing_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let previous = before.as_ref().map(|b| b.0.clone());
+            let after: ListingShape = (
+                sku.clone(),
+                channel_sku.map(str::to_owned),
+                l.title.clone(),
+                l.price,
+            );
+            // Webhooks see a listing appear, or change what it shows;
+            // a download that finds it unchanged says nothing.
+            let event_type = match &before {
+                None => Some("listing.created"),
+                Some(b) if *b != after => Some("listing.updated"),
+                Some(_) => None,
+            };
+            if let Some(event_type) = event_type {
+                let ev = NewEvent {
+                    entity_type: EntityType::Listing,
+                    entity_id: listing_key(ch, &l.listing_id),
+                    event_type,
+                    payload: json!({ "channel_id": ch, "listing_id": l.listing_id, "sku": after.0, "channel_sku": after.1 }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+            }
+            // What the channel shows counts as confirmed until we push: a
+            // target equal to it needs no push.
+            sqlx::query(
+                "INSERT INTO listings (channel_id, listing_id, store_id, channel_sku, sku, title, price, channel_quantity, raw, confirmed_quantity, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (channel_id, listing_id) DO UPDATE SET channel_sku = excluded.channel_sku, sku = excluded.sku,
+                   title = excluded.title, price = excluded.price, channel_quantity = excluded.channel_quantity, raw = excluded.raw,
+                   confirmed_quantity = CASE WHEN listings.sku IS excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
+                                             ELSE excluded.confirmed_quantity END,
+                   updated_at = excluded.updated_at",
+            )
+            .bind(ch.as_str())
+            .bind(&l.listing_id)
+            .bind(store.as_str())
+            .bind(channel_sku)
+            .bind(&sku)
+            .bind(&l.title)
+            .bind(l.price)
+            .bind(l.quantity)
+            .bind(&l.raw)
+            .bind(l.quantity)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            report.listings += 1;
+            if let Some(s) = sku {
+                report.mapped += 1;
+                if previous != Some(Some(s.clone())) {
+                    touched.insert(s);
+                }
+            }
+        }
+        report.pushes_enqueued =
+            enqueue_targets(&mut tx, store, &touched, "listing_mapped").await?;
+        // Products this channel's listings created: the other channels'
+        // listings of those SKUs map to them too.
+        map_listings_to_new_products(&mut tx, store, &created).await?;
+        sqlx::query("UPDATE channels SET listings_synced_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(ch.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+
+    async fn list_listings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        page: &PageRequest,
+        unmapped_only: bool,
+    ) -> Result<Page<ListingRecord>> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let after = page.after.as_deref().unwrap_or("");
+        let items = read_listings(
+            &mut tx,
+            channel,
+            after,
+            None,
+            unmapped_only,
+            fetch_limit(page),
+        )
+        .await?;
+        Ok(paginate(items, page, |l| l.listing_id.clone()))
+    }
+
+    async fn get_listing(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        listing_id: &str,
+    ) -> Result<ListingRecord> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        read_listings(&mut tx, channel, "", Some(listing_id), false, 1)
+            .await?
+            .pop()
+            .ok_or(StorageError::NotFound { entity: "listing" })
+    }
+
+    async fn set_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+        sku: &Sku,
+    ) -> Result<SkuMapping> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        if product_kind(&mut tx, store, sku.as_str()).await?.is_none() {
+            return Err(StorageError::NotFound { entity: "product" });
+        }
+        let now = now();
+        sqlx::query(
+            "INSERT INTO sku_mappings (channel_id, channel_sku, store_id, sku, created_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (channel_id, channel_sku) DO UPDATE SET sku = excluded.sku, created_at = excluded.created_at",
+        )
+        .bind(channel.as_str())
+        .bind(channel_sku)
+        .bind(store.as_str())
+        .bind(sku.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        remap_listings(&mut tx, store, channel, channel_sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: channel.to_string(),
+            event_type: "channel.sku_mapped",
+            payload: json!({ "channel_sku": channel_sku, "sku": sku }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        let r =
+            sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = $1 AND channel_sku = $2")
+                .bind(channel.as_str())
+                .bind(channel_sku)
+                .fetch_one(&mut *tx)
+                .await?;
+        let m = mapping_from_row(&r)?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    async fn delete_sku_mapping(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        channel_sku: &str,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let n = sqlx::query("DELETE FROM sku_mappings WHERE channel_id = $1 AND channel_sku = $2")
+            .bind(channel.as_str())
+            .bind(channel_sku)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StorageError::NotFound {
+                entity: "sku mapping",
+            });
+        }
+        remap_listings(&mut tx, store, channel, channel_sku).await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Channel,
+            entity_id: channel.to_string(),
+            event_type: "channel.sku_unmapped",
+            payload: json!({ "channel_sku": channel_sku }),
+        };
+        append_event(&mut tx, account, store, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_sku_mappings(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+    ) -> Result<Vec<SkuMapping>> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = $1 ORDER BY channel_sku")
+            .bind(channel.as_str())
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(mapping_from_row)
+            .collect()
+    }
+
+    async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let skus: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT sku FROM listings WHERE store_id = $1 AND sku IS NOT NULL",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let n = enqueue_targets(&mut tx, store, &skus.into_iter().collect(), "resync").await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT c.account_id, c.store_id, c.id FROM stock_pushes p JOIN channels c ON c.id = p.channel_id
+             WHERE p.state IN ('pending', 'error') AND p.next_attempt_at <= $1 AND c.credentials IS NOT NULL",
+        )
+        .bind(at(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn due_pushes(
+        &self,
+        channel: &ChannelRef,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<DuePush>> {
+        // Drops to zero first: they are what prevents overselling.
+        let rows = sqlx::query(
+            "SELECT p.id, p.listing_id, p.sku, p.quantity, p.attempts, p.created_at, l.confirmed_quantity
+             FROM stock_pushes p JOIN listings l ON l.channel_id = p.channel_id AND l.listing_id = p.listing_id
+             WHERE p.channel_id = $1 AND p.state IN ('pending', 'error') AND p.next_attempt_at <= $2
+             ORDER BY p.quantity = 0 DESC, p.id LIMIT $3",
+        )
+        .bind(channel.channel_id.as_str())
+        .bind(at(now))
+        .bind(i64::from(limit.max(1)))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DuePush {
+                    id: r.try_get("id")?,
+                    listing_id: r.try_get("listing_id")?,
+                    sku: r.try_get("sku")?,
+                    quantity: r.try_get("quantity")?,
+                    confirmed: r.try_get("confirmed_quantity")?,
+                    attempts: r.try_get("attempts")?,
+                    created_at: time(r.try_get("created_at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn record_push_results(
+        &self,
+        channel: &ChannelRef,
+        results: Vec<(DuePush, PushResult)>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let now = now();
+        // The newest push per listing says what the channel now holds.
+        let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
+        let mut sent: Vec<i64> = Vec::new();
+        for (push, result) in results {
+            match result {
+                PushResult::Sent => {
+                    sent.push(push.id);
+                    confirmed.insert(push.listing_id.clone(), push.quantity);
+                }
+                PushResult::Failed { error, retry_at } => {
+                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3")
+                        .bind(&error)
+                        // No retry: parked at 9999-12-31, as the SQLite backend does.
+                        .bind(retry_at.unwrap_or_else(|| {
+                            chrono::DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+                        }))
+                        .bind(push.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        // A push superseded while in flight still tells us what the
+        // channel now holds. Confirmations go in batches: a round can
+        // confirm thousands.
+        for chunk in sent.chunks(400) {
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
+            );
+            q.push_bind(now)
+                .push(", attempts = attempts + 1, error = NULL WHERE id IN (");
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await?;
+        }
+        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
+        for chunk in quantities.chunks(400) {
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
+            );
+            q.push_bind(now)
+                .push(" FROM (SELECT column1 AS listing_id, column2 AS quantity FROM (");
+            q.push_values(chunk, |mut b, (listing, quantity)| {
+                b.push_bind(listing.as_str()).push_bind(**quantity);
+            });
+            q.push(")) AS v WHERE listings.channel_id = ")
+                .push_bind(channel.channel_id.as_str())
+                .push(" AND listings.listing_id = v.listing_id");
+            q.build().execute(&mut *tx).await?;
+        }
+        if !confirmed.is_empty() {
+            let ev = NewEvent {
+                entity_type: EntityType::Listing,
+                entity_id: channel.channel_id.to_string(),
+                event_type: "listing.stock_confirmed",
+                payload: json!({ "channel_id": channel.channel_id, "quantities": confirmed }),
+            };
+            append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// Listings of a channel after `after` in id order (or the one with id
+/// `only`; only those that map to no product with `unmapped_only`).
+async fn read_listings(
+    conn: &mut PgConnection,
+    channel: &ChannelId,
+    after: &str,
+    only: Option<&str>,
+    unmapped_only: bool,
+    limit: i64,
+) -> Result<Vec<ListingRecord>> {
+    let rows = sqlx::query(
+        "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
+         FROM listings l LEFT JOIN stock_pushes p ON p.id = (
+             SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
+             AND state != 'superseded' ORDER BY id DESC LIMIT 1)
+         WHERE l.channel_id = $1 AND l.listing_id > $2 AND ($3 IS NULL OR l.listing_id = $3)
+           AND ($5 = 0 OR l.sku IS NULL)
+         ORDER BY l.listing_id LIMIT $4",
+    )
+    .bind(channel.as_str())
+    .bind(after)
+    .bind(only)
+    .bind(limit)
+    .bind(unmapped_only)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ListingRecord {
+                channel_id: channel.clone(),
+                listing_id: r.try_get("listing_id")?,
+                channel_sku: r.try_get("channel_sku")?,
+                sku: r.try_get("sku")?,
+                title: r.try_get("title")?,
+                price: r.try_get("price")?,
+                channel_quantity: r.try_get("channel_quantity")?,
+                confirmed_quantity: r.try_get("confirmed_quantity")?,
+                confirmed_at: opt_time(r.try_get("confirmed_at")?)?,
+                push_state: r.try_get("push_state")?,
+                push_quantity: r.try_get("push_quantity")?,
+                push_error: r.try_get("push_error")?,
+            })
+        })
+        .collect()
+}
+
+/// `sku, channel_sku, title, price` of a listing: what a change of is news.
+type ListingShape = (Option<String>, Option<String>, String, Option<i64>);
+
+/// The journal's entity id of a listing: `{channel_id}:{listing_id}`.
+pub(crate) fn listing_key(channel: &ChannelId, listing_id: &str) -> String {
+    format!("{channel}:{listing_id}")
+}
+
+/// The store SKU a channel SKU maps to: the manual mapping, else the same
+/// SKU when it is a product of the store.
+pub(crate) async fn map_sku(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<Option<String>> {
+    let mapped: Option<String> = sqlx::query_scalar(
+        "SELECT sku FROM sku_mappings WHERE channel_id = $1 AND channel_sku = $2",
+    )
+    .bind(channel.as_str())
+    .bind(channel_sku)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if mapped.is_some() {
+        return Ok(mapped);
+    }
+    Ok(product_kind(conn, store, channel_sku)
+        .await?
+        .is_some()
+        .then(|| channel_sku.to_owned()))
+}
+
+/// [`map_sku`] for many channel SKUs at once: channel SKU → store SKU,
+/// for those that map.
+pub(crate) async fn map_skus(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_skus: &[&str],
+) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(channel_skus.len());
+    for r in fetch_in_by(
+        conn,
+        "SELECT channel_sku, sku FROM sku_mappings",
+        ("channel_id", channel.as_str()),
+        "channel_sku",
+        channel_skus,
+        "",
+    )
+    .await?
+    {
+        out.insert(r.try_get("channel_sku")?, r.try_get("sku")?);
+    }
+    let rest: Vec<&str> = channel_skus
+        .iter()
+        .copied()
+        .filter(|s| !out.contains_key(*s))
+        .collect();
+    for r in fetch_in(conn, "SELECT sku FROM products", store, "sku", &rest, "").await? {
+        let sku: String = r.try_get("sku")?;
+        out.insert(sku.clone(), sku);
+    }
+    Ok(out)
+}
+
+/// Now that products `skus` exist, map every listing of the store (on any
+/// channel) whose channel SKU is one of them and that maps to nothing yet
+/// (no manual mapping says otherwise), and enqueue their targets. Returns
+/// how many listings were mapped. Called in the transaction that creates
+/// the products, so a channel connected before its catalogue gets stock
+/// as soon as the catalogue exists.
+pub(crate) async fn map_listings_to_new_products(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+) -> Result<usize> {
+    let list: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let mut mapped = BTreeSet::new();
+    let mut count = 0;
+    for chunk in list.chunks(500) {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "UPDATE listings SET sku = channel_sku, confirmed_quantity = NULL WHERE sku IS NULL AND store_id = ",
+        );
+        q.push_bind(store.as_str());
+        q.push(" AND channel_sku IN (");
+        let mut sep = q.separated(", ");
+        for sku in chunk {
+            sep.push_bind(*sku);
+        }
+        q.push(
+            ") AND NOT EXISTS (SELECT 1::bigint FROM sku_mappings m WHERE m.channel_id = listings.channel_id \
+             AND m.channel_sku = listings.channel_sku) RETURNING sku",
+        );
+        for r in q.build().fetch_all(&mut *conn).await? {
+            mapped.insert(r.try_get::<String, _>("sku")?);
+            count += 1;
+        }
+    }
+    if count > 0 {
+        tracing::info!(store = %store, listings = count, "listings mapped to new products");
+        enqueue_targets(conn, store, &mapped, "product_created").await?;
+    }
+    Ok(count)
+}
+
+/// Re-map a channel's listings showing `channel_sku` and recompute them.
+pub(crate) async fn remap_listings(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    channel_sku: &str,
+) -> Result<()> {
+    let sku = map_sku(conn, store, channel, channel_sku).await?;
+    sqlx::query("UPDATE listings SET sku = $1, confirmed_quantity = NULL WHERE channel_id = $2 AND channel_sku = $3")
+        .bind(&sku)
+        .bind(channel.as_str())
+        .bind(channel_sku)
+        .execute(&mut *conn)
+        .await?;
+    if let Some(s) = sku {
+        enqueue_targets(conn, store, &BTreeSet::from([s]), "sku_mapping").await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,913 @@
+//! Orders: arrivals from a channel, the transactional upsert of one order
+//! with its stock commitments and journal event, the orders list, and API
+//! actions.
+//!
+//! An arriving batch's facts are read once (its stored orders, SKU
+//! mappings, product kinds, the channel's filters and the store's rules),
+//! each order's plan comes from [`switchyard_domain::arrival::plan`], and
+//! the plans are written in the caller's transaction, with oversell
+//! detection and the stock pushes they cause.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::postgres::PgRow;
+use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
+use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::filter::ChannelSettings;
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
+use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
+
+use super::channels::require_channel;
+use super::journal::event_from_row;
+use super::listings::{enqueue_targets, map_skus};
+use super::plugins::{plugin_order_cancelled, record_routing};
+use super::products::Kinds;
+use super::stock::{flag_oversold, invalidate_confirmed};
+use super::{
+    PgStorage, append_event, at, execute_in, fetch_in_by, fetch_limit, now, paginate,
+    require_store, store_setting, stored, time,
+};
+use super::{from_json, pg};
+use crate::{
+    ChannelRef, ImportItem, ImportOutcome, ImportReport, JournalEvent, NewOrder, OrderAction,
+    OrderFilter, OrderLineRecord, OrderRecord, Orders, Page, PageRequest, Result, StorageError,
+    UpsertedOrder,
+};
+
+/// The stored order with this channel id.
+pub(crate) struct Existing {
+    pub id: OrderId,
+    pub state: OrderState,
+    /// The channel `updated_at` it was last imported with.
+    seen: Option<chrono::DateTime<chrono::Utc>>,
+    /// Excluded by a plugin rule when it arrived, with the reason.
+    rule_excluded: Option<String>,
+}
+
+pub(crate) async fn find_existing(
+    conn: &mut PgConnection,
+    channel: &ChannelId,
+    channel_order_id: &str,
+) -> Result<Option<Existing>> {
+    type Row = (
+        String,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+        Option<String>,
+    );
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, state, channel_updated_at, rule_excluded FROM orders WHERE channel_id = $1 AND channel_order_id = $2",
+    )
+    .bind(channel.as_str())
+    .bind(channel_order_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(|(id, state, seen, rule_excluded)| {
+        Ok(Existing {
+            id: stored("order id", OrderId::parse(&id))?,
+            state: stored("order state", OrderState::parse(&state))?,
+            seen,
+            rule_excluded,
+        })
+    })
+    .transpose()
+}
+
+/// The stored orders of a channel among `ids`, by channel order id.
+async fn find_existing_many(
+    conn: &mut PgConnection,
+    channel: &ChannelId,
+    ids: &[&str],
+) -> Result<HashMap<String, Existing>> {
+    let rows = fetch_in_by(
+        conn,
+        "SELECT channel_order_id, id, state, channel_updated_at, rule_excluded FROM orders",
+        ("channel_id", channel.as_str()),
+        "channel_order_id",
+        ids,
+        "",
+    )
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            r.try_get("channel_order_id")?,
+            Existing {
+                id: stored("order id", OrderId::parse(r.try_get("id")?))?,
+                state: stored("order state", OrderState::parse(r.try_get("state")?))?,
+                seen: r.try_get("channel_updated_at")?,
+                rule_excluded: r.try_get("rule_excluded")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
+pub(crate) async fn import_batch(
+    conn: &mut PgConnection,
+    channel: &ChannelRef,
+    items: &[ImportItem],
+) -> Result<ImportReport> {
+    let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
+    require_channel(conn, account, store, ch).await?;
+    let settings: serde_json::Value =
+        sqlx::query_scalar("SELECT settings FROM channels WHERE id = $1")
+            .bind(ch.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+    let settings: ChannelSettings = from_json("channel settings", settings)?;
+    let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
+    let mut report = ImportReport::default();
+    let mut touched = BTreeSet::new();
+    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    // Everything the page needs is read once: its stored orders, SKU
+    // mappings and product kinds.
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|i| i.order.channel_order_id.as_str())
+        .collect();
+    let mut stored_orders = find_existing_many(conn, ch, &ids).await?;
+    let channel_skus: BTreeSet<&str> = items
+        .iter()
+        .flat_map(|i| &i.order.lines)
+        .filter_map(|l| l.sku.as_deref().map(str::trim))
+        .filter(|s| !s.is_empty())
+        .collect();
+    let channel_skus: Vec<&str> = channel_skus.into_iter().collect();
+    let mapping = map_skus(conn, store, ch, &channel_skus).await?;
+    let store_skus: BTreeSet<&str> = mapping.values().map(String::as_str).collect();
+    let store_skus: Vec<&str> = store_skus.into_iter().collect();
+    let kinds = Kinds::load(conn, store, &store_skus).await?;
+    // Orders written in this batch (a page may carry one twice) and the
+    // orders whose import errors are now resolved.
+    let mut written_ids: HashSet<String> = HashSet::new();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut stale: BTreeSet<String> = BTreeSet::new();
+    for item in items {
+        let cid = item.order.channel_order_id.as_str();
+        let existing = if written_ids.contains(cid) {
+            find_existing(conn, ch, cid).await?
+        } else {
+            stored_orders.remove(cid)
+        };
+        let stored_facts = existing.as_ref().map(|e| Stored {
+            state: e.state,
+            // Compared at the microsecond, the precision PostgreSQL keeps.
+            same_version: e.seen.map(|t| t.timestamp_micros())
+                == Some(item.order.updated_at.timestamp_micros()),
+            rule_excluded: e.rule_excluded.clone(),
+        });
+        let w = match plan(
+            ch.as_str(),
+            &item.order,
+            &settings.order_filters,
+            &rules,
+            &mapping,
+            stored_facts.as_ref(),
+        ) {
+            ArrivalPlan::Skip(reason) => {
+                report.outcomes.push(ImportOutcome::Skipped { reason });
+                continue;
+            }
+            ArrivalPlan::Unchanged => {
+                if let Some(e) = &existing {
+                    report
+                        .outcomes
+                        .push(ImportOutcome::Unchanged { id: e.id.clone() });
+                }
+                continue;
+            }
+            ArrivalPlan::Write(w) => *w,
+        };
+        let ArrivalWrite {
+            order,
+            lines,
+            state,
+            excluded_reason,
+            hold_reason,
+            routing,
+            mapped_skus,
+        } = w;
+        let lines = lines.into_iter().map(LineWrite::from).collect();
+        let written = write_order(
+            conn,
+            account,
+            store,
+            OrderWrite {
+                existing: existing.map(|e| (e.id, e.state)),
+                channel_id: ch,
+                channel_order_id: &order.channel_order_id,
+                state,
+                excluded_reason,
+                hold_reason,
+                unified: Some(&order),
+                raw: Some(item.raw.clone()),
+                lines,
+                routing,
+                kinds: &kinds,
+            },
+        )
+        .await?;
+        written_ids.insert(order.channel_order_id.clone());
+        resolved.push(order.channel_order_id.clone());
+        touched.extend(written.touched);
+        if written.created {
+            // The channel took its own stock down at checkout: what we last
+            // confirmed there is stale for these SKUs, even when the order
+            // commits nothing here (excluded), so their targets are pushed again.
+            stale.extend(mapped_skus.iter().cloned());
+            touched.extend(mapped_skus);
+        }
+        if !written.committed.is_empty() {
+            check_oversell.push((written.id.clone(), written.committed));
+        }
+        report.outcomes.push(if written.created {
+            ImportOutcome::Created {
+                id: written.id,
+                state,
+            }
+        } else {
+            ImportOutcome::Updated {
+                id: written.id,
+                state,
+            }
+        });
+    }
+    let resolved: Vec<&str> = resolved.iter().map(String::as_str).collect();
+    let now = now();
+    execute_in(
+        conn,
+        |q| {
+            q.push("UPDATE import_errors SET resolved_at = ")
+                .push_bind(now)
+                .push(" WHERE channel_id = ")
+                .push_bind(ch.as_str().to_owned())
+                .push(" AND resolved_at IS NULL AND");
+        },
+        "channel_order_id",
+        &resolved,
+    )
+    .await?;
+    invalidate_confirmed(conn, store, ch, &stale).await?;
+    report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
+    report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
+    Ok(report)
+}
+
+/// One line to store.
+pub(crate) struct LineWrite {
+    pub channel_line_id: Option<String>,
+    pub sku: String,
+    pub quantity: Option<i64>,
+    pub open_quantity: i64,
+}
+
+impl From<switchyard_domain::arrival::PlannedLine> for LineWrite {
+    fn from(l: switchyard_domain::arrival::PlannedLine) -> Self {
+        Self {
+            channel_line_id: Some(l.channel_line_id),
+            sku: l.sku,
+            quantity: Some(l.quantity),
+            open_quantity: l.open_quantity,
+        }
+    }
+}
+
+/// Everything written to an order row.
+pub(crate) struct OrderWrite<'a> {
+    /// The stored order with this `(channel, channel_order_id)`, if any.
+    pub existing: Option<(OrderId, OrderState)>,
+    pub channel_id: &'a ChannelId,
+    pub channel_order_id: &'a str,
+    pub state: OrderState,
+    pub excluded_reason: Option<String>,
+    /// Why a new order is on hold (kept as it is for an existing one).
+    pub hold_reason: Option<String>,
+    pub unified: Option<&'a UnifiedOrder>,
+    pub raw: Option<serde_json::Value>,
+    pub lines: Vec<LineWrite>,
+    /// What the plugin rules decided, for an order arriving now.
+    pub routing: Option<RuleOutcome>,
+    /// The kinds of the lines' SKUs.
+    pub kinds: &'a Kinds,
+}
+
+/// What a write did.
+pub(crate) struct Written {
+    pub id: OrderId,
+    pub created: bool,
+    /// SKUs whose commitments changed (old and new).
+    pub touched: BTreeSet<String>,
+    /// SKUs the order commits now.
+    pub committed: BTreeSet<String>,
+}
+
+/// SKUs an order commits right now.
+pub(crate) async fn committed_skus(conn: &mut PgConnection, id: &str) -> Result<BTreeSet<String>> {
+    let skus: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT sku FROM stock_commitments WHERE order_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(skus.into_iter().collect())
+}
+
+/// Replace an order's commitments from its stored lines (none unless its
+/// state commits stock). Returns the commitments (for the journal) and the
+/// SKUs committed now.
+pub(crate) async fn recommit(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    let lines: Vec<(i64, String, i64)> = if state.commits_stock() {
+        sqlx::query_as(
+            "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = $1 AND open_quantity > 0 ORDER BY line_no",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    let kinds = Kinds::load(conn, store, &skus).await?;
+    commit_lines(conn, store, id, state, &lines, &kinds, false).await
+}
+
+/// Write an order's commitments for its `lines` (`(line_no, sku, open)`),
+/// kits expanded by `kinds`, replacing what it committed before unless it
+/// is `fresh` (a new order has nothing to replace).
+pub(crate) async fn commit_lines(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+    lines: &[(i64, String, i64)],
+    kinds: &Kinds,
+    fresh: bool,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    if !fresh {
+        sqlx::query("DELETE FROM stock_commitments WHERE order_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut out = (Vec::new(), BTreeSet::new());
+    if !state.commits_stock() {
+        return Ok(out);
+    }
+    let rows: Vec<(i64, &str, i64, Option<&str>)> = lines
+        .iter()
+        .filter(|l| l.2 > 0)
+        .flat_map(|(n, sku, open)| {
+            kinds
+                .commits(sku, *open)
+                .into_iter()
+                .map(move |(part, qty, via)| (*n, part, qty, via))
+        })
+        .collect();
+    for chunk in rows.chunks(200) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
+        );
+        q.push_values(chunk, |mut b, (n, part, qty, via)| {
+            b.push_bind(store.as_str())
+                .push_bind(id)
+                .push_bind(*n)
+                .push_bind(*part)
+                .push_bind(*qty)
+                .push_bind(*via);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for (_, part, qty, via) in rows {
+        out.0
+            .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
+        out.1.insert(part.to_owned());
+    }
+    Ok(out)
+}
+
+/// Insert or update an order by `(channel, channel_order_id)`, its lines
+/// and commitments, and journal it, on `conn` (inside the caller's transaction).
+pub(crate) async fn write_order(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    w: OrderWrite<'_>,
+) -> Result<Written> {
+    let now = now();
+    let u = w.unified;
+    let unified_json = u.map(Json);
+    // The channel's tags, kept on the row from the order's arrival (an
+    // update leaves them and what rules added alone).
+    let channel_tags = Json(u.map(|o| o.tags.as_slice()).unwrap_or_default());
+    let (id, created, previous) = match w.existing.clone() {
+        Some((id, state)) => (id, false, Some(state)),
+        None => (OrderId::generate(), true, None),
+    };
+    // What our own fulfilments shipped stays shipped when the channel sends
+    // the order again (our sync to the channel changes its `updated_at`).
+    // A new order has no fulfilments, lines or commitments to look at.
+    let (shipped, ours): (BTreeMap<i64, i64>, i64) = if created {
+        (BTreeMap::new(), 0)
+    } else {
+        let shipped = sqlx::query_as(
+            "SELECT fl.line_no, SUM(fl.quantity)::bigint FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+             WHERE f.order_id = $1 AND f.status = 'active' GROUP BY fl.line_no",
+        )
+        .bind(id.as_str())
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let ours = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        (shipped, ours)
+    };
+    // Where Switchyard records the shipments, they (not the channel's
+    // shipping status, which lags behind our sync) say how far it shipped.
+    let mut w = w;
+    if ours > 0
+        && matches!(
+            w.state,
+            OrderState::Open | OrderState::PartiallyFulfilled | OrderState::Fulfilled
+        )
+    {
+        let (mut open, mut done) = (0, 0);
+        for (line_no, l) in w.lines.iter().enumerate() {
+            let s = i64::try_from(line_no)
+                .ok()
+                .and_then(|n| shipped.get(&n))
+                .copied()
+                .unwrap_or(0);
+            open += (l.open_quantity - s).max(0);
+            done += s;
+        }
+        w.state = switchyard_domain::fulfilment::state_after(open, done);
+    }
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+        "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
+         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
+    );
+    q.push_values([()], |mut b, ()| {
+        b.push_bind(id.as_str())
+            .push_bind(account.as_str())
+            .push_bind(store.as_str())
+            .push_bind(w.channel_id.as_str())
+            .push_bind(w.channel_order_id)
+            .push_bind(w.state.as_str())
+            .push_bind(now)
+            .push_bind(now)
+            .push_bind(u.map_or_else(String::new, |o| o.number.clone()))
+            .push_bind(u.map(|o| enum_text(&o.payment_status)))
+            .push_bind(u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())))
+            .push_bind(u.and_then(|o| o.customer.name.clone()))
+            .push_bind(u.and_then(|o| o.customer.email.clone()))
+            .push_bind(u.map(|o| o.currency.as_str().to_owned()))
+            .push_bind(u.map(|o| o.total))
+            .push_bind(u.map(|o| at(o.updated_at)))
+            .push_bind(unified_json)
+            .push_bind(&w.raw)
+            .push_bind(&w.excluded_reason)
+            .push_bind(channel_tags)
+            .push_bind(&w.hold_reason);
+    });
+    q.push(
+        " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
+         number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
+         customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
+         total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
+         raw = excluded.raw, excluded_reason = excluded.excluded_reason",
+    );
+    q.build().execute(&mut *conn).await?;
+    let mut touched = if created {
+        BTreeSet::new()
+    } else {
+        sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        committed_skus(conn, id.as_str()).await?
+    };
+    let lines: Vec<(i64, String, i64)> = w
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(line_no, l)| {
+            let line_no = i64::try_from(line_no).unwrap_or(i64::MAX);
+            let open = (l.open_quantity - shipped.get(&line_no).copied().unwrap_or(0)).max(0);
+            (line_no, l.sku.clone(), open)
+        })
+        .collect();
+    for (chunk, writes) in lines.chunks(100).zip(w.lines.chunks(100)) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
+        );
+        q.push_values(chunk.iter().zip(writes), |mut b, ((n, sku, open), l)| {
+            b.push_bind(id.as_str())
+                .push_bind(*n)
+                .push_bind(sku)
+                .push_bind(*open)
+                .push_bind(&l.channel_line_id)
+                .push_bind(l.quantity);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    let (commitments, committed) =
+        commit_lines(conn, store, id.as_str(), w.state, &lines, w.kinds, created).await?;
+    touched.extend(committed.iter().cloned());
+    if w.state == OrderState::Cancelled && previous.is_some_and(|p| p != OrderState::Cancelled) {
+        wake_back_office(conn, id.as_str()).await?;
+        plugin_order_cancelled(conn, account, store, &id).await?;
+    }
+    if let Some(r) = &w.routing {
+        let channel_tags = u.map(|o| o.tags.as_slice()).unwrap_or_default();
+        record_routing(conn, account, store, &id, channel_tags, r).await?;
+    }
+    let event_type = match (created, w.state) {
+        (true, _) => "order.created",
+        (false, OrderState::Cancelled) if previous != Some(OrderState::Cancelled) => {
+            "order.cancelled"
+        }
+        (false, OrderState::Excluded) if previous != Some(OrderState::Excluded) => "order.excluded",
+        _ => "order.updated",
+    };
+    let ev = NewEvent {
+        entity_type: EntityType::Order,
+        entity_id: id.to_string(),
+        event_type,
+        payload: json!({
+            "id": id, "channel_id": w.channel_id, "channel_order_id": w.channel_order_id,
+            "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
+            "excluded_reason": w.excluded_reason, "commitments": commitments,
+            "channel_updated_at": u.map(|o| o.updated_at),
+            "plugin_rules": w.routing,
+        }),
+    };
+    append_event(conn, account, store, &ev).await?;
+    Ok(Written {
+        id,
+        created,
+        touched,
+        committed,
+    })
+}
+
+fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+const ORDER_COLUMNS: &str = "id, store_id, channel_id, channel_order_id, number, state, excluded_reason, hold_reason, \
+     manual, oversold, tags, plugin_id, routed_by, unified, created_at, updated_at";
+
+fn order_from_row(r: &PgRow, lines: Vec<OrderLineRecord>) -> Result<OrderRecord> {
+    let unified: Option<serde_json::Value> = r.try_get("unified")?;
+    let raw: Option<serde_json::Value> = r.try_get("raw").unwrap_or(None);
+    Ok(OrderRecord {
+        id: stored("order id", OrderId::parse(r.try_get("id")?))?,
+        store_id: stored("store id", StoreId::parse(r.try_get("store_id")?))?,
+        channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+        channel_order_id: r.try_get("channel_order_id")?,
+        number: r.try_get("number")?,
+        state: stored("order state", OrderState::parse(r.try_get("state")?))?,
+        excluded_reason: r.try_get("excluded_reason")?,
+        hold_reason: r.try_get("hold_reason")?,
+        manual: r.try_get("manual")?,
+        oversold: r.try_get("oversold")?,
+        tags: from_json("order tags", r.try_get("tags")?)?,
+        plugin_id: r
+            .try_get::<Option<&str>, _>("plugin_id")?
+            .map(|p| stored("plugin id", PluginId::parse(p)))
+            .transpose()?,
+        routed_by: r.try_get("routed_by")?,
+        unified: unified.map(|u| from_json("unified order", u)).transpose()?,
+        raw,
+        lines,
+        created_at: time(r.try_get("created_at")?)?,
+        updated_at: time(r.try_get("updated_at")?)?,
+    })
+}
+
+/// The lines of `ids`, by order id, in line order: one query per 400 orders.
+async fn lines_of(
+    conn: &mut PgConnection,
+    ids: &[&str],
+) -> Result<BTreeMap<String, Vec<OrderLineRecord>>> {
+    let mut out: BTreeMap<String, Vec<OrderLineRecord>> = BTreeMap::new();
+    for chunk in ids.chunks(400) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "SELECT order_id, line_no, channel_line_id, sku, quantity, open_quantity FROM order_lines WHERE order_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(") ORDER BY order_id, line_no");
+        for r in q.build().fetch_all(&mut *conn).await? {
+            out.entry(r.try_get("order_id")?)
+                .or_default()
+                .push(OrderLineRecord {
+                    line_no: r.try_get("line_no")?,
+                    channel_line_id: r.try_get("channel_line_id")?,
+                    sku: r.try_get("sku")?,
+                    quantity: r.try_get("quantity")?,
+                    open_quantity: r.try_get("open_quantity")?,
+                });
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn fetch_order(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    id: &OrderId,
+    with_raw: bool,
+) -> Result<OrderRecord> {
+    let raw = if with_raw { ", raw" } else { "" };
+    let r = sqlx::query(&pg(&format!(
+        "SELECT {ORDER_COLUMNS}{raw} FROM orders WHERE id = ? AND account_id = ?"
+    )))
+    .bind(id.as_str())
+    .bind(account.as_str())
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StorageError::NotFound { entity: "order" })?;
+    let lines = lines_of(conn, &[id.as_str()])
+        .await?
+        .remove(id.as_str())
+        .unwrap_or_default();
+    order_from_row(&r, lines)
+}
+
+/// A cancelled order's back-office copy is dealt with now, not at its next
+/// read-back.
+async fn wake_back_office(conn: &mut PgConnection, order: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE back_office_orders SET next_at = $1 WHERE order_id = $2 AND state IN ('not_shipped', 'waiting', 'pending', 'failed')",
+    )
+    .bind(now())
+    .bind(order)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Cancel `o` on `conn`: release its commitments and enqueue the pushes.
+/// Returns the journal event to append (the caller adds it).
+pub(crate) async fn cancel_in_tx(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    o: &OrderRecord,
+    reason: Option<&str>,
+    by: &str,
+) -> Result<(&'static str, serde_json::Value)> {
+    let released = committed_skus(conn, o.id.as_str()).await?;
+    sqlx::query("UPDATE orders SET state = 'cancelled', updated_at = $1 WHERE id = $2")
+        .bind(now())
+        .bind(o.id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    recommit(conn, &o.store_id, o.id.as_str(), OrderState::Cancelled).await?;
+    enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
+    wake_back_office(conn, o.id.as_str()).await?;
+    plugin_order_cancelled(conn, account, &o.store_id, &o.id).await?;
+    Ok((
+        "order.cancelled",
+        json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),
+    ))
+}
+
+fn invalid_transition(from: OrderState, what: &str) -> StorageError {
+    StorageError::conflict(
+        "invalid_transition",
+        format!("an order in state `{}` cannot be {what}", from.as_str()),
+        Some("state".to_owned()),
+    )
+}
+
+#[async_trait]
+impl Orders for PgStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, channel = %order.channel_id, channel_order_id = %order.channel_order_id))]
+    async fn upsert_order(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        order: NewOrder,
+    ) -> Result<UpsertedOrder> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, &order.channel_id).await?;
+        let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
+        let kinds = Kinds::load(&mut tx, store, &skus).await?;
+        let lines = order
+            .lines
+            .iter()
+            .map(|l| LineWrite {
+                channel_line_id: None,
+                sku: l.sku.as_str().to_owned(),
+                quantity: None,
+                open_quantity: l.open_quantity,
+            })
+            .collect();
+        let existing = find_existing(&mut tx, &order.channel_id, &order.channel_order_id)
+            .await?
+            .map(|e| (e.id, e.state));
+        let w = write_order(
+            &mut tx,
+            account,
+            store,
+            OrderWrite {
+                existing,
+                channel_id: &order.channel_id,
+                channel_order_id: &order.channel_order_id,
+                state: order.state,
+                excluded_reason: None,
+                hold_reason: None,
+                unified: None,
+                raw: None,
+                lines,
+                routing: None,
+                kinds: &kinds,
+            },
+        )
+        .await?;
+        enqueue_targets(&mut tx, store, &w.touched, "order").await?;
+        tx.commit().await?;
+        Ok(UpsertedOrder {
+            id: w.id,
+            created: w.created,
+        })
+    }
+
+    async fn count_orders(&self, account: &AccountId, store: &StoreId) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = $1")
+                .bind(store.as_str())
+                .fetch_one(&mut *tx)
+                .await?,
+        )
+    }
+
+    async fn list_orders(
+        &self,
+        account: &AccountId,
+        filter: &OrderFilter,
+        page: &PageRequest,
+    ) -> Result<Page<OrderRecord>> {
+        let mut tx = self.pool.begin().await?;
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = "
+        ));
+        q.push_bind(account.as_str());
+        if let Some(s) = &filter.store_id {
+            q.push(" AND store_id = ").push_bind(s.as_str());
+        }
+        if let Some(c) = &filter.channel_id {
+            q.push(" AND channel_id = ").push_bind(c.as_str());
+        }
+        if let Some(st) = filter.state {
+            q.push(" AND state = ").push_bind(st.as_str());
+        }
+        if let Some(t) = filter.updated_since {
+            q.push(" AND updated_at >= ").push_bind(at(t));
+        }
+        if let Some(c) = &filter.country {
+            q.push(" AND country = ").push_bind(c.clone());
+        }
+        if let Some(sku) = &filter.sku {
+            q.push(" AND id IN (SELECT order_id FROM order_lines WHERE sku = ")
+                .push_bind(sku.clone())
+                .push(")");
+        }
+        if let Some(text) = &filter.q {
+            let like = format!(
+                "%{}%",
+                text.replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            q.push(" AND (number LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR customer_name LIKE ")
+                .push_bind(like.clone())
+                .push(" ESCAPE '\\' OR customer_email LIKE ")
+                .push_bind(like)
+                .push(" ESCAPE '\\')");
+        }
+        q.push(" AND id > ")
+            .push_bind(page.after.clone().unwrap_or_default());
+        q.push(" ORDER BY id LIMIT ").push_bind(fetch_limit(page));
+        let rows = q.build().fetch_all(&mut *tx).await?;
+        let ids = rows
+            .iter()
+            .map(|r| r.try_get::<&str, _>("id"))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let mut lines = lines_of(&mut tx, &ids).await?;
+        let items = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, id)| order_from_row(r, lines.remove(*id).unwrap_or_default()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |o| o.id.to_string()))
+    }
+
+    async fn get_order(&self, account: &AccountId, id: &OrderId) -> Result<OrderRecord> {
+        let mut tx = self.pool.begin().await?;
+        fetch_order(&mut tx, account, id, true).await
+    }
+
+    async fn order_events(&self, account: &AccountId, id: &OrderId) -> Result<Vec<JournalEvent>> {
+        let mut tx = self.pool.begin().await?;
+        fetch_order(&mut tx, account, id, false).await?;
+        let rows = sqlx::query(
+            "SELECT seq, store_id, entity_type, entity_id, event_type, payload, created_at FROM journal
+             WHERE account_id = $1 AND entity_type = 'order' AND entity_id = $2 ORDER BY seq LIMIT 1000",
+        )
+        .bind(account.as_str())
+        .bind(id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        rows.iter().map(event_from_row).collect()
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn act_on_order(
+        &self,
+        account: &AccountId,
+        id: &OrderId,
+        action: OrderAction,
+    ) -> Result<OrderRecord> {
+        let mut tx = self.pool.begin().await?;
+        let o = fetch_order(&mut tx, account, id, false).await?;
+        let now = now();
+        let (event_type, payload) = match &action {
+            OrderAction::Hold(reason) => {
+                if !matches!(o.state, OrderState::Open | OrderState::OnHold) {
+                    return Err(invalid_transition(o.state, "put on hold"));
+                }
+                sqlx::query("UPDATE orders SET state = 'on_hold', hold_reason = $1, updated_at = $2 WHERE id = $3")
+                    .bind(reason)
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.on_hold", json!({ "id": id, "reason": reason }))
+            }
+            OrderAction::Release => {
+                if o.state != OrderState::OnHold {
+                    return Err(invalid_transition(o.state, "released (it is not on hold)"));
+                }
+                sqlx::query("UPDATE orders SET state = 'open', hold_reason = NULL, updated_at = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.released", json!({ "id": id }))
+            }
+            OrderAction::Cancel(reason) => {
+                if matches!(o.state, OrderState::Fulfilled) {
+                    return Err(invalid_transition(o.state, "cancelled (it has shipped)"));
+                }
+                if o.state == OrderState::Cancelled {
+                    return Ok(o);
+                }
+                cancel_in_tx(&mut tx, account, &o, reason.as_deref(), "api").await?
+            }
+            OrderAction::Manual(on) => {
+                sqlx::query("UPDATE orders SET manual = $1, updated_at = $2 WHERE id = $3")
+                    .bind(on)
+                    .bind(now)
+                    .bind(id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                ("order.updated", json!({ "id": id, "manual": on }))
+            }
+        };
+        let ev = NewEvent {
+            entity_type: EntityType::Order,
+            entity_id: id.to_string(),
+            event_type,
+            payload,
+        };
+        append_event(&mut tx, account, &o.store_id, &ev).await?;
+        let out = fetch_order(&mut tx, account, id, true).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,575 @@
+//! The stock ledger: source quantities, commitments by orders, snapshots;
+//! and what a shipment does to stock and to its order: the plain units
+//! behind shipped lines (kits expanded), the `api` source moved by them,
+//! and the order's state and commitments settled from its open lines.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::{PgConnection, Row};
+use switchyard_domain::DomainError;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::explain::ChannelRules;
+use switchyard_domain::fulfilment::state_after;
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
+use switchyard_domain::order::OrderState;
+use switchyard_domain::stock::{
+    Commitment, SkuLedger, SourceLevel, StockRules, StockSource, shortfalls,
+};
+use switchyard_domain::values::{MAX_QUANTITY, Sku};
+
+use super::listings::enqueue_targets;
+use super::orders::{committed_skus, recommit};
+use super::products::{components_of, product_kind};
+use super::{
+    PgStorage, append_event, execute_in, fetch_in, fetch_limit, now, paginate, require_store,
+    stored,
+};
+use crate::{
+    Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,
+    StockSnapshot, StorageError,
+};
+
+#[async_trait]
+impl Stock for PgStorage {
+    #[tracing::instrument(skip_all, fields(account = %account, store = %store, source = %source, changes = changes.len()))]
+    async fn change_stock(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        source: &StockSource,
+        changes: &[StockChange],
+    ) -> Result<Vec<StockChangeOutcome>> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let source_text = source.to_string();
+        let now = now();
+        let mut kinds: BTreeMap<&str, Option<bool>> = BTreeMap::new();
+        let mut out = Vec::with_capacity(changes.len());
+        for (i, ch) in changes.iter().enumerate() {
+            let at = |f: &str| Some(format!("[{i}].{f}"));
+            let kind = match kinds.get(ch.sku.as_str()) {
+                Some(k) => *k,
+                None => {
+                    // Concurrent changes of one SKU queue on its product
+                    // row, so compare-and-set sees the winner's quantity.
+                    sqlx::query("SELECT 1::bigint FROM products WHERE store_id = $1 AND sku = $2 FOR UPDATE")
+                        .bind(store.as_str())
+                        .bind(ch.sku.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                    let k = product_kind(&mut tx, store, ch.sku.as_str()).await?;
+                    kinds.insert(ch.sku.as_str(), k);
+                    k
+                }
+            };
+            match kind {
+                None => {
+                    return Err(StorageError::Invalid(DomainError {
+                        code: "unknown_sku",
+                        message: format!(
+                            "`{}` is not a product of this store; create the product first",
+                            ch.sku
+                        ),
+                        field: at("sku"),
+                    }));
+                }
+                Some(true) => {
+                    return Err(StorageError::Invalid(DomainError {
+                        code: "kit_has_no_stock",
+                        message: format!(
+                            "`{}` is a kit; its stock is derived from its components, set theirs instead",
+                            ch.sku
+                        ),
+                        field: at("sku"),
+                    }));
+                }
+                Some(false) => {}
+            }
+            let before: i64 = sqlx::query_scalar(
+                "SELECT quantity FROM stock_levels WHERE store_id = $1 AND sku = $2 AND source = $3 AND location = $4",
+            )
+            .bind(store.as_str())
+            .bind(ch.sku.as_str())
+            .bind(&source_text)
+            .bind(&ch.location)
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or(0);
+            if let Some(expected) = ch.expected
+                && expected != before
+            {
+                return Err(StorageError::conflict(
+                    "stock_expected_mismatch",
+                    format!(
+                        "`{}` at source {source_text}{}: expected {expected} but the current quantity is {before}",
+                        ch.sku,
+                        if ch.location.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" location `{}`", ch.location)
+                        }
+                    ),
+                    at("expected"),
+                ));
+            }
+            let after = match ch.op {
+                StockOp::Set(q) => q,
+                StockOp::Adjust(d) => before.saturating_add(d),
+            };
+            if after < 0 {
+                return Err(StorageError::conflict(
+                    "negative_stock",
+                    format!(
+                        "adjusting `{}` by {} would leave {after}; quantities cannot go below 0",
+                        ch.sku,
+                        after - before
+                    ),
+                    at("delta"),
+                ));
+            }
+            if after > MAX_QUANTITY {
+                return Err(StorageError::Invalid(DomainError {
+                    code: "invalid_quantity",
+                    message: format!(
+                        "`{}` would hold {after}, above the maximum of {MAX_QUANTITY}",
+                        ch.sku
+                    ),
+                    field: at(if matches!(ch.op, StockOp::Set(_)) {
+                        "quantity"
+                    } else {
+                        "delta"
+                    }),
+                }));
+            }
+            sqlx::query(
+                "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            )
+            .bind(store.as_str())
+            .bind(ch.sku.as_str())
+            .bind(&source_text)
+            .bind(&ch.location)
+            .bind(after)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            if before != after {
+                let ev = NewEvent {
+                    entity_type: EntityType::Stock,
+                    entity_id: ch.sku.to_string(),
+                    event_type: "stock.changed",
+                    payload: json!({
+                        "sku": ch.sku, "source": source_text, "location": ch.location,
+                        "before": before, "after": after, "reason": ch.reason,
+                    }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+            }
+            out.push(StockChangeOutcome {
+                sku: ch.sku.clone(),
+                location: ch.location.clone(),
+                before,
+                after,
+            });
+        }
+        let touched: std::collections::BTreeSet<String> = out
+            .iter()
+            .filter(|o| o.before != o.after)
+            .map(|o| o.sku.as_str().to_owned())
+            .collect();
+        enqueue_targets(&mut tx, store, &touched, "stock_changed").await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn stock_snapshot(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        skus: &[Sku],
+    ) -> Result<StockSnapshot> {
+        // One read transaction: every figure comes from the same committed state.
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let requested: Vec<&str> = skus.iter().map(Sku::as_str).collect();
+        // SKU → is it a kit, for the requested SKUs that exist.
+        let mut is_kit: BTreeMap<String, bool> = BTreeMap::new();
+        for r in fetch_in(
+            &mut tx,
+            "SELECT sku, is_kit FROM products",
+            store,
+            "sku",
+            &requested,
+            "",
+        )
+        .await?
+        {
+            is_kit.insert(r.try_get("sku")?, r.try_get("is_kit")?);
+        }
+        let kits: Vec<&str> = is_kit
+            .iter()
+            .filter(|(_, k)| **k)
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let components = components_of(&mut tx, store, &kits).await?;
+        let mut needed: Vec<String> = is_kit
+            .iter()
+            .filter(|(_, k)| !**k)
+            .map(|(s, _)| s.clone())
+            .collect();
+        needed.extend(
+            components
+                .values()
+                .flatten()
+                .map(|c| c.sku.as_str().to_owned()),
+        );
+        needed.sort();
+        needed.dedup();
+        let ledgers = ledgers(&mut tx, store, &needed).await?;
+        let ledger_of = |s: &str| ledgers.get(s).cloned().unwrap_or_default();
+        let mut entries = BTreeMap::new();
+        for s in skus {
+            if is_kit.get(s.as_str()) == Some(&false) {
+                entries.insert(s.clone(), SnapshotEntry::Plain(ledger_of(s.as_str())));
+            } else if let Some(cs) = components.get(s.as_str()) {
+                let parts = cs
+                    .iter()
+                    .map(|c| (c.clone(), ledger_of(c.sku.as_str())))
+                    .collect();
+                entries.insert(s.clone(), SnapshotEntry::Kit(parts));
+            }
+        }
+        let channels = sqlx::query(
+            "SELECT id, name, stock_rules FROM channels WHERE store_id = $1 ORDER BY id",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| {
+            let rules: StockRules = serde_json::from_value(r.try_get("stock_rules")?)
+                .map_err(|e| StorageError::corrupt("stock rules", e))?;
+            Ok(ChannelRules {
+                channel_id: stored("channel id", ChannelId::parse(r.try_get("id")?))?,
+                name: r.try_get("name")?,
+                rules,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        Ok(StockSnapshot { entries, channels })
+    }
+
+    async fn list_skus(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        page: &PageRequest,
+    ) -> Result<Page<Sku>> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT sku FROM products WHERE store_id = $1 AND sku > $2 ORDER BY sku LIMIT $3",
+        )
+        .bind(store.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(fetch_limit(page))
+        .fetch_all(&mut *tx)
+        .await?;
+        let items = rows
+            .iter()
+            .map(|s| stored("sku", Sku::parse(s)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |s| s.to_string()))
+    }
+}
+
+/// Sources and commitments of plain SKUs.
+pub(crate) async fn ledgers(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &[String],
+) -> Result<BTreeMap<String, SkuLedger>> {
+    let mut out: BTreeMap<String, SkuLedger> = BTreeMap::new();
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let levels = fetch_in(
+        conn,
+        "SELECT sku, source, location, quantity FROM stock_levels",
+        store,
+        "sku",
+        &skus,
+        "ORDER BY sku, source, location",
+    )
+    .await?;
+    for r in levels {
+        out.entry(r.try_get("sku")?)
+            .or_default()
+            .sources
+            .push(SourceLevel {
+                source: stored("stock source", StockSource::parse(r.try_get("source")?))?,
+                location: r.try_get("location")?,
+                quantity: r.try_get("quantity")?,
+            });
+    }
+    let commitments = fetch_in(
+        conn,
+        "SELECT sku, order_id, SUM(quantity)::bigint AS quantity, via_kit FROM stock_commitments",
+        store,
+        "sku",
+        &skus,
+        "GROUP BY sku, order_id, via_kit ORDER BY sku, order_id",
+    )
+    .await?;
+    for r in commitments {
+        out.entry(r.try_get("sku")?)
+            .or_default()
+            .commitments
+            .push(Commitment {
+                order_id: stored("order id", OrderId::parse(r.try_get("order_id")?))?,
+                quantity: r.try_get("quantity")?,
+                via_kit: r
+                    .try_get::<Option<&str>, _>("via_kit")?
+                    .map(|k| stored("sku", Sku::parse(k)))
+                    .transpose()?,
+            });
+    }
+    Ok(out)
+}
+
+/// `(on hand, committed)` of plain SKUs: the sum of their sources and the
+/// committed total the triggers keep (one row per SKU, however many orders
+/// are open).
+pub(crate) async fn totals(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &[&str],
+) -> Result<HashMap<String, (i64, i64)>> {
+    let rows = fetch_in(
+        conn,
+        "SELECT sku, \
+         (SELECT COALESCE(SUM(l.quantity)::bigint, 0) FROM stock_levels l WHERE l.store_id = p.store_id AND l.sku = p.sku) AS on_hand, \
+         COALESCE((SELECT c.quantity FROM stock_committed c WHERE c.store_id = p.store_id AND c.sku = p.sku), 0) AS committed \
+         FROM products p",
+        store,
+        "sku",
+        skus,
+        "",
+    )
+    .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        out.insert(
+            r.try_get("sku")?,
+            (r.try_get("on_hand")?, r.try_get("committed")?),
+        );
+    }
+    Ok(out)
+}
+
+/// Forget what the channel last confirmed for its listings of these store SKUs.
+pub(crate) async fn invalidate_confirmed(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    channel: &ChannelId,
+    skus: &BTreeSet<String>,
+) -> Result<()> {
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    // By store and SKU first: that is the index (a channel may list a
+    // million SKUs).
+    execute_in(
+        conn,
+        |q| {
+            q.push("UPDATE listings SET confirmed_quantity = NULL WHERE store_id = ")
+                .push_bind(store.as_str().to_owned())
+                .push(" AND channel_id = ")
+                .push_bind(channel.as_str().to_owned())
+                .push(" AND");
+        },
+        "sku",
+        &skus,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Flag orders committing a SKU whose availability went below zero: the
+/// order stays open (the goods may turn up) but people must see it.
+pub(crate) async fn flag_oversold(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    candidates: Vec<(OrderId, BTreeSet<String>)>,
+) -> Result<Vec<OrderId>> {
+    let skus: BTreeSet<String> = candidates
+        .iter()
+        .flat_map(|(_, s)| s.iter().cloned())
+        .collect();
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    let totals = totals(conn, store, &skus).await?;
+    let mut flagged = Vec::new();
+    for (id, committed) in candidates {
+        let short = shortfalls(&committed, |s| totals.get(s).copied());
+        if short.is_empty() {
+            continue;
+        }
+        let was: bool = sqlx::query_scalar("SELECT oversold FROM orders WHERE id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *conn)
+            .await?;
+        if was {
+            continue;
+        }
+        sqlx::query("UPDATE orders SET oversold = true WHERE id = $1")
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
+        let ev = NewEvent {
+            entity_type: EntityType::Order,
+            entity_id: id.to_string(),
+            event_type: "order.oversold",
+            payload: json!({ "id": id, "short": short }),
+        };
+        append_event(conn, account, store, &ev).await?;
+        tracing::warn!(order = %id, "order could not be covered by available stock (oversold)");
+        flagged.push(id);
+    }
+    Ok(flagged)
+}
+
+/// The plain SKUs (kits expanded) and units behind `(sku, quantity)` lines.
+pub(crate) async fn plain_units(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    lines: &[(String, i64)],
+) -> Result<BTreeMap<String, i64>> {
+    let mut out: BTreeMap<String, i64> = BTreeMap::new();
+    for (sku, qty) in lines {
+        match product_kind(conn, store, sku).await? {
+            None => {}
+            Some(false) => *out.entry(sku.clone()).or_default() += qty,
+            Some(true) => {
+                for c in components_of(conn, store, &[sku.as_str()])
+                    .await?
+                    .remove(sku.as_str())
+                    .unwrap_or_default()
+                {
+                    *out.entry(c.sku.as_str().to_owned()).or_default() +=
+                        c.quantity.saturating_mul(*qty);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Move the `api` source of each SKU by `sign · units` (shipping takes
+/// units off, cancelling a shipment puts them back), never below zero:
+/// the unlocated level first, then locations in name order. Journalled as
+/// `stock.changed` with `reason`.
+pub(crate) async fn move_api_stock(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    units: &BTreeMap<String, i64>,
+    sign: i64,
+    reason: &str,
+) -> Result<()> {
+    let now = now();
+    for (sku, qty) in units {
+        let levels: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT location, quantity FROM stock_levels WHERE store_id = $1 AND sku = $2 AND source = 'api' ORDER BY location",
+        )
+        .bind(store.as_str())
+        .bind(sku)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut left = *qty;
+        let mut changes: Vec<(String, i64, i64)> = Vec::new();
+        if sign > 0 {
+            // Back where it was taken from: the unlocated level.
+            let before = levels
+                .iter()
+                .find(|(l, _)| l.is_empty())
+                .map_or(0, |(_, q)| *q);
+            changes.push((String::new(), before, before.saturating_add(left)));
+        } else {
+            for (loc, before) in levels {
+                if left == 0 {
+                    break;
+                }
+                let take = left.min(before);
+                if take > 0 {
+                    changes.push((loc, before, before - take));
+                    left -= take;
+                }
+            }
+        }
+        for (loc, before, after) in changes {
+            sqlx::query(
+                "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES ($1, $2, 'api', $3, $4, $5)
+                 ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
+            )
+            .bind(store.as_str())
+            .bind(sku)
+            .bind(&loc)
+            .bind(after)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            let ev = NewEvent {
+                entity_type: EntityType::Stock,
+                entity_id: sku.clone(),
+                event_type: "stock.changed",
+                payload: json!({
+                    "sku": sku, "source": "api", "location": loc,
+                    "before": before, "after": after, "reason": reason,
+                }),
+            };
+            append_event(conn, account, store, &ev).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Units still open and units shipped over an order's lines.
+async fn open_and_shipped(conn: &mut PgConnection, order: &str) -> Result<(i64, i64)> {
+    let (open, ordered): (Option<i64>, Option<i64>) = sqlx::query_as(
+        "SELECT SUM(open_quantity)::bigint, SUM(COALESCE(quantity, open_quantity))::bigint FROM order_lines WHERE order_id = $1",
+    )
+    .bind(order)
+    .fetch_one(&mut *conn)
+    .await?;
+    let open = open.unwrap_or(0);
+    Ok((open, ordered.unwrap_or(0) - open))
+}
+
+/// Set the order's state from its open lines (unless it is cancelled),
+/// recommit, and return the SKUs whose commitments changed.
+pub(crate) async fn settle_order(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    order: &str,
+    current: OrderState,
+) -> Result<(OrderState, BTreeSet<String>)> {
+    let mut touched = committed_skus(conn, order).await?;
+    let (open, shipped) = open_and_shipped(conn, order).await?;
+    let state = match current {
+        OrderState::Cancelled | OrderState::Excluded => current,
+        // A hold survives a shipment of part of the order.
+        OrderState::OnHold if open > 0 => current,
+        _ => state_after(open, shipped),
+    };
+    sqlx::query("UPDATE orders SET state = $1, updated_at = $2 WHERE id = $3")
+        .bind(state.as_str())
+        .bind(now())
+        .bind(order)
+        .execute(&mut *conn)
+        .await?;
+    let (_, committed) = recommit(conn, store, order, state).await?;
+    touched.extend(committed);
+    Ok((state, touched))
+}

@@ -1,0 +1,203 @@
+//! Stores and their settings.
+
+use async_trait::async_trait;
+use serde_json::json;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::plugin_rules::PluginRules;
+
+use super::pg;
+use super::plugins::check_rule_plugins;
+use super::{
+    PgStorage, append_event, fetch_limit, now, paginate, require_store, store_setting, stored, time,
+};
+use crate::{NewStore, Page, PageRequest, Result, StorageError, Store, StorePatch, Stores};
+
+fn store_from_row(r: &PgRow) -> Result<Store> {
+    Ok(Store {
+        id: stored("store id", StoreId::parse(r.try_get("id")?))?,
+        name: r.try_get("name")?,
+        created_at: time(r.try_get("created_at")?)?,
+        updated_at: time(r.try_get("updated_at")?)?,
+    })
+}
+
+fn store_payload(s: &Store) -> serde_json::Value {
+    json!({ "id": s.id, "name": s.name })
+}
+
+#[async_trait]
+impl Stores for PgStorage {
+    #[tracing::instrument(skip_all, fields(account = %account))]
+    async fn create_store(&self, account: &AccountId, new: NewStore) -> Result<Store> {
+        let mut tx = self.pool.begin().await?;
+        let id = StoreId::generate();
+        let now = now();
+        let r = sqlx::query(
+            "INSERT INTO stores (id, account_id, name, created_at, updated_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, name, created_at, updated_at",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .bind(&new.name)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let store = store_from_row(&r)?;
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: store.id.to_string(),
+            event_type: "store.created",
+            payload: store_payload(&store),
+        };
+        append_event(&mut tx, account, &store.id, &ev).await?;
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    async fn get_store(&self, account: &AccountId, id: &StoreId) -> Result<Store> {
+        let r = sqlx::query(
+            "SELECT id, name, created_at, updated_at FROM stores WHERE id = $1 AND account_id = $2",
+        )
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "store" })?;
+        store_from_row(&r)
+    }
+
+    async fn list_stores(
+        &self,
+        account: &AccountId,
+        only: Option<&StoreId>,
+        page: &PageRequest,
+    ) -> Result<Page<Store>> {
+        let rows = sqlx::query(
+            "SELECT id, name, created_at, updated_at FROM stores
+             WHERE account_id = $1 AND id > $2 AND ($3 IS NULL OR id = $4) ORDER BY id LIMIT $5",
+        )
+        .bind(account.as_str())
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(only.map(StoreId::as_str))
+        .bind(only.map(StoreId::as_str))
+        .bind(fetch_limit(page))
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(store_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(paginate(items, page, |s| s.id.to_string()))
+    }
+
+    #[tracing::instrument(skip(self, patch))]
+    async fn update_store(
+        &self,
+        account: &AccountId,
+        id: &StoreId,
+        patch: StorePatch,
+    ) -> Result<Store> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query(
+            "UPDATE stores SET name = COALESCE($1, name), updated_at = $2 WHERE id = $3 AND account_id = $4
+             RETURNING id, name, created_at, updated_at",
+        )
+        .bind(patch.name)
+        .bind(now())
+        .bind(id.as_str())
+        .bind(account.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StorageError::NotFound { entity: "store" })?;
+        let store = store_from_row(&r)?;
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: store.id.to_string(),
+            event_type: "store.updated",
+            payload: store_payload(&store),
+        };
+        append_event(&mut tx, account, id, &ev).await?;
+        tx.commit().await?;
+        Ok(store)
+    }
+
+    async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules> {
+        let mut conn = self.pool.acquire().await?;
+        require_store(&mut conn, account, store).await?;
+        store_setting(&mut conn, store, "plugin_rules").await
+    }
+
+    #[tracing::instrument(skip_all, fields(store = %store, rules = rules.rules.len()))]
+    async fn set_plugin_rules(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        rules: PluginRules,
+    ) -> Result<PluginRules> {
+        rules.validate()?;
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        check_rule_plugins(&mut tx, store, &rules).await?;
+        super::write_store_setting(
+            &mut tx,
+            account,
+            store,
+            "plugin_rules",
+            &rules,
+            "store.plugin_rules_updated",
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(rules)
+    }
+
+    #[tracing::instrument(skip(self))]
+    async fn delete_store(&self, account: &AccountId, id: &StoreId, force: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, id).await?;
+        let orders: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM orders WHERE store_id = $1")
+            .bind(id.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        if orders > 0 && !force {
+            return Err(StorageError::conflict(
+                "store_has_orders",
+                format!(
+                    "store {id} still has {orders} order(s); pass force=true to delete it with everything in it"
+                ),
+                None,
+            ));
+        }
+        // Children without a cascading path from `stores` go first.
+        for sql in [
+            "DELETE FROM plugin_messages WHERE store_id = ?",
+            "DELETE FROM stock_commitments WHERE store_id = ?",
+            "DELETE FROM stock_levels WHERE store_id = ?",
+            "DELETE FROM kit_components WHERE store_id = ?",
+            "DELETE FROM orders WHERE store_id = ?",
+            "DELETE FROM products WHERE store_id = ?",
+            "DELETE FROM channels WHERE store_id = ?",
+            "DELETE FROM api_tokens WHERE store_id = ?",
+            "DELETE FROM plugins WHERE store_id = ?",
+            "DELETE FROM stores WHERE id = ?",
+        ] {
+            sqlx::query(&pg(sql))
+                .bind(id.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let ev = NewEvent {
+            entity_type: EntityType::Store,
+            entity_id: id.to_string(),
+            event_type: "store.deleted",
+            payload: json!({ "id": id, "orders_deleted": orders }),
+        };
+        append_event(&mut tx, account, id, &ev).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
