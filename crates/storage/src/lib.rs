@@ -72,7 +72,7 @@ pub enum StorageError {
         field: Option<String>,
     },
     /// The database failed.
-    #[error("database error")]
+    #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     /// A migration failed.
     #[error("migration failed")]

@@ -147,7 +147,13 @@ impl Config {
 /// `SWITCHYARD_*` variables that are not configuration keys: the 3PL
 /// simulator's secret and what the test tooling sets (`scripts/test`).
 /// Any other unknown `SWITCHYARD_*` variable is refused as a likely typo.
-const NOT_CONFIG: [&str; 4] = ["3pl_secret", "python", "channel_specs", "fixtures_dir"];
+const NOT_CONFIG: [&str; 5] = [
+    "3pl_secret",
+    "python",
+    "channel_specs",
+    "fixtures_dir",
+    "test_backend",
+];
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ use anyhow::Context;
 use switchyard_api::{ApiConfig, AppState, tokens};
 use switchyard_domain::ids::StoreId;
 use switchyard_storage::crypto::CredentialCipher;
+use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::SqliteStorage;
 use switchyard_storage::{Storage, TokenRecord};
 use tokio::net::TcpListener;
@@ -49,8 +50,15 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
             .await
             .with_context(|| format!("cannot open database {shown}"))?;
         Ok(Arc::new(s))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let s = PgStorage::connect_and_migrate(&url)
+            .await
+            .with_context(|| format!("cannot open database {shown}"))?;
+        Ok(Arc::new(s))
     } else {
-        anyhow::bail!("unsupported database URL {shown}: this build supports sqlite:// URLs")
+        anyhow::bail!(
+            "unsupported database URL {shown}: use sqlite://path/to/file.db or postgres://user@host:port/database"
+        )
     }
 }
 

@@ -132,6 +132,24 @@ pub async fn spawn_app_with(engine: switchyard::EngineConfig) -> TestApp {
     spawn(engine, true).await
 }
 
+/// The backend the tests run on: `SWITCHYARD_TEST_BACKEND=postgres` runs
+/// them on a throwaway PostgreSQL cluster (one database per app), anything
+/// else on SQLite in the app's data dir.
+#[must_use]
+pub fn on_postgres() -> bool {
+    std::env::var("SWITCHYARD_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The database URL of a new test app: empty (SQLite in the data dir) or
+/// a fresh PostgreSQL database.
+pub async fn database_url() -> String {
+    if !on_postgres() {
+        return String::new();
+    }
+    let cluster = switchyard_pgtest::cluster().expect("PostgreSQL test cluster");
+    cluster.database().await.expect("a test database")
+}
+
 async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         switchyard::telemetry::init(LogFormat::Plain);
@@ -140,7 +158,7 @@ async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         data_dir: data_dir.path().to_path_buf(),
-        database_url: String::new(),
+        database_url: database_url().await,
         log_format: LogFormat::Plain,
         max_body_bytes: 4 * 1024 * 1024,
         public_url: String::new(),

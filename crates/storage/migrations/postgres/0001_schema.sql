@@ -231,6 +231,8 @@ CREATE TABLE journal (
     created_at   timestamptz NOT NULL
 );
 CREATE INDEX journal_by_store ON journal(store_id, seq);
+-- Webhook dispatch reads finished transactions' events in (xid, seq) order.
+CREATE INDEX journal_by_xid ON journal(xid, seq);
 
 CREATE TABLE idempotency_keys (
     account_id     text COLLATE "C" NOT NULL,
@@ -435,13 +437,16 @@ CREATE TABLE webhook_endpoints (
 );
 CREATE INDEX webhook_endpoints_by_store ON webhook_endpoints(store_id, id);
 
--- How far the journal has been turned into messages. Starts at the
--- journal's end: history before webhooks existed is not sent.
+-- How far the journal has been turned into messages: the (xid, seq) of
+-- the last event dispatched. Events are read in that order, and only
+-- from transactions older than every one still running, so an event
+-- that commits late is never passed by the cursor.
 CREATE TABLE webhook_cursor (
     id   bigint PRIMARY KEY CHECK (id = 1),
-    seq  bigint NOT NULL
+    seq  bigint NOT NULL,
+    xid  xid8 NOT NULL DEFAULT '0'
 );
-INSERT INTO webhook_cursor (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM journal;
+INSERT INTO webhook_cursor (id, seq) VALUES (1, 0);
 
 CREATE TABLE webhook_messages (
     id           text COLLATE "C" PRIMARY KEY,

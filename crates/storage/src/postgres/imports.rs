@@ -377,7 +377,7 @@ impl Imports for PgStorage {
             "UPDATE jobs SET {take}, attempts = attempts + 1,
                  started_at = COALESCE(started_at, ?4) WHERE id IN (
                 SELECT j.id FROM jobs j WHERE j.channel_id = ?2 AND j.finished_at IS NULL
-                AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
+                AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3 FOR UPDATE OF j SKIP LOCKED)
              RETURNING *"
         )))
         .bind(at(claim.until()))

@@ -278,7 +278,7 @@ impl Listings for PgStorage {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (channel_id, listing_id) DO UPDATE SET channel_sku = excluded.channel_sku, sku = excluded.sku,
                    title = excluded.title, price = excluded.price, channel_quantity = excluded.channel_quantity, raw = excluded.raw,
-                   confirmed_quantity = CASE WHEN listings.sku IS excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
+                   confirmed_quantity = CASE WHEN listings.sku IS NOT DISTINCT FROM excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
                                              ELSE excluded.confirmed_quantity END,
                    updated_at = excluded.updated_at",
             )
@@ -557,12 +557,11 @@ impl Listings for PgStorage {
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
             );
-            q.push_bind(now)
-                .push(" FROM (SELECT column1 AS listing_id, column2 AS quantity FROM (");
+            q.push_bind(now).push(" FROM (");
             q.push_values(chunk, |mut b, (listing, quantity)| {
                 b.push_bind(listing.as_str()).push_bind(**quantity);
             });
-            q.push(")) AS v WHERE listings.channel_id = ")
+            q.push(") AS v (listing_id, quantity) WHERE listings.channel_id = ")
                 .push_bind(channel.channel_id.as_str())
                 .push(" AND listings.listing_id = v.listing_id");
             q.build().execute(&mut *tx).await?;
@@ -597,7 +596,7 @@ async fn read_listings(
              SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
              AND state != 'superseded' ORDER BY id DESC LIMIT 1)
          WHERE l.channel_id = $1 AND l.listing_id > $2 AND ($3 IS NULL OR l.listing_id = $3)
-           AND ($5 = 0 OR l.sku IS NULL)
+           AND (NOT $5 OR l.sku IS NULL)
          ORDER BY l.listing_id LIMIT $4",
     )
     .bind(channel.as_str())

@@ -539,7 +539,7 @@ impl Plugins for PgStorage {
         let mut tx = self.pool.begin().await?;
         let rows = sqlx::query(&pg(&format!(
             "SELECT m.id, m.kind, m.account_id, m.plugin_id, m.order_id, m.attempts, p.url, p.secret, p.failing_since
-             {due} ORDER BY m.next_at LIMIT ?3"
+             {due} ORDER BY m.next_at LIMIT ?3 FOR UPDATE OF m SKIP LOCKED"
         )))
         .bind(now_s)
         .bind(stale)

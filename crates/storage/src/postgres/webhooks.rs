@@ -333,11 +333,18 @@ impl Webhooks for PgStorage {
         let cursor: i64 = sqlx::query_scalar("SELECT seq FROM webhook_cursor WHERE id = 1")
             .fetch_one(&mut *conn)
             .await?;
+        // Sequence numbers are handed out before commit, so a transaction
+        // that commits late can hold a lower `seq` than events already
+        // read. Reading only transactions older than every running one, in
+        // (xid, seq) order, passes no event that is still to come.
         let rows = sqlx::query(
-            "SELECT seq, account_id, store_id, entity_type, entity_id, event_type, payload, created_at
-             FROM journal WHERE seq > $1 ORDER BY seq LIMIT $2",
+            "SELECT j.seq, j.account_id, j.store_id, j.entity_type, j.entity_id, j.event_type,
+                    j.payload, j.created_at
+             FROM journal j, webhook_cursor c
+             WHERE c.id = 1 AND (j.xid, j.seq) > (c.xid, c.seq)
+               AND j.xid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY j.xid, j.seq LIMIT $1",
         )
-        .bind(cursor)
         .bind(i64::from(limit.max(1)))
         .fetch_all(&mut *conn)
         .await?;
@@ -384,12 +391,15 @@ impl Webhooks for PgStorage {
         messages: Vec<NewWebhookMessage>,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query("UPDATE webhook_cursor SET seq = $1 WHERE id = 1 AND seq = $2")
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let moved = sqlx::query(
+            "UPDATE webhook_cursor SET seq = $1, xid = (SELECT xid FROM journal WHERE seq = $1)
+             WHERE id = 1 AND seq = $2",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         if moved == 0 {
             return Ok(false);
         }
