@@ -12,6 +12,9 @@ use switchyard_domain::DomainError;
 use switchyard_storage::StorageError;
 use utoipa::ToSchema;
 
+/// Seconds a client waits before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
+
 /// The error envelope.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -49,6 +52,10 @@ pub enum ApiError {
     /// Something failed on our side.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database is away for a moment (restarting, out of connections):
+    /// 503 with `Retry-After`.
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ApiError {
@@ -116,6 +123,7 @@ impl ApiError {
         match self {
             Self::Client { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -146,6 +154,7 @@ impl From<StorageError> for ApiError {
                 message,
                 field,
             },
+            other if other.is_transient() => Self::Unavailable(Box::new(other)),
             other => Self::internal(other),
         }
     }
@@ -183,6 +192,20 @@ impl IntoResponse for ApiError {
                     message: "an internal error occurred; it has been logged".to_owned(),
                     field: None,
                 }
+            }
+            Self::Unavailable(e) => {
+                tracing::warn!(error = %cause_chain(e.as_ref()), "database unavailable");
+                let body = ErrorDetail {
+                    code: "unavailable".to_owned(),
+                    message: "the database is unavailable for a moment; retry shortly (a POST with the same Idempotency-Key)".to_owned(),
+                    field: None,
+                };
+                return (
+                    status,
+                    [(axum::http::header::RETRY_AFTER, RETRY_AFTER_SECS)],
+                    Json(ErrorBody { error: body }),
+                )
+                    .into_response();
             }
         };
         (status, Json(ErrorBody { error: body })).into_response()

@@ -101,6 +101,38 @@ impl StorageError {
         }
     }
 
+    /// Whether the failure is the database being away or busy for a moment
+    /// (restarting, out of connections, a deadlock or serialization
+    /// victim) rather than a fault in the request: the same call is
+    /// expected to succeed when retried shortly.
+    #[must_use]
+    pub fn is_transient(&self) -> bool {
+        let Self::Database(e) = self else {
+            return false;
+        };
+        match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                // PostgreSQL SQLSTATE: connection exceptions (08), operator
+                // intervention such as a shutdown (57P), too many
+                // connections (53300), serialization failure (40001) and
+                // deadlock (40P01). SQLite (numeric, shorter): SQLITE_BUSY (5),
+                // SQLITE_LOCKED (6) and their extended codes.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || matches!(code.as_ref(), "53300" | "40001" | "40P01")
+                    || (code.len() < 5
+                        && code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 5 | 6)))
+            }),
+            _ => false,
+        }
+    }
+
     pub(crate) fn corrupt(
         what: &'static str,
         source: impl std::error::Error + Send + Sync + 'static,

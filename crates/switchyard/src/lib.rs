@@ -43,15 +43,20 @@ pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {
 /// Open the database named by the configuration and apply pending migrations.
 pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
     ensure_data_dir(config)?;
-    let url = config.database_url();
-    let shown = config::redact_url(&url);
+    open_database(&config.database_url()).await
+}
+
+/// Connect to the database at `url` (`sqlite://…` or `postgres://…`) and
+/// bring its schema up to date.
+pub async fn open_database(url: &str) -> anyhow::Result<Arc<dyn Storage>> {
+    let shown = config::redact_url(url);
     if url.starts_with("sqlite:") {
-        let s = SqliteStorage::connect_and_migrate(&url)
+        let s = SqliteStorage::connect_and_migrate(url)
             .await
             .with_context(|| format!("cannot open database {shown}"))?;
         Ok(Arc::new(s))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let s = PgStorage::connect_and_migrate(&url)
+        let s = PgStorage::connect_and_migrate(url)
             .await
             .with_context(|| format!("cannot open database {shown}"))?;
         Ok(Arc::new(s))

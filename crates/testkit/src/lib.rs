@@ -27,6 +27,8 @@ pub struct TestApp {
     pub storage: Arc<dyn Storage>,
     /// The data directory; removed on drop.
     pub data_dir: tempfile::TempDir,
+    /// The PostgreSQL database of this app (empty on SQLite).
+    pub database_url: String,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -155,10 +157,11 @@ async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
         switchyard::telemetry::init(LogFormat::Plain);
     }
     let data_dir = tempfile::tempdir().expect("temp dir");
+    let database_url = database_url().await;
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         data_dir: data_dir.path().to_path_buf(),
-        database_url: database_url().await,
+        database_url: database_url.clone(),
         log_format: LogFormat::Plain,
         max_body_bytes: 4 * 1024 * 1024,
         public_url: String::new(),
@@ -185,11 +188,47 @@ async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
         client: reqwest::Client::new(),
         storage,
         data_dir,
+        database_url,
         server,
     }
 }
 
 impl TestApp {
+    /// Everything the database holds, as bytes to search for a secret
+    /// that must not be stored: on SQLite the database file and its
+    /// write-ahead log; on PostgreSQL every row of every table, as text.
+    pub async fn stored_bytes(&self) -> Vec<Vec<u8>> {
+        if self.database_url.is_empty() {
+            let files: Vec<Vec<u8>> = ["switchyard.db", "switchyard.db-wal"]
+                .iter()
+                .map(|f| std::fs::read(self.data_dir.path().join(f)).unwrap_or_default())
+                .collect();
+            assert!(!files[0].is_empty(), "the database file exists");
+            return files;
+        }
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(&self.database_url)
+            .await
+            .expect("connect to the test database");
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT quote_ident(table_name) FROM information_schema.tables
+             WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .expect("list tables");
+        assert!(!tables.is_empty(), "the database has tables");
+        let mut out = Vec::new();
+        for t in tables {
+            let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {t} t"))
+                .fetch_all(&mut conn)
+                .await
+                .expect("read a table");
+            out.push(rows.join("\n").into_bytes());
+        }
+        out
+    }
+
     /// A new account with an account-wide token (as `switchyard token create` makes).
     pub async fn tenant(&self, account: &str) -> Tenant {
         let (token, _) = switchyard::create_token(self.storage.as_ref(), account, None, "test")

@@ -139,7 +139,8 @@ pub(crate) async fn enqueue_targets(
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
     let plan = plan_pushes(&targets, &rules_of, &kits, available);
-    let superseded = plan.supersede;
+    let mut superseded = plan.supersede;
+    superseded.sort_unstable();
     let inserts: Vec<(&ListingPushState, i64)> =
         plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
     for chunk in superseded.chunks(400) {
@@ -222,7 +223,7 @@ impl Listings for PgStorage {
                     title: title.chars().take(500).collect(),
                     ..ProductAttributes::default()
                 };
-                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES ($1, $2, $3, 0, $4, $5)")
+                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES ($1, $2, $3, FALSE, $4, $5)")
                     .bind(store.as_str())
                     .bind(new_sku.as_str())
                     .bind(&attributes.title)
@@ -517,28 +518,59 @@ impl Listings for PgStorage {
         // The newest push per listing says what the channel now holds.
         let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
         let mut sent: Vec<i64> = Vec::new();
+        let mut failed: Vec<(i64, String, Option<DateTime<Utc>>)> = Vec::new();
         for (push, result) in results {
             match result {
                 PushResult::Sent => {
                     sent.push(push.id);
                     confirmed.insert(push.listing_id.clone(), push.quantity);
                 }
-                PushResult::Failed { error, retry_at } => {
-                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3")
-                        .bind(&error)
-                        // No retry: parked at 9999-12-31, as the SQLite backend does.
-                        .bind(retry_at.unwrap_or_else(|| {
-                            chrono::DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
-                        }))
-                        .bind(push.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                PushResult::Failed { error, retry_at } => failed.push((push.id, error, retry_at)),
             }
+        }
+        // Listings before pushes, locked in (channel, listing) order: an
+        // import's transaction takes them the same way (it forgets
+        // confirmed quantities, then supersedes pushes), so the two never
+        // deadlock.
+        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
+        for chunk in quantities.chunks(400) {
+            let listings: Vec<&str> = chunk.iter().map(|(l, _)| l.as_str()).collect();
+            sqlx::query(
+                "SELECT 1 FROM listings WHERE channel_id = $1 AND listing_id = ANY($2)
+                 ORDER BY channel_id, listing_id FOR UPDATE",
+            )
+            .bind(channel.channel_id.as_str())
+            .bind(&listings)
+            .execute(&mut *tx)
+            .await?;
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
+            );
+            q.push_bind(now).push(" FROM (");
+            q.push_values(chunk, |mut b, (listing, quantity)| {
+                b.push_bind(listing.as_str()).push_bind(**quantity);
+            });
+            q.push(") AS v (listing_id, quantity) WHERE listings.channel_id = ")
+                .push_bind(channel.channel_id.as_str())
+                .push(" AND listings.listing_id = v.listing_id");
+            q.build().execute(&mut *tx).await?;
+        }
+        failed.sort_by_key(|f| f.0);
+        for (id, error, retry_at) in failed {
+            sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3")
+                .bind(&error)
+                // No retry: parked at 9999-12-31, as the SQLite backend does.
+                .bind(retry_at.unwrap_or_else(|| {
+                    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+                }))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         // A push superseded while in flight still tells us what the
         // channel now holds. Confirmations go in batches: a round can
         // confirm thousands.
+        sent.sort_unstable();
         for chunk in sent.chunks(400) {
             let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
@@ -550,20 +582,6 @@ impl Listings for PgStorage {
                 sep.push_bind(*id);
             }
             q.push(")");
-            q.build().execute(&mut *tx).await?;
-        }
-        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
-        for chunk in quantities.chunks(400) {
-            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
-            );
-            q.push_bind(now).push(" FROM (");
-            q.push_values(chunk, |mut b, (listing, quantity)| {
-                b.push_bind(listing.as_str()).push_bind(**quantity);
-            });
-            q.push(") AS v (listing_id, quantity) WHERE listings.channel_id = ")
-                .push_bind(channel.channel_id.as_str())
-                .push(" AND listings.listing_id = v.listing_id");
             q.build().execute(&mut *tx).await?;
         }
         if !confirmed.is_empty() {

@@ -22,10 +22,7 @@ use switchyard_domain::values::{MAX_QUANTITY, Sku};
 use super::listings::enqueue_targets;
 use super::orders::{committed_skus, recommit};
 use super::products::{components_of, product_kind};
-use super::{
-    PgStorage, append_event, execute_in, fetch_in, fetch_limit, now, paginate, require_store,
-    stored,
-};
+use super::{PgStorage, append_event, fetch_in, fetch_limit, now, paginate, require_store, stored};
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,
     StockSnapshot, StorageError,
@@ -376,19 +373,19 @@ pub(crate) async fn invalidate_confirmed(
 ) -> Result<()> {
     let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
     // By store and SKU first: that is the index (a channel may list a
-    // million SKUs).
-    execute_in(
-        conn,
-        |q| {
-            q.push("UPDATE listings SET confirmed_quantity = NULL WHERE store_id = ")
-                .push_bind(store.as_str().to_owned())
-                .push(" AND channel_id = ")
-                .push_bind(channel.as_str().to_owned())
-                .push(" AND");
-        },
-        "sku",
-        &skus,
+    // million SKUs). Rows are locked in (channel, listing) order, as a
+    // push round's confirmations lock them, so the two never deadlock.
+    sqlx::query(
+        "UPDATE listings SET confirmed_quantity = NULL
+         WHERE (channel_id, listing_id) IN (
+             SELECT channel_id, listing_id FROM listings
+             WHERE store_id = $1 AND sku = ANY($2) AND channel_id = $3
+             ORDER BY channel_id, listing_id FOR UPDATE)",
     )
+    .bind(store.as_str())
+    .bind(&skus)
+    .bind(channel.as_str())
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -69,9 +69,7 @@ async fn tokens_are_listed_without_secrets_and_stop_working_when_revoked() {
     assert!(!mine["last_used_at"].is_null(), "use is recorded");
 
     // Only the hash is stored: the secret appears nowhere in the database file.
-    let db = std::fs::read(app.data_dir.path().join("switchyard.db")).unwrap_or_default();
-    let wal = std::fs::read(app.data_dir.path().join("switchyard.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
+    for bytes in app.stored_bytes().await {
         assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()));
     }
 
@@ -153,9 +151,7 @@ async fn channel_credentials_are_write_only_and_encrypted_at_rest() {
         let body = app.get(&t, &path).await.body.to_string();
         assert!(!body.contains(secret), "{path} leaks the credential");
     }
-    let db = std::fs::read(app.data_dir.path().join("switchyard.db")).unwrap_or_default();
-    let wal = std::fs::read(app.data_dir.path().join("switchyard.db-wal")).unwrap_or_default();
-    for bytes in [db, wal] {
+    for bytes in app.stored_bytes().await {
         assert!(
             !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
             "plaintext credential on disk"

@@ -5,7 +5,6 @@
 use serde_json::{Value, json};
 use std::process::{Command, Stdio};
 use switchyard_sim::Channel;
-use switchyard_storage::{Accounts, Orders};
 
 use crate::{Sim, eventually};
 use switchyard_sim::Faults;
@@ -28,17 +27,56 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn serve(dir: &std::path::Path, port: u16) -> Server {
-    serve_with_lease(dir, port, 2)
+/// Where the servers of one test keep their data: a data directory, and
+/// the test backend's database (SQLite in the directory, or a fresh
+/// PostgreSQL database with `SWITCHYARD_TEST_BACKEND=postgres`).
+struct Place {
+    dir: tempfile::TempDir,
+    url: String,
 }
 
-fn serve_with_lease(dir: &std::path::Path, port: u16, lease_secs: u32) -> Server {
+impl Place {
+    async fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            url: switchyard_testkit::database_url().await,
+        }
+    }
+
+    /// `switchyard` with this place's data directory and database.
+    fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        c.arg("--data-dir").arg(self.dir.path());
+        if !self.url.is_empty() {
+            c.args(["--database-url", &self.url]);
+        }
+        c.env("RUST_LOG", "warn");
+        c
+    }
+
+    /// What the servers left in the database, read directly.
+    async fn open(&self) -> std::sync::Arc<dyn switchyard_storage::Storage> {
+        let url = if self.url.is_empty() {
+            format!(
+                "sqlite://{}",
+                self.dir.path().join("switchyard.db").display()
+            )
+        } else {
+            self.url.clone()
+        };
+        switchyard::open_database(&url).await.unwrap()
+    }
+}
+
+fn serve(place: &Place, port: u16) -> Server {
+    serve_with_lease(place, port, 2)
+}
+
+fn serve_with_lease(place: &Place, port: u16, lease_secs: u32) -> Server {
     Server(
-        Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        place
+            .command()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .arg("--data-dir")
-            .arg(dir)
-            .env("RUST_LOG", "warn")
             // A step left by a killed process is taken up again after this.
             .env("SWITCHYARD_WORKER_LEASE_SECS", lease_secs.to_string())
             // Webhook receivers of these tests listen on loopback.
@@ -90,13 +128,11 @@ impl Client {
 }
 
 /// A fresh data directory with a token, a running server and a store.
-async fn start() -> (tempfile::TempDir, u16, Server, Client, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+async fn start() -> (Place, u16, Server, Client, String) {
+    let dir = Place::new().await;
+    let out = dir
+        .command()
         .args(["token", "create", "--account", "acme"])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("RUST_LOG", "warn")
         .output()
         .unwrap();
     assert!(
@@ -106,7 +142,7 @@ async fn start() -> (tempfile::TempDir, u16, Server, Client, String) {
     );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let port = free_port();
-    let server = serve(dir.path(), port);
+    let server = serve(&dir, port);
     let api = Client {
         base: format!("http://127.0.0.1:{port}"),
         token,
@@ -176,12 +212,7 @@ async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restar
     let _ = server.0.wait();
     // What the dead server left in its database.
     let at_kill = {
-        let db = switchyard_storage::sqlite::SqliteStorage::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("switchyard.db").display()
-        ))
-        .await
-        .unwrap();
+        let db = dir.open().await;
         let account = db.ensure_account("acme").await.unwrap().id;
         db.count_orders(&account, &store.parse().unwrap())
             .await
@@ -191,7 +222,7 @@ async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restar
         (at_kill as usize) < ORDERS,
         "the kill came after the whole import ({at_kill} orders); nothing was tested"
     );
-    server = serve(dir.path(), port);
+    server = serve(&dir, port);
     eventually(&format!("all {ORDERS} orders"), 90, || async {
         api.order_count(&store).await >= ORDERS
     })
@@ -271,17 +302,15 @@ async fn a_server_killed_between_sending_a_shipment_and_its_confirmation_ships_i
     drop(server);
     let (_, f) = {
         // What the dead server left: sent, never confirmed.
-        let db = switchyard_storage::sqlite::SqliteStorage::connect(&format!(
-            "sqlite://{}",
-            dir.path().join("switchyard.db").display()
-        ))
+        let db = dir.open().await;
+        let account = db.ensure_account("acme").await.unwrap().id;
+        let f = switchyard_storage::Fulfilments::get_fulfilment(
+            db.as_ref(),
+            &account,
+            &fid.parse().unwrap(),
+        )
         .await
         .unwrap();
-        let account = db.ensure_account("acme").await.unwrap().id;
-        let f =
-            switchyard_storage::Fulfilments::get_fulfilment(&db, &account, &fid.parse().unwrap())
-                .await
-                .unwrap();
         ((), f)
     };
     assert_ne!(
@@ -292,7 +321,7 @@ async fn a_server_killed_between_sending_a_shipment_and_its_confirmation_ships_i
     assert_eq!(f.sync.attempts, 1);
 
     shop.faults(&Faults::default()).await;
-    let server = serve(dir.path(), port);
+    let server = serve(&dir, port);
     eventually(
         "the shipment to be synced after the restart",
         60,
@@ -342,7 +371,7 @@ async fn a_server_killed_between_a_change_and_its_webhook_delivers_it_after_rest
     let _ = server.0.kill();
     let _ = server.0.wait();
     rx.set(Mode::Accept);
-    let _server = serve(dir.path(), port);
+    let _server = serve(&dir, port);
     let got = rx
         .wait_for("the delivery after restart", 30, |g| {
             g.iter().any(|r| r.answered == 204)
@@ -384,7 +413,7 @@ async fn a_backfill_killed_mid_way_finishes_within_seconds_of_the_restart() {
     .await;
     let (dir, port, mut server, api, store) = start().await;
     drop(server);
-    server = serve_with_lease(dir.path(), port, 300);
+    server = serve_with_lease(&dir, port, 300);
     eventually("the server to answer", 20, || async {
         api.send(reqwest::Method::GET, "/v1/stores", None).await.0 == 200
     })
@@ -428,7 +457,7 @@ async fn a_backfill_killed_mid_way_finishes_within_seconds_of_the_restart() {
     let _ = server.0.wait();
 
     let restarted = std::time::Instant::now();
-    server = serve_with_lease(dir.path(), port, 300);
+    server = serve_with_lease(&dir, port, 300);
     eventually("the backfill taken over", 60, || async {
         let j = get().await;
         j["holder"].is_string() && j["holder"] != first_holder.as_str()
