@@ -232,7 +232,35 @@ fn config(cli: &Cli) -> anyhow::Result<Config> {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause said once (a cause
+/// whose text its parent already quotes is skipped).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    let mut last = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !last.contains(&text) {
+            if !line.is_empty() {
+                line.push_str(": ");
+            }
+            line.push_str(&text);
+        }
+        last = text;
+    }
+    line
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let mut config = config(&cli)?;
     if matches!(cli.command, Command::Bench { .. }) {

@@ -35,7 +35,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use switchyard_domain::event::NewEvent;
 use switchyard_domain::ids::{AccountId, StoreId};
 
@@ -50,6 +50,8 @@ const DEFAULT_POOL_SIZE: u32 = 16;
 /// A statement running longer than this is cancelled by the server, so a
 /// stuck query frees its connection instead of starving the pool.
 const STATEMENT_TIMEOUT: &str = "30s";
+/// How long connecting (and waiting for a pooled connection) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Storage on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -65,11 +67,21 @@ impl PgStorage {
         let opts = PgConnectOptions::from_str(&url)?
             .application_name("switchyard")
             .options([("statement_timeout", STATEMENT_TIMEOUT)]);
+        // One connection first, so that a wrong address, user or password
+        // is reported as itself at once rather than as a pool timeout.
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&opts))
+            .await
+            .map_err(|_| {
+                sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                ))
+            })??;
+        first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(opts)
-            .await?;
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(opts);
         Ok(Self { pool })
     }
 

@@ -13,5 +13,6 @@ mod concurrency;
 mod idempotency;
 mod security;
 mod sim_cli;
+mod startup;
 mod stock;
 mod tenancy;
