@@ -7,7 +7,10 @@
 //! round's last page, to the newest `updated_at` read, so a crash mid-round
 //! re-reads from the old cursor and the idempotent upsert removes the
 //! repeats. An order that cannot be mapped (or stored) is recorded in the
-//! channel's error list and the round goes on with the others.
+//! channel's error list and the round goes on with the others. When the
+//! database itself is away (restarting, out of connections), the round
+//! stops where it is: the cursor has not moved, and the next round reads
+//! the same orders again.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -16,7 +19,7 @@ use switchyard_connectors::{ConnectorError, registry};
 use switchyard_domain::cursor::ImportCursor;
 use switchyard_storage::{
     Channel, ChannelRef, ImportItem, ImportOutcome, ImportRun, Job, JobKind, NewImportError,
-    NewListing,
+    NewListing, StorageError,
 };
 
 use crate::{Engine, EngineError, connect, doubling};
@@ -57,6 +60,22 @@ impl ImportSummary {
             }
         }
         self.pushes += pushes;
+    }
+}
+
+/// Why reading a window or running a job stopped.
+#[derive(Debug)]
+enum Stop {
+    /// The channel failed (recorded on the channel or the job).
+    Channel(ConnectorError),
+    /// The database is away for a moment: the round ends without moving
+    /// the cursor or settling the job, and the next one reads again.
+    Database(StorageError),
+}
+
+impl From<ConnectorError> for Stop {
+    fn from(e: ConnectorError) -> Self {
+        Self::Channel(e)
     }
 }
 
@@ -114,16 +133,26 @@ impl Engine {
                 JobKind::Backfill => self.backfill(r, conn.as_ref(), &job, &mut summary).await,
                 JobKind::Order => self.one_order(r, conn.as_ref(), &job, &mut summary).await,
             };
+            let result = match result {
+                Ok(()) => Ok(()),
+                Err(Stop::Channel(e)) => Err(e),
+                // The job stays leased and is taken up again after its lease.
+                Err(Stop::Database(e)) => return Err(e.into()),
+            };
             self.settle_job(&job, result).await?;
         }
         if run_incremental && error.is_none() {
             for (since, advance) in self.windows(r, &ch, conn.capabilities(), started) {
-                if let Err(e) = self
+                match self
                     .fetch_window(r, conn.as_ref(), since, advance, &mut summary, None)
                     .await
                 {
-                    error = Some(e.to_string());
-                    break;
+                    Ok(()) => {}
+                    Err(Stop::Channel(e)) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                    Err(Stop::Database(e)) => return Err(e.into()),
                 }
             }
         }
@@ -354,7 +383,7 @@ impl Engine {
         advance: bool,
         summary: &mut ImportSummary,
         job: Option<i64>,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), Stop> {
         let mut page = None;
         let mut newest: Option<DateTime<Utc>> = None;
         let (mut pages, mut orders) = (0u64, 0usize);
@@ -372,7 +401,9 @@ impl Engine {
             let cursor = (advance && last).then_some(newest).flatten();
             pages += 1;
             orders += p.orders.len();
-            self.store_page(r, p, cursor, summary).await;
+            self.store_page(r, p, cursor, summary)
+                .await
+                .map_err(Stop::Database)?;
             if let Some(id) = job {
                 let progress = json!({ "pages": pages, "orders": orders });
                 if let Err(e) = self.inner.storage.set_job_progress(id, progress).await {
@@ -394,14 +425,15 @@ impl Engine {
     }
 
     /// Upsert one page; on a storage failure, retry its orders one by one
-    /// and record those that still fail.
+    /// and record those that still fail. A database that is away fails
+    /// the page as a whole, with nothing recorded.
     async fn store_page(
         &self,
         r: &ChannelRef,
         page: OrderPage,
         cursor: Option<DateTime<Utc>>,
         summary: &mut ImportSummary,
-    ) {
+    ) -> Result<(), StorageError> {
         let storage = &self.inner.storage;
         let pushes_before = summary.pushes;
         // Our own back-office copies of marketplace orders are not sales.
@@ -426,6 +458,7 @@ impl Engine {
             .collect();
         match storage.import_orders(r, &items, cursor).await {
             Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+            Err(e) if e.is_transient() => return Err(e),
             Err(batch_error) => {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
                 for item in items {
@@ -434,6 +467,7 @@ impl Engine {
                         .await
                     {
                         Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+                        Err(e) if e.is_transient() => return Err(e),
                         Err(e) => errors.push(NewImportError {
                             channel_order_id: item.order.channel_order_id,
                             code: "storage".into(),
@@ -456,8 +490,12 @@ impl Engine {
             self.wake_pusher();
         }
         if let Err(e) = storage.record_import_errors(r, errors).await {
+            if e.is_transient() {
+                return Err(e);
+            }
             tracing::error!(error = %e, "cannot record import errors");
         }
+        Ok(())
     }
 
     async fn backfill(
@@ -466,16 +504,16 @@ impl Engine {
         conn: &dyn SalesChannel,
         job: &Job,
         summary: &mut ImportSummary,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), Stop> {
         let from = job.payload["from"]
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
             .map(|t| t.with_timezone(&Utc));
         let Some(from) = from else {
-            return Err(ConnectorError::Client {
+            return Err(Stop::Channel(ConnectorError::Client {
                 channel: "backfill".into(),
                 reason: format!("job {} has no valid `from`", job.id),
-            });
+            }));
         };
         // Orders changed after `to` come along too: importing them is
         // idempotent, and the channels' filters are by "changed since" only.
@@ -489,12 +527,12 @@ impl Engine {
         conn: &dyn SalesChannel,
         job: &Job,
         summary: &mut ImportSummary,
-    ) -> Result<(), ConnectorError> {
+    ) -> Result<(), Stop> {
         let Some(id) = job.payload["channel_order_id"].as_str() else {
-            return Err(ConnectorError::Client {
+            return Err(Stop::Channel(ConnectorError::Client {
                 channel: "order job".into(),
                 reason: format!("job {} names no channel_order_id", job.id),
-            });
+            }));
         };
         let page = conn.fetch_order(id).await?;
         if page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty() {
@@ -510,15 +548,13 @@ impl Engine {
                     }],
                 )
                 .await
-                .map_err(|e| ConnectorError::Client {
-                    channel: "order job".into(),
-                    reason: e.to_string(),
-                })?;
+                .map_err(Stop::Database)?;
             summary.failed += 1;
             return Ok(());
         }
         summary.pages += 1;
-        self.store_page(r, page, None, summary).await;
-        Ok(())
+        self.store_page(r, page, None, summary)
+            .await
+            .map_err(Stop::Database)
     }
 }

@@ -100,6 +100,16 @@ impl Control {
 }
 
 impl Cluster {
+    /// A cluster of the caller's own, removed when it is dropped: for a
+    /// test that stops and restarts the server, which must not take the
+    /// shared cluster away from the tests running beside it.
+    ///
+    /// # Errors
+    /// As [`cluster`].
+    pub fn start_private() -> Result<Cluster, String> {
+        start()
+    }
+
     /// The port the cluster listens on (127.0.0.1).
     #[must_use]
     pub fn port(&self) -> u16 {

@@ -152,12 +152,24 @@ pub async fn database_url() -> String {
     cluster.database().await.expect("a test database")
 }
 
+/// [`spawn_app_with`] on the database at `url` (a test's own cluster).
+pub async fn spawn_app_on(url: &str, engine: switchyard::EngineConfig) -> TestApp {
+    spawn_on(url.to_owned(), engine, true).await
+}
+
 async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
+    spawn_on(database_url().await, engine, workers).await
+}
+
+async fn spawn_on(
+    database_url: String,
+    engine: switchyard::EngineConfig,
+    workers: bool,
+) -> TestApp {
     if std::env::var_os("TEST_LOG").is_some() {
         switchyard::telemetry::init(LogFormat::Plain);
     }
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let database_url = database_url().await;
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         data_dir: data_dir.path().to_path_buf(),

@@ -50,8 +50,12 @@ const DEFAULT_POOL_SIZE: u32 = 16;
 /// A statement running longer than this is cancelled by the server, so a
 /// stuck query frees its connection instead of starving the pool.
 const STATEMENT_TIMEOUT: &str = "30s";
-/// How long connecting (and waiting for a pooled connection) may take.
+/// How long the first connection at start may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call waits for a pooled connection (or for a new one while
+/// the database is away) before it fails as unavailable: an API request
+/// then answers 503 promptly and a worker retries on its next round.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Storage on a PostgreSQL database.
 #[derive(Debug, Clone)]
@@ -80,7 +84,7 @@ impl PgStorage {
         first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(pool_size)
-            .acquire_timeout(CONNECT_TIMEOUT)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_lazy_with(opts);
         Ok(Self { pool })
     }

@@ -37,7 +37,10 @@ fn a_database_that_cannot_be_used_is_one_line_and_a_failed_exit() {
             "Connection refused",
         ),
         (cluster.url("no_such_database"), "does not exist"),
-        ("mysql://127.0.0.1/app".to_owned(), "unsupported database URL"),
+        (
+            "mysql://127.0.0.1/app".to_owned(),
+            "unsupported database URL",
+        ),
         (
             "sqlite:///nonexistent-directory/switchyard.db".to_owned(),
             "unable to open database file",
@@ -49,7 +52,10 @@ fn a_database_that_cannot_be_used_is_one_line_and_a_failed_exit() {
         let lines: Vec<&str> = stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{url}: one line, got:\n{stderr}");
         assert!(lines[0].starts_with("error: "), "{url}: {stderr}");
-        assert!(lines[0].contains(says), "{url}: expected `{says}` in {stderr}");
+        assert!(
+            lines[0].contains(says),
+            "{url}: expected `{says}` in {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{url}: {stderr}");
     }
 }

@@ -14,6 +14,7 @@ mod bench;
 mod catalogue_later;
 mod core_loop;
 mod crash;
+mod database_restart;
 mod fulfilment;
 mod more_channels;
 mod operations;
