@@ -332,6 +332,9 @@ async fn run() -> anyhow::Result<()> {
                     catalogue_orders,
                     webhooks,
                     seed,
+                    // Only the command line's: a configured production
+                    // database is never where benchmarks run.
+                    database_url: cli.database_url.clone().unwrap_or_default(),
                 },
             )
             .await

@@ -515,23 +515,24 @@ impl PgStorage {
         let now = now();
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         let mut tx = self.pool.begin().await?;
-        let numbers =
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) ";
-        sqlx::query(&pg(&format!(
-            "{numbers}INSERT INTO products (store_id, sku, title, created_at, updated_at)
-             SELECT ?, printf('%s%07d', ?, i), printf('Generated %07d', i), ?, ? FROM n"
-        )))
+        // One set-based statement per table; the SKU of number i is
+        // prefix || i padded to seven digits.
+        sqlx::query(
+            "INSERT INTO products (store_id, sku, title, created_at, updated_at)
+             SELECT $2, $3 || lpad(i::text, 7, '0'), 'Generated ' || lpad(i::text, 7, '0'), $4, $4
+             FROM generate_series(1::bigint, $1) AS i",
+        )
         .bind(count)
         .bind(store.as_str())
         .bind(prefix)
         .bind(now)
-        .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(&pg(&format!(
-            "{numbers}INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at)
-             SELECT ?, printf('%s%07d', ?, i), 'api', '', ?, ? FROM n"
-        )))
+        sqlx::query(
+            "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at)
+             SELECT $2, $3 || lpad(i::text, 7, '0'), 'api', '', $4, $5
+             FROM generate_series(1::bigint, $1) AS i",
+        )
         .bind(count)
         .bind(store.as_str())
         .bind(prefix)
@@ -540,20 +541,18 @@ impl PgStorage {
         .execute(&mut *tx)
         .await?;
         for ch in channels {
-            sqlx::query(&pg(&format!(
-                "{numbers}INSERT INTO listings (channel_id, listing_id, store_id, channel_sku, sku, title, channel_quantity, confirmed_quantity, confirmed_at, created_at, updated_at)
-                 SELECT ?, printf('%s%07d', ?, i), ?, printf('%s%07d', ?, i), printf('%s%07d', ?, i), printf('Generated %07d', i), ?, ?, ?, ?, ? FROM n"
-            )))
+            sqlx::query(
+                "INSERT INTO listings (channel_id, listing_id, store_id, channel_sku, sku, title,
+                     channel_quantity, confirmed_quantity, confirmed_at, created_at, updated_at)
+                 SELECT $2, $3 || lpad(i::text, 7, '0'), $4, $3 || lpad(i::text, 7, '0'),
+                     $3 || lpad(i::text, 7, '0'), 'Generated ' || lpad(i::text, 7, '0'), $5, $5, $6, $6, $6
+                 FROM generate_series(1::bigint, $1) AS i",
+            )
             .bind(count)
             .bind(ch.as_str())
             .bind(prefix)
             .bind(store.as_str())
-            .bind(prefix)
-            .bind(prefix)
             .bind(quantity)
-            .bind(quantity)
-            .bind(now)
-            .bind(now)
             .bind(now)
             .execute(&mut *tx)
             .await?;

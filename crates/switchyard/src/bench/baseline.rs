@@ -1,9 +1,13 @@
 //! The import baseline: the rows an import left (orders, their lines and
 //! commitments, journal events, stock pushes), inserted again into a fresh
-//! file with the product's schema and pragmas, 100 orders per transaction
-//! (the import's page size), one prepared `INSERT` per row. That is what
-//! "storing orders" costs with nothing else to do: no HTTP, no mapping, no
-//! lookups.
+//! database with the product's schema, 100 orders per transaction (the
+//! import's page size). That is what "storing orders" costs with nothing
+//! else to do: no HTTP, no mapping, no lookups.
+//!
+//! On SQLite, one prepared `INSERT` per row into a file with the product's
+//! pragmas. On PostgreSQL, where each statement is a round trip to the
+//! server, one set-based `INSERT … SELECT FROM jsonb_populate_recordset`
+//! per table per transaction.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -12,7 +16,8 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::Value;
 use sqlx::sqlite::{SqliteArguments, SqlitePoolOptions};
-use sqlx::{Connection, Sqlite, SqliteConnection};
+use sqlx::{Connection, PgConnection, Sqlite, SqliteConnection};
+use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::{SqliteStorage, connect_options};
 
 /// Orders per transaction.
@@ -34,14 +39,33 @@ fn url(path: &Path) -> String {
     format!("sqlite://{}", path.display())
 }
 
-/// The newest journal sequence number of the database at `db`.
-pub(crate) async fn journal_seq(db: &Path) -> anyhow::Result<i64> {
-    let mut conn =
-        SqliteConnection::connect_with(&connect_options(&url(db))?.read_only(true)).await?;
-    let seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM journal")
-        .fetch_one(&mut conn)
-        .await?;
-    Ok(seq)
+/// The newest journal sequence number of the database at `url`.
+pub(crate) async fn journal_seq(url: &str) -> anyhow::Result<i64> {
+    const SQL: &str = "SELECT COALESCE(MAX(seq), 0)::bigint FROM journal";
+    if url.starts_with("sqlite:") {
+        let mut conn =
+            SqliteConnection::connect_with(&connect_options(url)?.read_only(true)).await?;
+        return Ok(sqlx::query_scalar(&SQL.replace("::bigint", ""))
+            .fetch_one(&mut conn)
+            .await?);
+    }
+    let mut conn = PgConnection::connect(url).await?;
+    Ok(sqlx::query_scalar(SQL).fetch_one(&mut conn).await?)
+}
+
+/// The baseline of the import that left its rows in the database at `src`
+/// (journal events after `journal_after`): on SQLite into a file in `dir`,
+/// on PostgreSQL into a new database on `server`.
+pub(crate) async fn run(
+    src: &str,
+    dir: &Path,
+    server: &str,
+    journal_after: i64,
+) -> anyhow::Result<Baseline> {
+    match src.strip_prefix("sqlite://") {
+        Some(path) => run_sqlite(Path::new(path), dir, journal_after).await,
+        None => run_pg(src, server, journal_after).await,
+    }
 }
 
 /// A table's rows as JSON arrays (column order of the table).
@@ -133,7 +157,7 @@ fn bind<'q>(
 
 /// Insert the rows the import left in `src` (journal events after
 /// `journal_after`) into a fresh database in `dir`; time only the inserts.
-pub(crate) async fn run(src: &Path, dir: &Path, journal_after: i64) -> anyhow::Result<Baseline> {
+async fn run_sqlite(src: &Path, dir: &Path, journal_after: i64) -> anyhow::Result<Baseline> {
     let path = dir.join("baseline.db");
     // The product's schema, from its own migrations.
     drop(SqliteStorage::connect_and_migrate(&url(&path)).await?);
@@ -220,4 +244,136 @@ pub(crate) async fn run(src: &Path, dir: &Path, journal_after: i64) -> anyhow::R
         seconds,
         orders_per_sec: orders.rows.len() as f64 / seconds,
     })
+}
+
+/// A PostgreSQL table's rows as JSON objects, for `jsonb_populate_recordset`.
+async fn pg_rows(
+    conn: &mut PgConnection,
+    table: &str,
+    filter: &str,
+    order: &str,
+) -> anyhow::Result<Vec<Value>> {
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT to_jsonb(t) FROM {table} t {filter} ORDER BY {order}"
+    ))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// One statement inserting `rows` (JSON objects) into `table`.
+async fn pg_insert(conn: &mut PgConnection, table: &str, rows: &[&Value]) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {table} OVERRIDING SYSTEM VALUE \
+         SELECT * FROM jsonb_populate_recordset(NULL::{table}, $1)"
+    ))
+    .bind(Value::Array(rows.iter().map(|r| (*r).clone()).collect()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Insert the rows the import left in the database at `src` into a new
+/// database on `server`, one statement per table per 100 orders; time
+/// only the inserts.
+async fn run_pg(src: &str, server: &str, journal_after: i64) -> anyhow::Result<Baseline> {
+    let target = super::pg::fresh(server).await?;
+    // The product's schema, from its own migrations.
+    drop(PgStorage::connect_and_migrate(&target).await?);
+    let mut from = PgConnection::connect(src).await?;
+    let mut conn = PgConnection::connect(&target).await?;
+    // The rows orders refer to, untimed.
+    for (t, order) in [
+        ("accounts", "id"),
+        ("stores", "id"),
+        ("channels", "id"),
+        ("products", "store_id, sku"),
+        ("listings", "channel_id, listing_id"),
+    ] {
+        let rows = pg_rows(&mut from, t, "", order).await?;
+        for chunk in rows.chunks(5_000) {
+            pg_insert(&mut conn, t, &chunk.iter().collect::<Vec<_>>()).await?;
+        }
+    }
+    let orders = pg_rows(&mut from, "orders", "", "created_at, id").await?;
+    let lines = pg_rows(&mut from, "order_lines", "", "order_id, line_no").await?;
+    let commitments = pg_rows(&mut from, "stock_commitments", "", "order_id").await?;
+    let journal = pg_rows(
+        &mut from,
+        "journal",
+        &format!("WHERE seq > {journal_after}"),
+        "seq",
+    )
+    .await?;
+    let pushes = pg_rows(
+        &mut from,
+        "stock_pushes",
+        "WHERE cause = 'order_import'",
+        "id",
+    )
+    .await?;
+    from.close().await.ok();
+    let (lines_of, commitments_of) = (by_order(&lines), by_order(&commitments));
+    let batches = orders.len().div_ceil(BATCH).max(1);
+    let started = Instant::now();
+    for (b, chunk) in orders.chunks(BATCH).enumerate() {
+        let mut tx = conn.begin().await?;
+        pg_insert(&mut tx, "orders", &chunk.iter().collect::<Vec<_>>()).await?;
+        pg_insert(&mut tx, "order_lines", &of_orders(chunk, &lines_of)).await?;
+        pg_insert(
+            &mut tx,
+            "stock_commitments",
+            &of_orders(chunk, &commitments_of),
+        )
+        .await?;
+        pg_insert(&mut tx, "journal", &slice(&journal, batches, b)).await?;
+        pg_insert(&mut tx, "stock_pushes", &slice(&pushes, batches, b)).await?;
+        tx.commit().await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    conn.close().await.ok();
+    Ok(Baseline {
+        orders: orders.len(),
+        lines: lines.len(),
+        commitments: commitments.len(),
+        events: journal.len(),
+        pushes: pushes.len(),
+        seconds,
+        orders_per_sec: orders.len() as f64 / seconds,
+    })
+}
+
+/// Rows (JSON objects) by their `order_id`.
+fn by_order(rows: &[Value]) -> HashMap<&str, Vec<&Value>> {
+    let mut out: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for r in rows {
+        out.entry(r["order_id"].as_str().unwrap_or_default())
+            .or_default()
+            .push(r);
+    }
+    out
+}
+
+/// The rows of the orders of `chunk`.
+fn of_orders<'a>(chunk: &[Value], rows: &HashMap<&str, Vec<&'a Value>>) -> Vec<&'a Value> {
+    chunk
+        .iter()
+        .flat_map(|o| {
+            rows.get(o["id"].as_str().unwrap_or_default())
+                .into_iter()
+                .flatten()
+                .copied()
+        })
+        .collect()
+}
+
+/// Batch `b` of `batches` equal slices of `rows`.
+fn slice(rows: &[Value], batches: usize, b: usize) -> Vec<&Value> {
+    rows.chunks(rows.len().div_ceil(batches).max(1))
+        .nth(b)
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -15,6 +15,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 use serde_json::json;
 use switchyard_storage::JobKind;
+use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::SqliteStorage;
 
 use super::rig::{Rig, kits_of, woo_shops};
@@ -112,7 +113,7 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
     // The peak covers the whole size: setup, the generated catalogue, the
     // listings download, the orders and their pushes.
     reset_peak_rss()?;
-    let mut rig = Rig::start(false, EngineConfig::default()).await?;
+    let mut rig = Rig::start(&opts.database_url, false, EngineConfig::default()).await?;
     let sims = woo_shops(CHANNELS, opts.seed, PRODUCTS).await?;
     let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
     ensure!(
@@ -138,12 +139,21 @@ async fn size(opts: &BenchOptions, total: usize) -> anyhow::Result<Cost> {
     drain_pushes(&engine).await?;
     // The ballast.
     let started = Instant::now();
-    let bulk = SqliteStorage::connect(&rig.config.database_url()).await?;
     let ids: Vec<_> = channels.iter().map(|c| c.channel_id.clone()).collect();
     let store = switchyard_domain::ids::StoreId::parse(&rig.store)?;
-    bulk.generate_catalogue(&store, &ids, "GEN-", (total - skus.len()) as u64, START)
-        .await?;
-    drop(bulk);
+    let generated = (total - skus.len()) as u64;
+    let url = rig.database_url();
+    if url.starts_with("sqlite:") {
+        SqliteStorage::connect(&url)
+            .await?
+            .generate_catalogue(&store, &ids, "GEN-", generated, START)
+            .await?;
+    } else {
+        PgStorage::connect(&url)
+            .await?
+            .generate_catalogue(&store, &ids, "GEN-", generated, START)
+            .await?;
+    }
     println!(
         "    {total} SKUs × {CHANNELS} channels generated in {:.1} s",
         started.elapsed().as_secs_f64()

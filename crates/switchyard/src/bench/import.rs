@@ -2,7 +2,7 @@
 //! imported by the engine's import rounds (HTTP, mapping, filters, upsert,
 //! commitments, journal, stock pushes enqueued, cursor), the channels
 //! concurrently as in production. The baseline inserts the same rows into a
-//! fresh file with the same pragmas, in plain batched transactions.
+//! fresh database of the same backend, in plain batched transactions.
 
 use std::time::Instant;
 
@@ -21,7 +21,7 @@ const PRODUCTS: usize = 200;
 
 pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
     let per_channel = opts.import_orders.div_ceil(CHANNELS);
-    let mut rig = Rig::start(false, EngineConfig::default()).await?;
+    let mut rig = Rig::start(&opts.database_url, false, EngineConfig::default()).await?;
     let sims = woo_shops(CHANNELS, opts.seed, PRODUCTS).await?;
     let skus: Vec<String> = sims[0].shown_stock().await?.into_keys().collect();
     let kits = kits_of(&skus);
@@ -60,7 +60,7 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
             .enqueue_job(c, JobKind::Import, json!({}))
             .await?;
     }
-    let journal_before = baseline::journal_seq(&rig.db_path()).await?;
+    let journal_before = baseline::journal_seq(&rig.database_url()).await?;
     let statements = super::statements();
     let started = Instant::now();
     let rounds = futures::future::join_all(channels.iter().map(|c| engine.import_channel(c))).await;
@@ -95,9 +95,14 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
     for s in sims {
         s.stop().await;
     }
-    let base = baseline::run(&rig.db_path(), rig.dir(), journal_before)
-        .await
-        .context("baseline")?;
+    let base = baseline::run(
+        &rig.database_url(),
+        rig.dir(),
+        &opts.database_url,
+        journal_before,
+    )
+    .await
+    .context("baseline")?;
     report.add(
         Figure::new("import", "orders imported per second", ours, "orders/s")
             .baseline(base.orders_per_sec),

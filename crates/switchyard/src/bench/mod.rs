@@ -23,6 +23,7 @@
 mod baseline;
 mod catalogue;
 mod import;
+mod pg;
 mod propagation;
 mod rig;
 mod webhooks;
@@ -69,6 +70,20 @@ pub struct BenchOptions {
     pub webhooks: usize,
     /// Seed of the simulated shops and customers.
     pub seed: u64,
+    /// A PostgreSQL server to run on (`postgres://…`; each scenario gets a
+    /// database of its own there); empty: SQLite files in temporary
+    /// directories.
+    pub database_url: String,
+}
+
+impl BenchOptions {
+    fn backend(&self) -> &'static str {
+        if self.database_url.is_empty() {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        }
+    }
 }
 
 impl Default for BenchOptions {
@@ -83,6 +98,7 @@ impl Default for BenchOptions {
             catalogue_orders: 2000,
             webhooks: 5_000,
             seed: 7,
+            database_url: String::new(),
         }
     }
 }
@@ -226,8 +242,25 @@ pub(crate) fn statements() -> u64 {
 
 /// Run the chosen scenarios, print their figures and return them.
 pub async fn run(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        opts.database_url.is_empty()
+            || opts.database_url.starts_with("postgres://")
+            || opts.database_url.starts_with("postgresql://"),
+        "bench runs on SQLite files of its own, or on the PostgreSQL server of --database-url postgres://…"
+    );
+    let result = run_scenarios(scenario, opts).await;
+    if !opts.database_url.is_empty() {
+        pg::drop_all(&opts.database_url).await;
+    }
+    result
+}
+
+async fn run_scenarios(scenario: Scenario, opts: &BenchOptions) -> anyhow::Result<Report> {
     let mut report = Report::default();
-    println!("Switchyard benchmarks (SQLite, simulators on 127.0.0.1)");
+    println!(
+        "Switchyard benchmarks ({}, simulators on 127.0.0.1)",
+        opts.backend()
+    );
     let all = scenario == Scenario::All;
     // The catalogue goes first: its peak memory is measured, and the heap
     // other scenarios leave behind (glibc keeps freed memory) would count.

@@ -200,7 +200,7 @@ async fn measure(
         Some(c) => format!("polled every {c} s"),
     };
     println!("    {mode}:");
-    let mut rig = Rig::start(true, EngineConfig::default()).await?;
+    let mut rig = Rig::start(&opts.database_url, true, EngineConfig::default()).await?;
     let shops = start_shops(opts.seed, opts.propagation_products).await?;
     let skus: Vec<String> = shops[0].1.shown_stock().await?.into_keys().collect();
     let mut book = Book::new(skus.clone());

@@ -1,5 +1,6 @@
-//! What every scenario sets up: the server on a fresh SQLite file in a
-//! temporary directory, a token, a store, its catalogue and channels.
+//! What every scenario sets up: the server on a fresh database (a SQLite
+//! file in a temporary directory, or a new PostgreSQL database), a token, a
+//! store, its catalogue and channels.
 
 use std::sync::Arc;
 
@@ -29,14 +30,23 @@ pub(crate) struct Rig {
 impl Rig {
     /// Start the server; with `workers`, its workers run as in production
     /// (with `engine`'s settings), else scenarios drive an engine by steps.
-    pub(crate) async fn start(workers: bool, engine: EngineConfig) -> anyhow::Result<Self> {
+    /// `server` is the PostgreSQL server to run on, empty for SQLite.
+    pub(crate) async fn start(
+        server: &str,
+        workers: bool,
+        engine: EngineConfig,
+    ) -> anyhow::Result<Self> {
         let data = tempfile::Builder::new()
             .prefix("switchyard-bench-")
             .tempdir()
             .context("cannot create a temporary data directory")?;
         let mut config = Config::load(None)?;
         config.data_dir = data.path().to_path_buf();
-        config.database_url = String::new();
+        config.database_url = if server.is_empty() {
+            String::new()
+        } else {
+            super::pg::fresh(server).await?
+        };
         config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         config.public_url = String::new();
         config.workers = workers;
@@ -62,9 +72,9 @@ impl Rig {
         })
     }
 
-    /// The SQLite file.
-    pub(crate) fn db_path(&self) -> std::path::PathBuf {
-        self.data.path().join("switchyard.db")
+    /// The database URL the server runs on.
+    pub(crate) fn database_url(&self) -> String {
+        self.config.database_url()
     }
 
     /// The temporary directory (for baseline files beside the database).

@@ -83,7 +83,7 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         .with_state(receiver.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let mut rig = Rig::start(true, EngineConfig::default()).await?;
+    let mut rig = Rig::start(&opts.database_url, true, EngineConfig::default()).await?;
     let Some(sim) = woo_shops(1, opts.seed, PRODUCTS).await?.pop() else {
         bail!("no simulator started");
     };

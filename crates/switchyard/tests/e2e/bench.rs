@@ -19,6 +19,12 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
         catalogue_orders: 10,
         webhooks: 40,
         seed: 3,
+        // The test backend: SQLite files, or the test cluster's server.
+        database_url: if switchyard_testkit::on_postgres() {
+            switchyard_pgtest::cluster().unwrap().url("postgres")
+        } else {
+            String::new()
+        },
     };
     let report = run(Scenario::All, &opts).await.expect("the benchmarks run");
     let value = |scenario: &str, metric: &str| {
