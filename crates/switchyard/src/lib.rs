@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod migrate_data;
 pub mod telemetry;
 
 use std::future::Future;

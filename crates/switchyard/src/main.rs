@@ -101,6 +101,18 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Copy this installation from its SQLite database into an empty
+    /// PostgreSQL database (stop the server first; run again to resume an
+    /// interrupted copy). Keep the data directory: its key file opens the
+    /// copied credentials.
+    MigrateData {
+        /// The SQLite database (default: the configured one).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The PostgreSQL database, e.g. postgres://switchyard@localhost/switchyard.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -339,6 +351,45 @@ async fn run() -> anyhow::Result<()> {
             )
             .await
             .map(drop)
+        }
+        Command::MigrateData { from, to } => {
+            let from = from.unwrap_or_else(|| config.database_url());
+            use switchyard::migrate_data::{CHUNK, Step, copy};
+            // A line per table, and one every 2 s on a long table.
+            let mut shown = std::time::Instant::now();
+            let report = copy(&from, &to, CHUNK, |step| {
+                let line = match step {
+                    Step::Resuming => {
+                        Some("taking up an interrupted copy where it stopped".to_owned())
+                    }
+                    Step::AlreadyComplete => {
+                        Some("the copy is already complete; nothing to do".to_owned())
+                    }
+                    Step::Rows {
+                        table,
+                        copied,
+                        total,
+                        done,
+                    } => (done || shown.elapsed() >= std::time::Duration::from_secs(2))
+                        .then(|| format!("{table}: {copied} of {total} rows")),
+                    Step::Complete => Some("copy complete".to_owned()),
+                };
+                if let Some(line) = line {
+                    eprintln!("migrate-data: {line}");
+                    shown = std::time::Instant::now();
+                }
+                std::ops::ControlFlow::Continue(())
+            })
+            .await?;
+            let rows: u64 = report.rows.values().sum();
+            if !report.already_complete {
+                eprintln!(
+                    "migrate-data: {rows} rows in {} tables copied to {}; start serve with --database-url on it",
+                    report.rows.len(),
+                    switchyard::config::redact_url(&to)
+                );
+            }
+            Ok(())
         }
         Command::Migrate => {
             let storage = switchyard::open_storage(&config).await?;

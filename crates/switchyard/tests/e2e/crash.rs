@@ -10,7 +10,7 @@ use crate::{Sim, eventually};
 use switchyard_sim::Faults;
 
 /// Kills the child when the test ends, however it ends.
-struct Server(std::process::Child);
+pub(crate) struct Server(pub(crate) std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -19,7 +19,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -30,21 +30,29 @@ fn free_port() -> u16 {
 /// Where the servers of one test keep their data: a data directory, and
 /// the test backend's database (SQLite in the directory, or a fresh
 /// PostgreSQL database with `SWITCHYARD_TEST_BACKEND=postgres`).
-struct Place {
-    dir: tempfile::TempDir,
-    url: String,
+pub(crate) struct Place {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) url: String,
 }
 
 impl Place {
-    async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         Self {
             dir: tempfile::tempdir().unwrap(),
             url: switchyard_testkit::database_url().await,
         }
     }
 
+    /// A place on SQLite in its data directory, whatever the test backend.
+    pub(crate) fn sqlite() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            url: String::new(),
+        }
+    }
+
     /// `switchyard` with this place's data directory and database.
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
         c.arg("--data-dir").arg(self.dir.path());
         if !self.url.is_empty() {
@@ -68,7 +76,7 @@ impl Place {
     }
 }
 
-fn serve(place: &Place, port: u16) -> Server {
+pub(crate) fn serve(place: &Place, port: u16) -> Server {
     serve_with_lease(place, port, 2)
 }
 
@@ -88,14 +96,19 @@ fn serve_with_lease(place: &Place, port: u16, lease_secs: u32) -> Server {
     )
 }
 
-struct Client {
-    base: String,
+pub(crate) struct Client {
+    pub(crate) base: String,
     token: String,
     http: reqwest::Client,
 }
 
 impl Client {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -129,7 +142,11 @@ impl Client {
 
 /// A fresh data directory with a token, a running server and a store.
 async fn start() -> (Place, u16, Server, Client, String) {
-    let dir = Place::new().await;
+    start_in(Place::new().await).await
+}
+
+/// [`start`] in `dir`.
+pub(crate) async fn start_in(dir: Place) -> (Place, u16, Server, Client, String) {
     let out = dir
         .command()
         .args(["token", "create", "--account", "acme"])
