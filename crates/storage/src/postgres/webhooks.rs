@@ -335,14 +335,32 @@ impl Webhooks for PgStorage {
             .await?;
         // Sequence numbers are handed out before commit, so a transaction
         // that commits late can hold a lower `seq` than events already
-        // read. Reading only transactions older than every running one, in
-        // (xid, seq) order, passes no event that is still to come.
+        // read. Events are read in (xid, seq) order, and only those of
+        // transactions older than every transaction still running on this
+        // database (not the whole cluster: a long transaction elsewhere
+        // must not hold webhooks back), so no event still to come can sort
+        // before one already passed. pg_stat_activity gives running xids
+        // as 32-bit `xid`; they are widened with the epoch of the current
+        // snapshot's xmax (a running xid is always within 2^31 below it).
         let rows = sqlx::query(
-            "SELECT j.seq, j.account_id, j.store_id, j.entity_type, j.entity_id, j.event_type,
+            "WITH cur AS (
+                 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
+             ), horizon AS (
+                 SELECT COALESCE(min(CASE WHEN a.lo <= (cur.x & 4294967295)
+                                          THEN ((cur.x >> 32) << 32) | a.lo
+                                          ELSE (((cur.x >> 32) - 1) << 32) | a.lo END),
+                                 cur.x)::text::xid8 AS h
+                 FROM cur LEFT JOIN (
+                     SELECT backend_xid::text::bigint AS lo FROM pg_stat_activity
+                     WHERE datname = current_database() AND backend_xid IS NOT NULL
+                       AND pid <> pg_backend_pid()
+                 ) a ON true
+                 GROUP BY cur.x
+             )
+             SELECT j.seq, j.account_id, j.store_id, j.entity_type, j.entity_id, j.event_type,
                     j.payload, j.created_at
-             FROM journal j, webhook_cursor c
-             WHERE c.id = 1 AND (j.xid, j.seq) > (c.xid, c.seq)
-               AND j.xid < pg_snapshot_xmin(pg_current_snapshot())
+             FROM journal j, webhook_cursor c, horizon
+             WHERE c.id = 1 AND (j.xid, j.seq) > (c.xid, c.seq) AND j.xid < horizon.h
              ORDER BY j.xid, j.seq LIMIT $1",
         )
         .bind(i64::from(limit.max(1)))
