@@ -19,6 +19,7 @@ pub mod order;
 pub mod plugin_rules;
 pub mod product;
 pub mod push;
+pub mod shipment;
 pub mod stock;
 pub mod values;
 pub mod webhook;

@@ -174,6 +174,59 @@ pub struct KitComponent {
     pub quantity: i64,
 }
 
+/// What a set of store SKUs are, as storage read them: plain products,
+/// kits with their components, and (by absence) SKUs that are no product.
+/// The kit arithmetic of commitments and shipments is decided here.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kinds {
+    known: std::collections::HashMap<String, Option<Vec<KitComponent>>>,
+}
+
+impl Kinds {
+    /// Record a plain product.
+    pub fn plain(&mut self, sku: impl Into<String>) {
+        self.known.insert(sku.into(), None);
+    }
+
+    /// Record a kit and its components.
+    pub fn kit(&mut self, sku: impl Into<String>, components: Vec<KitComponent>) {
+        self.known.insert(sku.into(), Some(components));
+    }
+
+    /// `Some(is_kit)` for a product, `None` for a SKU that is none.
+    #[must_use]
+    pub fn is_kit(&self, sku: &str) -> Option<bool> {
+        self.known.get(sku).map(Option::is_some)
+    }
+
+    /// What `units` of `sku` commit: `(sku, quantity, via kit)` per plain
+    /// SKU; nothing for a SKU that is no product.
+    #[must_use]
+    pub fn commits<'a>(&'a self, sku: &'a str, units: i64) -> Vec<(&'a str, i64, Option<&'a str>)> {
+        match self.known.get(sku) {
+            None => Vec::new(),
+            Some(None) => vec![(sku, units, None)],
+            Some(Some(parts)) => parts
+                .iter()
+                .map(|c| (c.sku.as_str(), c.quantity.saturating_mul(units), Some(sku)))
+                .collect(),
+        }
+    }
+
+    /// The plain units `lines` (`(sku, units)`) take, kits counted as their
+    /// components; SKUs that are no product take none.
+    #[must_use]
+    pub fn plain_units(&self, lines: &[(String, i64)]) -> std::collections::BTreeMap<String, i64> {
+        let mut out = std::collections::BTreeMap::new();
+        for (sku, units) in lines {
+            for (part, qty, _) in self.commits(sku, *units) {
+                *out.entry(part.to_owned()).or_default() += qty;
+            }
+        }
+        out
+    }
+}
+
 /// What storage knows about a SKU named as a kit component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentLookup {

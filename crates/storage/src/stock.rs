@@ -42,30 +42,7 @@ pub trait Stock: Send + Sync {
     ) -> Result<Page<Sku>>;
 }
 
-/// What to do to one SKU's quantity at one source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StockOp {
-    /// Set the absolute quantity.
-    Set(i64),
-    /// Add (or, negative, remove) units.
-    Adjust(i64),
-}
-
-/// One stock change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StockChange {
-    /// SKU of a plain product of the store.
-    pub sku: Sku,
-    /// Location at the source; empty for none.
-    pub location: String,
-    /// The change.
-    pub op: StockOp,
-    /// Compare-and-set: apply only if the current quantity at this source and
-    /// location equals this.
-    pub expected: Option<i64>,
-    /// Why (kept in the journal).
-    pub reason: Option<String>,
-}
+pub use switchyard_domain::stock::{StockChange, StockOp};
 
 /// The effect of one applied change.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,7 @@ use switchyard_domain::carrier::Carrier;
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::fulfilment::{
-    CarrierSettings, FulfilmentSource, MAX_TRACKING_NUMBERS, OpenLine, SyncAction, SyncState,
-    Tracking, check_fulfillable, plan_lines,
+    CarrierSettings, FulfilmentSource, OpenLine, SyncAction, SyncState, Tracking,
 };
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
@@ -23,7 +22,8 @@ use switchyard_domain::order::OrderState;
 use super::leases;
 use super::listings::enqueue_targets;
 use super::orders::fetch_order;
-use super::stock::{move_api_stock, plain_units, settle_order};
+use super::products::load_kinds;
+use super::stock::{move_api_stock, settle_order};
 use super::{
     PgStorage, append_event, at, now, opt_time, require_store, set_store_setting, store_setting,
     stored, time,
@@ -32,6 +32,9 @@ use super::{from_json, pg};
 use crate::{
     ChannelRef, Claim, DueFulfilment, FulfilmentLine, FulfilmentRecord, FulfilmentStatus,
     FulfilmentSync, Fulfilments, NewFulfilment, Result, StorageError, SyncResult,
+};
+use switchyard_domain::shipment::{
+    NewShipment, order_event, plan_cancellation, plan_shipment, plan_tracking_update,
 };
 
 const COLUMNS: &str = "id, order_id, store_id, channel_id, source, status, carrier, carrier_detected, service, \
@@ -160,20 +163,6 @@ pub(crate) async fn carrier_settings_of(
     store_setting(conn, store, "carrier_settings").await
 }
 
-fn check_tracking(tracking: &[Tracking]) -> Result<()> {
-    if tracking.len() > MAX_TRACKING_NUMBERS {
-        return Err(StorageError::Invalid(DomainError::invalid(
-            "too_many_tracking_numbers",
-            "tracking",
-            format!("at most {MAX_TRACKING_NUMBERS} tracking numbers per fulfilment"),
-        )));
-    }
-    for (i, t) in tracking.iter().enumerate() {
-        t.validate(&format!("tracking[{i}]"))?;
-    }
-    Ok(())
-}
-
 /// Record a fulfilment on `conn` (inside the caller's transaction); see
 /// [`Fulfilments::create_fulfilment`].
 pub(crate) async fn insert_fulfilment(
@@ -205,17 +194,6 @@ pub(crate) async fn insert_fulfilment(
             return fetch(conn, account, &id).await;
         }
     }
-    check_fulfillable(state).map_err(invalid)?;
-    check_tracking(&new.tracking)?;
-    if let Some(s) = &new.service
-        && (s.trim().is_empty() || s.len() > 100)
-    {
-        return Err(StorageError::Invalid(DomainError::invalid(
-            "invalid_service",
-            "service",
-            "a service is 1 to 100 characters",
-        )));
-    }
     let lines: Vec<(i64, String, i64, Option<String>)> = sqlx::query_as(
         "SELECT line_no, sku, open_quantity, channel_line_id FROM order_lines WHERE order_id = $1 ORDER BY line_no",
     )
@@ -230,9 +208,21 @@ pub(crate) async fn insert_fulfilment(
             open: *o,
         })
         .collect();
-    let plan = plan_lines(&open, new.lines.as_deref()).map_err(invalid)?;
+    let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    let kinds = load_kinds(conn, &store, &skus).await?;
     let settings = carrier_settings_of(conn, &store).await?;
-    let carrier = settings.carrier_for(new.carrier, &new.tracking);
+    let plan = plan_shipment(NewShipment {
+        state,
+        lines: &open,
+        requested: new.lines.as_deref(),
+        tracking: &new.tracking,
+        service: new.service.as_deref(),
+        carrier: new.carrier,
+        source: &new.source,
+        settings: &settings,
+        kinds: &kinds,
+    })
+    .map_err(invalid)?;
     let id = FulfilmentId::generate();
     let now = now();
     let tracking_json = sqlx::types::Json(&new.tracking);
@@ -247,8 +237,8 @@ pub(crate) async fn insert_fulfilment(
     .bind(order_id.as_str())
     .bind(&channel)
     .bind(new.source.as_str())
-    .bind(carrier.as_str())
-    .bind(new.carrier.is_none())
+    .bind(plan.carrier.as_str())
+    .bind(plan.carrier_detected)
     .bind(&new.service)
     .bind(tracking_json)
     .bind(at(new.shipped_at))
@@ -258,8 +248,7 @@ pub(crate) async fn insert_fulfilment(
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    let mut shipped_skus: Vec<(String, i64)> = Vec::with_capacity(plan.len());
-    for (line_no, qty) in &plan {
+    for (line_no, qty) in &plan.lines {
         let (sku, channel_line) = lines
             .iter()
             .find(|l| l.0 == *line_no)
@@ -279,22 +268,18 @@ pub(crate) async fn insert_fulfilment(
             .bind(line_no)
             .execute(&mut *conn)
             .await?;
-        shipped_skus.push((sku, *qty));
     }
-    let units = plain_units(conn, &store, &shipped_skus).await?;
-    if new.source.moves_api_stock() {
-        move_api_stock(
-            conn,
-            account,
-            &store,
-            &units,
-            -1,
-            &format!("shipped in {id}"),
-        )
-        .await?;
-    }
+    move_api_stock(
+        conn,
+        account,
+        &store,
+        &plan.api_units,
+        false,
+        &format!("shipped in {id}"),
+    )
+    .await?;
     let (after, mut touched) = settle_order(conn, &store, order_id.as_str(), state).await?;
-    touched.extend(units.into_keys());
+    touched.extend(plan.units.into_keys());
     let rec = fetch(conn, account, &id).await?;
     let ev = NewEvent {
         entity_type: EntityType::Fulfilment,
@@ -306,11 +291,7 @@ pub(crate) async fn insert_fulfilment(
     let ev = NewEvent {
         entity_type: EntityType::Order,
         entity_id: order_id.to_string(),
-        event_type: if after == OrderState::Fulfilled {
-            "order.fulfilled"
-        } else {
-            "order.updated"
-        },
+        event_type: order_event(after),
         payload: json!({ "id": order_id, "state": after, "previous_state": state, "fulfilment_id": id }),
     };
     append_event(conn, account, &store, &ev).await?;
@@ -400,11 +381,13 @@ impl Fulfilments for PgStorage {
         if old.status != FulfilmentStatus::Active {
             return Err(not_active("updated"));
         }
-        check_tracking(&tracking)?;
         let settings = carrier_settings_of(&mut tx, &old.store_id).await?;
-        // A carrier named before stays unless a new one is named.
-        let given = carrier.or((!old.carrier_detected).then_some(old.carrier));
-        let chosen = settings.carrier_for(given, &tracking);
+        let (chosen, detected) = plan_tracking_update(
+            &tracking,
+            carrier,
+            (old.carrier, old.carrier_detected),
+            &settings,
+        )?;
         let action = if channel_may_know(&mut tx, id).await? {
             SyncAction::UpdateTracking
         } else {
@@ -418,7 +401,7 @@ impl Fulfilments for PgStorage {
         )
         .bind(tracking_json)
         .bind(chosen.as_str())
-        .bind(given.is_none())
+        .bind(detected)
         .bind(action.as_str())
         .bind(now)
         .bind(now)
@@ -454,18 +437,18 @@ impl Fulfilments for PgStorage {
             .iter()
             .map(|l| (l.sku.clone(), l.quantity))
             .collect();
-        let units = plain_units(&mut tx, &old.store_id, &lines).await?;
-        if old.source.moves_api_stock() {
-            move_api_stock(
-                &mut tx,
-                account,
-                &old.store_id,
-                &units,
-                1,
-                &format!("{id} cancelled"),
-            )
-            .await?;
-        }
+        let skus: Vec<&str> = lines.iter().map(|l| l.0.as_str()).collect();
+        let kinds = load_kinds(&mut tx, &old.store_id, &skus).await?;
+        let (units, api_units) = plan_cancellation(&lines, &old.source, &kinds);
+        move_api_stock(
+            &mut tx,
+            account,
+            &old.store_id,
+            &api_units,
+            true,
+            &format!("{id} cancelled"),
+        )
+        .await?;
         let state: String = sqlx::query_scalar("SELECT state FROM orders WHERE id = $1")
             .bind(old.order_id.as_str())
             .fetch_one(&mut *tx)

@@ -19,12 +19,15 @@ use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
+use switchyard_domain::product::Kinds;
+use switchyard_domain::shipment::resent_state;
+use switchyard_domain::stock::plan_commitments;
 
 use super::channels::require_channel;
 use super::journal::event_from_row;
 use super::listings::{enqueue_targets, map_skus};
 use super::plugins::{plugin_order_cancelled, record_routing};
-use super::products::Kinds;
+use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed};
 use super::{
     SqliteStorage, append_event, execute_in, fetch_in_by, fetch_limit, now_text, paginate,
@@ -134,7 +137,7 @@ pub(crate) async fn import_batch(
     let mapping = map_skus(conn, store, ch, &channel_skus).await?;
     let store_skus: BTreeSet<&str> = mapping.values().map(String::as_str).collect();
     let store_skus: Vec<&str> = store_skus.into_iter().collect();
-    let kinds = Kinds::load(conn, store, &store_skus).await?;
+    let kinds = load_kinds(conn, store, &store_skus).await?;
     // Orders written in this batch (a page may carry one twice) and the
     // orders whose import errors are now resolved.
     let mut written_ids: HashSet<String> = HashSet::new();
@@ -319,18 +322,15 @@ pub(crate) async fn recommit(
     id: &str,
     state: OrderState,
 ) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
-    let lines: Vec<(i64, String, i64)> = if state.commits_stock() {
-        sqlx::query_as(
-            "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
-        )
-        .bind(id)
-        .fetch_all(&mut *conn)
-        .await?
-    } else {
-        Vec::new()
-    };
+    // Every stored line: the domain decides whether the state commits.
+    let lines: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?;
     let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
-    let kinds = Kinds::load(conn, store, &skus).await?;
+    let kinds = load_kinds(conn, store, &skus).await?;
     commit_lines(conn, store, id, state, &lines, &kinds, false).await
 }
 
@@ -353,19 +353,7 @@ pub(crate) async fn commit_lines(
             .await?;
     }
     let mut out = (Vec::new(), BTreeSet::new());
-    if !state.commits_stock() {
-        return Ok(out);
-    }
-    let rows: Vec<(i64, &str, i64, Option<&str>)> = lines
-        .iter()
-        .filter(|l| l.2 > 0)
-        .flat_map(|(n, sku, open)| {
-            kinds
-                .commits(sku, *open)
-                .into_iter()
-                .map(move |(part, qty, via)| (*n, part, qty, via))
-        })
-        .collect();
+    let rows = plan_commitments(state, lines, kinds);
     for chunk in rows.chunks(200) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
@@ -431,24 +419,8 @@ pub(crate) async fn write_order(
     // Where Switchyard records the shipments, they (not the channel's
     // shipping status, which lags behind our sync) say how far it shipped.
     let mut w = w;
-    if ours > 0
-        && matches!(
-            w.state,
-            OrderState::Open | OrderState::PartiallyFulfilled | OrderState::Fulfilled
-        )
-    {
-        let (mut open, mut done) = (0, 0);
-        for (line_no, l) in w.lines.iter().enumerate() {
-            let s = i64::try_from(line_no)
-                .ok()
-                .and_then(|n| shipped.get(&n))
-                .copied()
-                .unwrap_or(0);
-            open += (l.open_quantity - s).max(0);
-            done += s;
-        }
-        w.state = switchyard_domain::fulfilment::state_after(open, done);
-    }
+    let open: Vec<i64> = w.lines.iter().map(|l| l.open_quantity).collect();
+    w.state = resent_state(w.state, ours > 0, &open, &shipped);
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
          number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
@@ -712,7 +684,7 @@ impl Orders for SqliteStorage {
         let mut tx = self.write.begin().await?;
         require_channel(&mut tx, account, store, &order.channel_id).await?;
         let skus: Vec<&str> = order.lines.iter().map(|l| l.sku.as_str()).collect();
-        let kinds = Kinds::load(&mut tx, store, &skus).await?;
+        let kinds = load_kinds(&mut tx, store, &skus).await?;
         let lines = order
             .lines
             .iter()

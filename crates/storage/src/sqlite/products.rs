@@ -11,7 +11,7 @@ use sqlx::{Row, Sqlite, SqliteConnection};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{
-    ComponentLookup, Customs, Dimensions, KitComponent, ProductAttributes, validate_kit,
+    ComponentLookup, Customs, Dimensions, Kinds, KitComponent, ProductAttributes, validate_kit,
 };
 use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
 
@@ -127,62 +127,36 @@ async fn fetch_product(conn: &mut SqliteConnection, store: &StoreId, sku: &Sku) 
     product_from_row(&r, components)
 }
 
-/// What a set of store SKUs are, read in two queries so a batch does not
-/// look each of its lines up on its own.
-#[derive(Debug, Default)]
-pub(crate) struct Kinds {
-    /// Products among the SKUs asked for: `None` plain, `Some` a kit's parts.
-    known: HashMap<String, Option<Vec<KitComponent>>>,
-}
-
-impl Kinds {
-    /// Read the kinds (and kits' components) of `skus`.
-    pub(crate) async fn load(
-        conn: &mut SqliteConnection,
-        store: &StoreId,
-        skus: &[&str],
-    ) -> Result<Self> {
-        let mut known = HashMap::new();
-        let mut kits = Vec::new();
-        for r in fetch_in(
-            conn,
-            "SELECT sku, is_kit FROM products",
-            store,
-            "sku",
-            skus,
-            "",
-        )
-        .await?
-        {
-            let sku: String = r.try_get("sku")?;
-            if r.try_get::<bool, _>("is_kit")? {
-                kits.push(sku.clone());
-            }
-            known.insert(sku, None);
+/// What `skus` are (plain products, kits with their components), read in
+/// two queries so a batch does not look each of its lines up on its own.
+pub(crate) async fn load_kinds(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &[&str],
+) -> Result<Kinds> {
+    let mut kinds = Kinds::default();
+    let mut kits = Vec::new();
+    for r in fetch_in(
+        conn,
+        "SELECT sku, is_kit FROM products",
+        store,
+        "sku",
+        skus,
+        "",
+    )
+    .await?
+    {
+        let sku: String = r.try_get("sku")?;
+        if r.try_get::<bool, _>("is_kit")? {
+            kits.push(sku.clone());
         }
-        let kits: Vec<&str> = kits.iter().map(String::as_str).collect();
-        for (kit, parts) in components_of(conn, store, &kits).await? {
-            known.insert(kit, Some(parts));
-        }
-        Ok(Self { known })
+        kinds.plain(sku);
     }
-
-    /// What `open` units of `sku` commit: `(sku, quantity, via kit)` per
-    /// plain SKU (nothing for an unknown SKU).
-    pub(crate) fn commits<'a>(
-        &'a self,
-        sku: &'a str,
-        open: i64,
-    ) -> Vec<(&'a str, i64, Option<&'a str>)> {
-        match self.known.get(sku) {
-            None => Vec::new(),
-            Some(None) => vec![(sku, open, None)],
-            Some(Some(parts)) => parts
-                .iter()
-                .map(|c| (c.sku.as_str(), c.quantity.saturating_mul(open), Some(sku)))
-                .collect(),
-        }
+    let kits: Vec<&str> = kits.iter().map(String::as_str).collect();
+    for (kit, parts) in components_of(conn, store, &kits).await? {
+        kinds.kit(kit, parts);
     }
+    Ok(kinds)
 }
 
 /// `Some(is_kit)` for an existing product of the store.

@@ -8,16 +8,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use async_trait::async_trait;
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
-use switchyard_domain::DomainError;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::explain::ChannelRules;
-use switchyard_domain::fulfilment::state_after;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
+use switchyard_domain::shipment::settled_state;
 use switchyard_domain::stock::{
-    Commitment, SkuLedger, SourceLevel, StockRules, StockSource, shortfalls,
+    ChangeRefused, Commitment, SkuLedger, SourceLevel, StockRules, StockSource, api_level_moves,
+    plan_change, shortfalls,
 };
-use switchyard_domain::values::{MAX_QUANTITY, Sku};
+use switchyard_domain::values::Sku;
 
 use super::listings::enqueue_targets;
 use super::orders::{committed_skus, recommit};
@@ -27,7 +27,7 @@ use super::{
     require_store, stored,
 };
 use crate::{
-    Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome, StockOp,
+    Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome,
     StockSnapshot, StorageError,
 };
 
@@ -48,7 +48,6 @@ impl Stock for SqliteStorage {
         let mut kinds: BTreeMap<&str, Option<bool>> = BTreeMap::new();
         let mut out = Vec::with_capacity(changes.len());
         for (i, ch) in changes.iter().enumerate() {
-            let at = |f: &str| Some(format!("[{i}].{f}"));
             let kind = match kinds.get(ch.sku.as_str()) {
                 Some(k) => *k,
                 None => {
@@ -57,29 +56,6 @@ impl Stock for SqliteStorage {
                     k
                 }
             };
-            match kind {
-                None => {
-                    return Err(StorageError::Invalid(DomainError {
-                        code: "unknown_sku",
-                        message: format!(
-                            "`{}` is not a product of this store; create the product first",
-                            ch.sku
-                        ),
-                        field: at("sku"),
-                    }));
-                }
-                Some(true) => {
-                    return Err(StorageError::Invalid(DomainError {
-                        code: "kit_has_no_stock",
-                        message: format!(
-                            "`{}` is a kit; its stock is derived from its components, set theirs instead",
-                            ch.sku
-                        ),
-                        field: at("sku"),
-                    }));
-                }
-                Some(false) => {}
-            }
             let before: i64 = sqlx::query_scalar(
                 "SELECT quantity FROM stock_levels WHERE store_id = ? AND sku = ? AND source = ? AND location = ?",
             )
@@ -90,52 +66,13 @@ impl Stock for SqliteStorage {
             .fetch_optional(&mut *tx)
             .await?
             .unwrap_or(0);
-            if let Some(expected) = ch.expected
-                && expected != before
-            {
-                return Err(StorageError::conflict(
-                    "stock_expected_mismatch",
-                    format!(
-                        "`{}` at source {source_text}{}: expected {expected} but the current quantity is {before}",
-                        ch.sku,
-                        if ch.location.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" location `{}`", ch.location)
-                        }
-                    ),
-                    at("expected"),
-                ));
-            }
-            let after = match ch.op {
-                StockOp::Set(q) => q,
-                StockOp::Adjust(d) => before.saturating_add(d),
+            let after = match plan_change(kind, before, ch, source, i) {
+                Ok(after) => after,
+                Err(ChangeRefused::Invalid(e)) => return Err(StorageError::Invalid(e)),
+                Err(ChangeRefused::Conflict(e)) => {
+                    return Err(StorageError::conflict(e.code, e.message, e.field));
+                }
             };
-            if after < 0 {
-                return Err(StorageError::conflict(
-                    "negative_stock",
-                    format!(
-                        "adjusting `{}` by {} would leave {after}; quantities cannot go below 0",
-                        ch.sku,
-                        after - before
-                    ),
-                    at("delta"),
-                ));
-            }
-            if after > MAX_QUANTITY {
-                return Err(StorageError::Invalid(DomainError {
-                    code: "invalid_quantity",
-                    message: format!(
-                        "`{}` would hold {after}, above the maximum of {MAX_QUANTITY}",
-                        ch.sku
-                    ),
-                    field: at(if matches!(ch.op, StockOp::Set(_)) {
-                        "quantity"
-                    } else {
-                        "delta"
-                    }),
-                }));
-            }
             sqlx::query(
                 "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                  ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
@@ -434,41 +371,15 @@ pub(crate) async fn flag_oversold(
 }
 
 /// The plain SKUs (kits expanded) and units behind `(sku, quantity)` lines.
-pub(crate) async fn plain_units(
-    conn: &mut SqliteConnection,
-    store: &StoreId,
-    lines: &[(String, i64)],
-) -> Result<BTreeMap<String, i64>> {
-    let mut out: BTreeMap<String, i64> = BTreeMap::new();
-    for (sku, qty) in lines {
-        match product_kind(conn, store, sku).await? {
-            None => {}
-            Some(false) => *out.entry(sku.clone()).or_default() += qty,
-            Some(true) => {
-                for c in components_of(conn, store, &[sku.as_str()])
-                    .await?
-                    .remove(sku.as_str())
-                    .unwrap_or_default()
-                {
-                    *out.entry(c.sku.as_str().to_owned()).or_default() +=
-                        c.quantity.saturating_mul(*qty);
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Move the `api` source of each SKU by `sign · units` (shipping takes
-/// units off, cancelling a shipment puts them back), never below zero:
-/// the unlocated level first, then locations in name order. Journalled as
-/// `stock.changed` with `reason`.
+/// Move the `api` source of each SKU by its `units`, taken off by a
+/// shipment or given back (`returning`) as `domain::stock::api_level_moves`
+/// decides. Journalled as `stock.changed` with `reason`.
 pub(crate) async fn move_api_stock(
     conn: &mut SqliteConnection,
     account: &AccountId,
     store: &StoreId,
     units: &BTreeMap<String, i64>,
-    sign: i64,
+    returning: bool,
     reason: &str,
 ) -> Result<()> {
     let now = now_text();
@@ -480,36 +391,15 @@ pub(crate) async fn move_api_stock(
         .bind(sku)
         .fetch_all(&mut *conn)
         .await?;
-        let mut left = *qty;
-        let mut changes: Vec<(String, i64, i64)> = Vec::new();
-        if sign > 0 {
-            // Back where it was taken from: the unlocated level.
-            let before = levels
-                .iter()
-                .find(|(l, _)| l.is_empty())
-                .map_or(0, |(_, q)| *q);
-            changes.push((String::new(), before, before.saturating_add(left)));
-        } else {
-            for (loc, before) in levels {
-                if left == 0 {
-                    break;
-                }
-                let take = left.min(before);
-                if take > 0 {
-                    changes.push((loc, before, before - take));
-                    left -= take;
-                }
-            }
-        }
-        for (loc, before, after) in changes {
+        for m in api_level_moves(&levels, *qty, returning) {
             sqlx::query(
                 "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES (?, ?, 'api', ?, ?, ?)
                  ON CONFLICT (store_id, sku, source, location) DO UPDATE SET quantity = excluded.quantity, updated_at = excluded.updated_at",
             )
             .bind(store.as_str())
             .bind(sku)
-            .bind(&loc)
-            .bind(after)
+            .bind(&m.location)
+            .bind(m.after)
             .bind(&now)
             .execute(&mut *conn)
             .await?;
@@ -518,8 +408,8 @@ pub(crate) async fn move_api_stock(
                 entity_id: sku.clone(),
                 event_type: "stock.changed",
                 payload: json!({
-                    "sku": sku, "source": "api", "location": loc,
-                    "before": before, "after": after, "reason": reason,
+                    "sku": sku, "source": "api", "location": m.location,
+                    "before": m.before, "after": m.after, "reason": reason,
                 }),
             };
             append_event(conn, account, store, &ev).await?;
@@ -550,12 +440,7 @@ pub(crate) async fn settle_order(
 ) -> Result<(OrderState, BTreeSet<String>)> {
     let mut touched = committed_skus(conn, order).await?;
     let (open, shipped) = open_and_shipped(conn, order).await?;
-    let state = match current {
-        OrderState::Cancelled | OrderState::Excluded => current,
-        // A hold survives a shipment of part of the order.
-        OrderState::OnHold if open > 0 => current,
-        _ => state_after(open, shipped),
-    };
+    let state = settled_state(current, open, shipped);
     sqlx::query("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?")
         .bind(state.as_str())
         .bind(now_text())
