@@ -6,6 +6,7 @@
 //! definition of what is valid and how stock is computed.
 
 pub mod arrival;
+pub mod back_office;
 pub mod carrier;
 pub mod channel;
 pub mod cursor;

@@ -241,6 +241,44 @@ impl UnifiedOrderLine {
     }
 }
 
+/// An action people take on an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderAction {
+    /// Put on hold with a reason.
+    Hold(String),
+    /// Release a hold.
+    Release,
+    /// Cancel (releases its stock).
+    Cancel(Option<String>),
+    /// Mark or unmark "handle manually".
+    Manual(bool),
+}
+
+/// Whether `action` on an order in `state` changes anything: `Ok(true)` to
+/// apply it, `Ok(false)` when it is done already (cancelling a cancelled
+/// order), or the refusal (a conflict with the order's state, field
+/// `state`).
+pub fn check_action(state: OrderState, action: &OrderAction) -> Result<bool, DomainError> {
+    let refuse = |what: &str| DomainError {
+        code: "invalid_transition",
+        message: format!("an order in state `{}` cannot be {what}", state.as_str()),
+        field: Some("state".to_owned()),
+    };
+    match action {
+        OrderAction::Hold(_) if !matches!(state, OrderState::Open | OrderState::OnHold) => {
+            Err(refuse("put on hold"))
+        }
+        OrderAction::Release if state != OrderState::OnHold => {
+            Err(refuse("released (it is not on hold)"))
+        }
+        OrderAction::Cancel(_) if state == OrderState::Fulfilled => {
+            Err(refuse("cancelled (it has shipped)"))
+        }
+        OrderAction::Cancel(_) if state == OrderState::Cancelled => Ok(false),
+        _ => Ok(true),
+    }
+}
+
 /// Orders for the domain's tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
@@ -295,6 +333,33 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actions_follow_the_order_state() {
+        let hold = OrderAction::Hold("check address".into());
+        assert_eq!(check_action(OrderState::Open, &hold), Ok(true));
+        assert_eq!(
+            check_action(OrderState::Fulfilled, &hold).map_err(|e| e.code),
+            Err("invalid_transition")
+        );
+        assert!(check_action(OrderState::Open, &OrderAction::Release).is_err());
+        assert_eq!(
+            check_action(OrderState::OnHold, &OrderAction::Release),
+            Ok(true)
+        );
+        let cancel = OrderAction::Cancel(None);
+        assert_eq!(check_action(OrderState::Cancelled, &cancel), Ok(false));
+        let refused = check_action(OrderState::Fulfilled, &cancel).unwrap_err();
+        assert_eq!(refused.field.as_deref(), Some("state"));
+        assert_eq!(
+            refused.message,
+            "an order in state `fulfilled` cannot be cancelled (it has shipped)"
+        );
+        assert_eq!(
+            check_action(OrderState::Excluded, &OrderAction::Manual(true)),
+            Ok(true)
+        );
+    }
 
     fn line(sku: Option<&str>) -> UnifiedOrderLine {
         UnifiedOrderLine {

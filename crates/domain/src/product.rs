@@ -227,6 +227,36 @@ impl Kinds {
     }
 }
 
+/// Whether product `sku` may get kit components: not when it is itself a
+/// component of kit `part_of` (kits of kits), nor when a plain product
+/// still holds stock or commitments of its own (`holds`), which a kit,
+/// whose stock comes from its components, could not show.
+pub fn check_becoming_kit(
+    sku: &Sku,
+    part_of: Option<&str>,
+    holds: bool,
+    is_kit: bool,
+) -> Result<(), crate::stock::ChangeRefused> {
+    use crate::stock::ChangeRefused;
+    if let Some(kit) = part_of {
+        return Err(ChangeRefused::Invalid(DomainError::invalid(
+            "kit_of_kits",
+            "components",
+            format!("`{sku}` is a component of kit `{kit}`, so it cannot become a kit itself"),
+        )));
+    }
+    if holds && !is_kit {
+        return Err(ChangeRefused::Conflict(DomainError {
+            code: "product_has_stock",
+            message: format!(
+                "`{sku}` holds stock or open commitments of its own; a kit's stock comes from its components, so set its stock to 0 first"
+            ),
+            field: Some("components".into()),
+        }));
+    }
+    Ok(())
+}
+
 /// What storage knows about a SKU named as a kit component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ComponentLookup {
@@ -336,6 +366,42 @@ mod tests {
             price: None,
             customs: Customs::default(),
         }
+    }
+
+    #[test]
+    fn a_product_becomes_a_kit_only_when_it_is_no_component_and_holds_nothing() {
+        use crate::stock::ChangeRefused;
+        let mug = sku("MUG");
+        assert_eq!(check_becoming_kit(&mug, None, false, false), Ok(()));
+        assert_eq!(check_becoming_kit(&mug, None, true, true), Ok(()));
+        assert!(matches!(
+            check_becoming_kit(&mug, Some("SET"), false, false),
+            Err(ChangeRefused::Invalid(e)) if e.code == "kit_of_kits"
+        ));
+        assert!(matches!(
+            check_becoming_kit(&mug, None, true, false),
+            Err(ChangeRefused::Conflict(e)) if e.code == "product_has_stock"
+        ));
+    }
+
+    #[test]
+    fn kinds_count_kits_as_their_components_and_skip_unknown_skus() {
+        let mut k = Kinds::default();
+        k.plain("A");
+        k.kit(
+            "SET",
+            vec![KitComponent {
+                sku: sku("A"),
+                quantity: 3,
+            }],
+        );
+        assert_eq!(k.is_kit("SET"), Some(true));
+        assert_eq!(k.is_kit("NOPE"), None);
+        let units = k.plain_units(&[("A".into(), 1), ("SET".into(), 2), ("NOPE".into(), 5)]);
+        assert_eq!(
+            units,
+            std::collections::BTreeMap::from([("A".to_owned(), 7)])
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 
 use crate::{ChannelRef, Claim, NewFulfilment, OrderRecord, Page, PageRequest, Result};
@@ -89,75 +89,10 @@ pub trait BackOffices: Send + Sync {
     ) -> Result<BackOfficeOrder>;
 }
 
-/// A store's back office: the webshop its marketplace orders are created in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackOfficeSettings {
-    /// The back-office channel (a channel of the same store).
-    pub channel_id: ChannelId,
-    /// How often sent orders are read back, in seconds (60 to 86,400).
-    pub check_interval_secs: i64,
-    /// How long an order completed without track and trace waits before it
-    /// counts as shipped without it, in seconds (0 to 30 days).
-    pub ship_without_tracking_after_secs: i64,
-    /// Orders first imported before this are not sent.
-    pub since: DateTime<Utc>,
-}
-
-/// Default read-back cadence: 5 minutes.
-pub const DEFAULT_BACK_OFFICE_CHECK_SECS: i64 = 300;
-/// Default wait before "shipped without track and trace": 3 hours.
-pub const DEFAULT_SHIP_WITHOUT_TRACKING_SECS: i64 = 3 * 3600;
-
-/// Where an order stands in the back office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BackOfficeState {
-    /// To be created in the back office.
-    Pending,
-    /// Creating it failed; retried with backoff, or resend / handle manually.
-    Failed,
-    /// Someone handles it by hand; Switchyard leaves it alone.
-    Manual,
-    /// Created; not shipped yet.
-    NotShipped,
-    /// Completed in the back office without track and trace yet.
-    Waiting,
-    /// Shipped: a fulfilment was recorded.
-    Shipped,
-    /// Cancelled (either side).
-    Cancelled,
-}
-
-impl BackOfficeState {
-    /// The stored and wire name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Failed => "failed",
-            Self::Manual => "manual",
-            Self::NotShipped => "not_shipped",
-            Self::Waiting => "waiting",
-            Self::Shipped => "shipped",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    /// Parse a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Failed,
-            Self::Manual,
-            Self::NotShipped,
-            Self::Waiting,
-            Self::Shipped,
-            Self::Cancelled,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-}
+pub use switchyard_domain::back_office::{
+    BackOfficeSettings, BackOfficeState, DEFAULT_BACK_OFFICE_CHECK_SECS,
+    DEFAULT_SHIP_WITHOUT_TRACKING_SECS,
+};
 
 /// An order's copy in the back office.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -151,15 +151,4 @@ pub struct OrderLineRecord {
     pub open_quantity: i64,
 }
 
-/// An API action on an order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OrderAction {
-    /// Put on hold with a reason.
-    Hold(String),
-    /// Release a hold.
-    Release,
-    /// Cancel (releases its stock).
-    Cancel(Option<String>),
-    /// Mark or unmark "handle manually".
-    Manual(bool),
-}
+pub use switchyard_domain::order::OrderAction;

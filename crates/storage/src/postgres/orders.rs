@@ -19,6 +19,7 @@ use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
+use switchyard_domain::order::check_action;
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
 use switchyard_domain::product::Kinds;
@@ -664,14 +665,6 @@ pub(crate) async fn cancel_in_tx(
     ))
 }
 
-fn invalid_transition(from: OrderState, what: &str) -> StorageError {
-    StorageError::conflict(
-        "invalid_transition",
-        format!("an order in state `{}` cannot be {what}", from.as_str()),
-        Some("state".to_owned()),
-    )
-}
-
 #[async_trait]
 impl Orders for PgStorage {
     #[tracing::instrument(skip_all, fields(account = %account, store = %store, channel = %order.channel_id, channel_order_id = %order.channel_order_id))]
@@ -827,12 +820,14 @@ impl Orders for PgStorage {
     ) -> Result<OrderRecord> {
         let mut tx = self.pool.begin().await?;
         let o = fetch_order(&mut tx, account, id, false).await?;
+        if !check_action(o.state, &action)
+            .map_err(|e| StorageError::conflict(e.code, e.message, e.field))?
+        {
+            return Ok(o);
+        }
         let now = now();
         let (event_type, payload) = match &action {
             OrderAction::Hold(reason) => {
-                if !matches!(o.state, OrderState::Open | OrderState::OnHold) {
-                    return Err(invalid_transition(o.state, "put on hold"));
-                }
                 sqlx::query("UPDATE orders SET state = 'on_hold', hold_reason = $1, updated_at = $2 WHERE id = $3")
                     .bind(reason)
                     .bind(now)
@@ -842,9 +837,6 @@ impl Orders for PgStorage {
                 ("order.on_hold", json!({ "id": id, "reason": reason }))
             }
             OrderAction::Release => {
-                if o.state != OrderState::OnHold {
-                    return Err(invalid_transition(o.state, "released (it is not on hold)"));
-                }
                 sqlx::query("UPDATE orders SET state = 'open', hold_reason = NULL, updated_at = $1 WHERE id = $2")
                     .bind(now)
                     .bind(id.as_str())
@@ -853,12 +845,6 @@ impl Orders for PgStorage {
                 ("order.released", json!({ "id": id }))
             }
             OrderAction::Cancel(reason) => {
-                if matches!(o.state, OrderState::Fulfilled) {
-                    return Err(invalid_transition(o.state, "cancelled (it has shipped)"));
-                }
-                if o.state == OrderState::Cancelled {
-                    return Ok(o);
-                }
                 cancel_in_tx(&mut tx, account, &o, reason.as_deref(), "api").await?
             }
             OrderAction::Manual(on) => {

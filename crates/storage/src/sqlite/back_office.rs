@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
+use switchyard_domain::back_office::{Handover, cancel_here, plan_handover};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
-use switchyard_domain::order::OrderState;
 
 use super::fulfilments::insert_fulfilment;
 use super::leases;
@@ -89,26 +89,6 @@ async fn settings_of(
         .transpose()
 }
 
-fn check_settings(s: &BackOfficeSettings) -> Result<()> {
-    if !(60..=86_400).contains(&s.check_interval_secs) {
-        return Err(DomainError::invalid(
-            "invalid_interval",
-            "check_interval_secs",
-            "the check interval is 60 to 86400 seconds",
-        )
-        .into());
-    }
-    if !(0..=30 * 86_400).contains(&s.ship_without_tracking_after_secs) {
-        return Err(DomainError::invalid(
-            "invalid_interval",
-            "ship_without_tracking_after_secs",
-            "the wait for track and trace is 0 to 2592000 seconds (30 days)",
-        )
-        .into());
-    }
-    Ok(())
-}
-
 /// One order's row, for the account; `NotFound` unless the order is the account's.
 async fn owned(
     conn: &mut SqliteConnection,
@@ -166,9 +146,7 @@ impl SqliteStorage {
         &self,
         account: &AccountId,
         order: &OrderId,
-        from: &[BackOfficeState],
-        to: BackOfficeState,
-        refusal: (&'static str, &str),
+        handover: Handover,
     ) -> Result<BackOfficeOrder> {
         let mut tx = self.write.begin().await?;
         let row = owned(&mut tx, account, order)
@@ -176,15 +154,10 @@ impl SqliteStorage {
             .ok_or(StorageError::NotFound {
                 entity: "back-office order",
             })?;
-        if !from.contains(&row.state) {
-            return Err(StorageError::conflict(
-                refusal.0,
-                format!("{} `{}`", refusal.1, row.state.as_str()),
-                None,
-            ));
-        }
+        let (to, manual) = plan_handover(row.state, handover)
+            .map_err(|e| StorageError::conflict(e.code, e.message, e.field))?;
         let now = now_text();
-        let resend = to == BackOfficeState::Pending;
+        let resend = !manual;
         sqlx::query(
             "UPDATE back_office_orders SET state = ?, next_at = ?, updated_at = ?, \
              attempts = CASE WHEN ? THEN 0 ELSE attempts END, \
@@ -199,7 +172,7 @@ impl SqliteStorage {
         .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE orders SET manual = ?, updated_at = ? WHERE id = ?")
-            .bind(!resend)
+            .bind(manual)
             .bind(&now)
             .bind(order.as_str())
             .execute(&mut *tx)
@@ -234,8 +207,8 @@ impl BackOffices for SqliteStorage {
         let before = settings_of(&mut tx, store).await?;
         let settings = match settings {
             None => None,
-            Some(mut s) => {
-                check_settings(&s)?;
+            Some(s) => {
+                s.validate()?;
                 let ours: Option<i64> =
                     sqlx::query_scalar("SELECT 1 FROM channels WHERE id = ? AND store_id = ?")
                         .bind(s.channel_id.as_str())
@@ -250,11 +223,7 @@ impl BackOffices for SqliteStorage {
                     )
                     .into());
                 }
-                s.since = match &before {
-                    Some(b) if b.channel_id == s.channel_id => b.since,
-                    _ => Utc::now(),
-                };
-                Some(s)
+                Some(s.replacing(before.as_ref(), Utc::now()))
             }
         };
         let text = settings
@@ -317,17 +286,7 @@ impl BackOffices for SqliteStorage {
         account: &AccountId,
         order: &OrderId,
     ) -> Result<BackOfficeOrder> {
-        self.hand_over(
-            account,
-            order,
-            &[BackOfficeState::Failed, BackOfficeState::Manual],
-            BackOfficeState::Pending,
-            (
-                "not_resendable",
-                "only failed or manual back-office orders can be resent; this one is",
-            ),
-        )
-        .await
+        self.hand_over(account, order, Handover::Resend).await
     }
 
     async fn handle_back_office_manually(
@@ -335,21 +294,7 @@ impl BackOffices for SqliteStorage {
         account: &AccountId,
         order: &OrderId,
     ) -> Result<BackOfficeOrder> {
-        self.hand_over(
-            account,
-            order,
-            &[
-                BackOfficeState::Pending,
-                BackOfficeState::Failed,
-                BackOfficeState::Manual,
-            ],
-            BackOfficeState::Manual,
-            (
-                "already_sent",
-                "the order is in the back office already; handle it there. Its state is",
-            ),
-        )
-        .await
+        self.hand_over(account, order, Handover::Manual).await
     }
 
     async fn stores_with_back_office(
@@ -615,7 +560,7 @@ impl BackOffices for SqliteStorage {
                 cancel_on_channel,
             } => {
                 let o = fetch_order(&mut tx, &account, order, false).await?;
-                if !matches!(o.state, OrderState::Cancelled | OrderState::Fulfilled) {
+                if cancel_here(o.state) {
                     let (ev, payload) = cancel_in_tx(
                         &mut tx,
                         &account,

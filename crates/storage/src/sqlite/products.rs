@@ -11,8 +11,10 @@ use sqlx::{Row, Sqlite, SqliteConnection};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{
-    ComponentLookup, Customs, Dimensions, Kinds, KitComponent, ProductAttributes, validate_kit,
+    ComponentLookup, Customs, Dimensions, Kinds, KitComponent, ProductAttributes,
+    check_becoming_kit, validate_kit,
 };
+use switchyard_domain::stock::ChangeRefused;
 use switchyard_domain::values::{CountryCode, Currency, Money, Sku};
 
 use super::listings::map_listings_to_new_products;
@@ -361,17 +363,6 @@ impl Products for SqliteStorage {
                         .bind(sku.as_str())
                         .fetch_optional(&mut *tx)
                         .await?;
-                if let Some(kit) = used_in {
-                    return Err(StorageError::Invalid(
-                        switchyard_domain::DomainError::invalid(
-                            "kit_of_kits",
-                            "components",
-                            format!(
-                                "`{sku}` is a component of kit `{kit}`, so it cannot become a kit itself"
-                            ),
-                        ),
-                    ));
-                }
                 let held: i64 = sqlx::query_scalar(
                     "SELECT (SELECT COALESCE(SUM(quantity), 0) FROM stock_levels WHERE store_id = ?1 AND sku = ?2)
                           + (SELECT COUNT(*) FROM stock_commitments WHERE store_id = ?1 AND sku = ?2)",
@@ -380,14 +371,12 @@ impl Products for SqliteStorage {
                 .bind(sku.as_str())
                 .fetch_one(&mut *tx)
                 .await?;
-                if held > 0 && !old.is_kit() {
-                    return Err(StorageError::conflict(
-                        "product_has_stock",
-                        format!(
-                            "`{sku}` holds stock or open commitments of its own; a kit's stock comes from its components, so set its stock to 0 first"
-                        ),
-                        Some("components".into()),
-                    ));
+                match check_becoming_kit(sku, used_in.as_deref(), held > 0, old.is_kit()) {
+                    Ok(()) => {}
+                    Err(ChangeRefused::Invalid(e)) => return Err(StorageError::Invalid(e)),
+                    Err(ChangeRefused::Conflict(e)) => {
+                        return Err(StorageError::conflict(e.code, e.message, e.field));
+                    }
                 }
                 check_kit(&mut tx, store, sku, components).await?;
             }
