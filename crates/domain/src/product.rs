@@ -213,6 +213,16 @@ impl Kinds {
         }
     }
 
+    /// The plain SKUs that `skus` commit (kits as their components; SKUs
+    /// that are no product, none).
+    #[must_use]
+    pub fn plain_skus<'a>(&'a self, skus: &[&'a str]) -> std::collections::BTreeSet<&'a str> {
+        skus.iter()
+            .flat_map(|s| self.commits(s, 1))
+            .map(|(part, _, _)| part)
+            .collect()
+    }
+
     /// The plain units `lines` (`(sku, units)`) take, kits counted as their
     /// components; SKUs that are no product take none.
     #[must_use]

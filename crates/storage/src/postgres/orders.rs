@@ -31,7 +31,7 @@ use super::journal::event_from_row;
 use super::listings::{enqueue_targets, map_skus};
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::products::load_kinds;
-use super::stock::{flag_oversold, invalidate_confirmed};
+use super::stock::{flag_oversold, invalidate_confirmed, lock_committed};
 use super::{
     PgStorage, append_event, at, execute_in, fetch_in_by, fetch_limit, now, paginate,
     require_store, store_setting, stored, time,
@@ -148,6 +148,9 @@ pub(crate) async fn import_batch(
     let store_skus: BTreeSet<&str> = mapping.values().map(String::as_str).collect();
     let store_skus: Vec<&str> = store_skus.into_iter().collect();
     let kinds = load_kinds(conn, store, &store_skus).await?;
+    let committed: Vec<&str> = kinds.plain_skus(&store_skus).into_iter().collect();
+    let stored_ids: Vec<&str> = stored_orders.values().map(|e| e.id.as_str()).collect();
+    lock_committed(conn, store, &committed, &stored_ids).await?;
     // Orders written in this batch (a page may carry one twice) and the
     // orders whose import errors are now resolved.
     let mut written_ids: HashSet<String> = HashSet::new();
@@ -340,6 +343,8 @@ pub(crate) async fn recommit(
     .await?;
     let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
     let kinds = load_kinds(conn, store, &skus).await?;
+    let committed: Vec<&str> = kinds.plain_skus(&skus).into_iter().collect();
+    lock_committed(conn, store, &committed, &[id]).await?;
     commit_lines(conn, store, id, state, &lines, &kinds, false).await
 }
 
@@ -691,6 +696,9 @@ impl Orders for PgStorage {
         let existing = find_existing(&mut tx, &order.channel_id, &order.channel_order_id)
             .await?
             .map(|e| (e.id, e.state));
+        let committed: Vec<&str> = kinds.plain_skus(&skus).into_iter().collect();
+        let before: Vec<&str> = existing.iter().map(|(id, _)| id.as_str()).collect();
+        lock_committed(&mut tx, store, &committed, &before).await?;
         let w = write_order(
             &mut tx,
             account,

@@ -327,6 +327,41 @@ pub(crate) async fn invalidate_confirmed(
     Ok(())
 }
 
+/// Lock the committed totals of `skus` and of what `orders` commit now,
+/// in SKU order (creating the rows that do not exist yet), before a
+/// transaction changes commitments. The trigger that keeps the totals then
+/// only updates rows the transaction holds already, so concurrent imports
+/// sharing SKUs queue behind each other instead of deadlocking.
+pub(crate) async fn lock_committed(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &[&str],
+    orders: &[&str],
+) -> Result<()> {
+    const TOUCHED: &str = "SELECT unnest($2::text[]) AS sku
+         UNION SELECT sku FROM stock_commitments WHERE order_id = ANY($3)";
+    sqlx::query(&format!(
+        "INSERT INTO stock_committed (store_id, sku, quantity)
+         SELECT $1, t.sku, 0 FROM ({TOUCHED}) t ORDER BY t.sku
+         ON CONFLICT (store_id, sku) DO NOTHING"
+    ))
+    .bind(store.as_str())
+    .bind(skus)
+    .bind(orders)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "SELECT 1 FROM stock_committed WHERE store_id = $1 AND sku IN ({TOUCHED})
+         ORDER BY sku FOR UPDATE"
+    ))
+    .bind(store.as_str())
+    .bind(skus)
+    .bind(orders)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Flag orders committing a SKU whose availability went below zero: the
 /// order stays open (the goods may turn up) but people must see it.
 pub(crate) async fn flag_oversold(
