@@ -160,6 +160,77 @@ pub fn cancel_here(state: OrderState) -> bool {
     !matches!(state, OrderState::Cancelled | OrderState::Fulfilled)
 }
 
+/// What a back-office step found, as far as it decides anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// Created in the back office.
+    Sent,
+    /// Creating it failed.
+    SendFailed,
+    /// Read back; its remote status is now this.
+    Unchanged {
+        /// The back office's status now.
+        remote_status: &'a str,
+    },
+    /// Completed there without track and trace.
+    Waiting,
+    /// Shipped there.
+    Shipped,
+    /// Cancelled there.
+    CancelledThere,
+    /// Cancelled here, and there too.
+    CancelledHere,
+    /// Reading it back failed.
+    CheckFailed,
+    /// Cancelling the marketplace order went this way.
+    ChannelCancel,
+}
+
+/// The journal event a step causes, or none when it changes nothing people
+/// see (a read-back with the same remote status, a wait that was known).
+/// `before` is the stored state and remote status.
+#[must_use]
+pub fn step_event(before: (BackOfficeState, Option<&str>), step: Step<'_>) -> Option<&'static str> {
+    match step {
+        Step::Sent => Some("order.back_office_sent"),
+        Step::SendFailed => Some("order.back_office_failed"),
+        Step::Unchanged { remote_status } => {
+            (before.1 != Some(remote_status)).then_some("order.updated")
+        }
+        Step::Waiting => {
+            (before.0 != BackOfficeState::Waiting).then_some("order.back_office_waiting")
+        }
+        Step::Shipped => Some("order.back_office_shipped"),
+        Step::CancelledThere | Step::CancelledHere => Some("order.back_office_cancelled"),
+        Step::CheckFailed | Step::ChannelCancel => Some("order.updated"),
+    }
+}
+
+/// Where cancelling the marketplace order stands after an order was
+/// cancelled in the back office: `pending` when the channel can cancel it.
+#[must_use]
+pub fn channel_cancel_start(channel_can_cancel: bool) -> &'static str {
+    if channel_can_cancel {
+        "pending"
+    } else {
+        "unsupported"
+    }
+}
+
+/// Where cancelling the marketplace order stands after an attempt that
+/// ended in `outcome` (`done`, `unsupported`, `failed: …`): a failure to
+/// retry stays `pending` with the outcome shown as the error. Returns
+/// `(state, error, the marketplace's stock is to be restated)`.
+#[must_use]
+pub fn channel_cancel_after(outcome: String, retrying: bool) -> (String, Option<String>, bool) {
+    let done = outcome == "done";
+    if retrying {
+        ("pending".to_owned(), Some(outcome), done)
+    } else {
+        (outcome, None, done)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +257,48 @@ mod tests {
             refused.message.ends_with("`not_shipped`"),
             "{}",
             refused.message
+        );
+    }
+
+    #[test]
+    fn steps_are_journalled_only_when_people_see_a_change() {
+        use BackOfficeState::*;
+        let before = (NotShipped, Some("processing"));
+        assert_eq!(
+            step_event(
+                before,
+                Step::Unchanged {
+                    remote_status: "processing"
+                }
+            ),
+            None
+        );
+        assert_eq!(
+            step_event(
+                before,
+                Step::Unchanged {
+                    remote_status: "on-hold"
+                }
+            ),
+            Some("order.updated")
+        );
+        assert_eq!(
+            step_event(before, Step::Waiting),
+            Some("order.back_office_waiting")
+        );
+        assert_eq!(step_event((Waiting, None), Step::Waiting), None);
+        assert_eq!(
+            step_event(before, Step::CancelledHere),
+            Some("order.back_office_cancelled")
+        );
+        assert_eq!(channel_cancel_start(false), "unsupported");
+        assert_eq!(
+            channel_cancel_after("failed: 503".into(), true),
+            ("pending".into(), Some("failed: 503".into()), false)
+        );
+        assert_eq!(
+            channel_cancel_after("done".into(), false),
+            ("done".into(), None, true)
         );
     }
 

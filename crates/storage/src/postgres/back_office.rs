@@ -9,7 +9,10 @@ use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchyard_domain::DomainError;
-use switchyard_domain::back_office::{Handover, cancel_here, plan_handover};
+use switchyard_domain::back_office::{
+    Handover, Step, cancel_here, channel_cancel_after, channel_cancel_start, plan_handover,
+    step_event,
+};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 
@@ -492,7 +495,20 @@ impl BackOffices for PgStorage {
             )
         };
         // Read-backs that change nothing people see are not journalled.
-        let mut event = Some("order.updated");
+        let event = step_event(
+            (row.state, row.remote_status.as_deref()),
+            match &update {
+                BackOfficeUpdate::Sent { .. } => Step::Sent,
+                BackOfficeUpdate::SendFailed { .. } => Step::SendFailed,
+                BackOfficeUpdate::Unchanged { remote_status } => Step::Unchanged { remote_status },
+                BackOfficeUpdate::Waiting { .. } => Step::Waiting,
+                BackOfficeUpdate::Shipped { .. } => Step::Shipped,
+                BackOfficeUpdate::CancelledThere { .. } => Step::CancelledThere,
+                BackOfficeUpdate::CancelledHere => Step::CancelledHere,
+                BackOfficeUpdate::CheckFailed { .. } => Step::CheckFailed,
+                BackOfficeUpdate::ChannelCancel { .. } => Step::ChannelCancel,
+            },
+        );
         match update {
             BackOfficeUpdate::Sent {
                 remote_id,
@@ -504,7 +520,6 @@ impl BackOffices for PgStorage {
                     .bind(now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
-                event = Some("order.back_office_sent");
             }
             BackOfficeUpdate::SendFailed { error, retry_at } => {
                 sqlx::query(&pg(&set("state = 'failed', last_error = ?, next_at = ?")))
@@ -514,15 +529,11 @@ impl BackOffices for PgStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_failed");
             }
             BackOfficeUpdate::Unchanged { remote_status } => {
                 sqlx::query(&pg(&set("remote_status = ?, attempts = 0, last_error = NULL, next_at = ?, checked_at = ?")))
                     .bind(&remote_status).bind(next).bind(now_s).bind(now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                if row.remote_status.as_deref() == Some(remote_status.as_str()) {
-                    event = None;
-                }
             }
             BackOfficeUpdate::Waiting {
                 remote_status,
@@ -531,8 +542,6 @@ impl BackOffices for PgStorage {
                 sqlx::query(&pg(&set("state = 'waiting', remote_status = ?, waiting_since = COALESCE(waiting_since, ?), attempts = 0, last_error = NULL, next_at = ?, checked_at = ?")))
                     .bind(&remote_status).bind(at(since)).bind(next).bind(now_s).bind(now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                event =
-                    (row.state != BackOfficeState::Waiting).then_some("order.back_office_waiting");
             }
             BackOfficeUpdate::Shipped {
                 remote_status,
@@ -550,7 +559,6 @@ impl BackOffices for PgStorage {
                 sqlx::query(&pg(&set("state = 'shipped', remote_status = ?, fulfilment_id = ?, last_error = ?, next_at = NULL, checked_at = ?")))
                     .bind(&remote_status).bind(&fid).bind(&note).bind(now_s).bind(now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                event = Some("order.back_office_shipped");
             }
             BackOfficeUpdate::CancelledThere {
                 remote_status,
@@ -575,11 +583,7 @@ impl BackOffices for PgStorage {
                     append_event(&mut tx, &account, &o.store_id, &ev).await?;
                 }
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
-                let channel_cancel = if cancel_on_channel {
-                    "pending"
-                } else {
-                    "unsupported"
-                };
+                let channel_cancel = channel_cancel_start(cancel_on_channel);
                 sqlx::query(&pg(&set("state = 'cancelled', remote_status = ?, channel_cancel = ?, next_at = ?, checked_at = ?")))
                     .bind(&remote_status)
                     .bind(channel_cancel)
@@ -589,7 +593,6 @@ impl BackOffices for PgStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CancelledHere => {
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
@@ -598,7 +601,6 @@ impl BackOffices for PgStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CheckFailed { error, retry_at } => {
                 sqlx::query(&pg(&set(
@@ -612,7 +614,8 @@ impl BackOffices for PgStorage {
                 .await?;
             }
             BackOfficeUpdate::ChannelCancel { outcome, retry_at } => {
-                if outcome == "done" {
+                let (state, error, restate) = channel_cancel_after(outcome, retry_at.is_some());
+                if restate {
                     let marketplace: String =
                         sqlx::query_scalar("SELECT channel_id FROM orders WHERE id = $1")
                             .bind(order.as_str())
@@ -621,11 +624,6 @@ impl BackOffices for PgStorage {
                     let marketplace = stored("channel id", ChannelId::parse(&marketplace))?;
                     restate_channel_stock(&mut tx, &row.store_id, &marketplace, order).await?;
                 }
-                // A failure to retry stays pending, with the error shown.
-                let (state, error) = match retry_at {
-                    Some(_) => ("pending".to_owned(), Some(outcome)),
-                    None => (outcome, None),
-                };
                 sqlx::query(&pg(&set("channel_cancel = ?, last_error = ?, next_at = ?")))
                     .bind(&state)
                     .bind(&error)

@@ -8,7 +8,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
-use switchyard_domain::back_office::{Handover, cancel_here, plan_handover};
+use switchyard_domain::back_office::{
+    Handover, Step, cancel_here, channel_cancel_after, channel_cancel_start, plan_handover,
+    step_event,
+};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 
@@ -495,7 +498,20 @@ impl BackOffices for SqliteStorage {
             )
         };
         // Read-backs that change nothing people see are not journalled.
-        let mut event = Some("order.updated");
+        let event = step_event(
+            (row.state, row.remote_status.as_deref()),
+            match &update {
+                BackOfficeUpdate::Sent { .. } => Step::Sent,
+                BackOfficeUpdate::SendFailed { .. } => Step::SendFailed,
+                BackOfficeUpdate::Unchanged { remote_status } => Step::Unchanged { remote_status },
+                BackOfficeUpdate::Waiting { .. } => Step::Waiting,
+                BackOfficeUpdate::Shipped { .. } => Step::Shipped,
+                BackOfficeUpdate::CancelledThere { .. } => Step::CancelledThere,
+                BackOfficeUpdate::CancelledHere => Step::CancelledHere,
+                BackOfficeUpdate::CheckFailed { .. } => Step::CheckFailed,
+                BackOfficeUpdate::ChannelCancel { .. } => Step::ChannelCancel,
+            },
+        );
         match update {
             BackOfficeUpdate::Sent {
                 remote_id,
@@ -507,7 +523,6 @@ impl BackOffices for SqliteStorage {
                     .bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
-                event = Some("order.back_office_sent");
             }
             BackOfficeUpdate::SendFailed { error, retry_at } => {
                 sqlx::query(&set("state = 'failed', last_error = ?, next_at = ?"))
@@ -517,15 +532,11 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_failed");
             }
             BackOfficeUpdate::Unchanged { remote_status } => {
                 sqlx::query(&set("remote_status = ?, attempts = 0, last_error = NULL, next_at = ?, checked_at = ?"))
                     .bind(&remote_status).bind(&next).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                if row.remote_status.as_deref() == Some(remote_status.as_str()) {
-                    event = None;
-                }
             }
             BackOfficeUpdate::Waiting {
                 remote_status,
@@ -534,8 +545,6 @@ impl BackOffices for SqliteStorage {
                 sqlx::query(&set("state = 'waiting', remote_status = ?, waiting_since = COALESCE(waiting_since, ?), attempts = 0, last_error = NULL, next_at = ?, checked_at = ?"))
                     .bind(&remote_status).bind(ts(since)).bind(&next).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                event =
-                    (row.state != BackOfficeState::Waiting).then_some("order.back_office_waiting");
             }
             BackOfficeUpdate::Shipped {
                 remote_status,
@@ -553,7 +562,6 @@ impl BackOffices for SqliteStorage {
                 sqlx::query(&set("state = 'shipped', remote_status = ?, fulfilment_id = ?, last_error = ?, next_at = NULL, checked_at = ?"))
                     .bind(&remote_status).bind(&fid).bind(&note).bind(&now_s).bind(&now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;
-                event = Some("order.back_office_shipped");
             }
             BackOfficeUpdate::CancelledThere {
                 remote_status,
@@ -578,11 +586,7 @@ impl BackOffices for SqliteStorage {
                     append_event(&mut tx, &account, &o.store_id, &ev).await?;
                 }
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
-                let channel_cancel = if cancel_on_channel {
-                    "pending"
-                } else {
-                    "unsupported"
-                };
+                let channel_cancel = channel_cancel_start(cancel_on_channel);
                 sqlx::query(&set("state = 'cancelled', remote_status = ?, channel_cancel = ?, next_at = ?, checked_at = ?"))
                     .bind(&remote_status)
                     .bind(channel_cancel)
@@ -592,7 +596,6 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CancelledHere => {
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;
@@ -601,7 +604,6 @@ impl BackOffices for SqliteStorage {
                     .bind(order.as_str())
                     .execute(&mut *tx)
                     .await?;
-                event = Some("order.back_office_cancelled");
             }
             BackOfficeUpdate::CheckFailed { error, retry_at } => {
                 sqlx::query(&set("last_error = ?, attempts = attempts + 1, next_at = ?"))
@@ -613,7 +615,8 @@ impl BackOffices for SqliteStorage {
                     .await?;
             }
             BackOfficeUpdate::ChannelCancel { outcome, retry_at } => {
-                if outcome == "done" {
+                let (state, error, restate) = channel_cancel_after(outcome, retry_at.is_some());
+                if restate {
                     let marketplace: String =
                         sqlx::query_scalar("SELECT channel_id FROM orders WHERE id = ?")
                             .bind(order.as_str())
@@ -622,11 +625,6 @@ impl BackOffices for SqliteStorage {
                     let marketplace = stored("channel id", ChannelId::parse(&marketplace))?;
                     restate_channel_stock(&mut tx, &row.store_id, &marketplace, order).await?;
                 }
-                // A failure to retry stays pending, with the error shown.
-                let (state, error) = match retry_at {
-                    Some(_) => ("pending".to_owned(), Some(outcome)),
-                    None => (outcome, None),
-                };
                 sqlx::query(&set("channel_cancel = ?, last_error = ?, next_at = ?"))
                     .bind(&state)
                     .bind(&error)
