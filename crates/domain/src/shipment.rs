@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use crate::DomainError;
 use crate::carrier::Carrier;
 use crate::fulfilment::{
-    CarrierSettings, FulfilmentSource, MAX_TRACKING_NUMBERS, OpenLine, RequestedLine, Tracking,
-    check_fulfillable, plan_lines, state_after,
+    CarrierSettings, FulfilmentSource, MAX_TRACKING_NUMBERS, OpenLine, RequestedLine, SyncAction,
+    Tracking, check_fulfillable, plan_lines, state_after,
 };
 use crate::order::OrderState;
 use crate::product::Kinds;
@@ -141,6 +141,39 @@ pub fn plan_cancellation(
         BTreeMap::new()
     };
     (units, api)
+}
+
+/// What the channel hears of a shipment whose tracking was corrected: an
+/// update when it may know the shipment already (it has the channel's id,
+/// or an attempt at creating it went out), else the shipment itself.
+#[must_use]
+pub fn sync_for_correction(has_channel_id: bool, attempted: bool) -> SyncAction {
+    if has_channel_id || attempted {
+        SyncAction::UpdateTracking
+    } else {
+        SyncAction::Create
+    }
+}
+
+/// What the channel hears of a cancelled shipment: a cancellation when it
+/// may know the shipment, nothing (it is synced as it stands) otherwise.
+#[must_use]
+pub fn sync_for_cancellation(has_channel_id: bool, attempted: bool) -> Option<SyncAction> {
+    (has_channel_id || attempted).then_some(SyncAction::Cancel)
+}
+
+/// What the back office reporting a shipment leaves on its row: the
+/// fulfilment recorded, or, when recording it here was refused (the order
+/// shipped another way meanwhile, or was cancelled), no fulfilment and the
+/// refusal as a note. The back office's word is kept; nothing ships twice.
+#[must_use]
+pub fn shipped_in_back_office(
+    recorded: Result<String, String>,
+) -> (Option<String>, Option<String>) {
+    match recorded {
+        Ok(id) => (Some(id), None),
+        Err(refusal) => (None, Some(refusal)),
+    }
 }
 
 /// An order's state once `open` units remain and `shipped` have shipped
@@ -360,6 +393,18 @@ mod tests {
         assert_eq!(
             resent_state(OrderState::Cancelled, true, &[2, 1], &shipped),
             OrderState::Cancelled
+        );
+    }
+
+    #[test]
+    fn a_channel_hears_of_a_correction_or_cancellation_only_as_far_as_it_knows_the_shipment() {
+        assert_eq!(sync_for_correction(false, false), SyncAction::Create);
+        assert_eq!(sync_for_correction(false, true), SyncAction::UpdateTracking);
+        assert_eq!(sync_for_cancellation(true, false), Some(SyncAction::Cancel));
+        assert_eq!(sync_for_cancellation(false, false), None);
+        assert_eq!(
+            shipped_in_back_office(Err("already shipped".into())),
+            (None, Some("already shipped".into()))
         );
     }
 

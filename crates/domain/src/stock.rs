@@ -542,6 +542,13 @@ pub fn plan_change(
     Ok(after)
 }
 
+/// Whether an order in `state` holds commitments at all (so storage need
+/// not read its lines when it does not).
+#[must_use]
+pub fn holds_commitments(state: crate::order::OrderState) -> bool {
+    state.commits_stock()
+}
+
 /// The commitments an order in `state` holds for its `lines`
 /// (`(line_no, sku, open units)`): `(line_no, plain sku, units, via kit)`,
 /// kits as their components; none unless the state commits stock, none for
@@ -552,7 +559,7 @@ pub fn plan_commitments<'a>(
     lines: &'a [(i64, String, i64)],
     kinds: &'a crate::product::Kinds,
 ) -> Vec<(i64, &'a str, i64, Option<&'a str>)> {
-    if !state.commits_stock() {
+    if !holds_commitments(state) {
         return Vec::new();
     }
     lines

@@ -15,6 +15,7 @@ use switchyard_domain::back_office::{
 };
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
+use switchyard_domain::shipment::shipped_in_back_office;
 
 use super::fulfilments::insert_fulfilment;
 use super::leases;
@@ -550,12 +551,12 @@ impl BackOffices for PgStorage {
                 // The order may have shipped another way meanwhile (the API,
                 // a cancellation): the back office's word is kept, the
                 // refusal noted, nothing ships twice.
-                let (fid, note) =
-                    match insert_fulfilment(&mut tx, &account, order, fulfilment).await {
-                        Ok(f) => (Some(f.id.to_string()), None),
-                        Err(StorageError::Conflict { message, .. }) => (None, Some(message)),
-                        Err(e) => return Err(e),
-                    };
+                let recorded = match insert_fulfilment(&mut tx, &account, order, fulfilment).await {
+                    Ok(f) => Ok(f.id.to_string()),
+                    Err(StorageError::Conflict { message, .. }) => Err(message),
+                    Err(e) => return Err(e),
+                };
+                let (fid, note) = shipped_in_back_office(recorded);
                 sqlx::query(&pg(&set("state = 'shipped', remote_status = ?, fulfilment_id = ?, last_error = ?, next_at = NULL, checked_at = ?")))
                     .bind(&remote_status).bind(&fid).bind(&note).bind(now_s).bind(now_s).bind(order.as_str())
                     .execute(&mut *tx).await?;

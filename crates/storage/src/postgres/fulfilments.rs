@@ -35,6 +35,7 @@ use crate::{
 };
 use switchyard_domain::shipment::{
     NewShipment, order_event, plan_cancellation, plan_shipment, plan_tracking_update,
+    sync_for_cancellation, sync_for_correction,
 };
 
 const COLUMNS: &str = "id, order_id, store_id, channel_id, source, status, carrier, carrier_detected, service, \
@@ -323,16 +324,16 @@ fn not_active(what: &str) -> StorageError {
     )
 }
 
-/// Whether the channel may already know the shipment (created, or an
-/// attempt at creating it went out).
-async fn channel_may_know(conn: &mut PgConnection, id: &FulfilmentId) -> Result<bool> {
+/// What the channel may know of the shipment: whether it has the
+/// channel's id, and whether an attempt at creating it went out.
+async fn channel_may_know(conn: &mut PgConnection, id: &FulfilmentId) -> Result<(bool, bool)> {
     let (cid, started): (Option<String>, Option<chrono::DateTime<chrono::Utc>>) = sqlx::query_as(
         "SELECT channel_fulfilment_id, sync_started_at FROM fulfilments WHERE id = $1",
     )
     .bind(id.as_str())
     .fetch_one(&mut *conn)
     .await?;
-    Ok(cid.is_some() || started.is_some())
+    Ok((cid.is_some(), started.is_some()))
 }
 
 #[async_trait]
@@ -388,11 +389,8 @@ impl Fulfilments for PgStorage {
             (old.carrier, old.carrier_detected),
             &settings,
         )?;
-        let action = if channel_may_know(&mut tx, id).await? {
-            SyncAction::UpdateTracking
-        } else {
-            SyncAction::Create
-        };
+        let (known, attempted) = channel_may_know(&mut tx, id).await?;
+        let action = sync_for_correction(known, attempted);
         let tracking_json = sqlx::types::Json(&tracking);
         let now = now();
         sqlx::query(
@@ -459,15 +457,16 @@ impl Fulfilments for PgStorage {
         let (_, mut touched) =
             settle_order(&mut tx, &old.store_id, old.order_id.as_str(), state).await?;
         touched.extend(units.into_keys());
-        let tell_channel = channel_may_know(&mut tx, id).await?;
+        let (known, attempted) = channel_may_know(&mut tx, id).await?;
+        let tell = sync_for_cancellation(known, attempted);
         let now = now();
         sqlx::query(
             "UPDATE fulfilments SET status = 'cancelled', sync_state = $1, sync_action = $2, attempts = 0, last_error = NULL, \
              next_attempt_at = $3, updated_at = $4 WHERE id = $5",
         )
-        .bind(if tell_channel { "pending" } else { "synced" })
-        .bind(tell_channel.then_some("cancel"))
-        .bind(tell_channel.then_some(&now))
+        .bind(if tell.is_some() { "pending" } else { "synced" })
+        .bind(tell.map(SyncAction::as_str))
+        .bind(tell.is_some().then_some(&now))
         .bind(now)
         .bind(id.as_str())
         .execute(&mut *tx)

@@ -344,6 +344,9 @@ pub(crate) async fn fetch_in_by(
     values: &[&str],
     tail: &str,
 ) -> Result<Vec<PgRow>> {
+    if values.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = pg(&format!(
         "{select} WHERE {} = ? AND {column} = ANY(?) {tail}",
         key.0

@@ -22,7 +22,7 @@ use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
 use switchyard_domain::product::Kinds;
 use switchyard_domain::shipment::resent_state;
-use switchyard_domain::stock::plan_commitments;
+use switchyard_domain::stock::{holds_commitments, plan_commitments};
 
 use super::channels::require_channel;
 use super::journal::event_from_row;
@@ -323,13 +323,17 @@ pub(crate) async fn recommit(
     id: &str,
     state: OrderState,
 ) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
-    // Every stored line: the domain decides whether the state commits.
-    let lines: Vec<(i64, String, i64)> = sqlx::query_as(
-        "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?;
+    // A state that holds no commitments needs no line read.
+    let lines: Vec<(i64, String, i64)> = if holds_commitments(state) {
+        sqlx::query_as(
+            "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = ? AND open_quantity > 0 ORDER BY line_no",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
     let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
     let kinds = load_kinds(conn, store, &skus).await?;
     commit_lines(conn, store, id, state, &lines, &kinds, false).await
