@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use serde_json::json;
-use sqlx::{PgConnection, Row};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::explain::ChannelRules;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
@@ -20,13 +20,15 @@ use switchyard_domain::stock::{
 use switchyard_domain::values::Sku;
 
 use super::listings::enqueue_targets;
-use super::orders::{committed_skus, recommit};
-use super::products::{components_of, product_kind};
+
+use super::products::{components_of, load_kinds, product_kind};
 use super::{PgStorage, append_event, fetch_in, fetch_limit, now, paginate, require_store, stored};
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome,
     StockSnapshot, StorageError,
 };
+use switchyard_domain::product::Kinds;
+use switchyard_domain::stock::{holds_commitments, plan_commitments};
 
 #[async_trait]
 impl Stock for PgStorage {
@@ -489,4 +491,83 @@ pub(crate) async fn settle_order(
     let (_, committed) = recommit(conn, store, order, state).await?;
     touched.extend(committed);
     Ok((state, touched))
+}
+
+/// SKUs an order commits right now.
+pub(crate) async fn committed_skus(conn: &mut PgConnection, id: &str) -> Result<BTreeSet<String>> {
+    let skus: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT sku FROM stock_commitments WHERE order_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(skus.into_iter().collect())
+}
+
+/// Replace an order's commitments from its stored lines (none unless its
+/// state commits stock). Returns the commitments (for the journal) and the
+/// SKUs committed now.
+pub(crate) async fn recommit(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    // A state that holds no commitments needs no line read.
+    let lines: Vec<(i64, String, i64)> = if holds_commitments(state) {
+        sqlx::query_as(
+            "SELECT line_no, sku, open_quantity FROM order_lines WHERE order_id = $1 AND open_quantity > 0 ORDER BY line_no",
+        )
+        .bind(id)
+        .fetch_all(&mut *conn)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let skus: Vec<&str> = lines.iter().map(|l| l.1.as_str()).collect();
+    let kinds = load_kinds(conn, store, &skus).await?;
+    let committed: Vec<&str> = kinds.plain_skus(&skus).into_iter().collect();
+    lock_committed(conn, store, &committed, &[id]).await?;
+    commit_lines(conn, store, id, state, &lines, &kinds, false).await
+}
+
+/// Write an order's commitments for its `lines` (`(line_no, sku, open)`),
+/// kits expanded by `kinds`, replacing what it committed before unless it
+/// is `fresh` (a new order has nothing to replace).
+pub(crate) async fn commit_lines(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    id: &str,
+    state: OrderState,
+    lines: &[(i64, String, i64)],
+    kinds: &Kinds,
+    fresh: bool,
+) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+    if !fresh {
+        sqlx::query("DELETE FROM stock_commitments WHERE order_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut out = (Vec::new(), BTreeSet::new());
+    let rows = plan_commitments(state, lines, kinds);
+    for chunk in rows.chunks(200) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
+        );
+        q.push_values(chunk, |mut b, (n, part, qty, via)| {
+            b.push_bind(store.as_str())
+                .push_bind(id)
+                .push_bind(*n)
+                .push_bind(*part)
+                .push_bind(*qty)
+                .push_bind(*via);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for (_, part, qty, via) in rows {
+        out.0
+            .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
+        out.1.insert(part.to_owned());
+    }
+    Ok(out)
 }
