@@ -19,6 +19,7 @@ use std::time::Duration;
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
+use switchyard_domain::retry::RetryPolicy;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
@@ -310,21 +311,20 @@ impl ChannelHttp {
         }
     }
 
+    /// The wait before attempt `attempt + 1`: the policy's doubling from
+    /// `base_backoff` up to `max_backoff`, spread by ±20 %.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .policy
-            .base_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-            .min(self.policy.max_backoff);
         let mut b = [0u8; 4];
         let r = if getrandom::fill(&mut b).is_ok() {
             u32::from_le_bytes(b)
         } else {
             u32::MAX / 2
         };
-        // ±20 % jitter.
-        let factor = 0.8 + 0.4 * (f64::from(r) / f64::from(u32::MAX));
-        exp.mul_f64(factor)
+        let unit = f64::from(r) / (f64::from(u32::MAX) + 1.0);
+        RetryPolicy::doubling(self.policy.base_backoff, self.policy.max_backoff)
+            .with_jitter(0.2)
+            .delay(attempt, unit)
+            .unwrap_or(self.policy.max_backoff)
     }
 
     /// Send `req`, retrying what can be retried. Returns the first 2xx/3xx

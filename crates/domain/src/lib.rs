@@ -20,6 +20,7 @@ pub mod order;
 pub mod plugin_rules;
 pub mod product;
 pub mod push;
+pub mod retry;
 pub mod shipment;
 pub mod stock;
 pub mod values;

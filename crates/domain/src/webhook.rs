@@ -175,22 +175,15 @@ pub const TEST_EVENT_TYPE: &str = "webhook.test";
 /// 27.6 hours). Each delay gets ±20 % jitter.
 pub const RETRY_SCHEDULE_SECS: [i64; 8] = [0, 5, 300, 1_800, 7_200, 18_000, 36_000, 36_000];
 
-/// How long after attempt number `attempts_made` (1-based count of attempts
-/// already made) the next one is due, before jitter; `None` when the
-/// schedule is exhausted.
+/// The Standard Webhooks retry policy: the waits of
+/// [`RETRY_SCHEDULE_SECS`] after the first attempt, ±20 %, then no more.
 #[must_use]
-pub fn next_retry_secs(attempts_made: u32) -> Option<i64> {
-    RETRY_SCHEDULE_SECS.get(attempts_made as usize).copied()
-}
-
-/// Spread `secs` by ±20 %: `unit` is a random number in `[0, 1)`.
-#[must_use]
-pub fn jittered(secs: i64, unit: f64) -> i64 {
-    let factor = 0.8 + 0.4 * unit.clamp(0.0, 1.0);
-    // Delays are at most hours; f64 holds them exactly enough.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-    let out = (secs as f64 * factor).round() as i64;
-    out.max(0)
+pub fn retry_policy() -> crate::retry::RetryPolicy {
+    let waits: Vec<std::time::Duration> = RETRY_SCHEDULE_SECS[1..]
+        .iter()
+        .map(|s| std::time::Duration::from_secs(s.unsigned_abs()))
+        .collect();
+    crate::retry::RetryPolicy::steps(&waits).with_jitter(0.2)
 }
 
 /// An endpoint that has failed every attempt for this long is disabled.
@@ -433,12 +426,13 @@ mod tests {
 
     #[test]
     fn the_schedule_has_eight_attempts_and_jitter_stays_within_a_fifth() {
-        assert_eq!(next_retry_secs(1), Some(5));
-        assert_eq!(next_retry_secs(7), Some(36_000));
-        assert_eq!(next_retry_secs(8), None);
-        assert_eq!(jittered(300, 0.0), 240);
-        assert_eq!(jittered(300, 0.999_999), 360);
-        assert_eq!(jittered(0, 0.5), 0);
+        let p = retry_policy();
+        let secs = |f, u| p.delay(f, u).map(|d| d.as_secs_f64().round());
+        assert_eq!(secs(1, 0.5), Some(5.0));
+        assert_eq!(secs(7, 0.5), Some(36_000.0));
+        assert_eq!(secs(8, 0.5), None, "eight attempts in all");
+        assert_eq!(secs(2, 0.0), Some(240.0));
+        assert_eq!(secs(2, 0.999_999), Some(360.0));
     }
 
     #[test]

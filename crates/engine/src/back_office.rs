@@ -21,7 +21,11 @@ use switchyard_storage::{
     NewFulfilment, OrderRecord,
 };
 
-use crate::{Engine, EngineError, connect, doubling};
+use switchyard_domain::retry::failures;
+
+use crate::context::Context;
+use crate::driver::{Report, Worker};
+use crate::{EngineError, connect};
 
 /// What one back-office round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -38,22 +42,107 @@ pub struct BackOfficeSummary {
     pub failed: usize,
 }
 
+impl Report for BackOfficeSummary {
+    fn merge(&mut self, o: Self) {
+        self.sent += o.sent;
+        self.checked += o.checked;
+        self.shipped += o.shipped;
+        self.cancelled += o.cancelled;
+        self.failed += o.failed;
+    }
+
+    fn busy(&self) -> bool {
+        self.sent + self.shipped + self.cancelled > 0
+    }
+}
+
 /// Largest number of orders per kind of step per store and round.
 const ROUND_LIMIT: u32 = 100;
 
-fn backoff(attempts: i64) -> chrono::Duration {
-    doubling(10, attempts - 1, chrono::Duration::hours(1))
+/// A store with a back office: the unit of the back-office worker.
+type BackOfficeStore = (AccountId, StoreId, BackOfficeSettings);
+
+/// The back-office worker: one round per store with a back office.
+#[derive(Debug)]
+pub struct BackOfficeSync {
+    ctx: Arc<Context>,
 }
 
-impl Engine {
-    /// One round over every store with a back office.
-    pub async fn back_office_round(&self) -> Result<BackOfficeSummary, EngineError> {
+impl Worker for BackOfficeSync {
+    type Unit = BackOfficeStore;
+    type Report = BackOfficeSummary;
+    const NAME: &'static str = "back_office";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key((_, store, _): &BackOfficeStore) -> String {
+        store.to_string()
+    }
+
+    async fn due(
+        &self,
+        _now: DateTime<Utc>,
+        _room: usize,
+    ) -> Result<Vec<BackOfficeStore>, EngineError> {
+        Ok(self.ctx.storage.stores_with_back_office().await?)
+    }
+
+    async fn run(
+        &self,
+        (account, store, settings): BackOfficeStore,
+        _now: DateTime<Utc>,
+    ) -> Result<BackOfficeSummary, EngineError> {
         let mut summary = BackOfficeSummary::default();
-        for (account, store, settings) in self.inner.storage.stores_with_back_office().await? {
-            self.back_office_store(&account, &store, &settings, &mut summary)
-                .await?;
-        }
+        self.back_office_store(&account, &store, &settings, &mut summary)
+            .await?;
         Ok(summary)
+    }
+
+    fn concurrency(&self) -> usize {
+        self.ctx.config.concurrency.back_office
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.ctx.signals.back_office
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.ctx.config.back_office_tick
+    }
+
+    fn after(&self, report: &BackOfficeSummary) {
+        if report.shipped > 0 {
+            self.ctx.signals.fulfilment.notify_one();
+        }
+        if report.busy() {
+            self.ctx.signals.dispatch.notify_one();
+        }
+    }
+}
+
+impl BackOfficeSync {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// One round over every store with a back office.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<BackOfficeSummary, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
+    /// When a step that failed `attempts` times before this one is tried
+    /// again.
+    fn retry_at(&self, attempts: i64) -> DateTime<Utc> {
+        let wait = self
+            .ctx
+            .config
+            .retry
+            .back_office
+            .wait(failures(attempts) + 1, Context::unit())
+            .unwrap_or(chrono::Duration::hours(1));
+        self.ctx.now() + wait
     }
 
     #[tracing::instrument(skip_all, fields(store = %store, back_office = %settings.channel_id))]
@@ -64,9 +153,9 @@ impl Engine {
         settings: &BackOfficeSettings,
         summary: &mut BackOfficeSummary,
     ) -> Result<(), EngineError> {
-        let storage = &self.inner.storage;
+        let storage = &self.ctx.storage;
         let work = storage
-            .back_office_work(account, store, &self.lease(self.now()), ROUND_LIMIT)
+            .back_office_work(account, store, &self.ctx.lease(self.ctx.now()), ROUND_LIMIT)
             .await?;
         let BackOfficeWork {
             sends,
@@ -84,9 +173,15 @@ impl Engine {
             store_id: store.clone(),
             channel_id: settings.channel_id.clone(),
         };
-        let (bo_channel, conn) = connect::open(&self.inner, &bo_ref).await?;
+        let (bo_channel, conn) = connect::open(&self.ctx, &bo_ref).await?;
         let conn: Result<Arc<dyn SalesChannel>, String> = conn.and_then(|c| {
-            if c.as_back_office().is_some() {
+            if bo_channel.settings.download_products && bo_channel.sync.listings_synced_at.is_none()
+            {
+                // Orders name the back office's own variants, which its
+                // first listings download finds: wait for it.
+                self.ctx.signals.listings.notify_one();
+                Err("the back office's products are not downloaded yet".to_owned())
+            } else if c.as_back_office().is_some() {
                 Ok(c)
             } else {
                 Err(format!(
@@ -103,7 +198,7 @@ impl Engine {
             let update = match (&conn, order.unified.as_ref()) {
                 (Err(msg), _) => BackOfficeUpdate::SendFailed {
                     error: msg.clone(),
-                    retry_at: Some(self.now() + backoff(row.attempts + 1)),
+                    retry_at: Some(self.retry_at(row.attempts)),
                 },
                 (Ok(_), None) => BackOfficeUpdate::SendFailed {
                     error: "the order has no unified form to send (imported before it existed)"
@@ -134,7 +229,7 @@ impl Engine {
                 _ => summary.failed += 1,
             }
             storage
-                .record_back_office(&row.order_id, update, self.now(), every)
+                .record_back_office(&row.order_id, update, self.ctx.now(), every)
                 .await?;
         }
         let bo = match &conn {
@@ -163,7 +258,7 @@ impl Engine {
                 ),
             };
             storage
-                .record_back_office(&row.order_id, update, self.now(), every)
+                .record_back_office(&row.order_id, update, self.ctx.now(), every)
                 .await?;
         }
         for (row, channel, channel_order_id) in channel_cancels {
@@ -174,18 +269,18 @@ impl Engine {
                 .cancel_on_channel(&row, &channel, &channel_order_id)
                 .await?;
             storage
-                .record_back_office(&row.order_id, update, self.now(), every)
+                .record_back_office(&row.order_id, update, self.ctx.now(), every)
                 .await?;
         }
         Ok(())
     }
 
     async fn begin(&self, row: &BackOfficeOrder) -> Result<bool, EngineError> {
-        let now = self.now();
+        let now = self.ctx.now();
         Ok(self
-            .inner
+            .ctx
             .storage
-            .begin_back_office_step(&row.order_id, &self.lease(now))
+            .begin_back_office_step(&row.order_id, &self.ctx.lease(now))
             .await?)
     }
 
@@ -199,7 +294,7 @@ impl Engine {
         tracing::warn!(order = %row.order_id, %error, "back-office step failed; retrying");
         BackOfficeUpdate::CheckFailed {
             error,
-            retry_at: self.now() + backoff(row.attempts + 1),
+            retry_at: self.retry_at(row.attempts),
         }
     }
 
@@ -256,9 +351,7 @@ impl Engine {
             Err(e) => {
                 tracing::warn!(order = %order.id, error = %e, "creating the order in the back office failed");
                 BackOfficeUpdate::SendFailed {
-                    retry_at: e
-                        .is_retryable()
-                        .then(|| self.now() + backoff(row.attempts + 1)),
+                    retry_at: e.is_retryable().then(|| self.retry_at(row.attempts)),
                     error: e.to_string(),
                 }
             }
@@ -275,7 +368,7 @@ impl Engine {
         rows: Vec<BackOfficeOrder>,
         summary: &mut BackOfficeSummary,
     ) -> Result<(), EngineError> {
-        let storage = &self.inner.storage;
+        let storage = &self.ctx.storage;
         let every = chrono::Duration::seconds(settings.check_interval_secs);
         let mut claimed = Vec::with_capacity(rows.len());
         for row in rows {
@@ -297,7 +390,7 @@ impl Engine {
                 for row in claimed {
                     let update = self.check_failed(&row, error.clone(), summary);
                     storage
-                        .record_back_office(&row.order_id, update, self.now(), every)
+                        .record_back_office(&row.order_id, update, self.ctx.now(), every)
                         .await?;
                 }
                 return Ok(());
@@ -323,7 +416,7 @@ impl Engine {
                 _ => {}
             }
             storage
-                .record_back_office(&row.order_id, update, self.now(), every)
+                .record_back_office(&row.order_id, update, self.ctx.now(), every)
                 .await?;
         }
         Ok(())
@@ -337,7 +430,7 @@ impl Engine {
         s: &RemoteOrderState,
         settings: &BackOfficeSettings,
     ) -> Result<BackOfficeUpdate, EngineError> {
-        let now = self.now();
+        let now = self.ctx.now();
         let shipped = |tracking| BackOfficeUpdate::Shipped {
             remote_status: s.status.clone(),
             fulfilment: NewFulfilment {
@@ -369,13 +462,13 @@ impl Engine {
                 }
             }
             RemoteProgress::Cancelled => {
-                let order = self.inner.storage.get_order(account, &row.order_id).await?;
+                let order = self.ctx.storage.get_order(account, &row.order_id).await?;
                 let channel = ChannelRef {
                     account_id: account.clone(),
                     store_id: order.store_id.clone(),
                     channel_id: order.channel_id.clone(),
                 };
-                let (_, conn) = connect::open(&self.inner, &channel).await?;
+                let (_, conn) = connect::open(&self.ctx, &channel).await?;
                 BackOfficeUpdate::CancelledThere {
                     remote_status: s.status.clone(),
                     cancel_on_channel: conn.is_ok_and(|c| c.capabilities().order_cancellation),
@@ -391,7 +484,7 @@ impl Engine {
         channel: &ChannelRef,
         channel_order_id: &str,
     ) -> Result<BackOfficeUpdate, EngineError> {
-        let (_, conn) = connect::open(&self.inner, channel).await?;
+        let (_, conn) = connect::open(&self.ctx, channel).await?;
         let result = match conn {
             Ok(c) => {
                 c.cancel_order(channel_order_id, "cancelled in the back office")
@@ -413,9 +506,7 @@ impl Engine {
                 retry_at: None,
             },
             Err(e) => BackOfficeUpdate::ChannelCancel {
-                retry_at: e
-                    .is_retryable()
-                    .then(|| self.now() + backoff(row.attempts + 1)),
+                retry_at: e.is_retryable().then(|| self.retry_at(row.attempts)),
                 outcome: format!("failed: {e}"),
             },
         })

@@ -11,7 +11,8 @@ use switchyard_connectors::registry;
 use switchyard_domain::ids::ChannelId;
 use switchyard_storage::{Channel, ChannelRef};
 
-use crate::{EngineError, Inner};
+use crate::EngineError;
+use crate::context::Context as Inner;
 
 /// A connector with what it was built from: the channel's `updated_at` and
 /// its sealed credentials (every sealing draws a fresh nonce, so any

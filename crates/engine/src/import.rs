@@ -1,6 +1,6 @@
-//! One import round of a channel: register notifications, download
-//! listings, run requested jobs, and (when due) fetch everything changed
-//! since the cursor.
+//! The import worker: one round per due channel registers notifications,
+//! runs requested jobs (an import now, a backfill, one notified order), and
+//! (when due) fetches everything changed since the cursor.
 //!
 //! Each page is upserted in one transaction with its commitments, journal
 //! events and stock pushes. The cursor moves only in the transaction of the
@@ -12,17 +12,22 @@
 //! stops where it is: the cursor has not moved, and the next round reads
 //! the same orders again.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchyard_connectors::channel::{Capabilities, OrderPage, OrderQuery, SalesChannel};
 use switchyard_connectors::{ConnectorError, registry};
 use switchyard_domain::cursor::ImportCursor;
+use switchyard_domain::retry::failures;
 use switchyard_storage::{
     Channel, ChannelRef, ImportItem, ImportOutcome, ImportRun, Job, JobKind, NewImportError,
-    NewListing, StorageError,
+    StorageError,
 };
 
-use crate::{Engine, EngineError, connect, doubling};
+use crate::context::{Context, Signals};
+use crate::driver::{Report, Worker};
+use crate::{ByChannel, EngineError, connect};
 
 /// What one round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -41,8 +46,6 @@ pub struct ImportSummary {
     pub failed: usize,
     /// Stock pushes enqueued.
     pub pushes: usize,
-    /// Listings downloaded.
-    pub listings: usize,
     /// Jobs run.
     pub jobs: usize,
     /// The channel error that ended the round, if any.
@@ -63,6 +66,83 @@ impl ImportSummary {
     }
 }
 
+impl Report for ImportSummary {
+    fn merge(&mut self, o: Self) {
+        self.pages += o.pages;
+        self.created += o.created;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.skipped += o.skipped;
+        self.failed += o.failed;
+        self.pushes += o.pushes;
+        self.jobs += o.jobs;
+        self.error = self.error.take().or(o.error);
+    }
+
+    fn busy(&self) -> bool {
+        self.created + self.updated + self.jobs > 0
+    }
+}
+
+/// The import worker, with what it keeps between rounds.
+#[derive(Debug)]
+pub struct Importer {
+    ctx: Arc<Context>,
+    /// When each fast-polled channel's overlap was last swept (in memory: a
+    /// new process sweeps first).
+    swept: ByChannel<DateTime<Utc>>,
+}
+
+impl Worker for Importer {
+    type Unit = ChannelRef;
+    type Report = ImportSummary;
+    const NAME: &'static str = "import";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key(unit: &ChannelRef) -> String {
+        unit.channel_id.to_string()
+    }
+
+    async fn due(&self, now: DateTime<Utc>, room: usize) -> Result<Vec<ChannelRef>, EngineError> {
+        let limit = u32::try_from(room.min(100)).unwrap_or(100);
+        let stale = self.ctx.stale_before(now);
+        Ok(self.ctx.storage.due_channels(now, limit, stale).await?)
+    }
+
+    async fn run(
+        &self,
+        unit: ChannelRef,
+        now: DateTime<Utc>,
+    ) -> Result<ImportSummary, EngineError> {
+        self.round(&unit, now).await
+    }
+
+    fn concurrency(&self) -> usize {
+        self.ctx.config.concurrency.import
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.ctx.signals.import
+    }
+
+    fn after(&self, report: &ImportSummary) {
+        after_import(&self.ctx.signals, report);
+    }
+}
+
+/// Wake the workers an import's changes give work to.
+fn after_import(signals: &Signals, report: &ImportSummary) {
+    if report.pushes > 0 {
+        signals.push.notify_one();
+    }
+    if report.created + report.updated > 0 {
+        signals.journal();
+    }
+}
+
 /// Why reading a window or running a job stopped.
 #[derive(Debug)]
 enum Stop {
@@ -79,18 +159,33 @@ impl From<ConnectorError> for Stop {
     }
 }
 
-impl Engine {
+impl Importer {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            swept: ByChannel::default(),
+        }
+    }
+
+    /// Run a round of every channel due at `now`.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<ImportSummary, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
     /// Run one import round of a channel (see the module docs).
     #[tracing::instrument(skip_all, fields(channel = %r.channel_id))]
-    pub async fn import_channel(&self, r: &ChannelRef) -> Result<ImportSummary, EngineError> {
-        let started = Utc::now();
-        let inner = &self.inner;
+    pub async fn round(
+        &self,
+        r: &ChannelRef,
+        started: DateTime<Utc>,
+    ) -> Result<ImportSummary, EngineError> {
+        let inner = &*self.ctx;
         let (ch, conn) = connect::open(inner, r).await?;
         let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
         let mut summary = ImportSummary::default();
         let jobs = inner
             .storage
-            .claim_jobs(r, &self.lease(started), 20)
+            .claim_jobs(r, &JobKind::IMPORT, &inner.lease(started), 20)
             .await?;
         let conn = match conn {
             Ok(c) => c,
@@ -108,19 +203,7 @@ impl Engine {
             }
         };
         self.ensure_notifications(r, &ch, conn.as_ref()).await?;
-        let listings_due = ch.settings.download_products
-            && ch
-                .sync
-                .listings_synced_at
-                .is_none_or(|t| started - t >= inner.config.listings_interval);
-        let wants_listings = jobs.iter().any(|j| j.kind == JobKind::Listings);
         let mut error = None;
-        if listings_due || (wants_listings && ch.settings.download_products) {
-            match self.download_listings(r, &ch, conn.as_ref()).await {
-                Ok(n) => summary.listings = n,
-                Err(e) => error = Some(e.to_string()),
-            }
-        }
         let mut run_incremental = ch.sync.next_import_at.is_none_or(|t| t <= started);
         for job in jobs {
             summary.jobs += 1;
@@ -129,6 +212,7 @@ impl Engine {
                     run_incremental = true;
                     Ok(())
                 }
+                // Taken by the listings download, never claimed here.
                 JobKind::Listings => Ok(()),
                 JobKind::Backfill => self.backfill(r, conn.as_ref(), &job, &mut summary).await,
                 JobKind::Order => self.one_order(r, conn.as_ref(), &job, &mut summary).await,
@@ -188,7 +272,7 @@ impl Engine {
         caps: Capabilities,
         started: DateTime<Utc>,
     ) -> Vec<(DateTime<Utc>, bool)> {
-        let cfg = &self.inner.config;
+        let cfg = &self.ctx.config;
         let Some(cursor) = ch.sync.cursor else {
             return vec![(started - cfg.initial_lookback, true)];
         };
@@ -200,7 +284,7 @@ impl Engine {
             return vec![(full, true)];
         }
         let quick = (cursor.fetch_since(cfg.short_overlap), true);
-        let Ok(mut swept) = self.inner.swept.lock() else {
+        let Ok(mut swept) = self.swept.lock() else {
             return vec![(full, true)];
         };
         if swept
@@ -223,20 +307,19 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let next = match &error {
             None => started + cadence,
-            // A failing channel: 10 s doubling, never later than its cadence.
+            // A failing channel backs off, never later than its cadence.
             Some(_) => {
-                Utc::now()
-                    + doubling(
-                        10,
-                        ch.sync.failures,
-                        cadence.min(chrono::Duration::seconds(10 << 12)),
-                    )
+                let policy = &self.ctx.config.retry.import;
+                let wait = policy
+                    .wait(failures(ch.sync.failures) + 1, Context::unit())
+                    .unwrap_or(cadence);
+                self.ctx.now() + wait.min(cadence)
             }
         };
         if let Some(e) = &error {
             tracing::warn!(channel = %r.channel_id, error = %e, "import failed; retrying later");
         }
-        self.inner
+        self.ctx
             .storage
             .finish_import_run(
                 r,
@@ -255,16 +338,21 @@ impl Engine {
         job: &Job,
         result: Result<(), ConnectorError>,
     ) -> Result<(), EngineError> {
-        let storage = &self.inner.storage;
-        match result {
-            Ok(()) => storage.finish_job(job.id, None, None).await?,
-            Err(e) if e.is_retryable() && job.attempts < 8 => {
-                let wait = doubling(5, job.attempts, chrono::Duration::seconds(5 << 10));
+        let storage = &self.ctx.storage;
+        let retry = self
+            .ctx
+            .config
+            .retry
+            .jobs
+            .wait(failures(job.attempts), Context::unit());
+        match (result, retry) {
+            (Ok(()), _) => storage.finish_job(job.id, None, None).await?,
+            (Err(e), Some(wait)) if e.is_retryable() => {
                 storage
-                    .finish_job(job.id, Some(e.to_string()), Some(Utc::now() + wait))
+                    .finish_job(job.id, Some(e.to_string()), Some(self.ctx.now() + wait))
                     .await?;
             }
-            Err(e) => {
+            (Err(e), _) => {
                 storage
                     .finish_job(job.id, Some(e.to_string()), None)
                     .await?
@@ -281,7 +369,7 @@ impl Engine {
         ch: &Channel,
         conn: &dyn SalesChannel,
     ) -> Result<(), EngineError> {
-        let inner = &self.inner;
+        let inner = &*self.ctx;
         let Some(base) = &inner.config.public_url else {
             return Ok(());
         };
@@ -307,7 +395,7 @@ impl Engine {
     }
 
     async fn store_secret(&self, r: &ChannelRef, ch: &Channel, secret: &str) -> Result<(), String> {
-        let inner = &self.inner;
+        let inner = &*self.ctx;
         let creds = connect::credentials(inner, r)
             .await
             .map_err(|e| e.to_string())?
@@ -326,53 +414,6 @@ impl Engine {
         Ok(())
     }
 
-    async fn download_listings(
-        &self,
-        r: &ChannelRef,
-        ch: &Channel,
-        conn: &dyn SalesChannel,
-    ) -> Result<usize, ConnectorError> {
-        let mut all = Vec::new();
-        let mut page = None;
-        for _ in 0..self.inner.config.max_pages {
-            let p = conn.fetch_listings(page).await?;
-            all.extend(p.listings.into_iter().map(|l| NewListing {
-                listing_id: l.channel_listing_id,
-                channel_sku: l.sku,
-                title: l.title,
-                price: l.price,
-                quantity: l.quantity,
-                raw: l.raw,
-            }));
-            page = p.next_page;
-            if page.is_none() {
-                break;
-            }
-        }
-        let n = all.len();
-        match self
-            .inner
-            .storage
-            .upsert_listings(r, all, ch.settings.add_to_main_products)
-            .await
-        {
-            Ok(report) => {
-                tracing::info!(
-                    listings = report.listings,
-                    mapped = report.mapped,
-                    created = report.products_created,
-                    pushes = report.pushes_enqueued,
-                    "listings downloaded"
-                );
-                if report.pushes_enqueued > 0 {
-                    self.wake_pusher();
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot store listings"),
-        }
-        Ok(n)
-    }
-
     /// Read every page of orders changed since `since`; with `advance`, move
     /// the cursor in the last page's transaction.
     async fn fetch_window(
@@ -387,7 +428,7 @@ impl Engine {
         let mut page = None;
         let mut newest: Option<DateTime<Utc>> = None;
         let (mut pages, mut orders) = (0u64, 0usize);
-        for _ in 0..self.inner.config.max_pages {
+        for _ in 0..self.ctx.config.max_pages {
             let p = conn
                 .fetch_orders(&OrderQuery {
                     updated_since: since,
@@ -406,7 +447,7 @@ impl Engine {
                 .map_err(Stop::Database)?;
             if let Some(id) = job {
                 let progress = json!({ "pages": pages, "orders": orders });
-                if let Err(e) = self.inner.storage.set_job_progress(id, progress).await {
+                if let Err(e) = self.ctx.storage.set_job_progress(id, progress).await {
                     tracing::warn!(job = id, error = %e, "cannot record job progress");
                 }
             }
@@ -418,7 +459,7 @@ impl Engine {
         // Bounded: the cursor did not move past what was read; the next
         // round resumes from it.
         tracing::warn!(
-            pages = self.inner.config.max_pages,
+            pages = self.ctx.config.max_pages,
             "page limit reached; continuing next round"
         );
         Ok(())
@@ -434,7 +475,7 @@ impl Engine {
         cursor: Option<DateTime<Utc>>,
         summary: &mut ImportSummary,
     ) -> Result<(), StorageError> {
-        let storage = &self.inner.storage;
+        let storage = &self.ctx.storage;
         let pushes_before = summary.pushes;
         // Our own back-office copies of marketplace orders are not sales.
         summary.skipped += page.ours.len();
@@ -487,7 +528,7 @@ impl Engine {
         summary.failed += errors.len();
         // The pushes go out while the next pages are read.
         if summary.pushes > pushes_before {
-            self.wake_pusher();
+            self.ctx.signals.push.notify_one();
         }
         if let Err(e) = storage.record_import_errors(r, errors).await {
             if e.is_transient() {
@@ -536,7 +577,7 @@ impl Engine {
         };
         let page = conn.fetch_order(id).await?;
         if page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty() {
-            self.inner
+            self.ctx
                 .storage
                 .record_import_errors(
                     r,

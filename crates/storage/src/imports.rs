@@ -13,7 +13,8 @@ use crate::{ChannelHealth, ChannelRef, Claim, Page, PageRequest, Result};
 #[async_trait]
 pub trait Imports: Send + Sync {
     /// Channels with credentials whose import is due at `now`, or that have
-    /// jobs free to claim (see [`Imports::claim_jobs`] for `stale_before`).
+    /// import jobs (any kind but listings) free to claim (see
+    /// [`Imports::claim_jobs`] for `stale_before`).
     async fn due_channels(
         &self,
         now: DateTime<Utc>,
@@ -77,10 +78,15 @@ pub trait Imports: Send + Sync {
     ) -> Result<JobRecord>;
     /// One job of a channel.
     async fn get_job(&self, channel: &ChannelRef, id: i64) -> Result<JobRecord>;
-    /// Claim up to `limit` due jobs of `channel` (see [`crate::Leases`]
-    /// for when a job is free).
-    async fn claim_jobs(&self, channel: &ChannelRef, claim: &Claim, limit: u32)
-    -> Result<Vec<Job>>;
+    /// Claim up to `limit` due jobs of `channel` of one of `kinds` (see
+    /// [`crate::Leases`] for when a job is free).
+    async fn claim_jobs(
+        &self,
+        channel: &ChannelRef,
+        kinds: &[JobKind],
+        claim: &Claim,
+        limit: u32,
+    ) -> Result<Vec<Job>>;
     /// What a running job has done so far (`{"pages", "orders"}`).
     async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()>;
     /// Finish a job, or (with `retry_at`) release it for a later attempt.
@@ -207,7 +213,24 @@ pub enum JobKind {
     Listings,
 }
 
+/// `kinds` as an SQL list of their stored names (`'import','order'`); an
+/// empty list matches nothing. The names are ours, never user input.
+pub(crate) fn job_kinds(kinds: &[JobKind]) -> String {
+    if kinds.is_empty() {
+        return "NULL".to_owned();
+    }
+    kinds
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl JobKind {
+    /// Every kind the import round runs (all but listings, which the
+    /// listings download takes).
+    pub const IMPORT: [Self; 3] = [Self::Import, Self::Backfill, Self::Order];
+
     /// Stored name.
     #[must_use]
     pub fn as_str(self) -> &'static str {

@@ -21,6 +21,24 @@ pub trait Listings: Send + Sync {
         listings: Vec<NewListing>,
         add_to_main: bool,
     ) -> Result<ListingsReport>;
+    /// Channels with credentials that download products and whose listings
+    /// were last downloaded before `synced_before` (or never), or that have
+    /// a listings job free to claim.
+    async fn due_listings(
+        &self,
+        now: DateTime<Utc>,
+        synced_before: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ChannelRef>>;
+    /// Record why downloading a channel's listings failed, as the channel's
+    /// last error (its import failure count is left alone).
+    async fn record_listings_error(
+        &self,
+        channel: &ChannelRef,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
     /// A channel's listings ordered by listing id (only those that map to
     /// no main product with `unmapped_only`).
     async fn list_listings(

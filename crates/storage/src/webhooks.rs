@@ -73,12 +73,11 @@ pub trait Webhooks: Send + Sync {
         per_endpoint: u32,
         limit: u32,
     ) -> Result<Vec<DueDelivery>>;
-    /// Log an attempt and apply its outcome.
-    async fn record_delivery(
+    /// Log attempts and apply their outcomes, in one transaction (a
+    /// worker records the deliveries it sent together).
+    async fn record_deliveries(
         &self,
-        delivery: &DueDelivery,
-        attempt: AttemptResult,
-        outcome: DeliveryOutcome,
+        results: Vec<(DueDelivery, AttemptResult, DeliveryOutcome)>,
     ) -> Result<()>;
     /// Messages of an endpoint, newest first, optionally in one state.
     async fn list_webhook_messages(

@@ -48,6 +48,8 @@ pub struct Config {
     /// Comma-separated addresses and CIDR networks webhooks and plugins may
     /// reach although they are not public (e.g. `127.0.0.1,10.0.0.0/8`).
     pub outbound_allow: String,
+    /// The workers' tunables (`[engine]`).
+    pub engine: crate::engine_settings::EngineSettings,
 }
 
 impl Config {
@@ -66,6 +68,12 @@ impl Config {
 }
 
 impl Config {
+    /// The workers' settings from `[engine]`, checked.
+    pub fn engine_config(&self) -> anyhow::Result<switchyard_engine::EngineConfig> {
+        self.engine
+            .apply(switchyard_engine::EngineConfig::default())
+    }
+
     /// Give the workers the outbound policy: for webhooks and plugins, and
     /// for every channel's HTTP client. Returns the policy.
     pub fn apply_outbound(
@@ -91,6 +99,7 @@ impl fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("worker_lease_secs", &self.worker_lease_secs)
             .field("outbound_allow", &self.outbound_allow)
+            .field("engine", &self.engine)
             .finish()
     }
 }
@@ -111,6 +120,13 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// The embedded defaults alone.
+    pub fn defaults() -> anyhow::Result<Self> {
+        Figment::from(Toml::string(DEFAULTS))
+            .extract()
+            .context("invalid built-in configuration")
+    }
+
     /// Load defaults → file → environment. `file` is the explicit `--config`
     /// path (which must exist); without it `switchyard.toml` in the working
     /// directory is read if present.
@@ -188,6 +204,60 @@ mod tests {
             jail.set_env("SWITCHYARD_LISTN", "127.0.0.1:1");
             let e = Config::load(None).map(|_| ()).map_err(|e| format!("{e:#}"));
             assert!(e.is_err_and(|e| e.contains("listn")), "a typo is reported");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_engine_defaults_in_the_file_are_the_engine_defaults() {
+        let c: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
+        let from_file = c.engine_config().unwrap();
+        let built_in = switchyard_engine::EngineConfig::default();
+        assert_eq!(from_file.retry, built_in.retry);
+        assert_eq!(from_file.concurrency, built_in.concurrency);
+        assert_eq!(from_file.tick, built_in.tick);
+        assert_eq!(from_file.overlap, built_in.overlap);
+        assert_eq!(from_file.short_overlap, built_in.short_overlap);
+        assert_eq!(from_file.listings_interval, built_in.listings_interval);
+        assert_eq!(from_file.initial_lookback, built_in.initial_lookback);
+        assert_eq!(from_file.max_pages, built_in.max_pages);
+        assert_eq!(from_file.webhook_concurrency, built_in.webhook_concurrency);
+        assert_eq!(from_file.webhook_timeout, built_in.webhook_timeout);
+        assert_eq!(from_file.heartbeat, built_in.heartbeat);
+        assert_eq!(from_file.back_office_tick, built_in.back_office_tick);
+        assert_eq!(from_file.dispatch_batch, built_in.dispatch_batch);
+        assert_eq!(from_file.http.max_attempts, built_in.http.max_attempts);
+        assert_eq!(from_file.http.base_backoff, built_in.http.base_backoff);
+        assert_eq!(
+            from_file.http.request_timeout,
+            built_in.http.request_timeout
+        );
+    }
+
+    #[test]
+    #[allow(
+        clippy::result_large_err,
+        reason = "figment's Jail API fixes the error type"
+    )]
+    fn engine_settings_come_from_the_file_and_bad_ones_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "switchyard.toml",
+                "[engine]\ntick_ms = 50\n[engine.concurrency]\nwebhooks = 200\n[engine.retry.push]\nfirst_ms = 1000\ncap_ms = 60000\njitter = 0.1",
+            )?;
+            let c = Config::load(None).map_err(|e| format!("{e:#}"))?;
+            let e = c.engine_config().map_err(|e| format!("{e:#}"))?;
+            assert_eq!(e.tick, std::time::Duration::from_millis(50));
+            assert_eq!(e.concurrency.webhooks, 200);
+            assert_eq!(e.retry.push.cap_ms, 60_000);
+            assert_eq!(e.concurrency.import, 4, "unset keys keep their defaults");
+            jail.create_file(
+                "switchyard.toml",
+                "[engine.retry.push]\nfirst_ms = 1000\ncap_ms = 60000\njitter = 2.0",
+            )?;
+            let c = Config::load(None).map_err(|e| format!("{e:#}"))?;
+            let err = c.engine_config().map(|_| ()).map_err(|e| format!("{e:#}"));
+            assert!(err.is_err_and(|e| e.contains("engine.retry.push") && e.contains("jitter")));
             Ok(())
         });
     }

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod config;
 pub mod demo;
+pub mod engine_settings;
 pub mod migrate_data;
 pub mod telemetry;
 
@@ -103,7 +104,7 @@ impl Application {
     /// Open storage, load the credential key (creating it on first start)
     /// and bind the listener. Port 0 picks a free port.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        Self::build_with(config, EngineConfig::default()).await
+        Self::build_with(config, config.engine_config()?).await
     }
 
     /// [`build`](Self::build) with explicit worker settings (tests and the

@@ -186,6 +186,7 @@ async fn spawn_on(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(","),
+        engine: Config::defaults().expect("built-in configuration").engine,
     };
     let app = switchyard::Application::build_with(&config, engine)
         .await

@@ -27,11 +27,12 @@ use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
 use super::channels::{channel_ref_from_row, require_channel};
+use super::leases;
 use super::products::{components_of, product_kind};
 use super::stock::totals;
 use super::{
     PgStorage, append_event, at, fetch_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
-    paginate, require_store, stored, time,
+    paginate, pg, require_store, stored, time,
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
@@ -317,6 +318,48 @@ impl Listings for PgStorage {
             .await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn due_listings(
+        &self,
+        now: DateTime<Utc>,
+        synced_before: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ChannelRef>> {
+        let free = leases::free("j", "?1", "?4");
+        let rows = sqlx::query(&pg(&format!(
+            "SELECT account_id, store_id, id FROM channels
+             WHERE credentials IS NOT NULL AND base_url IS NOT NULL
+               AND COALESCE((settings->>'download_products')::boolean, true)
+               AND (listings_synced_at IS NULL OR listings_synced_at < ?2)
+             UNION
+             SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
+             WHERE j.finished_at IS NULL AND j.kind = 'listings' AND j.run_after <= ?1 AND {free}
+             LIMIT ?3"
+        )))
+        .bind(at(now))
+        .bind(at(synced_before))
+        .bind(i64::from(limit.max(1)))
+        .bind(at(stale_before))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn record_listings_error(
+        &self,
+        channel: &ChannelRef,
+        error: &str,
+        when: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
+            .bind(error)
+            .bind(at(when))
+            .bind(channel.channel_id.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn list_listings(

@@ -554,80 +554,83 @@ impl Webhooks for PgStorage {
         Ok(out)
     }
 
-    #[tracing::instrument(skip_all, fields(message = %d.message_id, webhook = %d.endpoint_id))]
-    async fn record_delivery(
+    #[tracing::instrument(skip_all, fields(deliveries = results.len()))]
+    async fn record_deliveries(
         &self,
-        d: &DueDelivery,
-        attempt: AttemptResult,
-        outcome: DeliveryOutcome,
+        results: Vec<(DueDelivery, AttemptResult, DeliveryOutcome)>,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let started = at(attempt.started_at);
-        let (state, next, label) = match &outcome {
-            DeliveryOutcome::Succeeded => ("succeeded", None, "succeeded"),
-            DeliveryOutcome::Failed { retry_at: Some(t) } => ("pending", Some(at(*t)), "retrying"),
-            DeliveryOutcome::Failed { retry_at: None } => ("failed", None, "failed"),
-            DeliveryOutcome::Disable { .. } => ("failed", None, "disabled"),
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, schedule_step = schedule_step + 1,
-               next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL, last_status = $3,
-               last_error = $4, updated_at = $5 WHERE message_id = $6 AND endpoint_id = $7",
-        )
-        .bind(state)
-        .bind(next)
-        .bind(attempt.status.map(i64::from))
-        .bind(&attempt.error)
-        .bind(started)
-        .bind(d.message_id.as_str())
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, started_at, status, latency_ms, response, error, outcome)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1::bigint FROM webhook_endpoints WHERE id = $10)",
-        )
-        .bind(d.message_id.as_str())
-        .bind(d.endpoint_id.as_str())
-        .bind(i64::from(d.attempts) + 1)
-        .bind(started)
-        .bind(attempt.status.map(i64::from))
-        .bind(attempt.latency_ms)
-        .bind(&attempt.response)
-        .bind(&attempt.error)
-        .bind(label)
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN $1 THEN NULL ELSE COALESCE(failing_since, $2) END
-             WHERE id = $3",
-        )
-        .bind(outcome == DeliveryOutcome::Succeeded)
-        .bind(started)
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if let DeliveryOutcome::Disable { reason } = &outcome
-            && let Ok(e) = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await
-            && e.enabled
-        {
-            sqlx::query("UPDATE webhook_endpoints SET enabled = false, disabled_reason = $1, updated_at = $2 WHERE id = $3")
-                .bind(reason)
-                .bind(started)
-                .bind(d.endpoint_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            let e = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await?;
-            journal_webhook(
-                &mut tx,
-                &d.account_id,
-                &e,
-                "webhook.disabled",
-                json!({ "reason": reason, "message_id": d.message_id }),
+        for (d, attempt, outcome) in results {
+            let d = &d;
+            let started = at(attempt.started_at);
+            let (state, next, label) = match &outcome {
+                DeliveryOutcome::Succeeded => ("succeeded", None, "succeeded"),
+                DeliveryOutcome::Failed { retry_at: Some(t) } => {
+                    ("pending", Some(at(*t)), "retrying")
+                }
+                DeliveryOutcome::Failed { retry_at: None } => ("failed", None, "failed"),
+                DeliveryOutcome::Disable { .. } => ("failed", None, "disabled"),
+            };
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, schedule_step = schedule_step + 1,
+                   next_attempt_at = COALESCE($2, next_attempt_at), lease_until = NULL, last_status = $3,
+                   last_error = $4, updated_at = $5 WHERE message_id = $6 AND endpoint_id = $7",
             )
+            .bind(state)
+            .bind(next)
+            .bind(attempt.status.map(i64::from))
+            .bind(&attempt.error)
+            .bind(started)
+            .bind(d.message_id.as_str())
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
             .await?;
-            tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");
+            sqlx::query(
+                "INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, started_at, status, latency_ms, response, error, outcome)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 WHERE EXISTS (SELECT 1::bigint FROM webhook_endpoints WHERE id = $10)",
+            )
+            .bind(d.message_id.as_str())
+            .bind(d.endpoint_id.as_str())
+            .bind(i64::from(d.attempts) + 1)
+            .bind(started)
+            .bind(attempt.status.map(i64::from))
+            .bind(attempt.latency_ms)
+            .bind(&attempt.response)
+            .bind(&attempt.error)
+            .bind(label)
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = CASE WHEN $1 THEN NULL ELSE COALESCE(failing_since, $2) END
+                 WHERE id = $3",
+            )
+            .bind(outcome == DeliveryOutcome::Succeeded)
+            .bind(started)
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if let DeliveryOutcome::Disable { reason } = &outcome
+                && let Ok(e) = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await
+                && e.enabled
+            {
+                sqlx::query("UPDATE webhook_endpoints SET enabled = false, disabled_reason = $1, updated_at = $2 WHERE id = $3")
+                    .bind(reason)
+                    .bind(started)
+                    .bind(d.endpoint_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let e = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await?;
+                journal_webhook(
+                    &mut tx,
+                    &d.account_id,
+                    &e,
+                    "webhook.disabled",
+                    json!({ "reason": reason, "message_id": d.message_id }),
+                )
+                .await?;
+                tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -15,6 +15,7 @@ use super::{
     SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts, stored,
     ts,
 };
+use crate::imports::job_kinds;
 use crate::{
     ChannelHealth, ChannelRef, Claim, ImportErrorRecord, ImportItem, ImportReport, ImportRun,
     Imports, Job, JobKind, JobRecord, NewImportError, Page, PageRequest, Result, StorageError,
@@ -83,7 +84,7 @@ impl Imports for SqliteStorage {
              WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
              UNION
              SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
-             WHERE j.finished_at IS NULL AND j.run_after <= ?1 AND {free}
+             WHERE j.finished_at IS NULL AND j.kind <> 'listings' AND j.run_after <= ?1 AND {free}
              LIMIT ?2"
         ))
         .bind(ts(now))
@@ -376,16 +377,18 @@ impl Imports for SqliteStorage {
     async fn claim_jobs(
         &self,
         channel: &ChannelRef,
+        kinds: &[JobKind],
         claim: &Claim,
         limit: u32,
     ) -> Result<Vec<Job>> {
+        let kinds = job_kinds(kinds);
         let free = leases::free("j", "?4", "?5");
         let take = leases::take("?1", "?6");
         let rows = sqlx::query(&format!(
             "UPDATE jobs SET {take}, attempts = attempts + 1,
                  started_at = COALESCE(started_at, ?4) WHERE id IN (
                 SELECT j.id FROM jobs j WHERE j.channel_id = ?2 AND j.finished_at IS NULL
-                AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
+                AND j.kind IN ({kinds}) AND j.run_after <= ?4 AND {free} ORDER BY j.id LIMIT ?3)
              RETURNING *"
         ))
         .bind(ts(claim.until()))

@@ -26,6 +26,7 @@ use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
 use super::channels::{channel_ref_from_row, require_channel};
+use super::leases;
 use super::products::{components_of, product_kind};
 use super::stock::totals;
 use super::{
@@ -316,6 +317,48 @@ impl Listings for SqliteStorage {
             .await?;
         tx.commit().await?;
         Ok(report)
+    }
+
+    async fn due_listings(
+        &self,
+        now: DateTime<Utc>,
+        synced_before: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ChannelRef>> {
+        let free = leases::free("j", "?1", "?4");
+        let rows = sqlx::query(&format!(
+            "SELECT account_id, store_id, id FROM channels
+             WHERE credentials IS NOT NULL AND base_url IS NOT NULL
+               AND COALESCE(json_extract(settings, '$.download_products'), 1) = 1
+               AND (listings_synced_at IS NULL OR listings_synced_at < ?2)
+             UNION
+             SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
+             WHERE j.finished_at IS NULL AND j.kind = 'listings' AND j.run_after <= ?1 AND {free}
+             LIMIT ?3"
+        ))
+        .bind(ts(now))
+        .bind(ts(synced_before))
+        .bind(i64::from(limit.max(1)))
+        .bind(ts(stale_before))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(channel_ref_from_row).collect()
+    }
+
+    async fn record_listings_error(
+        &self,
+        channel: &ChannelRef,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE channels SET last_error = ?, last_error_at = ? WHERE id = ?")
+            .bind(error)
+            .bind(ts(at))
+            .bind(channel.channel_id.as_str())
+            .execute(&self.write)
+            .await?;
+        Ok(())
     }
 
     async fn list_listings(

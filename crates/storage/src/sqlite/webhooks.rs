@@ -525,80 +525,83 @@ impl Webhooks for SqliteStorage {
         Ok(out)
     }
 
-    #[tracing::instrument(skip_all, fields(message = %d.message_id, webhook = %d.endpoint_id))]
-    async fn record_delivery(
+    #[tracing::instrument(skip_all, fields(deliveries = results.len()))]
+    async fn record_deliveries(
         &self,
-        d: &DueDelivery,
-        attempt: AttemptResult,
-        outcome: DeliveryOutcome,
+        results: Vec<(DueDelivery, AttemptResult, DeliveryOutcome)>,
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        let at = ts(attempt.started_at);
-        let (state, next, label) = match &outcome {
-            DeliveryOutcome::Succeeded => ("succeeded", None, "succeeded"),
-            DeliveryOutcome::Failed { retry_at: Some(t) } => ("pending", Some(ts(*t)), "retrying"),
-            DeliveryOutcome::Failed { retry_at: None } => ("failed", None, "failed"),
-            DeliveryOutcome::Disable { .. } => ("failed", None, "disabled"),
-        };
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, schedule_step = schedule_step + 1,
-               next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, last_status = ?,
-               last_error = ?, updated_at = ? WHERE message_id = ? AND endpoint_id = ?",
-        )
-        .bind(state)
-        .bind(next)
-        .bind(attempt.status.map(i64::from))
-        .bind(&attempt.error)
-        .bind(&at)
-        .bind(d.message_id.as_str())
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, started_at, status, latency_ms, response, error, outcome)
-             SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)",
-        )
-        .bind(d.message_id.as_str())
-        .bind(d.endpoint_id.as_str())
-        .bind(i64::from(d.attempts) + 1)
-        .bind(&at)
-        .bind(attempt.status.map(i64::from))
-        .bind(attempt.latency_ms)
-        .bind(&attempt.response)
-        .bind(&attempt.error)
-        .bind(label)
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE webhook_endpoints SET failing_since = CASE WHEN ?1 THEN NULL ELSE COALESCE(failing_since, ?2) END
-             WHERE id = ?3",
-        )
-        .bind(outcome == DeliveryOutcome::Succeeded)
-        .bind(&at)
-        .bind(d.endpoint_id.as_str())
-        .execute(&mut *tx)
-        .await?;
-        if let DeliveryOutcome::Disable { reason } = &outcome
-            && let Ok(e) = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await
-            && e.enabled
-        {
-            sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?")
-                .bind(reason)
-                .bind(&at)
-                .bind(d.endpoint_id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            let e = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await?;
-            journal_webhook(
-                &mut tx,
-                &d.account_id,
-                &e,
-                "webhook.disabled",
-                json!({ "reason": reason, "message_id": d.message_id }),
+        for (d, attempt, outcome) in results {
+            let d = &d;
+            let at = ts(attempt.started_at);
+            let (state, next, label) = match &outcome {
+                DeliveryOutcome::Succeeded => ("succeeded", None, "succeeded"),
+                DeliveryOutcome::Failed { retry_at: Some(t) } => {
+                    ("pending", Some(ts(*t)), "retrying")
+                }
+                DeliveryOutcome::Failed { retry_at: None } => ("failed", None, "failed"),
+                DeliveryOutcome::Disable { .. } => ("failed", None, "disabled"),
+            };
+            sqlx::query(
+                "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, schedule_step = schedule_step + 1,
+                   next_attempt_at = COALESCE(?, next_attempt_at), lease_until = NULL, last_status = ?,
+                   last_error = ?, updated_at = ? WHERE message_id = ? AND endpoint_id = ?",
             )
+            .bind(state)
+            .bind(next)
+            .bind(attempt.status.map(i64::from))
+            .bind(&attempt.error)
+            .bind(&at)
+            .bind(d.message_id.as_str())
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
             .await?;
-            tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");
+            sqlx::query(
+                "INSERT INTO webhook_attempts (message_id, endpoint_id, attempt, started_at, status, latency_ms, response, error, outcome)
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM webhook_endpoints WHERE id = ?)",
+            )
+            .bind(d.message_id.as_str())
+            .bind(d.endpoint_id.as_str())
+            .bind(i64::from(d.attempts) + 1)
+            .bind(&at)
+            .bind(attempt.status.map(i64::from))
+            .bind(attempt.latency_ms)
+            .bind(&attempt.response)
+            .bind(&attempt.error)
+            .bind(label)
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "UPDATE webhook_endpoints SET failing_since = CASE WHEN ?1 THEN NULL ELSE COALESCE(failing_since, ?2) END
+                 WHERE id = ?3",
+            )
+            .bind(outcome == DeliveryOutcome::Succeeded)
+            .bind(&at)
+            .bind(d.endpoint_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+            if let DeliveryOutcome::Disable { reason } = &outcome
+                && let Ok(e) = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await
+                && e.enabled
+            {
+                sqlx::query("UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?")
+                    .bind(reason)
+                    .bind(&at)
+                    .bind(d.endpoint_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                let e = fetch_endpoint(&mut tx, &d.account_id, &d.endpoint_id).await?;
+                journal_webhook(
+                    &mut tx,
+                    &d.account_id,
+                    &e,
+                    "webhook.disabled",
+                    json!({ "reason": reason, "message_id": d.message_id }),
+                )
+                .await?;
+                tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");
+            }
         }
         tx.commit().await?;
         Ok(())

@@ -36,7 +36,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     s.beat("wrk_a", t0).await.unwrap();
     s.beat("wrk_b", t0).await.unwrap();
     let claimed = s
-        .claim_jobs(&r, &claim("wrk_a", t0, lease), 10)
+        .claim_jobs(&r, &JobKind::IMPORT, &claim("wrk_a", t0, lease), 10)
         .await
         .unwrap();
     assert_eq!(claimed.len(), 1);
@@ -54,7 +54,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     // A's heartbeat is fresh: B cannot take the job.
     let t1 = t0 + Duration::seconds(5);
     assert!(
-        s.claim_jobs(&r, &claim("wrk_b", t1, lease), 10)
+        s.claim_jobs(&r, &JobKind::IMPORT, &claim("wrk_b", t1, lease), 10)
             .await
             .unwrap()
             .is_empty()
@@ -72,7 +72,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
         "the channel is due for its stalled job"
     );
     let taken = s
-        .claim_jobs(&r, &claim("wrk_b", t2, lease), 10)
+        .claim_jobs(&r, &JobKind::IMPORT, &claim("wrk_b", t2, lease), 10)
         .await
         .unwrap();
     assert_eq!(taken.len(), 1);
@@ -86,7 +86,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     let t3 = t2 + Duration::seconds(1);
     s.beat("wrk_c", t3).await.unwrap();
     assert_eq!(
-        s.claim_jobs(&r, &claim("wrk_c", t3, lease), 10)
+        s.claim_jobs(&r, &JobKind::IMPORT, &claim("wrk_c", t3, lease), 10)
             .await
             .unwrap()
             .len(),
@@ -97,7 +97,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     // the database, and a live instance keeps what it holds.
     s.register_instance("wrk_d", t3).await.unwrap();
     let taken = s
-        .claim_jobs(&r, &claim("wrk_d", t3, lease), 10)
+        .claim_jobs(&r, &JobKind::IMPORT, &claim("wrk_d", t3, lease), 10)
         .await
         .unwrap()
         .len();

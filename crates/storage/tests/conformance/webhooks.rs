@@ -82,17 +82,18 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
         response: Some("ok".into()),
         error: None,
     };
-    s.record_delivery(&first[0], attempt(200), DeliveryOutcome::Succeeded)
-        .await
-        .unwrap();
+    // Two outcomes recorded together, in one transaction.
     let retry_at = now + Duration::seconds(5);
-    s.record_delivery(
-        &first[1],
-        attempt(500),
-        DeliveryOutcome::Failed {
-            retry_at: Some(retry_at),
-        },
-    )
+    s.record_deliveries(vec![
+        (first[0].clone(), attempt(200), DeliveryOutcome::Succeeded),
+        (
+            first[1].clone(),
+            attempt(500),
+            DeliveryOutcome::Failed {
+                retry_at: Some(retry_at),
+            },
+        ),
+    ])
     .await
     .unwrap();
     let third = s
@@ -133,13 +134,13 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
     assert_eq!(done.items.len(), 1);
 
     // Disabling records a journal event and stops claims.
-    s.record_delivery(
-        again,
+    s.record_deliveries(vec![(
+        again.clone(),
         attempt(410),
         DeliveryOutcome::Disable {
             reason: "gone".into(),
         },
-    )
+    )])
     .await
     .unwrap();
     let e = s.get_webhook(&a, &e.id).await.unwrap();

@@ -4,12 +4,18 @@
 //! failed with backoff. The connectors look for an earlier attempt before
 //! creating a shipment, so retries and crashes never ship twice.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use switchyard_connectors::channel::FulfilmentPush;
 use switchyard_connectors::error::ConnectorError;
 use switchyard_domain::fulfilment::SyncAction;
+use switchyard_domain::retry::failures;
 use switchyard_storage::{DueFulfilment, SyncResult};
 
-use crate::{Engine, EngineError, connect, doubling};
+use crate::context::Context;
+use crate::driver::{Report, Worker};
+use crate::{EngineError, connect};
 
 /// What one sync round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,50 +26,122 @@ pub struct SyncSummary {
     pub failed: usize,
 }
 
-/// Largest number of fulfilments taken per round.
-const ROUND_LIMIT: u32 = 200;
+impl Report for SyncSummary {
+    fn merge(&mut self, o: Self) {
+        self.synced += o.synced;
+        self.failed += o.failed;
+    }
 
-/// Backoff after `attempts` tries: 5 s doubling, at most 30 minutes (a day
-/// for what the channel cannot do at all).
-fn backoff(attempts: i64, retryable: bool) -> chrono::Duration {
-    if retryable {
-        doubling(5, attempts - 1, chrono::Duration::minutes(30))
-    } else {
-        doubling(60, attempts - 1, chrono::Duration::days(1))
+    fn busy(&self) -> bool {
+        self.synced + self.failed > 0
     }
 }
 
-impl Engine {
-    /// Send every due fulfilment to its channel.
-    pub async fn sync_fulfilments(&self) -> Result<SyncSummary, EngineError> {
-        let due = self
-            .inner
+/// Largest number of fulfilments taken per look.
+const ROUND_LIMIT: usize = 200;
+
+/// The fulfilment sync. Fulfilments of different orders sync at once; the
+/// fulfilments of one order one after the other.
+#[derive(Debug)]
+pub struct FulfilmentSync {
+    ctx: Arc<Context>,
+}
+
+impl Worker for FulfilmentSync {
+    type Unit = DueFulfilment;
+    type Report = SyncSummary;
+    const NAME: &'static str = "fulfilment_sync";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key(d: &DueFulfilment) -> String {
+        format!("{}/{}", d.channel.channel_id, d.channel_order_id)
+    }
+
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        room: usize,
+    ) -> Result<Vec<DueFulfilment>, EngineError> {
+        let limit = u32::try_from(room.min(ROUND_LIMIT)).unwrap_or(200);
+        Ok(self
+            .ctx
             .storage
-            .due_fulfilments(&self.lease(self.now()), ROUND_LIMIT)
-            .await?;
-        let mut summary = SyncSummary::default();
-        for d in due {
-            match self.sync_one(d).await? {
-                Some(true) => summary.synced += 1,
-                Some(false) => summary.failed += 1,
-                None => {}
-            }
+            .due_fulfilments(&self.ctx.lease(now), limit)
+            .await?)
+    }
+
+    async fn run(&self, d: DueFulfilment, now: DateTime<Utc>) -> Result<SyncSummary, EngineError> {
+        Ok(match self.sync_one(d, now).await? {
+            Some(true) => SyncSummary {
+                synced: 1,
+                failed: 0,
+            },
+            Some(false) => SyncSummary {
+                synced: 0,
+                failed: 1,
+            },
+            None => SyncSummary::default(),
+        })
+    }
+
+    fn concurrency(&self) -> usize {
+        self.ctx.config.concurrency.fulfilment
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.ctx.signals.fulfilment
+    }
+
+    fn after(&self, report: &SyncSummary) {
+        if report.busy() {
+            self.ctx.signals.dispatch.notify_one();
         }
-        Ok(summary)
+    }
+}
+
+impl FulfilmentSync {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// Send every fulfilment due at `now` to its channel.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<SyncSummary, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
+    /// When a sync that failed `attempts` times (this one included) is
+    /// tried again.
+    fn retry_at(&self, attempts: i64, retryable: bool) -> DateTime<Utc> {
+        let retry = &self.ctx.config.retry;
+        let policy = if retryable {
+            &retry.fulfilment
+        } else {
+            &retry.fulfilment_refused
+        };
+        let wait = policy
+            .wait(failures(attempts), Context::unit())
+            .unwrap_or(chrono::Duration::days(1));
+        self.ctx.now() + wait
     }
 
     /// One fulfilment: `None` when another worker has it.
     #[tracing::instrument(skip_all, fields(fulfilment = %d.fulfilment.id, channel = %d.channel.channel_id))]
-    async fn sync_one(&self, d: DueFulfilment) -> Result<Option<bool>, EngineError> {
-        let inner = &self.inner;
+    async fn sync_one(
+        &self,
+        d: DueFulfilment,
+        now: DateTime<Utc>,
+    ) -> Result<Option<bool>, EngineError> {
+        let inner = &*self.ctx;
         let f = &d.fulfilment;
         let Some(action) = f.sync.action else {
             return Ok(None);
         };
-        let now = self.now();
         if !inner
             .storage
-            .begin_fulfilment_sync(&f.id, action, &self.lease(now))
+            .begin_fulfilment_sync(&f.id, action, &inner.lease(now))
             .await?
         {
             return Ok(None);
@@ -119,7 +197,7 @@ impl Engine {
                 (
                     SyncResult::Failed {
                         error,
-                        retry_at: self.now() + backoff(attempts, retryable),
+                        retry_at: self.retry_at(attempts, retryable),
                     },
                     false,
                 )

@@ -3,11 +3,16 @@
 //! channel's maximum, and record what the channel confirmed. Failures are
 //! retried with backoff until the channel confirms.
 
-use chrono::Utc;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use switchyard_connectors::channel::{StockOutcome, StockUpdate};
+use switchyard_domain::retry::failures;
 use switchyard_storage::{ChannelRef, DuePush, PushResult};
 
-use crate::{Engine, EngineError, connect, doubling};
+use crate::context::Context;
+use crate::driver::{Report, Worker};
+use crate::{EngineError, connect};
 
 /// What one push round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,41 +25,103 @@ pub struct PushSummary {
     pub failed: usize,
 }
 
-/// Backoff after `attempts` failed tries: 2 s doubling, at most 5 minutes
-/// (an hour for items the channel refused outright).
-fn backoff(attempts: i64, retryable: bool) -> chrono::Duration {
-    let cap = if retryable { 300 } else { 3600 };
-    doubling(2, attempts, chrono::Duration::seconds(cap))
+impl Report for PushSummary {
+    fn merge(&mut self, o: Self) {
+        self.channels += o.channels;
+        self.sent += o.sent;
+        self.failed += o.failed;
+    }
+
+    fn busy(&self) -> bool {
+        self.sent + self.failed > 0
+    }
 }
 
 /// Largest number of pushes read per channel per round.
 const ROUND_LIMIT: u32 = 2000;
 
-impl Engine {
-    /// Push everything due on every channel, the channels concurrently.
-    pub async fn push_due(&self) -> Result<PushSummary, EngineError> {
-        let due = self
-            .inner
-            .storage
-            .channels_with_due_pushes(Utc::now())
-            .await?;
-        let rounds = due.iter().map(|r| self.push_channel(r));
-        let mut total = PushSummary::default();
-        for s in futures::future::join_all(rounds).await {
-            let s = s?;
-            total.channels += 1;
-            total.sent += s.sent;
-            total.failed += s.failed;
+/// The stock pusher. Each channel is pushed on its own round, so a slow or
+/// throttled channel never holds back the others.
+#[derive(Debug)]
+pub struct StockPush {
+    ctx: Arc<Context>,
+}
+
+impl Worker for StockPush {
+    type Unit = ChannelRef;
+    type Report = PushSummary;
+    const NAME: &'static str = "stock_push";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key(unit: &ChannelRef) -> String {
+        unit.channel_id.to_string()
+    }
+
+    async fn due(&self, now: DateTime<Utc>, _room: usize) -> Result<Vec<ChannelRef>, EngineError> {
+        Ok(self.ctx.storage.channels_with_due_pushes(now).await?)
+    }
+
+    async fn run(&self, r: ChannelRef, now: DateTime<Utc>) -> Result<PushSummary, EngineError> {
+        self.push_channel(&r, now).await
+    }
+
+    fn concurrency(&self) -> usize {
+        self.ctx.config.concurrency.push
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.ctx.signals.push
+    }
+
+    fn after(&self, report: &PushSummary) {
+        // Confirmed quantities are journal events (`listing` webhooks).
+        if report.sent > 0 {
+            self.ctx.signals.dispatch.notify_one();
         }
-        Ok(total)
+    }
+}
+
+impl StockPush {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// Push everything due at `now` on every channel, the channels
+    /// concurrently.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<PushSummary, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
+    /// When a push that failed `attempts` times before is tried again.
+    fn retry_at(&self, attempts: i64, retryable: bool) -> DateTime<Utc> {
+        let retry = &self.ctx.config.retry;
+        let policy = if retryable {
+            &retry.push
+        } else {
+            &retry.push_refused
+        };
+        let wait = policy
+            .wait(failures(attempts) + 1, Context::unit())
+            .unwrap_or(chrono::Duration::hours(1));
+        self.ctx.now() + wait
     }
 
     /// Push one channel's due quantities.
     #[tracing::instrument(skip_all, fields(channel = %r.channel_id))]
-    pub async fn push_channel(&self, r: &ChannelRef) -> Result<PushSummary, EngineError> {
-        let inner = &self.inner;
-        let due = inner.storage.due_pushes(r, Utc::now(), ROUND_LIMIT).await?;
-        let mut summary = PushSummary::default();
+    pub async fn push_channel(
+        &self,
+        r: &ChannelRef,
+        now: DateTime<Utc>,
+    ) -> Result<PushSummary, EngineError> {
+        let inner = &*self.ctx;
+        let due = inner.storage.due_pushes(r, now, ROUND_LIMIT).await?;
+        let mut summary = PushSummary {
+            channels: 1,
+            ..PushSummary::default()
+        };
         if due.is_empty() {
             return Ok(summary);
         }
@@ -65,7 +132,7 @@ impl Engine {
                 let results = due
                     .into_iter()
                     .map(|p| {
-                        let retry = Utc::now() + backoff(p.attempts, false);
+                        let retry = self.retry_at(p.attempts, false);
                         (
                             p,
                             PushResult::Failed {
@@ -111,17 +178,17 @@ impl Engine {
                                 error: format!(
                                     "the channel holds {actual:?}, not what we last pushed"
                                 ),
-                                retry_at: Some(Utc::now()),
+                                retry_at: Some(self.ctx.now()),
                             },
                             Some(StockOutcome::Failed { reason, retryable }) => {
                                 PushResult::Failed {
-                                    retry_at: Some(Utc::now() + backoff(p.attempts, retryable)),
+                                    retry_at: Some(self.retry_at(p.attempts, retryable)),
                                     error: reason,
                                 }
                             }
                             None => PushResult::Failed {
                                 error: "the channel returned no outcome for this item".into(),
-                                retry_at: Some(Utc::now() + backoff(p.attempts, true)),
+                                retry_at: Some(self.retry_at(p.attempts, true)),
                             },
                         };
                         (p, r)
@@ -133,7 +200,7 @@ impl Engine {
                         .iter()
                         .cloned()
                         .map(|p| {
-                            let retry = Utc::now() + backoff(p.attempts, e.is_retryable());
+                            let retry = self.retry_at(p.attempts, e.is_retryable());
                             (
                                 p,
                                 PushResult::Failed {

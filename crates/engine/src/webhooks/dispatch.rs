@@ -1,0 +1,234 @@
+//! Webhook dispatch: journal events into messages, one round after another
+//! while events wait (see the module docs of `webhooks`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use switchyard_domain::ids::{ChannelId, FulfilmentId, MessageId, OrderId, StoreId, WebhookId};
+use switchyard_domain::stock::kit_availability;
+use switchyard_domain::values::Sku;
+use switchyard_domain::webhook::EventType;
+use switchyard_storage::{
+    NewWebhookMessage, OwnedEvent, SnapshotEntry, StorageError, WebhookEndpoint,
+};
+
+use super::{order_json, to_json};
+use crate::EngineError;
+use crate::context::Context;
+use crate::driver::Worker;
+
+/// The webhook dispatch worker.
+#[derive(Debug)]
+pub struct WebhookDispatch {
+    ctx: Arc<Context>,
+}
+
+impl Worker for WebhookDispatch {
+    type Unit = ();
+    /// Messages recorded.
+    type Report = usize;
+    const NAME: &'static str = "webhook_dispatch";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key((): &()) -> String {
+        String::new()
+    }
+
+    async fn due(&self, _now: DateTime<Utc>, _room: usize) -> Result<Vec<()>, EngineError> {
+        Ok(vec![()])
+    }
+
+    async fn run(&self, (): (), _now: DateTime<Utc>) -> Result<usize, EngineError> {
+        self.dispatch().await
+    }
+
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.ctx.signals.dispatch
+    }
+
+    fn after(&self, messages: &usize) {
+        if *messages > 0 {
+            self.ctx.signals.delivery.notify_one();
+        }
+    }
+}
+
+impl WebhookDispatch {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self { ctx }
+    }
+
+    /// Dispatch one batch of journal events; how many messages it recorded.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
+    /// Turn undispatched journal events into messages for the endpoints
+    /// that want them. Returns how many messages were recorded.
+    async fn dispatch(&self) -> Result<usize, EngineError> {
+        let storage = &self.ctx.storage;
+        let batch = self.ctx.config.dispatch_batch;
+        let (cursor, events) = storage.undispatched_events(batch).await?;
+        let Some(to) = events.last().map(|e| e.seq) else {
+            return Ok(0);
+        };
+        let stores: BTreeSet<StoreId> = events
+            .iter()
+            .filter(|e| !kinds(e).is_empty())
+            .map(|e| e.store_id.clone())
+            .collect();
+        let stores: Vec<StoreId> = stores.into_iter().collect();
+        let mut by_store: BTreeMap<StoreId, Vec<WebhookEndpoint>> = BTreeMap::new();
+        for e in storage.webhooks_of_stores(&stores).await? {
+            by_store.entry(e.store_id.clone()).or_default().push(e);
+        }
+        let mut messages = Vec::new();
+        for ev in &events {
+            let mut rendered: Option<Vec<(String, Value)>> = None;
+            for kind in kinds(ev) {
+                let wanting: Vec<&WebhookEndpoint> = by_store
+                    .get(&ev.store_id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| e.wants(kind))
+                    .collect();
+                if wanting.is_empty() {
+                    continue;
+                }
+                // Kept for disabled endpoints too (a replay sends it), sent
+                // to enabled ones.
+                let endpoints: Vec<WebhookId> = wanting
+                    .iter()
+                    .filter(|e| e.enabled)
+                    .map(|e| e.id.clone())
+                    .collect();
+                if rendered.is_none() {
+                    rendered = Some(self.render(ev).await?);
+                }
+                for (entity_key, data) in rendered.iter().flatten() {
+                    let body = json!({ "type": kind, "timestamp": ev.created_at, "data": data });
+                    messages.push(NewWebhookMessage {
+                        id: MessageId::generate(),
+                        account_id: ev.account_id.clone(),
+                        store_id: ev.store_id.clone(),
+                        event_type: kind.to_string(),
+                        journal_seq: Some(ev.seq),
+                        entity_key: Some(format!("{kind}/{entity_key}")),
+                        body: body.to_string(),
+                        created_at: ev.created_at,
+                        endpoints: endpoints.clone(),
+                    });
+                }
+            }
+        }
+        let n = messages.len();
+        if !storage.dispatch_messages(cursor, to, messages).await? {
+            // Another worker dispatched these events first.
+            return Ok(0);
+        }
+        if n > 0 {
+            tracing::debug!(messages = n, through = to, "webhook messages dispatched");
+        }
+        Ok(n)
+    }
+
+    /// The entities an event is about, each with its key and its current
+    /// form in the unified format. An entity that no longer exists is
+    /// sent as the event recorded it.
+    async fn render(&self, ev: &OwnedEvent) -> Result<Vec<(String, Value)>, EngineError> {
+        let s = &self.ctx.storage;
+        let (acc, store) = (&ev.account_id, &ev.store_id);
+        let found = |r: Result<Value, StorageError>| match r {
+            Ok(v) => Ok(v),
+            Err(StorageError::NotFound { .. }) => Ok(ev.payload.clone()),
+            Err(e) => Err(e),
+        };
+        let one = |v: Value| vec![(ev.entity_id.clone(), v)];
+        Ok(match ev.entity_type.as_str() {
+            "order" => match OrderId::parse(&ev.entity_id) {
+                Ok(id) => one(found(order_json(s.as_ref(), acc, &id).await)?),
+                Err(_) => one(ev.payload.clone()),
+            },
+            "fulfilment" => match FulfilmentId::parse(&ev.entity_id) {
+                Ok(id) => one(found(s.get_fulfilment(acc, &id).await.map(to_json))?),
+                Err(_) => one(ev.payload.clone()),
+            },
+            "product" | "stock" => match Sku::parse(&ev.entity_id) {
+                Ok(sku) => one(found(self.product_json(acc, store, &sku).await)?),
+                Err(_) => one(ev.payload.clone()),
+            },
+            "listing" => {
+                // A stock confirmation names many listings of one channel.
+                let keys: Vec<(String, String)> = match ev.entity_id.split_once(':') {
+                    Some((ch, l)) => vec![(ch.to_owned(), l.to_owned())],
+                    None => ev.payload["quantities"]
+                        .as_object()
+                        .map(|q| {
+                            q.keys()
+                                .map(|l| (ev.entity_id.clone(), l.clone()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                };
+                let mut out = Vec::with_capacity(keys.len());
+                for (ch, listing) in keys {
+                    let data = match ChannelId::parse(&ch) {
+                        Ok(c) => found(s.get_listing(acc, store, &c, &listing).await.map(to_json))?,
+                        Err(_) => ev.payload.clone(),
+                    };
+                    out.push((format!("{ch}:{listing}"), data));
+                }
+                out
+            }
+            _ => Vec::new(),
+        })
+    }
+
+    async fn product_json(
+        &self,
+        acc: &switchyard_domain::ids::AccountId,
+        store: &StoreId,
+        sku: &Sku,
+    ) -> Result<Value, StorageError> {
+        let s = &self.ctx.storage;
+        let product = s.get_product(acc, store, sku).await?;
+        let kit = product.is_kit();
+        let mut v = to_json(product);
+        v["kit"] = json!(kit);
+        let snap = s
+            .stock_snapshot(acc, store, std::slice::from_ref(sku))
+            .await?;
+        v["stock"] = match snap.entries.get(sku) {
+            Some(SnapshotEntry::Plain(l)) => json!({
+                "on_hand": l.on_hand(), "committed": l.committed(), "available": l.available(),
+            }),
+            Some(SnapshotEntry::Kit(parts)) => {
+                let parts: Vec<(Sku, i64, i64)> = parts
+                    .iter()
+                    .map(|(c, l)| (c.sku.clone(), c.quantity, l.available()))
+                    .collect();
+                json!({ "available": kit_availability(&parts).available })
+            }
+            None => Value::Null,
+        };
+        Ok(v)
+    }
+}
+
+/// The webhook event types of a journal event.
+fn kinds(ev: &OwnedEvent) -> Vec<EventType> {
+    EventType::for_journal(
+        &ev.entity_type,
+        &ev.event_type,
+        ev.payload["state"].as_str(),
+    )
+}
