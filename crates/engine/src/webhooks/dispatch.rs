@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use serde_json::{Value, json};
 use switchyard_domain::ids::{ChannelId, FulfilmentId, MessageId, OrderId, StoreId, WebhookId};
 use switchyard_domain::stock::kit_availability;
@@ -18,6 +19,9 @@ use super::{order_json, to_json};
 use crate::EngineError;
 use crate::context::Context;
 use crate::driver::Worker;
+
+/// Entities read at once while rendering a round's events.
+const RENDER_PARALLELISM: usize = 8;
 
 /// The webhook dispatch worker.
 #[derive(Debug)]
@@ -91,16 +95,41 @@ impl WebhookDispatch {
         for e in storage.webhooks_of_stores(&stores).await? {
             by_store.entry(e.store_id.clone()).or_default().push(e);
         }
-        let mut messages = Vec::new();
-        for ev in &events {
-            let mut rendered: Option<Vec<(String, Value)>> = None;
-            for kind in kinds(ev) {
-                let wanting: Vec<&WebhookEndpoint> = by_store
-                    .get(&ev.store_id)
+        let wanted = |ev: &OwnedEvent, kind: EventType| {
+            by_store
+                .get(&ev.store_id)
+                .into_iter()
+                .flatten()
+                .filter(move |e| e.wants(kind))
+        };
+        // The entities of the events someone wants, read side by side (the
+        // order of the events is kept).
+        let events_ref = &events;
+        let wanted_ref = &wanted;
+        let rendered: Vec<Option<Vec<(String, Value)>>> = futures::stream::iter(0..events.len())
+            .map(|i| async move {
+                let (ev, wanted) = (&events_ref[i], wanted_ref);
+                if kinds(ev)
                     .into_iter()
-                    .flatten()
-                    .filter(|e| e.wants(kind))
-                    .collect();
+                    .any(|k| wanted(ev, k).next().is_some())
+                {
+                    self.render(ev).await.map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .buffered(RENDER_PARALLELISM)
+            .collect::<Vec<Result<_, EngineError>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        let mut messages = Vec::new();
+        for (ev, rendered) in events.iter().zip(rendered) {
+            let Some(rendered) = rendered else {
+                continue;
+            };
+            for kind in kinds(ev) {
+                let wanting: Vec<&WebhookEndpoint> = wanted(ev, kind).collect();
                 if wanting.is_empty() {
                     continue;
                 }
@@ -111,10 +140,7 @@ impl WebhookDispatch {
                     .filter(|e| e.enabled)
                     .map(|e| e.id.clone())
                     .collect();
-                if rendered.is_none() {
-                    rendered = Some(self.render(ev).await?);
-                }
-                for (entity_key, data) in rendered.iter().flatten() {
+                for (entity_key, data) in &rendered {
                     let body = json!({ "type": kind, "timestamp": ev.created_at, "data": data });
                     messages.push(NewWebhookMessage {
                         id: MessageId::generate(),
