@@ -63,8 +63,9 @@ pub struct EngineConfig {
     pub retry: Retries,
 }
 
-/// Units of work each worker runs at once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Units of work each worker runs at once (`[engine.concurrency]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Concurrency {
     /// Channels imported at once.
     pub import: usize,
@@ -83,6 +84,22 @@ pub struct Concurrency {
     pub webhooks: usize,
 }
 
+impl Concurrency {
+    /// Every worker's concurrency with its name, to check settings.
+    #[must_use]
+    pub fn named(&self) -> [(&'static str, usize); 7] {
+        [
+            ("import", self.import),
+            ("listings", self.listings),
+            ("push", self.push),
+            ("fulfilment", self.fulfilment),
+            ("back_office", self.back_office),
+            ("plugins", self.plugins),
+            ("webhooks", self.webhooks),
+        ]
+    }
+}
+
 impl Default for Concurrency {
     fn default() -> Self {
         Self {
@@ -97,8 +114,9 @@ impl Default for Concurrency {
     }
 }
 
-/// The retry policy of each kind of work.
-#[derive(Debug, Clone, PartialEq)]
+/// The retry policy of each kind of work (`[engine.retry.*]`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Retries {
     /// A channel whose import round failed (never later than its cadence).
     pub import: RetryPolicy,

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
-use switchyard_domain::retry::RetryPolicy;
 use switchyard_engine::{Concurrency, EngineConfig, Retries};
 
 /// The workers' settings as written in the configuration file.
@@ -35,24 +34,11 @@ pub struct EngineSettings {
     /// Deliveries in flight per webhook endpoint.
     pub webhook_concurrency: u32,
     /// Units of work each worker runs at once.
-    pub concurrency: ConcurrencySettings,
+    pub concurrency: Concurrency,
     /// Channel traffic: timeouts, attempts, backoff.
     pub http: HttpSettings,
     /// When failed work is tried again, per kind of work.
-    pub retry: RetrySettings,
-}
-
-/// `[engine.concurrency]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConcurrencySettings {
-    pub import: usize,
-    pub listings: usize,
-    pub push: usize,
-    pub fulfilment: usize,
-    pub back_office: usize,
-    pub plugins: usize,
-    pub webhooks: usize,
+    pub retry: Retries,
 }
 
 /// `[engine.http]`: every channel's HTTP client.
@@ -66,22 +52,6 @@ pub struct HttpSettings {
     pub max_backoff_ms: u64,
     pub max_retry_after_secs: u64,
     pub max_concurrency: usize,
-}
-
-/// `[engine.retry.*]`: one retry policy per kind of work.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetrySettings {
-    pub import: RetryPolicy,
-    pub jobs: RetryPolicy,
-    pub listings: RetryPolicy,
-    pub push: RetryPolicy,
-    pub push_refused: RetryPolicy,
-    pub fulfilment: RetryPolicy,
-    pub fulfilment_refused: RetryPolicy,
-    pub back_office: RetryPolicy,
-    pub plugins: RetryPolicy,
-    pub webhooks: RetryPolicy,
 }
 
 fn positive(name: &str, v: u64) -> anyhow::Result<()> {
@@ -101,36 +71,14 @@ impl EngineSettings {
         positive("dispatch_batch", u64::from(self.dispatch_batch))?;
         positive("webhook_timeout_secs", u64::from(self.webhook_timeout_secs))?;
         positive("webhook_concurrency", u64::from(self.webhook_concurrency))?;
-        let c = &self.concurrency;
-        for (name, v) in [
-            ("import", c.import),
-            ("listings", c.listings),
-            ("push", c.push),
-            ("fulfilment", c.fulfilment),
-            ("back_office", c.back_office),
-            ("plugins", c.plugins),
-            ("webhooks", c.webhooks),
-        ] {
+        for (name, v) in self.concurrency.named() {
             positive(&format!("concurrency.{name}"), v as u64)?;
         }
         let h = &self.http;
         positive("http.max_attempts", u64::from(h.max_attempts))?;
         positive("http.request_timeout_ms", h.request_timeout_ms)?;
         positive("http.max_concurrency", h.max_concurrency as u64)?;
-        let r = &self.retry;
-        let retry = Retries {
-            import: r.import.clone(),
-            jobs: r.jobs.clone(),
-            listings: r.listings.clone(),
-            push: r.push.clone(),
-            push_refused: r.push_refused.clone(),
-            fulfilment: r.fulfilment.clone(),
-            fulfilment_refused: r.fulfilment_refused.clone(),
-            back_office: r.back_office.clone(),
-            plugins: r.plugins.clone(),
-            webhooks: r.webhooks.clone(),
-        };
-        for (name, p) in retry.named() {
+        for (name, p) in self.retry.named() {
             p.check()
                 .map_err(anyhow::Error::msg)
                 .with_context(|| format!("engine.retry.{name}"))?;
@@ -155,17 +103,9 @@ impl EngineSettings {
             dispatch_batch: self.dispatch_batch,
             webhook_timeout: Duration::from_secs(u64::from(self.webhook_timeout_secs)),
             webhook_concurrency: self.webhook_concurrency,
-            concurrency: Concurrency {
-                import: c.import,
-                listings: c.listings,
-                push: c.push,
-                fulfilment: c.fulfilment,
-                back_office: c.back_office,
-                plugins: c.plugins,
-                webhooks: c.webhooks,
-            },
+            concurrency: self.concurrency.clone(),
             http,
-            retry,
+            retry: self.retry.clone(),
             ..base
         })
     }

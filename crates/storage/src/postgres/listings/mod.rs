@@ -11,12 +11,19 @@
 //! the same SKU when the store has it; listings follow when products or
 //! mappings appear.
 
+mod mapping;
+
+pub(crate) use mapping::{
+    listing_key, map_listings_to_new_products, map_sku, map_skus, remap_listings,
+};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
@@ -30,8 +37,8 @@ use super::leases;
 use super::products::{components_of, product_kind};
 use super::stock::totals;
 use super::{
-    SqliteStorage, append_event, fetch_in, fetch_in_by, fetch_limit, now_text, paginate,
-    parse_opt_ts, parse_ts, require_store, stored, ts,
+    PgStorage, append_event, at, fetch_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
+    paginate, pg, require_store, stored, time,
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
@@ -45,7 +52,7 @@ use crate::{
 /// listings with their open pushes, the channels' rules, the SKUs' totals,
 /// one update superseding open pushes, and batched inserts.
 pub(crate) async fn enqueue_targets(
-    conn: &mut SqliteConnection,
+    conn: &mut PgConnection,
     store: &StoreId,
     skus: &BTreeSet<String>,
     cause: &str,
@@ -84,18 +91,17 @@ pub(crate) async fn enqueue_targets(
     }
     // The store's channels: which sync stock, and their rules.
     let mut rules_of: HashMap<String, StockRules> = HashMap::new();
-    for (id, settings, rules) in sqlx::query_as::<_, (String, String, String)>(
-        "SELECT id, settings, stock_rules FROM channels WHERE store_id = ?",
-    )
-    .bind(store.as_str())
-    .fetch_all(&mut *conn)
-    .await?
+    for (id, settings, rules) in
+        sqlx::query_as::<_, (String, serde_json::Value, serde_json::Value)>(
+            "SELECT id, settings, stock_rules FROM channels WHERE store_id = $1",
+        )
+        .bind(store.as_str())
+        .fetch_all(&mut *conn)
+        .await?
     {
-        let settings: ChannelSettings = serde_json::from_str(&settings)
-            .map_err(|e| StorageError::corrupt("channel settings", e))?;
+        let settings: ChannelSettings = from_json("channel settings", settings)?;
         if settings.auto_sync_stock {
-            let rules: StockRules = serde_json::from_str(&rules)
-                .map_err(|e| StorageError::corrupt("stock rules", e))?;
+            let rules: StockRules = from_json("stock rules", rules)?;
             rules_of.insert(id, rules);
         }
     }
@@ -140,11 +146,12 @@ pub(crate) async fn enqueue_targets(
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
     let plan = plan_pushes(&targets, &rules_of, &kits, available);
-    let superseded = plan.supersede;
+    let mut superseded = plan.supersede;
+    superseded.sort_unstable();
     let inserts: Vec<(&ListingPushState, i64)> =
         plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
     for chunk in superseded.chunks(400) {
-        let mut q: QueryBuilder<Sqlite> =
+        let mut q: QueryBuilder<Postgres> =
             QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
         let mut sep = q.separated(", ");
         for id in chunk {
@@ -153,9 +160,9 @@ pub(crate) async fn enqueue_targets(
         q.push(")");
         q.build().execute(&mut *conn).await?;
     }
-    let now = now_text();
+    let now = now();
     for chunk in inserts.chunks(400) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at) ",
         );
         q.push_values(chunk, |mut b, (t, quantity)| {
@@ -166,25 +173,25 @@ pub(crate) async fn enqueue_targets(
                 .push_bind(*quantity)
                 .push_bind("pending")
                 .push_bind(cause)
-                .push_bind(&now)
-                .push_bind(&now);
+                .push_bind(now)
+                .push_bind(now);
         });
         q.build().execute(&mut *conn).await?;
     }
     Ok(inserts.len())
 }
 
-fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
+fn mapping_from_row(r: &PgRow) -> Result<SkuMapping> {
     Ok(SkuMapping {
         channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
         channel_sku: r.try_get("channel_sku")?,
         sku: stored("sku", Sku::parse(r.try_get("sku")?))?,
-        created_at: parse_ts(r.try_get("created_at")?)?,
+        created_at: time(r.try_get("created_at")?)?,
     })
 }
 
 #[async_trait]
-impl Listings for SqliteStorage {
+impl Listings for PgStorage {
     #[tracing::instrument(skip_all, fields(channel = %channel.channel_id, listings = listings.len()))]
     async fn upsert_listings(
         &self,
@@ -193,9 +200,9 @@ impl Listings for SqliteStorage {
         add_to_main: bool,
     ) -> Result<ListingsReport> {
         let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, ch).await?;
-        let now = now_text();
+        let now = now();
         let mut report = ListingsReport::default();
         let mut touched = BTreeSet::new();
         let mut created = BTreeSet::new();
@@ -223,12 +230,12 @@ impl Listings for SqliteStorage {
                     title: title.chars().take(500).collect(),
                     ..ProductAttributes::default()
                 };
-                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES (?, ?, ?, 0, ?, ?)")
+                sqlx::query("INSERT INTO products (store_id, sku, title, is_kit, created_at, updated_at) VALUES ($1, $2, $3, FALSE, $4, $5)")
                     .bind(store.as_str())
                     .bind(new_sku.as_str())
                     .bind(&attributes.title)
-                    .bind(&now)
-                    .bind(&now)
+                    .bind(now)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 let ev = NewEvent {
@@ -243,7 +250,7 @@ impl Listings for SqliteStorage {
                 sku = Some(new_sku.to_string());
             }
             let before: Option<ListingShape> = sqlx::query_as(
-                "SELECT sku, channel_sku, title, price FROM listings WHERE channel_id = ? AND listing_id = ?",
+                "SELECT sku, channel_sku, title, price FROM listings WHERE channel_id = $1 AND listing_id = $2",
             )
             .bind(ch.as_str())
             .bind(&l.listing_id)
@@ -276,10 +283,10 @@ impl Listings for SqliteStorage {
             // target equal to it needs no push.
             sqlx::query(
                 "INSERT INTO listings (channel_id, listing_id, store_id, channel_sku, sku, title, price, channel_quantity, raw, confirmed_quantity, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (channel_id, listing_id) DO UPDATE SET channel_sku = excluded.channel_sku, sku = excluded.sku,
                    title = excluded.title, price = excluded.price, channel_quantity = excluded.channel_quantity, raw = excluded.raw,
-                   confirmed_quantity = CASE WHEN listings.sku IS excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
+                   confirmed_quantity = CASE WHEN listings.sku IS NOT DISTINCT FROM excluded.sku THEN COALESCE(listings.confirmed_quantity, excluded.confirmed_quantity)
                                              ELSE excluded.confirmed_quantity END,
                    updated_at = excluded.updated_at",
             )
@@ -291,10 +298,10 @@ impl Listings for SqliteStorage {
             .bind(&l.title)
             .bind(l.price)
             .bind(l.quantity)
-            .bind(l.raw.to_string())
+            .bind(&l.raw)
             .bind(l.quantity)
-            .bind(&now)
-            .bind(&now)
+            .bind(now)
+            .bind(now)
             .execute(&mut *tx)
             .await?;
             report.listings += 1;
@@ -310,8 +317,8 @@ impl Listings for SqliteStorage {
         // Products this channel's listings created: the other channels'
         // listings of those SKUs map to them too.
         map_listings_to_new_products(&mut tx, store, &created).await?;
-        sqlx::query("UPDATE channels SET listings_synced_at = ? WHERE id = ?")
-            .bind(&now)
+        sqlx::query("UPDATE channels SET listings_synced_at = $1 WHERE id = $2")
+            .bind(now)
             .bind(ch.as_str())
             .execute(&mut *tx)
             .await?;
@@ -327,21 +334,21 @@ impl Listings for SqliteStorage {
         limit: u32,
     ) -> Result<Vec<ChannelRef>> {
         let free = leases::free("j", "?1", "?4");
-        let rows = sqlx::query(&format!(
+        let rows = sqlx::query(&pg(&format!(
             "SELECT account_id, store_id, id FROM channels
              WHERE credentials IS NOT NULL AND base_url IS NOT NULL
-               AND COALESCE(json_extract(settings, '$.download_products'), 1) = 1
+               AND COALESCE((settings->>'download_products')::boolean, true)
                AND (listings_synced_at IS NULL OR listings_synced_at < ?2)
              UNION
              SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
              WHERE j.finished_at IS NULL AND j.kind = 'listings' AND j.run_after <= ?1 AND {free}
              LIMIT ?3"
-        ))
-        .bind(ts(now))
-        .bind(ts(synced_before))
+        )))
+        .bind(at(now))
+        .bind(at(synced_before))
         .bind(i64::from(limit.max(1)))
-        .bind(ts(stale_before))
-        .fetch_all(&self.read)
+        .bind(at(stale_before))
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(channel_ref_from_row).collect()
     }
@@ -350,13 +357,13 @@ impl Listings for SqliteStorage {
         &self,
         channel: &ChannelRef,
         error: &str,
-        at: DateTime<Utc>,
+        when: DateTime<Utc>,
     ) -> Result<()> {
-        sqlx::query("UPDATE channels SET last_error = ?, last_error_at = ? WHERE id = ?")
+        sqlx::query("UPDATE channels SET last_error = $1, last_error_at = $2 WHERE id = $3")
             .bind(error)
-            .bind(ts(at))
+            .bind(at(when))
             .bind(channel.channel_id.as_str())
-            .execute(&self.write)
+            .execute(&self.pool)
             .await?;
         Ok(())
     }
@@ -369,7 +376,7 @@ impl Listings for SqliteStorage {
         page: &PageRequest,
         unmapped_only: bool,
     ) -> Result<Page<ListingRecord>> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
         let after = page.after.as_deref().unwrap_or("");
         let items = read_listings(
@@ -391,7 +398,7 @@ impl Listings for SqliteStorage {
         channel: &ChannelId,
         listing_id: &str,
     ) -> Result<ListingRecord> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
         read_listings(&mut tx, channel, "", Some(listing_id), false, 1)
             .await?
@@ -407,21 +414,21 @@ impl Listings for SqliteStorage {
         channel_sku: &str,
         sku: &Sku,
     ) -> Result<SkuMapping> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
         if product_kind(&mut tx, store, sku.as_str()).await?.is_none() {
             return Err(StorageError::NotFound { entity: "product" });
         }
-        let now = now_text();
+        let now = now();
         sqlx::query(
-            "INSERT INTO sku_mappings (channel_id, channel_sku, store_id, sku, created_at) VALUES (?, ?, ?, ?, ?)
+            "INSERT INTO sku_mappings (channel_id, channel_sku, store_id, sku, created_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (channel_id, channel_sku) DO UPDATE SET sku = excluded.sku, created_at = excluded.created_at",
         )
         .bind(channel.as_str())
         .bind(channel_sku)
         .bind(store.as_str())
         .bind(sku.as_str())
-        .bind(&now)
+        .bind(now)
         .execute(&mut *tx)
         .await?;
         remap_listings(&mut tx, store, channel, channel_sku).await?;
@@ -432,11 +439,12 @@ impl Listings for SqliteStorage {
             payload: json!({ "channel_sku": channel_sku, "sku": sku }),
         };
         append_event(&mut tx, account, store, &ev).await?;
-        let r = sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
-            .bind(channel.as_str())
-            .bind(channel_sku)
-            .fetch_one(&mut *tx)
-            .await?;
+        let r =
+            sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = $1 AND channel_sku = $2")
+                .bind(channel.as_str())
+                .bind(channel_sku)
+                .fetch_one(&mut *tx)
+                .await?;
         let m = mapping_from_row(&r)?;
         tx.commit().await?;
         Ok(m)
@@ -449,9 +457,9 @@ impl Listings for SqliteStorage {
         channel: &ChannelId,
         channel_sku: &str,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        let n = sqlx::query("DELETE FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
+        let n = sqlx::query("DELETE FROM sku_mappings WHERE channel_id = $1 AND channel_sku = $2")
             .bind(channel.as_str())
             .bind(channel_sku)
             .execute(&mut *tx)
@@ -480,9 +488,9 @@ impl Listings for SqliteStorage {
         store: &StoreId,
         channel: &ChannelId,
     ) -> Result<Vec<SkuMapping>> {
-        let mut tx = self.read.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = ? ORDER BY channel_sku")
+        sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = $1 ORDER BY channel_sku")
             .bind(channel.as_str())
             .fetch_all(&mut *tx)
             .await?
@@ -492,10 +500,10 @@ impl Listings for SqliteStorage {
     }
 
     async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize> {
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.pool.begin().await?;
         require_store(&mut tx, account, store).await?;
         let skus: Vec<String> = sqlx::query_scalar(
-            "SELECT DISTINCT sku FROM listings WHERE store_id = ? AND sku IS NOT NULL",
+            "SELECT DISTINCT sku FROM listings WHERE store_id = $1 AND sku IS NOT NULL",
         )
         .bind(store.as_str())
         .fetch_all(&mut *tx)
@@ -508,10 +516,10 @@ impl Listings for SqliteStorage {
     async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {
         let rows = sqlx::query(
             "SELECT DISTINCT c.account_id, c.store_id, c.id FROM stock_pushes p JOIN channels c ON c.id = p.channel_id
-             WHERE p.state IN ('pending', 'error') AND p.next_attempt_at <= ? AND c.credentials IS NOT NULL",
+             WHERE p.state IN ('pending', 'error') AND p.next_attempt_at <= $1 AND c.credentials IS NOT NULL",
         )
-        .bind(ts(now))
-        .fetch_all(&self.read)
+        .bind(at(now))
+        .fetch_all(&self.pool)
         .await?;
         rows.iter().map(channel_ref_from_row).collect()
     }
@@ -526,13 +534,13 @@ impl Listings for SqliteStorage {
         let rows = sqlx::query(
             "SELECT p.id, p.listing_id, p.sku, p.quantity, p.attempts, p.created_at, l.confirmed_quantity
              FROM stock_pushes p JOIN listings l ON l.channel_id = p.channel_id AND l.listing_id = p.listing_id
-             WHERE p.channel_id = ? AND p.state IN ('pending', 'error') AND p.next_attempt_at <= ?
-             ORDER BY p.quantity = 0 DESC, p.id LIMIT ?",
+             WHERE p.channel_id = $1 AND p.state IN ('pending', 'error') AND p.next_attempt_at <= $2
+             ORDER BY p.quantity = 0 DESC, p.id LIMIT $3",
         )
         .bind(channel.channel_id.as_str())
-        .bind(ts(now))
+        .bind(at(now))
         .bind(i64::from(limit.max(1)))
-        .fetch_all(&self.read)
+        .fetch_all(&self.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -543,7 +551,7 @@ impl Listings for SqliteStorage {
                     quantity: r.try_get("quantity")?,
                     confirmed: r.try_get("confirmed_quantity")?,
                     attempts: r.try_get("attempts")?,
-                    created_at: parse_ts(r.try_get("created_at")?)?,
+                    created_at: time(r.try_get("created_at")?)?,
                 })
             })
             .collect()
@@ -554,56 +562,75 @@ impl Listings for SqliteStorage {
         channel: &ChannelRef,
         results: Vec<(DuePush, PushResult)>,
     ) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        let now = now_text();
+        let mut tx = self.pool.begin().await?;
+        let now = now();
         // The newest push per listing says what the channel now holds.
         let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
         let mut sent: Vec<i64> = Vec::new();
+        let mut failed: Vec<(i64, String, Option<DateTime<Utc>>)> = Vec::new();
         for (push, result) in results {
             match result {
                 PushResult::Sent => {
                     sent.push(push.id);
                     confirmed.insert(push.listing_id.clone(), push.quantity);
                 }
-                PushResult::Failed { error, retry_at } => {
-                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
-                        .bind(&error)
-                        .bind(retry_at.map_or_else(|| "9999-12-31T00:00:00.000000Z".to_owned(), ts))
-                        .bind(push.id)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                PushResult::Failed { error, retry_at } => failed.push((push.id, error, retry_at)),
             }
+        }
+        // Listings before pushes, locked in (channel, listing) order: an
+        // import's transaction takes them the same way (it forgets
+        // confirmed quantities, then supersedes pushes), so the two never
+        // deadlock.
+        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
+        for chunk in quantities.chunks(400) {
+            let listings: Vec<&str> = chunk.iter().map(|(l, _)| l.as_str()).collect();
+            sqlx::query(
+                "SELECT 1 FROM listings WHERE channel_id = $1 AND listing_id = ANY($2)
+                 ORDER BY channel_id, listing_id FOR UPDATE",
+            )
+            .bind(channel.channel_id.as_str())
+            .bind(&listings)
+            .execute(&mut *tx)
+            .await?;
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
+            );
+            q.push_bind(now).push(" FROM (");
+            q.push_values(chunk, |mut b, (listing, quantity)| {
+                b.push_bind(listing.as_str()).push_bind(**quantity);
+            });
+            q.push(") AS v (listing_id, quantity) WHERE listings.channel_id = ")
+                .push_bind(channel.channel_id.as_str())
+                .push(" AND listings.listing_id = v.listing_id");
+            q.build().execute(&mut *tx).await?;
+        }
+        failed.sort_by_key(|f| f.0);
+        for (id, error, retry_at) in failed {
+            sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3")
+                .bind(&error)
+                // No retry: parked at 9999-12-31, as the SQLite backend does.
+                .bind(retry_at.unwrap_or_else(|| {
+                    DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+                }))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         // A push superseded while in flight still tells us what the
         // channel now holds. Confirmations go in batches: a round can
         // confirm thousands.
+        sent.sort_unstable();
         for chunk in sent.chunks(400) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
                 "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
             );
-            q.push_bind(&now)
+            q.push_bind(now)
                 .push(", attempts = attempts + 1, error = NULL WHERE id IN (");
             let mut sep = q.separated(", ");
             for id in chunk {
                 sep.push_bind(*id);
             }
             q.push(")");
-            q.build().execute(&mut *tx).await?;
-        }
-        let quantities: Vec<(&String, &i64)> = confirmed.iter().collect();
-        for chunk in quantities.chunks(400) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "UPDATE listings SET confirmed_quantity = v.quantity, confirmed_at = ",
-            );
-            q.push_bind(&now)
-                .push(" FROM (SELECT column1 AS listing_id, column2 AS quantity FROM (");
-            q.push_values(chunk, |mut b, (listing, quantity)| {
-                b.push_bind(listing.as_str()).push_bind(**quantity);
-            });
-            q.push(")) AS v WHERE listings.channel_id = ")
-                .push_bind(channel.channel_id.as_str())
-                .push(" AND listings.listing_id = v.listing_id");
             q.build().execute(&mut *tx).await?;
         }
         if !confirmed.is_empty() {
@@ -623,7 +650,7 @@ impl Listings for SqliteStorage {
 /// Listings of a channel after `after` in id order (or the one with id
 /// `only`; only those that map to no product with `unmapped_only`).
 async fn read_listings(
-    conn: &mut SqliteConnection,
+    conn: &mut PgConnection,
     channel: &ChannelId,
     after: &str,
     only: Option<&str>,
@@ -635,9 +662,9 @@ async fn read_listings(
          FROM listings l LEFT JOIN stock_pushes p ON p.id = (
              SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
              AND state != 'superseded' ORDER BY id DESC LIMIT 1)
-         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id = ?3)
-           AND (?5 = 0 OR l.sku IS NULL)
-         ORDER BY l.listing_id LIMIT ?4",
+         WHERE l.channel_id = $1 AND l.listing_id > $2 AND ($3 IS NULL OR l.listing_id = $3)
+           AND (NOT $5 OR l.sku IS NULL)
+         ORDER BY l.listing_id LIMIT $4",
     )
     .bind(channel.as_str())
     .bind(after)
@@ -657,7 +684,7 @@ async fn read_listings(
                 price: r.try_get("price")?,
                 channel_quantity: r.try_get("channel_quantity")?,
                 confirmed_quantity: r.try_get("confirmed_quantity")?,
-                confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
+                confirmed_at: opt_time(r.try_get("confirmed_at")?)?,
                 push_state: r.try_get("push_state")?,
                 push_quantity: r.try_get("push_quantity")?,
                 push_error: r.try_get("push_error")?,
@@ -668,124 +695,3 @@ async fn read_listings(
 
 /// `sku, channel_sku, title, price` of a listing: what a change of is news.
 type ListingShape = (Option<String>, Option<String>, String, Option<i64>);
-
-/// The journal's entity id of a listing: `{channel_id}:{listing_id}`.
-pub(crate) fn listing_key(channel: &ChannelId, listing_id: &str) -> String {
-    format!("{channel}:{listing_id}")
-}
-
-/// The store SKU a channel SKU maps to: the manual mapping, else the same
-/// SKU when it is a product of the store.
-pub(crate) async fn map_sku(
-    conn: &mut SqliteConnection,
-    store: &StoreId,
-    channel: &ChannelId,
-    channel_sku: &str,
-) -> Result<Option<String>> {
-    let mapped: Option<String> =
-        sqlx::query_scalar("SELECT sku FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
-            .bind(channel.as_str())
-            .bind(channel_sku)
-            .fetch_optional(&mut *conn)
-            .await?;
-    if mapped.is_some() {
-        return Ok(mapped);
-    }
-    Ok(product_kind(conn, store, channel_sku)
-        .await?
-        .is_some()
-        .then(|| channel_sku.to_owned()))
-}
-
-/// [`map_sku`] for many channel SKUs at once: channel SKU → store SKU,
-/// for those that map.
-pub(crate) async fn map_skus(
-    conn: &mut SqliteConnection,
-    store: &StoreId,
-    channel: &ChannelId,
-    channel_skus: &[&str],
-) -> Result<HashMap<String, String>> {
-    let mut out = HashMap::with_capacity(channel_skus.len());
-    for r in fetch_in_by(
-        conn,
-        "SELECT channel_sku, sku FROM sku_mappings",
-        ("channel_id", channel.as_str()),
-        "channel_sku",
-        channel_skus,
-        "",
-    )
-    .await?
-    {
-        out.insert(r.try_get("channel_sku")?, r.try_get("sku")?);
-    }
-    let rest: Vec<&str> = channel_skus
-        .iter()
-        .copied()
-        .filter(|s| !out.contains_key(*s))
-        .collect();
-    for r in fetch_in(conn, "SELECT sku FROM products", store, "sku", &rest, "").await? {
-        let sku: String = r.try_get("sku")?;
-        out.insert(sku.clone(), sku);
-    }
-    Ok(out)
-}
-
-/// Now that products `skus` exist, map every listing of the store (on any
-/// channel) whose channel SKU is one of them and that maps to nothing yet
-/// (no manual mapping says otherwise), and enqueue their targets. Returns
-/// how many listings were mapped. Called in the transaction that creates
-/// the products, so a channel connected before its catalogue gets stock
-/// as soon as the catalogue exists.
-pub(crate) async fn map_listings_to_new_products(
-    conn: &mut SqliteConnection,
-    store: &StoreId,
-    skus: &BTreeSet<String>,
-) -> Result<usize> {
-    let list: Vec<&str> = skus.iter().map(String::as_str).collect();
-    let mut mapped = BTreeSet::new();
-    let mut count = 0;
-    for chunk in list.chunks(500) {
-        let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE listings SET sku = channel_sku, confirmed_quantity = NULL WHERE sku IS NULL AND store_id = ",
-        );
-        q.push_bind(store.as_str());
-        q.push(" AND channel_sku IN (");
-        let mut sep = q.separated(", ");
-        for sku in chunk {
-            sep.push_bind(*sku);
-        }
-        q.push(
-            ") AND NOT EXISTS (SELECT 1 FROM sku_mappings m WHERE m.channel_id = listings.channel_id \
-             AND m.channel_sku = listings.channel_sku) RETURNING sku",
-        );
-        for r in q.build().fetch_all(&mut *conn).await? {
-            mapped.insert(r.try_get::<String, _>("sku")?);
-            count += 1;
-        }
-    }
-    if count > 0 {
-        tracing::info!(store = %store, listings = count, "listings mapped to new products");
-        enqueue_targets(conn, store, &mapped, "product_created").await?;
-    }
-    Ok(count)
-}
-
-/// Re-map a channel's listings showing `channel_sku` and recompute them.
-pub(crate) async fn remap_listings(
-    conn: &mut SqliteConnection,
-    store: &StoreId,
-    channel: &ChannelId,
-    channel_sku: &str,
-) -> Result<()> {
-    let sku = map_sku(conn, store, channel, channel_sku).await?;
-    sqlx::query("UPDATE listings SET sku = ?, confirmed_quantity = NULL WHERE channel_id = ? AND channel_sku = ?")
-        .bind(&sku)
-        .bind(channel.as_str())
-        .bind(channel_sku)
-        .execute(&mut *conn)
-        .await?;
-    if let Some(s) = sku {
-        enqueue_targets(conn, store, &BTreeSet::from([s]), "sku_mapping").await?;
-    }
-    Ok(())
-}
