@@ -168,6 +168,27 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The service of an instance that runs workers only (`role =
+/// "workers"`): `/healthz`, and a clear 404 for everything else.
+pub fn health_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .fallback(workers_only)
+        .with_state(state)
+}
+
+async fn workers_only(req: axum::extract::Request) -> ApiError {
+    ApiError::client(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "no route for {} {}: this instance runs workers only (role = \"workers\"); send API requests to an instance with role \"api\" or \"all\"",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
 async fn healthz(State(state): State<AppState>) -> Response {
     match state.storage.ping().await {
         Ok(()) => {

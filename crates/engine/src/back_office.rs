@@ -23,7 +23,7 @@ use switchyard_storage::{
 
 use switchyard_domain::retry::failures;
 
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 use crate::{EngineError, connect};
 
@@ -92,12 +92,16 @@ impl Worker for BackOfficeSync {
     async fn run(
         &self,
         (account, store, settings): BackOfficeStore,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<BackOfficeSummary, EngineError> {
-        let mut summary = BackOfficeSummary::default();
-        self.back_office_store(&account, &store, &settings, &mut summary)
-            .await?;
-        Ok(summary)
+        let key = store.to_string();
+        let round = async {
+            let mut summary = BackOfficeSummary::default();
+            self.back_office_store(&account, &store, &settings, &mut summary)
+                .await?;
+            Ok(summary)
+        };
+        self.ctx.leased("back_office", &key, now, round).await
     }
 
     fn concurrency(&self) -> usize {
@@ -105,7 +109,7 @@ impl Worker for BackOfficeSync {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.back_office
+        self.ctx.signals.of(Topic::BackOffice)
     }
 
     fn interval(&self) -> std::time::Duration {
@@ -114,10 +118,10 @@ impl Worker for BackOfficeSync {
 
     fn after(&self, report: &BackOfficeSummary) {
         if report.shipped > 0 {
-            self.ctx.signals.fulfilment.notify_one();
+            self.ctx.signals.wake(Topic::Fulfilment);
         }
         if report.busy() {
-            self.ctx.signals.dispatch.notify_one();
+            self.ctx.signals.wake(Topic::Dispatch);
         }
     }
 }
@@ -179,7 +183,7 @@ impl BackOfficeSync {
             {
                 // Orders name the back office's own variants, which its
                 // first listings download finds: wait for it.
-                self.ctx.signals.listings.notify_one();
+                self.ctx.signals.wake(Topic::Listings);
                 Err("the back office's products are not downloaded yet".to_owned())
             } else if c.as_back_office().is_some() {
                 Ok(c)

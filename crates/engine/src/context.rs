@@ -1,6 +1,7 @@
 //! What every worker shares: storage, the credential cipher, settings, the
 //! clock, built connectors, the wake-ups and this instance's identity.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -10,52 +11,114 @@ use tokio::sync::Notify;
 
 use crate::{Clock, EngineConfig, EngineError, connect};
 
-/// The wake-ups of the workers: each says "you may have work now".
+/// What a wake-up is about: each worker waits on one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Topic {
+    /// Import (a job was enqueued, a notification arrived).
+    Import,
+    /// Listings download (a listings job was enqueued).
+    Listings,
+    /// Stock push (stock changed, pushes were enqueued).
+    Push,
+    /// Fulfilment sync (a fulfilment was recorded or changed).
+    Fulfilment,
+    /// Back office (an order was routed to it).
+    BackOffice,
+    /// Plugin delivery (an order was routed to a plugin).
+    Plugins,
+    /// Webhook dispatch (the journal grew).
+    Dispatch,
+    /// Webhook delivery (messages were dispatched).
+    Delivery,
+}
+
+impl Topic {
+    /// Every topic, in the order of their bits.
+    pub(crate) const ALL: [Self; 8] = [
+        Self::Import,
+        Self::Listings,
+        Self::Push,
+        Self::Fulfilment,
+        Self::BackOffice,
+        Self::Plugins,
+        Self::Dispatch,
+        Self::Delivery,
+    ];
+
+    /// The topic's name on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Import => "import",
+            Self::Listings => "listings",
+            Self::Push => "push",
+            Self::Fulfilment => "fulfilment",
+            Self::BackOffice => "back_office",
+            Self::Plugins => "plugins",
+            Self::Dispatch => "dispatch",
+            Self::Delivery => "delivery",
+        }
+    }
+
+    /// The topic named `s`.
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// The wake-ups of the workers: each says "you may have work now". A wake
+/// here is also sent to the other instances sharing the database, when
+/// there are any (see `wakeups.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
-    /// Import (a job was enqueued, a notification arrived).
-    pub import: Notify,
-    /// Listings download (a listings job was enqueued).
-    pub listings: Notify,
-    /// Stock push (stock changed, pushes were enqueued).
-    pub push: Notify,
-    /// Fulfilment sync (a fulfilment was recorded or changed).
-    pub fulfilment: Notify,
-    /// Back office (an order was routed to it).
-    pub back_office: Notify,
-    /// Plugin delivery (an order was routed to a plugin).
-    pub plugins: Notify,
-    /// Webhook dispatch (the journal grew).
-    pub dispatch: Notify,
-    /// Webhook delivery (messages were dispatched).
-    pub delivery: Notify,
+    notify: [Notify; 8],
+    /// Where wakes go to be told to the other instances.
+    outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Topic>>,
 }
 
 impl Signals {
+    /// The wake-up of `topic`'s worker.
+    pub(crate) fn of(&self, topic: Topic) -> &Notify {
+        &self.notify[topic as usize]
+    }
+
+    /// Wake `topic`'s worker here and on the other instances.
+    pub(crate) fn wake(&self, topic: Topic) {
+        self.wake_here(topic);
+        if let Some(out) = self.outbox.get() {
+            let _ = out.send(topic);
+        }
+    }
+
+    /// Wake `topic`'s worker on this instance only (a wake-up another
+    /// instance sent).
+    pub(crate) fn wake_here(&self, topic: Topic) {
+        self.of(topic).notify_one();
+    }
+
+    /// Send wakes to the other instances through `out` from now on.
+    pub(crate) fn publish_to(&self, out: tokio::sync::mpsc::UnboundedSender<Topic>) {
+        let _ = self.outbox.set(out);
+    }
+
     /// Something changed that any worker may care about (an API write):
     /// every worker looks.
     pub(crate) fn all(&self) {
-        for n in [
-            &self.import,
-            &self.listings,
-            &self.push,
-            &self.fulfilment,
-            &self.back_office,
-            &self.plugins,
-            &self.dispatch,
-            &self.delivery,
-        ] {
-            n.notify_one();
+        for t in Topic::ALL {
+            self.wake(t);
         }
     }
 
     /// The journal grew (orders, stock, fulfilments changed): webhooks,
-    /// plugins and the back office may have work.
+    /// plugins, the back office and the fulfilment sync may have work.
     pub(crate) fn journal(&self) {
-        self.dispatch.notify_one();
-        self.plugins.notify_one();
-        self.back_office.notify_one();
-        self.fulfilment.notify_one();
+        for t in [
+            Topic::Dispatch,
+            Topic::Plugins,
+            Topic::BackOffice,
+            Topic::Fulfilment,
+        ] {
+            self.wake(t);
+        }
     }
 }
 
@@ -120,6 +183,29 @@ impl Context {
             lease: self.config.lease,
             stale_before: self.stale_before(now),
         }
+    }
+
+    /// Run `work` (`kind` of work for `key`: a channel's import round, its
+    /// stock push, ...) under a lease, so that among the instances sharing
+    /// the database only one does it at a time. When another instance holds
+    /// it, nothing runs and the report is empty.
+    pub(crate) async fn leased<T: Default>(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        if !self.storage.take_lease(kind, key, &self.lease(now)).await? {
+            tracing::debug!(kind, key, "held by another instance");
+            return Ok(T::default());
+        }
+        let result = work.await;
+        if let Err(e) = self.storage.release_lease(kind, key, &self.instance).await {
+            // It runs out by itself, or frees when this instance stops.
+            tracing::warn!(kind, key, error = %e, "cannot release a lease");
+        }
+        result
     }
 
     /// A random number in `[0, 1)` for a retry's jitter.

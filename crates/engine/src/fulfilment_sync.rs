@@ -13,7 +13,7 @@ use switchyard_domain::fulfilment::SyncAction;
 use switchyard_domain::retry::failures;
 use switchyard_storage::{DueFulfilment, SyncResult};
 
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 use crate::{EngineError, connect};
 
@@ -92,12 +92,12 @@ impl Worker for FulfilmentSync {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.fulfilment
+        self.ctx.signals.of(Topic::Fulfilment)
     }
 
     fn after(&self, report: &SyncSummary) {
         if report.busy() {
-            self.ctx.signals.dispatch.notify_one();
+            self.ctx.signals.wake(Topic::Dispatch);
         }
     }
 }

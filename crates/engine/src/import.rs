@@ -25,7 +25,7 @@ use switchyard_storage::{
     StorageError,
 };
 
-use crate::context::{Context, Signals};
+use crate::context::{Context, Signals, Topic};
 use crate::driver::{Report, Worker};
 use crate::{ByChannel, EngineError, connect};
 
@@ -117,7 +117,10 @@ impl Worker for Importer {
         unit: ChannelRef,
         now: DateTime<Utc>,
     ) -> Result<ImportSummary, EngineError> {
-        self.round(&unit, now).await
+        let key = unit.channel_id.to_string();
+        self.ctx
+            .leased("import", &key, now, self.round(&unit, now))
+            .await
     }
 
     fn concurrency(&self) -> usize {
@@ -125,7 +128,7 @@ impl Worker for Importer {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.import
+        self.ctx.signals.of(Topic::Import)
     }
 
     fn after(&self, report: &ImportSummary) {
@@ -136,7 +139,7 @@ impl Worker for Importer {
 /// Wake the workers an import's changes give work to.
 fn after_import(signals: &Signals, report: &ImportSummary) {
     if report.pushes > 0 {
-        signals.push.notify_one();
+        signals.wake(Topic::Push);
     }
     if report.created + report.updated > 0 {
         signals.journal();
@@ -528,7 +531,7 @@ impl Importer {
         summary.failed += errors.len();
         // The pushes go out while the next pages are read.
         if summary.pushes > pushes_before {
-            self.ctx.signals.push.notify_one();
+            self.ctx.signals.wake(Topic::Push);
         }
         if let Err(e) = storage.record_import_errors(r, errors).await {
             if e.is_transient() {

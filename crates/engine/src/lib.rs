@@ -37,6 +37,8 @@ mod import;
 mod listings;
 pub mod plugin_delivery;
 mod stock_push;
+mod wakeups;
+pub use wakeups::relay_api_wakes;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -58,7 +60,7 @@ pub use stock_push::{PushSummary, StockPush};
 pub use webhooks::delivery::{DeliverySummary, WebhookDelivery};
 pub use webhooks::dispatch::WebhookDispatch;
 
-use context::Context;
+use context::{Context, Topic};
 use driver::Driver;
 use heartbeat::Heartbeat;
 
@@ -187,7 +189,7 @@ impl Engine {
 
     /// Wake the pusher (after work that enqueued pushes).
     pub fn wake_pusher(&self) {
-        self.ctx.signals.push.notify_one();
+        self.ctx.signals.wake(Topic::Push);
     }
 
     /// Run every worker until `shutdown` turns true, then drain their
@@ -214,6 +216,18 @@ impl Engine {
         driver.add(&w.plugins, &shutdown);
         driver.add(&w.dispatch, &shutdown);
         driver.add(&w.delivery, &shutdown);
+        // Wake-ups across the instances sharing the database.
+        match ctx.storage.wakeups().await {
+            Ok(Some(incoming)) => {
+                let (out, wakes) = tokio::sync::mpsc::unbounded_channel();
+                ctx.signals.publish_to(out);
+                driver.spawn(wakeups::publish(Arc::clone(ctx), wakes, shutdown.clone()));
+                driver.spawn(wakeups::listen(Arc::clone(ctx), incoming, shutdown.clone()));
+                tracing::info!("listening for the other instances' wake-ups");
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot listen for wake-ups; ticks find the work"),
+        }
         // The API's poke: any worker may have work.
         let (wake, ctx2, mut stop) = (Arc::clone(&self.wake), Arc::clone(ctx), shutdown.clone());
         driver.spawn(async move {

@@ -12,7 +12,7 @@ use switchyard_connectors::ConnectorError;
 use switchyard_connectors::channel::SalesChannel;
 use switchyard_storage::{ChannelRef, JobKind, NewListing};
 
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 use crate::{ByChannel, EngineError, connect};
 
@@ -78,7 +78,10 @@ impl Worker for ListingsDownload {
     }
 
     async fn run(&self, r: ChannelRef, now: DateTime<Utc>) -> Result<ListingsSummary, EngineError> {
-        self.download(&r, now).await
+        let key = r.channel_id.to_string();
+        self.ctx
+            .leased("listings", &key, now, self.download(&r, now))
+            .await
     }
 
     fn concurrency(&self) -> usize {
@@ -86,12 +89,12 @@ impl Worker for ListingsDownload {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.listings
+        self.ctx.signals.of(Topic::Listings)
     }
 
     fn after(&self, report: &ListingsSummary) {
         if report.pushes > 0 {
-            self.ctx.signals.push.notify_one();
+            self.ctx.signals.wake(Topic::Push);
         }
     }
 }

@@ -19,7 +19,7 @@ use switchyard_domain::retry::failures;
 use switchyard_storage::{DuePluginMessage, PluginAttempt};
 
 use crate::EngineError;
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 use crate::webhooks::{order_json, post_signed};
 
@@ -97,7 +97,7 @@ impl Worker for PluginDelivery {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.plugins
+        self.ctx.signals.of(Topic::Plugins)
     }
 }
 

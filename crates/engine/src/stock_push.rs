@@ -10,7 +10,7 @@ use switchyard_connectors::channel::{StockOutcome, StockUpdate};
 use switchyard_domain::retry::failures;
 use switchyard_storage::{ChannelRef, DuePush, PushResult};
 
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 use crate::{EngineError, connect};
 
@@ -65,7 +65,10 @@ impl Worker for StockPush {
     }
 
     async fn run(&self, r: ChannelRef, now: DateTime<Utc>) -> Result<PushSummary, EngineError> {
-        self.push_channel(&r, now).await
+        let key = r.channel_id.to_string();
+        self.ctx
+            .leased("push", &key, now, self.push_channel(&r, now))
+            .await
     }
 
     fn concurrency(&self) -> usize {
@@ -73,13 +76,13 @@ impl Worker for StockPush {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.push
+        self.ctx.signals.of(Topic::Push)
     }
 
     fn after(&self, report: &PushSummary) {
         // Confirmed quantities are journal events (`listing` webhooks).
         if report.sent > 0 {
-            self.ctx.signals.dispatch.notify_one();
+            self.ctx.signals.wake(Topic::Dispatch);
         }
     }
 }

@@ -18,6 +18,41 @@ use tokio::time::Instant;
 
 /// Lock a mutex, recovering the data if a panicking thread poisoned it (a
 /// simulator keeps serving; its state is plain data).
+/// The access tokens an OAuth-style channel has issued. As on the real
+/// channels, each stays valid until its own `expires_in`: issuing a new one
+/// (another process of the same app refreshing) revokes none.
+#[derive(Debug, Default)]
+pub(crate) struct AccessTokens(std::collections::BTreeMap<String, i64>);
+
+/// What a presented access token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenCheck {
+    /// Issued and not expired.
+    Valid,
+    /// Issued, and expired.
+    Expired,
+    /// Never issued (or none sent).
+    Unknown,
+}
+
+impl AccessTokens {
+    /// Record `token`, valid until `expires_at` (Unix seconds); tokens long
+    /// expired are forgotten.
+    pub(crate) fn issue(&mut self, token: String, expires_at: i64, now: i64) {
+        self.0.retain(|_, exp| *exp > now - 3600);
+        self.0.insert(token, expires_at);
+    }
+
+    /// What `sent` is at `now` (Unix seconds).
+    pub(crate) fn check(&self, sent: Option<&str>, now: i64) -> TokenCheck {
+        match sent.and_then(|s| self.0.get(s)) {
+            Some(exp) if *exp > now => TokenCheck::Valid,
+            Some(_) => TokenCheck::Expired,
+            None => TokenCheck::Unknown,
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -605,6 +640,21 @@ pub(crate) fn decimal(minor: i64, exp: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_access_token_leaves_the_earlier_ones_valid_until_they_expire() {
+        let mut t = AccessTokens::default();
+        t.issue("first".into(), 100, 0);
+        t.issue("second".into(), 150, 50);
+        assert_eq!(t.check(Some("first"), 60), TokenCheck::Valid);
+        assert_eq!(t.check(Some("second"), 60), TokenCheck::Valid);
+        assert_eq!(t.check(Some("first"), 100), TokenCheck::Expired);
+        assert_eq!(t.check(Some("other"), 60), TokenCheck::Unknown);
+        assert_eq!(t.check(None, 60), TokenCheck::Unknown);
+        // Long expired tokens are forgotten when another is issued.
+        t.issue("third".into(), 9000, 5000);
+        assert_eq!(t.check(Some("first"), 5000), TokenCheck::Unknown);
+    }
 
     #[test]
     fn decimals_render_minor_units() {

@@ -52,4 +52,22 @@ pub trait Leases: Send + Sync {
     async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Worker instance `id` stopped: its leases are free at once.
     async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Take the lease on work that is not a row of its own (`kind` names
+    /// it: a channel's import round, its stock push, ...; `key` says whose)
+    /// for `claim.holder`. True when the holder now has it: it was free, or
+    /// already the holder's (the lease is then extended).
+    async fn take_lease(&self, kind: &str, key: &str, claim: &Claim) -> Result<bool>;
+    /// Give back a lease `holder` took with [`Leases::take_lease`].
+    async fn release_lease(&self, kind: &str, key: &str, holder: &str) -> Result<()>;
+    /// Tell the other instances sharing the database that work may be due
+    /// (`payload` says which). PostgreSQL sends it with `NOTIFY`; on SQLite,
+    /// where one process runs the workers, nothing needs telling.
+    async fn publish_wakeup(&self, payload: &str) -> Result<()>;
+    /// The wake-ups published by every instance (this one's included), as
+    /// they arrive; `None` when the backend has none. The receiver ends when
+    /// the database is closed.
+    async fn wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>>;
 }
+
+/// The PostgreSQL channel wake-ups travel on.
+pub const WAKEUP_CHANNEL: &str = "switchyard_wakeup";

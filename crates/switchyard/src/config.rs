@@ -24,6 +24,33 @@ pub enum LogFormat {
     Json,
 }
 
+/// What an instance runs. Any number of instances may share one
+/// PostgreSQL database, in any mix of roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The API and the workers.
+    All,
+    /// The API only (workers run elsewhere).
+    Api,
+    /// The workers only; the listener answers `/healthz` alone.
+    Workers,
+}
+
+impl Role {
+    /// Whether this instance serves the API.
+    #[must_use]
+    pub fn serves_api(self) -> bool {
+        self != Self::Workers
+    }
+
+    /// Whether this instance runs the workers.
+    #[must_use]
+    pub fn runs_workers(self) -> bool {
+        self != Self::Api
+    }
+}
+
 /// Everything the application needs to start.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,8 +68,8 @@ pub struct Config {
     /// The base URL channels reach this server at, for order notifications;
     /// empty means `http://{listen}` (fine for simulators on this machine).
     pub public_url: String,
-    /// Run the workers (import scheduler, stock pusher) in this process.
-    pub workers: bool,
+    /// What this instance runs: the API, the workers, or both.
+    pub role: Role,
     /// Seconds a worker holds a fulfilment sync or back-office step.
     pub worker_lease_secs: u32,
     /// Comma-separated addresses and CIDR networks webhooks and plugins may
@@ -96,7 +123,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("public_url", &self.public_url)
-            .field("workers", &self.workers)
+            .field("role", &self.role)
             .field("worker_lease_secs", &self.worker_lease_secs)
             .field("outbound_allow", &self.outbound_allow)
             .field("engine", &self.engine)

@@ -98,6 +98,8 @@ pub struct Application {
     router: axum::Router,
     storage: Arc<dyn Storage>,
     engine: Option<Engine>,
+    /// What the API pokes when it enqueues work or changes stock.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl Application {
@@ -134,11 +136,18 @@ impl Application {
         });
         engine.lease = chrono::Duration::seconds(i64::from(config.worker_lease_secs.max(1)));
         let engine = config
-            .workers
-            .then(|| Engine::new(storage.clone(), cipher, engine, wake));
+            .role
+            .runs_workers()
+            .then(|| Engine::new(storage.clone(), cipher, engine, wake.clone()));
+        let router = if config.role.serves_api() {
+            switchyard_api::router(state)
+        } else {
+            switchyard_api::health_router(state)
+        };
         Ok(Self {
             listener,
-            router: switchyard_api::router(state),
+            router,
+            wake,
             storage,
             engine,
         })
@@ -167,19 +176,24 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), workers = self.engine.is_some(), "switchyard API listening");
+        tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), workers = self.engine.is_some(), "switchyard listening");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let workers = self
-            .engine
-            .map(|e| tokio::spawn(async move { e.run(stop_rx).await }));
+        let workers = match self.engine {
+            Some(e) => tokio::spawn(async move { e.run(stop_rx).await }),
+            // No workers here: the API's pokes go to the instances that
+            // run them.
+            None => tokio::spawn(switchyard_engine::relay_api_wakes(
+                self.storage.clone(),
+                self.wake,
+                stop_rx,
+            )),
+        };
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("server failed");
         let _ = stop_tx.send(true);
-        if let Some(w) = workers {
-            let _ = w.await;
-        }
+        let _ = workers.await;
         served
     }
 }

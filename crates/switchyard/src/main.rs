@@ -35,6 +35,9 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// What this instance runs (default all): the API, the workers, or both.
+        #[arg(long, value_enum)]
+        role: Option<switchyard::config::Role>,
     },
     /// Run the whole core loop with nothing to set up: the API on a fresh
     /// SQLite file, channel simulators (Shopify and WooCommerce unless
@@ -283,9 +286,12 @@ async fn run() -> anyhow::Result<()> {
         switchyard::telemetry::init(config.log_format);
     }
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, role } => {
             if let Some(l) = listen {
                 config.listen = l;
+            }
+            if let Some(r) = role {
+                config.role = r;
             }
             tracing::debug!(?config, "configuration");
             let app = switchyard::Application::build(&config).await?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use switchyard::config::{Config, LogFormat};
+use switchyard::config::{Config, LogFormat, Role};
 use switchyard_domain::ids::StoreId;
 use switchyard_storage::Storage;
 
@@ -177,7 +177,7 @@ async fn spawn_on(
         log_format: LogFormat::Plain,
         max_body_bytes: 4 * 1024 * 1024,
         public_url: String::new(),
-        workers,
+        role: if workers { Role::All } else { Role::Api },
         worker_lease_secs: u32::try_from(engine.lease.num_seconds()).unwrap_or(300),
         outbound_allow: engine
             .outbound

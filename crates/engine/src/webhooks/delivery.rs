@@ -13,7 +13,7 @@ use switchyard_storage::{AttemptResult, DeliveryOutcome, DueDelivery};
 
 use super::post_signed;
 use crate::EngineError;
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
 
 /// Deliveries sent and recorded together, at most.
@@ -95,7 +95,7 @@ impl Worker for WebhookDelivery {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.delivery
+        self.ctx.signals.of(Topic::Delivery)
     }
 }
 

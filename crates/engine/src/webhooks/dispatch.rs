@@ -17,7 +17,7 @@ use switchyard_storage::{
 
 use super::{order_json, to_json};
 use crate::EngineError;
-use crate::context::Context;
+use crate::context::{Context, Topic};
 use crate::driver::Worker;
 
 /// Entities read at once while rendering a round's events.
@@ -56,12 +56,12 @@ impl Worker for WebhookDispatch {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        &self.ctx.signals.dispatch
+        self.ctx.signals.of(Topic::Dispatch)
     }
 
     fn after(&self, messages: &usize) {
         if *messages > 0 {
-            self.ctx.signals.delivery.notify_one();
+            self.ctx.signals.wake(Topic::Delivery);
         }
     }
 }

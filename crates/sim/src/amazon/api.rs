@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::store::{Package, item_json, listing_json, order_json};
 use super::{App, Sim, TOKEN_LIFETIME, errors};
-use crate::core::{form, lock, oauth_error};
+use crate::core::{TokenCheck, form, lock, oauth_error};
 
 /// The operation a request calls, for its usage plan.
 fn operation(method: &str, path: &str) -> Option<&'static str> {
@@ -84,14 +84,14 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
         .get("x-amz-access-token")
         .and_then(|v| v.to_str().ok());
     let store = lock(&sim.store);
-    match (&store.access_token, sent) {
-        (Some((t, exp)), Some(s)) if s == t && *exp > Utc::now().timestamp() => Ok(()),
-        (Some((t, _)), Some(s)) if s == t => Err(errors(
+    match store.access_tokens.check(sent, Utc::now().timestamp()) {
+        TokenCheck::Valid => Ok(()),
+        TokenCheck::Expired => Err(errors(
             StatusCode::FORBIDDEN,
             "Unauthorized",
             "The access token you provided has expired.",
         )),
-        _ => Err(denied()),
+        TokenCheck::Unknown => Err(denied()),
     }
 }
 
@@ -120,7 +120,10 @@ pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
     let mut store = lock(&sim.store);
     let n = store.id();
     let token = format!("Atza|IwEBI{n:x}");
-    store.access_token = Some((token.clone(), Utc::now().timestamp() + TOKEN_LIFETIME));
+    let now = Utc::now().timestamp();
+    store
+        .access_tokens
+        .issue(token.clone(), now + TOKEN_LIFETIME, now);
     Json(
         json!({ "access_token": token, "refresh_token": sim.creds.refresh_token,
                  "token_type": "bearer", "expires_in": TOKEN_LIFETIME }),

@@ -98,7 +98,7 @@ pub(super) struct Store {
     /// `NextToken` → the order ids of the result and where the page starts;
     /// tokens sort by age, and the oldest expire past [`SNAPSHOTS`].
     pub(super) snapshots: BTreeMap<String, (std::sync::Arc<[String]>, usize)>,
-    pub(super) access_token: Option<(String, i64)>,
+    pub(super) access_tokens: crate::core::AccessTokens,
     /// Seconds a change waits before `getOrders` lists it (Amazon: 120).
     pub(super) lag_secs: i64,
     /// Feed documents (uploads and reports) by id.
@@ -150,7 +150,7 @@ impl Store {
             listings: BTreeMap::new(),
             orders: BTreeMap::new(),
             snapshots: BTreeMap::new(),
-            access_token: None,
+            access_tokens: crate::core::AccessTokens::default(),
             lag_secs: 120,
             documents: BTreeMap::new(),
             feeds: BTreeMap::new(),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use super::shop::{Action, CSV, offer_json, order_json, process_json, reduced_json, shipment_json};
 use super::{App, MEDIA_TYPE, Sim, TOKEN_LIFETIME, answer, problem};
-use crate::core::{basic_auth, form, lock, oauth_error};
+use crate::core::{TokenCheck, basic_auth, form, lock, oauth_error};
 
 /// The rate-limit bucket of a request.
 fn bucket(method: &str, path: &str) -> &'static str {
@@ -128,9 +128,9 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let shop = lock(&sim.shop);
-    match (&shop.access_token, sent) {
-        (Some((t, expires)), Some(s)) if s == t && *expires > Utc::now().timestamp() => Ok(()),
-        _ => Err(refused()),
+    match shop.access_tokens.check(sent, Utc::now().timestamp()) {
+        TokenCheck::Valid => Ok(()),
+        TokenCheck::Expired | TokenCheck::Unknown => Err(refused()),
     }
 }
 
@@ -162,7 +162,9 @@ pub(super) async fn token(
     let mut shop = lock(&sim.shop);
     let n = shop.id();
     let token = format!("eyJraWQiOiJyc2Ex.bol{n:x}.sig");
-    shop.access_token = Some((token.clone(), Utc::now().timestamp() + TOKEN_LIFETIME));
+    let now = Utc::now().timestamp();
+    shop.access_tokens
+        .issue(token.clone(), now + TOKEN_LIFETIME, now);
     axum::Json(json!({
         "access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME, "scope": "RETAILER",
     }))

@@ -110,7 +110,7 @@ pub(super) struct Shop {
     pub(super) pending: Vec<String>,
     /// Report id → CSV.
     pub(super) exports: BTreeMap<String, String>,
-    pub(super) access_token: Option<(String, i64)>,
+    pub(super) access_tokens: crate::core::AccessTokens,
     /// How long a change waits before it is handled.
     pub(super) delay: Duration,
 }
@@ -285,7 +285,7 @@ impl Shop {
             processes: BTreeMap::new(),
             pending: Vec::new(),
             exports: BTreeMap::new(),
-            access_token: None,
+            access_tokens: crate::core::AccessTokens::default(),
             delay: Duration::milliseconds(200),
         };
         let mut by_variant: BTreeMap<(usize, usize), String> = BTreeMap::new();

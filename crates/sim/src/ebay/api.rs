@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::store::{Fulfillment, Order, fulfillment_json, item_json, order_json, time};
 use super::{App, Sim, TOKEN_LIFETIME, error};
-use crate::core::{basic_auth, form, lock, oauth_error};
+use crate::core::{TokenCheck, basic_auth, form, lock, oauth_error};
 
 /// The API a path's calls count against.
 fn api_of(path: &str) -> Option<&'static str> {
@@ -83,11 +83,9 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let store = lock(&sim.store);
-    match (&store.access_token, sent) {
-        (Some((token, expires)), Some(s)) if s == token && *expires > Utc::now().timestamp() => {
-            Ok(())
-        }
-        _ => Err(invalid()),
+    match store.access_tokens.check(sent, Utc::now().timestamp()) {
+        TokenCheck::Valid => Ok(()),
+        TokenCheck::Expired | TokenCheck::Unknown => Err(invalid()),
     }
 }
 
@@ -140,7 +138,10 @@ pub(super) async fn token(State(sim): State<App>, headers: HeaderMap, body: Byte
     let mut store = lock(&sim.store);
     let n = store.id();
     let access = format!("v^1.1#i^1#p^3#r^0#I^3#f^0#t^H4sI{n:x}");
-    store.access_token = Some((access.clone(), Utc::now().timestamp() + TOKEN_LIFETIME));
+    let now = Utc::now().timestamp();
+    store
+        .access_tokens
+        .issue(access.clone(), now + TOKEN_LIFETIME, now);
     Json(json!({
         "access_token": access, "expires_in": TOKEN_LIFETIME, "token_type": "User Access Token",
     }))

@@ -101,7 +101,7 @@ pub(super) struct Store {
     pub(super) items: BTreeMap<String, Item>,
     /// By order id.
     pub(super) orders: BTreeMap<String, Order>,
-    pub(super) access_token: Option<(String, i64)>,
+    pub(super) access_tokens: crate::core::AccessTokens,
 }
 
 impl Store {
@@ -134,7 +134,7 @@ impl Store {
             now: seed::anchor(),
             items: BTreeMap::new(),
             orders: BTreeMap::new(),
-            access_token: None,
+            access_tokens: crate::core::AccessTokens::default(),
         };
         // (product, variant) → SKU, for the seeded orders' lines.
         let mut skus: BTreeMap<(usize, usize), String> = BTreeMap::new();

@@ -14,7 +14,7 @@ use super::shop::{
     Offering, Product, Receipt, Shipment, inventory_json, listing_json, receipt_json,
 };
 use super::{App, PER_DAY, PER_SECOND, Sim, TOKEN_LIFETIME, err};
-use crate::core::{form, lock, oauth_error};
+use crate::core::{TokenCheck, form, lock, oauth_error};
 
 /// `x-api-key` on every route, the rate limits, and their headers.
 pub(super) async fn gate(State(sim): State<App>, req: Request, next: Next) -> Response {
@@ -85,15 +85,10 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let shop = lock(&sim.shop);
-    match (&shop.access_token, sent) {
-        (Some((token, expires)), Some(s)) if s == token => {
-            if *expires <= now_secs() {
-                Err(err(StatusCode::UNAUTHORIZED, "access token is expired"))
-            } else {
-                Ok(())
-            }
-        }
-        _ => Err(err(StatusCode::UNAUTHORIZED, "invalid_token")),
+    match shop.access_tokens.check(sent, now_secs()) {
+        TokenCheck::Valid => Ok(()),
+        TokenCheck::Expired => Err(err(StatusCode::UNAUTHORIZED, "access token is expired")),
+        TokenCheck::Unknown => Err(err(StatusCode::UNAUTHORIZED, "invalid_token")),
     }
 }
 
@@ -141,7 +136,9 @@ pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
     let mut shop = lock(&sim.shop);
     let n = shop.id();
     let access = format!("{}.access{n:x}", sim.creds.shop_id + 1);
-    shop.access_token = Some((access.clone(), now_secs() + TOKEN_LIFETIME));
+    let now = now_secs();
+    shop.access_tokens
+        .issue(access.clone(), now + TOKEN_LIFETIME, now);
     Json(json!({
         "access_token": access, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME,
         "refresh_token": sim.creds.refresh_token,

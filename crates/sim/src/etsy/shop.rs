@@ -89,7 +89,7 @@ pub(super) struct Shop {
     pub(super) now: i64,
     pub(super) listings: BTreeMap<u64, Listing>,
     pub(super) receipts: BTreeMap<u64, Receipt>,
-    pub(super) access_token: Option<(String, i64)>,
+    pub(super) access_tokens: crate::core::AccessTokens,
     /// `(second, used)` and `(day, used)` of the app's rate limits.
     pub(super) second: (i64, u32),
     pub(super) day: (i64, u32),
@@ -123,7 +123,7 @@ impl Shop {
             now: seed::anchor().timestamp(),
             listings: BTreeMap::new(),
             receipts: BTreeMap::new(),
-            access_token: None,
+            access_tokens: crate::core::AccessTokens::default(),
             second: (0, 0),
             day: (0, 0),
         };

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{PgStorage, at};
-use crate::{Leases, Result};
+use crate::{Claim, Leases, Result, WAKEUP_CHANNEL};
 
 /// SQL: row `alias` is free to claim at `now` (a placeholder such as
 /// `?1`): never leased, its lease ran out, or its holder is known dead
@@ -78,5 +78,80 @@ impl Leases for PgStorage {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn take_lease(&self, kind: &str, key: &str, claim: &Claim) -> Result<bool> {
+        let free = free("work_leases", "$5", "$6");
+        let taken = sqlx::query(&format!(
+            "INSERT INTO work_leases (kind, key, lease_until, lease_holder) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (kind, key) DO UPDATE SET lease_until = excluded.lease_until,
+                 lease_holder = excluded.lease_holder
+             WHERE work_leases.lease_holder = excluded.lease_holder OR {free}"
+        ))
+        .bind(kind)
+        .bind(key)
+        .bind(at(claim.until()))
+        .bind(&claim.holder)
+        .bind(at(claim.now))
+        .bind(at(claim.stale_before))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    async fn release_lease(&self, kind: &str, key: &str, holder: &str) -> Result<()> {
+        sqlx::query(&format!(
+            "UPDATE work_leases SET {RELEASE} WHERE kind = $1 AND key = $2 AND lease_holder = $3"
+        ))
+        .bind(kind)
+        .bind(key)
+        .bind(holder)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn publish_wakeup(&self, payload: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(WAKEUP_CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(WAKEUP_CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                let received = tokio::select! {
+                    r = listener.recv() => r,
+                    // Nobody listens any more: give the connection back.
+                    () = tx.closed() => return,
+                };
+                match received {
+                    Ok(n) => {
+                        // A full queue means the workers are already awake.
+                        if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
+                            tx.try_send(n.payload().to_owned())
+                        {
+                            return;
+                        }
+                    }
+                    Err(sqlx::Error::PoolClosed) => return,
+                    Err(e) => {
+                        // The listener reconnects on the next receive;
+                        // wake-ups sent meanwhile are lost, and the
+                        // workers' ticks find that work.
+                        tracing::warn!(error = %e, "listening for wake-ups failed; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
     }
 }

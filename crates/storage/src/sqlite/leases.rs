@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{SqliteStorage, ts};
-use crate::{Leases, Result};
+use crate::{Claim, Leases, Result};
 
 /// SQL: row `alias` is free to claim at `now` (a placeholder such as
 /// `?1`): never leased, its lease ran out, or its holder is known dead
@@ -90,5 +90,45 @@ impl Leases for SqliteStorage {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    async fn take_lease(&self, kind: &str, key: &str, claim: &Claim) -> Result<bool> {
+        let free = free("work_leases", "?5", "?6");
+        let taken = sqlx::query(&format!(
+            "INSERT INTO work_leases (kind, key, lease_until, lease_holder) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key) DO UPDATE SET lease_until = excluded.lease_until,
+                 lease_holder = excluded.lease_holder
+             WHERE work_leases.lease_holder = excluded.lease_holder OR {free}"
+        ))
+        .bind(kind)
+        .bind(key)
+        .bind(ts(claim.until()))
+        .bind(&claim.holder)
+        .bind(ts(claim.now))
+        .bind(ts(claim.stale_before))
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    async fn release_lease(&self, kind: &str, key: &str, holder: &str) -> Result<()> {
+        sqlx::query(&format!(
+            "UPDATE work_leases SET {RELEASE} WHERE kind = ? AND key = ? AND lease_holder = ?"
+        ))
+        .bind(kind)
+        .bind(key)
+        .bind(holder)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn publish_wakeup(&self, _payload: &str) -> Result<()> {
+        Ok(())
+    }
+
+    async fn wakeups(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
     }
 }

@@ -108,3 +108,59 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     s.finish_job(job.id, None, None).await.unwrap();
     assert!(s.get_job(&r, job.id).await.unwrap().finished_at.is_some());
 }
+
+/// A channel's round (work with no row of its own) is held by one instance
+/// at a time: a second instance is refused while the holder lives, the
+/// holder extends its own lease, a released or dead holder's lease is free,
+/// and many instances racing for it get exactly one winner.
+pub async fn a_round_lease_has_one_holder_at_a_time(s: Arc<dyn Storage>) {
+    let t0 = Utc::now();
+    let lease = Duration::minutes(5);
+    let stale = Duration::seconds(10);
+    for w in ["wrk_a", "wrk_b", "wrk_c"] {
+        s.beat(w, t0).await.unwrap();
+    }
+    let take = |who: &'static str, at| {
+        let s = Arc::clone(&s);
+        async move {
+            s.take_lease("import", "ch_1", &claim(who, at, lease))
+                .await
+                .unwrap()
+        }
+    };
+    assert!(take("wrk_a", t0).await, "free at first");
+    assert!(!take("wrk_b", t0).await, "held by a live instance");
+    assert!(take("wrk_a", t0).await, "the holder extends its own lease");
+    assert!(
+        s.take_lease("push", "ch_1", &claim("wrk_b", t0, lease))
+            .await
+            .unwrap(),
+        "another kind of work on the same channel is another lease"
+    );
+    s.release_lease("import", "ch_1", "wrk_b").await.unwrap();
+    assert!(!take("wrk_b", t0).await, "only the holder releases");
+    s.release_lease("import", "ch_1", "wrk_a").await.unwrap();
+    assert!(take("wrk_b", t0).await, "free once released");
+
+    // wrk_b dies (stops beating); wrk_c beats on and takes it over.
+    let t1 = t0 + stale + Duration::seconds(1);
+    s.beat("wrk_c", t1).await.unwrap();
+    assert!(take("wrk_c", t1).await, "a dead holder holds nothing");
+
+    // Many instances race for a free lease: exactly one wins.
+    let t2 = t1 + Duration::seconds(1);
+    let racers = ["wrk_r1", "wrk_r2", "wrk_r3", "wrk_r4", "wrk_r5", "wrk_r6"];
+    for w in racers {
+        s.beat(w, t2).await.unwrap();
+    }
+    let won = futures::future::join_all(racers.iter().map(|w| {
+        let s = Arc::clone(&s);
+        async move {
+            s.take_lease("push", "ch_race", &claim(w, t2, lease))
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+}

@@ -108,6 +108,7 @@ backends!(
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,
     plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
     leases::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
+    leases::a_round_lease_has_one_holder_at_a_time,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

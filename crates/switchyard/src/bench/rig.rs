@@ -13,6 +13,7 @@ use switchyard_storage::{ChannelRef, Storage};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::config::Role;
 use crate::demo::{Api, channel_credentials};
 use crate::{Application, Config, Engine, EngineConfig};
 
@@ -49,7 +50,7 @@ impl Rig {
         };
         config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
         config.public_url = String::new();
-        config.workers = workers;
+        config.role = if workers { Role::All } else { Role::Api };
         // The receivers and simulators are on loopback.
         config.outbound_allow = "127.0.0.1/32".into();
         let app = Application::build_with(&config, engine).await?;

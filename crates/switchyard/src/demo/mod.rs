@@ -263,7 +263,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     config.database_url = String::new();
     config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], opts.port));
     config.public_url = String::new();
-    config.workers = true;
+    config.role = crate::config::Role::All;
     // The 3PL and the webhook receiver listen on this machine.
     config.outbound_allow = "127.0.0.1".to_owned();
     let engine = EngineConfig {

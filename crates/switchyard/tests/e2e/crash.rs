@@ -103,6 +103,15 @@ pub(crate) struct Client {
 }
 
 impl Client {
+    /// A client of the server at `base` with `token`.
+    pub(crate) fn new(base: String, token: String) -> Self {
+        Self {
+            base,
+            token,
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,

@@ -16,6 +16,7 @@ mod core_loop;
 mod crash;
 mod database_restart;
 mod fulfilment;
+mod instances;
 mod migrate_data;
 mod more_channels;
 mod operations;
