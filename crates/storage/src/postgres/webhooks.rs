@@ -336,26 +336,26 @@ impl Webhooks for PgStorage {
         // Sequence numbers are handed out before commit, so a transaction
         // that commits late can hold a lower `seq` than events already
         // read. Events are read in (xid, seq) order, and only those of
-        // transactions older than every transaction still running on this
-        // database (not the whole cluster: a long transaction elsewhere
-        // must not hold webhooks back), so no event still to come can sort
-        // before one already passed. pg_stat_activity gives running xids
-        // as 32-bit `xid`; they are widened with the epoch of the current
-        // snapshot's xmax (a running xid is always within 2^31 below it).
+        // transactions older than every transaction this statement's
+        // snapshot saw in progress, so no event still to come can sort
+        // before one already passed. The horizon comes from the snapshot
+        // itself: a transaction that commits while the statement runs is
+        // invisible to it and must still hold the horizon back. Only the
+        // in-progress transactions known to run on another database are
+        // left out (a long transaction elsewhere must not hold webhooks
+        // back); pg_stat_activity gives their xids as 32-bit `xid`, so the
+        // snapshot's 64-bit xids are compared on their low 32 bits.
         let rows = sqlx::query(
-            "WITH cur AS (
-                 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS x
+            "WITH snap AS (
+                 SELECT pg_current_snapshot() AS s
+             ), elsewhere AS (
+                 SELECT backend_xid::text::bigint AS lo FROM pg_stat_activity
+                 WHERE datname <> current_database() AND backend_xid IS NOT NULL
              ), horizon AS (
-                 SELECT COALESCE(min(CASE WHEN a.lo <= (cur.x & 4294967295)
-                                          THEN ((cur.x >> 32) << 32) | a.lo
-                                          ELSE (((cur.x >> 32) - 1) << 32) | a.lo END),
-                                 cur.x)::text::xid8 AS h
-                 FROM cur LEFT JOIN (
-                     SELECT backend_xid::text::bigint AS lo FROM pg_stat_activity
-                     WHERE datname = current_database() AND backend_xid IS NOT NULL
-                       AND pid <> pg_backend_pid()
-                 ) a ON true
-                 GROUP BY cur.x
+                 SELECT COALESCE(
+                     (SELECT min(x) FROM snap, pg_snapshot_xip(snap.s) AS x
+                      WHERE (x::text::bigint & 4294967295) NOT IN (SELECT lo FROM elsewhere)),
+                     (SELECT pg_snapshot_xmax(s) FROM snap)) AS h
              )
              SELECT j.seq, j.account_id, j.store_id, j.entity_type, j.entity_id, j.event_type,
                     j.payload, j.created_at

@@ -357,11 +357,33 @@ async fn three_instances_share_the_work_and_one_killed_loses_and_duplicates_noth
     }
 
     // One webhook-id per order; a repeat only for what B had in flight.
-    eventually("an order.created for every order", 120, || async {
+    let pool = sqlx::PgPool::connect(&place.url).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
         let ids: BTreeSet<String> = receiver.received().into_iter().map(|r| r.id).collect();
-        ids.len() >= SALES
-    })
-    .await;
+        if ids.len() >= SALES {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let state: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT 'journal order.created', count(*) FROM journal WHERE event_type = 'order.created'
+                 UNION ALL SELECT 'cursor seq', seq FROM webhook_cursor
+                 UNION ALL SELECT 'max journal seq', coalesce(max(seq), 0) FROM journal
+                 UNION ALL SELECT 'messages', count(*) FROM webhook_messages
+                 UNION ALL SELECT 'deliveries ' || state, count(*) FROM webhook_deliveries GROUP BY state
+                 UNION ALL SELECT 'running xids', count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND backend_xid IS NOT NULL",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            panic!(
+                "{} of {SALES} order.created webhooks after 120 s; {state:?}",
+                ids.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     let got = receiver.received();
     let mut ids_by_order: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for r in &got {
@@ -381,7 +403,6 @@ async fn three_instances_share_the_work_and_one_killed_loses_and_duplicates_noth
     );
 
     // The work was shared: more than one instance held round leases.
-    let pool = sqlx::PgPool::connect(&place.url).await.unwrap();
     let holders: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT lease_holder FROM work_leases WHERE lease_holder IS NOT NULL",
     )

@@ -193,7 +193,7 @@ async fn an_installation_moves_from_sqlite_to_postgres_and_carries_on() {
         on_pg
             .command()
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("SWITCHYARD_WORKERS", "false")
+            .env("SWITCHYARD_ROLE", "api")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
