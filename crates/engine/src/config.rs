@@ -61,6 +61,8 @@ pub struct EngineConfig {
     pub stale_after: chrono::Duration,
     /// When failed work is tried again.
     pub retry: Retries,
+    /// How long rows that only grow are kept, and how they are pruned.
+    pub retention: crate::Retention,
 }
 
 /// Units of work each worker runs at once (`[engine.concurrency]`).
@@ -203,6 +205,7 @@ impl Default for EngineConfig {
             heartbeat: Duration::from_secs(2),
             stale_after: chrono::Duration::seconds(switchyard_storage::WORKER_STALE_AFTER_SECS),
             retry: Retries::default(),
+            retention: crate::Retention::default(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! | [`PluginDelivery`] | `plugin_delivery.rs` | routed orders to 3PL plugins |
 //! | [`WebhookDispatch`] | `webhooks/dispatch.rs` | journal events into webhook messages |
 //! | [`WebhookDelivery`] | `webhooks/delivery.rs` | messages to webhook endpoints |
+//! | [`Pruner`] | `prune.rs` | old rows nothing needs any more (superseded pushes, delivered webhooks, dispatched journal events, idempotency keys) |
 //! | `Heartbeat` | `heartbeat.rs` | this instance's liveness, which frees its leases when it dies |
 //!
 //! One driver (`driver.rs`) runs them all on [`Engine::run`]: it wakes a
@@ -36,6 +37,7 @@ mod heartbeat;
 mod import;
 mod listings;
 pub mod plugin_delivery;
+mod prune;
 mod stock_push;
 mod wakeups;
 pub use wakeups::relay_api_wakes;
@@ -56,6 +58,7 @@ pub use fulfilment_sync::{FulfilmentSync, SyncSummary};
 pub use import::{ImportSummary, Importer};
 pub use listings::{ListingsDownload, ListingsSummary};
 pub use plugin_delivery::{PluginDelivery, PluginSummary};
+pub use prune::{PruneSummary, Pruner, Retention};
 pub use stock_push::{PushSummary, StockPush};
 pub use webhooks::delivery::{DeliverySummary, WebhookDelivery};
 pub use webhooks::dispatch::WebhookDispatch;
@@ -96,6 +99,7 @@ struct Workers {
     dispatch: Arc<WebhookDispatch>,
     delivery: Arc<WebhookDelivery>,
     heartbeat: Arc<Heartbeat>,
+    prune: Arc<Pruner>,
 }
 
 impl Engine {
@@ -119,6 +123,7 @@ impl Engine {
             dispatch: Arc::new(WebhookDispatch::new(Arc::clone(&ctx))),
             delivery: Arc::new(WebhookDelivery::new(Arc::clone(&ctx))),
             heartbeat: Arc::new(Heartbeat::new(Arc::clone(&ctx))),
+            prune: Arc::new(Pruner::new(Arc::clone(&ctx))),
         };
         Self { ctx, wake, workers }
     }
@@ -177,6 +182,12 @@ impl Engine {
         &self.workers.delivery
     }
 
+    /// The pruning worker.
+    #[must_use]
+    pub fn pruner(&self) -> &Pruner {
+        &self.workers.prune
+    }
+
     /// One import round of a channel, now (benchmarks and tests).
     pub async fn import_channel(&self, r: &ChannelRef) -> Result<ImportSummary, EngineError> {
         self.workers.import.round(r, self.ctx.now()).await
@@ -216,6 +227,7 @@ impl Engine {
         driver.add(&w.plugins, &shutdown);
         driver.add(&w.dispatch, &shutdown);
         driver.add(&w.delivery, &shutdown);
+        driver.add(&w.prune, &shutdown);
         // Wake-ups across the instances sharing the database.
         match ctx.storage.wakeups().await {
             Ok(Some(incoming)) => {

@@ -23,6 +23,7 @@ mod orders;
 mod plugins;
 pub mod postgres;
 mod products;
+mod retention;
 pub mod sqlite;
 mod stock;
 mod stores;
@@ -40,6 +41,7 @@ pub use listings::*;
 pub use orders::*;
 pub use plugins::*;
 pub use products::*;
+pub use retention::*;
 pub use stock::*;
 pub use stores::*;
 pub use webhooks::*;
@@ -192,6 +194,7 @@ pub trait Storage:
     + Journal
     + Leases
     + Idempotency
+    + Retention
     + std::fmt::Debug
     + 'static
 {

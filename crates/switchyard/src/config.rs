@@ -241,6 +241,7 @@ mod tests {
         let from_file = c.engine_config().unwrap();
         let built_in = switchyard_engine::EngineConfig::default();
         assert_eq!(from_file.retry, built_in.retry);
+        assert_eq!(from_file.retention, built_in.retention);
         assert_eq!(from_file.concurrency, built_in.concurrency);
         assert_eq!(from_file.tick, built_in.tick);
         assert_eq!(from_file.overlap, built_in.overlap);

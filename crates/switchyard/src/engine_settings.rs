@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde::Deserialize;
-use switchyard_engine::{Concurrency, EngineConfig, Retries};
+use switchyard_engine::{Concurrency, EngineConfig, Retention, Retries};
 
 /// The workers' settings as written in the configuration file.
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +39,8 @@ pub struct EngineSettings {
     pub http: HttpSettings,
     /// When failed work is tried again, per kind of work.
     pub retry: Retries,
+    /// How long rows that only grow are kept (`[engine.retention]`).
+    pub retention: Retention,
 }
 
 /// `[engine.http]`: every channel's HTTP client.
@@ -74,6 +76,14 @@ impl EngineSettings {
         for (name, v) in self.concurrency.named() {
             positive(&format!("concurrency.{name}"), v as u64)?;
         }
+        let keep = &self.retention;
+        positive("retention.interval_secs", u64::from(keep.interval_secs))?;
+        positive("retention.batch", u64::from(keep.batch))?;
+        positive("retention.batches_per_run", u64::from(keep.batches_per_run))?;
+        anyhow::ensure!(
+            keep.idempotency_hours >= 24,
+            "engine.retention.idempotency_hours must be at least 24 (the replay window of Idempotency-Key)"
+        );
         let h = &self.http;
         positive("http.max_attempts", u64::from(h.max_attempts))?;
         positive("http.request_timeout_ms", h.request_timeout_ms)?;
@@ -106,6 +116,7 @@ impl EngineSettings {
             concurrency: self.concurrency.clone(),
             http,
             retry: self.retry.clone(),
+            retention: self.retention.clone(),
             ..base
         })
     }

@@ -24,7 +24,7 @@ use switchyard_storage::{Storage, TokenRecord};
 use tokio::net::TcpListener;
 
 pub use config::Config;
-pub use switchyard_engine::{Clock, Engine, EngineConfig};
+pub use switchyard_engine::{Clock, Engine, EngineConfig, Retention};
 
 /// Create the data directory (mode 0700) if it does not exist.
 pub fn ensure_data_dir(config: &Config) -> anyhow::Result<()> {

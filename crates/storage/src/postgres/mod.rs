@@ -24,6 +24,7 @@ mod listings;
 mod orders;
 mod plugins;
 mod products;
+mod retention;
 mod stock;
 mod stores;
 mod webhooks;

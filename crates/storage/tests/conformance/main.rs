@@ -12,6 +12,7 @@ mod fulfilments;
 mod leases;
 mod plugins;
 mod products;
+mod retention;
 mod stock;
 mod tenancy;
 mod webhooks;
@@ -109,6 +110,7 @@ backends!(
     plugins::routing_queues_one_message_that_claims_lease_hold_and_cancel_respect,
     leases::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
     leases::a_round_lease_has_one_holder_at_a_time,
+    retention::a_steady_run_stops_growing_and_nothing_still_needed_is_pruned,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

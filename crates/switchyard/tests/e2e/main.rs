@@ -23,6 +23,7 @@ mod operations;
 mod plugin_rules;
 mod plugins;
 mod polling;
+mod retention;
 mod webhooks;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,178 @@
+//! The pruning worker: every `prune_interval`, each kind of row that only
+//! grows (stock pushes, webhook messages, the journal, idempotency keys)
+//! loses what is older than its retention and no longer needed, in batches
+//! of `prune_batch` rows, each its own short transaction. What is still
+//! needed (a pending push, an undelivered message, journal events the
+//! webhook dispatch has not passed) is never pruned: storage decides that
+//! per kind ([`switchyard_storage::Prunable`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchyard_storage::Prunable;
+
+use crate::EngineError;
+use crate::context::Context;
+use crate::driver::{Report, Worker};
+
+/// How long each kind of row is kept.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Superseded and confirmed stock pushes, in hours.
+    pub pushes_hours: u32,
+    /// Delivered (or given up) webhook messages with their attempts, in days.
+    pub webhooks_days: u32,
+    /// Journal events already dispatched, in days (0 keeps them for ever).
+    pub journal_days: u32,
+    /// Idempotency keys, in hours (at least their 24-hour replay window).
+    pub idempotency_hours: u32,
+    /// How often the pruning worker runs, in seconds.
+    pub interval_secs: u32,
+    /// Rows deleted per transaction.
+    pub batch: u32,
+    /// Batches per kind and run (the rest waits for the next run).
+    pub batches_per_run: u32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            pushes_hours: 24,
+            webhooks_days: 30,
+            journal_days: 365,
+            idempotency_hours: 24,
+            interval_secs: 60,
+            batch: 1000,
+            batches_per_run: 20,
+        }
+    }
+}
+
+impl Retention {
+    /// How long `what` is kept; `None` keeps it for ever.
+    #[must_use]
+    pub fn keep(&self, what: Prunable) -> Option<chrono::Duration> {
+        let hours = |h: u32| chrono::Duration::hours(i64::from(h));
+        match what {
+            Prunable::Pushes => Some(hours(self.pushes_hours)),
+            Prunable::WebhookMessages => Some(hours(self.webhooks_days * 24)),
+            Prunable::Journal => (self.journal_days > 0).then(|| hours(self.journal_days * 24)),
+            Prunable::IdempotencyKeys => Some(hours(self.idempotency_hours.max(24))),
+        }
+    }
+}
+
+/// What pruning removed, per kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneSummary {
+    /// Rows removed.
+    pub rows: u64,
+    /// Kinds that had more to prune than one run takes.
+    pub behind: usize,
+}
+
+impl Report for PruneSummary {
+    fn merge(&mut self, o: Self) {
+        self.rows += o.rows;
+        self.behind += o.behind;
+    }
+
+    /// Never busy: the rest waits for the next run, so pruning never
+    /// crowds out the work that matters.
+    fn busy(&self) -> bool {
+        false
+    }
+}
+
+/// The pruning worker.
+#[derive(Debug)]
+pub struct Pruner {
+    ctx: Arc<Context>,
+    /// Never notified: pruning keeps its own time.
+    idle: tokio::sync::Notify,
+}
+
+impl Worker for Pruner {
+    type Unit = Prunable;
+    type Report = PruneSummary;
+    const NAME: &'static str = "prune";
+
+    fn context(&self) -> &Context {
+        &self.ctx
+    }
+
+    fn key(unit: &Prunable) -> String {
+        unit.as_str().to_owned()
+    }
+
+    async fn due(&self, _now: DateTime<Utc>, _room: usize) -> Result<Vec<Prunable>, EngineError> {
+        let r = &self.ctx.config.retention;
+        Ok(Prunable::ALL
+            .into_iter()
+            .filter(|p| r.keep(*p).is_some())
+            .collect())
+    }
+
+    async fn run(&self, what: Prunable, now: DateTime<Utc>) -> Result<PruneSummary, EngineError> {
+        self.ctx
+            .leased("prune", what.as_str(), now, self.prune(what, now))
+            .await
+    }
+
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    fn signal(&self) -> &tokio::sync::Notify {
+        &self.idle
+    }
+
+    fn interval(&self) -> Duration {
+        Duration::from_secs(u64::from(self.ctx.config.retention.interval_secs.max(1)))
+    }
+}
+
+impl Pruner {
+    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+        Self {
+            ctx,
+            idle: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Prune every kind once, as of `now`.
+    pub async fn step(&self, now: DateTime<Utc>) -> Result<PruneSummary, EngineError> {
+        crate::driver::step(self, now).await
+    }
+
+    /// Prune `what` older than its retention at `now`, batch by batch.
+    async fn prune(&self, what: Prunable, now: DateTime<Utc>) -> Result<PruneSummary, EngineError> {
+        let r = &self.ctx.config.retention;
+        let Some(keep) = r.keep(what) else {
+            return Ok(PruneSummary::default());
+        };
+        let before = now - keep;
+        let mut summary = PruneSummary::default();
+        for _ in 0..r.batches_per_run.max(1) {
+            let gone = self.ctx.storage.prune(what, before, r.batch).await?;
+            summary.rows += gone;
+            if gone < u64::from(r.batch) {
+                if summary.rows > 0 {
+                    tracing::info!(what = what.as_str(), rows = summary.rows, "pruned");
+                }
+                return Ok(summary);
+            }
+            // Let the writer breathe between batches.
+            tokio::task::yield_now().await;
+        }
+        summary.behind = 1;
+        tracing::info!(
+            what = what.as_str(),
+            rows = summary.rows,
+            "pruned; more next run"
+        );
+        Ok(summary)
+    }
+}
