@@ -69,8 +69,11 @@ pub struct EngineConfig {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Concurrency {
-    /// Channels imported at once.
+    /// Channels imported at once (rounds).
     pub import: usize,
+    /// Channels whose notified orders import at once (their own slots: a
+    /// notified order never waits for a round's slot).
+    pub notified: usize,
     /// Channels whose listings download at once.
     pub listings: usize,
     /// Channels pushed to at once.
@@ -89,9 +92,10 @@ pub struct Concurrency {
 impl Concurrency {
     /// Every worker's concurrency with its name, to check settings.
     #[must_use]
-    pub fn named(&self) -> [(&'static str, usize); 7] {
+    pub fn named(&self) -> [(&'static str, usize); 8] {
         [
             ("import", self.import),
+            ("notified", self.notified),
             ("listings", self.listings),
             ("push", self.push),
             ("fulfilment", self.fulfilment),
@@ -106,6 +110,7 @@ impl Default for Concurrency {
     fn default() -> Self {
         Self {
             import: 4,
+            notified: 8,
             listings: 2,
             push: 32,
             fulfilment: 4,

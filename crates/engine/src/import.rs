@@ -84,10 +84,42 @@ impl Report for ImportSummary {
     }
 }
 
-/// The import worker, with what it keeps between rounds.
+/// Which import work an [`Importer`] takes. Notified orders have a lane of
+/// their own, with its own slots and lease, so that an order a channel
+/// announced never waits behind a round sweeping a channel's overlap, nor
+/// for a slot another channel's round holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Scheduled rounds (cursor, overlap sweeps), imports asked for now,
+    /// backfills.
+    Rounds,
+    /// One order each, from notifications and retries.
+    Notified,
+}
+
+impl Lane {
+    /// The jobs the lane claims.
+    fn kinds(self) -> &'static [JobKind] {
+        match self {
+            Self::Rounds => &JobKind::ROUNDS,
+            Self::Notified => &[JobKind::Order],
+        }
+    }
+
+    /// The lease a channel's work in this lane is held under.
+    fn lease(self) -> &'static str {
+        match self {
+            Self::Rounds => "import",
+            Self::Notified => "import_notified",
+        }
+    }
+}
+
+/// An import worker (one per [`Lane`]), with what it keeps between rounds.
 #[derive(Debug)]
 pub struct Importer {
     ctx: Arc<Context>,
+    lane: Lane,
     /// When each fast-polled channel's overlap was last swept (in memory: a
     /// new process sweeps first).
     swept: ByChannel<DateTime<Utc>>,
@@ -109,7 +141,13 @@ impl Worker for Importer {
     async fn due(&self, now: DateTime<Utc>, room: usize) -> Result<Vec<ChannelRef>, EngineError> {
         let limit = u32::try_from(room.min(100)).unwrap_or(100);
         let stale = self.ctx.stale_before(now);
-        Ok(self.ctx.storage.due_channels(now, limit, stale).await?)
+        let lane = self.lane;
+        let scheduled = lane == Lane::Rounds;
+        Ok(self
+            .ctx
+            .storage
+            .due_channels(now, limit, stale, lane.kinds(), scheduled)
+            .await?)
     }
 
     async fn run(
@@ -119,12 +157,15 @@ impl Worker for Importer {
     ) -> Result<ImportSummary, EngineError> {
         let key = unit.channel_id.to_string();
         self.ctx
-            .leased("import", &key, now, self.round(&unit, now))
+            .leased(self.lane.lease(), &key, now, self.round(&unit, now))
             .await
     }
 
     fn concurrency(&self) -> usize {
-        self.ctx.config.concurrency.import
+        match self.lane {
+            Lane::Rounds => self.ctx.config.concurrency.import,
+            Lane::Notified => self.ctx.config.concurrency.notified,
+        }
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
@@ -163,9 +204,10 @@ impl From<ConnectorError> for Stop {
 }
 
 impl Importer {
-    pub(crate) fn new(ctx: Arc<Context>) -> Self {
+    pub(crate) fn new(ctx: Arc<Context>, lane: Lane) -> Self {
         Self {
             ctx,
+            lane,
             swept: ByChannel::default(),
         }
     }
@@ -188,8 +230,12 @@ impl Importer {
         let mut summary = ImportSummary::default();
         let jobs = inner
             .storage
-            .claim_jobs(r, &JobKind::IMPORT, &inner.lease(started), 20)
+            .claim_jobs(r, self.lane.kinds(), &inner.lease(started), 20)
             .await?;
+        let rounds = self.lane == Lane::Rounds;
+        if !rounds && jobs.is_empty() {
+            return Ok(summary);
+        }
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
@@ -199,15 +245,19 @@ impl Importer {
                         .finish_job(job.id, Some(e.clone()), None)
                         .await?;
                 }
-                self.finish(r, &ch, started, Some(e.clone()), cadence)
-                    .await?;
+                if rounds {
+                    self.finish(r, &ch, started, Some(e.clone()), cadence)
+                        .await?;
+                }
                 summary.error = Some(e);
                 return Ok(summary);
             }
         };
-        self.ensure_notifications(r, &ch, conn.as_ref()).await?;
+        if rounds {
+            self.ensure_notifications(r, &ch, conn.as_ref()).await?;
+        }
         let mut error = None;
-        let mut run_incremental = ch.sync.next_import_at.is_none_or(|t| t <= started);
+        let mut run_incremental = rounds && ch.sync.next_import_at.is_none_or(|t| t <= started);
         for job in jobs {
             summary.jobs += 1;
             let result = match job.kind {
@@ -256,6 +306,7 @@ impl Importer {
             pages = summary.pages,
             pushes = summary.pushes,
             error = summary.error.as_deref().unwrap_or(""),
+            lane = ?self.lane,
             "import round done"
         );
         Ok(summary)

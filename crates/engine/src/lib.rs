@@ -3,7 +3,7 @@
 //!
 //! | worker | file | work |
 //! |---|---|---|
-//! | [`Importer`] | `import.rs` | import rounds of each channel: polling on its cadence, requested jobs, notified orders |
+//! | [`Importer`] | `import.rs` | two lanes: import rounds of each channel (polling on its cadence, imports asked for, backfills), and notified orders, which never wait behind a round |
 //! | [`ListingsDownload`] | `listings.rs` | each channel's listings, on the listings interval or on request |
 //! | [`StockPush`] | `stock_push.rs` | due stock quantities to each channel |
 //! | [`FulfilmentSync`] | `fulfilment_sync.rs` | shipments, tracking corrections and cancellations to the order's channel |
@@ -55,7 +55,7 @@ pub use clock::Clock;
 pub use config::{Concurrency, EngineConfig, Retries};
 pub use driver::Report;
 pub use fulfilment_sync::{FulfilmentSync, SyncSummary};
-pub use import::{ImportSummary, Importer};
+pub use import::{ImportSummary, Importer, Lane};
 pub use listings::{ListingsDownload, ListingsSummary};
 pub use plugin_delivery::{PluginDelivery, PluginSummary};
 pub use prune::{PruneSummary, Pruner, Retention};
@@ -91,6 +91,7 @@ pub struct Engine {
 #[derive(Debug, Clone)]
 struct Workers {
     import: Arc<Importer>,
+    notified: Arc<Importer>,
     listings: Arc<ListingsDownload>,
     push: Arc<StockPush>,
     fulfilment: Arc<FulfilmentSync>,
@@ -114,7 +115,8 @@ impl Engine {
     ) -> Self {
         let ctx = Arc::new(Context::new(storage, cipher, config));
         let workers = Workers {
-            import: Arc::new(Importer::new(Arc::clone(&ctx))),
+            import: Arc::new(Importer::new(Arc::clone(&ctx), Lane::Rounds)),
+            notified: Arc::new(Importer::new(Arc::clone(&ctx), Lane::Notified)),
             listings: Arc::new(ListingsDownload::new(Arc::clone(&ctx))),
             push: Arc::new(StockPush::new(Arc::clone(&ctx))),
             fulfilment: Arc::new(FulfilmentSync::new(Arc::clone(&ctx))),
@@ -220,6 +222,7 @@ impl Engine {
         let w = &self.workers;
         driver.add(&w.heartbeat, &shutdown);
         driver.add(&w.import, &shutdown);
+        driver.add(&w.notified, &shutdown);
         driver.add(&w.listings, &shutdown);
         driver.add(&w.push, &shutdown);
         driver.add(&w.fulfilment, &shutdown);

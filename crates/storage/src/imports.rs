@@ -12,14 +12,16 @@ use crate::{ChannelHealth, ChannelRef, Claim, Page, PageRequest, Result};
 /// Order import: the engine's side of channels.
 #[async_trait]
 pub trait Imports: Send + Sync {
-    /// Channels with credentials whose import is due at `now`, or that have
-    /// import jobs (any kind but listings) free to claim (see
-    /// [`Imports::claim_jobs`] for `stale_before`).
+    /// Channels with credentials whose scheduled import is due at `now`
+    /// (with `scheduled`), or that have jobs of one of `kinds` free to claim
+    /// (see [`Imports::claim_jobs`] for `stale_before`).
     async fn due_channels(
         &self,
         now: DateTime<Utc>,
         limit: u32,
         stale_before: DateTime<Utc>,
+        kinds: &[JobKind],
+        scheduled: bool,
     ) -> Result<Vec<ChannelRef>>;
     /// Who owns a channel (for inbound notifications, which carry no token).
     async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>>;
@@ -227,9 +229,12 @@ pub(crate) fn job_kinds(kinds: &[JobKind]) -> String {
 }
 
 impl JobKind {
-    /// Every kind the import round runs (all but listings, which the
-    /// listings download takes).
+    /// Every kind an import runs (all but listings, which the listings
+    /// download takes).
     pub const IMPORT: [Self; 3] = [Self::Import, Self::Backfill, Self::Order];
+    /// What the import rounds run: imports now and backfills (notified
+    /// orders have their own lane, so they never wait behind a round).
+    pub const ROUNDS: [Self; 2] = [Self::Import, Self::Backfill];
 
     /// Stored name.
     #[must_use]

@@ -82,19 +82,23 @@ impl Imports for PgStorage {
         now: DateTime<Utc>,
         limit: u32,
         stale_before: DateTime<Utc>,
+        kinds: &[JobKind],
+        scheduled: bool,
     ) -> Result<Vec<ChannelRef>> {
         let free = leases::free("j", "?1", "?3");
+        let kinds = job_kinds(kinds);
         let rows = sqlx::query(&pg(&format!(
             "SELECT account_id, store_id, id FROM channels
-             WHERE credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
+             WHERE ?4 AND credentials IS NOT NULL AND base_url IS NOT NULL AND (next_import_at IS NULL OR next_import_at <= ?1)
              UNION
              SELECT c.account_id, c.store_id, c.id FROM jobs j JOIN channels c ON c.id = j.channel_id
-             WHERE j.finished_at IS NULL AND j.kind <> 'listings' AND j.run_after <= ?1 AND {free}
+             WHERE j.finished_at IS NULL AND j.kind IN ({kinds}) AND j.run_after <= ?1 AND {free}
              LIMIT ?2"
         )))
         .bind(at(now))
         .bind(i64::from(limit.max(1)))
         .bind(at(stale_before))
+        .bind(scheduled)
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(channel_ref_from_row).collect()

@@ -64,7 +64,7 @@ pub async fn a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends(s:
     let t2 = t0 + Duration::seconds(11);
     s.beat("wrk_b", t2).await.unwrap();
     assert!(
-        s.due_channels(t2, 10, t2 - stale)
+        s.due_channels(t2, 10, t2 - stale, &JobKind::IMPORT, false)
             .await
             .unwrap()
             .iter()

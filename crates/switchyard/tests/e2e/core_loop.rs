@@ -247,3 +247,39 @@ async fn the_last_unit_sold_twice_pushes_zero_and_flags_the_order() {
             .any(|e| e["type"] == "order.oversold")
     );
 }
+
+/// A notified order has a lane of its own: while the channel's round is
+/// stuck reading a slow order list, the order a notification announced is
+/// imported at once, not after the round.
+#[tokio::test]
+async fn a_notified_order_never_waits_behind_a_slow_round() {
+    let w = World::new(json!({ "cadence_secs": 3600 })).await;
+    // Every order list read from Shopify now hangs past the client's 2 s
+    // timeout (and is retried); reading one order does not.
+    w.shopify
+        .faults(&switchyard_sim::Faults {
+            slow_only_matching: Some("orders(first".into()),
+            slow_ms: 8000,
+            ..switchyard_sim::Faults::default()
+        })
+        .await;
+    let r = w
+        .app
+        .post(
+            &w.t,
+            &format!("/v1/stores/{}/channels/{}/import", w.store, w.shopify_ch),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    // Give the round time to start its slow read.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    w.shopify.order(&[("SKU-00009", 1)], json!({})).await;
+    w.wait_orders("", 1, 6).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "the notified order waited for the round"
+    );
+    w.shopify.faults(&switchyard_sim::Faults::default()).await;
+}
