@@ -12,6 +12,10 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, Clone, Default)]
 pub struct Clock {
     offset_ms: Arc<AtomicI64>,
+    /// Told when the clock moves, so the heartbeat beats at once: an
+    /// instance whose last beat the jump left behind would look dead to
+    /// its own claims.
+    moved: Arc<tokio::sync::Notify>,
 }
 
 impl Clock {
@@ -25,6 +29,12 @@ impl Clock {
     pub fn advance(&self, by: chrono::Duration) {
         self.offset_ms
             .fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+        self.moved.notify_one();
+    }
+
+    /// Notified when the clock is moved forward.
+    pub(crate) fn moved(&self) -> &tokio::sync::Notify {
+        &self.moved
     }
 
     /// The real time, for what other machines compare with their own clocks

@@ -16,16 +16,11 @@ use crate::driver::Worker;
 #[derive(Debug)]
 pub(crate) struct Heartbeat {
     ctx: Arc<Context>,
-    /// Never notified: the heartbeat keeps its own time.
-    idle: Notify,
 }
 
 impl Heartbeat {
     pub(crate) fn new(ctx: Arc<Context>) -> Self {
-        Self {
-            ctx,
-            idle: Notify::new(),
-        }
+        Self { ctx }
     }
 }
 
@@ -55,8 +50,9 @@ impl Worker for Heartbeat {
         1
     }
 
+    /// It keeps its own time, and beats at once when the clock is moved.
     fn signal(&self) -> &Notify {
-        &self.idle
+        self.ctx.config.clock.moved()
     }
 
     fn interval(&self) -> Duration {
