@@ -308,7 +308,11 @@ pub fn decide(
                     "already fulfilled on the channel (import_not_ready is off)".into(),
                 );
             }
-            return import(if order.fulfilment == ChannelFulfilment::Fulfilled {
+            // A stale read of the channel (a notification sent between two
+            // of our own shipments) never walks a fulfilled order back.
+            let fulfilled = order.fulfilment == ChannelFulfilment::Fulfilled
+                || existing == Some(OrderState::Fulfilled);
+            return import(if fulfilled {
                 OrderState::Fulfilled
             } else {
                 OrderState::PartiallyFulfilled
@@ -385,6 +389,27 @@ mod tests {
             state(decide(&shipped, &f, Some(OrderState::Open))),
             Some(OrderState::Fulfilled),
             "a known order shipped elsewhere is updated, not skipped"
+        );
+    }
+
+    #[test]
+    fn a_stale_channel_read_never_walks_a_fulfilled_order_back() {
+        let f = OrderFilters::default();
+        let mut part = order("GB", &["A", "B"]);
+        part.fulfilment = ChannelFulfilment::PartiallyFulfilled;
+        assert_eq!(
+            state(decide(&part, &f, Some(OrderState::Fulfilled))),
+            Some(OrderState::Fulfilled)
+        );
+        assert_eq!(
+            state(decide(&part, &f, Some(OrderState::Open))),
+            Some(OrderState::PartiallyFulfilled)
+        );
+        let mut none = order("GB", &["A"]);
+        none.fulfilment = ChannelFulfilment::Unfulfilled;
+        assert_eq!(
+            state(decide(&none, &f, Some(OrderState::Fulfilled))),
+            Some(OrderState::Fulfilled)
         );
     }
 
