@@ -178,14 +178,16 @@ impl BackOfficeSync {
             channel_id: settings.channel_id.clone(),
         };
         let (bo_channel, conn) = connect::open(&self.ctx, &bo_ref).await?;
+        // Orders name the back office's own variants, which its first
+        // listings download finds: sends wait for it (untouched, without a
+        // failed attempt), and the download is asked for now.
+        let awaiting_products =
+            bo_channel.settings.download_products && bo_channel.sync.listings_synced_at.is_none();
+        if awaiting_products {
+            self.ctx.signals.wake(Topic::Listings);
+        }
         let conn: Result<Arc<dyn SalesChannel>, String> = conn.and_then(|c| {
-            if bo_channel.settings.download_products && bo_channel.sync.listings_synced_at.is_none()
-            {
-                // Orders name the back office's own variants, which its
-                // first listings download finds: wait for it.
-                self.ctx.signals.wake(Topic::Listings);
-                Err("the back office's products are not downloaded yet".to_owned())
-            } else if c.as_back_office().is_some() {
+            if c.as_back_office().is_some() {
                 Ok(c)
             } else {
                 Err(format!(
@@ -196,7 +198,7 @@ impl BackOfficeSync {
         });
         let mut names: BTreeMap<ChannelId, String> = BTreeMap::new();
         for (row, order, listings) in sends {
-            if !self.begin(&row).await? {
+            if awaiting_products || !self.begin(&row).await? {
                 continue;
             }
             let update = match (&conn, order.unified.as_ref()) {
