@@ -2,7 +2,8 @@
 //! listings again after `listings_interval` (or when a listings job asks),
 //! maps them to main products by SKU, and enqueues the pushes of listings
 //! that became mapped. A channel whose download fails is tried again on the
-//! `listings` retry policy, and the failure shows as the channel's last
+//! `listings` retry policy (never later than its cadence, as a failing
+//! import), and the failure shows as the channel's last
 //! error.
 
 use std::sync::Arc;
@@ -160,7 +161,12 @@ impl ListingsDownload {
                     .retry
                     .listings
                     .wait(failures, Context::unit())
-                    .unwrap_or(ctx.config.listings_interval);
+                    .unwrap_or(ctx.config.listings_interval)
+                    // As a failing import: never later than the channel's
+                    // cadence.
+                    .min(chrono::Duration::seconds(i64::from(
+                        ch.settings.cadence_secs,
+                    )));
                 if let Ok(mut f) = self.failing.lock() {
                     f.insert(r.channel_id.clone(), (failures, now + wait));
                 }
