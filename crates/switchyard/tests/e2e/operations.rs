@@ -175,23 +175,32 @@ async fn a_manual_mapping_joins_a_channel_sku_to_a_differently_named_product() {
     w.converge(&expected, 20).await;
     let orders = w.wait_orders("&sku=MUG-RED", 1, 10).await;
     assert_eq!(orders[0]["lines"][0]["sku"], "MUG-RED");
-    let listings = w
-        .app
-        .get(
-            &w.t,
-            &format!(
-                "/v1/stores/{}/channels/{}/listings?limit=1000",
-                w.store, w.woo_ch
-            ),
-        )
-        .await;
-    let l = listings.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["channel_sku"] == "SKU-00012")
-        .cloned()
-        .unwrap();
+    // The channel shows the quantity a moment before its confirmation is
+    // recorded.
+    let listing = || async {
+        let listings = w
+            .app
+            .get(
+                &w.t,
+                &format!(
+                    "/v1/stores/{}/channels/{}/listings?limit=1000",
+                    w.store, w.woo_ch
+                ),
+            )
+            .await;
+        listings.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["channel_sku"] == "SKU-00012")
+            .cloned()
+            .unwrap()
+    };
+    eventually("the confirmation to be recorded", 10, || async {
+        listing().await["confirmed_quantity"] == 3
+    })
+    .await;
+    let l = listing().await;
     assert_eq!(l["sku"], "MUG-RED");
     assert_eq!(l["confirmed_quantity"], 3);
 }
