@@ -513,7 +513,11 @@ async fn find_existing_many(
         ("channel_id", channel.as_str()),
         "channel_order_id",
         ids,
-        "",
+        // Locked until the page commits, in one order, so that a write
+        // racing the page (a shipment recorded, another lane importing the
+        // same order) is not overwritten with a decision made on what it
+        // replaced.
+        "ORDER BY channel_order_id FOR UPDATE",
     )
     .await?;
     let mut out = HashMap::with_capacity(rows.len());
