@@ -157,6 +157,24 @@ pub async fn spawn_app_on(url: &str, engine: switchyard::EngineConfig) -> TestAp
     spawn_on(url.to_owned(), engine, true).await
 }
 
+/// The tests' log: with `TEST_LOG` set, everything at `RUST_LOG` (default
+/// `info`) on stderr; otherwise warnings and errors, captured per test
+/// like its prints, so a failing test shows what the workers complained
+/// about before it failed.
+fn logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            switchyard::telemetry::init(LogFormat::Plain);
+        } else {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("warn,sqlx=error"))
+                .with_test_writer()
+                .try_init();
+        }
+    });
+}
+
 async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
     spawn_on(database_url().await, engine, workers).await
 }
@@ -166,9 +184,7 @@ async fn spawn_on(
     engine: switchyard::EngineConfig,
     workers: bool,
 ) -> TestApp {
-    if std::env::var_os("TEST_LOG").is_some() {
-        switchyard::telemetry::init(LogFormat::Plain);
-    }
+    logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
     let config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),

@@ -115,14 +115,22 @@ impl Store {
     }
 
     /// Wait until the order's back-office copy is in `state`; returns the order.
+    /// On a timeout it says where the copy stood (state, attempts, error).
     pub async fn back_office_state(&self, id: &str, state: &str) -> Value {
-        eventually(
-            &format!("back office of {id} to be {state}"),
-            60,
-            || async { self.get_order(id).await["back_office"]["state"] == state },
-        )
-        .await;
-        self.get_order(id).await
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let order = self.get_order(id).await;
+            if order["back_office"]["state"] == state {
+                return order;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after 60 s waiting for the back office of {id} to be {state}; it is {} (order {})",
+                order["back_office"],
+                order["state"],
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Record a shipment through the API; returns the fulfilment once synced.
