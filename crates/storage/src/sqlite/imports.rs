@@ -13,11 +13,12 @@ use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::plugin_rules::PluginRules;
+use switchyard_domain::product::Kinds;
 
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
 use super::listings::{enqueue_targets, map_skus};
-use super::orders::{LineWrite, OrderWrite, write_order};
+use super::orders::{LineWrite, OrderWrite, Written, write_new_orders, write_order};
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed};
 use super::{
@@ -530,6 +531,123 @@ async fn find_existing_many(
     Ok(out)
 }
 
+/// An order new to the store, planned and waiting to be written.
+struct NewArrival {
+    /// Its outcome's place in the page's outcomes.
+    slot: usize,
+    write: ArrivalWrite,
+    raw: String,
+}
+
+/// What the writes of a page add up to.
+#[derive(Default)]
+struct PageWrites {
+    /// One per item written or passed over, in order (`None` until a new
+    /// order is written).
+    outcomes: Vec<Option<ImportOutcome>>,
+    /// SKUs whose commitments changed.
+    touched: BTreeSet<String>,
+    /// SKUs whose confirmed channel quantity the channel's checkout made stale.
+    stale: BTreeSet<String>,
+    /// Orders that commit stock, with the SKUs, to check for overselling.
+    check_oversell: Vec<(OrderId, BTreeSet<String>)>,
+    /// Channel order ids whose import errors are now resolved.
+    resolved: Vec<String>,
+}
+
+impl PageWrites {
+    fn written(
+        &mut self,
+        written: Written,
+        state: OrderState,
+        mapped_skus: BTreeSet<String>,
+        slot: Option<usize>,
+    ) {
+        self.touched.extend(written.touched);
+        if written.created {
+            // The channel took its own stock down at checkout: what we last
+            // confirmed there is stale for these SKUs, even when the order
+            // commits nothing here (excluded), so their targets are pushed again.
+            self.stale.extend(mapped_skus.iter().cloned());
+            self.touched.extend(mapped_skus);
+        }
+        if !written.committed.is_empty() {
+            self.check_oversell
+                .push((written.id.clone(), written.committed));
+        }
+        let outcome = if written.created {
+            ImportOutcome::Created {
+                id: written.id,
+                state,
+            }
+        } else {
+            ImportOutcome::Updated {
+                id: written.id,
+                state,
+            }
+        };
+        match slot.and_then(|i| self.outcomes.get_mut(i)) {
+            Some(o) => *o = Some(outcome),
+            None => self.outcomes.push(Some(outcome)),
+        }
+    }
+
+    /// Write the new orders waiting in `new`, together.
+    async fn write_new(
+        &mut self,
+        conn: &mut SqliteConnection,
+        channel: &ChannelRef,
+        kinds: &Kinds,
+        new: &mut Vec<NewArrival>,
+    ) -> Result<()> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        let mut orders = Vec::with_capacity(new.len());
+        let mut parts = Vec::with_capacity(new.len());
+        let mut after = Vec::with_capacity(new.len());
+        for a in new.drain(..) {
+            let ArrivalWrite {
+                order,
+                lines,
+                state,
+                excluded_reason,
+                hold_reason,
+                routing,
+                mapped_skus,
+            } = a.write;
+            orders.push(order);
+            parts.push((a.raw, lines, excluded_reason, hold_reason, routing, state));
+            after.push((a.slot, state, mapped_skus));
+        }
+        let writes = orders
+            .iter()
+            .zip(parts)
+            .map(
+                |(order, (raw, lines, excluded_reason, hold_reason, routing, state))| OrderWrite {
+                    existing: None,
+                    channel_id: &channel.channel_id,
+                    channel_order_id: &order.channel_order_id,
+                    state,
+                    excluded_reason,
+                    hold_reason,
+                    unified: Some(order),
+                    raw: Some(raw),
+                    lines: lines.into_iter().map(LineWrite::from).collect(),
+                    routing,
+                    kinds,
+                },
+            )
+            .collect();
+        let written =
+            write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
+        for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
+            self.written(w, state, mapped_skus, Some(slot));
+        }
+        Ok(())
+    }
+}
+
 /// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
 pub(crate) async fn import_batch(
     conn: &mut SqliteConnection,
@@ -545,9 +663,7 @@ pub(crate) async fn import_batch(
     let settings: ChannelSettings = serde_json::from_str(&settings)
         .map_err(|e| StorageError::corrupt("channel settings", e))?;
     let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
-    let mut report = ImportReport::default();
-    let mut touched = BTreeSet::new();
-    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    let mut page = PageWrites::default();
     // Everything the page needs is read once: its stored orders, SKU
     // mappings and product kinds.
     let ids: Vec<&str> = items
@@ -566,14 +682,17 @@ pub(crate) async fn import_batch(
     let store_skus: BTreeSet<&str> = mapping.values().map(String::as_str).collect();
     let store_skus: Vec<&str> = store_skus.into_iter().collect();
     let kinds = load_kinds(conn, store, &store_skus).await?;
-    // Orders written in this batch (a page may carry one twice) and the
-    // orders whose import errors are now resolved.
+    // Orders new to the store wait here to be written together, in a few
+    // multi-row statements; anything that reads or updates a stored order
+    // writes them first, so the page's effects are those of writing each
+    // order in turn.
+    let mut new: Vec<NewArrival> = Vec::new();
+    // Orders written in this batch (a page may carry one twice).
     let mut written_ids: HashSet<String> = HashSet::new();
-    let mut resolved: Vec<String> = Vec::new();
-    let mut stale: BTreeSet<String> = BTreeSet::new();
     for item in items {
         let cid = item.order.channel_order_id.as_str();
         let existing = if written_ids.contains(cid) {
+            page.write_new(conn, channel, &kinds, &mut new).await?;
             find_existing(conn, ch, cid).await?
         } else {
             stored_orders.remove(cid)
@@ -592,19 +711,31 @@ pub(crate) async fn import_batch(
             stored_facts.as_ref(),
         ) {
             ArrivalPlan::Skip(reason) => {
-                report.outcomes.push(ImportOutcome::Skipped { reason });
+                page.outcomes.push(Some(ImportOutcome::Skipped { reason }));
                 continue;
             }
             ArrivalPlan::Unchanged => {
                 if let Some(e) = &existing {
-                    report
-                        .outcomes
-                        .push(ImportOutcome::Unchanged { id: e.id.clone() });
+                    page.outcomes
+                        .push(Some(ImportOutcome::Unchanged { id: e.id.clone() }));
                 }
                 continue;
             }
             ArrivalPlan::Write(w) => *w,
         };
+        written_ids.insert(w.order.channel_order_id.clone());
+        page.resolved.push(w.order.channel_order_id.clone());
+        let Some(existing) = existing else {
+            // Its outcome's place, filled when it is written.
+            new.push(NewArrival {
+                slot: page.outcomes.len(),
+                write: w,
+                raw: item.raw.to_string(),
+            });
+            page.outcomes.push(None);
+            continue;
+        };
+        page.write_new(conn, channel, &kinds, &mut new).await?;
         let ArrivalWrite {
             order,
             lines,
@@ -614,13 +745,12 @@ pub(crate) async fn import_batch(
             routing,
             mapped_skus,
         } = w;
-        let lines = lines.into_iter().map(LineWrite::from).collect();
         let written = write_order(
             conn,
             account,
             store,
             OrderWrite {
-                existing: existing.map(|e| (e.id, e.state)),
+                existing: Some((existing.id, existing.state)),
                 channel_id: ch,
                 channel_order_id: &order.channel_order_id,
                 state,
@@ -628,37 +758,26 @@ pub(crate) async fn import_batch(
                 hold_reason,
                 unified: Some(&order),
                 raw: Some(item.raw.to_string()),
-                lines,
+                lines: lines.into_iter().map(LineWrite::from).collect(),
                 routing,
                 kinds: &kinds,
             },
         )
         .await?;
-        written_ids.insert(order.channel_order_id.clone());
-        resolved.push(order.channel_order_id.clone());
-        touched.extend(written.touched);
-        if written.created {
-            // The channel took its own stock down at checkout: what we last
-            // confirmed there is stale for these SKUs, even when the order
-            // commits nothing here (excluded), so their targets are pushed again.
-            stale.extend(mapped_skus.iter().cloned());
-            touched.extend(mapped_skus);
-        }
-        if !written.committed.is_empty() {
-            check_oversell.push((written.id.clone(), written.committed));
-        }
-        report.outcomes.push(if written.created {
-            ImportOutcome::Created {
-                id: written.id,
-                state,
-            }
-        } else {
-            ImportOutcome::Updated {
-                id: written.id,
-                state,
-            }
-        });
+        page.written(written, state, mapped_skus, None);
     }
+    page.write_new(conn, channel, &kinds, &mut new).await?;
+    let PageWrites {
+        outcomes,
+        touched,
+        stale,
+        check_oversell,
+        resolved,
+    } = page;
+    let mut report = ImportReport {
+        outcomes: outcomes.into_iter().flatten().collect(),
+        ..ImportReport::default()
+    };
     let resolved: Vec<&str> = resolved.iter().map(String::as_str).collect();
     let now = now_text();
     execute_in(

@@ -20,6 +20,7 @@ use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::RuleOutcome;
 use switchyard_domain::product::Kinds;
 use switchyard_domain::shipment::resent_state;
+use switchyard_domain::stock::plan_commitments;
 
 use super::channels::require_channel;
 use super::imports::find_existing;
@@ -27,10 +28,12 @@ use super::journal::event_from_row;
 use super::listings::enqueue_targets;
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::products::load_kinds;
-use super::stock::{commit_lines, committed_skus, recommit};
+use super::stock::{
+    CommitmentRow, commit_lines, commitment_payload, committed_skus, insert_commitments, recommit,
+};
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store, stored,
-    ts,
+    SqliteStorage, append_event, append_events, fetch_limit, now_text, paginate, parse_ts,
+    require_store, stored, ts,
 };
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
@@ -93,87 +96,45 @@ pub(crate) async fn write_order(
     store: &StoreId,
     w: OrderWrite<'_>,
 ) -> Result<Written> {
+    let Some((id, previous)) = w.existing.clone() else {
+        return write_new_orders(conn, account, store, vec![w])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StorageError::corrupt("order write", std::io::Error::other("no row written"))
+            });
+    };
     let now = now_text();
     let u = w.unified;
-    let unified_json = u.map(|o| serde_json::to_string(o).unwrap_or_default());
-    // The channel's tags, kept on the row from the order's arrival (an
-    // update leaves them and what rules added alone).
-    let channel_tags = serde_json::to_string(u.map(|o| o.tags.as_slice()).unwrap_or_default())
-        .map_err(|e| StorageError::corrupt("tags", e))?;
-    let (id, created, previous) = match w.existing.clone() {
-        Some((id, state)) => (id, false, Some(state)),
-        None => (OrderId::generate(), true, None),
-    };
+    let created = false;
+    let previous = Some(previous);
     // What our own fulfilments shipped stays shipped when the channel sends
     // the order again (our sync to the channel changes its `updated_at`).
-    // A new order has no fulfilments, lines or commitments to look at.
-    let (shipped, ours): (BTreeMap<i64, i64>, i64) = if created {
-        (BTreeMap::new(), 0)
-    } else {
-        let shipped = sqlx::query_as(
-            "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
-             WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
-        )
+    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
+        "SELECT fl.line_no, SUM(fl.quantity) FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+         WHERE f.order_id = ? AND f.status = 'active' GROUP BY fl.line_no",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let ours: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = ?")
         .bind(id.as_str())
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-        let ours = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = ?")
-            .bind(id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        (shipped, ours)
-    };
+        .fetch_one(&mut *conn)
+        .await?;
     // Where Switchyard records the shipments, they (not the channel's
     // shipping status, which lags behind our sync) say how far it shipped.
     let mut w = w;
     let open: Vec<i64> = w.lines.iter().map(|l| l.open_quantity).collect();
     w.state = resent_state(w.state, ours > 0, &open, &shipped);
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
-         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
-    );
-    q.push_values([()], |mut b, ()| {
-        b.push_bind(id.as_str())
-            .push_bind(account.as_str())
-            .push_bind(store.as_str())
-            .push_bind(w.channel_id.as_str())
-            .push_bind(w.channel_order_id)
-            .push_bind(w.state.as_str())
-            .push_bind(&now)
-            .push_bind(&now)
-            .push_bind(u.map_or_else(String::new, |o| o.number.clone()))
-            .push_bind(u.map(|o| enum_text(&o.payment_status)))
-            .push_bind(u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())))
-            .push_bind(u.and_then(|o| o.customer.name.clone()))
-            .push_bind(u.and_then(|o| o.customer.email.clone()))
-            .push_bind(u.map(|o| o.currency.as_str().to_owned()))
-            .push_bind(u.map(|o| o.total))
-            .push_bind(u.map(|o| ts(o.updated_at)))
-            .push_bind(&unified_json)
-            .push_bind(&w.raw)
-            .push_bind(&w.excluded_reason)
-            .push_bind(&channel_tags)
-            .push_bind(&w.hold_reason);
-    });
-    q.push(
-        " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
-         number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
-         customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
-         total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
-         raw = excluded.raw, excluded_reason = excluded.excluded_reason",
-    );
-    q.build().execute(&mut *conn).await?;
-    let mut touched = if created {
-        BTreeSet::new()
-    } else {
-        sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        committed_skus(conn, id.as_str()).await?
-    };
+    let row = OrderRow::new(&id, &w)?;
+    insert_orders(conn, account, store, &now, std::slice::from_ref(&row)).await?;
+    sqlx::query("DELETE FROM order_lines WHERE order_id = ?")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let mut touched = committed_skus(conn, id.as_str()).await?;
     let lines: Vec<(i64, String, i64)> = w
         .lines
         .iter()
@@ -184,20 +145,7 @@ pub(crate) async fn write_order(
             (line_no, l.sku.clone(), open)
         })
         .collect();
-    for (chunk, writes) in lines.chunks(100).zip(w.lines.chunks(100)) {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
-        );
-        q.push_values(chunk.iter().zip(writes), |mut b, ((n, sku, open), l)| {
-            b.push_bind(id.as_str())
-                .push_bind(*n)
-                .push_bind(sku)
-                .push_bind(*open)
-                .push_bind(&l.channel_line_id)
-                .push_bind(l.quantity);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    insert_lines(conn, &line_rows(id.as_str(), &lines, &w.lines)).await?;
     let (commitments, committed) =
         commit_lines(conn, store, id.as_str(), w.state, &lines, w.kinds, created).await?;
     touched.extend(committed.iter().cloned());
@@ -209,15 +157,106 @@ pub(crate) async fn write_order(
         let channel_tags = u.map(|o| o.tags.as_slice()).unwrap_or_default();
         record_routing(conn, account, store, &id, channel_tags, r).await?;
     }
-    let event_type = match (created, w.state) {
-        (true, _) => "order.created",
-        (false, OrderState::Cancelled) if previous != Some(OrderState::Cancelled) => {
-            "order.cancelled"
+    let ev = order_event(&id, &w, previous, commitments);
+    append_event(conn, account, store, &ev).await?;
+    Ok(Written {
+        id,
+        created,
+        touched,
+        committed,
+    })
+}
+
+/// Write orders new to the store (no stored row for their channel order
+/// id) with a few multi-row statements for all of them: their rows, lines,
+/// commitments and `order.created` events, in the order given.
+pub(crate) async fn write_new_orders(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    writes: Vec<OrderWrite<'_>>,
+) -> Result<Vec<Written>> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = now_text();
+    let mut rows = Vec::with_capacity(writes.len());
+    let mut lines = Vec::with_capacity(writes.len());
+    for w in &writes {
+        let id = OrderId::generate();
+        // A new order has no fulfilments of ours: its state is the channel's.
+        let l: Vec<(i64, String, i64)> = w
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(n, l)| {
+                (
+                    i64::try_from(n).unwrap_or(i64::MAX),
+                    l.sku.clone(),
+                    l.open_quantity.max(0),
+                )
+            })
+            .collect();
+        rows.push(OrderRow::new(&id, w)?);
+        lines.push((id, l));
+    }
+    insert_orders(conn, account, store, &now, &rows).await?;
+    let all_lines: Vec<LineRow<'_>> = lines
+        .iter()
+        .zip(&writes)
+        .flat_map(|((id, l), w)| line_rows(id.as_str(), l, &w.lines))
+        .collect();
+    insert_lines(conn, &all_lines).await?;
+    let plans: Vec<_> = lines
+        .iter()
+        .zip(&writes)
+        .map(|((_, l), w)| plan_commitments(w.state, l, w.kinds))
+        .collect();
+    let all_commitments: Vec<CommitmentRow<'_>> = lines
+        .iter()
+        .zip(&plans)
+        .flat_map(|((id, _), plan)| {
+            plan.iter()
+                .map(|(n, sku, qty, via)| (id.as_str(), *n, *sku, *qty, *via))
+        })
+        .collect();
+    insert_commitments(conn, store, &all_commitments).await?;
+    let mut events = Vec::with_capacity(writes.len());
+    let mut written = Vec::with_capacity(writes.len());
+    for (((id, _), w), plan) in lines.iter().zip(&writes).zip(&plans) {
+        if let Some(r) = &w.routing {
+            let channel_tags = w.unified.map(|o| o.tags.as_slice()).unwrap_or_default();
+            record_routing(conn, account, store, id, channel_tags, r).await?;
         }
-        (false, OrderState::Excluded) if previous != Some(OrderState::Excluded) => "order.excluded",
+        let (commitments, committed) = commitment_payload(plan);
+        events.push(order_event(id, w, None, commitments));
+        written.push(Written {
+            id: id.clone(),
+            created: true,
+            touched: committed.clone(),
+            committed,
+        });
+    }
+    append_events(conn, account, store, &events).await?;
+    Ok(written)
+}
+
+/// The journal event of an order written with `w` (new when `previous` is
+/// `None`).
+fn order_event(
+    id: &OrderId,
+    w: &OrderWrite<'_>,
+    previous: Option<OrderState>,
+    commitments: Vec<serde_json::Value>,
+) -> NewEvent {
+    let u = w.unified;
+    let event_type = match (previous, w.state) {
+        (None, _) => "order.created",
+        (Some(p), OrderState::Cancelled) if p != OrderState::Cancelled => "order.cancelled",
+        (Some(p), OrderState::Excluded) if p != OrderState::Excluded => "order.excluded",
         _ => "order.updated",
     };
-    let ev = NewEvent {
+    NewEvent {
         entity_type: EntityType::Order,
         entity_id: id.to_string(),
         event_type,
@@ -228,14 +267,149 @@ pub(crate) async fn write_order(
             "channel_updated_at": u.map(|o| o.updated_at),
             "plugin_rules": w.routing,
         }),
-    };
-    append_event(conn, account, store, &ev).await?;
-    Ok(Written {
-        id,
-        created,
-        touched,
-        committed,
-    })
+    }
+}
+
+/// An order's row, ready to bind.
+struct OrderRow {
+    id: String,
+    channel_id: String,
+    channel_order_id: String,
+    state: &'static str,
+    number: String,
+    payment_status: Option<String>,
+    country: Option<String>,
+    customer_name: Option<String>,
+    customer_email: Option<String>,
+    currency: Option<String>,
+    total: Option<i64>,
+    channel_updated_at: Option<String>,
+    unified: Option<String>,
+    raw: Option<String>,
+    excluded_reason: Option<String>,
+    /// The channel's tags, kept on the row from the order's arrival (an
+    /// update leaves them and what rules added alone).
+    tags: String,
+    hold_reason: Option<String>,
+}
+
+impl OrderRow {
+    fn new(id: &OrderId, w: &OrderWrite<'_>) -> Result<Self> {
+        let u = w.unified;
+        Ok(Self {
+            id: id.to_string(),
+            channel_id: w.channel_id.to_string(),
+            channel_order_id: w.channel_order_id.to_owned(),
+            state: w.state.as_str(),
+            number: u.map_or_else(String::new, |o| o.number.clone()),
+            payment_status: u.map(|o| enum_text(&o.payment_status)),
+            country: u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())),
+            customer_name: u.and_then(|o| o.customer.name.clone()),
+            customer_email: u.and_then(|o| o.customer.email.clone()),
+            currency: u.map(|o| o.currency.as_str().to_owned()),
+            total: u.map(|o| o.total),
+            channel_updated_at: u.map(|o| ts(o.updated_at)),
+            unified: u.map(|o| serde_json::to_string(o).unwrap_or_default()),
+            raw: w.raw.clone(),
+            excluded_reason: w.excluded_reason.clone(),
+            tags: serde_json::to_string(u.map(|o| o.tags.as_slice()).unwrap_or_default())
+                .map_err(|e| StorageError::corrupt("tags", e))?,
+            hold_reason: w.hold_reason.clone(),
+        })
+    }
+}
+
+/// Insert (or, for a channel order id already stored, update) `rows`.
+async fn insert_orders(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    store: &StoreId,
+    now: &str,
+    rows: &[OrderRow],
+) -> Result<()> {
+    // 21 variables a row, under SQLite's 32,766.
+    for chunk in rows.chunks(500) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
+             number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
+        );
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id.as_str())
+                .push_bind(account.as_str())
+                .push_bind(store.as_str())
+                .push_bind(r.channel_id.as_str())
+                .push_bind(r.channel_order_id.as_str())
+                .push_bind(r.state)
+                .push_bind(now)
+                .push_bind(now)
+                .push_bind(r.number.as_str())
+                .push_bind(r.payment_status.as_deref())
+                .push_bind(r.country.as_deref())
+                .push_bind(r.customer_name.as_deref())
+                .push_bind(r.customer_email.as_deref())
+                .push_bind(r.currency.as_deref())
+                .push_bind(r.total)
+                .push_bind(r.channel_updated_at.as_deref())
+                .push_bind(r.unified.as_deref())
+                .push_bind(r.raw.as_deref())
+                .push_bind(r.excluded_reason.as_deref())
+                .push_bind(r.tags.as_str())
+                .push_bind(r.hold_reason.as_deref());
+        });
+        q.push(
+            " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
+             number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
+             customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
+             total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
+             raw = excluded.raw, excluded_reason = excluded.excluded_reason",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `(order_id, line_no, sku, open_quantity, channel_line_id, quantity)`.
+type LineRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>, Option<i64>);
+
+/// The rows of an order's `lines` (`(line_no, sku, open)`, beside what was
+/// written for each).
+fn line_rows<'a>(
+    id: &'a str,
+    lines: &'a [(i64, String, i64)],
+    writes: &'a [LineWrite],
+) -> Vec<LineRow<'a>> {
+    lines
+        .iter()
+        .zip(writes)
+        .map(|((n, sku, open), l)| {
+            (
+                id,
+                *n,
+                sku.as_str(),
+                *open,
+                l.channel_line_id.as_deref(),
+                l.quantity,
+            )
+        })
+        .collect()
+}
+
+async fn insert_lines(conn: &mut SqliteConnection, rows: &[LineRow<'_>]) -> Result<()> {
+    for chunk in rows.chunks(2000) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
+        );
+        q.push_values(chunk, |mut b, (id, n, sku, open, line, quantity)| {
+            b.push_bind(*id)
+                .push_bind(*n)
+                .push_bind(*sku)
+                .push_bind(*open)
+                .push_bind(*line)
+                .push_bind(*quantity);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn enum_text<T: serde::Serialize>(v: &T) -> String {

@@ -510,15 +510,31 @@ pub(crate) async fn commit_lines(
             .execute(&mut *conn)
             .await?;
     }
-    let mut out = (Vec::new(), BTreeSet::new());
-    let rows = plan_commitments(state, lines, kinds);
-    for chunk in rows.chunks(200) {
+    let plan = plan_commitments(state, lines, kinds);
+    let rows: Vec<CommitmentRow<'_>> = plan
+        .iter()
+        .map(|(n, part, qty, via)| (id, *n, *part, *qty, *via))
+        .collect();
+    insert_commitments(conn, store, &rows).await?;
+    Ok(commitment_payload(&plan))
+}
+
+/// `(order_id, line_no, sku, quantity, via_kit)`.
+pub(crate) type CommitmentRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>);
+
+/// Insert commitment rows, many to a statement.
+pub(crate) async fn insert_commitments(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    rows: &[CommitmentRow<'_>],
+) -> Result<()> {
+    for chunk in rows.chunks(2000) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
         );
-        q.push_values(chunk, |mut b, (n, part, qty, via)| {
+        q.push_values(chunk, |mut b, (id, n, part, qty, via)| {
             b.push_bind(store.as_str())
-                .push_bind(id)
+                .push_bind(*id)
                 .push_bind(*n)
                 .push_bind(*part)
                 .push_bind(*qty)
@@ -526,10 +542,19 @@ pub(crate) async fn commit_lines(
         });
         q.build().execute(&mut *conn).await?;
     }
-    for (_, part, qty, via) in rows {
+    Ok(())
+}
+
+/// What an order's planned commitments say in its journal event, and the
+/// SKUs they commit.
+pub(crate) fn commitment_payload(
+    plan: &[(i64, &str, i64, Option<&str>)],
+) -> (Vec<serde_json::Value>, BTreeSet<String>) {
+    let mut out = (Vec::new(), BTreeSet::new());
+    for (_, part, qty, via) in plan {
         out.0
             .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
-        out.1.insert(part.to_owned());
+        out.1.insert((*part).to_owned());
     }
-    Ok(out)
+    out
 }

@@ -111,7 +111,6 @@ impl Rows {
             .with_context(|| format!("{} has no column {name}", self.table))
     }
 
-
     /// Rows grouped by the text of column `key`.
     fn by(&self, key: &str) -> anyhow::Result<HashMap<String, Vec<&Vec<Value>>>> {
         let k = self.column(key)?;
@@ -259,7 +258,11 @@ async fn run_sqlite(src: &Path, dir: &Path, journal_after: i64) -> anyhow::Resul
 /// The SQLite engine's own limit for the same rows: one transaction of
 /// `INSERT … SELECT` per table from the attached database, with no
 /// statement or value ever crossing into Rust. Orders per second.
-pub(crate) async fn engine_limit(src: &str, dir: &Path, journal_after: i64) -> anyhow::Result<Option<f64>> {
+pub(crate) async fn engine_limit(
+    src: &str,
+    dir: &Path,
+    journal_after: i64,
+) -> anyhow::Result<Option<f64>> {
     let Some(path) = src.strip_prefix("sqlite://") else {
         return Ok(None);
     };

@@ -44,12 +44,9 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
     })?;
     // First the listings (so imports enqueue real stock pushes), no orders yet.
     let now = chrono::Utc::now();
-    let first = futures::future::join_all(
-        channels
-            .iter()
-            .map(|c| engine.listings().download(c, now)),
-    )
-    .await;
+    let first =
+        futures::future::join_all(channels.iter().map(|c| engine.listings().download(c, now)))
+            .await;
     for s in first {
         let s = s?;
         ensure!(
