@@ -63,7 +63,9 @@ fragment SwitchyardOrder on Order {
 #[serde(deny_unknown_fields)]
 pub struct VendureCredentials {
     /// An Admin API key (Settings → API keys), with a role holding the
-    /// order, catalogue, customer and settings permissions.
+    /// order permissions (DeleteOrder included: it clears a draft an
+    /// unfinished back-office attempt left), catalogue, customer and
+    /// settings permissions.
     pub api_key: String,
     /// The Vendure channel's token, when the key is not for the default
     /// channel.

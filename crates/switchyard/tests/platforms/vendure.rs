@@ -368,7 +368,11 @@ async fn vendure_as_back_office_takes_marketplace_orders_and_reports_their_shipp
 
     // Cancelled on the marketplace: cancelled in Vendure.
     let cid2 = shopify
-        .place_order(&json!({ "lines": [{ "sku": "SKU-00005-M", "quantity": 1 }] }))
+        // Shipped to France: the shop ships to every country the marketplace
+        // sells to (a country it lacks is refused, not retried).
+        .place_order(
+            &json!({ "lines": [{ "sku": "SKU-00005-M", "quantity": 1 }], "country": "FR" }),
+        )
         .await
         .unwrap();
     let o2 = s.order_for(&shopify_ch, &cid2).await;
