@@ -7,12 +7,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
-use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
+use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, PlannedLine, Stored, plan};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
-use switchyard_domain::order::OrderState;
-use switchyard_domain::plugin_rules::PluginRules;
+use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
 use switchyard_domain::product::Kinds;
 
 use super::channels::{channel_ref_from_row, require_channel};
@@ -535,8 +535,69 @@ async fn find_existing_many(
 struct NewArrival {
     /// Its outcome's place in the page's outcomes.
     slot: usize,
-    write: ArrivalWrite,
+    order: UnifiedOrder,
+    rest: Planned,
+}
+
+/// An arrival's planned write without its order, which the [`OrderWrite`]
+/// borrows.
+struct Planned {
     raw: String,
+    lines: Vec<PlannedLine>,
+    state: OrderState,
+    excluded_reason: Option<String>,
+    hold_reason: Option<String>,
+    routing: Option<RuleOutcome>,
+    mapped_skus: BTreeSet<String>,
+}
+
+impl Planned {
+    fn split(w: ArrivalWrite, raw: String) -> (UnifiedOrder, Self) {
+        let ArrivalWrite {
+            order,
+            lines,
+            state,
+            excluded_reason,
+            hold_reason,
+            routing,
+            mapped_skus,
+        } = w;
+        let rest = Self {
+            raw,
+            lines,
+            state,
+            excluded_reason,
+            hold_reason,
+            routing,
+            mapped_skus,
+        };
+        (order, rest)
+    }
+
+    /// The write of `order`, with what the page's bookkeeping needs after it:
+    /// its state and mapped SKUs.
+    fn write<'a>(
+        self,
+        order: &'a UnifiedOrder,
+        existing: Option<(OrderId, OrderState)>,
+        channel_id: &'a ChannelId,
+        kinds: &'a Kinds,
+    ) -> (OrderWrite<'a>, OrderState, BTreeSet<String>) {
+        let write = OrderWrite {
+            existing,
+            channel_id,
+            channel_order_id: &order.channel_order_id,
+            state: self.state,
+            excluded_reason: self.excluded_reason,
+            hold_reason: self.hold_reason,
+            unified: Some(order),
+            raw: Some(self.raw),
+            lines: self.lines.into_iter().map(LineWrite::from).collect(),
+            routing: self.routing,
+            kinds,
+        };
+        (write, self.state, self.mapped_skus)
+    }
 }
 
 /// What the writes of a page add up to.
@@ -603,42 +664,15 @@ impl PageWrites {
         if new.is_empty() {
             return Ok(());
         }
-        let mut orders = Vec::with_capacity(new.len());
-        let mut parts = Vec::with_capacity(new.len());
-        let mut after = Vec::with_capacity(new.len());
-        for a in new.drain(..) {
-            let ArrivalWrite {
-                order,
-                lines,
-                state,
-                excluded_reason,
-                hold_reason,
-                routing,
-                mapped_skus,
-            } = a.write;
-            orders.push(order);
-            parts.push((a.raw, lines, excluded_reason, hold_reason, routing, state));
-            after.push((a.slot, state, mapped_skus));
+        let (slots, (orders, rest)): (Vec<usize>, (Vec<UnifiedOrder>, Vec<Planned>)) =
+            new.drain(..).map(|a| (a.slot, (a.order, a.rest))).unzip();
+        let mut after = Vec::with_capacity(slots.len());
+        let mut writes = Vec::with_capacity(slots.len());
+        for ((slot, order), rest) in slots.into_iter().zip(&orders).zip(rest) {
+            let (write, state, mapped_skus) = rest.write(order, None, &channel.channel_id, kinds);
+            writes.push(write);
+            after.push((slot, state, mapped_skus));
         }
-        let writes = orders
-            .iter()
-            .zip(parts)
-            .map(
-                |(order, (raw, lines, excluded_reason, hold_reason, routing, state))| OrderWrite {
-                    existing: None,
-                    channel_id: &channel.channel_id,
-                    channel_order_id: &order.channel_order_id,
-                    state,
-                    excluded_reason,
-                    hold_reason,
-                    unified: Some(order),
-                    raw: Some(raw),
-                    lines: lines.into_iter().map(LineWrite::from).collect(),
-                    routing,
-                    kinds,
-                },
-            )
-            .collect();
         let written =
             write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
         for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
@@ -727,43 +761,20 @@ pub(crate) async fn import_batch(
         page.resolved.push(w.order.channel_order_id.clone());
         let Some(existing) = existing else {
             // Its outcome's place, filled when it is written.
+            let (order, rest) = Planned::split(w, item.raw.to_string());
             new.push(NewArrival {
                 slot: page.outcomes.len(),
-                write: w,
-                raw: item.raw.to_string(),
+                order,
+                rest,
             });
             page.outcomes.push(None);
             continue;
         };
         page.write_new(conn, channel, &kinds, &mut new).await?;
-        let ArrivalWrite {
-            order,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
-        } = w;
-        let written = write_order(
-            conn,
-            account,
-            store,
-            OrderWrite {
-                existing: Some((existing.id, existing.state)),
-                channel_id: ch,
-                channel_order_id: &order.channel_order_id,
-                state,
-                excluded_reason,
-                hold_reason,
-                unified: Some(&order),
-                raw: Some(item.raw.to_string()),
-                lines: lines.into_iter().map(LineWrite::from).collect(),
-                routing,
-                kinds: &kinds,
-            },
-        )
-        .await?;
+        let (order, rest) = Planned::split(w, item.raw.to_string());
+        let (write, state, mapped_skus) =
+            rest.write(&order, Some((existing.id, existing.state)), ch, &kinds);
+        let written = write_order(conn, account, store, write).await?;
         page.written(written, state, mapped_skus, None);
     }
     page.write_new(conn, channel, &kinds, &mut new).await?;

@@ -12,6 +12,7 @@ mod fulfilments;
 mod leases;
 mod plugins;
 mod products;
+mod pushes;
 mod retention;
 mod stock;
 mod tenancy;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{Customs, KitComponent, ProductAttributes};
 use switchyard_domain::stock::StockRules;
@@ -28,7 +30,8 @@ use switchyard_domain::values::Sku;
 use switchyard_storage::postgres::PgStorage;
 use switchyard_storage::sqlite::SqliteStorage;
 use switchyard_storage::{
-    Claim, NewChannel, NewProduct, NewStore, Storage, WORKER_STALE_AFTER_SECS,
+    ChannelPatch, ChannelRef, Claim, NewChannel, NewListing, NewProduct, NewStore, Storage,
+    WORKER_STALE_AFTER_SECS,
 };
 
 /// A fresh database (for SQLite in its own temp dir, kept alive with the
@@ -111,6 +114,7 @@ backends!(
     leases::a_job_whose_holder_stopped_beating_is_free_before_its_lease_ends,
     leases::a_round_lease_has_one_holder_at_a_time,
     retention::a_steady_run_stops_growing_and_nothing_still_needed_is_pruned,
+    pushes::an_untried_push_takes_newer_targets_in_place_and_results_apply_to_what_was_sent,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's
@@ -206,6 +210,52 @@ pub async fn channel(s: &dyn Storage, a: &AccountId, st: &StoreId, rules: StockR
     .await
     .unwrap()
     .id
+}
+
+/// A channel that syncs stock, with one listing `L1` showing `code`
+/// (the channel holds 0).
+pub async fn syncing_listing(
+    s: &dyn Storage,
+    a: &AccountId,
+    st: &StoreId,
+    code: &str,
+) -> ChannelRef {
+    let ch = channel(s, a, st, StockRules::default()).await;
+    let settings = ChannelSettings {
+        auto_sync_stock: true,
+        ..ChannelSettings::default()
+    };
+    s.update_channel(
+        a,
+        st,
+        &ch,
+        ChannelPatch {
+            settings: Some(settings),
+            ..ChannelPatch::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = ChannelRef {
+        account_id: a.clone(),
+        store_id: st.clone(),
+        channel_id: ch,
+    };
+    s.upsert_listings(
+        &r,
+        vec![NewListing {
+            listing_id: "L1".into(),
+            channel_sku: Some(code.into()),
+            title: code.into(),
+            price: None,
+            quantity: Some(0),
+            raw: serde_json::json!({}),
+        }],
+        false,
+    )
+    .await
+    .unwrap();
+    r
 }
 
 pub async fn journal_len(s: &dyn Storage, a: &AccountId, st: &StoreId) -> usize {

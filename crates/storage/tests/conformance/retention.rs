@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{MessageId, WebhookId};
-use switchyard_domain::stock::{StockRules, StockSource};
+use switchyard_domain::stock::StockSource;
 use switchyard_storage::{
-    AttemptResult, ChannelPatch, ChannelRef, DeliveryOutcome, NewListing, NewWebhookEndpoint,
-    NewWebhookMessage, Prunable, PushResult, StockChange, StockOp, Storage,
+    AttemptResult, DeliveryOutcome, NewWebhookEndpoint, NewWebhookMessage, Prunable, PushResult,
+    StockChange, StockOp, Storage,
 };
 
-use crate::{account_and_store, channel, claim, product, sku};
+use crate::{account_and_store, claim, product, sku, syncing_listing};
 
 /// Rounds of the steady run.
 const ROUNDS: usize = 24;
@@ -24,41 +23,7 @@ pub async fn a_steady_run_stops_growing_and_nothing_still_needed_is_pruned(s: Ar
     let s = s.as_ref();
     let (a, st) = account_and_store(s, "retained").await;
     product(s, &a, &st, "A").await;
-    let ch = channel(s, &a, &st, StockRules::default()).await;
-    let settings = ChannelSettings {
-        auto_sync_stock: true,
-        ..ChannelSettings::default()
-    };
-    s.update_channel(
-        &a,
-        &st,
-        &ch,
-        ChannelPatch {
-            settings: Some(settings),
-            ..ChannelPatch::default()
-        },
-    )
-    .await
-    .unwrap();
-    let r = ChannelRef {
-        account_id: a.clone(),
-        store_id: st.clone(),
-        channel_id: ch,
-    };
-    s.upsert_listings(
-        &r,
-        vec![NewListing {
-            listing_id: "L1".into(),
-            channel_sku: Some("A".into()),
-            title: "A".into(),
-            price: None,
-            quantity: Some(0),
-            raw: serde_json::json!({}),
-        }],
-        false,
-    )
-    .await
-    .unwrap();
+    let r = syncing_listing(s, &a, &st, "A").await;
     let endpoint = s
         .create_webhook(
             &a,

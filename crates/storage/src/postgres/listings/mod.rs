@@ -28,7 +28,7 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::ProductAttributes;
-use switchyard_domain::push::{ListingPushState, plan_pushes};
+use switchyard_domain::push::{ListingPushState, OpenPush, plan_pushes};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
@@ -46,11 +46,13 @@ use crate::{
 };
 
 /// Recompute the targets of every listing showing `skus` (or a kit that
-/// contains one of them) and enqueue pushes. Returns how many were enqueued.
+/// contains one of them) and enqueue pushes. Returns how many pushes carry
+/// a new target (new or retargeted).
 ///
 /// A fixed number of statements whatever the number of listings: the
 /// listings with their open pushes, the channels' rules, the SKUs' totals,
-/// one update superseding open pushes, and batched inserts.
+/// two retargeting untried pushes (lock, update), one superseding open
+/// pushes, and batched inserts.
 pub(crate) async fn enqueue_targets(
     conn: &mut PgConnection,
     store: &StoreId,
@@ -77,7 +79,8 @@ pub(crate) async fn enqueue_targets(
     let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
     let rows = fetch_in_by(
         conn,
-        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity \
+        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity, \
+         p.state = 'pending' AND p.attempts = 0 AS open_untried \
          FROM listings l LEFT JOIN stock_pushes p ON p.channel_id = l.channel_id AND p.listing_id = l.listing_id \
          AND p.state IN ('pending', 'error')",
         ("l.store_id", store.as_str()),
@@ -114,7 +117,15 @@ pub(crate) async fn enqueue_targets(
         let listing: String = r.try_get("listing_id")?;
         let open = r
             .try_get::<Option<i64>, _>("open_id")?
-            .zip(r.try_get::<Option<i64>, _>("open_quantity")?);
+            .zip(r.try_get::<Option<i64>, _>("open_quantity")?)
+            .map(|(id, quantity)| -> Result<OpenPush> {
+                Ok(OpenPush {
+                    id,
+                    quantity,
+                    untried: r.try_get::<Option<bool>, _>("open_untried")? == Some(true),
+                })
+            })
+            .transpose()?;
         match targets.last_mut() {
             Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
             _ => targets.push(ListingPushState {
@@ -145,14 +156,42 @@ pub(crate) async fn enqueue_targets(
             .get(s)
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
-    let plan = plan_pushes(&targets, &rules_of, &kits, available);
-    let mut superseded = plan.supersede;
-    superseded.sort_unstable();
+    let mut plan = plan_pushes(&targets, &rules_of, &kits, available);
+    // Untried pushes take their new target in place. They are locked in id
+    // order first; one tried meanwhile (or by now) is superseded instead.
+    plan.retarget.sort_unstable_by_key(|r| r.id);
+    let mut taken = BTreeSet::new();
+    for chunk in plan.retarget.chunks(400) {
+        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
+        let locked: Vec<i64> = sqlx::query_scalar(
+            "SELECT id FROM stock_pushes WHERE id = ANY($1) AND state = 'pending' AND attempts = 0
+             ORDER BY id FOR UPDATE",
+        )
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        let locked: BTreeSet<i64> = locked.into_iter().collect();
+        let values: Vec<_> = chunk.iter().filter(|r| locked.contains(&r.id)).collect();
+        if values.is_empty() {
+            continue;
+        }
+        let mut q: QueryBuilder<Postgres> =
+            QueryBuilder::new("UPDATE stock_pushes SET quantity = v.quantity, cause = ");
+        q.push_bind(cause).push(" FROM (");
+        q.push_values(values, |mut b, r| {
+            b.push_bind(r.id).push_bind(r.quantity);
+        });
+        q.push(") AS v (id, quantity) WHERE stock_pushes.id = v.id");
+        q.build().execute(&mut *conn).await?;
+        taken.extend(locked);
+    }
+    let enqueued = plan.settle_retargets(&taken);
     let inserts: Vec<(&ListingPushState, i64)> =
         plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
-    for chunk in superseded.chunks(400) {
-        let mut q: QueryBuilder<Postgres> =
-            QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
+    for chunk in plan.supersede.chunks(400) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "UPDATE stock_pushes SET state = 'superseded' WHERE state IN ('pending', 'error') AND id IN (",
+        );
         let mut sep = q.separated(", ");
         for id in chunk {
             sep.push_bind(*id);
@@ -178,7 +217,7 @@ pub(crate) async fn enqueue_targets(
         });
         q.build().execute(&mut *conn).await?;
     }
-    Ok(inserts.len())
+    Ok(enqueued)
 }
 
 fn mapping_from_row(r: &PgRow) -> Result<SkuMapping> {
@@ -566,15 +605,19 @@ impl Listings for PgStorage {
         let now = now();
         // The newest push per listing says what the channel now holds.
         let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
-        let mut sent: Vec<i64> = Vec::new();
-        let mut failed: Vec<(i64, String, Option<DateTime<Utc>>)> = Vec::new();
+        // Each result applies only to the quantity that was sent: a push
+        // retargeted while in flight stays open for its new quantity.
+        let mut sent: Vec<(i64, i64)> = Vec::new();
+        let mut failed: Vec<(i64, i64, String, Option<DateTime<Utc>>)> = Vec::new();
         for (push, result) in results {
             match result {
                 PushResult::Sent => {
-                    sent.push(push.id);
+                    sent.push((push.id, push.quantity));
                     confirmed.insert(push.listing_id.clone(), push.quantity);
                 }
-                PushResult::Failed { error, retry_at } => failed.push((push.id, error, retry_at)),
+                PushResult::Failed { error, retry_at } => {
+                    failed.push((push.id, push.quantity, error, retry_at));
+                }
             }
         }
         // Listings before pushes, locked in (channel, listing) order: an
@@ -605,14 +648,15 @@ impl Listings for PgStorage {
             q.build().execute(&mut *tx).await?;
         }
         failed.sort_by_key(|f| f.0);
-        for (id, error, retry_at) in failed {
-            sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3")
+        for (id, quantity, error, retry_at) in failed {
+            sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = $1, attempts = attempts + 1, next_attempt_at = $2 WHERE id = $3 AND quantity = $4")
                 .bind(&error)
                 // No retry: parked at 9999-12-31, as the SQLite backend does.
                 .bind(retry_at.unwrap_or_else(|| {
                     DateTime::from_timestamp(253_402_214_400, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
                 }))
                 .bind(id)
+                .bind(quantity)
                 .execute(&mut *tx)
                 .await?;
         }
@@ -625,11 +669,10 @@ impl Listings for PgStorage {
                 "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
             );
             q.push_bind(now)
-                .push(", attempts = attempts + 1, error = NULL WHERE id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
+                .push(", attempts = attempts + 1, error = NULL WHERE (id, quantity) IN (");
+            q.push_values(chunk, |mut b, (id, quantity)| {
+                b.push_bind(*id).push_bind(*quantity);
+            });
             q.push(")");
             q.build().execute(&mut *tx).await?;
         }

@@ -27,7 +27,7 @@ use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::ProductAttributes;
-use switchyard_domain::push::{ListingPushState, plan_pushes};
+use switchyard_domain::push::{ListingPushState, OpenPush, plan_pushes};
 use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
@@ -45,11 +45,13 @@ use crate::{
 };
 
 /// Recompute the targets of every listing showing `skus` (or a kit that
-/// contains one of them) and enqueue pushes. Returns how many were enqueued.
+/// contains one of them) and enqueue pushes. Returns how many pushes carry
+/// a new target (new or retargeted).
 ///
 /// A fixed number of statements whatever the number of listings: the
 /// listings with their open pushes, the channels' rules, the SKUs' totals,
-/// one update superseding open pushes, and batched inserts.
+/// one update retargeting untried pushes, one superseding open pushes, and
+/// batched inserts.
 pub(crate) async fn enqueue_targets(
     conn: &mut SqliteConnection,
     store: &StoreId,
@@ -76,7 +78,8 @@ pub(crate) async fn enqueue_targets(
     let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
     let rows = fetch_in_by(
         conn,
-        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity \
+        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity, \
+         p.state = 'pending' AND p.attempts = 0 AS open_untried \
          FROM listings l LEFT JOIN stock_pushes p ON p.channel_id = l.channel_id AND p.listing_id = l.listing_id \
          AND p.state IN ('pending', 'error')",
         ("l.store_id", store.as_str()),
@@ -114,7 +117,15 @@ pub(crate) async fn enqueue_targets(
         let listing: String = r.try_get("listing_id")?;
         let open = r
             .try_get::<Option<i64>, _>("open_id")?
-            .zip(r.try_get::<Option<i64>, _>("open_quantity")?);
+            .zip(r.try_get::<Option<i64>, _>("open_quantity")?)
+            .map(|(id, quantity)| -> Result<OpenPush> {
+                Ok(OpenPush {
+                    id,
+                    quantity,
+                    untried: r.try_get::<Option<bool>, _>("open_untried")? == Some(true),
+                })
+            })
+            .transpose()?;
         match targets.last_mut() {
             Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
             _ => targets.push(ListingPushState {
@@ -145,13 +156,33 @@ pub(crate) async fn enqueue_targets(
             .get(s)
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
-    let plan = plan_pushes(&targets, &rules_of, &kits, available);
-    let superseded = plan.supersede;
+    let mut plan = plan_pushes(&targets, &rules_of, &kits, available);
+    let now = now_text();
+    // Untried pushes take their new target in place.
+    let mut taken = BTreeSet::new();
+    for chunk in plan.retarget.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("UPDATE stock_pushes SET quantity = v.quantity, cause = ");
+        q.push_bind(cause)
+            .push(" FROM (SELECT column1 AS id, column2 AS quantity FROM (");
+        q.push_values(chunk, |mut b, r| {
+            b.push_bind(r.id).push_bind(r.quantity);
+        });
+        q.push(
+            ")) AS v WHERE stock_pushes.id = v.id AND stock_pushes.state = 'pending' \
+             AND stock_pushes.attempts = 0 RETURNING stock_pushes.id",
+        );
+        for id in q.build_query_scalar::<i64>().fetch_all(&mut *conn).await? {
+            taken.insert(id);
+        }
+    }
+    let enqueued = plan.settle_retargets(&taken);
     let inserts: Vec<(&ListingPushState, i64)> =
         plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
-    for chunk in superseded.chunks(400) {
-        let mut q: QueryBuilder<Sqlite> =
-            QueryBuilder::new("UPDATE stock_pushes SET state = 'superseded' WHERE id IN (");
+    for chunk in plan.supersede.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "UPDATE stock_pushes SET state = 'superseded' WHERE state IN ('pending', 'error') AND id IN (",
+        );
         let mut sep = q.separated(", ");
         for id in chunk {
             sep.push_bind(*id);
@@ -159,7 +190,6 @@ pub(crate) async fn enqueue_targets(
         q.push(")");
         q.build().execute(&mut *conn).await?;
     }
-    let now = now_text();
     for chunk in inserts.chunks(400) {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
             "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at) ",
@@ -177,7 +207,7 @@ pub(crate) async fn enqueue_targets(
         });
         q.build().execute(&mut *conn).await?;
     }
-    Ok(inserts.len())
+    Ok(enqueued)
 }
 
 fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
@@ -564,18 +594,21 @@ impl Listings for SqliteStorage {
         let now = now_text();
         // The newest push per listing says what the channel now holds.
         let mut confirmed: BTreeMap<String, i64> = BTreeMap::new();
-        let mut sent: Vec<i64> = Vec::new();
+        let mut sent: Vec<(i64, i64)> = Vec::new();
+        // Each result applies only to the quantity that was sent: a push
+        // retargeted while in flight stays open for its new quantity.
         for (push, result) in results {
             match result {
                 PushResult::Sent => {
-                    sent.push(push.id);
+                    sent.push((push.id, push.quantity));
                     confirmed.insert(push.listing_id.clone(), push.quantity);
                 }
                 PushResult::Failed { error, retry_at } => {
-                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ?")
+                    sqlx::query("UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'error' END, error = ?, attempts = attempts + 1, next_attempt_at = ? WHERE id = ? AND quantity = ?")
                         .bind(&error)
                         .bind(retry_at.map_or_else(|| "9999-12-31T00:00:00.000000Z".to_owned(), ts))
                         .bind(push.id)
+                        .bind(push.quantity)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -589,11 +622,10 @@ impl Listings for SqliteStorage {
                 "UPDATE stock_pushes SET state = CASE WHEN state = 'superseded' THEN state ELSE 'sent' END, sent_at = ",
             );
             q.push_bind(&now)
-                .push(", attempts = attempts + 1, error = NULL WHERE id IN (");
-            let mut sep = q.separated(", ");
-            for id in chunk {
-                sep.push_bind(*id);
-            }
+                .push(", attempts = attempts + 1, error = NULL WHERE (id, quantity) IN (");
+            q.push_values(chunk, |mut b, (id, quantity)| {
+                b.push_bind(*id).push_bind(*quantity);
+            });
             q.push(")");
             q.build().execute(&mut *tx).await?;
         }

@@ -1,0 +1,115 @@
+//! Stock pushes: an untried push takes a newer target in place (one open
+//! row per listing, not one per change), a push tried once is superseded
+//! instead, and a result applies only to the quantity that was sent.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use switchyard_domain::stock::StockSource;
+use switchyard_storage::{ChannelRef, DuePush, PushResult, StockChange, StockOp, Storage};
+
+use crate::{account_and_store, product, sku, syncing_listing};
+
+async fn set(s: &dyn Storage, r: &ChannelRef, quantity: i64) {
+    s.change_stock(
+        &r.account_id,
+        &r.store_id,
+        &StockSource::Api,
+        &[StockChange {
+            sku: sku("A"),
+            location: String::new(),
+            op: StockOp::Set(quantity),
+            expected: None,
+            reason: None,
+        }],
+    )
+    .await
+    .unwrap();
+}
+
+/// The due pushes of the channel.
+async fn due(s: &dyn Storage, r: &ChannelRef) -> Vec<DuePush> {
+    s.due_pushes(r, Utc::now() + Duration::seconds(1), 100)
+        .await
+        .unwrap()
+}
+
+fn only(due: &[DuePush]) -> &DuePush {
+    assert_eq!(due.len(), 1, "one open push: {due:?}");
+    &due[0]
+}
+
+pub async fn an_untried_push_takes_newer_targets_in_place_and_results_apply_to_what_was_sent(
+    s: Arc<dyn Storage>,
+) {
+    let s = s.as_ref();
+    let (a, st) = account_and_store(s, "pushes").await;
+    product(s, &a, &st, "A").await;
+    let r = syncing_listing(s, &a, &st, "A").await;
+
+    set(s, &r, 5).await;
+    let first = only(&due(s, &r).await).clone();
+    assert_eq!((first.quantity, first.attempts), (5, 0));
+
+    // A second change before the push is tried: the same row, retargeted.
+    set(s, &r, 7).await;
+    let now = due(s, &r).await;
+    assert_eq!((only(&now).id, only(&now).quantity), (first.id, 7));
+
+    // The push worker had read it at 5 and sent 5: the channel holds 5,
+    // but the push stays open for 7.
+    s.record_push_results(&r, vec![(first.clone(), PushResult::Sent)])
+        .await
+        .unwrap();
+    let now = due(s, &r).await;
+    let p = only(&now);
+    assert_eq!((p.id, p.quantity, p.attempts), (first.id, 7, 0));
+    assert_eq!(
+        p.confirmed,
+        Some(5),
+        "what was sent is what the channel holds"
+    );
+
+    // A failure of a quantity no longer asked for does not park the push.
+    let at7 = p.clone();
+    set(s, &r, 9).await;
+    let failed = PushResult::Failed {
+        error: "HTTP 503".into(),
+        retry_at: Some(Utc::now() + Duration::hours(1)),
+    };
+    s.record_push_results(&r, vec![(at7, failed)])
+        .await
+        .unwrap();
+    let now = due(s, &r).await;
+    let p = only(&now).clone();
+    assert_eq!((p.id, p.quantity, p.attempts), (first.id, 9, 0));
+
+    // Sent at 9: confirmed, nothing open.
+    s.record_push_results(&r, vec![(p, PushResult::Sent)])
+        .await
+        .unwrap();
+    let now = s
+        .due_pushes(&r, Utc::now() + Duration::days(1), 100)
+        .await
+        .unwrap();
+    assert!(now.is_empty(), "{now:?}");
+
+    // A push tried once is not retargeted: the newer target is a new
+    // push, and the failing one is superseded.
+    set(s, &r, 4).await;
+    let tried = only(&due(s, &r).await).clone();
+    assert_ne!(tried.id, first.id);
+    let failed = PushResult::Failed {
+        error: "HTTP 503".into(),
+        retry_at: Some(Utc::now()),
+    };
+    s.record_push_results(&r, vec![(tried.clone(), failed)])
+        .await
+        .unwrap();
+    assert_eq!(only(&due(s, &r).await).attempts, 1);
+    set(s, &r, 3).await;
+    let now = due(s, &r).await;
+    let p = only(&now);
+    assert!(p.id > tried.id, "a new push: {p:?}");
+    assert_eq!((p.quantity, p.attempts, p.confirmed), (3, 0, Some(9)));
+}
