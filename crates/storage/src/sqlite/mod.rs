@@ -10,6 +10,7 @@
 mod accounts;
 mod back_office;
 mod channels;
+mod checkpoint;
 mod fulfilments;
 mod idempotency;
 mod imports;
@@ -25,6 +26,7 @@ mod stores;
 mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -34,6 +36,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 use switchyard_domain::event::NewEvent;
 use switchyard_domain::ids::{AccountId, StoreId};
 
+use self::checkpoint::Checkpointer;
 use crate::{Page, PageRequest, Result, Storage, StorageError};
 pub(crate) use crate::{fetch_limit, paginate, stored};
 
@@ -44,6 +47,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStorage {
     write: SqlitePool,
     read: SqlitePool,
+    /// Checkpoints the WAL off the writer's path (a database file only).
+    _checkpointer: Option<Arc<Checkpointer>>,
 }
 
 impl SqliteStorage {
@@ -51,20 +56,40 @@ impl SqliteStorage {
     /// (`sqlite://path/to/file.db`) without migrating it.
     pub async fn connect(url: &str) -> Result<Self> {
         let opts = connect_options(url)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if in_memory {
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts)
+                .await?;
+            return Ok(Self {
+                read: write.clone(),
+                write,
+                _checkpointer: None,
+            });
+        }
+        // Its connection creates the file and puts it in WAL mode.
+        let checkpointer = Checkpointer::start(&opts).await?;
+        let waker = checkpointer.waker();
+        // The writer leaves checkpoints to the checkpointer, woken each time
+        // the writer is released.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(opts.clone())
+            .after_release(move |_, _| {
+                waker.notify_one();
+                Box::pin(async { Ok(true) })
+            })
+            .connect_with(opts.clone().pragma("wal_autocheckpoint", "0"))
             .await?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let read = if in_memory {
-            write.clone()
-        } else {
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts.read_only(true))
-                .await?
-        };
-        Ok(Self { write, read })
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(Self {
+            write,
+            read,
+            _checkpointer: Some(Arc::new(checkpointer)),
+        })
     }
 
     /// Open and apply pending migrations.

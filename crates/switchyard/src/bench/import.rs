@@ -97,7 +97,7 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         statements as f64 / created.max(1) as f64
     );
     println!(
-        "    imported {created} orders (and skipped {skipped} cancelled before import) in {elapsed:.2} s ({pages} pages, {pushes} stock pushes enqueued)"
+        "    imported {created} orders (and skipped {skipped} cancelled before import) in {elapsed:.2} s ({pages} pages, {pushes} stock push targets set)"
     );
     rig.stop().await;
     for s in sims {
