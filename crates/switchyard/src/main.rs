@@ -95,9 +95,15 @@ enum Command {
         /// catalogue: orders processed at each size.
         #[arg(long, default_value_t = 2000)]
         catalogue_orders: usize,
-        /// webhooks: deliveries to make.
+        /// webhooks: deliveries to make in the burst.
         #[arg(long, default_value_t = 5000)]
         webhooks: usize,
+        /// webhooks: stock changes a second in the steady flow.
+        #[arg(long, default_value_t = 500)]
+        webhook_rate: u32,
+        /// webhooks: length of the steady flow, in seconds.
+        #[arg(long, default_value_t = 10)]
+        webhook_secs: u64,
         /// Seed of the simulated shops and customers.
         #[arg(long, default_value_t = 7)]
         seed: u64,
@@ -324,6 +330,8 @@ async fn run() -> anyhow::Result<()> {
             skus,
             catalogue_orders,
             webhooks,
+            webhook_rate,
+            webhook_secs,
             seed,
         } => {
             use switchyard::bench::Scenario;
@@ -335,8 +343,13 @@ async fn run() -> anyhow::Result<()> {
                 BenchScenario::All => Scenario::All,
             };
             anyhow::ensure!(
-                orders > 0 && rate > 0 && duration_secs > 0 && cadence_secs > 0,
-                "--orders, --rate, --duration-secs and --cadence-secs must be positive"
+                orders > 0
+                    && rate > 0
+                    && duration_secs > 0
+                    && cadence_secs > 0
+                    && webhook_rate > 0
+                    && webhook_secs > 0,
+                "--orders, --rate, --duration-secs, --cadence-secs, --webhook-rate and --webhook-secs must be positive"
             );
             switchyard::bench::run(
                 scenario,
@@ -349,6 +362,8 @@ async fn run() -> anyhow::Result<()> {
                     catalogue_sizes: skus,
                     catalogue_orders,
                     webhooks,
+                    webhook_rate,
+                    webhook_duration: std::time::Duration::from_secs(webhook_secs),
                     seed,
                     // Only the command line's: a configured production
                     // database is never where benchmarks run.

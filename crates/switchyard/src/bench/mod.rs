@@ -10,8 +10,8 @@
 //!   order notifications and with polling;
 //! - `catalogue`: per-order cost (time, SQL statements) and peak memory
 //!   with 10k, 100k and 1M SKUs listed on five channels;
-//! - `webhooks`: signed deliveries per second to a loopback receiver and
-//!   the delay after the change.
+//! - `webhooks`: signed deliveries per second to a loopback receiver in a
+//!   burst, and the delay after the change in a steady flow.
 //!
 //! Tests assert correctness; this command measures. It prints a table and,
 //! after it, one JSON object per figure.
@@ -66,8 +66,12 @@ pub struct BenchOptions {
     pub catalogue_sizes: Vec<usize>,
     /// Orders processed at each catalogue size.
     pub catalogue_orders: usize,
-    /// Webhook deliveries to make.
+    /// Webhook deliveries to make in the burst.
     pub webhooks: usize,
+    /// Stock changes a second in the webhooks' steady flow.
+    pub webhook_rate: u32,
+    /// Length of the webhooks' steady flow.
+    pub webhook_duration: Duration,
     /// Seed of the simulated shops and customers.
     pub seed: u64,
     /// A PostgreSQL server to run on (`postgres://…`; each scenario gets a
@@ -97,6 +101,8 @@ impl Default for BenchOptions {
             catalogue_sizes: vec![10_000, 100_000, 1_000_000],
             catalogue_orders: 2000,
             webhooks: 5_000,
+            webhook_rate: 500,
+            webhook_duration: Duration::from_secs(10),
             seed: 7,
             database_url: String::new(),
         }
@@ -285,8 +291,10 @@ async fn run_scenarios(scenario: Scenario, opts: &BenchOptions) -> anyhow::Resul
     }
     if all || scenario == Scenario::Webhooks {
         println!(
-            "\nwebhooks: {} deliveries to a loopback receiver",
-            opts.webhooks
+            "\nwebhooks: a burst of {} deliveries, then {} changes/s for {} s, to a loopback receiver",
+            opts.webhooks,
+            opts.webhook_rate,
+            opts.webhook_duration.as_secs()
         );
         webhooks::run(opts, &mut report).await?;
     }

@@ -73,6 +73,7 @@ impl Shop {
 }
 
 /// A client of the API under one token (the demo's and the benchmarks').
+#[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) base: String,
     pub(crate) token: String,
