@@ -51,7 +51,8 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
         assert!(value("catalogue", &format!("{size}: peak RSS")) > 0.0);
     }
     assert!(value("webhooks", "burst: deliveries per second") > 0.0);
-    for flow in ["burst", "steady 20/s"] {
+    assert!(value("webhooks", "import-paced: deliveries per second") > 0.0);
+    for flow in ["import-paced", "steady 20/s"] {
         assert!(
             value("webhooks", &format!("{flow}: delay after the change, max"))
                 >= value("webhooks", &format!("{flow}: delay after the change, p50"))
