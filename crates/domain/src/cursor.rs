@@ -39,6 +39,22 @@ impl ImportCursor {
     }
 }
 
+/// The share of its cadence by which a channel's next scheduled round may
+/// start early, at random: channels set up together (an onboarding, a
+/// restart) then drift apart instead of all sweeping their overlap at the
+/// same moment, which is when notified orders waited longest.
+pub const ROUND_SPREAD: f64 = 0.1;
+
+/// When the next scheduled round of a channel starts, after a round that
+/// started at `started` and succeeded; `unit` is a random number in
+/// `[0, 1)`. Never later than one cadence, never earlier than
+/// `1 − ROUND_SPREAD` of it.
+#[must_use]
+pub fn next_round(started: DateTime<Utc>, cadence: Duration, unit: f64) -> DateTime<Utc> {
+    let early_ms = cadence.num_milliseconds() as f64 * ROUND_SPREAD * unit.clamp(0.0, 1.0);
+    started + cadence - Duration::milliseconds(early_ms as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +84,20 @@ mod tests {
             "re-read older orders do not move it back"
         );
         assert_eq!(c2.advanced([]), c2);
+    }
+
+    #[test]
+    fn the_next_round_comes_within_the_last_tenth_of_the_cadence() {
+        let started = Utc::now();
+        let cadence = Duration::seconds(60);
+        assert_eq!(next_round(started, cadence, 0.0), started + cadence);
+        let earliest = next_round(started, cadence, 0.999_999);
+        assert!(earliest >= started + Duration::seconds(54), "{earliest}");
+        assert!(earliest <= started + Duration::milliseconds(54_001));
+        // Out-of-range randomness is clamped.
+        assert_eq!(
+            next_round(started, cadence, 7.0),
+            started + Duration::seconds(54)
+        );
     }
 }

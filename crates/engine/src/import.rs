@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchyard_connectors::channel::{Capabilities, OrderPage, OrderQuery, SalesChannel};
 use switchyard_connectors::{ConnectorError, registry};
-use switchyard_domain::cursor::ImportCursor;
+use switchyard_domain::cursor::{ImportCursor, next_round};
 use switchyard_domain::retry::failures;
 use switchyard_storage::{
     Channel, ChannelRef, ImportItem, ImportOutcome, ImportRun, Job, JobKind, NewImportError,
@@ -360,7 +360,7 @@ impl Importer {
         cadence: chrono::Duration,
     ) -> Result<(), EngineError> {
         let next = match &error {
-            None => started + cadence,
+            None => next_round(started, cadence, Context::unit()),
             // A failing channel backs off, never later than its cadence.
             Some(_) => {
                 let policy = &self.ctx.config.retry.import;

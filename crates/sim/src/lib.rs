@@ -295,26 +295,7 @@ impl RunningSim {
     /// `{lines: [{sku, quantity}], paid?, country?}`); returns the channel's
     /// order id as connectors see it (numeric, without a `gid://` prefix).
     pub async fn place_order(&self, body: &Value) -> Result<String, SimError> {
-        let path = "/_sim/orders";
-        let r = reqwest::Client::new()
-            .post(format!("{}{path}", self.base_url()))
-            .json(body)
-            .send()
-            .await?;
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(SimError::Refused {
-                path: path.into(),
-                status: status.as_u16(),
-                body: v.to_string(),
-            });
-        }
-        Ok(match &v["id"] {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
-            other => other.to_string(),
-        })
+        place_order_at(&self.base_url(), body).await
     }
 
     /// Stop serving and wait for it.
@@ -342,4 +323,29 @@ pub fn spawn_on(
 pub async fn spawn(channel: Channel, opts: &SimOptions) -> Result<RunningSim, SimError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     spawn_on(channel, opts, listener)
+}
+
+/// Place an order on the simulator at `base_url` as
+/// [`RunningSim::place_order`] does (for callers holding only the address).
+pub async fn place_order_at(base_url: &str, body: &Value) -> Result<String, SimError> {
+    let path = "/_sim/orders";
+    let r = reqwest::Client::new()
+        .post(format!("{base_url}{path}"))
+        .json(body)
+        .send()
+        .await?;
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    if !status.is_success() {
+        return Err(SimError::Refused {
+            path: path.into(),
+            status: status.as_u16(),
+            body: v.to_string(),
+        });
+    }
+    Ok(match &v["id"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
+        other => other.to_string(),
+    })
 }
