@@ -98,6 +98,9 @@ enum Command {
         /// webhooks: deliveries to make in the burst.
         #[arg(long, default_value_t = 5000)]
         webhooks: usize,
+        /// scale: orders imported at each instance count.
+        #[arg(long, default_value_t = 10_000)]
+        scale_orders: usize,
         /// webhooks: stock changes a second in the steady flow.
         #[arg(long, default_value_t = 500)]
         webhook_rate: u32,
@@ -205,6 +208,8 @@ enum BenchScenario {
     Propagation,
     Catalogue,
     Webhooks,
+    /// 1, 2 and 3 instances on one PostgreSQL database (needs --database-url).
+    Scale,
     All,
 }
 
@@ -330,6 +335,7 @@ async fn run() -> anyhow::Result<()> {
             skus,
             catalogue_orders,
             webhooks,
+            scale_orders,
             webhook_rate,
             webhook_secs,
             seed,
@@ -340,6 +346,7 @@ async fn run() -> anyhow::Result<()> {
                 BenchScenario::Propagation => Scenario::Propagation,
                 BenchScenario::Catalogue => Scenario::Catalogue,
                 BenchScenario::Webhooks => Scenario::Webhooks,
+                BenchScenario::Scale => Scenario::Scale,
                 BenchScenario::All => Scenario::All,
             };
             anyhow::ensure!(
@@ -362,6 +369,7 @@ async fn run() -> anyhow::Result<()> {
                     catalogue_sizes: skus,
                     catalogue_orders,
                     webhooks,
+                    scale_orders,
                     webhook_rate,
                     webhook_duration: std::time::Duration::from_secs(webhook_secs),
                     seed,

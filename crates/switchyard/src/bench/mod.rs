@@ -11,7 +11,9 @@
 //! - `catalogue`: per-order cost (time, SQL statements) and peak memory
 //!   with 10k, 100k and 1M SKUs listed on five channels;
 //! - `webhooks`: signed deliveries per second to a loopback receiver in a
-//!   burst, and the delay after the change in a steady flow.
+//!   burst, and the delay after the change in a steady flow;
+//! - `scale` (PostgreSQL only): import and propagation with 1, 2 and 3
+//!   instances on one database.
 //!
 //! Tests assert correctness; this command measures. It prints a table and,
 //! after it, one JSON object per figure.
@@ -26,6 +28,7 @@ mod import;
 mod pg;
 mod propagation;
 mod rig;
+mod scale;
 mod webhooks;
 
 use std::time::Duration;
@@ -43,7 +46,10 @@ pub enum Scenario {
     Catalogue,
     /// Webhook delivery.
     Webhooks,
-    /// All of the above, in that order.
+    /// 1, 2 and 3 instances on one PostgreSQL database (not part of `All`:
+    /// it needs `--database-url`).
+    Scale,
+    /// All of the above but `Scale`, in that order.
     All,
 }
 
@@ -68,6 +74,8 @@ pub struct BenchOptions {
     pub catalogue_orders: usize,
     /// Webhook deliveries to make in the burst.
     pub webhooks: usize,
+    /// Orders imported at each instance count of the scale run.
+    pub scale_orders: usize,
     /// Stock changes a second in the webhooks' steady flow.
     pub webhook_rate: u32,
     /// Length of the webhooks' steady flow.
@@ -101,6 +109,7 @@ impl Default for BenchOptions {
             catalogue_sizes: vec![10_000, 100_000, 1_000_000],
             catalogue_orders: 2000,
             webhooks: 5_000,
+            scale_orders: 10_000,
             webhook_rate: 500,
             webhook_duration: Duration::from_secs(10),
             seed: 7,
@@ -297,6 +306,15 @@ async fn run_scenarios(scenario: Scenario, opts: &BenchOptions) -> anyhow::Resul
             opts.webhook_duration.as_secs()
         );
         webhooks::run(opts, &mut report).await?;
+    }
+    if scenario == Scenario::Scale {
+        println!(
+            "\nscale: 1, 2 and 3 instances on one PostgreSQL database; {} orders imported, then {} sales/s for {} s",
+            opts.scale_orders,
+            opts.rate,
+            opts.duration.as_secs()
+        );
+        scale::run(opts, &mut report).await?;
     }
     report.print();
     Ok(report)

@@ -217,22 +217,33 @@ async fn converge(
 }
 
 pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Result<()> {
-    measure(opts, report, None).await?;
-    measure(opts, report, Some(opts.cadence_secs)).await
+    measure(opts, report, "propagation", None, 1).await?;
+    measure(opts, report, "propagation", Some(opts.cadence_secs), 1).await
 }
 
-/// One run: notified (`cadence` `None`) or polled every `cadence` seconds.
-async fn measure(
+/// One run: notified (`cadence` `None`) or polled every `cadence` seconds,
+/// with `instances` servers sharing the work (more than one needs
+/// PostgreSQL). Figures go under `scenario`.
+pub(crate) async fn measure(
     opts: &BenchOptions,
     report: &mut Report,
+    scenario: &'static str,
     cadence: Option<u32>,
+    instances: usize,
 ) -> anyhow::Result<()> {
-    let mode = match cadence {
+    let mut mode = match cadence {
         None => "notified".to_owned(),
         Some(c) => format!("polled every {c} s"),
     };
+    if instances > 1 {
+        mode = format!("{mode}, {instances} instances");
+    }
     println!("    {mode}:");
     let mut rig = Rig::start(&opts.database_url, true, EngineConfig::default()).await?;
+    let mut others = Vec::with_capacity(instances.saturating_sub(1));
+    for _ in 1..instances {
+        others.push(rig.add_instance(EngineConfig::default()).await?);
+    }
     let shops = start_shops(opts.seed, opts.propagation_products).await?;
     let skus: Vec<String> = shops[0].1.shown_stock().await?.into_keys().collect();
     let mut book = Book::new(skus.clone());
@@ -394,17 +405,17 @@ async fn measure(
     let max = delays.last().copied().unwrap_or(0.0);
     for (label, p) in [("p50", 50.0), ("p95", 95.0)] {
         report.add(Figure::new(
-            "propagation",
+            scenario,
             format!("{mode}: {label}"),
             percentile(&delays, p),
             "ms",
         ));
     }
     report.add(
-        Figure::new("propagation", format!("{mode}: p99"), p99, "ms")
+        Figure::new(scenario, format!("{mode}: p99"), p99, "ms")
             .goal(goal, p99 <= limit_ms && missing == 0),
     );
-    let max_figure = Figure::new("propagation", format!("{mode}: max"), max, "ms");
+    let max_figure = Figure::new(scenario, format!("{mode}: max"), max, "ms");
     report.add(match cadence {
         None => max_figure.goal("max ≤ 500 ms", max <= 500.0 && missing == 0),
         Some(_) => max_figure,
@@ -415,7 +426,7 @@ async fn measure(
     ] {
         for (label, p) in [("p50", 50.0), ("p99", 99.0), ("max", 100.0)] {
             report.add(Figure::new(
-                "propagation",
+                scenario,
                 format!("{mode}: {half}, {label}"),
                 percentile(d, p),
                 "ms",
@@ -423,13 +434,16 @@ async fn measure(
         }
     }
     report.add(Figure::new(
-        "propagation",
+        scenario,
         format!("{mode}: sales measured"),
         delays.len() as f64,
         "sales",
     ));
     if missing > 0 {
         println!("      ! {missing} sales never reached every channel");
+    }
+    for mut i in others {
+        i.stop().await;
     }
     rig.stop().await;
     for (_, s) in shops {

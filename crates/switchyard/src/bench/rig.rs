@@ -24,8 +24,36 @@ pub(crate) struct Rig {
     pub(crate) api: Api,
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) store: String,
+    server: Instance,
+}
+
+/// One running `serve` process's worth of server, in this process.
+pub(crate) struct Instance {
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Instance {
+    fn run(app: Application) -> Self {
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until_stopped(async {
+            let _ = stop_rx.await;
+        }));
+        Self {
+            stop: Some(stop_tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stop it: it finishes what it is doing, as on SIGTERM.
+    pub(crate) async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.server.take() {
+            let _ = h.await;
+        }
+    }
 }
 
 impl Rig {
@@ -56,10 +84,7 @@ impl Rig {
         let app = Application::build_with(&config, engine).await?;
         let addr = app.local_addr()?;
         let storage = app.storage();
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until_stopped(async {
-            let _ = stop_rx.await;
-        }));
+        let server = Instance::run(app);
         let (api, store) =
             Api::with_new_store(storage.as_ref(), addr, "bench", "Bench store").await?;
         Ok(Self {
@@ -68,9 +93,24 @@ impl Rig {
             api,
             storage,
             store,
-            stop: Some(stop_tx),
-            server: Some(server),
+            server,
         })
+    }
+
+    /// Another instance on the rig's PostgreSQL database, running the
+    /// workers only (as `serve` with `role = "workers"` would), with
+    /// `engine`'s settings.
+    pub(crate) async fn add_instance(&self, engine: EngineConfig) -> anyhow::Result<Instance> {
+        anyhow::ensure!(
+            !self.config.database_url.is_empty(),
+            "instances share a PostgreSQL database: run with --database-url postgres://…"
+        );
+        let mut config = self.config.clone();
+        config.role = Role::Workers;
+        config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        Ok(Instance::run(
+            Application::build_with(&config, engine).await?,
+        ))
     }
 
     /// The database URL the server runs on.
@@ -174,12 +214,7 @@ impl Rig {
 
     /// Stop the server (the directory goes when the rig is dropped).
     pub(crate) async fn stop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(h) = self.server.take() {
-            let _ = h.await;
-        }
+        self.server.stop().await;
     }
 }
 

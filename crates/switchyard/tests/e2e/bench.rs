@@ -18,6 +18,7 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
         catalogue_sizes: vec![400, 800],
         catalogue_orders: 10,
         webhooks: 40,
+        scale_orders: 100,
         webhook_rate: 20,
         webhook_duration: Duration::from_secs(1),
         seed: 3,
@@ -57,5 +58,22 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
             value("webhooks", &format!("{flow}: delay after the change, max"))
                 >= value("webhooks", &format!("{flow}: delay after the change, p50"))
         );
+    }
+    // Several instances share one PostgreSQL database: the scale run.
+    if switchyard_testkit::on_postgres() {
+        let report = run(Scenario::Scale, &opts).await.expect("the scale run");
+        for n in 1..=3 {
+            let f = report
+                .figure(
+                    "scale",
+                    &format!("import, {n} instance(s): orders per second"),
+                )
+                .expect("an import figure per instance count");
+            assert!(f.value > 0.0);
+        }
+        let sales = report
+            .figure("scale", "notified, 3 instances: sales measured")
+            .expect("propagation with three instances");
+        assert_eq!(sales.value, 10.0);
     }
 }
