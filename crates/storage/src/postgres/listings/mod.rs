@@ -51,8 +51,8 @@ use crate::{
 ///
 /// A fixed number of statements whatever the number of listings: the
 /// listings with their open pushes, the channels' rules, the SKUs' totals,
-/// two retargeting untried pushes (lock, update), one superseding open
-/// pushes, and batched inserts.
+/// one locking the pushes it retargets or supersedes, one retargeting
+/// untried pushes, one superseding open pushes, and batched inserts.
 pub(crate) async fn enqueue_targets(
     conn: &mut PgConnection,
     store: &StoreId,
@@ -157,33 +157,45 @@ pub(crate) async fn enqueue_targets(
             .map_or(0, |(on_hand, committed)| on_hand - committed)
     };
     let mut plan = plan_pushes(&targets, &rules_of, &kits, available);
-    // Untried pushes take their new target in place. They are locked in id
-    // order first; one tried meanwhile (or by now) is superseded instead.
-    plan.retarget.sort_unstable_by_key(|r| r.id);
-    let mut taken = BTreeSet::new();
-    for chunk in plan.retarget.chunks(400) {
-        let ids: Vec<i64> = chunk.iter().map(|r| r.id).collect();
-        let locked: Vec<i64> = sqlx::query_scalar(
-            "SELECT id FROM stock_pushes WHERE id = ANY($1) AND state = 'pending' AND attempts = 0
+    // Untried pushes take their new target in place; one tried meanwhile
+    // is superseded instead. Every push this touches is locked first, in id
+    // order, as the push worker locks the pushes it records: the two never
+    // deadlock.
+    let mut touched: Vec<i64> = plan
+        .retarget
+        .iter()
+        .map(|r| r.id)
+        .chain(plan.supersede.iter().copied())
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let mut untried = BTreeSet::new();
+    for chunk in touched.chunks(1000) {
+        let rows: Vec<(i64, bool)> = sqlx::query_as(
+            "SELECT id, state = 'pending' AND attempts = 0 FROM stock_pushes WHERE id = ANY($1)
              ORDER BY id FOR UPDATE",
         )
-        .bind(&ids)
+        .bind(chunk)
         .fetch_all(&mut *conn)
         .await?;
-        let locked: BTreeSet<i64> = locked.into_iter().collect();
-        let values: Vec<_> = chunk.iter().filter(|r| locked.contains(&r.id)).collect();
-        if values.is_empty() {
-            continue;
-        }
+        untried.extend(rows.into_iter().filter(|(_, u)| *u).map(|(id, _)| id));
+    }
+    let values: Vec<_> = plan
+        .retarget
+        .iter()
+        .filter(|r| untried.contains(&r.id))
+        .collect();
+    let mut taken = BTreeSet::new();
+    for chunk in values.chunks(400) {
         let mut q: QueryBuilder<Postgres> =
             QueryBuilder::new("UPDATE stock_pushes SET quantity = v.quantity, cause = ");
         q.push_bind(cause).push(" FROM (");
-        q.push_values(values, |mut b, r| {
+        q.push_values(chunk, |mut b, r| {
             b.push_bind(r.id).push_bind(r.quantity);
         });
         q.push(") AS v (id, quantity) WHERE stock_pushes.id = v.id");
         q.build().execute(&mut *conn).await?;
-        taken.extend(locked);
+        taken.extend(chunk.iter().map(|r| r.id));
     }
     let enqueued = plan.settle_retargets(&taken);
     let inserts: Vec<(&ListingPushState, i64)> =
@@ -646,6 +658,20 @@ impl Listings for PgStorage {
                 .push_bind(channel.channel_id.as_str())
                 .push(" AND listings.listing_id = v.listing_id");
             q.build().execute(&mut *tx).await?;
+        }
+        // The pushes, locked in id order before any is changed (an import
+        // locks the pushes it retargets or supersedes the same way).
+        let mut ids: Vec<i64> = sent
+            .iter()
+            .map(|(id, _)| *id)
+            .chain(failed.iter().map(|f| f.0))
+            .collect();
+        ids.sort_unstable();
+        for chunk in ids.chunks(1000) {
+            sqlx::query("SELECT 1 FROM stock_pushes WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+                .bind(chunk)
+                .execute(&mut *tx)
+                .await?;
         }
         failed.sort_by_key(|f| f.0);
         for (id, quantity, error, retry_at) in failed {
