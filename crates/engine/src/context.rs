@@ -71,6 +71,9 @@ impl Topic {
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
     notify: [Notify; 8],
+    /// The import topic's second waiter: the notified lane. A `Notify`
+    /// wakes one waiter, and both import lanes must hear an import wake.
+    notified_lane: Notify,
     /// Where wakes go to be told to the other instances.
     outbox: std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Topic>>,
 }
@@ -93,6 +96,15 @@ impl Signals {
     /// instance sent).
     pub(crate) fn wake_here(&self, topic: Topic) {
         self.of(topic).notify_one();
+        if topic == Topic::Import {
+            self.notified_lane.notify_one();
+        }
+    }
+
+    /// The wake-up of the notified import lane (woken with
+    /// [`Topic::Import`]).
+    pub(crate) fn notified_lane(&self) -> &Notify {
+        &self.notified_lane
     }
 
     /// Send wakes to the other instances through `out` from now on.
@@ -223,5 +235,36 @@ impl Context {
             .await
             .map_err(|e| EngineError::Setup(format!("cannot build the outbound HTTP client: {e}")))
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod signal_tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::time::Duration;
+
+    use super::{Signals, Topic};
+
+    /// Both import lanes hear one import wake (a `Notify` wakes only one
+    /// waiter, so the notified lane has its own).
+    #[tokio::test]
+    async fn an_import_wake_reaches_both_import_lanes() {
+        let s = Signals::default();
+        s.wake_here(Topic::Import);
+        let soon = Duration::from_millis(200);
+        tokio::time::timeout(soon, s.of(Topic::Import).notified())
+            .await
+            .unwrap();
+        tokio::time::timeout(soon, s.notified_lane().notified())
+            .await
+            .unwrap();
+        // Another topic's wake is not an import wake.
+        s.wake_here(Topic::Push);
+        assert!(
+            tokio::time::timeout(soon, s.notified_lane().notified())
+                .await
+                .is_err()
+        );
     }
 }

@@ -169,7 +169,10 @@ impl Worker for Importer {
     }
 
     fn signal(&self) -> &tokio::sync::Notify {
-        self.ctx.signals.of(Topic::Import)
+        match self.lane {
+            Lane::Rounds => self.ctx.signals.of(Topic::Import),
+            Lane::Notified => self.ctx.signals.notified_lane(),
+        }
     }
 
     fn after(&self, report: &ImportSummary) {
