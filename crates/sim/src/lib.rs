@@ -328,9 +328,23 @@ pub async fn spawn(channel: Channel, opts: &SimOptions) -> Result<RunningSim, Si
 /// Place an order on the simulator at `base_url` as
 /// [`RunningSim::place_order`] does (for callers holding only the address).
 pub async fn place_order_at(base_url: &str, body: &Value) -> Result<String, SimError> {
-    let path = "/_sim/orders";
+    let v = post_control(base_url, "orders", body).await?;
+    Ok(match &v["id"] {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
+        other => other.to_string(),
+    })
+}
+
+/// POST `body` to the control endpoint `/_sim/{path}` of the simulator at
+/// `base_url`; its JSON answer, or why it was refused.
+pub(crate) async fn post_control(
+    base_url: &str,
+    path: &str,
+    body: &Value,
+) -> Result<Value, SimError> {
     let r = reqwest::Client::new()
-        .post(format!("{base_url}{path}"))
+        .post(format!("{base_url}/_sim/{path}"))
         .json(body)
         .send()
         .await?;
@@ -338,14 +352,10 @@ pub async fn place_order_at(base_url: &str, body: &Value) -> Result<String, SimE
     let v: Value = r.json().await.unwrap_or(Value::Null);
     if !status.is_success() {
         return Err(SimError::Refused {
-            path: path.into(),
+            path: format!("/_sim/{path}"),
             status: status.as_u16(),
             body: v.to_string(),
         });
     }
-    Ok(match &v["id"] {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.rsplit('/').next().unwrap_or(s).to_owned(),
-        other => other.to_string(),
-    })
+    Ok(v)
 }

@@ -509,21 +509,7 @@ impl RunningThreePl {
 
     /// Control call: POST `body` to `/_sim/{path}`.
     pub async fn control(&self, path: &str, body: &Value) -> Result<Value, SimError> {
-        let r = reqwest::Client::new()
-            .post(format!("{}/_sim/{path}", self.base_url()))
-            .json(body)
-            .send()
-            .await?;
-        let status = r.status();
-        let v: Value = r.json().await.unwrap_or(Value::Null);
-        if !status.is_success() {
-            return Err(SimError::Refused {
-                path: format!("/_sim/{path}"),
-                status: status.as_u16(),
-                body: v.to_string(),
-            });
-        }
-        Ok(v)
+        crate::post_control(&self.base_url(), path, body).await
     }
 
     /// Stop serving and wait for it.

@@ -7,18 +7,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
-use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, PlannedLine, Stored, plan};
+use switchyard_domain::arrival::{ArrivalPlan, Stored, plan};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
-use switchyard_domain::order::{OrderState, UnifiedOrder};
-use switchyard_domain::plugin_rules::{PluginRules, RuleOutcome};
-use switchyard_domain::product::Kinds;
+use switchyard_domain::order::OrderState;
+use switchyard_domain::plugin_rules::PluginRules;
 
 use super::channels::{channel_ref_from_row, require_channel};
+use super::import_page::{NewArrival, PageWrites, Planned};
 use super::leases;
 use super::listings::{enqueue_targets, map_skus};
-use super::orders::{LineWrite, OrderWrite, Written, write_new_orders, write_order};
+use super::orders::write_order;
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed};
 use super::{
@@ -529,157 +529,6 @@ async fn find_existing_many(
         );
     }
     Ok(out)
-}
-
-/// An order new to the store, planned and waiting to be written.
-struct NewArrival {
-    /// Its outcome's place in the page's outcomes.
-    slot: usize,
-    order: UnifiedOrder,
-    rest: Planned,
-}
-
-/// An arrival's planned write without its order, which the [`OrderWrite`]
-/// borrows.
-struct Planned {
-    raw: String,
-    lines: Vec<PlannedLine>,
-    state: OrderState,
-    excluded_reason: Option<String>,
-    hold_reason: Option<String>,
-    routing: Option<RuleOutcome>,
-    mapped_skus: BTreeSet<String>,
-}
-
-impl Planned {
-    fn split(w: ArrivalWrite, raw: String) -> (UnifiedOrder, Self) {
-        let ArrivalWrite {
-            order,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
-        } = w;
-        let rest = Self {
-            raw,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
-        };
-        (order, rest)
-    }
-
-    /// The write of `order`, with what the page's bookkeeping needs after it:
-    /// its state and mapped SKUs.
-    fn write<'a>(
-        self,
-        order: &'a UnifiedOrder,
-        existing: Option<(OrderId, OrderState)>,
-        channel_id: &'a ChannelId,
-        kinds: &'a Kinds,
-    ) -> (OrderWrite<'a>, OrderState, BTreeSet<String>) {
-        let write = OrderWrite {
-            existing,
-            channel_id,
-            channel_order_id: &order.channel_order_id,
-            state: self.state,
-            excluded_reason: self.excluded_reason,
-            hold_reason: self.hold_reason,
-            unified: Some(order),
-            raw: Some(self.raw),
-            lines: self.lines.into_iter().map(LineWrite::from).collect(),
-            routing: self.routing,
-            kinds,
-        };
-        (write, self.state, self.mapped_skus)
-    }
-}
-
-/// What the writes of a page add up to.
-#[derive(Default)]
-struct PageWrites {
-    /// One per item written or passed over, in order (`None` until a new
-    /// order is written).
-    outcomes: Vec<Option<ImportOutcome>>,
-    /// SKUs whose commitments changed.
-    touched: BTreeSet<String>,
-    /// SKUs whose confirmed channel quantity the channel's checkout made stale.
-    stale: BTreeSet<String>,
-    /// Orders that commit stock, with the SKUs, to check for overselling.
-    check_oversell: Vec<(OrderId, BTreeSet<String>)>,
-    /// Channel order ids whose import errors are now resolved.
-    resolved: Vec<String>,
-}
-
-impl PageWrites {
-    fn written(
-        &mut self,
-        written: Written,
-        state: OrderState,
-        mapped_skus: BTreeSet<String>,
-        slot: Option<usize>,
-    ) {
-        self.touched.extend(written.touched);
-        if written.created {
-            // The channel took its own stock down at checkout: what we last
-            // confirmed there is stale for these SKUs, even when the order
-            // commits nothing here (excluded), so their targets are pushed again.
-            self.stale.extend(mapped_skus.iter().cloned());
-            self.touched.extend(mapped_skus);
-        }
-        if !written.committed.is_empty() {
-            self.check_oversell
-                .push((written.id.clone(), written.committed));
-        }
-        let outcome = if written.created {
-            ImportOutcome::Created {
-                id: written.id,
-                state,
-            }
-        } else {
-            ImportOutcome::Updated {
-                id: written.id,
-                state,
-            }
-        };
-        match slot.and_then(|i| self.outcomes.get_mut(i)) {
-            Some(o) => *o = Some(outcome),
-            None => self.outcomes.push(Some(outcome)),
-        }
-    }
-
-    /// Write the new orders waiting in `new`, together.
-    async fn write_new(
-        &mut self,
-        conn: &mut SqliteConnection,
-        channel: &ChannelRef,
-        kinds: &Kinds,
-        new: &mut Vec<NewArrival>,
-    ) -> Result<()> {
-        if new.is_empty() {
-            return Ok(());
-        }
-        let (slots, (orders, rest)): (Vec<usize>, (Vec<UnifiedOrder>, Vec<Planned>)) =
-            new.drain(..).map(|a| (a.slot, (a.order, a.rest))).unzip();
-        let mut after = Vec::with_capacity(slots.len());
-        let mut writes = Vec::with_capacity(slots.len());
-        for ((slot, order), rest) in slots.into_iter().zip(&orders).zip(rest) {
-            let (write, state, mapped_skus) = rest.write(order, None, &channel.channel_id, kinds);
-            writes.push(write);
-            after.push((slot, state, mapped_skus));
-        }
-        let written =
-            write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
-        for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
-            self.written(w, state, mapped_skus, Some(slot));
-        }
-        Ok(())
-    }
 }
 
 /// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).

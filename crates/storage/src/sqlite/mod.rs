@@ -13,6 +13,7 @@ mod channels;
 mod checkpoint;
 mod fulfilments;
 mod idempotency;
+mod import_page;
 mod imports;
 mod journal;
 mod leases;

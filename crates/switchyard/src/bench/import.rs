@@ -12,7 +12,7 @@ use anyhow::{Context, ensure};
 use serde_json::json;
 use switchyard_storage::JobKind;
 
-use super::rig::{Rig, kits_of, woo_shops};
+use super::rig::{Rig, kits_of, seed_orders, woo_shops};
 use super::{BenchOptions, Figure, Report, baseline};
 use crate::EngineConfig;
 
@@ -55,14 +55,7 @@ pub(crate) async fn run(opts: &BenchOptions, report: &mut Report) -> anyhow::Res
         );
     }
     // Now the orders arrive: the same catalogue (same product ids), new history.
-    for sim in &sims {
-        reqwest::Client::new()
-            .post(format!("{}/_sim/seed", sim.base_url()))
-            .json(&json!({ "seed": opts.seed, "products": PRODUCTS, "orders": per_channel }))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
+    seed_orders(&sims, opts.seed, PRODUCTS, per_channel).await?;
     for c in &channels {
         rig.storage
             .enqueue_job(c, JobKind::Import, json!({}))

@@ -218,6 +218,25 @@ impl Rig {
     }
 }
 
+/// Give each simulator in `sims` `orders` new orders of its seeded shop of
+/// `products` products (the same catalogue, a new history).
+pub(crate) async fn seed_orders(
+    sims: &[RunningSim],
+    seed: u64,
+    products: usize,
+    orders: usize,
+) -> anyhow::Result<()> {
+    for sim in sims {
+        reqwest::Client::new()
+            .post(format!("{}/_sim/seed", sim.base_url()))
+            .json(&json!({ "seed": seed, "products": products, "orders": orders }))
+            .send()
+            .await?
+            .error_for_status()?;
+    }
+    Ok(())
+}
+
 /// `n` WooCommerce simulators with the same seeded shop of `products`
 /// products and no orders.
 pub(crate) async fn woo_shops(

@@ -20,7 +20,7 @@ use anyhow::{bail, ensure};
 use serde_json::json;
 use switchyard_domain::ids::AccountId;
 
-use super::rig::{Rig, kits_of, woo_shops};
+use super::rig::{Rig, kits_of, seed_orders, woo_shops};
 use super::{BenchOptions, Figure, Report};
 use crate::EngineConfig;
 
@@ -58,14 +58,7 @@ async fn import(opts: &BenchOptions, report: &mut Report, instances: usize) -> a
         "order_filters": { "import_unpaid": true, "import_not_ready": true },
     });
     let channels = rig.woo_channels(&sims, &settings).await?;
-    for sim in &sims {
-        reqwest::Client::new()
-            .post(format!("{}/_sim/seed", sim.base_url()))
-            .json(&json!({ "seed": opts.seed, "products": PRODUCTS, "orders": per_channel }))
-            .send()
-            .await?
-            .error_for_status()?;
-    }
+    seed_orders(&sims, opts.seed, PRODUCTS, per_channel).await?;
     let account: AccountId = channels
         .first()
         .map(|c| c.account_id.clone())
