@@ -58,6 +58,14 @@ pub enum ArrivalPlan {
 pub struct ArrivalWrite {
     /// The order with its lines flagged against the catalogue.
     pub order: UnifiedOrder,
+    /// What to store with it.
+    pub decided: Decided,
+}
+
+/// What was decided about an arriving order: everything its write stores
+/// besides the order itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decided {
     /// Its lines, mapped to store SKUs.
     pub lines: Vec<PlannedLine>,
     /// The state to store.
@@ -139,12 +147,14 @@ pub fn plan(
     }
     ArrivalPlan::Write(Box::new(ArrivalWrite {
         order,
-        lines,
-        state,
-        excluded_reason,
-        hold_reason,
-        routing,
-        mapped_skus,
+        decided: Decided {
+            lines,
+            state,
+            excluded_reason,
+            hold_reason,
+            routing,
+            mapped_skus,
+        },
     }))
 }
 
@@ -184,15 +194,15 @@ mod tests {
             &mapping(),
             None,
         ));
-        assert_eq!(w.state, OrderState::Open);
-        let skus: Vec<&str> = w.lines.iter().map(|l| l.sku.as_str()).collect();
+        assert_eq!(w.decided.state, OrderState::Open);
+        let skus: Vec<&str> = w.decided.lines.iter().map(|l| l.sku.as_str()).collect();
         assert_eq!(skus, ["MUG", "", "GHOST"]);
-        assert_eq!(w.lines[2].open_quantity, 0, "never negative");
-        assert_eq!(w.mapped_skus, BTreeSet::from(["MUG".to_owned()]));
+        assert_eq!(w.decided.lines[2].open_quantity, 0, "never negative");
+        assert_eq!(w.decided.mapped_skus, BTreeSet::from(["MUG".to_owned()]));
         assert_eq!(w.order.lines[1].flags, [LineFlag::MissingSku]);
         assert_eq!(w.order.lines[2].flags, [LineFlag::UnknownSku]);
         assert_eq!(w.order.unmapped_lines(), 2);
-        assert_eq!(w.hold_reason, None);
+        assert_eq!(w.decided.hold_reason, None);
     }
 
     #[test]
@@ -211,16 +221,16 @@ mod tests {
             &mapping(),
             None,
         ));
-        assert_eq!(w.state, OrderState::OnHold);
-        assert!(w.hold_reason.unwrap().contains("(no SKU)"));
+        assert_eq!(w.decided.state, OrderState::OnHold);
+        assert!(w.decided.hold_reason.unwrap().contains("(no SKU)"));
         // A plugin rule's exclusion wins over the unmapped hold.
         let exclude = rules(serde_json::json!({ "rules": [
             { "name": "no mugs", "when": { "skus_any": ["MUG"] }, "then": { "action": "exclude", "reason": "mugs elsewhere" } }
         ]}));
         let w = write(plan("ch_1", &o, &hold_unmapped, &exclude, &mapping(), None));
-        assert_eq!(w.state, OrderState::Excluded);
-        assert_eq!(w.excluded_reason.as_deref(), Some("mugs elsewhere"));
-        assert_eq!(w.hold_reason, None);
+        assert_eq!(w.decided.state, OrderState::Excluded);
+        assert_eq!(w.decided.excluded_reason.as_deref(), Some("mugs elsewhere"));
+        assert_eq!(w.decided.hold_reason, None);
         // The channel's filter comes first, and rules do not run on it.
         let deny_nl = OrderFilters {
             countries: ListFilter {
@@ -230,8 +240,8 @@ mod tests {
             ..hold_unmapped.clone()
         };
         let w = write(plan("ch_1", &o, &deny_nl, &exclude, &mapping(), None));
-        assert_eq!(w.state, OrderState::Excluded);
-        assert!(w.routing.is_none());
+        assert_eq!(w.decided.state, OrderState::Excluded);
+        assert!(w.decided.routing.is_none());
         // Rules and the unmapped hold see an order once, when it arrives.
         let seen = Stored {
             state: OrderState::Open,
@@ -246,8 +256,8 @@ mod tests {
             &mapping(),
             Some(&seen),
         ));
-        assert_eq!(w.state, OrderState::Open);
-        assert!(w.routing.is_none() && w.hold_reason.is_none());
+        assert_eq!(w.decided.state, OrderState::Open);
+        assert!(w.decided.routing.is_none() && w.decided.hold_reason.is_none());
         // A rule's exclusion outlasts the channel sending the order again.
         let excluded = Stored {
             state: OrderState::Excluded,
@@ -262,7 +272,7 @@ mod tests {
             &mapping(),
             Some(&excluded),
         ));
-        assert_eq!(w.state, OrderState::Excluded);
+        assert_eq!(w.decided.state, OrderState::Excluded);
         // The same version in the same state is left alone.
         let same = Stored {
             same_version: true,

@@ -45,6 +45,24 @@ pub struct OpenPush {
     pub untried: bool,
 }
 
+impl OpenPush {
+    /// The open push of a listing read through an outer join: none when the
+    /// listing has none (its id or quantity is null).
+    #[must_use]
+    pub fn from_columns(
+        id: Option<i64>,
+        quantity: Option<i64>,
+        untried: Option<bool>,
+    ) -> Option<Self> {
+        let (id, quantity) = id.zip(quantity)?;
+        Some(Self {
+            id,
+            quantity,
+            untried: untried == Some(true),
+        })
+    }
+}
+
 /// An untried open push given a newer target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Retarget {

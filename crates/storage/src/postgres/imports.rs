@@ -617,14 +617,8 @@ pub(crate) async fn import_batch(
         };
         let ArrivalWrite {
             order,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
+            decided: rest,
         } = w;
-        let lines = lines.into_iter().map(LineWrite::from).collect();
         let written = write_order(
             conn,
             account,
@@ -633,13 +627,13 @@ pub(crate) async fn import_batch(
                 existing: existing.map(|e| (e.id, e.state)),
                 channel_id: ch,
                 channel_order_id: &order.channel_order_id,
-                state,
-                excluded_reason,
-                hold_reason,
+                state: rest.state,
+                excluded_reason: rest.excluded_reason,
+                hold_reason: rest.hold_reason,
                 unified: Some(&order),
                 raw: Some(item.raw.clone()),
-                lines,
-                routing,
+                lines: rest.lines.into_iter().map(LineWrite::from).collect(),
+                routing: rest.routing,
                 kinds: &kinds,
             },
         )
@@ -651,8 +645,8 @@ pub(crate) async fn import_batch(
             // The channel took its own stock down at checkout: what we last
             // confirmed there is stale for these SKUs, even when the order
             // commits nothing here (excluded), so their targets are pushed again.
-            stale.extend(mapped_skus.iter().cloned());
-            touched.extend(mapped_skus);
+            stale.extend(rest.mapped_skus.iter().cloned());
+            touched.extend(rest.mapped_skus);
         }
         if !written.committed.is_empty() {
             check_oversell.push((written.id.clone(), written.committed));
@@ -660,12 +654,12 @@ pub(crate) async fn import_batch(
         report.outcomes.push(if written.created {
             ImportOutcome::Created {
                 id: written.id,
-                state,
+                state: rest.state,
             }
         } else {
             ImportOutcome::Updated {
                 id: written.id,
-                state,
+                state: rest.state,
             }
         });
     }

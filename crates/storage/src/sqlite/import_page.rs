@@ -4,10 +4,9 @@
 use std::collections::BTreeSet;
 
 use sqlx::SqliteConnection;
-use switchyard_domain::arrival::{ArrivalWrite, PlannedLine};
+use switchyard_domain::arrival::{ArrivalWrite, Decided};
 use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
-use switchyard_domain::plugin_rules::RuleOutcome;
 use switchyard_domain::product::Kinds;
 
 use super::orders::{LineWrite, OrderWrite, Written, write_new_orders};
@@ -25,35 +24,13 @@ pub(super) struct NewArrival {
 /// borrows.
 pub(super) struct Planned {
     raw: String,
-    lines: Vec<PlannedLine>,
-    state: OrderState,
-    excluded_reason: Option<String>,
-    hold_reason: Option<String>,
-    routing: Option<RuleOutcome>,
-    mapped_skus: BTreeSet<String>,
+    rest: Decided,
 }
 
 impl Planned {
     pub(super) fn split(w: ArrivalWrite, raw: String) -> (UnifiedOrder, Self) {
-        let ArrivalWrite {
-            order,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
-        } = w;
-        let rest = Self {
-            raw,
-            lines,
-            state,
-            excluded_reason,
-            hold_reason,
-            routing,
-            mapped_skus,
-        };
-        (order, rest)
+        let ArrivalWrite { order, decided } = w;
+        (order, Self { raw, rest: decided })
     }
 
     /// The write of `order`, with what the page's bookkeeping needs after it:
@@ -65,20 +42,21 @@ impl Planned {
         channel_id: &'a ChannelId,
         kinds: &'a Kinds,
     ) -> (OrderWrite<'a>, OrderState, BTreeSet<String>) {
+        let rest = self.rest;
         let write = OrderWrite {
             existing,
             channel_id,
             channel_order_id: &order.channel_order_id,
-            state: self.state,
-            excluded_reason: self.excluded_reason,
-            hold_reason: self.hold_reason,
+            state: rest.state,
+            excluded_reason: rest.excluded_reason,
+            hold_reason: rest.hold_reason,
             unified: Some(order),
             raw: Some(self.raw),
-            lines: self.lines.into_iter().map(LineWrite::from).collect(),
-            routing: self.routing,
+            lines: rest.lines.into_iter().map(LineWrite::from).collect(),
+            routing: rest.routing,
             kinds,
         };
-        (write, self.state, self.mapped_skus)
+        (write, rest.state, rest.mapped_skus)
     }
 }
 

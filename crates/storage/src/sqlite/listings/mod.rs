@@ -115,17 +115,11 @@ pub(crate) async fn enqueue_targets(
             continue;
         }
         let listing: String = r.try_get("listing_id")?;
-        let open = r
-            .try_get::<Option<i64>, _>("open_id")?
-            .zip(r.try_get::<Option<i64>, _>("open_quantity")?)
-            .map(|(id, quantity)| -> Result<OpenPush> {
-                Ok(OpenPush {
-                    id,
-                    quantity,
-                    untried: r.try_get::<Option<bool>, _>("open_untried")? == Some(true),
-                })
-            })
-            .transpose()?;
+        let open = OpenPush::from_columns(
+            r.try_get("open_id")?,
+            r.try_get("open_quantity")?,
+            r.try_get("open_untried")?,
+        );
         match targets.last_mut() {
             Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
             _ => targets.push(ListingPushState {
