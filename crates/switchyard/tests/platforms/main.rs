@@ -121,7 +121,10 @@ impl Store {
         loop {
             let order = self.get_order(id).await;
             if order["back_office"]["state"] == state {
-                return order;
+                // An order's answer is read in parts (order, fulfilments,
+                // back office): the part read first may predate the step the
+                // back office shows, so what the step did is read afresh.
+                return self.get_order(id).await;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,

@@ -353,7 +353,7 @@ async fn medusa_as_back_office_takes_marketplace_orders_and_reports_their_shippi
     .await;
     clock.advance(chrono::Duration::seconds(301));
     let order = s.back_office_state(&id, "shipped").await;
-    assert_eq!(order["state"], "fulfilled");
+    assert_eq!(order["state"], "fulfilled", "{order:#}");
     assert_eq!(
         order["fulfilments"][0]["tracking"][0]["number"],
         "JJD000390007770002"
