@@ -615,10 +615,7 @@ pub(crate) async fn import_batch(
             }
             ArrivalPlan::Write(w) => *w,
         };
-        let ArrivalWrite {
-            order,
-            decided: rest,
-        } = w;
+        let ArrivalWrite { order, decided } = w;
         let written = write_order(
             conn,
             account,
@@ -627,13 +624,13 @@ pub(crate) async fn import_batch(
                 existing: existing.map(|e| (e.id, e.state)),
                 channel_id: ch,
                 channel_order_id: &order.channel_order_id,
-                state: rest.state,
-                excluded_reason: rest.excluded_reason,
-                hold_reason: rest.hold_reason,
+                state: decided.state,
+                excluded_reason: decided.excluded_reason,
+                hold_reason: decided.hold_reason,
                 unified: Some(&order),
                 raw: Some(item.raw.clone()),
-                lines: rest.lines.into_iter().map(LineWrite::from).collect(),
-                routing: rest.routing,
+                lines: decided.lines.into_iter().map(LineWrite::from).collect(),
+                routing: decided.routing,
                 kinds: &kinds,
             },
         )
@@ -645,8 +642,8 @@ pub(crate) async fn import_batch(
             // The channel took its own stock down at checkout: what we last
             // confirmed there is stale for these SKUs, even when the order
             // commits nothing here (excluded), so their targets are pushed again.
-            stale.extend(rest.mapped_skus.iter().cloned());
-            touched.extend(rest.mapped_skus);
+            stale.extend(decided.mapped_skus.iter().cloned());
+            touched.extend(decided.mapped_skus);
         }
         if !written.committed.is_empty() {
             check_oversell.push((written.id.clone(), written.committed));
@@ -654,12 +651,12 @@ pub(crate) async fn import_batch(
         report.outcomes.push(if written.created {
             ImportOutcome::Created {
                 id: written.id,
-                state: rest.state,
+                state: decided.state,
             }
         } else {
             ImportOutcome::Updated {
                 id: written.id,
-                state: rest.state,
+                state: decided.state,
             }
         });
     }

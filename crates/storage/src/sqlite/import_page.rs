@@ -24,13 +24,13 @@ pub(super) struct NewArrival {
 /// borrows.
 pub(super) struct Planned {
     raw: String,
-    rest: Decided,
+    decided: Decided,
 }
 
 impl Planned {
     pub(super) fn split(w: ArrivalWrite, raw: String) -> (UnifiedOrder, Self) {
         let ArrivalWrite { order, decided } = w;
-        (order, Self { raw, rest: decided })
+        (order, Self { raw, decided })
     }
 
     /// The write of `order`, with what the page's bookkeeping needs after it:
@@ -42,21 +42,21 @@ impl Planned {
         channel_id: &'a ChannelId,
         kinds: &'a Kinds,
     ) -> (OrderWrite<'a>, OrderState, BTreeSet<String>) {
-        let rest = self.rest;
+        let decided = self.decided;
         let write = OrderWrite {
             existing,
             channel_id,
             channel_order_id: &order.channel_order_id,
-            state: rest.state,
-            excluded_reason: rest.excluded_reason,
-            hold_reason: rest.hold_reason,
+            state: decided.state,
+            excluded_reason: decided.excluded_reason,
+            hold_reason: decided.hold_reason,
             unified: Some(order),
             raw: Some(self.raw),
-            lines: rest.lines.into_iter().map(LineWrite::from).collect(),
-            routing: rest.routing,
+            lines: decided.lines.into_iter().map(LineWrite::from).collect(),
+            routing: decided.routing,
             kinds,
         };
-        (write, rest.state, rest.mapped_skus)
+        (write, decided.state, decided.mapped_skus)
     }
 }
 
