@@ -535,6 +535,29 @@ async fn find_existing_many(
     Ok(out)
 }
 
+/// Hold the page's orders, stored or not, until the transaction ends.
+///
+/// Row locks cannot hold an order that is not stored yet, and two lanes or
+/// instances may import one new order at once (a notified order also shows
+/// up in a round's page). Without this, both would decide it is new, and
+/// the second insert would land on the first one's row with an id of its
+/// own. With it, the second waits, then finds the order stored and decides
+/// on it. Transaction-scoped advisory locks, keyed by a hash of the
+/// channel and the order's id and taken in key order so that two pages
+/// sharing orders queue rather than deadlock; a hash collision only makes
+/// two orders queue.
+async fn lock_arrivals(conn: &mut PgConnection, channel: &ChannelId, ids: &[&str]) -> Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(k) FROM (SELECT DISTINCT hashtextextended($1 || ' ' || id, 0) AS k \
+         FROM unnest($2::text[]) AS id ORDER BY k) AS keys",
+    )
+    .bind(channel.as_str())
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
 pub(crate) async fn import_batch(
     conn: &mut PgConnection,
@@ -559,6 +582,7 @@ pub(crate) async fn import_batch(
         .iter()
         .map(|i| i.order.channel_order_id.as_str())
         .collect();
+    lock_arrivals(conn, ch, &ids).await?;
     let mut stored_orders = find_existing_many(conn, ch, &ids).await?;
     let channel_skus: BTreeSet<&str> = items
         .iter()

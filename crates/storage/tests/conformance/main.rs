@@ -106,6 +106,7 @@ backends!(
     stock::concurrent_compare_and_set_has_one_winner_per_value,
     stock::idempotency_keys_replay_and_detect_mismatches,
     stock::concurrent_imports_sharing_skus_all_land,
+    stock::one_new_order_imported_twice_at_once_is_stored_once,
     fulfilments::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
     fulfilments::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
     fulfilments::a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends,

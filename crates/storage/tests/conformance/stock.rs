@@ -380,3 +380,65 @@ pub async fn concurrent_imports_sharing_skus_all_land(s: Arc<dyn Storage>) {
         );
     }
 }
+
+/// Two lanes (or two instances) importing the same new orders at once, as
+/// happens when a notified order also turns up in a round's page: every
+/// page lands, each order is stored once, created by exactly one of them,
+/// and commits its lines once.
+pub async fn one_new_order_imported_twice_at_once_is_stored_once(s: Arc<dyn Storage>) {
+    use crate::fulfilments::order;
+    use switchyard_domain::order::ChannelFulfilment;
+    use switchyard_storage::{ChannelRef, ImportItem, ImportOutcome};
+
+    let (a, st) = account_and_store(&*s, "alice").await;
+    product(&*s, &a, &st, "A").await;
+    let r = ChannelRef {
+        account_id: a.clone(),
+        store_id: st.clone(),
+        channel_id: channel(&*s, &a, &st, StockRules::default()).await,
+    };
+    const ORDERS: usize = 20;
+    for n in 0..ORDERS {
+        // One order alone (the notified lane) against a page holding it
+        // among others (the round).
+        let alone = vec![ImportItem {
+            order: order(
+                &format!("new-{n}"),
+                &[("A", 1)],
+                ChannelFulfilment::Unfulfilled,
+            ),
+            raw: serde_json::json!({}),
+        }];
+        let page: Vec<ImportItem> = [format!("other-{n}"), format!("new-{n}")]
+            .iter()
+            .map(|id| ImportItem {
+                order: order(id, &[("A", 1)], ChannelFulfilment::Unfulfilled),
+                raw: serde_json::json!({}),
+            })
+            .collect();
+        let (one, two) = tokio::join!(
+            s.import_orders(&r, &alone, None),
+            s.import_orders(&r, &page, None)
+        );
+        let (one, two) = (
+            one.expect("the lone order lands"),
+            two.expect("the page lands"),
+        );
+        let created = one
+            .outcomes
+            .iter()
+            .chain(&two.outcomes)
+            .filter(|o| matches!(o, ImportOutcome::Created { .. }))
+            .count();
+        assert_eq!(
+            created, 2,
+            "new-{n} and other-{n} are each created once: {one:?} {two:?}"
+        );
+    }
+    let snap = s.stock_snapshot(&a, &st, &[sku("A")]).await.unwrap();
+    assert_eq!(
+        plain(&snap.entries[&sku("A")]).committed(),
+        i64::try_from(2 * ORDERS).unwrap(),
+        "each order commits its line once"
+    );
+}
