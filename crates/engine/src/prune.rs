@@ -6,6 +6,7 @@
 //! webhook dispatch has not passed) is never pruned: storage decides that
 //! per kind ([`switchyard_storage::Prunable`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -92,6 +93,12 @@ pub struct Pruner {
     ctx: Arc<Context>,
     /// Never notified: pruning keeps its own time.
     idle: tokio::sync::Notify,
+    /// When each kind is next due (in memory: a new process prunes first).
+    /// A kind's run, here or on the instance holding its lease, makes it
+    /// due again an interval later; without this the kinds waiting for the
+    /// one slot were due again at once, and the driver ran the first kind
+    /// over and over.
+    next: std::sync::Mutex<HashMap<Prunable, DateTime<Utc>>>,
 }
 
 impl Worker for Pruner {
@@ -107,15 +114,25 @@ impl Worker for Pruner {
         unit.as_str().to_owned()
     }
 
-    async fn due(&self, _now: DateTime<Utc>, _room: usize) -> Result<Vec<Prunable>, EngineError> {
+    async fn due(&self, now: DateTime<Utc>, _room: usize) -> Result<Vec<Prunable>, EngineError> {
         let r = &self.ctx.config.retention;
+        let next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(Prunable::ALL
             .into_iter()
-            .filter(|p| r.keep(*p).is_some())
+            .filter(|p| r.keep(*p).is_some() && next.get(p).is_none_or(|at| *at <= now))
             .collect())
     }
 
     async fn run(&self, what: Prunable, now: DateTime<Utc>) -> Result<PruneSummary, EngineError> {
+        let interval =
+            chrono::Duration::seconds(i64::from(self.ctx.config.retention.interval_secs.max(1)));
+        self.next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(what, now + interval);
         self.ctx
             .leased("prune", what.as_str(), now, self.prune(what, now))
             .await
@@ -139,10 +156,12 @@ impl Pruner {
         Self {
             ctx,
             idle: tokio::sync::Notify::new(),
+            next: std::sync::Mutex::default(),
         }
     }
 
-    /// Prune every kind once, as of `now`.
+    /// Prune every kind due at `now` once (each is due again an interval
+    /// after its last run).
     pub async fn step(&self, now: DateTime<Utc>) -> Result<PruneSummary, EngineError> {
         crate::driver::step(self, now).await
     }
@@ -174,5 +193,45 @@ impl Pruner {
             "pruned; more next run"
         );
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use switchyard_storage::crypto::CredentialCipher;
+    use switchyard_storage::sqlite::SqliteStorage;
+
+    use super::*;
+    use crate::EngineConfig;
+
+    /// A kind that ran is not due again until an interval later, so the
+    /// kinds waiting for the one slot are taken in turn and the driver
+    /// never runs the first one over and over.
+    #[tokio::test]
+    async fn a_kind_is_due_again_one_interval_after_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let storage = SqliteStorage::connect_and_migrate(&url).await.unwrap();
+        let config = EngineConfig::default();
+        let interval = chrono::Duration::seconds(i64::from(config.retention.interval_secs));
+        let ctx = Context::new(
+            Arc::new(storage),
+            CredentialCipher::from_key(&[1; 32]),
+            config,
+        );
+        let pruner = Pruner::new(Arc::new(ctx));
+        let now = Utc::now();
+        let all = pruner.due(now, 1).await.unwrap();
+        assert!(all.contains(&Prunable::Pushes), "{all:?}");
+        assert!(all.len() > 1, "{all:?}");
+
+        pruner.run(Prunable::Pushes, now).await.unwrap();
+        let left = pruner.due(now, 1).await.unwrap();
+        assert!(!left.contains(&Prunable::Pushes), "{left:?}");
+        assert_eq!(left.len(), all.len() - 1);
+        let later = pruner.due(now + interval, 1).await.unwrap();
+        assert_eq!(later, all);
     }
 }
