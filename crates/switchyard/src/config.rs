@@ -95,6 +95,23 @@ impl Config {
 }
 
 impl Config {
+    /// Where channels are told to send order notifications, for an
+    /// instance listening on `listen`: `public_url`, else this instance's
+    /// own address when it serves the API. A workers-only instance without
+    /// `public_url` has none, and registers no notifications (its listener
+    /// answers `/healthz` alone, so a channel's notifications would be
+    /// lost); an instance serving the API registers them.
+    #[must_use]
+    pub fn notification_base(&self, listen: SocketAddr) -> Option<String> {
+        if !self.public_url.is_empty() {
+            Some(self.public_url.clone())
+        } else if self.role.serves_api() {
+            Some(format!("http://{listen}"))
+        } else {
+            None
+        }
+    }
+
     /// The workers' settings from `[engine]`, checked.
     pub fn engine_config(&self) -> anyhow::Result<switchyard_engine::EngineConfig> {
         self.engine
@@ -233,6 +250,30 @@ mod tests {
             assert!(e.is_err_and(|e| e.contains("listn")), "a typo is reported");
             Ok(())
         });
+    }
+
+    #[test]
+    fn notifications_go_to_an_instance_that_serves_the_api() {
+        let mut c: Config = Figment::from(Toml::string(DEFAULTS)).extract().unwrap();
+        let addr: SocketAddr = "127.0.0.1:9000".parse().unwrap();
+        for role in [Role::All, Role::Api] {
+            c.role = role;
+            assert_eq!(
+                c.notification_base(addr).as_deref(),
+                Some("http://127.0.0.1:9000")
+            );
+        }
+        c.role = Role::Workers;
+        assert_eq!(
+            c.notification_base(addr),
+            None,
+            "its listener answers /healthz alone"
+        );
+        c.public_url = "https://hub.example".into();
+        assert_eq!(
+            c.notification_base(addr).as_deref(),
+            Some("https://hub.example")
+        );
     }
 
     #[test]

@@ -129,11 +129,12 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
-        engine.public_url = Some(if config.public_url.is_empty() {
-            format!("http://{addr}")
-        } else {
-            config.public_url.clone()
-        });
+        engine.public_url = config.notification_base(addr);
+        if engine.public_url.is_none() && config.role.runs_workers() {
+            tracing::warn!(
+                "role = workers without public_url: this instance registers no order notifications (set public_url to the API's address; an instance serving the API registers them)"
+            );
+        }
         engine.lease = chrono::Duration::seconds(i64::from(config.worker_lease_secs.max(1)));
         let engine = config
             .role
