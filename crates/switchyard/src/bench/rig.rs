@@ -108,6 +108,9 @@ impl Rig {
         let mut config = self.config.clone();
         config.role = Role::Workers;
         config.listen = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        // Channels reach the rig's API, as an operator sets `public_url`
+        // to the load balancer on every instance.
+        config.public_url.clone_from(&self.api.base);
         Ok(Instance::run(
             Application::build_with(&config, engine).await?,
         ))
