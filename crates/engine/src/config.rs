@@ -54,6 +54,9 @@ pub struct EngineConfig {
     pub webhook_concurrency: u32,
     /// Journal events turned into webhook messages per dispatch round.
     pub dispatch_batch: u32,
+    /// Notified orders a channel's round claims, fetches at once and
+    /// stores as one page.
+    pub order_batch: u32,
     /// How often this process tells the database it is alive.
     pub heartbeat: Duration,
     /// A worker instance that has not beaten for this long is dead: its
@@ -209,6 +212,7 @@ impl Default for EngineConfig {
             // in flight, ~3,600/s with 32 (bench webhooks, 2 cores).
             webhook_concurrency: 32,
             dispatch_batch: 500,
+            order_batch: 20,
             heartbeat: Duration::from_secs(2),
             stale_after: chrono::Duration::seconds(switchyard_storage::WORKER_STALE_AFTER_SECS),
             retry: Retries::default(),

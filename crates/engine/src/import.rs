@@ -12,6 +12,7 @@
 //! stops where it is: the cursor has not moved, and the next round reads
 //! the same orders again.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -231,9 +232,13 @@ impl Importer {
         let (ch, conn) = connect::open(inner, r).await?;
         let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
         let mut summary = ImportSummary::default();
+        let claim = match self.lane {
+            Lane::Rounds => 20,
+            Lane::Notified => inner.config.order_batch.max(1),
+        };
         let jobs = inner
             .storage
-            .claim_jobs(r, self.lane.kinds(), &inner.lease(started), 20)
+            .claim_jobs(r, self.lane.kinds(), &inner.lease(started), claim)
             .await?;
         let rounds = self.lane == Lane::Rounds;
         if !rounds && jobs.is_empty() {
@@ -261,6 +266,15 @@ impl Importer {
         }
         let mut error = None;
         let mut run_incremental = rounds && ch.sync.next_import_at.is_none_or(|t| t <= started);
+        let (orders, jobs): (Vec<Job>, Vec<Job>) =
+            jobs.into_iter().partition(|j| j.kind == JobKind::Order);
+        if !orders.is_empty() {
+            summary.jobs += orders.len();
+            let results = self.orders(r, conn.as_ref(), &orders, &mut summary).await?;
+            for (job, result) in orders.iter().zip(results) {
+                self.settle_job(job, result).await?;
+            }
+        }
         for job in jobs {
             summary.jobs += 1;
             let result = match job.kind {
@@ -271,7 +285,8 @@ impl Importer {
                 // Taken by the listings download, never claimed here.
                 JobKind::Listings => Ok(()),
                 JobKind::Backfill => self.backfill(r, conn.as_ref(), &job, &mut summary).await,
-                JobKind::Order => self.one_order(r, conn.as_ref(), &job, &mut summary).await,
+                // Taken above, all together.
+                JobKind::Order => Ok(()),
             };
             let result = match result {
                 Ok(()) => Ok(()),
@@ -619,40 +634,81 @@ impl Importer {
             .await
     }
 
-    async fn one_order(
+    /// The orders of `jobs` (one each, as notified): fetched from the
+    /// channel at once and stored as one page, so a burst of notifications
+    /// costs one transaction rather than one per order. Returns each job's
+    /// outcome (a failed fetch is retried as its job says); an order the
+    /// channel does not know is recorded as an import error.
+    async fn orders(
         &self,
         r: &ChannelRef,
         conn: &dyn SalesChannel,
-        job: &Job,
+        jobs: &[Job],
         summary: &mut ImportSummary,
-    ) -> Result<(), Stop> {
-        let Some(id) = job.payload["channel_order_id"].as_str() else {
-            return Err(Stop::Channel(ConnectorError::Client {
-                channel: "order job".into(),
-                reason: format!("job {} names no channel_order_id", job.id),
-            }));
+    ) -> Result<Vec<Result<(), ConnectorError>>, StorageError> {
+        let ids: Vec<Result<&str, ConnectorError>> = jobs
+            .iter()
+            .map(|job| {
+                job.payload["channel_order_id"]
+                    .as_str()
+                    .ok_or_else(|| ConnectorError::Client {
+                        channel: "order job".into(),
+                        reason: format!("job {} names no channel_order_id", job.id),
+                    })
+            })
+            .collect();
+        // A channel often notifies one order twice (created, then paid).
+        let wanted: BTreeSet<&str> = ids
+            .iter()
+            .filter_map(|id| id.as_ref().ok().copied())
+            .collect();
+        // All at once: the claim (`order_batch`) bounds how many.
+        let answers = futures::future::join_all(wanted.iter().map(|id| conn.fetch_order(id))).await;
+        let mut fetched: HashMap<&str, Result<OrderPage, ConnectorError>> =
+            wanted.into_iter().zip(answers).collect();
+        let jobs_of = |id: &str| -> Vec<i64> {
+            jobs.iter()
+                .zip(&ids)
+                .filter(|(_, i)| i.as_ref().is_ok_and(|i| *i == id))
+                .map(|(j, _)| j.id)
+                .collect()
         };
-        let page = conn.fetch_order(id).await?;
-        if page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty() {
-            self.ctx
-                .storage
-                .record_import_errors(
-                    r,
-                    vec![NewImportError {
-                        channel_order_id: id.to_owned(),
+        let mut page = OrderPage::default();
+        let mut unknown = Vec::new();
+        for (id, got) in &fetched {
+            match got {
+                Ok(p) if p.orders.is_empty() && p.unmappable.is_empty() && p.ours.is_empty() => {
+                    unknown.push(NewImportError {
+                        channel_order_id: (*id).to_owned(),
                         code: "not_found".into(),
                         message: format!("the channel does not know order {id}"),
-                        raw: Some(json!({ "job": job.id })),
-                    }],
-                )
-                .await
-                .map_err(Stop::Database)?;
-            summary.failed += 1;
-            return Ok(());
+                        raw: Some(json!({ "jobs": jobs_of(id) })),
+                    });
+                }
+                Ok(p) => {
+                    page.orders.extend(p.orders.iter().cloned());
+                    page.unmappable.extend(p.unmappable.iter().cloned());
+                    page.ours.extend(p.ours.iter().cloned());
+                }
+                Err(_) => {}
+            }
         }
-        summary.pages += 1;
-        self.store_page(r, page, None, summary)
-            .await
-            .map_err(Stop::Database)
+        if !unknown.is_empty() {
+            summary.failed += unknown.len();
+            self.ctx.storage.record_import_errors(r, unknown).await?;
+        }
+        if !(page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty()) {
+            summary.pages += 1;
+            self.store_page(r, page, None, summary).await?;
+        }
+        // A failed fetch goes back to the first job naming the order (its
+        // retry brings the order in); the others of that order are done.
+        Ok(ids
+            .into_iter()
+            .map(|id| match fetched.remove(id?) {
+                Some(Err(e)) => Err(e),
+                _ => Ok(()),
+            })
+            .collect())
     }
 }

@@ -295,6 +295,7 @@ mod tests {
         assert_eq!(from_file.heartbeat, built_in.heartbeat);
         assert_eq!(from_file.back_office_tick, built_in.back_office_tick);
         assert_eq!(from_file.dispatch_batch, built_in.dispatch_batch);
+        assert_eq!(from_file.order_batch, built_in.order_batch);
         assert_eq!(from_file.http.max_attempts, built_in.http.max_attempts);
         assert_eq!(from_file.http.base_backoff, built_in.http.base_backoff);
         assert_eq!(

@@ -29,6 +29,9 @@ pub struct EngineSettings {
     pub listings_interval_secs: u32,
     /// Journal events turned into webhook messages per dispatch round.
     pub dispatch_batch: u32,
+    /// Notified orders a channel's round fetches at once and stores as
+    /// one page.
+    pub order_batch: u32,
     /// How long a webhook endpoint or plugin has to answer.
     pub webhook_timeout_secs: u32,
     /// Deliveries in flight per webhook endpoint.
@@ -71,6 +74,7 @@ impl EngineSettings {
         positive("heartbeat_ms", self.heartbeat_ms)?;
         positive("max_pages", self.max_pages as u64)?;
         positive("dispatch_batch", u64::from(self.dispatch_batch))?;
+        positive("order_batch", u64::from(self.order_batch))?;
         positive("webhook_timeout_secs", u64::from(self.webhook_timeout_secs))?;
         positive("webhook_concurrency", u64::from(self.webhook_concurrency))?;
         for (name, v) in self.concurrency.named() {
@@ -111,6 +115,7 @@ impl EngineSettings {
             short_overlap: chrono::Duration::seconds(i64::from(self.short_overlap_secs)),
             listings_interval: chrono::Duration::seconds(i64::from(self.listings_interval_secs)),
             dispatch_batch: self.dispatch_batch,
+            order_batch: self.order_batch,
             webhook_timeout: Duration::from_secs(u64::from(self.webhook_timeout_secs)),
             webhook_concurrency: self.webhook_concurrency,
             concurrency: self.concurrency.clone(),

@@ -201,6 +201,19 @@ async fn a_notification_imports_without_waiting_for_the_cadence() {
     w.wait_orders("", 2, 15).await;
     w.converge(&w.expected(&BTreeMap::from([("SKU-00009", 2)])), 20)
         .await;
+    // A burst of notifications on one channel is fetched and stored
+    // together: every order once, each committing its line once.
+    let burst =
+        futures::future::join_all((0..6).map(|_| w.shopify.order(&[("SKU-00012", 1)], json!({}))))
+            .await;
+    assert!(burst.iter().all(|id| !id.is_empty()));
+    let orders = w.wait_orders("&sku=SKU-00012", 6, 15).await;
+    assert_eq!(orders.len(), 6, "each order once");
+    w.converge(
+        &w.expected(&BTreeMap::from([("SKU-00009", 2), ("SKU-00012", 6)])),
+        20,
+    )
+    .await;
     // A forged notification is refused.
     let r = reqwest::Client::new()
         .post(format!("{}/v1/inbound/{}", w.app.address, w.shopify_ch))
