@@ -34,6 +34,22 @@ pub(crate) async fn fresh(server: &str) -> anyhow::Result<String> {
     Ok(with_database(server, &name))
 }
 
+/// Gather the planner's statistics of the database at `url`, as
+/// autovacuum does within a minute or so of a table's growth. A scenario
+/// calls it once its setup (catalogue, listings, first pushes) is done and
+/// before it measures the steady state: a fresh database's tables went from
+/// empty to tens of thousands of rows in seconds, and until analyzed the
+/// planner takes them for empty (a listing's SKU lookup then scanned the
+/// whole store's listings, 20–30 ms each, in the 2-instance run).
+pub(crate) async fn analyze(url: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect(url)
+        .await
+        .context("cannot connect to the bench database")?;
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
+    conn.close().await.ok();
+    Ok(())
+}
+
 /// Drop every database this run created.
 pub(crate) async fn drop_all(server: &str) {
     let names = CREATED

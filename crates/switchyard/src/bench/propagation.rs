@@ -265,6 +265,9 @@ pub(crate) async fn measure(
         );
     }
     let initial = converge(&shops, &book.expected(), Duration::from_secs(300)).await?;
+    if !opts.database_url.is_empty() {
+        super::pg::analyze(&rig.database_url()).await?;
+    }
     println!(
         "      {} SKUs ({} kits) on {CHANNELS} channels in step after {:.1} s",
         skus.len(),
