@@ -221,8 +221,8 @@ mod tests {
             CredentialCipher::from_key(&[1; 32]),
             config,
         );
+        let now = ctx.now();
         let pruner = Pruner::new(Arc::new(ctx));
-        let now = Utc::now();
         let all = pruner.due(now, 1).await.unwrap();
         assert!(all.contains(&Prunable::Pushes), "{all:?}");
         assert!(all.len() > 1, "{all:?}");
