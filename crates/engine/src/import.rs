@@ -1,5 +1,6 @@
 //! The import worker: one round per due channel registers notifications,
-//! runs requested jobs (an import now, a backfill, one notified order), and
+//! runs requested jobs (an import now, a backfill, notified orders: those
+//! claimed together are fetched at once and stored as one page), and
 //! (when due) fetches everything changed since the cursor.
 //!
 //! Each page is upserted in one transaction with its commitments, journal
@@ -94,7 +95,8 @@ pub enum Lane {
     /// Scheduled rounds (cursor, overlap sweeps), imports asked for now,
     /// backfills.
     Rounds,
-    /// One order each, from notifications and retries.
+    /// Notified orders (and their retries), up to `order_batch` per round,
+    /// fetched together.
     Notified,
 }
 
