@@ -537,8 +537,14 @@ impl Listings for SqliteStorage {
 
     async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {
         let rows = sqlx::query(
-            "SELECT DISTINCT c.account_id, c.store_id, c.id FROM stock_pushes p JOIN channels c ON c.id = p.channel_id
-             WHERE p.state IN ('pending', 'error') AND p.next_attempt_at <= ? AND c.credentials IS NOT NULL",
+            // One index probe per channel (its first due push), however
+            // many pushes wait: every push wake asks, on every instance,
+            // and a backlog (a listings download sets thousands) made the
+            // join-and-DISTINCT read all of them each time.
+            "SELECT c.account_id, c.store_id, c.id FROM channels c
+             WHERE c.credentials IS NOT NULL AND EXISTS (
+                 SELECT 1 FROM stock_pushes p WHERE p.channel_id = c.id
+                 AND p.state IN ('pending', 'error') AND p.next_attempt_at <= ?)",
         )
         .bind(ts(now))
         .fetch_all(&self.read)
