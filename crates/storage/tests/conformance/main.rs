@@ -129,6 +129,26 @@ pub fn claim(holder: &str, now: DateTime<Utc>, lease: Duration) -> Claim {
     }
 }
 
+/// The undispatched events once `ready` holds for them. Events show only
+/// when no transaction older than theirs is in flight, and on PostgreSQL a
+/// transaction of another database that was in flight at the read's
+/// snapshot (another test's, on the shared test cluster) can hold them
+/// back for a moment; the dispatch then takes them on its next round, and a
+/// test asks again.
+pub async fn events_when(
+    s: &dyn Storage,
+    ready: impl Fn(&[switchyard_storage::OwnedEvent]) -> bool,
+) -> (i64, Vec<switchyard_storage::OwnedEvent>) {
+    for _ in 0..100 {
+        let (cursor, events) = s.undispatched_events(100).await.unwrap();
+        if ready(&events) {
+            return (cursor, events);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the events never became dispatchable");
+}
+
 pub fn sku(s: &str) -> Sku {
     Sku::parse(s).unwrap()
 }

@@ -32,7 +32,13 @@ pub async fn dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease(
     for i in 0..3 {
         product(s.as_ref(), &a, &st, &format!("P{i}")).await;
     }
-    let (cursor, events) = s.undispatched_events(100).await.unwrap();
+    let created = |events: &[switchyard_storage::OwnedEvent]| {
+        events
+            .iter()
+            .filter(|e| e.event_type == "product.created")
+            .count()
+    };
+    let (cursor, events) = crate::events_when(s.as_ref(), |e| created(e) >= 3).await;
     let products: Vec<_> = events
         .iter()
         .filter(|e| e.event_type == "product.created")
