@@ -13,7 +13,7 @@
 //! stops where it is: the cursor has not moved, and the next round reads
 //! the same orders again.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -666,7 +666,7 @@ impl Importer {
             .collect();
         // All at once: the claim (`order_batch`) bounds how many.
         let answers = futures::future::join_all(wanted.iter().map(|id| conn.fetch_order(id))).await;
-        let mut fetched: HashMap<&str, Result<OrderPage, ConnectorError>> =
+        let mut fetched: BTreeMap<&str, Result<OrderPage, ConnectorError>> =
             wanted.into_iter().zip(answers).collect();
         let jobs_of = |id: &str| -> Vec<i64> {
             jobs.iter()
