@@ -126,6 +126,20 @@ impl OrderPage {
         }
     }
 
+    /// Whether the page holds nothing at all (for `fetch_order`: the
+    /// channel does not know the order).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.orders.is_empty() && self.unmappable.is_empty() && self.ours.is_empty()
+    }
+
+    /// Move `other`'s orders onto this page (its `next_page` is dropped).
+    pub fn append(&mut self, other: Self) {
+        self.orders.extend(other.orders);
+        self.unmappable.extend(other.unmappable);
+        self.ours.extend(other.ours);
+    }
+
     /// File one channel order by how its mapping went: mapped orders with
     /// their payload, the others (with `channel_order_id`, when known) for
     /// the error list.

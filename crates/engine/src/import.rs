@@ -666,8 +666,6 @@ impl Importer {
             .collect();
         // All at once: the claim (`order_batch`) bounds how many.
         let answers = futures::future::join_all(wanted.iter().map(|id| conn.fetch_order(id))).await;
-        let mut fetched: BTreeMap<&str, Result<OrderPage, ConnectorError>> =
-            wanted.into_iter().zip(answers).collect();
         let jobs_of = |id: &str| -> Vec<i64> {
             jobs.iter()
                 .zip(&ids)
@@ -675,31 +673,29 @@ impl Importer {
                 .map(|(j, _)| j.id)
                 .collect()
         };
+        // In order of the channel's ids: the same burst makes the same page.
         let mut page = OrderPage::default();
         let mut unknown = Vec::new();
-        for (id, got) in &fetched {
+        let mut failed: BTreeMap<&str, ConnectorError> = BTreeMap::new();
+        for (id, got) in wanted.into_iter().zip(answers) {
             match got {
-                Ok(p) if p.orders.is_empty() && p.unmappable.is_empty() && p.ours.is_empty() => {
-                    unknown.push(NewImportError {
-                        channel_order_id: (*id).to_owned(),
-                        code: "not_found".into(),
-                        message: format!("the channel does not know order {id}"),
-                        raw: Some(json!({ "jobs": jobs_of(id) })),
-                    });
+                Ok(p) if p.is_empty() => unknown.push(NewImportError {
+                    channel_order_id: id.to_owned(),
+                    code: "not_found".into(),
+                    message: format!("the channel does not know order {id}"),
+                    raw: Some(json!({ "jobs": jobs_of(id) })),
+                }),
+                Ok(p) => page.append(p),
+                Err(e) => {
+                    failed.insert(id, e);
                 }
-                Ok(p) => {
-                    page.orders.extend(p.orders.iter().cloned());
-                    page.unmappable.extend(p.unmappable.iter().cloned());
-                    page.ours.extend(p.ours.iter().cloned());
-                }
-                Err(_) => {}
             }
         }
         if !unknown.is_empty() {
             summary.failed += unknown.len();
             self.ctx.storage.record_import_errors(r, unknown).await?;
         }
-        if !(page.orders.is_empty() && page.unmappable.is_empty() && page.ours.is_empty()) {
+        if !page.is_empty() {
             summary.pages += 1;
             self.store_page(r, page, None, summary).await?;
         }
@@ -707,10 +703,7 @@ impl Importer {
         // retry brings the order in); the others of that order are done.
         Ok(ids
             .into_iter()
-            .map(|id| match fetched.remove(id?) {
-                Some(Err(e)) => Err(e),
-                _ => Ok(()),
-            })
+            .map(|id| failed.remove(id?).map_or(Ok(()), Err))
             .collect())
     }
 }
