@@ -3,8 +3,10 @@
 //! claimed together are fetched at once and stored as one page), and
 //! (when due) fetches everything changed since the cursor.
 //!
-//! Each page is upserted in one transaction with its commitments, journal
-//! events and stock pushes. The cursor moves only in the transaction of the
+//! Each page is upserted in one transaction with its commitments and journal
+//! events, and marks the SKUs whose available stock it changed: the stock
+//! pusher recomputes their targets once for every page that marked them
+//! since its last look, and pushes them. The cursor moves only in the transaction of the
 //! round's last page, to the newest `updated_at` read, so a crash mid-round
 //! re-reads from the old cursor and the idempotent upsert removes the
 //! repeats. An order that cannot be mapped (or stored) is recorded in the
@@ -46,8 +48,9 @@ pub struct ImportSummary {
     pub skipped: usize,
     /// Orders recorded as import errors.
     pub failed: usize,
-    /// Stock pushes enqueued.
-    pub pushes: usize,
+    /// SKUs whose available stock the round changed: the stock pusher
+    /// recomputes their targets ([`crate::StockPush::settle`]).
+    pub stock_changed: usize,
     /// Jobs run.
     pub jobs: usize,
     /// The channel error that ended the round, if any.
@@ -55,7 +58,7 @@ pub struct ImportSummary {
 }
 
 impl ImportSummary {
-    fn add(&mut self, outcomes: &[ImportOutcome], pushes: usize) {
+    fn add(&mut self, outcomes: &[ImportOutcome], stock_changed: usize) {
         for o in outcomes {
             match o {
                 ImportOutcome::Created { .. } => self.created += 1,
@@ -64,7 +67,7 @@ impl ImportSummary {
                 ImportOutcome::Skipped { .. } => self.skipped += 1,
             }
         }
-        self.pushes += pushes;
+        self.stock_changed += stock_changed;
     }
 }
 
@@ -76,7 +79,7 @@ impl Report for ImportSummary {
         self.unchanged += o.unchanged;
         self.skipped += o.skipped;
         self.failed += o.failed;
-        self.pushes += o.pushes;
+        self.stock_changed += o.stock_changed;
         self.jobs += o.jobs;
         self.error = self.error.take().or(o.error);
     }
@@ -185,7 +188,7 @@ impl Worker for Importer {
 
 /// Wake the workers an import's changes give work to.
 fn after_import(signals: &Signals, report: &ImportSummary) {
-    if report.pushes > 0 {
+    if report.stock_changed > 0 {
         signals.wake(Topic::Push);
     }
     if report.created + report.updated > 0 {
@@ -324,7 +327,7 @@ impl Importer {
             skipped = summary.skipped,
             failed = summary.failed,
             pages = summary.pages,
-            pushes = summary.pushes,
+            stock_changed = summary.stock_changed,
             error = summary.error.as_deref().unwrap_or(""),
             lane = ?self.lane,
             "import round done"
@@ -550,7 +553,7 @@ impl Importer {
         summary: &mut ImportSummary,
     ) -> Result<(), StorageError> {
         let storage = &self.ctx.storage;
-        let pushes_before = summary.pushes;
+        let changed_before = summary.stock_changed;
         // Our own back-office copies of marketplace orders are not sales.
         summary.skipped += page.ours.len();
         let mut errors: Vec<NewImportError> = page
@@ -572,7 +575,7 @@ impl Importer {
             })
             .collect();
         match storage.import_orders(r, &items, cursor).await {
-            Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+            Ok(report) => summary.add(&report.outcomes, report.stock_changed),
             Err(e) if e.is_transient() => return Err(e),
             Err(batch_error) => {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
@@ -581,7 +584,7 @@ impl Importer {
                         .import_orders(r, std::slice::from_ref(&item), None)
                         .await
                     {
-                        Ok(report) => summary.add(&report.outcomes, report.pushes_enqueued),
+                        Ok(report) => summary.add(&report.outcomes, report.stock_changed),
                         Err(e) if e.is_transient() => return Err(e),
                         Err(e) => errors.push(NewImportError {
                             channel_order_id: item.order.channel_order_id,
@@ -600,8 +603,8 @@ impl Importer {
             }
         }
         summary.failed += errors.len();
-        // The pushes go out while the next pages are read.
-        if summary.pushes > pushes_before {
+        // The pushes' targets are set and sent while the next pages are read.
+        if summary.stock_changed > changed_before {
             self.ctx.signals.wake(Topic::Push);
         }
         if let Err(e) = storage.record_import_errors(r, errors).await {

@@ -1,4 +1,6 @@
-//! The stock pusher: for every channel with due pushes, send them through
+//! The stock pusher: each look for due work first recomputes the targets of
+//! the SKUs that import pages marked stale (once for all the pages since
+//! the last look), then, for every channel with due pushes, sends them through
 //! the connector's bulk path (drops to zero first), in batches of the
 //! channel's maximum, and record what the channel confirmed. Failures are
 //! retried with backoff until the channel confirms.
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use switchyard_connectors::channel::{StockOutcome, StockUpdate};
 use switchyard_domain::retry::failures;
-use switchyard_storage::{ChannelRef, DuePush, PushResult};
+use switchyard_storage::{ChannelRef, DuePush, PushResult, SettledTargets};
 
 use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
@@ -40,6 +42,13 @@ impl Report for PushSummary {
 /// Largest number of pushes read per channel per round.
 const ROUND_LIMIT: u32 = 2000;
 
+/// Stale SKUs whose targets one transaction recomputes.
+const SETTLE_LIMIT: u32 = 1000;
+
+/// Transactions of stale SKUs one look for due pushes settles; what is left
+/// is settled on the next look, which this one asks for.
+const SETTLE_ROUNDS: usize = 8;
+
 /// The stock pusher. Each channel is pushed on its own round, so a slow or
 /// throttled channel never holds back the others.
 #[derive(Debug)]
@@ -61,6 +70,7 @@ impl Worker for StockPush {
     }
 
     async fn due(&self, now: DateTime<Utc>, _room: usize) -> Result<Vec<ChannelRef>, EngineError> {
+        self.settle().await?;
         Ok(self.ctx.storage.channels_with_due_pushes(now).await?)
     }
 
@@ -96,6 +106,24 @@ impl StockPush {
     /// concurrently.
     pub async fn step(&self, now: DateTime<Utc>) -> Result<PushSummary, EngineError> {
         crate::driver::step(self, now).await
+    }
+
+    /// Recompute the targets of the SKUs that import pages marked stale
+    /// since the last look (once for all the pages that marked each), so
+    /// that their pushes are due. Returns what it did.
+    pub async fn settle(&self) -> Result<SettledTargets, EngineError> {
+        let mut total = SettledTargets::default();
+        for _ in 0..SETTLE_ROUNDS {
+            let s = self.ctx.storage.settle_targets(SETTLE_LIMIT).await?;
+            total.skus += s.skus;
+            total.pushes += s.pushes;
+            if s.skus < SETTLE_LIMIT as usize {
+                return Ok(total);
+            }
+        }
+        // More marks wait: look again once these are pushed.
+        self.ctx.signals.wake_here(Topic::Push);
+        Ok(total)
     }
 
     /// When a push that failed `attempts` times before is tried again.

@@ -148,8 +148,9 @@ pub struct ImportReport {
     pub outcomes: Vec<ImportOutcome>,
     /// Orders that could not be covered by available stock.
     pub oversold: Vec<OrderId>,
-    /// Stock pushes enqueued by the batch.
-    pub pushes_enqueued: usize,
+    /// SKUs whose available stock the batch changed, marked for their push
+    /// targets to be recomputed ([`crate::Listings::settle_targets`]).
+    pub stock_changed: usize,
 }
 
 /// An order that could not be imported.

@@ -84,6 +84,12 @@ pub trait Listings: Send + Sync {
     /// Recompute and enqueue every listing's target of a store (after rules
     /// or switches change, or to repair).
     async fn resync_stock(&self, account: &AccountId, store: &StoreId) -> Result<usize>;
+    /// Recompute the push targets of up to `limit` SKUs that import pages
+    /// marked stale ([`crate::ImportReport::stock_changed`]), once for all
+    /// the pages that marked them, enqueue their pushes and clear the marks,
+    /// in one transaction. Marks held by a page still being written are left
+    /// for the next call.
+    async fn settle_targets(&self, limit: u32) -> Result<SettledTargets>;
     /// Channels with pushes due at `now`.
     async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>>;
     /// A channel's due pushes: the newest per listing, drops to zero first.
@@ -99,6 +105,15 @@ pub trait Listings: Send + Sync {
         channel: &ChannelRef,
         results: Vec<(DuePush, PushResult)>,
     ) -> Result<()>;
+}
+
+/// What one [`Listings::settle_targets`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SettledTargets {
+    /// Marks cleared (SKUs whose targets were recomputed).
+    pub skus: usize,
+    /// Pushes that carry a new target (new or retargeted).
+    pub pushes: usize,
 }
 
 /// A listing as downloaded from the channel.
@@ -204,4 +219,17 @@ pub enum PushResult {
         /// When to try again.
         retry_at: Option<DateTime<Utc>>,
     },
+}
+
+/// The marks taken by one settle, by store and cause.
+pub(crate) type StaleMarks =
+    std::collections::BTreeMap<(String, String), std::collections::BTreeSet<String>>;
+
+/// Group taken marks `(store, sku, cause)` by store and cause.
+pub(crate) fn group_marks(rows: Vec<(String, String, String)>) -> StaleMarks {
+    let mut out = StaleMarks::new();
+    for (store, sku, cause) in rows {
+        out.entry((store, cause)).or_default().insert(sku);
+    }
+    out
 }

@@ -17,7 +17,7 @@ use switchyard_domain::plugin_rules::PluginRules;
 
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
-use super::listings::{enqueue_targets, map_skus};
+use super::listings::{map_skus, mark_stale};
 use super::orders::{LineWrite, OrderWrite, write_order};
 use super::pg;
 use super::products::load_kinds;
@@ -701,6 +701,9 @@ pub(crate) async fn import_batch(
     .await?;
     invalidate_confirmed(conn, store, ch, &stale).await?;
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
-    report.pushes_enqueued = enqueue_targets(conn, store, &touched, "order_import").await?;
+    // The pushes' targets are recomputed once for this page and those that
+    // follow it (`Listings::settle_targets`).
+    mark_stale(conn, store, &touched, "order_import").await?;
+    report.stock_changed = touched.len();
     Ok(report)
 }

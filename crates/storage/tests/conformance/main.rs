@@ -116,6 +116,8 @@ backends!(
     leases::a_round_lease_has_one_holder_at_a_time,
     retention::a_steady_run_stops_growing_and_nothing_still_needed_is_pruned,
     pushes::an_untried_push_takes_newer_targets_in_place_and_results_apply_to_what_was_sent,
+    pushes::import_pages_mark_stock_and_one_settle_sets_each_target_once,
+    pushes::settles_racing_import_pages_leave_every_target_exact,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

@@ -5,9 +5,14 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
+use switchyard_domain::order::ChannelFulfilment;
 use switchyard_domain::stock::StockSource;
-use switchyard_storage::{ChannelRef, DuePush, PushResult, StockChange, StockOp, Storage};
+use switchyard_storage::{
+    ChannelRef, DuePush, ImportItem, ImportReport, PushResult, SettledTargets, StockChange,
+    StockOp, Storage,
+};
 
+use crate::fulfilments::order;
 use crate::{account_and_store, product, sku, syncing_listing};
 
 async fn set(s: &dyn Storage, r: &ChannelRef, quantity: i64) {
@@ -112,4 +117,101 @@ pub async fn an_untried_push_takes_newer_targets_in_place_and_results_apply_to_w
     let p = only(&now);
     assert!(p.id > tried.id, "a new push: {p:?}");
     assert_eq!((p.quantity, p.attempts, p.confirmed), (3, 0, Some(9)));
+}
+
+/// Import `orders` (channel order id, quantity of A) as one page.
+async fn import_page(s: &dyn Storage, r: &ChannelRef, orders: &[(&str, i64)]) -> ImportReport {
+    let items: Vec<ImportItem> = orders
+        .iter()
+        .map(|(id, q)| ImportItem {
+            order: order(id, &[("A", *q)], ChannelFulfilment::Unfulfilled),
+            raw: serde_json::json!({}),
+        })
+        .collect();
+    s.import_orders(r, &items, None).await.unwrap()
+}
+
+/// Import pages mark the SKUs whose available stock they changed; one
+/// settle then sets each listing's target once, for every page since, and
+/// clears the marks.
+pub async fn import_pages_mark_stock_and_one_settle_sets_each_target_once(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let (a, st) = account_and_store(s, "settle").await;
+    product(s, &a, &st, "A").await;
+    let r = syncing_listing(s, &a, &st, "A").await;
+    set(s, &r, 10).await;
+    let first = only(&due(s, &r).await).clone();
+    assert_eq!(first.quantity, 10);
+
+    let report = import_page(s, &r, &[("1", 2), ("2", 1)]).await;
+    assert_eq!(report.stock_changed, 1, "{report:?}");
+    import_page(s, &r, &[("3", 3)]).await;
+    let settled = s.settle_targets(1000).await.unwrap();
+    assert_eq!(
+        settled,
+        SettledTargets { skus: 1, pushes: 1 },
+        "one SKU, its one listing retargeted once"
+    );
+    let now = due(s, &r).await;
+    assert_eq!(
+        (only(&now).id, only(&now).quantity),
+        (first.id, 4),
+        "the untried push took the target after both pages"
+    );
+    assert_eq!(
+        s.settle_targets(1000).await.unwrap(),
+        SettledTargets::default(),
+        "the marks are cleared"
+    );
+    // An order read again unchanged changes nothing and marks nothing.
+    let item = ImportItem {
+        order: order("4", &[("A", 1)], ChannelFulfilment::Unfulfilled),
+        raw: serde_json::json!({}),
+    };
+    s.import_orders(&r, std::slice::from_ref(&item), None)
+        .await
+        .unwrap();
+    s.settle_targets(1000).await.unwrap();
+    let again = s
+        .import_orders(&r, std::slice::from_ref(&item), None)
+        .await
+        .unwrap();
+    assert_eq!(again.stock_changed, 0, "{again:?}");
+    assert_eq!(
+        s.settle_targets(1000).await.unwrap(),
+        SettledTargets::default()
+    );
+}
+
+/// Settles racing import pages (on PostgreSQL, in other transactions) never
+/// clear a mark before the page's commitments can be read: once the pages
+/// are in and a last settle ran, the target is exact.
+pub async fn settles_racing_import_pages_leave_every_target_exact(s: Arc<dyn Storage>) {
+    let (a, st) = account_and_store(&*s, "racing").await;
+    product(&*s, &a, &st, "A").await;
+    let r = syncing_listing(&*s, &a, &st, "A").await;
+    set(&*s, &r, 100).await;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let pages = async {
+        let imports = (0..20).map(|n| {
+            let (s, r) = (s.clone(), r.clone());
+            async move {
+                let id = n.to_string();
+                import_page(&*s, &r, &[(id.as_str(), 1)]).await;
+            }
+        });
+        futures::future::join_all(imports).await;
+        done.store(true, std::sync::atomic::Ordering::Release);
+    };
+    let settles = async {
+        let mut n = 0;
+        while !done.load(std::sync::atomic::Ordering::Acquire) && n < 10_000 {
+            s.settle_targets(3).await.unwrap();
+            tokio::task::yield_now().await;
+            n += 1;
+        }
+    };
+    tokio::join!(pages, settles);
+    while s.settle_targets(1000).await.unwrap().skus > 0 {}
+    assert_eq!(only(&due(&*s, &r).await).quantity, 80);
 }

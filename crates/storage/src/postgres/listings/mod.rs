@@ -42,7 +42,7 @@ use super::{
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
-    PushResult, Result, SkuMapping, StorageError,
+    PushResult, Result, SettledTargets, SkuMapping, StorageError,
 };
 
 /// Recompute the targets of every listing showing `skus` (or a kit that
@@ -224,6 +224,38 @@ pub(crate) async fn enqueue_targets(
         q.build().execute(&mut *conn).await?;
     }
     Ok(enqueued)
+}
+
+/// Mark `skus` of a store for their push targets to be recomputed by
+/// [`Listings::settle_targets`], in the caller's transaction: an import page
+/// changes the available stock of many SKUs that the next pages change
+/// again, and their targets are computed once for all of them.
+///
+/// An existing mark is updated, not left alone, so that the page holds its
+/// row lock until it commits: a settle skips it meanwhile (and takes it
+/// after the commit) instead of clearing it with totals read before the
+/// page's commitments were visible. The SKUs go in sorted order, so two
+/// pages marking the same SKUs lock them in the same order.
+pub(crate) async fn mark_stale(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+    cause: &str,
+) -> Result<()> {
+    if skus.is_empty() {
+        return Ok(());
+    }
+    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+    sqlx::query(
+        "INSERT INTO stale_targets (store_id, sku, cause) SELECT $1, sku, $3 FROM unnest($2::text[]) AS sku \
+         ON CONFLICT (store_id, sku) DO UPDATE SET cause = EXCLUDED.cause",
+    )
+    .bind(store.as_str())
+    .bind(&skus)
+    .bind(cause)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 fn mapping_from_row(r: &PgRow) -> Result<SkuMapping> {
@@ -556,6 +588,31 @@ impl Listings for PgStorage {
         let n = enqueue_targets(&mut tx, store, &skus.into_iter().collect(), "resync").await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn settle_targets(&self, limit: u32) -> Result<SettledTargets> {
+        let mut tx = self.pool.begin().await?;
+        // Marks a page still writing holds are skipped: it commits, wakes
+        // the pusher, and the next call takes them. Two instances settling
+        // at once take disjoint marks.
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "DELETE FROM stale_targets s USING (SELECT store_id, sku FROM stale_targets \
+             ORDER BY store_id, sku LIMIT $1 FOR UPDATE SKIP LOCKED) t \
+             WHERE s.store_id = t.store_id AND s.sku = t.sku RETURNING s.store_id, s.sku, s.cause",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut settled = SettledTargets {
+            skus: rows.len(),
+            pushes: 0,
+        };
+        for ((store, cause), skus) in crate::listings::group_marks(rows) {
+            let store = stored("store id", StoreId::parse(&store))?;
+            settled.pushes += enqueue_targets(&mut tx, &store, &skus, &cause).await?;
+        }
+        tx.commit().await?;
+        Ok(settled)
     }
 
     async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {

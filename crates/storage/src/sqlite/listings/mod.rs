@@ -41,7 +41,7 @@ use super::{
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
-    PushResult, Result, SkuMapping, StorageError,
+    PushResult, Result, SettledTargets, SkuMapping, StorageError,
 };
 
 /// Recompute the targets of every listing showing `skus` (or a kit that
@@ -202,6 +202,31 @@ pub(crate) async fn enqueue_targets(
         q.build().execute(&mut *conn).await?;
     }
     Ok(enqueued)
+}
+
+/// Mark `skus` of a store for their push targets to be recomputed by
+/// [`Listings::settle_targets`], in the caller's transaction: an import page
+/// changes the available stock of many SKUs that the next pages change
+/// again, and their targets are computed once for all of them.
+pub(crate) async fn mark_stale(
+    conn: &mut SqliteConnection,
+    store: &StoreId,
+    skus: &BTreeSet<String>,
+    cause: &str,
+) -> Result<()> {
+    let skus: Vec<&String> = skus.iter().collect();
+    for chunk in skus.chunks(300) {
+        let mut q: QueryBuilder<Sqlite> =
+            QueryBuilder::new("INSERT INTO stale_targets (store_id, sku, cause) ");
+        q.push_values(chunk, |mut b, sku| {
+            b.push_bind(store.as_str())
+                .push_bind(sku.as_str())
+                .push_bind(cause);
+        });
+        q.push(" ON CONFLICT (store_id, sku) DO UPDATE SET cause = excluded.cause");
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn mapping_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<SkuMapping> {
@@ -533,6 +558,35 @@ impl Listings for SqliteStorage {
         let n = enqueue_targets(&mut tx, store, &skus.into_iter().collect(), "resync").await?;
         tx.commit().await?;
         Ok(n)
+    }
+
+    async fn settle_targets(&self, limit: u32) -> Result<SettledTargets> {
+        // Most calls find nothing: ask the readers before taking the writer.
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM stale_targets)")
+            .fetch_one(&self.read)
+            .await?;
+        if !any {
+            return Ok(SettledTargets::default());
+        }
+        let mut tx = self.write.begin().await?;
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
+            "DELETE FROM stale_targets WHERE (store_id, sku) IN \
+             (SELECT store_id, sku FROM stale_targets ORDER BY store_id, sku LIMIT ?) \
+             RETURNING store_id, sku, cause",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut settled = SettledTargets {
+            skus: rows.len(),
+            pushes: 0,
+        };
+        for ((store, cause), skus) in crate::listings::group_marks(rows) {
+            let store = stored("store id", StoreId::parse(&store))?;
+            settled.pushes += enqueue_targets(&mut tx, &store, &skus, &cause).await?;
+        }
+        tx.commit().await?;
+        Ok(settled)
     }
 
     async fn channels_with_due_pushes(&self, now: DateTime<Utc>) -> Result<Vec<ChannelRef>> {
