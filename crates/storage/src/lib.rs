@@ -15,6 +15,7 @@ mod channels;
 pub mod crypto;
 mod fulfilments;
 mod idempotency;
+mod import_page;
 mod imports;
 mod journal;
 mod leases;

@@ -1,6 +1,6 @@
 //! The stock ledger: quantities per source, commitments, compare-and-set.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use switchyard_domain::explain::ChannelRules;
@@ -73,4 +73,18 @@ pub struct StockSnapshot {
     pub entries: BTreeMap<Sku, SnapshotEntry>,
     /// The store's channels and their rules.
     pub channels: Vec<ChannelRules>,
+}
+
+/// What an order's planned commitments say in its journal event, and the
+/// SKUs they commit.
+pub(crate) fn commitment_payload(
+    plan: &[(i64, &str, i64, Option<&str>)],
+) -> (Vec<serde_json::Value>, BTreeSet<String>) {
+    let mut out = (Vec::new(), BTreeSet::new());
+    for (_, part, qty, via) in plan {
+        out.0
+            .push(serde_json::json!({ "sku": part, "quantity": qty, "via_kit": via }));
+        out.1.insert((*part).to_owned());
+    }
+    out
 }

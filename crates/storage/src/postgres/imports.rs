@@ -8,17 +8,18 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
+use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Decided, Stored, plan};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
-use switchyard_domain::order::OrderState;
+use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::PluginRules;
+use switchyard_domain::product::Kinds;
 
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
 use super::listings::{map_skus, mark_stale};
-use super::orders::{LineWrite, OrderWrite, write_order};
+use super::orders::{LineWrite, OrderWrite, write_new_orders, write_order};
 use super::pg;
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed, lock_committed};
@@ -26,6 +27,7 @@ use super::{
     PgStorage, append_event, at, execute_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
     paginate, store_setting, stored, time,
 };
+use crate::import_page::PageWrites;
 use crate::imports::job_kinds;
 use crate::{
     ChannelHealth, ChannelRef, Claim, ImportErrorRecord, ImportItem, ImportOutcome, ImportReport,
@@ -558,6 +560,68 @@ async fn lock_arrivals(conn: &mut PgConnection, channel: &ChannelId, ids: &[&str
     Ok(())
 }
 
+/// The write of an arrival's planned `order`.
+fn order_write<'a>(
+    order: &'a UnifiedOrder,
+    decided: Decided,
+    raw: serde_json::Value,
+    existing: Option<(OrderId, OrderState)>,
+    channel_id: &'a ChannelId,
+    kinds: &'a Kinds,
+) -> OrderWrite<'a> {
+    OrderWrite {
+        existing,
+        channel_id,
+        channel_order_id: &order.channel_order_id,
+        state: decided.state,
+        excluded_reason: decided.excluded_reason,
+        hold_reason: decided.hold_reason,
+        unified: Some(order),
+        raw: Some(raw),
+        lines: decided.lines.into_iter().map(LineWrite::from).collect(),
+        routing: decided.routing,
+        kinds,
+    }
+}
+
+/// Write the new orders waiting in `new` (each with its outcome's place
+/// and its raw JSON) together, and add them to `page`.
+async fn write_new(
+    page: &mut PageWrites,
+    conn: &mut PgConnection,
+    channel: &ChannelRef,
+    kinds: &Kinds,
+    new: &mut Vec<(usize, ArrivalWrite, serde_json::Value)>,
+) -> Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut orders = Vec::with_capacity(new.len());
+    let mut rest = Vec::with_capacity(new.len());
+    for (slot, ArrivalWrite { order, decided }, raw) in new.drain(..) {
+        orders.push(order);
+        rest.push((slot, decided, raw));
+    }
+    let mut after = Vec::with_capacity(orders.len());
+    let mut writes = Vec::with_capacity(orders.len());
+    for (order, (slot, decided, raw)) in orders.iter().zip(rest) {
+        after.push((slot, decided.state, decided.mapped_skus.clone()));
+        writes.push(order_write(
+            order,
+            decided,
+            raw,
+            None,
+            &channel.channel_id,
+            kinds,
+        ));
+    }
+    let written = write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
+    for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
+        page.written(w, state, mapped_skus, Some(slot));
+    }
+    Ok(())
+}
+
 /// Import a batch in the caller's transaction (see [`crate::Imports::import_orders`]).
 pub(crate) async fn import_batch(
     conn: &mut PgConnection,
@@ -573,9 +637,7 @@ pub(crate) async fn import_batch(
             .await?;
     let settings: ChannelSettings = from_json("channel settings", settings)?;
     let rules: PluginRules = store_setting(conn, store, "plugin_rules").await?;
-    let mut report = ImportReport::default();
-    let mut touched = BTreeSet::new();
-    let mut check_oversell: Vec<(OrderId, BTreeSet<String>)> = Vec::new();
+    let mut page = PageWrites::default();
     // Everything the page needs is read once: its stored orders, SKU
     // mappings and product kinds.
     let ids: Vec<&str> = items
@@ -598,14 +660,17 @@ pub(crate) async fn import_batch(
     let committed: Vec<&str> = kinds.plain_skus(&store_skus).into_iter().collect();
     let stored_ids: Vec<&str> = stored_orders.values().map(|e| e.id.as_str()).collect();
     lock_committed(conn, store, &committed, &stored_ids).await?;
-    // Orders written in this batch (a page may carry one twice) and the
-    // orders whose import errors are now resolved.
+    // Orders new to the store wait here to be written together, in a few
+    // multi-row statements; anything that reads or updates a stored order
+    // writes them first, so the page's effects are those of writing each
+    // order in turn.
+    let mut new: Vec<(usize, ArrivalWrite, serde_json::Value)> = Vec::new();
+    // Orders written in this batch (a page may carry one twice).
     let mut written_ids: HashSet<String> = HashSet::new();
-    let mut resolved: Vec<String> = Vec::new();
-    let mut stale: BTreeSet<String> = BTreeSet::new();
     for item in items {
         let cid = item.order.channel_order_id.as_str();
         let existing = if written_ids.contains(cid) {
+            write_new(&mut page, conn, channel, &kinds, &mut new).await?;
             find_existing(conn, ch, cid).await?
         } else {
             stored_orders.remove(cid)
@@ -626,64 +691,58 @@ pub(crate) async fn import_batch(
             stored_facts.as_ref(),
         ) {
             ArrivalPlan::Skip(reason) => {
-                report.outcomes.push(ImportOutcome::Skipped { reason });
+                page.outcomes.push(Some(ImportOutcome::Skipped { reason }));
                 continue;
             }
             ArrivalPlan::Unchanged => {
                 if let Some(e) = &existing {
-                    report
-                        .outcomes
-                        .push(ImportOutcome::Unchanged { id: e.id.clone() });
+                    page.outcomes
+                        .push(Some(ImportOutcome::Unchanged { id: e.id.clone() }));
                 }
                 continue;
             }
             ArrivalPlan::Write(w) => *w,
         };
+        written_ids.insert(w.order.channel_order_id.clone());
+        page.resolved.push(w.order.channel_order_id.clone());
+        let Some(existing) = existing else {
+            // Its outcome's place, filled when it is written.
+            new.push((page.outcomes.len(), w, item.raw.clone()));
+            page.outcomes.push(None);
+            continue;
+        };
+        write_new(&mut page, conn, channel, &kinds, &mut new).await?;
         let ArrivalWrite { order, decided } = w;
+        let state = decided.state;
+        let mapped_skus = decided.mapped_skus.clone();
         let written = write_order(
             conn,
             account,
             store,
-            OrderWrite {
-                existing: existing.map(|e| (e.id, e.state)),
-                channel_id: ch,
-                channel_order_id: &order.channel_order_id,
-                state: decided.state,
-                excluded_reason: decided.excluded_reason,
-                hold_reason: decided.hold_reason,
-                unified: Some(&order),
-                raw: Some(item.raw.clone()),
-                lines: decided.lines.into_iter().map(LineWrite::from).collect(),
-                routing: decided.routing,
-                kinds: &kinds,
-            },
+            order_write(
+                &order,
+                decided,
+                item.raw.clone(),
+                Some((existing.id, existing.state)),
+                ch,
+                &kinds,
+            ),
         )
         .await?;
-        written_ids.insert(order.channel_order_id.clone());
-        resolved.push(order.channel_order_id.clone());
-        touched.extend(written.touched);
-        if written.created {
-            // The channel took its own stock down at checkout: what we last
-            // confirmed there is stale for these SKUs, even when the order
-            // commits nothing here (excluded), so their targets are pushed again.
-            stale.extend(decided.mapped_skus.iter().cloned());
-            touched.extend(decided.mapped_skus);
-        }
-        if !written.committed.is_empty() {
-            check_oversell.push((written.id.clone(), written.committed));
-        }
-        report.outcomes.push(if written.created {
-            ImportOutcome::Created {
-                id: written.id,
-                state: decided.state,
-            }
-        } else {
-            ImportOutcome::Updated {
-                id: written.id,
-                state: decided.state,
-            }
-        });
+        page.written(written, state, mapped_skus, None);
     }
+    write_new(&mut page, conn, channel, &kinds, &mut new).await?;
+    let PageWrites {
+        outcomes,
+        touched,
+        stale,
+        check_oversell,
+        resolved,
+    } = page;
+    let mut report = ImportReport {
+        outcomes: outcomes.into_iter().flatten().collect(),
+        ..ImportReport::default()
+    };
     let resolved: Vec<&str> = resolved.iter().map(String::as_str).collect();
     let now = now();
     execute_in(

@@ -214,6 +214,33 @@ pub(crate) async fn append_event(
     Ok(seq)
 }
 
+/// Append `events` to the journal on `conn` in the order given, many to a
+/// statement (inside the caller's transaction).
+pub(crate) async fn append_events(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    events: &[NewEvent],
+) -> Result<()> {
+    let now = now();
+    for chunk in events.chunks(2000) {
+        let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+            "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at) ",
+        );
+        q.push_values(chunk, |mut b, ev| {
+            b.push_bind(account.as_str())
+                .push_bind(store.as_str())
+                .push_bind(ev.entity_type.as_str())
+                .push_bind(ev.entity_id.as_str())
+                .push_bind(ev.event_type)
+                .push_bind(&ev.payload)
+                .push_bind(now);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 /// A store's JSON setting in `column` (a constant of this crate).
 pub(crate) async fn store_setting<T: serde::de::DeserializeOwned>(
     conn: &mut PgConnection,

@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
@@ -22,6 +23,7 @@ use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::RuleOutcome;
 use switchyard_domain::product::Kinds;
 use switchyard_domain::shipment::resent_state;
+use switchyard_domain::stock::plan_commitments;
 
 use super::channels::require_channel;
 use super::imports::find_existing;
@@ -29,9 +31,16 @@ use super::journal::event_from_row;
 use super::listings::enqueue_targets;
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::products::load_kinds;
-use super::stock::{commit_lines, committed_skus, lock_committed, recommit};
-use super::{PgStorage, append_event, at, fetch_limit, now, paginate, require_store, stored, time};
+use super::stock::{
+    CommitmentRow, commit_lines, committed_skus, insert_commitments, lock_committed, recommit,
+};
+use super::{
+    PgStorage, append_event, append_events, at, fetch_limit, now, paginate, require_store, stored,
+    time,
+};
 use super::{from_json, pg};
+use crate::import_page::Written;
+use crate::stock::commitment_payload;
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
     PageRequest, Result, StorageError, UpsertedOrder,
@@ -75,16 +84,6 @@ pub(crate) struct OrderWrite<'a> {
     pub kinds: &'a Kinds,
 }
 
-/// What a write did.
-pub(crate) struct Written {
-    pub id: OrderId,
-    pub created: bool,
-    /// SKUs whose commitments changed (old and new).
-    pub touched: BTreeSet<String>,
-    /// SKUs the order commits now.
-    pub committed: BTreeSet<String>,
-}
-
 /// Insert or update an order by `(channel, channel_order_id)`, its lines
 /// and commitments, and journal it, on `conn` (inside the caller's transaction).
 pub(crate) async fn write_order(
@@ -95,10 +94,6 @@ pub(crate) async fn write_order(
 ) -> Result<Written> {
     let now = now();
     let u = w.unified;
-    let unified_json = u.map(Json);
-    // The channel's tags, kept on the row from the order's arrival (an
-    // update leaves them and what rules added alone).
-    let channel_tags = Json(u.map(|o| o.tags.as_slice()).unwrap_or_default());
     let (id, created, previous) = match w.existing.clone() {
         Some((id, state)) => (id, false, Some(state)),
         None => (OrderId::generate(), true, None),
@@ -129,41 +124,7 @@ pub(crate) async fn write_order(
     let mut w = w;
     let open: Vec<i64> = w.lines.iter().map(|l| l.open_quantity).collect();
     w.state = resent_state(w.state, ours > 0, &open, &shipped);
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
-         number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
-    );
-    q.push_values([()], |mut b, ()| {
-        b.push_bind(id.as_str())
-            .push_bind(account.as_str())
-            .push_bind(store.as_str())
-            .push_bind(w.channel_id.as_str())
-            .push_bind(w.channel_order_id)
-            .push_bind(w.state.as_str())
-            .push_bind(now)
-            .push_bind(now)
-            .push_bind(u.map_or_else(String::new, |o| o.number.clone()))
-            .push_bind(u.map(|o| enum_text(&o.payment_status)))
-            .push_bind(u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())))
-            .push_bind(u.and_then(|o| o.customer.name.clone()))
-            .push_bind(u.and_then(|o| o.customer.email.clone()))
-            .push_bind(u.map(|o| o.currency.as_str().to_owned()))
-            .push_bind(u.map(|o| o.total))
-            .push_bind(u.map(|o| at(o.updated_at)))
-            .push_bind(unified_json)
-            .push_bind(&w.raw)
-            .push_bind(&w.excluded_reason)
-            .push_bind(channel_tags)
-            .push_bind(&w.hold_reason);
-    });
-    q.push(
-        " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
-         number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
-         customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
-         total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
-         raw = excluded.raw, excluded_reason = excluded.excluded_reason",
-    );
-    q.build().execute(&mut *conn).await?;
+    insert_orders(conn, account, store, now, &[(&id, &w)]).await?;
     let mut touched = if created {
         BTreeSet::new()
     } else {
@@ -183,20 +144,7 @@ pub(crate) async fn write_order(
             (line_no, l.sku.clone(), open)
         })
         .collect();
-    for (chunk, writes) in lines.chunks(100).zip(w.lines.chunks(100)) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
-        );
-        q.push_values(chunk.iter().zip(writes), |mut b, ((n, sku, open), l)| {
-            b.push_bind(id.as_str())
-                .push_bind(*n)
-                .push_bind(sku)
-                .push_bind(*open)
-                .push_bind(&l.channel_line_id)
-                .push_bind(l.quantity);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
+    insert_lines(conn, &line_rows(id.as_str(), &lines, &w.lines)).await?;
     let (commitments, committed) =
         commit_lines(conn, store, id.as_str(), w.state, &lines, w.kinds, created).await?;
     touched.extend(committed.iter().cloned());
@@ -208,15 +156,106 @@ pub(crate) async fn write_order(
         let channel_tags = u.map(|o| o.tags.as_slice()).unwrap_or_default();
         record_routing(conn, account, store, &id, channel_tags, r).await?;
     }
-    let event_type = match (created, w.state) {
-        (true, _) => "order.created",
-        (false, OrderState::Cancelled) if previous != Some(OrderState::Cancelled) => {
-            "order.cancelled"
+    let ev = order_event(&id, &w, previous, commitments);
+    append_event(conn, account, store, &ev).await?;
+    Ok(Written {
+        id,
+        created,
+        touched,
+        committed,
+    })
+}
+
+/// Write orders new to the store (no stored row for their channel order
+/// id) with a few multi-row statements for all of them: their rows, lines,
+/// commitments and `order.created` events, in the order given. The caller
+/// holds the page's arrival and committed-total locks.
+pub(crate) async fn write_new_orders(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    writes: Vec<OrderWrite<'_>>,
+) -> Result<Vec<Written>> {
+    if writes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<OrderId> = writes.iter().map(|_| OrderId::generate()).collect();
+    let rows: Vec<(&OrderId, &OrderWrite<'_>)> = ids.iter().zip(&writes).collect();
+    insert_orders(conn, account, store, now(), &rows).await?;
+    // A new order has no fulfilments of ours: its state is the channel's.
+    let lines: Vec<Vec<(i64, String, i64)>> = writes
+        .iter()
+        .map(|w| {
+            w.lines
+                .iter()
+                .enumerate()
+                .map(|(n, l)| {
+                    (
+                        i64::try_from(n).unwrap_or(i64::MAX),
+                        l.sku.clone(),
+                        l.open_quantity.max(0),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let all_lines: Vec<LineRow<'_>> = ids
+        .iter()
+        .zip(&lines)
+        .zip(&writes)
+        .flat_map(|((id, l), w)| line_rows(id.as_str(), l, &w.lines))
+        .collect();
+    insert_lines(conn, &all_lines).await?;
+    let plans: Vec<_> = lines
+        .iter()
+        .zip(&writes)
+        .map(|(l, w)| plan_commitments(w.state, l, w.kinds))
+        .collect();
+    let all_commitments: Vec<CommitmentRow<'_>> = ids
+        .iter()
+        .zip(&plans)
+        .flat_map(|(id, plan)| {
+            plan.iter()
+                .map(|(n, sku, qty, via)| (id.as_str(), *n, *sku, *qty, *via))
+        })
+        .collect();
+    insert_commitments(conn, store, &all_commitments).await?;
+    let mut events = Vec::with_capacity(writes.len());
+    let mut written = Vec::with_capacity(writes.len());
+    for ((id, w), plan) in ids.iter().zip(&writes).zip(&plans) {
+        if let Some(r) = &w.routing {
+            let channel_tags = w.unified.map(|o| o.tags.as_slice()).unwrap_or_default();
+            record_routing(conn, account, store, id, channel_tags, r).await?;
         }
-        (false, OrderState::Excluded) if previous != Some(OrderState::Excluded) => "order.excluded",
+        let (commitments, committed) = commitment_payload(plan);
+        events.push(order_event(id, w, None, commitments));
+        written.push(Written {
+            id: id.clone(),
+            created: true,
+            touched: committed.clone(),
+            committed,
+        });
+    }
+    append_events(conn, account, store, &events).await?;
+    Ok(written)
+}
+
+/// The journal event of an order written with `w` (new when `previous` is
+/// `None`).
+fn order_event(
+    id: &OrderId,
+    w: &OrderWrite<'_>,
+    previous: Option<OrderState>,
+    commitments: Vec<serde_json::Value>,
+) -> NewEvent {
+    let u = w.unified;
+    let event_type = match (previous, w.state) {
+        (None, _) => "order.created",
+        (Some(p), OrderState::Cancelled) if p != OrderState::Cancelled => "order.cancelled",
+        (Some(p), OrderState::Excluded) if p != OrderState::Excluded => "order.excluded",
         _ => "order.updated",
     };
-    let ev = NewEvent {
+    NewEvent {
         entity_type: EntityType::Order,
         entity_id: id.to_string(),
         event_type,
@@ -227,14 +266,107 @@ pub(crate) async fn write_order(
             "channel_updated_at": u.map(|o| o.updated_at),
             "plugin_rules": w.routing,
         }),
-    };
-    append_event(conn, account, store, &ev).await?;
-    Ok(Written {
-        id,
-        created,
-        touched,
-        committed,
-    })
+    }
+}
+
+/// Insert (or, for a channel order id already stored, update) the orders
+/// `rows`, each with its id.
+async fn insert_orders(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    store: &StoreId,
+    now: DateTime<Utc>,
+    rows: &[(&OrderId, &OrderWrite<'_>)],
+) -> Result<()> {
+    // 21 parameters a row, under PostgreSQL's 65,535.
+    for chunk in rows.chunks(1000) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO orders (id, account_id, store_id, channel_id, channel_order_id, state, created_at, updated_at, \
+             number, payment_status, country, customer_name, customer_email, currency, total, channel_updated_at, unified, raw, excluded_reason, tags, hold_reason) ",
+        );
+        q.push_values(chunk, |mut b, (id, w)| {
+            let u = w.unified;
+            // The channel's tags, kept on the row from the order's arrival
+            // (an update leaves them and what rules added alone).
+            let channel_tags = Json(u.map(|o| o.tags.clone()).unwrap_or_default());
+            b.push_bind(id.as_str())
+                .push_bind(account.as_str())
+                .push_bind(store.as_str())
+                .push_bind(w.channel_id.as_str())
+                .push_bind(w.channel_order_id)
+                .push_bind(w.state.as_str())
+                .push_bind(now)
+                .push_bind(now)
+                .push_bind(u.map_or_else(String::new, |o| o.number.clone()))
+                .push_bind(u.map(|o| enum_text(&o.payment_status)))
+                .push_bind(
+                    u.and_then(|o| o.shipping_address.country.map(|c| c.as_str().to_owned())),
+                )
+                .push_bind(u.and_then(|o| o.customer.name.clone()))
+                .push_bind(u.and_then(|o| o.customer.email.clone()))
+                .push_bind(u.map(|o| o.currency.as_str().to_owned()))
+                .push_bind(u.map(|o| o.total))
+                .push_bind(u.map(|o| at(o.updated_at)))
+                .push_bind(u.map(Json))
+                .push_bind(w.raw.clone())
+                .push_bind(w.excluded_reason.clone())
+                .push_bind(channel_tags)
+                .push_bind(w.hold_reason.clone());
+        });
+        q.push(
+            " ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at, \
+             number = excluded.number, payment_status = excluded.payment_status, country = excluded.country, \
+             customer_name = excluded.customer_name, customer_email = excluded.customer_email, currency = excluded.currency, \
+             total = excluded.total, channel_updated_at = excluded.channel_updated_at, unified = excluded.unified, \
+             raw = excluded.raw, excluded_reason = excluded.excluded_reason",
+        );
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// `(order_id, line_no, sku, open_quantity, channel_line_id, quantity)`.
+type LineRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>, Option<i64>);
+
+/// The rows of an order's `lines` (`(line_no, sku, open)`, beside what was
+/// written for each).
+fn line_rows<'a>(
+    id: &'a str,
+    lines: &'a [(i64, String, i64)],
+    writes: &'a [LineWrite],
+) -> Vec<LineRow<'a>> {
+    lines
+        .iter()
+        .zip(writes)
+        .map(|((n, sku, open), l)| {
+            (
+                id,
+                *n,
+                sku.as_str(),
+                *open,
+                l.channel_line_id.as_deref(),
+                l.quantity,
+            )
+        })
+        .collect()
+}
+
+async fn insert_lines(conn: &mut PgConnection, rows: &[LineRow<'_>]) -> Result<()> {
+    for chunk in rows.chunks(2000) {
+        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
+            "INSERT INTO order_lines (order_id, line_no, sku, open_quantity, channel_line_id, quantity) ",
+        );
+        q.push_values(chunk, |mut b, (id, n, sku, open, line, quantity)| {
+            b.push_bind(*id)
+                .push_bind(*n)
+                .push_bind(*sku)
+                .push_bind(*open)
+                .push_bind(*line)
+                .push_bind(*quantity);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 fn enum_text<T: serde::Serialize>(v: &T) -> String {

@@ -23,6 +23,7 @@ use super::listings::enqueue_targets;
 
 use super::products::{components_of, load_kinds, product_kind};
 use super::{PgStorage, append_event, fetch_in, fetch_limit, now, paginate, require_store, stored};
+use crate::stock::commitment_payload;
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome,
     StockSnapshot, StorageError,
@@ -548,15 +549,32 @@ pub(crate) async fn commit_lines(
             .execute(&mut *conn)
             .await?;
     }
-    let mut out = (Vec::new(), BTreeSet::new());
-    let rows = plan_commitments(state, lines, kinds);
-    for chunk in rows.chunks(200) {
+    let plan = plan_commitments(state, lines, kinds);
+    let rows: Vec<CommitmentRow<'_>> = plan
+        .iter()
+        .map(|(n, part, qty, via)| (id, *n, *part, *qty, *via))
+        .collect();
+    insert_commitments(conn, store, &rows).await?;
+    Ok(commitment_payload(&plan))
+}
+
+/// `(order_id, line_no, sku, quantity, via_kit)`.
+pub(crate) type CommitmentRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>);
+
+/// Insert commitment rows, many to a statement.
+pub(crate) async fn insert_commitments(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    rows: &[CommitmentRow<'_>],
+) -> Result<()> {
+    // 6 parameters a row, under PostgreSQL's 65,535.
+    for chunk in rows.chunks(2000) {
         let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
             "INSERT INTO stock_commitments (store_id, order_id, line_no, sku, quantity, via_kit) ",
         );
-        q.push_values(chunk, |mut b, (n, part, qty, via)| {
+        q.push_values(chunk, |mut b, (id, n, part, qty, via)| {
             b.push_bind(store.as_str())
-                .push_bind(id)
+                .push_bind(*id)
                 .push_bind(*n)
                 .push_bind(*part)
                 .push_bind(*qty)
@@ -564,10 +582,5 @@ pub(crate) async fn commit_lines(
         });
         q.build().execute(&mut *conn).await?;
     }
-    for (_, part, qty, via) in rows {
-        out.0
-            .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
-        out.1.insert(part.to_owned());
-    }
-    Ok(out)
+    Ok(())
 }

@@ -9,8 +9,9 @@ use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::product::Kinds;
 
-use super::orders::{LineWrite, OrderWrite, Written, write_new_orders};
-use crate::{ChannelRef, ImportOutcome, Result};
+use super::orders::{LineWrite, OrderWrite, write_new_orders};
+use crate::import_page::PageWrites;
+use crate::{ChannelRef, Result};
 
 /// An order new to the store, planned and waiting to be written.
 pub(super) struct NewArrival {
@@ -60,84 +61,29 @@ impl Planned {
     }
 }
 
-/// What the writes of a page add up to.
-#[derive(Default)]
-pub(super) struct PageWrites {
-    /// One per item written or passed over, in order (`None` until a new
-    /// order is written).
-    pub(super) outcomes: Vec<Option<ImportOutcome>>,
-    /// SKUs whose commitments changed.
-    pub(super) touched: BTreeSet<String>,
-    /// SKUs whose confirmed channel quantity the channel's checkout made stale.
-    pub(super) stale: BTreeSet<String>,
-    /// Orders that commit stock, with the SKUs, to check for overselling.
-    pub(super) check_oversell: Vec<(OrderId, BTreeSet<String>)>,
-    /// Channel order ids whose import errors are now resolved.
-    pub(super) resolved: Vec<String>,
-}
-
-impl PageWrites {
-    pub(super) fn written(
-        &mut self,
-        written: Written,
-        state: OrderState,
-        mapped_skus: BTreeSet<String>,
-        slot: Option<usize>,
-    ) {
-        self.touched.extend(written.touched);
-        if written.created {
-            // The channel took its own stock down at checkout: what we last
-            // confirmed there is stale for these SKUs, even when the order
-            // commits nothing here (excluded), so their targets are pushed again.
-            self.stale.extend(mapped_skus.iter().cloned());
-            self.touched.extend(mapped_skus);
-        }
-        if !written.committed.is_empty() {
-            self.check_oversell
-                .push((written.id.clone(), written.committed));
-        }
-        let outcome = if written.created {
-            ImportOutcome::Created {
-                id: written.id,
-                state,
-            }
-        } else {
-            ImportOutcome::Updated {
-                id: written.id,
-                state,
-            }
-        };
-        match slot.and_then(|i| self.outcomes.get_mut(i)) {
-            Some(o) => *o = Some(outcome),
-            None => self.outcomes.push(Some(outcome)),
-        }
+/// Write the new orders waiting in `new` together, and add them to `page`.
+pub(super) async fn write_new(
+    page: &mut PageWrites,
+    conn: &mut SqliteConnection,
+    channel: &ChannelRef,
+    kinds: &Kinds,
+    new: &mut Vec<NewArrival>,
+) -> Result<()> {
+    if new.is_empty() {
+        return Ok(());
     }
-
-    /// Write the new orders waiting in `new`, together.
-    pub(super) async fn write_new(
-        &mut self,
-        conn: &mut SqliteConnection,
-        channel: &ChannelRef,
-        kinds: &Kinds,
-        new: &mut Vec<NewArrival>,
-    ) -> Result<()> {
-        if new.is_empty() {
-            return Ok(());
-        }
-        let (slots, (orders, rest)): (Vec<usize>, (Vec<UnifiedOrder>, Vec<Planned>)) =
-            new.drain(..).map(|a| (a.slot, (a.order, a.rest))).unzip();
-        let mut after = Vec::with_capacity(slots.len());
-        let mut writes = Vec::with_capacity(slots.len());
-        for ((slot, order), rest) in slots.into_iter().zip(&orders).zip(rest) {
-            let (write, state, mapped_skus) = rest.write(order, None, &channel.channel_id, kinds);
-            writes.push(write);
-            after.push((slot, state, mapped_skus));
-        }
-        let written =
-            write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
-        for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
-            self.written(w, state, mapped_skus, Some(slot));
-        }
-        Ok(())
+    let (slots, (orders, rest)): (Vec<usize>, (Vec<UnifiedOrder>, Vec<Planned>)) =
+        new.drain(..).map(|a| (a.slot, (a.order, a.rest))).unzip();
+    let mut after = Vec::with_capacity(slots.len());
+    let mut writes = Vec::with_capacity(slots.len());
+    for ((slot, order), rest) in slots.into_iter().zip(&orders).zip(rest) {
+        let (write, state, mapped_skus) = rest.write(order, None, &channel.channel_id, kinds);
+        writes.push(write);
+        after.push((slot, state, mapped_skus));
     }
+    let written = write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
+    for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
+        page.written(w, state, mapped_skus, Some(slot));
+    }
+    Ok(())
 }

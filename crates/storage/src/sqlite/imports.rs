@@ -15,7 +15,7 @@ use switchyard_domain::order::OrderState;
 use switchyard_domain::plugin_rules::PluginRules;
 
 use super::channels::{channel_ref_from_row, require_channel};
-use super::import_page::{NewArrival, PageWrites, Planned};
+use super::import_page::{NewArrival, Planned, write_new};
 use super::leases;
 use super::listings::{map_skus, mark_stale};
 use super::orders::write_order;
@@ -25,6 +25,7 @@ use super::{
     SqliteStorage, append_event, execute_in, fetch_in_by, fetch_limit, now_text, paginate,
     parse_opt_ts, parse_ts, store_setting, stored, ts,
 };
+use crate::import_page::PageWrites;
 use crate::imports::job_kinds;
 use crate::{
     ChannelHealth, ChannelRef, Claim, ImportErrorRecord, ImportItem, ImportOutcome, ImportReport,
@@ -575,7 +576,7 @@ pub(crate) async fn import_batch(
     for item in items {
         let cid = item.order.channel_order_id.as_str();
         let existing = if written_ids.contains(cid) {
-            page.write_new(conn, channel, &kinds, &mut new).await?;
+            write_new(&mut page, conn, channel, &kinds, &mut new).await?;
             find_existing(conn, ch, cid).await?
         } else {
             stored_orders.remove(cid)
@@ -619,14 +620,14 @@ pub(crate) async fn import_batch(
             page.outcomes.push(None);
             continue;
         };
-        page.write_new(conn, channel, &kinds, &mut new).await?;
+        write_new(&mut page, conn, channel, &kinds, &mut new).await?;
         let (order, rest) = Planned::split(w, item.raw.to_string());
         let (write, state, mapped_skus) =
             rest.write(&order, Some((existing.id, existing.state)), ch, &kinds);
         let written = write_order(conn, account, store, write).await?;
         page.written(written, state, mapped_skus, None);
     }
-    page.write_new(conn, channel, &kinds, &mut new).await?;
+    write_new(&mut page, conn, channel, &kinds, &mut new).await?;
     let PageWrites {
         outcomes,
         touched,

@@ -8,7 +8,7 @@
 //! the plans are written in the caller's transaction, with oversell
 //! detection and the stock pushes they cause.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde_json::json;
@@ -28,13 +28,13 @@ use super::journal::event_from_row;
 use super::listings::enqueue_targets;
 use super::plugins::{plugin_order_cancelled, record_routing};
 use super::products::load_kinds;
-use super::stock::{
-    CommitmentRow, commit_lines, commitment_payload, committed_skus, insert_commitments, recommit,
-};
+use super::stock::{CommitmentRow, commit_lines, committed_skus, insert_commitments, recommit};
 use super::{
     SqliteStorage, append_event, append_events, fetch_limit, now_text, paginate, parse_ts,
     require_store, stored, ts,
 };
+use crate::import_page::Written;
+use crate::stock::commitment_payload;
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
     PageRequest, Result, StorageError, UpsertedOrder,
@@ -76,16 +76,6 @@ pub(crate) struct OrderWrite<'a> {
     pub routing: Option<RuleOutcome>,
     /// The kinds of the lines' SKUs.
     pub kinds: &'a Kinds,
-}
-
-/// What a write did.
-pub(crate) struct Written {
-    pub id: OrderId,
-    pub created: bool,
-    /// SKUs whose commitments changed (old and new).
-    pub touched: BTreeSet<String>,
-    /// SKUs the order commits now.
-    pub committed: BTreeSet<String>,
 }
 
 /// Insert or update an order by `(channel, channel_order_id)`, its lines

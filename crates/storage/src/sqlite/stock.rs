@@ -26,6 +26,7 @@ use super::{
     SqliteStorage, append_event, execute_in, fetch_in, fetch_limit, now_text, paginate,
     require_store, stored,
 };
+use crate::stock::commitment_payload;
 use crate::{
     Page, PageRequest, Result, SnapshotEntry, Stock, StockChange, StockChangeOutcome,
     StockSnapshot, StorageError,
@@ -543,18 +544,4 @@ pub(crate) async fn insert_commitments(
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// What an order's planned commitments say in its journal event, and the
-/// SKUs they commit.
-pub(crate) fn commitment_payload(
-    plan: &[(i64, &str, i64, Option<&str>)],
-) -> (Vec<serde_json::Value>, BTreeSet<String>) {
-    let mut out = (Vec::new(), BTreeSet::new());
-    for (_, part, qty, via) in plan {
-        out.0
-            .push(json!({ "sku": part, "quantity": qty, "via_kit": via }));
-        out.1.insert((*part).to_owned());
-    }
-    out
 }
