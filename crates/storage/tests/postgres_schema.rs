@@ -136,3 +136,24 @@ async fn committed_units_follow_every_change_to_the_commitments() {
         .unwrap();
     assert_eq!(committed().await, [("A".into(), 0), ("B".into(), 2)]);
 }
+
+/// A wake-up published on one connection reaches another's listener as
+/// sent, quotes included (it goes out as a literal, its commit not waiting
+/// for the WAL flush).
+#[tokio::test]
+async fn a_wakeup_reaches_the_listeners_as_sent() {
+    use switchyard_storage::Leases;
+    let cluster = switchyard_pgtest::cluster().unwrap();
+    let url = cluster.database().await.unwrap();
+    let a = PgStorage::connect_and_migrate(&url).await.unwrap();
+    let b = PgStorage::connect_and_migrate(&url).await.unwrap();
+    let mut heard = b.wakeups().await.unwrap().expect("PostgreSQL listens");
+    for payload in ["wrk_a push,dispatch", "wrk_a it's \\ 'quoted'"] {
+        a.publish_wakeup(payload).await.unwrap();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+            .await
+            .expect("the wake-up arrives")
+            .unwrap();
+        assert_eq!(got, payload);
+    }
+}
