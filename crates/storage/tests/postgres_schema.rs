@@ -138,8 +138,7 @@ async fn committed_units_follow_every_change_to_the_commitments() {
 }
 
 /// A wake-up published on one connection reaches another's listener as
-/// sent, quotes included (it goes out as a literal, its commit not waiting
-/// for the WAL flush).
+/// sent (its commit not waiting for the WAL flush).
 #[tokio::test]
 async fn a_wakeup_reaches_the_listeners_as_sent() {
     use switchyard_storage::Leases;

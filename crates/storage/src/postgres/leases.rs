@@ -41,6 +41,11 @@ pub(crate) const SKIP_LOCKED: &str = "FOR UPDATE SKIP LOCKED";
 /// SQL `SET` item giving a lease back; `lease_holder` keeps who last held
 /// the row (the API shows it on jobs).
 pub(crate) const RELEASE: &str = "lease_until = NULL";
+/// Selected in a statement that is its own transaction, makes its commit
+/// asynchronous: visible at once, not waiting for the WAL flush, lost only
+/// with the last commits of a server that crashes. For writes whose loss
+/// costs a delay and nothing else.
+const ASYNC_COMMIT: &str = "set_config('synchronous_commit', 'off', true)";
 
 #[async_trait]
 impl Leases for PgStorage {
@@ -114,8 +119,12 @@ impl Leases for PgStorage {
     }
 
     async fn release_lease(&self, kind: &str, key: &str, holder: &str) -> Result<()> {
+        // A release lost with the last commits of a crashed server only
+        // leaves the lease to run out (or to its holder to take again): its
+        // commit need not wait for the WAL flush.
         sqlx::query(&format!(
-            "UPDATE work_leases SET {RELEASE} WHERE kind = $1 AND key = $2 AND lease_holder = $3"
+            "UPDATE work_leases SET {RELEASE} FROM (SELECT {ASYNC_COMMIT}) AS async \
+             WHERE kind = $1 AND key = $2 AND lease_holder = $3"
         ))
         .bind(kind)
         .bind(key)
@@ -126,16 +135,14 @@ impl Leases for PgStorage {
     }
 
     async fn publish_wakeup(&self, payload: &str) -> Result<()> {
-        // A notification takes a transaction id and writes a commit record;
-        // it carries nothing durable (a lost wake-up is found by the next
-        // tick), so its commit does not wait for the WAL flush that every
-        // other commit queues behind. One simple query (one round trip, its
-        // statements one transaction), so the payload goes in as a literal.
-        let sql = format!(
-            "SET LOCAL synchronous_commit = off; SELECT pg_notify('{WAKEUP_CHANNEL}', '{}')",
-            payload.replace('\'', "''")
-        );
-        sqlx::raw_sql(&sql).execute(&self.pool).await?;
+        // A notification takes a transaction id and writes a commit record,
+        // but carries nothing durable (a lost wake-up is found by the next
+        // tick): its commit does not queue for the WAL flush.
+        sqlx::query(&format!("SELECT pg_notify($1, $2), {ASYNC_COMMIT}"))
+            .bind(WAKEUP_CHANNEL)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
