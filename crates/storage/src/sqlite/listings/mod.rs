@@ -1,8 +1,10 @@
 //! Listings, SKU mappings and the stock push queue.
 //!
 //! [`enqueue_targets`] is called inside every transaction that changes
-//! available stock (order import, cancellation, API stock change), with the
-//! SKUs it touched: only those SKUs and the kits containing them are
+//! available stock (cancellation, API stock change, shipment...), with the
+//! SKUs it touched; an import page instead marks them ([`mark_stale`]) and
+//! the stock pusher's look recomputes them once for every page since
+//! (`settle_targets`). Only those SKUs and the kits containing them are
 //! recomputed, and only listings on channels with *auto sync stock* on get
 //! a push. A newer target supersedes an older pending one; a target equal to
 //! what the channel last confirmed is skipped.
