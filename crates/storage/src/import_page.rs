@@ -20,6 +20,67 @@ pub(crate) struct Written {
     pub committed: BTreeSet<String>,
 }
 
+/// One line to store.
+pub(crate) struct LineWrite {
+    pub channel_line_id: Option<String>,
+    pub sku: String,
+    pub quantity: Option<i64>,
+    pub open_quantity: i64,
+}
+
+impl From<switchyard_domain::arrival::PlannedLine> for LineWrite {
+    fn from(l: switchyard_domain::arrival::PlannedLine) -> Self {
+        Self {
+            channel_line_id: Some(l.channel_line_id),
+            sku: l.sku,
+            quantity: Some(l.quantity),
+            open_quantity: l.open_quantity,
+        }
+    }
+}
+
+/// A new order's lines as `(line_no, sku, open)`: it has no fulfilments of
+/// ours, so each line is open for its whole quantity.
+pub(crate) fn new_lines(lines: &[LineWrite]) -> Vec<(i64, String, i64)> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(n, l)| {
+            (
+                i64::try_from(n).unwrap_or(i64::MAX),
+                l.sku.clone(),
+                l.open_quantity.max(0),
+            )
+        })
+        .collect()
+}
+
+/// `(order_id, line_no, sku, open_quantity, channel_line_id, quantity)`.
+pub(crate) type LineRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>, Option<i64>);
+
+/// The rows of an order's `lines` (`(line_no, sku, open)`, beside what was
+/// written for each).
+pub(crate) fn line_rows<'a>(
+    id: &'a str,
+    lines: &'a [(i64, String, i64)],
+    writes: &'a [LineWrite],
+) -> Vec<LineRow<'a>> {
+    lines
+        .iter()
+        .zip(writes)
+        .map(|((n, sku, open), l)| {
+            (
+                id,
+                *n,
+                sku.as_str(),
+                *open,
+                l.channel_line_id.as_deref(),
+                l.quantity,
+            )
+        })
+        .collect()
+}
+
 /// What the writes of a page add up to.
 #[derive(Default)]
 pub(crate) struct PageWrites {

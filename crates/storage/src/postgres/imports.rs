@@ -19,7 +19,7 @@ use switchyard_domain::product::Kinds;
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
 use super::listings::{map_skus, mark_stale};
-use super::orders::{LineWrite, OrderWrite, write_new_orders, write_order};
+use super::orders::{OrderWrite, write_new_orders, write_order};
 use super::pg;
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed, lock_committed};
@@ -27,6 +27,7 @@ use super::{
     PgStorage, append_event, at, execute_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
     paginate, store_setting, stored, time,
 };
+use crate::import_page::LineWrite;
 use crate::import_page::PageWrites;
 use crate::imports::job_kinds;
 use crate::{

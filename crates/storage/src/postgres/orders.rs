@@ -8,7 +8,7 @@
 //! the plans are written in the caller's transaction, with oversell
 //! detection and the stock pushes they cause.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -39,31 +39,12 @@ use super::{
     time,
 };
 use super::{from_json, pg};
-use crate::import_page::Written;
+use crate::import_page::{LineRow, LineWrite, Written, line_rows, new_lines};
 use crate::stock::commitment_payload;
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
     PageRequest, Result, StorageError, UpsertedOrder,
 };
-
-/// One line to store.
-pub(crate) struct LineWrite {
-    pub channel_line_id: Option<String>,
-    pub sku: String,
-    pub quantity: Option<i64>,
-    pub open_quantity: i64,
-}
-
-impl From<switchyard_domain::arrival::PlannedLine> for LineWrite {
-    fn from(l: switchyard_domain::arrival::PlannedLine) -> Self {
-        Self {
-            channel_line_id: Some(l.channel_line_id),
-            sku: l.sku,
-            quantity: Some(l.quantity),
-            open_quantity: l.open_quantity,
-        }
-    }
-}
 
 /// Everything written to an order row.
 pub(crate) struct OrderWrite<'a> {
@@ -92,48 +73,44 @@ pub(crate) async fn write_order(
     store: &StoreId,
     w: OrderWrite<'_>,
 ) -> Result<Written> {
+    let Some((id, previous)) = w.existing.clone() else {
+        return write_new_orders(conn, account, store, vec![w])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                StorageError::corrupt("order write", std::io::Error::other("no row written"))
+            });
+    };
     let now = now();
     let u = w.unified;
-    let (id, created, previous) = match w.existing.clone() {
-        Some((id, state)) => (id, false, Some(state)),
-        None => (OrderId::generate(), true, None),
-    };
+    let created = false;
+    let previous = Some(previous);
     // What our own fulfilments shipped stays shipped when the channel sends
     // the order again (our sync to the channel changes its `updated_at`).
-    // A new order has no fulfilments, lines or commitments to look at.
-    let (shipped, ours): (BTreeMap<i64, i64>, i64) = if created {
-        (BTreeMap::new(), 0)
-    } else {
-        let shipped = sqlx::query_as(
-            "SELECT fl.line_no, SUM(fl.quantity)::bigint FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
-             WHERE f.order_id = $1 AND f.status = 'active' GROUP BY fl.line_no",
-        )
+    let shipped: BTreeMap<i64, i64> = sqlx::query_as(
+        "SELECT fl.line_no, SUM(fl.quantity)::bigint FROM fulfilment_lines fl JOIN fulfilments f ON f.id = fl.fulfilment_id \
+         WHERE f.order_id = $1 AND f.status = 'active' GROUP BY fl.line_no",
+    )
+    .bind(id.as_str())
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    let ours: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = $1")
         .bind(id.as_str())
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .collect();
-        let ours = sqlx::query_scalar("SELECT COUNT(*) FROM fulfilments WHERE order_id = $1")
-            .bind(id.as_str())
-            .fetch_one(&mut *conn)
-            .await?;
-        (shipped, ours)
-    };
+        .fetch_one(&mut *conn)
+        .await?;
     // Where Switchyard records the shipments, they (not the channel's
     // shipping status, which lags behind our sync) say how far it shipped.
     let mut w = w;
     let open: Vec<i64> = w.lines.iter().map(|l| l.open_quantity).collect();
     w.state = resent_state(w.state, ours > 0, &open, &shipped);
     insert_orders(conn, account, store, now, &[(&id, &w)]).await?;
-    let mut touched = if created {
-        BTreeSet::new()
-    } else {
-        sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
-            .bind(id.as_str())
-            .execute(&mut *conn)
-            .await?;
-        committed_skus(conn, id.as_str()).await?
-    };
+    sqlx::query("DELETE FROM order_lines WHERE order_id = $1")
+        .bind(id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let mut touched = committed_skus(conn, id.as_str()).await?;
     let lines: Vec<(i64, String, i64)> = w
         .lines
         .iter()
@@ -183,22 +160,7 @@ pub(crate) async fn write_new_orders(
     let rows: Vec<(&OrderId, &OrderWrite<'_>)> = ids.iter().zip(&writes).collect();
     insert_orders(conn, account, store, now(), &rows).await?;
     // A new order has no fulfilments of ours: its state is the channel's.
-    let lines: Vec<Vec<(i64, String, i64)>> = writes
-        .iter()
-        .map(|w| {
-            w.lines
-                .iter()
-                .enumerate()
-                .map(|(n, l)| {
-                    (
-                        i64::try_from(n).unwrap_or(i64::MAX),
-                        l.sku.clone(),
-                        l.open_quantity.max(0),
-                    )
-                })
-                .collect()
-        })
-        .collect();
+    let lines: Vec<Vec<(i64, String, i64)>> = writes.iter().map(|w| new_lines(&w.lines)).collect();
     let all_lines: Vec<LineRow<'_>> = ids
         .iter()
         .zip(&lines)
@@ -323,32 +285,6 @@ async fn insert_orders(
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// `(order_id, line_no, sku, open_quantity, channel_line_id, quantity)`.
-type LineRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>, Option<i64>);
-
-/// The rows of an order's `lines` (`(line_no, sku, open)`, beside what was
-/// written for each).
-fn line_rows<'a>(
-    id: &'a str,
-    lines: &'a [(i64, String, i64)],
-    writes: &'a [LineWrite],
-) -> Vec<LineRow<'a>> {
-    lines
-        .iter()
-        .zip(writes)
-        .map(|((n, sku, open), l)| {
-            (
-                id,
-                *n,
-                sku.as_str(),
-                *open,
-                l.channel_line_id.as_deref(),
-                l.quantity,
-            )
-        })
-        .collect()
 }
 
 async fn insert_lines(conn: &mut PgConnection, rows: &[LineRow<'_>]) -> Result<()> {

@@ -9,7 +9,8 @@ use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::product::Kinds;
 
-use super::orders::{LineWrite, OrderWrite, write_new_orders};
+use super::orders::{OrderWrite, write_new_orders};
+use crate::import_page::LineWrite;
 use crate::import_page::PageWrites;
 use crate::{ChannelRef, Result};
 

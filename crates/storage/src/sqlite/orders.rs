@@ -33,31 +33,12 @@ use super::{
     SqliteStorage, append_event, append_events, fetch_limit, now_text, paginate, parse_ts,
     require_store, stored, ts,
 };
-use crate::import_page::Written;
+use crate::import_page::{LineRow, LineWrite, Written, line_rows, new_lines};
 use crate::stock::commitment_payload;
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
     PageRequest, Result, StorageError, UpsertedOrder,
 };
-
-/// One line to store.
-pub(crate) struct LineWrite {
-    pub channel_line_id: Option<String>,
-    pub sku: String,
-    pub quantity: Option<i64>,
-    pub open_quantity: i64,
-}
-
-impl From<switchyard_domain::arrival::PlannedLine> for LineWrite {
-    fn from(l: switchyard_domain::arrival::PlannedLine) -> Self {
-        Self {
-            channel_line_id: Some(l.channel_line_id),
-            sku: l.sku,
-            quantity: Some(l.quantity),
-            open_quantity: l.open_quantity,
-        }
-    }
-}
 
 /// Everything written to an order row.
 pub(crate) struct OrderWrite<'a> {
@@ -175,20 +156,8 @@ pub(crate) async fn write_new_orders(
     for w in &writes {
         let id = OrderId::generate();
         // A new order has no fulfilments of ours: its state is the channel's.
-        let l: Vec<(i64, String, i64)> = w
-            .lines
-            .iter()
-            .enumerate()
-            .map(|(n, l)| {
-                (
-                    i64::try_from(n).unwrap_or(i64::MAX),
-                    l.sku.clone(),
-                    l.open_quantity.max(0),
-                )
-            })
-            .collect();
         rows.push(OrderRow::new(&id, w)?);
-        lines.push((id, l));
+        lines.push((id, new_lines(&w.lines)));
     }
     insert_orders(conn, account, store, &now, &rows).await?;
     let all_lines: Vec<LineRow<'_>> = lines
@@ -356,32 +325,6 @@ async fn insert_orders(
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
-}
-
-/// `(order_id, line_no, sku, open_quantity, channel_line_id, quantity)`.
-type LineRow<'a> = (&'a str, i64, &'a str, i64, Option<&'a str>, Option<i64>);
-
-/// The rows of an order's `lines` (`(line_no, sku, open)`, beside what was
-/// written for each).
-fn line_rows<'a>(
-    id: &'a str,
-    lines: &'a [(i64, String, i64)],
-    writes: &'a [LineWrite],
-) -> Vec<LineRow<'a>> {
-    lines
-        .iter()
-        .zip(writes)
-        .map(|((n, sku, open), l)| {
-            (
-                id,
-                *n,
-                sku.as_str(),
-                *open,
-                l.channel_line_id.as_deref(),
-                l.quantity,
-            )
-        })
-        .collect()
 }
 
 async fn insert_lines(conn: &mut SqliteConnection, rows: &[LineRow<'_>]) -> Result<()> {
