@@ -5,8 +5,11 @@
 
 use std::collections::BTreeSet;
 
-use switchyard_domain::ids::OrderId;
-use switchyard_domain::order::OrderState;
+use switchyard_domain::event::{EntityType, NewEvent};
+use switchyard_domain::ids::{ChannelId, OrderId};
+use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::plugin_rules::RuleOutcome;
+use switchyard_domain::product::Kinds;
 
 use crate::ImportOutcome;
 
@@ -79,6 +82,55 @@ pub(crate) fn line_rows<'a>(
             )
         })
         .collect()
+}
+
+/// Everything written to an order row; `R` is how the backend stores the
+/// channel's raw JSON.
+pub(crate) struct OrderWrite<'a, R> {
+    /// The stored order with this `(channel, channel_order_id)`, if any.
+    pub existing: Option<(OrderId, OrderState)>,
+    pub channel_id: &'a ChannelId,
+    pub channel_order_id: &'a str,
+    pub state: OrderState,
+    pub excluded_reason: Option<String>,
+    /// Why a new order is on hold (kept as it is for an existing one).
+    pub hold_reason: Option<String>,
+    pub unified: Option<&'a UnifiedOrder>,
+    pub raw: Option<R>,
+    pub lines: Vec<LineWrite>,
+    /// What the plugin rules decided, for an order arriving now.
+    pub routing: Option<RuleOutcome>,
+    /// The kinds of the lines' SKUs.
+    pub kinds: &'a Kinds,
+}
+
+/// The journal event of an order written with `w` (new when `previous` is
+/// `None`).
+pub(crate) fn order_event<R>(
+    id: &OrderId,
+    w: &OrderWrite<'_, R>,
+    previous: Option<OrderState>,
+    commitments: Vec<serde_json::Value>,
+) -> NewEvent {
+    let u = w.unified;
+    let event_type = match (previous, w.state) {
+        (None, _) => "order.created",
+        (Some(p), OrderState::Cancelled) if p != OrderState::Cancelled => "order.cancelled",
+        (Some(p), OrderState::Excluded) if p != OrderState::Excluded => "order.excluded",
+        _ => "order.updated",
+    };
+    NewEvent {
+        entity_type: EntityType::Order,
+        entity_id: id.to_string(),
+        event_type,
+        payload: serde_json::json!({
+            "id": id, "channel_id": w.channel_id, "channel_order_id": w.channel_order_id,
+            "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
+            "excluded_reason": w.excluded_reason, "commitments": commitments,
+            "channel_updated_at": u.map(|o| o.updated_at),
+            "plugin_rules": w.routing,
+        }),
+    }
 }
 
 /// What the writes of a page add up to.

@@ -18,10 +18,8 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
+use switchyard_domain::order::OrderState;
 use switchyard_domain::order::check_action;
-use switchyard_domain::order::{OrderState, UnifiedOrder};
-use switchyard_domain::plugin_rules::RuleOutcome;
-use switchyard_domain::product::Kinds;
 use switchyard_domain::shipment::resent_state;
 use switchyard_domain::stock::plan_commitments;
 
@@ -39,31 +37,15 @@ use super::{
     time,
 };
 use super::{from_json, pg};
-use crate::import_page::{LineRow, LineWrite, Written, line_rows, new_lines};
+use crate::import_page::{LineRow, LineWrite, Written, line_rows, new_lines, order_event};
 use crate::stock::commitment_payload;
 use crate::{
     JournalEvent, NewOrder, OrderAction, OrderFilter, OrderLineRecord, OrderRecord, Orders, Page,
     PageRequest, Result, StorageError, UpsertedOrder,
 };
 
-/// Everything written to an order row.
-pub(crate) struct OrderWrite<'a> {
-    /// The stored order with this `(channel, channel_order_id)`, if any.
-    pub existing: Option<(OrderId, OrderState)>,
-    pub channel_id: &'a ChannelId,
-    pub channel_order_id: &'a str,
-    pub state: OrderState,
-    pub excluded_reason: Option<String>,
-    /// Why a new order is on hold (kept as it is for an existing one).
-    pub hold_reason: Option<String>,
-    pub unified: Option<&'a UnifiedOrder>,
-    pub raw: Option<serde_json::Value>,
-    pub lines: Vec<LineWrite>,
-    /// What the plugin rules decided, for an order arriving now.
-    pub routing: Option<RuleOutcome>,
-    /// The kinds of the lines' SKUs.
-    pub kinds: &'a Kinds,
-}
+/// Everything written to an order row, the raw JSON as this backend stores it.
+pub(crate) type OrderWrite<'a> = crate::import_page::OrderWrite<'a, serde_json::Value>;
 
 /// Insert or update an order by `(channel, channel_order_id)`, its lines
 /// and commitments, and journal it, on `conn` (inside the caller's transaction).
@@ -200,35 +182,6 @@ pub(crate) async fn write_new_orders(
     }
     append_events(conn, account, store, &events).await?;
     Ok(written)
-}
-
-/// The journal event of an order written with `w` (new when `previous` is
-/// `None`).
-fn order_event(
-    id: &OrderId,
-    w: &OrderWrite<'_>,
-    previous: Option<OrderState>,
-    commitments: Vec<serde_json::Value>,
-) -> NewEvent {
-    let u = w.unified;
-    let event_type = match (previous, w.state) {
-        (None, _) => "order.created",
-        (Some(p), OrderState::Cancelled) if p != OrderState::Cancelled => "order.cancelled",
-        (Some(p), OrderState::Excluded) if p != OrderState::Excluded => "order.excluded",
-        _ => "order.updated",
-    };
-    NewEvent {
-        entity_type: EntityType::Order,
-        entity_id: id.to_string(),
-        event_type,
-        payload: json!({
-            "id": id, "channel_id": w.channel_id, "channel_order_id": w.channel_order_id,
-            "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
-            "excluded_reason": w.excluded_reason, "commitments": commitments,
-            "channel_updated_at": u.map(|o| o.updated_at),
-            "plugin_rules": w.routing,
-        }),
-    }
 }
 
 /// Insert (or, for a channel order id already stored, update) the orders

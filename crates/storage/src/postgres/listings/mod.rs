@@ -14,12 +14,14 @@
 //! mappings appear.
 
 mod mapping;
+mod targets;
 
 pub(crate) use mapping::{
     listing_key, map_listings_to_new_products, map_sku, map_skus, remap_listings,
 };
+pub(crate) use targets::{enqueue_targets, mark_stale};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -27,238 +29,21 @@ use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchyard_domain::event::{EntityType, NewEvent};
-use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::ProductAttributes;
-use switchyard_domain::push::{ListingPushState, OpenPush, plan_pushes};
-use switchyard_domain::stock::StockRules;
 use switchyard_domain::values::Sku;
 
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
-use super::products::{components_of, product_kind};
-use super::stock::totals;
+use super::products::product_kind;
 use super::{
-    PgStorage, append_event, at, fetch_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
-    paginate, pg, require_store, stored, time,
+    PgStorage, append_event, at, fetch_limit, now, opt_time, paginate, pg, require_store, stored,
+    time,
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
     PushResult, Result, SettledTargets, SkuMapping, StorageError,
 };
-
-/// Recompute the targets of every listing showing `skus` (or a kit that
-/// contains one of them) and enqueue pushes. Returns how many pushes carry
-/// a new target (new or retargeted).
-///
-/// A fixed number of statements whatever the number of listings: the
-/// listings with their open pushes, the channels' rules, the SKUs' totals,
-/// one locking the pushes it retargets or supersedes, one retargeting
-/// untried pushes, one superseding open pushes, and batched inserts.
-pub(crate) async fn enqueue_targets(
-    conn: &mut PgConnection,
-    store: &StoreId,
-    skus: &BTreeSet<String>,
-    cause: &str,
-) -> Result<usize> {
-    if skus.is_empty() {
-        return Ok(0);
-    }
-    let plain: Vec<&str> = skus.iter().map(String::as_str).collect();
-    let mut shown: BTreeSet<String> = skus.clone();
-    for r in fetch_in(
-        conn,
-        "SELECT DISTINCT kit_sku FROM kit_components",
-        store,
-        "component_sku",
-        &plain,
-        "",
-    )
-    .await?
-    {
-        shown.insert(r.try_get("kit_sku")?);
-    }
-    let shown_refs: Vec<&str> = shown.iter().map(String::as_str).collect();
-    let rows = fetch_in_by(
-        conn,
-        "SELECT l.channel_id, l.listing_id, l.sku, l.confirmed_quantity, p.id AS open_id, p.quantity AS open_quantity, \
-         p.state = 'pending' AND p.attempts = 0 AS open_untried \
-         FROM listings l LEFT JOIN stock_pushes p ON p.channel_id = l.channel_id AND p.listing_id = l.listing_id \
-         AND p.state IN ('pending', 'error')",
-        ("l.store_id", store.as_str()),
-        "l.sku",
-        &shown_refs,
-        "ORDER BY l.channel_id, l.listing_id, p.id",
-    )
-    .await?;
-    if rows.is_empty() {
-        return Ok(0);
-    }
-    // The store's channels: which sync stock, and their rules.
-    let mut rules_of: HashMap<String, StockRules> = HashMap::new();
-    for (id, settings, rules) in
-        sqlx::query_as::<_, (String, serde_json::Value, serde_json::Value)>(
-            "SELECT id, settings, stock_rules FROM channels WHERE store_id = $1",
-        )
-        .bind(store.as_str())
-        .fetch_all(&mut *conn)
-        .await?
-    {
-        let settings: ChannelSettings = from_json("channel settings", settings)?;
-        if settings.auto_sync_stock {
-            let rules: StockRules = from_json("stock rules", rules)?;
-            rules_of.insert(id, rules);
-        }
-    }
-    let mut targets: Vec<ListingPushState> = Vec::new();
-    for r in &rows {
-        let channel: String = r.try_get("channel_id")?;
-        if !rules_of.contains_key(&channel) {
-            continue;
-        }
-        let listing: String = r.try_get("listing_id")?;
-        let open = OpenPush::from_columns(
-            r.try_get("open_id")?,
-            r.try_get("open_quantity")?,
-            r.try_get("open_untried")?,
-        );
-        match targets.last_mut() {
-            Some(t) if t.channel == channel && t.listing == listing => t.open.extend(open),
-            _ => targets.push(ListingPushState {
-                channel,
-                listing,
-                sku: r.try_get("sku")?,
-                confirmed: r.try_get("confirmed_quantity")?,
-                open: open.into_iter().collect(),
-            }),
-        }
-    }
-    if targets.is_empty() {
-        return Ok(0);
-    }
-    let listed: BTreeSet<&str> = targets.iter().map(|t| t.sku.as_str()).collect();
-    let listed: Vec<&str> = listed.into_iter().collect();
-    let kits = components_of(conn, store, &listed).await?;
-    let mut needed: BTreeSet<&str> = listed
-        .iter()
-        .copied()
-        .filter(|s| !kits.contains_key(*s))
-        .collect();
-    needed.extend(kits.values().flatten().map(|c| c.sku.as_str()));
-    let needed: Vec<&str> = needed.into_iter().collect();
-    let totals = totals(conn, store, &needed).await?;
-    let available = |s: &str| {
-        totals
-            .get(s)
-            .map_or(0, |(on_hand, committed)| on_hand - committed)
-    };
-    let mut plan = plan_pushes(&targets, &rules_of, &kits, available);
-    // Untried pushes take their new target in place; one tried meanwhile
-    // is superseded instead. Every push this touches is locked first, in id
-    // order, as the push worker locks the pushes it records: the two never
-    // deadlock.
-    let mut touched: Vec<i64> = plan
-        .retarget
-        .iter()
-        .map(|r| r.id)
-        .chain(plan.supersede.iter().copied())
-        .collect();
-    touched.sort_unstable();
-    touched.dedup();
-    let mut untried = BTreeSet::new();
-    for chunk in touched.chunks(1000) {
-        let rows: Vec<(i64, bool)> = sqlx::query_as(
-            "SELECT id, state = 'pending' AND attempts = 0 FROM stock_pushes WHERE id = ANY($1)
-             ORDER BY id FOR UPDATE",
-        )
-        .bind(chunk)
-        .fetch_all(&mut *conn)
-        .await?;
-        untried.extend(rows.into_iter().filter(|(_, u)| *u).map(|(id, _)| id));
-    }
-    let values: Vec<_> = plan
-        .retarget
-        .iter()
-        .filter(|r| untried.contains(&r.id))
-        .collect();
-    let mut taken = BTreeSet::new();
-    for chunk in values.chunks(400) {
-        let mut q: QueryBuilder<Postgres> =
-            QueryBuilder::new("UPDATE stock_pushes SET quantity = v.quantity, cause = ");
-        q.push_bind(cause).push(" FROM (");
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(r.id).push_bind(r.quantity);
-        });
-        q.push(") AS v (id, quantity) WHERE stock_pushes.id = v.id");
-        q.build().execute(&mut *conn).await?;
-        taken.extend(chunk.iter().map(|r| r.id));
-    }
-    let enqueued = plan.settle_retargets(&taken);
-    let inserts: Vec<(&ListingPushState, i64)> =
-        plan.push.iter().map(|(i, q)| (&targets[*i], *q)).collect();
-    for chunk in plan.supersede.chunks(400) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "UPDATE stock_pushes SET state = 'superseded' WHERE state IN ('pending', 'error') AND id IN (",
-        );
-        let mut sep = q.separated(", ");
-        for id in chunk {
-            sep.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *conn).await?;
-    }
-    let now = now();
-    for chunk in inserts.chunks(400) {
-        let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-            "INSERT INTO stock_pushes (store_id, channel_id, listing_id, sku, quantity, state, cause, next_attempt_at, created_at) ",
-        );
-        q.push_values(chunk, |mut b, (t, quantity)| {
-            b.push_bind(store.as_str())
-                .push_bind(t.channel.as_str())
-                .push_bind(t.listing.as_str())
-                .push_bind(t.sku.as_str())
-                .push_bind(*quantity)
-                .push_bind("pending")
-                .push_bind(cause)
-                .push_bind(now)
-                .push_bind(now);
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    Ok(enqueued)
-}
-
-/// Mark `skus` of a store for their push targets to be recomputed by
-/// [`Listings::settle_targets`], in the caller's transaction: an import page
-/// changes the available stock of many SKUs that the next pages change
-/// again, and their targets are computed once for all of them.
-///
-/// An existing mark is updated, not left alone, so that the page holds its
-/// row lock until it commits: a settle skips it meanwhile (and takes it
-/// after the commit) instead of clearing it with totals read before the
-/// page's commitments were visible. The SKUs go in sorted order, so two
-/// pages marking the same SKUs lock them in the same order.
-pub(crate) async fn mark_stale(
-    conn: &mut PgConnection,
-    store: &StoreId,
-    skus: &BTreeSet<String>,
-    cause: &str,
-) -> Result<()> {
-    if skus.is_empty() {
-        return Ok(());
-    }
-    let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
-    sqlx::query(
-        "INSERT INTO stale_targets (store_id, sku, cause) SELECT $1, sku, $3 FROM unnest($2::text[]) AS sku \
-         ON CONFLICT (store_id, sku) DO UPDATE SET cause = EXCLUDED.cause",
-    )
-    .bind(store.as_str())
-    .bind(&skus)
-    .bind(cause)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
 
 fn mapping_from_row(r: &PgRow) -> Result<SkuMapping> {
     Ok(SkuMapping {
