@@ -39,6 +39,55 @@ impl ImportCursor {
     }
 }
 
+/// Where an unfinished read of a channel's orders stands, committed with
+/// each page it stores: the window it reads (`since`), the channel's token
+/// for its next page, the newest `updated_at` stored so far, and when the
+/// read began. A round cut short (a crash, a failed page, the page limit)
+/// goes on from the token instead of reading the window again: a crash
+/// costs at most the page that was in flight. A channel that sorts by
+/// `updated_at` with keyset pages (Shopify's `sortKey: UPDATED_AT` and
+/// `after:` cursors) resumes exactly after `(updated_at, id)` of the last
+/// page stored; a channel that pages by offset in id order resumes at the
+/// same offset of the same list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    /// The lower bound of the window being read.
+    pub since: DateTime<Utc>,
+    /// The channel's token for the next page.
+    pub page: String,
+    /// The newest `updated_at` among the orders stored so far.
+    pub newest: Option<DateTime<Utc>>,
+    /// When the read began.
+    pub started: DateTime<Utc>,
+}
+
+impl ResumePoint {
+    /// The cursor once a read that was resumed from here has stored its
+    /// last page, given the newest `updated_at` it stored overall: never
+    /// past the moment the read began. Pages before the token were read
+    /// before the read was cut short, and a channel listing in id order
+    /// keeps an order changed since in its old place: it must be read
+    /// again by the next round, whose window reaches back to here.
+    #[must_use]
+    pub fn finished(&self, newest: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+        newest.max(self.newest).map(|t| t.min(self.started))
+    }
+}
+
+/// What storing a page does to its channel's import position.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum CursorMove {
+    /// Nothing: the page is not part of the channel's advancing read
+    /// (notified orders, an import asked for now, a sweep, a backfill).
+    #[default]
+    Stay,
+    /// The read goes on from here.
+    Resume(ResumePoint),
+    /// The read is done: the cursor moves to this time if it is newer, and
+    /// the resume point (if any) is cleared.
+    Finish(Option<DateTime<Utc>>),
+}
+
 /// The share of its cadence by which a channel's next scheduled round may
 /// start early, at random: channels set up together (an onboarding, a
 /// restart) then drift apart instead of all sweeping their overlap at the
@@ -84,6 +133,30 @@ mod tests {
             "re-read older orders do not move it back"
         );
         assert_eq!(c2.advanced([]), c2);
+    }
+
+    #[test]
+    fn a_resumed_read_never_moves_the_cursor_past_its_start() {
+        let p = ResumePoint {
+            since: t("2026-11-22T09:58:00Z"),
+            page: "200".into(),
+            newest: Some(t("2026-11-22T09:59:00Z")),
+            started: t("2026-11-22T10:00:00Z"),
+        };
+        // Orders changed while the read was cut short were seen after its
+        // start: the cursor stays at the start, and the next round reads them.
+        assert_eq!(
+            p.finished(Some(t("2026-11-22T13:00:00Z"))),
+            Some(t("2026-11-22T10:00:00Z"))
+        );
+        // The pages after the resume point were older than those before it.
+        assert_eq!(
+            p.finished(Some(t("2026-11-22T09:30:00Z"))),
+            Some(t("2026-11-22T09:59:00Z"))
+        );
+        assert_eq!(p.finished(None), Some(t("2026-11-22T09:59:00Z")));
+        let empty = ResumePoint { newest: None, ..p };
+        assert_eq!(empty.finished(None), None);
     }
 
     #[test]

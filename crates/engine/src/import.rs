@@ -6,14 +6,16 @@
 //! Each page is upserted in one transaction with its commitments and journal
 //! events, and marks the SKUs whose available stock it changed: the stock
 //! pusher recomputes their targets once for every page that marked them
-//! since its last look, and pushes them. The cursor moves only in the transaction of the
-//! round's last page, to the newest `updated_at` read, so a crash mid-round
-//! re-reads from the old cursor and the idempotent upsert removes the
-//! repeats. An order that cannot be mapped (or stored) is recorded in the
-//! channel's error list and the round goes on with the others. When the
+//! since its last look, and pushes them. The round's advancing read commits
+//! its resume point (window, the channel's token for the next page, newest
+//! `updated_at` so far) with each page, and moves the cursor to the newest
+//! `updated_at` read with its last page. A round cut short (a crash, a
+//! failed page, the page limit) goes on from the resume point, so it costs
+//! at most the page that was in flight; the idempotent upsert removes what
+//! is read twice. An order that cannot be mapped (or stored) is recorded in
+//! the channel's error list and the round goes on with the others. When the
 //! database itself is away (restarting, out of connections), the round
-//! stops where it is: the cursor has not moved, and the next round reads
-//! the same orders again.
+//! stops where it is, and the next one goes on from the last page stored.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use switchyard_connectors::channel::{Capabilities, OrderPage, OrderQuery, SalesChannel};
 use switchyard_connectors::{ConnectorError, registry};
-use switchyard_domain::cursor::{ImportCursor, next_round};
+use switchyard_domain::cursor::{CursorMove, ImportCursor, ResumePoint, next_round};
 use switchyard_domain::retry::failures;
 use switchyard_storage::{
     Channel, ChannelRef, ImportItem, ImportOutcome, ImportRun, Job, JobKind, NewImportError,
@@ -196,6 +198,60 @@ fn after_import(signals: &Signals, report: &ImportSummary) {
     }
 }
 
+/// One read of the orders changed since a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Read {
+    since: DateTime<Utc>,
+    /// Whether the read moves the channel's import position (resume point,
+    /// then cursor).
+    advance: bool,
+    /// Where an advancing read cut short goes on from.
+    resume: Option<ResumePoint>,
+}
+
+impl Read {
+    fn new(since: DateTime<Utc>, advance: bool) -> Self {
+        Self {
+            since,
+            advance,
+            resume: None,
+        }
+    }
+}
+
+/// How a read ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// Its last page is stored.
+    Done,
+    /// It stopped at the page limit; the next round goes on from its
+    /// resume point.
+    PageLimit,
+}
+
+/// What a job's reads have done, over all its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Progress {
+    job: i64,
+    pages: u64,
+    orders: usize,
+    /// The channel's token for the page the job goes on from.
+    next_page: Option<String>,
+}
+
+impl Progress {
+    fn of(job: &Job) -> Self {
+        let p = job.progress.as_ref();
+        let count = |k: &str| p.and_then(|p| p[k].as_u64()).unwrap_or(0);
+        Self {
+            job: job.id,
+            pages: count("pages"),
+            orders: usize::try_from(count("orders")).unwrap_or(usize::MAX),
+            next_page: p.and_then(|p| p["next_page"].as_str()).map(str::to_owned),
+        }
+    }
+}
+
 /// Why reading a window or running a job stopped.
 #[derive(Debug)]
 enum Stop {
@@ -289,7 +345,21 @@ impl Importer {
                 }
                 // Taken by the listings download, never claimed here.
                 JobKind::Listings => Ok(()),
-                JobKind::Backfill => self.backfill(r, conn.as_ref(), &job, &mut summary).await,
+                JobKind::Backfill => {
+                    match self.backfill(r, conn.as_ref(), &job, &mut summary).await {
+                        // Released at once for its next attempt, which goes
+                        // on from the recorded page.
+                        Ok(Ended::PageLimit) => {
+                            inner
+                                .storage
+                                .finish_job(job.id, None, Some(started))
+                                .await?;
+                            continue;
+                        }
+                        Ok(Ended::Done) => Ok(()),
+                        Err(e) => Err(e),
+                    }
+                }
                 // Taken above, all together.
                 JobKind::Order => Ok(()),
             };
@@ -301,13 +371,15 @@ impl Importer {
             };
             self.settle_job(&job, result).await?;
         }
+        let mut more = false;
         if run_incremental && error.is_none() {
-            for (since, advance) in self.windows(r, &ch, conn.capabilities(), started) {
+            for read in self.windows(r, &ch, conn.capabilities(), started) {
                 match self
-                    .fetch_window(r, conn.as_ref(), since, advance, &mut summary, None)
+                    .fetch_window(r, conn.as_ref(), read, started, &mut summary, None)
                     .await
                 {
-                    Ok(()) => {}
+                    Ok(Ended::Done) => {}
+                    Ok(Ended::PageLimit) => more = true,
                     Err(Stop::Channel(e)) => {
                         error = Some(e.to_string());
                         break;
@@ -317,6 +389,12 @@ impl Importer {
             }
         }
         if run_incremental || error.is_some() {
+            // A read stopped by the page limit goes on at once.
+            let cadence = if more {
+                chrono::Duration::zero()
+            } else {
+                cadence
+            };
             self.finish(r, &ch, started, error.clone(), cadence).await?;
         }
         summary.error = error;
@@ -341,28 +419,35 @@ impl Importer {
     /// cursor each round, so new orders are not queued behind minutes of
     /// orders read again; every half overlap it then sweeps the whole
     /// overlap for orders that showed up late. Other channels read the
-    /// whole overlap every round.
+    /// whole overlap every round. A read cut short goes on first, alone.
     fn windows(
         &self,
         r: &ChannelRef,
         ch: &Channel,
         caps: Capabilities,
         started: DateTime<Utc>,
-    ) -> Vec<(DateTime<Utc>, bool)> {
+    ) -> Vec<Read> {
         let cfg = &self.ctx.config;
+        if let Some(p) = &ch.sync.resume {
+            return vec![Read {
+                since: p.since,
+                advance: true,
+                resume: Some(p.clone()),
+            }];
+        }
         let Some(cursor) = ch.sync.cursor else {
-            return vec![(started - cfg.initial_lookback, true)];
+            return vec![Read::new(started - cfg.initial_lookback, true)];
         };
         let cursor = ImportCursor { updated_at: cursor };
         let full = cursor.fetch_since(cfg.overlap);
         let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
         let half = cfg.overlap / 2;
         if caps.scarce_order_lists || cadence >= half || cfg.short_overlap >= cfg.overlap {
-            return vec![(full, true)];
+            return vec![Read::new(full, true)];
         }
-        let quick = (cursor.fetch_since(cfg.short_overlap), true);
+        let quick = Read::new(cursor.fetch_since(cfg.short_overlap), true);
         let Ok(mut swept) = self.swept.lock() else {
-            return vec![(full, true)];
+            return vec![Read::new(full, true)];
         };
         if swept
             .get(&r.channel_id)
@@ -371,7 +456,7 @@ impl Importer {
             return vec![quick];
         }
         swept.insert(r.channel_id.clone(), started);
-        vec![quick, (full, false)]
+        vec![quick, Read::new(full, false)]
     }
 
     async fn finish(
@@ -491,55 +576,78 @@ impl Importer {
         Ok(())
     }
 
-    /// Read every page of orders changed since `since`; with `advance`, move
-    /// the cursor in the last page's transaction.
+    /// Read every page of a window (up to the page limit). An advancing read
+    /// commits its resume point with each page and its cursor with the last.
     async fn fetch_window(
         &self,
         r: &ChannelRef,
         conn: &dyn SalesChannel,
-        since: DateTime<Utc>,
-        advance: bool,
+        read: Read,
+        started: DateTime<Utc>,
         summary: &mut ImportSummary,
-        job: Option<i64>,
-    ) -> Result<(), Stop> {
-        let mut page = None;
-        let mut newest: Option<DateTime<Utc>> = None;
-        let (mut pages, mut orders) = (0u64, 0usize);
-        for _ in 0..self.ctx.config.max_pages {
-            let p = conn
-                .fetch_orders(&OrderQuery {
-                    updated_since: since,
-                    page: page.take(),
-                })
-                .await?;
+        mut job: Option<&mut Progress>,
+    ) -> Result<Ended, Stop> {
+        let (mut page, mut newest, began) = match &read.resume {
+            Some(p) => {
+                tracing::info!(since = %p.since, started = %p.started, "going on with a read cut short");
+                (Some(p.page.clone()), p.newest, p.started)
+            }
+            None => (None, None, started),
+        };
+        for n in 0..self.ctx.config.max_pages {
+            let query = OrderQuery {
+                updated_since: read.since,
+                page: page.take(),
+            };
+            let p = match conn.fetch_orders(&query).await {
+                Ok(p) => p,
+                // A channel may refuse a page token kept across a restart
+                // (expired, or from before an upgrade): read the window again.
+                Err(e) if n == 0 && read.resume.is_some() && !e.is_retryable() => {
+                    tracing::warn!(error = %e, "the channel refused the resume point; reading the window from its start");
+                    conn.fetch_orders(&OrderQuery {
+                        updated_since: read.since,
+                        page: None,
+                    })
+                    .await?
+                }
+                Err(e) => return Err(e.into()),
+            };
             summary.pages += 1;
             newest = newest.max(p.orders.iter().map(|o| o.order.updated_at).max());
-            let last = p.next_page.is_none();
             let next = p.next_page.clone();
-            let cursor = (advance && last).then_some(newest).flatten();
-            pages += 1;
-            orders += p.orders.len();
-            self.store_page(r, p, cursor, summary)
+            let cursor = match (&next, &read.resume) {
+                _ if !read.advance => CursorMove::Stay,
+                (Some(token), _) => CursorMove::Resume(ResumePoint {
+                    since: read.since,
+                    page: token.clone(),
+                    newest,
+                    started: began,
+                }),
+                (None, Some(p)) => CursorMove::Finish(p.finished(newest)),
+                (None, None) => CursorMove::Finish(newest),
+            };
+            let read_orders = p.orders.len();
+            self.store_page(r, p, &cursor, summary)
                 .await
                 .map_err(Stop::Database)?;
-            if let Some(id) = job {
-                let progress = json!({ "pages": pages, "orders": orders });
-                if let Err(e) = self.ctx.storage.set_job_progress(id, progress).await {
-                    tracing::warn!(job = id, error = %e, "cannot record job progress");
-                }
+            if let Some(progress) = job.as_deref_mut() {
+                progress.pages += 1;
+                progress.orders += read_orders;
+                progress.next_page.clone_from(&next);
+                self.record_progress(progress).await;
             }
-            if last {
-                return Ok(());
+            match next {
+                None => return Ok(Ended::Done),
+                Some(n) => page = Some(n),
             }
-            page = next;
         }
-        // Bounded: the cursor did not move past what was read; the next
-        // round resumes from it.
+        // Bounded: an advancing read goes on from its resume point.
         tracing::warn!(
             pages = self.ctx.config.max_pages,
             "page limit reached; continuing next round"
         );
-        Ok(())
+        Ok(Ended::PageLimit)
     }
 
     /// Upsert one page; on a storage failure, retry its orders one by one
@@ -549,7 +657,7 @@ impl Importer {
         &self,
         r: &ChannelRef,
         page: OrderPage,
-        cursor: Option<DateTime<Utc>>,
+        cursor: &CursorMove,
         summary: &mut ImportSummary,
     ) -> Result<(), StorageError> {
         let storage = &self.ctx.storage;
@@ -581,7 +689,7 @@ impl Importer {
                 tracing::warn!(error = %batch_error, "page failed as a batch; importing its orders one by one");
                 for item in items {
                     match storage
-                        .import_orders(r, std::slice::from_ref(&item), None)
+                        .import_orders(r, std::slice::from_ref(&item), &CursorMove::Stay)
                         .await
                     {
                         Ok(report) => summary.add(&report.outcomes, report.stock_changed),
@@ -594,11 +702,16 @@ impl Importer {
                         }),
                     }
                 }
-                if let Some(t) = cursor
+                // With orders that failed, the position stays: the next
+                // round reads them again.
+                if *cursor != CursorMove::Stay
                     && errors.is_empty()
-                    && let Err(e) = storage.import_orders(r, &[], Some(t)).await
+                    && let Err(e) = storage.import_orders(r, &[], cursor).await
                 {
-                    tracing::error!(error = %e, "cannot advance the cursor");
+                    if e.is_transient() {
+                        return Err(e);
+                    }
+                    tracing::error!(error = %e, "cannot move the import position");
                 }
             }
         }
@@ -616,13 +729,15 @@ impl Importer {
         Ok(())
     }
 
+    /// Read a backfill's window, going on from where an earlier attempt
+    /// stopped (its recorded `next_page`).
     async fn backfill(
         &self,
         r: &ChannelRef,
         conn: &dyn SalesChannel,
         job: &Job,
         summary: &mut ImportSummary,
-    ) -> Result<(), Stop> {
+    ) -> Result<Ended, Stop> {
         let from = job.payload["from"]
             .as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -633,10 +748,28 @@ impl Importer {
                 reason: format!("job {} has no valid `from`", job.id),
             }));
         };
+        let mut progress = Progress::of(job);
+        let started = self.ctx.now();
+        let read = Read {
+            resume: progress.next_page.clone().map(|page| ResumePoint {
+                since: from,
+                page,
+                newest: None,
+                started,
+            }),
+            ..Read::new(from, false)
+        };
         // Orders changed after `to` come along too: importing them is
         // idempotent, and the channels' filters are by "changed since" only.
-        self.fetch_window(r, conn, from, false, summary, Some(job.id))
+        self.fetch_window(r, conn, read, started, summary, Some(&mut progress))
             .await
+    }
+
+    async fn record_progress(&self, p: &Progress) {
+        let progress = json!({ "pages": p.pages, "orders": p.orders, "next_page": p.next_page });
+        if let Err(e) = self.ctx.storage.set_job_progress(p.job, progress).await {
+            tracing::warn!(job = p.job, error = %e, "cannot record job progress");
+        }
     }
 
     /// The orders of `jobs` (one each, as notified): fetched from the
@@ -700,7 +833,7 @@ impl Importer {
         }
         if !page.is_empty() {
             summary.pages += 1;
-            self.store_page(r, page, None, summary).await?;
+            self.store_page(r, page, &CursorMove::Stay, summary).await?;
         }
         // A failed fetch goes back to the first job naming the order (its
         // retry brings the order in); the others of that order are done.

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchyard_domain::channel::ChannelKind;
+use switchyard_domain::cursor::ResumePoint;
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::stock::StockRules;
@@ -111,6 +112,8 @@ pub struct NewChannel {
 pub struct ChannelSync {
     /// Newest channel `updated_at` among committed orders.
     pub cursor: Option<DateTime<Utc>>,
+    /// Where an unfinished read of the channel's orders goes on from.
+    pub resume: Option<ResumePoint>,
     /// When the scheduler runs the next import.
     pub next_import_at: Option<DateTime<Utc>>,
     /// Last import attempt.

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use switchyard_domain::cursor::CursorMove;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 
@@ -27,12 +28,13 @@ pub trait Imports: Send + Sync {
     async fn find_channel(&self, id: &ChannelId) -> Result<Option<ChannelRef>>;
     /// Upsert `items` by `(channel, channel_order_id)` in one transaction
     /// with their stock commitments, journal events and stock pushes, and
-    /// (when given) advance the channel's cursor in the same transaction.
+    /// move the channel's import position (`cursor`: its resume point, or
+    /// its cursor when the read is done) in the same transaction.
     async fn import_orders(
         &self,
         channel: &ChannelRef,
         items: &[ImportItem],
-        advance_cursor_to: Option<DateTime<Utc>>,
+        cursor: &CursorMove,
     ) -> Result<ImportReport>;
     /// Record (or refresh) orders that could not be imported.
     async fn record_import_errors(
@@ -89,7 +91,8 @@ pub trait Imports: Send + Sync {
         claim: &Claim,
         limit: u32,
     ) -> Result<Vec<Job>>;
-    /// What a running job has done so far (`{"pages", "orders"}`).
+    /// What a running job has done so far (`{"pages", "orders"}`, and
+    /// `next_page`: the channel's token for the page it goes on from).
     async fn set_job_progress(&self, id: i64, progress: serde_json::Value) -> Result<()>;
     /// Finish a job, or (with `retry_at`) release it for a later attempt.
     async fn finish_job(
@@ -270,6 +273,8 @@ pub struct Job {
     pub payload: serde_json::Value,
     /// Attempts so far, this one included.
     pub attempts: i64,
+    /// What earlier attempts recorded ([`Imports::set_job_progress`]).
+    pub progress: Option<serde_json::Value>,
 }
 
 /// A job's public view.

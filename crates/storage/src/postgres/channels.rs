@@ -19,7 +19,7 @@ use crate::{
 };
 
 const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, \
-     settings, import_cursor, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
+     settings, import_cursor, import_resume, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
      listings_synced_at, notifications_at, notifications_error, created_at, updated_at";
 
 fn channel_from_row(r: &PgRow) -> Result<Channel> {
@@ -34,6 +34,10 @@ fn channel_from_row(r: &PgRow) -> Result<Channel> {
         settings: from_json("channel settings", r.try_get("settings")?)?,
         sync: ChannelSync {
             cursor: opt_time(r.try_get("import_cursor")?)?,
+            resume: r
+                .try_get::<Option<serde_json::Value>, _>("import_resume")?
+                .map(|v| from_json("import resume point", v))
+                .transpose()?,
             next_import_at: opt_time(r.try_get("next_import_at")?)?,
             last_import_at: opt_time(r.try_get("last_import_at")?)?,
             last_success_at: opt_time(r.try_get("last_success_at")?)?,

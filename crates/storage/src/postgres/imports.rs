@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Decided, Stored, plan};
+use switchyard_domain::cursor::CursorMove;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
@@ -120,18 +121,33 @@ impl Imports for PgStorage {
         &self,
         channel: &ChannelRef,
         items: &[ImportItem],
-        advance_cursor_to: Option<DateTime<Utc>>,
+        cursor: &CursorMove,
     ) -> Result<ImportReport> {
         let mut tx = self.pool.begin().await?;
         let report = import_batch(&mut tx, channel, items).await?;
-        if let Some(t) = advance_cursor_to {
-            let t = at(t);
-            sqlx::query("UPDATE channels SET import_cursor = $1 WHERE id = $2 AND (import_cursor IS NULL OR import_cursor < $3)")
-                .bind(t)
-                .bind(channel.channel_id.as_str())
-                .bind(t)
+        let id = channel.channel_id.as_str();
+        match cursor {
+            CursorMove::Stay => {}
+            CursorMove::Resume(p) => {
+                let p = serde_json::to_value(p)
+                    .map_err(|e| StorageError::corrupt("import resume point", e))?;
+                sqlx::query("UPDATE channels SET import_resume = $1 WHERE id = $2")
+                    .bind(p)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            CursorMove::Finish(t) => {
+                sqlx::query(
+                    "UPDATE channels SET import_resume = NULL, import_cursor = CASE \
+                       WHEN $1::timestamptz IS NOT NULL AND (import_cursor IS NULL OR import_cursor < $1) THEN $1 \
+                       ELSE import_cursor END WHERE id = $2",
+                )
+                .bind(t.map(at))
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            }
         }
         tx.commit().await?;
         Ok(report)
@@ -421,6 +437,7 @@ impl Imports for PgStorage {
                     kind: rec.kind,
                     payload: rec.payload,
                     attempts: rec.attempts,
+                    progress: rec.progress,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

@@ -20,7 +20,7 @@ use crate::{
 };
 
 const CHANNEL_COLUMNS: &str = "id, store_id, name, kind, base_url, credentials IS NOT NULL AS has_credentials, stock_rules, \
-     settings, import_cursor, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
+     settings, import_cursor, import_resume, next_import_at, last_import_at, last_success_at, last_error, last_error_at, failures, \
      listings_synced_at, notifications_at, notifications_error, created_at, updated_at";
 
 fn channel_from_row(r: &SqliteRow) -> Result<Channel> {
@@ -38,6 +38,11 @@ fn channel_from_row(r: &SqliteRow) -> Result<Channel> {
             .map_err(|e| StorageError::corrupt("channel settings", e))?,
         sync: ChannelSync {
             cursor: parse_opt_ts(r.try_get("import_cursor")?)?,
+            resume: r
+                .try_get::<Option<&str>, _>("import_resume")?
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| StorageError::corrupt("import resume point", e))?,
             next_import_at: parse_opt_ts(r.try_get("next_import_at")?)?,
             last_import_at: parse_opt_ts(r.try_get("last_import_at")?)?,
             last_success_at: parse_opt_ts(r.try_get("last_success_at")?)?,

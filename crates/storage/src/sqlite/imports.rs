@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::arrival::{ArrivalPlan, Stored, plan};
+use switchyard_domain::cursor::CursorMove;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
@@ -124,18 +125,33 @@ impl Imports for SqliteStorage {
         &self,
         channel: &ChannelRef,
         items: &[ImportItem],
-        advance_cursor_to: Option<DateTime<Utc>>,
+        cursor: &CursorMove,
     ) -> Result<ImportReport> {
         let mut tx = self.write.begin().await?;
         let report = import_batch(&mut tx, channel, items).await?;
-        if let Some(t) = advance_cursor_to {
-            let t = ts(t);
-            sqlx::query("UPDATE channels SET import_cursor = ? WHERE id = ? AND (import_cursor IS NULL OR import_cursor < ?)")
-                .bind(&t)
-                .bind(channel.channel_id.as_str())
-                .bind(&t)
+        let id = channel.channel_id.as_str();
+        match cursor {
+            CursorMove::Stay => {}
+            CursorMove::Resume(p) => {
+                let p = serde_json::to_string(p)
+                    .map_err(|e| StorageError::corrupt("import resume point", e))?;
+                sqlx::query("UPDATE channels SET import_resume = ? WHERE id = ?")
+                    .bind(p)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            CursorMove::Finish(t) => {
+                sqlx::query(
+                    "UPDATE channels SET import_resume = NULL, import_cursor = CASE \
+                       WHEN ?1 IS NOT NULL AND (import_cursor IS NULL OR import_cursor < ?1) THEN ?1 \
+                       ELSE import_cursor END WHERE id = ?2",
+                )
+                .bind(t.map(ts))
+                .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            }
         }
         tx.commit().await?;
         Ok(report)
@@ -425,6 +441,7 @@ impl Imports for SqliteStorage {
                     kind: rec.kind,
                     payload: rec.payload,
                     attempts: rec.attempts,
+                    progress: rec.progress,
                 })
             })
             .collect::<Result<Vec<_>>>()?;

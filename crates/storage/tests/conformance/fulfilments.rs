@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use switchyard_domain::cursor::CursorMove;
 
 use chrono::{Duration, Utc};
 use switchyard_domain::fulfilment::{
@@ -61,7 +62,7 @@ pub async fn import(s: &dyn Storage, r: &ChannelRef, o: UnifiedOrder) -> OrderId
             order: o.clone(),
             raw: serde_json::json!({}),
         }],
-        None,
+        &CursorMove::Stay,
     )
     .await
     .unwrap();

@@ -9,6 +9,7 @@
 )]
 
 mod fulfilments;
+mod imports;
 mod leases;
 mod plugins;
 mod products;
@@ -118,6 +119,7 @@ backends!(
     pushes::an_untried_push_takes_newer_targets_in_place_and_results_apply_to_what_was_sent,
     pushes::import_pages_mark_stock_and_one_settle_sets_each_target_once,
     pushes::settles_racing_import_pages_leave_every_target_exact,
+    imports::the_resume_point_commits_with_its_page_and_the_last_page_moves_the_cursor,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

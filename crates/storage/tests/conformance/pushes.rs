@@ -3,6 +3,7 @@
 //! instead, and a result applies only to the quantity that was sent.
 
 use std::sync::Arc;
+use switchyard_domain::cursor::CursorMove;
 
 use chrono::{Duration, Utc};
 use switchyard_domain::order::ChannelFulfilment;
@@ -128,7 +129,7 @@ async fn import_page(s: &dyn Storage, r: &ChannelRef, orders: &[(&str, i64)]) ->
             raw: serde_json::json!({}),
         })
         .collect();
-    s.import_orders(r, &items, None).await.unwrap()
+    s.import_orders(r, &items, &CursorMove::Stay).await.unwrap()
 }
 
 /// Import pages mark the SKUs whose available stock they changed; one
@@ -168,12 +169,12 @@ pub async fn import_pages_mark_stock_and_one_settle_sets_each_target_once(s: Arc
         order: order("4", &[("A", 1)], ChannelFulfilment::Unfulfilled),
         raw: serde_json::json!({}),
     };
-    s.import_orders(&r, std::slice::from_ref(&item), None)
+    s.import_orders(&r, std::slice::from_ref(&item), &CursorMove::Stay)
         .await
         .unwrap();
     s.settle_targets(1000).await.unwrap();
     let again = s
-        .import_orders(&r, std::slice::from_ref(&item), None)
+        .import_orders(&r, std::slice::from_ref(&item), &CursorMove::Stay)
         .await
         .unwrap();
     assert_eq!(again.stock_changed, 0, "{again:?}");

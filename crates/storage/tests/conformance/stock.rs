@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use switchyard_domain::cursor::CursorMove;
 
 use switchyard_domain::order::OrderState;
 use switchyard_domain::stock::{StockRules, StockSource};
@@ -364,7 +365,7 @@ pub async fn concurrent_imports_sharing_skus_all_land(s: Arc<dyn Storage>) {
     }
     let results = futures::future::join_all(pages.iter().map(|(r, items)| {
         let s = s.clone();
-        async move { s.import_orders(r, items, None).await }
+        async move { s.import_orders(r, items, &CursorMove::Stay).await }
     }))
     .await;
     for r in results {
@@ -417,8 +418,8 @@ pub async fn one_new_order_imported_twice_at_once_is_stored_once(s: Arc<dyn Stor
             })
             .collect();
         let (one, two) = tokio::join!(
-            s.import_orders(&r, &alone, None),
-            s.import_orders(&r, &page, None)
+            s.import_orders(&r, &alone, &CursorMove::Stay),
+            s.import_orders(&r, &page, &CursorMove::Stay)
         );
         let (one, two) = (
             one.expect("the lone order lands"),

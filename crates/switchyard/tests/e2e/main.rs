@@ -307,8 +307,8 @@ impl World {
         self.orders(query).await
     }
 
-    /// Run a channel job and wait for it to finish.
-    pub async fn job(&self, channel: &str, path: &str, body: Value) {
+    /// Run a channel job and wait for it to finish; returns the job.
+    pub async fn job(&self, channel: &str, path: &str, body: Value) -> Value {
         let base = format!("/v1/stores/{}/channels/{channel}", self.store);
         let r = self
             .app
@@ -323,6 +323,7 @@ impl World {
         .await;
         let j = self.app.get(&self.t, &format!("{base}/jobs/{id}")).await;
         assert!(j.body["last_error"].is_null(), "job failed: {}", j.body);
+        j.body
     }
 
     pub async fn patch_settings(&self, channel: &str, settings: Value) {
