@@ -47,6 +47,11 @@ pub struct OrderQuery {
     pub updated_since: DateTime<Utc>,
     /// The channel's token for the next page, from the previous [`OrderPage`].
     pub page: Option<String>,
+    /// The window is large (a backfill, a first import, a long absence): a
+    /// channel with a bulk export (Shopify's bulk operations) exports it
+    /// instead of paging through it. The pages it then gives are read the
+    /// same way, and their tokens resume the same way.
+    pub large: bool,
 }
 
 /// An order as mapped, with the channel's payload kept beside it.

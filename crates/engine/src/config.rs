@@ -18,6 +18,10 @@ pub struct EngineConfig {
     pub public_url: Option<String>,
     /// How far back the first import of a channel reaches.
     pub initial_lookback: chrono::Duration,
+    /// A read reaching further back than this (a first import, a backfill,
+    /// a channel away for long) asks the channel for a bulk export where it
+    /// has one (Shopify's bulk operations) instead of paging.
+    pub bulk_after: chrono::Duration,
     /// Overlap of consecutive fetches: how late an order may show up in a
     /// channel's list (after its `updated_at`) and still be read.
     pub overlap: chrono::Duration,
@@ -32,7 +36,7 @@ pub struct EngineConfig {
     /// Units of work running at once, per worker.
     pub concurrency: Concurrency,
     /// Most pages read in one import run (bounds a run; the rest follows
-    /// in the next run from the advanced cursor).
+    /// at once, in the next run, from its resume point).
     pub max_pages: usize,
     /// Timeouts, retries and limits of channel traffic.
     pub http: HttpPolicy,
@@ -196,6 +200,7 @@ impl Default for EngineConfig {
         Self {
             public_url: None,
             initial_lookback: chrono::Duration::days(30),
+            bulk_after: chrono::Duration::hours(24),
             overlap: switchyard_domain::cursor::DEFAULT_OVERLAP,
             short_overlap: chrono::Duration::seconds(10),
             listings_interval: chrono::Duration::hours(1),

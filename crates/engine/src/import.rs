@@ -594,10 +594,13 @@ impl Importer {
             }
             None => (None, None, started),
         };
+        // A long window is exported in bulk where the channel can.
+        let large = began - read.since > self.ctx.config.bulk_after;
         for n in 0..self.ctx.config.max_pages {
             let query = OrderQuery {
                 updated_since: read.since,
                 page: page.take(),
+                large,
             };
             let p = match conn.fetch_orders(&query).await {
                 Ok(p) => p,
@@ -608,6 +611,7 @@ impl Importer {
                     conn.fetch_orders(&OrderQuery {
                         updated_since: read.since,
                         page: None,
+                        large,
                     })
                     .await?
                 }

@@ -289,6 +289,7 @@ mod tests {
         assert_eq!(from_file.short_overlap, built_in.short_overlap);
         assert_eq!(from_file.listings_interval, built_in.listings_interval);
         assert_eq!(from_file.initial_lookback, built_in.initial_lookback);
+        assert_eq!(from_file.bulk_after, built_in.bulk_after);
         assert_eq!(from_file.max_pages, built_in.max_pages);
         assert_eq!(from_file.webhook_concurrency, built_in.webhook_concurrency);
         assert_eq!(from_file.webhook_timeout, built_in.webhook_timeout);

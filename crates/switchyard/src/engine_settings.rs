@@ -21,6 +21,8 @@ pub struct EngineSettings {
     pub max_pages: usize,
     /// How far back the first import of a channel reaches.
     pub initial_lookback_days: u32,
+    /// Reads reaching further back than this use the channel's bulk export.
+    pub bulk_after_hours: u32,
     /// How late an order may show up in a channel's list and still be read.
     pub overlap_secs: u32,
     /// Overlap of the quick reads of channels polled much more often.
@@ -111,6 +113,7 @@ impl EngineSettings {
             heartbeat: Duration::from_millis(self.heartbeat_ms),
             max_pages: self.max_pages,
             initial_lookback: chrono::Duration::days(i64::from(self.initial_lookback_days)),
+            bulk_after: chrono::Duration::hours(i64::from(self.bulk_after_hours)),
             overlap: chrono::Duration::seconds(i64::from(self.overlap_secs)),
             short_overlap: chrono::Duration::seconds(i64::from(self.short_overlap_secs)),
             listings_interval: chrono::Duration::seconds(i64::from(self.listings_interval_secs)),

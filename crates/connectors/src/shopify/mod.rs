@@ -13,6 +13,7 @@
 //! - Throttling: every response's `extensions.cost` holds back the next
 //!   request until the bucket can pay for it; `THROTTLED` answers are retried.
 
+mod bulk;
 mod map;
 mod notify;
 mod shipping;
@@ -41,29 +42,67 @@ pub const ORDERS_PAGE: usize = 15;
 /// Quantities per `inventorySetQuantities` call (Shopify's limit).
 pub const STOCK_BATCH: usize = 250;
 
-const LINE_FIELDS: &str = "fragment SwitchyardLine on LineItem {
-  id sku name quantity currentQuantity
+/// What is read of a line item (paged reads and bulk exports alike).
+macro_rules! line_selection {
+    () => {
+        "id sku name quantity currentQuantity
   originalUnitPriceSet { shopMoney { amount currencyCode } }
   totalDiscountSet { shopMoney { amount currencyCode } }
-  taxLines { priceSet { shopMoney { amount currencyCode } } }
-}";
-
-const ORDER_FIELDS: &str = "fragment SwitchyardAddress on MailingAddress {
-  name company address1 address2 city provinceCode zip countryCodeV2 phone
+  taxLines { priceSet { shopMoney { amount currencyCode } } }"
+    };
 }
-fragment SwitchyardOrder on Order {
-  id name createdAt updatedAt cancelledAt
+
+/// What is read of an address.
+macro_rules! address_selection {
+    () => {
+        "name company address1 address2 city provinceCode zip countryCodeV2 phone"
+    };
+}
+
+/// What is read of an order, its line items aside (paged reads and bulk
+/// exports alike).
+macro_rules! order_selection {
+    () => {
+        concat!(
+            "id name createdAt updatedAt cancelledAt
   displayFinancialStatus displayFulfillmentStatus currencyCode email phone tags
   totalPriceSet { shopMoney { amount currencyCode } }
   totalTaxSet { shopMoney { amount currencyCode } }
   totalShippingPriceSet { shopMoney { amount currencyCode } }
   totalDiscountsSet { shopMoney { amount currencyCode } }
   customer { displayName phone }
-  shippingAddress { ...SwitchyardAddress }
-  billingAddress { ...SwitchyardAddress }
-  shippingLine { title code }
-  lineItems(first: 5) { pageInfo { hasNextPage endCursor } nodes { ...SwitchyardLine } }
-}";
+  shippingAddress { ",
+            address_selection!(),
+            " }
+  billingAddress { ",
+            address_selection!(),
+            " }
+  shippingLine { title code }"
+        )
+    };
+}
+
+/// A bulk export of the orders changed since a moment (`SEARCH` is replaced
+/// by the quoted search): the same fields, and every line item.
+const BULK_ORDERS: &str = concat!(
+    "{ orders(query: SEARCH, sortKey: UPDATED_AT) { edges { node { ",
+    order_selection!(),
+    "\n  lineItems { edges { node { ",
+    line_selection!(),
+    " } } } } } } }"
+);
+
+const LINE_FIELDS: &str = concat!(
+    "fragment SwitchyardLine on LineItem {\n  ",
+    line_selection!(),
+    "\n}"
+);
+
+const ORDER_FIELDS: &str = concat!(
+    "fragment SwitchyardOrder on Order {\n  ",
+    order_selection!(),
+    "\n  lineItems(first: 5) { pageInfo { hasNextPage endCursor } nodes { ...SwitchyardLine } }\n}"
+);
 
 /// Credentials of a Shopify channel (stored encrypted).
 #[derive(Clone, Deserialize)]
@@ -98,6 +137,12 @@ pub struct Shopify {
 fn throttle_signal(resp: &HttpResponse) -> Option<Duration> {
     resp.json_value()
         .and_then(|v| ratelimit::shopify_graphql_throttle(&v))
+}
+
+/// The order search for "changed since".
+fn search_since(t: chrono::DateTime<chrono::Utc>) -> String {
+    let since = t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    format!("updated_at:>='{since}'")
 }
 
 fn gid(kind: &str, id: &str) -> String {
@@ -270,6 +315,52 @@ impl Shopify {
             order["lineItems"]["pageInfo"] = more["pageInfo"].clone();
         }
         Err(self.malformed("more than 5,000 line items on one order"))
+    }
+
+    /// One page of orders changed since `query.updated_since`, after the
+    /// keyset cursor `after`.
+    async fn orders_page(
+        &self,
+        query: &OrderQuery,
+        after: Option<&str>,
+    ) -> Result<OrderPage, ConnectorError> {
+        let doc = format!(
+            "query SwitchyardOrders($first: Int!, $after: String, $query: String!) {{
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{ ...SwitchyardOrder }}
+  }}
+}}
+{ORDER_FIELDS}
+{LINE_FIELDS}"
+        );
+        let vars = json!({
+            "first": ORDERS_PAGE,
+            "after": after,
+            "query": search_since(query.updated_since),
+        });
+        let d = self.graphql(&doc, &vars, true).await?;
+        let conn = &d["orders"];
+        let nodes = conn["nodes"]
+            .as_array()
+            .cloned()
+            .ok_or_else(|| self.malformed("orders without nodes"))?;
+        let mut page = OrderPage::default();
+        for mut raw in nodes {
+            self.remaining_lines(&mut raw).await?;
+            let mapped = map::order(self.http.label(), &raw);
+            let id = raw["id"].as_str().map(|g| map::legacy_id(g).to_owned());
+            page.add(raw, id, mapped);
+        }
+        if conn["pageInfo"]["hasNextPage"] == true {
+            page.next_page = Some(
+                conn["pageInfo"]["endCursor"]
+                    .as_str()
+                    .ok_or_else(|| self.malformed("hasNextPage without endCursor"))?
+                    .to_owned(),
+            );
+        }
+        Ok(page)
     }
 
     /// `Rejected` (422) with the messages of a non-empty `userErrors` list.
@@ -481,46 +572,12 @@ impl SalesChannel for Shopify {
     }
 
     async fn fetch_orders(&self, query: &OrderQuery) -> Result<OrderPage, ConnectorError> {
-        let doc = format!(
-            "query SwitchyardOrders($first: Int!, $after: String, $query: String!) {{
-  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
-    pageInfo {{ hasNextPage endCursor }}
-    nodes {{ ...SwitchyardOrder }}
-  }}
-}}
-{ORDER_FIELDS}
-{LINE_FIELDS}"
-        );
-        let since = query
-            .updated_since
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let vars = json!({
-            "first": ORDERS_PAGE,
-            "after": query.page,
-            "query": format!("updated_at:>='{since}'"),
-        });
-        let d = self.graphql(&doc, &vars, true).await?;
-        let conn = &d["orders"];
-        let nodes = conn["nodes"]
-            .as_array()
-            .cloned()
-            .ok_or_else(|| self.malformed("orders without nodes"))?;
-        let mut page = OrderPage::default();
-        for mut raw in nodes {
-            self.remaining_lines(&mut raw).await?;
-            let mapped = map::order(self.http.label(), &raw);
-            let id = raw["id"].as_str().map(|g| map::legacy_id(g).to_owned());
-            page.add(raw, id, mapped);
+        match bulk::Token::parse(query.page.as_deref()) {
+            bulk::Token::Page(None) if query.large => self.start_export(query).await,
+            bulk::Token::Page(after) => self.orders_page(query, after).await,
+            bulk::Token::Export(id) => self.poll_export(query, &id).await,
+            bulk::Token::File { offset, url } => self.export_page(query, offset, &url).await,
         }
-        if conn["pageInfo"]["hasNextPage"] == true {
-            page.next_page = Some(
-                conn["pageInfo"]["endCursor"]
-                    .as_str()
-                    .ok_or_else(|| self.malformed("hasNextPage without endCursor"))?
-                    .to_owned(),
-            );
-        }
-        Ok(page)
     }
 
     async fn fetch_listings(&self, page: Option<String>) -> Result<ListingPage, ConnectorError> {

@@ -127,6 +127,24 @@ pub struct Drained {
 pub async fn drain_with(
     c: &dyn SalesChannel,
     since: DateTime<Utc>,
+    between_pages: impl FnMut(
+        usize,
+    )
+        -> Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+) -> Drained {
+    drain_as(c, since, false, between_pages).await
+}
+
+/// Every page of a window read as a large one (a bulk export where the
+/// channel has one).
+pub async fn drain_large(c: &dyn SalesChannel, since: DateTime<Utc>) -> Drained {
+    drain_as(c, since, true, |_| None).await
+}
+
+async fn drain_as(
+    c: &dyn SalesChannel,
+    since: DateTime<Utc>,
+    large: bool,
     mut between_pages: impl FnMut(
         usize,
     ) -> Option<
@@ -144,6 +162,7 @@ pub async fn drain_with(
             .fetch_orders(&OrderQuery {
                 updated_since: since,
                 page: page.clone(),
+                large,
             })
             .await
             .unwrap();

@@ -63,6 +63,93 @@ async fn graphql(sim: &RunningSim, query: &str, variables: Value) -> Value {
 }
 
 #[tokio::test]
+async fn a_large_window_is_exported_in_bulk_and_reads_as_the_pages_do() {
+    // Orders with many lines: a line item past the first page of five
+    // comes in the export too.
+    let (sim, c, ctl) = start(40, 600).await;
+    unthrottled(&ctl).await;
+    let stock = ctl.get("/_sim/stock").await;
+    let skus: Vec<String> = stock["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["sku"].as_str().map(str::to_owned))
+        .take(12)
+        .collect();
+    assert_eq!(skus.len(), 12, "{stock}");
+    for _ in 0..3 {
+        let lines: Vec<Value> = skus
+            .iter()
+            .map(|sku| json!({ "sku": sku, "quantity": 1 }))
+            .collect();
+        ctl.post("/_sim/orders", json!({ "lines": lines })).await;
+    }
+    let paged = drain(&c, epoch()).await;
+    let bulk = crate::drain_large(&c, epoch()).await;
+    assert_eq!(paged.orders.len(), 603);
+    assert_eq!(
+        bulk.orders, paged.orders,
+        "the same orders, mapped the same"
+    );
+    assert_eq!(bulk.reads, 603, "each read once");
+    // One operation started, looked at until complete, then three pages of
+    // at most 250 orders read from its result by byte ranges.
+    let status = graphql(
+        &sim,
+        "{ currentBulkOperation { status rootObjectCount url } }",
+        json!({}),
+    )
+    .await;
+    let op = &status["data"]["currentBulkOperation"];
+    assert_eq!(op["status"], "COMPLETED", "{status}");
+    assert_eq!(op["rootObjectCount"], "603");
+    assert!(bulk.pages >= 4, "{} pages", bulk.pages);
+    // A page token of the result goes on from its byte offset, as after a
+    // restart, and gives the rest once.
+    let first = c
+        .fetch_orders(&OrderQuery {
+            updated_since: epoch(),
+            page: None,
+            large: true,
+        })
+        .await
+        .unwrap();
+    assert!(first.orders.is_empty(), "the export runs first");
+    let mut page = first.next_page;
+    let mut read = Vec::new();
+    for _ in 0..20 {
+        let Some(token) = page.take() else { break };
+        let p = c
+            .fetch_orders(&OrderQuery {
+                updated_since: epoch(),
+                page: Some(token),
+                large: true,
+            })
+            .await
+            .unwrap();
+        read.extend(p.orders.into_iter().map(|o| o.order.channel_order_id));
+        page = p.next_page;
+    }
+    let unique: BTreeSet<&String> = read.iter().collect();
+    assert_eq!((read.len(), unique.len()), (603, 603));
+    // A second export while one runs is refused by Shopify: the read pages
+    // instead, and still gets everything.
+    let running = graphql(
+        &sim,
+        "mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { code } } }",
+        json!({ "q": "{ orders { edges { node { id } } } }" }),
+    )
+    .await;
+    assert!(
+        running["data"]["bulkOperationRunQuery"]["bulkOperation"]["id"].is_string(),
+        "{running}"
+    );
+    let fallback = crate::drain_large(&c, epoch()).await;
+    assert_eq!(fallback.orders, paged.orders);
+    assert!(fallback.pages >= 40, "paged: {} pages", fallback.pages);
+}
+
+#[tokio::test]
 async fn two_thousand_orders_page_through_without_loss_even_when_updated_while_paging() {
     let (_sim, c, ctl) = start(40, 2000).await;
     unthrottled(&ctl).await;
@@ -477,6 +564,7 @@ async fn revoked_credentials_fail_clearly_and_are_not_retried() {
         .fetch_orders(&OrderQuery {
             updated_since: epoch(),
             page: None,
+            large: false,
         })
         .await
         .unwrap_err();

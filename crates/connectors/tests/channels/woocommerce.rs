@@ -343,6 +343,7 @@ async fn revoked_credentials_fail_clearly_and_are_not_retried() {
         .fetch_orders(&OrderQuery {
             updated_since: epoch(),
             page: None,
+            large: false,
         })
         .await
         .unwrap_err();

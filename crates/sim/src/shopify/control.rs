@@ -225,5 +225,7 @@ pub(crate) fn routes(sim: Arc<Sim>) -> Router {
         .route("/_sim/stock", get(stock))
         .route("/_sim/fulfilments", get(fulfilments))
         .route("/_sim/throttle", axum::routing::put(throttle))
+        // The signed storage link of a bulk operation's result.
+        .route("/_sim/bulk/{name}", get(super::bulk::file))
         .with_state(sim)
 }

@@ -108,6 +108,8 @@ fn parse_cursor(s: &str) -> Result<(i64, u64), FieldError> {
 fn page_size(a: &Value) -> Result<(i64, bool), FieldError> {
     match (a["first"].as_i64(), a["last"].as_i64()) {
         (Some(_), Some(_)) => Err(field_err("you must provide one of first or last, not both")),
+        // A bulk export takes everything.
+        (None, None) if super::bulk::exporting() => Ok((1 << 40, false)),
         (None, None) => Err(field_err("you must provide one of first or last")),
         (Some(n), None) | (None, Some(n)) if !(0..=MAX_PAGE).contains(&n) => Err(field_err(
             format!("The `first`/`last` argument must be between 0 and {MAX_PAGE}, got {n}"),
@@ -157,7 +159,7 @@ fn connection(
     };
     let mut keys: Vec<(i64, u64)> = items[from..to].to_vec();
     let before = from.checked_sub(1).and_then(|i| items.get(i)).copied();
-    if !keys.is_empty() {
+    if !keys.is_empty() && !super::bulk::exporting() {
         sim.core.disturb_page(&mut keys, before);
     }
     let page: Vec<(i64, u64, Value)> = keys
@@ -335,6 +337,14 @@ impl ObjectValue for Root<'_> {
                 "webhookSubscriptionCreate" => {
                     super::mutations::webhook_subscription_create(&mut shop, &a)
                 }
+                "bulkOperationRunQuery" => {
+                    let id = shop.id();
+                    let (payload, started) = super::bulk::run_query(self.sim, id, &a);
+                    if let Some(id) = started {
+                        self.events.borrow_mut().push((super::bulk::START, id));
+                    }
+                    payload
+                }
                 other => {
                     return Err(field_err(format!(
                         "The simulator does not implement the mutation `{other}`"
@@ -506,6 +516,7 @@ impl Root<'_> {
                 |_| state::location_json(),
             )?,
             "location" => state::location_json(),
+            "currentBulkOperation" => super::bulk::current(self.sim),
             "webhookSubscriptions" => {
                 let items = sorted_keys(shop.webhooks.iter(), |w| (w.id as i64, w.id));
                 connection(self.sim, &conn, items, a, |id| {

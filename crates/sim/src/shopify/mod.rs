@@ -9,6 +9,7 @@
 //! most per query); a query the bucket cannot pay for is answered
 //! `THROTTLED`. Webhooks are signed with `X-Shopify-Hmac-Sha256`.
 
+mod bulk;
 mod control;
 mod graphql;
 mod mutations;
@@ -65,6 +66,8 @@ pub(crate) struct Sim {
     creds: ShopifyCredentials,
     schema: Arc<Valid<Schema>>,
     bucket: Mutex<Bucket>,
+    /// The shop's latest bulk query operation.
+    bulk: Mutex<Option<bulk::BulkOp>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -121,6 +124,7 @@ pub(crate) fn build(opts: &SimOptions) -> Result<(Router, Value), SimError> {
             maximum: BUCKET_MAX,
             restore: RESTORE_PER_SEC,
         }),
+        bulk: Mutex::new(None),
     });
     let api = Router::new()
         .route(
@@ -248,8 +252,12 @@ async fn graphql_endpoint(
     let (json, events) = execute(&sim, &query, variables, op_name.as_deref());
     let throttled = json["errors"][0]["extensions"]["code"] == "THROTTLED";
     let host = core::host(&headers);
-    for (topic, order) in events {
-        fire(&sim, topic, order, &host);
+    for (topic, id) in events {
+        if topic == bulk::START {
+            bulk::start(Arc::clone(&sim), id, host.clone());
+        } else {
+            fire(&sim, topic, id, &host);
+        }
     }
     let mut resp = Json(json).into_response();
     if throttled {

@@ -27,7 +27,7 @@ use crate::SimError;
 pub const SOURCE_FILE: &str = "admin_schema_2025-01.json.gz";
 
 /// The query root fields the simulator answers.
-pub const SERVED_QUERIES: [&str; 11] = [
+pub const SERVED_QUERIES: [&str; 12] = [
     "shop",
     "orders",
     "order",
@@ -39,16 +39,18 @@ pub const SERVED_QUERIES: [&str; 11] = [
     "locations",
     "location",
     "webhookSubscriptions",
+    "currentBulkOperation",
 ];
 
 /// The mutations the simulator performs.
-pub const SERVED_MUTATIONS: [&str; 6] = [
+pub const SERVED_MUTATIONS: [&str; 7] = [
     "inventorySetQuantities",
     "fulfillmentCreate",
     "fulfillmentTrackingInfoUpdate",
     "fulfillmentCancel",
     "orderCancel",
     "webhookSubscriptionCreate",
+    "bulkOperationRunQuery",
 ];
 
 /// The trimmed schema, as shipped.

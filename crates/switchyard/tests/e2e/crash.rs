@@ -54,6 +54,8 @@ impl Place {
     /// `switchyard` with this place's data directory and database.
     pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        // A test's `switchyard.toml`, if it writes one, is read from here.
+        c.current_dir(self.dir.path());
         c.arg("--data-dir").arg(self.dir.path());
         if !self.url.is_empty() {
             c.args(["--database-url", &self.url]);
@@ -207,7 +209,15 @@ async fn a_server_killed_mid_import_imports_everything_exactly_once_after_restar
     assert!(r.status().is_success());
     let committed_on_channel: i64 = (0..ORDERS).map(|i| 1 + (i % 2) as i64).sum();
 
-    let (dir, port, mut server, api, store) = start().await;
+    // Paged reads (no bulk export for the first import), so the kill lands
+    // between pages of 15.
+    let place = Place::new().await;
+    std::fs::write(
+        place.dir.path().join("switchyard.toml"),
+        "[engine]\nbulk_after_hours = 876000\n",
+    )
+    .unwrap();
+    let (dir, port, mut server, api, store) = start_in(place).await;
     let (s, _) = api
         .send(
             reqwest::Method::POST,
