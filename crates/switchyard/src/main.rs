@@ -107,6 +107,12 @@ enum Command {
         /// webhooks: length of the steady flow, in seconds.
         #[arg(long, default_value_t = 10)]
         webhook_secs: u64,
+        /// backfill: orders of the Shopify shop.
+        #[arg(long, default_value_t = 10_000)]
+        backfill_orders: usize,
+        /// backfill: pages of 15 read by the paged run.
+        #[arg(long, default_value_t = 40)]
+        backfill_pages: usize,
         /// Seed of the simulated shops and customers.
         #[arg(long, default_value_t = 7)]
         seed: u64,
@@ -208,6 +214,8 @@ enum BenchScenario {
     Propagation,
     Catalogue,
     Webhooks,
+    /// A Shopify shop's order history, paged and as a bulk export.
+    Backfill,
     /// 1, 2 and 3 instances on one PostgreSQL database (needs --database-url).
     Scale,
     All,
@@ -338,6 +346,8 @@ async fn run() -> anyhow::Result<()> {
             scale_orders,
             webhook_rate,
             webhook_secs,
+            backfill_orders,
+            backfill_pages,
             seed,
         } => {
             use switchyard::bench::Scenario;
@@ -346,6 +356,7 @@ async fn run() -> anyhow::Result<()> {
                 BenchScenario::Propagation => Scenario::Propagation,
                 BenchScenario::Catalogue => Scenario::Catalogue,
                 BenchScenario::Webhooks => Scenario::Webhooks,
+                BenchScenario::Backfill => Scenario::Backfill,
                 BenchScenario::Scale => Scenario::Scale,
                 BenchScenario::All => Scenario::All,
             };
@@ -355,8 +366,10 @@ async fn run() -> anyhow::Result<()> {
                     && duration_secs > 0
                     && cadence_secs > 0
                     && webhook_rate > 0
-                    && webhook_secs > 0,
-                "--orders, --rate, --duration-secs, --cadence-secs, --webhook-rate and --webhook-secs must be positive"
+                    && webhook_secs > 0
+                    && backfill_orders > 0
+                    && backfill_pages > 0,
+                "--orders, --rate, --duration-secs, --cadence-secs, --webhook-rate, --webhook-secs, --backfill-orders and --backfill-pages must be positive"
             );
             switchyard::bench::run(
                 scenario,
@@ -372,6 +385,8 @@ async fn run() -> anyhow::Result<()> {
                     scale_orders,
                     webhook_rate,
                     webhook_duration: std::time::Duration::from_secs(webhook_secs),
+                    backfill_orders,
+                    backfill_pages,
                     seed,
                     // Only the command line's: a configured production
                     // database is never where benchmarks run.

@@ -344,7 +344,7 @@ mod tests {
         g.parse(file, false).unwrap().unwrap();
         assert_eq!(g.orders.len(), 2);
         assert_eq!(g.orders[0].2, vec![json!({ "id": "l1" })]);
-        assert_eq!(g.orders[1].0, 47, "where the second order starts");
+        assert_eq!(g.orders[1].0, 42, "where the second order starts");
         let stray = b"{\"id\":\"o1\"}\n{\"id\":\"o2\"}\n{\"id\":\"l1\",\"__parentId\":\"o1\"}\n";
         let mut g = Groups::default();
         assert!(g.parse(stray, true).unwrap().is_err());

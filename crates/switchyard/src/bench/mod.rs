@@ -12,6 +12,8 @@
 //!   with 10k, 100k and 1M SKUs listed on five channels;
 //! - `webhooks`: signed deliveries per second to a loopback receiver in a
 //!   burst, and the delay after the change in a steady flow;
+//! - `backfill`: a Shopify shop's order history read by a first import,
+//!   paged under the cost bucket and as a bulk export;
 //! - `scale` (PostgreSQL only): import and propagation with 1, 2 and 3
 //!   instances on one database.
 //!
@@ -22,6 +24,7 @@
     reason = "the benchmark's output is for the person running it"
 )]
 
+mod backfill;
 mod baseline;
 mod catalogue;
 mod import;
@@ -46,6 +49,8 @@ pub enum Scenario {
     Catalogue,
     /// Webhook delivery.
     Webhooks,
+    /// Shopify backfill, paged and as a bulk export.
+    Backfill,
     /// 1, 2 and 3 instances on one PostgreSQL database (not part of `All`:
     /// it needs `--database-url`).
     Scale,
@@ -80,6 +85,10 @@ pub struct BenchOptions {
     pub webhook_rate: u32,
     /// Length of the webhooks' steady flow.
     pub webhook_duration: Duration,
+    /// Orders of the Shopify shop in the backfill run.
+    pub backfill_orders: usize,
+    /// Pages read by the paged backfill (the bulk export reads everything).
+    pub backfill_pages: usize,
     /// Seed of the simulated shops and customers.
     pub seed: u64,
     /// A PostgreSQL server to run on (`postgres://…`; each scenario gets a
@@ -112,6 +121,8 @@ impl Default for BenchOptions {
             scale_orders: 10_000,
             webhook_rate: 500,
             webhook_duration: Duration::from_secs(10),
+            backfill_orders: 10_000,
+            backfill_pages: 40,
             seed: 7,
             database_url: String::new(),
         }
@@ -306,6 +317,13 @@ async fn run_scenarios(scenario: Scenario, opts: &BenchOptions) -> anyhow::Resul
             opts.webhook_duration.as_secs()
         );
         webhooks::run(opts, &mut report).await?;
+    }
+    if all || scenario == Scenario::Backfill {
+        println!(
+            "\nbackfill: a Shopify shop of {} orders, paged ({} pages of 15) and as a bulk export",
+            opts.backfill_orders, opts.backfill_pages
+        );
+        backfill::run(opts, &mut report).await?;
     }
     if scenario == Scenario::Scale {
         println!(

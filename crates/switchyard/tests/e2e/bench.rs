@@ -21,6 +21,8 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
         scale_orders: 100,
         webhook_rate: 20,
         webhook_duration: Duration::from_secs(1),
+        backfill_orders: 60,
+        backfill_pages: 2,
         seed: 3,
         // The test backend: SQLite files, or the test cluster's server.
         database_url: if switchyard_testkit::on_postgres() {
@@ -52,6 +54,9 @@ async fn every_benchmark_scenario_runs_and_measures_what_it_did() {
         assert!(value("catalogue", &format!("{size}: peak RSS")) > 0.0);
     }
     assert!(value("webhooks", "burst: deliveries per second") > 0.0);
+    // The export read the whole history (it checks so itself).
+    assert!(value("backfill", "Shopify backfill, paged under the cost bucket") > 0.0);
+    assert!(value("backfill", "Shopify backfill, bulk export") > 0.0);
     assert!(value("webhooks", "import-paced: deliveries per second") > 0.0);
     for flow in ["import-paced", "steady 20/s"] {
         assert!(
