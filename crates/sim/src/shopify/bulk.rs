@@ -33,15 +33,46 @@ pub(crate) const START: &str = "bulk/start";
 /// How long an operation stays `CREATED` before it runs.
 const START_DELAY: Duration = Duration::from_millis(200);
 
+/// Root items exported per run of the query (the executor is fast on
+/// pages of this size; the export runs it page after page).
+const CHUNK: usize = 250;
+
+/// Where an export running on this thread stands.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Export {
+    /// The sort key of the last root item exported.
+    pub after: Option<(i64, u64)>,
+    /// Whether the root connection has more items.
+    pub more: bool,
+}
+
 thread_local! {
-    /// Set while a bulk query runs on this thread: connections without
-    /// `first`/`last` then give every item.
-    static BULK: Cell<bool> = const { Cell::new(false) };
+    /// Set while a bulk query runs on this thread: nested connections
+    /// without `first`/`last` then give every item, and the root
+    /// connection gives the next [`CHUNK`] after `after`.
+    static BULK: Cell<Option<Export>> = const { Cell::new(None) };
 }
 
 /// Whether a bulk query is running on this thread.
 pub(crate) fn exporting() -> bool {
-    BULK.with(Cell::get)
+    BULK.with(Cell::get).is_some()
+}
+
+/// For the root connection of a running export: where to start and how
+/// many to give.
+pub(crate) fn root_page() -> Option<(Option<(i64, u64)>, usize)> {
+    BULK.with(Cell::get).map(|e| (e.after, CHUNK))
+}
+
+/// The root connection gave items up to `last`, and has `more` or not.
+pub(crate) fn root_done(last: Option<(i64, u64)>, more: bool) {
+    BULK.with(|b| {
+        if let Some(mut e) = b.get() {
+            e.after = last.or(e.after);
+            e.more = more;
+            b.set(Some(e));
+        }
+    });
 }
 
 /// The shop's bulk query operation (the latest one).
@@ -221,23 +252,29 @@ fn export(sim: &Sim, query: &str) -> Result<(Vec<u8>, u64, u64), String> {
         events: &events,
         warnings: &warnings,
     };
-    BULK.with(|b| b.set(true));
-    let result = Execution::new(&sim.schema, &doc)
-        .operation(op)
-        .execute_sync(&root);
-    BULK.with(|b| b.set(false));
-    let resp = result.map_err(|e| e.message().to_string())?;
-    let out = serde_json::to_value(resp).map_err(|e| e.to_string())?;
-    if let Some(errors) = out["errors"].as_array().filter(|e| !e.is_empty()) {
-        return Err(Value::Array(errors.clone()).to_string());
-    }
-    let data = out["data"].as_object().cloned().unwrap_or_default();
     let mut file = Vec::new();
     let (mut objects, mut roots) = (0u64, 0u64);
-    for conn in data.values() {
-        for node in nodes(conn) {
-            roots += 1;
-            objects += flatten(node, None, &mut file)?;
+    let mut at = Export {
+        after: None,
+        more: true,
+    };
+    while at.more {
+        at.more = false;
+        BULK.with(|b| b.set(Some(at)));
+        let result = Execution::new(&sim.schema, &doc)
+            .operation(op)
+            .execute_sync(&root);
+        at = BULK.with(Cell::take).unwrap_or(at);
+        let resp = result.map_err(|e| e.message().to_string())?;
+        let out = serde_json::to_value(resp).map_err(|e| e.to_string())?;
+        if let Some(errors) = out["errors"].as_array().filter(|e| !e.is_empty()) {
+            return Err(Value::Array(errors.clone()).to_string());
+        }
+        for conn in out["data"].as_object().into_iter().flat_map(|d| d.values()) {
+            for node in nodes(conn) {
+                roots += 1;
+                objects += flatten(node, None, &mut file)?;
+            }
         }
     }
     Ok((file, objects, roots))

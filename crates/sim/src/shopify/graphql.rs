@@ -129,14 +129,25 @@ fn connection(
     a: &Value,
     render: impl Fn(u64) -> Value,
 ) -> Result<Value, FieldError> {
-    let (n, from_end) = page_size(a)?;
+    let export = super::bulk::root_page();
+    let (n, from_end) = match export {
+        Some((_, chunk)) => (chunk as i64, false),
+        None => page_size(a)?,
+    };
     if a["reverse"].as_bool() == Some(true) {
         items.reverse();
     }
     let reverse = a["reverse"].as_bool() == Some(true);
     let mut start = 0;
     let mut end = items.len();
-    if let Some(after) = a["after"].as_str() {
+    if let Some((after, _)) = export {
+        start = after.map_or(0, |c| {
+            items
+                .iter()
+                .position(|k| if reverse { *k < c } else { *k > c })
+                .unwrap_or(items.len())
+        });
+    } else if let Some(after) = a["after"].as_str() {
         let c = parse_cursor(after)?;
         start = items
             .iter()
@@ -158,6 +169,9 @@ fn connection(
         (start, (start + n).min(end))
     };
     let mut keys: Vec<(i64, u64)> = items[from..to].to_vec();
+    if export.is_some() {
+        super::bulk::root_done(keys.last().copied(), to < end);
+    }
     let before = from.checked_sub(1).and_then(|i| items.get(i)).copied();
     if !keys.is_empty() && !super::bulk::exporting() {
         sim.core.disturb_page(&mut keys, before);
