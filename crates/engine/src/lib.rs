@@ -3,7 +3,7 @@
 //!
 //! | worker | file | work |
 //! |---|---|---|
-//! | [`Importer`] | `import.rs` | two lanes: import rounds of each channel (polling on its cadence, imports asked for, backfills), and notified orders, which never wait behind a round |
+//! | [`Importer`] | `import/` | two lanes: import rounds of each channel (polling on its cadence, imports asked for, backfills), and notified orders, which never wait behind a round |
 //! | [`ListingsDownload`] | `listings.rs` | each channel's listings, on the listings interval or on request |
 //! | [`StockPush`] | `stock_push.rs` | due stock quantities to each channel |
 //! | [`FulfilmentSync`] | `fulfilment_sync.rs` | shipments, tracking corrections and cancellations to the order's channel |

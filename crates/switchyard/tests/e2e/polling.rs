@@ -40,26 +40,10 @@ async fn a_fast_polled_channel_reads_from_its_cursor_and_its_sweep_finds_an_orde
     w.wait_orders(&q, 2, 60).await;
     // Both kinds of read went to the channel: from just before the cursor,
     // and across the whole overlap.
-    let log = w
-        .woo
-        .send(reqwest::Method::GET, "/_sim/requests", json!({}))
-        .await;
-    let since: Vec<NaiveDateTime> = log["requests"]
-        .as_array()
-        .unwrap()
+    let since: Vec<NaiveDateTime> = woo_reads(&w)
+        .await
         .iter()
-        .filter(|e| {
-            e["path"]
-                .as_str()
-                .is_some_and(|p| p.ends_with("/wc/v3/orders"))
-        })
-        .filter_map(|e| {
-            let q = e["query"].as_str()?;
-            let v = q
-                .split('&')
-                .find_map(|kv| kv.strip_prefix("modified_after="))?;
-            Some(date(v))
-        })
+        .map(|(t, _)| date(t))
         .filter(|t| *t >= first_modified - chrono::Duration::seconds(40))
         .collect();
     assert!(
