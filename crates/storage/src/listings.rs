@@ -225,6 +225,15 @@ pub enum PushResult {
 pub(crate) type StaleMarks =
     std::collections::BTreeMap<(String, String), std::collections::BTreeSet<String>>;
 
+/// Largest import page whose orders set their listings' push targets in the
+/// page's own transaction. Pages this small (notified orders, Shopify's
+/// pages of 15) would gain little from marking, and the stock pusher can
+/// push them as soon as they commit, without a settle transaction queued
+/// on the writer between the sale and its push. Larger pages (offset pages
+/// of 100, bulk exports) mark their SKUs ([`Listings::settle_targets`]), so
+/// a long import sets each target a few times rather than once per page.
+pub(crate) const TARGETS_IN_PAGE: usize = 20;
+
 /// Group taken marks `(store, sku, cause)` by store and cause.
 pub(crate) fn group_marks(rows: Vec<(String, String, String)>) -> StaleMarks {
     let mut out = StaleMarks::new();

@@ -19,7 +19,7 @@ use switchyard_domain::product::Kinds;
 
 use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
-use super::listings::{map_skus, mark_stale};
+use super::listings::{enqueue_targets, map_skus, mark_stale};
 use super::orders::{OrderWrite, write_new_orders, write_order};
 use super::pg;
 use super::products::load_kinds;
@@ -778,9 +778,14 @@ pub(crate) async fn import_batch(
     .await?;
     invalidate_confirmed(conn, store, ch, &stale).await?;
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
-    // The pushes' targets are recomputed once for this page and those that
-    // follow it (`Listings::settle_targets`).
-    mark_stale(conn, store, &touched, "order_import").await?;
+    // A small page sets its pushes' targets now; a large one has them
+    // recomputed once for it and the pages that follow it
+    // (`Listings::settle_targets`).
+    if items.len() <= crate::listings::TARGETS_IN_PAGE {
+        enqueue_targets(conn, store, &touched, "order_import").await?;
+    } else {
+        mark_stale(conn, store, &touched, "order_import").await?;
+    }
     report.stock_changed = touched.len();
     Ok(report)
 }

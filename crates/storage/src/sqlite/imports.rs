@@ -18,7 +18,7 @@ use switchyard_domain::plugin_rules::PluginRules;
 use super::channels::{channel_ref_from_row, require_channel};
 use super::import_page::{NewArrival, Planned, write_new};
 use super::leases;
-use super::listings::{map_skus, mark_stale};
+use super::listings::{enqueue_targets, map_skus, mark_stale};
 use super::orders::write_order;
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed};
@@ -673,9 +673,14 @@ pub(crate) async fn import_batch(
     .await?;
     invalidate_confirmed(conn, store, ch, &stale).await?;
     report.oversold = flag_oversold(conn, account, store, check_oversell).await?;
-    // The pushes' targets are recomputed once for this page and those that
-    // follow it (`Listings::settle_targets`).
-    mark_stale(conn, store, &touched, "order_import").await?;
+    // A small page sets its pushes' targets now; a large one has them
+    // recomputed once for it and the pages that follow it
+    // (`Listings::settle_targets`).
+    if items.len() <= crate::listings::TARGETS_IN_PAGE {
+        enqueue_targets(conn, store, &touched, "order_import").await?;
+    } else {
+        mark_stale(conn, store, &touched, "order_import").await?;
+    }
     report.stock_changed = touched.len();
     Ok(report)
 }

@@ -132,21 +132,34 @@ async fn import_page(s: &dyn Storage, r: &ChannelRef, orders: &[(&str, i64)]) ->
     s.import_orders(r, &items, &CursorMove::Stay).await.unwrap()
 }
 
-/// Import pages mark the SKUs whose available stock they changed; one
-/// settle then sets each listing's target once, for every page since, and
-/// clears the marks.
+/// Import pages larger than a notified burst mark the SKUs whose available
+/// stock they changed; one settle then sets each listing's target once, for
+/// every page since, and clears the marks. A small page sets its targets in
+/// its own transaction.
 pub async fn import_pages_mark_stock_and_one_settle_sets_each_target_once(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let (a, st) = account_and_store(s, "settle").await;
     product(s, &a, &st, "A").await;
     let r = syncing_listing(s, &a, &st, "A").await;
-    set(s, &r, 10).await;
+    set(s, &r, 100).await;
     let first = only(&due(s, &r).await).clone();
-    assert_eq!(first.quantity, 10);
+    assert_eq!(first.quantity, 100);
 
-    let report = import_page(s, &r, &[("1", 2), ("2", 1)]).await;
+    let ids: Vec<String> = (0..42).map(|i| format!("big-{i}")).collect();
+    let page = |from: usize| -> Vec<(&str, i64)> {
+        ids[from..from + 21]
+            .iter()
+            .map(|id| (id.as_str(), 1))
+            .collect()
+    };
+    let report = import_page(s, &r, &page(0)).await;
     assert_eq!(report.stock_changed, 1, "{report:?}");
-    import_page(s, &r, &[("3", 3)]).await;
+    import_page(s, &r, &page(21)).await;
+    assert_eq!(
+        only(&due(s, &r).await).quantity,
+        100,
+        "large pages leave the target to the settle"
+    );
     let settled = s.settle_targets(1000).await.unwrap();
     assert_eq!(
         settled,
@@ -156,13 +169,20 @@ pub async fn import_pages_mark_stock_and_one_settle_sets_each_target_once(s: Arc
     let now = due(s, &r).await;
     assert_eq!(
         (only(&now).id, only(&now).quantity),
-        (first.id, 4),
+        (first.id, 58),
         "the untried push took the target after both pages"
     );
     assert_eq!(
         s.settle_targets(1000).await.unwrap(),
         SettledTargets::default(),
         "the marks are cleared"
+    );
+    // A small page (a notified burst) sets the target itself, marking nothing.
+    import_page(s, &r, &[("1", 2), ("2", 1)]).await;
+    assert_eq!(only(&due(s, &r).await).quantity, 55);
+    assert_eq!(
+        s.settle_targets(1000).await.unwrap(),
+        SettledTargets::default()
     );
     // An order read again unchanged changes nothing and marks nothing.
     let item = ImportItem {
@@ -191,14 +211,16 @@ pub async fn settles_racing_import_pages_leave_every_target_exact(s: Arc<dyn Sto
     let (a, st) = account_and_store(&*s, "racing").await;
     product(&*s, &a, &st, "A").await;
     let r = syncing_listing(&*s, &a, &st, "A").await;
-    set(&*s, &r, 100).await;
+    set(&*s, &r, 1000).await;
     let done = std::sync::atomic::AtomicBool::new(false);
     let pages = async {
+        // Pages large enough to mark rather than set their targets.
         let imports = (0..20).map(|n| {
             let (s, r) = (s.clone(), r.clone());
             async move {
-                let id = n.to_string();
-                import_page(&*s, &r, &[(id.as_str(), 1)]).await;
+                let ids: Vec<String> = (0..21).map(|k| format!("{n}-{k}")).collect();
+                let page: Vec<(&str, i64)> = ids.iter().map(|id| (id.as_str(), 1)).collect();
+                import_page(&*s, &r, &page).await;
             }
         });
         futures::future::join_all(imports).await;
@@ -214,5 +236,5 @@ pub async fn settles_racing_import_pages_leave_every_target_exact(s: Arc<dyn Sto
     };
     tokio::join!(pages, settles);
     while s.settle_targets(1000).await.unwrap().skus > 0 {}
-    assert_eq!(only(&due(&*s, &r).await).quantity, 80);
+    assert_eq!(only(&due(&*s, &r).await).quantity, 1000 - 20 * 21);
 }
