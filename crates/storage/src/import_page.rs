@@ -5,6 +5,7 @@
 
 use std::collections::BTreeSet;
 
+use switchyard_domain::arrival::Decided;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
@@ -102,6 +103,34 @@ pub(crate) struct OrderWrite<'a, R> {
     pub routing: Option<RuleOutcome>,
     /// The kinds of the lines' SKUs.
     pub kinds: &'a Kinds,
+}
+
+impl<'a, R> OrderWrite<'a, R> {
+    /// The write of an arriving `order` as the arrival rules `decided` it
+    /// (with its channel JSON stored as `raw`), and the SKUs its lines map to.
+    pub(crate) fn arriving(
+        order: &'a UnifiedOrder,
+        decided: Decided,
+        raw: R,
+        existing: Option<(OrderId, OrderState)>,
+        channel_id: &'a ChannelId,
+        kinds: &'a Kinds,
+    ) -> (Self, BTreeSet<String>) {
+        let write = Self {
+            existing,
+            channel_id,
+            channel_order_id: &order.channel_order_id,
+            state: decided.state,
+            excluded_reason: decided.excluded_reason,
+            hold_reason: decided.hold_reason,
+            unified: Some(order),
+            raw: Some(raw),
+            lines: decided.lines.into_iter().map(LineWrite::from).collect(),
+            routing: decided.routing,
+            kinds,
+        };
+        (write, decided.mapped_skus)
+    }
 }
 
 /// The journal event of an order written with `w` (new when `previous` is

@@ -17,6 +17,7 @@ use std::time::Duration;
 use apollo_compiler::ExecutableDocument;
 use apollo_compiler::executable::{OperationType, Selection};
 use apollo_compiler::resolvers::Execution;
+use apollo_compiler::validation::Valid;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -118,8 +119,10 @@ fn user_error(code: &str, message: String) -> Value {
     })
 }
 
-/// Why a bulk query document is refused, if it is.
-fn check(sim: &Sim, query: &str) -> Result<(), String> {
+/// A bulk query document, validated against the schema and held to what a
+/// bulk query may be (one query operation, one root connection), or why
+/// it is refused.
+fn document(sim: &Sim, query: &str) -> Result<Valid<ExecutableDocument>, String> {
     let doc = ExecutableDocument::parse_and_validate(&sim.schema, query, "bulk.graphql")
         .map_err(|e| e.errors.to_string())?;
     let op = doc
@@ -139,9 +142,12 @@ fn check(sim: &Sim, query: &str) -> Result<(), String> {
         })
         .collect();
     match fields.as_slice() {
-        [f] if f.ty().inner_named_type().as_str().ends_with("Connection") => Ok(()),
-        _ => Err("Bulk queries must contain exactly one top-level connection field.".into()),
+        [f] if f.ty().inner_named_type().as_str().ends_with("Connection") => {}
+        _ => {
+            return Err("Bulk queries must contain exactly one top-level connection field.".into());
+        }
     }
+    Ok(doc)
 }
 
 /// `bulkOperationRunQuery`: the payload, and the operation to start once
@@ -164,7 +170,7 @@ pub(crate) fn run_query(sim: &Sim, shop_id: u64, a: &Value) -> (Value, Option<u6
             None,
         );
     }
-    if let Err(reason) = check(sim, &query) {
+    if let Err(reason) = document(sim, &query) {
         return (
             user_error("INVALID", format!("Invalid bulk query: {reason}")),
             None,
@@ -238,8 +244,7 @@ pub(crate) fn start(sim: Arc<Sim>, id: u64, host: String) {
 
 /// Run a bulk query over the whole shop: the JSONL file, objects, roots.
 fn export(sim: &Sim, query: &str) -> Result<(Vec<u8>, u64, u64), String> {
-    let doc = ExecutableDocument::parse_and_validate(&sim.schema, query, "bulk.graphql")
-        .map_err(|e| e.errors.to_string())?;
+    let doc = document(sim, query)?;
     let op = doc
         .operations
         .get(None)

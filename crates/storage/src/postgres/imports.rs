@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Decided, Stored, plan};
+use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
 use switchyard_domain::cursor::CursorMove;
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
-use switchyard_domain::order::{OrderState, UnifiedOrder};
+use switchyard_domain::order::OrderState;
 use switchyard_domain::plugin_rules::PluginRules;
 use switchyard_domain::product::Kinds;
 
@@ -28,7 +28,6 @@ use super::{
     PgStorage, append_event, at, execute_in, fetch_in_by, fetch_limit, from_json, now, opt_time,
     paginate, store_setting, stored, time,
 };
-use crate::import_page::LineWrite;
 use crate::import_page::PageWrites;
 use crate::imports::job_kinds;
 use crate::{
@@ -578,30 +577,6 @@ async fn lock_arrivals(conn: &mut PgConnection, channel: &ChannelId, ids: &[&str
     Ok(())
 }
 
-/// The write of an arrival's planned `order`.
-fn order_write<'a>(
-    order: &'a UnifiedOrder,
-    decided: Decided,
-    raw: serde_json::Value,
-    existing: Option<(OrderId, OrderState)>,
-    channel_id: &'a ChannelId,
-    kinds: &'a Kinds,
-) -> OrderWrite<'a> {
-    OrderWrite {
-        existing,
-        channel_id,
-        channel_order_id: &order.channel_order_id,
-        state: decided.state,
-        excluded_reason: decided.excluded_reason,
-        hold_reason: decided.hold_reason,
-        unified: Some(order),
-        raw: Some(raw),
-        lines: decided.lines.into_iter().map(LineWrite::from).collect(),
-        routing: decided.routing,
-        kinds,
-    }
-}
-
 /// Write the new orders waiting in `new` (each with its outcome's place
 /// and its raw JSON) together, and add them to `page`.
 async fn write_new(
@@ -623,15 +598,10 @@ async fn write_new(
     let mut after = Vec::with_capacity(orders.len());
     let mut writes = Vec::with_capacity(orders.len());
     for (order, (slot, decided, raw)) in orders.iter().zip(rest) {
-        after.push((slot, decided.state, decided.mapped_skus.clone()));
-        writes.push(order_write(
-            order,
-            decided,
-            raw,
-            None,
-            &channel.channel_id,
-            kinds,
-        ));
+        let (write, mapped_skus) =
+            OrderWrite::arriving(order, decided, raw, None, &channel.channel_id, kinds);
+        after.push((slot, write.state, mapped_skus));
+        writes.push(write);
     }
     let written = write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
     for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
@@ -731,22 +701,16 @@ pub(crate) async fn import_batch(
         };
         write_new(&mut page, conn, channel, &kinds, &mut new).await?;
         let ArrivalWrite { order, decided } = w;
-        let state = decided.state;
-        let mapped_skus = decided.mapped_skus.clone();
-        let written = write_order(
-            conn,
-            account,
-            store,
-            order_write(
-                &order,
-                decided,
-                item.raw.clone(),
-                Some((existing.id, existing.state)),
-                ch,
-                &kinds,
-            ),
-        )
-        .await?;
+        let (write, mapped_skus) = OrderWrite::arriving(
+            &order,
+            decided,
+            item.raw.clone(),
+            Some((existing.id, existing.state)),
+            ch,
+            &kinds,
+        );
+        let state = write.state;
+        let written = write_order(conn, account, store, write).await?;
         page.written(written, state, mapped_skus, None);
     }
     write_new(&mut page, conn, channel, &kinds, &mut new).await?;

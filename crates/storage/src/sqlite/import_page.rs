@@ -10,7 +10,6 @@ use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::product::Kinds;
 
 use super::orders::{OrderWrite, write_new_orders};
-use crate::import_page::LineWrite;
 use crate::import_page::PageWrites;
 use crate::{ChannelRef, Result};
 
@@ -44,21 +43,10 @@ impl Planned {
         channel_id: &'a ChannelId,
         kinds: &'a Kinds,
     ) -> (OrderWrite<'a>, OrderState, BTreeSet<String>) {
-        let decided = self.decided;
-        let write = OrderWrite {
-            existing,
-            channel_id,
-            channel_order_id: &order.channel_order_id,
-            state: decided.state,
-            excluded_reason: decided.excluded_reason,
-            hold_reason: decided.hold_reason,
-            unified: Some(order),
-            raw: Some(self.raw),
-            lines: decided.lines.into_iter().map(LineWrite::from).collect(),
-            routing: decided.routing,
-            kinds,
-        };
-        (write, decided.state, decided.mapped_skus)
+        let (write, mapped_skus) =
+            OrderWrite::arriving(order, self.decided, self.raw, existing, channel_id, kinds);
+        let state = write.state;
+        (write, state, mapped_skus)
     }
 }
 
