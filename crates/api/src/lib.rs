@@ -5,6 +5,7 @@
 //! module under [`routes`]. The OpenAPI document is generated from the same
 //! route table, so it always lists every route that exists.
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod middleware;
@@ -62,6 +63,8 @@ pub struct AppState {
     /// Poked when the API enqueues work for the engine or changes stock,
     /// so the workers act at once instead of at their next tick.
     pub wake: Arc<tokio::sync::Notify>,
+    /// The console's settings and sign-in throttle.
+    pub console: Arc<console::ConsoleConfig>,
 }
 
 struct BearerAuth;
@@ -142,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .route("/v1/inbound/{channel_id}", axum::routing::post(routes::inbound::receive))
         .merge(v1)
+        .merge(console::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -160,3 +160,7 @@ mod tests {
         assert_eq!(StoreId::parse(&upper).unwrap(), id);
     }
 }
+prefixed_id!(
+    /// A person who signs in to the console.
+    UserId, "usr"
+);

@@ -23,6 +23,7 @@ pub mod push;
 pub mod retry;
 pub mod shipment;
 pub mod stock;
+pub mod user;
 pub mod values;
 pub mod webhook;
 

@@ -28,6 +28,7 @@ mod retention;
 pub mod sqlite;
 mod stock;
 mod stores;
+mod users;
 mod webhooks;
 
 pub use accounts::*;
@@ -45,6 +46,7 @@ pub use products::*;
 pub use retention::*;
 pub use stock::*;
 pub use stores::*;
+pub use users::*;
 pub use webhooks::*;
 
 use async_trait::async_trait;
@@ -196,6 +198,7 @@ pub trait Storage:
     + Leases
     + Idempotency
     + Retention
+    + Users
     + std::fmt::Debug
     + 'static
 {

@@ -91,6 +91,34 @@ pub async fn create_token(
         .context("cannot create the token (does the store belong to this account?)")
 }
 
+/// Add a console user to an account (created if it does not exist) and
+/// make their single-use set-password link, starting with `public_url`
+/// (or `http://{listen}` when none is set).
+pub async fn create_user(
+    storage: &dyn Storage,
+    config: &Config,
+    account: &str,
+    email: &str,
+    role: switchyard_domain::user::Role,
+    stores: Vec<StoreId>,
+) -> anyhow::Result<(switchyard_storage::User, String)> {
+    anyhow::ensure!(
+        !account.trim().is_empty(),
+        "the account name must not be empty"
+    );
+    let acc = storage.ensure_account(account).await?;
+    let base = if config.public_url.is_empty() {
+        format!("http://{}", config.listen)
+    } else {
+        config.public_url.clone()
+    };
+    let console = switchyard_api::console::ConsoleConfig::new(&base);
+    let stores = (!stores.is_empty()).then_some(stores);
+    switchyard_api::console::invite(storage, &console, &acc.id, email, role, stores)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))
+}
+
 /// A built server: storage open, listener bound, workers ready.
 #[derive(Debug)]
 pub struct Application {
@@ -124,6 +152,9 @@ impl Application {
                 outbound,
             }),
             wake: wake.clone(),
+            console: Arc::new(switchyard_api::console::ConsoleConfig::new(
+                &config.public_url,
+            )),
         };
         let listener = TcpListener::bind(config.listen)
             .await
@@ -189,10 +220,14 @@ impl Application {
                 stop_rx,
             )),
         };
-        let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed");
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed");
         let _ = stop_tx.send(true);
         let _ = workers.await;
         served

@@ -131,6 +131,11 @@ enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Manage the console's users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Manage API tokens.
     Token {
         #[command(subcommand)]
@@ -233,6 +238,26 @@ enum SimChannel {
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user to an account (created if it does not exist) and print
+    /// their single-use link to set a password and sign in to the console.
+    Create {
+        /// Account name.
+        #[arg(long)]
+        account: String,
+        /// The user's email (how they sign in).
+        #[arg(long)]
+        email: String,
+        /// owner (everything) or staff (everything but users and tokens).
+        #[arg(long, default_value = "owner")]
+        role: String,
+        /// Limit a staff user to this store (repeat for several).
+        #[arg(long = "store", value_name = "STORE_ID")]
+        stores: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -440,6 +465,28 @@ async fn run() -> anyhow::Result<()> {
             tracing::info!(backend = storage.backend(), "migrations applied");
             Ok(())
         }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    account,
+                    email,
+                    role,
+                    stores,
+                },
+        } => {
+            let role = switchyard_domain::user::Role::parse(&role).context("invalid --role")?;
+            let stores = stores
+                .iter()
+                .map(|s| StoreId::parse(s))
+                .collect::<Result<Vec<_>, _>>()
+                .context("invalid --store")?;
+            let storage = switchyard::open_storage(&config).await?;
+            let (user, link) =
+                switchyard::create_user(storage.as_ref(), &config, &account, &email, role, stores)
+                    .await?;
+            print_user_link(&user, &account, &link);
+            Ok(())
+        }
         Command::Token {
             command:
                 TokenCommand::Create {
@@ -558,6 +605,17 @@ fn print_sim(channel: &str, sim: &switchyard_sim::RunningSim) {
         "control API: {0}/_sim/status, {0}/_sim/faults, {0}/_sim/requests",
         sim.base_url()
     );
+}
+
+#[allow(clippy::print_stdout)]
+fn print_user_link(user: &switchyard_storage::User, account: &str, link: &str) {
+    eprintln!(
+        "Created {} user {} ({}) in account `{account}`. Open this single-use link to set a password and sign in (it expires in 72 hours):",
+        user.role.as_str(),
+        user.email,
+        user.id
+    );
+    println!("{link}");
 }
 
 #[allow(clippy::print_stdout)]

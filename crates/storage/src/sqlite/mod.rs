@@ -24,6 +24,7 @@ mod products;
 mod retention;
 mod stock;
 mod stores;
+mod users;
 mod webhooks;
 
 use std::str::FromStr;

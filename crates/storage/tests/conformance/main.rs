@@ -17,6 +17,7 @@ mod pushes;
 mod retention;
 mod stock;
 mod tenancy;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -89,6 +90,9 @@ macro_rules! backends {
 }
 
 backends!(
+    users::an_email_is_one_user_in_every_account_and_stores_are_the_accounts,
+    users::a_link_sets_the_password_once_and_ends_the_sessions,
+    users::a_session_lives_until_it_expires_or_ends,
     tenancy::another_accounts_store_is_not_found,
     tenancy::store_scoped_listing_returns_only_that_store,
     tenancy::tokens_are_found_by_hash_until_revoked,

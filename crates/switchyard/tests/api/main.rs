@@ -10,6 +10,7 @@
 mod bad_input;
 mod catalogue;
 mod concurrency;
+mod console;
 mod idempotency;
 mod security;
 mod sim_cli;

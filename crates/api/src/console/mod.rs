@@ -1,0 +1,288 @@
+//! The console: server-rendered pages for the people who run Switchyard,
+//! served by `serve` beside the API under `/console`.
+//!
+//! Users sign in with an email and a password (Argon2id). A session is a
+//! random secret in an HttpOnly, SameSite=Lax cookie, stored only as its
+//! hash, that ends when the user signs out, sets a new password, or after
+//! [`ConsoleConfig::session_hours`]. Every form that changes something
+//! carries the session's CSRF token; the sign-in form, which has no
+//! session yet, a double-submit cookie. Pages carry a strict
+//! Content-Security-Policy, and no inline script or style.
+
+pub mod auth;
+mod pages;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use switchyard_domain::ids::{AccountId, UserId};
+use switchyard_domain::user::Role;
+use switchyard_storage::{LinkPurpose, NewUser, NewUserLink, Storage, StorageError, User};
+
+use crate::AppState;
+use auth::{AuthError, Throttle};
+
+/// Settings of the console.
+#[derive(Debug)]
+pub struct ConsoleConfig {
+    /// The address people open (`public_url`): links printed and mailed
+    /// start with it, and an https one makes the cookies Secure.
+    pub public_url: String,
+    /// How long a session lasts after signing in.
+    pub session_hours: u32,
+    /// How long an invitation or a password reset link works.
+    pub link_hours: u32,
+    /// Failed sign-ins remembered: per email, per address, over a window.
+    pub throttle: Throttle,
+}
+
+impl ConsoleConfig {
+    /// The console at `public_url` (may be empty: links are then relative
+    /// to wherever the server is reached), with the default lifetimes and
+    /// limits: 12-hour sessions, 72-hour links, 5 failed sign-ins per
+    /// email and 20 per address in 15 minutes.
+    #[must_use]
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            session_hours: 12,
+            link_hours: 72,
+            throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20),
+        }
+    }
+
+    fn secure(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    fn session_ttl(&self) -> Duration {
+        Duration::from_secs(u64::from(self.session_hours) * 3600)
+    }
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        Self::new("")
+    }
+}
+
+/// Why a user or a link could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InviteError {
+    /// The input broke a rule (email, role, store).
+    #[error(transparent)]
+    Invalid(#[from] switchyard_domain::DomainError),
+    /// Making the secret failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Storage refused it (email taken, store not the account's).
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// Add a user to an account and make their single-use link to set a
+/// password. Returns the user and the link (shown or mailed once; only its
+/// hash is stored).
+pub async fn invite(
+    storage: &dyn Storage,
+    config: &ConsoleConfig,
+    account: &AccountId,
+    email: &str,
+    role: Role,
+    stores: Option<Vec<switchyard_domain::ids::StoreId>>,
+) -> Result<(User, String), InviteError> {
+    let email = switchyard_domain::user::normalise_email(email)?;
+    let user = storage
+        .create_user(NewUser {
+            account_id: account.clone(),
+            email,
+            role,
+            stores,
+        })
+        .await?;
+    let link = link_for(storage, config, account, &user.id, LinkPurpose::Invite).await?;
+    Ok((user, link))
+}
+
+/// A new single-use link for an existing user of the account.
+pub async fn link_for(
+    storage: &dyn Storage,
+    config: &ConsoleConfig,
+    account: &AccountId,
+    user: &UserId,
+    purpose: LinkPurpose,
+) -> Result<String, InviteError> {
+    let secret = auth::secret()?;
+    storage
+        .create_user_link(NewUserLink {
+            account_id: account.clone(),
+            user_id: user.clone(),
+            purpose,
+            hash: auth::digest(&secret),
+            expires_at: Utc::now() + chrono::Duration::hours(i64::from(config.link_hours)),
+        })
+        .await?;
+    Ok(format!(
+        "{}/console/set-password?link={secret}",
+        config.public_url
+    ))
+}
+
+/// The console's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(pages::overview))
+        .route(
+            "/console/sign-in",
+            get(pages::sign_in_form).post(pages::sign_in),
+        )
+        .route("/console/sign-out", post(pages::sign_out))
+        .route(
+            "/console/set-password",
+            get(pages::set_password_form).post(pages::set_password),
+        )
+        .route("/console/settings", get(pages::settings))
+        .route("/console/settings/tokens", post(pages::create_token))
+        .route(
+            "/console/settings/tokens/{id}/revoke",
+            post(pages::revoke_token),
+        )
+        .route("/console/assets/console.css", get(stylesheet))
+        .fallback(pages::not_found)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("assets/console.css"),
+    )
+        .into_response()
+}
+
+/// Headers every console answer carries: no script but our own, no
+/// framing, no sniffing, no referrer (links carry secrets), no caching of
+/// pages.
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    r
+}
+
+/// The signed-in user of a request, with the session's CSRF token. A
+/// request without a live session is sent to the sign-in page.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Who.
+    pub user: User,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    /// The hash of the session's secret.
+    hash: String,
+}
+
+/// Why a signed-in user's form was refused.
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    /// Its CSRF token is missing or not this session's.
+    Csrf,
+    /// Only an owner may do it.
+    NotOwner,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Csrf => pages::refused_form(),
+            Self::NotOwner => pages::forbidden("Only an owner manages API tokens and users."),
+        }
+    }
+}
+
+impl Session {
+    /// Refuse a form whose CSRF token is not this session's.
+    fn check(&self, submitted: &str) -> Result<(), Refusal> {
+        if auth::same(submitted, &self.csrf) {
+            Ok(())
+        } else {
+            Err(Refusal::Csrf)
+        }
+    }
+
+    /// Refuse what only an owner may do.
+    fn require_owner(&self) -> Result<(), Refusal> {
+        if self.user.role.manages_access() {
+            Ok(())
+        } else {
+            Err(Refusal::NotOwner)
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, s: &AppState) -> Result<Self, Response> {
+        let to_sign_in = || Redirect::to("/console/sign-in").into_response();
+        let Some(secret) = auth::cookie(&parts.headers, auth::SESSION_COOKIE) else {
+            return Err(to_sign_in());
+        };
+        let hash = auth::digest(secret);
+        match s.storage.find_session(&hash, Utc::now()).await {
+            Ok(Some(found)) => Ok(Self {
+                user: found.user,
+                csrf: auth::csrf_token(secret),
+                hash,
+            }),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => Err(pages::failed(&e)),
+        }
+    }
+}
+
+/// The address a request came from, for the sign-in throttle.
+fn peer(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+/// A redirect after a form (303: the browser follows with a GET).
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// The console's settings carried in the application state.
+pub(crate) fn config(s: &AppState) -> &Arc<ConsoleConfig> {
+    &s.console
+}

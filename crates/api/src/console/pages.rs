@@ -1,0 +1,603 @@
+//! The console's pages and forms.
+
+use axum::Form;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use maud::{DOCTYPE, Markup, html};
+use serde::Deserialize;
+use switchyard_domain::ids::{StoreId, TokenId};
+use switchyard_storage::{NewSession, PageRequest, StorageError, TokenRecord, User};
+
+use super::auth::{self, FORM_COOKIE, SESSION_COOKIE};
+use super::{Session, config, see_other};
+use crate::AppState;
+use crate::tokens;
+
+/// A page in the console's frame; `user` adds the navigation.
+fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Switchyard" }
+                link rel="stylesheet" href="/console/assets/console.css";
+            }
+            body {
+                header.top {
+                    a.brand href="/console" { "Switchyard" }
+                    @if let Some((user, csrf)) = user {
+                        nav {
+                            a href="/console" { "Overview" }
+                            a href="/console/settings" { "Settings" }
+                        }
+                        form.sign-out method="post" action="/console/sign-out" {
+                            input type="hidden" name="csrf" value=(csrf);
+                            span.who { (user.email) }
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { h1 { (title) } (body) }
+            }
+        }
+    }
+}
+
+fn html_response(status: StatusCode, markup: Markup) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
+    html_response(
+        status,
+        page(
+            title,
+            None,
+            html! { p.notice { (text) } p { a href="/console" { "Back to the console" } } },
+        ),
+    )
+}
+
+pub(super) async fn not_found() -> Response {
+    message_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
+}
+
+pub(super) fn refused_form() -> Response {
+    message_page(
+        StatusCode::FORBIDDEN,
+        "Form refused",
+        "This form was not sent from the console page it belongs to (its CSRF token is missing or wrong). Open the page again and resend it.",
+    )
+}
+
+pub(super) fn forbidden(text: &str) -> Response {
+    message_page(StatusCode::FORBIDDEN, "Not allowed", text)
+}
+
+pub(super) fn failed(e: &StorageError) -> Response {
+    match e {
+        StorageError::NotFound { .. } => {
+            message_page(StatusCode::NOT_FOUND, "Not found", "There is no such page.")
+        }
+        e => {
+            tracing::error!(error = %e, "console page failed");
+            message_page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Something failed",
+                "The page could not be made; the error has been logged. Try again in a moment.",
+            )
+        }
+    }
+}
+
+fn internal(e: &dyn std::error::Error) -> Response {
+    tracing::error!(error = %e, "console action failed");
+    message_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something failed",
+        "The action could not be done; the error has been logged.",
+    )
+}
+
+/// The address of the request (for the sign-in throttle).
+pub(super) struct Peer(String);
+
+impl FromRequestParts<AppState> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(super::peer(parts)))
+    }
+}
+
+// ---- Overview ----
+
+pub(super) async fn overview(State(s): State<AppState>, session: Session) -> Response {
+    let u = &session.user;
+    let stores = match s
+        .storage
+        .list_stores(&u.account_id, None, &PageRequest::first(100))
+        .await
+    {
+        Ok(p) => p.items,
+        Err(e) => return failed(&e),
+    };
+    let stores: Vec<_> = stores.into_iter().filter(|st| u.reaches(&st.id)).collect();
+    let account = match s.storage.get_account(&u.account_id).await {
+        Ok(a) => a,
+        Err(e) => return failed(&e),
+    };
+    html_response(
+        StatusCode::OK,
+        page(
+            "Overview",
+            Some((u, &session.csrf)),
+            html! {
+                p { "Account " strong { (account.name) } ", signed in as " (u.role.as_str()) "." }
+                h2 { "Stores" }
+                @if stores.is_empty() {
+                    p.empty { "No stores yet. Create one with the API (" code { "POST /v1/stores" } ")." }
+                } @else {
+                    table {
+                        thead { tr { th { "Store" } th { "Id" } th { "Created" } } }
+                        tbody {
+                            @for st in &stores {
+                                tr {
+                                    td { (st.name) }
+                                    td { code { (st.id) } }
+                                    td { (st.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            },
+        ),
+    )
+}
+
+// ---- Signing in and out ----
+
+fn sign_in_page(
+    status: StatusCode,
+    form_token: &str,
+    email: &str,
+    error: Option<&str>,
+) -> Response {
+    html_response(
+        status,
+        page(
+            "Sign in",
+            None,
+            html! {
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form.card method="post" action="/console/sign-in" {
+                    input type="hidden" name="form" value=(form_token);
+                    label { "Email" input type="email" name="email" value=(email) autocomplete="username" required autofocus; }
+                    label { "Password" input type="password" name="password" autocomplete="current-password" required; }
+                    button type="submit" { "Sign in" }
+                }
+            },
+        ),
+    )
+}
+
+/// The sign-in form, with a fresh double-submit token in a cookie.
+pub(super) async fn sign_in_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let token = match auth::cookie(&headers, FORM_COOKIE) {
+        Some(t) => t.to_owned(),
+        None => match auth::secret() {
+            Ok(t) => t,
+            Err(e) => return internal(&e),
+        },
+    };
+    with_cookie(
+        sign_in_page(StatusCode::OK, &token, "", None),
+        &auth::set_cookie(
+            FORM_COOKIE,
+            &token,
+            std::time::Duration::from_secs(3600),
+            config(&s).secure(),
+        ),
+    )
+}
+
+fn with_cookie(mut r: Response, cookie: &str) -> Response {
+    if let Ok(v) = cookie.parse() {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignIn {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    form: String,
+}
+
+pub(super) async fn sign_in(
+    State(s): State<AppState>,
+    Peer(address): Peer,
+    headers: HeaderMap,
+    Form(f): Form<SignIn>,
+) -> Response {
+    let Some(expected) = auth::cookie(&headers, FORM_COOKIE) else {
+        return refused_form();
+    };
+    if !auth::same(&f.form, expected) {
+        return refused_form();
+    }
+    let c = config(&s);
+    let email = f.email.trim().to_lowercase();
+    let now = std::time::Instant::now();
+    if let Some(wait) = c.throttle.wait(&email, &address, now) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            expected,
+            &email,
+            Some(&format!(
+                "Too many failed sign-ins. Try again in {minutes} minute(s)."
+            )),
+        );
+    }
+    let found = match s.storage.find_user_by_email(&email).await {
+        Ok(f) => f,
+        Err(e) => return failed(&e),
+    };
+    let hash = found.as_ref().and_then(|(_, h)| h.as_deref());
+    let ok = auth::verify_password(&f.password, hash);
+    let Some((user, _)) = found.filter(|_| ok) else {
+        c.throttle.failed(&email, &address, now);
+        tracing::info!(%address, "console sign-in refused");
+        return sign_in_page(
+            StatusCode::UNAUTHORIZED,
+            expected,
+            &email,
+            Some("Wrong email or password."),
+        );
+    };
+    c.throttle.succeeded(&email);
+    start_session(&s, &user, Some(address)).await
+}
+
+/// Begin a session for `user` and send them to the overview.
+async fn start_session(s: &AppState, user: &User, address: Option<String>) -> Response {
+    let c = config(s);
+    let secret = match auth::secret() {
+        Ok(t) => t,
+        Err(e) => return internal(&e),
+    };
+    let expires = Utc::now() + chrono::Duration::hours(i64::from(c.session_hours));
+    if let Err(e) = s
+        .storage
+        .create_session(NewSession {
+            user_id: user.id.clone(),
+            hash: auth::digest(&secret),
+            expires_at: expires,
+            address,
+        })
+        .await
+    {
+        return failed(&e);
+    }
+    tracing::info!(user = %user.id, "console session started");
+    let r = with_cookie(
+        see_other("/console"),
+        &auth::set_cookie(SESSION_COOKIE, &secret, c.session_ttl(), c.secure()),
+    );
+    // The sign-in form's token has done its work.
+    with_cookie(
+        r,
+        &auth::set_cookie(FORM_COOKIE, "", std::time::Duration::ZERO, c.secure()),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(super) async fn sign_out(
+    State(s): State<AppState>,
+    session: Session,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = session.check(&f.csrf) {
+        return r.into_response();
+    }
+    if let Err(e) = s.storage.end_session(&session.hash, Utc::now()).await {
+        return failed(&e);
+    }
+    with_cookie(
+        see_other("/console/sign-in"),
+        &auth::set_cookie(
+            SESSION_COOKIE,
+            "",
+            std::time::Duration::ZERO,
+            config(&s).secure(),
+        ),
+    )
+}
+
+// ---- Setting a password from a link ----
+
+#[derive(Debug, Deserialize)]
+pub(super) struct LinkQuery {
+    #[serde(default)]
+    link: String,
+}
+
+fn set_password_page(status: StatusCode, link: &str, error: Option<&str>) -> Response {
+    html_response(
+        status,
+        page(
+            "Set your password",
+            None,
+            html! {
+                @if let Some(e) = error { p.error role="alert" { (e) } }
+                form.card method="post" action="/console/set-password" {
+                    input type="hidden" name="link" value=(link);
+                    label { "New password (at least " (switchyard_domain::user::PASSWORD_MIN) " characters)"
+                        input type="password" name="password" autocomplete="new-password" required autofocus; }
+                    label { "The same again" input type="password" name="confirm" autocomplete="new-password" required; }
+                    button type="submit" { "Set password and sign in" }
+                }
+            },
+        ),
+    )
+}
+
+pub(super) async fn set_password_form(Query(q): Query<LinkQuery>) -> Response {
+    if q.link.is_empty() {
+        return message_page(
+            StatusCode::BAD_REQUEST,
+            "Link incomplete",
+            "This page is opened from the link you were sent; the link's secret is missing. Copy the whole link.",
+        );
+    }
+    set_password_page(StatusCode::OK, &q.link, None)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SetPassword {
+    #[serde(default)]
+    link: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub(super) async fn set_password(
+    State(s): State<AppState>,
+    Peer(address): Peer,
+    Form(f): Form<SetPassword>,
+) -> Response {
+    // The link's secret is this form's proof: nobody else has it.
+    if let Err(e) = switchyard_domain::user::check_new_password(&f.password) {
+        return set_password_page(StatusCode::UNPROCESSABLE_ENTITY, &f.link, Some(&e.message));
+    }
+    if f.password != f.confirm {
+        return set_password_page(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &f.link,
+            Some("The two passwords differ."),
+        );
+    }
+    let hash = match auth::hash_password(&f.password) {
+        Ok(h) => h,
+        Err(e) => return internal(&e),
+    };
+    match s
+        .storage
+        .redeem_user_link(&auth::digest(&f.link), &hash, Utc::now())
+        .await
+    {
+        Ok(user) => start_session(&s, &user, Some(address)).await,
+        Err(StorageError::NotFound { .. }) => message_page(
+            StatusCode::GONE,
+            "Link used or expired",
+            "This link has been used or has expired. Ask an owner of your account for a new one.",
+        ),
+        Err(e) => failed(&e),
+    }
+}
+
+// ---- Settings: API tokens ----
+
+fn token_rows(tokens: &[TokenRecord], csrf: &str) -> Markup {
+    html! {
+        table.tokens {
+            thead { tr { th { "Name" } th { "Token" } th { "Store" } th { "Created" } th { "Last used" } th {} } }
+            tbody {
+                @for t in tokens {
+                    tr data-token=(t.id) {
+                        td { (t.name) }
+                        td { code { (t.prefix) "…" } }
+                        td { @if let Some(st) = &t.store_id { code { (st) } } @else { "every store" } }
+                        td { (t.created_at.format("%Y-%m-%d %H:%M")) }
+                        td { @if let Some(at) = t.last_used_at { (at.format("%Y-%m-%d %H:%M")) } @else { "never" } }
+                        td {
+                            @if t.revoked_at.is_some() { span.muted { "revoked" } }
+                            @else {
+                                form method="post" action={ "/console/settings/tokens/" (t.id) "/revoke" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn settings_page(
+    s: &AppState,
+    session: &Session,
+    status: StatusCode,
+    created: Option<(&str, &TokenRecord)>,
+    error: Option<&str>,
+) -> Response {
+    let u = &session.user;
+    let mut body = html! {
+        h2 { "Profile" }
+        p { (u.email) " · " (u.role.as_str())
+            @if let Some(stores) = &u.stores { " · limited to " (stores.len()) " store(s)" } }
+    };
+    if u.role.manages_access() {
+        let tokens = match s
+            .storage
+            .list_tokens(&u.account_id, &PageRequest::first(100))
+            .await
+        {
+            Ok(p) => p.items,
+            Err(e) => return failed(&e),
+        };
+        let stores = match s
+            .storage
+            .list_stores(&u.account_id, None, &PageRequest::first(100))
+            .await
+        {
+            Ok(p) => p.items,
+            Err(e) => return failed(&e),
+        };
+        body = html! {
+            (body)
+            h2 { "API tokens" }
+            @if let Some((secret, rec)) = created {
+                div.created role="status" {
+                    p { "Token " strong { (rec.name) } " created. Copy it now: it is shown only this once." }
+                    input.secret type="text" readonly value=(secret) aria-label="New API token";
+                }
+            }
+            @if let Some(e) = error { p.error role="alert" { (e) } }
+            @if tokens.is_empty() { p.empty { "No API tokens yet." } } @else { (token_rows(&tokens, &session.csrf)) }
+            form.card method="post" action="/console/settings/tokens" {
+                input type="hidden" name="csrf" value=(session.csrf);
+                label { "Name" input type="text" name="name" maxlength="100" required placeholder="e.g. ERP connector"; }
+                label { "Reaches"
+                    select name="store" {
+                        option value="" { "every store" }
+                        @for st in &stores { option value=(st.id) { (st.name) } }
+                    }
+                }
+                button type="submit" { "Create token" }
+            }
+        };
+    }
+    html_response(status, page("Settings", Some((u, &session.csrf)), body))
+}
+
+pub(super) async fn settings(State(s): State<AppState>, session: Session) -> Response {
+    settings_page(&s, &session, StatusCode::OK, None, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewTokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    store: String,
+}
+
+pub(super) async fn create_token(
+    State(s): State<AppState>,
+    session: Session,
+    Form(f): Form<NewTokenForm>,
+) -> Response {
+    if let Err(r) = session
+        .check(&f.csrf)
+        .and_then(|()| session.require_owner())
+    {
+        return r.into_response();
+    }
+    let name = f.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        let msg = "A token needs a name of 1 to 100 characters.";
+        return settings_page(
+            &s,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            Some(msg),
+        )
+        .await;
+    }
+    let store = if f.store.is_empty() {
+        None
+    } else {
+        match StoreId::parse(&f.store) {
+            Ok(id) => Some(id),
+            Err(_) => return not_found().await,
+        }
+    };
+    match tokens::issue(
+        s.storage.as_ref(),
+        session.user.account_id.clone(),
+        tokens::Scope {
+            store,
+            plugin: None,
+        },
+        name.to_owned(),
+    )
+    .await
+    {
+        Ok((secret, rec)) => {
+            tracing::info!(user = %session.user.id, token = %rec.id, "API token created in the console");
+            settings_page(
+                &s,
+                &session,
+                StatusCode::CREATED,
+                Some((&secret, &rec)),
+                None,
+            )
+            .await
+        }
+        Err(tokens::IssueError::Storage(e)) => failed(&e),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn revoke_token(
+    State(s): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = session
+        .check(&f.csrf)
+        .and_then(|()| session.require_owner())
+    {
+        return r.into_response();
+    }
+    let Ok(id) = TokenId::parse(&id) else {
+        return not_found().await;
+    };
+    match s.storage.revoke_token(&session.user.account_id, &id).await {
+        Ok(rec) => {
+            tracing::info!(user = %session.user.id, token = %rec.id, "API token revoked in the console");
+            see_other("/console/settings")
+        }
+        Err(e) => failed(&e),
+    }
+}

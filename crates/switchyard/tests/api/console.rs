@@ -1,0 +1,488 @@
+//! The console over real HTTP: links, sign-in, sessions, CSRF, tokens,
+//! and the headers every page carries. (The browser tests drive the same
+//! pages in Chromium.)
+
+use std::collections::HashMap;
+
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use serde_json::json;
+use switchyard_api::console::{ConsoleConfig, invite};
+use switchyard_domain::user::Role;
+use switchyard_testkit::{TestApp, spawn_api_only};
+
+/// A browser without JavaScript: keeps cookies, follows no redirect.
+struct Browser {
+    base: String,
+    client: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    /// The value of the first hidden input named `name`.
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let at = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.body));
+        let rest = &self.body[at + marker.len()..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    fn location(&self) -> &str {
+        self.headers.get(LOCATION).unwrap().to_str().unwrap()
+    }
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            base: app.address.clone(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn keep(&mut self, headers: &HeaderMap) {
+        for c in headers.get_all(SET_COOKIE) {
+            let c = c.to_str().unwrap();
+            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if v.is_empty() || attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+        let r = req
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let headers = r.headers().clone();
+        self.keep(&headers);
+        Page {
+            status,
+            headers,
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let req = self.client.get(format!("{}{path}", self.base));
+        self.send(req).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.client.post(format!("{}{path}", self.base)).form(form);
+        self.send(req).await
+    }
+}
+
+/// A user of `account` and their set-password link (path and query).
+async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
+    let acc = app.storage.ensure_account(account).await.unwrap();
+    let config = ConsoleConfig::new(&app.address);
+    let (_, link) = invite(app.storage.as_ref(), &config, &acc.id, email, role, None)
+        .await
+        .unwrap();
+    link.strip_prefix(&app.address).unwrap().to_owned()
+}
+
+/// Set a password from the link; the browser is then signed in.
+async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
+    let form = b.get(link).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let secret = form.hidden("link");
+    b.post(
+        "/console/set-password",
+        &[
+            ("link", &secret),
+            ("password", password),
+            ("confirm", password),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_first_owner_signs_in_from_the_link_once() {
+    let app = spawn_api_only().await;
+    let link = invited(&app, "acme", "Owner@Example.com", Role::Owner).await;
+    assert!(link.starts_with("/console/set-password?link="));
+    let mut b = Browser::new(&app);
+
+    // Not signed in: the console sends to the sign-in page.
+    let home = b.get("/console").await;
+    assert_eq!(home.status, StatusCode::SEE_OTHER);
+    assert_eq!(home.location(), "/console/sign-in");
+
+    // Rules first: too short, then two that differ.
+    let form = b.get(&link).await;
+    let secret = form.hidden("link");
+    let short = b
+        .post(
+            "/console/set-password",
+            &[
+                ("link", &secret),
+                ("password", "short"),
+                ("confirm", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        short.body.contains("at least 10 characters"),
+        "{}",
+        short.body
+    );
+    let differ = b
+        .post(
+            "/console/set-password",
+            &[
+                ("link", &secret),
+                ("password", "long enough one"),
+                ("confirm", "long enough two"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(differ.body.contains("differ"));
+
+    let done = set_password(&mut b, &link, "a long password").await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(done.location(), "/console");
+    let cookie = done
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("sy_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on loopback: {cookie}"
+    );
+
+    let home = b.get("/console").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("owner@example.com"));
+    assert!(home.body.contains("acme"));
+
+    // The link worked once.
+    let mut other = Browser::new(&app);
+    let again = set_password(&mut other, &link, "another long password").await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert!(again.body.contains("used or has expired"));
+    assert!(!other.cookies.contains_key("sy_session"));
+
+    // Every page carries the headers.
+    let csp = home
+        .headers
+        .get("content-security-policy")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    assert!(!home.body.contains("<script>") && !home.body.contains("style="));
+    assert_eq!(home.headers.get("x-frame-options").unwrap(), "DENY");
+    assert_eq!(home.headers.get("cache-control").unwrap(), "no-store");
+    assert_eq!(
+        b.get("/console/assets/console.css").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_refused_and_repeated_failures_are_held() {
+    let app = spawn_api_only().await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    set_password(&mut Browser::new(&app), &link, "the right password").await;
+
+    let mut b = Browser::new(&app);
+    let form = b.get("/console/sign-in").await;
+    assert_eq!(form.status, StatusCode::OK);
+    let token = form.hidden("form");
+    assert_eq!(b.cookies.get("sy_form"), Some(&token));
+
+    // Without the form's token (a cross-site post): refused.
+    let forged = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "the right password"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+
+    let wrong = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "wrong"),
+                ("form", &token),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Wrong email or password."));
+    // An unknown email reads the same.
+    let unknown = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "nobody@example.com"),
+                ("password", "wrong"),
+                ("form", &token),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    assert!(unknown.body.contains("Wrong email or password."));
+
+    let right = b
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", " ANN@example.com "),
+                ("password", "the right password"),
+                ("form", &token),
+            ],
+        )
+        .await;
+    assert_eq!(right.status, StatusCode::SEE_OTHER);
+    assert!(b.cookies.contains_key("sy_session"));
+
+    // Five failures for one email hold it, even with the right password.
+    let mut c = Browser::new(&app);
+    let token = c.get("/console/sign-in").await.hidden("form");
+    for _ in 0..5 {
+        let r = c
+            .post(
+                "/console/sign-in",
+                &[
+                    ("email", "ann@example.com"),
+                    ("password", "nope"),
+                    ("form", &token),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    }
+    let held = c
+        .post(
+            "/console/sign-in",
+            &[
+                ("email", "ann@example.com"),
+                ("password", "the right password"),
+                ("form", &token),
+            ],
+        )
+        .await;
+    assert_eq!(held.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(held.body.contains("Too many failed sign-ins"));
+}
+
+#[tokio::test]
+async fn tokens_are_made_and_revoked_with_the_sessions_csrf_token() {
+    let app = spawn_api_only().await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+
+    let settings = b.get("/console/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(settings.body.contains("No API tokens yet."));
+    let csrf = settings.hidden("csrf");
+
+    // A form without the session's token is refused and changes nothing.
+    let forged = b
+        .post("/console/settings/tokens", &[("name", "forged")])
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let wrong = b
+        .post(
+            "/console/settings/tokens",
+            &[("name", "forged"), ("csrf", "x")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let empty = b
+        .post(
+            "/console/settings/tokens",
+            &[("name", " "), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let made = b
+        .post(
+            "/console/settings/tokens",
+            &[("name", "ERP <sync>"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert!(made.body.contains("ERP &lt;sync&gt;"), "names are escaped");
+    let marker = "value=\"sy_";
+    let at = made.body.find(marker).expect("the secret, shown once") + "value=\"".len();
+    let secret = made.body[at..at + made.body[at..].find('"').unwrap()].to_owned();
+
+    // The token works on the API; shown once, it is not on the next page.
+    let api = |token: String| {
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/stores", app.address);
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(api(secret.clone()).await, StatusCode::OK);
+    let listed = b.get("/console/settings").await;
+    assert!(!listed.body.contains(&secret));
+    let id_at = listed.body.find("data-token=\"").unwrap() + "data-token=\"".len();
+    let id = &listed.body[id_at..id_at + listed.body[id_at..].find('"').unwrap()];
+
+    // Another account's owner cannot revoke it.
+    let other_link = invited(&app, "globex", "gus@example.com", Role::Owner).await;
+    let mut g = Browser::new(&app);
+    set_password(&mut g, &other_link, "gus password!").await;
+    let g_csrf = g.get("/console/settings").await.hidden("csrf");
+    let cross = g
+        .post(
+            &format!("/console/settings/tokens/{id}/revoke"),
+            &[("csrf", &g_csrf)],
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::NOT_FOUND);
+    assert!(!g.get("/console/settings").await.body.contains(id));
+    assert_eq!(api(secret.clone()).await, StatusCode::OK);
+
+    let revoked = b
+        .post(
+            &format!("/console/settings/tokens/{id}/revoke"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::SEE_OTHER);
+    assert_eq!(api(secret.clone()).await, StatusCode::UNAUTHORIZED);
+    assert!(b.get("/console/settings").await.body.contains("revoked"));
+
+    // Signing out ends the session on the server, not just the cookie.
+    let session = b.cookies.get("sy_session").unwrap().clone();
+    let out = b.post("/console/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    let mut replay = Browser::new(&app);
+    replay.cookies.insert("sy_session".into(), session);
+    assert_eq!(replay.get("/console").await.status, StatusCode::SEE_OTHER);
+
+    // Nothing secret is stored as it was typed or sent.
+    for bytes in app.stored_bytes().await {
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in ["the right password", &csrf, &secret] {
+            assert!(!text.contains(secret), "{secret} is stored");
+        }
+    }
+}
+
+#[tokio::test]
+async fn staff_see_their_profile_but_not_tokens() {
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let store = app
+        .post(&owner, "/v1/stores", &json!({ "name": "Shop" }))
+        .await;
+    assert_eq!(store.status, StatusCode::CREATED);
+    let link = invited(&app, "acme", "sam@example.com", Role::Staff).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "staff password").await;
+    let settings = b.get("/console/settings").await;
+    assert_eq!(settings.status, StatusCode::OK);
+    assert!(settings.body.contains("staff"));
+    assert!(!settings.body.contains("API tokens"));
+    let csrf = settings.hidden("csrf");
+    let made = b
+        .post(
+            "/console/settings/tokens",
+            &[("name", "x"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::FORBIDDEN);
+    assert!(b.get("/console").await.body.contains("Shop"));
+}
+
+#[test]
+fn the_cli_makes_a_user_and_prints_their_link_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["user", "create", "--account", "acme"])
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, link, said) = run(&["--email", "Owner@Acme.test"]);
+    assert!(ok, "{said}");
+    assert!(said.contains("owner user owner@acme.test"), "{said}");
+    let link = link.trim();
+    assert!(
+        link.starts_with("http://127.0.0.1:8080/console/set-password?link=") && link.len() > 60,
+        "{link}"
+    );
+    let (ok, _, said) = run(&["--email", "owner@acme.test", "--role", "staff"]);
+    assert!(!ok);
+    assert!(
+        said.contains("a user with the email owner@acme.test exists"),
+        "{said}"
+    );
+    let (ok, _, said) = run(&["--email", "x@acme.test", "--role", "admin"]);
+    assert!(!ok);
+    assert!(said.contains("invalid --role"), "{said}");
+    let (ok, _, said) = run(&["--email", "not-an-email"]);
+    assert!(!ok);
+    assert!(said.contains("email has no @"), "{said}");
+}

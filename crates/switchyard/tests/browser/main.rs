@@ -1,0 +1,147 @@
+//! The console in a real browser: headless Chromium driven over WebDriver
+//! (chromedriver, from Debian's `chromium` and `chromium-driver`, which
+//! `scripts/test` installs), against the real server on a random port.
+//!
+//! With `SWITCHYARD_SCREENSHOTS=DIR` set, each test saves a PNG of every
+//! page it reaches there.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed step should stop the test loudly"
+)]
+
+mod console;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// A chromedriver on a free loopback port and one headless Chromium
+/// session; both end when this is dropped.
+#[derive(Debug)]
+pub struct Browser {
+    pub client: Client,
+    driver: std::process::Child,
+    shots: Option<(std::path::PathBuf, String)>,
+    count: usize,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Browser {
+    /// Start chromedriver and a 1280×900 headless window. `name` prefixes
+    /// the screenshots.
+    pub async fn start(name: &str) -> Self {
+        let port = free_port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver runs (Debian: apt-get install chromium chromium-driver; scripts/test installs them)");
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--window-size=1280,900", "--no-first-run", "--disable-extensions"]
+            }
+        });
+        let caps = caps.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector)
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => {
+                    let shots = std::env::var_os("SWITCHYARD_SCREENSHOTS")
+                        .map(|d| (std::path::PathBuf::from(d), name.to_owned()));
+                    if let Some((dir, _)) = &shots {
+                        std::fs::create_dir_all(dir).unwrap();
+                    }
+                    return Self {
+                        client,
+                        driver,
+                        shots,
+                        count: 0,
+                    };
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session within 10 s: {last:?}");
+    }
+
+    /// Save a screenshot of the page as it is now (when asked to).
+    pub async fn shot(&mut self, what: &str) {
+        if let Some((dir, name)) = &self.shots {
+            self.count += 1;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(
+                dir.join(format!("{name}-{:02}-{what}.png", self.count)),
+                png,
+            )
+            .unwrap();
+        }
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    pub async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// End the browser session (the driver ends on drop).
+    pub async fn close(self) {
+        let _ = self.client.clone().close().await;
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
