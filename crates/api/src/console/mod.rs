@@ -11,6 +11,7 @@
 
 pub mod auth;
 mod pages;
+mod stores;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,6 +150,10 @@ pub fn router() -> Router<AppState> {
             "/console/set-password",
             get(pages::set_password_form).post(pages::set_password),
         )
+        .route("/console/stores", post(stores::create))
+        .route("/console/stores/{id}", get(stores::show))
+        .route("/console/stores/{id}/rename", post(stores::rename))
+        .route("/console/stores/{id}/delete", post(stores::delete))
         .route("/console/settings", get(pages::settings))
         .route("/console/settings/tokens", post(pages::create_token))
         .route(
@@ -217,6 +222,8 @@ enum Refusal {
     Csrf,
     /// Only an owner may do it.
     NotOwner,
+    /// Only a user who reaches every store may do it.
+    Limited,
 }
 
 impl IntoResponse for Refusal {
@@ -224,6 +231,9 @@ impl IntoResponse for Refusal {
         match self {
             Self::Csrf => pages::refused_form(),
             Self::NotOwner => pages::forbidden("Only an owner manages API tokens and users."),
+            Self::Limited => pages::forbidden(
+                "You are limited to some stores: creating and deleting stores is for users who reach every store.",
+            ),
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::tokens;
 
 /// A page in the console's frame; `user` adds the navigation.
-fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Markup {
+pub(super) fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -48,7 +48,7 @@ fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Markup {
     }
 }
 
-fn html_response(status: StatusCode, markup: Markup) -> Response {
+pub(super) fn html_response(status: StatusCode, markup: Markup) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -123,6 +123,16 @@ impl FromRequestParts<AppState> for Peer {
 // ---- Overview ----
 
 pub(super) async fn overview(State(s): State<AppState>, session: Session) -> Response {
+    overview_with(&s, &session, StatusCode::OK, None).await
+}
+
+/// The overview, with an error from its store form.
+pub(super) async fn overview_with(
+    s: &AppState,
+    session: &Session,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
     let u = &session.user;
     let stores = match s
         .storage
@@ -138,27 +148,35 @@ pub(super) async fn overview(State(s): State<AppState>, session: Session) -> Res
         Err(e) => return failed(&e),
     };
     html_response(
-        StatusCode::OK,
+        status,
         page(
             "Overview",
             Some((u, &session.csrf)),
             html! {
                 p { "Account " strong { (account.name) } ", signed in as " (u.role.as_str()) "." }
                 h2 { "Stores" }
+                @if let Some(e) = error { p.error role="alert" { (e) } }
                 @if stores.is_empty() {
-                    p.empty { "No stores yet. Create one with the API (" code { "POST /v1/stores" } ")." }
+                    p.empty { "No stores yet." }
                 } @else {
-                    table {
+                    table.stores {
                         thead { tr { th { "Store" } th { "Id" } th { "Created" } } }
                         tbody {
                             @for st in &stores {
                                 tr {
-                                    td { (st.name) }
+                                    td { a href={ "/console/stores/" (st.id) } { (st.name) } }
                                     td { code { (st.id) } }
                                     td { (st.created_at.format("%Y-%m-%d %H:%M UTC")) }
                                 }
                             }
                         }
+                    }
+                }
+                @if u.stores.is_none() {
+                    form.card method="post" action="/console/stores" {
+                        input type="hidden" name="csrf" value=(session.csrf);
+                        label { "New store" input type="text" name="name" maxlength="200" required placeholder="e.g. Acme EU"; }
+                        button type="submit" { "Create store" }
                     }
                 }
             },

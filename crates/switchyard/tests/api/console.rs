@@ -103,9 +103,25 @@ impl Browser {
 
 /// A user of `account` and their set-password link (path and query).
 async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
+    invited_to(app, account, email, role, None).await
+}
+
+/// [`invited`], limited to `stores`.
+async fn invited_to(
+    app: &TestApp,
+    account: &str,
+    email: &str,
+    role: Role,
+    stores: Option<Vec<&str>>,
+) -> String {
     let acc = app.storage.ensure_account(account).await.unwrap();
     let config = ConsoleConfig::new(&app.address);
-    let (_, link) = invite(app.storage.as_ref(), &config, &acc.id, email, role, None)
+    let stores = stores.map(|s| {
+        s.iter()
+            .map(|id| switchyard_domain::ids::StoreId::parse(id).unwrap())
+            .collect()
+    });
+    let (_, link) = invite(app.storage.as_ref(), &config, &acc.id, email, role, stores)
         .await
         .unwrap();
     link.strip_prefix(&app.address).unwrap().to_owned()
@@ -485,4 +501,126 @@ fn the_cli_makes_a_user_and_prints_their_link_once() {
     let (ok, _, said) = run(&["--email", "not-an-email"]);
     assert!(!ok);
     assert!(said.contains("email has no @"), "{said}");
+}
+
+#[tokio::test]
+async fn stores_are_made_renamed_and_deleted_and_staff_reach_only_their_own() {
+    let app = spawn_api_only().await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+    let home = b.get("/console").await;
+    assert!(home.body.contains("No stores yet."));
+    let csrf = home.hidden("csrf");
+
+    let blank = b
+        .post("/console/stores", &[("name", "  "), ("csrf", &csrf)])
+        .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        blank.body.contains("name must not be blank"),
+        "{}",
+        blank.body
+    );
+    assert_eq!(
+        b.post("/console/stores", &[("name", "EU")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let made = b
+        .post("/console/stores", &[("name", "Acme EU"), ("csrf", &csrf)])
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    let eu_path = made.location().to_owned();
+    let eu = eu_path.strip_prefix("/console/stores/").unwrap().to_owned();
+    let page = b.get(&eu_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Acme EU") && page.body.contains("No channels yet."));
+    let us = b
+        .post("/console/stores", &[("name", "Acme US"), ("csrf", &csrf)])
+        .await;
+    let us = us
+        .location()
+        .strip_prefix("/console/stores/")
+        .unwrap()
+        .to_owned();
+
+    let renamed = b
+        .post(
+            &format!("/console/stores/{eu}/rename"),
+            &[("name", "Acme Europe"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER);
+    assert!(b.get(&eu_path).await.body.contains("Acme Europe"));
+
+    // Staff limited to Europe: the US store is not there for them.
+    let staff = invited_to(
+        &app,
+        "acme",
+        "sam@example.com",
+        Role::Staff,
+        Some(vec![&eu]),
+    )
+    .await;
+    let mut sam = Browser::new(&app);
+    set_password(&mut sam, &staff, "staff password").await;
+    let home = sam.get("/console").await;
+    assert!(home.body.contains("Acme Europe") && !home.body.contains("Acme US"));
+    assert!(!home.body.contains("Create store"));
+    assert_eq!(sam.get(&eu_path).await.status, StatusCode::OK);
+    assert_eq!(
+        sam.get(&format!("/console/stores/{us}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let sam_csrf = home.hidden("csrf");
+    let r = sam
+        .post(
+            &format!("/console/stores/{us}/rename"),
+            &[("name", "mine"), ("csrf", &sam_csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = sam
+        .post("/console/stores", &[("name", "more"), ("csrf", &sam_csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = sam
+        .post(
+            &format!("/console/stores/{eu}/delete"),
+            &[("csrf", &sam_csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Another account's owner: every store id of acme is not found.
+    let other = invited(&app, "globex", "gus@example.com", Role::Owner).await;
+    let mut gus = Browser::new(&app);
+    set_password(&mut gus, &other, "gus password!").await;
+    let gus_csrf = gus.get("/console").await.hidden("csrf");
+    for path in [
+        format!("/console/stores/{eu}"),
+        format!("/console/stores/{us}"),
+    ] {
+        assert_eq!(gus.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    for action in ["rename", "delete"] {
+        let r = gus
+            .post(
+                &format!("/console/stores/{eu}/{action}"),
+                &[("name", "x"), ("csrf", &gus_csrf)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}");
+    }
+    assert_eq!(
+        gus.get("/console/stores/not-an-id").await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    let deleted = b
+        .post(&format!("/console/stores/{us}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(!b.get("/console").await.body.contains("Acme US"));
+    assert!(b.get("/console").await.body.contains("Acme Europe"));
 }

@@ -148,3 +148,57 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
     assert!(tokens.items.is_empty(), "nothing was made");
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_staff_user_limited_to_one_store_cannot_open_another() {
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let eu = app
+        .post(
+            &owner,
+            "/v1/stores",
+            &serde_json::json!({ "name": "Acme EU" }),
+        )
+        .await;
+    let us = app
+        .post(
+            &owner,
+            "/v1/stores",
+            &serde_json::json!({ "name": "Acme US" }),
+        )
+        .await;
+    let (eu, us) = (
+        eu.body["id"].as_str().unwrap(),
+        us.body["id"].as_str().unwrap(),
+    );
+    let acc = app.storage.ensure_account("acme").await.unwrap();
+    let (_, link) = invite(
+        app.storage.as_ref(),
+        &ConsoleConfig::new(&app.address),
+        &acc.id,
+        "sam@acme.test",
+        Role::Staff,
+        Some(vec![switchyard_domain::ids::StoreId::parse(eu).unwrap()]),
+    )
+    .await
+    .unwrap();
+    let mut b = Browser::start("staff").await;
+    set_password(&mut b, &link, "staff password").await;
+    let overview = b.text("main").await;
+    assert!(
+        overview.contains("Acme EU") && !overview.contains("Acme US"),
+        "{overview}"
+    );
+    b.shot("overview").await;
+
+    b.click("table.stores a").await;
+    assert_eq!(b.path().await, format!("/console/stores/{eu}"));
+    assert!(b.text("h1").await.contains("Acme EU"));
+    b.shot("store").await;
+
+    b.goto(&format!("{}/console/stores/{us}", app.address))
+        .await;
+    assert_eq!(b.text("h1").await, "Not found");
+    b.shot("other-store").await;
+    b.close().await;
+}
