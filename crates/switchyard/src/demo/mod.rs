@@ -571,6 +571,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     let auth = "-H \"Authorization: Bearer $TOKEN\"";
     println!("\nNext steps");
     if opts.keep_running {
+        let link = console_link(storage.as_ref(), addr).await?;
+        println!("  Open the console: {link}");
+        println!(
+            "    (a single-use link: it sets the password of {DEMO_OWNER}, the demo account's owner, and signs in)"
+        );
         println!(
             "  The API, the shops, the 3PL and the receiver stay up until Ctrl-C. In another terminal:"
         );
@@ -612,6 +617,29 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         bail!("the channels did not converge on the expected stock");
     }
     toured.map(|_| ())
+}
+
+/// The demo account's owner, who signs in to the console.
+const DEMO_OWNER: &str = "owner@demo.switchyard.test";
+
+/// The demo account's owner and their link to set a password and sign in.
+async fn console_link(
+    storage: &dyn switchyard_storage::Storage,
+    addr: std::net::SocketAddr,
+) -> anyhow::Result<String> {
+    let account = storage.ensure_account("demo").await?;
+    let console = switchyard_api::console::ConsoleConfig::new(&format!("http://{addr}"));
+    let (_, link) = switchyard_api::console::invite(
+        storage,
+        &console,
+        &account.id,
+        DEMO_OWNER,
+        switchyard_domain::user::Role::Owner,
+        None,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot make the console's owner: {e}"))?;
+    Ok(link)
 }
 
 /// Milliseconds from `start` until every simulator shows `want` (asked

@@ -120,3 +120,108 @@ fn the_demo_shows_the_whole_loop_from_any_directory() {
     assert!(text.contains("Next steps"), "{text}");
     assert!(text.contains("/stock/SKU-00003/explain"), "{text}");
 }
+
+/// `demo --keep-running` prints a console link that signs the demo
+/// account's owner in, and the console shows the demo's store and
+/// channels.
+#[tokio::test]
+async fn the_kept_demo_leads_to_the_console() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["demo", "--keep-running", "--orders", "4", "--pace-ms", "0"])
+        .args(["--port", &port.to_string()])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // Stopped however the test ends.
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _child = Kill(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(link) = line.trim().strip_prefix("Open the console: ") {
+                let _ = tx.send(link.to_owned());
+            }
+        }
+    });
+    let link = rx.recv_timeout(std::time::Duration::from_secs(240));
+    {
+        let link = link.expect("the kept demo prints a console link");
+        assert!(
+            link.starts_with(&format!(
+                "http://127.0.0.1:{port}/console/set-password?link="
+            )),
+            "{link}"
+        );
+        let secret = link.rsplit('=').next().unwrap().to_owned();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let done = client
+            .post(format!("{base}/console/set-password"))
+            .form(&[
+                ("link", secret.as_str()),
+                ("password", "demo password"),
+                ("confirm", "demo password"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), 303);
+        let cookie = done
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .find(|c| c.starts_with("sy_session="))
+            .expect("signed in");
+        let home = client
+            .get(format!("{base}/console"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            home.contains("Demo store") && home.contains("owner@demo.switchyard.test"),
+            "{home}"
+        );
+        let at = home.find("/console/stores/").unwrap();
+        let path = &home[at..at + home[at..].find('"').unwrap()];
+        let store = client
+            .get(format!("{base}{path}"))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            store.contains("Shopify") && store.contains("WooCommerce"),
+            "{store}"
+        );
+    }
+}
