@@ -161,7 +161,8 @@ pub fn router() -> Router<AppState> {
             post(pages::revoke_token),
         )
         .route("/console/assets/console.css", get(stylesheet))
-        .fallback(pages::not_found)
+        // The console's own 404 page (the API's is JSON).
+        .route("/console/{*rest}", get(pages::not_found))
         .layer(axum::middleware::map_response(security_headers))
 }
 
