@@ -112,9 +112,9 @@ pub async fn create_user(
     } else {
         config.public_url.clone()
     };
-    let console = switchyard_api::console::ConsoleConfig::new(&base);
+    let links = switchyard_api::console::Links::new(&base);
     let stores = (!stores.is_empty()).then_some(stores);
-    switchyard_api::console::invite(storage, &console, &acc.id, email, role, stores)
+    switchyard_api::console::invite(storage, &links, &acc.id, email, role, stores)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))
 }

@@ -11,6 +11,7 @@
 
 pub mod auth;
 mod pages;
+mod settings;
 mod stores;
 
 use std::sync::Arc;
@@ -68,6 +69,46 @@ impl ConsoleConfig {
     }
 }
 
+impl ConsoleConfig {
+    /// How links are made for a request: from `public_url`, or else from
+    /// the address the request was sent to (its `Host`).
+    #[must_use]
+    pub fn links(&self, headers: &axum::http::HeaderMap) -> Links {
+        let base = if self.public_url.is_empty() {
+            headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map_or_else(String::new, |h| format!("http://{h}"))
+        } else {
+            self.public_url.clone()
+        };
+        Links {
+            base,
+            hours: self.link_hours,
+        }
+    }
+}
+
+/// How single-use links are made: where they point and how long they work.
+#[derive(Debug, Clone)]
+pub struct Links {
+    /// The console's address, without a trailing slash.
+    pub base: String,
+    /// Hours a link works.
+    pub hours: u32,
+}
+
+impl Links {
+    /// Links to the console at `base`, working for 72 hours.
+    #[must_use]
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            hours: 72,
+        }
+    }
+}
+
 impl Default for ConsoleConfig {
     fn default() -> Self {
         Self::new("")
@@ -93,7 +134,7 @@ pub enum InviteError {
 /// hash is stored).
 pub async fn invite(
     storage: &dyn Storage,
-    config: &ConsoleConfig,
+    links: &Links,
     account: &AccountId,
     email: &str,
     role: Role,
@@ -108,14 +149,14 @@ pub async fn invite(
             stores,
         })
         .await?;
-    let link = link_for(storage, config, account, &user.id, LinkPurpose::Invite).await?;
+    let link = link_for(storage, links, account, &user.id, LinkPurpose::Invite).await?;
     Ok((user, link))
 }
 
 /// A new single-use link for an existing user of the account.
 pub async fn link_for(
     storage: &dyn Storage,
-    config: &ConsoleConfig,
+    links: &Links,
     account: &AccountId,
     user: &UserId,
     purpose: LinkPurpose,
@@ -127,13 +168,10 @@ pub async fn link_for(
             user_id: user.clone(),
             purpose,
             hash: auth::digest(&secret),
-            expires_at: Utc::now() + chrono::Duration::hours(i64::from(config.link_hours)),
+            expires_at: Utc::now() + chrono::Duration::hours(i64::from(links.hours)),
         })
         .await?;
-    Ok(format!(
-        "{}/console/set-password?link={secret}",
-        config.public_url
-    ))
+    Ok(format!("{}/console/set-password?link={secret}", links.base))
 }
 
 /// The console's routes.
@@ -154,11 +192,16 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}", get(stores::show))
         .route("/console/stores/{id}/rename", post(stores::rename))
         .route("/console/stores/{id}/delete", post(stores::delete))
-        .route("/console/settings", get(pages::settings))
-        .route("/console/settings/tokens", post(pages::create_token))
+        .route("/console/settings", get(settings::settings))
+        .route("/console/settings/tokens", post(settings::create_token))
         .route(
             "/console/settings/tokens/{id}/revoke",
-            post(pages::revoke_token),
+            post(settings::revoke_token),
+        )
+        .route("/console/settings/users", post(settings::invite_user))
+        .route(
+            "/console/settings/users/{id}/link",
+            post(settings::user_link),
         )
         .route("/console/assets/console.css", get(stylesheet))
         // The console's own 404 page (the API's is JSON).

@@ -1,20 +1,18 @@
 //! The console's pages and forms.
 
 use axum::Form;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use switchyard_domain::ids::{StoreId, TokenId};
-use switchyard_storage::{NewSession, PageRequest, StorageError, TokenRecord, User};
+use switchyard_storage::{NewSession, PageRequest, StorageError, User};
 
 use super::auth::{self, FORM_COOKIE, SESSION_COOKIE};
 use super::{Session, config, see_other};
 use crate::AppState;
-use crate::tokens;
 
 /// A page in the console's frame; `user` adds the navigation.
 pub(super) fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Markup {
@@ -100,7 +98,7 @@ pub(super) fn failed(e: &StorageError) -> Response {
     }
 }
 
-fn internal(e: &dyn std::error::Error) -> Response {
+pub(super) fn internal(e: &dyn std::error::Error) -> Response {
     tracing::error!(error = %e, "console action failed");
     message_page(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -328,7 +326,7 @@ async fn start_session(s: &AppState, user: &User, address: Option<String>) -> Re
 #[derive(Debug, Deserialize)]
 pub(super) struct CsrfForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 pub(super) async fn sign_out(
@@ -433,189 +431,6 @@ pub(super) async fn set_password(
             "Link used or expired",
             "This link has been used or has expired. Ask an owner of your account for a new one.",
         ),
-        Err(e) => failed(&e),
-    }
-}
-
-// ---- Settings: API tokens ----
-
-fn token_rows(tokens: &[TokenRecord], csrf: &str) -> Markup {
-    html! {
-        table.tokens {
-            thead { tr { th { "Name" } th { "Token" } th { "Store" } th { "Created" } th { "Last used" } th {} } }
-            tbody {
-                @for t in tokens {
-                    tr data-token=(t.id) {
-                        td { (t.name) }
-                        td { code { (t.prefix) "…" } }
-                        td { @if let Some(st) = &t.store_id { code { (st) } } @else { "every store" } }
-                        td { (t.created_at.format("%Y-%m-%d %H:%M")) }
-                        td { @if let Some(at) = t.last_used_at { (at.format("%Y-%m-%d %H:%M")) } @else { "never" } }
-                        td {
-                            @if t.revoked_at.is_some() { span.muted { "revoked" } }
-                            @else {
-                                form method="post" action={ "/console/settings/tokens/" (t.id) "/revoke" } {
-                                    input type="hidden" name="csrf" value=(csrf);
-                                    button.danger type="submit" { "Revoke" }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-async fn settings_page(
-    s: &AppState,
-    session: &Session,
-    status: StatusCode,
-    created: Option<(&str, &TokenRecord)>,
-    error: Option<&str>,
-) -> Response {
-    let u = &session.user;
-    let mut body = html! {
-        h2 { "Profile" }
-        p { (u.email) " · " (u.role.as_str())
-            @if let Some(stores) = &u.stores { " · limited to " (stores.len()) " store(s)" } }
-    };
-    if u.role.manages_access() {
-        let tokens = match s
-            .storage
-            .list_tokens(&u.account_id, &PageRequest::first(100))
-            .await
-        {
-            Ok(p) => p.items,
-            Err(e) => return failed(&e),
-        };
-        let stores = match s
-            .storage
-            .list_stores(&u.account_id, None, &PageRequest::first(100))
-            .await
-        {
-            Ok(p) => p.items,
-            Err(e) => return failed(&e),
-        };
-        body = html! {
-            (body)
-            h2 { "API tokens" }
-            @if let Some((secret, rec)) = created {
-                div.created role="status" {
-                    p { "Token " strong { (rec.name) } " created. Copy it now: it is shown only this once." }
-                    input.secret type="text" readonly value=(secret) aria-label="New API token";
-                }
-            }
-            @if let Some(e) = error { p.error role="alert" { (e) } }
-            @if tokens.is_empty() { p.empty { "No API tokens yet." } } @else { (token_rows(&tokens, &session.csrf)) }
-            form.card method="post" action="/console/settings/tokens" {
-                input type="hidden" name="csrf" value=(session.csrf);
-                label { "Name" input type="text" name="name" maxlength="100" required placeholder="e.g. ERP connector"; }
-                label { "Reaches"
-                    select name="store" {
-                        option value="" { "every store" }
-                        @for st in &stores { option value=(st.id) { (st.name) } }
-                    }
-                }
-                button type="submit" { "Create token" }
-            }
-        };
-    }
-    html_response(status, page("Settings", Some((u, &session.csrf)), body))
-}
-
-pub(super) async fn settings(State(s): State<AppState>, session: Session) -> Response {
-    settings_page(&s, &session, StatusCode::OK, None, None).await
-}
-
-#[derive(Debug, Deserialize)]
-pub(super) struct NewTokenForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    store: String,
-}
-
-pub(super) async fn create_token(
-    State(s): State<AppState>,
-    session: Session,
-    Form(f): Form<NewTokenForm>,
-) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_owner())
-    {
-        return r.into_response();
-    }
-    let name = f.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        let msg = "A token needs a name of 1 to 100 characters.";
-        return settings_page(
-            &s,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            None,
-            Some(msg),
-        )
-        .await;
-    }
-    let store = if f.store.is_empty() {
-        None
-    } else {
-        match StoreId::parse(&f.store) {
-            Ok(id) => Some(id),
-            Err(_) => return not_found().await,
-        }
-    };
-    match tokens::issue(
-        s.storage.as_ref(),
-        session.user.account_id.clone(),
-        tokens::Scope {
-            store,
-            plugin: None,
-        },
-        name.to_owned(),
-    )
-    .await
-    {
-        Ok((secret, rec)) => {
-            tracing::info!(user = %session.user.id, token = %rec.id, "API token created in the console");
-            settings_page(
-                &s,
-                &session,
-                StatusCode::CREATED,
-                Some((&secret, &rec)),
-                None,
-            )
-            .await
-        }
-        Err(tokens::IssueError::Storage(e)) => failed(&e),
-        Err(e) => internal(&e),
-    }
-}
-
-pub(super) async fn revoke_token(
-    State(s): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_owner())
-    {
-        return r.into_response();
-    }
-    let Ok(id) = TokenId::parse(&id) else {
-        return not_found().await;
-    };
-    match s.storage.revoke_token(&session.user.account_id, &id).await {
-        Ok(rec) => {
-            tracing::info!(user = %session.user.id, token = %rec.id, "API token revoked in the console");
-            see_other("/console/settings")
-        }
         Err(e) => failed(&e),
     }
 }

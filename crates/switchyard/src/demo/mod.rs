@@ -628,10 +628,10 @@ async fn console_link(
     addr: std::net::SocketAddr,
 ) -> anyhow::Result<String> {
     let account = storage.ensure_account("demo").await?;
-    let console = switchyard_api::console::ConsoleConfig::new(&format!("http://{addr}"));
+    let links = switchyard_api::console::Links::new(&format!("http://{addr}"));
     let (_, link) = switchyard_api::console::invite(
         storage,
-        &console,
+        &links,
         &account.id,
         DEMO_OWNER,
         switchyard_domain::user::Role::Owner,

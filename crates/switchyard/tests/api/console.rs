@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
 use serde_json::json;
-use switchyard_api::console::{ConsoleConfig, invite};
+use switchyard_api::console::{Links, invite};
 use switchyard_domain::user::Role;
 use switchyard_testkit::{TestApp, spawn_api_only};
 
@@ -34,6 +34,18 @@ impl Page {
             .unwrap_or_else(|| panic!("no {name} in {}", self.body));
         let rest = &self.body[at + marker.len()..];
         rest[..rest.find('"').unwrap()].to_owned()
+    }
+
+    /// The value of the first input with this class (`input.secret`).
+    fn hidden_value(&self, css: &str) -> String {
+        let class = css.split('.').nth(1).unwrap();
+        let at = self
+            .body
+            .find(&format!("class=\"{class}\""))
+            .unwrap_or_else(|| panic!("no {css} in {}", self.body));
+        let rest = &self.body[at..];
+        let v = rest.find("value=\"").unwrap() + "value=\"".len();
+        rest[v..v + rest[v..].find('"').unwrap()].to_owned()
     }
 
     fn location(&self) -> &str {
@@ -115,7 +127,7 @@ async fn invited_to(
     stores: Option<Vec<&str>>,
 ) -> String {
     let acc = app.storage.ensure_account(account).await.unwrap();
-    let config = ConsoleConfig::new(&app.address);
+    let config = Links::new(&app.address);
     let stores = stores.map(|s| {
         s.iter()
             .map(|id| switchyard_domain::ids::StoreId::parse(id).unwrap())
@@ -623,4 +635,159 @@ async fn stores_are_made_renamed_and_deleted_and_staff_reach_only_their_own() {
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert!(!b.get("/console").await.body.contains("Acme US"));
     assert!(b.get("/console").await.body.contains("Acme Europe"));
+}
+
+#[tokio::test]
+async fn owners_invite_users_and_make_them_new_links() {
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let eu = app
+        .post(&owner, "/v1/stores", &json!({ "name": "Acme EU" }))
+        .await;
+    let eu = eu.body["id"].as_str().unwrap().to_owned();
+    app.post(&owner, "/v1/stores", &json!({ "name": "Acme US" }))
+        .await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut ann = Browser::new(&app);
+    set_password(&mut ann, &link, "the right password").await;
+    let csrf = ann.get("/console/settings").await.hidden("csrf");
+
+    let invite = |email: &str, role: &str, stores: &[&str]| {
+        let mut form = vec![
+            ("csrf", csrf.clone()),
+            ("email", email.to_owned()),
+            ("role", role.to_owned()),
+        ];
+        form.extend(stores.iter().map(|s| ("store", (*s).to_owned())));
+        form
+    };
+
+    let bad = post_pairs(
+        &mut ann,
+        "/console/settings/users",
+        invite("not-an-email", "staff", &[]),
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("email has no @"));
+    let taken = post_pairs(
+        &mut ann,
+        "/console/settings/users",
+        invite("ANN@example.com", "staff", &[]),
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        taken
+            .body
+            .contains("a user with the email ann@example.com exists"),
+        "{}",
+        taken.body
+    );
+    let limited_owner = post_pairs(
+        &mut ann,
+        "/console/settings/users",
+        invite("o@example.com", "owner", &[&eu]),
+    )
+    .await;
+    assert_eq!(limited_owner.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let made = post_pairs(
+        &mut ann,
+        "/console/settings/users",
+        invite("sam@example.com", "staff", &[&eu]),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    assert!(made.body.contains("Send this link to"));
+    let sam_link = made.hidden_value("input.secret");
+    assert!(made.body.contains("invited") && made.body.contains("Acme EU"));
+
+    // Sam signs in from it and reaches the one store.
+    let mut sam = Browser::new(&app);
+    let path = sam_link.strip_prefix(&app.address).unwrap().to_owned();
+    assert_eq!(
+        set_password(&mut sam, &path, "sam's password").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let home = sam.get("/console").await;
+    assert!(home.body.contains("Acme EU") && !home.body.contains("Acme US"));
+    // Staff cannot invite.
+    let sam_csrf = home.hidden("csrf");
+    let r = sam
+        .post(
+            "/console/settings/users",
+            &[
+                ("csrf", &sam_csrf),
+                ("email", "x@example.com"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // A new link for Sam (a reset): it sets a new password and ends Sam's session.
+    let settings = ann.get("/console/settings").await;
+    let row = settings.body.find("data-user=\"usr_").unwrap();
+    let ids: Vec<&str> = settings.body[row..]
+        .split("data-user=\"")
+        .skip(1)
+        .map(|r| &r[..r.find('"').unwrap()])
+        .collect();
+    let sam_id = ids
+        .iter()
+        .find(|id| {
+            let at = settings.body.find(&format!("data-user=\"{id}\"")).unwrap();
+            settings.body[at..]
+                .split("</tr>")
+                .next()
+                .unwrap()
+                .contains("sam@example.com")
+        })
+        .unwrap();
+    let reset = ann
+        .post(
+            &format!("/console/settings/users/{sam_id}/link"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::CREATED);
+    let reset_link = reset.hidden_value("input.secret");
+    let mut sam2 = Browser::new(&app);
+    let path = reset_link.strip_prefix(&app.address).unwrap().to_owned();
+    assert_eq!(
+        set_password(&mut sam2, &path, "sam's new password")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        sam.get("/console").await.status,
+        StatusCode::SEE_OTHER,
+        "the old session ended"
+    );
+
+    // Another account's owner cannot make a link for Sam.
+    let other = invited(&app, "globex", "gus@example.com", Role::Owner).await;
+    let mut gus = Browser::new(&app);
+    set_password(&mut gus, &other, "gus password!").await;
+    let gus_csrf = gus.get("/console/settings").await.hidden("csrf");
+    let r = gus
+        .post(
+            &format!("/console/settings/users/{sam_id}/link"),
+            &[("csrf", &gus_csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        !gus.get("/console/settings")
+            .await
+            .body
+            .contains("sam@example.com")
+    );
+}
+
+/// Post a form that may repeat a field.
+async fn post_pairs(b: &mut Browser, path: &str, form: Vec<(&str, String)>) -> Page {
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    b.post(path, &pairs).await
 }

@@ -1,6 +1,6 @@
 //! Signing in, tokens and forms, as a person does them in Chromium.
 
-use switchyard_api::console::{ConsoleConfig, invite};
+use switchyard_api::console::{Links, invite};
 use switchyard_domain::user::Role;
 use switchyard_testkit::{TestApp, spawn_api_only};
 
@@ -10,7 +10,7 @@ async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> Strin
     let acc = app.storage.ensure_account(account).await.unwrap();
     let (_, link) = invite(
         app.storage.as_ref(),
-        &ConsoleConfig::new(&app.address),
+        &Links::new(&app.address),
         &acc.id,
         email,
         role,
@@ -174,7 +174,7 @@ async fn a_staff_user_limited_to_one_store_cannot_open_another() {
     let acc = app.storage.ensure_account("acme").await.unwrap();
     let (_, link) = invite(
         app.storage.as_ref(),
-        &ConsoleConfig::new(&app.address),
+        &Links::new(&app.address),
         &acc.id,
         "sam@acme.test",
         Role::Staff,

@@ -1,0 +1,403 @@
+//! Profile › Settings: the user's profile; for owners, the account's API
+//! tokens and users (invitations and new sign-in links).
+
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+use switchyard_domain::ids::{StoreId, TokenId, UserId};
+use switchyard_domain::user::Role;
+use switchyard_domain::values::check_text;
+use switchyard_storage::{LinkPurpose, PageRequest, Store, TokenRecord, User};
+
+use super::pages::{CsrfForm, failed, html_response, internal, not_found, page};
+use super::{InviteError, Session, config, see_other};
+use crate::AppState;
+use crate::tokens;
+
+/// What the last action left to show, once.
+enum Notice<'a> {
+    None,
+    /// A token was made: its secret.
+    Token(&'a str, &'a TokenRecord),
+    /// A sign-in link was made for a user.
+    Link(&'a User, &'a str),
+    /// The token form was refused.
+    TokenError(&'a str),
+    /// The user form was refused.
+    UserError(&'a str),
+}
+
+fn store_names<'a>(ids: &[StoreId], stores: &'a [Store]) -> Vec<&'a str> {
+    ids.iter()
+        .map(|id| {
+            stores
+                .iter()
+                .find(|s| &s.id == id)
+                .map_or("(deleted store)", |s| s.name.as_str())
+        })
+        .collect()
+}
+
+fn token_rows(tokens: &[TokenRecord], csrf: &str) -> Markup {
+    html! {
+        table.tokens {
+            thead { tr { th { "Name" } th { "Token" } th { "Store" } th { "Created" } th { "Last used" } th {} } }
+            tbody {
+                @for t in tokens {
+                    tr data-token=(t.id) {
+                        td { (t.name) }
+                        td { code { (t.prefix) "…" } }
+                        td { @if let Some(st) = &t.store_id { code { (st) } } @else { "every store" } }
+                        td { (t.created_at.format("%Y-%m-%d %H:%M")) }
+                        td { @if let Some(at) = t.last_used_at { (at.format("%Y-%m-%d %H:%M")) } @else { "never" } }
+                        td {
+                            @if t.revoked_at.is_some() { span.muted { "revoked" } }
+                            @else {
+                                form method="post" action={ "/console/settings/tokens/" (t.id) "/revoke" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn user_rows(users: &[User], stores: &[Store], me: &User, csrf: &str) -> Markup {
+    html! {
+        table.users {
+            thead { tr { th { "Email" } th { "Role" } th { "Stores" } th { "Status" } th {} } }
+            tbody {
+                @for u in users {
+                    tr data-user=(u.id) {
+                        td { (u.email) }
+                        td { (u.role.as_str()) }
+                        td { @match &u.stores { None => "every store", Some(ids) => (store_names(ids, stores).join(", ")) } }
+                        td { @if u.active { "active" } @else { span.muted { "invited" } } }
+                        td {
+                            @if u.id != me.id {
+                                form method="post" action={ "/console/settings/users/" (u.id) "/link" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button.secondary type="submit" {
+                                        @if u.active { "New password link" } @else { "New invitation link" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn settings_page(
+    s: &AppState,
+    session: &Session,
+    status: StatusCode,
+    notice: Notice<'_>,
+) -> Response {
+    let u = &session.user;
+    let csrf = &session.csrf;
+    let mut body = html! {
+        h2 { "Profile" }
+        p { (u.email) " · " (u.role.as_str())
+            @if let Some(stores) = &u.stores { " · limited to " (stores.len()) " store(s)" } }
+    };
+    if u.role.manages_access() {
+        let page_of = PageRequest::first(100);
+        let (tokens, stores, users) = match (
+            s.storage.list_tokens(&u.account_id, &page_of).await,
+            s.storage.list_stores(&u.account_id, None, &page_of).await,
+            s.storage.list_users(&u.account_id).await,
+        ) {
+            (Ok(t), Ok(st), Ok(us)) => (t.items, st.items, us),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return failed(&e),
+        };
+        body = html! {
+            (body)
+            h2 { "API tokens" }
+            @if let Notice::Token(secret, rec) = notice {
+                div.created role="status" {
+                    p { "Token " strong { (rec.name) } " created. Copy it now: it is shown only this once." }
+                    input.secret type="text" readonly value=(secret) aria-label="New API token";
+                }
+            }
+            @if let Notice::TokenError(e) = notice { p.error role="alert" { (e) } }
+            @if tokens.is_empty() { p.empty { "No API tokens yet." } } @else { (token_rows(&tokens, csrf)) }
+            form.card.token-form method="post" action="/console/settings/tokens" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Name" input type="text" name="name" maxlength="100" required placeholder="e.g. ERP connector"; }
+                label { "Reaches"
+                    select name="store" {
+                        option value="" { "every store" }
+                        @for st in &stores { option value=(st.id) { (st.name) } }
+                    }
+                }
+                button type="submit" { "Create token" }
+            }
+            h2 { "Users" }
+            @if let Notice::Link(who, link) = notice {
+                div.created role="status" {
+                    p { "Send this link to " strong { (who.email) } ". It works once and expires in " (config(s).link_hours) " hours." }
+                    input.secret type="text" readonly value=(link) aria-label="Sign-in link";
+                }
+            }
+            @if let Notice::UserError(e) = notice { p.error role="alert" { (e) } }
+            (user_rows(&users, &stores, u, csrf))
+            form.card.user-form method="post" action="/console/settings/users" {
+                input type="hidden" name="csrf" value=(csrf);
+                label { "Email" input type="email" name="email" maxlength="254" required placeholder="name@example.com"; }
+                label { "Role"
+                    select name="role" {
+                        option value="staff" { "staff: everything but users and tokens" }
+                        option value="owner" { "owner: everything" }
+                    }
+                }
+                @if !stores.is_empty() {
+                    fieldset {
+                        legend { "Staff reach (none ticked: every store)" }
+                        @for st in &stores {
+                            label.check { input type="checkbox" name="store" value=(st.id); " " (st.name) }
+                        }
+                    }
+                }
+                button type="submit" { "Invite" }
+            }
+        };
+    }
+    html_response(status, page("Settings", Some((u, csrf)), body))
+}
+
+pub(super) async fn settings(State(s): State<AppState>, session: Session) -> Response {
+    settings_page(&s, &session, StatusCode::OK, Notice::None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewTokenForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    store: String,
+}
+
+pub(super) async fn create_token(
+    State(s): State<AppState>,
+    session: Session,
+    Form(f): Form<NewTokenForm>,
+) -> Response {
+    if let Err(r) = session
+        .check(&f.csrf)
+        .and_then(|()| session.require_owner())
+    {
+        return r.into_response();
+    }
+    let name = f.name.trim();
+    if let Err(e) = check_text("name", name, 100) {
+        let notice = Notice::TokenError(&e.message);
+        return settings_page(&s, &session, StatusCode::UNPROCESSABLE_ENTITY, notice).await;
+    }
+    let store = if f.store.is_empty() {
+        None
+    } else {
+        match StoreId::parse(&f.store) {
+            Ok(id) => Some(id),
+            Err(_) => return not_found().await,
+        }
+    };
+    let scope = tokens::Scope {
+        store,
+        plugin: None,
+    };
+    match tokens::issue(
+        s.storage.as_ref(),
+        session.user.account_id.clone(),
+        scope,
+        name.to_owned(),
+    )
+    .await
+    {
+        Ok((secret, rec)) => {
+            tracing::info!(user = %session.user.id, token = %rec.id, "API token created in the console");
+            settings_page(
+                &s,
+                &session,
+                StatusCode::CREATED,
+                Notice::Token(&secret, &rec),
+            )
+            .await
+        }
+        Err(tokens::IssueError::Storage(e)) => failed(&e),
+        Err(e) => internal(&e),
+    }
+}
+
+pub(super) async fn revoke_token(
+    State(s): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = session
+        .check(&f.csrf)
+        .and_then(|()| session.require_owner())
+    {
+        return r.into_response();
+    }
+    let Ok(id) = TokenId::parse(&id) else {
+        return not_found().await;
+    };
+    match s.storage.revoke_token(&session.user.account_id, &id).await {
+        Ok(rec) => {
+            tracing::info!(user = %session.user.id, token = %rec.id, "API token revoked in the console");
+            see_other("/console/settings")
+        }
+        Err(e) => failed(&e),
+    }
+}
+
+/// Invite a user: the form's body is read by hand, as it may name several
+/// stores (`store=…&store=…`).
+pub(super) async fn invite_user(
+    State(s): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut csrf = String::new();
+    let mut email = String::new();
+    let mut role = String::new();
+    let mut stores = Vec::new();
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf" => csrf = v.into_owned(),
+            "email" => email = v.into_owned(),
+            "role" => role = v.into_owned(),
+            "store" => stores.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    if let Err(r) = session.check(&csrf).and_then(|()| session.require_owner()) {
+        return r.into_response();
+    }
+    let refuse = |message: String| {
+        let s = s.clone();
+        let session = session.clone();
+        async move {
+            settings_page(
+                &s,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Notice::UserError(&message),
+            )
+            .await
+        }
+    };
+    let role = match Role::parse(&role) {
+        Ok(r) => r,
+        Err(e) => return refuse(e.message).await,
+    };
+    let mut limit = Vec::with_capacity(stores.len());
+    for id in &stores {
+        match StoreId::parse(id) {
+            Ok(id) => limit.push(id),
+            Err(_) => return not_found().await,
+        }
+    }
+    let limit = (!limit.is_empty()).then_some(limit);
+    if role == Role::Owner && limit.is_some() {
+        return refuse(
+            "An owner reaches every store; leave the stores unticked, or invite staff.".into(),
+        )
+        .await;
+    }
+    let account = session.user.account_id.clone();
+    match super::invite(
+        s.storage.as_ref(),
+        &config(&s).links(&headers),
+        &account,
+        &email,
+        role,
+        limit,
+    )
+    .await
+    {
+        Ok((user, link)) => {
+            tracing::info!(by = %session.user.id, user = %user.id, role = role.as_str(), "user invited in the console");
+            settings_page(
+                &s,
+                &session,
+                StatusCode::CREATED,
+                Notice::Link(&user, &link),
+            )
+            .await
+        }
+        Err(InviteError::Invalid(e)) => refuse(e.message).await,
+        Err(InviteError::Storage(switchyard_storage::StorageError::Conflict {
+            message, ..
+        })) => refuse(message).await,
+        Err(InviteError::Storage(e)) => failed(&e),
+        Err(e) => internal(&e),
+    }
+}
+
+/// A new single-use link for another user of the account: an invitation
+/// again, or a password reset for an active user.
+pub(super) async fn user_link(
+    State(s): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = session
+        .check(&f.csrf)
+        .and_then(|()| session.require_owner())
+    {
+        return r.into_response();
+    }
+    let Ok(id) = UserId::parse(&id) else {
+        return not_found().await;
+    };
+    let account = session.user.account_id.clone();
+    let user = match s.storage.get_user(&account, &id).await {
+        Ok(u) => u,
+        Err(e) => return failed(&e),
+    };
+    let purpose = if user.active {
+        LinkPurpose::Reset
+    } else {
+        LinkPurpose::Invite
+    };
+    match super::link_for(
+        s.storage.as_ref(),
+        &config(&s).links(&headers),
+        &account,
+        &user.id,
+        purpose,
+    )
+    .await
+    {
+        Ok(link) => {
+            tracing::info!(by = %session.user.id, user = %user.id, purpose = purpose.as_str(), "sign-in link made in the console");
+            settings_page(
+                &s,
+                &session,
+                StatusCode::CREATED,
+                Notice::Link(&user, &link),
+            )
+            .await
+        }
+        Err(InviteError::Storage(e)) => failed(&e),
+        Err(e) => internal(&e),
+    }
+}
