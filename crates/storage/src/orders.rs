@@ -93,6 +93,9 @@ pub struct OrderFilter {
     pub country: Option<String>,
     /// Number, customer name or email containing this text.
     pub q: Option<String>,
+    /// Newest first (the page's cursor then reads older orders) instead of
+    /// oldest first.
+    pub newest_first: bool,
 }
 
 /// An order as stored.

@@ -10,6 +10,7 @@
 //! Content-Security-Policy, and no inline script or style.
 
 pub mod auth;
+mod orders;
 mod pages;
 mod settings;
 mod stores;
@@ -192,6 +193,8 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}", get(stores::show))
         .route("/console/stores/{id}/rename", post(stores::rename))
         .route("/console/stores/{id}/delete", post(stores::delete))
+        .route("/console/orders", get(orders::list))
+        .route("/console/orders/{id}", get(orders::show))
         .route("/console/settings", get(settings::settings))
         .route("/console/settings/tokens", post(settings::create_token))
         .route(

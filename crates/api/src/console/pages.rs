@@ -31,6 +31,7 @@ pub(super) fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Ma
                     @if let Some((user, csrf)) = user {
                         nav {
                             a href="/console" { "Overview" }
+                            a href="/console/orders" { "Orders" }
                             a href="/console/settings" { "Settings" }
                         }
                         form.sign-out method="post" action="/console/sign-out" {

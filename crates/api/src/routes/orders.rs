@@ -145,6 +145,7 @@ pub async fn list_orders(
         sku: q.sku,
         country: q.country,
         q: q.q,
+        newest_first: false,
     };
     let page = PageQuery {
         limit: q.limit,

@@ -543,9 +543,17 @@ impl Orders for SqliteStorage {
                 .push_bind(like)
                 .push(" ESCAPE '\\')");
         }
-        q.push(" AND id > ")
-            .push_bind(page.after.clone().unwrap_or_default());
-        q.push(" ORDER BY id LIMIT ").push_bind(fetch_limit(page));
+        if filter.newest_first {
+            if let Some(after) = &page.after {
+                q.push(" AND id < ").push_bind(after.clone());
+            }
+            q.push(" ORDER BY id DESC LIMIT ");
+        } else {
+            q.push(" AND id > ")
+                .push_bind(page.after.clone().unwrap_or_default());
+            q.push(" ORDER BY id LIMIT ");
+        }
+        q.push_bind(fetch_limit(page));
         let rows = q.build().fetch_all(&mut *tx).await?;
         let ids = rows
             .iter()

@@ -375,3 +375,68 @@ pub async fn a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends(s: Arc<d
     let rec = s.get_fulfilment(&a, &f.id).await.unwrap();
     assert_eq!(rec.sync.attempts, 2);
 }
+
+pub async fn orders_list_newest_first_page_by_page(s: Arc<dyn Storage>) {
+    let (a, st) = account_and_store(&*s, "alice").await;
+    product(&*s, &a, &st, "A").await;
+    let ch = channel(&*s, &a, &st, StockRules::default()).await;
+    let r = ChannelRef {
+        account_id: a.clone(),
+        store_id: st.clone(),
+        channel_id: ch,
+    };
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            import(
+                &*s,
+                &r,
+                order(
+                    &format!("N{i}"),
+                    &[("A", 1)],
+                    ChannelFulfilment::Unfulfilled,
+                ),
+            )
+            .await,
+        );
+    }
+    let filter = switchyard_storage::OrderFilter {
+        store_id: Some(st.clone()),
+        newest_first: true,
+        ..Default::default()
+    };
+    let mut page = switchyard_storage::PageRequest {
+        limit: 2,
+        after: None,
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let p = s.list_orders(&a, &filter, &page).await.unwrap();
+        seen.extend(p.items.into_iter().map(|o| o.id));
+        match p.next {
+            Some(n) => page.after = Some(n),
+            None => break,
+        }
+    }
+    let mut newest: Vec<OrderId> = ids.clone();
+    newest.sort_by(|x, y| y.as_str().cmp(x.as_str()));
+    assert_eq!(seen, newest);
+    // Oldest first stays the default.
+    let oldest = s
+        .list_orders(
+            &a,
+            &switchyard_storage::OrderFilter {
+                store_id: Some(st),
+                ..Default::default()
+            },
+            &switchyard_storage::PageRequest::first(10),
+        )
+        .await
+        .unwrap();
+    let mut sorted = ids;
+    sorted.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+    assert_eq!(
+        oldest.items.into_iter().map(|o| o.id).collect::<Vec<_>>(),
+        sorted
+    );
+}

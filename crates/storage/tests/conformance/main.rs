@@ -113,6 +113,7 @@ backends!(
     stock::concurrent_imports_sharing_skus_all_land,
     stock::one_new_order_imported_twice_at_once_is_stored_once,
     fulfilments::shipping_releases_commitments_lowers_the_api_source_and_refuses_over_fulfilment,
+    fulfilments::orders_list_newest_first_page_by_page,
     fulfilments::a_sync_claim_is_exclusive_and_a_newer_change_waits_its_turn,
     fulfilments::a_sync_held_by_a_dead_worker_is_free_before_its_lease_ends,
     webhooks::dispatch_is_exactly_once_and_claims_respect_the_cap_and_the_lease,

@@ -27,6 +27,7 @@ async fn set_password(b: &mut Browser, link: &str, password: &str) {
     b.fill("input[name=password]", password).await;
     b.fill("input[name=confirm]", password).await;
     b.click("button[type=submit]").await;
+    b.left("/console/set-password").await;
 }
 
 #[tokio::test]
@@ -43,14 +44,14 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
     let mut b = Browser::start("first-sign-in").await;
 
     set_password(&mut b, &link, "a long password").await;
-    assert_eq!(b.path().await, "/console");
+    b.at("/console").await;
     assert!(b.text("main").await.contains("Acme EU"));
     assert!(b.text("header").await.contains("owner@acme.test"));
     b.shot("overview").await;
 
     // Profile › Settings: make a token, see it once, use it, revoke it.
     b.click("a[href='/console/settings']").await;
-    assert_eq!(b.path().await, "/console/settings");
+    b.at("/console/settings").await;
     b.fill("input[name=name]", "ERP connector").await;
     b.click("form.card button[type=submit]").await;
     let secret = b
@@ -83,7 +84,7 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
         .click()
         .await
         .unwrap();
-    assert_eq!(b.path().await, "/console/settings");
+    b.at("/console/settings").await;
     let row = b
         .client
         .find(fantoccini::Locator::XPath(
@@ -106,7 +107,7 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
 
     // Sign out, then a wrong password, then the right one.
     b.click("form.sign-out button").await;
-    assert_eq!(b.path().await, "/console/sign-in");
+    b.at("/console/sign-in").await;
     b.fill("input[name=email]", "owner@acme.test").await;
     b.fill("input[name=password]", "not the password").await;
     b.click("form.card button").await;
@@ -114,7 +115,7 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
     b.shot("wrong-password").await;
     b.fill("input[name=password]", "a long password").await;
     b.click("form.card button").await;
-    assert_eq!(b.path().await, "/console");
+    b.at("/console").await;
     b.close().await;
 }
 
@@ -192,7 +193,7 @@ async fn a_staff_user_limited_to_one_store_cannot_open_another() {
     b.shot("overview").await;
 
     b.click("table.stores a").await;
-    assert_eq!(b.path().await, format!("/console/stores/{eu}"));
+    b.at(&format!("/console/stores/{eu}")).await;
     assert!(b.text("h1").await.contains("Acme EU"));
     b.shot("store").await;
 
@@ -200,5 +201,111 @@ async fn a_staff_user_limited_to_one_store_cannot_open_another() {
         .await;
     assert_eq!(b.text("h1").await, "Not found");
     b.shot("other-store").await;
+    b.close().await;
+}
+
+#[tokio::test]
+async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
+    let app = switchyard_testkit::spawn_app_with(switchyard_testkit::engine_config()).await;
+    let owner = app.tenant("acme").await;
+    let store = app
+        .post(
+            &owner,
+            "/v1/stores",
+            &serde_json::json!({ "name": "Acme EU" }),
+        )
+        .await;
+    let store = store.body["id"].as_str().unwrap().to_owned();
+    let sim = switchyard_sim::spawn(
+        switchyard_sim::Channel::Shopify,
+        &switchyard_sim::SimOptions {
+            seed: 5,
+            products: 4,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let sku = sim.shown_stock().await.unwrap().into_keys().next().unwrap();
+    let mut placed = Vec::new();
+    for _ in 0..2 {
+        let body = serde_json::json!({ "lines": [{ "sku": sku, "quantity": 1 }] });
+        placed.push(sim.place_order(&body).await.unwrap());
+    }
+    app.channel(
+        &owner,
+        &store,
+        "shopify",
+        &sim.base_url(),
+        serde_json::json!({ "access_token": sim.credentials["access_token"],
+                            "api_secret_key": sim.credentials["api_secret_key"] }),
+        &serde_json::json!({ "cadence_secs": 10 }),
+    )
+    .await;
+    switchyard_testkit::eventually("both orders imported", 30, || async {
+        app.get(&owner, "/v1/orders").await.body["items"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    let orders = app.get(&owner, "/v1/orders").await.body["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let newest = orders
+        .iter()
+        .max_by_key(|o| o["id"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let link = invited(&app, "acme", "owner@acme.test", Role::Owner).await;
+    let mut b = Browser::start("orders").await;
+    set_password(&mut b, &link, "a long password").await;
+    b.click("a[href='/console/orders']").await;
+    let rows = b.count("table.orders tbody tr", 2).await;
+    let first = rows[0].attr("data-order").await.unwrap().unwrap();
+    assert_eq!(first, newest["id"].as_str().unwrap(), "newest first");
+    b.shot("list").await;
+
+    // Filters: a state with no order, then search by number.
+    b.client
+        .find(fantoccini::Locator::Css("select[name=state]"))
+        .await
+        .unwrap()
+        .select_by_value("cancelled")
+        .await
+        .unwrap();
+    b.click("form.filters button").await;
+    assert_eq!(b.text("p.empty").await, "No orders match.");
+    b.goto(&format!("{}/console/orders", app.address)).await;
+    b.fill("input[name=q]", newest["number"].as_str().unwrap())
+        .await;
+    b.click("form.filters button").await;
+    b.count("table.orders tbody tr", 1).await;
+
+    b.click("table.orders tbody tr a").await;
+    b.at(&format!(
+        "/console/orders/{}",
+        newest["id"].as_str().unwrap()
+    ))
+    .await;
+    assert!(
+        b.text("h1")
+            .await
+            .contains(newest["number"].as_str().unwrap())
+    );
+    assert!(b.text("table.lines").await.contains(&sku));
+    assert!(b.text("ol.timeline").await.contains("order.created"));
+    b.shot("order").await;
+
+    // Another account's owner finds neither the order nor it in the list.
+    let order_url = b.client.current_url().await.unwrap().to_string();
+    b.click("form.sign-out button").await;
+    let other = invited(&app, "globex", "gus@globex.test", Role::Owner).await;
+    set_password(&mut b, &other, "gus password!").await;
+    b.goto(&order_url).await;
+    assert_eq!(b.text("h1").await, "Not found");
+    b.goto(&format!("{}/console/orders", app.address)).await;
+    assert_eq!(b.text("p.empty").await, "No orders match.");
     b.close().await;
 }

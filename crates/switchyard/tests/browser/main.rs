@@ -119,14 +119,65 @@ impl Browser {
             .unwrap();
     }
 
+    /// The text of the first element matching `css`, once the page that
+    /// has it is there (a form's answer may still be loading): asked again
+    /// for up to 5 s while it is missing or belongs to the page that left.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        let mut last = None;
+        for _ in 0..50 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => match e.text().await {
+                    Ok(t) => return t,
+                    Err(err) => last = Some(err),
+                },
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no {css} on {:?}: {last:?}",
+            self.client.current_url().await
+        );
+    }
+
+    /// Wait (up to 5 s) until the browser shows `path`; fails if it does not.
+    pub async fn at(&self, path: &str) {
+        let mut now = String::new();
+        for _ in 0..50 {
+            now = self.path().await;
+            if now == path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {path}, still on {now} after 5 s");
+    }
+
+    /// Wait (up to 5 s) until exactly `n` elements match `css`; returns
+    /// them, or fails with how many there were.
+    pub async fn count(&self, css: &str, n: usize) -> Vec<fantoccini::elements::Element> {
+        let mut seen = 0;
+        for _ in 0..50 {
+            if let Ok(found) = self.client.find_all(Locator::Css(css)).await {
+                seen = found.len();
+                if seen == n {
+                    return found;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} × {css}, saw {seen} after 5 s");
+    }
+
+    /// Wait (up to 5 s) until the browser has left `path`.
+    pub async fn left(&self, path: &str) {
+        for _ in 0..50 {
+            if self.path().await != path {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("still on {path} after 5 s");
     }
 
     pub async fn path(&self) -> String {

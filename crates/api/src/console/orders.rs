@@ -1,0 +1,246 @@
+//! Orders: the list (the API's filters, newest first) and an order's page
+//! (lines, the unified order, the channel's payload, the journal).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use maud::{Markup, html};
+use serde::Deserialize;
+use switchyard_domain::ids::{OrderId, StoreId};
+use switchyard_domain::order::OrderState;
+use switchyard_storage::{OrderFilter, OrderRecord, PageRequest, Store};
+
+use super::Session;
+use super::pages::{failed, html_response, not_found, page};
+use crate::AppState;
+
+/// Orders on one page of the list.
+const PAGE: u32 = 50;
+
+const STATES: [OrderState; 6] = [
+    OrderState::Open,
+    OrderState::OnHold,
+    OrderState::Excluded,
+    OrderState::Cancelled,
+    OrderState::PartiallyFulfilled,
+    OrderState::Fulfilled,
+];
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(default)]
+    store: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+fn state_badge(state: OrderState) -> Markup {
+    html! { span class={ "state state-" (state.as_str()) } { (state.as_str().replace('_', " ")) } }
+}
+
+fn customer(o: &OrderRecord) -> String {
+    o.unified
+        .as_ref()
+        .and_then(|u| u.customer.name.clone().or_else(|| u.customer.email.clone()))
+        .unwrap_or_default()
+}
+
+pub(super) async fn list(
+    State(s): State<AppState>,
+    session: Session,
+    Query(q): Query<ListQuery>,
+) -> Response {
+    let u = &session.user;
+    let stores: Vec<Store> = match s
+        .storage
+        .list_stores(&u.account_id, None, &PageRequest::first(100))
+        .await
+    {
+        Ok(p) => p.items.into_iter().filter(|st| u.reaches(&st.id)).collect(),
+        Err(e) => return failed(&e),
+    };
+    // A staff user limited to stores sees one of them at a time.
+    let store = if q.store.is_empty() {
+        match &u.stores {
+            None => None,
+            Some(_) => stores.first().map(|st| st.id.clone()),
+        }
+    } else {
+        match StoreId::parse(&q.store) {
+            Ok(id) if u.reaches(&id) => Some(id),
+            _ => return not_found().await,
+        }
+    };
+    if u.stores.is_some() && store.is_none() {
+        return html_response(
+            StatusCode::OK,
+            page(
+                "Orders",
+                Some((u, &session.csrf)),
+                html! { p.empty { "You reach no store yet." } },
+            ),
+        );
+    }
+    let state = if q.state.is_empty() {
+        None
+    } else {
+        match OrderState::parse(&q.state) {
+            Ok(st) => Some(st),
+            Err(_) => return not_found().await,
+        }
+    };
+    let text = q.q.trim();
+    let filter = OrderFilter {
+        store_id: store.clone(),
+        state,
+        q: (!text.is_empty()).then(|| text.chars().take(200).collect()),
+        newest_first: true,
+        ..OrderFilter::default()
+    };
+    let after = (!q.after.is_empty() && OrderId::parse(&q.after).is_ok()).then(|| q.after.clone());
+    let orders = match s
+        .storage
+        .list_orders(&u.account_id, &filter, &PageRequest { after, limit: PAGE })
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
+    };
+    let store_name = |id: &StoreId| {
+        stores
+            .iter()
+            .find(|st| &st.id == id)
+            .map_or_else(|| id.to_string(), |st| st.name.clone())
+    };
+    let next = orders.next.as_ref().map(|n| {
+        let mut url = form_urlencoded::Serializer::new(String::new());
+        url.append_pair("store", &q.store)
+            .append_pair("state", &q.state)
+            .append_pair("q", text)
+            .append_pair("after", n);
+        format!("/console/orders?{}", url.finish())
+    });
+    let body = html! {
+        form.filters method="get" action="/console/orders" {
+            label { "Store"
+                select name="store" {
+                    @if u.stores.is_none() { option value="" { "every store" } }
+                    @for st in &stores {
+                        option value=(st.id) selected[store.as_ref() == Some(&st.id)] { (st.name) }
+                    }
+                }
+            }
+            label { "State"
+                select name="state" {
+                    option value="" { "any" }
+                    @for st in STATES {
+                        option value=(st.as_str()) selected[state == Some(st)] { (st.as_str().replace('_', " ")) }
+                    }
+                }
+            }
+            label { "Search" input type="search" name="q" value=(text) maxlength="200" placeholder="number, customer name or email"; }
+            button type="submit" { "Show" }
+        }
+        @if orders.items.is_empty() {
+            p.empty { "No orders match." }
+        } @else {
+            table.orders {
+                thead { tr { th { "Order" } th { "Store" } th { "Customer" } th { "State" } th { "Lines" } th { "Imported" } } }
+                tbody {
+                    @for o in &orders.items {
+                        tr data-order=(o.id) {
+                            td { a href={ "/console/orders/" (o.id) } { (o.number) } }
+                            td { (store_name(&o.store_id)) }
+                            td { (customer(o)) }
+                            td { (state_badge(o.state)) @if o.oversold { " " span.bad { "oversold" } } }
+                            td { (o.lines.len()) }
+                            td { (o.created_at.format("%Y-%m-%d %H:%M:%S")) }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(next) = next { p { a.more href=(next) { "Older orders →" } } }
+    };
+    html_response(
+        StatusCode::OK,
+        page("Orders", Some((u, &session.csrf)), body),
+    )
+}
+
+pub(super) async fn show(
+    State(s): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+) -> Response {
+    let u = &session.user;
+    let Ok(id) = OrderId::parse(&id) else {
+        return not_found().await;
+    };
+    let order = match s.storage.get_order(&u.account_id, &id).await {
+        Ok(o) if u.reaches(&o.store_id) => o,
+        Ok(_) => return not_found().await,
+        Err(e) => return failed(&e),
+    };
+    let events = match s.storage.order_events(&u.account_id, &id).await {
+        Ok(e) => e,
+        Err(e) => return failed(&e),
+    };
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let unified = order
+        .unified
+        .as_ref()
+        .and_then(|o| serde_json::to_value(o).ok())
+        .map(|v| pretty(&v));
+    let body = html! {
+        p {
+            (state_badge(order.state))
+            @if order.oversold { " " span.bad { "oversold when imported" } }
+            @if order.manual { " " span.muted { "handled manually" } }
+            " · channel order " code { (order.channel_order_id) }
+            " · imported " (order.created_at.format("%Y-%m-%d %H:%M:%S UTC"))
+        }
+        @if let Some(r) = &order.hold_reason { p.notice { "On hold: " (r) } }
+        @if let Some(r) = &order.excluded_reason { p.notice { "Excluded: " (r) } }
+        h2 { "Lines" }
+        table.lines {
+            thead { tr { th { "#" } th { "SKU" } th { "Ordered" } th { "Still to ship" } } }
+            tbody {
+                @for l in &order.lines {
+                    tr {
+                        td { (l.line_no + 1) }
+                        td { code { (l.sku) } }
+                        td { @if let Some(q) = l.quantity { (q) } }
+                        td { (l.open_quantity) }
+                    }
+                }
+            }
+        }
+        h2 { "Journal" }
+        ol.timeline {
+            @for e in &events {
+                li {
+                    time { (e.created_at.format("%Y-%m-%d %H:%M:%S%.3f")) }
+                    " " strong { (e.event_type) }
+                    details { summary { "payload" } pre { (pretty(&e.payload)) } }
+                }
+            }
+        }
+        h2 { "Unified order" }
+        @if let Some(u) = unified { pre.json { (u) } } @else { p.empty { "Stored before the unified format." } }
+        h2 { "The channel's payload" }
+        @if let Some(raw) = &order.raw { details { summary { "show" } pre.json { (pretty(raw)) } } } @else { p.empty { "None stored." } }
+    };
+    html_response(
+        StatusCode::OK,
+        page(
+            &format!("Order {}", order.number),
+            Some((u, &session.csrf)),
+            body,
+        ),
+    )
+}
