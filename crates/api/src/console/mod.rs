@@ -195,6 +195,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}/delete", post(stores::delete))
         .route("/console/orders", get(orders::list))
         .route("/console/orders/{id}", get(orders::show))
+        .route("/console/orders/{id}/{action}", post(orders::act))
         .route("/console/settings", get(settings::settings))
         .route("/console/settings/tokens", post(settings::create_token))
         .route(

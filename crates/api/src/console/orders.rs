@@ -1,18 +1,23 @@
 //! Orders: the list (the API's filters, newest first) and an order's page
 //! (lines, the unified order, the channel's payload, the journal).
 
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
+use switchyard_domain::fulfilment::FulfilmentSource;
 use switchyard_domain::ids::{OrderId, StoreId};
-use switchyard_domain::order::OrderState;
+use switchyard_domain::order::{OrderAction, OrderState};
+use switchyard_domain::values::check_text;
 use switchyard_storage::{OrderFilter, OrderRecord, PageRequest, Store};
 
-use super::Session;
 use super::pages::{failed, html_response, not_found, page};
+use super::{Session, see_other};
 use crate::AppState;
+use crate::error::ApiError;
+use crate::routes::fulfilments::{FulfilmentIn, TrackingIn};
 
 /// Orders on one page of the list.
 const PAGE: u32 = 50;
@@ -177,18 +182,43 @@ pub(super) async fn show(
     session: Session,
     Path(id): Path<String>,
 ) -> Response {
-    let u = &session.user;
     let Ok(id) = OrderId::parse(&id) else {
         return not_found().await;
     };
-    let order = match s.storage.get_order(&u.account_id, &id).await {
-        Ok(o) if u.reaches(&o.store_id) => o,
-        Ok(_) => return not_found().await,
-        Err(e) => return failed(&e),
+    order_page(&s, &session, &id, StatusCode::OK, None).await
+}
+
+/// The order, if this user reaches it (another account's, or one of a
+/// store outside a staff user's limit, is not found).
+async fn reached(s: &AppState, session: &Session, id: &str) -> Result<OrderRecord, Response> {
+    let Ok(id) = OrderId::parse(id) else {
+        return Err(not_found().await);
     };
-    let events = match s.storage.order_events(&u.account_id, &id).await {
-        Ok(e) => e,
-        Err(e) => return failed(&e),
+    match s.storage.get_order(&session.user.account_id, &id).await {
+        Ok(o) if session.user.reaches(&o.store_id) => Ok(o),
+        Ok(_) => Err(not_found().await),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
+async fn order_page(
+    s: &AppState,
+    session: &Session,
+    id: &OrderId,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let u = &session.user;
+    let order = match reached(s, session, id.as_str()).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let (events, fulfilments) = match (
+        s.storage.order_events(&u.account_id, id).await,
+        s.storage.list_fulfilments(&u.account_id, id).await,
+    ) {
+        (Ok(e), Ok(f)) => (e, f),
+        (Err(e), _) | (_, Err(e)) => return failed(&e),
     };
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let unified = order
@@ -196,6 +226,9 @@ pub(super) async fn show(
         .as_ref()
         .and_then(|o| serde_json::to_value(o).ok())
         .map(|v| pretty(&v));
+    let csrf = &session.csrf;
+    let action = |name: &str| format!("/console/orders/{}/{name}", order.id);
+    let open_units: i64 = order.lines.iter().map(|l| l.open_quantity).sum();
     let body = html! {
         p {
             (state_badge(order.state))
@@ -204,8 +237,33 @@ pub(super) async fn show(
             " · channel order " code { (order.channel_order_id) }
             " · imported " (order.created_at.format("%Y-%m-%d %H:%M:%S UTC"))
         }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
         @if let Some(r) = &order.hold_reason { p.notice { "On hold: " (r) } }
         @if let Some(r) = &order.excluded_reason { p.notice { "Excluded: " (r) } }
+        div.actions {
+            @match order.state {
+                OrderState::Open | OrderState::PartiallyFulfilled => {
+                    form.inline method="post" action=(action("hold")) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="text" name="reason" required maxlength="500" placeholder="why it waits" aria-label="Hold reason";
+                        button.secondary type="submit" { "Hold" }
+                    }
+                }
+                OrderState::OnHold => {
+                    form.inline method="post" action=(action("release")) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button.secondary type="submit" { "Release" }
+                    }
+                }
+                _ => {}
+            }
+            @if matches!(order.state, OrderState::Open | OrderState::OnHold | OrderState::Excluded) {
+                form.inline method="post" action=(action("cancel")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.danger type="submit" { "Cancel order" }
+                }
+            }
+        }
         h2 { "Lines" }
         table.lines {
             thead { tr { th { "#" } th { "SKU" } th { "Ordered" } th { "Still to ship" } } }
@@ -218,6 +276,40 @@ pub(super) async fn show(
                         td { (l.open_quantity) }
                     }
                 }
+            }
+        }
+        h2 { "Fulfilments" }
+        @if fulfilments.is_empty() { p.empty { "Nothing shipped yet." } } @else {
+            table.fulfilments {
+                thead { tr { th { "Shipped" } th { "Carrier" } th { "Tracking" } th { "Units" } th { "Sync to the channel" } } }
+                tbody {
+                    @for f in &fulfilments {
+                        tr data-fulfilment=(f.id) {
+                            td { (f.shipped_at.format("%Y-%m-%d %H:%M")) }
+                            td { (f.carrier.as_str()) @if f.carrier_detected { " " span.muted { "(from the number)" } } }
+                            td { @for t in &f.tracking { code { (t.number) } " " } }
+                            td { (f.lines.iter().map(|l| l.quantity).sum::<i64>()) }
+                            td.sync {
+                                span class={ "sync sync-" (f.sync.state.as_str()) } { (f.sync.state.as_str()) }
+                                @if let Some(e) = &f.sync.last_error { " " span.bad { (e) } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if open_units > 0 && !matches!(order.state, OrderState::Cancelled | OrderState::Excluded) {
+            form.card.ship method="post" action=(action("ship")) {
+                input type="hidden" name="csrf" value=(csrf);
+                p { "Ship the " (open_units) " unit(s) still open." }
+                label { "Tracking number" input type="text" name="tracking" maxlength="100" placeholder="e.g. RM123456785GB"; }
+                label { "Carrier"
+                    select name="carrier" {
+                        option value="" { "from the tracking number" }
+                        @for c in switchyard_domain::carrier::Carrier::ALL { option value=(c.as_str()) { (c.as_str().replace('_', " ")) } }
+                    }
+                }
+                button type="submit" { "Ship" }
             }
         }
         h2 { "Journal" }
@@ -236,11 +328,102 @@ pub(super) async fn show(
         @if let Some(raw) = &order.raw { details { summary { "show" } pre.json { (pretty(raw)) } } } @else { p.empty { "None stored." } }
     };
     html_response(
-        StatusCode::OK,
-        page(
-            &format!("Order {}", order.number),
-            Some((u, &session.csrf)),
-            body,
-        ),
+        status,
+        page(&format!("Order {}", order.number), Some((u, csrf)), body),
     )
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ActionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    tracking: String,
+    #[serde(default)]
+    carrier: String,
+}
+
+/// Hold, release, cancel or ship an order from its page.
+pub(super) async fn act(
+    State(s): State<AppState>,
+    session: Session,
+    Path((id, what)): Path<(String, String)>,
+    Form(f): Form<ActionForm>,
+) -> Response {
+    if let Err(r) = session.check(&f.csrf) {
+        return r.into_response();
+    }
+    let order = match reached(&s, &session, &id).await {
+        Ok(o) => o,
+        Err(r) => return r,
+    };
+    let account = &session.user.account_id;
+    let done: Result<(), ApiError> = match what.as_str() {
+        "hold" => match check_text("reason", f.reason.trim(), 500) {
+            Ok(()) => s
+                .storage
+                .act_on_order(
+                    account,
+                    &order.id,
+                    OrderAction::Hold(f.reason.trim().to_owned()),
+                )
+                .await
+                .map(drop)
+                .map_err(ApiError::from),
+            Err(e) => Err(e.into()),
+        },
+        "release" => s
+            .storage
+            .act_on_order(account, &order.id, OrderAction::Release)
+            .await
+            .map(drop)
+            .map_err(ApiError::from),
+        "cancel" => s
+            .storage
+            .act_on_order(account, &order.id, OrderAction::Cancel(None))
+            .await
+            .map(drop)
+            .map_err(ApiError::from),
+        "ship" => {
+            let number = f.tracking.trim();
+            let shipment = FulfilmentIn {
+                lines: None,
+                tracking: if number.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![TrackingIn {
+                        number: number.to_owned(),
+                        url: None,
+                    }]
+                },
+                carrier: (!f.carrier.is_empty()).then(|| f.carrier.clone()),
+                service: None,
+                shipped_at: None,
+                reference: None,
+            };
+            match shipment.into_new(FulfilmentSource::Api) {
+                Ok(new) => s
+                    .storage
+                    .create_fulfilment(account, &order.id, new)
+                    .await
+                    .map(drop)
+                    .map_err(ApiError::from),
+                Err(e) => Err(e),
+            }
+        }
+        _ => return not_found().await,
+    };
+    match done {
+        Ok(()) => {
+            s.wake.notify_one();
+            tracing::info!(user = %session.user.id, order = %order.id, action = %what, "order action in the console");
+            see_other(&format!("/console/orders/{}", order.id))
+        }
+        Err(ApiError::Client {
+            status, message, ..
+        }) => order_page(&s, &session, &order.id, status, Some(&message)).await,
+        Err(e) => super::pages::internal(&e),
+    }
 }

@@ -298,6 +298,33 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
     assert!(b.text("ol.timeline").await.contains("order.created"));
     b.shot("order").await;
 
+    // Hold it, release it, then ship it and see the channel confirm.
+    b.fill("input[name=reason]", "address check").await;
+    b.click("div.actions button.secondary").await;
+    assert_eq!(b.text("p.notice").await, "On hold: address check");
+    b.click("div.actions button.secondary").await;
+    assert_eq!(b.text("span.state").await, "open");
+    b.fill("form.ship input[name=tracking]", "RM123456785GB")
+        .await;
+    b.click("form.ship button").await;
+    let fulfilled = b.text("table.fulfilments").await;
+    assert!(
+        fulfilled.contains("RM123456785GB") && fulfilled.contains("royal_mail"),
+        "{fulfilled}"
+    );
+    let mut synced = false;
+    for _ in 0..100 {
+        if b.text("td.sync").await.contains("synced") {
+            synced = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        b.client.refresh().await.unwrap();
+    }
+    assert!(synced, "the shipment reached Shopify within 10 s");
+    assert_eq!(b.text("span.state").await, "fulfilled");
+    b.shot("shipped").await;
+
     // Another account's owner finds neither the order nor it in the list.
     let order_url = b.client.current_url().await.unwrap().to_string();
     b.click("form.sign-out button").await;
