@@ -110,12 +110,6 @@ impl Links {
     }
 }
 
-impl Default for ConsoleConfig {
-    fn default() -> Self {
-        Self::new("")
-    }
-}
-
 /// Why a user or a link could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum InviteError {
@@ -286,22 +280,28 @@ impl IntoResponse for Refusal {
     }
 }
 
-impl Session {
-    /// Refuse a form whose CSRF token is not this session's.
-    fn check(&self, submitted: &str) -> Result<(), Refusal> {
-        if auth::same(submitted, &self.csrf) {
-            Ok(())
-        } else {
-            Err(Refusal::Csrf)
-        }
-    }
+/// Who may send a form, beyond its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Any signed-in user.
+    Anyone,
+    /// An owner (users and API tokens).
+    Owner,
+    /// A user who reaches every store (creating and deleting stores).
+    AccountWide,
+}
 
-    /// Refuse what only an owner may do.
-    fn require_owner(&self) -> Result<(), Refusal> {
-        if self.user.role.manages_access() {
-            Ok(())
-        } else {
-            Err(Refusal::NotOwner)
+impl Session {
+    /// Accept a form only with this session's CSRF token, from a user
+    /// who may do what it asks.
+    fn accept(&self, csrf: &str, need: Need) -> Result<(), Refusal> {
+        if !auth::same(csrf, &self.csrf) {
+            return Err(Refusal::Csrf);
+        }
+        match need {
+            Need::Owner if !self.user.role.manages_access() => Err(Refusal::NotOwner),
+            Need::AccountWide if self.user.stores.is_some() => Err(Refusal::Limited),
+            _ => Ok(()),
         }
     }
 }

@@ -14,7 +14,7 @@ use switchyard_domain::values::check_text;
 use switchyard_storage::{OrderFilter, OrderRecord, PageRequest, Store};
 
 use super::pages::{failed, html_response, not_found, page};
-use super::{Session, see_other};
+use super::{Need, Session, see_other};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::fulfilments::{FulfilmentIn, TrackingIn};
@@ -352,7 +352,7 @@ pub(super) async fn act(
     Path((id, what)): Path<(String, String)>,
     Form(f): Form<ActionForm>,
 ) -> Response {
-    if let Err(r) = session.check(&f.csrf) {
+    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
         return r.into_response();
     }
     let order = match reached(&s, &session, &id).await {

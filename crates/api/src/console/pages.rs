@@ -11,7 +11,7 @@ use serde::Deserialize;
 use switchyard_storage::{NewSession, PageRequest, StorageError, User};
 
 use super::auth::{self, FORM_COOKIE, SESSION_COOKIE};
-use super::{Session, config, see_other};
+use super::{Need, Session, config, see_other};
 use crate::AppState;
 
 /// A page in the console's frame; `user` adds the navigation.
@@ -335,7 +335,7 @@ pub(super) async fn sign_out(
     session: Session,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = session.check(&f.csrf) {
+    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
         return r.into_response();
     }
     if let Err(e) = s.storage.end_session(&session.hash, Utc::now()).await {

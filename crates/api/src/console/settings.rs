@@ -14,7 +14,7 @@ use switchyard_domain::values::check_text;
 use switchyard_storage::{LinkPurpose, PageRequest, Store, TokenRecord, User};
 
 use super::pages::{CsrfForm, failed, html_response, internal, not_found, page};
-use super::{InviteError, Session, config, see_other};
+use super::{InviteError, Need, Session, config, see_other};
 use crate::AppState;
 use crate::tokens;
 
@@ -195,10 +195,7 @@ pub(super) async fn create_token(
     session: Session,
     Form(f): Form<NewTokenForm>,
 ) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_owner())
-    {
+    if let Err(r) = session.accept(&f.csrf, Need::Owner) {
         return r.into_response();
     }
     let name = f.name.trim();
@@ -247,10 +244,7 @@ pub(super) async fn revoke_token(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_owner())
-    {
+    if let Err(r) = session.accept(&f.csrf, Need::Owner) {
         return r.into_response();
     }
     let Ok(id) = TokenId::parse(&id) else {
@@ -286,7 +280,7 @@ pub(super) async fn invite_user(
             _ => {}
         }
     }
-    if let Err(r) = session.check(&csrf).and_then(|()| session.require_owner()) {
+    if let Err(r) = session.accept(&csrf, Need::Owner) {
         return r.into_response();
     }
     let refuse = |message: String| {
@@ -359,10 +353,7 @@ pub(super) async fn user_link(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_owner())
-    {
+    if let Err(r) = session.accept(&f.csrf, Need::Owner) {
         return r.into_response();
     }
     let Ok(id) = UserId::parse(&id) else {

@@ -11,7 +11,7 @@ use switchyard_domain::values::check_text;
 use switchyard_storage::{NewStore, PageRequest, StorageError, Store, StorePatch};
 
 use super::pages::{failed, html_response, not_found, page};
-use super::{Refusal, Session, see_other};
+use super::{Need, Session, see_other};
 use crate::AppState;
 
 /// Longest store name (as the API).
@@ -31,15 +31,6 @@ impl Session {
             .get_store(&self.user.account_id, &id)
             .await
             .map_err(|e| failed(&e))
-    }
-
-    /// Refuse what only a user who reaches every store may do.
-    fn require_account_wide(&self) -> Result<(), Refusal> {
-        if self.user.stores.is_none() {
-            Ok(())
-        } else {
-            Err(Refusal::Limited)
-        }
     }
 }
 
@@ -132,10 +123,7 @@ pub(super) async fn create(
     session: Session,
     Form(f): Form<NameForm>,
 ) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_account_wide())
-    {
+    if let Err(r) = session.accept(&f.csrf, Need::AccountWide) {
         return r.into_response();
     }
     let name = f.name.trim();
@@ -172,7 +160,7 @@ pub(super) async fn rename(
     Path(id): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Response {
-    if let Err(r) = session.check(&f.csrf) {
+    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
         return r.into_response();
     }
     let store = match session.store(&s, &id).await {
@@ -217,10 +205,7 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    if let Err(r) = session
-        .check(&f.csrf)
-        .and_then(|()| session.require_account_wide())
-    {
+    if let Err(r) = session.accept(&f.csrf, Need::AccountWide) {
         return r.into_response();
     }
     let store = match session.store(&s, &id).await {
