@@ -188,6 +188,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}/rename", post(stores::rename))
         .route("/console/stores/{id}/delete", post(stores::delete))
         .route("/console/orders", get(orders::list))
+        .route("/console/orders/live", get(orders::live))
         .route("/console/orders/{id}", get(orders::show))
         .route("/console/orders/{id}/{action}", post(orders::act))
         .route("/console/settings", get(settings::settings))
@@ -202,6 +203,7 @@ pub fn router() -> Router<AppState> {
             post(settings::user_link),
         )
         .route("/console/assets/console.css", get(stylesheet))
+        .route("/console/assets/live.js", get(script))
         // The console's own 404 page (the API's is JSON).
         .route("/console/{*rest}", get(pages::not_found))
         .layer(axum::middleware::map_response(security_headers))
@@ -214,6 +216,17 @@ async fn stylesheet() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("assets/console.css"),
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("assets/live.js"),
     )
         .into_response()
 }

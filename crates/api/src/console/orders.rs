@@ -4,6 +4,7 @@
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -54,31 +55,123 @@ fn customer(o: &OrderRecord) -> String {
         .unwrap_or_default()
 }
 
+/// The store a list or its live feed is limited to: the one asked for
+/// (which the user must reach), or for a staff user limited to stores the
+/// first of theirs. `Err` when the asked store is not theirs.
+fn store_scope(session: &Session, stores: &[Store], asked: &str) -> Result<Option<StoreId>, ()> {
+    let u = &session.user;
+    if asked.is_empty() {
+        return Ok(match &u.stores {
+            None => None,
+            Some(_) => stores.first().map(|st| st.id.clone()),
+        });
+    }
+    match StoreId::parse(asked) {
+        Ok(id) if u.reaches(&id) => Ok(Some(id)),
+        _ => Err(()),
+    }
+}
+
+async fn reachable_stores(s: &AppState, session: &Session) -> Result<Vec<Store>, Response> {
+    let u = &session.user;
+    match s
+        .storage
+        .list_stores(&u.account_id, None, &PageRequest::first(100))
+        .await
+    {
+        Ok(p) => Ok(p.items.into_iter().filter(|st| u.reaches(&st.id)).collect()),
+        Err(e) => Err(failed(&e)),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct LiveQuery {
+    #[serde(default)]
+    store: String,
+    #[serde(default)]
+    since: String,
+}
+
+/// How often the live feed looks for changed orders.
+const LIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Server-sent events for the orders list: a `changed` event each time an
+/// order of the list's store (or of every store the user reaches) was
+/// imported or changed after `since`. The page's script then reloads the
+/// list; the event carries no order data.
+pub(super) async fn live(
+    State(s): State<AppState>,
+    session: Session,
+    Query(q): Query<LiveQuery>,
+) -> Response {
+    let stores = match reachable_stores(&s, &session).await {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let Ok(store) = store_scope(&session, &stores, &q.store) else {
+        return not_found().await;
+    };
+    if session.user.stores.is_some() && store.is_none() {
+        return not_found().await;
+    }
+    let since = chrono::DateTime::parse_from_rfc3339(&q.since)
+        .map_or_else(|_| chrono::Utc::now(), |t| t.with_timezone(&chrono::Utc));
+    let filter = OrderFilter {
+        store_id: store,
+        ..OrderFilter::default()
+    };
+    let account = session.user.account_id.clone();
+    let stream = futures::stream::unfold(since, move |mut last| {
+        let (s, filter, account) = (s.clone(), filter.clone(), account.clone());
+        async move {
+            loop {
+                tokio::time::sleep(LIVE_EVERY).await;
+                let mut f = filter.clone();
+                f.updated_since = Some(last);
+                let page = match s
+                    .storage
+                    .list_orders(&account, &f, &PageRequest::first(50))
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // The browser reconnects by itself.
+                        tracing::warn!(error = %e, "console live orders feed stopped");
+                        return None;
+                    }
+                };
+                if let Some(newest) = page
+                    .items
+                    .iter()
+                    .map(|o| o.updated_at)
+                    .max()
+                    .filter(|t| *t > last)
+                {
+                    last = newest;
+                    let event = Event::default().event("changed").data(newest.to_rfc3339());
+                    return Some((Ok::<_, std::convert::Infallible>(event), last));
+                }
+            }
+        }
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 pub(super) async fn list(
     State(s): State<AppState>,
     session: Session,
     Query(q): Query<ListQuery>,
 ) -> Response {
     let u = &session.user;
-    let stores: Vec<Store> = match s
-        .storage
-        .list_stores(&u.account_id, None, &PageRequest::first(100))
-        .await
-    {
-        Ok(p) => p.items.into_iter().filter(|st| u.reaches(&st.id)).collect(),
-        Err(e) => return failed(&e),
+    let stores = match reachable_stores(&s, &session).await {
+        Ok(st) => st,
+        Err(r) => return r,
     };
     // A staff user limited to stores sees one of them at a time.
-    let store = if q.store.is_empty() {
-        match &u.stores {
-            None => None,
-            Some(_) => stores.first().map(|st| st.id.clone()),
-        }
-    } else {
-        match StoreId::parse(&q.store) {
-            Ok(id) if u.reaches(&id) => Some(id),
-            _ => return not_found().await,
-        }
+    let Ok(store) = store_scope(&session, &stores, &q.store) else {
+        return not_found().await;
     };
     if u.stores.is_some() && store.is_none() {
         return html_response(
@@ -99,6 +192,8 @@ pub(super) async fn list(
         }
     };
     let text = q.q.trim();
+    // What the live feed counts as new: anything changed after this.
+    let rendered = chrono::Utc::now();
     let filter = OrderFilter {
         store_id: store.clone(),
         state,
@@ -150,6 +245,7 @@ pub(super) async fn list(
             label { "Search" input type="search" name="q" value=(text) maxlength="200" placeholder="number, customer name or email"; }
             button type="submit" { "Show" }
         }
+        div.live data-live="orders" data-since=(rendered.to_rfc3339()) data-store=(store.as_ref().map(ToString::to_string).unwrap_or_default()) {
         @if orders.items.is_empty() {
             p.empty { "No orders match." }
         } @else {
@@ -170,6 +266,7 @@ pub(super) async fn list(
             }
         }
         @if let Some(next) = next { p { a.more href=(next) { "Older orders →" } } }
+        }
     };
     html_response(
         StatusCode::OK,

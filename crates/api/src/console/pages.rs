@@ -24,6 +24,7 @@ pub(super) fn page(title: &str, user: Option<(&User, &str)>, body: Markup) -> Ma
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Switchyard" }
                 link rel="stylesheet" href="/console/assets/console.css";
+                script src="/console/assets/live.js" defer {}
             }
             body {
                 header.top {

@@ -233,16 +233,17 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
         let body = serde_json::json!({ "lines": [{ "sku": sku, "quantity": 1 }] });
         placed.push(sim.place_order(&body).await.unwrap());
     }
-    app.channel(
-        &owner,
-        &store,
-        "shopify",
-        &sim.base_url(),
-        serde_json::json!({ "access_token": sim.credentials["access_token"],
+    let channel = app
+        .channel(
+            &owner,
+            &store,
+            "shopify",
+            &sim.base_url(),
+            serde_json::json!({ "access_token": sim.credentials["access_token"],
                             "api_secret_key": sim.credentials["api_secret_key"] }),
-        &serde_json::json!({ "cadence_secs": 10 }),
-    )
-    .await;
+            &serde_json::json!({ "cadence_secs": 10 }),
+        )
+        .await;
     switchyard_testkit::eventually("both orders imported", 30, || async {
         app.get(&owner, "/v1/orders").await.body["items"]
             .as_array()
@@ -266,6 +267,46 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
     let first = rows[0].attr("data-order").await.unwrap().unwrap();
     assert_eq!(first, newest["id"].as_str().unwrap(), "newest first");
     b.shot("list").await;
+
+    // A third order arrives while the list is open: it appears on top
+    // without a reload (the live feed and the page's script).
+    let marker = b
+        .client
+        .execute("window.__sameDocument = true; return true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(marker, serde_json::json!(true));
+    let body = serde_json::json!({ "lines": [{ "sku": sku, "quantity": 1 }] });
+    sim.place_order(&body).await.unwrap();
+    let now = app
+        .post(
+            &owner,
+            &format!("/v1/stores/{store}/channels/{channel}/import"),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert!(now.status.is_success(), "{}", now.body);
+    let mut rows = 0;
+    for _ in 0..150 {
+        rows = b
+            .client
+            .find_all(fantoccini::Locator::Css("table.orders tbody tr"))
+            .await
+            .unwrap()
+            .len();
+        if rows == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(rows, 3, "the new order is listed within 15 s");
+    let same = b
+        .client
+        .execute("return window.__sameDocument === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same, serde_json::json!(true), "without a reload");
+    b.shot("list-live").await;
 
     // Filters: a state with no order, then search by number.
     b.client
