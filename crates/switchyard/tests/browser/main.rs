@@ -24,7 +24,10 @@ use serde_json::json;
 #[derive(Debug)]
 pub struct Browser {
     pub client: Client,
+    /// chromedriver, leading its own process group (Chromium's too).
     driver: std::process::Child,
+    /// Chromium's profile, removed on drop.
+    _profile: tempfile::TempDir,
     shots: Option<(std::path::PathBuf, String)>,
     count: usize,
 }
@@ -41,8 +44,14 @@ impl Browser {
     /// Start chromedriver and a 1280×900 headless window. `name` prefixes
     /// the screenshots.
     pub async fn start(name: &str) -> Self {
+        use std::os::unix::process::CommandExt as _;
         let port = free_port();
+        let profile = tempfile::tempdir().unwrap();
+        // Its own process group, so that dropping the browser ends
+        // chromedriver and every Chromium process it started, even when a
+        // test fails before closing the session.
         let driver = std::process::Command::new("chromedriver")
+            .process_group(0)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
             .stdout(Stdio::null())
@@ -53,7 +62,8 @@ impl Browser {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,900", "--no-first-run", "--disable-extensions"]
+                         "--window-size=1280,900", "--no-first-run", "--disable-extensions",
+                         format!("--user-data-dir={}", profile.path().display())]
             }
         });
         let caps = caps.as_object().unwrap().clone();
@@ -75,6 +85,7 @@ impl Browser {
                     return Self {
                         client,
                         driver,
+                        _profile: profile,
                         shots,
                         count: 0,
                     };
@@ -192,6 +203,11 @@ impl Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // The whole group: chromedriver and the Chromium it started.
+        let group = format!("-{}", self.driver.id());
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
