@@ -104,6 +104,15 @@ pub fn strict_engine_config() -> switchyard::EngineConfig {
     }
 }
 
+/// A loopback port that was free a moment ago (bound, then released).
+#[must_use]
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Poll `check` every 50 ms until it holds, for at most `secs` seconds.
 pub async fn eventually<F, Fut>(what: &str, secs: u64, mut check: F)
 where

@@ -36,15 +36,6 @@ pub fn secret() -> Result<String, AuthError> {
     Ok(URL_SAFE_NO_PAD.encode(b))
 }
 
-/// Hex SHA-256: how a secret is stored and looked up.
-#[must_use]
-pub fn digest(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The CSRF token of a session: derived from its secret, so it is never
 /// stored, differs per session and means nothing without the cookie.
 #[must_use]

@@ -162,7 +162,7 @@ pub async fn link_for(
             account_id: account.clone(),
             user_id: user.clone(),
             purpose,
-            hash: auth::digest(&secret),
+            hash: crate::tokens::hash(&secret),
             expires_at: Utc::now() + chrono::Duration::hours(i64::from(links.hours)),
         })
         .await?;
@@ -210,23 +210,27 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    asset(
+        "text/css; charset=utf-8",
         include_str!("assets/console.css"),
     )
-        .into_response()
 }
 
 async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("assets/live.js"),
+    )
+}
+
+/// One of the console's embedded files, cached for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("assets/live.js"),
+        body,
     )
         .into_response()
 }
@@ -327,7 +331,7 @@ impl FromRequestParts<AppState> for Session {
         let Some(secret) = auth::cookie(&parts.headers, auth::SESSION_COOKIE) else {
             return Err(to_sign_in());
         };
-        let hash = auth::digest(secret);
+        let hash = crate::tokens::hash(secret);
         match s.storage.find_session(&hash, Utc::now()).await {
             Ok(Some(found)) => Ok(Self {
                 user: found.user,

@@ -305,7 +305,7 @@ async fn start_session(s: &AppState, user: &User, address: Option<String>) -> Re
         .storage
         .create_session(NewSession {
             user_id: user.id.clone(),
-            hash: auth::digest(&secret),
+            hash: crate::tokens::hash(&secret),
             expires_at: expires,
             address,
         })
@@ -424,7 +424,7 @@ pub(super) async fn set_password(
     };
     match s
         .storage
-        .redeem_user_link(&auth::digest(&f.link), &hash, Utc::now())
+        .redeem_user_link(&crate::tokens::hash(&f.link), &hash, Utc::now())
         .await
     {
         Ok(user) => start_session(&s, &user, Some(address)).await,

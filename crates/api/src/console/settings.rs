@@ -42,7 +42,7 @@ fn store_names<'a>(ids: &[StoreId], stores: &'a [Store]) -> Vec<&'a str> {
         .collect()
 }
 
-fn token_rows(tokens: &[TokenRecord], csrf: &str) -> Markup {
+fn token_rows(tokens: &[TokenRecord], stores: &[Store], csrf: &str) -> Markup {
     html! {
         table.tokens {
             thead { tr { th { "Name" } th { "Token" } th { "Store" } th { "Created" } th { "Last used" } th {} } }
@@ -51,7 +51,7 @@ fn token_rows(tokens: &[TokenRecord], csrf: &str) -> Markup {
                     tr data-token=(t.id) {
                         td { (t.name) }
                         td { code { (t.prefix) "…" } }
-                        td { @if let Some(st) = &t.store_id { code { (st) } } @else { "every store" } }
+                        td { @if let Some(st) = &t.store_id { (store_names(std::slice::from_ref(st), stores).join("")) } @else { "every store" } }
                         td { (t.created_at.format("%Y-%m-%d %H:%M")) }
                         td { @if let Some(at) = t.last_used_at { (at.format("%Y-%m-%d %H:%M")) } @else { "never" } }
                         td {
@@ -131,7 +131,7 @@ async fn settings_page(
                 }
             }
             @if let Notice::TokenError(e) = notice { p.error role="alert" { (e) } }
-            @if tokens.is_empty() { p.empty { "No API tokens yet." } } @else { (token_rows(&tokens, csrf)) }
+            @if tokens.is_empty() { p.empty { "No API tokens yet." } } @else { (token_rows(&tokens, &stores, csrf)) }
             form.card.token-form method="post" action="/console/settings/tokens" {
                 input type="hidden" name="csrf" value=(csrf);
                 label { "Name" input type="text" name="name" maxlength="100" required placeholder="e.g. ERP connector"; }

@@ -13,16 +13,8 @@ impl Drop for Child {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn run(channel: &str, probe: &str) -> serde_json::Value {
-    let port = free_port();
+    let port = switchyard_testkit::free_port();
     let mut child = Child(
         Command::new(env!("CARGO_BIN_EXE_switchyard"))
             .args([
@@ -128,11 +120,7 @@ fn the_demo_shows_the_whole_loop_from_any_directory() {
 async fn the_kept_demo_leads_to_the_console() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = switchyard_testkit::free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .args(["demo", "--keep-running", "--orders", "4", "--pace-ms", "0"])
         .args(["--port", &port.to_string()])

@@ -20,20 +20,15 @@ fn serve_on(url: &str) -> (bool, String) {
     )
 }
 
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn a_database_that_cannot_be_used_is_one_line_and_a_failed_exit() {
     let cluster = switchyard_pgtest::cluster().unwrap();
     let cases = [
         (
-            format!("postgres://switchyard@127.0.0.1:{}/app", closed_port()),
+            format!(
+                "postgres://switchyard@127.0.0.1:{}/app",
+                switchyard_testkit::free_port()
+            ),
             "Connection refused",
         ),
         (cluster.url("no_such_database"), "does not exist"),

@@ -97,6 +97,14 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
         .unwrap();
     assert!(row.contains("revoked"), "{row}");
     b.shot("token-revoked").await;
+    b.client
+        .execute(
+            "document.querySelector('table.users').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.shot("users").await;
     let refused = reqwest::Client::new()
         .get(format!("{}/v1/stores", app.address))
         .bearer_auth(&secret)

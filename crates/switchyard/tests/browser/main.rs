@@ -32,20 +32,12 @@ pub struct Browser {
     count: usize,
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Browser {
     /// Start chromedriver and a 1280×900 headless window. `name` prefixes
     /// the screenshots.
     pub async fn start(name: &str) -> Self {
         use std::os::unix::process::CommandExt as _;
-        let port = free_port();
+        let port = switchyard_testkit::free_port();
         let profile = tempfile::tempdir().unwrap();
         // Its own process group, so that dropping the browser ends
         // chromedriver and every Chromium process it started, even when a
