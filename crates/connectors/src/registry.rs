@@ -37,28 +37,170 @@ pub enum ConnectError {
         /// What is wrong.
         reason: String,
         /// The fields this kind takes.
-        expected: &'static str,
+        expected: String,
     },
     /// The HTTP client could not be built.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
 }
 
-/// The credentials fields each kind takes, for error messages and docs.
-#[must_use]
-pub fn credential_fields(kind: ChannelKind) -> &'static str {
-    match kind {
-        ChannelKind::Shopify => "{\"access_token\", \"api_secret_key\"?}",
-        ChannelKind::Woocommerce => "{\"consumer_key\", \"consumer_secret\", \"webhook_secret\"?}",
-        ChannelKind::Etsy => "{\"keystring\", \"refresh_token\", \"shop_id\"}",
-        ChannelKind::Ebay => "{\"client_id\", \"client_secret\", \"refresh_token\"}",
-        ChannelKind::Bolcom => "{\"client_id\", \"client_secret\"}",
-        ChannelKind::Amazon => {
-            "{\"client_id\", \"client_secret\", \"refresh_token\", \"seller_id\", \"marketplace_id\"}"
-        }
-        ChannelKind::Vendure => "{\"api_key\", \"channel_token\"?}",
-        ChannelKind::Medusa => "{\"api_key\", \"location_id\"?}",
+/// One field of a kind's credentials, as the channel names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CredentialField {
+    /// The JSON key (the channel's own name for it).
+    pub name: &'static str,
+    /// Whether the connector needs it.
+    pub required: bool,
+    /// Whether it is a secret (entered once, never shown again).
+    pub secret: bool,
+    /// Whether it is a number in the JSON (Etsy's `shop_id`).
+    pub numeric: bool,
+    /// Where to find it, in the channel's words.
+    pub help: &'static str,
+}
+
+const fn field(name: &'static str, secret: bool, help: &'static str) -> CredentialField {
+    CredentialField {
+        name,
+        required: true,
+        secret,
+        numeric: false,
+        help,
     }
+}
+
+const fn optional(f: CredentialField) -> CredentialField {
+    CredentialField {
+        required: false,
+        ..f
+    }
+}
+
+const SHOPIFY: &[CredentialField] = &[
+    field(
+        "access_token",
+        true,
+        "Admin API access token of the shop's custom app (shpat_…), with the orders, products, inventory and fulfillments scopes",
+    ),
+    optional(field(
+        "api_secret_key",
+        true,
+        "The app's API secret key: checks the signature of Shopify's order webhooks",
+    )),
+];
+
+const WOOCOMMERCE: &[CredentialField] = &[
+    field(
+        "consumer_key",
+        false,
+        "WooCommerce › Settings › Advanced › REST API: the key's consumer key (ck_…), with Read/Write permission",
+    ),
+    field("consumer_secret", true, "The key's consumer secret (cs_…)"),
+    optional(field(
+        "webhook_secret",
+        true,
+        "The secret of the webhooks Switchyard registers; generated when left empty",
+    )),
+];
+
+const ETSY: &[CredentialField] = &[
+    field(
+        "keystring",
+        false,
+        "Your Etsy app's keystring (sent as x-api-key)",
+    ),
+    field(
+        "refresh_token",
+        true,
+        "The shop owner's OAuth refresh token (transactions_r, transactions_w, listings_r, listings_w)",
+    ),
+    CredentialField {
+        numeric: true,
+        ..field("shop_id", false, "The shop's numeric id")
+    },
+];
+
+const EBAY: &[CredentialField] = &[
+    field("client_id", false, "The app's App ID (client id)"),
+    field("client_secret", true, "The app's Cert ID (client secret)"),
+    field(
+        "refresh_token",
+        true,
+        "The seller's user refresh token, consented to the sell.fulfillment and sell.inventory scopes",
+    ),
+];
+
+const BOLCOM: &[CredentialField] = &[
+    field(
+        "client_id",
+        false,
+        "Seller Dashboard › Settings › API settings: the credentials' client id",
+    ),
+    field("client_secret", true, "The credentials' secret"),
+];
+
+const AMAZON: &[CredentialField] = &[
+    field("client_id", false, "The SP-API application's LWA client id"),
+    field("client_secret", true, "The LWA client secret"),
+    field(
+        "refresh_token",
+        true,
+        "The seller's refresh token, from authorising the application",
+    ),
+    field("seller_id", false, "The seller (merchant) id"),
+    field(
+        "marketplace_id",
+        false,
+        "The marketplace this channel sells on (A1PA6795UKMFR9 is amazon.de)",
+    ),
+];
+
+const VENDURE: &[CredentialField] = &[
+    field(
+        "api_key",
+        true,
+        "An Admin API key (Settings › API keys) whose role holds the order, catalogue, customer and settings permissions",
+    ),
+    optional(field(
+        "channel_token",
+        false,
+        "The Vendure channel's token, when the key is not for the default channel",
+    )),
+];
+
+const MEDUSA: &[CredentialField] = &[
+    field("api_key", true, "A secret API key (sk_…)"),
+    optional(field(
+        "location_id",
+        false,
+        "The stock location Switchyard keeps (sloc_…); the store's default location when empty",
+    )),
+];
+
+/// The credentials each kind takes, in the order a form asks for them.
+#[must_use]
+pub fn credential_form(kind: ChannelKind) -> &'static [CredentialField] {
+    match kind {
+        ChannelKind::Shopify => SHOPIFY,
+        ChannelKind::Woocommerce => WOOCOMMERCE,
+        ChannelKind::Etsy => ETSY,
+        ChannelKind::Ebay => EBAY,
+        ChannelKind::Bolcom => BOLCOM,
+        ChannelKind::Amazon => AMAZON,
+        ChannelKind::Vendure => VENDURE,
+        ChannelKind::Medusa => MEDUSA,
+    }
+}
+
+/// The credentials fields each kind takes, for error messages and docs:
+/// `{"access_token", "api_secret_key"?}`.
+#[must_use]
+pub fn credential_fields(kind: ChannelKind) -> String {
+    let names: Vec<String> = credential_form(kind)
+        .iter()
+        .map(|f| format!("\"{}\"{}", f.name, if f.required { "" } else { "?" }))
+        .collect();
+    format!("{{{}}}", names.join(", "))
 }
 
 fn parse<T: serde::de::DeserializeOwned>(
@@ -125,4 +267,47 @@ pub fn with_webhook_secret(
         reason: e.to_string(),
         expected: credential_fields(kind),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(kind: ChannelKind, skip: Option<&str>) -> Vec<u8> {
+        let mut o = serde_json::Map::new();
+        for f in credential_form(kind)
+            .iter()
+            .filter(|f| Some(f.name) != skip)
+        {
+            let v = if f.numeric {
+                serde_json::json!(42)
+            } else {
+                serde_json::json!("x")
+            };
+            o.insert(f.name.to_owned(), v);
+        }
+        serde_json::to_vec(&o).unwrap_or_default()
+    }
+
+    /// The form names exactly the fields each connector takes: all of
+    /// them filled are accepted (the credentials types refuse unknown
+    /// fields), and leaving out a required one is refused.
+    #[test]
+    fn every_form_fits_its_connector() {
+        for kind in ChannelKind::ALL {
+            assert!(
+                check_credentials(kind, &filled(kind, None)).is_ok(),
+                "{kind}: {:?}",
+                check_credentials(kind, &filled(kind, None)).err()
+            );
+            for f in credential_form(kind) {
+                let without = check_credentials(kind, &filled(kind, Some(f.name)));
+                assert_eq!(without.is_ok(), !f.required, "{kind} without {}", f.name);
+            }
+        }
+        assert_eq!(
+            credential_fields(ChannelKind::Shopify),
+            r#"{"access_token", "api_secret_key"?}"#
+        );
+    }
 }

@@ -59,6 +59,18 @@ pub trait Imports: Send + Sync {
         channel: &ChannelId,
         id: i64,
     ) -> Result<ImportErrorRecord>;
+    /// Mark an open import error as dealt with outside Switchyard, by
+    /// `by` (a user or token id), with a `channel.import_error_handled`
+    /// journal event; an error already resolved is answered unchanged.
+    /// It opens again if the channel's order fails to import later.
+    async fn handle_import_error_manually(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        id: i64,
+        by: &str,
+    ) -> Result<ImportErrorRecord>;
     /// Record how an import run ended and when the next is due.
     async fn finish_import_run(&self, channel: &ChannelRef, run: ImportRun) -> Result<()>;
     /// Record that notifications were registered (or why not).
@@ -190,8 +202,11 @@ pub struct ImportErrorRecord {
     pub first_seen_at: DateTime<Utc>,
     /// Last seen.
     pub last_seen_at: DateTime<Utc>,
-    /// When a later import succeeded.
+    /// When a later import succeeded, or someone handled it manually.
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Who handled it outside Switchyard (a user or token id), when it
+    /// was resolved that way.
+    pub handled_manually_by: Option<String>,
 }
 
 /// How an import run ended, for the channel's health.

@@ -14,7 +14,7 @@ use serde_json::json;
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::http::HttpPolicy;
 use switchyard_connectors::registry;
-use switchyard_domain::ids::{ChannelId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::values::{Sku, check_text};
 use switchyard_storage::{
     ChannelHealth, ChannelRef, ImportErrorRecord, JobKind, JobRecord, ListingRecord, SkuMapping,
@@ -26,9 +26,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
 use crate::routes::channels::{ImportStateOut, channel_with_credentials};
 
-fn channel_ref(auth: &Auth, store: StoreId, channel: ChannelId) -> ChannelRef {
+fn channel_ref(account: &AccountId, store: StoreId, channel: ChannelId) -> ChannelRef {
     ChannelRef {
-        account_id: auth.account_id.clone(),
+        account_id: account.clone(),
         store_id: store,
         channel_id: channel,
     }
@@ -86,7 +86,20 @@ pub async fn test_channel(
     ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
 ) -> Result<Json<TestOut>, ApiError> {
     auth.check_store(&store)?;
-    let (ch, creds) = channel_with_credentials(&s, &auth.account_id, &store, &id).await?;
+    Ok(Json(
+        test_credentials(&s, &auth.account_id, &store, &id).await?,
+    ))
+}
+
+/// Try a channel's stored credentials with one cheap call (the API and
+/// the console's Test button).
+pub(crate) async fn test_credentials(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    id: &ChannelId,
+) -> Result<TestOut, ApiError> {
+    let (ch, creds) = channel_with_credentials(s, account, store, id).await?;
     let creds = creds.ok_or_else(|| {
         ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -116,7 +129,7 @@ pub async fn test_channel(
     let start = Instant::now();
     let result = conn.test_connection().await;
     let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-    Ok(Json(match result {
+    Ok(match result {
         Ok(()) => TestOut {
             ok: true,
             code: None,
@@ -131,7 +144,7 @@ pub async fn test_channel(
             hint: Some(hint(&e).to_owned()),
             latency_ms,
         },
-    }))
+    })
 }
 
 /// A job handed to the engine.
@@ -211,7 +224,7 @@ pub async fn get_job(
     auth.check_store(&store)?;
     let j = s
         .storage
-        .get_job(&channel_ref(&auth, store, id), job)
+        .get_job(&channel_ref(&auth.account_id, store, id), job)
         .await?;
     Ok(Json(j.into()))
 }
@@ -225,12 +238,25 @@ async fn enqueue(
     payload: serde_json::Value,
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
     auth.check_store(&store)?;
+    let job = hand_over(s, &auth.account_id, store, id, kind, payload).await?;
+    Ok((StatusCode::ACCEPTED, Json(job.into())))
+}
+
+/// Hand a job for a channel to the engine and wake it.
+pub(crate) async fn hand_over(
+    s: &AppState,
+    account: &AccountId,
+    store: StoreId,
+    id: ChannelId,
+    kind: JobKind,
+    payload: serde_json::Value,
+) -> Result<JobRecord, ApiError> {
     let job = s
         .storage
-        .enqueue_job(&channel_ref(auth, store, id), kind, payload)
+        .enqueue_job(&channel_ref(account, store, id), kind, payload)
         .await?;
     s.wake.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(job.into())))
+    Ok(job)
 }
 
 /// Import now (orders changed since the cursor), without waiting for the cadence.
@@ -278,8 +304,18 @@ pub async fn backfill_channel(
     ApiPath((store, id)): ApiPath<(StoreId, ChannelId)>,
     ApiJson(body): ApiJson<BackfillIn>,
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
-    let to = body.to.unwrap_or_else(Utc::now);
-    if body.from >= to {
+    let payload = backfill_window(body.from, body.to)?;
+    enqueue(&s, &auth, store, id, JobKind::Backfill, payload).await
+}
+
+/// The payload of a backfill of `from`..`to` (default now), refused when
+/// the window is empty or starts in the future.
+pub(crate) fn backfill_window(
+    from: DateTime<Utc>,
+    to: Option<DateTime<Utc>>,
+) -> Result<serde_json::Value, ApiError> {
+    let to = to.unwrap_or_else(Utc::now);
+    if from >= to {
         return Err(ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_window",
@@ -287,7 +323,7 @@ pub async fn backfill_channel(
             "from must be before to",
         ));
     }
-    if body.from > Utc::now() {
+    if from > Utc::now() {
         return Err(ApiError::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_window",
@@ -295,8 +331,7 @@ pub async fn backfill_channel(
             "from must be in the past",
         ));
     }
-    let payload = json!({ "from": body.from, "to": to });
-    enqueue(&s, &auth, store, id, JobKind::Backfill, payload).await
+    Ok(json!({ "from": from, "to": to }))
 }
 
 /// A channel's health.
@@ -474,12 +509,50 @@ pub async fn retry_import_error(
     ApiPath((store, id, error_id)): ApiPath<(StoreId, ChannelId, i64)>,
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
     auth.check_store(&store)?;
+    let job = retry_import(&s, &auth.account_id, store, id, error_id).await?;
+    Ok((StatusCode::ACCEPTED, Json(job.into())))
+}
+
+/// Fetch the order of an import error from the channel again.
+pub(crate) async fn retry_import(
+    s: &AppState,
+    account: &AccountId,
+    store: StoreId,
+    id: ChannelId,
+    error_id: i64,
+) -> Result<JobRecord, ApiError> {
     let e = s
         .storage
-        .get_import_error(&auth.account_id, &store, &id, error_id)
+        .get_import_error(account, &store, &id, error_id)
         .await?;
     let payload = json!({ "channel_order_id": e.channel_order_id, "retry_of": e.id });
-    enqueue(&s, &auth, store, id, JobKind::Order, payload).await
+    hand_over(s, account, store, id, JobKind::Order, payload).await
+}
+
+/// Mark an import error as dealt with outside Switchyard (the order was
+/// entered by hand, or is not wanted): it leaves the open list and the
+/// channel's health, with the token that did it recorded. It opens again
+/// if the order fails to import later.
+#[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/errors/{error_id}/handle-manually", tag = "channels",
+    params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("error_id" = i64, Path, description = "Import error id")),
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn handle_import_error_manually(
+    State(s): State<AppState>,
+    auth: Auth,
+    ApiPath((store, id, error_id)): ApiPath<(StoreId, ChannelId, i64)>,
+) -> Result<Json<ImportErrorRecord>, ApiError> {
+    auth.check_store(&store)?;
+    let e = s
+        .storage
+        .handle_import_error_manually(
+            &auth.account_id,
+            &store,
+            &id,
+            error_id,
+            auth.token_id.as_str(),
+        )
+        .await?;
+    Ok(Json(e))
 }
 
 /// A page of listings.

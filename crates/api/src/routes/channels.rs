@@ -364,23 +364,35 @@ pub async fn create_channel(
     ApiJson(body): ApiJson<ChannelIn>,
 ) -> Result<(StatusCode, Json<ChannelOut>), ApiError> {
     auth.check_store(&store)?;
+    let ch = connect_channel(&s, &auth.account_id, &store, body).await?;
+    Ok((StatusCode::CREATED, Json(ch.into())))
+}
+
+/// Validate and connect a channel (the API's POST and the console's
+/// connect form).
+pub(crate) async fn connect_channel(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    body: ChannelIn,
+) -> Result<Channel, ApiError> {
     check_text("name", &body.name, 200)?;
     let kind = ChannelKind::parse(&body.kind)?;
     if let Some(u) = &body.base_url {
-        check_destination(&s, "base_url", u)?;
+        check_destination(s, "base_url", u)?;
     }
     let stock_rules = check_rules(body.stock_rules)?.unwrap_or_default();
     let settings = check_settings(&ChannelSettings::default(), body.settings)?.unwrap_or_default();
     let id = ChannelId::generate();
     let credentials = body
         .credentials
-        .map(|c| seal_credentials(&s, &auth.account_id, &id, kind, c))
+        .map(|c| seal_credentials(s, account, &id, kind, c))
         .transpose()?;
     let ch = s
         .storage
         .create_channel(
-            &auth.account_id,
-            &store,
+            account,
+            store,
             NewChannel {
                 id,
                 name: body.name,
@@ -393,7 +405,7 @@ pub async fn create_channel(
         )
         .await?;
     s.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(ch.into())))
+    Ok(ch)
 }
 
 /// Get a channel.
@@ -425,26 +437,34 @@ pub async fn update_channel(
     ApiJson(body): ApiJson<ChannelPatchIn>,
 ) -> Result<Json<ChannelOut>, ApiError> {
     auth.check_store(&store)?;
+    let ch = change_channel(&s, &auth.account_id, &store, &id, body).await?;
+    Ok(Json(ch.into()))
+}
+
+/// Validate and apply a change to a channel (the API's PATCH and the
+/// console's forms); new rules or a switched-on sync recompute the
+/// store's stock targets.
+pub(crate) async fn change_channel(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    id: &ChannelId,
+    body: ChannelPatchIn,
+) -> Result<Channel, ApiError> {
     if let Some(n) = &body.name {
         check_text("name", n, 200)?;
     }
     if let Some(Some(u)) = &body.base_url {
-        check_destination(&s, "base_url", u)?;
+        check_destination(s, "base_url", u)?;
     }
     let stock_rules = check_rules(body.stock_rules)?;
     // Make sure the channel is ours before sealing anything for it.
-    let current = s.storage.get_channel(&auth.account_id, &store, &id).await?;
+    let current = s.storage.get_channel(account, store, id).await?;
     let settings = check_settings(&current.settings, body.settings)?;
     let credentials = match body.credentials {
         None => None,
         Some(None) => Some(None),
-        Some(Some(c)) => Some(Some(seal_credentials(
-            &s,
-            &auth.account_id,
-            &id,
-            current.kind,
-            c,
-        )?)),
+        Some(Some(c)) => Some(Some(seal_credentials(s, account, id, current.kind, c)?)),
     };
     let restock = stock_rules.is_some_and(|r| r != current.stock_rules)
         || settings
@@ -453,9 +473,9 @@ pub async fn update_channel(
     let ch = s
         .storage
         .update_channel(
-            &auth.account_id,
-            &store,
-            &id,
+            account,
+            store,
+            id,
             ChannelPatch {
                 name: body.name,
                 base_url: body.base_url,
@@ -467,10 +487,10 @@ pub async fn update_channel(
         .await?;
     if restock {
         // New rules or a switched-on sync change every listing's target.
-        s.storage.resync_stock(&auth.account_id, &store).await?;
+        s.storage.resync_stock(account, store).await?;
     }
     s.wake.notify_one();
-    Ok(Json(ch.into()))
+    Ok(ch)
 }
 
 /// Disconnect a channel. Refused (409 `channel_has_orders`) once it has orders.

@@ -58,6 +58,7 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(channel_ops::channel_health))
         .routes(routes!(channel_ops::list_import_errors))
         .routes(routes!(channel_ops::retry_import_error))
+        .routes(routes!(channel_ops::handle_import_error_manually))
         .routes(routes!(channel_ops::list_listings))
         .routes(routes!(channel_ops::list_sku_mappings))
         .routes(routes!(

@@ -49,6 +49,7 @@ fn import_error_from_row(r: &PgRow) -> Result<ImportErrorRecord> {
         first_seen_at: time(r.try_get("first_seen_at")?)?,
         last_seen_at: time(r.try_get("last_seen_at")?)?,
         resolved_at: opt_time(r.try_get("resolved_at")?)?,
+        handled_manually_by: r.try_get("handled_manually_by")?,
     })
 }
 
@@ -168,7 +169,7 @@ impl Imports for PgStorage {
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                  ON CONFLICT (channel_id, channel_order_id) DO UPDATE SET code = excluded.code, message = excluded.message,
                    raw = COALESCE(excluded.raw, import_errors.raw), attempts = import_errors.attempts + 1,
-                   last_seen_at = excluded.last_seen_at, resolved_at = NULL
+                   last_seen_at = excluded.last_seen_at, resolved_at = NULL, handled_manually_by = NULL
                  RETURNING CASE WHEN attempts = 1 THEN id END",
             )
             .bind(channel.account_id.as_str())
@@ -245,6 +246,53 @@ impl Imports for PgStorage {
                 entity: "import error",
             })?;
         import_error_from_row(&row)
+    }
+
+    async fn handle_import_error_manually(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        channel: &ChannelId,
+        id: i64,
+        by: &str,
+    ) -> Result<ImportErrorRecord> {
+        let mut tx = self.pool.begin().await?;
+        require_channel(&mut tx, account, store, channel).await?;
+        let handled = sqlx::query(
+            "UPDATE import_errors SET resolved_at = $1, handled_manually_by = $2
+             WHERE channel_id = $3 AND id = $4 AND resolved_at IS NULL RETURNING *",
+        )
+        .bind(now())
+        .bind(by)
+        .bind(channel.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let row = match handled {
+            Some(row) => {
+                let e = import_error_from_row(&row)?;
+                let ev = NewEvent {
+                    entity_type: EntityType::Channel,
+                    entity_id: channel.to_string(),
+                    event_type: "channel.import_error_handled",
+                    payload: json!({ "channel_order_id": e.channel_order_id, "error_id": e.id, "by": by }),
+                };
+                append_event(&mut tx, account, store, &ev).await?;
+                e
+            }
+            // Already resolved (or not there): answer as it stands.
+            None => sqlx::query("SELECT * FROM import_errors WHERE channel_id = $1 AND id = $2")
+                .bind(channel.as_str())
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or(StorageError::NotFound {
+                    entity: "import error",
+                })
+                .and_then(|r| import_error_from_row(&r))?,
+        };
+        tx.commit().await?;
+        Ok(row)
     }
 
     async fn finish_import_run(&self, channel: &ChannelRef, run: ImportRun) -> Result<()> {

@@ -90,3 +90,71 @@ pub async fn the_resume_point_commits_with_its_page_and_the_last_page_moves_the_
     let after = sync(s, &r).await;
     assert_eq!((after.cursor, after.resume), (Some(t0), None));
 }
+
+/// "Handle manually" resolves an open import error once, with who did it
+/// and a journal event; another account cannot reach it; the order
+/// failing again opens it again.
+pub async fn an_import_error_handled_manually_is_resolved_until_it_fails_again(
+    s: Arc<dyn Storage>,
+) {
+    use switchyard_storage::{NewImportError, PageRequest};
+    let s = s.as_ref();
+    let (a, st) = account_and_store(s, "handled").await;
+    let r = ChannelRef {
+        account_id: a.clone(),
+        store_id: st.clone(),
+        channel_id: channel(s, &a, &st, StockRules::default()).await,
+    };
+    let fail = || {
+        vec![NewImportError {
+            channel_order_id: "9001".into(),
+            code: "unmappable".into(),
+            message: "no line items".into(),
+            raw: Some(serde_json::json!({"id": 9001})),
+        }]
+    };
+    s.record_import_errors(&r, fail()).await.unwrap();
+    let first = PageRequest::first(10);
+    let open = |all| s.list_import_errors(&a, &st, &r.channel_id, all, &first);
+    let e = open(false).await.unwrap().items.remove(0);
+    assert_eq!(e.handled_manually_by, None);
+
+    let (other, other_store) = account_and_store(s, "handled-other").await;
+    assert!(
+        s.handle_import_error_manually(&other, &other_store, &r.channel_id, e.id, "usr_x")
+            .await
+            .is_err(),
+        "another account's error is not found"
+    );
+    let journal = crate::journal_len(s, &a, &st).await;
+    let done = s
+        .handle_import_error_manually(&a, &st, &r.channel_id, e.id, "usr_1")
+        .await
+        .unwrap();
+    assert_eq!(done.handled_manually_by.as_deref(), Some("usr_1"));
+    assert!(done.resolved_at.is_some());
+    assert!(
+        open(false).await.unwrap().items.is_empty(),
+        "no longer open"
+    );
+    assert_eq!(
+        open(true).await.unwrap().items.len(),
+        1,
+        "still listed with all"
+    );
+    assert_eq!(crate::journal_len(s, &a, &st).await, journal + 1);
+
+    let again = s
+        .handle_import_error_manually(&a, &st, &r.channel_id, e.id, "usr_2")
+        .await
+        .unwrap();
+    assert_eq!(again, done, "a second click changes nothing");
+    assert_eq!(crate::journal_len(s, &a, &st).await, journal + 1);
+
+    s.record_import_errors(&r, fail()).await.unwrap();
+    let reopened = open(false).await.unwrap().items.remove(0);
+    assert_eq!(
+        (reopened.handled_manually_by, reopened.resolved_at),
+        (None, None)
+    );
+}

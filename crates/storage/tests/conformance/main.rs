@@ -125,6 +125,7 @@ backends!(
     pushes::import_pages_mark_stock_and_one_settle_sets_each_target_once,
     pushes::settles_racing_import_pages_leave_every_target_exact,
     imports::the_resume_point_commits_with_its_page_and_the_last_page_moves_the_cursor,
+    imports::an_import_error_handled_manually_is_resolved_until_it_fails_again,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

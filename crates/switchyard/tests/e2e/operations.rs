@@ -258,6 +258,39 @@ async fn an_order_the_channel_cannot_deliver_is_listed_and_can_be_retried() {
         l["items"][0]["attempts"] == 2
     })
     .await;
+
+    // Someone deals with it outside Switchyard: it leaves the open list
+    // and the health count, and stays listed with `all=true`.
+    let handled = w
+        .app
+        .post(&w.t, &format!("{errors}/{id}/handle-manually"), &json!({}))
+        .await;
+    assert_eq!(handled.status, 200, "{}", handled.body);
+    assert!(handled.body["resolved_at"].is_string(), "{}", handled.body);
+    assert!(
+        handled.body["handled_manually_by"]
+            .as_str()
+            .is_some_and(|by| by.starts_with("tok_")),
+        "{}",
+        handled.body
+    );
+    let open = w.app.get(&w.t, &errors).await.body;
+    assert_eq!(open["items"], json!([]), "{open}");
+    let all = w.app.get(&w.t, &format!("{errors}?all=true")).await.body;
+    assert_eq!(all["items"][0]["id"], id, "{all}");
+    let health = w
+        .app
+        .get(
+            &w.t,
+            &format!("/v1/stores/{}/channels/{}/health", w.store, w.shopify_ch),
+        )
+        .await;
+    assert_eq!(health.body["open_import_errors"], 0, "{}", health.body);
+    let missing = w
+        .app
+        .post(&w.t, &format!("{errors}/999999/handle-manually"), &json!({}))
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
 }
 
 #[tokio::test]
