@@ -10,6 +10,7 @@
 //! Content-Security-Policy, and no inline script or style.
 
 pub mod auth;
+mod channels;
 mod orders;
 mod pages;
 mod settings;
@@ -187,6 +188,23 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}", get(stores::show))
         .route("/console/stores/{id}/rename", post(stores::rename))
         .route("/console/stores/{id}/delete", post(stores::delete))
+        .route("/console/stores/{id}/channels", post(channels::connect))
+        .route(
+            "/console/stores/{id}/channels/new",
+            get(channels::connect_form),
+        )
+        .route(
+            "/console/stores/{id}/channels/{channel}",
+            get(channels::show),
+        )
+        .route(
+            "/console/stores/{id}/channels/{channel}/{action}",
+            post(channels::act),
+        )
+        .route(
+            "/console/stores/{id}/channels/{channel}/errors/{error}/{action}",
+            post(channels::act_on_error),
+        )
         .route("/console/orders", get(orders::list))
         .route("/console/orders/live", get(orders::live))
         .route("/console/orders/{id}", get(orders::show))

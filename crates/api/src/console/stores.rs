@@ -20,7 +20,7 @@ const NAME_MAX: usize = 200;
 impl Session {
     /// The store, if this user reaches it: another account's store, or one
     /// outside a staff user's limit, is not found.
-    async fn store(&self, s: &AppState, id: &str) -> Result<Store, Response> {
+    pub(super) async fn store(&self, s: &AppState, id: &str) -> Result<Store, Response> {
         let Ok(id) = StoreId::parse(id) else {
             return Err(not_found().await);
         };
@@ -58,6 +58,7 @@ async fn store_page(
         p.muted { "Store " code { (store.id) } " · created " (store.created_at.format("%Y-%m-%d %H:%M UTC")) }
         @if let Some(e) = error { p.error role="alert" { (e) } }
         h2 { "Channels" }
+        p { a.more href={ "/console/stores/" (store.id) "/channels/new" } { "Connect a channel →" } }
         @if channels.is_empty() {
             p.empty { "No channels yet." }
         } @else {
@@ -66,7 +67,7 @@ async fn store_page(
                 tbody {
                     @for c in &channels {
                         tr {
-                            td { (c.name) }
+                            td { a href={ "/console/stores/" (store.id) "/channels/" (c.id) } { (c.name) } }
                             td { (c.kind.as_str()) }
                             td { @if c.has_credentials { "stored" } @else { span.muted { "none" } } }
                             td { @if let Some(t) = c.sync.last_import_at { (t.format("%Y-%m-%d %H:%M:%S")) } @else { span.muted { "never" } } }

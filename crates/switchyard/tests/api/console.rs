@@ -791,3 +791,230 @@ async fn post_pairs(b: &mut Browser, path: &str, form: Vec<(&str, String)>) -> P
     let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     b.post(path, &pairs).await
 }
+
+#[tokio::test]
+async fn channel_forms_connect_queue_work_and_map_skus_only_for_who_reaches_the_store() {
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let eu = app
+        .post(&owner, "/v1/stores", &json!({ "name": "Acme EU" }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let us = app
+        .post(&owner, "/v1/stores", &json!({ "name": "Acme US" }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+    let form = b
+        .get(&format!("/console/stores/{eu}/channels/new?kind=etsy"))
+        .await;
+    assert_eq!(form.status, StatusCode::OK);
+    for field in ["cred.keystring", "cred.refresh_token", "cred.shop_id"] {
+        assert!(form.body.contains(field), "{field}");
+    }
+    let csrf = form.hidden("csrf");
+    let connect = format!("/console/stores/{eu}/channels");
+
+    // Etsy's shop_id is a number: a word is refused, naming the field,
+    // and nothing is connected.
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("kind", "etsy"),
+        ("name", "Acme Etsy"),
+        ("base_url", "http://127.0.0.1:9"),
+        ("cred.keystring", "ks"),
+        ("cred.refresh_token", "rt-secret"),
+        ("cred.shop_id", "shop"),
+    ];
+    let refused = b.post(&connect, &fields).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("credentials.shop_id: must be a whole number"),
+        "{}",
+        refused.body
+    );
+    assert!(
+        !refused.body.contains("rt-secret"),
+        "secrets are not shown again"
+    );
+    let none = app.get(&owner, &format!("/v1/stores/{eu}/channels")).await;
+    assert_eq!(none.body["items"], json!([]));
+    // A required field left out: the connector's own list of fields.
+    fields[6] = ("cred.shop_id", "");
+    let missing = b.post(&connect, &fields).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(missing.body.contains("shop_id"), "{}", missing.body);
+    fields[6] = ("cred.shop_id", "4242");
+    let made = b.post(&connect, &fields).await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let page_path = made.location().split('?').next().unwrap().to_owned();
+    let ch = page_path.rsplit('/').next().unwrap().to_owned();
+    let api = app
+        .get(&owner, &format!("/v1/stores/{eu}/channels/{ch}"))
+        .await;
+    assert_eq!(api.body["has_credentials"], true, "{}", api.body);
+    assert_eq!(api.body["kind"], "etsy");
+    let page = b.get(&page_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(!page.body.contains("rt-secret"));
+
+    // Backfill: a window that starts in the future is refused; a past
+    // one is queued.
+    let backfill = format!("{page_path}/backfill");
+    let later = b
+        .post(&backfill, &[("csrf", &csrf), ("from", "2999-01-01T00:00")])
+        .await;
+    assert_eq!(later.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(later.body.contains("from must be"), "{}", later.body);
+    let bad = b
+        .post(&backfill, &[("csrf", &csrf), ("from", "yesterday")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let queued = b
+        .post(
+            &backfill,
+            &[
+                ("csrf", &csrf),
+                ("from", "2026-01-01T00:00"),
+                ("to", "2026-02-01T00:00"),
+            ],
+        )
+        .await;
+    assert_eq!(queued.status, StatusCode::SEE_OTHER);
+    assert!(queued.location().ends_with("?done=backfill"));
+    assert!(
+        b.get(queued.location())
+            .await
+            .body
+            .contains("Backfill queued")
+    );
+
+    // SKU mappings: a bad SKU is refused; a mapping is made and removed.
+    let map = format!("{page_path}/map");
+    let bad = b
+        .post(
+            &map,
+            &[("csrf", &csrf), ("channel_sku", "ETSY-1"), ("sku", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = b
+        .post(
+            &map,
+            &[("csrf", &csrf), ("channel_sku", "ETSY-1"), ("sku", "MUG-RED")],
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "no such product yet");
+    app.product(&owner, &eu, "MUG-RED").await;
+    let mapped = b
+        .post(
+            &map,
+            &[
+                ("csrf", &csrf),
+                ("channel_sku", "ETSY-1"),
+                ("sku", "MUG-RED"),
+            ],
+        )
+        .await;
+    assert_eq!(mapped.status, StatusCode::SEE_OTHER, "{}", mapped.body);
+    let mappings = format!("/v1/stores/{eu}/channels/{ch}/sku-mappings");
+    let listed = app.get(&owner, &mappings).await.body;
+    assert_eq!(listed["items"][0]["channel_sku"], "ETSY-1", "{listed}");
+    assert_eq!(listed["items"][0]["sku"], "MUG-RED", "{listed}");
+    let gone = b
+        .post(
+            &format!("{page_path}/unmap"),
+            &[("csrf", &csrf), ("channel_sku", "ETSY-1")],
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.get(&owner, &mappings).await.body["items"], json!([]));
+    let import = b
+        .post(&format!("{page_path}/import"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(import.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        b.post(&format!("{page_path}/import"), &[]).await.status,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+
+    // Every channel route of acme's channel: not found for another
+    // account's owner and for staff limited to the other store.
+    let other = invited(&app, "globex", "gus@example.com", Role::Owner).await;
+    let mut gus = Browser::new(&app);
+    set_password(&mut gus, &other, "gus password!").await;
+    let staff = invited_to(
+        &app,
+        "acme",
+        "sam@example.com",
+        Role::Staff,
+        Some(vec![&us]),
+    )
+    .await;
+    let mut sam = Browser::new(&app);
+    set_password(&mut sam, &staff, "staff password").await;
+    for who in [&mut gus, &mut sam] {
+        let csrf = who.get("/console").await.hidden("csrf");
+        for path in [
+            format!("/console/stores/{eu}/channels/new?kind=shopify"),
+            page_path.clone(),
+        ] {
+            assert_eq!(who.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        for action in [
+            "test",
+            "import",
+            "listings",
+            "backfill",
+            "settings",
+            "credentials",
+            "map",
+            "unmap",
+            "delete",
+            "errors/1/retry",
+            "errors/1/handle",
+        ] {
+            let r = who
+                .post(
+                    &format!("{page_path}/{action}"),
+                    &[("csrf", &csrf), ("from", "2026-01-01T00:00"), ("name", "x")],
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}");
+        }
+        let r = who
+            .post(
+                &connect,
+                &[("csrf", &csrf), ("kind", "etsy"), ("name", "x")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    let still = app
+        .get(&owner, &format!("/v1/stores/{eu}/channels/{ch}"))
+        .await;
+    assert_eq!(still.body["name"], "Acme Etsy", "untouched");
+
+    // The owner disconnects it.
+    let gone = b
+        .post(&format!("{page_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&owner, &format!("/v1/stores/{eu}/channels/{ch}"))
+            .await
+            .status,
+        404
+    );
+}

@@ -6,7 +6,7 @@ use switchyard_testkit::{TestApp, spawn_api_only};
 
 use crate::Browser;
 
-async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
+pub async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
     let acc = app.storage.ensure_account(account).await.unwrap();
     let (_, link) = invite(
         app.storage.as_ref(),
@@ -21,7 +21,7 @@ async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> Strin
     link
 }
 
-async fn set_password(b: &mut Browser, link: &str, password: &str) {
+pub async fn set_password(b: &mut Browser, link: &str, password: &str) {
     b.goto(link).await;
     b.shot("set-password").await;
     b.fill("input[name=password]", password).await;

@@ -11,6 +11,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod channels;
 mod console;
 
 use std::process::Stdio;

@@ -288,7 +288,11 @@ async fn an_order_the_channel_cannot_deliver_is_listed_and_can_be_retried() {
     assert_eq!(health.body["open_import_errors"], 0, "{}", health.body);
     let missing = w
         .app
-        .post(&w.t, &format!("{errors}/999999/handle-manually"), &json!({}))
+        .post(
+            &w.t,
+            &format!("{errors}/999999/handle-manually"),
+            &json!({}),
+        )
         .await;
     assert_eq!(missing.status, 404, "{}", missing.body);
 }
