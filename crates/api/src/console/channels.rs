@@ -22,7 +22,7 @@ use switchyard_domain::values::{Sku, check_text};
 use switchyard_storage::{Channel, JobKind, PageRequest, Store};
 
 use super::pages::{failed, html_response, internal, not_found, page};
-use super::{Need, Session, see_other};
+use super::{Need, Session, say, see_other};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::channel_ops::{
@@ -34,19 +34,6 @@ use crate::routes::channels::{
 
 /// Listings shown per page.
 const LISTINGS_PAGE: u32 = 50;
-
-/// An API error in words, naming its field.
-fn say(e: &ApiError) -> Option<String> {
-    match e {
-        ApiError::Client {
-            message,
-            field: Some(f),
-            ..
-        } => Some(format!("{f}: {message}")),
-        ApiError::Client { message, .. } => Some(message.clone()),
-        _ => None,
-    }
-}
 
 /// A store and one of its channels, if this user reaches them.
 async fn reached(

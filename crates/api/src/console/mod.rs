@@ -13,6 +13,7 @@ pub mod auth;
 mod channels;
 mod orders;
 mod pages;
+mod products;
 mod settings;
 mod stores;
 
@@ -188,6 +189,12 @@ pub fn router() -> Router<AppState> {
         .route("/console/stores/{id}", get(stores::show))
         .route("/console/stores/{id}/rename", post(stores::rename))
         .route("/console/stores/{id}/delete", post(stores::delete))
+        .route("/console/stores/{id}/products", get(products::list))
+        .route("/console/stores/{id}/products/{sku}", get(products::show))
+        .route(
+            "/console/stores/{id}/products/{sku}/stock",
+            post(products::change),
+        )
         .route("/console/stores/{id}/channels", post(channels::connect))
         .route(
             "/console/stores/{id}/channels/new",
@@ -368,6 +375,20 @@ fn peer(parts: &Parts) -> String {
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+/// Why the API's checks refused a form, in words that name the field;
+/// `None` when it was not the user's doing.
+fn say(e: &crate::error::ApiError) -> Option<String> {
+    match e {
+        crate::error::ApiError::Client {
+            message,
+            field: Some(f),
+            ..
+        } if !f.is_empty() => Some(format!("{f}: {message}")),
+        crate::error::ApiError::Client { message, .. } => Some(message.clone()),
+        _ => None,
+    }
 }
 
 /// A redirect after a form (303: the browser follows with a GET).

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_domain::explain::{Explanation, Subject, explain};
-use switchyard_domain::ids::StoreId;
-use switchyard_domain::stock::{RuleName, StockSource, check_location};
+use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::stock::{StockSource, check_location};
 use switchyard_domain::values::{Sku, check_delta, check_quantity, check_text};
 use switchyard_storage::{SnapshotEntry, StockChange, StockChangeOutcome, StockOp, StockSnapshot};
 use utoipa::{IntoParams, ToSchema};
@@ -50,6 +50,36 @@ pub struct AdjustStockIn {
     pub location: Option<String>,
     /// Why (kept in the journal).
     pub reason: Option<String>,
+}
+
+impl SetStockIn {
+    /// The checked change of `sku`.
+    pub(crate) fn into_change(self, sku: Sku) -> Result<StockChange, ApiError> {
+        let quantity = check_quantity("quantity", self.quantity)?;
+        let location = check_extras(&self.location, self.expected, &self.reason)?;
+        Ok(StockChange {
+            sku,
+            location,
+            op: StockOp::Set(quantity),
+            expected: self.expected,
+            reason: self.reason,
+        })
+    }
+}
+
+impl AdjustStockIn {
+    /// The checked change of `sku`.
+    pub(crate) fn into_change(self, sku: Sku) -> Result<StockChange, ApiError> {
+        let delta = check_delta("delta", self.delta)?;
+        let location = check_extras(&self.location, self.expected, &self.reason)?;
+        Ok(StockChange {
+            sku,
+            location,
+            op: StockOp::Adjust(delta),
+            expected: self.expected,
+            reason: self.reason,
+        })
+    }
 }
 
 /// One item of a bulk change: exactly one of `quantity` and `delta`.
@@ -210,6 +240,18 @@ pub struct RuleStepOut {
     pub note: String,
 }
 
+impl RuleStepOut {
+    /// The rule in words: `buffer 2`, `percentage 50%`, `floor 0`.
+    #[must_use]
+    pub fn label(&self) -> String {
+        match self.rule.as_str() {
+            "never_negative" => "floor 0".to_owned(),
+            "percentage" => format!("percentage {}%", self.parameter),
+            r => format!("{r} {}", self.parameter),
+        }
+    }
+}
+
 /// How one channel's quantity is derived.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListingExplainOut {
@@ -333,7 +375,7 @@ fn rule_name(r: switchyard_domain::stock::RuleName) -> String {
         .unwrap_or_default()
 }
 
-fn explain_out(e: Explanation) -> ExplainOut {
+pub(crate) fn explain_out(e: Explanation) -> ExplainOut {
     let summary = availability_summary(&e);
     ExplainOut {
         sku: e.sku.to_string(),
@@ -363,31 +405,27 @@ fn explain_out(e: Explanation) -> ExplainOut {
             .listings
             .into_iter()
             .map(|l| {
+                let steps: Vec<RuleStepOut> = l
+                    .steps
+                    .into_iter()
+                    .map(|s| RuleStepOut {
+                        rule: rule_name(s.rule),
+                        parameter: s.parameter,
+                        before: s.before,
+                        after: s.after,
+                        note: s.note,
+                    })
+                    .collect();
                 let mut summary = l.base.to_string();
-                for s in &l.steps {
-                    let rule = match s.rule {
-                        RuleName::NeverNegative => "floor 0".to_owned(),
-                        RuleName::Percentage => format!("percentage {}%", s.parameter),
-                        r => format!("{} {}", rule_name(r), s.parameter),
-                    };
-                    summary.push_str(&format!(" → {rule} → {}", s.after));
+                for s in &steps {
+                    summary.push_str(&format!(" → {} → {}", s.label(), s.after));
                 }
                 ListingExplainOut {
                     channel_id: l.channel_id.to_string(),
                     channel_name: l.channel_name,
                     rules: l.rules.into(),
                     base: l.base,
-                    steps: l
-                        .steps
-                        .into_iter()
-                        .map(|s| RuleStepOut {
-                            rule: rule_name(s.rule),
-                            parameter: s.parameter,
-                            before: s.before,
-                            after: s.after,
-                            note: s.note,
-                        })
-                        .collect(),
+                    steps,
                     quantity: l.quantity,
                     summary,
                 }
@@ -396,7 +434,7 @@ fn explain_out(e: Explanation) -> ExplainOut {
     }
 }
 
-fn explain_entry(sku: &Sku, snap: &StockSnapshot) -> Option<Explanation> {
+pub(crate) fn explain_entry(sku: &Sku, snap: &StockSnapshot) -> Option<Explanation> {
     let subject = match snap.entries.get(sku)? {
         SnapshotEntry::Plain(l) => Subject::Plain(l),
         SnapshotEntry::Kit(parts) => Subject::Kit(parts),
@@ -452,29 +490,32 @@ fn check_extras(
     Ok(location)
 }
 
-async fn read_one(
+/// One SKU's figures and their derivation (404 when it is no product of
+/// the store).
+pub(crate) async fn read_one(
     s: &AppState,
-    auth: &Auth,
+    account: &AccountId,
     store: &StoreId,
     sku: &Sku,
 ) -> Result<Explanation, ApiError> {
     let snap = s
         .storage
-        .stock_snapshot(&auth.account_id, store, std::slice::from_ref(sku))
+        .stock_snapshot(account, store, std::slice::from_ref(sku))
         .await?;
     explain_entry(sku, &snap).ok_or_else(|| ApiError::not_found("product"))
 }
 
-async fn write_one(
+/// Apply one change to the `api` source and read the SKU's figures after it.
+pub(crate) async fn write_one(
     s: &AppState,
-    auth: &Auth,
+    account: &AccountId,
     store: &StoreId,
     change: StockChange,
 ) -> Result<StockWriteOut, ApiError> {
     let sku = change.sku.clone();
     let out = s
         .storage
-        .change_stock(&auth.account_id, store, &StockSource::Api, &[change])
+        .change_stock(account, store, &StockSource::Api, &[change])
         .await
         .map_err(|e| ApiError::from(e).with_field_prefix(""))?;
     s.wake.notify_one();
@@ -483,7 +524,7 @@ async fn write_one(
         .next()
         .map(|o| change_out(o, "api"))
         .ok_or_else(|| ApiError::not_found("product"))?;
-    let stock = stock_out(read_one(s, auth, store, &sku).await?);
+    let stock = stock_out(read_one(s, account, store, &sku).await?);
     Ok(StockWriteOut { change, stock })
 }
 
@@ -645,7 +686,9 @@ pub async fn get_stock(
 ) -> Result<Json<StockOut>, ApiError> {
     auth.check_store(&store)?;
     let sku = path_sku(&sku)?;
-    Ok(Json(stock_out(read_one(&s, &auth, &store, &sku).await?)))
+    Ok(Json(stock_out(
+        read_one(&s, &auth.account_id, &store, &sku).await?,
+    )))
 }
 
 /// Set the `api` quantity (absolute), optionally compare-and-set with `expected` (409 on mismatch).
@@ -659,17 +702,8 @@ pub async fn set_stock(
     ApiJson(body): ApiJson<SetStockIn>,
 ) -> Result<Json<StockWriteOut>, ApiError> {
     auth.check_store(&store)?;
-    let sku = path_sku(&sku)?;
-    let quantity = check_quantity("quantity", body.quantity)?;
-    let location = check_extras(&body.location, body.expected, &body.reason)?;
-    let change = StockChange {
-        sku,
-        location,
-        op: StockOp::Set(quantity),
-        expected: body.expected,
-        reason: body.reason,
-    };
-    Ok(Json(write_one(&s, &auth, &store, change).await?))
+    let change = body.into_change(path_sku(&sku)?)?;
+    Ok(Json(write_one(&s, &auth.account_id, &store, change).await?))
 }
 
 /// Adjust the `api` quantity by a delta (may not go below 0).
@@ -683,17 +717,8 @@ pub async fn adjust_stock(
     ApiJson(body): ApiJson<AdjustStockIn>,
 ) -> Result<Json<StockWriteOut>, ApiError> {
     auth.check_store(&store)?;
-    let sku = path_sku(&sku)?;
-    let delta = check_delta("delta", body.delta)?;
-    let location = check_extras(&body.location, body.expected, &body.reason)?;
-    let change = StockChange {
-        sku,
-        location,
-        op: StockOp::Adjust(delta),
-        expected: body.expected,
-        reason: body.reason,
-    };
-    Ok(Json(write_one(&s, &auth, &store, change).await?))
+    let change = body.into_change(path_sku(&sku)?)?;
+    Ok(Json(write_one(&s, &auth.account_id, &store, change).await?))
 }
 
 /// Explain a SKU's figures: each source, each commitment, for kits each
@@ -708,5 +733,7 @@ pub async fn explain_stock(
 ) -> Result<Json<ExplainOut>, ApiError> {
     auth.check_store(&store)?;
     let sku = path_sku(&sku)?;
-    Ok(Json(explain_out(read_one(&s, &auth, &store, &sku).await?)))
+    Ok(Json(explain_out(
+        read_one(&s, &auth.account_id, &store, &sku).await?,
+    )))
 }

@@ -911,7 +911,11 @@ async fn channel_forms_connect_queue_work_and_map_skus_only_for_who_reaches_the_
     let unknown = b
         .post(
             &map,
-            &[("csrf", &csrf), ("channel_sku", "ETSY-1"), ("sku", "MUG-RED")],
+            &[
+                ("csrf", &csrf),
+                ("channel_sku", "ETSY-1"),
+                ("sku", "MUG-RED"),
+            ],
         )
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND, "no such product yet");

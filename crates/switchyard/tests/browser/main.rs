@@ -13,6 +13,7 @@
 
 mod channels;
 mod console;
+mod products;
 
 use std::process::Stdio;
 use std::time::Duration;
