@@ -28,6 +28,15 @@ macro_rules! prefixed_id {
                 Self(format!("{}_{}", $prefix, ulid::Ulid::new().to_string().to_ascii_lowercase()))
             }
 
+            /// The smallest id made at or after `t` (ids sort by the time
+            /// they were made): `id >= first_at(t)` selects what was made
+            /// since `t` through an index on the id.
+            #[must_use]
+            pub fn first_at(t: chrono::DateTime<chrono::Utc>) -> Self {
+                let ms = u64::try_from(t.timestamp_millis()).unwrap_or(0);
+                Self(format!("{}_{}", $prefix, ulid::Ulid::from_parts(ms, 0).to_string().to_ascii_lowercase()))
+            }
+
             /// Parse an id received from outside.
             pub fn parse(s: &str) -> Result<Self, DomainError> {
                 parse_prefixed(s, $prefix).map(Self).ok_or_else(|| {
@@ -151,6 +160,17 @@ mod tests {
         assert!(StoreId::parse("st_").is_err());
         assert!(StoreId::parse("st_not-a-ulid-at-all-000000").is_err());
         assert!(StoreId::parse("").is_err());
+    }
+
+    #[test]
+    fn first_at_bounds_the_ids_made_since() {
+        let before = chrono::Utc::now() - chrono::Duration::milliseconds(5);
+        let id = OrderId::generate();
+        let bound = OrderId::first_at(before);
+        assert!(OrderId::parse(bound.as_str()).is_ok());
+        assert!(bound <= id, "{bound} <= {id}");
+        let after = OrderId::first_at(chrono::Utc::now() + chrono::Duration::seconds(1));
+        assert!(after > id, "{after} > {id}");
     }
 
     #[test]

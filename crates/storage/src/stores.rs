@@ -1,8 +1,8 @@
 //! Stores: the unit a merchant sells from, owning channels, products and orders.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use switchyard_domain::ids::{AccountId, StoreId};
+use chrono::{DateTime, NaiveDate, Utc};
+use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::plugin_rules::PluginRules;
 
 use crate::{Page, PageRequest, Result};
@@ -31,6 +31,16 @@ pub trait Stores: Send + Sync {
     /// Delete a store and everything in it. Refused with `store_has_orders`
     /// while it has orders, unless `force`.
     async fn delete_store(&self, account: &AccountId, id: &StoreId, force: bool) -> Result<()>;
+    /// What the console's overview shows of a store since `since`:
+    /// orders per channel and UTC day, orders waiting for someone, the
+    /// oldest stock change not yet pushed, and the delays of the latest
+    /// stock pushes that sales caused.
+    async fn store_overview(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        since: DateTime<Utc>,
+    ) -> Result<StoreOverview>;
     /// The store's plugin rules.
     async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules>;
     /// Replace the store's plugin rules (validated), journalled.
@@ -40,6 +50,49 @@ pub trait Stores: Send + Sync {
         store: &StoreId,
         rules: PluginRules,
     ) -> Result<PluginRules>;
+}
+
+/// How many pushes [`StoreOverview::sale_pushes`] holds at most.
+pub const OVERVIEW_PUSHES: i64 = 50;
+
+/// What a store's overview shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOverview {
+    /// Orders imported per channel and UTC day, oldest day first.
+    pub orders_per_day: Vec<DayCount>,
+    /// Orders on hold.
+    pub on_hold: i64,
+    /// Fulfilments whose sync to the channel failed.
+    pub failed_syncs: i64,
+    /// Orders the back office failed to take.
+    pub back_office_failed: i64,
+    /// When the oldest stock push not yet confirmed was queued.
+    pub oldest_unpushed_stock_change: Option<DateTime<Utc>>,
+    /// The latest stock pushes an imported sale caused, newest first (at
+    /// most [`OVERVIEW_PUSHES`]).
+    pub sale_pushes: Vec<PushDelay>,
+}
+
+/// Orders one channel imported on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayCount {
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// The day (UTC).
+    pub day: NaiveDate,
+    /// Orders imported.
+    pub orders: i64,
+}
+
+/// When a stock push was queued and when the channel took it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushDelay {
+    /// The channel pushed to.
+    pub channel_id: ChannelId,
+    /// Queued.
+    pub queued_at: DateTime<Utc>,
+    /// Taken by the channel.
+    pub sent_at: DateTime<Utc>,
 }
 
 /// A store.

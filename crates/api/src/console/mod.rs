@@ -12,6 +12,7 @@
 pub mod auth;
 mod channels;
 mod orders;
+mod overview;
 mod pages;
 mod products;
 mod settings;

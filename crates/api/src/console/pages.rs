@@ -147,6 +147,13 @@ pub(super) async fn overview_with(
         Ok(a) => a,
         Err(e) => return failed(&e),
     };
+    let mut panels = Vec::with_capacity(stores.len());
+    for st in &stores {
+        match super::overview::store_panel(s, &u.account_id, st).await {
+            Ok(p) => panels.push(p),
+            Err(r) => return r,
+        }
+    }
     html_response(
         status,
         page(
@@ -158,20 +165,8 @@ pub(super) async fn overview_with(
                 @if let Some(e) = error { p.error role="alert" { (e) } }
                 @if stores.is_empty() {
                     p.empty { "No stores yet." }
-                } @else {
-                    table.stores {
-                        thead { tr { th { "Store" } th { "Id" } th { "Created" } } }
-                        tbody {
-                            @for st in &stores {
-                                tr {
-                                    td { a href={ "/console/stores/" (st.id) } { (st.name) } }
-                                    td { code { (st.id) } }
-                                    td { (st.created_at.format("%Y-%m-%d %H:%M UTC")) }
-                                }
-                            }
-                        }
-                    }
                 }
+                @for panel in &panels { (panel) }
                 @if u.stores.is_none() {
                     form.card method="post" action="/console/stores" {
                         input type="hidden" name="csrf" value=(session.csrf);

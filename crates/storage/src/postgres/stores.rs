@@ -1,11 +1,12 @@
 //! Stores and their settings.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
 use switchyard_domain::event::{EntityType, NewEvent};
-use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::plugin_rules::PluginRules;
 
 use super::pg;
@@ -13,7 +14,10 @@ use super::plugins::check_rule_plugins;
 use super::{
     PgStorage, append_event, fetch_limit, now, paginate, require_store, store_setting, stored, time,
 };
-use crate::{NewStore, Page, PageRequest, Result, StorageError, Store, StorePatch, Stores};
+use crate::{
+    DayCount, NewStore, OVERVIEW_PUSHES, Page, PageRequest, PushDelay, Result, StorageError, Store,
+    StoreOverview, StorePatch, Stores,
+};
 
 fn store_from_row(r: &PgRow) -> Result<Store> {
     Ok(Store {
@@ -123,6 +127,76 @@ impl Stores for PgStorage {
         append_event(&mut tx, account, id, &ev).await?;
         tx.commit().await?;
         Ok(store)
+    }
+
+    async fn store_overview(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        since: DateTime<Utc>,
+    ) -> Result<StoreOverview> {
+        let mut tx = self.pool.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        // Ids sort by when they were made: the store's index on (store, id)
+        // finds the orders imported since `since`.
+        let days = sqlx::query(
+            "SELECT channel_id, (created_at AT TIME ZONE 'UTC')::date AS day, COUNT(*) AS n FROM orders
+             WHERE store_id = $1 AND id >= $2 GROUP BY channel_id, day ORDER BY day, channel_id",
+        )
+        .bind(store.as_str())
+        .bind(OrderId::first_at(since).as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut orders_per_day = Vec::with_capacity(days.len());
+        for r in &days {
+            orders_per_day.push(DayCount {
+                channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+                day: r.try_get("day")?,
+                orders: r.try_get("n")?,
+            });
+        }
+        let (on_hold, failed_syncs, back_office_failed, oldest): (
+            i64,
+            i64,
+            i64,
+            Option<DateTime<Utc>>,
+        ) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM orders WHERE store_id = $1 AND state = 'on_hold'),
+                    (SELECT COUNT(*) FROM fulfilments WHERE store_id = $1 AND sync_state = 'failed'),
+                    (SELECT COUNT(*) FROM back_office_orders WHERE store_id = $1 AND state = 'failed'),
+                    (SELECT MIN(created_at) FROM stock_pushes WHERE store_id = $1 AND state IN ('pending', 'error'))",
+        )
+        .bind(store.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        let pushes = sqlx::query(
+            "SELECT channel_id, created_at, sent_at FROM stock_pushes
+             WHERE store_id = $1 AND cause = 'order_import' AND sent_at IS NOT NULL
+             ORDER BY id DESC LIMIT $2",
+        )
+        .bind(store.as_str())
+        .bind(OVERVIEW_PUSHES)
+        .fetch_all(&mut *tx)
+        .await?;
+        let sale_pushes = pushes
+            .iter()
+            .map(|r| {
+                Ok(PushDelay {
+                    channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+                    queued_at: time(r.try_get("created_at")?)?,
+                    sent_at: time(r.try_get("sent_at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tx.commit().await?;
+        Ok(StoreOverview {
+            orders_per_day,
+            on_hold,
+            failed_syncs,
+            back_office_failed,
+            oldest_unpushed_stock_change: oldest,
+            sale_pushes,
+        })
     }
 
     async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules> {

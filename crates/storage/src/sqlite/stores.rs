@@ -1,19 +1,23 @@
 //! Stores and their settings.
 
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use switchyard_domain::event::{EntityType, NewEvent};
-use switchyard_domain::ids::{AccountId, StoreId};
+use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::plugin_rules::PluginRules;
 
 use super::plugins::check_rule_plugins;
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_ts, require_store,
-    store_setting, stored,
+    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
+    require_store, store_setting, stored,
 };
-use crate::{NewStore, Page, PageRequest, Result, StorageError, Store, StorePatch, Stores};
+use crate::{
+    DayCount, NewStore, OVERVIEW_PUSHES, Page, PageRequest, PushDelay, Result, StorageError, Store,
+    StoreOverview, StorePatch, Stores,
+};
 
 fn store_from_row(r: &SqliteRow) -> Result<Store> {
     Ok(Store {
@@ -123,6 +127,73 @@ impl Stores for SqliteStorage {
         append_event(&mut tx, account, id, &ev).await?;
         tx.commit().await?;
         Ok(store)
+    }
+
+    async fn store_overview(
+        &self,
+        account: &AccountId,
+        store: &StoreId,
+        since: DateTime<Utc>,
+    ) -> Result<StoreOverview> {
+        let mut tx = self.read.begin().await?;
+        require_store(&mut tx, account, store).await?;
+        // Ids sort by when they were made: the store's index on (store, id)
+        // finds the orders imported since `since`.
+        let days = sqlx::query(
+            "SELECT channel_id, substr(created_at, 1, 10) AS day, COUNT(*) AS n FROM orders
+             WHERE store_id = ? AND id >= ? GROUP BY channel_id, day ORDER BY day, channel_id",
+        )
+        .bind(store.as_str())
+        .bind(OrderId::first_at(since).as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut orders_per_day = Vec::with_capacity(days.len());
+        for r in &days {
+            let day: String = r.try_get("day")?;
+            orders_per_day.push(DayCount {
+                channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+                day: NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                    .map_err(|e| StorageError::corrupt("order time", e))?,
+                orders: r.try_get("n")?,
+            });
+        }
+        let (on_hold, failed_syncs, back_office_failed, oldest): (i64, i64, i64, Option<String>) =
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM orders WHERE store_id = ?1 AND state = 'on_hold'),
+                        (SELECT COUNT(*) FROM fulfilments WHERE store_id = ?1 AND sync_state = 'failed'),
+                        (SELECT COUNT(*) FROM back_office_orders WHERE store_id = ?1 AND state = 'failed'),
+                        (SELECT MIN(created_at) FROM stock_pushes WHERE store_id = ?1 AND state IN ('pending', 'error'))",
+            )
+            .bind(store.as_str())
+            .fetch_one(&mut *tx)
+            .await?;
+        let pushes = sqlx::query(
+            "SELECT channel_id, created_at, sent_at FROM stock_pushes
+             WHERE store_id = ? AND cause = 'order_import' AND sent_at IS NOT NULL
+             ORDER BY id DESC LIMIT ?",
+        )
+        .bind(store.as_str())
+        .bind(OVERVIEW_PUSHES)
+        .fetch_all(&mut *tx)
+        .await?;
+        let sale_pushes = pushes
+            .iter()
+            .map(|r| {
+                Ok(PushDelay {
+                    channel_id: stored("channel id", ChannelId::parse(r.try_get("channel_id")?))?,
+                    queued_at: parse_ts(r.try_get("created_at")?)?,
+                    sent_at: parse_ts(r.try_get("sent_at")?)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StoreOverview {
+            orders_per_day,
+            on_hold,
+            failed_syncs,
+            back_office_failed,
+            oldest_unpushed_stock_change: parse_opt_ts(oldest)?,
+            sale_pushes,
+        })
     }
 
     async fn plugin_rules(&self, account: &AccountId, store: &StoreId) -> Result<PluginRules> {

@@ -11,6 +11,7 @@
 mod fulfilments;
 mod imports;
 mod leases;
+mod overview;
 mod plugins;
 mod products;
 mod pushes;
@@ -126,6 +127,7 @@ backends!(
     pushes::settles_racing_import_pages_leave_every_target_exact,
     imports::the_resume_point_commits_with_its_page_and_the_last_page_moves_the_cursor,
     imports::an_import_error_handled_manually_is_resolved_until_it_fails_again,
+    overview::the_overview_counts_todays_orders_what_waits_and_the_pushes_sales_caused,
 );
 
 /// A claim by worker instance `holder` at `now`, with the engine's

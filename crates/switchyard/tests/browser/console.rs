@@ -200,7 +200,7 @@ async fn a_staff_user_limited_to_one_store_cannot_open_another() {
     );
     b.shot("overview").await;
 
-    b.click("table.stores a").await;
+    b.click("section.store-panel h2 a").await;
     b.at(&format!("/console/stores/{eu}")).await;
     assert!(b.text("h1").await.contains("Acme EU"));
     b.shot("store").await;
@@ -374,8 +374,25 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
     assert_eq!(b.text("span.state").await, "fulfilled");
     b.shot("shipped").await;
 
-    // Another account's owner finds neither the order nor it in the list.
     let order_url = b.client.current_url().await.unwrap().to_string();
+    // The overview counts today's three orders and draws them.
+    b.click("header.top a[href='/console']").await;
+    let today = b.text("section.store-panel div.figure").await;
+    assert!(today.starts_with("Orders today\n3"), "{today}");
+    let chart = b
+        .client
+        .find(fantoccini::Locator::Css("svg.orders-chart"))
+        .await
+        .unwrap()
+        .attr("aria-label")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(chart.starts_with("3 orders in the last 14 days"), "{chart}");
+    b.count("svg.orders-chart rect.bar", 1).await;
+    b.shot("overview").await;
+
+    // Another account's owner finds neither the order nor it in the list.
     b.click("form.sign-out button").await;
     let other = invited(&app, "globex", "gus@globex.test", Role::Owner).await;
     set_password(&mut b, &other, "gus password!").await;
