@@ -10,7 +10,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -22,7 +22,7 @@ use switchyard_domain::values::{Sku, check_text};
 use switchyard_storage::{Channel, JobKind, PageRequest, Store};
 
 use super::pages::{failed, html_response, internal, not_found, page};
-use super::{Need, Session, say, see_other};
+use super::{Need, Session, local_time, say, see_other};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::channel_ops::{
@@ -580,25 +580,6 @@ pub(super) async fn show(
         ..Shown::default()
     };
     channel_page(&s, &session, &store, &ch, shown).await
-}
-
-/// A `datetime-local` value (`2026-12-01T10:00`, seconds optional) as UTC.
-fn local_time(field: &str, v: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
-    let v = v.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
-        .or_else(|_| NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
-        .map(|t| Some(t.and_utc()))
-        .map_err(|_| {
-            ApiError::field(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_window",
-                field,
-                "must be a date and time like 2026-12-01T10:00",
-            )
-        })
 }
 
 /// A stock rule from its form field: empty is no rule.

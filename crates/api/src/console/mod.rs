@@ -17,6 +17,7 @@ mod pages;
 mod products;
 mod settings;
 mod stores;
+mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,6 +196,22 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/stores/{id}/products/{sku}/stock",
             post(products::change),
+        )
+        .route(
+            "/console/stores/{id}/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/console/stores/{id}/webhooks/{webhook}",
+            get(webhooks::show),
+        )
+        .route(
+            "/console/stores/{id}/webhooks/{webhook}/{action}",
+            post(webhooks::act),
+        )
+        .route(
+            "/console/stores/{id}/webhooks/{webhook}/messages/{message}/replay",
+            post(webhooks::replay_one),
         )
         .route("/console/stores/{id}/channels", post(channels::connect))
         .route(
@@ -390,6 +407,28 @@ fn say(e: &crate::error::ApiError) -> Option<String> {
         crate::error::ApiError::Client { message, .. } => Some(message.clone()),
         _ => None,
     }
+}
+
+/// A `datetime-local` value (`2026-12-01T10:00`, seconds optional) as UTC.
+fn local_time(
+    field: &str,
+    v: &str,
+) -> Result<Option<chrono::DateTime<Utc>>, crate::error::ApiError> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(v, "%Y-%m-%dT%H:%M:%S"))
+        .map(|t| Some(t.and_utc()))
+        .map_err(|_| {
+            crate::error::ApiError::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_window",
+                field,
+                "must be a date and time like 2026-12-01T10:00",
+            )
+        })
 }
 
 /// A redirect after a form (303: the browser follows with a GET).

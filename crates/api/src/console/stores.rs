@@ -57,7 +57,10 @@ async fn store_page(
     let body = html! {
         p.muted { "Store " code { (store.id) } " · created " (store.created_at.format("%Y-%m-%d %H:%M UTC")) }
         @if let Some(e) = error { p.error role="alert" { (e) } }
-        p { a.more href={ "/console/stores/" (store.id) "/products" } { "Products and stock →" } }
+        p.links {
+            a.more href={ "/console/stores/" (store.id) "/products" } { "Products and stock →" }
+            a.more href={ "/console/stores/" (store.id) "/webhooks" } { "Webhooks →" }
+        }
         h2 { "Channels" }
         p { a.more href={ "/console/stores/" (store.id) "/channels/new" } { "Connect a channel →" } }
         @if channels.is_empty() {

@@ -206,7 +206,7 @@ pub async fn create_plugin(
         name,
         url,
         enabled: body.enabled.unwrap_or(true),
-        secret: seal(&s, &auth, id.as_str(), &secret)?,
+        secret: seal(&s, &auth.account_id, id.as_str(), &secret)?,
     };
     let plugin = s
         .storage
@@ -311,7 +311,7 @@ pub async fn get_plugin_secret(
     in_scope(&s, &auth, &id).await?;
     let sealed = s.storage.plugin_secret(&auth.account_id, &id).await?;
     Ok(Json(PluginSecretOut {
-        secret: open(&s, &auth, id.as_str(), &sealed)?,
+        secret: open(&s, &auth.account_id, id.as_str(), &sealed)?,
     }))
 }
 

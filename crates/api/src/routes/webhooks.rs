@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_domain::ids::{MessageId, StoreId, WebhookId};
+use switchyard_domain::ids::{AccountId, MessageId, StoreId, WebhookId};
 use switchyard_domain::webhook::{EventType, TEST_EVENT_TYPE};
 use switchyard_storage::{
     AttemptRecord, MessageDelivery, NewWebhookEndpoint, NewWebhookMessage, WebhookEndpoint,
@@ -200,24 +200,24 @@ pub(crate) fn new_secret() -> Result<String, ApiError> {
 /// Seal a signing secret for its owner (a webhook or plugin id).
 pub(crate) fn seal(
     s: &AppState,
-    auth: &Auth,
+    account: &AccountId,
     owner: &str,
     secret: &str,
 ) -> Result<Vec<u8>, ApiError> {
     s.cipher
-        .seal_for(&auth.account_id, owner, secret.as_bytes())
+        .seal_for(account, owner, secret.as_bytes())
         .map_err(ApiError::internal)
 }
 
 /// Open a signing secret sealed for `owner`.
 pub(crate) fn open(
     s: &AppState,
-    auth: &Auth,
+    account: &AccountId,
     owner: &str,
     sealed: &[u8],
 ) -> Result<String, ApiError> {
     s.cipher
-        .open_text_for(&auth.account_id, owner, sealed)
+        .open_text_for(account, owner, sealed)
         .map_err(ApiError::internal)
 }
 
@@ -241,7 +241,19 @@ pub async fn create_webhook(
     ApiJson(body): ApiJson<WebhookIn>,
 ) -> Result<(StatusCode, Json<WebhookCreatedOut>), ApiError> {
     auth.check_store(&store)?;
-    let url = check_destination(&s, "url", &body.url)?;
+    let created = subscribe(&s, &auth.account_id, &store, body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Validate and make a subscription with a fresh secret (the API and the
+/// console).
+pub(crate) async fn subscribe(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    body: WebhookIn,
+) -> Result<WebhookCreatedOut, ApiError> {
+    let url = check_destination(s, "url", &body.url)?;
     let events = parse_events(&body.events)?;
     let id = WebhookId::generate();
     let secret = new_secret()?;
@@ -251,16 +263,10 @@ pub async fn create_webhook(
         description: check_description(body.description)?,
         events,
         enabled: body.enabled.unwrap_or(true),
-        secret: seal(&s, &auth, id.as_str(), &secret)?,
+        secret: seal(s, account, id.as_str(), &secret)?,
     };
-    let webhook = s
-        .storage
-        .create_webhook(&auth.account_id, &store, new)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookCreatedOut { webhook, secret }),
-    ))
+    let webhook = s.storage.create_webhook(account, store, new).await?;
+    Ok(WebhookCreatedOut { webhook, secret })
 }
 
 /// A store's subscriptions.
@@ -309,21 +315,27 @@ pub async fn update_webhook(
     ApiJson(body): ApiJson<WebhookPatchIn>,
 ) -> Result<Json<WebhookEndpoint>, ApiError> {
     in_scope(&s, &auth, &id).await?;
+    Ok(Json(change_webhook(&s, &auth.account_id, &id, body).await?))
+}
+
+/// Validate and apply a change to a subscription (the API and the console).
+pub(crate) async fn change_webhook(
+    s: &AppState,
+    account: &AccountId,
+    id: &WebhookId,
+    body: WebhookPatchIn,
+) -> Result<WebhookEndpoint, ApiError> {
     let patch = WebhookPatch {
         url: body
             .url
             .as_deref()
-            .map(|u| check_destination(&s, "url", u))
+            .map(|u| check_destination(s, "url", u))
             .transpose()?,
         description: body.description.map(check_description).transpose()?,
         events: body.events.as_deref().map(parse_events).transpose()?,
         enabled: body.enabled,
     };
-    Ok(Json(
-        s.storage
-            .update_webhook(&auth.account_id, &id, patch)
-            .await?,
-    ))
+    Ok(s.storage.update_webhook(account, id, patch).await?)
 }
 
 /// Delete a subscription with its pending messages and log.
@@ -351,17 +363,27 @@ pub async fn get_webhook_secret(
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<Json<SecretOut>, ApiError> {
     let e = in_scope(&s, &auth, &id).await?;
-    let sealed = s.storage.webhook_secrets(&auth.account_id, &id).await?;
+    Ok(Json(secrets(&s, &auth.account_id, &e).await?))
+}
+
+/// The signing secrets of a subscription, opened.
+pub(crate) async fn secrets(
+    s: &AppState,
+    account: &AccountId,
+    e: &WebhookEndpoint,
+) -> Result<SecretOut, ApiError> {
+    let id = &e.id;
+    let sealed = s.storage.webhook_secrets(account, id).await?;
     let previous = sealed
         .previous
         .as_deref()
-        .map(|p| open(&s, &auth, id.as_str(), p))
+        .map(|p| open(s, account, id.as_str(), p))
         .transpose()?;
-    Ok(Json(SecretOut {
-        secret: open(&s, &auth, id.as_str(), &sealed.current)?,
+    Ok(SecretOut {
+        secret: open(s, account, id.as_str(), &sealed.current)?,
         previous_valid_until: previous.as_ref().and(e.previous_secret_expires_at),
         previous_secret: previous,
-    }))
+    })
 }
 
 /// Replace the signing secret. For 24 hours messages carry signatures with
@@ -376,22 +398,26 @@ pub async fn rotate_webhook_secret(
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<Json<SecretOut>, ApiError> {
     in_scope(&s, &auth, &id).await?;
-    let old = s.storage.webhook_secrets(&auth.account_id, &id).await?;
+    Ok(Json(rotate(&s, &auth.account_id, &id).await?))
+}
+
+/// Replace a subscription's secret; the old one signs for 24 hours more.
+pub(crate) async fn rotate(
+    s: &AppState,
+    account: &AccountId,
+    id: &WebhookId,
+) -> Result<SecretOut, ApiError> {
+    let old = s.storage.webhook_secrets(account, id).await?;
     let secret = new_secret()?;
     let until = Utc::now() + chrono::Duration::hours(ROTATION_OVERLAP_HOURS);
     s.storage
-        .rotate_webhook_secret(
-            &auth.account_id,
-            &id,
-            seal(&s, &auth, id.as_str(), &secret)?,
-            until,
-        )
+        .rotate_webhook_secret(account, id, seal(s, account, id.as_str(), &secret)?, until)
         .await?;
-    Ok(Json(SecretOut {
+    Ok(SecretOut {
         secret,
-        previous_secret: Some(open(&s, &auth, id.as_str(), &old.current)?),
+        previous_secret: Some(open(s, account, id.as_str(), &old.current)?),
         previous_valid_until: Some(until),
-    }))
+    })
 }
 
 /// Queue a `webhook.test` message to this endpoint only (even when it is
@@ -405,27 +431,37 @@ pub async fn send_test_event(
     ApiPath(id): ApiPath<WebhookId>,
 ) -> Result<(StatusCode, Json<TestEventOut>), ApiError> {
     let e = in_scope(&s, &auth, &id).await?;
+    let message_id = queue_test(&s, &auth.account_id, &e).await?;
+    Ok((StatusCode::ACCEPTED, Json(TestEventOut { message_id })))
+}
+
+/// Queue a `webhook.test` message to one subscription.
+pub(crate) async fn queue_test(
+    s: &AppState,
+    account: &AccountId,
+    e: &WebhookEndpoint,
+) -> Result<MessageId, ApiError> {
     let message_id = MessageId::generate();
     let now = Utc::now();
     let body = serde_json::json!({
         "type": TEST_EVENT_TYPE,
         "timestamp": now,
-        "data": { "webhook_id": id, "store_id": e.store_id, "message": "This is a test event from Switchyard." },
+        "data": { "webhook_id": e.id, "store_id": e.store_id, "message": "This is a test event from Switchyard." },
     });
     s.storage
         .enqueue_message(NewWebhookMessage {
             id: message_id.clone(),
-            account_id: auth.account_id.clone(),
-            store_id: e.store_id,
+            account_id: account.clone(),
+            store_id: e.store_id.clone(),
             event_type: TEST_EVENT_TYPE.to_owned(),
             journal_seq: None,
             entity_key: None,
             body: body.to_string(),
             created_at: now,
-            endpoints: vec![id],
+            endpoints: vec![e.id.clone()],
         })
         .await?;
-    Ok((StatusCode::ACCEPTED, Json(TestEventOut { message_id })))
+    Ok(message_id)
 }
 
 /// Messages of this endpoint with their delivery state, newest first.
@@ -535,19 +571,28 @@ pub async fn replay_webhook(
     ApiJson(body): ApiJson<ReplayIn>,
 ) -> Result<(StatusCode, Json<ReplayOut>), ApiError> {
     in_scope(&s, &auth, &id).await?;
+    let replayed = replay(&s, &auth.account_id, &id, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(ReplayOut { replayed })))
+}
+
+/// Queue again what a subscription wants since a time.
+pub(crate) async fn replay(
+    s: &AppState,
+    account: &AccountId,
+    id: &WebhookId,
+    body: ReplayIn,
+) -> Result<u64, ApiError> {
     let now = Utc::now();
     if body.since > now {
         return Err(bad("since", "invalid_since", "since is in the future"));
     }
-    let replayed = s
-        .storage
+    Ok(s.storage
         .replay_since(
-            &auth.account_id,
-            &id,
+            account,
+            id,
             body.since,
             body.only_failed.unwrap_or(true),
             now,
         )
-        .await?;
-    Ok((StatusCode::ACCEPTED, Json(ReplayOut { replayed })))
+        .await?)
 }

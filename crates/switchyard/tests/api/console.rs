@@ -1022,3 +1022,190 @@ async fn channel_forms_connect_queue_work_and_map_skus_only_for_who_reaches_the_
         404
     );
 }
+
+/// The text from `marker` to the next `"`.
+fn after<'a>(body: &'a str, marker: &str) -> &'a str {
+    let at = body
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {body}"));
+    let rest = &body[at + marker.len()..];
+    &rest[..rest.find('"').unwrap()]
+}
+
+#[tokio::test]
+async fn webhook_pages_add_an_endpoint_show_its_log_rotate_and_replay() {
+    use switchyard_testkit::receiver::Receiver;
+    let app = switchyard_testkit::spawn_app_with(switchyard_testkit::engine_config()).await;
+    let owner = app.tenant("acme").await;
+    let store = app
+        .post(&owner, "/v1/stores", &json!({ "name": "Acme EU" }))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let receiver = Receiver::start().await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+    let list = b.get(&format!("/console/stores/{store}/webhooks")).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("No webhooks yet."));
+    let csrf = list.hidden("csrf");
+    let add = format!("/console/stores/{store}/webhooks");
+
+    let bad = b
+        .post(&add, &[("csrf", &csrf), ("url", "ftp://example.com/x")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("url:"), "{}", bad.body);
+    let made = b
+        .post(
+            &add,
+            &[
+                ("csrf", &csrf),
+                ("url", &receiver.url),
+                ("description", "ERP"),
+                ("events", "order.created"),
+                ("events", "fulfilment.updated"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let secret = made.hidden_value("input.secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let hooks = app
+        .get(&owner, &format!("/v1/stores/{store}/webhooks"))
+        .await
+        .body;
+    let id = hooks["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        hooks["items"][0]["events"],
+        json!(["order.created", "fulfilment.updated"]),
+        "{hooks}"
+    );
+    let page = format!("/console/stores/{store}/webhooks/{id}");
+    let api_secret = app
+        .get(&owner, &format!("/v1/webhooks/{id}/secret"))
+        .await
+        .body;
+    assert_eq!(api_secret["secret"], secret.as_str());
+
+    // A test event: delivered, and the log shows the status and latency.
+    let test = b.post(&format!("{page}/test"), &[("csrf", &csrf)]).await;
+    assert_eq!(test.status, StatusCode::SEE_OTHER);
+    receiver
+        .wait_for("the test event", 20, |got| got.len() == 1)
+        .await;
+    switchyard_testkit::eventually("the attempt to be logged", 20, || async {
+        let log = app
+            .get(&owner, &format!("/v1/webhooks/{id}/messages"))
+            .await
+            .body;
+        log["items"][0]["state"] == "succeeded"
+    })
+    .await;
+    let shown = b.get(&page).await;
+    assert!(shown.body.contains("<code>204</code>"), "{}", shown.body);
+    assert!(shown.body.contains("webhook.test"), "{}", shown.body);
+    assert!(shown.body.contains(" ms</td>"), "latency shown");
+
+    // Sent again, by hand, and all since a time.
+    let message = after(&shown.body, "data-message=\"").to_owned();
+    let again = b
+        .post(
+            &format!("{page}/messages/{message}/replay"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    receiver
+        .wait_for("the message sent again", 20, |got| got.len() == 2)
+        .await;
+    let replayed = b
+        .post(
+            &format!("{page}/replay"),
+            &[
+                ("csrf", &csrf),
+                ("since", "2026-01-01T00:00"),
+                ("only_failed", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(replayed.status, StatusCode::SEE_OTHER);
+    let future = b
+        .post(
+            &format!("{page}/replay"),
+            &[("csrf", &csrf), ("since", "2999-01-01T00:00")],
+        )
+        .await;
+    assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        future.body.contains("since is in the future"),
+        "{}",
+        future.body
+    );
+
+    // Rotation: the new secret, and the old one beside it for a day.
+    let rotated = b.post(&format!("{page}/rotate"), &[("csrf", &csrf)]).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let new_secret = rotated.hidden_value("input.secret");
+    assert_ne!(new_secret, secret);
+    assert!(
+        rotated.body.contains(&secret),
+        "the previous secret is shown"
+    );
+    let api_secret = app
+        .get(&owner, &format!("/v1/webhooks/{id}/secret"))
+        .await
+        .body;
+    assert_eq!(api_secret["secret"], new_secret.as_str());
+    let shown = b.post(&format!("{page}/secret"), &[("csrf", &csrf)]).await;
+    assert_eq!(shown.hidden_value("input.secret"), new_secret);
+
+    // Settings: every event, disabled.
+    let saved = b
+        .post(
+            &format!("{page}/settings"),
+            &[("csrf", &csrf), ("url", &receiver.url), ("description", "")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let now = app.get(&owner, &format!("/v1/webhooks/{id}")).await.body;
+    assert_eq!(now["events"], json!([]), "{now}");
+    assert_eq!(now["enabled"], false, "{now}");
+    assert_eq!(now["description"], json!(null), "{now}");
+
+    // Another account's owner reaches none of it.
+    let other = invited(&app, "globex", "gus@example.com", Role::Owner).await;
+    let mut gus = Browser::new(&app);
+    set_password(&mut gus, &other, "gus password!").await;
+    let gus_csrf = gus.get("/console").await.hidden("csrf");
+    assert_eq!(gus.get(&page).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        gus.get(&format!("/console/stores/{store}/webhooks"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for action in [
+        "test".to_owned(),
+        "secret".to_owned(),
+        "rotate".to_owned(),
+        "delete".to_owned(),
+        format!("messages/{message}/replay"),
+    ] {
+        let r = gus
+            .post(&format!("{page}/{action}"), &[("csrf", &gus_csrf)])
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{action}");
+        assert!(!r.body.contains("whsec_"), "{action}");
+    }
+
+    let gone = b.post(&format!("{page}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&owner, &format!("/v1/webhooks/{id}")).await.status,
+        404
+    );
+}
