@@ -6,6 +6,7 @@
 //! port with a fresh temporary data directory; [`TestApp`] has typed request
 //! helpers. Logs are shown only when `TEST_LOG` is set.
 
+pub mod console;
 pub mod receiver;
 
 use std::sync::Arc;

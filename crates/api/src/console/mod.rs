@@ -431,6 +431,31 @@ fn local_time(
         })
 }
 
+/// A form whose fields may repeat (`events=…&events=…`).
+pub(super) struct Fields(pub(super) Vec<(String, String)>);
+
+impl Fields {
+    pub(super) fn get(&self, k: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map_or("", |(_, v)| v.trim())
+    }
+
+    pub(super) fn all(&self, k: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    pub(super) fn optional(&self, k: &str) -> Option<String> {
+        let v = self.get(k);
+        (!v.is_empty()).then(|| v.to_owned())
+    }
+}
+
 /// A redirect after a form (303: the browser follows with a GET).
 fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()

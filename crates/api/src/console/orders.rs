@@ -1,5 +1,7 @@
 //! Orders: the list (the API's filters, newest first) and an order's page
-//! (lines, the unified order, the channel's payload, the journal).
+//! (lines, fulfilments with their sync, the back office and the plugin,
+//! the journal, the unified order, the channel's payload) with its
+//! actions.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -8,17 +10,21 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
+use switchyard_domain::back_office::BackOfficeState;
 use switchyard_domain::fulfilment::FulfilmentSource;
-use switchyard_domain::ids::{OrderId, StoreId};
+use switchyard_domain::fulfilment::SyncState;
+use switchyard_domain::ids::{FulfilmentId, OrderId, StoreId};
 use switchyard_domain::order::{OrderAction, OrderState};
 use switchyard_domain::values::check_text;
-use switchyard_storage::{OrderFilter, OrderRecord, PageRequest, Store};
+use switchyard_storage::{
+    OrderFilter, OrderRecord, PageRequest, PluginMessage, StorageError, Store,
+};
 
 use super::pages::{failed, html_response, not_found, page};
-use super::{Need, Session, see_other};
+use super::{Fields, Need, Session, say, see_other};
 use crate::AppState;
 use crate::error::ApiError;
-use crate::routes::fulfilments::{FulfilmentIn, TrackingIn};
+use crate::routes::fulfilments::{FulfilmentIn, LineIn, TrackingIn};
 
 /// Orders on one page of the list.
 const PAGE: u32 = 50;
@@ -274,6 +280,36 @@ pub(super) async fn list(
     )
 }
 
+/// Messages to a plugin about an order: what, state, attempts, the last
+/// answer.
+pub(super) fn plugin_messages(messages: &[PluginMessage]) -> Markup {
+    html! {
+        @if messages.is_empty() { p.empty { "No messages." } } @else {
+            table.plugin-messages {
+                thead { tr { th { "Message" } th { "State" } th { "Attempts" } th { "Last answer" } } }
+                tbody {
+                    @for m in messages {
+                        tr data-message=(m.id) {
+                            td { code { (m.kind.as_str()) } }
+                            td {
+                                span class={ "msg msg-" (m.state) } { (m.state) }
+                                @if let Some(t) = m.delivered_at { br; small.muted { (t.format("%Y-%m-%d %H:%M:%S")) } }
+                                @else if let Some(t) = m.next_attempt_at { br; small.muted { "next try " (t.format("%H:%M:%S")) } }
+                            }
+                            td { (m.attempts) }
+                            td {
+                                @if let Some(st) = m.last_status { code { (st) } " " }
+                                @if let Some(e) = &m.last_error { span.bad { (e) } " " }
+                                @if let Some(r) = &m.response { details { summary { "answer" } pre { (r) } } }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 pub(super) async fn show(
     State(s): State<AppState>,
     session: Session,
@@ -310,12 +346,27 @@ async fn order_page(
         Ok(o) => o,
         Err(r) => return r,
     };
-    let (events, fulfilments) = match (
+    let (events, fulfilments, back_office) = match (
         s.storage.order_events(&u.account_id, id).await,
         s.storage.list_fulfilments(&u.account_id, id).await,
+        s.storage.back_office_order(&u.account_id, id).await,
     ) {
-        (Ok(e), Ok(f)) => (e, f),
-        (Err(e), _) | (_, Err(e)) => return failed(&e),
+        (Ok(e), Ok(f), Ok(b)) => (e, f, b),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return failed(&e),
+    };
+    // The plugin the order was routed to, with the messages sent about it.
+    let plugin = match &order.plugin_id {
+        Some(p) => match (
+            s.storage.get_plugin(&u.account_id, p).await,
+            s.storage.plugin_order(&u.account_id, p, id).await,
+        ) {
+            (Ok(plugin), Ok(routed)) => Some((plugin, routed)),
+            (Err(StorageError::NotFound { .. }), _) | (_, Err(StorageError::NotFound { .. })) => {
+                None
+            }
+            (Err(e), _) | (_, Err(e)) => return failed(&e),
+        },
+        None => None,
     };
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let unified = order
@@ -360,6 +411,11 @@ async fn order_page(
                     button.danger type="submit" { "Cancel order" }
                 }
             }
+            form.inline method="post" action=(action("manual")) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="manual" value=(if order.manual { "false" } else { "true" });
+                button.secondary type="submit" { @if order.manual { "Stop handling manually" } @else { "Handle manually" } }
+            }
         }
         h2 { "Lines" }
         table.lines {
@@ -378,17 +434,24 @@ async fn order_page(
         h2 { "Fulfilments" }
         @if fulfilments.is_empty() { p.empty { "Nothing shipped yet." } } @else {
             table.fulfilments {
-                thead { tr { th { "Shipped" } th { "Carrier" } th { "Tracking" } th { "Units" } th { "Sync to the channel" } } }
+                thead { tr { th { "Shipped" } th { "Carrier" } th { "Tracking" } th { "Lines" } th { "Sync to the channel" } } }
                 tbody {
                     @for f in &fulfilments {
                         tr data-fulfilment=(f.id) {
                             td { (f.shipped_at.format("%Y-%m-%d %H:%M")) }
-                            td { (f.carrier.as_str()) @if f.carrier_detected { " " span.muted { "(from the number)" } } }
+                            td { (f.carrier.as_str()) @if f.carrier_detected { " " span.muted { "(from the number)" } } @if let Some(sv) = &f.service { br; small.muted { (sv) } } }
                             td { @for t in &f.tracking { code { (t.number) } " " } }
-                            td { (f.lines.iter().map(|l| l.quantity).sum::<i64>()) }
+                            td { @for l in &f.lines { (l.quantity) " × " code { (l.sku) } br; } }
                             td.sync {
                                 span class={ "sync sync-" (f.sync.state.as_str()) } { (f.sync.state.as_str()) }
                                 @if let Some(e) = &f.sync.last_error { " " span.bad { (e) } }
+                                @if f.sync.state == SyncState::Failed {
+                                    form.inline method="post" action=(action("retry")) {
+                                        input type="hidden" name="csrf" value=(csrf);
+                                        input type="hidden" name="fulfilment" value=(f.id);
+                                        button.secondary type="submit" { "Retry sync" }
+                                    }
+                                }
                             }
                         }
                     }
@@ -398,7 +461,19 @@ async fn order_page(
         @if open_units > 0 && !matches!(order.state, OrderState::Cancelled | OrderState::Excluded) {
             form.card.ship method="post" action=(action("ship")) {
                 input type="hidden" name="csrf" value=(csrf);
-                p { "Ship the " (open_units) " unit(s) still open." }
+                p { (open_units) " unit(s) still open. Ship them all, or lower a line's number to ship part of the order." }
+                table.ship-lines {
+                    thead { tr { th { "SKU" } th { "Open" } th { "Ship now" } } }
+                    tbody {
+                        @for l in order.lines.iter().filter(|l| l.open_quantity > 0) {
+                            tr {
+                                td { code { (l.sku) } }
+                                td { (l.open_quantity) }
+                                td { input type="number" name={ "line-" (l.line_no) } value=(l.open_quantity) min="0" max=(l.open_quantity) aria-label={ "Units of " (l.sku) " to ship" }; }
+                            }
+                        }
+                    }
+                }
                 label { "Tracking number" input type="text" name="tracking" maxlength="100" placeholder="e.g. RM123456785GB"; }
                 label { "Carrier"
                     select name="carrier" {
@@ -406,7 +481,48 @@ async fn order_page(
                         @for c in switchyard_domain::carrier::Carrier::ALL { option value=(c.as_str()) { (c.as_str().replace('_', " ")) } }
                     }
                 }
+                label { span { "Service " span.muted { "(optional)" } } input type="text" name="service" maxlength="100" placeholder="e.g. Tracked 24"; }
                 button type="submit" { "Ship" }
+            }
+        }
+        @if let Some(b) = &back_office {
+            h2 { "Back office" }
+            dl.facts.back-office {
+                dt { "State" } dd { span class={ "bo bo-" (b.state.as_str()) } { (b.state.as_str().replace('_', " ")) } }
+                @if let Some(n) = b.remote_number.as_ref().or(b.remote_id.as_ref()) { dt { "Order there" } dd { code { (n) } @if let Some(st) = &b.remote_status { " · " (st) } } }
+                dt { "Attempts" } dd { (b.attempts) }
+                @if let Some(e) = &b.last_error { dt { "Last error" } dd.bad { (e) } }
+                @if let Some(t) = b.waiting_since { dt { "Completed without tracking since" } dd { (t.format("%Y-%m-%d %H:%M UTC")) } }
+                @if let Some(c) = &b.channel_cancel { dt { "Cancelling on the channel" } dd { (c) } }
+            }
+            @if matches!(b.state, BackOfficeState::Failed | BackOfficeState::Manual) {
+                div.actions {
+                    form.inline method="post" action=(action("back-office-resend")) {
+                        input type="hidden" name="csrf" value=(csrf);
+                        button.secondary type="submit" { "Resend to the back office" }
+                    }
+                    @if b.state == BackOfficeState::Failed {
+                        form.inline method="post" action=(action("back-office-manual")) {
+                            input type="hidden" name="csrf" value=(csrf);
+                            button.secondary type="submit" { "Handle manually" }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some((p, routed)) = &plugin {
+            h2 { "Plugin" }
+            p {
+                "Routed to " a href={ "/console/stores/" (order.store_id) "/plugins/" (p.id) } { (p.name) }
+                @if let Some(r) = &routed.routed_by { " by the rule " em { (r) } }
+                @if !p.enabled { " " span.bad { "(disabled: messages wait)" } }
+            }
+            (plugin_messages(&routed.messages))
+            @if routed.messages.iter().any(|m| m.state == "pending") {
+                form.inline method="post" action=(action("plugin-resend")) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    button.secondary type="submit" { "Send to the plugin now" }
+                }
             }
         }
         h2 { "Journal" }
@@ -430,26 +546,69 @@ async fn order_page(
     )
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct ActionForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    tracking: String,
-    #[serde(default)]
-    carrier: String,
+/// The shipment a ship form asks for: the units per line (`line-{no}`),
+/// tracking, carrier, service.
+fn shipment(order: &OrderRecord, f: &Fields) -> Result<FulfilmentIn, ApiError> {
+    let mut lines = Vec::new();
+    for l in order.lines.iter().filter(|l| l.open_quantity > 0) {
+        let field = format!("line-{}", l.line_no);
+        let v = f.get(&field);
+        let quantity = if v.is_empty() {
+            0
+        } else {
+            v.parse::<i64>().map_err(|_| {
+                ApiError::field(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_quantity",
+                    &field,
+                    format!("units of {} must be a whole number", l.sku),
+                )
+            })?
+        };
+        if quantity != 0 {
+            lines.push(LineIn {
+                line_no: Some(l.line_no),
+                sku: None,
+                quantity,
+            });
+        }
+    }
+    if lines.is_empty() {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "nothing_to_ship",
+            "lines",
+            "choose at least one unit to ship",
+        ));
+    }
+    let number = f.get("tracking");
+    Ok(FulfilmentIn {
+        lines: Some(lines),
+        tracking: if number.is_empty() {
+            Vec::new()
+        } else {
+            vec![TrackingIn {
+                number: number.to_owned(),
+                url: None,
+            }]
+        },
+        carrier: f.optional("carrier"),
+        service: f.optional("service"),
+        shipped_at: None,
+        reference: None,
+    })
 }
 
-/// Hold, release, cancel or ship an order from its page.
+/// Hold, release, cancel, mark manual or ship an order from its page;
+/// retry a fulfilment's sync; resend it to the back office or the plugin.
 pub(super) async fn act(
     State(s): State<AppState>,
     session: Session,
     Path((id, what)): Path<(String, String)>,
-    Form(f): Form<ActionForm>,
+    Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
-    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
+    let f = Fields(f);
+    if let Err(r) = session.accept(f.get("csrf"), Need::Anyone) {
         return r.into_response();
     }
     let order = match reached(&s, &session, &id).await {
@@ -457,59 +616,67 @@ pub(super) async fn act(
         Err(r) => return r,
     };
     let account = &session.user.account_id;
+    let act = |a: OrderAction| async {
+        s.storage
+            .act_on_order(account, &order.id, a)
+            .await
+            .map(drop)
+            .map_err(ApiError::from)
+    };
     let done: Result<(), ApiError> = match what.as_str() {
-        "hold" => match check_text("reason", f.reason.trim(), 500) {
-            Ok(()) => s
+        "hold" => match check_text("reason", f.get("reason"), 500) {
+            Ok(()) => act(OrderAction::Hold(f.get("reason").to_owned())).await,
+            Err(e) => Err(e.into()),
+        },
+        "release" => act(OrderAction::Release).await,
+        "cancel" => act(OrderAction::Cancel(None)).await,
+        "manual" => act(OrderAction::Manual(f.get("manual") == "true")).await,
+        "ship" => match shipment(&order, &f).and_then(|sh| sh.into_new(FulfilmentSource::Api)) {
+            Ok(new) => s
                 .storage
-                .act_on_order(
-                    account,
-                    &order.id,
-                    OrderAction::Hold(f.reason.trim().to_owned()),
-                )
+                .create_fulfilment(account, &order.id, new)
                 .await
                 .map(drop)
                 .map_err(ApiError::from),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         },
-        "release" => s
-            .storage
-            .act_on_order(account, &order.id, OrderAction::Release)
-            .await
-            .map(drop)
-            .map_err(ApiError::from),
-        "cancel" => s
-            .storage
-            .act_on_order(account, &order.id, OrderAction::Cancel(None))
-            .await
-            .map(drop)
-            .map_err(ApiError::from),
-        "ship" => {
-            let number = f.tracking.trim();
-            let shipment = FulfilmentIn {
-                lines: None,
-                tracking: if number.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![TrackingIn {
-                        number: number.to_owned(),
-                        url: None,
-                    }]
-                },
-                carrier: (!f.carrier.is_empty()).then(|| f.carrier.clone()),
-                service: None,
-                shipped_at: None,
-                reference: None,
+        "retry" => {
+            // Only a fulfilment of this order.
+            let Ok(fid) = FulfilmentId::parse(f.get("fulfilment")) else {
+                return not_found().await;
             };
-            match shipment.into_new(FulfilmentSource::Api) {
-                Ok(new) => s
+            match s.storage.get_fulfilment(account, &fid).await {
+                Ok(ful) if ful.order_id == order.id => s
                     .storage
-                    .create_fulfilment(account, &order.id, new)
+                    .retry_fulfilment(account, &fid)
                     .await
                     .map(drop)
                     .map_err(ApiError::from),
-                Err(e) => Err(e),
+                Ok(_) | Err(StorageError::NotFound { .. }) => return not_found().await,
+                Err(e) => return failed(&e),
             }
         }
+        "back-office-resend" => s
+            .storage
+            .resend_back_office_order(account, &order.id)
+            .await
+            .map(drop)
+            .map_err(ApiError::from),
+        "back-office-manual" => s
+            .storage
+            .handle_back_office_manually(account, &order.id)
+            .await
+            .map(drop)
+            .map_err(ApiError::from),
+        "plugin-resend" => match &order.plugin_id {
+            Some(p) => s
+                .storage
+                .resend_plugin_order(account, p, &order.id, chrono::Utc::now())
+                .await
+                .map(drop)
+                .map_err(ApiError::from),
+            None => return not_found().await,
+        },
         _ => return not_found().await,
     };
     match done {
@@ -518,9 +685,15 @@ pub(super) async fn act(
             tracing::info!(user = %session.user.id, order = %order.id, action = %what, "order action in the console");
             see_other(&format!("/console/orders/{}", order.id))
         }
-        Err(ApiError::Client {
-            status, message, ..
-        }) => order_page(&s, &session, &order.id, status, Some(&message)).await,
-        Err(e) => super::pages::internal(&e),
+        Err(e) => match say(&e) {
+            Some(m) => {
+                let status = match &e {
+                    ApiError::Client { status, .. } => *status,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                order_page(&s, &session, &order.id, status, Some(&m)).await
+            }
+            None => super::pages::internal(&e),
+        },
     }
 }

@@ -16,7 +16,7 @@ use switchyard_domain::webhook::EventType;
 use switchyard_storage::{PageRequest, Store, WebhookEndpoint};
 
 use super::pages::{failed, html_response, internal, not_found, page};
-use super::{Need, Session, local_time, say, see_other};
+use super::{Fields, Need, Session, local_time, say, see_other};
 use crate::AppState;
 use crate::error::ApiError;
 use crate::routes::webhooks::{
@@ -26,31 +26,6 @@ use crate::routes::webhooks::{
 
 /// Messages and attempts shown on an endpoint's page.
 const SHOWN: u32 = 50;
-
-/// A form whose fields may repeat (`events=…&events=…`).
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn get(&self, k: &str) -> &str {
-        self.0
-            .iter()
-            .find(|(n, _)| n == k)
-            .map_or("", |(_, v)| v.trim())
-    }
-
-    fn all(&self, k: &str) -> Vec<String> {
-        self.0
-            .iter()
-            .filter(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    fn optional(&self, k: &str) -> Option<String> {
-        let v = self.get(k);
-        (!v.is_empty()).then(|| v.to_owned())
-    }
-}
 
 fn events_picker(chosen: &[EventType]) -> Markup {
     html! {

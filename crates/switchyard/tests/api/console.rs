@@ -2,158 +2,12 @@
 //! and the headers every page carries. (The browser tests drive the same
 //! pages in Chromium.)
 
-use std::collections::HashMap;
-
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
+use reqwest::header::SET_COOKIE;
 use serde_json::json;
-use switchyard_api::console::{Links, invite};
 use switchyard_domain::user::Role;
-use switchyard_testkit::{TestApp, spawn_api_only};
-
-/// A browser without JavaScript: keeps cookies, follows no redirect.
-struct Browser {
-    base: String,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-impl Page {
-    /// The value of the first hidden input named `name`.
-    fn hidden(&self, name: &str) -> String {
-        let marker = format!("name=\"{name}\" value=\"");
-        let at = self
-            .body
-            .find(&marker)
-            .unwrap_or_else(|| panic!("no {name} in {}", self.body));
-        let rest = &self.body[at + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
-    }
-
-    /// The value of the first input with this class (`input.secret`).
-    fn hidden_value(&self, css: &str) -> String {
-        let class = css.split('.').nth(1).unwrap();
-        let at = self
-            .body
-            .find(&format!("class=\"{class}\""))
-            .unwrap_or_else(|| panic!("no {css} in {}", self.body));
-        let rest = &self.body[at..];
-        let v = rest.find("value=\"").unwrap() + "value=\"".len();
-        rest[v..v + rest[v..].find('"').unwrap()].to_owned()
-    }
-
-    fn location(&self) -> &str {
-        self.headers.get(LOCATION).unwrap().to_str().unwrap()
-    }
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        Self {
-            base: app.address.clone(),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn keep(&mut self, headers: &HeaderMap) {
-        for c in headers.get_all(SET_COOKIE) {
-            let c = c.to_str().unwrap();
-            let (pair, attrs) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            if v.is_empty() || attrs.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
-        let r = req
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let headers = r.headers().clone();
-        self.keep(&headers);
-        Page {
-            status,
-            headers,
-            body: r.text().await.unwrap(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let req = self.client.get(format!("{}{path}", self.base));
-        self.send(req).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.client.post(format!("{}{path}", self.base)).form(form);
-        self.send(req).await
-    }
-}
-
-/// A user of `account` and their set-password link (path and query).
-async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
-    invited_to(app, account, email, role, None).await
-}
-
-/// [`invited`], limited to `stores`.
-async fn invited_to(
-    app: &TestApp,
-    account: &str,
-    email: &str,
-    role: Role,
-    stores: Option<Vec<&str>>,
-) -> String {
-    let acc = app.storage.ensure_account(account).await.unwrap();
-    let config = Links::new(&app.address);
-    let stores = stores.map(|s| {
-        s.iter()
-            .map(|id| switchyard_domain::ids::StoreId::parse(id).unwrap())
-            .collect()
-    });
-    let (_, link) = invite(app.storage.as_ref(), &config, &acc.id, email, role, stores)
-        .await
-        .unwrap();
-    link.strip_prefix(&app.address).unwrap().to_owned()
-}
-
-/// Set a password from the link; the browser is then signed in.
-async fn set_password(b: &mut Browser, link: &str, password: &str) -> Page {
-    let form = b.get(link).await;
-    assert_eq!(form.status, StatusCode::OK);
-    let secret = form.hidden("link");
-    b.post(
-        "/console/set-password",
-        &[
-            ("link", &secret),
-            ("password", password),
-            ("confirm", password),
-        ],
-    )
-    .await
-}
+use switchyard_testkit::console::{Browser, invited, invited_to, post_pairs, set_password};
+use switchyard_testkit::spawn_api_only;
 
 #[tokio::test]
 async fn a_first_owner_signs_in_from_the_link_once() {
@@ -786,12 +640,6 @@ async fn owners_invite_users_and_make_them_new_links() {
     );
 }
 
-/// Post a form that may repeat a field.
-async fn post_pairs(b: &mut Browser, path: &str, form: Vec<(&str, String)>) -> Page {
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    b.post(path, &pairs).await
-}
-
 #[tokio::test]
 async fn channel_forms_connect_queue_work_and_map_skus_only_for_who_reaches_the_store() {
     let app = spawn_api_only().await;
@@ -1207,5 +1055,166 @@ async fn webhook_pages_add_an_endpoint_show_its_log_rotate_and_replay() {
     assert_eq!(
         app.get(&owner, &format!("/v1/webhooks/{id}")).await.status,
         404
+    );
+}
+
+#[tokio::test]
+async fn an_order_page_ships_part_of_an_order_retries_a_failed_sync_and_marks_it_manual() {
+    use switchyard_domain::fulfilment::SyncAction;
+    use switchyard_domain::order::OrderState;
+    use switchyard_storage::{NewOrder, NewOrderLine, SyncResult};
+
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let store = app.store(&owner, "Acme EU").await;
+    for sku in ["P", "Q"] {
+        app.product(&owner, &store, sku).await;
+    }
+    let ch = app
+        .post(
+            &owner,
+            &format!("/v1/stores/{store}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
+        )
+        .await;
+    assert_eq!(ch.status, StatusCode::CREATED, "{}", ch.body);
+    let acc = app.storage.ensure_account("acme").await.unwrap().id;
+    let line = |sku: &str, n| NewOrderLine {
+        sku: switchyard_domain::values::Sku::parse(sku).unwrap(),
+        open_quantity: n,
+    };
+    let order = app
+        .storage
+        .upsert_order(
+            &acc,
+            &store.parse().unwrap(),
+            NewOrder {
+                channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+                channel_order_id: "1001".into(),
+                state: OrderState::Open,
+                lines: vec![line("P", 3), line("Q", 1)],
+            },
+        )
+        .await
+        .unwrap();
+    let page_path = format!("/console/orders/{}", order.id);
+    let ship = format!("{page_path}/ship");
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+    let page = b.get(&page_path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("name=\"line-0\" value=\"3\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("name=\"line-1\" value=\"1\""));
+    let csrf = page.hidden("csrf");
+
+    // Nothing chosen, or more than is open: refused in words, nothing shipped.
+    let none = b
+        .post(&ship, &[("csrf", &csrf), ("line-0", "0"), ("line-1", "0")])
+        .await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        none.body.contains("choose at least one unit to ship"),
+        "{}",
+        none.body
+    );
+    let too_many = b
+        .post(&ship, &[("csrf", &csrf), ("line-0", "5"), ("line-1", "0")])
+        .await;
+    assert!(too_many.status.is_client_error(), "{}", too_many.status);
+    assert!(too_many.body.contains("role=\"alert\""));
+    let listed = app
+        .get(&owner, &format!("/v1/orders/{}/fulfilments", order.id))
+        .await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 0);
+
+    // Two of the three P: the order is partly fulfilled, one P still open.
+    let shipped = b
+        .post(
+            &ship,
+            &[
+                ("csrf", &csrf),
+                ("line-0", "2"),
+                ("line-1", "0"),
+                ("tracking", "1Z999AA10123456784"),
+                ("service", "Next day"),
+            ],
+        )
+        .await;
+    assert_eq!(shipped.status, StatusCode::SEE_OTHER, "{}", shipped.body);
+    let api = app.get_order(&owner, order.id.as_str()).await;
+    assert_eq!(api["lines"][0]["open_quantity"], 1, "{api}");
+    assert_eq!(api["lines"][1]["open_quantity"], 1);
+    let page = b.get(&page_path).await;
+    assert!(
+        page.body.contains("name=\"line-0\" value=\"1\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Retry sync"));
+    let f = &api["fulfilments"][0];
+    assert_eq!(f["lines"][0]["quantity"], 2);
+    assert_eq!(f["carrier"], "ups");
+    assert_eq!(f["service"], "Next day");
+    let fid: switchyard_domain::ids::FulfilmentId = f["id"].as_str().unwrap().parse().unwrap();
+
+    // The channel refused it: the page says why and offers a retry.
+    app.storage
+        .record_fulfilment_sync(
+            &fid,
+            SyncAction::Create,
+            SyncResult::Failed {
+                error: "HTTP 503 from the shop".into(),
+                retry_at: chrono::Utc::now() + chrono::Duration::hours(1),
+            },
+        )
+        .await
+        .unwrap();
+    let page = b.get(&page_path).await;
+    assert!(page.body.contains("HTTP 503 from the shop"));
+    assert!(page.body.contains("Retry sync"));
+    let retry = format!("{page_path}/retry");
+    let wrong = b
+        .post(&retry, &[("csrf", &csrf), ("fulfilment", "ful_nothing")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::NOT_FOUND);
+    let retried = b
+        .post(&retry, &[("csrf", &csrf), ("fulfilment", fid.as_str())])
+        .await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER);
+    let api = app.get_order(&owner, order.id.as_str()).await;
+    assert_eq!(api["fulfilments"][0]["sync"]["state"], "pending", "{api}");
+
+    // Handle manually, and stop again; never without the session's token.
+    let manual = format!("{page_path}/manual");
+    let forged = b.post(&manual, &[("manual", "true")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get_order(&owner, order.id.as_str()).await["manual"],
+        false
+    );
+    let on = b
+        .post(&manual, &[("csrf", &csrf), ("manual", "true")])
+        .await;
+    assert_eq!(on.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get_order(&owner, order.id.as_str()).await["manual"],
+        true
+    );
+    assert!(
+        b.get(&page_path)
+            .await
+            .body
+            .contains("Stop handling manually")
+    );
+    b.post(&manual, &[("csrf", &csrf), ("manual", "false")])
+        .await;
+    assert_eq!(
+        app.get_order(&owner, order.id.as_str()).await["manual"],
+        false
     );
 }

@@ -1,24 +1,14 @@
 //! Signing in, tokens and forms, as a person does them in Chromium.
 
-use switchyard_api::console::{Links, invite};
 use switchyard_domain::user::Role;
 use switchyard_testkit::{TestApp, spawn_api_only};
 
 use crate::Browser;
 
+/// A user's set-password link, in full.
 pub async fn invited(app: &TestApp, account: &str, email: &str, role: Role) -> String {
-    let acc = app.storage.ensure_account(account).await.unwrap();
-    let (_, link) = invite(
-        app.storage.as_ref(),
-        &Links::new(&app.address),
-        &acc.id,
-        email,
-        role,
-        None,
-    )
-    .await
-    .unwrap();
-    link
+    let path = switchyard_testkit::console::invited(app, account, email, role).await;
+    format!("{}{path}", app.address)
 }
 
 pub async fn set_password(b: &mut Browser, link: &str, password: &str) {
@@ -180,17 +170,18 @@ async fn a_staff_user_limited_to_one_store_cannot_open_another() {
         eu.body["id"].as_str().unwrap(),
         us.body["id"].as_str().unwrap(),
     );
-    let acc = app.storage.ensure_account("acme").await.unwrap();
-    let (_, link) = invite(
-        app.storage.as_ref(),
-        &Links::new(&app.address),
-        &acc.id,
-        "sam@acme.test",
-        Role::Staff,
-        Some(vec![switchyard_domain::ids::StoreId::parse(eu).unwrap()]),
-    )
-    .await
-    .unwrap();
+    let link = format!(
+        "{}{}",
+        app.address,
+        switchyard_testkit::console::invited_to(
+            &app,
+            "acme",
+            "sam@acme.test",
+            Role::Staff,
+            Some(vec![eu])
+        )
+        .await
+    );
     let mut b = Browser::start("staff").await;
     set_password(&mut b, &link, "staff password").await;
     let overview = b.text("main").await;

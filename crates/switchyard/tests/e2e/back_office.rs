@@ -316,17 +316,36 @@ async fn orders_the_back_office_refuses_are_listed_for_resend_or_manual_handling
         .await;
     assert_eq!(bad.status, 400);
 
+    // The console's order page says the same, and resends from there.
+    let link = switchyard_testkit::console::invited(
+        &w.app,
+        "acme",
+        "ops@example.com",
+        switchyard_domain::user::Role::Staff,
+    )
+    .await;
+    let mut b = switchyard_testkit::console::Browser::new(&w.app);
+    switchyard_testkit::console::set_password(&mut b, &link, "a long password").await;
+    let page = b.get(&format!("/console/orders/{a_id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("bo-failed"), "{}", page.body);
+    assert!(page.body.contains("authentication failed"));
+    assert!(page.body.contains("Resend to the back office"));
+    assert!(page.body.contains("/back-office-manual"));
+    let csrf = page.hidden("csrf");
+
     w.woo.post("/_sim/auth/restore", json!({})).await;
-    let resend = w
-        .app
+    let resend = b
         .post(
-            &w.t,
-            &format!("/v1/orders/{a_id}/back-office/resend"),
-            &json!({}),
+            &format!("/console/orders/{a_id}/back-office-resend"),
+            &[("csrf", &csrf)],
         )
         .await;
-    assert_eq!(resend.status, 200, "{}", resend.body);
+    assert_eq!(resend.status, 303, "{}", resend.body);
     w.back_office_state(&a_id, "not_shipped", 30).await;
+    let page = b.get(&format!("/console/orders/{a_id}")).await;
+    assert!(page.body.contains("bo-not_shipped"), "{}", page.body);
+    assert!(!page.body.contains("Resend to the back office"));
     let manual = w
         .app
         .post(

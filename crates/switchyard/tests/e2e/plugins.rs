@@ -228,6 +228,30 @@ async fn an_order_routed_by_rule_is_shipped_by_the_3pl_synced_to_the_channel_and
     let order = w.app.get(&w.t, &format!("/v1/orders/{id}")).await;
     assert_eq!(order.body["state"], "fulfilled");
 
+    // The console's order page names the plugin, the rule, the delivered
+    // message, and the plugin's shipment synced.
+    let link = switchyard_testkit::console::invited(
+        &w.app,
+        "acme",
+        "ops@example.com",
+        switchyard_domain::user::Role::Owner,
+    )
+    .await;
+    let mut b = switchyard_testkit::console::Browser::new(&w.app);
+    switchyard_testkit::console::set_password(&mut b, &link, "a long password").await;
+    let page = b.get(&format!("/console/orders/{id}")).await;
+    assert_eq!(page.status, 200);
+    for text in [
+        "Warehouse Venlo",
+        "venlo ships its own",
+        "order.routed",
+        "msg-delivered",
+        "sync-synced",
+    ] {
+        assert!(page.body.contains(text), "{text} in {}", page.body);
+    }
+    assert!(!page.body.contains("Send to the plugin now"));
+
     // Shipping left `api` alone; the 3PL reported 5 left. Every channel
     // shows 10 + 5.
     let s = w
