@@ -1,6 +1,11 @@
 //! A browser without JavaScript for console tests over real HTTP: it
 //! keeps cookies, follows no redirect, and reads hidden form fields.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "test support: a page without the field asked for should stop the test loudly"
+)]
+
 use std::collections::HashMap;
 
 use reqwest::StatusCode;
