@@ -44,7 +44,7 @@ impl Page {
             .find(&marker)
             .unwrap_or_else(|| panic!("no {name} in {}", self.body));
         let rest = &self.body[at + marker.len()..];
-        rest[..rest.find('"').unwrap()].to_owned()
+        unescape(&rest[..rest.find('"').unwrap()])
     }
 
     /// The value of the first input with this class (`input.secret`).
@@ -56,13 +56,22 @@ impl Page {
             .unwrap_or_else(|| panic!("no {css} in {}", self.body));
         let rest = &self.body[at..];
         let v = rest.find("value=\"").unwrap() + "value=\"".len();
-        rest[v..v + rest[v..].find('"').unwrap()].to_owned()
+        unescape(&rest[v..v + rest[v..].find('"').unwrap()])
     }
 
     /// The `Location` header.
     pub fn location(&self) -> &str {
         self.headers.get(LOCATION).unwrap().to_str().unwrap()
     }
+}
+
+/// An attribute's text as a browser reads it.
+fn unescape(v: &str) -> String {
+    v.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
 }
 
 impl Browser {

@@ -14,6 +14,7 @@ mod channels;
 mod orders;
 mod overview;
 mod pages;
+mod plugins;
 mod products;
 mod settings;
 mod stores;
@@ -229,6 +230,23 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/stores/{id}/channels/{channel}/errors/{error}/{action}",
             post(channels::act_on_error),
+        )
+        .route(
+            "/console/stores/{id}/plugins",
+            get(plugins::list).post(plugins::create),
+        )
+        .route("/console/stores/{id}/plugins/{plugin}", get(plugins::show))
+        .route(
+            "/console/stores/{id}/plugins/{plugin}/{action}",
+            post(plugins::act),
+        )
+        .route(
+            "/console/stores/{id}/plugin-rules",
+            get(plugins::rules).post(plugins::save_rules),
+        )
+        .route(
+            "/console/stores/{id}/plugin-rules/dry-run",
+            post(plugins::try_rules),
         )
         .route("/console/orders", get(orders::list))
         .route("/console/orders/live", get(orders::live))

@@ -59,6 +59,8 @@ async fn store_page(
         @if let Some(e) = error { p.error role="alert" { (e) } }
         p.links {
             a.more href={ "/console/stores/" (store.id) "/products" } { "Products and stock →" }
+            a.more href={ "/console/stores/" (store.id) "/plugins" } { "Plugins →" }
+            a.more href={ "/console/stores/" (store.id) "/plugin-rules" } { "Plugin rules →" }
             a.more href={ "/console/stores/" (store.id) "/webhooks" } { "Webhooks →" }
         }
         h2 { "Channels" }

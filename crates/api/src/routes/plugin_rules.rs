@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use switchyard_domain::ids::{OrderId, StoreId};
+use switchyard_domain::ids::{AccountId, OrderId, StoreId};
 use switchyard_domain::plugin_rules::{OrderFacts, PluginRules, RuleOutcome};
-use switchyard_storage::{OrderFilter, OrderRecord};
+use switchyard_storage::{OrderFilter, OrderRecord, PageRequest};
 use utoipa::ToSchema;
 
 use crate::AppState;
@@ -54,6 +54,8 @@ pub struct DryRunItem {
     pub number: String,
     /// Its state now.
     pub state: String,
+    /// The plugin it is routed to now (none: it stays with the store).
+    pub plugin_id_now: Option<String>,
     /// What the rules decide: `plugin_id` (none: stays with the store),
     /// `routed_by`, `excluded`, `on_hold`, `tags_added`, `matched`.
     #[schema(value_type = Object)]
@@ -147,10 +149,30 @@ pub async fn dry_run_plugin_rules(
     ApiJson(body): ApiJson<DryRunIn>,
 ) -> Result<Json<DryRunOut>, ApiError> {
     auth.check_store(&store)?;
+    let page = PageQuery {
+        limit: body.limit,
+        cursor: body.cursor,
+    }
+    .to_request(|k| OrderId::parse(k).is_ok())?;
+    Ok(Json(
+        dry_run(&s, &auth.account_id, &store, body.rules, &page, false).await?,
+    ))
+}
+
+/// What one page of the store's orders (oldest first, or newest first)
+/// would get under `rules`, or the store's own rules. Changes nothing.
+pub(crate) async fn dry_run(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    rules: Option<PluginRules>,
+    page: &PageRequest,
+    newest_first: bool,
+) -> Result<DryRunOut, ApiError> {
     // Read even when rules are given: it is also the check that the store
     // is the caller's (404 otherwise).
-    let stored = s.storage.plugin_rules(&auth.account_id, &store).await?;
-    let rules = match body.rules {
+    let stored = s.storage.plugin_rules(account, store).await?;
+    let rules = match rules {
         Some(r) => {
             r.validate()
                 .map_err(|e| ApiError::from(e).with_field_prefix("rules"))?;
@@ -158,19 +180,12 @@ pub async fn dry_run_plugin_rules(
         }
         None => stored,
     };
-    let page = PageQuery {
-        limit: body.limit,
-        cursor: body.cursor,
-    }
-    .to_request(|k| OrderId::parse(k).is_ok())?;
     let filter = OrderFilter {
-        store_id: Some(store),
+        store_id: Some(store.clone()),
+        newest_first,
         ..OrderFilter::default()
     };
-    let orders = s
-        .storage
-        .list_orders(&auth.account_id, &filter, &page)
-        .await?;
+    let orders = s.storage.list_orders(account, &filter, page).await?;
     let mut summary = DryRunSummary::default();
     let items = orders
         .items
@@ -187,13 +202,14 @@ pub async fn dry_run_plugin_rules(
                 order_id: o.id,
                 number: o.number,
                 state: o.state.as_str().to_owned(),
+                plugin_id_now: o.plugin_id.map(|p| p.to_string()),
                 outcome,
             }
         })
         .collect();
-    Ok(Json(DryRunOut {
+    Ok(DryRunOut {
         items,
         summary,
         next_cursor: orders.next.as_deref().map(encode_cursor),
-    }))
+    })
 }

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use switchyard_domain::fulfilment::FulfilmentSource;
-use switchyard_domain::ids::{OrderId, PluginId, StoreId};
+use switchyard_domain::ids::{AccountId, OrderId, PluginId, StoreId};
 use switchyard_domain::stock::{StockSource, check_location};
 use switchyard_domain::values::{Sku, check_quantity, check_text};
 use switchyard_storage::{
@@ -197,8 +197,20 @@ pub async fn create_plugin(
     ApiJson(body): ApiJson<PluginIn>,
 ) -> Result<(StatusCode, Json<PluginCreatedOut>), ApiError> {
     auth.check_store(&store)?;
+    let made = add_plugin(&s, &auth.account_id, &store, body).await?;
+    Ok((StatusCode::CREATED, Json(made)))
+}
+
+/// Connect a plugin to a store, with a new signing secret (the API's and
+/// the console's create).
+pub(crate) async fn add_plugin(
+    s: &AppState,
+    account: &AccountId,
+    store: &StoreId,
+    body: PluginIn,
+) -> Result<PluginCreatedOut, ApiError> {
     let name = check_name(&body.name)?;
-    let url = check_destination(&s, "url", &body.url)?;
+    let url = check_destination(s, "url", &body.url)?;
     let id = PluginId::generate();
     let secret = new_secret()?;
     let new = NewPlugin {
@@ -206,16 +218,10 @@ pub async fn create_plugin(
         name,
         url,
         enabled: body.enabled.unwrap_or(true),
-        secret: seal(&s, &auth.account_id, id.as_str(), &secret)?,
+        secret: seal(s, account, id.as_str(), &secret)?,
     };
-    let plugin = s
-        .storage
-        .create_plugin(&auth.account_id, &store, new)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(PluginCreatedOut { plugin, secret }),
-    ))
+    let plugin = s.storage.create_plugin(account, store, new).await?;
+    Ok(PluginCreatedOut { plugin, secret })
 }
 
 /// A store's plugins.
@@ -265,21 +271,28 @@ pub async fn update_plugin(
 ) -> Result<Json<Plugin>, ApiError> {
     auth.require_merchant("change a plugin")?;
     in_scope(&s, &auth, &id).await?;
+    Ok(Json(change_plugin(&s, &auth.account_id, &id, body).await?))
+}
+
+/// Change a plugin and wake the workers (waiting orders go at once).
+pub(crate) async fn change_plugin(
+    s: &AppState,
+    account: &AccountId,
+    id: &PluginId,
+    body: PluginPatchIn,
+) -> Result<Plugin, ApiError> {
     let patch = PluginPatch {
         name: body.name.as_deref().map(check_name).transpose()?,
         url: body
             .url
             .as_deref()
-            .map(|u| check_destination(&s, "url", u))
+            .map(|u| check_destination(s, "url", u))
             .transpose()?,
         enabled: body.enabled,
     };
-    let p = s
-        .storage
-        .update_plugin(&auth.account_id, &id, patch)
-        .await?;
+    let p = s.storage.update_plugin(account, id, patch).await?;
     s.wake.notify_one();
-    Ok(Json(p))
+    Ok(p)
 }
 
 /// Delete a plugin and its tokens. Refused (409 `plugin_in_use`) while a
@@ -309,10 +322,19 @@ pub async fn get_plugin_secret(
 ) -> Result<Json<PluginSecretOut>, ApiError> {
     auth.require_merchant("read the signing secret")?;
     in_scope(&s, &auth, &id).await?;
-    let sealed = s.storage.plugin_secret(&auth.account_id, &id).await?;
     Ok(Json(PluginSecretOut {
-        secret: open(&s, &auth.account_id, id.as_str(), &sealed)?,
+        secret: signing_secret(&s, &auth.account_id, &id).await?,
     }))
+}
+
+/// A plugin's signing secret, unsealed.
+pub(crate) async fn signing_secret(
+    s: &AppState,
+    account: &AccountId,
+    id: &PluginId,
+) -> Result<String, ApiError> {
+    let sealed = s.storage.plugin_secret(account, id).await?;
+    open(s, account, id.as_str(), &sealed)
 }
 
 /// Issue a token the plugin uses to report back. It reaches only this
@@ -329,20 +351,29 @@ pub async fn create_plugin_token(
 ) -> Result<(StatusCode, Json<CreatedTokenOut>), ApiError> {
     auth.require_merchant("issue tokens")?;
     let p = in_scope(&s, &auth, &id).await?;
-    let name = check_name(&body.name)?;
-    let scope = tokens::Scope {
-        store: Some(p.store_id),
-        plugin: Some(id),
-    };
-    let (secret, rec) =
-        tokens::issue(s.storage.as_ref(), auth.account_id.clone(), scope, name).await?;
     Ok((
         StatusCode::CREATED,
-        Json(CreatedTokenOut {
-            token: secret,
-            record: rec.into(),
-        }),
+        Json(plugin_token(&s, &auth.account_id, &p, &body.name).await?),
     ))
+}
+
+/// Issue a token that reaches only this plugin's routes.
+pub(crate) async fn plugin_token(
+    s: &AppState,
+    account: &AccountId,
+    p: &Plugin,
+    name: &str,
+) -> Result<CreatedTokenOut, ApiError> {
+    let name = check_name(name)?;
+    let scope = tokens::Scope {
+        store: Some(p.store_id.clone()),
+        plugin: Some(p.id.clone()),
+    };
+    let (secret, rec) = tokens::issue(s.storage.as_ref(), account.clone(), scope, name).await?;
+    Ok(CreatedTokenOut {
+        token: secret,
+        record: rec.into(),
+    })
 }
 
 /// Orders routed to the plugin, newest first, with their messages.

@@ -1218,3 +1218,214 @@ async fn an_order_page_ships_part_of_an_order_retries_a_failed_sync_and_marks_it
         false
     );
 }
+
+#[tokio::test]
+async fn plugin_pages_add_a_plugin_and_rules_are_saved_only_after_their_dry_run() {
+    use switchyard_domain::order::OrderState;
+    use switchyard_storage::{NewOrder, NewOrderLine};
+
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let store = app.store(&owner, "Acme EU").await;
+    for sku in ["VEN-1", "P"] {
+        app.product(&owner, &store, sku).await;
+    }
+    let ch = app
+        .post(
+            &owner,
+            &format!("/v1/stores/{store}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
+        )
+        .await;
+    let acc = app.storage.ensure_account("acme").await.unwrap().id;
+    for (n, sku) in [("1001", "VEN-1"), ("1002", "P")] {
+        app.storage
+            .upsert_order(
+                &acc,
+                &store.parse().unwrap(),
+                NewOrder {
+                    channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+                    channel_order_id: n.into(),
+                    state: OrderState::Open,
+                    lines: vec![NewOrderLine {
+                        sku: switchyard_domain::values::Sku::parse(sku).unwrap(),
+                        open_quantity: 1,
+                    }],
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let link = invited(&app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&app);
+    set_password(&mut b, &link, "the right password").await;
+    let plugins = format!("/console/stores/{store}/plugins");
+    let list = b.get(&plugins).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(list.body.contains("No plugins yet."));
+    let csrf = list.hidden("csrf");
+
+    // A URL that is not http(s) is refused in words; a good one is added
+    // and its signing secret shown once.
+    let bad = b
+        .post(
+            &plugins,
+            &[
+                ("csrf", &csrf),
+                ("name", "Venlo"),
+                ("url", "ftp://3pl.example.invalid/"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("must be http or https"), "{}", bad.body);
+    let made = b
+        .post(
+            &plugins,
+            &[
+                ("csrf", &csrf),
+                ("name", "Warehouse Venlo"),
+                ("url", "https://3pl.example.invalid/orders"),
+                ("enabled", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+    let secret = made.hidden_value("input.secret");
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let api = app
+        .get(&owner, &format!("/v1/stores/{store}/plugins"))
+        .await;
+    let plugin = api.body["items"][0]["id"].as_str().unwrap().to_owned();
+    let page_path = format!("{plugins}/{plugin}");
+    let page = b.get(&page_path).await;
+    assert!(!page.body.contains(&secret), "shown once");
+    let shown = b
+        .post(&format!("{page_path}/secret"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(shown.hidden_value("input.secret"), secret);
+    let token = b
+        .post(
+            &format!("{page_path}/token"),
+            &[("csrf", &csrf), ("name", "venlo")],
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED);
+    let token = token.hidden_value("input.secret");
+    let as_plugin = switchyard_testkit::Tenant { token };
+    let own = app.get(&as_plugin, &format!("/v1/plugins/{plugin}")).await;
+    assert_eq!(own.status, StatusCode::OK, "the token reaches its plugin");
+    let saved = b
+        .post(
+            &format!("{page_path}/settings"),
+            &[
+                ("csrf", &csrf),
+                ("name", "Venlo"),
+                ("url", "https://3pl.example.invalid/v2"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let p = app.get(&owner, &format!("/v1/plugins/{plugin}")).await;
+    assert_eq!(p.body["name"], "Venlo");
+    assert_eq!(p.body["enabled"], false);
+    assert_eq!(p.body["url"], "https://3pl.example.invalid/v2");
+
+    // A rule is tried first: the dry run shows where each order would go,
+    // and nothing is saved until "Save".
+    let rules = format!("/console/stores/{store}/plugin-rules");
+    let editor = b.get(&rules).await;
+    assert!(editor.body.contains("New rule"));
+    let row = |extra: &[(&'static str, &'static str)]| {
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("r0.position", "1".to_owned()),
+            ("r0.name", "venlo ships VEN".to_owned()),
+            ("r0.skus_any", "VEN-*".to_owned()),
+            ("r0.action", "send_to_plugin".to_owned()),
+            ("r0.plugin", plugin.clone()),
+            // The blank new row is ignored.
+            ("r1.position", "2".to_owned()),
+            ("r1.action", "send_to_plugin".to_owned()),
+        ];
+        f.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        f
+    };
+    let wrong = post_pairs(
+        &mut b,
+        &format!("{rules}/dry-run"),
+        row(&[("r0.min_quantity", "5"), ("r0.max_quantity", "2")]),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        wrong.body.contains("Rule 1 when.max_quantity"),
+        "{}",
+        wrong.body
+    );
+    assert!(
+        wrong.body.contains("value=\"venlo ships VEN\""),
+        "the row is kept"
+    );
+    assert!(!wrong.body.contains("Save these"));
+    let tried = post_pairs(&mut b, &format!("{rules}/dry-run"), row(&[])).await;
+    assert_eq!(tried.status, StatusCode::OK, "{}", tried.body);
+    let at = tried.body.find("class=\"dry-run\"").unwrap();
+    let table = &tried.body[at..at + tried.body[at..].find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr class=\"changed\"").count(), 1, "{table}");
+    assert_eq!(table.matches("<tr").count(), 3, "a heading and two orders");
+    assert!(tried.body.contains("1</strong> to Venlo"), "{}", tried.body);
+    assert!(tried.body.contains("Save these 1 rule(s)"));
+    let stored = app
+        .get(&owner, &format!("/v1/stores/{store}/plugin-rules"))
+        .await;
+    assert_eq!(
+        stored.body["rules"],
+        json!([]),
+        "nothing saved by a dry run"
+    );
+    let save = b
+        .post(
+            &rules,
+            &[("csrf", &csrf), ("rules", &tried.hidden("rules"))],
+        )
+        .await;
+    assert_eq!(save.status, StatusCode::SEE_OTHER);
+    let stored = app
+        .get(&owner, &format!("/v1/stores/{store}/plugin-rules"))
+        .await;
+    assert_eq!(stored.body["rules"][0]["name"], "venlo ships VEN");
+    assert_eq!(
+        stored.body["rules"][0]["when"]["skus_any"],
+        json!(["VEN-*"])
+    );
+    assert_eq!(
+        stored.body["rules"][0]["then"]["plugin_id"],
+        plugin.as_str()
+    );
+
+    // A plugin a rule routes to is not deleted; without the rule it is.
+    let refused = b
+        .post(&format!("{page_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+    let none = post_pairs(
+        &mut b,
+        &format!("{rules}/dry-run"),
+        row(&[("r0.remove", "true")]),
+    )
+    .await;
+    assert!(none.body.contains("Save these 0 rule(s)"), "{}", none.body);
+    b.post(&rules, &[("csrf", &csrf), ("rules", &none.hidden("rules"))])
+        .await;
+    let gone = b
+        .post(&format!("{page_path}/delete"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.get(&owner, &format!("/v1/plugins/{plugin}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
