@@ -35,6 +35,17 @@ pub trait Users: Send + Sync {
         password_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<User>;
+    /// Set a user's own new password hash and end every other session of
+    /// theirs, keeping the one with hash `keep` (the session that asked).
+    /// A user of another account is `NotFound { entity: "user" }`.
+    async fn change_password(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        password_hash: &str,
+        keep: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()>;
     /// Store a new session (only its hash).
     async fn create_session(&self, new: NewSession) -> Result<()>;
     /// The live session (not ended, not expired at `now`) with this hash,

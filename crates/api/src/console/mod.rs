@@ -260,6 +260,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/console/settings/users", post(settings::invite_user))
         .route(
+            "/console/settings/password",
+            post(settings::change_password),
+        )
+        .route(
             "/console/settings/users/{id}/link",
             post(settings::user_link),
         )

@@ -110,7 +110,7 @@ pub(super) fn internal(e: &dyn std::error::Error) -> Response {
 }
 
 /// The address of the request (for the sign-in throttle).
-pub(super) struct Peer(String);
+pub(super) struct Peer(pub(super) String);
 
 impl FromRequestParts<AppState> for Peer {
     type Rejection = std::convert::Infallible;

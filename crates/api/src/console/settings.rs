@@ -13,7 +13,8 @@ use switchyard_domain::user::Role;
 use switchyard_domain::values::check_text;
 use switchyard_storage::{LinkPurpose, PageRequest, Store, TokenRecord, User};
 
-use super::pages::{CsrfForm, failed, html_response, internal, not_found, page};
+use super::auth;
+use super::pages::{CsrfForm, Peer, failed, html_response, internal, not_found, page};
 use super::{InviteError, Need, Session, config, see_other};
 use crate::AppState;
 use crate::tokens;
@@ -29,6 +30,10 @@ enum Notice<'a> {
     TokenError(&'a str),
     /// The user form was refused.
     UserError(&'a str),
+    /// The user's own password was changed.
+    PasswordChanged,
+    /// The password form was refused.
+    PasswordError(&'a str),
 }
 
 fn store_names<'a>(ids: &[StoreId], stores: &'a [Store]) -> Vec<&'a str> {
@@ -110,6 +115,17 @@ async fn settings_page(
         h2 { "Profile" }
         p { (u.email) " · " (u.role.as_str())
             @if let Some(stores) = &u.stores { " · limited to " (stores.len()) " store(s)" } }
+        @if let Notice::PasswordChanged = notice {
+            p.created role="status" { "Password changed. Your other sessions were signed out; this one goes on." }
+        }
+        @if let Notice::PasswordError(e) = notice { p.error role="alert" { (e) } }
+        form.card.password-form method="post" action="/console/settings/password" {
+            input type="hidden" name="csrf" value=(csrf);
+            label { "Current password" input type="password" name="current" autocomplete="current-password" required; }
+            label { "New password " input type="password" name="password" autocomplete="new-password" required; }
+            label { "The same again" input type="password" name="confirm" autocomplete="new-password" required; }
+            button type="submit" { "Change password" }
+        }
     };
     if u.role.manages_access() {
         let page_of = PageRequest::first(100);
@@ -391,4 +407,85 @@ pub(super) async fn user_link(
         Err(InviteError::Storage(e)) => failed(&e),
         Err(e) => internal(&e),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// A user changes their own password: the current one first (failures
+/// count toward the sign-in throttle), then the new one twice. Every other
+/// session of theirs ends.
+pub(super) async fn change_password(
+    State(s): State<AppState>,
+    session: Session,
+    Peer(address): Peer,
+    Form(f): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
+        return r.into_response();
+    }
+    let refuse = |status, why: &str| {
+        let why = why.to_owned();
+        let (s, session) = (s.clone(), session.clone());
+        async move { settings_page(&s, &session, status, Notice::PasswordError(&why)).await }
+    };
+    let c = config(&s);
+    let u = &session.user;
+    let now = std::time::Instant::now();
+    if let Some(wait) = c.throttle.wait(&u.email, &address, now) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("Too many wrong passwords. Try again in {minutes} minute(s)."),
+        )
+        .await;
+    }
+    let stored = match s.storage.find_user_by_email(&u.email).await {
+        Ok(found) => found.and_then(|(_, h)| h),
+        Err(e) => return failed(&e),
+    };
+    if !auth::verify_password(&f.current, stored.as_deref()) {
+        c.throttle.failed(&u.email, &address, now);
+        tracing::info!(user = %u.id, %address, "console password change refused: wrong current password");
+        return refuse(StatusCode::UNAUTHORIZED, "The current password is wrong.").await;
+    }
+    if let Err(e) = switchyard_domain::user::check_new_password(&f.password) {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.message).await;
+    }
+    if f.password != f.confirm {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The two new passwords differ.",
+        )
+        .await;
+    }
+    let hash = match auth::hash_password(&f.password) {
+        Ok(h) => h,
+        Err(e) => return internal(&e),
+    };
+    if let Err(e) = s
+        .storage
+        .change_password(
+            &u.account_id,
+            &u.id,
+            &hash,
+            &session.hash,
+            chrono::Utc::now(),
+        )
+        .await
+    {
+        return failed(&e);
+    }
+    c.throttle.succeeded(&u.email);
+    tracing::info!(user = %u.id, "console password changed");
+    settings_page(&s, &session, StatusCode::OK, Notice::PasswordChanged).await
 }

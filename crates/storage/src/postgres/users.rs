@@ -134,6 +134,33 @@ impl Users for PgStorage {
         user_from_row(&r)
     }
 
+    async fn change_password(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        password_hash: &str,
+        keep: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let changed: Option<String> = sqlx::query_scalar(
+            "WITH u AS (UPDATE users SET password_hash = $1 \
+                 WHERE id = $2 AND account_id = $3 RETURNING id), \
+             s AS (UPDATE user_sessions SET ended_at = $4 \
+                 WHERE user_id IN (SELECT id FROM u) AND ended_at IS NULL AND token_hash <> $5) \
+             SELECT id FROM u",
+        )
+        .bind(password_hash)
+        .bind(user.as_str())
+        .bind(account.as_str())
+        .bind(now)
+        .bind(keep)
+        .fetch_optional(&self.pool)
+        .await?;
+        changed
+            .map(drop)
+            .ok_or(StorageError::NotFound { entity: "user" })
+    }
+
     async fn create_session(&self, new: NewSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO user_sessions (token_hash, user_id, address, created_at, expires_at) \

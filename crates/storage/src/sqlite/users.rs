@@ -153,6 +153,39 @@ impl Users for SqliteStorage {
         Ok(user)
     }
 
+    async fn change_password(
+        &self,
+        account: &AccountId,
+        user: &UserId,
+        password_hash: &str,
+        keep: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        let changed =
+            sqlx::query("UPDATE users SET password_hash = ? WHERE id = ? AND account_id = ?")
+                .bind(password_hash)
+                .bind(user.as_str())
+                .bind(account.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        if changed == 0 {
+            return Err(StorageError::NotFound { entity: "user" });
+        }
+        sqlx::query(
+            "UPDATE user_sessions SET ended_at = ? \
+             WHERE user_id = ? AND ended_at IS NULL AND token_hash <> ?",
+        )
+        .bind(ts(now))
+        .bind(user.as_str())
+        .bind(keep)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn create_session(&self, new: NewSession) -> Result<()> {
         sqlx::query(
             "INSERT INTO user_sessions (token_hash, user_id, address, created_at, expires_at) \

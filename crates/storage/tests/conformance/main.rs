@@ -94,6 +94,7 @@ backends!(
     users::an_email_is_one_user_in_every_account_and_stores_are_the_accounts,
     users::a_link_sets_the_password_once_and_ends_the_sessions,
     users::a_session_lives_until_it_expires_or_ends,
+    users::a_new_password_of_ones_own_ends_every_other_session,
     tenancy::another_accounts_store_is_not_found,
     tenancy::store_scoped_listing_returns_only_that_store,
     tenancy::tokens_are_found_by_hash_until_revoked,

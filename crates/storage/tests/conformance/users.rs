@@ -176,3 +176,42 @@ pub async fn a_session_lives_until_it_expires_or_ends(s: Arc<dyn Storage>) {
     s.end_session("sess", now).await.unwrap();
     assert!(s.find_session("sess", now).await.unwrap().is_none());
 }
+
+pub async fn a_new_password_of_ones_own_ends_every_other_session(s: Arc<dyn Storage>) {
+    let (a, _) = account_and_store(&*s, "alice").await;
+    let (b, _) = account_and_store(&*s, "bob").await;
+    let ann = s
+        .create_user(user(&a, "ann@example.com", Role::Owner))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    for hash in ["here", "laptop", "phone"] {
+        s.create_session(NewSession {
+            user_id: ann.id.clone(),
+            hash: hash.into(),
+            expires_at: now + Duration::hours(1),
+            address: None,
+        })
+        .await
+        .unwrap();
+    }
+    // Another account's id for Ann changes nothing.
+    assert!(matches!(
+        s.change_password(&b, &ann.id, "$argon2id$evil", "here", now)
+            .await,
+        Err(StorageError::NotFound { entity: "user" })
+    ));
+    assert!(s.find_session("laptop", now).await.unwrap().is_some());
+    s.change_password(&a, &ann.id, "$argon2id$new", "here", now)
+        .await
+        .unwrap();
+    let (_, hash) = s
+        .find_user_by_email("ann@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(hash.as_deref(), Some("$argon2id$new"));
+    assert!(s.find_session("here", now).await.unwrap().is_some());
+    assert!(s.find_session("laptop", now).await.unwrap().is_none());
+    assert!(s.find_session("phone", now).await.unwrap().is_none());
+}

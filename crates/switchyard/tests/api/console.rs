@@ -1429,3 +1429,109 @@ async fn plugin_pages_add_a_plugin_and_rules_are_saved_only_after_their_dry_run(
         StatusCode::NOT_FOUND
     );
 }
+
+/// Sign in with the form (its double-submit token first).
+async fn sign_in(b: &mut Browser, email: &str, password: &str) -> StatusCode {
+    let token = b.get("/console/sign-in").await.hidden("form");
+    b.post(
+        "/console/sign-in",
+        &[("email", email), ("password", password), ("form", &token)],
+    )
+    .await
+    .status
+}
+
+#[tokio::test]
+async fn a_user_changes_their_own_password_and_their_other_sessions_end() {
+    let app = spawn_api_only().await;
+    let link = invited(&app, "acme", "ann@example.com", Role::Staff).await;
+    let mut here = Browser::new(&app);
+    set_password(&mut here, &link, "the first password").await;
+    let mut phone = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut phone, "ann@example.com", "the first password").await,
+        StatusCode::SEE_OTHER
+    );
+    let settings = here.get("/console/settings").await;
+    assert!(settings.body.contains("Change password"));
+    let csrf = settings.hidden("csrf");
+    let change = |current: &'static str, new: &'static str, again: &'static str| {
+        vec![
+            ("csrf", csrf.clone()),
+            ("current", current.to_owned()),
+            ("password", new.to_owned()),
+            ("confirm", again.to_owned()),
+        ]
+    };
+    let path = "/console/settings/password";
+    let wrong = post_pairs(
+        &mut here,
+        path,
+        change("a guess", "the second password", "the second password"),
+    )
+    .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("The current password is wrong."));
+    let differ = post_pairs(
+        &mut here,
+        path,
+        change(
+            "the first password",
+            "the second password",
+            "the second passw0rd",
+        ),
+    )
+    .await;
+    assert_eq!(differ.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(differ.body.contains("The two new passwords differ."));
+    let short = post_pairs(
+        &mut here,
+        path,
+        change("the first password", "short", "short"),
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let forged = here
+        .post(
+            path,
+            &[
+                ("current", "the first password"),
+                ("password", "the second password"),
+                ("confirm", "the second password"),
+            ],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    // Nothing changed so far: the phone is still signed in.
+    assert_eq!(phone.get("/console").await.status, StatusCode::OK);
+
+    let done = post_pairs(
+        &mut here,
+        path,
+        change(
+            "the first password",
+            "the second password",
+            "the second password",
+        ),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("Password changed."));
+    assert_eq!(
+        here.get("/console").await.status,
+        StatusCode::OK,
+        "this session goes on"
+    );
+    let ended = phone.get("/console").await;
+    assert_eq!(ended.status, StatusCode::SEE_OTHER);
+    assert_eq!(ended.location(), "/console/sign-in");
+    let mut other = Browser::new(&app);
+    assert_eq!(
+        sign_in(&mut other, "ann@example.com", "the first password").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in(&mut other, "ann@example.com", "the second password").await,
+        StatusCode::SEE_OTHER
+    );
+}
