@@ -75,6 +75,12 @@ pub struct Config {
     /// Comma-separated addresses and CIDR networks webhooks and plugins may
     /// reach although they are not public (e.g. `127.0.0.1,10.0.0.0/8`).
     pub outbound_allow: String,
+    /// SMTP server the console emails its single-use links through
+    /// (`smtps://user:pass@host:465`, `smtp://host:587?tls=required`);
+    /// empty shows each link to the owner who made it instead.
+    pub smtp_url: String,
+    /// The sender of the console's email.
+    pub mail_from: String,
     /// The workers' tunables (`[engine]`).
     pub engine: crate::engine_settings::EngineSettings,
 }
@@ -143,6 +149,8 @@ impl fmt::Debug for Config {
             .field("role", &self.role)
             .field("worker_lease_secs", &self.worker_lease_secs)
             .field("outbound_allow", &self.outbound_allow)
+            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("mail_from", &self.mail_from)
             .field("engine", &self.engine)
             .finish()
     }

@@ -119,6 +119,19 @@ pub async fn create_user(
         .map_err(|e| anyhow::anyhow!("cannot create the user: {e}"))
 }
 
+/// The console's settings: `public_url`, and the mailer when `smtp_url`
+/// is set.
+fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::ConsoleConfig> {
+    let mut console = switchyard_api::console::ConsoleConfig::new(&config.public_url);
+    if !config.smtp_url.trim().is_empty() {
+        console.mailer = Some(
+            switchyard_api::console::mail::Mailer::new(config.smtp_url.trim(), &config.mail_from)
+                .context("invalid smtp_url or mail_from")?,
+        );
+    }
+    Ok(console)
+}
+
 /// A built server: storage open, listener bound, workers ready.
 #[derive(Debug)]
 pub struct Application {
@@ -152,9 +165,7 @@ impl Application {
                 outbound,
             }),
             wake: wake.clone(),
-            console: Arc::new(switchyard_api::console::ConsoleConfig::new(
-                &config.public_url,
-            )),
+            console: Arc::new(console_config(config)?),
         };
         let listener = TcpListener::bind(config.listen)
             .await

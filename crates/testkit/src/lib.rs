@@ -8,6 +8,7 @@
 
 pub mod console;
 pub mod receiver;
+pub mod smtp;
 
 use std::sync::Arc;
 
@@ -164,7 +165,7 @@ pub async fn database_url() -> String {
 
 /// [`spawn_app_with`] on the database at `url` (a test's own cluster).
 pub async fn spawn_app_on(url: &str, engine: switchyard::EngineConfig) -> TestApp {
-    spawn_on(url.to_owned(), engine, true).await
+    spawn_on(url.to_owned(), engine, true, "").await
 }
 
 /// The tests' log: with `TEST_LOG` set, everything at `RUST_LOG` (default
@@ -186,13 +187,20 @@ fn logs() {
 }
 
 async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
-    spawn_on(database_url().await, engine, workers).await
+    spawn_on(database_url().await, engine, workers, "").await
+}
+
+/// The API alone, emailing the console's links through `smtp_url` (a
+/// [`smtp::Sink`]'s).
+pub async fn spawn_api_with_mail(smtp_url: &str) -> TestApp {
+    spawn_on(database_url().await, engine_config(), false, smtp_url).await
 }
 
 async fn spawn_on(
     database_url: String,
     engine: switchyard::EngineConfig,
     workers: bool,
+    smtp_url: &str,
 ) -> TestApp {
     logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -212,6 +220,8 @@ async fn spawn_on(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(","),
+        smtp_url: smtp_url.to_owned(),
+        mail_from: "Switchyard <switchyard@example.test>".to_owned(),
         engine: Config::defaults().expect("built-in configuration").engine,
     };
     let app = switchyard::Application::build_with(&config, engine)

@@ -11,6 +11,7 @@
 
 pub mod auth;
 mod channels;
+pub mod mail;
 mod orders;
 mod overview;
 mod pages;
@@ -49,6 +50,9 @@ pub struct ConsoleConfig {
     pub link_hours: u32,
     /// Failed sign-ins remembered: per email, per address, over a window.
     pub throttle: Throttle,
+    /// Where single-use links are emailed (`smtp_url`); without it they are
+    /// shown to the owner who made them.
+    pub mailer: Option<mail::Mailer>,
 }
 
 impl ConsoleConfig {
@@ -63,6 +67,7 @@ impl ConsoleConfig {
             session_hours: 12,
             link_hours: 72,
             throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20),
+            mailer: None,
         }
     }
 
@@ -184,6 +189,7 @@ pub fn router() -> Router<AppState> {
             get(pages::sign_in_form).post(pages::sign_in),
         )
         .route("/console/sign-out", post(pages::sign_out))
+        .route("/console/forgot-password", post(pages::forgot_password))
         .route(
             "/console/set-password",
             get(pages::set_password_form).post(pages::set_password),

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{DOCTYPE, Markup, html};
 use serde::Deserialize;
-use switchyard_storage::{NewSession, PageRequest, StorageError, User};
+use switchyard_storage::{LinkPurpose, NewSession, PageRequest, StorageError, User};
 
 use super::auth::{self, FORM_COOKIE, SESSION_COOKIE};
 use super::{Need, Session, config, see_other};
@@ -186,6 +186,7 @@ fn sign_in_page(
     form_token: &str,
     email: &str,
     error: Option<&str>,
+    mail: bool,
 ) -> Response {
     html_response(
         status,
@@ -199,6 +200,19 @@ fn sign_in_page(
                     label { "Email" input type="email" name="email" value=(email) autocomplete="username" required autofocus; }
                     label { "Password" input type="password" name="password" autocomplete="current-password" required; }
                     button type="submit" { "Sign in" }
+                }
+                @if mail {
+                    details.forgot {
+                        summary { "Forgot your password?" }
+                        form.card method="post" action="/console/forgot-password" {
+                            input type="hidden" name="form" value=(form_token);
+                            p { "We email you a link to set a new one." }
+                            label { "Email" input type="email" name="email" autocomplete="username" required; }
+                            button.secondary type="submit" { "Email me a link" }
+                        }
+                    }
+                } @else {
+                    p.muted { "Forgot your password? Ask an owner of your account for a new sign-in link." }
                 }
             },
         ),
@@ -215,7 +229,13 @@ pub(super) async fn sign_in_form(State(s): State<AppState>, headers: HeaderMap) 
         },
     };
     with_cookie(
-        sign_in_page(StatusCode::OK, &token, "", None),
+        sign_in_page(
+            StatusCode::OK,
+            &token,
+            "",
+            None,
+            config(&s).mailer.is_some(),
+        ),
         &auth::set_cookie(
             FORM_COOKIE,
             &token,
@@ -266,6 +286,7 @@ pub(super) async fn sign_in(
             Some(&format!(
                 "Too many failed sign-ins. Try again in {minutes} minute(s)."
             )),
+            c.mailer.is_some(),
         );
     }
     let found = match s.storage.find_user_by_email(&email).await {
@@ -282,10 +303,89 @@ pub(super) async fn sign_in(
             expected,
             &email,
             Some("Wrong email or password."),
+            c.mailer.is_some(),
         );
     };
     c.throttle.succeeded(&email);
     start_session(&s, &user, Some(address)).await
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct Forgot {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    form: String,
+}
+
+/// Email a password reset link to an active user with this email. The
+/// answer is the same whether or not there is one, so the form tells
+/// nobody which emails have accounts; each request counts toward the
+/// sign-in throttle of the email and the address, so it cannot flood an
+/// inbox.
+pub(super) async fn forgot_password(
+    State(s): State<AppState>,
+    Peer(address): Peer,
+    headers: HeaderMap,
+    Form(f): Form<Forgot>,
+) -> Response {
+    let Some(expected) = auth::cookie(&headers, FORM_COOKIE) else {
+        return refused_form();
+    };
+    if !auth::same(&f.form, expected) {
+        return refused_form();
+    }
+    let c = config(&s);
+    let Some(_) = &c.mailer else {
+        return message_page(
+            StatusCode::NOT_FOUND,
+            "No mail here",
+            "This Switchyard sends no email. Ask an owner of your account for a new sign-in link.",
+        );
+    };
+    let email = f.email.trim().to_lowercase();
+    let now = std::time::Instant::now();
+    if let Some(wait) = c.throttle.wait(&email, &address, now) {
+        let minutes = wait.as_secs().div_ceil(60).max(1);
+        return sign_in_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            expected,
+            &email,
+            Some(&format!(
+                "Too many requests. Try again in {minutes} minute(s)."
+            )),
+            true,
+        );
+    }
+    c.throttle.failed(&email, &address, now);
+    match s.storage.find_user_by_email(&email).await {
+        Ok(Some((user, _))) if user.active => {
+            let links = c.links(&headers);
+            match super::link_for(
+                s.storage.as_ref(),
+                &links,
+                &user.account_id,
+                &user.id,
+                LinkPurpose::Reset,
+            )
+            .await
+            {
+                Ok(link) => {
+                    // Failures are logged there; the answer stays the same.
+                    super::settings::deliver(&s, &user, &link, super::mail::LinkMail::Reset).await;
+                    tracing::info!(user = %user.id, %address, "console password reset asked");
+                }
+                Err(e) => tracing::warn!(error = %e, "console password reset link not made"),
+            }
+        }
+        Ok(_) => tracing::info!(%address, "console password reset asked for no active user"),
+        Err(e) => return failed(&e),
+    }
+    message_page(
+        StatusCode::OK,
+        "Check your email",
+        "If that email belongs to a user of Switchyard, a link to set a new password is on its way. It works once.",
+    )
 }
 
 /// Begin a session for `user` and send them to the overview.

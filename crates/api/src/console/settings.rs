@@ -14,6 +14,7 @@ use switchyard_domain::values::check_text;
 use switchyard_storage::{LinkPurpose, PageRequest, Store, TokenRecord, User};
 
 use super::auth;
+use super::mail::LinkMail;
 use super::pages::{CsrfForm, Peer, failed, html_response, internal, not_found, page};
 use super::{InviteError, Need, Session, config, see_other};
 use crate::AppState;
@@ -24,8 +25,8 @@ enum Notice<'a> {
     None,
     /// A token was made: its secret.
     Token(&'a str, &'a TokenRecord),
-    /// A sign-in link was made for a user.
-    Link(&'a User, &'a str),
+    /// A sign-in link was made for a user, and how it reached them.
+    Link(&'a User, &'a str, &'a Delivery),
     /// The token form was refused.
     TokenError(&'a str),
     /// The user form was refused.
@@ -34,6 +35,31 @@ enum Notice<'a> {
     PasswordChanged,
     /// The password form was refused.
     PasswordError(&'a str),
+}
+
+/// How a single-use link reached its user.
+#[derive(Debug)]
+pub(super) enum Delivery {
+    /// Emailed.
+    Mailed,
+    /// To be shown to the owner: no mail is set up, or (with why) it failed.
+    Shown(Option<String>),
+}
+
+/// Email a link to its user when `smtp_url` is set.
+pub(super) async fn deliver(s: &AppState, user: &User, link: &str, kind: LinkMail) -> Delivery {
+    let c = config(s);
+    let Some(mailer) = &c.mailer else {
+        return Delivery::Shown(None);
+    };
+    let (subject, body) = kind.compose(link, c.link_hours);
+    match mailer.send(&user.email, subject, body).await {
+        Ok(()) => Delivery::Mailed,
+        Err(e) => {
+            tracing::warn!(error = %e, user = %user.id, "console link not mailed");
+            Delivery::Shown(Some(e.to_string()))
+        }
+    }
 }
 
 fn store_names<'a>(ids: &[StoreId], stores: &'a [Store]) -> Vec<&'a str> {
@@ -160,10 +186,18 @@ async fn settings_page(
                 button type="submit" { "Create token" }
             }
             h2 { "Users" }
-            @if let Notice::Link(who, link) = notice {
-                div.created role="status" {
-                    p { "Send this link to " strong { (who.email) } ". It works once and expires in " (config(s).link_hours) " hours." }
-                    input.secret type="text" readonly value=(link) aria-label="Sign-in link";
+            @if let Notice::Link(who, link, how) = notice {
+                @match how {
+                    Delivery::Mailed => {
+                        p.created role="status" { "A link was emailed to " strong { (who.email) } ". It works once and expires in " (config(s).link_hours) " hours." }
+                    }
+                    Delivery::Shown(why) => {
+                        div.created role="status" {
+                            @if let Some(why) = why { p.error { "It could not be emailed (" (why) "). Send it yourself:" } }
+                            p { "Send this link to " strong { (who.email) } ". It works once and expires in " (config(s).link_hours) " hours." }
+                            input.secret type="text" readonly value=(link) aria-label="Sign-in link";
+                        }
+                    }
                 }
             }
             @if let Notice::UserError(e) = notice { p.error role="alert" { (e) } }
@@ -343,11 +377,12 @@ pub(super) async fn invite_user(
     {
         Ok((user, link)) => {
             tracing::info!(by = %session.user.id, user = %user.id, role = role.as_str(), "user invited in the console");
+            let how = deliver(&s, &user, &link, LinkMail::Invitation).await;
             settings_page(
                 &s,
                 &session,
                 StatusCode::CREATED,
-                Notice::Link(&user, &link),
+                Notice::Link(&user, &link, &how),
             )
             .await
         }
@@ -396,11 +431,12 @@ pub(super) async fn user_link(
     {
         Ok(link) => {
             tracing::info!(by = %session.user.id, user = %user.id, purpose = purpose.as_str(), "sign-in link made in the console");
+            let how = deliver(&s, &user, &link, LinkMail::NewLink).await;
             settings_page(
                 &s,
                 &session,
                 StatusCode::CREATED,
-                Notice::Link(&user, &link),
+                Notice::Link(&user, &link, &how),
             )
             .await
         }
