@@ -29,7 +29,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use chrono::Utc;
 use switchyard_domain::ids::{AccountId, UserId};
 use switchyard_domain::user::Role;
@@ -179,104 +179,187 @@ pub async fn link_for(
     Ok(format!("{}/console/set-password?link={secret}", links.base))
 }
 
+/// Every route of the console: its path, the methods it answers, and
+/// the handler. The router and [`routes`] are both made from this list.
+#[allow(clippy::type_complexity, reason = "a table of three plain columns")]
+fn table() -> Vec<(
+    &'static str,
+    &'static [&'static str],
+    MethodRouter<AppState>,
+)> {
+    vec![
+        ("/", &["GET"], get(|| async { Redirect::to("/console") })),
+        ("/console", &["GET"], get(pages::overview)),
+        (
+            "/console/sign-in",
+            &["GET", "POST"],
+            get(pages::sign_in_form).post(pages::sign_in),
+        ),
+        ("/console/sign-out", &["POST"], post(pages::sign_out)),
+        (
+            "/console/forgot-password",
+            &["POST"],
+            post(pages::forgot_password),
+        ),
+        (
+            "/console/set-password",
+            &["GET", "POST"],
+            get(pages::set_password_form).post(pages::set_password),
+        ),
+        ("/console/stores", &["POST"], post(stores::create)),
+        ("/console/stores/{store}", &["GET"], get(stores::show)),
+        (
+            "/console/stores/{store}/rename",
+            &["POST"],
+            post(stores::rename),
+        ),
+        (
+            "/console/stores/{store}/delete",
+            &["POST"],
+            post(stores::delete),
+        ),
+        (
+            "/console/stores/{store}/products",
+            &["GET"],
+            get(products::list),
+        ),
+        (
+            "/console/stores/{store}/products/{sku}",
+            &["GET"],
+            get(products::show),
+        ),
+        (
+            "/console/stores/{store}/products/{sku}/stock",
+            &["POST"],
+            post(products::change),
+        ),
+        (
+            "/console/stores/{store}/webhooks",
+            &["GET", "POST"],
+            get(webhooks::list).post(webhooks::create),
+        ),
+        (
+            "/console/stores/{store}/webhooks/{webhook}",
+            &["GET"],
+            get(webhooks::show),
+        ),
+        (
+            "/console/stores/{store}/webhooks/{webhook}/{action}",
+            &["POST"],
+            post(webhooks::act),
+        ),
+        (
+            "/console/stores/{store}/webhooks/{webhook}/messages/{message}/replay",
+            &["POST"],
+            post(webhooks::replay_one),
+        ),
+        (
+            "/console/stores/{store}/channels",
+            &["POST"],
+            post(channels::connect),
+        ),
+        (
+            "/console/stores/{store}/channels/new",
+            &["GET"],
+            get(channels::connect_form),
+        ),
+        (
+            "/console/stores/{store}/channels/{channel}",
+            &["GET"],
+            get(channels::show),
+        ),
+        (
+            "/console/stores/{store}/channels/{channel}/{action}",
+            &["POST"],
+            post(channels::act),
+        ),
+        (
+            "/console/stores/{store}/channels/{channel}/errors/{error}/{action}",
+            &["POST"],
+            post(channels::act_on_error),
+        ),
+        (
+            "/console/stores/{store}/plugins",
+            &["GET", "POST"],
+            get(plugins::list).post(plugins::create),
+        ),
+        (
+            "/console/stores/{store}/plugins/{plugin}",
+            &["GET"],
+            get(plugins::show),
+        ),
+        (
+            "/console/stores/{store}/plugins/{plugin}/{action}",
+            &["POST"],
+            post(plugins::act),
+        ),
+        (
+            "/console/stores/{store}/plugin-rules",
+            &["GET", "POST"],
+            get(plugins::rules).post(plugins::save_rules),
+        ),
+        (
+            "/console/stores/{store}/plugin-rules/dry-run",
+            &["POST"],
+            post(plugins::try_rules),
+        ),
+        ("/console/orders", &["GET"], get(orders::list)),
+        ("/console/orders/live", &["GET"], get(orders::live)),
+        ("/console/orders/{order}", &["GET"], get(orders::show)),
+        (
+            "/console/orders/{order}/{action}",
+            &["POST"],
+            post(orders::act),
+        ),
+        ("/console/settings", &["GET"], get(settings::settings)),
+        (
+            "/console/settings/tokens",
+            &["POST"],
+            post(settings::create_token),
+        ),
+        (
+            "/console/settings/tokens/{token}/revoke",
+            &["POST"],
+            post(settings::revoke_token),
+        ),
+        (
+            "/console/settings/users",
+            &["POST"],
+            post(settings::invite_user),
+        ),
+        (
+            "/console/settings/password",
+            &["POST"],
+            post(settings::change_password),
+        ),
+        (
+            "/console/settings/users/{user}/link",
+            &["POST"],
+            post(settings::user_link),
+        ),
+        ("/console/assets/console.css", &["GET"], get(stylesheet)),
+        ("/console/assets/live.js", &["GET"], get(script)),
+        ("/console/{*rest}", &["GET"], get(pages::not_found)),
+    ]
+}
+
+/// The console's routes as (method, path template): what the tenancy test
+/// walks.
+#[must_use]
+pub fn routes() -> Vec<(&'static str, &'static str)> {
+    table()
+        .into_iter()
+        .flat_map(|(path, methods, _)| methods.iter().map(move |m| (*m, path)))
+        .collect()
+}
+
 /// The console's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/console") }))
-        .route("/console", get(pages::overview))
-        .route(
-            "/console/sign-in",
-            get(pages::sign_in_form).post(pages::sign_in),
-        )
-        .route("/console/sign-out", post(pages::sign_out))
-        .route("/console/forgot-password", post(pages::forgot_password))
-        .route(
-            "/console/set-password",
-            get(pages::set_password_form).post(pages::set_password),
-        )
-        .route("/console/stores", post(stores::create))
-        .route("/console/stores/{id}", get(stores::show))
-        .route("/console/stores/{id}/rename", post(stores::rename))
-        .route("/console/stores/{id}/delete", post(stores::delete))
-        .route("/console/stores/{id}/products", get(products::list))
-        .route("/console/stores/{id}/products/{sku}", get(products::show))
-        .route(
-            "/console/stores/{id}/products/{sku}/stock",
-            post(products::change),
-        )
-        .route(
-            "/console/stores/{id}/webhooks",
-            get(webhooks::list).post(webhooks::create),
-        )
-        .route(
-            "/console/stores/{id}/webhooks/{webhook}",
-            get(webhooks::show),
-        )
-        .route(
-            "/console/stores/{id}/webhooks/{webhook}/{action}",
-            post(webhooks::act),
-        )
-        .route(
-            "/console/stores/{id}/webhooks/{webhook}/messages/{message}/replay",
-            post(webhooks::replay_one),
-        )
-        .route("/console/stores/{id}/channels", post(channels::connect))
-        .route(
-            "/console/stores/{id}/channels/new",
-            get(channels::connect_form),
-        )
-        .route(
-            "/console/stores/{id}/channels/{channel}",
-            get(channels::show),
-        )
-        .route(
-            "/console/stores/{id}/channels/{channel}/{action}",
-            post(channels::act),
-        )
-        .route(
-            "/console/stores/{id}/channels/{channel}/errors/{error}/{action}",
-            post(channels::act_on_error),
-        )
-        .route(
-            "/console/stores/{id}/plugins",
-            get(plugins::list).post(plugins::create),
-        )
-        .route("/console/stores/{id}/plugins/{plugin}", get(plugins::show))
-        .route(
-            "/console/stores/{id}/plugins/{plugin}/{action}",
-            post(plugins::act),
-        )
-        .route(
-            "/console/stores/{id}/plugin-rules",
-            get(plugins::rules).post(plugins::save_rules),
-        )
-        .route(
-            "/console/stores/{id}/plugin-rules/dry-run",
-            post(plugins::try_rules),
-        )
-        .route("/console/orders", get(orders::list))
-        .route("/console/orders/live", get(orders::live))
-        .route("/console/orders/{id}", get(orders::show))
-        .route("/console/orders/{id}/{action}", post(orders::act))
-        .route("/console/settings", get(settings::settings))
-        .route("/console/settings/tokens", post(settings::create_token))
-        .route(
-            "/console/settings/tokens/{id}/revoke",
-            post(settings::revoke_token),
-        )
-        .route("/console/settings/users", post(settings::invite_user))
-        .route(
-            "/console/settings/password",
-            post(settings::change_password),
-        )
-        .route(
-            "/console/settings/users/{id}/link",
-            post(settings::user_link),
-        )
-        .route("/console/assets/console.css", get(stylesheet))
-        .route("/console/assets/live.js", get(script))
-        // The console's own 404 page (the API's is JSON).
-        .route("/console/{*rest}", get(pages::not_found))
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, (path, _, handler)| {
+            r.route(path, handler)
+        })
         .layer(axum::middleware::map_response(security_headers))
 }
 

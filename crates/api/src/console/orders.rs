@@ -62,7 +62,7 @@ fn customer(o: &OrderRecord) -> String {
 }
 
 /// The store a list or its live feed is limited to: the one asked for
-/// (which the user must reach), or for a staff user limited to stores the
+/// (one of `stores`, the account's stores the user reaches), or for a staff user limited to stores the
 /// first of theirs. `Err` when the asked store is not theirs.
 fn store_scope(session: &Session, stores: &[Store], asked: &str) -> Result<Option<StoreId>, ()> {
     let u = &session.user;
@@ -72,8 +72,9 @@ fn store_scope(session: &Session, stores: &[Store], asked: &str) -> Result<Optio
             Some(_) => stores.first().map(|st| st.id.clone()),
         });
     }
+    // Only a store of the account that this user reaches.
     match StoreId::parse(asked) {
-        Ok(id) if u.reaches(&id) => Ok(Some(id)),
+        Ok(id) if stores.iter().any(|st| st.id == id) => Ok(Some(id)),
         _ => Err(()),
     }
 }

@@ -383,3 +383,263 @@ async fn a_store_scoped_token_reaches_no_other_store() {
     // Account-wide routes answer 403 to a scoped token.
     walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;
 }
+
+/// Every action a console POST route with `{action}` takes.
+const CONSOLE_ACTIONS: &[&str] = &[
+    "test",
+    "import",
+    "listings",
+    "backfill",
+    "settings",
+    "credentials",
+    "map",
+    "unmap",
+    "delete",
+    "retry",
+    "handle",
+    "hold",
+    "release",
+    "cancel",
+    "manual",
+    "ship",
+    "back-office-resend",
+    "back-office-manual",
+    "plugin-resend",
+    "secret",
+    "token",
+    "resend",
+    "rotate",
+    "replay",
+];
+
+/// The console's routes, walked by a signed-in user with the victim's ids
+/// in every path: each answers `expected` (404, or 403 where only an owner
+/// may go and the walker is not one), shows none of the victim's ids, and
+/// the victim's data does not move. New console routes are covered
+/// automatically.
+async fn walk_console(
+    app: &TestApp,
+    walker: &mut switchyard_testkit::console::Browser,
+    victim: &Victim,
+    victim_user: &str,
+    owner: &Tenant,
+    owner_only: StatusCode,
+) {
+    let csrf = walker.get("/console/settings").await.hidden("csrf");
+    let before = fingerprint(app, owner, victim).await;
+    let mut walked = 0;
+    for (method, template) in switchyard_api::console::routes() {
+        if !template.contains('{') || template.contains("{*") {
+            continue;
+        }
+        let filled = |action: &str| {
+            template
+                .replace("{store}", &victim.store)
+                .replace("{order}", &victim.order)
+                .replace("{channel}", &victim.channel)
+                .replace("{sku}", victim.sku)
+                .replace("{webhook}", &victim.webhook)
+                .replace("{message}", &victim.message)
+                .replace("{plugin}", &victim.plugin)
+                .replace("{token}", &victim.token_id)
+                .replace("{user}", victim_user)
+                .replace("{error}", "1")
+                .replace("{action}", action)
+        };
+        let paths: Vec<(&str, String)> = if template.contains("{action}") {
+            CONSOLE_ACTIONS.iter().map(|a| (*a, filled(a))).collect()
+        } else {
+            vec![("", filled(""))]
+        };
+        assert!(
+            !paths[0].1.contains('{'),
+            "a placeholder of {template} is not filled"
+        );
+        for (action, path) in paths {
+            // Owners' pages and plugin tokens, and deleting a store (for
+            // users who reach every store), refuse a walker who may not
+            // use them before looking.
+            let expected = if template.starts_with("/console/settings/")
+                || template == "/console/stores/{store}/delete"
+                || template.contains("/plugins/{plugin}/") && action == "token"
+            {
+                owner_only
+            } else {
+                StatusCode::NOT_FOUND
+            };
+            let page = if method == "GET" {
+                walker.get(&path).await
+            } else {
+                walker
+                    .post(
+                        &path,
+                        &[
+                            ("csrf", csrf.as_str()),
+                            ("name", "evil"),
+                            ("url", "https://evil.example.invalid/"),
+                            ("reason", "evil"),
+                            ("manual", "true"),
+                            ("op", "set"),
+                            ("quantity", "999"),
+                            ("tracking", "EVIL1"),
+                            ("line-0", "1"),
+                            ("fulfilment", &victim.fulfilment),
+                            ("order", &victim.order),
+                            ("rules", "{\"rules\":[]}"),
+                            ("channel_sku", "P"),
+                            ("sku", "P"),
+                        ],
+                    )
+                    .await
+            };
+            assert_eq!(
+                page.status, expected,
+                "{method} {path} reached another tenant's data: {}",
+                page.body
+            );
+            for id in [
+                &victim.store,
+                &victim.channel,
+                &victim.order,
+                &victim.webhook,
+                &victim.plugin,
+            ] {
+                assert!(
+                    !page.body.contains(id.as_str()),
+                    "{method} {path} showed {id}"
+                );
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked >= 100, "walked {walked} console requests");
+    // The lists of one's own show nothing of the victim's.
+    for path in [
+        "/console".to_owned(),
+        "/console/orders".to_owned(),
+        "/console/settings".to_owned(),
+        format!("/console/orders?store={}", victim.store),
+        format!("/console/orders/live?store={}", victim.store),
+    ] {
+        let page = walker.get(&path).await;
+        for id in [&victim.store, &victim.order, &victim.channel] {
+            assert!(
+                !page.body.contains(id.as_str()),
+                "GET {path} showed {id}: {}",
+                page.body
+            );
+        }
+    }
+    let after = fingerprint(app, owner, victim).await;
+    assert_eq!(before, after, "the victim's data did not change");
+}
+
+async fn victim_user(app: &TestApp, account: &str) -> String {
+    switchyard_testkit::console::invited(
+        app,
+        account,
+        "victim@example.com",
+        switchyard_domain::user::Role::Staff,
+    )
+    .await;
+    let acc = app.storage.ensure_account(account).await.unwrap().id;
+    let users = app.storage.list_users(&acc).await.unwrap();
+    users
+        .iter()
+        .find(|u| u.email == "victim@example.com")
+        .unwrap()
+        .id
+        .to_string()
+}
+
+#[tokio::test]
+async fn no_console_page_or_form_reaches_another_accounts_data() {
+    use switchyard_testkit::console::{Browser, invited, set_password};
+
+    let app = spawn_api_only().await;
+    let alice = app.tenant("alice").await;
+    let bob = app.tenant("bob").await;
+    populate(&app, &alice, "alice", "alice shop").await;
+    let (store, channel, order, fulfilment, webhook, message, plugin) =
+        populate(&app, &bob, "bob", "bob shop").await;
+    let token_id = app.get(&bob, "/v1/tokens").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = victim_user(&app, "bob").await;
+    let victim = Victim {
+        store,
+        channel,
+        order,
+        fulfilment,
+        sku: "P",
+        token_id,
+        webhook,
+        message,
+        plugin,
+    };
+    let link = invited(
+        &app,
+        "alice",
+        "mallory@example.com",
+        switchyard_domain::user::Role::Owner,
+    )
+    .await;
+    let mut mallory = Browser::new(&app);
+    set_password(&mut mallory, &link, "mallory's password").await;
+    walk_console(
+        &app,
+        &mut mallory,
+        &victim,
+        &user,
+        &bob,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn staff_limited_to_a_store_reach_no_other_store_in_the_console() {
+    use switchyard_testkit::console::{Browser, invited_to, set_password};
+
+    let app = spawn_api_only().await;
+    let owner = app.tenant("acme").await;
+    let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
+    let (other, channel, order, fulfilment, webhook, message, plugin) =
+        populate(&app, &owner, "acme", "other").await;
+    let token_id = app.get(&owner, "/v1/tokens").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let user = victim_user(&app, "acme").await;
+    let victim = Victim {
+        store: other,
+        channel,
+        order,
+        fulfilment,
+        sku: "P",
+        token_id,
+        webhook,
+        message,
+        plugin,
+    };
+    let link = invited_to(
+        &app,
+        "acme",
+        "sam@example.com",
+        switchyard_domain::user::Role::Staff,
+        Some(vec![mine.as_str()]),
+    )
+    .await;
+    let mut sam = Browser::new(&app);
+    set_password(&mut sam, &link, "sam's own password").await;
+    walk_console(
+        &app,
+        &mut sam,
+        &victim,
+        &user,
+        &owner,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+}
