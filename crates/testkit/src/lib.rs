@@ -7,6 +7,7 @@
 //! helpers. Logs are shown only when `TEST_LOG` is set.
 
 pub mod console;
+pub mod demo;
 pub mod receiver;
 pub mod smtp;
 

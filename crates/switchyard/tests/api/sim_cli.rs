@@ -118,41 +118,10 @@ fn the_demo_shows_the_whole_loop_from_any_directory() {
 /// channels.
 #[tokio::test]
 async fn the_kept_demo_leads_to_the_console() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let port = switchyard_testkit::free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["demo", "--keep-running", "--orders", "4", "--pace-ms", "0"])
-        .args(["--port", &port.to_string()])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    // Stopped however the test ends.
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _child = Kill(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(link) = line.trim().strip_prefix("Open the console: ") {
-                let _ = tx.send(link.to_owned());
-            }
-        }
-    });
-    let link = rx.recv_timeout(std::time::Duration::from_secs(240));
+    let demo = switchyard_testkit::demo::KeptDemo::start(env!("CARGO_BIN_EXE_switchyard"), 4);
+    let port = demo.base.rsplit(':').next().unwrap().to_owned();
     {
-        let link = link.expect("the kept demo prints a console link");
+        let link = demo.link.clone();
         assert!(
             link.starts_with(&format!(
                 "http://127.0.0.1:{port}/console/set-password?link="

@@ -14,6 +14,7 @@
 mod channels;
 mod console;
 mod products;
+mod tour;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -102,6 +103,42 @@ impl Browser {
             )
             .unwrap();
         }
+    }
+
+    /// Save a screenshot of the whole page (the window stretched to the
+    /// page's height for it), when asked to.
+    pub async fn full_shot(&mut self, what: &str) {
+        if self.shots.is_none() {
+            return;
+        }
+        // The window's height is the page's plus what the window itself
+        // takes (headless Chromium keeps room for its frame).
+        let height = self
+            .client
+            .execute(
+                "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap_or(900);
+        let height = u32::try_from(height.clamp(900, 8000)).unwrap_or(900);
+        self.client.set_window_size(1280, height).await.unwrap();
+        self.shot(what).await;
+        self.client.set_window_size(1280, 900).await.unwrap();
+    }
+
+    /// The `href` of the first link matching `css`.
+    pub async fn href(&self, css: &str) -> String {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{css} has no href"))
     }
 
     pub async fn goto(&self, url: &str) {
