@@ -54,6 +54,26 @@ fn state_badge(state: OrderState) -> Markup {
     html! { span class={ "state state-" (state.as_str()) } { (state.as_str().replace('_', " ")) } }
 }
 
+/// An address on one line: name, street, postal code and city, country.
+fn address(a: &switchyard_domain::order::Address) -> String {
+    let country = a.country.map(|c| c.to_string());
+    [
+        a.name.as_deref(),
+        a.company.as_deref(),
+        a.line1.as_deref(),
+        a.line2.as_deref(),
+        a.postal_code.as_deref(),
+        a.city.as_deref(),
+        a.region.as_deref(),
+        country.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|p| !p.is_empty())
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 fn customer(o: &OrderRecord) -> String {
     o.unified
         .as_ref()
@@ -418,14 +438,33 @@ async fn order_page(
                 button.secondary type="submit" { @if order.manual { "Stop handling manually" } @else { "Handle manually" } }
             }
         }
+        @if let Some(u) = &order.unified {
+            dl.facts.order-facts {
+                dt { "Customer" }
+                dd { (u.customer.name.as_deref().unwrap_or("—")) @if let Some(e) = &u.customer.email { " · " (e) } }
+                dt { "Ships to" }
+                dd { (address(&u.shipping_address)) @if let Some(m) = &u.shipping_method { " · " (m) } }
+                dt { "Total" }
+                dd {
+                    strong { (u.currency.format_amount(u.total)) " " (u.currency.as_str()) }
+                    span.muted { " (shipping " (u.currency.format_amount(u.shipping_total)) ", tax " (u.currency.format_amount(u.tax_total)) ", discounts " (u.currency.format_amount(u.discount_total)) ")" }
+                }
+                dt { "Payment" } dd { (serde_json::to_value(u.payment_status).ok().and_then(|v| v.as_str().map(|p| p.replace('_', " "))).unwrap_or_default()) }
+            }
+        }
         h2 { "Lines" }
         table.lines {
-            thead { tr { th { "#" } th { "SKU" } th { "Ordered" } th { "Still to ship" } } }
+            thead { tr { th { "#" } th { "SKU" } th { "Item" } th { "Unit price" } th { "Ordered" } th { "Still to ship" } } }
             tbody {
                 @for l in &order.lines {
+                    @let channel_line = order.unified.as_ref().and_then(|u| {
+                        u.lines.iter().find(|c| Some(c.channel_line_id.as_str()) == l.channel_line_id.as_deref())
+                    });
                     tr {
                         td { (l.line_no + 1) }
                         td { code { (l.sku) } }
+                        td { @if let Some(c) = channel_line { (c.title) } }
+                        td { @if let (Some(c), Some(u)) = (channel_line, &order.unified) { (u.currency.format_amount(c.unit_price)) } }
                         td { @if let Some(q) = l.quantity { (q) } }
                         td { (l.open_quantity) }
                     }
@@ -475,7 +514,7 @@ async fn order_page(
                         }
                     }
                 }
-                label { "Tracking number" input type="text" name="tracking" maxlength="100" placeholder="e.g. RM123456785GB"; }
+                label { "Tracking numbers" input type="text" name="tracking" maxlength="2000" placeholder="e.g. RM123456785GB (several: separate with commas)"; }
                 label { "Carrier"
                     select name="carrier" {
                         option value="" { "from the tracking number" }
@@ -582,17 +621,20 @@ fn shipment(order: &OrderRecord, f: &Fields) -> Result<FulfilmentIn, ApiError> {
             "choose at least one unit to ship",
         ));
     }
-    let number = f.get("tracking");
+    // One or more numbers (a shipment in several parcels), separated by
+    // commas, spaces or new lines.
+    let tracking = f
+        .get("tracking")
+        .split([',', ' ', '\n', '\r'])
+        .filter(|n| !n.is_empty())
+        .map(|n| TrackingIn {
+            number: n.to_owned(),
+            url: None,
+        })
+        .collect();
     Ok(FulfilmentIn {
         lines: Some(lines),
-        tracking: if number.is_empty() {
-            Vec::new()
-        } else {
-            vec![TrackingIn {
-                number: number.to_owned(),
-                url: None,
-            }]
-        },
+        tracking,
         carrier: f.optional("carrier"),
         service: f.optional("service"),
         shipped_at: None,

@@ -1140,7 +1140,7 @@ async fn an_order_page_ships_part_of_an_order_retries_a_failed_sync_and_marks_it
                 ("csrf", &csrf),
                 ("line-0", "2"),
                 ("line-1", "0"),
-                ("tracking", "1Z999AA10123456784"),
+                ("tracking", "1Z999AA10123456784, 1Z999AA10123456795"),
                 ("service", "Next day"),
             ],
         )
@@ -1160,6 +1160,10 @@ async fn an_order_page_ships_part_of_an_order_retries_a_failed_sync_and_marks_it
     assert_eq!(f["lines"][0]["quantity"], 2);
     assert_eq!(f["carrier"], "ups");
     assert_eq!(f["service"], "Next day");
+    assert_eq!(
+        f["tracking"],
+        json!([{ "number": "1Z999AA10123456784" }, { "number": "1Z999AA10123456795" }])
+    );
     let fid: switchyard_domain::ids::FulfilmentId = f["id"].as_str().unwrap().parse().unwrap();
 
     // The channel refused it: the page says why and offers a retry.
