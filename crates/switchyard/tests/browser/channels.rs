@@ -44,20 +44,16 @@ async fn a_shopify_simulator_channel_is_connected_tested_and_set_up_from_the_bro
     b.click(&format!("a[href='/console/stores/{store}']")).await;
     b.click(&format!("a[href='/console/stores/{store}/channels/new']"))
         .await;
-    b.client
-        .find(fantoccini::Locator::Css("select[name=kind]"))
+    b.find("select[name=kind]")
         .await
-        .unwrap()
         .select_by_value("shopify")
         .await
         .unwrap();
     b.click("form.filters button").await;
     // Shopify's own field names, the secret ones as password fields.
     let kind = b
-        .client
-        .find(fantoccini::Locator::Css("input[name='cred.access_token']"))
+        .find("input[name='cred.access_token']")
         .await
-        .unwrap()
         .attr("type")
         .await
         .unwrap();
@@ -121,10 +117,8 @@ async fn a_shopify_simulator_channel_is_connected_tested_and_set_up_from_the_bro
     );
     b.shot("settings-refused").await;
     let checked = b
-        .client
-        .find(fantoccini::Locator::Css("input[name=download_products]"))
+        .find("input[name=download_products]")
         .await
-        .unwrap()
         .prop("checked")
         .await
         .unwrap();

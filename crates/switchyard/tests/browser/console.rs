@@ -43,12 +43,10 @@ async fn a_first_owner_signs_in_from_the_link_and_makes_and_revokes_a_token() {
     b.click("a[href='/console/settings']").await;
     b.at("/console/settings").await;
     b.fill("input[name=name]", "ERP connector").await;
-    b.click("form.card button[type=submit]").await;
+    b.click("form.token-form button[type=submit]").await;
     let secret = b
-        .client
-        .find(fantoccini::Locator::Css("input.secret"))
+        .find("input.secret")
         .await
-        .unwrap()
         .prop("value")
         .await
         .unwrap()
@@ -127,13 +125,14 @@ async fn a_form_posted_without_its_csrf_token_is_refused() {
     // What a forged form amounts to: the same post without the token.
     b.client
         .execute(
-            "document.querySelector('form.card input[name=csrf]').remove();",
+            "document.querySelector('form.token-form input[name=csrf]').remove();",
             vec![],
         )
         .await
         .unwrap();
     b.fill("input[name=name]", "forged").await;
-    b.click("form.card button[type=submit]").await;
+    b.click("form.token-form button[type=submit]").await;
+    b.at("/console/settings/tokens").await;
     assert!(b.text("h1").await.contains("Form refused"));
     b.shot("form-refused").await;
     let tokens = app
@@ -308,10 +307,8 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
     b.shot("list-live").await;
 
     // Filters: a state with no order, then search by number.
-    b.client
-        .find(fantoccini::Locator::Css("select[name=state]"))
+    b.find("select[name=state]")
         .await
-        .unwrap()
         .select_by_value("cancelled")
         .await
         .unwrap();
@@ -371,10 +368,8 @@ async fn an_imported_order_is_listed_newest_first_and_opens_with_its_journal() {
     let today = b.text("section.store-panel div.figure").await;
     assert!(today.starts_with("Orders today\n3"), "{today}");
     let chart = b
-        .client
-        .find(fantoccini::Locator::Css("svg.orders-chart"))
+        .find("svg.orders-chart")
         .await
-        .unwrap()
         .attr("aria-label")
         .await
         .unwrap()

@@ -131,14 +131,30 @@ impl Browser {
 
     /// The `href` of the first link matching `css`.
     pub async fn href(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
+        self.find(css)
             .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
             .attr("href")
             .await
             .unwrap()
             .unwrap_or_else(|| panic!("{css} has no href"))
+    }
+
+    /// The first element matching `css`, once it is there: a page that
+    /// follows a click may still be loading, so it is looked for again for
+    /// up to 5 s.
+    pub async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        let mut last = None;
+        for _ in 0..50 {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(e) => return e,
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no {css} on {:?} after 5 s: {last:?}",
+            self.client.current_url().await
+        );
     }
 
     pub async fn goto(&self, url: &str) {
@@ -146,19 +162,34 @@ impl Browser {
     }
 
     pub async fn fill(&self, css: &str, text: &str) {
-        let e = self.client.find(Locator::Css(css)).await.unwrap();
-        e.clear().await.unwrap();
-        e.send_keys(text).await.unwrap();
+        let mut last = None;
+        for _ in 0..50 {
+            let e = self.find(css).await;
+            match e.clear().await {
+                Ok(()) => match e.send_keys(text).await {
+                    Ok(()) => return,
+                    Err(err) => last = Some(err),
+                },
+                Err(err) => last = Some(err),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot fill {css}: {last:?}");
     }
 
+    /// Click the first element matching `css`; when the page it was
+    /// found on is replaced before the click lands (the previous click's
+    /// answer arriving), it is found again on the new page, for up to 5 s.
     pub async fn click(&self, css: &str) {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        let mut last = None;
+        for _ in 0..50 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("cannot click {css}: {last:?}");
     }
 
     /// The text of the first element matching `css`, once the page that

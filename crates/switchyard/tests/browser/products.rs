@@ -71,10 +71,8 @@ async fn a_kit_is_explained_as_a_picture_down_to_its_limiting_component_and_stoc
     let steps = b.count("svg.explain .step", 3).await;
     assert_eq!(steps[0].text().await.unwrap(), "buffer 1\n2 → 1");
     let label = b
-        .client
-        .find(fantoccini::Locator::Css("svg.explain"))
+        .find("svg.explain")
         .await
-        .unwrap()
         .attr("aria-label")
         .await
         .unwrap()
