@@ -115,13 +115,16 @@ pub fn set_cookie(name: &str, value: &str, max_age: Duration, secure: bool) -> S
     )
 }
 
-/// Failed sign-ins remembered per key (an email, an address) over a
-/// sliding window; past the limit, sign-in for that key waits.
+/// Failed sign-ins remembered per key (an email, an address, the account
+/// an email belongs to) over a sliding window; past a key's limit,
+/// sign-in for that key waits. The account's limit is the widest: it
+/// holds many emails of one account guessed from many addresses.
 #[derive(Debug)]
 pub struct Throttle {
     window: Duration,
     per_email: usize,
     per_address: usize,
+    per_account: usize,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
@@ -130,30 +133,45 @@ pub struct Throttle {
 const THROTTLE_KEYS: usize = 100_000;
 
 impl Throttle {
-    /// `per_email` and `per_address` failures allowed per `window`.
+    /// `per_email`, `per_address` and `per_account` failures allowed per
+    /// `window`.
     #[must_use]
-    pub fn new(window: Duration, per_email: usize, per_address: usize) -> Self {
+    pub fn new(window: Duration, per_email: usize, per_address: usize, per_account: usize) -> Self {
         Self {
             window,
             per_email,
             per_address,
+            per_account,
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(email: &str, address: &str) -> [String; 2] {
-        [format!("e:{email}"), format!("a:{address}")]
+    /// The keys of an attempt with their limits.
+    fn keys(&self, email: &str, address: &str, account: Option<&str>) -> Vec<(String, usize)> {
+        let mut keys = vec![
+            (format!("e:{email}"), self.per_email),
+            (format!("a:{address}"), self.per_address),
+        ];
+        if let Some(account) = account {
+            keys.push((format!("c:{account}"), self.per_account));
+        }
+        keys
     }
 
-    /// How long until another attempt for this email from this address
-    /// may be tried, if it must wait.
-    pub fn wait(&self, email: &str, address: &str, now: Instant) -> Option<Duration> {
+    /// How long until another attempt for this email (of this account,
+    /// when it has one) from this address may be tried, if it must wait.
+    pub fn wait(
+        &self,
+        email: &str,
+        address: &str,
+        account: Option<&str>,
+        now: Instant,
+    ) -> Option<Duration> {
         let map = self
             .failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let [e, a] = Self::keys(email, address);
-        [(e, self.per_email), (a, self.per_address)]
+        self.keys(email, address, account)
             .into_iter()
             .filter_map(|(k, limit)| {
                 let q = map.get(&k)?;
@@ -170,7 +188,7 @@ impl Throttle {
     }
 
     /// Remember a failed attempt.
-    pub fn failed(&self, email: &str, address: &str, now: Instant) {
+    pub fn failed(&self, email: &str, address: &str, account: Option<&str>, now: Instant) {
         let mut map = self
             .failures
             .lock()
@@ -182,7 +200,7 @@ impl Throttle {
                 map.clear();
             }
         }
-        for k in Self::keys(email, address) {
+        for (k, _) in self.keys(email, address, account) {
             let q = map.entry(k).or_default();
             q.retain(|t| now.duration_since(*t) < self.window);
             q.push_back(now);
@@ -216,24 +234,51 @@ mod tests {
 
     #[test]
     fn the_throttle_holds_an_email_after_its_limit_and_forgets_on_success() {
-        let t = Throttle::new(Duration::from_secs(60), 3, 10);
+        let t = Throttle::new(Duration::from_secs(60), 3, 10, 20);
         let now = Instant::now();
         for _ in 0..3 {
-            assert!(t.wait("a@x.io", "1.2.3.4", now).is_none());
-            t.failed("a@x.io", "1.2.3.4", now);
+            assert!(t.wait("a@x.io", "1.2.3.4", None, now).is_none());
+            t.failed("a@x.io", "1.2.3.4", None, now);
         }
-        let wait = t.wait("a@x.io", "5.6.7.8", now).expect("held");
+        let wait = t.wait("a@x.io", "5.6.7.8", None, now).expect("held");
         assert!(wait <= Duration::from_secs(60) && wait > Duration::from_secs(50));
         assert!(
-            t.wait("b@x.io", "1.2.3.4", now).is_none(),
+            t.wait("b@x.io", "1.2.3.4", None, now).is_none(),
             "the address has room"
         );
         assert!(
-            t.wait("a@x.io", "1.2.3.4", now + Duration::from_secs(61))
+            t.wait("a@x.io", "1.2.3.4", None, now + Duration::from_secs(61))
                 .is_none()
         );
         t.succeeded("a@x.io");
-        assert!(t.wait("a@x.io", "1.2.3.4", now).is_none());
+        assert!(t.wait("a@x.io", "1.2.3.4", None, now).is_none());
+    }
+
+    #[test]
+    fn the_throttle_holds_an_account_guessed_at_from_many_addresses() {
+        let t = Throttle::new(Duration::from_secs(60), 3, 10, 20);
+        let now = Instant::now();
+        // Ten users of one account, two tries each, each from its own address.
+        for i in 0..10 {
+            for _ in 0..2 {
+                t.failed(
+                    &format!("u{i}@acme.io"),
+                    &format!("10.0.0.{i}"),
+                    Some("acc_1"),
+                    now,
+                );
+            }
+        }
+        assert!(
+            t.wait("new@acme.io", "10.0.1.1", Some("acc_1"), now)
+                .is_some(),
+            "the account is held"
+        );
+        assert!(
+            t.wait("new@globex.io", "10.0.1.1", Some("acc_2"), now)
+                .is_none()
+        );
+        assert!(t.wait("new@acme.io", "10.0.1.1", None, now).is_none());
     }
 
     #[test]

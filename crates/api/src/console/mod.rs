@@ -59,14 +59,14 @@ impl ConsoleConfig {
     /// The console at `public_url` (may be empty: links are then relative
     /// to wherever the server is reached), with the default lifetimes and
     /// limits: 12-hour sessions, 72-hour links, 5 failed sign-ins per
-    /// email and 20 per address in 15 minutes.
+    /// email, 20 per address and 50 per account in 15 minutes.
     #[must_use]
     pub fn new(public_url: &str) -> Self {
         Self {
             public_url: public_url.trim_end_matches('/').to_owned(),
             session_hours: 12,
             link_hours: 72,
-            throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20),
+            throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20, 50),
             mailer: None,
         }
     }

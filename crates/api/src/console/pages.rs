@@ -277,7 +277,16 @@ pub(super) async fn sign_in(
     let c = config(&s);
     let email = f.email.trim().to_lowercase();
     let now = std::time::Instant::now();
-    if let Some(wait) = c.throttle.wait(&email, &address, now) {
+    let found = match s.storage.find_user_by_email(&email).await {
+        Ok(f) => f,
+        Err(e) => return failed(&e),
+    };
+    // The account an email belongs to is throttled too (unknown emails
+    // count only toward themselves and the address).
+    let account = found
+        .as_ref()
+        .map(|(u, _)| u.account_id.as_str().to_owned());
+    if let Some(wait) = c.throttle.wait(&email, &address, account.as_deref(), now) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return sign_in_page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -289,14 +298,10 @@ pub(super) async fn sign_in(
             c.mailer.is_some(),
         );
     }
-    let found = match s.storage.find_user_by_email(&email).await {
-        Ok(f) => f,
-        Err(e) => return failed(&e),
-    };
     let hash = found.as_ref().and_then(|(_, h)| h.as_deref());
     let ok = auth::verify_password(&f.password, hash);
     let Some((user, _)) = found.filter(|_| ok) else {
-        c.throttle.failed(&email, &address, now);
+        c.throttle.failed(&email, &address, account.as_deref(), now);
         tracing::info!(%address, "console sign-in refused");
         return sign_in_page(
             StatusCode::UNAUTHORIZED,
@@ -345,7 +350,7 @@ pub(super) async fn forgot_password(
     };
     let email = f.email.trim().to_lowercase();
     let now = std::time::Instant::now();
-    if let Some(wait) = c.throttle.wait(&email, &address, now) {
+    if let Some(wait) = c.throttle.wait(&email, &address, None, now) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return sign_in_page(
             StatusCode::TOO_MANY_REQUESTS,
@@ -357,7 +362,7 @@ pub(super) async fn forgot_password(
             true,
         );
     }
-    c.throttle.failed(&email, &address, now);
+    c.throttle.failed(&email, &address, None, now);
     match s.storage.find_user_by_email(&email).await {
         Ok(Some((user, _))) if user.active => {
             let links = c.links(&headers);

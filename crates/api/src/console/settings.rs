@@ -477,7 +477,8 @@ pub(super) async fn change_password(
     let c = config(&s);
     let u = &session.user;
     let now = std::time::Instant::now();
-    if let Some(wait) = c.throttle.wait(&u.email, &address, now) {
+    let account = Some(u.account_id.as_str());
+    if let Some(wait) = c.throttle.wait(&u.email, &address, account, now) {
         let minutes = wait.as_secs().div_ceil(60).max(1);
         return refuse(
             StatusCode::TOO_MANY_REQUESTS,
@@ -490,7 +491,7 @@ pub(super) async fn change_password(
         Err(e) => return failed(&e),
     };
     if !auth::verify_password(&f.current, stored.as_deref()) {
-        c.throttle.failed(&u.email, &address, now);
+        c.throttle.failed(&u.email, &address, account, now);
         tracing::info!(user = %u.id, %address, "console password change refused: wrong current password");
         return refuse(StatusCode::UNAUTHORIZED, "The current password is wrong.").await;
     }
