@@ -196,10 +196,7 @@ pub(super) async fn connect(
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let csrf = form.get("csrf").map_or("", String::as_str);
-    if let Err(r) = session.accept(csrf, Need::Anyone) {
-        return r.into_response();
-    }
-    let store = match session.store(&s, &store).await {
+    let store = match session.store_form(&s, csrf, Need::Anyone, &store).await {
         Ok(st) => st,
         Err(r) => return r,
     };

@@ -15,6 +15,7 @@ pub mod mail;
 mod orders;
 mod overview;
 mod pages;
+mod plugin_rules;
 mod plugins;
 mod products;
 mod settings;
@@ -296,12 +297,12 @@ fn table() -> Vec<(
         (
             "/console/stores/{store}/plugin-rules",
             &["GET", "POST"],
-            get(plugins::rules).post(plugins::save_rules),
+            get(plugin_rules::rules).post(plugin_rules::save_rules),
         ),
         (
             "/console/stores/{store}/plugin-rules/dry-run",
             &["POST"],
-            post(plugins::try_rules),
+            post(plugin_rules::try_rules),
         ),
         ("/console/orders", &["GET"], get(orders::list)),
         ("/console/orders/live", &["GET"], get(orders::live)),

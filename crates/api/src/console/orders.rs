@@ -730,10 +730,7 @@ pub(super) async fn act(
         }
         Err(e) => match say(&e) {
             Some(m) => {
-                let status = match &e {
-                    ApiError::Client { status, .. } => *status,
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
+                let status = e.status();
                 order_page(&s, &session, &order.id, status, Some(&m)).await
             }
             None => super::pages::internal(&e),

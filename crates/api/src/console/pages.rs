@@ -219,6 +219,31 @@ fn sign_in_page(
     )
 }
 
+/// The sign-in page's double-submit token, when the form sent it back.
+fn form_token<'a>(headers: &'a HeaderMap, sent: &str) -> Option<&'a str> {
+    auth::cookie(headers, FORM_COOKIE).filter(|expected| auth::same(sent, expected))
+}
+
+/// The sign-in page answering 429: too many `what` for now.
+fn held(
+    wait: std::time::Duration,
+    what: &str,
+    form_token: &str,
+    email: &str,
+    mail: bool,
+) -> Response {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    sign_in_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        form_token,
+        email,
+        Some(&format!(
+            "Too many {what}. Try again in {minutes} minute(s)."
+        )),
+        mail,
+    )
+}
+
 /// The sign-in form, with a fresh double-submit token in a cookie.
 pub(super) async fn sign_in_form(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let token = match auth::cookie(&headers, FORM_COOKIE) {
@@ -268,12 +293,9 @@ pub(super) async fn sign_in(
     headers: HeaderMap,
     Form(f): Form<SignIn>,
 ) -> Response {
-    let Some(expected) = auth::cookie(&headers, FORM_COOKIE) else {
+    let Some(expected) = form_token(&headers, &f.form) else {
         return refused_form();
     };
-    if !auth::same(&f.form, expected) {
-        return refused_form();
-    }
     let c = config(&s);
     let email = f.email.trim().to_lowercase();
     let now = std::time::Instant::now();
@@ -287,14 +309,11 @@ pub(super) async fn sign_in(
         .as_ref()
         .map(|(u, _)| u.account_id.as_str().to_owned());
     if let Some(wait) = c.throttle.wait(&email, &address, account.as_deref(), now) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return sign_in_page(
-            StatusCode::TOO_MANY_REQUESTS,
+        return held(
+            wait,
+            "failed sign-ins",
             expected,
             &email,
-            Some(&format!(
-                "Too many failed sign-ins. Try again in {minutes} minute(s)."
-            )),
             c.mailer.is_some(),
         );
     }
@@ -334,12 +353,9 @@ pub(super) async fn forgot_password(
     headers: HeaderMap,
     Form(f): Form<Forgot>,
 ) -> Response {
-    let Some(expected) = auth::cookie(&headers, FORM_COOKIE) else {
+    let Some(expected) = form_token(&headers, &f.form) else {
         return refused_form();
     };
-    if !auth::same(&f.form, expected) {
-        return refused_form();
-    }
     let c = config(&s);
     let Some(_) = &c.mailer else {
         return message_page(
@@ -351,16 +367,7 @@ pub(super) async fn forgot_password(
     let email = f.email.trim().to_lowercase();
     let now = std::time::Instant::now();
     if let Some(wait) = c.throttle.wait(&email, &address, None, now) {
-        let minutes = wait.as_secs().div_ceil(60).max(1);
-        return sign_in_page(
-            StatusCode::TOO_MANY_REQUESTS,
-            expected,
-            &email,
-            Some(&format!(
-                "Too many requests. Try again in {minutes} minute(s)."
-            )),
-            true,
-        );
+        return held(wait, "requests", expected, &email, true);
     }
     c.throttle.failed(&email, &address, None, now);
     match s.storage.find_user_by_email(&email).await {

@@ -32,6 +32,20 @@ impl Session {
             .await
             .map_err(|e| failed(&e))
     }
+
+    /// A form sent for one of this user's stores: its CSRF token (and who
+    /// may send it) checked first, then the store.
+    pub(super) async fn store_form(
+        &self,
+        s: &AppState,
+        csrf: &str,
+        need: Need,
+        store: &str,
+    ) -> Result<Store, Response> {
+        self.accept(csrf, need)
+            .map_err(IntoResponse::into_response)?;
+        self.store(s, store).await
+    }
 }
 
 async fn store_page(
@@ -167,10 +181,7 @@ pub(super) async fn rename(
     Path(id): Path<String>,
     Form(f): Form<NameForm>,
 ) -> Response {
-    if let Err(r) = session.accept(&f.csrf, Need::Anyone) {
-        return r.into_response();
-    }
-    let store = match session.store(&s, &id).await {
+    let store = match session.store_form(&s, &f.csrf, Need::Anyone, &id).await {
         Ok(st) => st,
         Err(r) => return r,
     };
@@ -212,10 +223,10 @@ pub(super) async fn delete(
     Path(id): Path<String>,
     Form(f): Form<DeleteForm>,
 ) -> Response {
-    if let Err(r) = session.accept(&f.csrf, Need::AccountWide) {
-        return r.into_response();
-    }
-    let store = match session.store(&s, &id).await {
+    let store = match session
+        .store_form(&s, &f.csrf, Need::AccountWide, &id)
+        .await
+    {
         Ok(st) => st,
         Err(r) => return r,
     };

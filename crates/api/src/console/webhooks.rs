@@ -135,10 +135,10 @@ pub(super) async fn create(
     Form(f): Form<Vec<(String, String)>>,
 ) -> Response {
     let f = Fields(f);
-    if let Err(r) = session.accept(f.get("csrf"), Need::Anyone) {
-        return r.into_response();
-    }
-    let store = match session.store(&s, &store).await {
+    let store = match session
+        .store_form(&s, f.get("csrf"), Need::Anyone, &store)
+        .await
+    {
         Ok(st) => st,
         Err(r) => return r,
     };
@@ -470,10 +470,7 @@ pub(super) async fn act(
         Ok(done) => see_other(&format!("{base}?done={done}")),
         Err(e) => match say(&e) {
             Some(m) => {
-                let status = match &e {
-                    ApiError::Client { status, .. } => *status,
-                    _ => StatusCode::UNPROCESSABLE_ENTITY,
-                };
+                let status = e.status();
                 let shown = Shown {
                     status: Some(status),
                     error: Some(&m),

@@ -11,6 +11,7 @@ mod bad_input;
 mod catalogue;
 mod concurrency;
 mod console;
+mod console_pages;
 mod idempotency;
 mod security;
 mod sim_cli;

@@ -337,24 +337,7 @@ async fn no_route_reaches_another_accounts_data() {
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
-    let (store, channel, order, fulfilment, webhook, message, plugin) =
-        populate(&app, &bob, "bob", "bob shop").await;
-    let bob_tokens = app.get(&bob, "/v1/tokens").await;
-    let token_id = bob_tokens.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let victim = Victim {
-        store,
-        channel,
-        order,
-        fulfilment,
-        sku: "P",
-        token_id,
-        webhook,
-        message,
-        plugin,
-    };
+    let victim = victim_in(&app, &bob, "bob", "bob shop").await;
     walk(&app, &alice, &victim, &bob, &[]).await;
 }
 
@@ -364,13 +347,23 @@ async fn a_store_scoped_token_reaches_no_other_store() {
     let app = spawn_api_only().await;
     let owner = app.tenant("acme").await;
     let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
-    let (other, channel, order, fulfilment, webhook, message, plugin) =
-        populate(&app, &owner, "acme", "other").await;
+    let victim = victim_in(&app, &owner, "acme", "other").await;
     let scoped = app.store_tenant("acme", &mine).await;
-    let tokens = app.get(&owner, "/v1/tokens").await;
-    let token_id = tokens.body["items"][0]["id"].as_str().unwrap().to_owned();
-    let victim = Victim {
-        store: other,
+    // Account-wide routes answer 403 to a scoped token.
+    walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;
+}
+
+/// A store of `account` with one of everything, and the ids to attack it
+/// with (`owner` holds the account's first token).
+async fn victim_in(app: &TestApp, owner: &Tenant, account: &str, store_name: &str) -> Victim {
+    let (store, channel, order, fulfilment, webhook, message, plugin) =
+        populate(app, owner, account, store_name).await;
+    let token_id = app.get(owner, "/v1/tokens").await.body["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Victim {
+        store,
         channel,
         order,
         fulfilment,
@@ -379,9 +372,7 @@ async fn a_store_scoped_token_reaches_no_other_store() {
         webhook,
         message,
         plugin,
-    };
-    // Account-wide routes answer 403 to a scoped token.
-    walk(&app, &scoped, &victim, &owner, &[StatusCode::FORBIDDEN]).await;
+    }
 }
 
 /// Every action a console POST route with `{action}` takes.
@@ -560,24 +551,8 @@ async fn no_console_page_or_form_reaches_another_accounts_data() {
     let alice = app.tenant("alice").await;
     let bob = app.tenant("bob").await;
     populate(&app, &alice, "alice", "alice shop").await;
-    let (store, channel, order, fulfilment, webhook, message, plugin) =
-        populate(&app, &bob, "bob", "bob shop").await;
-    let token_id = app.get(&bob, "/v1/tokens").await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let victim = victim_in(&app, &bob, "bob", "bob shop").await;
     let user = victim_user(&app, "bob").await;
-    let victim = Victim {
-        store,
-        channel,
-        order,
-        fulfilment,
-        sku: "P",
-        token_id,
-        webhook,
-        message,
-        plugin,
-    };
     let link = invited(
         &app,
         "alice",
@@ -605,24 +580,8 @@ async fn staff_limited_to_a_store_reach_no_other_store_in_the_console() {
     let app = spawn_api_only().await;
     let owner = app.tenant("acme").await;
     let (mine, ..) = populate(&app, &owner, "acme", "mine").await;
-    let (other, channel, order, fulfilment, webhook, message, plugin) =
-        populate(&app, &owner, "acme", "other").await;
-    let token_id = app.get(&owner, "/v1/tokens").await.body["items"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let victim = victim_in(&app, &owner, "acme", "other").await;
     let user = victim_user(&app, "acme").await;
-    let victim = Victim {
-        store: other,
-        channel,
-        order,
-        fulfilment,
-        sku: "P",
-        token_id,
-        webhook,
-        message,
-        plugin,
-    };
     let link = invited_to(
         &app,
         "acme",
