@@ -141,6 +141,11 @@ prefixed_id!(
     /// A plugin: a fulfilment centre (3PL) connected to a store.
     PluginId, "plg"
 );
+prefixed_id!(
+    /// A hosted onboarding page: a single-use page on which a provider's
+    /// client connects one channel to a store.
+    HostedPageId, "hp"
+);
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ pub mod event;
 pub mod explain;
 pub mod filter;
 pub mod fulfilment;
+pub mod hosted_page;
 pub mod ids;
 pub mod order;
 pub mod plugin_rules;

@@ -105,6 +105,10 @@ pub struct NewChannel {
     pub stock_rules: StockRules,
     /// Cadence, switches, filters.
     pub settings: ChannelSettings,
+    /// The hosted page it is connected through: used up in the same
+    /// transaction (`Conflict { code: "page_not_open" }` when it was used,
+    /// withdrawn or has expired, and then no channel is made).
+    pub hosted_page: Option<switchyard_domain::ids::HostedPageId>,
 }
 
 /// Where a channel's import and notifications stand.

@@ -14,6 +14,7 @@ mod back_office;
 mod channels;
 pub mod crypto;
 mod fulfilments;
+mod hosted_pages;
 mod idempotency;
 mod import_page;
 mod imports;
@@ -35,6 +36,7 @@ pub use accounts::*;
 pub use back_office::*;
 pub use channels::*;
 pub use fulfilments::*;
+pub use hosted_pages::*;
 pub use idempotency::*;
 pub use imports::*;
 pub use journal::*;
@@ -199,6 +201,7 @@ pub trait Storage:
     + Idempotency
     + Retention
     + Users
+    + HostedPages
     + std::fmt::Debug
     + 'static
 {

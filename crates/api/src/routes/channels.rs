@@ -401,6 +401,7 @@ pub(crate) async fn connect_channel(
                 credentials,
                 stock_rules,
                 settings,
+                hosted_page: None,
             },
         )
         .await?;

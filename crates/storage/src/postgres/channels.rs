@@ -126,6 +126,18 @@ impl Channels for PgStorage {
             payload: channel_payload(&ch),
         };
         append_event(&mut tx, account, store, &ev).await?;
+        if let Some(page) = &new.hosted_page {
+            super::hosted_pages::use_page(&mut tx, account, store, page, ch.id.as_str()).await?;
+            let mut payload = channel_payload(&ch);
+            payload["hosted_page_id"] = serde_json::Value::from(page.as_str());
+            let ev = NewEvent {
+                entity_type: EntityType::Channel,
+                entity_id: ch.id.to_string(),
+                event_type: "channel.connected",
+                payload,
+            };
+            append_event(&mut tx, account, store, &ev).await?;
+        }
         tx.commit().await?;
         Ok(ch)
     }

@@ -16,6 +16,7 @@ mod accounts;
 mod back_office;
 mod channels;
 mod fulfilments;
+mod hosted_pages;
 mod idempotency;
 mod imports;
 mod journal;

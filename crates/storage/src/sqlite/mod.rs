@@ -12,6 +12,7 @@ mod back_office;
 mod channels;
 mod checkpoint;
 mod fulfilments;
+mod hosted_pages;
 mod idempotency;
 mod import_page;
 mod imports;

@@ -9,6 +9,7 @@
 )]
 
 mod fulfilments;
+mod hosted_pages;
 mod imports;
 mod leases;
 mod overview;
@@ -91,6 +92,7 @@ macro_rules! backends {
 }
 
 backends!(
+    hosted_pages::a_page_connects_one_channel_once_and_never_after_it_expires_or_is_revoked,
     users::an_email_is_one_user_in_every_account_and_stores_are_the_accounts,
     users::a_link_sets_the_password_once_and_ends_the_sessions,
     users::a_session_lives_until_it_expires_or_ends,
@@ -239,6 +241,7 @@ pub async fn channel(s: &dyn Storage, a: &AccountId, st: &StoreId, rules: StockR
             credentials: None,
             stock_rules: rules,
             settings: Default::default(),
+            hosted_page: None,
         },
     )
     .await

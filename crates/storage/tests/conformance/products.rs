@@ -200,6 +200,7 @@ pub async fn channel_credentials_are_kept_and_stock_rules_round_trip(s: Arc<dyn 
                 credentials: Some(vec![1, 2, 3]),
                 stock_rules: rules,
                 settings: Default::default(),
+                hosted_page: None,
             },
         )
         .await
