@@ -70,7 +70,7 @@ pub(super) struct KindQuery {
 
 /// The form of one kind's credentials: the channel's own field names and
 /// help. Secrets are password fields and are never filled in again.
-fn credential_inputs(fields: &[CredentialField], required: bool) -> Markup {
+pub(super) fn credential_inputs(fields: &[CredentialField], required: bool) -> Markup {
     html! {
         @for f in fields {
             label {
@@ -159,7 +159,7 @@ pub(super) async fn connect_form(
 
 /// The credentials object from a form's `cred.*` fields (empty ones left
 /// out), numbers as numbers; `None` when none was filled in.
-fn credentials_from(
+pub(super) fn credentials_from(
     kind: ChannelKind,
     form: &HashMap<String, String>,
 ) -> Result<Option<Value>, ApiError> {
@@ -222,7 +222,7 @@ pub(super) async fn connect(
                 stock_rules: None,
                 settings: None,
             };
-            connect_channel(&s, &session.user.account_id, &store.id, body).await
+            connect_channel(&s, &session.user.account_id, &store.id, body, None).await
         }
         Err(e) => Err(e),
     };

@@ -11,6 +11,7 @@
 
 pub mod auth;
 mod channels;
+pub mod connect;
 pub mod mail;
 mod orders;
 mod overview;
@@ -338,6 +339,17 @@ fn table() -> Vec<(
             &["POST"],
             post(settings::user_link),
         ),
+        ("/connect/{page_token}", &["GET"], get(connect::show)),
+        (
+            "/connect/{page_token}/style.css",
+            &["GET"],
+            get(connect::style),
+        ),
+        (
+            "/connect/{page_token}/{kind}",
+            &["GET", "POST"],
+            get(connect::kind_form).post(connect::submit),
+        ),
         ("/console/assets/console.css", &["GET"], get(stylesheet)),
         ("/console/assets/live.js", &["GET"], get(script)),
         ("/console/{*rest}", &["GET"], get(pages::not_found)),
@@ -395,13 +407,16 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// pages.
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+    // A page may set its own (the hosted pages allow their logo's origin).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
              connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
+            ),
+        );
+    }
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

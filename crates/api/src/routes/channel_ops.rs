@@ -14,6 +14,7 @@ use serde_json::json;
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::http::HttpPolicy;
 use switchyard_connectors::registry;
+use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::values::{Sku, check_text};
 use switchyard_storage::{
@@ -108,6 +109,17 @@ pub(crate) async fn test_credentials(
             "the channel has no credentials to test; PATCH them first",
         )
     })?;
+    try_connection(s, ch.kind, ch.base_url.as_deref(), &creds).await
+}
+
+/// Ask a channel of `kind` at `base_url` whether it takes these (plain
+/// JSON) credentials, before or after they are stored.
+pub(crate) async fn try_connection(
+    s: &AppState,
+    kind: ChannelKind,
+    base_url: Option<&str>,
+    creds: &[u8],
+) -> Result<TestOut, ApiError> {
     // A test answers quickly: two attempts, short timeouts.
     let policy = HttpPolicy {
         connect_timeout: Duration::from_secs(5),
@@ -117,15 +129,14 @@ pub(crate) async fn test_credentials(
         outbound: s.config.outbound.clone(),
         ..HttpPolicy::default()
     };
-    let conn =
-        registry::connect(ch.kind, ch.base_url.as_deref(), Some(&creds), policy).map_err(|e| {
-            ApiError::field(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "channel_not_testable",
-                "channel",
-                e.to_string(),
-            )
-        })?;
+    let conn = registry::connect(kind, base_url, Some(creds), policy).map_err(|e| {
+        ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "channel_not_testable",
+            "channel",
+            e.to_string(),
+        )
+    })?;
     let start = Instant::now();
     let result = conn.test_connection().await;
     let latency_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -133,7 +144,7 @@ pub(crate) async fn test_credentials(
         Ok(()) => TestOut {
             ok: true,
             code: None,
-            message: format!("{} accepted the credentials", ch.kind),
+            message: format!("{kind} accepted the credentials"),
             hint: None,
             latency_ms,
         },

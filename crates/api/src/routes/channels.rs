@@ -230,7 +230,7 @@ fn merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
 }
 
 /// Parse and validate settings, starting from `base`.
-fn check_settings(
+pub(crate) fn check_settings(
     base: &ChannelSettings,
     patch: Option<serde_json::Value>,
 ) -> Result<Option<ChannelSettings>, ApiError> {
@@ -324,7 +324,7 @@ pub(crate) async fn channel_with_credentials(
     Ok((ch, creds))
 }
 
-fn check_rules(r: Option<StockRulesDto>) -> Result<Option<StockRules>, ApiError> {
+pub(crate) fn check_rules(r: Option<StockRulesDto>) -> Result<Option<StockRules>, ApiError> {
     let Some(r) = r else { return Ok(None) };
     let rules = StockRules::from(r);
     rules.validate()?;
@@ -364,7 +364,7 @@ pub async fn create_channel(
     ApiJson(body): ApiJson<ChannelIn>,
 ) -> Result<(StatusCode, Json<ChannelOut>), ApiError> {
     auth.check_store(&store)?;
-    let ch = connect_channel(&s, &auth.account_id, &store, body).await?;
+    let ch = connect_channel(&s, &auth.account_id, &store, body, None).await?;
     Ok((StatusCode::CREATED, Json(ch.into())))
 }
 
@@ -375,6 +375,7 @@ pub(crate) async fn connect_channel(
     account: &AccountId,
     store: &StoreId,
     body: ChannelIn,
+    via: Option<switchyard_domain::ids::HostedPageId>,
 ) -> Result<Channel, ApiError> {
     check_text("name", &body.name, 200)?;
     let kind = ChannelKind::parse(&body.kind)?;
@@ -401,7 +402,7 @@ pub(crate) async fn connect_channel(
                 credentials,
                 stock_rules,
                 settings,
-                hosted_page: None,
+                hosted_page: via,
             },
         )
         .await?;

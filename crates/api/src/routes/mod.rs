@@ -6,6 +6,7 @@ pub mod channel_ops;
 pub mod channels;
 pub mod destination;
 pub mod fulfilments;
+pub mod hosted_pages;
 pub mod inbound;
 pub mod journal;
 pub mod orders;
@@ -98,6 +99,14 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             plugin_rules::put_plugin_rules
         ))
         .routes(routes!(plugin_rules::dry_run_plugin_rules))
+        .routes(routes!(
+            hosted_pages::list_hosted_pages,
+            hosted_pages::create_hosted_page
+        ))
+        .routes(routes!(
+            hosted_pages::get_hosted_page,
+            hosted_pages::revoke_hosted_page
+        ))
         .routes(routes!(plugins::list_plugins, plugins::create_plugin))
         .routes(routes!(
             plugins::get_plugin,

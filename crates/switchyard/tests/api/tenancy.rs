@@ -20,6 +20,7 @@ struct Victim {
     webhook: String,
     message: String,
     plugin: String,
+    page: String,
 }
 
 async fn populate(
@@ -27,7 +28,16 @@ async fn populate(
     t: &Tenant,
     account: &str,
     store_name: &str,
-) -> (String, String, String, String, String, String, String) {
+) -> (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+) {
     let s = app.store(t, store_name).await;
     app.product(t, &s, "P").await;
     app.product(t, &s, "C").await;
@@ -120,6 +130,16 @@ async fn populate(
         .await;
     assert_eq!(pl.status, StatusCode::CREATED, "{}", pl.body);
     let plugin = pl.body["id"].as_str().unwrap().to_owned();
+    // A hosted onboarding page.
+    let hp = app
+        .post(
+            t,
+            &format!("/v1/stores/{s}/hosted-pages"),
+            &json!({ "channels": ["bolcom"], "branding": { "name": "Provider" } }),
+        )
+        .await;
+    assert_eq!(hp.status, StatusCode::CREATED, "{}", hp.body);
+    let page = hp.body["id"].as_str().unwrap().to_owned();
     (
         s,
         channel,
@@ -128,6 +148,7 @@ async fn populate(
         webhook,
         message,
         plugin,
+        page,
     )
 }
 
@@ -173,6 +194,9 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
         ("put", "/v1/stores/{store_id}/plugin-rules") => json!({ "rules": [
             { "name": "steal", "then": { "action": "send_to_plugin", "plugin_id": "evil" } } ] }),
         ("post", "/v1/stores/{store_id}/plugin-rules/dry-run") => json!({}),
+        ("post", "/v1/stores/{store_id}/hosted-pages") => {
+            json!({ "channels": ["bolcom"], "branding": { "name": "evil" } })
+        }
         ("post", "/v1/stores/{store_id}/plugins") => {
             json!({ "name": "evil", "url": "https://evil.example.invalid/", "enabled": false })
         }
@@ -205,6 +229,7 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{webhook_id}", &v.webhook)
         .replace("{message_id}", &v.message)
         .replace("{plugin_id}", &v.plugin)
+        .replace("{page_id}", &v.page)
 }
 
 /// Everything a tenant can see of its data, to compare before and after.
@@ -234,6 +259,8 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/plugins/{}", v.plugin),
         format!("/v1/plugins/{}/secret", v.plugin),
         format!("/v1/plugins/{}/orders", v.plugin),
+        format!("/v1/stores/{}/hosted-pages", v.store),
+        format!("/v1/stores/{}/hosted-pages/{}", v.store, v.page),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -356,7 +383,7 @@ async fn a_store_scoped_token_reaches_no_other_store() {
 /// A store of `account` with one of everything, and the ids to attack it
 /// with (`owner` holds the account's first token).
 async fn victim_in(app: &TestApp, owner: &Tenant, account: &str, store_name: &str) -> Victim {
-    let (store, channel, order, fulfilment, webhook, message, plugin) =
+    let (store, channel, order, fulfilment, webhook, message, plugin, page) =
         populate(app, owner, account, store_name).await;
     let token_id = app.get(owner, "/v1/tokens").await.body["items"][0]["id"]
         .as_str()
@@ -372,6 +399,7 @@ async fn victim_in(app: &TestApp, owner: &Tenant, account: &str, store_name: &st
         webhook,
         message,
         plugin,
+        page,
     }
 }
 
@@ -436,6 +464,8 @@ async fn walk_console(
                 .replace("{user}", victim_user)
                 .replace("{error}", "1")
                 .replace("{action}", action)
+                .replace("{page_token}", "not-a-page-token")
+                .replace("{kind}", "bolcom")
         };
         let paths: Vec<(&str, String)> = if template.contains("{action}") {
             CONSOLE_ACTIONS.iter().map(|a| (*a, filled(a))).collect()
