@@ -41,6 +41,37 @@ pub trait HostedPages: Send + Sync {
     ) -> Result<HostedPage>;
     /// The page whose token has this hash, with its account (any state).
     async fn hosted_page_by_token(&self, hash: &str) -> Result<Option<(AccountId, HostedPage)>>;
+    /// Remember an authorization started on a page (only the state's hash).
+    async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()>;
+    /// Use a state once: the authorization it belongs to, if the state is
+    /// known, unused and not expired at `now`; it never works again.
+    async fn take_oauth_state(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<OAuthState>>;
+}
+
+/// An authorization a client started on a hosted page.
+#[derive(Debug, Clone)]
+pub struct NewOAuthState {
+    /// The hash of the `state` sent to the channel.
+    pub hash: String,
+    /// The page it was started on.
+    pub page_id: HostedPageId,
+    /// The channel kind.
+    pub kind: ChannelKind,
+    /// The shop it was started for (Shopify's `shop` domain).
+    pub shop: Option<String>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A state taken back from the channel's callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthState {
+    /// The page it was started on.
+    pub page_id: HostedPageId,
+    /// The channel kind.
+    pub kind: ChannelKind,
+    /// The shop it was started for.
+    pub shop: Option<String>,
 }
 
 /// A page to store.
@@ -172,4 +203,17 @@ impl PageText {
             revoked_at,
         })
     }
+}
+
+/// A taken state read back.
+pub(crate) fn state_from_row(
+    page: String,
+    kind: String,
+    shop: Option<String>,
+) -> Result<OAuthState> {
+    Ok(OAuthState {
+        page_id: stored("hosted page id", HostedPageId::parse(&page))?,
+        kind: stored("channel kind", ChannelKind::parse(&kind))?,
+        shop,
+    })
 }

@@ -19,3 +19,14 @@ CREATE TABLE hosted_pages (
     revoked_at    TIMESTAMPTZ
 );
 CREATE INDEX hosted_pages_by_store ON hosted_pages(store_id, id);
+
+-- The state of an authorization a client started on a page: single-use,
+-- bound to the page, short-lived. Only its hash.
+CREATE TABLE oauth_states (
+    state_hash  TEXT PRIMARY KEY,
+    page_id     TEXT NOT NULL REFERENCES hosted_pages(id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    shop        TEXT,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    used_at     TIMESTAMPTZ
+);

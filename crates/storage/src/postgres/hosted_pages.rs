@@ -7,8 +7,9 @@ use sqlx::postgres::PgRow;
 use switchyard_domain::ids::{AccountId, HostedPageId, StoreId};
 
 use super::{PgStorage, opt_time, require_store, store_page, time};
-use crate::hosted_pages::{PAGE_COLUMNS, PAGE_NOT_OPEN, PageText, channels_text};
+use crate::hosted_pages::{PAGE_COLUMNS, PAGE_NOT_OPEN, PageText, channels_text, state_from_row};
 use crate::{HostedPage, HostedPages, NewHostedPage, Page, PageRequest, Result, StorageError};
+use crate::{NewOAuthState, OAuthState};
 
 fn page_from_row(r: &PgRow) -> Result<HostedPage> {
     PageText {
@@ -186,6 +187,39 @@ impl HostedPages for PgStorage {
                 crate::stored("account id", AccountId::parse(&account))?,
                 page_from_row(&r)?,
             ))
+        })
+        .transpose()
+    }
+    async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, page_id, kind, shop, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&new.hash)
+        .bind(new.page_id.as_str())
+        .bind(new.kind.as_str())
+        .bind(&new.shop)
+        .bind(new.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<OAuthState>> {
+        let r = sqlx::query(
+            "UPDATE oauth_states SET used_at = $1 \
+             WHERE state_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING page_id, kind, shop",
+        )
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            state_from_row(
+                r.try_get("page_id")?,
+                r.try_get("kind")?,
+                r.try_get("shop")?,
+            )
         })
         .transpose()
     }

@@ -7,8 +7,9 @@ use sqlx::sqlite::SqliteRow;
 use switchyard_domain::ids::{AccountId, HostedPageId, StoreId};
 
 use super::{SqliteStorage, parse_opt_ts, parse_ts, require_store, store_page, ts};
-use crate::hosted_pages::{PAGE_COLUMNS, PAGE_NOT_OPEN, PageText, channels_text};
+use crate::hosted_pages::{PAGE_COLUMNS, PAGE_NOT_OPEN, PageText, channels_text, state_from_row};
 use crate::{HostedPage, HostedPages, NewHostedPage, Page, PageRequest, Result, StorageError};
+use crate::{NewOAuthState, OAuthState};
 
 fn page_from_row(r: &SqliteRow) -> Result<HostedPage> {
     PageText {
@@ -186,6 +187,40 @@ impl HostedPages for SqliteStorage {
                 crate::stored("account id", AccountId::parse(&account))?,
                 page_from_row(&r)?,
             ))
+        })
+        .transpose()
+    }
+    async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO oauth_states (state_hash, page_id, kind, shop, expires_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&new.hash)
+        .bind(new.page_id.as_str())
+        .bind(new.kind.as_str())
+        .bind(&new.shop)
+        .bind(ts(new.expires_at))
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_oauth_state(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<OAuthState>> {
+        let now = ts(now);
+        let r = sqlx::query(
+            "UPDATE oauth_states SET used_at = ?1 \
+             WHERE state_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
+             RETURNING page_id, kind, shop",
+        )
+        .bind(&now)
+        .bind(hash)
+        .fetch_optional(&self.write)
+        .await?;
+        r.map(|r| {
+            state_from_row(
+                r.try_get("page_id")?,
+                r.try_get("kind")?,
+                r.try_get("shop")?,
+            )
         })
         .transpose()
     }

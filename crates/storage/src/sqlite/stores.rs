@@ -251,6 +251,7 @@ impl Stores for SqliteStorage {
             "DELETE FROM kit_components WHERE store_id = ?",
             "DELETE FROM orders WHERE store_id = ?",
             "DELETE FROM products WHERE store_id = ?",
+            "DELETE FROM oauth_states WHERE page_id IN (SELECT id FROM hosted_pages WHERE store_id = ?)",
             "DELETE FROM hosted_pages WHERE store_id = ?",
             "DELETE FROM channels WHERE store_id = ?",
             "DELETE FROM api_tokens WHERE store_id = ?",

@@ -159,3 +159,38 @@ pub async fn a_page_connects_one_channel_once_and_never_after_it_expires_or_is_r
     // Another account's store cannot use the page either.
     assert!(connect(&*s, &b, &other, &made.id).await.is_err());
 }
+
+pub async fn an_authorization_state_works_once_and_not_after_it_expires(s: Arc<dyn Storage>) {
+    let (a, st) = account_and_store(&*s, "alice").await;
+    let made = s
+        .create_hosted_page(&a, &st, page("h-1", Duration::days(1)))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let state = |hash: &str, expires| switchyard_storage::NewOAuthState {
+        hash: hash.into(),
+        page_id: made.id.clone(),
+        kind: ChannelKind::Shopify,
+        shop: Some("acme.myshopify.com".into()),
+        expires_at: expires,
+    };
+    s.create_oauth_state(state("s-1", now + Duration::minutes(10)))
+        .await
+        .unwrap();
+    s.create_oauth_state(state("s-old", now - Duration::seconds(1)))
+        .await
+        .unwrap();
+    let taken = s.take_oauth_state("s-1", now).await.unwrap().unwrap();
+    assert_eq!(taken.page_id, made.id);
+    assert_eq!(taken.kind, ChannelKind::Shopify);
+    assert_eq!(taken.shop.as_deref(), Some("acme.myshopify.com"));
+    assert!(
+        s.take_oauth_state("s-1", now).await.unwrap().is_none(),
+        "once"
+    );
+    assert!(
+        s.take_oauth_state("s-old", now).await.unwrap().is_none(),
+        "expired"
+    );
+    assert!(s.take_oauth_state("s-none", now).await.unwrap().is_none());
+}

@@ -93,6 +93,7 @@ macro_rules! backends {
 
 backends!(
     hosted_pages::a_page_connects_one_channel_once_and_never_after_it_expires_or_is_revoked,
+    hosted_pages::an_authorization_state_works_once_and_not_after_it_expires,
     users::an_email_is_one_user_in_every_account_and_stores_are_the_accounts,
     users::a_link_sets_the_password_once_and_ends_the_sessions,
     users::a_session_lives_until_it_expires_or_ends,
