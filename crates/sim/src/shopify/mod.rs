@@ -13,6 +13,7 @@ mod bulk;
 mod control;
 mod graphql;
 mod mutations;
+pub mod oauth;
 pub mod schema;
 mod search;
 mod shipping;
@@ -68,6 +69,10 @@ pub(crate) struct Sim {
     bucket: Mutex<Bucket>,
     /// The shop's latest bulk query operation.
     bulk: Mutex<Option<bulk::BulkOp>>,
+    /// The seed (the simulated app and shop domain derive from it).
+    seed: u64,
+    /// Authorization codes not exchanged yet, with their scopes.
+    codes: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -125,6 +130,8 @@ pub(crate) fn build(opts: &SimOptions) -> Result<(Router, Value), SimError> {
             restore: RESTORE_PER_SEC,
         }),
         bulk: Mutex::new(None),
+        seed: opts.seed,
+        codes: Mutex::default(),
     });
     let api = Router::new()
         .route(
@@ -142,7 +149,8 @@ pub(crate) fn build(opts: &SimOptions) -> Result<(Router, Value), SimError> {
         ))
         .with_state(Arc::clone(&sim));
     Ok((
-        api.merge(control::routes(sim))
+        api.merge(oauth::routes(Arc::clone(&sim)))
+            .merge(control::routes(sim))
             .merge(core::control_routes(core)),
         value,
     ))
