@@ -53,6 +53,8 @@ pub trait HostedPages: Send + Sync {
 pub struct NewOAuthState {
     /// The hash of the `state` sent to the channel.
     pub hash: String,
+    /// The page's account.
+    pub account_id: AccountId,
     /// The page it was started on.
     pub page_id: HostedPageId,
     /// The channel kind.
@@ -66,6 +68,8 @@ pub struct NewOAuthState {
 /// A state taken back from the channel's callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthState {
+    /// The page's account.
+    pub account_id: AccountId,
     /// The page it was started on.
     pub page_id: HostedPageId,
     /// The channel kind.
@@ -207,11 +211,13 @@ impl PageText {
 
 /// A taken state read back.
 pub(crate) fn state_from_row(
+    account: String,
     page: String,
     kind: String,
     shop: Option<String>,
 ) -> Result<OAuthState> {
     Ok(OAuthState {
+        account_id: stored("account id", AccountId::parse(&account))?,
         page_id: stored("hosted page id", HostedPageId::parse(&page))?,
         kind: stored("channel kind", ChannelKind::parse(&kind))?,
         shop,

@@ -81,8 +81,53 @@ pub struct Config {
     pub smtp_url: String,
     /// The sender of the console's email.
     pub mail_from: String,
+    /// Switchyard's own apps on the channels (`[apps]`), for the
+    /// authorization flows of hosted pages.
+    pub apps: Apps,
     /// The workers' tunables (`[engine]`).
     pub engine: crate::engine_settings::EngineSettings,
+}
+
+/// Switchyard's own apps on the channels: operator configuration, never
+/// per merchant.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Apps {
+    /// The Shopify app (`[apps.shopify]`).
+    pub shopify: ShopifyAppSettings,
+}
+
+/// The operator's Shopify app.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopifyAppSettings {
+    /// The app's client id (API key); empty: hosted pages offer no Shopify.
+    pub client_id: String,
+    /// The app's client secret (API secret key).
+    pub client_secret: String,
+    /// The access scopes asked for, comma-separated.
+    pub scopes: String,
+    /// Where a shop is reached; `{shop}` is its `myshopify.com` domain.
+    pub shop_url: String,
+}
+
+impl fmt::Debug for Apps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Apps")
+            .field("shopify", &self.shopify)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ShopifyAppSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret stays out of logs.
+        f.debug_struct("ShopifyAppSettings")
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("shop_url", &self.shop_url)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {
@@ -151,6 +196,7 @@ impl fmt::Debug for Config {
             .field("outbound_allow", &self.outbound_allow)
             .field("smtp_url", &redact_url(&self.smtp_url))
             .field("mail_from", &self.mail_from)
+            .field("apps", &self.apps)
             .field("engine", &self.engine)
             .finish()
     }

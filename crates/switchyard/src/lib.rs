@@ -129,6 +129,19 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
                 .context("invalid smtp_url or mail_from")?,
         );
     }
+    let shopify = &config.apps.shopify;
+    if !shopify.client_id.trim().is_empty() {
+        anyhow::ensure!(
+            !shopify.client_secret.is_empty(),
+            "apps.shopify.client_secret is empty while client_id is set"
+        );
+        console.shopify = Some(switchyard_api::console::connect::ShopifyApp {
+            client_id: shopify.client_id.trim().to_owned(),
+            client_secret: shopify.client_secret.clone(),
+            scopes: shopify.scopes.clone(),
+            shop_url: shopify.shop_url.clone(),
+        });
+    }
     Ok(console)
 }
 

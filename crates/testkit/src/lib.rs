@@ -166,7 +166,7 @@ pub async fn database_url() -> String {
 
 /// [`spawn_app_with`] on the database at `url` (a test's own cluster).
 pub async fn spawn_app_on(url: &str, engine: switchyard::EngineConfig) -> TestApp {
-    spawn_on(url.to_owned(), engine, true, "").await
+    spawn_on(url.to_owned(), engine, true, |_| {}).await
 }
 
 /// The tests' log: with `TEST_LOG` set, everything at `RUST_LOG` (default
@@ -188,24 +188,35 @@ fn logs() {
 }
 
 async fn spawn(engine: switchyard::EngineConfig, workers: bool) -> TestApp {
-    spawn_on(database_url().await, engine, workers, "").await
+    spawn_on(database_url().await, engine, workers, |_| {}).await
 }
 
 /// The API alone, emailing the console's links through `smtp_url` (a
 /// [`smtp::Sink`]'s).
 pub async fn spawn_api_with_mail(smtp_url: &str) -> TestApp {
-    spawn_on(database_url().await, engine_config(), false, smtp_url).await
+    let url = smtp_url.to_owned();
+    spawn_on(database_url().await, engine_config(), false, move |c| {
+        c.smtp_url = url;
+    })
+    .await
+}
+
+/// The API and the workers with the test settings, and the configuration
+/// changed by `configure` first (e.g. `[apps]`).
+pub async fn spawn_app_configured(configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_on(database_url().await, engine_config(), true, configure).await
 }
 
 async fn spawn_on(
     database_url: String,
     engine: switchyard::EngineConfig,
     workers: bool,
-    smtp_url: &str,
+    configure: impl FnOnce(&mut Config),
 ) -> TestApp {
     logs();
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let config = Config {
+    let defaults = Config::defaults().expect("built-in configuration");
+    let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
         data_dir: data_dir.path().to_path_buf(),
         database_url: database_url.clone(),
@@ -221,10 +232,12 @@ async fn spawn_on(
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(","),
-        smtp_url: smtp_url.to_owned(),
+        smtp_url: String::new(),
         mail_from: "Switchyard <switchyard@example.test>".to_owned(),
-        engine: Config::defaults().expect("built-in configuration").engine,
+        apps: defaults.apps,
+        engine: defaults.engine,
     };
+    configure(&mut config);
     let app = switchyard::Application::build_with(&config, engine)
         .await
         .expect("build application");

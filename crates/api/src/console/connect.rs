@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 
 use axum::Form;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{DOCTYPE, Markup, html};
@@ -22,7 +22,7 @@ use switchyard_connectors::registry::credential_form;
 use switchyard_domain::channel::ChannelKind;
 use switchyard_domain::hosted_page::{Branding, PageState};
 use switchyard_domain::ids::AccountId;
-use switchyard_storage::HostedPage;
+use switchyard_storage::{HostedPage, NewOAuthState};
 
 use super::channels::{credential_inputs, credentials_from};
 use super::pages::{failed, internal, not_found};
@@ -40,6 +40,71 @@ pub const FORM_KINDS: [ChannelKind; 3] = [
     ChannelKind::Vendure,
     ChannelKind::Medusa,
 ];
+
+/// How long a client has to approve on the channel's site.
+const AUTHORIZE_MINUTES: i64 = 15;
+
+/// The operator's Shopify app (`[apps.shopify]`).
+#[derive(Clone)]
+pub struct ShopifyApp {
+    /// Client id (API key).
+    pub client_id: String,
+    /// Client secret (API secret key): checks the callback's `hmac`, and
+    /// signs the shop's webhooks.
+    pub client_secret: String,
+    /// Scopes asked for, comma-separated.
+    pub scopes: String,
+    /// Where a shop is reached; `{shop}` is its `myshopify.com` domain.
+    pub shop_url: String,
+}
+
+impl std::fmt::Debug for ShopifyApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifyApp")
+            .field("client_id", &self.client_id)
+            .field("scopes", &self.scopes)
+            .field("shop_url", &self.shop_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShopifyApp {
+    fn shop_base(&self, shop: &str) -> String {
+        self.shop_url
+            .replace("{shop}", shop)
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// Whether a hosted page can offer `kind` on this server: the form kinds,
+/// and Shopify when the operator configured its app.
+#[must_use]
+pub fn offered(s: &AppState, kind: ChannelKind) -> bool {
+    FORM_KINDS.contains(&kind)
+        || (kind == ChannelKind::Shopify && super::config(s).shopify.is_some())
+}
+
+/// A Shopify shop domain (`name.myshopify.com`), from what the client
+/// typed (`name` alone, or the domain), if it is one.
+fn shop_domain(typed: &str) -> Option<String> {
+    let t = typed.trim().to_ascii_lowercase();
+    let t = t
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let domain = if t.ends_with(".myshopify.com") {
+        t.to_owned()
+    } else {
+        format!("{t}.myshopify.com")
+    };
+    let name = domain.strip_suffix(".myshopify.com")?;
+    let ok = !name.is_empty()
+        && name.len() <= 60
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.starts_with('-');
+    ok.then_some(domain)
+}
 
 /// Where each form kind's API usually is (the client may change it).
 fn default_base(kind: ChannelKind) -> &'static str {
@@ -97,7 +162,11 @@ fn layout(token: &str, b: &Branding, status: StatusCode, title: &str, body: Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="referrer" content="no-referrer";
                 title { (title) " · " (b.name) }
-                link rel="stylesheet" href={ "/connect/" (token) "/style.css" };
+                @if token.is_empty() {
+                    link rel="stylesheet" href="/console/assets/console.css";
+                } @else {
+                    link rel="stylesheet" href={ "/connect/" (token) "/style.css" };
+                }
             }
             body {
                 header.top {
@@ -220,10 +289,10 @@ pub(super) async fn show(State(s): State<AppState>, Path(token): Path<String>) -
     layout(&token, b, StatusCode::OK, "Connect your shop", body)
 }
 
-fn kind_of(page: &HostedPage, kind: &str) -> Option<ChannelKind> {
+fn kind_of(s: &AppState, page: &HostedPage, kind: &str) -> Option<ChannelKind> {
     ChannelKind::parse(kind)
         .ok()
-        .filter(|k| page.channels.contains(k) && FORM_KINDS.contains(k))
+        .filter(|k| page.channels.contains(k) && offered(s, *k))
 }
 
 fn form_page(
@@ -244,12 +313,21 @@ fn form_page(
                 @if let Some(h) = hint { p.muted { (h) } }
             }
         }
+        @if kind == ChannelKind::Shopify {
+            form.card.connect method="post" action={ "/connect/" (token) "/shopify" } {
+                label { span { "Your shop " span.muted { "(the name in name.myshopify.com)" } }
+                    input type="text" name="shop" required value=(form.get("shop").map_or("", String::as_str)) placeholder="your-shop.myshopify.com"; }
+                p { "You approve on Shopify, which then sends you back here. Nothing to copy." }
+                button type="submit" { "Continue to Shopify" }
+            }
+        } @else {
         form.card.connect method="post" action={ "/connect/" (token) "/" (kind.as_str()) } {
             label { span { "Address " span.muted { "(" (base_help(kind)) ")" } }
                 input type="url" name="base_url" required value=(base); }
             (credential_inputs(credential_form(kind), true))
             p { "We check these with " (label(kind)) " before saving them; they are stored sealed and never shown again." }
             button type="submit" { "Connect " (label(kind)) }
+        }
         }
         p { a href={ "/connect/" (token) } { "← Choose another channel" } }
     };
@@ -270,7 +348,7 @@ pub(super) async fn kind_form(
         Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(kind) = kind_of(&page, &kind) else {
+    let Some(kind) = kind_of(&s, &page, &kind) else {
         return not_found().await;
     };
     form_page(&token, &page, kind, &HashMap::new(), StatusCode::OK, None)
@@ -304,18 +382,30 @@ fn back_to(redirect: &str, page: &HostedPage, channel: &str) -> Option<String> {
 pub(super) async fn submit(
     State(s): State<AppState>,
     Path((token, kind)): Path<(String, String)>,
+    headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     let (account, page) = match open_page(&s, &token).await {
         Ok(found) => found,
         Err(r) => return r,
     };
-    let Some(kind) = kind_of(&page, &kind) else {
+    let Some(kind) = kind_of(&s, &page, &kind) else {
         return not_found().await;
     };
     let refuse = |status: StatusCode, message: &str, hint: Option<&str>| {
         form_page(&token, &page, kind, &form, status, Some((message, hint)))
     };
+    if kind == ChannelKind::Shopify {
+        return authorize_shopify(
+            &s,
+            &headers,
+            &account,
+            &page,
+            form.get("shop").map_or("", String::as_str),
+        )
+        .await
+        .unwrap_or_else(|(status, message)| refuse(status, &message, None));
+    }
     let base = form.get("base_url").map_or("", |v| v.trim());
     if let Err(e) = check_destination(&s, "base_url", base) {
         return refuse(e.status(), &e.to_string(), None);
@@ -354,7 +444,23 @@ pub(super) async fn submit(
         }
         Err(e) => return refuse(e.status(), &e.to_string(), None),
     }
-    let (stock_rules, settings) = presets(&page);
+    finish(&s, &token, &account, &page, kind, base, creds)
+        .await
+        .unwrap_or_else(|(status, message)| refuse(status, &message, None))
+}
+
+/// Create the channel with the page's presets, using the page up, and send
+/// the client on. `Err` carries what to tell the client on the form.
+async fn finish(
+    s: &AppState,
+    token: &str,
+    account: &AccountId,
+    page: &HostedPage,
+    kind: ChannelKind,
+    base: &str,
+    creds: serde_json::Value,
+) -> Result<Response, (StatusCode, String)> {
+    let (stock_rules, settings) = presets(page);
     let body = ChannelIn {
         name: format!("{} ({})", label(kind), page.branding.name),
         kind: kind.as_str().to_owned(),
@@ -363,30 +469,258 @@ pub(super) async fn submit(
         stock_rules,
         settings,
     };
-    match connect_channel(&s, &account, &page.store_id, body, Some(page.id.clone())).await {
+    match connect_channel(s, account, &page.store_id, body, Some(page.id.clone())).await {
         Ok(ch) => {
             s.wake.notify_one();
             tracing::info!(page = %page.id, channel = %ch.id, kind = kind.as_str(), "channel connected through a hosted page");
-            match page
-                .redirect_url
-                .as_deref()
-                .and_then(|r| back_to(r, &page, ch.id.as_str()))
-            {
-                Some(to) => see_other(&to),
-                None => layout(
-                    &token,
-                    &page.branding,
-                    StatusCode::OK,
-                    "Connected",
-                    html! { p.created { "Your " (label(kind)) " shop is connected to " (page.branding.name) ". You can close this page." } },
-                ),
-            }
+            Ok(
+                match page
+                    .redirect_url
+                    .as_deref()
+                    .and_then(|r| back_to(r, page, ch.id.as_str()))
+                {
+                    Some(to) => see_other(&to),
+                    None => layout(
+                        token,
+                        &page.branding,
+                        StatusCode::OK,
+                        "Connected",
+                        html! { p.created { "Your " (label(kind)) " shop is connected to " (page.branding.name) ". You can close this page." } },
+                    ),
+                },
+            )
         }
         Err(ApiError::Client {
             code: "page_not_open",
             ..
-        }) => closed(&token, &page, PageState::Completed),
-        Err(e @ ApiError::Client { .. }) => refuse(e.status(), &e.to_string(), None),
-        Err(e) => internal(&e),
+        }) => Ok(closed(token, page, PageState::Completed)),
+        Err(e @ ApiError::Client { .. }) => Err((e.status(), e.to_string())),
+        Err(e) => Ok(internal(&e)),
     }
+}
+
+/// Send the client to Shopify to approve the app for their shop, with a
+/// single-use state bound to this page and shop.
+async fn authorize_shopify(
+    s: &AppState,
+    headers: &HeaderMap,
+    account: &AccountId,
+    page: &HostedPage,
+    typed: &str,
+) -> Result<Response, (StatusCode, String)> {
+    let unprocessable = |m: &str| (StatusCode::UNPROCESSABLE_ENTITY, m.to_owned());
+    let Some(app) = super::config(s).shopify.clone() else {
+        return Err(unprocessable("this server has no Shopify app"));
+    };
+    let shop = shop_domain(typed).ok_or_else(|| {
+        unprocessable("that is not a Shopify shop: give its name, as in name.myshopify.com")
+    })?;
+    let state =
+        super::auth::secret().map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    s.storage
+        .create_oauth_state(NewOAuthState {
+            hash: crate::tokens::hash(&state),
+            account_id: account.clone(),
+            page_id: page.id.clone(),
+            kind: ChannelKind::Shopify,
+            shop: Some(shop.clone()),
+            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
+        })
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let callback = format!(
+        "{}/connect/callback/shopify",
+        super::config(s).links(headers).base
+    );
+    let mut url = reqwest::Url::parse(&format!("{}/admin/oauth/authorize", app.shop_base(&shop)))
+        .map_err(|e| unprocessable(&format!("the shop address cannot be used: {e}")))?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("scope", &app.scopes)
+        .append_pair("redirect_uri", &callback)
+        .append_pair("state", &state);
+    tracing::info!(page = %page.id, %shop, "hosted page sends its client to Shopify");
+    Ok(see_other(url.as_str()))
+}
+
+/// Whether Shopify signed this callback: the hex HMAC-SHA256, keyed with
+/// the app's secret, of every other parameter sorted and joined.
+fn shopify_signed(secret: &str, params: &[(String, String)]) -> bool {
+    use hmac::Mac as _;
+    let Some(given) = params.iter().find(|(k, _)| k == "hmac").map(|(_, v)| v) else {
+        return false;
+    };
+    let Some(given) = (0..given.len())
+        .step_by(2)
+        .map(|i| {
+            given
+                .get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let mut rest: Vec<&(String, String)> = params.iter().filter(|(k, _)| k != "hmac").collect();
+    rest.sort();
+    let message = rest
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(message.as_bytes());
+    mac.verify_slice(&given).is_ok()
+}
+
+/// A callback that cannot be taken: plain words, no page to go back to.
+fn refused_callback(status: StatusCode, why: &str) -> Response {
+    tracing::warn!(%why, "hosted page callback refused");
+    super::pages::message_page(status, "Connection refused", why)
+}
+
+/// Shopify sends the client back here: the signature, the shop and the
+/// single-use state are checked, the code is exchanged for the shop's
+/// token, and the channel is made as for a form.
+pub(super) async fn shopify_callback(
+    State(s): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let Some(app) = super::config(&s).shopify.clone() else {
+        return not_found().await;
+    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let Some(state) = get("state") else {
+        return refused_callback(StatusCode::BAD_REQUEST, "The callback carries no state.");
+    };
+    let denied = get("error");
+    if denied.is_none() && !shopify_signed(&app.client_secret, &params) {
+        return refused_callback(
+            StatusCode::BAD_REQUEST,
+            "The callback's signature (hmac) is wrong: it did not come from Shopify.",
+        );
+    }
+    let taken = match s
+        .storage
+        .take_oauth_state(&crate::tokens::hash(state), Utc::now())
+        .await
+    {
+        Ok(Some(t)) if t.kind == ChannelKind::Shopify => t,
+        Ok(_) => {
+            return refused_callback(
+                StatusCode::BAD_REQUEST,
+                "This authorization is unknown, was already used or has expired. Open your page again and start over.",
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    let page = match s
+        .storage
+        .get_hosted_page(&taken.account_id, &taken.page_id)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
+    };
+    let token_less = |status: StatusCode, message: &str| {
+        // The client goes back to the page's Shopify form, which can start over.
+        shopify_retry(&page, status, message)
+    };
+    if let Some(error) = denied {
+        let why = get("error_description").unwrap_or(error);
+        return token_less(StatusCode::OK, why);
+    }
+    let shop = get("shop").and_then(shop_domain);
+    if shop.is_none() || shop != taken.shop {
+        return refused_callback(
+            StatusCode::BAD_REQUEST,
+            "The callback names another shop than the one the authorization was started for.",
+        );
+    }
+    let shop = shop.unwrap_or_default();
+    if page.state_at(Utc::now()) != PageState::Open {
+        return shopify_retry(
+            &page,
+            StatusCode::GONE,
+            "This page can no longer connect a shop.",
+        );
+    }
+    let Some(code) = get("code") else {
+        return refused_callback(StatusCode::BAD_REQUEST, "The callback carries no code.");
+    };
+    let base = app.shop_base(&shop);
+    let token = match exchange_shopify_code(&s, &app, &base, code).await {
+        Ok(t) => t,
+        Err(why) => return token_less(StatusCode::BAD_GATEWAY, &why),
+    };
+    let creds = serde_json::json!({ "access_token": token, "api_secret_key": app.client_secret });
+    match finish(
+        &s,
+        "",
+        &taken.account_id,
+        &page,
+        ChannelKind::Shopify,
+        &base,
+        creds,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err((status, why)) => token_less(status, &why),
+    }
+}
+
+/// After a callback, the page's own address is not known (only its hash
+/// is stored): the client is told what happened and to open their link
+/// again.
+fn shopify_retry(page: &HostedPage, status: StatusCode, why: &str) -> Response {
+    super::pages::message_page(
+        status,
+        "Shopify did not connect",
+        &format!(
+            "Shopify said: {why}. Open the link {} sent you again to try once more.",
+            page.branding.name
+        ),
+    )
+}
+
+/// Exchange the code at the shop for its offline access token.
+async fn exchange_shopify_code(
+    s: &AppState,
+    app: &ShopifyApp,
+    base: &str,
+    code: &str,
+) -> Result<String, String> {
+    let url = format!("{base}/admin/oauth/access_token");
+    check_destination(s, "shop", &url).map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = client
+        .post(&url)
+        .json(&serde_json::json!({ "client_id": app.client_id, "client_secret": app.client_secret, "code": code }))
+        .send()
+        .await
+        .map_err(|e| format!("the shop could not be reached: {e}"))?;
+    let status = r.status();
+    let body: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| format!("the shop's answer could not be read: {e}"))?;
+    if !status.is_success() {
+        return Err(body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("the code was refused")
+            .to_owned());
+    }
+    body["access_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "the shop's answer has no access_token".to_owned())
 }

@@ -55,6 +55,8 @@ pub struct ConsoleConfig {
     /// Where single-use links are emailed (`smtp_url`); without it they are
     /// shown to the owner who made them.
     pub mailer: Option<mail::Mailer>,
+    /// The operator's Shopify app, for hosted pages' authorization flow.
+    pub shopify: Option<connect::ShopifyApp>,
 }
 
 impl ConsoleConfig {
@@ -70,6 +72,7 @@ impl ConsoleConfig {
             link_hours: 72,
             throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20, 50),
             mailer: None,
+            shopify: None,
         }
     }
 
@@ -338,6 +341,11 @@ fn table() -> Vec<(
             "/console/settings/users/{user}/link",
             &["POST"],
             post(settings::user_link),
+        ),
+        (
+            "/connect/callback/shopify",
+            &["GET"],
+            get(connect::shopify_callback),
         ),
         ("/connect/{page_token}", &["GET"], get(connect::show)),
         (

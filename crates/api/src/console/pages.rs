@@ -57,7 +57,7 @@ pub(super) fn html_response(status: StatusCode, markup: Markup) -> Response {
         .into_response()
 }
 
-fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
+pub(super) fn message_page(status: StatusCode, title: &str, text: &str) -> Response {
     html_response(
         status,
         page(

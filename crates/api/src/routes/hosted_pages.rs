@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use super::channels::{StockRulesDto, check_rules, check_settings};
 use crate::AppState;
-use crate::console::connect::FORM_KINDS;
+use crate::console::connect::{FORM_KINDS, offered};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
 
@@ -149,7 +149,11 @@ fn bad(field: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// The page to store from what the provider sent.
-fn check(body: HostedPageIn, now: DateTime<Utc>) -> Result<(NewHostedPage, String), ApiError> {
+fn check(
+    body: HostedPageIn,
+    now: DateTime<Utc>,
+    offered: impl Fn(ChannelKind) -> bool,
+) -> Result<(NewHostedPage, String), ApiError> {
     if body.channels.is_empty() {
         return Err(bad("channels", "offer at least one channel kind"));
     }
@@ -157,11 +161,11 @@ fn check(body: HostedPageIn, now: DateTime<Utc>) -> Result<(NewHostedPage, Strin
     for (i, k) in body.channels.iter().enumerate() {
         let kind = ChannelKind::parse(k)
             .map_err(|e| ApiError::from(e).with_field_prefix(&format!("channels[{i}]")))?;
-        if !FORM_KINDS.contains(&kind) {
+        if !offered(kind) {
             return Err(bad(
                 &format!("channels[{i}]"),
                 format!(
-                    "`{kind}` connects through its own authorization flow, which hosted pages do not offer yet; offer {}",
+                    "`{kind}` connects through its own authorization flow, which this server does not offer (hosted pages offer {}, and shopify once the operator sets [apps.shopify])",
                     FORM_KINDS.map(ChannelKind::as_str).join(", ")
                 ),
             ));
@@ -237,7 +241,7 @@ pub async fn create_hosted_page(
     ApiJson(body): ApiJson<HostedPageIn>,
 ) -> Result<(StatusCode, Json<HostedPageCreatedOut>), ApiError> {
     auth.check_store(&store)?;
-    let (new, token) = check(body, Utc::now())?;
+    let (new, token) = check(body, Utc::now(), |k| offered(&s, k))?;
     let page = s
         .storage
         .create_hosted_page(&auth.account_id, &store, new)

@@ -24,6 +24,7 @@ CREATE INDEX hosted_pages_by_store ON hosted_pages(store_id, id);
 -- bound to the page, short-lived. Only its hash.
 CREATE TABLE oauth_states (
     state_hash  TEXT PRIMARY KEY,
+    account_id  TEXT NOT NULL REFERENCES accounts(id),
     page_id     TEXT NOT NULL REFERENCES hosted_pages(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL,
     shop        TEXT,

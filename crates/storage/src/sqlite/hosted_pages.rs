@@ -192,9 +192,10 @@ impl HostedPages for SqliteStorage {
     }
     async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, page_id, kind, shop, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO oauth_states (state_hash, account_id, page_id, kind, shop, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.hash)
+        .bind(new.account_id.as_str())
         .bind(new.page_id.as_str())
         .bind(new.kind.as_str())
         .bind(&new.shop)
@@ -209,7 +210,7 @@ impl HostedPages for SqliteStorage {
         let r = sqlx::query(
             "UPDATE oauth_states SET used_at = ?1 \
              WHERE state_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
-             RETURNING page_id, kind, shop",
+             RETURNING account_id, page_id, kind, shop",
         )
         .bind(&now)
         .bind(hash)
@@ -217,6 +218,7 @@ impl HostedPages for SqliteStorage {
         .await?;
         r.map(|r| {
             state_from_row(
+                r.try_get("account_id")?,
                 r.try_get("page_id")?,
                 r.try_get("kind")?,
                 r.try_get("shop")?,

@@ -169,6 +169,7 @@ pub async fn an_authorization_state_works_once_and_not_after_it_expires(s: Arc<d
     let now = Utc::now();
     let state = |hash: &str, expires| switchyard_storage::NewOAuthState {
         hash: hash.into(),
+        account_id: a.clone(),
         page_id: made.id.clone(),
         kind: ChannelKind::Shopify,
         shop: Some("acme.myshopify.com".into()),
@@ -182,6 +183,7 @@ pub async fn an_authorization_state_works_once_and_not_after_it_expires(s: Arc<d
         .unwrap();
     let taken = s.take_oauth_state("s-1", now).await.unwrap().unwrap();
     assert_eq!(taken.page_id, made.id);
+    assert_eq!(taken.account_id, a);
     assert_eq!(taken.kind, ChannelKind::Shopify);
     assert_eq!(taken.shop.as_deref(), Some("acme.myshopify.com"));
     assert!(

@@ -356,3 +356,212 @@ async fn bad_pages_are_refused_and_withdrawn_or_expired_ones_say_so() {
         .await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
 }
+
+/// An app on a Shopify simulator, as the operator configures it.
+async fn shopify_app() -> (switchyard_sim::RunningSim, TestApp) {
+    let sim = switchyard_sim::spawn(
+        switchyard_sim::Channel::Shopify,
+        &switchyard_sim::SimOptions {
+            seed: 7,
+            products: 2,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let secret = sim.credentials["api_secret_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let base = sim.base_url();
+    let app = switchyard_testkit::spawn_app_configured(move |c| {
+        c.apps.shopify.client_id = switchyard_sim::shopify::oauth::client_id(7);
+        c.apps.shopify.client_secret = secret;
+        c.apps.shopify.shop_url = base;
+    })
+    .await;
+    (sim, app)
+}
+
+/// Follow the client from the page to Shopify's consent screen and press
+/// `decision` there; returns the callback URL Shopify sends them to.
+async fn through_consent(client: &mut Browser, path: &str, decision: &str) -> String {
+    let start = client
+        .post(&format!("{path}/shopify"), &[("shop", "Sim-7")])
+        .await;
+    assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+    let authorize = reqwest::Url::parse(start.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], switchyard_sim::shopify::oauth::client_id(7));
+    assert!(q["scope"].contains("write_inventory"), "{q:?}");
+    assert!(q["redirect_uri"].ends_with("/connect/callback/shopify"));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let consent = http
+        .get(authorize.clone())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        consent.contains("Install app on sim-7.myshopify.com"),
+        "{consent}"
+    );
+    let decided = http
+        .post(authorize.join("/admin/oauth/authorize").unwrap())
+        .form(&[
+            ("client_id", q["client_id"].as_str()),
+            ("redirect_uri", q["redirect_uri"].as_str()),
+            ("state", q["state"].as_str()),
+            ("scope", q["scope"].as_str()),
+            ("decision", decision),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+    decided.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_client_connects_shopify_by_approving_on_the_simulator_and_forged_callbacks_are_refused()
+{
+    let (sim, app) = shopify_app().await;
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 7").await;
+    let (status, made) = make(
+        &app,
+        &t,
+        &store,
+        json!({ "channels": ["shopify", "bolcom"], "redirect_url": format!("{}/healthz?from=hosted", app.address) }),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let page_id = made["id"].as_str().unwrap().to_owned();
+    let path = path_of(made["url"].as_str().unwrap());
+    let mut client = Browser::new(&app);
+    let page = client.get(&path).await;
+    assert!(page.body.contains("Shopify") && page.body.contains("bol.com"));
+    assert!(
+        client
+            .get(&format!("{path}/shopify"))
+            .await
+            .body
+            .contains("Continue to Shopify")
+    );
+    let bad_shop = client
+        .post(
+            &format!("{path}/shopify"),
+            &[("shop", "evil.example.com/x")],
+        )
+        .await;
+    assert_eq!(bad_shop.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let callback = through_consent(&mut client, &path, "approve").await;
+    let callback_path = &callback[callback.find("/connect/").unwrap()..];
+    let mut params: Vec<(String, String)> = reqwest::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    // A tampered hmac, and a made-up state signed correctly, are refused.
+    let tampered = callback_path.replace("hmac=", "hmac=0");
+    let r = client.get(&tampered).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("signature"), "{}", r.body);
+    let secret = sim.credentials["api_secret_key"].as_str().unwrap();
+    for (k, v) in &mut params {
+        if k == "state" {
+            *v = "made-up".into();
+        }
+    }
+    params.retain(|(k, _)| k != "hmac");
+    let hmac = switchyard_sim::shopify::oauth::sign(secret, &params);
+    let mut forged =
+        reqwest::Url::parse(&format!("{}/connect/callback/shopify", app.address)).unwrap();
+    forged
+        .query_pairs_mut()
+        .extend_pairs(params.iter())
+        .append_pair("hmac", &hmac);
+    let r = client.get(&forged.as_str()[app.address.len()..]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.body.contains("unknown, was already used or has expired"),
+        "{}",
+        r.body
+    );
+
+    // The real one: the code is exchanged, the channel made, the client sent on.
+    let done = client.get(callback_path).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let to = reqwest::Url::parse(done.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(to.path(), "/healthz");
+    assert_eq!(q["from"], "hosted");
+    assert_eq!(q["hosted_page_id"], page_id);
+    let channel = q["channel_id"].clone();
+    let ch = app
+        .get(&t, &format!("/v1/stores/{store}/channels/{channel}"))
+        .await;
+    assert_eq!(ch.body["kind"], "shopify", "{}", ch.body);
+    assert_eq!(ch.body["base_url"], sim.base_url().as_str());
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels/{channel}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], true, "{}", test.body);
+    let state = app
+        .get(&t, &format!("/v1/stores/{store}/hosted-pages/{page_id}"))
+        .await;
+    assert_eq!(state.body["state"], "completed");
+    // The same callback again: its state is spent.
+    let again = client.get(callback_path).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_client_who_cancels_on_shopify_is_told_and_the_page_stays_open() {
+    let (_sim, app) = shopify_app().await;
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 8").await;
+    let (_, made) = make(&app, &t, &store, json!({ "channels": ["shopify"] })).await;
+    let page_id = made["id"].as_str().unwrap().to_owned();
+    let path = path_of(made["url"].as_str().unwrap());
+    let mut client = Browser::new(&app);
+    let callback = through_consent(&mut client, &path, "deny").await;
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let told = client
+        .get(&callback[callback.find("/connect/").unwrap()..])
+        .await;
+    assert_eq!(told.status, StatusCode::OK);
+    assert!(
+        told.body.contains("declined to install the app"),
+        "{}",
+        told.body
+    );
+    let state = app
+        .get(&t, &format!("/v1/stores/{store}/hosted-pages/{page_id}"))
+        .await;
+    assert_eq!(state.body["state"], "open");
+    assert_eq!(
+        client.get(&path).await.status,
+        StatusCode::OK,
+        "it can be tried again"
+    );
+    let channels = app.get(&t, &format!("/v1/stores/{store}/channels")).await;
+    assert_eq!(channels.body["items"].as_array().unwrap().len(), 0);
+    // Without an app configured, Shopify is not offered at all.
+    let plain = spawn_app_with(engine_config()).await;
+    let pt = plain.tenant("p").await;
+    let ps = plain.store(&pt, "S").await;
+    let (status, body) = make(&plain, &pt, &ps, json!({ "channels": ["shopify"] })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+}
