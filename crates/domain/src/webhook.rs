@@ -20,6 +20,8 @@ pub enum WebhookEntity {
     ChannelProduct,
     /// A shipment.
     Fulfilment,
+    /// A channel connection.
+    Channel,
 }
 
 impl WebhookEntity {
@@ -31,6 +33,7 @@ impl WebhookEntity {
             Self::Product => "product",
             Self::ChannelProduct => "channel_product",
             Self::Fulfilment => "fulfilment",
+            Self::Channel => "channel",
         }
     }
 }
@@ -46,6 +49,8 @@ pub enum Trigger {
     Excluded,
     /// An order was put On Hold.
     OnHold,
+    /// A channel was connected through a hosted onboarding page.
+    Connected,
 }
 
 impl Trigger {
@@ -57,6 +62,7 @@ impl Trigger {
             Self::Updated => "updated",
             Self::Excluded => "excluded",
             Self::OnHold => "on_hold",
+            Self::Connected => "connected",
         }
     }
 }
@@ -71,9 +77,10 @@ pub struct EventType {
 }
 
 impl EventType {
-    /// Every event type that exists: all four entities are created and
-    /// updated; only orders are excluded or put on hold.
-    pub const ALL: [Self; 10] = [
+    /// Every event type that exists: orders, products, channel products
+    /// and fulfilments are created and updated; only orders are excluded
+    /// or put on hold; a channel is connected (through a hosted page).
+    pub const ALL: [Self; 11] = [
         Self::new(WebhookEntity::Order, Trigger::Created),
         Self::new(WebhookEntity::Order, Trigger::Updated),
         Self::new(WebhookEntity::Order, Trigger::Excluded),
@@ -84,6 +91,7 @@ impl EventType {
         Self::new(WebhookEntity::ChannelProduct, Trigger::Updated),
         Self::new(WebhookEntity::Fulfilment, Trigger::Created),
         Self::new(WebhookEntity::Fulfilment, Trigger::Updated),
+        Self::new(WebhookEntity::Channel, Trigger::Connected),
     ];
 
     const fn new(entity: WebhookEntity, trigger: Trigger) -> Self {
@@ -116,7 +124,8 @@ impl EventType {
     /// `order.on_hold`; every other order change (cancelled, released,
     /// shipped, oversold, back-office progress ...) is `order.updated`.
     /// Stock changes of a SKU are `product.updated` (the payload carries
-    /// the product). Deletions have no entity left to send and are not
+    /// the product). A channel connected through a hosted page is
+    /// `channel.connected`. Deletions have no entity left to send and are not
     /// delivered.
     #[must_use]
     pub fn for_journal(entity_type: &str, event_type: &str, state: Option<&str>) -> Vec<Self> {
@@ -126,6 +135,11 @@ impl EventType {
             "product" | "stock" => WebhookEntity::Product,
             "listing" => WebhookEntity::ChannelProduct,
             "fulfilment" => WebhookEntity::Fulfilment,
+            // Of a channel's events only its connection through a hosted
+            // page is delivered.
+            "channel" if suffix == "connected" => {
+                return vec![Self::new(WebhookEntity::Channel, Trigger::Connected)];
+            }
             _ => return Vec::new(),
         };
         let is_order = entity == WebhookEntity::Order;

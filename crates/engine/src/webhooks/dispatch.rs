@@ -215,6 +215,8 @@ impl WebhookDispatch {
                 }
                 out
             }
+            // The channel as the journal recorded it (never its credentials).
+            "channel" => one(ev.payload.clone()),
             _ => Vec::new(),
         })
     }

@@ -90,6 +90,47 @@ async fn every_event_type_arrives_signed_and_verified_by_the_official_library() 
         .await;
     assert_eq!(f.status, 201, "{}", f.body);
     w.synced(f.body["id"].as_str().unwrap(), 30).await;
+    // A client connects bol.com through a hosted onboarding page.
+    let bol = switchyard_sim::spawn(
+        switchyard_sim::Channel::Bolcom,
+        &switchyard_sim::SimOptions {
+            seed: 3,
+            products: 1,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let page = w
+        .app
+        .post(
+            &w.t,
+            &format!("/v1/stores/{}/hosted-pages", w.store),
+            &json!({ "channels": ["bolcom"], "branding": { "name": "Provider" } }),
+        )
+        .await;
+    assert_eq!(page.status, 201, "{}", page.body);
+    let connected = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/bolcom", page.body["url"].as_str().unwrap()))
+        .form(&[
+            ("base_url", bol.base_url().as_str()),
+            (
+                "cred.client_id",
+                bol.credentials["client_id"].as_str().unwrap(),
+            ),
+            (
+                "cred.client_secret",
+                bol.credentials["client_secret"].as_str().unwrap(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(connected.status(), 200, "connected, no redirect_url");
 
     let all: BTreeSet<String> = EventType::ALL.iter().map(ToString::to_string).collect();
     let got = rx
@@ -123,6 +164,10 @@ async fn every_event_type_arrives_signed_and_verified_by_the_official_library() 
     assert_eq!(by_type("fulfilment.created")["data"]["order_id"], id);
     assert!(by_type("product.updated")["data"]["stock"]["on_hand"].is_i64());
     assert!(by_type("channel_product.created")["data"]["listing_id"].is_string());
+    let channel = by_type("channel.connected");
+    assert_eq!(channel["data"]["kind"], "bolcom", "{channel}");
+    assert_eq!(channel["data"]["hosted_page_id"], page.body["id"]);
+    assert!(channel["data"].get("credentials").is_none(), "{channel}");
 
     // The delivery log has every attempt, each a 2xx (an attempt is
     // logged once its answer is in, just after the receiver saw it).
