@@ -237,7 +237,8 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("switchyard.toml")),
         }
-        fig = fig.merge(Env::prefixed("SWITCHYARD_").ignore(&NOT_CONFIG));
+        // `__` reaches into a table: SWITCHYARD_APPS__SHOPIFY__CLIENT_SECRET.
+        fig = fig.merge(Env::prefixed("SWITCHYARD_").ignore(&NOT_CONFIG).split("__"));
         fig.extract().context("invalid configuration")
     }
 
@@ -261,12 +262,13 @@ impl Config {
 /// `SWITCHYARD_*` variables that are not configuration keys: the 3PL
 /// simulator's secret and what the test tooling sets (`scripts/test`).
 /// Any other unknown `SWITCHYARD_*` variable is refused as a likely typo.
-const NOT_CONFIG: [&str; 5] = [
+const NOT_CONFIG: [&str; 6] = [
     "3pl_secret",
     "python",
     "channel_specs",
     "fixtures_dir",
     "test_backend",
+    "screenshots",
 ];
 
 #[cfg(test)]
@@ -295,9 +297,17 @@ mod tests {
             // What the test tooling sets is not configuration.
             jail.set_env("SWITCHYARD_PYTHON", "/cache/venv/bin/python");
             jail.set_env("SWITCHYARD_3PL_SECRET", "whsec_x");
+            jail.set_env("SWITCHYARD_SCREENSHOTS", "/tmp/shots");
+            // A table's key, through `__`.
+            jail.set_env("SWITCHYARD_APPS__SHOPIFY__CLIENT_SECRET", "shpss_from_env");
             let c = Config::load(None).map_err(|e| format!("{e:#}"))?;
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
+            assert_eq!(c.apps.shopify.client_secret, "shpss_from_env");
+            assert!(
+                !format!("{c:?}").contains("shpss_from_env"),
+                "kept out of logs"
+            );
             // A misspelt key is refused, not ignored.
             jail.set_env("SWITCHYARD_LISTN", "127.0.0.1:1");
             let e = Config::load(None).map(|_| ()).map_err(|e| format!("{e:#}"));
