@@ -16,6 +16,7 @@
 
 pub mod amazon;
 pub mod bolcom;
+mod consent;
 mod core;
 pub mod ebay;
 pub mod etsy;

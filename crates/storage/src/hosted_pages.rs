@@ -46,6 +46,9 @@ pub trait HostedPages: Send + Sync {
     /// Use a state once: the authorization it belongs to, if the state is
     /// known, unused and not expired at `now`; it never works again.
     async fn take_oauth_state(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<OAuthState>>;
+    /// A state, used or not (for the page a client returns to after the
+    /// channel already delivered its keys).
+    async fn find_oauth_state(&self, hash: &str) -> Result<Option<OAuthState>>;
 }
 
 /// An authorization a client started on a hosted page.

@@ -24,6 +24,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use super::Sim;
+use crate::consent::{escape, with_query};
 use crate::core::lock;
 
 /// The simulated app's client id (API key) for a seed; its secret is the
@@ -70,13 +71,6 @@ struct AuthorizeQuery {
     redirect_uri: String,
     #[serde(default)]
     state: String,
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn oauth_error(text: &str) -> Response {
@@ -142,28 +136,6 @@ struct Decision {
     scope: String,
     #[serde(default)]
     decision: String,
-}
-
-fn with_query(uri: &str, params: &[(String, String)]) -> String {
-    let query = params
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "{k}={}",
-                v.bytes()
-                    .map(|b| match b {
-                        b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                            (b as char).to_string()
-                        }
-                        _ => format!("%{b:02X}"),
-                    })
-                    .collect::<String>()
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{sep}{query}")
 }
 
 async fn decide(State(sim): State<Arc<Sim>>, Form(d): Form<Decision>) -> Response {

@@ -8,6 +8,7 @@
 //! `page`/`per_page`/`offset` and answer `X-WP-Total`, `X-WP-TotalPages` and
 //! `Link`.
 
+mod auth;
 mod control;
 mod orders;
 mod params;
@@ -63,6 +64,7 @@ pub(crate) fn router(seed: u64, products: usize, orders: usize, creds: WooCreden
             Arc::clone(&core),
             core::faults_layer,
         ))
+        .merge(auth::routes(Arc::clone(&sim)))
         .merge(control::routes(sim))
         .merge(core::control_routes(core))
 }

@@ -225,4 +225,22 @@ impl HostedPages for PgStorage {
         })
         .transpose()
     }
+
+    async fn find_oauth_state(&self, hash: &str) -> Result<Option<OAuthState>> {
+        let r = sqlx::query(
+            "SELECT account_id, page_id, kind, shop FROM oauth_states WHERE state_hash = $1",
+        )
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            state_from_row(
+                r.try_get("account_id")?,
+                r.try_get("page_id")?,
+                r.try_get("kind")?,
+                r.try_get("shop")?,
+            )
+        })
+        .transpose()
+    }
 }
