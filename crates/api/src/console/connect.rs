@@ -78,10 +78,12 @@ impl ShopifyApp {
 }
 
 /// Whether a hosted page can offer `kind` on this server: the form kinds,
-/// and Shopify when the operator configured its app.
+/// WooCommerce (its key flow needs no app), and Shopify when the operator
+/// configured its app.
 #[must_use]
 pub fn offered(s: &AppState, kind: ChannelKind) -> bool {
     FORM_KINDS.contains(&kind)
+        || kind == ChannelKind::Woocommerce
         || (kind == ChannelKind::Shopify && super::config(s).shopify.is_some())
 }
 
@@ -313,7 +315,14 @@ fn form_page(
                 @if let Some(h) = hint { p.muted { (h) } }
             }
         }
-        @if kind == ChannelKind::Shopify {
+        @if kind == ChannelKind::Woocommerce {
+            form.card.connect method="post" action={ "/connect/" (token) "/woocommerce" } {
+                label { span { "Your store's address " span.muted { "(where WordPress runs, e.g. https://shop.example.com)" } }
+                    input type="url" name="store" required value=(form.get("store").map_or("", String::as_str)) placeholder="https://shop.example.com"; }
+                p { "You approve in your store's admin, which gives us API keys and sends you back here. Nothing to copy." }
+                button type="submit" { "Continue to WooCommerce" }
+            }
+        } @else if kind == ChannelKind::Shopify {
             form.card.connect method="post" action={ "/connect/" (token) "/shopify" } {
                 label { span { "Your shop " span.muted { "(the name in name.myshopify.com)" } }
                     input type="text" name="shop" required value=(form.get("shop").map_or("", String::as_str)) placeholder="your-shop.myshopify.com"; }
@@ -395,6 +404,17 @@ pub(super) async fn submit(
     let refuse = |status: StatusCode, message: &str, hint: Option<&str>| {
         form_page(&token, &page, kind, &form, status, Some((message, hint)))
     };
+    if kind == ChannelKind::Woocommerce {
+        return authorize_woocommerce(
+            &s,
+            &headers,
+            &account,
+            &page,
+            form.get("store").map_or("", String::as_str),
+        )
+        .await
+        .unwrap_or_else(|(status, message)| refuse(status, &message, None));
+    }
     if kind == ChannelKind::Shopify {
         return authorize_shopify(
             &s,
@@ -626,7 +646,7 @@ pub(super) async fn shopify_callback(
     };
     let token_less = |status: StatusCode, message: &str| {
         // The client goes back to the page's Shopify form, which can start over.
-        shopify_retry(&page, status, message)
+        retry_page(&page, "Shopify", status, message)
     };
     if let Some(error) = denied {
         let why = get("error_description").unwrap_or(error);
@@ -641,8 +661,9 @@ pub(super) async fn shopify_callback(
     }
     let shop = shop.unwrap_or_default();
     if page.state_at(Utc::now()) != PageState::Open {
-        return shopify_retry(
+        return retry_page(
             &page,
+            "Shopify",
             StatusCode::GONE,
             "This page can no longer connect a shop.",
         );
@@ -675,12 +696,12 @@ pub(super) async fn shopify_callback(
 /// After a callback, the page's own address is not known (only its hash
 /// is stored): the client is told what happened and to open their link
 /// again.
-fn shopify_retry(page: &HostedPage, status: StatusCode, why: &str) -> Response {
+fn retry_page(page: &HostedPage, channel: &str, status: StatusCode, why: &str) -> Response {
     super::pages::message_page(
         status,
-        "Shopify did not connect",
+        &format!("{channel} did not connect"),
         &format!(
-            "Shopify said: {why}. Open the link {} sent you again to try once more.",
+            "{channel} said: {why}. Open the link {} sent you again to try once more.",
             page.branding.name
         ),
     )
@@ -723,4 +744,201 @@ async fn exchange_shopify_code(
         .filter(|t| !t.is_empty())
         .map(str::to_owned)
         .ok_or_else(|| "the shop's answer has no access_token".to_owned())
+}
+
+// ---- WooCommerce: the Application Authentication Endpoint ----
+
+/// Send the client to their store's `/wc-auth/v1/authorize`, with a
+/// single-use state (as `user_id`) bound to this page and store.
+async fn authorize_woocommerce(
+    s: &AppState,
+    headers: &HeaderMap,
+    account: &AccountId,
+    page: &HostedPage,
+    typed: &str,
+) -> Result<Response, (StatusCode, String)> {
+    let store = typed.trim().trim_end_matches('/').to_owned();
+    check_destination(s, "store", &store).map_err(|e| (e.status(), e.to_string()))?;
+    let state =
+        super::auth::secret().map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    s.storage
+        .create_oauth_state(NewOAuthState {
+            hash: crate::tokens::hash(&state),
+            account_id: account.clone(),
+            page_id: page.id.clone(),
+            kind: ChannelKind::Woocommerce,
+            shop: Some(store.clone()),
+            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
+        })
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let base = super::config(s).links(headers).base;
+    let mut url = reqwest::Url::parse(&format!("{store}/wc-auth/v1/authorize")).map_err(|e| {
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the store address cannot be used: {e}"),
+        )
+    })?;
+    url.query_pairs_mut()
+        .append_pair("app_name", &page.branding.name)
+        .append_pair("scope", "read_write")
+        .append_pair("user_id", &state)
+        .append_pair("return_url", &format!("{base}/connect/return/woocommerce"))
+        .append_pair(
+            "callback_url",
+            &format!("{base}/connect/callback/woocommerce"),
+        );
+    tracing::info!(page = %page.id, %store, "hosted page sends its client to WooCommerce");
+    Ok(see_other(url.as_str()))
+}
+
+/// The keys a store POSTs to the callback.
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WooKeys {
+    #[serde(default)]
+    user_id: serde_json::Value,
+    #[serde(default)]
+    consumer_key: String,
+    #[serde(default)]
+    consumer_secret: String,
+}
+
+/// The store POSTs the keys here (server to server) before it sends the
+/// client back: the state (`user_id`) is taken once, the keys are checked
+/// with the store, and the channel is made.
+pub(super) async fn woocommerce_callback(
+    State(s): State<AppState>,
+    axum::Json(keys): axum::Json<WooKeys>,
+) -> Response {
+    let refuse = |status: StatusCode, why: &str| {
+        tracing::warn!(%why, "WooCommerce key callback refused");
+        (status, axum::Json(serde_json::json!({ "error": why }))).into_response()
+    };
+    let state = match &keys.user_id {
+        serde_json::Value::String(v) => v.clone(),
+        other => other.to_string(),
+    };
+    let taken = match s
+        .storage
+        .take_oauth_state(&crate::tokens::hash(&state), Utc::now())
+        .await
+    {
+        Ok(Some(t)) if t.kind == ChannelKind::Woocommerce => t,
+        Ok(_) => return refuse(StatusCode::BAD_REQUEST, "unknown, used or expired user_id"),
+        Err(e) => return failed(&e),
+    };
+    let page = match s
+        .storage
+        .get_hosted_page(&taken.account_id, &taken.page_id)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
+    };
+    if page.state_at(Utc::now()) != PageState::Open {
+        return refuse(StatusCode::GONE, "the page can no longer connect a store");
+    }
+    let store = taken.shop.clone().unwrap_or_default();
+    let creds = serde_json::json!({
+        "consumer_key": keys.consumer_key,
+        "consumer_secret": keys.consumer_secret,
+    });
+    match try_connection(
+        &s,
+        ChannelKind::Woocommerce,
+        Some(&store),
+        creds.to_string().as_bytes(),
+    )
+    .await
+    {
+        Ok(t) if t.ok => {}
+        Ok(t) => return refuse(StatusCode::UNPROCESSABLE_ENTITY, &t.message),
+        Err(e) => return refuse(e.status(), &e.to_string()),
+    }
+    match finish(
+        &s,
+        "",
+        &taken.account_id,
+        &page,
+        ChannelKind::Woocommerce,
+        &store,
+        creds,
+    )
+    .await
+    {
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "ok": true })),
+        )
+            .into_response(),
+        Err((status, why)) => refuse(status, &why),
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub(super) struct WooReturn {
+    #[serde(default)]
+    success: String,
+    #[serde(default)]
+    user_id: String,
+}
+
+/// The store sends the client back here: on to the provider when the keys
+/// arrived and the channel is made, or told what happened.
+pub(super) async fn woocommerce_return(
+    State(s): State<AppState>,
+    Query(q): Query<WooReturn>,
+) -> Response {
+    let hash = crate::tokens::hash(&q.user_id);
+    let found = match s.storage.find_oauth_state(&hash).await {
+        Ok(Some(t)) if t.kind == ChannelKind::Woocommerce => t,
+        Ok(_) => {
+            return refused_callback(
+                StatusCode::BAD_REQUEST,
+                "This authorization is unknown. Open your page again and start over.",
+            );
+        }
+        Err(e) => return failed(&e),
+    };
+    let page = match s
+        .storage
+        .get_hosted_page(&found.account_id, &found.page_id)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return failed(&e),
+    };
+    if q.success != "1" {
+        // Denied: the state is spent so it cannot be used later.
+        if let Err(e) = s.storage.take_oauth_state(&hash, Utc::now()).await {
+            return failed(&e);
+        }
+        return retry_page(
+            &page,
+            "WooCommerce",
+            StatusCode::OK,
+            "the store's owner denied access",
+        );
+    }
+    match (&page.channel_id, page.redirect_url.as_deref()) {
+        (Some(ch), Some(r)) if page.state_at(Utc::now()) == PageState::Completed => {
+            match back_to(r, &page, ch.as_str()) {
+                Some(to) => see_other(&to),
+                None => retry_page(&page, "WooCommerce", StatusCode::OK, "connected"),
+            }
+        }
+        (Some(_), None) if page.state_at(Utc::now()) == PageState::Completed => layout(
+            "",
+            &page.branding,
+            StatusCode::OK,
+            "Connected",
+            html! { p.created { "Your WooCommerce store is connected to " (page.branding.name) ". You can close this page." } },
+        ),
+        _ => retry_page(
+            &page,
+            "WooCommerce",
+            StatusCode::BAD_GATEWAY,
+            "the store did not send working API keys",
+        ),
+    }
 }

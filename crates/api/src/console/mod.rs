@@ -347,6 +347,16 @@ fn table() -> Vec<(
             &["GET"],
             get(connect::shopify_callback),
         ),
+        (
+            "/connect/callback/woocommerce",
+            &["POST"],
+            post(connect::woocommerce_callback),
+        ),
+        (
+            "/connect/return/woocommerce",
+            &["GET"],
+            get(connect::woocommerce_return),
+        ),
         ("/connect/{page_token}", &["GET"], get(connect::show)),
         (
             "/connect/{page_token}/style.css",

@@ -565,3 +565,133 @@ async fn a_client_who_cancels_on_shopify_is_told_and_the_page_stays_open() {
     let (status, body) = make(&plain, &pt, &ps, json!({ "channels": ["shopify"] })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }
+
+#[tokio::test]
+async fn a_client_connects_woocommerce_by_approving_in_their_store_and_a_denial_is_told() {
+    let woo = switchyard_sim::spawn(
+        switchyard_sim::Channel::WooCommerce,
+        &switchyard_sim::SimOptions {
+            seed: 4,
+            products: 2,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let app = spawn_app_with(engine_config()).await;
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 4").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The client starts, approves in the store, and comes back.
+    let run = |decision: &'static str| {
+        let (app, t, store, http, base) = (&app, &t, &store, &http, woo.base_url());
+        async move {
+            let (status, made) = make(
+                app,
+                t,
+                store,
+                json!({ "channels": ["woocommerce"], "redirect_url": format!("{}/healthz", app.address) }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{made}");
+            let path = path_of(made["url"].as_str().unwrap());
+            let mut client = Browser::new(app);
+            assert!(
+                client
+                    .get(&format!("{path}/woocommerce"))
+                    .await
+                    .body
+                    .contains("Continue to WooCommerce")
+            );
+            let start = client
+                .post(&format!("{path}/woocommerce"), &[("store", base.as_str())])
+                .await;
+            assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+            let authorize = reqwest::Url::parse(start.location()).unwrap();
+            assert_eq!(authorize.path(), "/wc-auth/v1/authorize");
+            let q: std::collections::HashMap<_, _> = authorize.query_pairs().into_owned().collect();
+            assert_eq!(q["app_name"], "Acme Fulfilment");
+            assert_eq!(q["scope"], "read_write");
+            assert!(q["callback_url"].ends_with("/connect/callback/woocommerce"));
+            let screen = http
+                .get(authorize.clone())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                screen.contains("Acme Fulfilment would like to connect to your store"),
+                "{screen}"
+            );
+            let decided = http
+                .post(authorize.join("/wc-auth/v1/authorize").unwrap())
+                .form(&[
+                    ("app_name", q["app_name"].as_str()),
+                    ("scope", q["scope"].as_str()),
+                    ("user_id", q["user_id"].as_str()),
+                    ("return_url", q["return_url"].as_str()),
+                    ("callback_url", q["callback_url"].as_str()),
+                    ("decision", decision),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+            let back = decided.headers()["location"].to_str().unwrap().to_owned();
+            let landed = client.get(&back[back.find("/connect/").unwrap()..]).await;
+            (
+                made["id"].as_str().unwrap().to_owned(),
+                q["user_id"].clone(),
+                q["callback_url"].clone(),
+                landed,
+            )
+        }
+    };
+
+    let (page_id, user_id, callback, landed) = run("approve").await;
+    assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.body);
+    let to = reqwest::Url::parse(landed.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["hosted_page_id"], page_id);
+    let channel = q["channel_id"].clone();
+    let ch = app
+        .get(&t, &format!("/v1/stores/{store}/channels/{channel}"))
+        .await;
+    assert_eq!(ch.body["kind"], "woocommerce", "{}", ch.body);
+    assert_eq!(ch.body["base_url"], woo.base_url().as_str());
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels/{channel}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], true, "{}", test.body);
+    // The keys posted again with the spent user_id connect nothing.
+    let replay = http
+        .post(&callback)
+        .json(&json!({ "user_id": user_id, "consumer_key": "ck_x", "consumer_secret": "cs_x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+
+    let (denied_page, _, _, told) = run("deny").await;
+    assert_eq!(told.status, StatusCode::OK);
+    assert!(told.body.contains("denied access"), "{}", told.body);
+    let state = app
+        .get(
+            &t,
+            &format!("/v1/stores/{store}/hosted-pages/{denied_page}"),
+        )
+        .await;
+    assert_eq!(state.body["state"], "open");
+    let channels = app.get(&t, &format!("/v1/stores/{store}/channels")).await;
+    assert_eq!(channels.body["items"].as_array().unwrap().len(), 1);
+}
