@@ -64,6 +64,8 @@ pub struct NewOAuthState {
     pub kind: ChannelKind,
     /// The shop it was started for (Shopify's `shop` domain).
     pub shop: Option<String>,
+    /// The PKCE code verifier sent with the code's exchange.
+    pub verifier: Option<String>,
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
 }
@@ -79,6 +81,8 @@ pub struct OAuthState {
     pub kind: ChannelKind,
     /// The shop it was started for.
     pub shop: Option<String>,
+    /// The PKCE code verifier.
+    pub verifier: Option<String>,
 }
 
 /// A page to store.
@@ -218,11 +222,13 @@ pub(crate) fn state_from_row(
     page: String,
     kind: String,
     shop: Option<String>,
+    verifier: Option<String>,
 ) -> Result<OAuthState> {
     Ok(OAuthState {
         account_id: stored("account id", AccountId::parse(&account))?,
         page_id: stored("hosted page id", HostedPageId::parse(&page))?,
         kind: stored("channel kind", ChannelKind::parse(&kind))?,
         shop,
+        verifier,
     })
 }

@@ -544,6 +544,7 @@ async fn authorize_shopify(
             page_id: page.id.clone(),
             kind: ChannelKind::Shopify,
             shop: Some(shop.clone()),
+            verifier: None,
             expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
         })
         .await
@@ -768,6 +769,7 @@ async fn authorize_woocommerce(
             page_id: page.id.clone(),
             kind: ChannelKind::Woocommerce,
             shop: Some(store.clone()),
+            verifier: None,
             expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
         })
         .await

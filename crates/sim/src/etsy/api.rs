@@ -124,14 +124,33 @@ fn shop_access(sim: &Sim, headers: &HeaderMap, shop_id: u64) -> Result<(), Respo
 pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
     let f = form(&body);
     let bad = |e: &str, d: &str| oauth_error(StatusCode::BAD_REQUEST, e, d);
-    if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
-        return bad("unsupported_grant_type", "grant_type must be refresh_token");
-    }
     if f.get("client_id") != Some(&sim.creds.keystring) {
         return bad("invalid_client", "client_id is not a known app");
     }
-    if f.get("refresh_token") != Some(&sim.creds.refresh_token) || sim.core.faults().auth_revoked {
-        return bad("invalid_grant", "refresh_token is invalid or revoked");
+    match f.get("grant_type").map(String::as_str) {
+        Some("refresh_token") => {
+            if f.get("refresh_token") != Some(&sim.creds.refresh_token)
+                || sim.core.faults().auth_revoked
+            {
+                return bad("invalid_grant", "refresh_token is invalid or revoked");
+            }
+        }
+        Some("authorization_code") => {
+            if let Err(e) = super::oauth::redeem(
+                &sim,
+                f.get("code"),
+                f.get("redirect_uri"),
+                f.get("code_verifier"),
+            ) {
+                return bad("invalid_grant", e);
+            }
+        }
+        _ => {
+            return bad(
+                "unsupported_grant_type",
+                "grant_type must be authorization_code or refresh_token",
+            );
+        }
     }
     let mut shop = lock(&sim.shop);
     let n = shop.id();

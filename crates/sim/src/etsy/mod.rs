@@ -65,6 +65,7 @@ impl EtsyCredentials {
 
 mod api;
 mod control;
+mod oauth;
 mod shop;
 
 use shop::Shop;
@@ -75,6 +76,8 @@ struct Sim {
     core: Arc<Core>,
     shop: Mutex<Shop>,
     creds: EtsyCredentials,
+    /// Authorization codes handed out and not exchanged yet.
+    grants: Mutex<std::collections::HashMap<String, oauth::Grant>>,
 }
 
 type App = Arc<Sim>;
@@ -98,6 +101,7 @@ pub(crate) fn router(seed: u64, products: usize, orders: usize, creds: EtsyCrede
         shop: Mutex::new(Shop::seeded(seed, products, orders)),
         core: Arc::clone(&core),
         creds,
+        grants: Mutex::default(),
     });
     let api = Router::new()
         .route("/v3/public/oauth/token", post(api::token))
@@ -137,6 +141,8 @@ pub(crate) fn router(seed: u64, products: usize, orders: usize, creds: EtsyCrede
         .route("/_sim/orders/{id}/cancel", post(control::cancel))
         .route("/_sim/stock", get(control::stock))
         .route("/_sim/fulfilments", get(control::fulfilments))
-        .with_state(sim);
-    api.merge(control).merge(core::control_routes(core))
+        .with_state(Arc::clone(&sim));
+    api.merge(control)
+        .merge(oauth::routes(sim))
+        .merge(core::control_routes(core))
 }

@@ -28,6 +28,8 @@ CREATE TABLE oauth_states (
     page_id     TEXT NOT NULL REFERENCES hosted_pages(id) ON DELETE CASCADE,
     kind        TEXT NOT NULL,
     shop        TEXT,
+    -- The PKCE code verifier, where the channel uses PKCE.
+    verifier    TEXT,
     expires_at  TEXT NOT NULL,
     used_at     TEXT
 );

@@ -192,13 +192,14 @@ impl HostedPages for PgStorage {
     }
     async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, account_id, page_id, kind, shop, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO oauth_states (state_hash, account_id, page_id, kind, shop, verifier, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&new.hash)
         .bind(new.account_id.as_str())
         .bind(new.page_id.as_str())
         .bind(new.kind.as_str())
         .bind(&new.shop)
+        .bind(&new.verifier)
         .bind(new.expires_at)
         .execute(&self.pool)
         .await?;
@@ -209,7 +210,7 @@ impl HostedPages for PgStorage {
         let r = sqlx::query(
             "UPDATE oauth_states SET used_at = $1 \
              WHERE state_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING account_id, page_id, kind, shop",
+             RETURNING account_id, page_id, kind, shop, verifier",
         )
         .bind(now)
         .bind(hash)
@@ -221,6 +222,7 @@ impl HostedPages for PgStorage {
                 r.try_get("page_id")?,
                 r.try_get("kind")?,
                 r.try_get("shop")?,
+                r.try_get("verifier")?,
             )
         })
         .transpose()
@@ -228,7 +230,7 @@ impl HostedPages for PgStorage {
 
     async fn find_oauth_state(&self, hash: &str) -> Result<Option<OAuthState>> {
         let r = sqlx::query(
-            "SELECT account_id, page_id, kind, shop FROM oauth_states WHERE state_hash = $1",
+            "SELECT account_id, page_id, kind, shop, verifier FROM oauth_states WHERE state_hash = $1",
         )
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -239,6 +241,7 @@ impl HostedPages for PgStorage {
                 r.try_get("page_id")?,
                 r.try_get("kind")?,
                 r.try_get("shop")?,
+                r.try_get("verifier")?,
             )
         })
         .transpose()

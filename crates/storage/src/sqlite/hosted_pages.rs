@@ -192,13 +192,14 @@ impl HostedPages for SqliteStorage {
     }
     async fn create_oauth_state(&self, new: NewOAuthState) -> Result<()> {
         sqlx::query(
-            "INSERT INTO oauth_states (state_hash, account_id, page_id, kind, shop, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO oauth_states (state_hash, account_id, page_id, kind, shop, verifier, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&new.hash)
         .bind(new.account_id.as_str())
         .bind(new.page_id.as_str())
         .bind(new.kind.as_str())
         .bind(&new.shop)
+        .bind(&new.verifier)
         .bind(ts(new.expires_at))
         .execute(&self.write)
         .await?;
@@ -210,7 +211,7 @@ impl HostedPages for SqliteStorage {
         let r = sqlx::query(
             "UPDATE oauth_states SET used_at = ?1 \
              WHERE state_hash = ?2 AND used_at IS NULL AND expires_at > ?1 \
-             RETURNING account_id, page_id, kind, shop",
+             RETURNING account_id, page_id, kind, shop, verifier",
         )
         .bind(&now)
         .bind(hash)
@@ -222,6 +223,7 @@ impl HostedPages for SqliteStorage {
                 r.try_get("page_id")?,
                 r.try_get("kind")?,
                 r.try_get("shop")?,
+                r.try_get("verifier")?,
             )
         })
         .transpose()
@@ -229,7 +231,7 @@ impl HostedPages for SqliteStorage {
 
     async fn find_oauth_state(&self, hash: &str) -> Result<Option<OAuthState>> {
         let r = sqlx::query(
-            "SELECT account_id, page_id, kind, shop FROM oauth_states WHERE state_hash = ?",
+            "SELECT account_id, page_id, kind, shop, verifier FROM oauth_states WHERE state_hash = ?",
         )
         .bind(hash)
         .fetch_optional(&self.read)
@@ -240,6 +242,7 @@ impl HostedPages for SqliteStorage {
                 r.try_get("page_id")?,
                 r.try_get("kind")?,
                 r.try_get("shop")?,
+                r.try_get("verifier")?,
             )
         })
         .transpose()

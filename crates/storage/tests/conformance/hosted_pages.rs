@@ -173,6 +173,7 @@ pub async fn an_authorization_state_works_once_and_not_after_it_expires(s: Arc<d
         page_id: made.id.clone(),
         kind: ChannelKind::Shopify,
         shop: Some("acme.myshopify.com".into()),
+        verifier: Some("v-1".into()),
         expires_at: expires,
     };
     s.create_oauth_state(state("s-1", now + Duration::minutes(10)))
@@ -186,6 +187,7 @@ pub async fn an_authorization_state_works_once_and_not_after_it_expires(s: Arc<d
     assert_eq!(taken.account_id, a);
     assert_eq!(taken.kind, ChannelKind::Shopify);
     assert_eq!(taken.shop.as_deref(), Some("acme.myshopify.com"));
+    assert_eq!(taken.verifier.as_deref(), Some("v-1"));
     assert!(
         s.take_oauth_state("s-1", now).await.unwrap().is_none(),
         "once"
