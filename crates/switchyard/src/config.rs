@@ -95,6 +95,23 @@ pub struct Config {
 pub struct Apps {
     /// The Shopify app (`[apps.shopify]`).
     pub shopify: ShopifyAppSettings,
+    /// The Etsy app (`[apps.etsy]`).
+    pub etsy: EtsyAppSettings,
+}
+
+/// The operator's Etsy app (public: OAuth 2.0 with PKCE, no secret).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtsyAppSettings {
+    /// The app's keystring (its client id and `x-api-key`); empty: hosted
+    /// pages offer no Etsy.
+    pub keystring: String,
+    /// The access scopes asked for, space-separated.
+    pub scopes: String,
+    /// Where the shop owner approves.
+    pub connect_url: String,
+    /// The Open API's address (the token endpoint and the shop's API).
+    pub api_url: String,
 }
 
 /// The operator's Shopify app.
@@ -115,6 +132,7 @@ impl fmt::Debug for Apps {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Apps")
             .field("shopify", &self.shopify)
+            .field("etsy", &self.etsy)
             .finish()
     }
 }

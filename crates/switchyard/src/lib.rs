@@ -142,6 +142,15 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
             shop_url: shopify.shop_url.clone(),
         });
     }
+    let etsy = &config.apps.etsy;
+    if !etsy.keystring.trim().is_empty() {
+        console.etsy = Some(switchyard_api::console::connect::EtsyApp {
+            keystring: etsy.keystring.trim().to_owned(),
+            scopes: etsy.scopes.clone(),
+            connect_url: etsy.connect_url.trim_end_matches('/').to_owned(),
+            api_url: etsy.api_url.trim_end_matches('/').to_owned(),
+        });
+    }
     Ok(console)
 }
 

@@ -57,6 +57,8 @@ pub struct ConsoleConfig {
     pub mailer: Option<mail::Mailer>,
     /// The operator's Shopify app, for hosted pages' authorization flow.
     pub shopify: Option<connect::ShopifyApp>,
+    /// The operator's Etsy app.
+    pub etsy: Option<connect::EtsyApp>,
 }
 
 impl ConsoleConfig {
@@ -73,6 +75,7 @@ impl ConsoleConfig {
             throttle: Throttle::new(Duration::from_secs(15 * 60), 5, 20, 50),
             mailer: None,
             shopify: None,
+            etsy: None,
         }
     }
 
@@ -346,6 +349,11 @@ fn table() -> Vec<(
             "/connect/callback/shopify",
             &["GET"],
             get(connect::shopify_callback),
+        ),
+        (
+            "/connect/callback/etsy",
+            &["GET"],
+            get(connect::etsy_callback),
         ),
         (
             "/connect/callback/woocommerce",

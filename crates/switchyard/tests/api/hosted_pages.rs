@@ -695,3 +695,145 @@ async fn a_client_connects_woocommerce_by_approving_in_their_store_and_a_denial_
     let channels = app.get(&t, &format!("/v1/stores/{store}/channels")).await;
     assert_eq!(channels.body["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_client_connects_etsy_with_pkce_and_a_stolen_code_is_useless_without_the_verifier() {
+    let etsy = switchyard_sim::spawn(
+        switchyard_sim::Channel::Etsy,
+        &switchyard_sim::SimOptions {
+            seed: 6,
+            products: 2,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let keystring = etsy.credentials["keystring"].as_str().unwrap().to_owned();
+    let base = etsy.base_url();
+    let (k, b) = (keystring.clone(), base.clone());
+    let app = switchyard_testkit::spawn_app_configured(move |c| {
+        c.apps.etsy.keystring = k;
+        c.apps.etsy.connect_url = format!("{b}/oauth/connect");
+        c.apps.etsy.api_url = b;
+    })
+    .await;
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 6").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = |decision: &'static str| {
+        let (app, t, store, http) = (&app, &t, &store, &http);
+        async move {
+            let (status, made) = make(
+                app,
+                t,
+                store,
+                json!({ "channels": ["etsy"], "redirect_url": format!("{}/healthz", app.address) }),
+            )
+            .await;
+            assert_eq!(status, StatusCode::CREATED, "{made}");
+            let path = path_of(made["url"].as_str().unwrap());
+            let mut client = Browser::new(app);
+            let go = client.post(&format!("{path}/etsy"), &[]).await;
+            assert_eq!(go.status, StatusCode::SEE_OTHER, "{}", go.body);
+            let connect = reqwest::Url::parse(go.location()).unwrap();
+            let q: std::collections::HashMap<_, _> = connect.query_pairs().into_owned().collect();
+            assert_eq!(q["code_challenge_method"], "S256");
+            assert_eq!(q["code_challenge"].len(), 43);
+            assert!(
+                !go.location().contains("code_verifier"),
+                "the verifier stays home"
+            );
+            let screen = http
+                .get(connect.clone())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(screen.contains("Allow Access"), "{screen}");
+            let mut form: Vec<(String, String)> = q.into_iter().collect();
+            form.push(("decision".into(), decision.into()));
+            let decided = http
+                .post(connect.join("/oauth/connect").unwrap())
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(decided.status(), StatusCode::SEE_OTHER);
+            let back = decided.headers()["location"].to_str().unwrap().to_owned();
+            (made["id"].as_str().unwrap().to_owned(), client, back)
+        }
+    };
+
+    let (page_id, mut client, back) = start("approve").await;
+    let callback = reqwest::Url::parse(&back).unwrap();
+    let code = callback
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    // Someone who intercepts the code cannot use it without the verifier
+    // (and trying spends it, so it is fetched again below).
+    let stolen = http
+        .post(format!("{base}/v3/public/oauth/token"))
+        .header("x-api-key", &keystring)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", keystring.as_str()),
+            (
+                "redirect_uri",
+                &format!("{}/connect/callback/etsy", app.address),
+            ),
+            ("code", code.as_str()),
+            (
+                "code_verifier",
+                "a-guess-a-guess-a-guess-a-guess-a-guess-a-guess",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), StatusCode::BAD_REQUEST);
+    let told = client.get(&back[back.find("/connect/").unwrap()..]).await;
+    assert_eq!(
+        told.status,
+        StatusCode::BAD_GATEWAY,
+        "the spent code: {}",
+        told.body
+    );
+
+    let (page_id2, mut client, back) = start("approve").await;
+    assert_ne!(page_id, page_id2);
+    let done = client.get(&back[back.find("/connect/").unwrap()..]).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let to = reqwest::Url::parse(done.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["hosted_page_id"], page_id2);
+    let channel = q["channel_id"].clone();
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels/{channel}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], true, "{}", test.body);
+    let again = client.get(&back[back.find("/connect/").unwrap()..]).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "the state is spent");
+
+    let (_, mut client, back) = start("deny").await;
+    assert!(back.contains("error=access_denied"), "{back}");
+    let declined = client.get(&back[back.find("/connect/").unwrap()..]).await;
+    assert_eq!(declined.status, StatusCode::OK);
+    assert!(
+        declined.body.contains("The user denied the request"),
+        "{}",
+        declined.body
+    );
+}
