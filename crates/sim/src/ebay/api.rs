@@ -101,6 +101,28 @@ pub(super) async fn token(State(sim): State<App>, headers: HeaderMap, body: Byte
         );
     }
     let f = form(&body);
+    if f.get("grant_type").map(String::as_str) == Some("authorization_code") {
+        if !super::consent::redeem(&sim, f.get("code"), f.get("redirect_uri")) {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_grant",
+                "the provided authorization grant code is invalid or was issued to another client",
+            );
+        }
+        let mut store = lock(&sim.store);
+        let n = store.id();
+        let access = format!("v^1.1#i^1#p^3#r^1#I^3#f^0#t^H4sI{n:x}");
+        let now = Utc::now().timestamp();
+        store
+            .access_tokens
+            .issue(access.clone(), now + TOKEN_LIFETIME, now);
+        return Json(json!({
+            "access_token": access, "expires_in": TOKEN_LIFETIME,
+            "refresh_token": sim.creds.refresh_token, "refresh_token_expires_in": 47_304_000,
+            "token_type": "User Access Token",
+        }))
+        .into_response();
+    }
     if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
         return oauth_error(
             StatusCode::BAD_REQUEST,

@@ -77,6 +77,7 @@ impl EbayCredentials {
 }
 
 mod api;
+mod consent;
 mod control;
 mod store;
 
@@ -90,6 +91,8 @@ struct Sim {
     creds: EbayCredentials,
     /// API (`sell.inventory`) → its daily quota.
     quotas: Mutex<BTreeMap<String, Quota>>,
+    /// RuNames and the authorization codes handed out.
+    consents: Mutex<consent::Consents>,
 }
 
 /// One API's daily call quota and its use on `day` (days since 1970, UTC).
@@ -158,6 +161,7 @@ pub(crate) fn router(seed: u64, products: usize, orders: usize, creds: EbayCrede
                 })
                 .collect(),
         ),
+        consents: Mutex::default(),
     });
     let api = Router::new()
         .route("/identity/v1/oauth2/token", post(api::token))
@@ -202,6 +206,8 @@ pub(crate) fn router(seed: u64, products: usize, orders: usize, creds: EbayCrede
             "/_sim/quotas",
             get(control::quotas).put(control::set_quotas),
         )
-        .with_state(sim);
-    api.merge(control).merge(core::control_routes(core))
+        .with_state(Arc::clone(&sim));
+    api.merge(control)
+        .merge(consent::routes(sim))
+        .merge(core::control_routes(core))
 }
