@@ -97,6 +97,38 @@ pub struct Apps {
     pub shopify: ShopifyAppSettings,
     /// The Etsy app (`[apps.etsy]`).
     pub etsy: EtsyAppSettings,
+    /// The eBay app (`[apps.ebay]`).
+    pub ebay: EbayAppSettings,
+}
+
+/// The operator's eBay app.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbayAppSettings {
+    /// App ID (client id); empty: hosted pages offer no eBay.
+    pub client_id: String,
+    /// Cert ID (client secret).
+    pub client_secret: String,
+    /// The RuName (eBay redirect URL name) whose accept URL is
+    /// `…/connect/callback/ebay` and decline URL `…/connect/callback/ebay?declined=1`.
+    pub runame: String,
+    /// The scopes asked for, space-separated.
+    pub scopes: String,
+    /// Where the seller consents.
+    pub auth_url: String,
+    /// The APIs' address (the token endpoint and the seller's APIs).
+    pub api_url: String,
+}
+
+impl fmt::Debug for EbayAppSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EbayAppSettings")
+            .field("client_id", &self.client_id)
+            .field("runame", &self.runame)
+            .field("auth_url", &self.auth_url)
+            .field("api_url", &self.api_url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The operator's Etsy app (public: OAuth 2.0 with PKCE, no secret).
@@ -133,6 +165,7 @@ impl fmt::Debug for Apps {
         f.debug_struct("Apps")
             .field("shopify", &self.shopify)
             .field("etsy", &self.etsy)
+            .field("ebay", &self.ebay)
             .finish()
     }
 }

@@ -151,6 +151,21 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
             api_url: etsy.api_url.trim_end_matches('/').to_owned(),
         });
     }
+    let ebay = &config.apps.ebay;
+    if !ebay.client_id.trim().is_empty() {
+        anyhow::ensure!(
+            !ebay.client_secret.is_empty() && !ebay.runame.is_empty(),
+            "apps.ebay needs client_secret and runame when client_id is set"
+        );
+        console.ebay = Some(switchyard_api::console::connect::EbayApp {
+            client_id: ebay.client_id.trim().to_owned(),
+            client_secret: ebay.client_secret.clone(),
+            runame: ebay.runame.clone(),
+            scopes: ebay.scopes.clone(),
+            auth_url: ebay.auth_url.clone(),
+            api_url: ebay.api_url.trim_end_matches('/').to_owned(),
+        });
+    }
     Ok(console)
 }
 

@@ -59,6 +59,8 @@ pub struct ConsoleConfig {
     pub shopify: Option<connect::ShopifyApp>,
     /// The operator's Etsy app.
     pub etsy: Option<connect::EtsyApp>,
+    /// The operator's eBay app.
+    pub ebay: Option<connect::EbayApp>,
 }
 
 impl ConsoleConfig {
@@ -76,6 +78,7 @@ impl ConsoleConfig {
             mailer: None,
             shopify: None,
             etsy: None,
+            ebay: None,
         }
     }
 
@@ -349,6 +352,11 @@ fn table() -> Vec<(
             "/connect/callback/shopify",
             &["GET"],
             get(connect::shopify_callback),
+        ),
+        (
+            "/connect/callback/ebay",
+            &["GET"],
+            get(connect::ebay_callback),
         ),
         (
             "/connect/callback/etsy",

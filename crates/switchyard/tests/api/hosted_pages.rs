@@ -837,3 +837,119 @@ async fn a_client_connects_etsy_with_pkce_and_a_stolen_code_is_useless_without_t
         declined.body
     );
 }
+
+#[tokio::test]
+async fn a_client_connects_ebay_through_the_apps_runame_and_disagreeing_is_told() {
+    let ebay = switchyard_sim::spawn(
+        switchyard_sim::Channel::Ebay,
+        &switchyard_sim::SimOptions {
+            seed: 2,
+            products: 2,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (id, secret, base) = (
+        ebay.credentials["client_id"].as_str().unwrap().to_owned(),
+        ebay.credentials["client_secret"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        ebay.base_url(),
+    );
+    let b = base.clone();
+    let app = switchyard_testkit::spawn_app_configured(move |c| {
+        c.apps.ebay.client_id = id;
+        c.apps.ebay.client_secret = secret;
+        c.apps.ebay.runame = "Switchyard-sim-RuName".into();
+        c.apps.ebay.auth_url = format!("{b}/oauth2/authorize");
+        c.apps.ebay.api_url = b;
+    })
+    .await;
+    // The developer registered the RuName's accept and decline URLs.
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let registered = http
+        .post(format!("{base}/_sim/runames"))
+        .json(&json!({
+            "runame": "Switchyard-sim-RuName",
+            "accept_url": format!("{}/connect/callback/ebay", app.address),
+            "decline_url": format!("{}/connect/callback/ebay?declined=1", app.address),
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 2").await;
+    let go = |decision: &'static str| {
+        let (app, t, store, http) = (&app, &t, &store, &http);
+        async move {
+            let (_, made) = make(
+                app,
+                t,
+                store,
+                json!({ "channels": ["ebay"], "redirect_url": format!("{}/healthz", app.address) }),
+            )
+            .await;
+            let path = path_of(made["url"].as_str().unwrap());
+            let mut client = Browser::new(app);
+            let start = client.post(&format!("{path}/ebay"), &[]).await;
+            assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+            let consent = reqwest::Url::parse(start.location()).unwrap();
+            let q: std::collections::HashMap<_, _> = consent.query_pairs().into_owned().collect();
+            assert_eq!(q["redirect_uri"], "Switchyard-sim-RuName");
+            assert!(
+                q["scope"].contains("sell.fulfillment") && q["scope"].contains("sell.inventory")
+            );
+            let screen = http
+                .get(consent.clone())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(screen.contains("Grant application access"), "{screen}");
+            let mut form: Vec<(String, String)> = q.into_iter().collect();
+            form.push(("decision".into(), decision.into()));
+            let decided = http
+                .post(consent.join("/oauth2/authorize").unwrap())
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let back = decided.headers()["location"].to_str().unwrap().to_owned();
+            let landed = client.get(&back[back.find("/connect/").unwrap()..]).await;
+            (made["id"].as_str().unwrap().to_owned(), landed)
+        }
+    };
+    let (page_id, landed) = go("approve").await;
+    assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.body);
+    let to = reqwest::Url::parse(landed.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["hosted_page_id"], page_id);
+    let channel = q["channel_id"].clone();
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels/{channel}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], true, "{}", test.body);
+    let (declined_page, told) = go("deny").await;
+    assert_eq!(told.status, StatusCode::OK);
+    assert!(told.body.contains("you disagreed"), "{}", told.body);
+    let state = app
+        .get(
+            &t,
+            &format!("/v1/stores/{store}/hosted-pages/{declined_page}"),
+        )
+        .await;
+    assert_eq!(state.body["state"], "open");
+}
