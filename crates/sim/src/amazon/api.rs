@@ -99,7 +99,8 @@ fn authorize(sim: &Sim, headers: &HeaderMap) -> Result<(), Response> {
 pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
     let f = form(&body);
     let refuse = |e: &str, d: &str| oauth_error(StatusCode::BAD_REQUEST, e, d);
-    if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
+    let grant = f.get("grant_type").map(String::as_str);
+    if !matches!(grant, Some("refresh_token" | "authorization_code")) {
         return refuse("unsupported_grant_type", "The grant type is not supported");
     }
     if f.get("client_id") != Some(&sim.creds.client_id)
@@ -111,7 +112,16 @@ pub(super) async fn token(State(sim): State<App>, body: Bytes) -> Response {
             "Client authentication failed",
         );
     }
-    if f.get("refresh_token") != Some(&sim.creds.refresh_token) || sim.core.faults().auth_revoked {
+    if grant == Some("authorization_code") {
+        if !super::consent::redeem(&sim, f.get("code")) {
+            return refuse(
+                "invalid_grant",
+                "The request has an invalid grant parameter : code",
+            );
+        }
+    } else if f.get("refresh_token") != Some(&sim.creds.refresh_token)
+        || sim.core.faults().auth_revoked
+    {
         return refuse(
             "invalid_grant",
             "The request has an invalid grant parameter : refresh_token",

@@ -97,6 +97,7 @@ impl AmazonCredentials {
 }
 
 mod api;
+pub mod consent;
 mod control;
 mod feeds;
 mod store;
@@ -137,6 +138,10 @@ struct Sim {
     store: Mutex<Store>,
     creds: AmazonCredentials,
     buckets: Mutex<BTreeMap<String, Bucket>>,
+    /// The seed (the simulated application's id derives from it).
+    seed: u64,
+    /// Redirect URIs and authorization codes.
+    consents: Mutex<consent::Consents>,
 }
 
 type App = Arc<Sim>;
@@ -201,6 +206,8 @@ pub(crate) fn router(
                 .map(|(op, _, _)| ((*op).to_owned(), bucket_of(op)))
                 .collect(),
         ),
+        seed,
+        consents: Mutex::default(),
     });
     let api = Router::new()
         .route("/auth/o2/token", post(api::token))
@@ -247,6 +254,8 @@ pub(crate) fn router(
             "/_sim/rate-limits",
             get(control::rate_limits).put(control::set_rate_limits),
         )
-        .with_state(sim);
-    api.merge(control).merge(core::control_routes(core))
+        .with_state(Arc::clone(&sim));
+    api.merge(control)
+        .merge(consent::routes(sim))
+        .merge(core::control_routes(core))
 }
