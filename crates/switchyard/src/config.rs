@@ -99,6 +99,43 @@ pub struct Apps {
     pub etsy: EtsyAppSettings,
     /// The eBay app (`[apps.ebay]`).
     pub ebay: EbayAppSettings,
+    /// The Selling Partner API application (`[apps.amazon]`).
+    pub amazon: AmazonAppSettings,
+}
+
+/// The operator's Selling Partner API application.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmazonAppSettings {
+    /// The application's id (`amzn1.sp.solution.…`); empty: hosted pages
+    /// offer no Amazon.
+    pub application_id: String,
+    /// Whether the application is still a draft (`version=beta`).
+    pub draft: bool,
+    /// Its Login with Amazon client id.
+    pub client_id: String,
+    /// Its Login with Amazon client secret.
+    pub client_secret: String,
+    /// Seller Central's consent page (the seller's region).
+    pub consent_url: String,
+    /// Login with Amazon's token endpoint.
+    pub token_url: String,
+    /// The SP-API endpoint of the region.
+    pub api_url: String,
+    /// The marketplace the channel sells on.
+    pub marketplace_id: String,
+}
+
+impl fmt::Debug for AmazonAppSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AmazonAppSettings")
+            .field("application_id", &self.application_id)
+            .field("client_id", &self.client_id)
+            .field("consent_url", &self.consent_url)
+            .field("api_url", &self.api_url)
+            .field("marketplace_id", &self.marketplace_id)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The operator's eBay app.
@@ -166,6 +203,7 @@ impl fmt::Debug for Apps {
             .field("shopify", &self.shopify)
             .field("etsy", &self.etsy)
             .field("ebay", &self.ebay)
+            .field("amazon", &self.amazon)
             .finish()
     }
 }

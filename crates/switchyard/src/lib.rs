@@ -166,6 +166,23 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
             api_url: ebay.api_url.trim_end_matches('/').to_owned(),
         });
     }
+    let amazon = &config.apps.amazon;
+    if !amazon.application_id.trim().is_empty() {
+        anyhow::ensure!(
+            !amazon.client_id.is_empty() && !amazon.client_secret.is_empty(),
+            "apps.amazon needs client_id and client_secret when application_id is set"
+        );
+        console.amazon = Some(switchyard_api::console::connect::AmazonApp {
+            application_id: amazon.application_id.trim().to_owned(),
+            draft: amazon.draft,
+            client_id: amazon.client_id.clone(),
+            client_secret: amazon.client_secret.clone(),
+            consent_url: amazon.consent_url.clone(),
+            token_url: amazon.token_url.clone(),
+            api_url: amazon.api_url.trim_end_matches('/').to_owned(),
+            marketplace_id: amazon.marketplace_id.clone(),
+        });
+    }
     Ok(console)
 }
 

@@ -61,6 +61,8 @@ pub struct ConsoleConfig {
     pub etsy: Option<connect::EtsyApp>,
     /// The operator's eBay app.
     pub ebay: Option<connect::EbayApp>,
+    /// The operator's SP-API application.
+    pub amazon: Option<connect::AmazonApp>,
 }
 
 impl ConsoleConfig {
@@ -79,6 +81,7 @@ impl ConsoleConfig {
             shopify: None,
             etsy: None,
             ebay: None,
+            amazon: None,
         }
     }
 
@@ -352,6 +355,11 @@ fn table() -> Vec<(
             "/connect/callback/shopify",
             &["GET"],
             get(connect::shopify_callback),
+        ),
+        (
+            "/connect/callback/amazon",
+            &["GET"],
+            get(connect::amazon_callback),
         ),
         (
             "/connect/callback/ebay",

@@ -165,7 +165,7 @@ fn check(
             return Err(bad(
                 &format!("channels[{i}]"),
                 format!(
-                    "`{kind}` connects through its own authorization flow, which this server does not offer (hosted pages offer {}, and shopify once the operator sets [apps.shopify])",
+                    "`{kind}` connects through its own authorization flow, which needs the operator's app on {kind} ([apps.{kind}] in the configuration); without one, pages offer {}, woocommerce, and the kinds whose app is set",
                     FORM_KINDS.map(ChannelKind::as_str).join(", ")
                 ),
             ));

@@ -953,3 +953,106 @@ async fn a_client_connects_ebay_through_the_apps_runame_and_disagreeing_is_told(
         .await;
     assert_eq!(state.body["state"], "open");
 }
+
+#[tokio::test]
+async fn a_seller_connects_amazon_through_seller_central_consent() {
+    let amazon = switchyard_sim::spawn(
+        switchyard_sim::Channel::Amazon,
+        &switchyard_sim::SimOptions {
+            seed: 8,
+            products: 2,
+            orders: 0,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let creds = amazon.credentials.clone();
+    let base = amazon.base_url();
+    let b = base.clone();
+    let app = switchyard_testkit::spawn_app_configured(move |c| {
+        let a = &mut c.apps.amazon;
+        a.application_id = switchyard_sim::amazon::consent::application_id(8);
+        a.draft = true;
+        a.client_id = creds["client_id"].as_str().unwrap().to_owned();
+        a.client_secret = creds["client_secret"].as_str().unwrap().to_owned();
+        a.consent_url = format!("{b}/apps/authorize/consent");
+        a.token_url = format!("{b}/auth/o2/token");
+        a.marketplace_id = creds["marketplace_id"].as_str().unwrap().to_owned();
+        a.api_url = b;
+    })
+    .await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let registered = http
+        .post(format!("{base}/_sim/redirect-uris"))
+        .json(&json!({ "uri": format!("{}/connect/callback/amazon", app.address) }))
+        .send()
+        .await
+        .unwrap();
+    assert!(registered.status().is_success());
+    let t = app.tenant("provider").await;
+    let store = app.store(&t, "Client 8").await;
+    let go = |decision: &'static str| {
+        let (app, t, store, http) = (&app, &t, &store, &http);
+        async move {
+            let (_, made) = make(
+                app,
+                t,
+                store,
+                json!({ "channels": ["amazon"], "redirect_url": format!("{}/healthz", app.address) }),
+            )
+            .await;
+            let path = path_of(made["url"].as_str().unwrap());
+            let mut client = Browser::new(app);
+            let start = client.post(&format!("{path}/amazon"), &[]).await;
+            assert_eq!(start.status, StatusCode::SEE_OTHER, "{}", start.body);
+            let consent = reqwest::Url::parse(start.location()).unwrap();
+            let q: std::collections::HashMap<_, _> = consent.query_pairs().into_owned().collect();
+            assert_eq!(q["version"], "beta");
+            let screen = http
+                .get(consent.clone())
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(screen.contains("Authorize the application"), "{screen}");
+            let mut form: Vec<(String, String)> = q.into_iter().collect();
+            form.push(("decision".into(), decision.into()));
+            let decided = http
+                .post(consent.join("/apps/authorize/consent").unwrap())
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let back = decided.headers()["location"].to_str().unwrap().to_owned();
+            let landed = client.get(&back[back.find("/connect/").unwrap()..]).await;
+            (made["id"].as_str().unwrap().to_owned(), back, landed)
+        }
+    };
+    let (page_id, back, landed) = go("approve").await;
+    assert!(
+        back.contains("spapi_oauth_code=") && back.contains("selling_partner_id="),
+        "{back}"
+    );
+    assert_eq!(landed.status, StatusCode::SEE_OTHER, "{}", landed.body);
+    let to = reqwest::Url::parse(landed.location()).unwrap();
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(q["hosted_page_id"], page_id);
+    let channel = q["channel_id"].clone();
+    let test = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels/{channel}/test"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(test.body["ok"], true, "{}", test.body);
+    let (_, _, told) = go("deny").await;
+    assert_eq!(told.status, StatusCode::OK);
+    assert!(told.body.contains("did not authorize"), "{}", told.body);
+}
