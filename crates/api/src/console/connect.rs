@@ -721,13 +721,17 @@ pub(super) async fn shopify_callback(
 /// is stored): the client is told what happened and to open their link
 /// again.
 fn retry_page(page: &HostedPage, channel: &str, status: StatusCode, why: &str) -> Response {
-    super::pages::message_page(
+    // The page's own address is not known here (only its hash is stored):
+    // the client opens their link again.
+    layout(
+        "",
+        &page.branding,
         status,
         &format!("{channel} did not connect"),
-        &format!(
-            "{channel} said: {why}. Open the link {} sent you again to try once more.",
-            page.branding.name
-        ),
+        html! {
+            div.test.test-failed role="alert" { p { strong { (channel) " said: " } (why) } }
+            p { "Open the link " (page.branding.name) " sent you again to try once more." }
+        },
     )
 }
 
