@@ -1,0 +1,173 @@
+//! SP-API website authorization for hosted pages: Seller Central's
+//! consent, and `spapi_oauth_code` exchanged with Login with Amazon.
+
+use super::*;
+
+/// The operator's SP-API application (`[apps.amazon]`).
+#[derive(Clone)]
+pub struct AmazonApp {
+    /// `amzn1.sp.solution.…`
+    pub application_id: String,
+    /// A draft application (`version=beta`).
+    pub draft: bool,
+    /// LWA client id.
+    pub client_id: String,
+    /// LWA client secret.
+    pub client_secret: String,
+    /// Seller Central's consent page.
+    pub consent_url: String,
+    /// LWA's token endpoint.
+    pub token_url: String,
+    /// The SP-API endpoint.
+    pub api_url: String,
+    /// The marketplace the channel sells on.
+    pub marketplace_id: String,
+}
+
+impl std::fmt::Debug for AmazonApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmazonApp")
+            .field("application_id", &self.application_id)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Send the seller to Seller Central's consent page with a single-use
+/// state bound to this page.
+pub(super) async fn authorize_amazon(
+    s: &AppState,
+    headers: &HeaderMap,
+    account: &AccountId,
+    page: &HostedPage,
+) -> Result<Response, (StatusCode, String)> {
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
+    let Some(app) = crate::console::config(s).amazon.clone() else {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this server has no Amazon application".into(),
+        ));
+    };
+    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
+    s.storage
+        .create_oauth_state(NewOAuthState {
+            hash: crate::tokens::hash(&state),
+            account_id: account.clone(),
+            page_id: page.id.clone(),
+            kind: ChannelKind::Amazon,
+            shop: None,
+            verifier: None,
+            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
+        })
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let mut url = reqwest::Url::parse(&app.consent_url).map_err(|e| internal(e.to_string()))?;
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("application_id", &app.application_id)
+            .append_pair("state", &state)
+            .append_pair(
+                "redirect_uri",
+                &callback_url(s, headers, ChannelKind::Amazon),
+            );
+        if app.draft {
+            q.append_pair("version", "beta");
+        }
+    }
+    tracing::info!(page = %page.id, "hosted page sends its client to Seller Central");
+    Ok(see_other(url.as_str()))
+}
+
+/// Seller Central sends the seller back with `state`,
+/// `selling_partner_id` and `spapi_oauth_code`; the code is exchanged with
+/// Login with Amazon for the seller's refresh token.
+pub(crate) async fn amazon_callback(
+    State(s): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let Some(app) = crate::console::config(&s).amazon.clone() else {
+        return not_found().await;
+    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (taken, page) = match take_state(&s, get("state"), ChannelKind::Amazon).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if let Some(error) = get("error") {
+        let why = get("error_description").unwrap_or(error);
+        return retry_page(&page, "Amazon", StatusCode::OK, why);
+    }
+    if page.state_at(Utc::now()) != PageState::Open {
+        return retry_page(
+            &page,
+            "Amazon",
+            StatusCode::GONE,
+            "this page can no longer connect a shop",
+        );
+    }
+    let (Some(code), Some(seller)) = (get("spapi_oauth_code"), get("selling_partner_id")) else {
+        return refused_callback(
+            StatusCode::BAD_REQUEST,
+            "The callback carries no spapi_oauth_code or selling_partner_id.",
+        );
+    };
+    let refresh = match amazon_refresh_token(&s, &app, code).await {
+        Ok(t) => t,
+        Err(why) => return retry_page(&page, "Amazon", StatusCode::BAD_GATEWAY, &why),
+    };
+    let creds = serde_json::json!({
+        "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
+        "seller_id": seller, "marketplace_id": app.marketplace_id,
+    });
+    match finish(
+        &s,
+        "",
+        &taken.account_id,
+        &page,
+        ChannelKind::Amazon,
+        &app.api_url,
+        creds,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err((status, why)) => retry_page(&page, "Amazon", status, &why),
+    }
+}
+
+/// Exchange the authorization code with Login with Amazon.
+async fn amazon_refresh_token(s: &AppState, app: &AmazonApp, code: &str) -> Result<String, String> {
+    check_destination(s, "token_url", &app.token_url).map_err(|e| e.to_string())?;
+    let r = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?
+        .post(&app.token_url)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("client_id", app.client_id.as_str()),
+            ("client_secret", app.client_secret.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("Login with Amazon could not be reached: {e}"))?;
+    let ok = r.status().is_success();
+    let body: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| format!("Login with Amazon's answer could not be read: {e}"))?;
+    if !ok {
+        return Err(body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("the code was refused")
+            .to_owned());
+    }
+    body["refresh_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "Login with Amazon's answer has no refresh_token".to_owned())
+}

@@ -1,0 +1,162 @@
+//! eBay's consent for the operator's RuName, for hosted pages: the code
+//! is exchanged with Basic client auth for the seller's refresh token.
+
+use super::*;
+
+/// The operator's eBay app (`[apps.ebay]`).
+#[derive(Clone)]
+pub struct EbayApp {
+    /// App ID.
+    pub client_id: String,
+    /// Cert ID.
+    pub client_secret: String,
+    /// The RuName whose accept URL is `/connect/callback/ebay`.
+    pub runame: String,
+    /// Scopes, space-separated.
+    pub scopes: String,
+    /// Where the seller consents.
+    pub auth_url: String,
+    /// The APIs' address.
+    pub api_url: String,
+}
+
+impl std::fmt::Debug for EbayApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbayApp")
+            .field("client_id", &self.client_id)
+            .field("runame", &self.runame)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Send the client to eBay's consent for the app's RuName, with a
+/// single-use state bound to this page.
+pub(super) async fn authorize_ebay(
+    s: &AppState,
+    account: &AccountId,
+    page: &HostedPage,
+) -> Result<Response, (StatusCode, String)> {
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
+    let Some(app) = crate::console::config(s).ebay.clone() else {
+        return Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "this server has no eBay app".into(),
+        ));
+    };
+    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
+    s.storage
+        .create_oauth_state(NewOAuthState {
+            hash: crate::tokens::hash(&state),
+            account_id: account.clone(),
+            page_id: page.id.clone(),
+            kind: ChannelKind::Ebay,
+            shop: None,
+            verifier: None,
+            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
+        })
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    let mut url = reqwest::Url::parse(&app.auth_url).map_err(|e| internal(e.to_string()))?;
+    url.query_pairs_mut()
+        .append_pair("client_id", &app.client_id)
+        .append_pair("redirect_uri", &app.runame)
+        .append_pair("response_type", "code")
+        .append_pair("scope", &app.scopes)
+        .append_pair("state", &state);
+    tracing::info!(page = %page.id, "hosted page sends its client to eBay");
+    Ok(see_other(url.as_str()))
+}
+
+/// eBay sends the seller to the RuName's accept URL (here) with `state`
+/// and `code`, or to its decline URL (here with `declined=1`).
+pub(crate) async fn ebay_callback(
+    State(s): State<AppState>,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Response {
+    let Some(app) = crate::console::config(&s).ebay.clone() else {
+        return not_found().await;
+    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (taken, page) = match take_state(&s, get("state"), ChannelKind::Ebay).await {
+        Ok(found) => found,
+        Err(r) => return r,
+    };
+    if get("declined").is_some() || get("error").is_some() {
+        return retry_page(
+            &page,
+            "eBay",
+            StatusCode::OK,
+            "you disagreed to grant access",
+        );
+    }
+    if page.state_at(Utc::now()) != PageState::Open {
+        return retry_page(
+            &page,
+            "eBay",
+            StatusCode::GONE,
+            "this page can no longer connect a shop",
+        );
+    }
+    let Some(code) = get("code") else {
+        return refused_callback(StatusCode::BAD_REQUEST, "The callback carries no code.");
+    };
+    let refresh = match ebay_refresh_token(&s, &app, code).await {
+        Ok(t) => t,
+        Err(why) => return retry_page(&page, "eBay", StatusCode::BAD_GATEWAY, &why),
+    };
+    let creds = serde_json::json!({
+        "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
+    });
+    match finish(
+        &s,
+        "",
+        &taken.account_id,
+        &page,
+        ChannelKind::Ebay,
+        &app.api_url,
+        creds,
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err((status, why)) => retry_page(&page, "eBay", status, &why),
+    }
+}
+
+/// Exchange the code for the seller's refresh token.
+async fn ebay_refresh_token(s: &AppState, app: &EbayApp, code: &str) -> Result<String, String> {
+    let url = format!("{}/identity/v1/oauth2/token", app.api_url);
+    check_destination(s, "api_url", &url).map_err(|e| e.to_string())?;
+    let r = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?
+        .post(&url)
+        .basic_auth(&app.client_id, Some(&app.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", app.runame.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| format!("eBay could not be reached: {e}"))?;
+    let ok = r.status().is_success();
+    let body: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| format!("eBay's answer could not be read: {e}"))?;
+    if !ok {
+        return Err(body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("the code was refused")
+            .to_owned());
+    }
+    body["refresh_token"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| "eBay's answer has no refresh_token".to_owned())
+}
