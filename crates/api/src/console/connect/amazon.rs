@@ -137,37 +137,14 @@ pub(crate) async fn amazon_callback(
 
 /// Exchange the authorization code with Login with Amazon.
 async fn amazon_refresh_token(s: &AppState, app: &AmazonApp, code: &str) -> Result<String, String> {
-    check_destination(s, "token_url", &app.token_url).map_err(|e| e.to_string())?;
-    let r = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?
-        .post(&app.token_url)
-        .form(&[
+    let body = exchange(s, "Login with Amazon", &app.token_url, |r| {
+        r.form(&[
             ("grant_type", "authorization_code"),
             ("code", code),
             ("client_id", app.client_id.as_str()),
             ("client_secret", app.client_secret.as_str()),
         ])
-        .send()
-        .await
-        .map_err(|e| format!("Login with Amazon could not be reached: {e}"))?;
-    let ok = r.status().is_success();
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|e| format!("Login with Amazon's answer could not be read: {e}"))?;
-    if !ok {
-        return Err(body["error_description"]
-            .as_str()
-            .or(body["error"].as_str())
-            .unwrap_or("the code was refused")
-            .to_owned());
-    }
-    body["refresh_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| "Login with Amazon's answer has no refresh_token".to_owned())
+    })
+    .await?;
+    field_of(&body, "Login with Amazon", "refresh_token")
 }

@@ -126,37 +126,14 @@ pub(crate) async fn ebay_callback(
 /// Exchange the code for the seller's refresh token.
 async fn ebay_refresh_token(s: &AppState, app: &EbayApp, code: &str) -> Result<String, String> {
     let url = format!("{}/identity/v1/oauth2/token", app.api_url);
-    check_destination(s, "api_url", &url).map_err(|e| e.to_string())?;
-    let r = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?
-        .post(&url)
-        .basic_auth(&app.client_id, Some(&app.client_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", app.runame.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(|e| format!("eBay could not be reached: {e}"))?;
-    let ok = r.status().is_success();
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|e| format!("eBay's answer could not be read: {e}"))?;
-    if !ok {
-        return Err(body["error_description"]
-            .as_str()
-            .or(body["error"].as_str())
-            .unwrap_or("the code was refused")
-            .to_owned());
-    }
-    body["refresh_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| "eBay's answer has no refresh_token".to_owned())
+    let body = exchange(s, "eBay", &url, |r| {
+        r.basic_auth(&app.client_id, Some(&app.client_secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", app.runame.as_str()),
+            ])
+    })
+    .await?;
+    field_of(&body, "eBay", "refresh_token")
 }

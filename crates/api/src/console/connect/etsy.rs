@@ -128,47 +128,22 @@ async fn etsy_credentials(
     redirect_uri: &str,
 ) -> Result<serde_json::Value, String> {
     let token_url = format!("{}/v3/public/oauth/token", app.api_url);
-    check_destination(s, "api_url", &token_url).map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let r = client
-        .post(&token_url)
-        .header("x-api-key", &app.keystring)
-        .form(&[
+    let body = exchange(s, "Etsy", &token_url, |r| {
+        r.header("x-api-key", &app.keystring).form(&[
             ("grant_type", "authorization_code"),
             ("client_id", app.keystring.as_str()),
             ("redirect_uri", redirect_uri),
             ("code", code),
             ("code_verifier", verifier),
         ])
-        .send()
-        .await
-        .map_err(|e| format!("Etsy could not be reached: {e}"))?;
-    let ok = r.status().is_success();
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|e| format!("Etsy's answer could not be read: {e}"))?;
-    if !ok {
-        return Err(body["error_description"]
-            .as_str()
-            .or(body["error"].as_str())
-            .unwrap_or("the code was refused")
-            .to_owned());
-    }
-    let (Some(access), Some(refresh)) = (
-        body["access_token"].as_str(),
-        body["refresh_token"].as_str(),
-    ) else {
-        return Err("Etsy's answer has no tokens".to_owned());
-    };
-    let me: serde_json::Value = client
+    })
+    .await?;
+    let access = field_of(&body, "Etsy", "access_token")?;
+    let refresh = field_of(&body, "Etsy", "refresh_token")?;
+    let me: serde_json::Value = exchange_client()?
         .get(format!("{}/v3/application/users/me", app.api_url))
         .header("x-api-key", &app.keystring)
-        .bearer_auth(access)
+        .bearer_auth(&access)
         .send()
         .await
         .map_err(|e| format!("Etsy could not be reached: {e}"))?

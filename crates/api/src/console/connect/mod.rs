@@ -578,3 +578,51 @@ async fn take_state(
         Err(e) => Err(failed(&e)),
     }
 }
+
+/// The HTTP client of the code exchanges: short, and never following a
+/// redirect.
+fn exchange_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(15))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// POST a code exchange to a channel's token endpoint (checked like any
+/// outbound address) and read its JSON answer; a refusal comes back in the
+/// channel's words.
+async fn exchange(
+    s: &AppState,
+    channel: &str,
+    url: &str,
+    request: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+) -> Result<serde_json::Value, String> {
+    check_destination(s, "token_url", url).map_err(|e| e.to_string())?;
+    let r = request(exchange_client()?.post(url))
+        .send()
+        .await
+        .map_err(|e| format!("{channel} could not be reached: {e}"))?;
+    let ok = r.status().is_success();
+    let body: serde_json::Value = r
+        .json()
+        .await
+        .map_err(|e| format!("{channel}'s answer could not be read: {e}"))?;
+    if !ok {
+        return Err(body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .unwrap_or("the code was refused")
+            .to_owned());
+    }
+    Ok(body)
+}
+
+/// A non-empty string field of an exchange's answer.
+fn field_of(body: &serde_json::Value, channel: &str, name: &str) -> Result<String, String> {
+    body[name]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("{channel}'s answer has no {name}"))
+}

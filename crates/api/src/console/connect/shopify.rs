@@ -235,33 +235,11 @@ async fn exchange_shopify_code(
     code: &str,
 ) -> Result<String, String> {
     let url = format!("{base}/admin/oauth/access_token");
-    check_destination(s, "shop", &url).map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(15))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let r = client
-        .post(&url)
-        .json(&serde_json::json!({ "client_id": app.client_id, "client_secret": app.client_secret, "code": code }))
-        .send()
-        .await
-        .map_err(|e| format!("the shop could not be reached: {e}"))?;
-    let status = r.status();
-    let body: serde_json::Value = r
-        .json()
-        .await
-        .map_err(|e| format!("the shop's answer could not be read: {e}"))?;
-    if !status.is_success() {
-        return Err(body["error_description"]
-            .as_str()
-            .or(body["error"].as_str())
-            .unwrap_or("the code was refused")
-            .to_owned());
-    }
-    body["access_token"]
-        .as_str()
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .ok_or_else(|| "the shop's answer has no access_token".to_owned())
+    let body = exchange(s, "the shop", &url, |r| {
+        r.json(&serde_json::json!({
+            "client_id": app.client_id, "client_secret": app.client_secret, "code": code,
+        }))
+    })
+    .await?;
+    field_of(&body, "the shop", "access_token")
 }
