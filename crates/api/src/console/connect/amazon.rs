@@ -83,6 +83,7 @@ pub(super) async fn authorize_amazon(
 /// Login with Amazon for the seller's refresh token.
 pub(crate) async fn amazon_callback(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let Some(app) = crate::console::config(&s).amazon.clone() else {
@@ -93,14 +94,22 @@ pub(crate) async fn amazon_callback(
         Ok(found) => found,
         Err(r) => return r,
     };
+    let own = own_token(&s, &headers, &page).await;
     if let Some(error) = get("error") {
         let why = get("error_description").unwrap_or(error);
-        return retry_page(&page, "Amazon", StatusCode::OK, why);
+        return retry_page(
+            own.as_deref(),
+            &page,
+            ChannelKind::Amazon,
+            StatusCode::OK,
+            why,
+        );
     }
     if page.state_at(Utc::now()) != PageState::Open {
         return retry_page(
+            own.as_deref(),
             &page,
-            "Amazon",
+            ChannelKind::Amazon,
             StatusCode::GONE,
             "this page can no longer connect a shop",
         );
@@ -113,7 +122,15 @@ pub(crate) async fn amazon_callback(
     };
     let refresh = match amazon_refresh_token(&s, &app, code).await {
         Ok(t) => t,
-        Err(why) => return retry_page(&page, "Amazon", StatusCode::BAD_GATEWAY, &why),
+        Err(why) => {
+            return retry_page(
+                own.as_deref(),
+                &page,
+                ChannelKind::Amazon,
+                StatusCode::BAD_GATEWAY,
+                &why,
+            );
+        }
     };
     let creds = serde_json::json!({
         "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
@@ -131,7 +148,7 @@ pub(crate) async fn amazon_callback(
     .await
     {
         Ok(r) => r,
-        Err((status, why)) => retry_page(&page, "Amazon", status, &why),
+        Err((status, why)) => retry_page(own.as_deref(), &page, ChannelKind::Amazon, status, &why),
     }
 }
 

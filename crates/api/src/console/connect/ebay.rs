@@ -71,6 +71,7 @@ pub(super) async fn authorize_ebay(
 /// and `code`, or to its decline URL (here with `declined=1`).
 pub(crate) async fn ebay_callback(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let Some(app) = crate::console::config(&s).ebay.clone() else {
@@ -81,18 +82,21 @@ pub(crate) async fn ebay_callback(
         Ok(found) => found,
         Err(r) => return r,
     };
+    let own = own_token(&s, &headers, &page).await;
     if get("declined").is_some() || get("error").is_some() {
         return retry_page(
+            own.as_deref(),
             &page,
-            "eBay",
+            ChannelKind::Ebay,
             StatusCode::OK,
             "you disagreed to grant access",
         );
     }
     if page.state_at(Utc::now()) != PageState::Open {
         return retry_page(
+            own.as_deref(),
             &page,
-            "eBay",
+            ChannelKind::Ebay,
             StatusCode::GONE,
             "this page can no longer connect a shop",
         );
@@ -102,7 +106,15 @@ pub(crate) async fn ebay_callback(
     };
     let refresh = match ebay_refresh_token(&s, &app, code).await {
         Ok(t) => t,
-        Err(why) => return retry_page(&page, "eBay", StatusCode::BAD_GATEWAY, &why),
+        Err(why) => {
+            return retry_page(
+                own.as_deref(),
+                &page,
+                ChannelKind::Ebay,
+                StatusCode::BAD_GATEWAY,
+                &why,
+            );
+        }
     };
     let creds = serde_json::json!({
         "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
@@ -119,7 +131,7 @@ pub(crate) async fn ebay_callback(
     .await
     {
         Ok(r) => r,
-        Err((status, why)) => retry_page(&page, "eBay", status, &why),
+        Err((status, why)) => retry_page(own.as_deref(), &page, ChannelKind::Ebay, status, &why),
     }
 }
 

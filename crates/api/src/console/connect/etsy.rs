@@ -82,14 +82,22 @@ pub(crate) async fn etsy_callback(
         Ok(found) => found,
         Err(r) => return r,
     };
+    let own = own_token(&s, &headers, &page).await;
     if let Some(error) = get("error") {
         let why = get("error_description").unwrap_or(error);
-        return retry_page(&page, "Etsy", StatusCode::OK, why);
+        return retry_page(
+            own.as_deref(),
+            &page,
+            ChannelKind::Etsy,
+            StatusCode::OK,
+            why,
+        );
     }
     if page.state_at(Utc::now()) != PageState::Open {
         return retry_page(
+            own.as_deref(),
             &page,
-            "Etsy",
+            ChannelKind::Etsy,
             StatusCode::GONE,
             "this page can no longer connect a shop",
         );
@@ -100,7 +108,15 @@ pub(crate) async fn etsy_callback(
     let redirect_uri = callback_url(&s, &headers, ChannelKind::Etsy);
     let creds = match etsy_credentials(&s, &app, code, verifier, &redirect_uri).await {
         Ok(c) => c,
-        Err(why) => return retry_page(&page, "Etsy", StatusCode::BAD_GATEWAY, &why),
+        Err(why) => {
+            return retry_page(
+                own.as_deref(),
+                &page,
+                ChannelKind::Etsy,
+                StatusCode::BAD_GATEWAY,
+                &why,
+            );
+        }
     };
     match finish(
         &s,
@@ -114,7 +130,7 @@ pub(crate) async fn etsy_callback(
     .await
     {
         Ok(r) => r,
-        Err((status, why)) => retry_page(&page, "Etsy", status, &why),
+        Err((status, why)) => retry_page(own.as_deref(), &page, ChannelKind::Etsy, status, &why),
     }
 }
 

@@ -382,16 +382,19 @@ pub(super) async fn submit(
     if kind == ChannelKind::Amazon {
         return authorize_amazon(&s, &headers, &account, &page)
             .await
+            .map(|r| with_page_cookie(&s, r, &token))
             .unwrap_or_else(|(status, message)| refuse(status, &message, None));
     }
     if kind == ChannelKind::Ebay {
         return authorize_ebay(&s, &account, &page)
             .await
+            .map(|r| with_page_cookie(&s, r, &token))
             .unwrap_or_else(|(status, message)| refuse(status, &message, None));
     }
     if kind == ChannelKind::Etsy {
         return authorize_etsy(&s, &headers, &account, &page)
             .await
+            .map(|r| with_page_cookie(&s, r, &token))
             .unwrap_or_else(|(status, message)| refuse(status, &message, None));
     }
     if kind == ChannelKind::Woocommerce {
@@ -403,6 +406,7 @@ pub(super) async fn submit(
             form.get("store").map_or("", String::as_str),
         )
         .await
+        .map(|r| with_page_cookie(&s, r, &token))
         .unwrap_or_else(|(status, message)| refuse(status, &message, None));
     }
     if kind == ChannelKind::Shopify {
@@ -414,6 +418,7 @@ pub(super) async fn submit(
             form.get("shop").map_or("", String::as_str),
         )
         .await
+        .map(|r| with_page_cookie(&s, r, &token))
         .unwrap_or_else(|(status, message)| refuse(status, &message, None));
     }
     let base = form.get("base_url").map_or("", |v| v.trim());
@@ -518,9 +523,30 @@ fn refused_callback(status: StatusCode, why: &str) -> Response {
 /// After a callback, the page's own address is not known (only its hash
 /// is stored): the client is told what happened and to open their link
 /// again.
-fn retry_page(page: &HostedPage, channel: &str, status: StatusCode, why: &str) -> Response {
-    // The page's own address is not known here (only its hash is stored):
-    // the client opens their link again.
+fn retry_page(
+    own: Option<&str>,
+    page: &HostedPage,
+    kind: ChannelKind,
+    status: StatusCode,
+    why: &str,
+) -> Response {
+    // Back on the client's own page, when their browser brought it along
+    // and it is still open: the channel's words above its form.
+    if let Some(token) = own
+        && page.state_at(Utc::now()) == PageState::Open
+    {
+        return form_page(
+            token,
+            page,
+            kind,
+            &HashMap::new(),
+            status,
+            Some((why, None)),
+        );
+    }
+    // Otherwise (only the page's hash is stored) the client is told to
+    // open their link again.
+    let channel = label(kind);
     layout(
         "",
         &page.branding,
@@ -531,6 +557,39 @@ fn retry_page(page: &HostedPage, channel: &str, status: StatusCode, why: &str) -
             p { "Open the link " (page.branding.name) " sent you again to try once more." }
         },
     )
+}
+
+/// The cookie that carries a page's token to the channel and back, so
+/// that a refused authorization returns the client to their own page.
+const PAGE_COOKIE: &str = "sy_connect";
+
+/// The page token the client's browser brought back, if it opens `page`.
+async fn own_token(s: &AppState, headers: &HeaderMap, page: &HostedPage) -> Option<String> {
+    let token = crate::console::auth::cookie(headers, PAGE_COOKIE)?;
+    match s
+        .storage
+        .hosted_page_by_token(&crate::tokens::hash(token))
+        .await
+    {
+        Ok(Some((_, p))) if p.id == page.id => Some(token.to_owned()),
+        _ => None,
+    }
+}
+
+/// `r` (a redirect to the channel) with the page's token in a cookie for
+/// the way back: HttpOnly, SameSite=Lax (it comes back on the channel's
+/// top-level redirect), only under `/connect`, for the authorization's time.
+fn with_page_cookie(s: &AppState, mut r: Response, token: &str) -> Response {
+    let secure = crate::console::config(s).public_url.starts_with("https://");
+    let cookie = format!(
+        "{PAGE_COOKIE}={token}; Path=/connect; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        AUTHORIZE_MINUTES * 60,
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
 }
 
 fn callback_url(s: &AppState, headers: &HeaderMap, kind: ChannelKind) -> String {

@@ -140,6 +140,7 @@ fn shopify_signed(secret: &str, params: &[(String, String)]) -> bool {
 /// token, and the channel is made as for a form.
 pub(crate) async fn shopify_callback(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
     let Some(app) = crate::console::config(&s).shopify.clone() else {
@@ -178,9 +179,10 @@ pub(crate) async fn shopify_callback(
         Ok(p) => p,
         Err(e) => return failed(&e),
     };
+    let own = own_token(&s, &headers, &page).await;
     let token_less = |status: StatusCode, message: &str| {
         // The client goes back to the page's Shopify form, which can start over.
-        retry_page(&page, "Shopify", status, message)
+        retry_page(own.as_deref(), &page, ChannelKind::Shopify, status, message)
     };
     if let Some(error) = denied {
         let why = get("error_description").unwrap_or(error);
@@ -196,8 +198,9 @@ pub(crate) async fn shopify_callback(
     let shop = shop.unwrap_or_default();
     if page.state_at(Utc::now()) != PageState::Open {
         return retry_page(
+            own.as_deref(),
             &page,
-            "Shopify",
+            ChannelKind::Shopify,
             StatusCode::GONE,
             "This page can no longer connect a shop.",
         );

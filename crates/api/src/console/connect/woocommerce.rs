@@ -144,6 +144,7 @@ pub(crate) struct WooReturn {
 /// arrived and the channel is made, or told what happened.
 pub(crate) async fn woocommerce_return(
     State(s): State<AppState>,
+    headers: HeaderMap,
     Query(q): Query<WooReturn>,
 ) -> Response {
     let hash = crate::tokens::hash(&q.user_id);
@@ -165,14 +166,16 @@ pub(crate) async fn woocommerce_return(
         Ok(p) => p,
         Err(e) => return failed(&e),
     };
+    let own = own_token(&s, &headers, &page).await;
     if q.success != "1" {
         // Denied: the state is spent so it cannot be used later.
         if let Err(e) = s.storage.take_oauth_state(&hash, Utc::now()).await {
             return failed(&e);
         }
         return retry_page(
+            own.as_deref(),
             &page,
-            "WooCommerce",
+            ChannelKind::Woocommerce,
             StatusCode::OK,
             "the store's owner denied access",
         );
@@ -181,7 +184,13 @@ pub(crate) async fn woocommerce_return(
         (Some(ch), Some(r)) if page.state_at(Utc::now()) == PageState::Completed => {
             match back_to(r, &page, ch.as_str()) {
                 Some(to) => see_other(&to),
-                None => retry_page(&page, "WooCommerce", StatusCode::OK, "connected"),
+                None => retry_page(
+                    own.as_deref(),
+                    &page,
+                    ChannelKind::Woocommerce,
+                    StatusCode::OK,
+                    "connected",
+                ),
             }
         }
         (Some(_), None) if page.state_at(Utc::now()) == PageState::Completed => layout(
@@ -192,8 +201,9 @@ pub(crate) async fn woocommerce_return(
             html! { p.created { "Your WooCommerce store is connected to " (page.branding.name) ". You can close this page." } },
         ),
         _ => retry_page(
+            own.as_deref(),
             &page,
-            "WooCommerce",
+            ChannelKind::Woocommerce,
             StatusCode::BAD_GATEWAY,
             "the store did not send working API keys",
         ),
