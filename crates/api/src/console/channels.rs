@@ -91,6 +91,7 @@ pub(super) fn credential_inputs(fields: &[CredentialField], required: bool) -> M
 fn connect_page(
     session: &Session,
     store: &Store,
+    authorizable: bool,
     kind: Option<ChannelKind>,
     form: &HashMap<String, String>,
     status: StatusCode,
@@ -111,6 +112,15 @@ fn connect_page(
                 }
             }
             button.secondary type="submit" { "Choose" }
+        }
+        @if let (Some(kind), true) = (kind, authorizable) {
+            form.card.authorize method="post" action={ (action) "/authorize" } {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="kind" value=(kind.as_str());
+                p { "Sign in on " (kind.as_str()) " and approve there: nothing to copy, and the credentials go straight into the sealed store." }
+                button type="submit" { "Connect with " (kind.as_str()) "'s sign-in" }
+            }
+            p.muted { "Or paste credentials you already have:" }
         }
         @if let Some(kind) = kind {
             form.card.connect method="post" action=(action) {
@@ -150,11 +160,53 @@ pub(super) async fn connect_form(
     connect_page(
         &session,
         &store,
+        kind.is_some_and(|k| authorizable(&s, k)),
         kind,
         &HashMap::new(),
         StatusCode::OK,
         None,
     )
+}
+
+/// Whether `kind` can be connected through its own sign-in on this server.
+fn authorizable(s: &AppState, kind: ChannelKind) -> bool {
+    !super::connect::FORM_KINDS.contains(&kind) && super::connect::offered(s, kind)
+}
+
+/// Connect a channel through its own sign-in: a single-use hosted page for
+/// this store, in Switchyard's name, that sends the user back to the store
+/// when done.
+pub(super) async fn authorize(
+    State(s): State<AppState>,
+    session: Session,
+    headers: axum::http::HeaderMap,
+    Path(store): Path<String>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    let store = match session
+        .store_form(
+            &s,
+            form.get("csrf").map_or("", String::as_str),
+            Need::Anyone,
+            &store,
+        )
+        .await
+    {
+        Ok(st) => st,
+        Err(r) => return r,
+    };
+    let Some(kind) = form
+        .get("kind")
+        .and_then(|k| ChannelKind::parse(k).ok())
+        .filter(|k| authorizable(&s, *k))
+    else {
+        return not_found().await;
+    };
+    let base = super::config(&s).links(&headers).base;
+    match super::connect::console_page(&s, &session.user, &store, kind, &base).await {
+        Ok(to) => see_other(&to),
+        Err(e) => super::pages::internal(&e),
+    }
 }
 
 /// The credentials object from a form's `cred.*` fields (empty ones left
@@ -204,6 +256,7 @@ pub(super) async fn connect(
         return connect_page(
             &session,
             &store,
+            false,
             None,
             &form,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -235,6 +288,7 @@ pub(super) async fn connect(
             Some(m) => connect_page(
                 &session,
                 &store,
+                authorizable(&s, kind),
                 Some(kind),
                 &form,
                 StatusCode::UNPROCESSABLE_ENTITY,

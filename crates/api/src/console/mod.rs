@@ -273,6 +273,11 @@ fn table() -> Vec<(
             post(channels::connect),
         ),
         (
+            "/console/stores/{store}/channels/authorize",
+            &["POST"],
+            post(channels::authorize),
+        ),
+        (
             "/console/stores/{store}/channels/new",
             &["GET"],
             get(channels::connect_form),

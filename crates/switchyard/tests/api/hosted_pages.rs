@@ -1056,3 +1056,73 @@ async fn a_seller_connects_amazon_through_seller_central_consent() {
     assert_eq!(told.status, StatusCode::OK);
     assert!(told.body.contains("did not authorize"), "{}", told.body);
 }
+
+#[tokio::test]
+async fn the_console_connects_shopify_through_its_sign_in_and_comes_back_to_the_store() {
+    let (_sim, app) = shopify_app().await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Acme EU").await;
+    let link = switchyard_testkit::console::invited(
+        &app,
+        "acme",
+        "ann@example.com",
+        switchyard_domain::user::Role::Staff,
+    )
+    .await;
+    let mut b = Browser::new(&app);
+    switchyard_testkit::console::set_password(&mut b, &link, "the right password").await;
+    let form = b
+        .get(&format!(
+            "/console/stores/{store}/channels/new?kind=shopify"
+        ))
+        .await;
+    assert!(
+        form.body.contains("Connect with shopify&#39;s sign-in")
+            || form.body.contains("Connect with shopify's sign-in"),
+        "{}",
+        form.body
+    );
+    let bol = b
+        .get(&format!("/console/stores/{store}/channels/new?kind=bolcom"))
+        .await;
+    assert!(!bol.body.contains("sign-in"), "bol.com has no sign-in flow");
+    let csrf = form.hidden("csrf");
+    let authorize = format!("/console/stores/{store}/channels/authorize");
+    let forged = b.post(&authorize, &[("kind", "shopify")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let go = b
+        .post(&authorize, &[("csrf", &csrf), ("kind", "shopify")])
+        .await;
+    assert_eq!(go.status, StatusCode::SEE_OTHER, "{}", go.body);
+    let page = go.location().to_owned();
+    assert!(
+        page.starts_with("/connect/") && page.ends_with("/shopify"),
+        "{page}"
+    );
+    let connect = b.get(&page).await;
+    assert!(
+        connect.body.contains("Switchyard · Acme EU"),
+        "{}",
+        connect.body
+    );
+    let callback = through_consent(&mut b, page.trim_end_matches("/shopify"), "approve").await;
+    let done = b
+        .get(&callback[callback.find("/connect/").unwrap()..])
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let to = reqwest::Url::parse(done.location()).unwrap();
+    assert_eq!(to.path(), format!("/console/stores/{store}"));
+    let channel = to
+        .query_pairs()
+        .find(|(k, _)| k == "channel_id")
+        .unwrap()
+        .1
+        .into_owned();
+    let ch = app
+        .get(&t, &format!("/v1/stores/{store}/channels/{channel}"))
+        .await;
+    assert_eq!(ch.body["kind"], "shopify", "{}", ch.body);
+    let back = b.get(&to.as_str()[app.address.len()..]).await;
+    assert_eq!(back.status, StatusCode::OK);
+    assert!(back.body.contains(&channel), "the store page lists it");
+}

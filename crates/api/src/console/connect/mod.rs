@@ -685,3 +685,40 @@ fn field_of(body: &serde_json::Value, channel: &str, name: &str) -> Result<Strin
         .map(str::to_owned)
         .ok_or_else(|| format!("{channel}'s answer has no {name}"))
 }
+
+/// A hosted page for a console user connecting `kind` to `store` through
+/// its own sign-in: in Switchyard's name, one hour, back to the store's
+/// page when done. Returns the page's address to send the user to.
+pub(crate) async fn console_page(
+    s: &AppState,
+    user: &switchyard_storage::User,
+    store: &switchyard_storage::Store,
+    kind: ChannelKind,
+    base: &str,
+) -> Result<String, ApiError> {
+    let token = crate::console::auth::secret().map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let page = switchyard_storage::NewHostedPage {
+        id: switchyard_domain::ids::HostedPageId::generate(),
+        token_hash: crate::tokens::hash(&token),
+        channels: vec![kind],
+        branding: Branding {
+            name: format!(
+                "Switchyard · {}",
+                store.name.chars().take(80).collect::<String>()
+            ),
+            logo_url: None,
+            primary_color: None,
+            accent_color: None,
+            font: switchyard_domain::hosted_page::Font::System,
+        },
+        presets: serde_json::json!({}),
+        redirect_url: Some(format!("{base}/console/stores/{}", store.id)),
+        metadata: serde_json::json!({ "console_user": user.id.as_str() }),
+        expires_at: Utc::now() + chrono::Duration::hours(1),
+    };
+    s.storage
+        .create_hosted_page(&user.account_id, &store.id, page)
+        .await?;
+    tracing::info!(user = %user.id, store = %store.id, kind = kind.as_str(), "console connects a channel through its sign-in");
+    Ok(format!("/connect/{token}/{}", kind.as_str()))
+}
