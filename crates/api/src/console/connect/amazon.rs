@@ -48,19 +48,7 @@ pub(super) async fn authorize_amazon(
             "this server has no Amazon application".into(),
         ));
     };
-    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
-    s.storage
-        .create_oauth_state(NewOAuthState {
-            hash: crate::tokens::hash(&state),
-            account_id: account.clone(),
-            page_id: page.id.clone(),
-            kind: ChannelKind::Amazon,
-            shop: None,
-            verifier: None,
-            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
-        })
-        .await
-        .map_err(|e| internal(e.to_string()))?;
+    let state = start_authorization(s, account, page, ChannelKind::Amazon, None, None).await?;
     let mut url = reqwest::Url::parse(&app.consent_url).map_err(|e| internal(e.to_string()))?;
     {
         let mut q = url.query_pairs_mut();

@@ -43,19 +43,7 @@ pub(super) async fn authorize_ebay(
             "this server has no eBay app".into(),
         ));
     };
-    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
-    s.storage
-        .create_oauth_state(NewOAuthState {
-            hash: crate::tokens::hash(&state),
-            account_id: account.clone(),
-            page_id: page.id.clone(),
-            kind: ChannelKind::Ebay,
-            shop: None,
-            verifier: None,
-            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
-        })
-        .await
-        .map_err(|e| internal(e.to_string()))?;
+    let state = start_authorization(s, account, page, ChannelKind::Ebay, None, None).await?;
     let mut url = reqwest::Url::parse(&app.auth_url).map_err(|e| internal(e.to_string()))?;
     url.query_pairs_mut()
         .append_pair("client_id", &app.client_id)

@@ -39,20 +39,16 @@ pub(super) async fn authorize_etsy(
             "this server has no Etsy app".into(),
         ));
     };
-    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
     let verifier = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
-    s.storage
-        .create_oauth_state(NewOAuthState {
-            hash: crate::tokens::hash(&state),
-            account_id: account.clone(),
-            page_id: page.id.clone(),
-            kind: ChannelKind::Etsy,
-            shop: None,
-            verifier: Some(verifier.clone()),
-            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
-        })
-        .await
-        .map_err(|e| internal(e.to_string()))?;
+    let state = start_authorization(
+        s,
+        account,
+        page,
+        ChannelKind::Etsy,
+        None,
+        Some(verifier.clone()),
+    )
+    .await?;
     let mut url = reqwest::Url::parse(&app.connect_url).map_err(|e| internal(e.to_string()))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")

@@ -722,3 +722,31 @@ pub(crate) async fn console_page(
     tracing::info!(user = %user.id, store = %store.id, kind = kind.as_str(), "console connects a channel through its sign-in");
     Ok(format!("/connect/{token}/{}", kind.as_str()))
 }
+
+/// Begin an authorization on `page` for `kind`: a new single-use state
+/// (stored as its hash with the shop and the PKCE verifier, for
+/// [`AUTHORIZE_MINUTES`]); returns the state to send to the channel.
+async fn start_authorization(
+    s: &AppState,
+    account: &AccountId,
+    page: &HostedPage,
+    kind: ChannelKind,
+    shop: Option<String>,
+    verifier: Option<String>,
+) -> Result<String, (StatusCode, String)> {
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
+    let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
+    s.storage
+        .create_oauth_state(NewOAuthState {
+            hash: crate::tokens::hash(&state),
+            account_id: account.clone(),
+            page_id: page.id.clone(),
+            kind,
+            shop,
+            verifier,
+            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
+        })
+        .await
+        .map_err(|e| internal(e.to_string()))?;
+    Ok(state)
+}

@@ -74,20 +74,15 @@ pub(super) async fn authorize_shopify(
     let shop = shop_domain(typed).ok_or_else(|| {
         unprocessable("that is not a Shopify shop: give its name, as in name.myshopify.com")
     })?;
-    let state = crate::console::auth::secret()
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    s.storage
-        .create_oauth_state(NewOAuthState {
-            hash: crate::tokens::hash(&state),
-            account_id: account.clone(),
-            page_id: page.id.clone(),
-            kind: ChannelKind::Shopify,
-            shop: Some(shop.clone()),
-            verifier: None,
-            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
-        })
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let state = start_authorization(
+        s,
+        account,
+        page,
+        ChannelKind::Shopify,
+        Some(shop.clone()),
+        None,
+    )
+    .await?;
     let callback = format!(
         "{}/connect/callback/shopify",
         crate::console::config(s).links(headers).base

@@ -15,20 +15,15 @@ pub(super) async fn authorize_woocommerce(
 ) -> Result<Response, (StatusCode, String)> {
     let store = typed.trim().trim_end_matches('/').to_owned();
     check_destination(s, "store", &store).map_err(|e| (e.status(), e.to_string()))?;
-    let state = crate::console::auth::secret()
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    s.storage
-        .create_oauth_state(NewOAuthState {
-            hash: crate::tokens::hash(&state),
-            account_id: account.clone(),
-            page_id: page.id.clone(),
-            kind: ChannelKind::Woocommerce,
-            shop: Some(store.clone()),
-            verifier: None,
-            expires_at: Utc::now() + chrono::Duration::minutes(AUTHORIZE_MINUTES),
-        })
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let state = start_authorization(
+        s,
+        account,
+        page,
+        ChannelKind::Woocommerce,
+        Some(store.clone()),
+        None,
+    )
+    .await?;
     let base = crate::console::config(s).links(headers).base;
     let mut url = reqwest::Url::parse(&format!("{store}/wc-auth/v1/authorize")).map_err(|e| {
         (
