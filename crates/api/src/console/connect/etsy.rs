@@ -98,11 +98,11 @@ pub(crate) async fn etsy_callback(
             "this page can no longer connect a shop",
         );
     }
-    let (Some(code), Some(verifier)) = (get("code"), taken.verifier.as_deref()) else {
+    let (Some(code), Some(verifier)) = (get("code"), verifier_of(&s, &taken)) else {
         return refused_callback(StatusCode::BAD_REQUEST, "The callback carries no code.");
     };
     let redirect_uri = callback_url(&s, &headers, ChannelKind::Etsy);
-    let creds = match etsy_credentials(&s, &app, code, verifier, &redirect_uri).await {
+    let creds = match etsy_credentials(&s, &app, code, &verifier, &redirect_uri).await {
         Ok(c) => c,
         Err(why) => {
             return retry_page(

@@ -724,7 +724,7 @@ pub(crate) async fn console_page(
 }
 
 /// Begin an authorization on `page` for `kind`: a new single-use state
-/// (stored as its hash with the shop and the PKCE verifier, for
+/// (stored as its hash with the shop and the PKCE verifier sealed, for
 /// [`AUTHORIZE_MINUTES`]); returns the state to send to the channel.
 async fn start_authorization(
     s: &AppState,
@@ -736,6 +736,16 @@ async fn start_authorization(
 ) -> Result<String, (StatusCode, String)> {
     let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, e);
     let state = crate::console::auth::secret().map_err(|e| internal(e.to_string()))?;
+    // The verifier is a secret until the exchange: kept sealed for the page.
+    let verifier = match verifier {
+        Some(v) => {
+            use base64::Engine as _;
+            let sealed = crate::routes::webhooks::seal(s, account, page.id.as_str(), &v)
+                .map_err(|e| internal(e.to_string()))?;
+            Some(base64::engine::general_purpose::STANDARD.encode(sealed))
+        }
+        None => None,
+    };
     s.storage
         .create_oauth_state(NewOAuthState {
             hash: crate::tokens::hash(&state),
@@ -749,4 +759,13 @@ async fn start_authorization(
         .await
         .map_err(|e| internal(e.to_string()))?;
     Ok(state)
+}
+
+/// The PKCE verifier of a taken state, unsealed.
+fn verifier_of(s: &AppState, taken: &switchyard_storage::OAuthState) -> Option<String> {
+    use base64::Engine as _;
+    let sealed = base64::engine::general_purpose::STANDARD
+        .decode(taken.verifier.as_deref()?)
+        .ok()?;
+    crate::routes::webhooks::open(s, &taken.account_id, taken.page_id.as_str(), &sealed).ok()
 }
