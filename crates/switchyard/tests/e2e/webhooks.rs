@@ -410,6 +410,17 @@ async fn gone_disables_at_once_and_five_days_of_failures_disable_with_a_journal_
         .filter(|e| e["type"] == "webhook.disabled")
         .collect();
     assert_eq!(disabled.len(), 2, "{disabled:?}");
+    // Both products' messages exist for it (B's may be dispatched just
+    // after the endpoint was disabled by A's retry: on PostgreSQL an event
+    // waits while an older transaction is in flight).
+    eventually("both messages queued for the endpoint", 20, || async {
+        app.get(&t, &format!("/v1/webhooks/{f}/messages"))
+            .await
+            .body["items"]
+            .as_array()
+            .is_some_and(|m| m.len() == 2)
+    })
+    .await;
     // Queue both again while it is disabled (nothing is sent yet), then
     // enable it: they go out.
     let replay = app
