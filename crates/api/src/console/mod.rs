@@ -10,6 +10,7 @@
 //! Content-Security-Policy, and no inline script or style.
 
 pub mod auth;
+mod channel_connect;
 mod channels;
 pub mod connect;
 pub mod mail;
@@ -270,17 +271,17 @@ fn table() -> Vec<(
         (
             "/console/stores/{store}/channels",
             &["POST"],
-            post(channels::connect),
+            post(channel_connect::connect),
         ),
         (
             "/console/stores/{store}/channels/authorize",
             &["POST"],
-            post(channels::authorize),
+            post(channel_connect::authorize),
         ),
         (
             "/console/stores/{store}/channels/new",
             &["GET"],
-            get(channels::connect_form),
+            get(channel_connect::connect_form),
         ),
         (
             "/console/stores/{store}/channels/{channel}",

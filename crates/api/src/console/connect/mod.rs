@@ -24,7 +24,7 @@ use switchyard_domain::hosted_page::{Branding, PageState};
 use switchyard_domain::ids::AccountId;
 use switchyard_storage::{HostedPage, NewOAuthState};
 
-use super::channels::{credential_inputs, credentials_from};
+use super::channel_connect::{credential_inputs, credentials_from};
 use super::see_other;
 use crate::AppState;
 use crate::console::pages::{failed, internal, not_found};
