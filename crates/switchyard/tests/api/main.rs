@@ -12,6 +12,7 @@ mod catalogue;
 mod concurrency;
 mod console;
 mod console_pages;
+mod console_passwords;
 mod hosted_flows;
 mod hosted_pages;
 mod idempotency;
