@@ -411,21 +411,16 @@ pub(super) async fn try_rules(
     };
     let (rules, checked) = rules_from(&f);
     if let Err(e) = checked {
-        return match say(&e) {
-            // Show the rules as they were sent, with what is wrong.
-            Some(m) => {
-                rules_page(
-                    &s,
-                    &session,
-                    &store,
-                    Some((&rules, Err(in_words(&m)))),
-                    None,
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            None => internal(&e),
-        };
+        // Show the rules as they were sent, with what is wrong.
+        return refused(
+            &s,
+            &session,
+            &store,
+            &rules,
+            &e,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let out = dry_run(
         &s,
@@ -448,20 +443,7 @@ pub(super) async fn try_rules(
             )
             .await
         }
-        Err(e) => match say(&e) {
-            Some(m) => {
-                rules_page(
-                    &s,
-                    &session,
-                    &store,
-                    Some((&rules, Err(in_words(&m)))),
-                    None,
-                    e.status(),
-                )
-                .await
-            }
-            None => internal(&e),
-        },
+        Err(e) => refused(&s, &session, &store, &rules, &e, e.status()).await,
     }
 }
 
@@ -509,20 +491,34 @@ pub(super) async fn save_rules(
         }
         Err(e) => {
             let e = ApiError::from(e);
-            match say(&e) {
-                Some(m) => {
-                    rules_page(
-                        &s,
-                        &session,
-                        &store,
-                        Some((&rules, Err(in_words(&m)))),
-                        None,
-                        e.status(),
-                    )
-                    .await
-                }
-                None => internal(&e),
-            }
+            refused(&s, &session, &store, &rules, &e, e.status()).await
         }
+    }
+}
+
+/// The rules page again, with `rules` in the editor and why they were
+/// refused in the editor's words (or the error page when it was not the
+/// user's doing).
+async fn refused(
+    s: &AppState,
+    session: &Session,
+    store: &Store,
+    rules: &PluginRules,
+    e: &ApiError,
+    status: StatusCode,
+) -> Response {
+    match say(e) {
+        Some(m) => {
+            rules_page(
+                s,
+                session,
+                store,
+                Some((rules, Err(in_words(&m)))),
+                None,
+                status,
+            )
+            .await
+        }
+        None => internal(e),
     }
 }
