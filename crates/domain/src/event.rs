@@ -26,6 +26,12 @@ pub enum EntityType {
     Webhook,
     /// A plugin (3PL).
     Plugin,
+    /// An invoice.
+    Invoice,
+    /// A credit note.
+    CreditNote,
+    /// A connection to an accounting package.
+    Accounting,
 }
 
 impl EntityType {
@@ -43,6 +49,9 @@ impl EntityType {
             Self::Fulfilment => "fulfilment",
             Self::Webhook => "webhook",
             Self::Plugin => "plugin",
+            Self::Invoice => "invoice",
+            Self::CreditNote => "credit_note",
+            Self::Accounting => "accounting",
         }
     }
 }

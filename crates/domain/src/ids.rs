@@ -186,6 +186,14 @@ mod tests {
     }
 }
 prefixed_id!(
+    /// An invoice or a credit note.
+    InvoiceId, "inv"
+);
+prefixed_id!(
+    /// A store's connection to an accounting package (Xero, Sage).
+    AccountingId, "acct"
+);
+prefixed_id!(
     /// A person who signs in to the console.
     UserId, "usr"
 );

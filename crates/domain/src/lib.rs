@@ -17,6 +17,7 @@ pub mod filter;
 pub mod fulfilment;
 pub mod hosted_page;
 pub mod ids;
+pub mod invoice;
 pub mod order;
 pub mod plugin_rules;
 pub mod product;

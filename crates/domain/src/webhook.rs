@@ -22,6 +22,10 @@ pub enum WebhookEntity {
     Fulfilment,
     /// A channel connection.
     Channel,
+    /// An invoice.
+    Invoice,
+    /// A credit note.
+    CreditNote,
 }
 
 impl WebhookEntity {
@@ -34,6 +38,8 @@ impl WebhookEntity {
             Self::ChannelProduct => "channel_product",
             Self::Fulfilment => "fulfilment",
             Self::Channel => "channel",
+            Self::Invoice => "invoice",
+            Self::CreditNote => "credit_note",
         }
     }
 }
@@ -79,8 +85,9 @@ pub struct EventType {
 impl EventType {
     /// Every event type that exists: orders, products, channel products
     /// and fulfilments are created and updated; only orders are excluded
-    /// or put on hold; a channel is connected (through a hosted page).
-    pub const ALL: [Self; 11] = [
+    /// or put on hold; a channel is connected (through a hosted page);
+    /// invoices and credit notes are created (issued).
+    pub const ALL: [Self; 13] = [
         Self::new(WebhookEntity::Order, Trigger::Created),
         Self::new(WebhookEntity::Order, Trigger::Updated),
         Self::new(WebhookEntity::Order, Trigger::Excluded),
@@ -92,6 +99,8 @@ impl EventType {
         Self::new(WebhookEntity::Fulfilment, Trigger::Created),
         Self::new(WebhookEntity::Fulfilment, Trigger::Updated),
         Self::new(WebhookEntity::Channel, Trigger::Connected),
+        Self::new(WebhookEntity::Invoice, Trigger::Created),
+        Self::new(WebhookEntity::CreditNote, Trigger::Created),
     ];
 
     const fn new(entity: WebhookEntity, trigger: Trigger) -> Self {
@@ -125,7 +134,8 @@ impl EventType {
     /// shipped, oversold, back-office progress ...) is `order.updated`.
     /// Stock changes of a SKU are `product.updated` (the payload carries
     /// the product). A channel connected through a hosted page is
-    /// `channel.connected`. Deletions have no entity left to send and are not
+    /// `channel.connected`; issued invoices and credit notes are
+    /// `invoice.created` and `credit_note.created`. Deletions have no entity left to send and are not
     /// delivered.
     #[must_use]
     pub fn for_journal(entity_type: &str, event_type: &str, state: Option<&str>) -> Vec<Self> {
@@ -139,6 +149,13 @@ impl EventType {
             // page is delivered.
             "channel" if suffix == "connected" => {
                 return vec![Self::new(WebhookEntity::Channel, Trigger::Connected)];
+            }
+            // Invoices and credit notes are delivered when issued.
+            "invoice" if suffix == "created" => {
+                return vec![Self::new(WebhookEntity::Invoice, Trigger::Created)];
+            }
+            "credit_note" if suffix == "created" => {
+                return vec![Self::new(WebhookEntity::CreditNote, Trigger::Created)];
             }
             _ => return Vec::new(),
         };

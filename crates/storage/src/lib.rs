@@ -18,6 +18,7 @@ mod hosted_pages;
 mod idempotency;
 mod import_page;
 mod imports;
+mod invoices;
 mod journal;
 mod leases;
 mod listings;
@@ -39,6 +40,7 @@ pub use fulfilments::*;
 pub use hosted_pages::*;
 pub use idempotency::*;
 pub use imports::*;
+pub use invoices::*;
 pub use journal::*;
 pub use leases::*;
 pub use listings::*;
@@ -202,6 +204,7 @@ pub trait Storage:
     + Retention
     + Users
     + HostedPages
+    + Invoices
     + std::fmt::Debug
     + 'static
 {

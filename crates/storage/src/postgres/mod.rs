@@ -19,6 +19,7 @@ mod fulfilments;
 mod hosted_pages;
 mod idempotency;
 mod imports;
+mod invoices;
 mod journal;
 mod leases;
 mod listings;

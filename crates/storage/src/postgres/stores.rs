@@ -248,6 +248,7 @@ impl Stores for PgStorage {
         }
         // Children without a cascading path from `stores` go first.
         for sql in [
+            "DELETE FROM invoices WHERE store_id = ?",
             "DELETE FROM plugin_messages WHERE store_id = ?",
             "DELETE FROM stock_commitments WHERE store_id = ?",
             "DELETE FROM stock_levels WHERE store_id = ?",

@@ -16,6 +16,7 @@ mod hosted_pages;
 mod idempotency;
 mod import_page;
 mod imports;
+mod invoices;
 mod journal;
 mod leases;
 mod listings;

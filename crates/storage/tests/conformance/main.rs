@@ -11,6 +11,7 @@
 mod fulfilments;
 mod hosted_pages;
 mod imports;
+mod invoices;
 mod leases;
 mod overview;
 mod plugins;
@@ -92,6 +93,8 @@ macro_rules! backends {
 }
 
 backends!(
+    invoices::numbers_have_no_gaps_or_repeats_and_one_invoice_is_in_force_per_order,
+    invoices::settings_refuse_used_numbers_and_automatic_invoicing_finds_its_work,
     hosted_pages::a_page_connects_one_channel_once_and_never_after_it_expires_or_is_revoked,
     hosted_pages::an_authorization_state_works_once_and_not_after_it_expires,
     users::an_email_is_one_user_in_every_account_and_stores_are_the_accounts,
