@@ -8,6 +8,7 @@
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod invoice_pdf;
 pub mod middleware;
 pub mod routes;
 pub mod tokens;

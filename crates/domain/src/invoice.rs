@@ -213,7 +213,14 @@ pub struct InvoiceSettings {
     /// Printed under the totals (payment terms, a thank-you).
     #[serde(default)]
     pub footer: Option<String>,
+    /// The seller's logo as a base64 PNG, printed at the top (branding:
+    /// documents keep their legal content, the logo is the current one).
+    #[serde(default)]
+    pub logo_png: Option<String>,
 }
+
+/// Longest logo accepted, in base64 characters (about 256 KiB of PNG).
+pub const MAX_LOGO_CHARS: usize = 350_000;
 
 fn default_prefix() -> String {
     "INV-".to_owned()
@@ -325,8 +332,10 @@ impl InvoiceSettings {
             rate("tax_rates.default_bp".into(), r)?;
         }
         for (c, r) in &self.tax_rates.countries {
-            crate::values::CountryCode::parse(c)
-                .map_err(|e| e.under(&format!("tax_rates.countries.{c}")))?;
+            crate::values::CountryCode::parse(c).map_err(|e| DomainError {
+                field: Some(format!("tax_rates.countries.{c}")),
+                ..e
+            })?;
             rate(format!("tax_rates.countries.{c}"), *r)?;
         }
         for k in self.channel_prices_include_tax.keys() {
@@ -334,6 +343,17 @@ impl InvoiceSettings {
                 field: Some(format!("channel_prices_include_tax.{k}")),
                 ..e
             })?;
+        }
+        if self
+            .logo_png
+            .as_ref()
+            .is_some_and(|l| l.len() > MAX_LOGO_CHARS)
+        {
+            return Err(DomainError::invalid(
+                "invalid_logo",
+                "logo_png",
+                "the logo is at most 256 KiB of PNG",
+            ));
         }
         if let Some(f) = &self.footer
             && (f.chars().count() > 500 || f.chars().any(|c| c.is_control() && c != '\n'))
@@ -519,18 +539,32 @@ fn tax_on(net: i64, rate: RateBp) -> i64 {
 
 /// The rate a channel's `tax` on `net` was charged at: one of the store's
 /// `candidates` when it explains the amount to within a minor unit (per-line
-/// rounding), else the rate the amounts imply, to 0.01 %.
+/// rounding), else the roundest rate that does (a whole percent, then a
+/// half, then a tenth), else the rate the amounts imply, to 0.01 %.
 fn implied_rate(net: i64, tax: i64, candidates: &[RateBp]) -> RateBp {
     if tax == 0 || net <= 0 {
         return 0;
     }
-    if let Some(r) = candidates
-        .iter()
-        .find(|r| (tax_on(net, **r) - tax).abs() <= 1)
-    {
-        return *r;
+    let explains = |r: RateBp| (tax_on(net, r) - tax).abs() <= 1;
+    if let Some(r) = candidates.iter().copied().find(|r| explains(*r)) {
+        return r;
     }
-    u32::try_from(mul_div_round(tax, 10_000, net).clamp(0, i64::from(MAX_RATE_BP))).unwrap_or(0)
+    let implied = u32::try_from(mul_div_round(tax, 10_000, net).clamp(0, i64::from(MAX_RATE_BP)))
+        .unwrap_or(0);
+    for step in [100, 50, 10] {
+        let near = implied / step * step;
+        for r in [
+            near,
+            near + step,
+            near.saturating_sub(step),
+            near + 2 * step,
+        ] {
+            if r <= MAX_RATE_BP && explains(r) {
+                return r;
+            }
+        }
+    }
+    implied
 }
 
 /// What one of the order's amounts was before tax is worked out.
@@ -730,7 +764,7 @@ pub fn percent(rate: RateBp) -> String {
     let frac = rate % 100;
     if frac == 0 {
         format!("{whole} %")
-    } else if frac % 10 == 0 {
+    } else if frac.is_multiple_of(10) {
         format!("{whole}.{} %", frac / 10)
     } else {
         format!("{whole}.{frac:02} %")
@@ -1000,6 +1034,17 @@ mod tests {
         let d = doc.difference.unwrap();
         assert_eq!(d.amount, 210);
         assert!(d.explanation.contains("2.10 EUR"), "{}", d.explanation);
+    }
+
+    #[test]
+    fn rates_snap_to_the_roundest_that_explains_the_channels_tax() {
+        // 20 % of 0.99 is 0.198, charged as 0.20: the implied 20.2 % is
+        // rounding, not a rate.
+        assert_eq!(implied_rate(99, 20, &[]), 2000);
+        assert_eq!(implied_rate(1000, 55, &[]), 550);
+        assert_eq!(implied_rate(1000, 210, &[1900]), 2100);
+        assert_eq!(implied_rate(1000, 190, &[1900]), 1900);
+        assert_eq!(implied_rate(10_000, 1234, &[]), 1234);
     }
 
     #[test]

@@ -30,11 +30,15 @@ pub(crate) enum Topic {
     Dispatch,
     /// Webhook delivery (messages were dispatched).
     Delivery,
+    /// Automatic invoicing (orders imported, shipped or cancelled).
+    Invoicing,
+    /// Accounting sync (invoices or credit notes were issued).
+    Accounting,
 }
 
 impl Topic {
     /// Every topic, in the order of their bits.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::Import,
         Self::Listings,
         Self::Push,
@@ -43,6 +47,8 @@ impl Topic {
         Self::Plugins,
         Self::Dispatch,
         Self::Delivery,
+        Self::Invoicing,
+        Self::Accounting,
     ];
 
     /// The topic's name on the wire.
@@ -56,6 +62,8 @@ impl Topic {
             Self::Plugins => "plugins",
             Self::Dispatch => "dispatch",
             Self::Delivery => "delivery",
+            Self::Invoicing => "invoicing",
+            Self::Accounting => "accounting",
         }
     }
 
@@ -70,7 +78,7 @@ impl Topic {
 /// there are any (see `wakeups.rs`).
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
-    notify: [Notify; 8],
+    notify: [Notify; 10],
     /// The import topic's second waiter: the notified lane. A `Notify`
     /// wakes one waiter, and both import lanes must hear an import wake.
     notified_lane: Notify,
@@ -121,13 +129,16 @@ impl Signals {
     }
 
     /// The journal grew (orders, stock, fulfilments changed): webhooks,
-    /// plugins, the back office and the fulfilment sync may have work.
+    /// plugins, the back office, the fulfilment sync, invoicing and the
+    /// accounting sync may have work.
     pub(crate) fn journal(&self) {
         for t in [
             Topic::Dispatch,
             Topic::Plugins,
             Topic::BackOffice,
             Topic::Fulfilment,
+            Topic::Invoicing,
+            Topic::Accounting,
         ] {
             self.wake(t);
         }

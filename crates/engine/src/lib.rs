@@ -9,6 +9,7 @@
 //! | [`FulfilmentSync`] | `fulfilment_sync.rs` | shipments, tracking corrections and cancellations to the order's channel |
 //! | [`BackOfficeSync`] | `back_office.rs` | marketplace orders to the store's back office and their shipping back |
 //! | [`PluginDelivery`] | `plugin_delivery.rs` | routed orders to 3PL plugins |
+//! | [`Invoicing`] | `invoicing.rs` | invoices for orders of stores that invoice by themselves, credit notes for cancelled or refunded orders |
 //! | [`WebhookDispatch`] | `webhooks/dispatch.rs` | journal events into webhook messages |
 //! | [`WebhookDelivery`] | `webhooks/delivery.rs` | messages to webhook endpoints |
 //! | [`Pruner`] | `prune.rs` | old rows nothing needs any more (superseded pushes, delivered webhooks, dispatched journal events, idempotency keys) |
@@ -35,6 +36,7 @@ mod driver;
 mod fulfilment_sync;
 mod heartbeat;
 mod import;
+mod invoicing;
 mod listings;
 pub mod plugin_delivery;
 mod prune;
@@ -56,6 +58,7 @@ pub use config::{Concurrency, EngineConfig, Retries};
 pub use driver::Report;
 pub use fulfilment_sync::{FulfilmentSync, SyncSummary};
 pub use import::{ImportSummary, Importer, Lane};
+pub use invoicing::{Invoicing, InvoicingSummary};
 pub use listings::{ListingsDownload, ListingsSummary};
 pub use plugin_delivery::{PluginDelivery, PluginSummary};
 pub use prune::{PruneSummary, Pruner, Retention};
@@ -97,6 +100,7 @@ struct Workers {
     fulfilment: Arc<FulfilmentSync>,
     back_office: Arc<BackOfficeSync>,
     plugins: Arc<PluginDelivery>,
+    invoicing: Arc<Invoicing>,
     dispatch: Arc<WebhookDispatch>,
     delivery: Arc<WebhookDelivery>,
     heartbeat: Arc<Heartbeat>,
@@ -122,6 +126,7 @@ impl Engine {
             fulfilment: Arc::new(FulfilmentSync::new(Arc::clone(&ctx))),
             back_office: Arc::new(BackOfficeSync::new(Arc::clone(&ctx))),
             plugins: Arc::new(PluginDelivery::new(Arc::clone(&ctx))),
+            invoicing: Arc::new(Invoicing::new(Arc::clone(&ctx))),
             dispatch: Arc::new(WebhookDispatch::new(Arc::clone(&ctx))),
             delivery: Arc::new(WebhookDelivery::new(Arc::clone(&ctx))),
             heartbeat: Arc::new(Heartbeat::new(Arc::clone(&ctx))),
@@ -170,6 +175,12 @@ impl Engine {
     #[must_use]
     pub fn plugin_delivery(&self) -> &PluginDelivery {
         &self.workers.plugins
+    }
+
+    /// The invoicing worker.
+    #[must_use]
+    pub fn invoicing(&self) -> &Invoicing {
+        &self.workers.invoicing
     }
 
     /// The webhook dispatch.
@@ -228,6 +239,7 @@ impl Engine {
         driver.add(&w.fulfilment, &shutdown);
         driver.add(&w.back_office, &shutdown);
         driver.add(&w.plugins, &shutdown);
+        driver.add(&w.invoicing, &shutdown);
         driver.add(&w.dispatch, &shutdown);
         driver.add(&w.delivery, &shutdown);
         driver.add(&w.prune, &shutdown);

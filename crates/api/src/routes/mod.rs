@@ -8,6 +8,7 @@ pub mod destination;
 pub mod fulfilments;
 pub mod hosted_pages;
 pub mod inbound;
+pub mod invoices;
 pub mod journal;
 pub mod orders;
 pub mod plugin_rules;
@@ -107,6 +108,14 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
             hosted_pages::get_hosted_page,
             hosted_pages::revoke_hosted_page
         ))
+        .routes(routes!(
+            invoices::get_invoice_settings,
+            invoices::put_invoice_settings
+        ))
+        .routes(routes!(invoices::create_invoice))
+        .routes(routes!(invoices::list_invoices))
+        .routes(routes!(invoices::get_invoice))
+        .routes(routes!(invoices::create_credit_note))
         .routes(routes!(plugins::list_plugins, plugins::create_plugin))
         .routes(routes!(
             plugins::get_plugin,

@@ -298,7 +298,7 @@ pub async fn settings_refuse_used_numbers_and_automatic_invoicing_finds_its_work
     // The open order is due; the one imported before automatic invoicing
     // started is not.
     let work = due(s.clone()).await;
-    assert_eq!(ids(&work), [open.clone()]);
+    assert_eq!(ids(&work), std::slice::from_ref(&open));
     assert_eq!(work.invoice[0].2.prefix, "2026-");
     // Invoicing on shipment instead: the open order waits.
     settings.auto = AutoInvoice::Shipped;

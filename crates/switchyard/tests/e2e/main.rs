@@ -17,6 +17,7 @@ mod crash;
 mod database_restart;
 mod fulfilment;
 mod instances;
+mod invoices;
 mod migrate_data;
 mod more_channels;
 mod operations;
