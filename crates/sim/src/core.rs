@@ -617,6 +617,103 @@ pub(crate) fn oauth_error(status: StatusCode, error: &str, description: &str) ->
         .into_response()
 }
 
+/// A per-minute and per-day call allowance (fixed windows), as accounting
+/// packages count calls per tenant.
+#[derive(Debug, Clone)]
+pub(crate) struct CallAllowance {
+    /// Calls a minute.
+    pub per_minute: u32,
+    /// Calls a day.
+    pub per_day: u32,
+    minute: (i64, u32),
+    day: (i64, u32),
+}
+
+/// Which window refused a call, and when it opens again (seconds).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Refused {
+    pub window: &'static str,
+    pub retry_after: i64,
+}
+
+impl CallAllowance {
+    pub(crate) fn new(per_minute: u32, per_day: u32) -> Self {
+        Self {
+            per_minute,
+            per_day,
+            minute: (0, 0),
+            day: (0, 0),
+        }
+    }
+
+    /// Count a call at `now_ms`: the calls left in the minute and the day,
+    /// or the window that refuses it.
+    pub(crate) fn take(&mut self, now_ms: i64) -> Result<(u32, u32), Refused> {
+        let (m, d) = (now_ms / 60_000, now_ms / 86_400_000);
+        if self.minute.0 != m {
+            self.minute = (m, 0);
+        }
+        if self.day.0 != d {
+            self.day = (d, 0);
+        }
+        if self.day.1 >= self.per_day {
+            return Err(Refused {
+                window: "day",
+                retry_after: ((d + 1) * 86_400_000 - now_ms) / 1000 + 1,
+            });
+        }
+        if self.minute.1 >= self.per_minute {
+            return Err(Refused {
+                window: "minute",
+                retry_after: ((m + 1) * 60_000 - now_ms) / 1000 + 1,
+            });
+        }
+        self.minute.1 += 1;
+        self.day.1 += 1;
+        Ok((
+            self.per_minute - self.minute.1,
+            self.per_day - self.day.1,
+        ))
+    }
+}
+
+/// `PUT /_sim/limits` of the accounting simulators: calls a minute and a
+/// day, and how long access tokens live.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsIn {
+    per_minute: Option<u32>,
+    per_day: Option<u32>,
+    access_ttl_secs: Option<i64>,
+}
+
+impl LimitsIn {
+    /// Apply to a simulator's allowance and token lifetime; the new values.
+    pub(crate) fn apply(&self, allowance: &mut CallAllowance, ttl: &mut i64) -> Value {
+        if let Some(m) = self.per_minute {
+            allowance.per_minute = m;
+        }
+        if let Some(d) = self.per_day {
+            allowance.per_day = d;
+        }
+        if let Some(t) = self.access_ttl_secs {
+            *ttl = t.clamp(1, 86_400);
+        }
+        json!({ "per_minute": allowance.per_minute, "per_day": allowance.per_day, "access_ttl_secs": *ttl })
+    }
+}
+
+/// A decimal amount as a JSON number, in minor units (two decimals).
+pub(crate) fn cents(v: &Value) -> Option<i64> {
+    #[allow(clippy::cast_possible_truncation, reason = "amounts far below 2^53")]
+    v.as_f64().map(|f| (f * 100.0).round() as i64)
+}
+
+/// Minor units as a JSON number with two decimals.
+pub(crate) fn amount(c: i64) -> Value {
+    serde_json::from_str(&decimal(c, 2)).unwrap_or(Value::Null)
+}
+
 /// The time of a simulated change: now, and strictly after `last` (which
 /// becomes it), so changes in the same instant still order.
 pub(crate) fn later(last: &mut chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {

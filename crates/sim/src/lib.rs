@@ -21,11 +21,13 @@ mod core;
 pub mod ebay;
 pub mod etsy;
 pub mod receiver;
+pub mod sage;
 pub mod seed;
 pub mod shopify;
 mod signing;
 pub mod threepl;
 pub mod woocommerce;
+pub mod xero;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -86,6 +88,10 @@ pub enum Channel {
     Bolcom,
     /// Amazon Selling Partner API (Orders v0, Listings Items 2021-08-01).
     Amazon,
+    /// Xero Accounting API 2.0 (an accounting package, not a channel).
+    Xero,
+    /// Sage Business Cloud Accounting v3.1 (an accounting package).
+    Sage,
 }
 
 impl Channel {
@@ -99,6 +105,8 @@ impl Channel {
             "ebay" => Some(Self::Ebay),
             "bolcom" => Some(Self::Bolcom),
             "amazon" => Some(Self::Amazon),
+            "xero" => Some(Self::Xero),
+            "sage" => Some(Self::Sage),
             _ => None,
         }
     }
@@ -113,6 +121,8 @@ impl Channel {
             Self::Ebay => "ebay",
             Self::Bolcom => "bolcom",
             Self::Amazon => "amazon",
+            Self::Xero => "xero",
+            Self::Sage => "sage",
         }
     }
 }
@@ -185,6 +195,16 @@ pub fn build(channel: Channel, opts: &SimOptions) -> Result<(Router, Value), Sim
                 amazon::router(opts.seed, opts.products, opts.orders, creds),
                 value,
             ))
+        }
+        Channel::Xero => {
+            let creds = xero::XeroCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((xero::router(opts.seed, creds), value))
+        }
+        Channel::Sage => {
+            let creds = sage::SageCredentials::for_seed(opts.seed);
+            let value = json!(creds);
+            Ok((sage::router(opts.seed, creds), value))
         }
     }
 }

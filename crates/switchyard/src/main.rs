@@ -235,6 +235,10 @@ enum SimChannel {
     Ebay,
     Bolcom,
     Amazon,
+    /// Xero Accounting API 2.0 (an accounting package).
+    Xero,
+    /// Sage Business Cloud Accounting v3.1 (an accounting package).
+    Sage,
     /// A fulfilment centre speaking the plugin protocol.
     #[value(name = "3pl")]
     ThreePl,
@@ -527,6 +531,8 @@ async fn run() -> anyhow::Result<()> {
                 SimChannel::Ebay => switchyard_sim::Channel::Ebay,
                 SimChannel::Bolcom => switchyard_sim::Channel::Bolcom,
                 SimChannel::Amazon => switchyard_sim::Channel::Amazon,
+                SimChannel::Xero => switchyard_sim::Channel::Xero,
+                SimChannel::Sage => switchyard_sim::Channel::Sage,
                 SimChannel::ThreePl => {
                     let opts = switchyard_sim::threepl::ThreePlOptions {
                         secret: secret.context("--secret is required for the 3pl simulator")?,

@@ -1,0 +1,655 @@
+//! Sage Business Cloud Accounting API v3.1, as described by
+//! `channel-specs/sage/` (`swagger.full.json`, `swagger.user_businesses.json`)
+//! and developer.sage.com.
+//!
+//! - OAuth 2.0: `POST /token` (on Sage `oauth.accounting.sage.com`) with
+//!   `grant_type=refresh_token`, `client_id`, `client_secret` and the
+//!   refresh token answers an access token that lives 5 minutes and a
+//!   **new** refresh token (31 days); the one used stops working.
+//! - `GET /v3.1/businesses` lists the businesses the token reaches; every
+//!   other call picks one with the `X-Business` header (the lead business
+//!   without it).
+//! - Lists answer Sage's envelope (`$total`, `$page`, `$next`, `$back`,
+//!   `$itemsPerPage`, `$items`), paged with `page` and `items_per_page`
+//!   (default 20, at most 200). `GET /v3.1/contacts` (`email`, `search`),
+//!   `ledger_accounts` (`search` on name or nominal code), `tax_rates`,
+//!   `sales_invoices` and `sales_credit_notes` (`search` on number,
+//!   reference or contact).
+//! - `POST /v3.1/contacts`, `/sales_invoices`, `/sales_credit_notes` and
+//!   `/contact_allocations` create, answering 201 with the record; Sage
+//!   numbers invoices (`SI-1`) and credit notes (`SCN-1`) itself, and keeps
+//!   the client's number in `reference`.
+//! - Errors are Sage's list of `{"$severity", "$dataCode", "$message",
+//!   "$source"}`: 422 `RecordInvalid` on validation, 401 and 404 likewise.
+//! - Rate limit per business: 100 calls a minute and 1,296,000 a day
+//!   (settable on `/_sim/limits`), 429 with `Retry-After` past it.
+//!
+//! Control (`/_sim`): `GET /_sim/books`, `PUT /_sim/limits`, `POST
+//! /_sim/tokens/expire`, and every simulator's faults and request log.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::core::{
+    self, AccessTokens, CallAllowance, Core, TokenCheck, amount, cents, form, lock, oauth_error,
+};
+
+/// Seconds an access token lives.
+const ACCESS_TTL: i64 = 300;
+
+/// What an app connected to the simulated business holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SageCredentials {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// A refresh token the business granted (single use).
+    pub refresh_token: String,
+}
+
+impl SageCredentials {
+    /// The credentials generated from `seed`.
+    #[must_use]
+    pub fn for_seed(seed: u64) -> Self {
+        Self {
+            client_id: format!("sage-app-{seed:012x}"),
+            client_secret: format!("ss-{seed:016x}-secret"),
+            refresh_token: format!("srt-{seed:016x}-0"),
+        }
+    }
+}
+
+/// Ledger accounts: `(id, nominal code, name, type)`.
+const LEDGER: [(&str, i64, &str, &str); 4] = [
+    ("9a1f0c1e-0001-4d6a-8f00-000000004000", 4000, "Sales - Products", "SALES"),
+    ("9a1f0c1e-0002-4d6a-8f00-000000004010", 4010, "Sales - Services", "SALES"),
+    ("9a1f0c1e-0003-4d6a-8f00-000000004900", 4900, "Carriage on Sales", "OTHER_INCOME"),
+    ("9a1f0c1e-0004-4d6a-8f00-000000001200", 1200, "Current", "BANK"),
+];
+
+/// Tax rates: `(id, name, percentage)`.
+const TAX_RATES: [(&str, &str, f64); 5] = [
+    ("GB_STANDARD", "Standard", 20.0),
+    ("GB_LOWER", "Lower", 5.0),
+    ("GB_ZERO", "Zero", 0.0),
+    ("GB_EXEMPT", "Exempt", 0.0),
+    ("GB_NO_TAX", "No Tax", 0.0),
+];
+
+#[derive(Debug)]
+struct Books {
+    business_id: String,
+    refresh_tokens: Vec<String>,
+    issued: u64,
+    access: AccessTokens,
+    access_ttl: i64,
+    allowance: CallAllowance,
+    contacts: Vec<Value>,
+    invoices: Vec<Value>,
+    credit_notes: Vec<Value>,
+    allocations: Vec<Value>,
+    next: u64,
+}
+
+impl Books {
+    fn id(&mut self) -> String {
+        self.next += 1;
+        format!("{:032x}", self.next * 0x9e37_79b9_7f4a_7c15 % u64::MAX)
+    }
+}
+
+#[derive(Debug)]
+struct Sim {
+    core: Arc<Core>,
+    creds: SageCredentials,
+    books: Mutex<Books>,
+}
+
+type App = Arc<Sim>;
+
+/// Sage's error list.
+fn errors(list: &[(&str, &str, &str)]) -> Value {
+    json!(
+        list.iter()
+            .map(|(code, message, source)| json!({ "$severity": "error", "$dataCode": code, "$message": message, "$source": source }))
+            .collect::<Vec<_>>()
+    )
+}
+
+fn error_body(status: u16) -> Value {
+    match status {
+        429 => errors(&[("TooManyRequests", "Too many requests. Please try again later.", "")]),
+        401 => errors(&[("ExpiredOrMissingAccessToken", "Your access token is invalid or has expired.", "")]),
+        _ => errors(&[("UnexpectedError", "An unexpected error occurred.", "")]),
+    }
+}
+
+fn refuse(status: StatusCode, list: &[(&str, &str, &str)]) -> Response {
+    (status, Json(errors(list))).into_response()
+}
+
+/// Build the simulator's router.
+pub(crate) fn router(seed: u64, creds: SageCredentials) -> Router {
+    let core = Core::new(seed, error_body);
+    let sim = Arc::new(Sim {
+        core: Arc::clone(&core),
+        books: Mutex::new(Books {
+            business_id: format!("{seed:08x}5a6e4b75b1e55{seed:011x}"),
+            refresh_tokens: vec![creds.refresh_token.clone()],
+            issued: 0,
+            access: AccessTokens::default(),
+            access_ttl: ACCESS_TTL,
+            allowance: CallAllowance::new(100, 1_296_000),
+            contacts: Vec::new(),
+            invoices: Vec::new(),
+            credit_notes: Vec::new(),
+            allocations: Vec::new(),
+            next: seed * 1000,
+        }),
+        creds,
+    });
+    let api = Router::new()
+        .route("/token", post(token))
+        .route("/v3.1/businesses", get(businesses))
+        .route("/v3.1/contacts", get(list_contacts).post(create_contact))
+        .route("/v3.1/ledger_accounts", get(ledger_accounts))
+        .route("/v3.1/tax_rates", get(tax_rates))
+        .route(
+            "/v3.1/sales_invoices",
+            get(list_invoices).post(create_invoice),
+        )
+        .route(
+            "/v3.1/sales_credit_notes",
+            get(list_credit_notes).post(create_credit_note),
+        )
+        .route("/v3.1/contact_allocations", post(allocate))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&core),
+            core::faults_layer,
+        ))
+        .with_state(Arc::clone(&sim));
+    let control = Router::new()
+        .route("/_sim/books", get(books))
+        .route("/_sim/limits", put(set_limits))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .with_state(sim);
+    api.merge(control).merge(core::control_routes(core))
+}
+
+async fn token(State(sim): State<App>, body: Bytes) -> Response {
+    let f = form(&body);
+    if f.get("client_id") != Some(&sim.creds.client_id)
+        || f.get("client_secret") != Some(&sim.creds.client_secret)
+    {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed");
+    }
+    if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
+        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "The grant type is not supported");
+    }
+    let sent = f.get("refresh_token").cloned().unwrap_or_default();
+    let mut b = lock(&sim.books);
+    let Some(pos) = b.refresh_tokens.iter().position(|t| *t == sent) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid or has expired");
+    };
+    if sim.core.faults().auth_revoked {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid or has expired");
+    }
+    b.refresh_tokens.remove(pos);
+    b.issued += 1;
+    let n = b.issued;
+    let access = format!("sat-{n:08}-{:x}", n * 0x51_7cc1_b727);
+    let refresh = format!("srt-{:x}-{n}", n * 0x2545_f491);
+    b.refresh_tokens.push(refresh.clone());
+    let now = Utc::now().timestamp();
+    let ttl = b.access_ttl;
+    b.access.issue(access.clone(), now + ttl, now);
+    Json(json!({
+        "access_token": access, "expires_in": ttl, "token_type": "bearer",
+        "refresh_token": refresh, "refresh_token_expires_in": 2_678_400,
+        "scope": "full_access", "requested_by_id": format!("{:032x}", n),
+    }))
+    .into_response()
+}
+
+/// The token and business check of every call, and the business's
+/// allowance. `business` is false for `/businesses` itself.
+#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> {
+    let mut b = lock(&sim.books);
+    let now = Utc::now();
+    let sent = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if sim.core.faults().auth_revoked || b.access.check(sent, now.timestamp()) != TokenCheck::Valid {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            &[("ExpiredOrMissingAccessToken", "Your access token is invalid or has expired.", "")],
+        ));
+    }
+    if business {
+        let chosen = headers.get("x-business").and_then(|v| v.to_str().ok());
+        if chosen.is_some_and(|c| c != b.business_id) {
+            return Err(refuse(
+                StatusCode::NOT_FOUND,
+                &[("BusinessNotFound", "The business could not be found or you do not have access to it.", "X-Business")],
+            ));
+        }
+    }
+    if let Err(r) = b.allowance.take(now.timestamp_millis()) {
+        let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, &[("TooManyRequests", "Too many requests. Please try again later.", "")]);
+        resp.headers_mut()
+            .insert("retry-after", HeaderValue::from(r.retry_after));
+        return Err(resp);
+    }
+    Ok(())
+}
+
+async fn businesses(State(sim): State<App>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&sim, &headers, false) {
+        return r;
+    }
+    let b = lock(&sim.books);
+    Json(json!([{
+        "id": b.business_id, "name": "Simulated Trading Ltd", "displayed_as": "Simulated Trading Ltd",
+        "address_line_1": "1 Sim Street", "city": "Newcastle", "postal_code": "NE1 1AA",
+        "country": { "id": "GB", "displayed_as": "United Kingdom (GB)" },
+        "is_demo": true, "ni_based": false, "subscriptions": [],
+        "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-01-05T09:00:00Z",
+    }]))
+    .into_response()
+}
+
+/// One page of `items` in Sage's envelope.
+fn envelope(items: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Value {
+    let per = q
+        .get("items_per_page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(20)
+        .clamp(1, 200);
+    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let total = items.len();
+    let items: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
+    let link = |p: usize| json!(format!("{path}?page={p}&items_per_page={per}"));
+    json!({
+        "$total": total,
+        "$page": page,
+        "$next": if page * per < total { link(page + 1) } else { Value::Null },
+        "$back": if page > 1 { link(page - 1) } else { Value::Null },
+        "$itemsPerPage": per,
+        "$items": items,
+    })
+}
+
+fn matches(v: &Value, keys: &[&str], term: Option<&String>) -> bool {
+    term.is_none_or(|t| {
+        let t = t.to_lowercase();
+        keys.iter().any(|k| {
+            let x = &v[*k];
+            x.as_str().map(str::to_lowercase).or_else(|| x.as_i64().map(|n| n.to_string()))
+                .is_some_and(|s| s.contains(&t))
+        })
+    })
+}
+
+async fn list_contacts(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let b = lock(&sim.books);
+    let items = b
+        .contacts
+        .iter()
+        .filter(|c| q.get("email").is_none_or(|e| c["email"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(e))))
+        .filter(|c| matches(c, &["name", "reference", "email"], q.get("search")))
+        .cloned()
+        .collect();
+    Json(envelope(items, &q, "/contacts")).into_response()
+}
+
+async fn ledger_accounts(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let items = LEDGER
+        .iter()
+        .map(|(id, code, name, kind)| json!({
+            "id": id, "displayed_as": format!("{name} ({code})"), "$path": format!("/ledger_accounts/{id}"),
+            "name": name, "display_name": name, "nominal_code": code,
+            "ledger_account_type": { "id": kind, "displayed_as": kind },
+            "included_in_chart": true, "visible_in_sales": *kind != "BANK",
+            "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-01-05T09:00:00Z",
+        }))
+        .filter(|a| matches(a, &["name", "nominal_code"], q.get("search")))
+        .collect();
+    Json(envelope(items, &q, "/ledger_accounts")).into_response()
+}
+
+async fn tax_rates(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let items = TAX_RATES
+        .iter()
+        .map(|(id, name, pct)| json!({
+            "id": id, "displayed_as": format!("{name} {pct:.2}%"), "$path": format!("/tax_rates/{id}"),
+            "name": name, "agency": "HMRC", "percentage": pct, "is_visible": true,
+            "retailer": false, "editable": false, "deletable": false, "is_combined_rate": false,
+            "created_at": "2026-01-05T09:00:00Z", "updated_at": "2026-01-05T09:00:00Z",
+        }))
+        .collect();
+    Json(envelope(items, &q, "/tax_rates")).into_response()
+}
+
+async fn list_invoices(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let b = lock(&sim.books);
+    let items = b
+        .invoices
+        .iter()
+        .filter(|i| matches(i, &["invoice_number", "reference", "contact_name"], q.get("search")))
+        .cloned()
+        .collect();
+    Json(envelope(items, &q, "/sales_invoices")).into_response()
+}
+
+async fn list_credit_notes(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let b = lock(&sim.books);
+    let items = b
+        .credit_notes
+        .iter()
+        .filter(|i| matches(i, &["credit_note_number", "reference", "contact_name"], q.get("search")))
+        .cloned()
+        .collect();
+    Json(envelope(items, &q, "/sales_credit_notes")).into_response()
+}
+
+#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+fn body_of(body: &Bytes, key: &str) -> Result<Value, Response> {
+    let v: Value = serde_json::from_slice(body).map_err(|_| {
+        refuse(StatusCode::BAD_REQUEST, &[("InvalidJson", "The request body is not valid JSON.", "")])
+    })?;
+    match v.get(key) {
+        Some(x) if x.is_object() => Ok(x.clone()),
+        _ => Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &[("RecordInvalid", &format!("{key} is missing"), key)],
+        )),
+    }
+}
+
+
+
+async fn create_contact(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let c = match body_of(&body, "contact") {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let name = c["name"].as_str().unwrap_or("").trim().to_owned();
+    if name.is_empty() {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, &[("RecordInvalid", "can't be blank", "name")]);
+    }
+    let types = c["contact_type_ids"].as_array().cloned().unwrap_or_default();
+    if types.is_empty() {
+        return refuse(StatusCode::UNPROCESSABLE_ENTITY, &[("RecordInvalid", "can't be blank", "contact_type_ids")]);
+    }
+    let mut b = lock(&sim.books);
+    let id = b.id();
+    let n = b.contacts.len() + 1;
+    let made = json!({
+        "id": id, "displayed_as": format!("{name} (C{n:04})"), "$path": format!("/contacts/{id}"),
+        "name": name, "reference": format!("C{n:04}"), "email": c["email"].as_str().unwrap_or(""),
+        "contact_types": types.iter().map(|t| json!({ "id": t, "displayed_as": t })).collect::<Vec<_>>(),
+        "balance": 0.0, "system": false, "deletable": true,
+        "created_at": Utc::now().to_rfc3339(), "updated_at": Utc::now().to_rfc3339(),
+    });
+    b.contacts.push(made.clone());
+    (StatusCode::CREATED, Json(made)).into_response()
+}
+
+/// Check and total the lines of an artefact: `(net, tax, lines, errors)`.
+fn lines(doc: &Value, key: &str) -> (i64, i64, Vec<Value>, Vec<(String, String)>) {
+    let mut errs = Vec::new();
+    let (mut net, mut tax) = (0, 0);
+    let mut out = Vec::new();
+    let items = doc[key].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        errs.push((key.to_owned(), "can't be blank".to_owned()));
+    }
+    for (i, l) in items.iter().enumerate() {
+        let src = |f: &str| format!("{key}[{i}].{f}");
+        if l["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+            errs.push((src("description"), "can't be blank".into()));
+        }
+        let ledger = l["ledger_account_id"].as_str().unwrap_or("");
+        if !LEDGER.iter().any(|(id, ..)| *id == ledger) {
+            errs.push((src("ledger_account_id"), "is invalid".into()));
+        }
+        let Some(unit) = cents(&l["unit_price"]) else {
+            errs.push((src("unit_price"), "can't be blank".into()));
+            continue;
+        };
+        let rate = l["tax_rate_id"].as_str().unwrap_or("");
+        let Some((_, _, pct)) = TAX_RATES.iter().find(|(id, ..)| *id == rate) else {
+            errs.push((src("tax_rate_id"), "is invalid".into()));
+            continue;
+        };
+        let t = match cents(&l["tax_amount"]) {
+            Some(t) => t,
+            None if *pct == 0.0 => 0,
+            None => {
+                errs.push((src("tax_amount"), "is required for a tax rate with a percentage".into()));
+                continue;
+            }
+        };
+        let q = l["quantity"].as_f64().unwrap_or(1.0);
+        let disc = cents(&l["discount_amount"]).unwrap_or(0);
+        let gross_in = l["unit_price_includes_tax"].as_bool().unwrap_or(false);
+        let line = (q * unit as f64).round() as i64 - disc;
+        let n = if gross_in { line - t } else { line };
+        net += n;
+        tax += t;
+        let mut echo = l.clone();
+        echo["net_amount"] = amount(n);
+        echo["tax_amount"] = amount(t);
+        echo["total_amount"] = amount(n + t);
+        echo["ledger_account"] = json!({ "id": ledger });
+        echo["tax_rate"] = json!({ "id": rate });
+        if let Some(o) = echo.as_object_mut() {
+            o.remove("ledger_account_id");
+            o.remove("tax_rate_id");
+        }
+        out.push(echo);
+    }
+    (net, tax, out, errs)
+}
+
+fn invalid(errs: &[(String, String)]) -> Response {
+    let list: Vec<(&str, &str, &str)> = errs
+        .iter()
+        .map(|(s, m)| ("RecordInvalid", m.as_str(), s.as_str()))
+        .collect();
+    refuse(StatusCode::UNPROCESSABLE_ENTITY, &list)
+}
+
+async fn create_artefact(sim: App, headers: HeaderMap, body: Bytes, credit: bool) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let (key, lines_key, prefix) = if credit {
+        ("sales_credit_note", "credit_note_lines", "SCN-")
+    } else {
+        ("sales_invoice", "invoice_lines", "SI-")
+    };
+    let doc = match body_of(&body, key) {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
+    let (net, tax, out_lines, mut errs) = lines(&doc, lines_key);
+    let mut b = lock(&sim.books);
+    let contact = doc["contact_id"]
+        .as_str()
+        .and_then(|id| b.contacts.iter().find(|c| c["id"] == id).cloned());
+    if contact.is_none() {
+        errs.push(("contact_id".into(), "is invalid".into()));
+    }
+    if doc["date"].as_str().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).is_none() {
+        errs.push(("date".into(), "is not a valid date".into()));
+    }
+    if doc["reference"].as_str().is_some_and(|r| r.chars().count() > 25) {
+        errs.push(("reference".into(), "is too long (maximum is 25 characters)".into()));
+    }
+    if !errs.is_empty() {
+        return invalid(&errs);
+    }
+    let contact = contact.unwrap_or_default();
+    let id = b.id();
+    let list = if credit { &b.credit_notes } else { &b.invoices };
+    let number = format!("{prefix}{}", list.len() + 1);
+    let path = if credit { "sales_credit_notes" } else { "sales_invoices" };
+    let mut made = json!({
+        "id": id, "displayed_as": number, "$path": format!("/{path}/{id}"),
+        "contact": { "id": contact["id"], "displayed_as": contact["displayed_as"] },
+        "contact_name": contact["name"], "contact_reference": contact["reference"],
+        "date": doc["date"], "reference": doc["reference"].as_str().unwrap_or(""),
+        "net_amount": amount(net), "tax_amount": amount(tax), "total_amount": amount(net + tax),
+        "outstanding_amount": amount(net + tax),
+        "currency": { "id": doc["currency_id"].as_str().unwrap_or("GBP"), "displayed_as": doc["currency_id"].as_str().unwrap_or("GBP") },
+        "status": { "id": "UNPAID", "displayed_as": "Unpaid" },
+        "editable": true, "sent": false,
+        lines_key: out_lines,
+        "created_at": Utc::now().to_rfc3339(), "updated_at": Utc::now().to_rfc3339(),
+    });
+    if credit {
+        made["credit_note_number"] = json!(number);
+        made["credit_note_number_prefix"] = json!("SCN-");
+        b.credit_notes.push(made.clone());
+    } else {
+        made["invoice_number"] = json!(number);
+        made["invoice_number_prefix"] = json!("SI-");
+        made["due_date"] = doc["date"].clone();
+        b.invoices.push(made.clone());
+    }
+    (StatusCode::CREATED, Json(made)).into_response()
+}
+
+async fn create_invoice(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    create_artefact(sim, headers, body, false).await
+}
+
+async fn create_credit_note(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    create_artefact(sim, headers, body, true).await
+}
+
+/// `POST /contact_allocations`: allocate a credit note to an invoice of
+/// the same contact (the artefacts' amounts add up to zero).
+async fn allocate(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(r) = gate(&sim, &headers, true) {
+        return r;
+    }
+    let a = match body_of(&body, "contact_allocation") {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
+    let mut errs: Vec<(String, String)> = Vec::new();
+    if a["transaction_type_id"].as_str() != Some("CUSTOMER_ALLOCATION") {
+        errs.push(("transaction_type_id".into(), "is invalid".into()));
+    }
+    let contact = a["contact_id"].as_str().unwrap_or("").to_owned();
+    let arts = a["allocated_artefacts"].as_array().cloned().unwrap_or_default();
+    let sum: i64 = arts.iter().filter_map(|x| cents(&x["amount"])).sum();
+    if arts.len() < 2 || sum != 0 {
+        errs.push(("allocated_artefacts".into(), "must balance: the amounts add up to zero".into()));
+    }
+    let mut b = lock(&sim.books);
+    let mut found = Vec::new();
+    for (i, art) in arts.iter().enumerate() {
+        let id = art["artefact_id"].as_str().unwrap_or("");
+        let amt = cents(&art["amount"]).unwrap_or(0);
+        let inv = b.invoices.iter().position(|x| x["id"] == id);
+        let cn = b.credit_notes.iter().position(|x| x["id"] == id);
+        let (list_credit, pos) = match (inv, cn) {
+            (Some(p), _) => (false, p),
+            (None, Some(p)) => (true, p),
+            (None, None) => {
+                errs.push((format!("allocated_artefacts[{i}].artefact_id"), "is invalid".into()));
+                continue;
+            }
+        };
+        let rec = if list_credit { &b.credit_notes[pos] } else { &b.invoices[pos] };
+        if rec["contact"]["id"] != contact.as_str() {
+            errs.push((format!("allocated_artefacts[{i}].artefact_id"), "belongs to another contact".into()));
+        }
+        if amt.abs() > cents(&rec["outstanding_amount"]).unwrap_or(0) {
+            errs.push((format!("allocated_artefacts[{i}].amount"), "exceeds the outstanding amount".into()));
+        }
+        found.push((list_credit, pos, amt));
+    }
+    if !errs.is_empty() {
+        return invalid(&errs);
+    }
+    for (credit, pos, amt) in &found {
+        let rec = if *credit { &mut b.credit_notes[*pos] } else { &mut b.invoices[*pos] };
+        let left = cents(&rec["outstanding_amount"]).unwrap_or(0) - amt.abs();
+        rec["outstanding_amount"] = amount(left);
+        if left == 0 {
+            rec["status"] = json!({ "id": "PAID", "displayed_as": "Paid" });
+        } else {
+            rec["status"] = json!({ "id": "PART_PAID", "displayed_as": "Part Paid" });
+        }
+    }
+    let id = b.id();
+    let made = json!({
+        "id": id, "displayed_as": format!("Allocation {}", b.allocations.len() + 1), "$path": format!("/contact_allocations/{id}"),
+        "transaction_type": { "id": "CUSTOMER_ALLOCATION", "displayed_as": "Customer Allocation" },
+        "date": a["date"].as_str().map_or_else(|| Utc::now().format("%Y-%m-%d").to_string(), str::to_owned),
+        "contact": { "id": contact },
+        "allocated_artefacts": arts,
+        "created_at": Utc::now().to_rfc3339(), "updated_at": Utc::now().to_rfc3339(),
+    });
+    b.allocations.push(made.clone());
+    (StatusCode::CREATED, Json(made)).into_response()
+}
+
+async fn books(State(sim): State<App>) -> Json<Value> {
+    let b = lock(&sim.books);
+    Json(json!({
+        "business_id": b.business_id,
+        "contacts": b.contacts, "invoices": b.invoices,
+        "credit_notes": b.credit_notes, "allocations": b.allocations,
+    }))
+}
+
+
+async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
+    let l: core::LimitsIn = match core::parse_body(&body) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let b = &mut *lock(&sim.books);
+    Json(l.apply(&mut b.allowance, &mut b.access_ttl)).into_response()
+}
+
+async fn expire_tokens(State(sim): State<App>) -> StatusCode {
+    lock(&sim.books).access = AccessTokens::default();
+    StatusCode::NO_CONTENT
+}

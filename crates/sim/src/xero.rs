@@ -1,0 +1,900 @@
+//! Xero Accounting API 2.0, as described by `channel-specs/xero/`
+//! (`xero_accounting.yaml`, `xero-identity.yaml`) and developer.xero.com.
+//!
+//! - OAuth 2.0: `POST /connect/token` (on Xero `identity.xero.com`) takes
+//!   `grant_type=refresh_token` with the app's client id and secret (HTTP
+//!   Basic or form fields) and answers an access token that lives 30
+//!   minutes and a **new** refresh token; the one used stops working.
+//! - `GET /connections` lists the organisations (tenants) the token
+//!   reaches; every Accounting API call names one in `xero-tenant-id`.
+//! - Accounting API under `/api.xro/2.0`: `Contacts` (GET with `where`
+//!   `EmailAddress=="…"` or `Name=="…"`, `searchTerm`, `page`; PUT/POST to
+//!   create, names unique), `Accounts`, `TaxRates`, `Invoices` (GET by
+//!   `InvoiceNumbers`, `page`; PUT/POST to create, `ACCREC` numbers
+//!   unique), `CreditNotes` (GET with `where` `CreditNoteNumber=="…"`;
+//!   PUT/POST) and `CreditNotes/{id}/Allocations` (PUT).
+//! - `summarizeErrors=false` answers 200 with each element's
+//!   `ValidationErrors` and `HasErrors`; otherwise a validation failure is
+//!   400 with Xero's `ValidationException` (`Error` with `Elements`).
+//! - `Idempotency-Key` on PUT/POST: a repeated key answers the first
+//!   answer again, and creates nothing.
+//! - Rate limits per tenant: 60 calls a minute and 5,000 a day (settable on
+//!   `/_sim/limits`): every answer carries `X-MinLimit-Remaining`,
+//!   `X-DayLimit-Remaining` and `X-AppMinLimit-Remaining`; past a limit,
+//!   429 with `Retry-After` and `X-Rate-Limit-Problem`.
+//! - Dates are answered in Xero's `/Date(ms+0000)/` form; amounts are
+//!   decimal numbers.
+//!
+//! Control (`/_sim`): `GET /_sim/books` (contacts, invoices, credit notes,
+//! allocations), `PUT /_sim/limits`, `POST /_sim/tokens/expire`, and every
+//! simulator's faults and request log.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::core::{
+    self, AccessTokens, CallAllowance, Core, TokenCheck, amount, cents, basic_auth, form, lock, oauth_error,
+};
+
+/// Seconds an access token lives.
+const ACCESS_TTL: i64 = 1800;
+/// Items per page of a list.
+const PAGE: usize = 100;
+
+/// What an app connected to the simulated organisation holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct XeroCredentials {
+    /// The app's client id.
+    pub client_id: String,
+    /// The app's client secret.
+    pub client_secret: String,
+    /// A refresh token the organisation granted (single use).
+    pub refresh_token: String,
+}
+
+impl XeroCredentials {
+    /// The credentials generated from `seed`.
+    #[must_use]
+    pub fn for_seed(seed: u64) -> Self {
+        Self {
+            client_id: format!("XERO{seed:028X}"),
+            client_secret: format!("xs-{seed:016x}-secret"),
+            refresh_token: format!("xrt-{seed:016x}-0"),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Books {
+    tenant_id: String,
+    refresh_tokens: Vec<String>,
+    issued: u64,
+    access: AccessTokens,
+    access_ttl: i64,
+    allowance: CallAllowance,
+    contacts: Vec<Value>,
+    invoices: Vec<Value>,
+    credit_notes: Vec<Value>,
+    allocations: Vec<Value>,
+    /// Idempotency key → (status, body) answered first.
+    replies: BTreeMap<String, (u16, Value)>,
+    next: u64,
+}
+
+impl Books {
+    fn uuid(&mut self) -> String {
+        self.next += 1;
+        let n = self.next;
+        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", n * 2_654_435_761 % 0xffff_ffff, n % 0xffff, n % 0xfff, (n * 7) % 0xfff, n)
+    }
+}
+
+#[derive(Debug)]
+struct Sim {
+    core: Arc<Core>,
+    creds: XeroCredentials,
+    books: Mutex<Books>,
+}
+
+type App = Arc<Sim>;
+
+fn xero_date(ms: i64) -> String {
+    format!("/Date({ms}+0000)/")
+}
+
+/// Xero's `Error` body.
+fn error_body(status: u16) -> Value {
+    match status {
+        401 => json!({ "Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful", "Instance": null, "Extensions": {} }),
+        429 => json!({ "Title": "Too Many Requests", "Status": 429, "Detail": "The API rate limit for your organisation/application pairing has been exceeded" }),
+        s => json!({ "ErrorNumber": 500, "Type": "UnknownErrorException", "Message": format!("An error occurred in Xero ({s}). Check the API Status page http://status.developer.xero.com for current service status.") }),
+    }
+}
+
+fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
+    (
+        status,
+        Json(json!({ "Type": null, "Title": title, "Status": status.as_u16(), "Detail": detail, "Instance": null, "Extensions": {} })),
+    )
+        .into_response()
+}
+
+/// Build the simulator's router.
+pub(crate) fn router(seed: u64, creds: XeroCredentials) -> Router {
+    let core = Core::new(seed, error_body);
+    let sim = Arc::new(Sim {
+        core: Arc::clone(&core),
+        books: Mutex::new(Books {
+            tenant_id: format!("{:08x}-7e2a-4c1d-9b3f-{:012x}", seed, seed * 31),
+            refresh_tokens: vec![creds.refresh_token.clone()],
+            issued: 0,
+            access: AccessTokens::default(),
+            access_ttl: ACCESS_TTL,
+            allowance: CallAllowance::new(60, 5000),
+            contacts: Vec::new(),
+            invoices: Vec::new(),
+            credit_notes: Vec::new(),
+            allocations: Vec::new(),
+            replies: BTreeMap::new(),
+            next: seed * 1000,
+        }),
+        creds,
+    });
+    let api = Router::new()
+        .route("/connect/token", post(token))
+        .route("/connections", get(connections))
+        .route("/api.xro/2.0/Accounts", get(accounts))
+        .route("/api.xro/2.0/TaxRates", get(tax_rates))
+        .route(
+            "/api.xro/2.0/Contacts",
+            get(list_contacts).put(create_contacts).post(create_contacts),
+        )
+        .route(
+            "/api.xro/2.0/Invoices",
+            get(list_invoices).put(create_invoices).post(create_invoices),
+        )
+        .route(
+            "/api.xro/2.0/CreditNotes",
+            get(list_credit_notes)
+                .put(create_credit_notes)
+                .post(create_credit_notes),
+        )
+        .route(
+            "/api.xro/2.0/CreditNotes/{id}/Allocations",
+            put(allocate).post(allocate),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&core),
+            core::faults_layer,
+        ))
+        .with_state(Arc::clone(&sim));
+    let control = Router::new()
+        .route("/_sim/books", get(books))
+        .route("/_sim/limits", put(set_limits))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .with_state(sim);
+    api.merge(control).merge(core::control_routes(core))
+}
+
+// --- OAuth and tenants -------------------------------------------------------
+
+async fn token(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
+    let f = form(&body);
+    let (id, secret) = match basic_auth(&headers) {
+        Some(b) => match b.split_once(':') {
+            Some((i, s)) => (i.to_owned(), s.to_owned()),
+            None => (String::new(), String::new()),
+        },
+        None => (
+            f.get("client_id").cloned().unwrap_or_default(),
+            f.get("client_secret").cloned().unwrap_or_default(),
+        ),
+    };
+    if id != sim.creds.client_id || secret != sim.creds.client_secret {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_client", "invalid_client");
+    }
+    if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "unsupported_grant_type",
+        );
+    }
+    let sent = f.get("refresh_token").cloned().unwrap_or_default();
+    let mut b = lock(&sim.books);
+    // A refresh token works once: using it retires it.
+    let Some(pos) = b.refresh_tokens.iter().position(|t| *t == sent) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid_grant");
+    };
+    if sim.core.faults().auth_revoked {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid_grant");
+    }
+    b.refresh_tokens.remove(pos);
+    b.issued += 1;
+    let n = b.issued;
+    let access = format!("xat.{n:06}.{:x}", n * 0x9e37_79b9);
+    let refresh = format!("xrt-{}-{n}", sim.creds.client_secret.len() * 1000 + n as usize);
+    b.refresh_tokens.push(refresh.clone());
+    let now = Utc::now().timestamp();
+    let ttl = b.access_ttl;
+    b.access.issue(access.clone(), now + ttl, now);
+    Json(json!({
+        "access_token": access,
+        "expires_in": ttl,
+        "token_type": "Bearer",
+        "refresh_token": refresh,
+        "scope": "offline_access accounting.transactions accounting.contacts accounting.settings",
+    }))
+    .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// The token check of every call; with `tenant`, also the tenant header and
+/// the tenant's allowance. Answers the refusal, or the rate-limit headers.
+#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+fn gate(sim: &Sim, headers: &HeaderMap, tenant: bool) -> Result<Vec<(&'static str, String)>, Response> {
+    let mut b = lock(&sim.books);
+    let now = Utc::now();
+    if sim.core.faults().auth_revoked {
+        return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized", "AuthenticationUnsuccessful"));
+    }
+    match b.access.check(bearer(headers), now.timestamp()) {
+        TokenCheck::Valid => {}
+        TokenCheck::Expired => {
+            return Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                &format!("TokenExpired: token expired at {}", now.format("%m/%d/%Y %H:%M:%S")),
+            ));
+        }
+        TokenCheck::Unknown => {
+            return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized", "AuthenticationUnsuccessful"));
+        }
+    }
+    if !tenant {
+        return Ok(Vec::new());
+    }
+    let sent = headers.get("xero-tenant-id").and_then(|v| v.to_str().ok());
+    if sent != Some(b.tenant_id.as_str()) {
+        return Err(problem(StatusCode::FORBIDDEN, "Forbidden", "AuthenticationUnsuccessful"));
+    }
+    match b.allowance.take(now.timestamp_millis()) {
+        Ok((min, day)) => Ok(vec![
+            ("x-minlimit-remaining", min.to_string()),
+            ("x-daylimit-remaining", day.to_string()),
+            ("x-appminlimit-remaining", "9999".to_owned()),
+        ]),
+        Err(r) => {
+            let mut resp = (StatusCode::TOO_MANY_REQUESTS, Json(error_body(429))).into_response();
+            let h = resp.headers_mut();
+            h.insert("retry-after", HeaderValue::from(r.retry_after));
+            if let Ok(v) = HeaderValue::from_str(r.window) {
+                h.insert("x-rate-limit-problem", v);
+            }
+            Err(resp)
+        }
+    }
+}
+
+fn with_headers(mut resp: Response, headers: Vec<(&'static str, String)>) -> Response {
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            resp.headers_mut().insert(k, v);
+        }
+    }
+    resp
+}
+
+async fn connections(State(sim): State<App>, headers: HeaderMap) -> Response {
+    if let Err(r) = gate(&sim, &headers, false) {
+        return r;
+    }
+    let b = lock(&sim.books);
+    let at = "2026-01-05T09:00:00.0000000";
+    Json(json!([{
+        "id": format!("c0{}", &b.tenant_id[2..]),
+        "authEventId": format!("a0{}", &b.tenant_id[2..]),
+        "tenantId": b.tenant_id,
+        "tenantType": "ORGANISATION",
+        "tenantName": "Demo Company (Simulated)",
+        "createdDateUtc": at,
+        "updatedDateUtc": at,
+    }]))
+    .into_response()
+}
+
+// --- settings ------------------------------------------------------------------
+
+/// The chart of accounts: `(code, name, type, tax type)`.
+const ACCOUNTS: [(&str, &str, &str, &str); 4] = [
+    ("090", "Business Bank Account", "BANK", "NONE"),
+    ("200", "Sales", "REVENUE", "OUTPUT2"),
+    ("260", "Other Revenue", "REVENUE", "OUTPUT2"),
+    ("610", "Accounts Receivable", "CURRENT", "NONE"),
+];
+
+/// Tax rates: `(type, name, percent)`.
+const TAX_RATES: [(&str, &str, f64); 5] = [
+    ("OUTPUT2", "20% (VAT on Income)", 20.0),
+    ("RROUTPUT", "5% (VAT on Income)", 5.0),
+    ("ZERORATEDOUTPUT", "Zero Rated Income", 0.0),
+    ("EXEMPTOUTPUT", "Exempt Income", 0.0),
+    ("NONE", "No VAT", 0.0),
+];
+
+async fn accounts(State(sim): State<App>, headers: HeaderMap) -> Response {
+    let h = match gate(&sim, &headers, true) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = ACCOUNTS
+        .iter()
+        .enumerate()
+        .map(|(i, (code, name, kind, tax))| {
+            json!({
+                "AccountID": format!("{:08x}-0000-4000-8000-{:012x}", i + 1, i + 1),
+                "Code": code, "Name": name, "Type": kind, "Status": "ACTIVE", "TaxType": tax,
+                "Class": if *kind == "REVENUE" { "REVENUE" } else { "ASSET" },
+                "EnablePaymentsToAccount": false, "ShowInExpenseClaims": false,
+                "HasAttachments": false, "UpdatedDateUTC": xero_date(1_767_600_000_000),
+            })
+        })
+        .collect();
+    with_headers(Json(json!({ "Accounts": items })).into_response(), h)
+}
+
+async fn tax_rates(State(sim): State<App>, headers: HeaderMap) -> Response {
+    let h = match gate(&sim, &headers, true) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let items: Vec<Value> = TAX_RATES
+        .iter()
+        .map(|(kind, name, pct)| {
+            json!({
+                "Name": name, "TaxType": kind, "Status": "ACTIVE", "ReportTaxType": "OUTPUT",
+                "CanApplyToRevenue": true, "CanApplyToAssets": false, "CanApplyToEquity": false,
+                "CanApplyToExpenses": false, "CanApplyToLiabilities": false,
+                "DisplayTaxRate": pct, "EffectiveRate": pct,
+                "TaxComponents": [{ "Name": "VAT", "Rate": pct, "IsCompound": false, "IsNonRecoverable": false }],
+            })
+        })
+        .collect();
+    with_headers(Json(json!({ "TaxRates": items })).into_response(), h)
+}
+
+// --- lists -----------------------------------------------------------------------
+
+/// A `where` of the form `Field=="value"` (Xero's filter syntax, the one
+/// form clients use to find by a key).
+fn where_eq(q: &BTreeMap<String, String>) -> Option<(String, String)> {
+    let w = q.get("where")?;
+    let (field, value) = w.split_once("==")?;
+    let value = value.trim().trim_matches('"');
+    Some((field.trim().to_owned(), value.to_owned()))
+}
+
+fn page_of(items: Vec<Value>, q: &BTreeMap<String, String>, key: &str) -> Value {
+    match q.get("page").and_then(|p| p.parse::<usize>().ok()) {
+        Some(p) => {
+            let p = p.max(1);
+            let count = items.len();
+            let page: Vec<Value> = items.into_iter().skip((p - 1) * PAGE).take(PAGE).collect();
+            json!({
+                "pagination": { "page": p, "pageSize": PAGE, "pageCount": count.div_ceil(PAGE), "itemCount": count },
+                key: page,
+            })
+        }
+        None => json!({ key: items }),
+    }
+}
+
+async fn list_contacts(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let h = match gate(&sim, &headers, true) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let b = lock(&sim.books);
+    let filter = where_eq(&q);
+    let term = q.get("searchTerm").map(|t| t.to_lowercase());
+    let items: Vec<Value> = b
+        .contacts
+        .iter()
+        .filter(|c| match &filter {
+            Some((f, v)) => c[f.as_str()].as_str().is_some_and(|x| x.eq_ignore_ascii_case(v)),
+            None => true,
+        })
+        .filter(|c| {
+            term.as_ref().is_none_or(|t| {
+                ["Name", "EmailAddress"].iter().any(|k| {
+                    c[*k].as_str().is_some_and(|x| x.to_lowercase().contains(t.as_str()))
+                })
+            })
+        })
+        .cloned()
+        .collect();
+    with_headers(Json(page_of(items, &q, "Contacts")).into_response(), h)
+}
+
+async fn list_invoices(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let h = match gate(&sim, &headers, true) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let b = lock(&sim.books);
+    let numbers: Option<Vec<&str>> = q
+        .get("InvoiceNumbers")
+        .map(|n| n.split(',').map(|s| s.trim().trim_matches('"')).collect());
+    let items: Vec<Value> = b
+        .invoices
+        .iter()
+        .filter(|i| {
+            numbers
+                .as_ref()
+                .is_none_or(|ns| ns.contains(&i["InvoiceNumber"].as_str().unwrap_or("")))
+        })
+        .cloned()
+        .collect();
+    with_headers(Json(page_of(items, &q, "Invoices")).into_response(), h)
+}
+
+async fn list_credit_notes(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
+    let h = match gate(&sim, &headers, true) {
+        Ok(h) => h,
+        Err(r) => return r,
+    };
+    let b = lock(&sim.books);
+    let filter = where_eq(&q);
+    let items: Vec<Value> = b
+        .credit_notes
+        .iter()
+        .filter(|c| match &filter {
+            Some((f, v)) => c[f.as_str()].as_str() == Some(v.as_str()),
+            None => true,
+        })
+        .cloned()
+        .collect();
+    with_headers(Json(page_of(items, &q, "CreditNotes")).into_response(), h)
+}
+
+// --- creating ----------------------------------------------------------------------
+
+
+
+/// A write's rate-limit headers, idempotency key and elements.
+type Write = (Vec<(&'static str, String)>, Option<String>, Vec<Value>);
+
+/// A write's common part: the gate, the idempotency replay, the body.
+#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+fn begin_write(
+    sim: &Sim,
+    headers: &HeaderMap,
+    body: &Bytes,
+    key: &str,
+) -> Result<Write, Response> {
+    let h = gate(sim, headers, true)?;
+    let idem = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(k) = &idem
+        && let Some((status, v)) = lock(&sim.books).replies.get(k)
+    {
+        let status = StatusCode::from_u16(*status).unwrap_or(StatusCode::OK);
+        return Err(with_headers((status, Json(v.clone())).into_response(), h));
+    }
+    let v: Value = serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "ErrorNumber": 14, "Type": "PostDataInvalidException", "Message": format!("JSON for post data was invalid,{e}") })),
+        )
+            .into_response()
+    })?;
+    // One element or a list under the collection's name.
+    let items = match v.get(key) {
+        Some(Value::Array(a)) => a.clone(),
+        _ if v.is_object() => vec![v],
+        _ => Vec::new(),
+    };
+    Ok((h, idem, items))
+}
+
+/// The answer to a write: with `summarizeErrors=false` every element with
+/// its own errors; otherwise 400 when any failed.
+fn finish_write(
+    sim: &Sim,
+    h: Vec<(&'static str, String)>,
+    idem: Option<String>,
+    key: &str,
+    results: Vec<Value>,
+    q: &BTreeMap<String, String>,
+) -> Response {
+    let failed = results.iter().any(|r| r["HasErrors"] == true || r["HasValidationErrors"] == true);
+    let summarize = q.get("summarizeErrors").map(String::as_str) != Some("false");
+    let (status, body) = if failed && summarize {
+        (
+            StatusCode::BAD_REQUEST,
+            json!({ "ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred", "Elements": results }),
+        )
+    } else {
+        (StatusCode::OK, json!({ key: results }))
+    };
+    if let Some(k) = idem {
+        lock(&sim.books)
+            .replies
+            .insert(k, (status.as_u16(), body.clone()));
+    }
+    with_headers((status, Json(body)).into_response(), h)
+}
+
+async fn create_contacts(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (h, idem, items) = match begin_write(&sim, &headers, &body, "Contacts") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut results = Vec::new();
+    {
+        let mut b = lock(&sim.books);
+        for c in items {
+            let name = c["Name"].as_str().unwrap_or("").trim().to_owned();
+            let mut errors = Vec::new();
+            if name.is_empty() {
+                errors.push("The contact name must be specified.".to_owned());
+            } else if b.contacts.iter().any(|x| x["Name"].as_str() == Some(name.as_str())) {
+                errors.push(format!("The contact name {name} is already assigned to another contact. The contact name must be unique across all active contacts."));
+            }
+            if errors.is_empty() {
+                let id = b.uuid();
+                let made = json!({
+                    "ContactID": id, "ContactStatus": "ACTIVE", "Name": name,
+                    "EmailAddress": c["EmailAddress"].as_str().unwrap_or(""),
+                    "IsSupplier": false, "IsCustomer": true, "HasAttachments": false,
+                    "HasValidationErrors": false,
+                    "UpdatedDateUTC": xero_date(Utc::now().timestamp_millis()),
+                    "Addresses": [], "Phones": [], "ContactGroups": [], "ContactPersons": [],
+                });
+                b.contacts.push(made.clone());
+                results.push(made);
+            } else {
+                let mut c = c.clone();
+                c["HasValidationErrors"] = json!(true);
+                c["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                results.push(c);
+            }
+        }
+    }
+    finish_write(&sim, h, idem, "Contacts", results, &q)
+}
+
+/// Check and total a document's lines: `(sub total, tax, errors)`.
+fn lines(doc: &Value) -> (i64, i64, Vec<String>) {
+    let mut errors = Vec::new();
+    let (mut sub, mut tax) = (0, 0);
+    let items = doc["LineItems"].as_array().cloned().unwrap_or_default();
+    if items.is_empty() {
+        errors.push("A line item must be specified.".to_owned());
+    }
+    let inclusive = doc["LineAmountTypes"].as_str() == Some("Inclusive");
+    for (i, l) in items.iter().enumerate() {
+        let code = l["AccountCode"].as_str().unwrap_or("");
+        if !ACCOUNTS.iter().any(|(c, _, kind, _)| *c == code && *kind == "REVENUE") {
+            errors.push(format!("Account code '{code}' is not a valid code for this document."));
+        }
+        let tax_type = l["TaxType"].as_str().unwrap_or("OUTPUT2");
+        let Some((_, _, pct)) = TAX_RATES.iter().find(|(t, _, _)| *t == tax_type) else {
+            errors.push(format!("The TaxType code '{tax_type}' does not exist or cannot be used for this type of transaction."));
+            continue;
+        };
+        let q = l["Quantity"].as_f64().unwrap_or(1.0);
+        let unit = cents(&l["UnitAmount"]).unwrap_or(0);
+        let disc = cents(&l["DiscountAmount"]).unwrap_or(0);
+        let line = (q * unit as f64).round() as i64 - disc;
+        if let Some(given) = cents(&l["LineAmount"])
+            && (given - line).abs() > 1
+        {
+            errors.push(format!("Line {}: the line total {} does not match the quantity, unit amount and discount ({}).", i + 1, core::decimal(given, 2), core::decimal(line, 2)));
+        }
+        let t = cents(&l["TaxAmount"]).unwrap_or_else(|| {
+            let base = if inclusive { line as f64 / (1.0 + pct / 100.0) } else { line as f64 };
+            (base * pct / 100.0).round() as i64
+        });
+        sub += if inclusive { line - t } else { line };
+        tax += t;
+    }
+    (sub, tax, errors)
+}
+
+fn contact_of(b: &Books, doc: &Value) -> Option<Value> {
+    let id = doc["Contact"]["ContactID"].as_str()?;
+    b.contacts.iter().find(|c| c["ContactID"] == id).cloned()
+}
+
+fn date_ms(doc: &Value) -> i64 {
+    doc["Date"]
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or_else(|| Utc::now().timestamp_millis(), |d| d.and_utc().timestamp_millis())
+}
+
+fn echo_lines(doc: &Value, b: &mut Books) -> Vec<Value> {
+    doc["LineItems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut l| {
+            l["LineItemID"] = json!(b.uuid());
+            for k in ["UnitAmount", "LineAmount", "TaxAmount", "DiscountAmount"] {
+                if let Some(c) = cents(&l[k]) {
+                    l[k] = amount(c);
+                }
+            }
+            l.as_object_mut().map(|o| o.remove("ItemCode"));
+            l
+        })
+        .collect()
+}
+
+async fn create_invoices(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (h, idem, items) = match begin_write(&sim, &headers, &body, "Invoices") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut results = Vec::new();
+    {
+        let mut b = lock(&sim.books);
+        for doc in items {
+            let (sub, tax, mut errors) = lines(&doc);
+            if doc["Type"].as_str() != Some("ACCREC") && doc["Type"].as_str() != Some("ACCPAY") {
+                errors.push("Invoice Type must be specified.".to_owned());
+            }
+            let contact = contact_of(&b, &doc);
+            if contact.is_none() {
+                errors.push("A Contact must be specified for this type of transaction".to_owned());
+            }
+            let status = doc["Status"].as_str().unwrap_or("DRAFT").to_owned();
+            if !["DRAFT", "SUBMITTED", "AUTHORISED"].contains(&status.as_str()) {
+                errors.push("Invoice not of valid status for creation".to_owned());
+            }
+            let number = doc["InvoiceNumber"].as_str().unwrap_or("").to_owned();
+            if !number.is_empty()
+                && b.invoices.iter().any(|i| i["InvoiceNumber"].as_str() == Some(number.as_str()))
+            {
+                errors.push("Invoice # must be unique.".to_owned());
+            }
+            if !errors.is_empty() {
+                let mut d = doc.clone();
+                d["HasErrors"] = json!(true);
+                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                results.push(d);
+                continue;
+            }
+            let id = b.uuid();
+            let number = if number.is_empty() { format!("INV-{:04}", b.invoices.len() + 1) } else { number };
+            let total = sub + tax;
+            let made = json!({
+                "InvoiceID": id, "Type": doc["Type"], "InvoiceNumber": number,
+                "Reference": doc["Reference"].as_str().unwrap_or(""),
+                "Contact": contact, "Date": xero_date(date_ms(&doc)), "DueDate": xero_date(date_ms(&doc)),
+                "Status": status, "LineAmountTypes": doc["LineAmountTypes"].as_str().unwrap_or("Exclusive"),
+                "LineItems": echo_lines(&doc, &mut b),
+                "SubTotal": amount(sub), "TotalTax": amount(tax), "Total": amount(total),
+                "AmountDue": amount(total), "AmountPaid": 0.0, "AmountCredited": 0.0,
+                "CurrencyCode": doc["CurrencyCode"].as_str().unwrap_or("GBP"), "CurrencyRate": 1.0,
+                "IsDiscounted": false, "HasAttachments": false, "HasErrors": false, "SentToContact": false,
+                "UpdatedDateUTC": xero_date(Utc::now().timestamp_millis()),
+                "Payments": [], "CreditNotes": [], "Prepayments": [], "Overpayments": [],
+            });
+            b.invoices.push(made.clone());
+            results.push(made);
+        }
+    }
+    finish_write(&sim, h, idem, "Invoices", results, &q)
+}
+
+async fn create_credit_notes(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (h, idem, items) = match begin_write(&sim, &headers, &body, "CreditNotes") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut results = Vec::new();
+    {
+        let mut b = lock(&sim.books);
+        for doc in items {
+            let (sub, tax, mut errors) = lines(&doc);
+            if doc["Type"].as_str() != Some("ACCRECCREDIT") && doc["Type"].as_str() != Some("ACCPAYCREDIT") {
+                errors.push("Credit Note Type must be specified.".to_owned());
+            }
+            let contact = contact_of(&b, &doc);
+            if contact.is_none() {
+                errors.push("A Contact must be specified for this type of transaction".to_owned());
+            }
+            let status = doc["Status"].as_str().unwrap_or("DRAFT").to_owned();
+            if !["DRAFT", "SUBMITTED", "AUTHORISED"].contains(&status.as_str()) {
+                errors.push("Credit note not of valid status for creation".to_owned());
+            }
+            let number = doc["CreditNoteNumber"].as_str().unwrap_or("").to_owned();
+            if !number.is_empty()
+                && b.credit_notes.iter().any(|i| i["CreditNoteNumber"].as_str() == Some(number.as_str()))
+            {
+                errors.push("Credit Note # must be unique.".to_owned());
+            }
+            if !errors.is_empty() {
+                let mut d = doc.clone();
+                d["HasErrors"] = json!(true);
+                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                results.push(d);
+                continue;
+            }
+            let id = b.uuid();
+            let number = if number.is_empty() { format!("CN-{:04}", b.credit_notes.len() + 1) } else { number };
+            let total = sub + tax;
+            let made = json!({
+                "CreditNoteID": id, "Type": doc["Type"], "CreditNoteNumber": number,
+                "Reference": doc["Reference"].as_str().unwrap_or(""),
+                "Contact": contact, "Date": xero_date(date_ms(&doc)),
+                "Status": status, "LineAmountTypes": doc["LineAmountTypes"].as_str().unwrap_or("Exclusive"),
+                "LineItems": echo_lines(&doc, &mut b),
+                "SubTotal": amount(sub), "TotalTax": amount(tax), "Total": amount(total),
+                "RemainingCredit": amount(total), "Allocations": [], "Payments": [],
+                "CurrencyCode": doc["CurrencyCode"].as_str().unwrap_or("GBP"), "CurrencyRate": 1.0,
+                "HasAttachments": false, "HasErrors": false, "SentToContact": false,
+                "UpdatedDateUTC": xero_date(Utc::now().timestamp_millis()),
+            });
+            b.credit_notes.push(made.clone());
+            results.push(made);
+        }
+    }
+    finish_write(&sim, h, idem, "CreditNotes", results, &q)
+}
+
+async fn allocate(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let (h, idem, items) = match begin_write(&sim, &headers, &body, "Allocations") {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut results = Vec::new();
+    {
+        let mut b = lock(&sim.books);
+        let Some(ci) = b.credit_notes.iter().position(|c| c["CreditNoteID"] == id.as_str()) else {
+            return with_headers(
+                (StatusCode::NOT_FOUND, Json(json!({ "Title": "Not Found", "Status": 404, "Detail": "The resource you're looking for cannot be found" }))).into_response(),
+                h,
+            );
+        };
+        for a in items {
+            let mut errors = Vec::new();
+            let amt = cents(&a["Amount"]).unwrap_or(0);
+            let inv_id = a["Invoice"]["InvoiceID"].as_str().unwrap_or("").to_owned();
+            let ii = b.invoices.iter().position(|i| i["InvoiceID"] == inv_id.as_str());
+            let credit = &b.credit_notes[ci];
+            if credit["Status"] != "AUTHORISED" {
+                errors.push("Only AUTHORISED credit notes can be allocated".to_owned());
+            }
+            if amt <= 0 || amt > cents(&credit["RemainingCredit"]).unwrap_or(0) {
+                errors.push("The amount must be more than zero and no more than the remaining credit.".to_owned());
+            }
+            match ii {
+                None => errors.push("Invoice could not be found".to_owned()),
+                Some(ii) => {
+                    let inv = &b.invoices[ii];
+                    if inv["Status"] != "AUTHORISED" {
+                        errors.push("Only AUTHORISED invoices can be allocated to".to_owned());
+                    }
+                    if amt > cents(&inv["AmountDue"]).unwrap_or(0) {
+                        errors.push("The amount cannot be more than the amount due on the invoice.".to_owned());
+                    }
+                }
+            }
+            let Some(ii) = ii.filter(|_| errors.is_empty()) else {
+                let mut d = a.clone();
+                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                d["StatusAttributeString"] = json!("ERROR");
+                results.push(d);
+                continue;
+            };
+            let alloc_id = b.uuid();
+            let due = cents(&b.invoices[ii]["AmountDue"]).unwrap_or(0) - amt;
+            let credited = cents(&b.invoices[ii]["AmountCredited"]).unwrap_or(0) + amt;
+            b.invoices[ii]["AmountDue"] = amount(due);
+            b.invoices[ii]["AmountCredited"] = amount(credited);
+            if due == 0 {
+                b.invoices[ii]["Status"] = json!("PAID");
+            }
+            let left = cents(&b.credit_notes[ci]["RemainingCredit"]).unwrap_or(0) - amt;
+            b.credit_notes[ci]["RemainingCredit"] = amount(left);
+            if left == 0 {
+                b.credit_notes[ci]["Status"] = json!("PAID");
+            }
+            let made = json!({
+                "AllocationID": alloc_id, "Amount": amount(amt), "Date": xero_date(date_ms(&a)),
+                "Invoice": { "InvoiceID": inv_id, "InvoiceNumber": b.invoices[ii]["InvoiceNumber"] },
+                "CreditNote": { "CreditNoteID": id, "CreditNoteNumber": b.credit_notes[ci]["CreditNoteNumber"] },
+                "IsDeleted": false,
+            });
+            if let Some(list) = b.credit_notes[ci]["Allocations"].as_array_mut() {
+                list.push(made.clone());
+            }
+            b.allocations.push(made.clone());
+            results.push(made);
+        }
+    }
+    finish_write(&sim, h, idem, "Allocations", results, &q)
+}
+
+// --- control ---------------------------------------------------------------------
+
+async fn books(State(sim): State<App>) -> Json<Value> {
+    let b = lock(&sim.books);
+    Json(json!({
+        "tenant_id": b.tenant_id,
+        "contacts": b.contacts, "invoices": b.invoices,
+        "credit_notes": b.credit_notes, "allocations": b.allocations,
+    }))
+}
+
+
+async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
+    let l: core::LimitsIn = match core::parse_body(&body) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let b = &mut *lock(&sim.books);
+    Json(l.apply(&mut b.allowance, &mut b.access_ttl)).into_response()
+}
+
+async fn expire_tokens(State(sim): State<App>) -> StatusCode {
+    lock(&sim.books).access = AccessTokens::default();
+    StatusCode::NO_CONTENT
+}
