@@ -187,6 +187,10 @@ fn profile(channel: Channel) -> (&'static str, &'static str, u64, bool) {
         Channel::Ebay => ("eBay", "ebay", 10, false),
         Channel::Bolcom => ("bol.com", "bolcom", 30, false),
         Channel::Amazon => ("Amazon", "amazon", 10, false),
+        // Accounting packages are not sales channels; the demo never
+        // connects them as one.
+        Channel::Xero => ("Xero", "xero", 60, false),
+        Channel::Sage => ("Sage", "sage", 60, false),
     }
 }
 
