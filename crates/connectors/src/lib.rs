@@ -9,6 +9,7 @@
 //! Every address it connects to passes the operator's outbound policy
 //! ([`outbound`]), as do the plugin and webhook deliveries.
 
+pub mod accounting;
 pub mod amazon;
 pub mod back_office;
 pub mod bolcom;

@@ -5,6 +5,7 @@
 //! function over such values, so that storage, connectors and the API share one
 //! definition of what is valid and how stock is computed.
 
+pub mod accounting;
 pub mod arrival;
 pub mod back_office;
 pub mod carrier;

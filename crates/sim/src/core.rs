@@ -670,10 +670,7 @@ impl CallAllowance {
         }
         self.minute.1 += 1;
         self.day.1 += 1;
-        Ok((
-            self.per_minute - self.minute.1,
-            self.per_day - self.day.1,
-        ))
+        Ok((self.per_minute - self.minute.1, self.per_day - self.day.1))
     }
 }
 

@@ -72,10 +72,30 @@ impl SageCredentials {
 
 /// Ledger accounts: `(id, nominal code, name, type)`.
 const LEDGER: [(&str, i64, &str, &str); 4] = [
-    ("9a1f0c1e-0001-4d6a-8f00-000000004000", 4000, "Sales - Products", "SALES"),
-    ("9a1f0c1e-0002-4d6a-8f00-000000004010", 4010, "Sales - Services", "SALES"),
-    ("9a1f0c1e-0003-4d6a-8f00-000000004900", 4900, "Carriage on Sales", "OTHER_INCOME"),
-    ("9a1f0c1e-0004-4d6a-8f00-000000001200", 1200, "Current", "BANK"),
+    (
+        "9a1f0c1e-0001-4d6a-8f00-000000004000",
+        4000,
+        "Sales - Products",
+        "SALES",
+    ),
+    (
+        "9a1f0c1e-0002-4d6a-8f00-000000004010",
+        4010,
+        "Sales - Services",
+        "SALES",
+    ),
+    (
+        "9a1f0c1e-0003-4d6a-8f00-000000004900",
+        4900,
+        "Carriage on Sales",
+        "OTHER_INCOME",
+    ),
+    (
+        "9a1f0c1e-0004-4d6a-8f00-000000001200",
+        1200,
+        "Current",
+        "BANK",
+    ),
 ];
 
 /// Tax rates: `(id, name, percentage)`.
@@ -105,7 +125,7 @@ struct Books {
 impl Books {
     fn id(&mut self) -> String {
         self.next += 1;
-        format!("{:032x}", self.next * 0x9e37_79b9_7f4a_7c15 % u64::MAX)
+        format!("{:032x}", self.next.wrapping_mul(0x9e37_79b9_7f4a_7c15))
     }
 }
 
@@ -129,8 +149,16 @@ fn errors(list: &[(&str, &str, &str)]) -> Value {
 
 fn error_body(status: u16) -> Value {
     match status {
-        429 => errors(&[("TooManyRequests", "Too many requests. Please try again later.", "")]),
-        401 => errors(&[("ExpiredOrMissingAccessToken", "Your access token is invalid or has expired.", "")]),
+        429 => errors(&[(
+            "TooManyRequests",
+            "Too many requests. Please try again later.",
+            "",
+        )]),
+        401 => errors(&[(
+            "ExpiredOrMissingAccessToken",
+            "Your access token is invalid or has expired.",
+            "",
+        )]),
         _ => errors(&[("UnexpectedError", "An unexpected error occurred.", "")]),
     }
 }
@@ -192,24 +220,40 @@ async fn token(State(sim): State<App>, body: Bytes) -> Response {
     if f.get("client_id") != Some(&sim.creds.client_id)
         || f.get("client_secret") != Some(&sim.creds.client_secret)
     {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed",
+        );
     }
     if f.get("grant_type").map(String::as_str) != Some("refresh_token") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", "The grant type is not supported");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "The grant type is not supported",
+        );
     }
     let sent = f.get("refresh_token").cloned().unwrap_or_default();
     let mut b = lock(&sim.books);
     let Some(pos) = b.refresh_tokens.iter().position(|t| *t == sent) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid or has expired");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The refresh token is invalid or has expired",
+        );
     };
     if sim.core.faults().auth_revoked {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "The refresh token is invalid or has expired");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "The refresh token is invalid or has expired",
+        );
     }
     b.refresh_tokens.remove(pos);
     b.issued += 1;
     let n = b.issued;
-    let access = format!("sat-{n:08}-{:x}", n * 0x51_7cc1_b727);
-    let refresh = format!("srt-{:x}-{n}", n * 0x2545_f491);
+    let access = format!("sat-{n:08}-{:x}", n.wrapping_mul(0x51_7cc1_b727));
+    let refresh = format!("srt-{:x}-{n}", n.wrapping_mul(0x2545_f491));
     b.refresh_tokens.push(refresh.clone());
     let now = Utc::now().timestamp();
     let ttl = b.access_ttl;
@@ -224,7 +268,10 @@ async fn token(State(sim): State<App>, body: Bytes) -> Response {
 
 /// The token and business check of every call, and the business's
 /// allowance. `business` is false for `/businesses` itself.
-#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response"
+)]
 fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> {
     let mut b = lock(&sim.books);
     let now = Utc::now();
@@ -232,10 +279,15 @@ fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> 
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if sim.core.faults().auth_revoked || b.access.check(sent, now.timestamp()) != TokenCheck::Valid {
+    if sim.core.faults().auth_revoked || b.access.check(sent, now.timestamp()) != TokenCheck::Valid
+    {
         return Err(refuse(
             StatusCode::UNAUTHORIZED,
-            &[("ExpiredOrMissingAccessToken", "Your access token is invalid or has expired.", "")],
+            &[(
+                "ExpiredOrMissingAccessToken",
+                "Your access token is invalid or has expired.",
+                "",
+            )],
         ));
     }
     if business {
@@ -243,12 +295,23 @@ fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> 
         if chosen.is_some_and(|c| c != b.business_id) {
             return Err(refuse(
                 StatusCode::NOT_FOUND,
-                &[("BusinessNotFound", "The business could not be found or you do not have access to it.", "X-Business")],
+                &[(
+                    "BusinessNotFound",
+                    "The business could not be found or you do not have access to it.",
+                    "X-Business",
+                )],
             ));
         }
     }
     if let Err(r) = b.allowance.take(now.timestamp_millis()) {
-        let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, &[("TooManyRequests", "Too many requests. Please try again later.", "")]);
+        let mut resp = refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            &[(
+                "TooManyRequests",
+                "Too many requests. Please try again later.",
+                "",
+            )],
+        );
         resp.headers_mut()
             .insert("retry-after", HeaderValue::from(r.retry_after));
         return Err(resp);
@@ -278,7 +341,11 @@ fn envelope(items: Vec<Value>, q: &BTreeMap<String, String>, path: &str) -> Valu
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(20)
         .clamp(1, 200);
-    let page = q.get("page").and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).max(1);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .max(1);
     let total = items.len();
     let items: Vec<Value> = items.into_iter().skip((page - 1) * per).take(per).collect();
     let link = |p: usize| json!(format!("{path}?page={p}&items_per_page={per}"));
@@ -297,13 +364,19 @@ fn matches(v: &Value, keys: &[&str], term: Option<&String>) -> bool {
         let t = t.to_lowercase();
         keys.iter().any(|k| {
             let x = &v[*k];
-            x.as_str().map(str::to_lowercase).or_else(|| x.as_i64().map(|n| n.to_string()))
+            x.as_str()
+                .map(str::to_lowercase)
+                .or_else(|| x.as_i64().map(|n| n.to_string()))
                 .is_some_and(|s| s.contains(&t))
         })
     })
 }
 
-async fn list_contacts(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list_contacts(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
         return r;
     }
@@ -311,14 +384,24 @@ async fn list_contacts(State(sim): State<App>, headers: HeaderMap, Query(q): Que
     let items = b
         .contacts
         .iter()
-        .filter(|c| q.get("email").is_none_or(|e| c["email"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(e))))
+        .filter(|c| {
+            q.get("email").is_none_or(|e| {
+                c["email"]
+                    .as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(e))
+            })
+        })
         .filter(|c| matches(c, &["name", "reference", "email"], q.get("search")))
         .cloned()
         .collect();
     Json(envelope(items, &q, "/contacts")).into_response()
 }
 
-async fn ledger_accounts(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn ledger_accounts(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
         return r;
     }
@@ -336,7 +419,11 @@ async fn ledger_accounts(State(sim): State<App>, headers: HeaderMap, Query(q): Q
     Json(envelope(items, &q, "/ledger_accounts")).into_response()
 }
 
-async fn tax_rates(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn tax_rates(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
         return r;
     }
@@ -352,7 +439,11 @@ async fn tax_rates(State(sim): State<App>, headers: HeaderMap, Query(q): Query<B
     Json(envelope(items, &q, "/tax_rates")).into_response()
 }
 
-async fn list_invoices(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list_invoices(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
         return r;
     }
@@ -360,13 +451,23 @@ async fn list_invoices(State(sim): State<App>, headers: HeaderMap, Query(q): Que
     let items = b
         .invoices
         .iter()
-        .filter(|i| matches(i, &["invoice_number", "reference", "contact_name"], q.get("search")))
+        .filter(|i| {
+            matches(
+                i,
+                &["invoice_number", "reference", "contact_name"],
+                q.get("search"),
+            )
+        })
         .cloned()
         .collect();
     Json(envelope(items, &q, "/sales_invoices")).into_response()
 }
 
-async fn list_credit_notes(State(sim): State<App>, headers: HeaderMap, Query(q): Query<BTreeMap<String, String>>) -> Response {
+async fn list_credit_notes(
+    State(sim): State<App>,
+    headers: HeaderMap,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
         return r;
     }
@@ -374,16 +475,28 @@ async fn list_credit_notes(State(sim): State<App>, headers: HeaderMap, Query(q):
     let items = b
         .credit_notes
         .iter()
-        .filter(|i| matches(i, &["credit_note_number", "reference", "contact_name"], q.get("search")))
+        .filter(|i| {
+            matches(
+                i,
+                &["credit_note_number", "reference", "contact_name"],
+                q.get("search"),
+            )
+        })
         .cloned()
         .collect();
     Json(envelope(items, &q, "/sales_credit_notes")).into_response()
 }
 
-#[allow(clippy::result_large_err, reason = "the error is the finished response")]
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response"
+)]
 fn body_of(body: &Bytes, key: &str) -> Result<Value, Response> {
     let v: Value = serde_json::from_slice(body).map_err(|_| {
-        refuse(StatusCode::BAD_REQUEST, &[("InvalidJson", "The request body is not valid JSON.", "")])
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &[("InvalidJson", "The request body is not valid JSON.", "")],
+        )
     })?;
     match v.get(key) {
         Some(x) if x.is_object() => Ok(x.clone()),
@@ -393,8 +506,6 @@ fn body_of(body: &Bytes, key: &str) -> Result<Value, Response> {
         )),
     }
 }
-
-
 
 async fn create_contact(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Response {
     if let Err(r) = gate(&sim, &headers, true) {
@@ -406,11 +517,20 @@ async fn create_contact(State(sim): State<App>, headers: HeaderMap, body: Bytes)
     };
     let name = c["name"].as_str().unwrap_or("").trim().to_owned();
     if name.is_empty() {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, &[("RecordInvalid", "can't be blank", "name")]);
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &[("RecordInvalid", "can't be blank", "name")],
+        );
     }
-    let types = c["contact_type_ids"].as_array().cloned().unwrap_or_default();
+    let types = c["contact_type_ids"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     if types.is_empty() {
-        return refuse(StatusCode::UNPROCESSABLE_ENTITY, &[("RecordInvalid", "can't be blank", "contact_type_ids")]);
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &[("RecordInvalid", "can't be blank", "contact_type_ids")],
+        );
     }
     let mut b = lock(&sim.books);
     let id = b.id();
@@ -437,7 +557,10 @@ fn lines(doc: &Value, key: &str) -> (i64, i64, Vec<Value>, Vec<(String, String)>
     }
     for (i, l) in items.iter().enumerate() {
         let src = |f: &str| format!("{key}[{i}].{f}");
-        if l["description"].as_str().is_none_or(|d| d.trim().is_empty()) {
+        if l["description"]
+            .as_str()
+            .is_none_or(|d| d.trim().is_empty())
+        {
             errs.push((src("description"), "can't be blank".into()));
         }
         let ledger = l["ledger_account_id"].as_str().unwrap_or("");
@@ -457,7 +580,10 @@ fn lines(doc: &Value, key: &str) -> (i64, i64, Vec<Value>, Vec<(String, String)>
             Some(t) => t,
             None if *pct == 0.0 => 0,
             None => {
-                errs.push((src("tax_amount"), "is required for a tax rate with a percentage".into()));
+                errs.push((
+                    src("tax_amount"),
+                    "is required for a tax rate with a percentage".into(),
+                ));
                 continue;
             }
         };
@@ -512,11 +638,21 @@ async fn create_artefact(sim: App, headers: HeaderMap, body: Bytes, credit: bool
     if contact.is_none() {
         errs.push(("contact_id".into(), "is invalid".into()));
     }
-    if doc["date"].as_str().and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).is_none() {
+    if doc["date"]
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .is_none()
+    {
         errs.push(("date".into(), "is not a valid date".into()));
     }
-    if doc["reference"].as_str().is_some_and(|r| r.chars().count() > 25) {
-        errs.push(("reference".into(), "is too long (maximum is 25 characters)".into()));
+    if doc["reference"]
+        .as_str()
+        .is_some_and(|r| r.chars().count() > 25)
+    {
+        errs.push((
+            "reference".into(),
+            "is too long (maximum is 25 characters)".into(),
+        ));
     }
     if !errs.is_empty() {
         return invalid(&errs);
@@ -525,7 +661,11 @@ async fn create_artefact(sim: App, headers: HeaderMap, body: Bytes, credit: bool
     let id = b.id();
     let list = if credit { &b.credit_notes } else { &b.invoices };
     let number = format!("{prefix}{}", list.len() + 1);
-    let path = if credit { "sales_credit_notes" } else { "sales_invoices" };
+    let path = if credit {
+        "sales_credit_notes"
+    } else {
+        "sales_invoices"
+    };
     let mut made = json!({
         "id": id, "displayed_as": number, "$path": format!("/{path}/{id}"),
         "contact": { "id": contact["id"], "displayed_as": contact["displayed_as"] },
@@ -575,10 +715,16 @@ async fn allocate(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Re
         errs.push(("transaction_type_id".into(), "is invalid".into()));
     }
     let contact = a["contact_id"].as_str().unwrap_or("").to_owned();
-    let arts = a["allocated_artefacts"].as_array().cloned().unwrap_or_default();
+    let arts = a["allocated_artefacts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let sum: i64 = arts.iter().filter_map(|x| cents(&x["amount"])).sum();
     if arts.len() < 2 || sum != 0 {
-        errs.push(("allocated_artefacts".into(), "must balance: the amounts add up to zero".into()));
+        errs.push((
+            "allocated_artefacts".into(),
+            "must balance: the amounts add up to zero".into(),
+        ));
     }
     let mut b = lock(&sim.books);
     let mut found = Vec::new();
@@ -591,16 +737,29 @@ async fn allocate(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Re
             (Some(p), _) => (false, p),
             (None, Some(p)) => (true, p),
             (None, None) => {
-                errs.push((format!("allocated_artefacts[{i}].artefact_id"), "is invalid".into()));
+                errs.push((
+                    format!("allocated_artefacts[{i}].artefact_id"),
+                    "is invalid".into(),
+                ));
                 continue;
             }
         };
-        let rec = if list_credit { &b.credit_notes[pos] } else { &b.invoices[pos] };
+        let rec = if list_credit {
+            &b.credit_notes[pos]
+        } else {
+            &b.invoices[pos]
+        };
         if rec["contact"]["id"] != contact.as_str() {
-            errs.push((format!("allocated_artefacts[{i}].artefact_id"), "belongs to another contact".into()));
+            errs.push((
+                format!("allocated_artefacts[{i}].artefact_id"),
+                "belongs to another contact".into(),
+            ));
         }
         if amt.abs() > cents(&rec["outstanding_amount"]).unwrap_or(0) {
-            errs.push((format!("allocated_artefacts[{i}].amount"), "exceeds the outstanding amount".into()));
+            errs.push((
+                format!("allocated_artefacts[{i}].amount"),
+                "exceeds the outstanding amount".into(),
+            ));
         }
         found.push((list_credit, pos, amt));
     }
@@ -608,7 +767,11 @@ async fn allocate(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Re
         return invalid(&errs);
     }
     for (credit, pos, amt) in &found {
-        let rec = if *credit { &mut b.credit_notes[*pos] } else { &mut b.invoices[*pos] };
+        let rec = if *credit {
+            &mut b.credit_notes[*pos]
+        } else {
+            &mut b.invoices[*pos]
+        };
         let left = cents(&rec["outstanding_amount"]).unwrap_or(0) - amt.abs();
         rec["outstanding_amount"] = amount(left);
         if left == 0 {
@@ -623,7 +786,12 @@ async fn allocate(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Re
         "transaction_type": { "id": "CUSTOMER_ALLOCATION", "displayed_as": "Customer Allocation" },
         "date": a["date"].as_str().map_or_else(|| Utc::now().format("%Y-%m-%d").to_string(), str::to_owned),
         "contact": { "id": contact },
-        "allocated_artefacts": arts,
+        // As Sage answers them: each with its own id and the artefact.
+        "allocated_artefacts": arts.iter().enumerate().map(|(i, x)| json!({
+            "id": format!("{id}-{i}"),
+            "artefact": { "id": x["artefact_id"], "displayed_as": x["artefact_id"] },
+            "amount": x["amount"],
+        })).collect::<Vec<_>>(),
         "created_at": Utc::now().to_rfc3339(), "updated_at": Utc::now().to_rfc3339(),
     });
     b.allocations.push(made.clone());
@@ -638,7 +806,6 @@ async fn books(State(sim): State<App>) -> Json<Value> {
         "credit_notes": b.credit_notes, "allocations": b.allocations,
     }))
 }
-
 
 async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
     let l: core::LimitsIn = match core::parse_body(&body) {

@@ -43,7 +43,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::{
-    self, AccessTokens, CallAllowance, Core, TokenCheck, amount, cents, basic_auth, form, lock, oauth_error,
+    self, AccessTokens, CallAllowance, Core, TokenCheck, amount, basic_auth, cents, form, lock,
+    oauth_error,
 };
 
 /// Seconds an access token lives.
@@ -95,7 +96,14 @@ impl Books {
     fn uuid(&mut self) -> String {
         self.next += 1;
         let n = self.next;
-        format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", n * 2_654_435_761 % 0xffff_ffff, n % 0xffff, n % 0xfff, (n * 7) % 0xfff, n)
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            n.wrapping_mul(2_654_435_761) % 0xffff_ffff,
+            n % 0xffff,
+            n % 0xfff,
+            n.wrapping_mul(7) % 0xfff,
+            n
+        )
     }
 }
 
@@ -115,9 +123,15 @@ fn xero_date(ms: i64) -> String {
 /// Xero's `Error` body.
 fn error_body(status: u16) -> Value {
     match status {
-        401 => json!({ "Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful", "Instance": null, "Extensions": {} }),
-        429 => json!({ "Title": "Too Many Requests", "Status": 429, "Detail": "The API rate limit for your organisation/application pairing has been exceeded" }),
-        s => json!({ "ErrorNumber": 500, "Type": "UnknownErrorException", "Message": format!("An error occurred in Xero ({s}). Check the API Status page http://status.developer.xero.com for current service status.") }),
+        401 => {
+            json!({ "Type": null, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful", "Instance": null, "Extensions": {} })
+        }
+        429 => {
+            json!({ "Title": "Too Many Requests", "Status": 429, "Detail": "The API rate limit for your organisation/application pairing has been exceeded" })
+        }
+        s => {
+            json!({ "ErrorNumber": 500, "Type": "UnknownErrorException", "Message": format!("An error occurred in Xero ({s}). Check the API Status page http://status.developer.xero.com for current service status.") })
+        }
     }
 }
 
@@ -157,11 +171,15 @@ pub(crate) fn router(seed: u64, creds: XeroCredentials) -> Router {
         .route("/api.xro/2.0/TaxRates", get(tax_rates))
         .route(
             "/api.xro/2.0/Contacts",
-            get(list_contacts).put(create_contacts).post(create_contacts),
+            get(list_contacts)
+                .put(create_contacts)
+                .post(create_contacts),
         )
         .route(
             "/api.xro/2.0/Invoices",
-            get(list_invoices).put(create_invoices).post(create_invoices),
+            get(list_invoices)
+                .put(create_invoices)
+                .post(create_invoices),
         )
         .route(
             "/api.xro/2.0/CreditNotes",
@@ -222,8 +240,11 @@ async fn token(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Respo
     b.refresh_tokens.remove(pos);
     b.issued += 1;
     let n = b.issued;
-    let access = format!("xat.{n:06}.{:x}", n * 0x9e37_79b9);
-    let refresh = format!("xrt-{}-{n}", sim.creds.client_secret.len() * 1000 + n as usize);
+    let access = format!("xat.{n:06}.{:x}", n.wrapping_mul(0x9e37_79b9));
+    let refresh = format!(
+        "xrt-{}-{n}",
+        sim.creds.client_secret.len() * 1000 + n as usize
+    );
     b.refresh_tokens.push(refresh.clone());
     let now = Utc::now().timestamp();
     let ttl = b.access_ttl;
@@ -248,12 +269,23 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The token check of every call; with `tenant`, also the tenant header and
 /// the tenant's allowance. Answers the refusal, or the rate-limit headers.
-#[allow(clippy::result_large_err, reason = "the error is the finished response")]
-fn gate(sim: &Sim, headers: &HeaderMap, tenant: bool) -> Result<Vec<(&'static str, String)>, Response> {
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response"
+)]
+fn gate(
+    sim: &Sim,
+    headers: &HeaderMap,
+    tenant: bool,
+) -> Result<Vec<(&'static str, String)>, Response> {
     let mut b = lock(&sim.books);
     let now = Utc::now();
     if sim.core.faults().auth_revoked {
-        return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized", "AuthenticationUnsuccessful"));
+        return Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "AuthenticationUnsuccessful",
+        ));
     }
     match b.access.check(bearer(headers), now.timestamp()) {
         TokenCheck::Valid => {}
@@ -261,11 +293,18 @@ fn gate(sim: &Sim, headers: &HeaderMap, tenant: bool) -> Result<Vec<(&'static st
             return Err(problem(
                 StatusCode::UNAUTHORIZED,
                 "Unauthorized",
-                &format!("TokenExpired: token expired at {}", now.format("%m/%d/%Y %H:%M:%S")),
+                &format!(
+                    "TokenExpired: token expired at {}",
+                    now.format("%m/%d/%Y %H:%M:%S")
+                ),
             ));
         }
         TokenCheck::Unknown => {
-            return Err(problem(StatusCode::UNAUTHORIZED, "Unauthorized", "AuthenticationUnsuccessful"));
+            return Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "AuthenticationUnsuccessful",
+            ));
         }
     }
     if !tenant {
@@ -273,7 +312,11 @@ fn gate(sim: &Sim, headers: &HeaderMap, tenant: bool) -> Result<Vec<(&'static st
     }
     let sent = headers.get("xero-tenant-id").and_then(|v| v.to_str().ok());
     if sent != Some(b.tenant_id.as_str()) {
-        return Err(problem(StatusCode::FORBIDDEN, "Forbidden", "AuthenticationUnsuccessful"));
+        return Err(problem(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "AuthenticationUnsuccessful",
+        ));
     }
     match b.allowance.take(now.timestamp_millis()) {
         Ok((min, day)) => Ok(vec![
@@ -422,13 +465,17 @@ async fn list_contacts(
         .contacts
         .iter()
         .filter(|c| match &filter {
-            Some((f, v)) => c[f.as_str()].as_str().is_some_and(|x| x.eq_ignore_ascii_case(v)),
+            Some((f, v)) => c[f.as_str()]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(v)),
             None => true,
         })
         .filter(|c| {
             term.as_ref().is_none_or(|t| {
                 ["Name", "EmailAddress"].iter().any(|k| {
-                    c[*k].as_str().is_some_and(|x| x.to_lowercase().contains(t.as_str()))
+                    c[*k]
+                        .as_str()
+                        .is_some_and(|x| x.to_lowercase().contains(t.as_str()))
                 })
             })
         })
@@ -488,19 +535,15 @@ async fn list_credit_notes(
 
 // --- creating ----------------------------------------------------------------------
 
-
-
 /// A write's rate-limit headers, idempotency key and elements.
 type Write = (Vec<(&'static str, String)>, Option<String>, Vec<Value>);
 
 /// A write's common part: the gate, the idempotency replay, the body.
-#[allow(clippy::result_large_err, reason = "the error is the finished response")]
-fn begin_write(
-    sim: &Sim,
-    headers: &HeaderMap,
-    body: &Bytes,
-    key: &str,
-) -> Result<Write, Response> {
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response"
+)]
+fn begin_write(sim: &Sim, headers: &HeaderMap, body: &Bytes, key: &str) -> Result<Write, Response> {
     let h = gate(sim, headers, true)?;
     let idem = headers
         .get("idempotency-key")
@@ -538,12 +581,27 @@ fn finish_write(
     results: Vec<Value>,
     q: &BTreeMap<String, String>,
 ) -> Response {
-    let failed = results.iter().any(|r| r["HasErrors"] == true || r["HasValidationErrors"] == true);
+    let failed = results
+        .iter()
+        .any(|r| r["HasErrors"] == true || r["HasValidationErrors"] == true);
     let summarize = q.get("summarizeErrors").map(String::as_str) != Some("false");
     let (status, body) = if failed && summarize {
+        // Each element as Xero's `Element`: its errors and its id.
+        let elements: Vec<Value> = results
+            .iter()
+            .map(|r| {
+                let mut e = json!({ "ValidationErrors": r["ValidationErrors"].clone() });
+                for id in ["ContactID", "InvoiceID", "CreditNoteID"] {
+                    if r[id].is_string() {
+                        e[id] = r[id].clone();
+                    }
+                }
+                e
+            })
+            .collect();
         (
             StatusCode::BAD_REQUEST,
-            json!({ "ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred", "Elements": results }),
+            json!({ "ErrorNumber": 10, "Type": "ValidationException", "Message": "A validation exception occurred", "Elements": elements }),
         )
     } else {
         (StatusCode::OK, json!({ key: results }))
@@ -574,7 +632,11 @@ async fn create_contacts(
             let mut errors = Vec::new();
             if name.is_empty() {
                 errors.push("The contact name must be specified.".to_owned());
-            } else if b.contacts.iter().any(|x| x["Name"].as_str() == Some(name.as_str())) {
+            } else if b
+                .contacts
+                .iter()
+                .any(|x| x["Name"].as_str() == Some(name.as_str()))
+            {
                 errors.push(format!("The contact name {name} is already assigned to another contact. The contact name must be unique across all active contacts."));
             }
             if errors.is_empty() {
@@ -592,7 +654,12 @@ async fn create_contacts(
             } else {
                 let mut c = c.clone();
                 c["HasValidationErrors"] = json!(true);
-                c["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                c["ValidationErrors"] = json!(
+                    errors
+                        .iter()
+                        .map(|m| json!({ "Message": m }))
+                        .collect::<Vec<_>>()
+                );
                 results.push(c);
             }
         }
@@ -611,8 +678,13 @@ fn lines(doc: &Value) -> (i64, i64, Vec<String>) {
     let inclusive = doc["LineAmountTypes"].as_str() == Some("Inclusive");
     for (i, l) in items.iter().enumerate() {
         let code = l["AccountCode"].as_str().unwrap_or("");
-        if !ACCOUNTS.iter().any(|(c, _, kind, _)| *c == code && *kind == "REVENUE") {
-            errors.push(format!("Account code '{code}' is not a valid code for this document."));
+        if !ACCOUNTS
+            .iter()
+            .any(|(c, _, kind, _)| *c == code && *kind == "REVENUE")
+        {
+            errors.push(format!(
+                "Account code '{code}' is not a valid code for this document."
+            ));
         }
         let tax_type = l["TaxType"].as_str().unwrap_or("OUTPUT2");
         let Some((_, _, pct)) = TAX_RATES.iter().find(|(t, _, _)| *t == tax_type) else {
@@ -629,7 +701,11 @@ fn lines(doc: &Value) -> (i64, i64, Vec<String>) {
             errors.push(format!("Line {}: the line total {} does not match the quantity, unit amount and discount ({}).", i + 1, core::decimal(given, 2), core::decimal(line, 2)));
         }
         let t = cents(&l["TaxAmount"]).unwrap_or_else(|| {
-            let base = if inclusive { line as f64 / (1.0 + pct / 100.0) } else { line as f64 };
+            let base = if inclusive {
+                line as f64 / (1.0 + pct / 100.0)
+            } else {
+                line as f64
+            };
             (base * pct / 100.0).round() as i64
         });
         sub += if inclusive { line - t } else { line };
@@ -648,7 +724,10 @@ fn date_ms(doc: &Value) -> i64 {
         .as_str()
         .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map_or_else(|| Utc::now().timestamp_millis(), |d| d.and_utc().timestamp_millis())
+        .map_or_else(
+            || Utc::now().timestamp_millis(),
+            |d| d.and_utc().timestamp_millis(),
+        )
 }
 
 fn echo_lines(doc: &Value, b: &mut Books) -> Vec<Value> {
@@ -698,19 +777,30 @@ async fn create_invoices(
             }
             let number = doc["InvoiceNumber"].as_str().unwrap_or("").to_owned();
             if !number.is_empty()
-                && b.invoices.iter().any(|i| i["InvoiceNumber"].as_str() == Some(number.as_str()))
+                && b.invoices
+                    .iter()
+                    .any(|i| i["InvoiceNumber"].as_str() == Some(number.as_str()))
             {
                 errors.push("Invoice # must be unique.".to_owned());
             }
             if !errors.is_empty() {
                 let mut d = doc.clone();
                 d["HasErrors"] = json!(true);
-                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                d["ValidationErrors"] = json!(
+                    errors
+                        .iter()
+                        .map(|m| json!({ "Message": m }))
+                        .collect::<Vec<_>>()
+                );
                 results.push(d);
                 continue;
             }
             let id = b.uuid();
-            let number = if number.is_empty() { format!("INV-{:04}", b.invoices.len() + 1) } else { number };
+            let number = if number.is_empty() {
+                format!("INV-{:04}", b.invoices.len() + 1)
+            } else {
+                number
+            };
             let total = sub + tax;
             let made = json!({
                 "InvoiceID": id, "Type": doc["Type"], "InvoiceNumber": number,
@@ -747,7 +837,9 @@ async fn create_credit_notes(
         let mut b = lock(&sim.books);
         for doc in items {
             let (sub, tax, mut errors) = lines(&doc);
-            if doc["Type"].as_str() != Some("ACCRECCREDIT") && doc["Type"].as_str() != Some("ACCPAYCREDIT") {
+            if doc["Type"].as_str() != Some("ACCRECCREDIT")
+                && doc["Type"].as_str() != Some("ACCPAYCREDIT")
+            {
                 errors.push("Credit Note Type must be specified.".to_owned());
             }
             let contact = contact_of(&b, &doc);
@@ -760,19 +852,30 @@ async fn create_credit_notes(
             }
             let number = doc["CreditNoteNumber"].as_str().unwrap_or("").to_owned();
             if !number.is_empty()
-                && b.credit_notes.iter().any(|i| i["CreditNoteNumber"].as_str() == Some(number.as_str()))
+                && b.credit_notes
+                    .iter()
+                    .any(|i| i["CreditNoteNumber"].as_str() == Some(number.as_str()))
             {
                 errors.push("Credit Note # must be unique.".to_owned());
             }
             if !errors.is_empty() {
                 let mut d = doc.clone();
                 d["HasErrors"] = json!(true);
-                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                d["ValidationErrors"] = json!(
+                    errors
+                        .iter()
+                        .map(|m| json!({ "Message": m }))
+                        .collect::<Vec<_>>()
+                );
                 results.push(d);
                 continue;
             }
             let id = b.uuid();
-            let number = if number.is_empty() { format!("CN-{:04}", b.credit_notes.len() + 1) } else { number };
+            let number = if number.is_empty() {
+                format!("CN-{:04}", b.credit_notes.len() + 1)
+            } else {
+                number
+            };
             let total = sub + tax;
             let made = json!({
                 "CreditNoteID": id, "Type": doc["Type"], "CreditNoteNumber": number,
@@ -807,7 +910,11 @@ async fn allocate(
     let mut results = Vec::new();
     {
         let mut b = lock(&sim.books);
-        let Some(ci) = b.credit_notes.iter().position(|c| c["CreditNoteID"] == id.as_str()) else {
+        let Some(ci) = b
+            .credit_notes
+            .iter()
+            .position(|c| c["CreditNoteID"] == id.as_str())
+        else {
             return with_headers(
                 (StatusCode::NOT_FOUND, Json(json!({ "Title": "Not Found", "Status": 404, "Detail": "The resource you're looking for cannot be found" }))).into_response(),
                 h,
@@ -817,13 +924,19 @@ async fn allocate(
             let mut errors = Vec::new();
             let amt = cents(&a["Amount"]).unwrap_or(0);
             let inv_id = a["Invoice"]["InvoiceID"].as_str().unwrap_or("").to_owned();
-            let ii = b.invoices.iter().position(|i| i["InvoiceID"] == inv_id.as_str());
+            let ii = b
+                .invoices
+                .iter()
+                .position(|i| i["InvoiceID"] == inv_id.as_str());
             let credit = &b.credit_notes[ci];
             if credit["Status"] != "AUTHORISED" {
                 errors.push("Only AUTHORISED credit notes can be allocated".to_owned());
             }
             if amt <= 0 || amt > cents(&credit["RemainingCredit"]).unwrap_or(0) {
-                errors.push("The amount must be more than zero and no more than the remaining credit.".to_owned());
+                errors.push(
+                    "The amount must be more than zero and no more than the remaining credit."
+                        .to_owned(),
+                );
             }
             match ii {
                 None => errors.push("Invoice could not be found".to_owned()),
@@ -833,13 +946,21 @@ async fn allocate(
                         errors.push("Only AUTHORISED invoices can be allocated to".to_owned());
                     }
                     if amt > cents(&inv["AmountDue"]).unwrap_or(0) {
-                        errors.push("The amount cannot be more than the amount due on the invoice.".to_owned());
+                        errors.push(
+                            "The amount cannot be more than the amount due on the invoice."
+                                .to_owned(),
+                        );
                     }
                 }
             }
             let Some(ii) = ii.filter(|_| errors.is_empty()) else {
                 let mut d = a.clone();
-                d["ValidationErrors"] = json!(errors.iter().map(|m| json!({ "Message": m })).collect::<Vec<_>>());
+                d["ValidationErrors"] = json!(
+                    errors
+                        .iter()
+                        .map(|m| json!({ "Message": m }))
+                        .collect::<Vec<_>>()
+                );
                 d["StatusAttributeString"] = json!("ERROR");
                 results.push(d);
                 continue;
@@ -883,7 +1004,6 @@ async fn books(State(sim): State<App>) -> Json<Value> {
         "credit_notes": b.credit_notes, "allocations": b.allocations,
     }))
 }
-
 
 async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
     let l: core::LimitsIn = match core::parse_body(&body) {

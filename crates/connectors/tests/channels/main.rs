@@ -7,6 +7,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod accounting;
 mod amazon;
 mod bolcom;
 mod ebay;
