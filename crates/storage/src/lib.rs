@@ -9,6 +9,7 @@
 //! transaction as the change, and every method is scoped by [`AccountId`]
 //! (and usually [`StoreId`]): rows of another account are simply not found.
 
+mod accounting;
 mod accounts;
 mod back_office;
 mod channels;
@@ -33,6 +34,7 @@ mod stores;
 mod users;
 mod webhooks;
 
+pub use accounting::*;
 pub use accounts::*;
 pub use back_office::*;
 pub use channels::*;
@@ -205,6 +207,7 @@ pub trait Storage:
     + Users
     + HostedPages
     + Invoices
+    + Accounting
     + std::fmt::Debug
     + 'static
 {

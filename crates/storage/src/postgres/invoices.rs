@@ -18,7 +18,7 @@ use crate::{
     NewDocument, Page, PageRequest, Result, StorageError,
 };
 
-fn invoice_from_row(r: &PgRow) -> Result<Invoice> {
+pub(super) fn invoice_from_row(r: &PgRow) -> Result<Invoice> {
     let doc: serde_json::Value = r.try_get("document")?;
     invoice_from_parts(
         r.try_get("id")?,
@@ -280,6 +280,7 @@ impl Invoices for PgStorage {
             .execute(&mut *tx)
             .await?;
         }
+        super::accounting::queue_syncs(&mut tx, &store, &new.id, new.issued_at).await?;
         let inv = fetch(&mut tx, account, &new.id).await?;
         let ev = NewEvent {
             entity_type: match new.kind {

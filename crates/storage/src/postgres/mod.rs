@@ -12,6 +12,7 @@
 //! PostgreSQL's `$N` by SQLite's own rule (a bare `?` is one more than the
 //! largest number so far).
 
+mod accounting;
 mod accounts;
 mod back_office;
 mod channels;

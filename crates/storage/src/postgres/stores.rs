@@ -248,6 +248,8 @@ impl Stores for PgStorage {
         }
         // Children without a cascading path from `stores` go first.
         for sql in [
+            "DELETE FROM accounting_syncs WHERE store_id = ?",
+            "DELETE FROM accounting_connections WHERE store_id = ?",
             "DELETE FROM invoices WHERE store_id = ?",
             "DELETE FROM plugin_messages WHERE store_id = ?",
             "DELETE FROM stock_commitments WHERE store_id = ?",

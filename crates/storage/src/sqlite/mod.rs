@@ -7,6 +7,7 @@
 //! processes (e.g. `switchyard token create` while the server runs) wait on
 //! the busy timeout.
 
+mod accounting;
 mod accounts;
 mod back_office;
 mod channels;

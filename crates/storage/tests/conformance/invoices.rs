@@ -19,7 +19,7 @@ use switchyard_storage::{
 use crate::fulfilments::{import, order};
 use crate::{account_and_store, channel, events_when, product};
 
-fn invoice_of(o: &switchyard_storage::OrderRecord, id: &OrderId) -> NewDocument {
+pub fn invoice_of(o: &switchyard_storage::OrderRecord, id: &OrderId) -> NewDocument {
     let unified = o
         .unified
         .clone()
@@ -42,7 +42,7 @@ fn invoice_of(o: &switchyard_storage::OrderRecord, id: &OrderId) -> NewDocument 
     }
 }
 
-async fn shop(s: &dyn Storage, name: &str) -> ChannelRef {
+pub async fn shop(s: &dyn Storage, name: &str) -> ChannelRef {
     let (a, st) = account_and_store(s, name).await;
     product(s, &a, &st, "A").await;
     ChannelRef {

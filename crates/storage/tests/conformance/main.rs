@@ -8,6 +8,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod accounting;
 mod fulfilments;
 mod hosted_pages;
 mod imports;
@@ -93,6 +94,7 @@ macro_rules! backends {
 }
 
 backends!(
+    accounting::documents_are_queued_per_connection_and_credit_notes_wait_for_their_invoice,
     invoices::numbers_have_no_gaps_or_repeats_and_one_invoice_is_in_force_per_order,
     invoices::settings_refuse_used_numbers_and_automatic_invoicing_finds_its_work,
     hosted_pages::a_page_connects_one_channel_once_and_never_after_it_expires_or_is_revoked,
