@@ -103,6 +103,9 @@ impl utoipa::Modify for BearerAuth {
         (name = "back office", description = "The webshop a store's marketplace orders are created in, and read back from"),
         (name = "plugins", description = "Plugins (3PL fulfilment centres): orders routed to them by the plugin rules (with a dry run), and the plugin's own routes for reporting shipments and stock with a plugin token"),
         (name = "webhooks", description = "Signed (Standard Webhooks) notifications of order, product, channel product and fulfilment events, with delivery log and replay"),
+        (name = "hosted pages", description = "Single-use onboarding pages on which a provider's client connects one channel to a store"),
+        (name = "invoices", description = "Invoices and credit notes made from orders: numbering, seller details, tax rates, JSON and PDF"),
+        (name = "accounting", description = "Accounting packages (Xero, Sage) each issued invoice and credit note is booked into, with its sync state"),
     )
 )]
 struct ApiDoc;

@@ -153,6 +153,9 @@ pub struct Retries {
     /// A webhook delivery (the Standard Webhooks schedule, then the message
     /// is given up; its endpoint is disabled after five days of failures).
     pub webhooks: RetryPolicy,
+    /// An invoice or credit note the accounting package did not take
+    /// (away, rate limited); refusals wait for a person instead.
+    pub accounting: RetryPolicy,
 }
 
 fn secs(s: u64) -> Duration {
@@ -172,6 +175,7 @@ impl Default for Retries {
             back_office: RetryPolicy::doubling(secs(10), secs(3600)),
             plugins: RetryPolicy::doubling(secs(5), secs(1800)).with_jitter(0.2),
             webhooks: switchyard_domain::webhook::retry_policy(),
+            accounting: RetryPolicy::doubling(secs(5), secs(3600)).with_jitter(0.2),
         }
     }
 }
@@ -179,7 +183,7 @@ impl Default for Retries {
 impl Retries {
     /// Every policy with its name, to check settings.
     #[must_use]
-    pub fn named(&self) -> [(&'static str, &RetryPolicy); 10] {
+    pub fn named(&self) -> [(&'static str, &RetryPolicy); 11] {
         [
             ("import", &self.import),
             ("jobs", &self.jobs),
@@ -191,6 +195,7 @@ impl Retries {
             ("back_office", &self.back_office),
             ("plugins", &self.plugins),
             ("webhooks", &self.webhooks),
+            ("accounting", &self.accounting),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //! | [`FulfilmentSync`] | `fulfilment_sync.rs` | shipments, tracking corrections and cancellations to the order's channel |
 //! | [`BackOfficeSync`] | `back_office.rs` | marketplace orders to the store's back office and their shipping back |
 //! | [`PluginDelivery`] | `plugin_delivery.rs` | routed orders to 3PL plugins |
+//! | [`AccountingSync`] | `accounting_sync.rs` | issued invoices and credit notes to the stores' Xero and Sage connections |
 //! | [`Invoicing`] | `invoicing.rs` | invoices for orders of stores that invoice by themselves, credit notes for cancelled or refunded orders |
 //! | [`WebhookDispatch`] | `webhooks/dispatch.rs` | journal events into webhook messages |
 //! | [`WebhookDelivery`] | `webhooks/delivery.rs` | messages to webhook endpoints |
@@ -27,6 +28,7 @@
 //! pushes are rows that stay pending until the channel confirms, other
 //! work is held under leases that expire).
 
+mod accounting_sync;
 mod back_office;
 mod clock;
 mod config;
@@ -52,6 +54,7 @@ use switchyard_storage::crypto::CredentialCipher;
 use switchyard_storage::{ChannelRef, Storage};
 use tokio::sync::{Notify, watch};
 
+pub use accounting_sync::{AccountingSummary, AccountingSync};
 pub use back_office::{BackOfficeSummary, BackOfficeSync};
 pub use clock::Clock;
 pub use config::{Concurrency, EngineConfig, Retries};
@@ -101,6 +104,7 @@ struct Workers {
     back_office: Arc<BackOfficeSync>,
     plugins: Arc<PluginDelivery>,
     invoicing: Arc<Invoicing>,
+    accounting: Arc<AccountingSync>,
     dispatch: Arc<WebhookDispatch>,
     delivery: Arc<WebhookDelivery>,
     heartbeat: Arc<Heartbeat>,
@@ -127,6 +131,7 @@ impl Engine {
             back_office: Arc::new(BackOfficeSync::new(Arc::clone(&ctx))),
             plugins: Arc::new(PluginDelivery::new(Arc::clone(&ctx))),
             invoicing: Arc::new(Invoicing::new(Arc::clone(&ctx))),
+            accounting: Arc::new(AccountingSync::new(Arc::clone(&ctx))),
             dispatch: Arc::new(WebhookDispatch::new(Arc::clone(&ctx))),
             delivery: Arc::new(WebhookDelivery::new(Arc::clone(&ctx))),
             heartbeat: Arc::new(Heartbeat::new(Arc::clone(&ctx))),
@@ -181,6 +186,12 @@ impl Engine {
     #[must_use]
     pub fn invoicing(&self) -> &Invoicing {
         &self.workers.invoicing
+    }
+
+    /// The accounting sync.
+    #[must_use]
+    pub fn accounting(&self) -> &AccountingSync {
+        &self.workers.accounting
     }
 
     /// The webhook dispatch.
@@ -240,6 +251,7 @@ impl Engine {
         driver.add(&w.back_office, &shutdown);
         driver.add(&w.plugins, &shutdown);
         driver.add(&w.invoicing, &shutdown);
+        driver.add(&w.accounting, &shutdown);
         driver.add(&w.dispatch, &shutdown);
         driver.add(&w.delivery, &shutdown);
         driver.add(&w.prune, &shutdown);

@@ -212,6 +212,8 @@ pub struct InvoiceOut {
     pub footer: Option<String>,
     /// The PDF.
     pub pdf_url: String,
+    /// Its booking in each of the store's accounting packages.
+    pub accounting: Vec<super::accounting::SyncOut>,
 }
 
 fn name_of<T: Serialize>(v: T) -> String {
@@ -266,8 +268,18 @@ impl From<Invoice> for InvoiceOut {
                 .map(|x| serde_json::to_value(x).unwrap_or_default()),
             reason: d.reason,
             footer: d.footer,
+            accounting: Vec::new(),
         }
     }
+}
+
+/// A document as answered: with its accounting syncs.
+async fn out(s: &AppState, auth: &Auth, inv: Invoice) -> Result<InvoiceOut, ApiError> {
+    let syncs = super::accounting::syncs_of(s, auth, &inv.id).await?;
+    Ok(InvoiceOut {
+        accounting: syncs,
+        ..InvoiceOut::from(inv)
+    })
 }
 
 /// A page of documents.
@@ -451,7 +463,7 @@ pub async fn create_invoice(
         )
         .await?;
     s.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(inv.into())))
+    Ok((StatusCode::CREATED, Json(out(&s, &auth, inv).await?)))
 }
 
 /// A store's invoices and credit notes, newest first.
@@ -490,8 +502,12 @@ pub async fn list_invoices(
         .storage
         .list_invoices(&auth.account_id, &store, &filter, &page)
         .await?;
+    let mut items = Vec::with_capacity(p.items.len());
+    for inv in p.items {
+        items.push(out(&s, &auth, inv).await?);
+    }
     Ok(Json(InvoiceList {
-        items: p.items.into_iter().map(Into::into).collect(),
+        items,
         next_cursor: p.next.as_deref().map(encode_cursor),
     }))
 }
@@ -537,7 +553,7 @@ pub async fn get_invoice(
     })?;
     let inv = load(&s, &auth, &id).await?;
     if !pdf {
-        return Ok(Json(InvoiceOut::from(inv)).into_response());
+        return Ok(Json(out(&s, &auth, inv).await?).into_response());
     }
     let cfg = s
         .storage
@@ -646,7 +662,7 @@ pub async fn create_credit_note(
         match issued {
             Ok(cn) => {
                 s.wake.notify_one();
-                return Ok((StatusCode::CREATED, Json(cn.into())));
+                return Ok((StatusCode::CREATED, Json(out(&s, &auth, cn).await?)));
             }
             Err(StorageError::Conflict {
                 code: "credit_changed",

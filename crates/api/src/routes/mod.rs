@@ -1,6 +1,7 @@
 //! One module per resource; [`all`] registers them with their OpenAPI docs.
 
 pub mod account;
+pub mod accounting;
 pub mod back_office;
 pub mod channel_ops;
 pub mod channels;
@@ -116,6 +117,17 @@ pub fn all(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(invoices::list_invoices))
         .routes(routes!(invoices::get_invoice))
         .routes(routes!(invoices::create_credit_note))
+        .routes(routes!(
+            accounting::list_accounting,
+            accounting::create_accounting
+        ))
+        .routes(routes!(
+            accounting::get_accounting,
+            accounting::update_accounting,
+            accounting::delete_accounting
+        ))
+        .routes(routes!(accounting::list_syncs))
+        .routes(routes!(accounting::retry_sync))
         .routes(routes!(plugins::list_plugins, plugins::create_plugin))
         .routes(routes!(
             plugins::get_plugin,

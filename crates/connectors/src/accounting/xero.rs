@@ -54,7 +54,18 @@ fn get(c: &AccountingClient, path_and_query: &str) -> HttpRequest {
         .header("accept", "application/json")
 }
 
+/// The idempotency key of a write: the document's own key and a digest of
+/// the body, so a resend of the same request replays Xero's first answer,
+/// while a corrected request (new settings after a refusal) is a new one.
+fn idempotency_key(key: &str, body: &Value) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(body.to_string().as_bytes());
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("{key}-{hex}")
+}
+
 fn put(c: &AccountingClient, path: &str, body: &Value, key: &str) -> HttpRequest {
+    let key = idempotency_key(key, body);
     HttpRequest::json(
         reqwest::Method::PUT,
         format!("{}/{path}?summarizeErrors=false", c.endpoints.api),
@@ -317,9 +328,7 @@ async fn allocate(
             c,
             &format!("CreditNotes/{credit_id}/Allocations"),
             &body,
-            // A new key for each amount left: a refused allocation is
-            // not replayed once what blocked it is fixed.
-            &format!("{}-allocation-{left}", doc.id),
+            &format!("{}-allocation", doc.id),
         ))
         .await?;
     match element_errors(&v["Allocations"][0]) {

@@ -9,6 +9,7 @@
     reason = "tests: a failed step should stop the test loudly"
 )]
 
+mod accounting;
 mod back_office;
 mod bench;
 mod catalogue_later;
