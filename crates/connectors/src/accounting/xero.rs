@@ -338,3 +338,55 @@ async fn allocate(
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(headers: &[(&'static str, &str)]) -> HttpResponse {
+        let mut h = reqwest::header::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(
+                *k,
+                v.parse()
+                    .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static("")),
+            );
+        }
+        HttpResponse {
+            status: 200,
+            headers: h,
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_remaining_calls_hold_back_the_next_one_when_spent() {
+        assert_eq!(
+            limit_signal(&answer(&[("x-minlimit-remaining", "12")])),
+            None
+        );
+        let wait = limit_signal(&answer(&[
+            ("x-minlimit-remaining", "0"),
+            ("x-daylimit-remaining", "4000"),
+        ]))
+        .unwrap_or_default();
+        assert!(
+            wait >= Duration::from_secs(1) && wait <= Duration::from_secs(61),
+            "{wait:?}"
+        );
+        assert_eq!(
+            limit_signal(&answer(&[("x-daylimit-remaining", "0")])),
+            Some(Duration::from_secs(3600))
+        );
+        assert!(limit_signal(&answer(&[("x-appminlimit-remaining", "0")])).is_some());
+    }
+
+    #[test]
+    fn a_resent_request_keeps_its_key_and_a_changed_one_gets_another() {
+        let a = json!({ "Invoices": [{ "InvoiceNumber": "INV-1", "LineItems": [{ "AccountCode": "999" }] }] });
+        let b = json!({ "Invoices": [{ "InvoiceNumber": "INV-1", "LineItems": [{ "AccountCode": "200" }] }] });
+        assert_eq!(idempotency_key("inv_1", &a), idempotency_key("inv_1", &a));
+        assert_ne!(idempotency_key("inv_1", &a), idempotency_key("inv_1", &b));
+        assert!(idempotency_key("inv_1", &a).starts_with("inv_1-"));
+    }
+}
