@@ -21,6 +21,8 @@ struct Victim {
     message: String,
     plugin: String,
     page: String,
+    invoice: String,
+    accounting: String,
 }
 
 async fn populate(
@@ -208,6 +210,12 @@ fn fixture_body(method: &str, template: &str, v: &Victim) -> Option<Value> {
         ("put", "/v1/plugins/{plugin_id}/stock") => {
             json!({ "items": [{ "sku": "P", "quantity": 999 }] })
         }
+        ("put", "/v1/stores/{store_id}/invoice-settings") => json!({ "prefix": "EVIL-" }),
+        ("post", "/v1/invoices/{invoice_id}/credit-notes") => json!({ "reason": "evil" }),
+        ("post", "/v1/stores/{store_id}/accounting") => json!({ "kind": "sage",
+            "credentials": { "client_id": "c", "client_secret": "s", "refresh_token": "r" },
+            "settings": { "sales_account": "4000" } }),
+        ("patch", "/v1/accounting/{accounting_id}") => json!({ "name": "evil" }),
         ("post", "/v1/webhooks/{webhook_id}/replay") => {
             json!({ "since": "2020-01-01T00:00:00Z", "only_failed": false })
         }
@@ -230,6 +238,8 @@ fn fill(template: &str, v: &Victim) -> String {
         .replace("{message_id}", &v.message)
         .replace("{plugin_id}", &v.plugin)
         .replace("{page_id}", &v.page)
+        .replace("{invoice_id}", &v.invoice)
+        .replace("{accounting_id}", &v.accounting)
 }
 
 /// Everything a tenant can see of its data, to compare before and after.
@@ -261,6 +271,12 @@ async fn fingerprint(app: &TestApp, t: &Tenant, v: &Victim) -> Vec<Value> {
         format!("/v1/plugins/{}/orders", v.plugin),
         format!("/v1/stores/{}/hosted-pages", v.store),
         format!("/v1/stores/{}/hosted-pages/{}", v.store, v.page),
+        format!("/v1/stores/{}/invoice-settings", v.store),
+        format!("/v1/stores/{}/invoices", v.store),
+        format!("/v1/invoices/{}", v.invoice),
+        format!("/v1/stores/{}/accounting", v.store),
+        format!("/v1/accounting/{}", v.accounting),
+        format!("/v1/accounting/{}/syncs", v.accounting),
         "/v1/tokens".to_owned(),
     ] {
         let mut r = app.get(t, &p).await;
@@ -389,6 +405,46 @@ async fn victim_in(app: &TestApp, owner: &Tenant, account: &str, store_name: &st
         .as_str()
         .unwrap()
         .to_owned();
+    // An invoice of the order, as the API or automatic invoicing issues it.
+    let acc = app.storage.ensure_account(account).await.unwrap().id;
+    let document: switchyard_domain::invoice::Document = serde_json::from_value(json!({
+        "seller": { "name": "Victim Ltd" }, "buyer": { "billing_address": {}, "shipping_address": {} },
+        "order_number": "#1", "order_date": "2026-12-01T00:00:00Z", "currency": "EUR", "minor_digits": 2,
+        "rounding": "line", "prices_include_tax": false, "tax_source": "channel",
+        "lines": [], "taxes": [], "net": 0, "tax": 0, "gross": 0, "channel_total": 0,
+    }))
+    .unwrap();
+    let invoice = app
+        .storage
+        .issue_document(
+            &acc,
+            switchyard_storage::NewDocument {
+                id: switchyard_domain::ids::InvoiceId::generate(),
+                order_id: order.parse().unwrap(),
+                kind: switchyard_domain::invoice::DocumentKind::Invoice,
+                credits: None,
+                completes: false,
+                document,
+                source: switchyard_storage::DocumentSource::Api,
+                issued_at: chrono::Utc::now(),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    // An accounting connection, at an address that can never resolve.
+    let acct = app
+        .post(
+            owner,
+            &format!("/v1/stores/{store}/accounting"),
+            &json!({ "kind": "xero", "base_url": "https://books.example.invalid",
+                "credentials": { "client_id": "c", "client_secret": "s", "refresh_token": "r" },
+                "settings": { "sales_account": "200" } }),
+        )
+        .await;
+    assert_eq!(acct.status, StatusCode::CREATED, "{}", acct.body);
+    let accounting = acct.body["id"].as_str().unwrap().to_owned();
     Victim {
         store,
         channel,
@@ -400,6 +456,8 @@ async fn victim_in(app: &TestApp, owner: &Tenant, account: &str, store_name: &st
         message,
         plugin,
         page,
+        invoice,
+        accounting,
     }
 }
 
