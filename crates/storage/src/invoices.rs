@@ -150,7 +150,9 @@ pub struct Invoice {
     pub credited_in_full: bool,
     /// Who asked for it.
     pub source: DocumentSource,
-    /// Its content.
+    /// Its content (flattened: the webhook payload reads like the API's
+    /// answer).
+    #[serde(flatten)]
     pub document: Document,
     /// When it was issued.
     pub issued_at: DateTime<Utc>,

@@ -13,10 +13,9 @@ use serde::{Deserialize, Serialize};
 use switchyard_domain::DomainError;
 use switchyard_domain::ids::{InvoiceId, OrderId, StoreId};
 use switchyard_domain::invoice::{
-    CreditLine, Document, DocumentKind, DocumentLine, InvoiceSettings, build_invoice,
+    Buyer, CreditLine, Document, DocumentKind, DocumentLine, InvoiceSettings, build_invoice,
     plan_credit_note,
 };
-use switchyard_domain::order::Address;
 use switchyard_storage::{
     DocumentSource, Invoice, InvoiceConfig, InvoiceConfigChange, InvoiceFilter, NewDocument,
     StorageError,
@@ -166,16 +165,9 @@ pub struct InvoiceOut {
     /// The seller's legal details.
     #[schema(value_type = Object)]
     pub seller: serde_json::Value,
-    /// Buyer name.
-    pub buyer_name: Option<String>,
-    /// Buyer email.
-    pub buyer_email: Option<String>,
-    /// Billing address.
+    /// The buyer: `name`, `email`, `billing_address`, `shipping_address`.
     #[schema(value_type = Object)]
-    pub billing_address: Address,
-    /// Shipping address.
-    #[schema(value_type = Object)]
-    pub shipping_address: Address,
+    pub buyer: Buyer,
     /// The order's number on its channel.
     pub order_number: String,
     /// When the order was placed.
@@ -238,10 +230,7 @@ impl From<Invoice> for InvoiceOut {
             credited_in_full: i.credited_in_full,
             issued_at: i.issued_at,
             seller: serde_json::to_value(&d.seller).unwrap_or_default(),
-            buyer_name: d.buyer.name,
-            buyer_email: d.buyer.email,
-            billing_address: d.buyer.billing_address,
-            shipping_address: d.buyer.shipping_address,
+            buyer: d.buyer,
             order_number: d.order_number,
             order_date: d.order_date,
             currency: d.currency,

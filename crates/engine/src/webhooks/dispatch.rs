@@ -217,6 +217,8 @@ impl WebhookDispatch {
             }
             // The channel as the journal recorded it (never its credentials).
             "channel" => one(ev.payload.clone()),
+            // Documents never change once issued: as the journal recorded them.
+            "invoice" | "credit_note" => one(ev.payload.clone()),
             _ => Vec::new(),
         })
     }

@@ -157,7 +157,7 @@ async fn an_imported_order_is_invoiced_printed_and_credited_when_cancelled() {
     assert_eq!(lines[2]["kind"], "shipping");
     assert!(lines.iter().all(|l| l["tax_rate_bp"] == 2000), "{inv}");
     assert_eq!(inv["seller"]["vat_number"], "NL123456789B01");
-    assert_eq!(inv["shipping_address"]["country"], "DE");
+    assert_eq!(inv["buyer"]["shipping_address"]["country"], "DE");
 
     // The PDF says the same, and so does asking with Accept.
     let id = inv["id"].as_str().unwrap();

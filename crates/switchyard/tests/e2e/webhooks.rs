@@ -90,6 +90,19 @@ async fn every_event_type_arrives_signed_and_verified_by_the_official_library() 
         .await;
     assert_eq!(f.status, 201, "{}", f.body);
     w.synced(f.body["id"].as_str().unwrap(), 30).await;
+    // The order is invoiced, and the invoice credited.
+    let inv = w.app.post(&w.t, &o("invoices"), &json!({})).await;
+    assert_eq!(inv.status, 201, "{}", inv.body);
+    let inv_id = inv.body["id"].as_str().unwrap().to_owned();
+    let cn = w
+        .app
+        .post(
+            &w.t,
+            &format!("/v1/invoices/{inv_id}/credit-notes"),
+            &json!({ "reason": "returned" }),
+        )
+        .await;
+    assert_eq!(cn.status, 201, "{}", cn.body);
     // A client connects bol.com through a hosted onboarding page.
     let bol = switchyard_sim::spawn(
         switchyard_sim::Channel::Bolcom,
@@ -168,6 +181,13 @@ async fn every_event_type_arrives_signed_and_verified_by_the_official_library() 
     assert_eq!(channel["data"]["kind"], "bolcom", "{channel}");
     assert_eq!(channel["data"]["hosted_page_id"], page.body["id"]);
     assert!(channel["data"].get("credentials").is_none(), "{channel}");
+    let invoice = by_type("invoice.created");
+    assert_eq!(invoice["data"]["id"], inv_id.as_str(), "{invoice}");
+    assert_eq!(invoice["data"]["number"], "INV-00001");
+    assert_eq!(invoice["data"]["order_id"], id);
+    let credit = by_type("credit_note.created");
+    assert_eq!(credit["data"]["credits_id"], inv_id.as_str(), "{credit}");
+    assert_eq!(credit["data"]["reason"], "returned");
 
     // The delivery log has every attempt, each a 2xx (an attempt is
     // logged once its answer is in, just after the receiver saw it).
