@@ -331,6 +331,11 @@ fn table() -> Vec<(
             &["POST"],
             post(orders::act),
         ),
+        (
+            "/console/invoices/{invoice}",
+            &["GET"],
+            get(orders::invoice_pdf),
+        ),
         ("/console/settings", &["GET"], get(settings::settings)),
         (
             "/console/settings/tokens",

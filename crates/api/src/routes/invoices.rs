@@ -11,14 +11,14 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::DomainError;
-use switchyard_domain::ids::{InvoiceId, OrderId, StoreId};
+use switchyard_domain::ids::{AccountId, InvoiceId, OrderId, StoreId};
 use switchyard_domain::invoice::{
     Buyer, CreditLine, Document, DocumentKind, DocumentLine, InvoiceSettings, build_invoice,
     plan_credit_note,
 };
 use switchyard_storage::{
     DocumentSource, Invoice, InvoiceConfig, InvoiceConfigChange, InvoiceFilter, NewDocument,
-    StorageError,
+    OrderRecord, StorageError,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -417,6 +417,18 @@ pub async fn create_invoice(
     ApiPath(id): ApiPath<OrderId>,
 ) -> Result<(StatusCode, Json<InvoiceOut>), ApiError> {
     let order = super::orders::load(&s, &auth, &id).await?;
+    let inv = invoice_order(&s, &auth.account_id, order).await?;
+    s.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(out(&s, &auth, inv).await?)))
+}
+
+/// Invoice `order` under its store's settings (the API's and the
+/// console's way).
+pub(crate) async fn invoice_order(
+    s: &AppState,
+    account: &AccountId,
+    order: OrderRecord,
+) -> Result<Invoice, ApiError> {
     let Some(unified) = &order.unified else {
         return Err(ApiError::client(
             StatusCode::CONFLICT,
@@ -424,10 +436,7 @@ pub async fn create_invoice(
             "the order was stored before orders kept their lines and prices; it cannot be invoiced",
         ));
     };
-    let cfg = s
-        .storage
-        .invoice_config(&auth.account_id, &order.store_id)
-        .await?;
+    let cfg = s.storage.invoice_config(account, &order.store_id).await?;
     let document = build_invoice(
         unified,
         order.state,
@@ -435,10 +444,9 @@ pub async fn create_invoice(
         &cfg.settings,
     )
     .map_err(refusal)?;
-    let inv = s
-        .storage
+    Ok(s.storage
         .issue_document(
-            &auth.account_id,
+            account,
             NewDocument {
                 id: InvoiceId::generate(),
                 order_id: order.id,
@@ -450,9 +458,102 @@ pub async fn create_invoice(
                 issued_at: Utc::now(),
             },
         )
-        .await?;
-    s.wake.notify_one();
-    Ok((StatusCode::CREATED, Json(out(&s, &auth, inv).await?)))
+        .await?)
+}
+
+/// Credit `inv`: the lines given, or everything not credited yet. Planned
+/// against the credit notes so far; storage refuses the issue if another
+/// one lands meanwhile, and the plan is made again.
+pub(crate) async fn credit_invoice(
+    s: &AppState,
+    account: &AccountId,
+    inv: &Invoice,
+    lines: Option<&[CreditLine]>,
+    reason: Option<String>,
+) -> Result<Invoice, ApiError> {
+    if inv.kind != DocumentKind::Invoice {
+        return Err(ApiError::client(
+            StatusCode::CONFLICT,
+            "not_an_invoice",
+            format!(
+                "{} is a credit note; credit the invoice it credits",
+                inv.number
+            ),
+        ));
+    }
+    for _ in 0..3 {
+        let notes = s.storage.credit_notes_of(account, &inv.id).await?;
+        let prior: Vec<Document> = notes.iter().map(|n| n.document.clone()).collect();
+        let plan =
+            plan_credit_note(&inv.document, &prior, lines, reason.clone()).map_err(refusal)?;
+        let issued = s
+            .storage
+            .issue_document(
+                account,
+                NewDocument {
+                    id: InvoiceId::generate(),
+                    order_id: inv.order_id.clone(),
+                    kind: DocumentKind::CreditNote,
+                    credits: Some((inv.id.clone(), notes.len())),
+                    completes: plan.completes,
+                    document: plan.document,
+                    source: DocumentSource::Api,
+                    issued_at: Utc::now(),
+                },
+            )
+            .await;
+        match issued {
+            Ok(cn) => return Ok(cn),
+            Err(StorageError::Conflict {
+                code: "credit_changed",
+                ..
+            }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::client(
+        StatusCode::CONFLICT,
+        "credit_changed",
+        "other credit notes kept landing against the invoice; try again",
+    ))
+}
+
+/// The document's PDF, as an answer.
+pub(crate) async fn pdf_response(
+    s: &AppState,
+    account: &AccountId,
+    inv: Invoice,
+) -> Result<Response, ApiError> {
+    let cfg = s.storage.invoice_config(account, &inv.store_id).await?;
+    let credits_number = match &inv.credits_id {
+        Some(c) => Some(s.storage.get_invoice(account, c).await?.number),
+        None => None,
+    };
+    let logo = cfg.settings.logo_png.as_deref().and_then(|l| {
+        base64::engine::general_purpose::STANDARD
+            .decode(l.trim())
+            .ok()
+    });
+    let number = inv.number.clone();
+    let bytes = tokio::task::spawn_blocking(move || {
+        crate::invoice_pdf::render(&inv, credits_number.as_deref(), logo.as_deref())
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
+    let mut res = Response::new(Body::from(bytes));
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pdf"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "inline; filename=\"{}.pdf\"",
+        number.replace(['"', '\\', '/'], "-")
+    )) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
 }
 
 /// A store's invoices and credit notes, newest first.
@@ -544,39 +645,7 @@ pub async fn get_invoice(
     if !pdf {
         return Ok(Json(out(&s, &auth, inv).await?).into_response());
     }
-    let cfg = s
-        .storage
-        .invoice_config(&auth.account_id, &inv.store_id)
-        .await?;
-    let credits_number = match &inv.credits_id {
-        Some(c) => Some(s.storage.get_invoice(&auth.account_id, c).await?.number),
-        None => None,
-    };
-    let logo = cfg.settings.logo_png.as_deref().and_then(|l| {
-        base64::engine::general_purpose::STANDARD
-            .decode(l.trim())
-            .ok()
-    });
-    let number = inv.number.clone();
-    let bytes = tokio::task::spawn_blocking(move || {
-        crate::invoice_pdf::render(&inv, credits_number.as_deref(), logo.as_deref())
-    })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(ApiError::internal)?;
-    let mut res = Response::new(Body::from(bytes));
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pdf"),
-    );
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "inline; filename=\"{}.pdf\"",
-        number.replace(['"', '\\', '/'], "-")
-    )) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    pdf_response(&s, &auth.account_id, inv).await
 }
 
 /// Issue a credit note against an invoice: the lines and units given, or
@@ -610,59 +679,14 @@ pub async fn create_credit_note(
         ));
     }
     let inv = load(&s, &auth, &id).await?;
-    if inv.kind != DocumentKind::Invoice {
-        return Err(ApiError::client(
-            StatusCode::CONFLICT,
-            "not_an_invoice",
-            format!(
-                "{} is a credit note; credit the invoice it credits",
-                inv.number
-            ),
-        ));
-    }
-    // Planned against the credit notes so far; storage refuses the issue
-    // if another one lands meanwhile, and the plan is made again.
-    for _ in 0..3 {
-        let notes = s.storage.credit_notes_of(&auth.account_id, &id).await?;
-        let prior: Vec<Document> = notes.iter().map(|n| n.document.clone()).collect();
-        let plan = plan_credit_note(
-            &inv.document,
-            &prior,
-            body.lines.as_deref(),
-            body.reason.clone(),
-        )
-        .map_err(refusal)?;
-        let issued = s
-            .storage
-            .issue_document(
-                &auth.account_id,
-                NewDocument {
-                    id: InvoiceId::generate(),
-                    order_id: inv.order_id.clone(),
-                    kind: DocumentKind::CreditNote,
-                    credits: Some((id.clone(), notes.len())),
-                    completes: plan.completes,
-                    document: plan.document,
-                    source: DocumentSource::Api,
-                    issued_at: Utc::now(),
-                },
-            )
-            .await;
-        match issued {
-            Ok(cn) => {
-                s.wake.notify_one();
-                return Ok((StatusCode::CREATED, Json(out(&s, &auth, cn).await?)));
-            }
-            Err(StorageError::Conflict {
-                code: "credit_changed",
-                ..
-            }) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(ApiError::client(
-        StatusCode::CONFLICT,
-        "credit_changed",
-        "other credit notes kept landing against the invoice; try again",
-    ))
+    let cn = credit_invoice(
+        &s,
+        &auth.account_id,
+        &inv,
+        body.lines.as_deref(),
+        body.reason,
+    )
+    .await?;
+    s.wake.notify_one();
+    Ok((StatusCode::CREATED, Json(out(&s, &auth, cn).await?)))
 }

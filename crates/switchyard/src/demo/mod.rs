@@ -348,6 +348,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
         channels.push(ch["id"].as_str().context("channel without id")?.to_owned());
     }
     let warehouse = tour::connect_warehouse(&api, &store).await?;
+    // Every order is invoiced as it is imported.
+    api.send(
+        reqwest::Method::PUT,
+        &format!("/v1/stores/{store}/invoice-settings"),
+        Some(json!({ "auto": "imported",
+            "seller": { "name": "Demo Trading B.V.", "address": ["Keizersgracht 1", "1015 CJ Amsterdam", "Netherlands"],
+                        "vat_number": "NL000099998B57", "email": "billing@demo.example" },
+            "tax_rates": { "default_bp": 2100 }, "footer": "Thank you for your order." })),
+    )
+    .await?;
     println!(
         "  store {store} with {} SKUs (kit {KIT}), {START} units each; {} channels",
         skus.len(),
@@ -597,6 +607,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<()> {
     );
     println!(
         "  curl -s {auth} $SY/v1/stores/{store}/stock/{KIT}/explain   # why the kit shows what it shows"
+    );
+    println!(
+        "  curl -s {auth} \"$SY/v1/stores/{store}/invoices?limit=5\"     # invoices made as orders arrived; $SY/v1/invoices/<id>.pdf is the PDF"
     );
     println!(
         "  curl -s {auth} -H 'Content-Type: application/json' -X POST $SY/v1/orders/{open_order}/fulfilments \\\n       -d '{{\"tracking\": [{{\"number\": \"RM123456785GB\"}}]}}'   # ship the held order (Royal Mail, from the number)"

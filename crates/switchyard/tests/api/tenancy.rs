@@ -482,6 +482,9 @@ const CONSOLE_ACTIONS: &[&str] = &[
     "back-office-resend",
     "back-office-manual",
     "plugin-resend",
+    "invoice",
+    "credit",
+    "invoice-sync-retry",
     "secret",
     "token",
     "resend",
@@ -513,6 +516,7 @@ async fn walk_console(
             template
                 .replace("{store}", &victim.store)
                 .replace("{order}", &victim.order)
+                .replace("{invoice}", &victim.invoice)
                 .replace("{channel}", &victim.channel)
                 .replace("{sku}", victim.sku)
                 .replace("{webhook}", &victim.webhook)

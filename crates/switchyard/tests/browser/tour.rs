@@ -74,6 +74,9 @@ async fn every_console_page_of_a_demo_run_opens() {
         page.contains("order.routed") && page.contains("synced"),
         "{page}"
     );
+    // The demo invoices every order as it arrives.
+    assert!(page.contains("INV-0"), "{page}");
+    b.count("table.invoices tr[data-invoice]", 1).await;
     visit(
         &mut b,
         &base,

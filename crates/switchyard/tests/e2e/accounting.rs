@@ -197,8 +197,9 @@ async fn an_imported_order_is_booked_once_in_xero_and_sage_and_its_cancellation_
     );
 }
 
-#[tokio::test]
-async fn a_refusal_shows_in_the_packages_words_and_is_retried_by_hand() {
+/// A store connected to a Xero simulator whose sales account it does not
+/// have (`999`): every document is refused until the settings are fixed.
+async fn with_refusing_xero() -> (World, RunningSim, String) {
     let w = World::new(json!({})).await;
     let xero = package(Channel::Xero).await;
     let made = w
@@ -211,6 +212,12 @@ async fn a_refusal_shows_in_the_packages_words_and_is_retried_by_hand() {
         .await;
     assert_eq!(made.status, 201, "{}", made.body);
     let conn = made.body["id"].as_str().unwrap().to_owned();
+    (w, xero, conn)
+}
+
+#[tokio::test]
+async fn a_refusal_shows_in_the_packages_words_and_is_retried_by_hand() {
+    let (w, xero, conn) = with_refusing_xero().await;
     // Bad input is refused before anything is stored.
     for (body, field) in [
         (
@@ -426,4 +433,118 @@ async fn a_server_killed_between_booking_an_invoice_and_recording_it_books_it_on
         );
         drop(server);
     }
+}
+
+#[tokio::test]
+async fn the_order_page_shows_invoices_their_bookings_and_acts_on_them() {
+    use switchyard_domain::user::Role;
+    use switchyard_testkit::console::{Browser, invited, set_password};
+
+    // The simulator lives as long as its binding.
+    let (w, _xero, conn) = with_refusing_xero().await;
+    w.app
+        .put(
+            &w.t,
+            &format!("/v1/stores/{}/invoice-settings", w.store),
+            &json!({ "auto": "imported" }),
+        )
+        .await;
+    w.shopify.order(&[("SKU-00001", 1)], json!({})).await;
+    let orders = w.wait_orders("", 1, 20).await;
+    let order = orders[0]["id"].as_str().unwrap().to_owned();
+    let docs = format!("/v1/stores/{}/invoices", w.store);
+    eventually("the invoice, refused by Xero", 30, || async {
+        let l = w.app.get(&w.t, &docs).await.body;
+        l["items"][0]["accounting"][0]["state"] == "failed"
+    })
+    .await;
+    let inv = w.app.get(&w.t, &docs).await.body["items"][0].clone();
+    let inv_id = inv["id"].as_str().unwrap().to_owned();
+
+    let link = invited(&w.app, "acme", "ann@example.com", Role::Owner).await;
+    let mut b = Browser::new(&w.app);
+    set_password(&mut b, &link, "the right password").await;
+    let path = format!("/console/orders/{order}");
+    let page = b.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("INV-00001"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("Account code &#39;999&#39; is not a valid code")
+            || page.body.contains("Account code '999' is not a valid code"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Create invoice"),
+        "an invoice is in force"
+    );
+    let csrf = page.hidden("csrf");
+
+    // The PDF opens from the page.
+    let pdf = b.get(&format!("/console/invoices/{inv_id}")).await;
+    assert_eq!(pdf.status, 200);
+    assert_eq!(pdf.headers["content-type"], "application/pdf");
+
+    // Fixed, and sent again from the page.
+    w.app
+        .patch(
+            &w.t,
+            &format!("/v1/accounting/{conn}"),
+            &json!({ "settings": { "sales_account": "200" } }),
+        )
+        .await;
+    let sent = b
+        .post(
+            &format!("{path}/invoice-sync-retry"),
+            &[("csrf", &csrf), ("invoice", &inv_id), ("connection", &conn)],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.body);
+    eventually("the invoice booked in Xero", 30, || async {
+        b_state(&w, &inv_id).await == "synced"
+    })
+    .await;
+    let page = b.get(&path).await;
+    assert!(page.body.contains("sync-synced"), "{}", page.body);
+
+    // Credited in full from the page: the credit note shows, and a new
+    // invoice can be made.
+    let credited = b
+        .post(
+            &format!("{path}/credit"),
+            &[("csrf", &csrf), ("invoice", &inv_id)],
+        )
+        .await;
+    assert_eq!(credited.status, 303, "{}", credited.body);
+    let page = b.get(&path).await;
+    assert!(page.body.contains("CN-00001"), "{}", page.body);
+    assert!(page.body.contains("credited in full"));
+    assert!(page.body.contains("Create invoice"));
+    let made = b.post(&format!("{path}/invoice"), &[("csrf", &csrf)]).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let page = b.get(&path).await;
+    assert!(
+        page.body.contains("ACME-") || page.body.contains("INV-00002"),
+        "{}",
+        page.body
+    );
+    // A document of another order is not found through this one.
+    let other = b
+        .post(
+            &format!("{path}/credit"),
+            &[
+                ("csrf", &csrf),
+                ("invoice", "inv_01aaaaaaaaaaaaaaaaaaaaaaaa"),
+            ],
+        )
+        .await;
+    assert_eq!(other.status, 404);
+}
+
+async fn b_state(w: &World, id: &str) -> String {
+    w.app.get(&w.t, &format!("/v1/invoices/{id}")).await.body["accounting"][0]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
