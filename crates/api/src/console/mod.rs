@@ -14,6 +14,7 @@ mod channel_connect;
 mod channels;
 pub mod connect;
 pub mod mail;
+mod order_invoices;
 mod orders;
 mod overview;
 mod pages;
@@ -334,7 +335,7 @@ fn table() -> Vec<(
         (
             "/console/invoices/{invoice}",
             &["GET"],
-            get(orders::invoice_pdf),
+            get(order_invoices::invoice_pdf),
         ),
         ("/console/settings", &["GET"], get(settings::settings)),
         (

@@ -10,19 +10,17 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
-use switchyard_domain::accounting::SyncState as AccountingSyncState;
 use switchyard_domain::back_office::BackOfficeState;
 use switchyard_domain::fulfilment::FulfilmentSource;
 use switchyard_domain::fulfilment::SyncState;
-use switchyard_domain::ids::{AccountingId, FulfilmentId, InvoiceId, OrderId, StoreId};
-use switchyard_domain::invoice::DocumentKind;
+use switchyard_domain::ids::{FulfilmentId, OrderId, StoreId};
 use switchyard_domain::order::{OrderAction, OrderState};
 use switchyard_domain::values::check_text;
 use switchyard_storage::{
-    DocumentSync, Invoice, InvoiceFilter, OrderFilter, OrderRecord, PageRequest, PluginMessage,
-    StorageError, Store,
+    OrderFilter, OrderRecord, PageRequest, PluginMessage, StorageError, Store,
 };
 
+use super::order_invoices;
 use super::pages::{failed, html_response, not_found, page};
 use super::{Fields, Need, Session, say, see_other};
 use crate::AppState;
@@ -392,13 +390,10 @@ async fn order_page(
         },
         None => None,
     };
-    let documents = match documents_of(s, &u.account_id, &order).await {
+    let documents = match order_invoices::documents_of(s, &u.account_id, &order).await {
         Ok(d) => d,
         Err(e) => return failed(&e),
     };
-    let in_force = documents
-        .iter()
-        .any(|(d, _)| d.kind == DocumentKind::Invoice && !d.credited_in_full);
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let unified = order
         .unified
@@ -535,60 +530,7 @@ async fn order_page(
                 button type="submit" { "Ship" }
             }
         }
-        h2 { "Invoices" }
-        @if documents.is_empty() { p.empty { "Not invoiced." } } @else {
-            table.invoices {
-                thead { tr { th { "Number" } th { "Kind" } th { "Issued" } th { "Total" } th { "Accounting" } th {} } }
-                tbody {
-                    @for (d, syncs) in &documents {
-                        tr data-invoice=(d.id) {
-                            td { a href={ "/console/invoices/" (d.id) } { (d.number) } " " span.muted { "PDF" } }
-                            td {
-                                (d.kind.as_str().replace('_', " "))
-                                @if d.credited_in_full { " " span.muted { "(credited in full)" } }
-                                @if let Some(r) = &d.document.reason { br; small.muted { (r) } }
-                            }
-                            td { (d.issued_at.format("%Y-%m-%d %H:%M")) }
-                            td { (money(&d.document, d.document.gross)) " " (d.document.currency) }
-                            td.sync {
-                                @if syncs.is_empty() { small.muted { "no package connected" } }
-                                @for sy in syncs {
-                                    div {
-                                        (sy.kind.as_str()) ": "
-                                        span class={ "sync sync-" (sy.state.as_str()) } { (sy.state.as_str()) }
-                                        @if let Some(n) = sy.remote_number.as_ref().or(sy.remote_id.as_ref()) { " " code { (n) } }
-                                        @if let Some(e) = &sy.last_error { " " span.bad { (e) } }
-                                        @if sy.state != AccountingSyncState::Synced {
-                                            form.inline method="post" action=(action("invoice-sync-retry")) {
-                                                input type="hidden" name="csrf" value=(csrf);
-                                                input type="hidden" name="invoice" value=(d.id);
-                                                input type="hidden" name="connection" value=(sy.connection_id);
-                                                button.secondary type="submit" { "Send again" }
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                            td {
-                                @if d.kind == DocumentKind::Invoice && !d.credited_in_full {
-                                    form.inline method="post" action=(action("credit")) {
-                                        input type="hidden" name="csrf" value=(csrf);
-                                        input type="hidden" name="invoice" value=(d.id);
-                                        button.danger type="submit" { "Credit in full" }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        @if !in_force && order.unified.is_some() && !matches!(order.state, OrderState::Cancelled | OrderState::Excluded) {
-            form.inline method="post" action=(action("invoice")) {
-                input type="hidden" name="csrf" value=(csrf);
-                button type="submit" { "Create invoice" }
-            }
-        }
+        (order_invoices::section(&order, &documents, csrf))
         @if let Some(b) = &back_office {
             h2 { "Back office" }
             dl.facts.back-office {
@@ -648,58 +590,6 @@ async fn order_page(
         status,
         page(&format!("Order {}", order.number), Some((u, csrf)), body),
     )
-}
-
-/// The order's invoices and credit notes, oldest first, each with its
-/// accounting syncs.
-async fn documents_of(
-    s: &AppState,
-    account: &switchyard_domain::ids::AccountId,
-    order: &OrderRecord,
-) -> Result<Vec<(Invoice, Vec<DocumentSync>)>, StorageError> {
-    let filter = InvoiceFilter {
-        order_id: Some(order.id.clone()),
-        ..InvoiceFilter::default()
-    };
-    let docs = s
-        .storage
-        .list_invoices(account, &order.store_id, &filter, &PageRequest::first(100))
-        .await?;
-    let mut out = Vec::new();
-    for d in docs.items.into_iter().rev() {
-        let syncs = s.storage.document_syncs(account, &d.id).await?;
-        out.push((d, syncs));
-    }
-    Ok(out)
-}
-
-/// An amount of a document in its currency's decimals.
-fn money(d: &switchyard_domain::invoice::Document, minor: i64) -> String {
-    switchyard_domain::values::Currency::parse(&d.currency)
-        .map(|c| c.format_amount(minor))
-        .unwrap_or_else(|_| minor.to_string())
-}
-
-/// An invoice's or credit note's PDF, for a user who reaches its store.
-pub(super) async fn invoice_pdf(
-    State(s): State<AppState>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Response {
-    let Ok(id) = InvoiceId::parse(id.trim_end_matches(".pdf")) else {
-        return not_found().await;
-    };
-    let account = &session.user.account_id;
-    match s.storage.get_invoice(account, &id).await {
-        Ok(inv) if session.user.reaches(&inv.store_id) => {
-            match crate::routes::invoices::pdf_response(&s, account, inv).await {
-                Ok(r) => r,
-                Err(e) => super::pages::internal(&e),
-            }
-        }
-        Ok(_) | Err(StorageError::NotFound { .. }) => not_found().await,
-        Err(e) => failed(&e),
-    }
 }
 
 /// The shipment a ship form asks for: the units per line (`line-{no}`),
@@ -838,38 +728,10 @@ pub(super) async fn act(
                 .map_err(ApiError::from),
             None => return not_found().await,
         },
-        "invoice" => crate::routes::invoices::invoice_order(&s, account, order.clone())
-            .await
-            .map(drop),
-        "credit" | "invoice-sync-retry" => {
-            // Only a document of this order.
-            let Ok(iid) = InvoiceId::parse(f.get("invoice")) else {
-                return not_found().await;
-            };
-            let inv = match s.storage.get_invoice(account, &iid).await {
-                Ok(inv) if inv.order_id == order.id => inv,
-                Ok(_) | Err(StorageError::NotFound { .. }) => return not_found().await,
-                Err(e) => return failed(&e),
-            };
-            if what == "credit" {
-                crate::routes::invoices::credit_invoice(
-                    &s,
-                    account,
-                    &inv,
-                    None,
-                    Some("credited in the console".into()),
-                )
-                .await
-                .map(drop)
-            } else {
-                let Ok(conn) = AccountingId::parse(f.get("connection")) else {
-                    return not_found().await;
-                };
-                s.storage
-                    .retry_sync(account, &inv.id, &conn, chrono::Utc::now())
-                    .await
-                    .map(drop)
-                    .map_err(ApiError::from)
+        "invoice" | "credit" | "invoice-sync-retry" => {
+            match order_invoices::act(&s, account, &order, &what, &f).await {
+                Ok(done) => done,
+                Err(r) => return r,
             }
         }
         _ => return not_found().await,
