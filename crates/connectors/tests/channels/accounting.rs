@@ -9,7 +9,9 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
-use switchyard_connectors::accounting::{AccountingClient, Credentials, PushError, SyncDocument};
+use switchyard_connectors::accounting::{
+    AccountingClient, Booked, Credentials, PushError, SyncDocument,
+};
 use switchyard_domain::accounting::{AccountingKind, AccountingSettings};
 use switchyard_domain::invoice::{
     Document, DocumentKind, InvoiceSettings, build_invoice, plan_credit_note,
@@ -251,6 +253,40 @@ async fn sage_books_each_document_once_and_allocates_credit_notes() {
     books_and_credits_once(AccountingKind::Sage).await;
 }
 
+/// Push `d` until it is booked (at most 40 attempts); a refusal fails the
+/// test.
+async fn until_booked(c: &AccountingClient, d: &SyncDocument<'_>) -> Booked {
+    for _ in 0..40 {
+        match c.push(d).await {
+            Ok(b) => return b,
+            Err(PushError::Refused(m)) => panic!("{} refused: {m}", d.number),
+            Err(PushError::Connector(_)) => {}
+        }
+    }
+    panic!("{} not booked within 40 attempts", d.number);
+}
+
+/// INV-00001 booked, and CN-00001 crediting it in full; the invoice as
+/// booked.
+async fn invoice_and_credit(c: &AccountingClient) -> Booked {
+    let d = invoice(1, "Ada Lovelace");
+    let a = c
+        .push(&doc("inv_1", DocumentKind::Invoice, "INV-00001", &d, None))
+        .await
+        .unwrap();
+    let plan = plan_credit_note(&d, &[], None, None).unwrap();
+    c.push(&doc(
+        "inv_2",
+        DocumentKind::CreditNote,
+        "CN-00001",
+        &plan.document,
+        Some((&a.remote_id, "INV-00001")),
+    ))
+    .await
+    .unwrap();
+    a
+}
+
 /// A fifth of the calls fail (429 with `Retry-After`, 5xx, answers lost
 /// after the package acted, malformed answers): every document is pushed
 /// until it is booked, and each is there exactly once.
@@ -277,48 +313,24 @@ async fn faults_lose_and_duplicate_nothing(kind: AccountingKind) {
         .collect();
     let mut remote = Vec::new();
     for (id, number, d) in &docs {
-        let mut booked = None;
-        for _ in 0..40 {
-            match c
-                .push(&doc(id, DocumentKind::Invoice, number, d, None))
-                .await
-            {
-                Ok(b) => {
-                    booked = Some(b);
-                    break;
-                }
-                Err(PushError::Refused(m)) => panic!("{number} refused: {m}"),
-                Err(PushError::Connector(_)) => {}
-            }
-        }
-        remote.push(booked.expect("booked within 40 attempts"));
+        remote.push(until_booked(&c, &doc(id, DocumentKind::Invoice, number, d, None)).await);
     }
     // Credit the first three in full.
     for (i, (id, number, d)) in docs.iter().take(3).enumerate() {
         let plan = plan_credit_note(d, &[], None, None).unwrap();
-        let cn_id = format!("{id}-cn");
-        let cn_number = format!("CN-{:05}", i + 1);
-        let mut ok = false;
-        for _ in 0..40 {
-            let r = c
-                .push(&doc(
-                    &cn_id,
-                    DocumentKind::CreditNote,
-                    &cn_number,
-                    &plan.document,
-                    Some((&remote[i].remote_id, number)),
-                ))
-                .await;
-            match r {
-                Ok(_) => {
-                    ok = true;
-                    break;
-                }
-                Err(PushError::Refused(m)) => panic!("{cn_number} refused: {m}"),
-                Err(PushError::Connector(_)) => {}
-            }
-        }
-        assert!(ok, "{cn_number} booked within 40 attempts");
+        let (cn_id, cn_number) = (format!("{id}-cn"), format!("CN-{:05}", i + 1));
+        let credits = Some((remote[i].remote_id.as_str(), number.as_str()));
+        until_booked(
+            &c,
+            &doc(
+                &cn_id,
+                DocumentKind::CreditNote,
+                &cn_number,
+                &plan.document,
+                credits,
+            ),
+        )
+        .await;
     }
     ctl.faults(&Faults::default()).await;
     let log = ctl.requests().await;
@@ -521,21 +533,7 @@ async fn every_xero_answer_follows_xeros_openapi_files() {
     let schema = |name: &str| json!({ "$ref": format!("#/components/schemas/{name}") });
     let s = sim(AccountingKind::Xero).await;
     let (c, r) = raw(AccountingKind::Xero, &s).await;
-    let d = invoice(1, "Ada Lovelace");
-    let a = c
-        .push(&doc("inv_1", DocumentKind::Invoice, "INV-00001", &d, None))
-        .await
-        .unwrap();
-    let plan = plan_credit_note(&d, &[], None, None).unwrap();
-    c.push(&doc(
-        "inv_2",
-        DocumentKind::CreditNote,
-        "CN-00001",
-        &plan.document,
-        Some((&a.remote_id, "INV-00001")),
-    ))
-    .await
-    .unwrap();
+    let a = invoice_and_credit(&c).await;
     use reqwest::Method as M;
     let (_, conns) = r.send(M::GET, "/connections", None).await;
     for (i, c) in conns.as_array().unwrap().iter().enumerate() {
@@ -630,21 +628,7 @@ async fn every_sage_answer_follows_sages_swagger_files() {
     let def = |name: &str| json!({ "$ref": format!("#/definitions/{name}") });
     let s = sim(AccountingKind::Sage).await;
     let (c, r) = raw(AccountingKind::Sage, &s).await;
-    let d = invoice(1, "Ada Lovelace");
-    let a = c
-        .push(&doc("inv_1", DocumentKind::Invoice, "INV-00001", &d, None))
-        .await
-        .unwrap();
-    let plan = plan_credit_note(&d, &[], None, None).unwrap();
-    c.push(&doc(
-        "inv_2",
-        DocumentKind::CreditNote,
-        "CN-00001",
-        &plan.document,
-        Some((&a.remote_id, "INV-00001")),
-    ))
-    .await
-    .unwrap();
+    let a = invoice_and_credit(&c).await;
     use reqwest::Method as M;
     let (_, businesses) = r.send(M::GET, "/v3.1/businesses", None).await;
     for (i, b) in businesses.as_array().unwrap().iter().enumerate() {
