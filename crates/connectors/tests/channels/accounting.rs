@@ -628,7 +628,7 @@ async fn every_sage_answer_follows_sages_swagger_files() {
     let def = |name: &str| json!({ "$ref": format!("#/definitions/{name}") });
     let s = sim(AccountingKind::Sage).await;
     let (c, r) = raw(AccountingKind::Sage, &s).await;
-    let a = invoice_and_credit(&c).await;
+    invoice_and_credit(&c).await;
     use reqwest::Method as M;
     let (_, businesses) = r.send(M::GET, "/v3.1/businesses", None).await;
     for (i, b) in businesses.as_array().unwrap().iter().enumerate() {
