@@ -61,29 +61,61 @@ pub fn payload_too_large() -> ApiError {
     )
 }
 
-/// Parse JSON bytes into `T` with the error mapping of [`ApiJson`].
+/// Parse JSON bytes into `T` with the error mapping of [`ApiJson`]: the
+/// body is one JSON value and nothing after it; a field of the wrong shape
+/// is named, in words a client understands (never a Rust type's name).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let malformed = |e: &serde_json::Error| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not valid JSON: {e}"),
+        )
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = (path != ".").then_some(path);
+        let mut field = (path != ".").then_some(path);
         match inner.classify() {
             serde_json::error::Category::Syntax
             | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => ApiError::client(
-                StatusCode::BAD_REQUEST,
-                "malformed_json",
-                format!("the body is not valid JSON: {inner}"),
-            ),
-            serde_json::error::Category::Data => ApiError::Client {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "invalid_body",
-                message: strip_position(&inner.to_string()),
-                field,
-            },
+            | serde_json::error::Category::Io => malformed(&inner),
+            serde_json::error::Category::Data => {
+                let message = humanize(&strip_position(&inner.to_string()));
+                // A missing or repeated field is named, under its parent.
+                if let Some(name) = ["missing field `", "duplicate field `"]
+                    .iter()
+                    .find_map(|p| message.strip_prefix(p))
+                    .and_then(|rest| rest.split('`').next())
+                {
+                    field = Some(match field {
+                        Some(parent) => format!("{parent}.{name}"),
+                        None => name.to_owned(),
+                    });
+                }
+                ApiError::Client {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "invalid_body",
+                    message,
+                    field,
+                }
+            }
         }
-    })
+    })?;
+    // Data after the value (a second document, garbage) is refused, not
+    // ignored.
+    de.end().map_err(|e| {
+        ApiError::client(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!(
+                "the body has data after its JSON value ({})",
+                strip_position(&e.to_string())
+            ),
+        )
+    })?;
+    Ok(value)
 }
 
 fn strip_position(s: &str) -> String {
@@ -91,6 +123,52 @@ fn strip_position(s: &str) -> String {
         Some(i) => s[..i].to_owned(),
         None => s.to_owned(),
     }
+}
+
+/// serde's words for the expected shapes, as a client would say them.
+fn humanize(message: &str) -> String {
+    let mut out = message.to_owned();
+    // `expected struct ProductIn` and the like name our own types.
+    while let Some(i) = out.find("expected struct ") {
+        let rest = &out[i + "expected struct ".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        out = format!("{}expected an object{}", &out[..i], &rest[end..]);
+    }
+    while let Some(i) = out.find("expected enum ") {
+        let rest = &out[i + "expected enum ".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        out = format!(
+            "{}expected one of the allowed values{}",
+            &out[..i],
+            &rest[end..]
+        );
+    }
+    for (rust, words) in [
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected usize", "expected a whole number of 0 or more"),
+        ("expected i8", "expected a whole number"),
+        ("expected i16", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected i64", "expected a whole number"),
+        ("expected isize", "expected a whole number"),
+        ("expected f32", "expected a number"),
+        ("expected f64", "expected a number"),
+        ("floating point `", "number `"),
+        ("expected a borrowed string", "expected a string"),
+    ] {
+        out = out.replace(rust, words);
+    }
+    out
 }
 
 /// Path parameters; a malformed id or parameter can name nothing, so 404.

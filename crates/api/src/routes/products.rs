@@ -287,6 +287,16 @@ pub async fn create_product(
 ) -> Result<(StatusCode, Json<ProductOut>), ApiError> {
     auth.check_store(&store)?;
     let sku = Sku::parse(&body.sku)?;
+    if matches!(sku.as_str(), "." | "..") {
+        // No ordinary client can address `/products/.` or `/products/..`:
+        // the path is normalised away before it is sent.
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_sku",
+            "sku",
+            "a SKU of `.` or `..` cannot be addressed in a URL (…/products/{sku}); choose another",
+        ));
+    }
     let attributes = ProductAttributes {
         title: body.title,
         gtin: body.gtin,

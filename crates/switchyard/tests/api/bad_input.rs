@@ -402,3 +402,118 @@ async fn bad_input_gets_clear_errors_and_writes_nothing() {
         "the valid first item of a failed bulk call was rolled back"
     );
 }
+
+/// A body is one JSON value: data after it is refused, not ignored. A body
+/// of the wrong shape names its field in a client's words, never a Rust
+/// type's name. A SKU no URL can address is refused at creation.
+#[tokio::test]
+async fn json_bodies_are_one_value_and_errors_speak_the_clients_language() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme").await;
+    let s = app.store(&t, "shop").await;
+    let products = format!("/v1/stores/{s}/products");
+    let j0 = app.journal_len(&t, &s).await;
+    for body in [
+        &br#"{"sku":"A","title":"x"} garbage"#[..],
+        br#"{"sku":"A","title":"x"}{"sku":"B","title":"y"}"#,
+        br#"{"sku":"A","title":"x"} 7"#,
+    ] {
+        let r = app
+            .raw(
+                &t,
+                Method::POST,
+                &products,
+                "application/json",
+                body.to_vec(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "malformed_json");
+        assert!(
+            r.body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("data after its JSON value"),
+            "{}",
+            r.body
+        );
+    }
+    // Whitespace after the value is fine.
+    let r = app
+        .raw(
+            &t,
+            Method::POST,
+            &products,
+            "application/json",
+            b"{\"sku\":\"A\",\"title\":\"x\"}\n  ".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let j1 = app.journal_len(&t, &s).await;
+    assert_eq!(j1, j0 + 1, "only the well-formed body wrote anything");
+
+    // (body, field, words that must appear)
+    let cases = [
+        (json!({ "title": "no sku" }), "sku", "missing field `sku`"),
+        (
+            json!({ "sku": "B", "title": "x", "weight_g": "heavy" }),
+            "weight_g",
+            "expected",
+        ),
+        (
+            json!({ "sku": "B", "title": "x", "weight_g": 1.5 }),
+            "weight_g",
+            "number `1.5`",
+        ),
+        (json!("a string"), "", "expected an object"),
+    ];
+    for (body, field, words) in cases {
+        let r = app.post(&t, &products, &body).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.body
+        );
+        let msg = r.body["error"]["message"].as_str().unwrap();
+        assert!(msg.contains(words), "{body}: {msg}");
+        for rust in [
+            "struct ",
+            "ProductIn",
+            "u32",
+            "u64",
+            "i64",
+            "floating point",
+        ] {
+            assert!(!msg.contains(rust), "{body}: `{rust}` in {msg}");
+        }
+        if !field.is_empty() {
+            assert_eq!(r.body["error"]["field"], field, "{body}: {}", r.body);
+        }
+    }
+    let dup = app
+        .raw(
+            &t,
+            Method::POST,
+            &products,
+            "application/json",
+            br#"{"sku":"C","title":"x","title":"y"}"#.to_vec(),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", dup.body);
+    assert_eq!(dup.body["error"]["field"], "title", "{}", dup.body);
+
+    for sku in [".", ".."] {
+        let r = app
+            .post(&t, &products, &json!({ "sku": sku, "title": "dots" }))
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+        assert_eq!(r.body["error"]["code"], "invalid_sku");
+        assert_eq!(r.body["error"]["field"], "sku");
+    }
+    assert_eq!(
+        app.journal_len(&t, &s).await,
+        j1,
+        "no refused body wrote anything"
+    );
+}
