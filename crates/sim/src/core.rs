@@ -684,20 +684,106 @@ pub(crate) struct LimitsIn {
     access_ttl_secs: Option<i64>,
 }
 
-impl LimitsIn {
-    /// Apply to a simulator's allowance and token lifetime; the new values.
-    pub(crate) fn apply(&self, allowance: &mut CallAllowance, ttl: &mut i64) -> Value {
-        if let Some(m) = self.per_minute {
-            allowance.per_minute = m;
+/// A new pair of tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct Rotated {
+    pub access: String,
+    pub refresh: String,
+    pub ttl: i64,
+    pub serial: u64,
+}
+
+/// An accounting package's grants: refresh tokens that work once and
+/// rotate, access tokens that live `access_ttl` seconds each, and the
+/// tenant's call allowance.
+#[derive(Debug)]
+pub(crate) struct Grants {
+    prefix: &'static str,
+    refresh_tokens: Vec<String>,
+    issued: u64,
+    access: AccessTokens,
+    access_ttl: i64,
+    pub allowance: CallAllowance,
+}
+
+impl Grants {
+    /// Grants whose first refresh token is `first`; tokens made later
+    /// start with `prefix`.
+    pub(crate) fn new(
+        prefix: &'static str,
+        first: String,
+        access_ttl: i64,
+        allowance: CallAllowance,
+    ) -> Self {
+        Self {
+            prefix,
+            refresh_tokens: vec![first],
+            issued: 0,
+            access: AccessTokens::default(),
+            access_ttl,
+            allowance,
         }
-        if let Some(d) = self.per_day {
-            allowance.per_day = d;
-        }
-        if let Some(t) = self.access_ttl_secs {
-            *ttl = t.clamp(1, 86_400);
-        }
-        json!({ "per_minute": allowance.per_minute, "per_day": allowance.per_day, "access_ttl_secs": *ttl })
     }
+
+    /// Trade the refresh token `sent` for new tokens at `now` (Unix
+    /// seconds); `sent` never works again. `None` when it is not a refresh
+    /// token in force.
+    pub(crate) fn rotate(&mut self, sent: &str, now: i64) -> Option<Rotated> {
+        let pos = self.refresh_tokens.iter().position(|t| t == sent)?;
+        self.refresh_tokens.remove(pos);
+        self.issued += 1;
+        let n = self.issued;
+        let p = self.prefix;
+        let access = format!("{p}at-{n:08}-{:x}", n.wrapping_mul(0x51_7cc1_b727));
+        let refresh = format!("{p}rt-{:x}-{n}", n.wrapping_mul(0x2545_f491));
+        self.refresh_tokens.push(refresh.clone());
+        self.access
+            .issue(access.clone(), now + self.access_ttl, now);
+        Some(Rotated {
+            access,
+            refresh,
+            ttl: self.access_ttl,
+            serial: n,
+        })
+    }
+
+    /// What a presented access token is at `now`.
+    pub(crate) fn check(&self, sent: Option<&str>, now: i64) -> TokenCheck {
+        self.access.check(sent, now)
+    }
+}
+
+async fn set_limits(State(g): State<Arc<Mutex<Grants>>>, body: axum::body::Bytes) -> Response {
+    let l: LimitsIn = match parse_body(&body) {
+        Ok(l) => l,
+        Err(r) => return r,
+    };
+    let g = &mut *lock(&g);
+    if let Some(m) = l.per_minute {
+        g.allowance.per_minute = m;
+    }
+    if let Some(d) = l.per_day {
+        g.allowance.per_day = d;
+    }
+    if let Some(t) = l.access_ttl_secs {
+        g.access_ttl = t.clamp(1, 86_400);
+    }
+    Json(json!({ "per_minute": g.allowance.per_minute, "per_day": g.allowance.per_day, "access_ttl_secs": g.access_ttl }))
+        .into_response()
+}
+
+async fn expire_tokens(State(g): State<Arc<Mutex<Grants>>>) -> StatusCode {
+    lock(&g).access = AccessTokens::default();
+    StatusCode::NO_CONTENT
+}
+
+/// `PUT /_sim/limits {per_minute, per_day, access_ttl_secs}` and `POST
+/// /_sim/tokens/expire` of an accounting simulator.
+pub(crate) fn grant_routes(grants: Arc<Mutex<Grants>>) -> Router {
+    Router::new()
+        .route("/_sim/limits", axum::routing::put(set_limits))
+        .route("/_sim/tokens/expire", post(expire_tokens))
+        .with_state(grants)
 }
 
 /// A decimal amount as a JSON number, in minor units (two decimals).

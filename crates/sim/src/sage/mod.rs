@@ -34,7 +34,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -42,7 +42,7 @@ use serde_json::{Value, json};
 
 mod writes;
 
-use crate::core::{self, AccessTokens, CallAllowance, Core, TokenCheck, form, lock, oauth_error};
+use crate::core::{self, CallAllowance, Core, Grants, TokenCheck, form, lock, oauth_error};
 
 /// Seconds an access token lives.
 const ACCESS_TTL: i64 = 300;
@@ -110,11 +110,6 @@ const TAX_RATES: [(&str, &str, f64); 5] = [
 #[derive(Debug)]
 struct Books {
     business_id: String,
-    refresh_tokens: Vec<String>,
-    issued: u64,
-    access: AccessTokens,
-    access_ttl: i64,
-    allowance: CallAllowance,
     contacts: Vec<Value>,
     invoices: Vec<Value>,
     credit_notes: Vec<Value>,
@@ -133,6 +128,7 @@ impl Books {
 struct Sim {
     core: Arc<Core>,
     creds: SageCredentials,
+    grants: Arc<Mutex<Grants>>,
     books: Mutex<Books>,
 }
 
@@ -170,15 +166,17 @@ fn refuse(status: StatusCode, list: &[(&str, &str, &str)]) -> Response {
 /// Build the simulator's router.
 pub(crate) fn router(seed: u64, creds: SageCredentials) -> Router {
     let core = Core::new(seed, error_body);
+    let grants = Arc::new(Mutex::new(Grants::new(
+        "s",
+        creds.refresh_token.clone(),
+        ACCESS_TTL,
+        CallAllowance::new(100, 1_296_000),
+    )));
     let sim = Arc::new(Sim {
         core: Arc::clone(&core),
+        grants: Arc::clone(&grants),
         books: Mutex::new(Books {
             business_id: format!("{seed:08x}5a6e4b75b1e55{seed:011x}"),
-            refresh_tokens: vec![creds.refresh_token.clone()],
-            issued: 0,
-            access: AccessTokens::default(),
-            access_ttl: ACCESS_TTL,
-            allowance: CallAllowance::new(100, 1_296_000),
             contacts: Vec::new(),
             invoices: Vec::new(),
             credit_notes: Vec::new(),
@@ -212,10 +210,10 @@ pub(crate) fn router(seed: u64, creds: SageCredentials) -> Router {
         .with_state(Arc::clone(&sim));
     let control = Router::new()
         .route("/_sim/books", get(books))
-        .route("/_sim/limits", put(set_limits))
-        .route("/_sim/tokens/expire", post(expire_tokens))
         .with_state(sim);
-    api.merge(control).merge(core::control_routes(core))
+    api.merge(control)
+        .merge(core::grant_routes(grants))
+        .merge(core::control_routes(core))
 }
 
 async fn token(State(sim): State<App>, body: Bytes) -> Response {
@@ -237,34 +235,22 @@ async fn token(State(sim): State<App>, body: Bytes) -> Response {
         );
     }
     let sent = f.get("refresh_token").cloned().unwrap_or_default();
-    let mut b = lock(&sim.books);
-    let Some(pos) = b.refresh_tokens.iter().position(|t| *t == sent) else {
+    let rotated = if sim.core.faults().auth_revoked {
+        None
+    } else {
+        lock(&sim.grants).rotate(&sent, Utc::now().timestamp())
+    };
+    let Some(t) = rotated else {
         return oauth_error(
             StatusCode::BAD_REQUEST,
             "invalid_grant",
             "The refresh token is invalid or has expired",
         );
     };
-    if sim.core.faults().auth_revoked {
-        return oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_grant",
-            "The refresh token is invalid or has expired",
-        );
-    }
-    b.refresh_tokens.remove(pos);
-    b.issued += 1;
-    let n = b.issued;
-    let access = format!("sat-{n:08}-{:x}", n.wrapping_mul(0x51_7cc1_b727));
-    let refresh = format!("srt-{:x}-{n}", n.wrapping_mul(0x2545_f491));
-    b.refresh_tokens.push(refresh.clone());
-    let now = Utc::now().timestamp();
-    let ttl = b.access_ttl;
-    b.access.issue(access.clone(), now + ttl, now);
     Json(json!({
-        "access_token": access, "expires_in": ttl, "token_type": "bearer",
-        "refresh_token": refresh, "refresh_token_expires_in": 2_678_400,
-        "scope": "full_access", "requested_by_id": format!("{:032x}", n),
+        "access_token": t.access, "expires_in": t.ttl, "token_type": "bearer",
+        "refresh_token": t.refresh, "refresh_token_expires_in": 2_678_400,
+        "scope": "full_access", "requested_by_id": format!("{:032x}", t.serial),
     }))
     .into_response()
 }
@@ -276,14 +262,13 @@ async fn token(State(sim): State<App>, body: Bytes) -> Response {
     reason = "the error is the finished response"
 )]
 fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> {
-    let mut b = lock(&sim.books);
+    let mut g = lock(&sim.grants);
     let now = Utc::now();
     let sent = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    if sim.core.faults().auth_revoked || b.access.check(sent, now.timestamp()) != TokenCheck::Valid
-    {
+    if sim.core.faults().auth_revoked || g.check(sent, now.timestamp()) != TokenCheck::Valid {
         return Err(refuse(
             StatusCode::UNAUTHORIZED,
             &[(
@@ -295,7 +280,7 @@ fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> 
     }
     if business {
         let chosen = headers.get("x-business").and_then(|v| v.to_str().ok());
-        if chosen.is_some_and(|c| c != b.business_id) {
+        if chosen.is_some_and(|c| c != lock(&sim.books).business_id) {
             return Err(refuse(
                 StatusCode::NOT_FOUND,
                 &[(
@@ -306,7 +291,7 @@ fn gate(sim: &Sim, headers: &HeaderMap, business: bool) -> Result<(), Response> 
             ));
         }
     }
-    if let Err(r) = b.allowance.take(now.timestamp_millis()) {
+    if let Err(r) = g.allowance.take(now.timestamp_millis()) {
         let mut resp = refuse(
             StatusCode::TOO_MANY_REQUESTS,
             &[(
@@ -490,18 +475,4 @@ async fn books(State(sim): State<App>) -> Json<Value> {
         "contacts": b.contacts, "invoices": b.invoices,
         "credit_notes": b.credit_notes, "allocations": b.allocations,
     }))
-}
-
-async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
-    let l: core::LimitsIn = match core::parse_body(&body) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let b = &mut *lock(&sim.books);
-    Json(l.apply(&mut b.allowance, &mut b.access_ttl)).into_response()
-}
-
-async fn expire_tokens(State(sim): State<App>) -> StatusCode {
-    lock(&sim.books).access = AccessTokens::default();
-    StatusCode::NO_CONTENT
 }

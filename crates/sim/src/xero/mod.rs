@@ -45,7 +45,7 @@ use serde_json::{Value, json};
 mod writes;
 
 use crate::core::{
-    self, AccessTokens, CallAllowance, Core, TokenCheck, basic_auth, form, lock, oauth_error,
+    self, CallAllowance, Core, Grants, TokenCheck, basic_auth, form, lock, oauth_error,
 };
 
 /// Seconds an access token lives.
@@ -79,11 +79,6 @@ impl XeroCredentials {
 #[derive(Debug)]
 struct Books {
     tenant_id: String,
-    refresh_tokens: Vec<String>,
-    issued: u64,
-    access: AccessTokens,
-    access_ttl: i64,
-    allowance: CallAllowance,
     contacts: Vec<Value>,
     invoices: Vec<Value>,
     credit_notes: Vec<Value>,
@@ -112,6 +107,7 @@ impl Books {
 struct Sim {
     core: Arc<Core>,
     creds: XeroCredentials,
+    grants: Arc<Mutex<Grants>>,
     books: Mutex<Books>,
 }
 
@@ -147,15 +143,17 @@ fn problem(status: StatusCode, title: &str, detail: &str) -> Response {
 /// Build the simulator's router.
 pub(crate) fn router(seed: u64, creds: XeroCredentials) -> Router {
     let core = Core::new(seed, error_body);
+    let grants = Arc::new(Mutex::new(Grants::new(
+        "x",
+        creds.refresh_token.clone(),
+        ACCESS_TTL,
+        CallAllowance::new(60, 5000),
+    )));
     let sim = Arc::new(Sim {
         core: Arc::clone(&core),
+        grants: Arc::clone(&grants),
         books: Mutex::new(Books {
             tenant_id: format!("{:08x}-7e2a-4c1d-9b3f-{:012x}", seed, seed * 31),
-            refresh_tokens: vec![creds.refresh_token.clone()],
-            issued: 0,
-            access: AccessTokens::default(),
-            access_ttl: ACCESS_TTL,
-            allowance: CallAllowance::new(60, 5000),
             contacts: Vec::new(),
             invoices: Vec::new(),
             credit_notes: Vec::new(),
@@ -199,10 +197,10 @@ pub(crate) fn router(seed: u64, creds: XeroCredentials) -> Router {
         .with_state(Arc::clone(&sim));
     let control = Router::new()
         .route("/_sim/books", get(books))
-        .route("/_sim/limits", put(set_limits))
-        .route("/_sim/tokens/expire", post(expire_tokens))
         .with_state(sim);
-    api.merge(control).merge(core::control_routes(core))
+    api.merge(control)
+        .merge(core::grant_routes(grants))
+        .merge(core::control_routes(core))
 }
 
 // --- OAuth and tenants -------------------------------------------------------
@@ -230,31 +228,20 @@ async fn token(State(sim): State<App>, headers: HeaderMap, body: Bytes) -> Respo
         );
     }
     let sent = f.get("refresh_token").cloned().unwrap_or_default();
-    let mut b = lock(&sim.books);
     // A refresh token works once: using it retires it.
-    let Some(pos) = b.refresh_tokens.iter().position(|t| *t == sent) else {
+    let rotated = if sim.core.faults().auth_revoked {
+        None
+    } else {
+        lock(&sim.grants).rotate(&sent, Utc::now().timestamp())
+    };
+    let Some(t) = rotated else {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid_grant");
     };
-    if sim.core.faults().auth_revoked {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "invalid_grant");
-    }
-    b.refresh_tokens.remove(pos);
-    b.issued += 1;
-    let n = b.issued;
-    let access = format!("xat.{n:06}.{:x}", n.wrapping_mul(0x9e37_79b9));
-    let refresh = format!(
-        "xrt-{}-{n}",
-        sim.creds.client_secret.len() * 1000 + n as usize
-    );
-    b.refresh_tokens.push(refresh.clone());
-    let now = Utc::now().timestamp();
-    let ttl = b.access_ttl;
-    b.access.issue(access.clone(), now + ttl, now);
     Json(json!({
-        "access_token": access,
-        "expires_in": ttl,
+        "access_token": t.access,
+        "expires_in": t.ttl,
         "token_type": "Bearer",
-        "refresh_token": refresh,
+        "refresh_token": t.refresh,
         "scope": "offline_access accounting.transactions accounting.contacts accounting.settings",
     }))
     .into_response()
@@ -279,7 +266,6 @@ fn gate(
     headers: &HeaderMap,
     tenant: bool,
 ) -> Result<Vec<(&'static str, String)>, Response> {
-    let mut b = lock(&sim.books);
     let now = Utc::now();
     if sim.core.faults().auth_revoked {
         return Err(problem(
@@ -288,7 +274,8 @@ fn gate(
             "AuthenticationUnsuccessful",
         ));
     }
-    match b.access.check(bearer(headers), now.timestamp()) {
+    let mut g = lock(&sim.grants);
+    match g.check(bearer(headers), now.timestamp()) {
         TokenCheck::Valid => {}
         TokenCheck::Expired => {
             return Err(problem(
@@ -312,14 +299,14 @@ fn gate(
         return Ok(Vec::new());
     }
     let sent = headers.get("xero-tenant-id").and_then(|v| v.to_str().ok());
-    if sent != Some(b.tenant_id.as_str()) {
+    if sent != Some(lock(&sim.books).tenant_id.as_str()) {
         return Err(problem(
             StatusCode::FORBIDDEN,
             "Forbidden",
             "AuthenticationUnsuccessful",
         ));
     }
-    match b.allowance.take(now.timestamp_millis()) {
+    match g.allowance.take(now.timestamp_millis()) {
         Ok((min, day)) => Ok(vec![
             ("x-minlimit-remaining", min.to_string()),
             ("x-daylimit-remaining", day.to_string()),
@@ -490,25 +477,16 @@ async fn list_invoices(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let h = match gate(&sim, &headers, true) {
-        Ok(h) => h,
-        Err(r) => return r,
-    };
-    let b = lock(&sim.books);
-    let numbers: Option<Vec<&str>> = q
-        .get("InvoiceNumbers")
-        .map(|n| n.split(',').map(|s| s.trim().trim_matches('"')).collect());
-    let items: Vec<Value> = b
-        .invoices
-        .iter()
-        .filter(|i| {
-            numbers
-                .as_ref()
-                .is_none_or(|ns| ns.contains(&i["InvoiceNumber"].as_str().unwrap_or("")))
-        })
-        .cloned()
-        .collect();
-    with_headers(Json(page_of(items, &q, "Invoices")).into_response(), h)
+    let numbers: Option<Vec<String>> = q.get("InvoiceNumbers").map(|n| {
+        n.split(',')
+            .map(|s| s.trim().trim_matches('"').to_owned())
+            .collect()
+    });
+    list_documents(&sim, &headers, &q, "Invoices", |i| {
+        numbers
+            .as_ref()
+            .is_none_or(|ns| ns.iter().any(|n| i["InvoiceNumber"].as_str() == Some(n)))
+    })
 }
 
 async fn list_credit_notes(
@@ -516,22 +494,33 @@ async fn list_credit_notes(
     headers: HeaderMap,
     Query(q): Query<BTreeMap<String, String>>,
 ) -> Response {
-    let h = match gate(&sim, &headers, true) {
+    let filter = where_eq(&q);
+    list_documents(&sim, &headers, &q, "CreditNotes", |c| match &filter {
+        Some((f, v)) => c[f.as_str()].as_str() == Some(v.as_str()),
+        None => true,
+    })
+}
+
+/// `GET /Invoices` or `/CreditNotes`: the documents `keep` keeps, paged.
+fn list_documents(
+    sim: &Sim,
+    headers: &HeaderMap,
+    q: &BTreeMap<String, String>,
+    key: &str,
+    keep: impl Fn(&Value) -> bool,
+) -> Response {
+    let h = match gate(sim, headers, true) {
         Ok(h) => h,
         Err(r) => return r,
     };
     let b = lock(&sim.books);
-    let filter = where_eq(&q);
-    let items: Vec<Value> = b
-        .credit_notes
-        .iter()
-        .filter(|c| match &filter {
-            Some((f, v)) => c[f.as_str()].as_str() == Some(v.as_str()),
-            None => true,
-        })
-        .cloned()
-        .collect();
-    with_headers(Json(page_of(items, &q, "CreditNotes")).into_response(), h)
+    let list = if key == "Invoices" {
+        &b.invoices
+    } else {
+        &b.credit_notes
+    };
+    let items: Vec<Value> = list.iter().filter(|d| keep(d)).cloned().collect();
+    with_headers(Json(page_of(items, q, key)).into_response(), h)
 }
 
 // --- control ---------------------------------------------------------------------
@@ -543,18 +532,4 @@ async fn books(State(sim): State<App>) -> Json<Value> {
         "contacts": b.contacts, "invoices": b.invoices,
         "credit_notes": b.credit_notes, "allocations": b.allocations,
     }))
-}
-
-async fn set_limits(State(sim): State<App>, body: Bytes) -> Response {
-    let l: core::LimitsIn = match core::parse_body(&body) {
-        Ok(l) => l,
-        Err(r) => return r,
-    };
-    let b = &mut *lock(&sim.books);
-    Json(l.apply(&mut b.allowance, &mut b.access_ttl)).into_response()
-}
-
-async fn expire_tokens(State(sim): State<App>) -> StatusCode {
-    lock(&sim.books).access = AccessTokens::default();
-    StatusCode::NO_CONTENT
 }
