@@ -171,6 +171,20 @@ pub struct AccountingRef {
     pub settings: AccountingSettings,
 }
 
+impl AccountingRef {
+    /// The worker's view of `account`'s connection `c`.
+    pub(crate) fn of(account_id: AccountId, c: AccountingConnection) -> Self {
+        Self {
+            account_id,
+            store_id: c.store_id,
+            id: c.id,
+            kind: c.kind,
+            base_url: c.base_url,
+            settings: c.settings,
+        }
+    }
+}
+
 /// A document's sync to one connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DocumentSync {

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use switchyard_domain::accounting::{AccountingKind, AccountingSettings, SyncState};
+use switchyard_domain::accounting::{AccountingKind, SyncState};
 use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, AccountingId, InvoiceId, StoreId};
 
@@ -336,37 +336,22 @@ impl Accounting for PgStorage {
 
     async fn accountings_due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<AccountingRef>> {
         let mut conn = self.pool.acquire().await?;
-        let rows = sqlx::query(&pg("SELECT c.id, c.account_id, c.store_id, c.kind, c.base_url, c.settings FROM accounting_connections c \
+        let rows = sqlx::query(&pg(&format!(
+            "SELECT {ACCOUNTING_COLUMNS}, account_id FROM accounting_connections c \
              WHERE EXISTS (SELECT 1 FROM accounting_syncs s WHERE s.connection_id = c.id AND s.next_at IS NOT NULL AND s.next_at <= ?) \
-             ORDER BY c.id LIMIT ?"))
+             ORDER BY c.id LIMIT ?"
+        )))
         .bind(now)
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
         rows.iter()
             .map(|r| {
-                let settings: serde_json::Value = r.try_get("settings")?;
-                Ok(AccountingRef {
-                    id: stored(
-                        "accounting id",
-                        AccountingId::parse(&r.try_get::<String, _>("id")?),
-                    )?,
-                    account_id: stored(
-                        "account id",
-                        AccountId::parse(&r.try_get::<String, _>("account_id")?),
-                    )?,
-                    store_id: stored(
-                        "store id",
-                        StoreId::parse(&r.try_get::<String, _>("store_id")?),
-                    )?,
-                    kind: stored(
-                        "accounting kind",
-                        AccountingKind::parse(&r.try_get::<String, _>("kind")?),
-                    )?,
-                    base_url: r.try_get("base_url")?,
-                    settings: serde_json::from_value::<AccountingSettings>(settings)
-                        .map_err(|e| StorageError::corrupt("accounting settings", e))?,
-                })
+                let account = stored(
+                    "account id",
+                    AccountId::parse(&r.try_get::<String, _>("account_id")?),
+                )?;
+                Ok(AccountingRef::of(account, connection_from_row(r)?))
             })
             .collect()
     }
