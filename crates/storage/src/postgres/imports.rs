@@ -15,12 +15,12 @@ use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::plugin_rules::PluginRules;
-use switchyard_domain::product::Kinds;
 
 use super::channels::{channel_ref_from_row, require_channel};
+use super::import_page::write_new;
 use super::leases;
 use super::listings::{enqueue_targets, map_skus, mark_stale};
-use super::orders::{OrderWrite, write_new_orders, write_order};
+use super::orders::{OrderWrite, write_order};
 use super::pg;
 use super::products::load_kinds;
 use super::stock::{flag_oversold, invalidate_confirmed, lock_committed};
@@ -622,39 +622,6 @@ async fn lock_arrivals(conn: &mut PgConnection, channel: &ChannelId, ids: &[&str
     .bind(ids)
     .execute(&mut *conn)
     .await?;
-    Ok(())
-}
-
-/// Write the new orders waiting in `new` (each with its outcome's place
-/// and its raw JSON) together, and add them to `page`.
-async fn write_new(
-    page: &mut PageWrites,
-    conn: &mut PgConnection,
-    channel: &ChannelRef,
-    kinds: &Kinds,
-    new: &mut Vec<(usize, ArrivalWrite, serde_json::Value)>,
-) -> Result<()> {
-    if new.is_empty() {
-        return Ok(());
-    }
-    let mut orders = Vec::with_capacity(new.len());
-    let mut rest = Vec::with_capacity(new.len());
-    for (slot, ArrivalWrite { order, decided }, raw) in new.drain(..) {
-        orders.push(order);
-        rest.push((slot, decided, raw));
-    }
-    let mut after = Vec::with_capacity(orders.len());
-    let mut writes = Vec::with_capacity(orders.len());
-    for (order, (slot, decided, raw)) in orders.iter().zip(rest) {
-        let (write, mapped_skus) =
-            OrderWrite::arriving(order, decided, raw, None, &channel.channel_id, kinds);
-        after.push((slot, write.state, mapped_skus));
-        writes.push(write);
-    }
-    let written = write_new_orders(conn, &channel.account_id, &channel.store_id, writes).await?;
-    for ((slot, state, mapped_skus), w) in after.into_iter().zip(written) {
-        page.written(w, state, mapped_skus, Some(slot));
-    }
     Ok(())
 }
 

@@ -19,6 +19,7 @@ mod channels;
 mod fulfilments;
 mod hosted_pages;
 mod idempotency;
+mod import_page;
 mod imports;
 mod invoices;
 mod journal;
