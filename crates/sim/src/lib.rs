@@ -16,6 +16,7 @@
 
 pub mod amazon;
 pub mod bolcom;
+mod books;
 mod consent;
 mod core;
 pub mod ebay;

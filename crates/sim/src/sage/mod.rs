@@ -42,7 +42,8 @@ use serde_json::{Value, json};
 
 mod writes;
 
-use crate::core::{self, CallAllowance, Core, Grants, TokenCheck, form, lock, oauth_error};
+use crate::books::{CallAllowance, Grants};
+use crate::core::{self, Core, TokenCheck, form, lock, oauth_error};
 
 /// Seconds an access token lives.
 const ACCESS_TTL: i64 = 300;
@@ -212,7 +213,7 @@ pub(crate) fn router(seed: u64, creds: SageCredentials) -> Router {
         .route("/_sim/books", get(books))
         .with_state(sim);
     api.merge(control)
-        .merge(core::grant_routes(grants))
+        .merge(crate::books::grant_routes(grants))
         .merge(core::control_routes(core))
 }
 

@@ -10,7 +10,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{App, LEDGER, TAX_RATES, gate, refuse};
-use crate::core::{amount, cents, lock};
+use crate::books::{amount, cents};
+use crate::core::lock;
 
 #[allow(
     clippy::result_large_err,

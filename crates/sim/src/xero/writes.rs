@@ -13,7 +13,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{ACCOUNTS, App, Books, Sim, TAX_RATES, gate, with_headers, xero_date};
-use crate::core::{self, amount, cents, lock};
+use crate::books::{amount, cents};
+use crate::core::{self, lock};
 
 /// A write's rate-limit headers, idempotency key and elements.
 type Write = (Vec<(&'static str, String)>, Option<String>, Vec<Value>);
