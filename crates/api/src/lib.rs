@@ -1,15 +1,18 @@
 //! The HTTP API of Switchyard.
 //!
-//! [`router`] builds the whole service: `/healthz`, the OpenAPI document at
-//! `/v1/openapi.json`, and the authenticated `/v1` resources, each in its own
-//! module under [`routes`]. The OpenAPI document is generated from the same
+//! [`router`] builds the whole service: `/healthz`, `/readyz` and `/metrics`
+//! ([`operator`]), the OpenAPI document at `/v1/openapi.json` and its
+//! reference page at `/docs`, and the authenticated `/v1` resources, each in
+//! its own module under [`routes`]. The OpenAPI document is generated from the same
 //! route table, so it always lists every route that exists.
 
 pub mod console;
+pub mod contract;
 pub mod error;
 pub mod extract;
 pub mod invoice_pdf;
 pub mod middleware;
+pub mod operator;
 pub mod routes;
 pub mod tokens;
 
@@ -17,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -89,6 +92,7 @@ impl utoipa::Modify for BearerAuth {
                        POST requests honour `Idempotency-Key`.",
         license(name = "Apache-2.0")
     ),
+    paths(operator::healthz, operator::readyz, operator::scrape, routes::inbound::receive),
     modifiers(&BearerAuth),
     security(("bearer" = [])),
     tags(
@@ -106,16 +110,27 @@ impl utoipa::Modify for BearerAuth {
         (name = "hosted pages", description = "Single-use onboarding pages on which a provider's client connects one channel to a store"),
         (name = "invoices", description = "Invoices and credit notes made from orders: numbering, seller details, tax rates, JSON and PDF"),
         (name = "accounting", description = "Accounting packages (Xero, Sage) each issued invoice and credit note is booked into, with its sync state"),
+        (name = "inbound", description = "Order notifications the channels push to us, signed with the channel's own secret (no bearer token)"),
+        (name = "operations", description = "For the operator: liveness, readiness and Prometheus metrics (no bearer token)"),
     )
 )]
 struct ApiDoc;
 
 /// The OpenAPI document of every `/v1` route, and the router serving them.
 fn v1() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    routes::all(utoipa_axum::router::OpenApiRouter::with_openapi(
+    let (router, mut doc) = routes::all(utoipa_axum::router::OpenApiRouter::with_openapi(
         ApiDoc::openapi(),
     ))
-    .split_for_parts()
+    .split_for_parts();
+    utoipa::Modify::modify(&contract::Contract, &mut doc);
+    (router, doc)
+}
+
+/// The OpenAPI document the server serves at `/v1/openapi.json` (the one
+/// committed as `docs/openapi.json`).
+#[must_use]
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    v1().1
 }
 
 #[derive(Clone, Copy)]
@@ -132,6 +147,7 @@ impl MakeRequestId for RandomRequestId {
 
 /// The complete service.
 pub fn router(state: AppState) -> Router {
+    operator::install();
     let (v1, doc) = v1();
     let doc = Arc::new(doc);
     let v1 = v1
@@ -145,13 +161,17 @@ pub fn router(state: AppState) -> Router {
         ));
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(operator::healthz))
+        .route("/readyz", get(operator::readyz))
+        .route("/metrics", get(operator::scrape))
         .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .route("/v1/inbound/{channel_id}", axum::routing::post(routes::inbound::receive))
         .merge(v1)
         .merge(console::router())
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/v1/openapi.json"])))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(operator::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(
             TraceLayer::new_for_http()
@@ -179,9 +199,13 @@ pub fn router(state: AppState) -> Router {
 /// The service of an instance that runs workers only (`role =
 /// "workers"`): `/healthz`, and a clear 404 for everything else.
 pub fn health_router(state: AppState) -> Router {
+    operator::install();
     Router::new()
-        .route("/healthz", get(healthz))
+        .route("/healthz", get(operator::healthz))
+        .route("/readyz", get(operator::readyz))
+        .route("/metrics", get(operator::scrape))
         .fallback(workers_only)
+        .layer(axum::middleware::from_fn(operator::track))
         .with_state(state)
 }
 
@@ -195,23 +219,6 @@ async fn workers_only(req: axum::extract::Request) -> ApiError {
             req.uri().path()
         ),
     )
-}
-
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.storage.ping().await {
-        Ok(()) => {
-            axum::Json(serde_json::json!({ "status": "ok", "database": state.storage.backend() }))
-                .into_response()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "health check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({ "status": "unavailable" })),
-            )
-                .into_response()
-        }
-    }
 }
 
 async fn not_found(req: axum::extract::Request) -> ApiError {

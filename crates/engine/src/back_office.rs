@@ -117,6 +117,7 @@ impl Worker for BackOfficeSync {
     }
 
     fn after(&self, report: &BackOfficeSummary) {
+        crate::measure::back_office(report);
         if report.shipped > 0 {
             self.ctx.signals.wake(Topic::Fulfilment);
         }

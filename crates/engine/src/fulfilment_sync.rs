@@ -96,6 +96,7 @@ impl Worker for FulfilmentSync {
     }
 
     fn after(&self, report: &SyncSummary) {
+        crate::measure::fulfilment_syncs(report);
         if report.busy() {
             self.ctx.signals.wake(Topic::Dispatch);
         }

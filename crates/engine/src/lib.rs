@@ -40,6 +40,7 @@ mod heartbeat;
 mod import;
 mod invoicing;
 mod listings;
+pub mod measure;
 pub mod plugin_delivery;
 mod prune;
 mod stock_push;

@@ -137,6 +137,7 @@ impl PluginDelivery {
             .map_err(|_| {
                 "the plugin secret cannot be unsealed (was the key file replaced?)".to_owned()
             });
+        let clock = std::time::Instant::now();
         let result = match secret {
             Ok(secret) => {
                 post_signed(&self.ctx, client, &m.url, &[secret], m.id.as_str(), &body).await
@@ -148,6 +149,7 @@ impl PluginDelivery {
             Err(e) => (None, None, Some(e)),
         };
         let ok = status.is_some_and(|s| (200..300).contains(&s));
+        crate::measure::delivery("plugin", ok, clock.elapsed());
         let policy = &self.ctx.config.retry.plugins;
         let retry_at = (!ok).then(|| {
             // The policy never gives up on plugins by default; one that

@@ -14,7 +14,7 @@ use switchyard_storage::{ChannelRef, DuePush, PushResult, SettledTargets};
 
 use crate::context::{Context, Topic};
 use crate::driver::{Report, Worker};
-use crate::{EngineError, connect};
+use crate::{EngineError, connect, measure};
 
 /// What one push round did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -156,7 +156,8 @@ impl StockPush {
         if due.is_empty() {
             return Ok(summary);
         }
-        let (_, conn) = connect::open(inner, r).await?;
+        let (ch, conn) = connect::open(inner, r).await?;
+        let channel = ch.kind.as_str();
         let conn = match conn {
             Ok(c) => c,
             Err(e) => {
@@ -174,6 +175,7 @@ impl StockPush {
                     })
                     .collect::<Vec<_>>();
                 summary.failed = results.len();
+                measure::stock_push(channel, None, 0, summary.failed);
                 inner.storage.record_push_results(r, results).await?;
                 return Ok(summary);
             }
@@ -191,7 +193,9 @@ impl StockPush {
                     expected: None,
                 })
                 .collect();
+            let clock = std::time::Instant::now();
             let outcomes = conn.push_stock(&updates).await;
+            let took = clock.elapsed();
             let results: Vec<(DuePush, PushResult)> = match outcomes {
                 Ok(outcomes) => chunk
                     .iter()
@@ -243,12 +247,20 @@ impl StockPush {
                         .collect()
                 }
             };
-            for (_, res) in &results {
+            let (mut sent, mut failed) = (0, 0);
+            let confirmed = self.ctx.now();
+            for (p, res) in &results {
                 match res {
-                    PushResult::Sent => summary.sent += 1,
-                    PushResult::Failed { .. } => summary.failed += 1,
+                    PushResult::Sent => {
+                        sent += 1;
+                        measure::propagated(channel, confirmed - p.created_at);
+                    }
+                    PushResult::Failed { .. } => failed += 1,
                 }
             }
+            measure::stock_push(channel, Some(took), sent, failed);
+            summary.sent += sent;
+            summary.failed += failed;
             inner.storage.record_push_results(r, results).await?;
         }
         tracing::debug!(sent = summary.sent, failed = summary.failed, "stock pushed");

@@ -39,6 +39,20 @@ impl Claim {
     }
 }
 
+/// One work queue's backlog, for the operator's metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// The queue: `stock_pushes`, `webhook_deliveries` or `plugin_messages`.
+    pub queue: &'static str,
+    /// Items waiting (due now or retrying later).
+    pub items: i64,
+    /// When the oldest waiting item was enqueued.
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The queues [`Leases::queue_depths`] reports, in its order.
+pub const QUEUES: [&str; 3] = ["stock_pushes", "webhook_deliveries", "plugin_messages"];
+
 /// Worker instances: each process running workers registers, beats, and
 /// says when it stops, so that its leases are freed as soon as it dies.
 #[async_trait]
@@ -52,6 +66,13 @@ pub trait Leases: Send + Sync {
     async fn beat(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
     /// Worker instance `id` stopped: its leases are free at once.
     async fn stop_instance(&self, id: &str, now: DateTime<Utc>) -> Result<()>;
+    /// Worker instances that beat after `since` and have not stopped (the
+    /// readiness check: someone is doing the work).
+    async fn live_instances(&self, since: DateTime<Utc>) -> Result<i64>;
+    /// The backlog of each queue in [`QUEUES`]: pending stock pushes
+    /// (retries included), webhook deliveries and plugin messages not yet
+    /// taken by their receiver.
+    async fn queue_depths(&self) -> Result<Vec<QueueDepth>>;
     /// Take the lease on work that is not a row of its own (`kind` names
     /// it: a channel's import round, its stock push, ...; `key` says whose)
     /// for `claim.holder`. True when the holder now has it: it was free, or

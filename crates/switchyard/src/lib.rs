@@ -208,6 +208,8 @@ impl Application {
     /// demo use shorter timeouts).
     pub async fn build_with(config: &Config, mut engine: EngineConfig) -> anyhow::Result<Self> {
         let storage = open_storage(config).await?;
+        switchyard_api::operator::install();
+        switchyard_engine::measure::describe();
         let cipher = CredentialCipher::load_or_create(&config.key_file())?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let outbound = config.apply_outbound(&mut engine)?;

@@ -119,6 +119,9 @@ enum Command {
     },
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the OpenAPI document the server serves at /v1/openapi.json
+    /// (pretty JSON; `docs/openapi.json` is this output).
+    Openapi,
     /// Copy this installation from its SQLite database into an empty
     /// PostgreSQL database (stop the server first; run again to resume an
     /// interrupted copy). Keep the data directory: its key file opens the
@@ -462,6 +465,13 @@ async fn run() -> anyhow::Result<()> {
                     switchyard::config::redact_url(&to)
                 );
             }
+            Ok(())
+        }
+        Command::Openapi => {
+            let doc = serde_json::to_string_pretty(&switchyard_api::openapi())?;
+            let mut out = std::io::stdout().lock();
+            std::io::Write::write_all(&mut out, doc.as_bytes())?;
+            std::io::Write::write_all(&mut out, b"\n")?;
             Ok(())
         }
         Command::Migrate => {

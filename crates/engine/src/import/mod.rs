@@ -239,8 +239,22 @@ impl Importer {
         r: &ChannelRef,
         started: DateTime<Utc>,
     ) -> Result<ImportSummary, EngineError> {
+        let (ch, conn) = connect::open(&self.ctx, r).await?;
+        let channel = ch.kind.as_str();
+        let summary = self.round_with(r, ch, conn, started).await?;
+        crate::measure::import_round(channel, self.lane.lease(), &summary);
+        Ok(summary)
+    }
+
+    /// [`Importer::round`] with the channel and its connector opened.
+    async fn round_with(
+        &self,
+        r: &ChannelRef,
+        ch: Channel,
+        conn: Result<Arc<dyn SalesChannel>, String>,
+        started: DateTime<Utc>,
+    ) -> Result<ImportSummary, EngineError> {
         let inner = &*self.ctx;
-        let (ch, conn) = connect::open(inner, r).await?;
         let cadence = chrono::Duration::seconds(i64::from(ch.settings.cadence_secs));
         let mut summary = ImportSummary::default();
         let claim = match self.lane {

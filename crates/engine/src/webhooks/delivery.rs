@@ -184,6 +184,7 @@ impl WebhookDelivery {
             }
         };
         let ok = outcome == DeliveryOutcome::Succeeded;
+        crate::measure::delivery("webhook", ok, clock.elapsed());
         tracing::info!(message = %d.message_id, webhook = %d.endpoint_id, status, latency_ms, error = error.as_deref(), ok, "webhook attempt");
         let attempt = AttemptResult {
             started_at,

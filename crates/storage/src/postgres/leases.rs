@@ -9,8 +9,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use sqlx::Row;
+
 use super::{PgStorage, at};
-use crate::{Claim, Leases, Result, WAKEUP_CHANNEL};
+use crate::{Claim, Leases, QUEUES, QueueDepth, Result, WAKEUP_CHANNEL};
 
 /// SQL: row `alias` is free to claim at `now` (a placeholder such as
 /// `?1`): never leased, its lease ran out, or its holder is known dead
@@ -83,6 +85,40 @@ impl Leases for PgStorage {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn live_instances(&self, since: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM worker_instances WHERE stopped_at IS NULL AND heartbeat_at > $1",
+        )
+        .bind(at(since))
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    async fn queue_depths(&self) -> Result<Vec<QueueDepth>> {
+        let rows = sqlx::query(
+            "SELECT 0 AS q, COUNT(*) AS n, MIN(created_at) AS oldest FROM stock_pushes WHERE state IN ('pending', 'error')
+             UNION ALL
+             SELECT 1, COUNT(*), MIN(m.created_at) FROM webhook_deliveries d
+               JOIN webhook_messages m ON m.id = d.message_id WHERE d.state = 'pending'
+             UNION ALL
+             SELECT 2, COUNT(*), MIN(created_at) FROM plugin_messages WHERE state = 'pending'
+             ORDER BY q",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        QUEUES
+            .iter()
+            .zip(rows)
+            .map(|(queue, r)| {
+                Ok(QueueDepth {
+                    queue,
+                    items: r.try_get("n")?,
+                    oldest: r.try_get("oldest")?,
+                })
+            })
+            .collect()
     }
 
     async fn take_lease(&self, kind: &str, key: &str, claim: &Claim) -> Result<bool> {

@@ -9,8 +9,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{SqliteStorage, ts};
-use crate::{Claim, Leases, Result};
+use sqlx::Row;
+
+use super::{SqliteStorage, parse_opt_ts, ts};
+use crate::{Claim, Leases, QUEUES, QueueDepth, Result};
 
 /// SQL: row `alias` is free to claim at `now` (a placeholder such as
 /// `?1`): never leased, its lease ran out, or its holder is known dead
@@ -90,6 +92,41 @@ impl Leases for SqliteStorage {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+
+    async fn live_instances(&self, since: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM worker_instances WHERE stopped_at IS NULL AND heartbeat_at > ?",
+        )
+        .bind(ts(since))
+        .fetch_one(&self.read)
+        .await?)
+    }
+
+    async fn queue_depths(&self) -> Result<Vec<QueueDepth>> {
+        // Timestamps are fixed-width RFC 3339 text: MIN is the oldest.
+        let rows = sqlx::query(
+            "SELECT 0 AS q, COUNT(*) AS n, MIN(created_at) AS oldest FROM stock_pushes WHERE state IN ('pending', 'error')
+             UNION ALL
+             SELECT 1, COUNT(*), MIN(m.created_at) FROM webhook_deliveries d
+               JOIN webhook_messages m ON m.id = d.message_id WHERE d.state = 'pending'
+             UNION ALL
+             SELECT 2, COUNT(*), MIN(created_at) FROM plugin_messages WHERE state = 'pending'
+             ORDER BY q",
+        )
+        .fetch_all(&self.read)
+        .await?;
+        QUEUES
+            .iter()
+            .zip(rows)
+            .map(|(queue, r)| {
+                Ok(QueueDepth {
+                    queue,
+                    items: r.try_get("n")?,
+                    oldest: parse_opt_ts(r.try_get("oldest")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn take_lease(&self, kind: &str, key: &str, claim: &Claim) -> Result<bool> {

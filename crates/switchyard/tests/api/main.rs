@@ -16,6 +16,7 @@ mod console_passwords;
 mod hosted_flows;
 mod hosted_pages;
 mod idempotency;
+mod operator;
 mod security;
 mod sim_cli;
 mod startup;
