@@ -120,9 +120,13 @@ impl Modify for Contract {
         }
         doc.servers = Some(vec![
             ServerBuilder::new()
+                .url("/")
+                .description(Some("This instance (the origin serving this document)"))
+                .build(),
+            ServerBuilder::new()
                 .url("http://127.0.0.1:8080")
                 .description(Some(
-                    "A local `switchyard serve` (its default listen address); use your instance's public URL",
+                    "A local `switchyard serve` on its default listen address",
                 ))
                 .build(),
         ]);

@@ -13,6 +13,7 @@
 
 mod channels;
 mod console;
+mod docs;
 mod hosted;
 mod products;
 mod tour;
