@@ -9,7 +9,7 @@ use crate::DomainError;
 use crate::invoice::{MAX_RATE_BP, RateBp};
 
 /// The accounting packages Switchyard books into.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountingKind {
     /// Xero (Accounting API 2.0).
@@ -44,7 +44,7 @@ impl AccountingKind {
 
 /// How a buyer is found among the package's contacts, in order; a buyer
 /// found by none is created.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContactKey {
     /// The buyer's email.
@@ -54,7 +54,7 @@ pub enum ContactKey {
 }
 
 /// Whether documents are posted for approval or approved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PostAs {
     /// Approved (Xero `AUTHORISED`); credit notes are allocated to their
@@ -67,7 +67,7 @@ pub enum PostAs {
 }
 
 /// A connection's settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountingSettings {
     /// The sales account: Xero's account code (`200`), Sage's ledger
@@ -155,8 +155,9 @@ impl AccountingSettings {
 }
 
 /// Where a document's sync to one connection stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AccountingSyncState)]
 pub enum SyncState {
     /// Waiting to be sent (or retried).
     Pending,

@@ -10,7 +10,7 @@ use crate::ids::ChannelId;
 use crate::order::OrderState;
 
 /// A store's back office: the webshop its marketplace orders are created in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BackOfficeSettings {
     /// The back-office channel (a channel of the same store).
     pub channel_id: ChannelId,
@@ -29,7 +29,7 @@ pub const DEFAULT_BACK_OFFICE_CHECK_SECS: i64 = 300;
 pub const DEFAULT_SHIP_WITHOUT_TRACKING_SECS: i64 = 3 * 3600;
 
 /// Where an order stands in the back office.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BackOfficeState {
     /// To be created in the back office.

@@ -13,7 +13,19 @@ use crate::DomainError;
 use crate::filter::glob_match;
 
 /// A carrier Switchyard recognises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Carrier {
     /// Royal Mail (UK): S10 numbers ending in `GB`.
@@ -130,7 +142,7 @@ impl Carrier {
 
 /// A store's own rule: tracking numbers matching `pattern` (glob, `*` and
 /// `?`, compared upper-case without spaces) belong to `carrier`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CarrierRule {
     /// Glob over the normalised number.
     pub pattern: String,

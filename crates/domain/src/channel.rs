@@ -7,7 +7,19 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 
 /// The kind of sales channel a connection talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// Shopify (GraphQL Admin API).

@@ -22,7 +22,7 @@ pub const MAX_CADENCE_SECS: u32 = 86_400;
 pub const MAX_FILTER_ENTRIES: usize = 500;
 
 /// Per-channel settings beyond credentials and stock rules.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ChannelSettings {
     /// Seconds between scheduled imports (polling continues even when the
@@ -80,7 +80,7 @@ impl ChannelSettings {
 }
 
 /// Which orders a channel imports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OrderFilters {
     /// Import orders that are not paid yet (default off).
@@ -99,7 +99,7 @@ pub struct OrderFilters {
 }
 
 /// What an arriving order with lines that map to no product becomes.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnmappedLines {
     /// Imported as usual; the lines commit nothing and are counted.
@@ -110,7 +110,7 @@ pub enum UnmappedLines {
 }
 
 /// An allow list and a deny list. An empty allow list allows everything.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ListFilter {
     /// Only these.

@@ -25,7 +25,7 @@ fn bad(code: &'static str, message: impl Into<String>, field: impl Into<String>)
 pub const MAX_TRACKING_NUMBERS: usize = 20;
 
 /// One tracking number of a shipment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Tracking {
     /// The number, as the carrier printed it.
     pub number: String,
@@ -59,7 +59,7 @@ impl Tracking {
 }
 
 /// Where a fulfilment stands on the order's channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncState {
     /// Waiting to be sent (or re-sent after a change).
@@ -91,7 +91,7 @@ impl SyncState {
 }
 
 /// What the channel still has to be told about a fulfilment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SyncAction {
     /// Create the shipment.
@@ -123,7 +123,7 @@ impl SyncAction {
 }
 
 /// Who reported a fulfilment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FulfilmentSource {
     /// Created through the API.
@@ -308,7 +308,7 @@ pub fn check_fulfillable(state: OrderState) -> Result<(), DomainError> {
 /// A store's carrier settings: its own tracking-number rules (checked
 /// before the built-in formats) and its carrier codes per channel kind
 /// (over the built-in table).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarrierSettings {
     /// Pattern → carrier, first match wins.

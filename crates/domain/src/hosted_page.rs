@@ -14,7 +14,7 @@ pub const DEFAULT_DAYS: i64 = 7;
 
 /// The fonts a page may use: system stacks only, so a page loads nothing
 /// from elsewhere.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Font {
     /// The platform's interface font.
@@ -56,7 +56,7 @@ impl Font {
 }
 
 /// How a page looks: the provider's name, logo and colours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Branding {
     /// The provider's name, shown as the page's heading (1–100 characters).

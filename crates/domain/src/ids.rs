@@ -85,6 +85,19 @@ macro_rules! prefixed_id {
                 Self::parse(&s).map_err(serde::de::Error::custom)
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                crate::values::text_schema(
+                    concat!("`", $prefix, "_` and a ULID (26 characters)"),
+                    concat!("^", $prefix, "_[0-9A-Za-z]{26}$"),
+                    None,
+                    concat!($prefix, "_01hy5rbx8fq0w5d3nxkq7rzd9c"),
+                )
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
     };
 }
 

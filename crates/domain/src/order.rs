@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 
 /// The life-cycle state of an imported order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
     /// Ready to be routed and fulfilled.
@@ -67,7 +67,7 @@ impl OrderState {
 }
 
 /// Whether the buyer has paid, as the channel states it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     /// Not paid yet.
@@ -89,7 +89,7 @@ pub enum PaymentStatus {
 }
 
 /// How far the channel considers the order shipped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelFulfilment {
     /// Nothing shipped.
@@ -103,7 +103,7 @@ pub enum ChannelFulfilment {
 }
 
 /// A postal address as the channel gave it, with an ISO country code.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Address {
     /// Recipient name.
     pub name: Option<String>,
@@ -126,7 +126,7 @@ pub struct Address {
 }
 
 /// The buyer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customer {
     /// Name.
     pub name: Option<String>,
@@ -137,7 +137,7 @@ pub struct Customer {
 }
 
 /// Why an order line needs a person's attention. Such lines are kept, never dropped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LineFlag {
     /// The channel sent no SKU for the line.
@@ -148,7 +148,7 @@ pub enum LineFlag {
 
 /// One order line in the unified format. Money is in minor units of the
 /// order's currency, exactly as the channel states it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnifiedOrderLine {
     /// The channel's id of the line.
     pub channel_line_id: String,
@@ -169,7 +169,7 @@ pub struct UnifiedOrderLine {
 }
 
 /// An order in the unified format, as a connector maps it from its channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnifiedOrder {
     /// The channel's id of the order (stable; the upsert key with the channel).
     pub channel_order_id: String,

@@ -15,7 +15,7 @@ use crate::values::{CountryCode, Currency};
 pub const MAX_RULES: usize = 200;
 
 /// The ordered rules of a store.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRules {
     /// First to last.
@@ -23,7 +23,7 @@ pub struct PluginRules {
 }
 
 /// One rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRule {
     /// A name people recognise it by.
@@ -36,7 +36,7 @@ pub struct PluginRule {
 }
 
 /// Conditions on an order; each one left empty holds for every order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Conditions {
     /// The order came from one of these channels (ids).
@@ -66,7 +66,7 @@ pub struct Conditions {
 }
 
 /// Bounds on the order total; an order in another currency does not match.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotalRange {
     /// Currency of the bounds.
@@ -80,7 +80,7 @@ pub struct TotalRange {
 }
 
 /// What a rule does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RuleAction {
     /// Route the order to a plugin (3PL).
@@ -146,7 +146,7 @@ impl OrderFacts {
 }
 
 /// What the rules decided for an order.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RuleOutcome {
     /// The plugin it goes to, and the rule that sent it (`None`: stays with the store).
     pub plugin_id: Option<String>,

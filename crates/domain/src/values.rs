@@ -71,6 +71,60 @@ impl Serialize for Sku {
     }
 }
 
+/// A string schema with a pattern (and a length limit) for the OpenAPI
+/// document of a validated text type.
+#[must_use]
+pub fn text_schema(
+    description: &str,
+    pattern: &str,
+    max_length: Option<usize>,
+    example: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .description(Some(description))
+        .pattern(Some(pattern))
+        .min_length(Some(1))
+        .max_length(max_length)
+        .examples([serde_json::Value::from(example)])
+        .into()
+}
+
+impl utoipa::PartialSchema for Sku {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema(
+            "A stock keeping unit: 1 to 128 characters, no control characters; compared exactly",
+            r"^[^\x00-\x1f\x7f]+$",
+            Some(MAX_SKU_CHARS),
+            "MUG-BLUE",
+        )
+    }
+}
+
+impl utoipa::ToSchema for Sku {}
+
+impl utoipa::PartialSchema for Currency {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema("ISO 4217 currency code", "^[A-Z]{3}$", Some(3), "EUR")
+    }
+}
+
+impl utoipa::ToSchema for Currency {}
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        text_schema(
+            "ISO 3166-1 alpha-2 country code",
+            "^[A-Z]{2}$",
+            Some(2),
+            "NL",
+        )
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {}
+
 impl<'de> Deserialize<'de> for Sku {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

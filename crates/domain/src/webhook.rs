@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::DomainError;
 
 /// What a webhook event is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
 pub enum WebhookEntity {
     /// An order.
     Order,
@@ -45,7 +45,7 @@ impl WebhookEntity {
 }
 
 /// What happened to it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
 pub enum Trigger {
     /// It appeared.
     Created,
@@ -190,6 +190,19 @@ impl Serialize for EventType {
         s.collect_str(self)
     }
 }
+
+impl utoipa::PartialSchema for EventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some("An event type: `entity.trigger`"))
+            .enum_values(Some(Self::ALL.iter().map(ToString::to_string)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for EventType {}
 
 impl<'de> Deserialize<'de> for EventType {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -95,7 +95,7 @@ pub use switchyard_domain::back_office::{
 };
 
 /// An order's copy in the back office.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct BackOfficeOrder {
     /// Our order.
     pub order_id: OrderId,

@@ -129,7 +129,7 @@ pub struct NewFulfilment {
 }
 
 /// One shipped line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FulfilmentLine {
     /// The order line's position.
     pub line_no: i64,
@@ -142,7 +142,7 @@ pub struct FulfilmentLine {
 }
 
 /// Whether a fulfilment stands or was called off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FulfilmentStatus {
     /// The goods shipped.
@@ -152,7 +152,7 @@ pub enum FulfilmentStatus {
 }
 
 /// Where a fulfilment stands on its order's channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FulfilmentSync {
     /// Pending, synced or failed.
     pub state: SyncState,
@@ -171,7 +171,7 @@ pub struct FulfilmentSync {
 }
 
 /// A fulfilment as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FulfilmentRecord {
     /// Id.
     pub id: FulfilmentId,

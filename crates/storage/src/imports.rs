@@ -182,7 +182,7 @@ pub struct NewImportError {
 }
 
 /// A recorded import error.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ImportErrorRecord {
     /// Id.
     pub id: i64,

@@ -20,7 +20,7 @@ pub trait Journal: Send + Sync {
 }
 
 /// One journal event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct JournalEvent {
     /// Monotonic sequence number (global, gap-free per insert order).
     pub seq: i64,

@@ -147,7 +147,7 @@ pub struct ListingsReport {
 }
 
 /// A stored listing with its push state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListingRecord {
     /// Channel.
     pub channel_id: ChannelId,
@@ -176,7 +176,7 @@ pub struct ListingRecord {
 }
 
 /// A manual mapping from a channel SKU to a main product SKU.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SkuMapping {
     /// Channel.
     pub channel_id: ChannelId,

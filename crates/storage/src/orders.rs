@@ -99,7 +99,7 @@ pub struct OrderFilter {
 }
 
 /// An order as stored.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct OrderRecord {
     /// Id.
     pub id: OrderId,
@@ -140,7 +140,7 @@ pub struct OrderRecord {
 }
 
 /// An order line as the ledger sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct OrderLineRecord {
     /// Position.
     pub line_no: i64,

@@ -83,7 +83,7 @@ pub trait Plugins: Send + Sync {
 }
 
 /// A store's plugin (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Plugin {
     /// Id.
     pub id: PluginId,
@@ -132,7 +132,7 @@ pub struct PluginPatch {
 }
 
 /// What a plugin message asks of the plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum PluginMessageKind {
     /// Fulfil this order.
     #[serde(rename = "order.routed")]
@@ -162,7 +162,7 @@ impl PluginMessageKind {
 }
 
 /// An order routed to a plugin, with where its messages stand.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginOrder {
     /// The order.
     pub order_id: OrderId,
@@ -177,7 +177,7 @@ pub struct PluginOrder {
 }
 
 /// One message to a plugin.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PluginMessage {
     /// Id (the `webhook-id` header).
     pub id: MessageId,

@@ -117,7 +117,7 @@ pub trait Webhooks: Send + Sync {
 }
 
 /// A store's webhook subscription (never its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct WebhookEndpoint {
     /// Id.
     pub id: WebhookId,
@@ -293,7 +293,7 @@ pub enum DeliveryOutcome {
 }
 
 /// A message as an endpoint saw it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MessageDelivery {
     /// Message id.
     pub message_id: MessageId,
@@ -316,7 +316,7 @@ pub struct MessageDelivery {
 }
 
 /// One line of an endpoint's delivery log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AttemptRecord {
     /// Log id (ascending).
     pub id: i64,

@@ -37,6 +37,7 @@ pub struct AccountingCredentialsIn {
 #[serde(deny_unknown_fields)]
 pub struct AccountingIn {
     /// `xero` or `sage`.
+    #[schema(value_type = switchyard_domain::accounting::AccountingKind)]
     pub kind: String,
     /// A name people see (default: the package's).
     pub name: Option<String>,
@@ -47,7 +48,6 @@ pub struct AccountingIn {
     /// `sales_account`, `shipping_account`, `tax_rates` (basis points →
     /// the package's tax code), `contact_match` (`email`, `name`) and
     /// `post_as` (`approved`, `draft`).
-    #[schema(value_type = Object)]
     pub settings: AccountingSettings,
 }
 
@@ -58,7 +58,6 @@ pub struct AccountingPatchIn {
     /// New name.
     pub name: Option<String>,
     /// New settings.
-    #[schema(value_type = Option<Object>)]
     pub settings: Option<AccountingSettings>,
     /// New credentials (for a connection whose refresh token was refused);
     /// documents waiting for the connection are sent again.
@@ -75,13 +74,13 @@ pub struct AccountingOut {
     #[schema(value_type = String)]
     pub store_id: StoreId,
     /// `xero` or `sage`.
+    #[schema(value_type = switchyard_domain::accounting::AccountingKind)]
     pub kind: String,
     /// Name.
     pub name: String,
     /// Where the package is reached, when not its usual host.
     pub base_url: Option<String>,
     /// Settings.
-    #[schema(value_type = Object)]
     pub settings: AccountingSettings,
     /// Xero's organisation or Sage's business, once looked up.
     pub tenant: Option<String>,
@@ -121,8 +120,10 @@ pub struct SyncOut {
     #[schema(value_type = String)]
     pub connection_id: AccountingId,
     /// `xero` or `sage`.
+    #[schema(value_type = switchyard_domain::accounting::AccountingKind)]
     pub kind: String,
     /// `pending`, `synced` or `failed`.
+    #[schema(value_type = switchyard_domain::accounting::SyncState)]
     pub state: String,
     /// The package's id of the document.
     pub remote_id: Option<String>,
@@ -180,6 +181,7 @@ pub struct SyncList {
 #[into_params(parameter_in = Query)]
 pub struct SyncQuery {
     /// `pending`, `synced` or `failed`.
+    #[param(value_type = Option<switchyard_domain::accounting::SyncState>)]
     pub state: Option<String>,
     /// Page size (1–1000, default 100).
     pub limit: Option<u32>,

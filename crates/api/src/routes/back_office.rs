@@ -44,7 +44,6 @@ pub struct BackOfficeIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BackOfficeOut {
     /// The setting.
-    #[schema(value_type = Option<Object>)]
     pub back_office: Option<BackOfficeSettings>,
 }
 
@@ -54,6 +53,7 @@ pub struct BackOfficeOut {
 pub struct BackOfficeOrdersQuery {
     /// Only this state (`pending`, `failed`, `manual`, `not_shipped`,
     /// `waiting`, `shipped`, `cancelled`).
+    #[param(value_type = Option<switchyard_domain::back_office::BackOfficeState>)]
     pub state: Option<String>,
     /// Items per page (default 100, at most 1000).
     pub limit: Option<u32>,
@@ -65,7 +65,6 @@ pub struct BackOfficeOrdersQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BackOfficeOrderList {
     /// Copies of orders in the back office, by order id.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<BackOfficeOrder>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -205,7 +204,7 @@ pub async fn list_back_office_orders(
 /// handled manually).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/back-office/resend", tag = "back office",
     params(("order_id" = String, Path, description = "Order id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = BackOfficeOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn resend_back_office_order(
     State(s): State<AppState>,
     auth: Auth,
@@ -224,7 +223,7 @@ pub async fn resend_back_office_order(
 /// order is marked manual).
 #[utoipa::path(post, path = "/v1/orders/{order_id}/back-office/manual", tag = "back office",
     params(("order_id" = String, Path, description = "Order id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = BackOfficeOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn handle_back_office_manually(
     State(s): State<AppState>,
     auth: Auth,

@@ -422,7 +422,6 @@ pub struct ErrorsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ImportErrorList {
     /// Errors, newest first.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<ImportErrorRecord>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -546,7 +545,7 @@ pub(crate) async fn retry_import(
 /// if the order fails to import later.
 #[utoipa::path(post, path = "/v1/stores/{store_id}/channels/{channel_id}/errors/{error_id}/handle-manually", tag = "channels",
     params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("error_id" = i64, Path, description = "Import error id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ImportErrorRecord), (status = 404, body = ErrorBody)))]
 pub async fn handle_import_error_manually(
     State(s): State<AppState>,
     auth: Auth,
@@ -570,7 +569,6 @@ pub async fn handle_import_error_manually(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListingList {
     /// Listings with their push state.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<ListingRecord>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -633,7 +631,6 @@ pub struct SkuMappingIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SkuMappingList {
     /// Mappings by channel SKU.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<SkuMapping>,
 }
 
@@ -658,7 +655,7 @@ pub async fn list_sku_mappings(
 /// future order lines with that channel SKU follow the mapping.
 #[utoipa::path(put, path = "/v1/stores/{store_id}/channels/{channel_id}/sku-mappings/{channel_sku}", tag = "channels", request_body = SkuMappingIn,
     params(("store_id" = String, Path, description = "Store id"), ("channel_id" = String, Path, description = "Channel id"), ("channel_sku" = String, Path, description = "SKU as the channel spells it")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = SkuMapping), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_sku_mapping(
     State(s): State<AppState>,
     auth: Auth,

@@ -80,6 +80,7 @@ pub struct ChannelOut {
     /// Display name.
     pub name: String,
     /// Kind: shopify, woocommerce, amazon, ebay, etsy, bolcom, vendure, medusa.
+    #[schema(value_type = switchyard_domain::channel::ChannelKind)]
     pub kind: String,
     /// Base URL of the channel's API.
     pub base_url: Option<String>,
@@ -92,7 +93,6 @@ pub struct ChannelOut {
     /// `auto_sync_stock` (default false), `push_notifications` (default
     /// true), `order_filters` {`import_unpaid`, `import_not_ready`,
     /// `countries` {`allow`, `deny`}, `skus` {`allow`, `deny`} (exact or glob)}.
-    #[schema(value_type = Object)]
     pub settings: ChannelSettings,
     /// Where the import stands.
     pub import: ImportStateOut,
@@ -178,6 +178,7 @@ pub struct ChannelIn {
     /// Display name.
     pub name: String,
     /// Kind of channel.
+    #[schema(value_type = switchyard_domain::channel::ChannelKind)]
     pub kind: String,
     /// Base URL of the channel's API.
     pub base_url: Option<String>,

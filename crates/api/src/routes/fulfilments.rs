@@ -107,7 +107,6 @@ pub struct TrackingUpdateIn {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FulfilmentList {
     /// Oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<FulfilmentRecord>,
 }
 
@@ -157,7 +156,7 @@ async fn fulfilment_in_scope(
 /// released and the `api` source lowered by what shipped.
 #[utoipa::path(post, path = "/v1/orders/{order_id}/fulfilments", tag = "fulfilments", request_body = FulfilmentIn,
     params(("order_id" = String, Path, description = "Order id")),
-    responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = FulfilmentRecord), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_fulfilment(
     State(s): State<AppState>,
     auth: Auth,
@@ -191,7 +190,7 @@ pub async fn list_fulfilments(
 /// One fulfilment.
 #[utoipa::path(get, path = "/v1/fulfilments/{fulfilment_id}", tag = "fulfilments",
     params(("fulfilment_id" = String, Path, description = "Fulfilment id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FulfilmentRecord), (status = 404, body = ErrorBody)))]
 pub async fn get_fulfilment(
     State(s): State<AppState>,
     auth: Auth,
@@ -203,7 +202,7 @@ pub async fn get_fulfilment(
 /// Replace a fulfilment's tracking numbers; the channel is told again.
 #[utoipa::path(patch, path = "/v1/fulfilments/{fulfilment_id}", tag = "fulfilments", request_body = TrackingUpdateIn,
     params(("fulfilment_id" = String, Path, description = "Fulfilment id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = FulfilmentRecord), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_fulfilment(
     State(s): State<AppState>,
     auth: Auth,
@@ -224,7 +223,7 @@ pub async fn update_fulfilment(
 /// `api` source, and the channel is told where it can cancel shipments.
 #[utoipa::path(post, path = "/v1/fulfilments/{fulfilment_id}/cancel", tag = "fulfilments",
     params(("fulfilment_id" = String, Path, description = "Fulfilment id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = FulfilmentRecord), (status = 404, body = ErrorBody)))]
 pub async fn cancel_fulfilment(
     State(s): State<AppState>,
     auth: Auth,
@@ -239,7 +238,7 @@ pub async fn cancel_fulfilment(
 /// Retry a failed sync now.
 #[utoipa::path(post, path = "/v1/fulfilments/{fulfilment_id}/retry", tag = "fulfilments",
     params(("fulfilment_id" = String, Path, description = "Fulfilment id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = FulfilmentRecord), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn retry_fulfilment(
     State(s): State<AppState>,
     auth: Auth,
@@ -255,7 +254,7 @@ pub async fn retry_fulfilment(
 /// before the built-in formats) and carrier codes per channel kind.
 #[utoipa::path(get, path = "/v1/stores/{store_id}/carriers", tag = "fulfilments",
     params(("store_id" = String, Path, description = "Store id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = CarrierSettings), (status = 404, body = ErrorBody)))]
 pub async fn get_carriers(
     State(s): State<AppState>,
     auth: Auth,
@@ -270,9 +269,9 @@ pub async fn get_carriers(
 /// Replace a store's carrier rules and codes, e.g.
 /// `{"rules": [{"pattern": "ZX*", "carrier": "gls"}],
 ///   "codes": {"ups": {"shopify": "UPS Ground"}}}`.
-#[utoipa::path(put, path = "/v1/stores/{store_id}/carriers", tag = "fulfilments", request_body = Object,
+#[utoipa::path(put, path = "/v1/stores/{store_id}/carriers", tag = "fulfilments", request_body = CarrierSettings,
     params(("store_id" = String, Path, description = "Store id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CarrierSettings), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_carriers(
     State(s): State<AppState>,
     auth: Auth,

@@ -46,7 +46,6 @@ pub struct HostedPageIn {
     pub channels: Vec<String>,
     /// The provider's name, logo (https), colours (hex) and font
     /// (`system`, `serif`, `rounded`, `mono`).
-    #[schema(value_type = Object)]
     pub branding: Branding,
     /// Settings and stock rules the channel gets.
     #[serde(default)]
@@ -77,7 +76,6 @@ pub struct HostedPageOut {
     #[schema(value_type = Vec<String>)]
     pub channels: Vec<ChannelKind>,
     /// How it looks.
-    #[schema(value_type = Object)]
     pub branding: Branding,
     /// What the channel gets.
     #[schema(value_type = Object)]

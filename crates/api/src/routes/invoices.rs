@@ -38,7 +38,6 @@ pub struct InvoiceSettingsIn {
     /// `channel_prices_include_tax` (by channel id), `footer`, `logo_png`
     /// (base64 PNG, at most 256 KiB).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub settings: InvoiceSettings,
     /// The next invoice's sequence number (above every one issued under
     /// the prefix).
@@ -52,7 +51,6 @@ pub struct InvoiceSettingsIn {
 pub struct InvoiceSettingsOut {
     /// The settings.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub settings: InvoiceSettings,
     /// The sequence the next invoice gets.
     pub next_invoice_number: i64,
@@ -84,6 +82,7 @@ pub struct DocumentLineOut {
     /// Position, from 1 (a credit note keeps the invoice's numbers).
     pub line_no: u32,
     /// `product` or `shipping`.
+    #[schema(value_type = switchyard_domain::invoice::LineKind)]
     pub kind: String,
     /// SKU.
     pub sku: Option<String>,
@@ -144,6 +143,7 @@ pub struct InvoiceOut {
     #[schema(value_type = String)]
     pub id: InvoiceId,
     /// `invoice` or `credit_note`.
+    #[schema(value_type = switchyard_domain::invoice::DocumentKind)]
     pub kind: String,
     /// Its number.
     pub number: String,
@@ -163,10 +163,8 @@ pub struct InvoiceOut {
     /// When it was issued.
     pub issued_at: DateTime<Utc>,
     /// The seller's legal details.
-    #[schema(value_type = Object)]
-    pub seller: serde_json::Value,
+    pub seller: switchyard_domain::invoice::Seller,
     /// The buyer: `name`, `email`, `billing_address`, `shipping_address`.
-    #[schema(value_type = Object)]
     pub buyer: Buyer,
     /// The order's number on its channel.
     pub order_number: String,
@@ -196,8 +194,7 @@ pub struct InvoiceOut {
     pub channel_total: i64,
     /// When the totals differ from the channel's: `amount` (ours minus
     /// theirs) and `explanation`.
-    #[schema(value_type = Option<Object>)]
-    pub difference: Option<serde_json::Value>,
+    pub difference: Option<switchyard_domain::invoice::Difference>,
     /// Why a credit note was issued.
     pub reason: Option<String>,
     /// Printed under the totals.
@@ -229,7 +226,7 @@ impl From<Invoice> for InvoiceOut {
             credits_id: i.credits_id,
             credited_in_full: i.credited_in_full,
             issued_at: i.issued_at,
-            seller: serde_json::to_value(&d.seller).unwrap_or_default(),
+            seller: d.seller,
             buyer: d.buyer,
             order_number: d.order_number,
             order_date: d.order_date,
@@ -252,9 +249,7 @@ impl From<Invoice> for InvoiceOut {
             tax: d.tax,
             gross: d.gross,
             channel_total: d.channel_total,
-            difference: d
-                .difference
-                .map(|x| serde_json::to_value(x).unwrap_or_default()),
+            difference: d.difference,
             reason: d.reason,
             footer: d.footer,
             accounting: Vec::new(),
@@ -286,7 +281,6 @@ pub struct InvoiceList {
 pub struct CreditNoteIn {
     /// The lines and units to credit; left out, everything not credited
     /// yet.
-    #[schema(value_type = Option<Vec<Object>>)]
     pub lines: Option<Vec<CreditLine>>,
     /// Why (printed on the credit note, at most 500 characters).
     pub reason: Option<String>,
@@ -298,6 +292,7 @@ pub struct CreditNoteIn {
 #[into_params(parameter_in = Query)]
 pub struct InvoiceQuery {
     /// `invoice` or `credit_note`.
+    #[param(value_type = Option<switchyard_domain::invoice::DocumentKind>)]
     pub kind: Option<String>,
     /// Only this order's documents.
     pub order_id: Option<String>,

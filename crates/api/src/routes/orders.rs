@@ -27,6 +27,7 @@ pub struct OrdersQuery {
     /// Only this channel.
     pub channel_id: Option<String>,
     /// Only this state (`open`, `on_hold`, `excluded`, `cancelled`, `partially_fulfilled`, `fulfilled`).
+    #[param(value_type = Option<switchyard_domain::order::OrderState>)]
     pub state: Option<String>,
     /// Changed at or after (RFC 3339).
     pub updated_since: Option<DateTime<Utc>>,
@@ -46,7 +47,6 @@ pub struct OrdersQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderList {
     /// Orders, oldest first (without the channel payload).
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<OrderRecord>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -57,7 +57,6 @@ pub struct OrderList {
 pub struct OrderOut {
     /// The order: state, flags, the unified order, lines, the channel payload.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub order: OrderRecord,
     /// Lines that map to no product (no SKU, like a "Gift wrapping" fee,
     /// or a SKU the store does not have): they commit no stock. Each is
@@ -65,14 +64,11 @@ pub struct OrderOut {
     /// `order_filters.unmapped_lines: "hold"` holds such orders.
     pub unmapped_lines: usize,
     /// Its shipments and where each stands on the channel.
-    #[schema(value_type = Vec<Object>)]
     pub fulfilments: Vec<FulfilmentRecord>,
     /// Its copy in the store's back office, when it has one: state,
     /// reference and status there.
-    #[schema(value_type = Option<Object>)]
     pub back_office: Option<BackOfficeOrder>,
     /// Its journal events, oldest first.
-    #[schema(value_type = Vec<Object>)]
     pub journal: Vec<JournalEvent>,
 }
 

@@ -21,7 +21,6 @@ pub struct PluginRulesOut {
     /// Each `{name, when: {channels, skus_any, skus_all, min_quantity,
     /// max_quantity, total: {currency, min, max}, countries, tags_any},
     /// then: {action: send_to_plugin|exclude|hold|add_tag, ...}}`.
-    #[schema(value_type = Vec<Object>)]
     pub rules: Vec<switchyard_domain::plugin_rules::PluginRule>,
 }
 
@@ -36,7 +35,6 @@ impl From<PluginRules> for PluginRulesOut {
 #[serde(deny_unknown_fields)]
 pub struct DryRunIn {
     /// Rules to try (same shape as the PUT body); the store's own when omitted.
-    #[schema(value_type = Option<Object>)]
     pub rules: Option<PluginRules>,
     /// Orders per page (default 100, at most 1000), oldest first.
     pub limit: Option<u32>,
@@ -53,12 +51,12 @@ pub struct DryRunItem {
     /// Its number.
     pub number: String,
     /// Its state now.
+    #[schema(value_type = switchyard_domain::order::OrderState)]
     pub state: String,
     /// The plugin it is routed to now (none: it stays with the store).
     pub plugin_id_now: Option<String>,
     /// What the rules decide: `plugin_id` (none: stays with the store),
     /// `routed_by`, `excluded`, `on_hold`, `tags_added`, `matched`.
-    #[schema(value_type = Object)]
     pub outcome: RuleOutcome,
 }
 
@@ -119,7 +117,7 @@ pub async fn get_plugin_rules(
 
 /// Replace the store's plugin rules. Ordered; every matching rule's action
 /// applies, and the first matching `send_to_plugin` routes the order.
-#[utoipa::path(put, path = "/v1/stores/{store_id}/plugin-rules", tag = "plugins", request_body = Object,
+#[utoipa::path(put, path = "/v1/stores/{store_id}/plugin-rules", tag = "plugins", request_body = PluginRules,
     params(("store_id" = String, Path, description = "Store id")),
     responses((status = 200, body = PluginRulesOut), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn put_plugin_rules(

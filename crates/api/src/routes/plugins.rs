@@ -63,7 +63,6 @@ pub struct PluginPatchIn {
 pub struct PluginCreatedOut {
     /// The plugin.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub plugin: Plugin,
     /// `whsec_` + base64 of 32 random bytes: the key of the HMAC-SHA256
     /// signature on every request to the plugin (Standard Webhooks).
@@ -81,7 +80,6 @@ pub struct PluginSecretOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PluginList {
     /// Plugins, by id.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<Plugin>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -111,7 +109,6 @@ pub struct PluginOrdersQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PluginOrderList {
     /// Orders with their messages to the plugin.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<PluginOrder>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -121,13 +118,10 @@ pub struct PluginOrderList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PluginOrderOut {
     /// The order in the unified format.
-    #[schema(value_type = Object)]
     pub order: OrderRecord,
     /// The order's fulfilments.
-    #[schema(value_type = Vec<Object>)]
     pub fulfilments: Vec<FulfilmentRecord>,
     /// Messages sent (or to send) to the plugin about it.
-    #[schema(value_type = Object)]
     pub routing: PluginOrder,
 }
 
@@ -249,7 +243,7 @@ pub async fn list_plugins(
 /// One plugin (a plugin token may read its own).
 #[utoipa::path(get, path = "/v1/plugins/{plugin_id}", tag = "plugins",
     params(("plugin_id" = String, Path, description = "Plugin id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Plugin), (status = 404, body = ErrorBody)))]
 pub async fn get_plugin(
     State(s): State<AppState>,
     auth: Auth,
@@ -262,7 +256,7 @@ pub async fn get_plugin(
 /// orders at once.
 #[utoipa::path(patch, path = "/v1/plugins/{plugin_id}", tag = "plugins", request_body = PluginPatchIn,
     params(("plugin_id" = String, Path, description = "Plugin id")),
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Plugin), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_plugin(
     State(s): State<AppState>,
     auth: Auth,
@@ -441,7 +435,7 @@ pub async fn get_plugin_order(
 /// whatever made it fail).
 #[utoipa::path(post, path = "/v1/plugins/{plugin_id}/orders/{order_id}/resend", tag = "plugins",
     params(("plugin_id" = String, Path, description = "Plugin id"), ("order_id" = String, Path, description = "Order id")),
-    responses((status = 200, body = Object), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PluginOrder), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn resend_plugin_order(
     State(s): State<AppState>,
     auth: Auth,
@@ -464,7 +458,7 @@ pub async fn resend_plugin_order(
 /// `api` source is left alone (report your stock with `PUT .../stock`).
 #[utoipa::path(post, path = "/v1/plugins/{plugin_id}/orders/{order_id}/fulfilments", tag = "plugins", request_body = FulfilmentIn,
     params(("plugin_id" = String, Path, description = "Plugin id"), ("order_id" = String, Path, description = "Order id")),
-    responses((status = 201, body = Object), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = FulfilmentRecord), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_plugin_fulfilment(
     State(s): State<AppState>,
     auth: Auth,

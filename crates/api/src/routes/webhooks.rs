@@ -64,7 +64,6 @@ pub struct WebhookPatchIn {
 pub struct WebhookCreatedOut {
     /// The subscription.
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub webhook: WebhookEndpoint,
     /// `whsec_` + base64 of 32 random bytes: the key of the HMAC-SHA256
     /// signature (Standard Webhooks).
@@ -86,7 +85,6 @@ pub struct SecretOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookList {
     /// Subscriptions, by id.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<WebhookEndpoint>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -108,7 +106,6 @@ pub struct MessagesQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageList {
     /// Messages with their delivery state and body.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<MessageDelivery>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -130,7 +127,6 @@ pub struct AttemptsQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptList {
     /// Attempts: status, latency, the first 4 KiB of the answer.
-    #[schema(value_type = Vec<Object>)]
     pub items: Vec<AttemptRecord>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
@@ -294,7 +290,7 @@ pub async fn list_webhooks(
 /// One subscription.
 #[utoipa::path(get, path = "/v1/webhooks/{webhook_id}", tag = "webhooks",
     params(("webhook_id" = String, Path, description = "Webhook id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody)))]
 pub async fn get_webhook(
     State(s): State<AppState>,
     auth: Auth,
@@ -307,7 +303,7 @@ pub async fn get_webhook(
 /// failing for 5 days) resumes its pending messages.
 #[utoipa::path(patch, path = "/v1/webhooks/{webhook_id}", tag = "webhooks", request_body = WebhookPatchIn,
     params(("webhook_id" = String, Path, description = "Webhook id")),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = WebhookEndpoint), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_webhook(
     State(s): State<AppState>,
     auth: Auth,
@@ -545,7 +541,7 @@ pub async fn list_webhook_attempts(
 /// retry schedule (same `webhook-id`).
 #[utoipa::path(post, path = "/v1/webhooks/{webhook_id}/messages/{message_id}/replay", tag = "webhooks",
     params(("webhook_id" = String, Path, description = "Webhook id"), ("message_id" = String, Path, description = "Message id")),
-    responses((status = 202, body = Object), (status = 404, body = ErrorBody)))]
+    responses((status = 202, body = MessageDelivery), (status = 404, body = ErrorBody)))]
 pub async fn replay_message(
     State(s): State<AppState>,
     auth: Auth,

@@ -9,7 +9,7 @@ use super::{Document, DocumentLine, mul_div_round, total};
 use crate::DomainError;
 
 /// Units of one invoice line to credit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CreditLine {
     /// The invoice's line number.
     pub line_no: u32,

@@ -23,7 +23,7 @@ pub use build::build_invoice;
 pub use credit::{CreditLine, CreditPlan, plan_credit_note};
 
 /// Whether a document is an invoice or a credit note.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentKind {
     /// An invoice for an order.
@@ -57,7 +57,9 @@ impl DocumentKind {
 }
 
 /// When a store invoices its orders by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AutoInvoice {
     /// Only through the API or the console.
@@ -136,7 +138,7 @@ pub type RateBp = u32;
 pub const MAX_RATE_BP: RateBp = 10_000;
 
 /// The seller as the invoice names it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Seller {
     /// Legal name.
@@ -157,7 +159,7 @@ pub struct Seller {
 }
 
 /// The store's own tax rates, for channels that report no tax.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StoreTaxRates {
     /// The rate where no country's rate applies; `None`: no tax.
@@ -189,7 +191,7 @@ impl StoreTaxRates {
 }
 
 /// A store's invoice settings (the numbering counters are kept by storage).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvoiceSettings {
     /// Invoice numbers are this prefix and the sequence (`INV-00042`).
@@ -394,7 +396,7 @@ impl InvoiceSettings {
 }
 
 /// What a document line is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     /// An order line.
@@ -455,7 +457,7 @@ pub enum TaxSource {
 }
 
 /// The buyer as the invoice names them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Buyer {
     /// Name.
     pub name: Option<String>,
@@ -468,7 +470,7 @@ pub struct Buyer {
 }
 
 /// A difference between the document's total and the channel's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Difference {
     /// Document gross minus the channel's total.
     pub amount: i64,
