@@ -47,7 +47,7 @@ const SHARED: &[(&str, &str, &str)] = &[
     (
         "Conflict",
         "409",
-        "The request conflicts with the resource's state, or a request with the same `Idempotency-Key` is still running",
+        "The request conflicts with the resource's state, or its `Idempotency-Key` belongs to another request (`idempotency_key_reused`) or to one still running (`idempotency_key_in_progress`)",
     ),
     (
         "PayloadTooLarge",
@@ -62,7 +62,7 @@ const SHARED: &[(&str, &str, &str)] = &[
     (
         "Unprocessable",
         "422",
-        "The body is JSON but not valid for this operation (`field` names what is wrong), or the `Idempotency-Key` was used for another request",
+        "The body is JSON but not valid for this operation (`field` names what is wrong)",
     ),
     (
         "Internal",
@@ -168,7 +168,7 @@ fn complete(op: &mut Operation, method: &str, has_id: bool) {
         statuses.extend(["413", "415", "422"]);
     }
     if method == "POST" && !public {
-        statuses.extend(["409", "422"]);
+        statuses.push("409");
         add_idempotency(op);
     }
     for status in statuses {
@@ -195,7 +195,7 @@ fn add_idempotency(op: &mut Operation) {
                 .parameter_in(ParameterIn::Header)
                 .required(Required::False)
                 .description(Some(
-                    "Makes the request safe to retry: a second request with the same key (and the same method, path and body) within 24 hours gets the first one's answer, marked `idempotent-replayed: true`, without doing anything again. 1 to 255 printable ASCII characters.",
+                    "Makes the request safe to retry: a second request to this operation with the same key and the same body within 24 hours gets the first one's answer, marked `idempotent-replayed: true`, without doing anything again; the same key with another body is 409 `idempotency_key_reused`. Keys belong to an account and an operation. 1 to 255 printable ASCII characters; a UUID is a good choice.",
                 ))
                 .schema(Some(
                     ObjectBuilder::new()
@@ -204,7 +204,6 @@ fn add_idempotency(op: &mut Operation) {
                         .max_length(Some(255))
                         .pattern(Some("^[!-~]+$")),
                 ))
-                .example(Some(serde_json::json!("7c0e9d2a-order-1001")))
                 .build(),
         );
     }

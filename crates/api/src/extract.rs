@@ -286,16 +286,18 @@ impl<S: Send + Sync> FromRequestParts<S> for Auth {
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 100;
-/// Largest page size; larger requests are capped.
+/// Largest page size; larger requests are refused.
 pub const MAX_LIMIT: u32 = 1000;
 
 /// `?limit=&cursor=` of list endpoints.
 #[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Items per page, 1–1000 (larger values are capped at 1000; default 100).
+    /// Items per page, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -319,16 +321,17 @@ impl PageQuery {
     }
 }
 
-/// A requested page size: default 100, capped at 1000, 0 refused.
+/// A requested page size: default 100; 0 and more than 1000 refused, as
+/// the document says.
 pub fn page_limit(requested: Option<u32>) -> Result<u32, ApiError> {
     match requested {
-        Some(0) => Err(ApiError::field(
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::field(
             StatusCode::BAD_REQUEST,
             "invalid_query",
             "limit",
-            "limit must be at least 1",
+            format!("limit must be from 1 to {MAX_LIMIT}, not {n}"),
         )),
-        Some(n) => Ok(n.min(MAX_LIMIT)),
         None => Ok(DEFAULT_LIMIT),
     }
 }

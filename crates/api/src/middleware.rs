@@ -129,14 +129,19 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
     h.update(b"\n");
     h.update(&bytes);
     let fingerprint: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    // A key belongs to one operation: the same key on another route is
+    // another request, not a reuse.
+    let key = format!("{} {} {key}", parts.method, parts.uri.path());
     match state
         .storage
         .begin_idempotent(&auth.account_id, &key, &fingerprint)
         .await
     {
         Err(e) => ApiError::from(e).into_response(),
+        // 409, as for a key still in progress: the key is bound to another
+        // request (the body is not what is wrong).
         Ok(IdempotencyBegin::Mismatch) => ApiError::client(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::CONFLICT,
             "idempotency_key_reused",
             "this Idempotency-Key was already used with a different request",
         )

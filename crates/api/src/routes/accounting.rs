@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::destination::check_destination;
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor, page_limit};
 
 /// The credentials of an app connected to the package.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -184,8 +184,10 @@ pub struct SyncQuery {
     #[param(value_type = Option<switchyard_domain::accounting::SyncState>)]
     pub state: Option<String>,
     /// Page size (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -384,7 +386,7 @@ pub async fn list_syncs(
 ) -> Result<Json<SyncList>, ApiError> {
     load(&s, &auth, &id).await?;
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| InvoiceId::parse(k).is_ok())?;

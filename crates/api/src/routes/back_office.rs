@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor, page_limit};
 
 /// Kinds of channel that can be a back office.
 const BACK_OFFICE_KINDS: [ChannelKind; 3] = [
@@ -56,8 +56,10 @@ pub struct BackOfficeOrdersQuery {
     #[param(value_type = Option<switchyard_domain::back_office::BackOfficeState>)]
     pub state: Option<String>,
     /// Items per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -186,7 +188,7 @@ pub async fn list_back_office_orders(
         })
         .transpose()?;
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| OrderId::parse(k).is_ok())?;

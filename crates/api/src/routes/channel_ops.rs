@@ -24,7 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor, page_limit};
 use crate::routes::channels::{ImportStateOut, channel_with_credentials};
 
 fn channel_ref(account: &AccountId, store: StoreId, channel: ChannelId) -> ChannelRef {
@@ -413,8 +413,10 @@ pub struct ErrorsQuery {
     /// Include resolved errors too.
     pub all: Option<bool>,
     /// Items per page.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -490,7 +492,7 @@ pub async fn list_import_errors(
 ) -> Result<Json<ImportErrorList>, ApiError> {
     auth.check_store(&store)?;
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| k.parse::<i64>().is_ok())?;
@@ -581,8 +583,10 @@ pub struct ListingsQuery {
     /// Only listings that map to no main product (they get no stock).
     pub unmapped: Option<bool>,
     /// Items per page.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -599,7 +603,7 @@ pub async fn list_listings(
 ) -> Result<Json<ListingList>, ApiError> {
     auth.check_store(&store)?;
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| !k.is_empty())?;

@@ -176,6 +176,11 @@ pub struct ChannelList {
 #[serde(deny_unknown_fields)]
 pub struct ChannelIn {
     /// Display name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// Kind of channel.
     #[schema(value_type = switchyard_domain::channel::ChannelKind)]
@@ -197,6 +202,11 @@ pub struct ChannelIn {
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatchIn {
     /// New name.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// New base URL, or `null` to clear.
     #[serde(default, deserialize_with = "nullable")]

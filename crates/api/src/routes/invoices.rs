@@ -303,8 +303,10 @@ pub struct InvoiceQuery {
     /// Number containing this text.
     pub number: Option<String>,
     /// Page size (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

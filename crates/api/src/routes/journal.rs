@@ -47,6 +47,7 @@ pub struct JournalQuery {
     /// Return events with a sequence number above this (default 0).
     pub after: Option<i64>,
     /// Page size, 1–1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -37,8 +37,10 @@ pub struct DryRunIn {
     /// Rules to try (same shape as the PUT body); the store's own when omitted.
     pub rules: Option<PluginRules>,
     /// Orders per page (default 100, at most 1000), oldest first.
+    #[schema(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
+    #[schema(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -26,7 +26,7 @@ use super::stock::{StockChangeOut, change_out};
 use super::webhooks::{new_secret, open, seal};
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor, page_limit};
 use crate::tokens;
 
 /// Most stock figures in one report.
@@ -37,6 +37,11 @@ pub const MAX_STOCK_ITEMS: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct PluginIn {
     /// Name people see (1–100 characters), e.g. `Warehouse Venlo`.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: String,
     /// `http(s)://` URL routed orders are POSTed to. Private, loopback and
     /// metadata addresses are refused unless the operator allows them.
@@ -51,6 +56,11 @@ pub struct PluginIn {
 #[serde(deny_unknown_fields)]
 pub struct PluginPatchIn {
     /// New name.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub name: Option<String>,
     /// New URL (waiting orders are sent to it at once).
     pub url: Option<String>,
@@ -100,8 +110,10 @@ pub struct PluginOrdersQuery {
     /// Only orders with a message in this state (`pending`, `delivered`, `skipped`).
     pub state: Option<String>,
     /// Items per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -392,7 +404,7 @@ pub async fn list_plugin_orders(
         ));
     }
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| OrderId::parse(k).is_ok())?;

@@ -35,6 +35,11 @@ pub struct SetStockIn {
     /// Location / warehouse name (default: none).
     pub location: Option<String>,
     /// Why (kept in the journal).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -49,6 +54,11 @@ pub struct AdjustStockIn {
     /// Location / warehouse name.
     pub location: Option<String>,
     /// Why (kept in the journal).
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -97,6 +107,11 @@ pub struct BulkItemIn {
     /// Location / warehouse name.
     pub location: Option<String>,
     /// Why.
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
+    )]
     pub reason: Option<String>,
 }
 
@@ -535,8 +550,10 @@ pub struct StockQuery {
     /// SKUs to read (repeat the parameter, up to 1,000). Without it, all SKUs are paged through.
     pub sku: Option<Vec<String>>,
     /// Page size when listing all (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor when listing all.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 

@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, Auth, PageQuery, encode_cursor, page_limit};
 use crate::routes::destination::check_destination;
 
 /// How long the secret before a rotation keeps signing.
@@ -97,8 +97,10 @@ pub struct MessagesQuery {
     /// Only this delivery state (`pending`, `succeeded`, `failed`).
     pub state: Option<String>,
     /// Items per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -118,8 +120,10 @@ pub struct AttemptsQuery {
     /// Only attempts of this message.
     pub message_id: Option<String>,
     /// Items per page (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor of the previous page.
+    #[param(min_length = 1)]
     pub cursor: Option<String>,
 }
 
@@ -482,7 +486,7 @@ pub async fn list_webhook_messages(
         ));
     }
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| MessageId::parse(k).is_ok())?;
@@ -523,7 +527,7 @@ pub async fn list_webhook_attempts(
         })
         .transpose()?;
     let page = PageQuery {
-        limit: q.limit,
+        limit: Some(page_limit(q.limit)?),
         cursor: q.cursor,
     }
     .to_request(|k| k.parse::<i64>().is_ok())?;

@@ -59,10 +59,7 @@ async fn the_same_key_and_body_replays_the_first_response_without_acting_twice()
     .await;
     assert_eq!(
         (c.status, c.body["error"]["code"].as_str()),
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some("idempotency_key_reused")
-        )
+        (StatusCode::CONFLICT, Some("idempotency_key_reused"))
     );
 
     // Keys belong to accounts: another account's identical key runs anew.
