@@ -50,6 +50,11 @@ const SHARED: &[(&str, &str, &str)] = &[
         "The request conflicts with the resource's state, or its `Idempotency-Key` belongs to another request (`idempotency_key_reused`) or to one still running (`idempotency_key_in_progress`)",
     ),
     (
+        "UriTooLong",
+        "414",
+        "The request target (path and query) is longer than 8 KiB",
+    ),
+    (
         "PayloadTooLarge",
         "413",
         "The body is larger than the server's `max_body_bytes`",
@@ -157,7 +162,7 @@ fn complete(op: &mut Operation, method: &str, has_id: bool) {
         })
     });
     let body = op.request_body.is_some();
-    let mut statuses = vec!["400", "500", "503"];
+    let mut statuses = vec!["400", "414", "500", "503"];
     if !public {
         statuses.extend(["401", "403"]);
     }

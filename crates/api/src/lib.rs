@@ -89,7 +89,7 @@ impl utoipa::Modify for BearerAuth {
         title = "Switchyard API",
         description = "Multichannel commerce hub: stores, channels, catalogue and the stock ledger. \
                        Authenticate with `Authorization: Bearer sy_...`. Errors are `{\"error\": {\"code\", \"message\", \"field\"?}}`. \
-                       POST requests honour `Idempotency-Key`.",
+                       POST requests honour `Idempotency-Key`. Unknown query parameters are ignored; unknown body fields are refused (422).",
         license(name = "Apache-2.0")
     ),
     paths(operator::healthz, operator::readyz, operator::scrape, routes::inbound::receive),
@@ -173,6 +173,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(operator::track))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(axum::middleware::from_fn(middleware::limit_uri))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {

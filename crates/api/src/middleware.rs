@@ -196,3 +196,21 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
         }
     }
 }
+
+/// Longest request target (path and query) accepted, in bytes.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// 414 with the error envelope for a request target longer than
+/// [`MAX_URI_BYTES`], before any route sees it.
+pub async fn limit_uri(req: Request, next: Next) -> Response {
+    let len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if len > MAX_URI_BYTES {
+        return ApiError::client(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is {len} bytes; the limit is {MAX_URI_BYTES}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}

@@ -56,11 +56,17 @@ pub struct AccountingIn {
 #[serde(deny_unknown_fields)]
 pub struct AccountingPatchIn {
     /// New name.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// New settings.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub settings: Option<AccountingSettings>,
     /// New credentials (for a connection whose refresh token was refused);
     /// documents waiting for the connection are sent again.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub credentials: Option<AccountingCredentialsIn>,
 }
 

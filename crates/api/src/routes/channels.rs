@@ -207,6 +207,8 @@ pub struct ChannelPatchIn {
         max_length = 200,
         pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// New base URL, or `null` to clear.
     #[serde(default, deserialize_with = "nullable")]
@@ -217,10 +219,14 @@ pub struct ChannelPatchIn {
     #[schema(value_type = Option<Object>)]
     pub credentials: Option<Option<serde_json::Value>>,
     /// New stock rules (replace the old ones whole).
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub stock_rules: Option<StockRulesDto>,
     /// Settings to change, merged into the current ones (JSON merge patch:
     /// fields not given keep their value).
     #[schema(value_type = Option<Object>)]
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub settings: Option<serde_json::Value>,
 }
 

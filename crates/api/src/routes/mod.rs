@@ -163,3 +163,18 @@ pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
+
+/// For PATCH fields that cannot be cleared: absent is `None`, a value is
+/// `Some`, and `null` is refused (422 naming the field) rather than read as
+/// "keep it". Use with `#[serde(default, deserialize_with = "not_null")]`
+/// and `#[schema(nullable = false)]`.
+pub(crate) fn not_null<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(serde::de::Error::custom(
+            "must not be null; leave the field out to keep its value",
+        )),
+    }
+}

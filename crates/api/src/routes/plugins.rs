@@ -61,10 +61,16 @@ pub struct PluginPatchIn {
         max_length = 100,
         pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
     /// New URL (waiting orders are sent to it at once).
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub url: Option<String>,
     /// Enable (waiting orders are sent at once) or disable.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub enabled: Option<bool>,
 }
 

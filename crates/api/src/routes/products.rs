@@ -183,6 +183,8 @@ pub struct ProductIn {
 #[serde(deny_unknown_fields)]
 pub struct ProductPatchIn {
     /// New title.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub title: Option<String>,
     /// New GTIN, or `null`.
     #[serde(default, deserialize_with = "nullable")]
@@ -209,6 +211,8 @@ pub struct ProductPatchIn {
     #[schema(value_type = Option<CustomsDto>)]
     pub customs: Option<Option<CustomsDto>>,
     /// New kit components; `[]` makes it a plain product.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub components: Option<Vec<ComponentDto>>,
 }
 

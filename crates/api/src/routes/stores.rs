@@ -70,6 +70,8 @@ pub struct StorePatchIn {
         max_length = 200,
         pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
 }
 

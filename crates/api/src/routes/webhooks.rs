@@ -48,14 +48,20 @@ pub struct WebhookIn {
 #[serde(deny_unknown_fields)]
 pub struct WebhookPatchIn {
     /// New URL.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub url: Option<String>,
     /// New event filter (empty: every event).
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub events: Option<Vec<String>>,
     /// New description (`null` clears it).
     #[serde(default, deserialize_with = "super::nullable")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
     /// Enable (which also clears why Switchyard disabled it) or disable.
+    #[serde(default, deserialize_with = "super::not_null")]
+    #[schema(nullable = false)]
     pub enabled: Option<bool>,
 }
 

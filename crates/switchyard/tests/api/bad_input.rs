@@ -376,6 +376,30 @@ async fn bad_input_gets_clear_errors_and_writes_nothing() {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     let r = app.get(&t, &format!("{products}?limit=1000")).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // A field that cannot be null says so, rather than keeping its value.
+    let r = app
+        .patch(
+            &t,
+            &format!("{products}/A"),
+            &serde_json::json!({ "title": null }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "title", "{}", r.body);
+    // A very long request target: 414, in the envelope.
+    let long = format!("{products}?q={}", "x".repeat(10_000));
+    let r = app.get(&t, &long).await;
+    assert_eq!(r.status, StatusCode::URI_TOO_LONG, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], "uri_too_long", "{}", r.body);
+    // The rule, once for every list: unknown query parameters are ignored.
+    let r = app
+        .get(&t, &format!("{products}?limit=2&colour=blue"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let r = app
+        .get(&t, &format!("/v1/stores/{s}/stock?newer_filter=1"))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     // Unknown routes and methods answer JSON too.
     let r = app.get(&t, "/v1/nope").await;
