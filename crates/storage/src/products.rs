@@ -85,3 +85,13 @@ pub struct ProductUpdate {
     /// New components, when they change.
     pub components: Option<Vec<KitComponent>>,
 }
+
+/// The payload of a `product.created` / `product.updated` journal event: the
+/// product as the API shows it, whether it is a kit, and its stock facts at
+/// that moment ([`crate::stock::ledger_facts`]).
+pub(crate) fn product_event_payload(p: &Product, ledger: serde_json::Value) -> serde_json::Value {
+    let mut v = serde_json::to_value(p).unwrap_or_default();
+    v["kit"] = serde_json::json!(p.is_kit());
+    v["ledger"] = ledger;
+    v
+}

@@ -88,3 +88,25 @@ pub(crate) fn commitment_payload(
     }
     out
 }
+
+/// A SKU's stock facts as of a journal event (`ledger` in the event's
+/// payload): on hand and committed for a plain product, each component's
+/// for a kit. The webhook dispatch derives availability from them, so a
+/// delivery says what the stock was when the event happened, not when it
+/// was sent.
+pub(crate) fn ledger_facts(entry: &SnapshotEntry) -> serde_json::Value {
+    match entry {
+        SnapshotEntry::Plain(l) => {
+            serde_json::json!({ "on_hand": l.on_hand(), "committed": l.committed() })
+        }
+        SnapshotEntry::Kit(parts) => serde_json::json!({
+            "components": parts
+                .iter()
+                .map(|(c, l)| serde_json::json!({
+                    "sku": c.sku, "per_kit": c.quantity,
+                    "on_hand": l.on_hand(), "committed": l.committed(),
+                }))
+                .collect::<Vec<_>>(),
+        }),
+    }
+}

@@ -188,8 +188,21 @@ impl WebhookDispatch {
                 Ok(id) => one(found(s.get_fulfilment(acc, &id).await.map(to_json))?),
                 Err(_) => one(ev.payload.clone()),
             },
+            // The product as the event recorded it, with the stock of that
+            // moment (events from before payloads kept `ledger` are sent
+            // as the product is now).
+            "product" if ev.payload.get("ledger").is_some() => one(as_recorded(&ev.payload)),
             "product" | "stock" => match Sku::parse(&ev.entity_id) {
-                Ok(sku) => one(found(self.product_json(acc, store, &sku).await)?),
+                Ok(sku) => {
+                    let mut v = found(self.product_json(acc, store, &sku).await)?;
+                    // A stock change: the product's stock just after it.
+                    if let Some(stock) = ev.payload.get("ledger").map(stock_of)
+                        && v.is_object()
+                    {
+                        v["stock"] = stock;
+                    }
+                    one(v)
+                }
                 Err(_) => one(ev.payload.clone()),
             },
             "listing" => {
@@ -251,6 +264,41 @@ impl WebhookDispatch {
             None => Value::Null,
         };
         Ok(v)
+    }
+}
+
+/// A product event's payload as delivered: the product, and `stock` made
+/// from the facts it recorded (`ledger`).
+fn as_recorded(payload: &Value) -> Value {
+    let mut v = payload.clone();
+    if let Some(o) = v.as_object_mut()
+        && let Some(ledger) = o.remove("ledger")
+    {
+        o.insert("stock".to_owned(), stock_of(&ledger));
+    }
+    v
+}
+
+/// The `stock` of a delivered product from recorded facts: on hand,
+/// committed and available for a plain product; a kit's availability from
+/// its components'.
+fn stock_of(ledger: &Value) -> Value {
+    let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
+    match ledger["components"].as_array() {
+        Some(parts) => {
+            let parts: Vec<(Sku, i64, i64)> = parts
+                .iter()
+                .filter_map(|c| {
+                    let sku = Sku::parse(c["sku"].as_str()?).ok()?;
+                    Some((sku, n(c, "per_kit"), n(c, "on_hand") - n(c, "committed")))
+                })
+                .collect();
+            json!({ "available": kit_availability(&parts).available })
+        }
+        None => {
+            let (on_hand, committed) = (n(ledger, "on_hand"), n(ledger, "committed"));
+            json!({ "on_hand": on_hand, "committed": committed, "available": on_hand - committed })
+        }
     }
 }
 

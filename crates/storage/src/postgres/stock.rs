@@ -47,6 +47,16 @@ impl Stock for PgStorage {
         let now = now();
         let mut kinds: BTreeMap<&str, Option<bool>> = BTreeMap::new();
         let mut out = Vec::with_capacity(changes.len());
+        // Each SKU's on-hand and committed units before the first change,
+        // kept up to date change by change for the events' `ledger`.
+        let mut distinct: Vec<String> = changes.iter().map(|c| c.sku.to_string()).collect();
+        distinct.sort();
+        distinct.dedup();
+        let mut facts: BTreeMap<String, (i64, i64)> = ledgers(&mut tx, store, &distinct)
+            .await?
+            .into_iter()
+            .map(|(k, l)| (k, (l.on_hand(), l.committed())))
+            .collect();
         for (i, ch) in changes.iter().enumerate() {
             let kind = match kinds.get(ch.sku.as_str()) {
                 Some(k) => *k,
@@ -93,6 +103,8 @@ impl Stock for PgStorage {
             .execute(&mut *tx)
             .await?;
             if before != after {
+                let f = facts.entry(ch.sku.to_string()).or_insert((0, 0));
+                f.0 += after - before;
                 let ev = NewEvent {
                     entity_type: EntityType::Stock,
                     entity_id: ch.sku.to_string(),
@@ -100,6 +112,7 @@ impl Stock for PgStorage {
                     payload: json!({
                         "sku": ch.sku, "source": source_text, "location": ch.location,
                         "before": before, "after": after, "reason": ch.reason,
+                        "ledger": { "on_hand": f.0, "committed": f.1 },
                     }),
                 };
                 append_event(&mut tx, account, store, &ev).await?;
@@ -219,6 +232,35 @@ impl Stock for PgStorage {
             .map(|s| stored("sku", Sku::parse(s)))
             .collect::<Result<Vec<_>>>()?;
         Ok(paginate(items, page, |s| s.to_string()))
+    }
+}
+
+/// A product's stock as it stands in this transaction: its own ledger, or
+/// each kit component's.
+pub(crate) async fn snapshot_entry(
+    conn: &mut PgConnection,
+    store: &StoreId,
+    p: &crate::Product,
+) -> Result<crate::SnapshotEntry> {
+    if p.is_kit() {
+        let skus: Vec<String> = p.components.iter().map(|c| c.sku.to_string()).collect();
+        let ls = ledgers(conn, store, &skus).await?;
+        Ok(crate::SnapshotEntry::Kit(
+            p.components
+                .iter()
+                .map(|c| {
+                    (
+                        c.clone(),
+                        ls.get(c.sku.as_str()).cloned().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        ))
+    } else {
+        let ls = ledgers(conn, store, &[p.sku.to_string()]).await?;
+        Ok(crate::SnapshotEntry::Plain(
+            ls.get(p.sku.as_str()).cloned().unwrap_or_default(),
+        ))
     }
 }
 
@@ -433,6 +475,10 @@ pub(crate) async fn move_api_stock(
         .bind(sku)
         .fetch_all(&mut *conn)
         .await?;
+        let mut f = ledgers(&mut *conn, store, std::slice::from_ref(sku))
+            .await?
+            .get(sku.as_str())
+            .map_or((0, 0), |l| (l.on_hand(), l.committed()));
         for m in api_level_moves(&levels, *qty, returning) {
             sqlx::query(
                 "INSERT INTO stock_levels (store_id, sku, source, location, quantity, updated_at) VALUES ($1, $2, 'api', $3, $4, $5)
@@ -445,6 +491,7 @@ pub(crate) async fn move_api_stock(
             .bind(now)
             .execute(&mut *conn)
             .await?;
+            f.0 += m.after - m.before;
             let ev = NewEvent {
                 entity_type: EntityType::Stock,
                 entity_id: sku.clone(),
@@ -452,6 +499,7 @@ pub(crate) async fn move_api_stock(
                 payload: json!({
                     "sku": sku, "source": "api", "location": m.location,
                     "before": m.before, "after": m.after, "reason": reason,
+                    "ledger": { "on_hand": f.0, "committed": f.1 },
                 }),
             };
             append_event(conn, account, store, &ev).await?;

@@ -77,9 +77,6 @@ fn product_from_row(r: &SqliteRow, components: Vec<KitComponent>) -> Result<Prod
 }
 
 /// The journal view of a product.
-fn product_payload(p: &Product) -> serde_json::Value {
-    json!({ "sku": p.sku, "attributes": p.attributes, "components": p.components })
-}
 
 /// Kit components of `kits` in the store, keyed by kit SKU, in kit order.
 pub(crate) async fn components_of(
@@ -288,7 +285,12 @@ impl Products for SqliteStorage {
             entity_type: EntityType::Product,
             entity_id: p.sku.to_string(),
             event_type: "product.created",
-            payload: product_payload(&p),
+            payload: crate::products::product_event_payload(
+                &p,
+                crate::stock::ledger_facts(
+                    &super::stock::snapshot_entry(&mut tx, store, &p).await?,
+                ),
+            ),
         };
         append_event(&mut tx, account, store, &ev).await?;
         map_listings_to_new_products(
@@ -404,7 +406,12 @@ impl Products for SqliteStorage {
             entity_type: EntityType::Product,
             entity_id: p.sku.to_string(),
             event_type: "product.updated",
-            payload: product_payload(&p),
+            payload: crate::products::product_event_payload(
+                &p,
+                crate::stock::ledger_facts(
+                    &super::stock::snapshot_entry(&mut tx, store, &p).await?,
+                ),
+            ),
         };
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;

@@ -558,3 +558,82 @@ async fn redirects_private_addresses_and_names_resolving_to_them_are_refused() {
         "nothing reached the loopback receiver"
     );
 }
+
+/// A webhook describes the product as of its event, however late the
+/// workers get to it: `product.created` without the stock set afterwards,
+/// and the `product.updated` of each stock change showing that change's
+/// figures (7, then 3), not what the stock is at delivery.
+#[tokio::test]
+async fn product_payloads_describe_the_product_as_of_each_event() {
+    // The API alone: the events wait in the journal until the workers
+    // below start, after every change was made.
+    let app = switchyard_testkit::spawn_api_only().await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Shop").await;
+    let rx = Receiver::start().await;
+    subscribe(
+        &app,
+        &t,
+        &store,
+        &rx.url,
+        json!(["product.created", "product.updated"]),
+    )
+    .await;
+    app.product(&t, &store, "MUG").await;
+    for qty in [7, 3] {
+        let r = app
+            .put(
+                &t,
+                &format!("/v1/stores/{store}/stock/MUG"),
+                &json!({ "quantity": qty }),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let cipher = switchyard_storage::crypto::CredentialCipher::load_or_create(
+        &app.data_dir.path().join("secret.key"),
+    )
+    .unwrap();
+    let clock = Clock::default();
+    let engine = switchyard::Engine::new(
+        app.storage.clone(),
+        cipher,
+        loopback_allowed(&clock),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let messages = engine.webhook_dispatch().step(clock.now()).await.unwrap();
+    assert_eq!(messages, 3);
+    let sent = engine.webhook_delivery().step(clock.now()).await.unwrap();
+    assert_eq!(sent.succeeded, 3, "{sent:?}");
+    let got = rx
+        .wait_for("three product events", 10, |g| g.len() >= 3)
+        .await;
+    let mut stock: Vec<(String, Value)> = got
+        .iter()
+        .map(|r| (r.event_type(), r.json()["data"]["stock"].clone()))
+        .collect();
+    // Delivered side by side: compare in the order of the events.
+    stock.sort_by_key(|(t, s)| (t != "product.created", -s["on_hand"].as_i64().unwrap_or(0)));
+    assert_eq!(
+        stock,
+        vec![
+            (
+                "product.created".to_owned(),
+                json!({ "on_hand": 0, "committed": 0, "available": 0 })
+            ),
+            (
+                "product.updated".to_owned(),
+                json!({ "on_hand": 7, "committed": 0, "available": 7 })
+            ),
+            (
+                "product.updated".to_owned(),
+                json!({ "on_hand": 3, "committed": 0, "available": 3 })
+            ),
+        ],
+        "{got:#?}"
+    );
+    assert!(
+        got.iter().all(|r| r.json()["data"]["sku"] == "MUG"),
+        "{got:#?}"
+    );
+}
