@@ -135,6 +135,7 @@ impl Modify for Contract {
                 ))
                 .build(),
         ]);
+        webhooks(doc);
         for (path, item) in &mut doc.paths.paths {
             let has_id = path.contains('{');
             let ops = [
@@ -235,4 +236,156 @@ fn sort_statuses(op: &mut Operation) {
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     op.responses.responses.extend(all);
+}
+
+/// Put `T`'s schema, and the schemas it refers to, into the components.
+fn register<T: utoipa::ToSchema>(doc: &mut OpenApi) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    let mut all = vec![(T::name().into_owned(), T::schema())];
+    T::schemas(&mut all);
+    for (name, schema) in all {
+        components.schemas.entry(name).or_insert(schema);
+    }
+}
+
+fn schema_ref(name: &str) -> serde_json::Value {
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The OpenAPI 3.1 `webhooks` section: every event type a subscription
+/// receives, and the plugin messages, each a signed POST (Standard
+/// Webhooks) whose body is `{type, timestamp, data}`.
+fn webhooks(doc: &mut OpenApi) {
+    use serde_json::{Value, json};
+    use switchyard_domain::webhook::{EventType, WebhookEntity};
+    register::<switchyard_storage::Product>(doc);
+    register::<switchyard_storage::OrderRecord>(doc);
+    register::<switchyard_storage::FulfilmentRecord>(doc);
+    register::<switchyard_storage::ListingRecord>(doc);
+    let components = doc.components.get_or_insert_with(Default::default);
+    let extra: [(&str, Value); 4] = [
+        (
+            "WebhookOrder",
+            json!({
+                "description": "An order as delivered: the order (as `GET /v1/orders/{order_id}` has it, without its journal) and its fulfilments",
+                "allOf": [schema_ref("OrderRecord"), {
+                    "type": "object",
+                    "required": ["fulfilments"],
+                    "properties": { "fulfilments": { "type": "array", "items": schema_ref("FulfilmentRecord") } }
+                }]
+            }),
+        ),
+        (
+            "WebhookProduct",
+            json!({
+                "description": "A product as of the event, with its stock at that moment",
+                "allOf": [schema_ref("Product"), {
+                    "type": "object",
+                    "required": ["kit", "stock"],
+                    "properties": {
+                        "kit": { "type": "boolean" },
+                        "stock": {
+                            "type": "object",
+                            "description": "A plain product's `on_hand`, `committed` and `available`; a kit's `available`",
+                            "required": ["available"],
+                            "properties": {
+                                "on_hand": { "type": "integer", "format": "int64" },
+                                "committed": { "type": "integer", "format": "int64" },
+                                "available": { "type": "integer", "format": "int64" }
+                            }
+                        }
+                    }
+                }]
+            }),
+        ),
+        (
+            "WebhookChannel",
+            json!({
+                "type": "object",
+                "description": "The channel as the journal recorded its connection (id, kind, name, the hosted page it came through; never its credentials)",
+                "additionalProperties": true
+            }),
+        ),
+        (
+            "WebhookDocument",
+            json!({
+                "type": "object",
+                "description": "The invoice or credit note as issued (the fields of `GET /v1/invoices/{invoice_id}`)",
+                "additionalProperties": true
+            }),
+        ),
+    ];
+    for (name, schema) in extra {
+        if let Ok(s) = serde_json::from_value(schema) {
+            components.schemas.insert(name.to_owned(), s);
+        }
+    }
+    let headers = json!([
+        { "name": "webhook-id", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "The message id (`msg_…`): the same on every attempt, so a receiver can drop duplicates" },
+        { "name": "webhook-timestamp", "in": "header", "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" },
+          "description": "Unix seconds when this attempt was signed; refuse old ones" },
+        { "name": "webhook-signature", "in": "header", "required": true, "schema": { "type": "string" },
+          "description": "`v1,<base64 HMAC-SHA256 of \"{id}.{timestamp}.{body}\">`, space-separated when two secrets are in use during a rotation (Standard Webhooks)" }
+    ]);
+    let responses = json!({
+        "2XX": { "description": "Taken; any 2xx ends the delivery" },
+        "410": { "description": "Gone: the endpoint is disabled at once" },
+        "default": { "description": "Anything else (or no answer in 15 s) is retried: after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h" }
+    });
+    let envelope = |kind: &str, data: Value, extra: Value| {
+        let mut props = json!({
+            "type": { "type": "string", "const": kind },
+            "timestamp": { "type": "string", "format": "date-time", "description": "When the event happened" },
+            "data": data,
+        });
+        if let (Some(p), Some(e)) = (props.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        json!({
+            "type": "object",
+            "required": ["type", "timestamp", "data"],
+            "properties": props,
+        })
+    };
+    let operation = |kind: &str, summary: String, body: Value, tag: &str| {
+        json!({ "post": {
+            "operationId": format!("webhook_{}", kind.replace('.', "_")),
+            "tags": [tag],
+            "summary": summary,
+            "parameters": headers,
+            "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
+            "responses": responses,
+        }})
+    };
+    let mut out = serde_json::Map::new();
+    for kind in EventType::ALL {
+        let data = match kind.entity {
+            WebhookEntity::Order => schema_ref("WebhookOrder"),
+            WebhookEntity::Product => schema_ref("WebhookProduct"),
+            WebhookEntity::ChannelProduct => schema_ref("ListingRecord"),
+            WebhookEntity::Fulfilment => schema_ref("FulfilmentRecord"),
+            WebhookEntity::Channel => schema_ref("WebhookChannel"),
+            WebhookEntity::Invoice | WebhookEntity::CreditNote => schema_ref("WebhookDocument"),
+        };
+        let name = kind.to_string();
+        let summary = format!("`{name}`, to the store's subscribed webhook endpoints");
+        out.insert(
+            name.clone(),
+            operation(&name, summary, envelope(&name, data, json!({})), "webhooks"),
+        );
+    }
+    for kind in ["order.routed", "order.cancelled"] {
+        let name = format!("plugin.{kind}");
+        let summary = format!("`{kind}`, to the plugin (3PL) the order was routed to");
+        let data = json!({ "allOf": [schema_ref("WebhookOrder")], "description": "The order, without the channel's raw payload" });
+        let extra = json!({ "plugin_id": schema_ref("PluginId") });
+        out.insert(
+            name,
+            operation(kind, summary, envelope(kind, data, extra), "plugins"),
+        );
+    }
+    doc.extensions
+        .get_or_insert_with(Default::default)
+        .insert("webhooks".to_owned(), Value::Object(out));
 }

@@ -15,7 +15,7 @@ pub const MAX_DIMENSION_MM: i64 = 100_000;
 pub const MAX_WEIGHT_G: i64 = 100_000_000;
 
 /// Outer dimensions of the packed product, in millimetres.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Dimensions {
     /// Length in mm.
     pub length_mm: i64,
@@ -26,7 +26,7 @@ pub struct Dimensions {
 }
 
 /// Customs information used on international shipments.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Customs {
     /// Harmonized System code, 6 to 10 digits (dots allowed as separators).
     pub hs_code: Option<String>,
@@ -37,7 +37,7 @@ pub struct Customs {
 }
 
 /// The descriptive attributes of a product (everything but its SKU and kit).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProductAttributes {
     /// Title shown to people.
     pub title: String,
@@ -166,7 +166,7 @@ fn validate_hs_code(hs: &str) -> Result<(), DomainError> {
 }
 
 /// One component of a kit: `quantity` units of `sku` go into one kit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct KitComponent {
     /// Component SKU; must be an existing plain product of the same store.
     pub sku: Sku,

@@ -294,7 +294,7 @@ impl<'de> Deserialize<'de> for Currency {
 }
 
 /// An amount of money in integer minor units (cents, pence) of a currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Money {
     /// Amount in minor units, exactly as stated; never a float.

@@ -41,7 +41,7 @@ pub trait Products: Send + Sync {
 }
 
 /// A main product (a kit when `components` is not empty).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Product {
     /// SKU, unique in the store.
     pub sku: Sku,

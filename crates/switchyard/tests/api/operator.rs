@@ -197,6 +197,26 @@ async fn the_committed_openapi_document_is_the_served_one() {
         served == committed,
         "docs/openapi.json differs from the served document; run `cargo run -- openapi > docs/openapi.json`"
     );
+    // Receivers can generate their payload types: every event type is in
+    // the webhooks section, with its data schema and the signature headers.
+    for kind in switchyard_domain::webhook::EventType::ALL {
+        let op = &served["webhooks"][kind.to_string()]["post"];
+        let props = &op["requestBody"]["content"]["application/json"]["schema"]["properties"];
+        assert_eq!(props["type"]["const"], kind.to_string(), "{op}");
+        assert!(props["data"].is_object(), "{kind}: {op}");
+        let headers: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(
+            headers,
+            ["webhook-id", "webhook-timestamp", "webhook-signature"],
+            "{kind}"
+        );
+    }
+    assert!(served["webhooks"]["plugin.order.routed"].is_object());
     // The reference page is there, with its assets embedded.
     let r = reqwest::get(format!("{}/docs/", app.address))
         .await
