@@ -76,8 +76,6 @@ fn product_from_row(r: &SqliteRow, components: Vec<KitComponent>) -> Result<Prod
     })
 }
 
-/// The journal view of a product.
-
 /// Kit components of `kits` in the store, keyed by kit SKU, in kit order.
 pub(crate) async fn components_of(
     conn: &mut SqliteConnection,
