@@ -233,12 +233,11 @@ pub fn retry_policy() -> crate::retry::RetryPolicy {
 /// An endpoint that has failed every attempt for this long is disabled.
 pub const DISABLE_AFTER_FAILING_SECS: i64 = 5 * 24 * 3600;
 
-/// A network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address).
+/// A network in CIDR notation (`10.0.0.0/8`, `::1/128`, or a bare address),
+/// through the `ipnet` crate; an IPv4 address written as IPv6
+/// (`::ffff:a.b.c.d`) is matched as the IPv4 address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
+pub struct IpNet(ipnet::IpNet);
 
 impl IpNet {
     /// Parse `addr[/prefix]`.
@@ -251,43 +250,26 @@ impl IpNet {
                 ),
             )
         };
-        let (a, p) = match s.trim().split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s.trim(), None),
-        };
-        let addr: IpAddr = a.parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(bad)?,
-            None => max,
-        };
-        Ok(Self { addr, prefix })
+        let s = s.trim();
+        if s.contains('/') {
+            s.parse::<ipnet::IpNet>().map(Self).map_err(|_| bad())
+        } else {
+            s.parse::<IpAddr>()
+                .map(|a| Self(ipnet::IpNet::from(a)))
+                .map_err(|_| bad())
+        }
     }
 
     /// Whether `ip` lies in this network.
     #[must_use]
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(n) & mask == u32::from(i) & mask
-            }
-            (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(n) & mask == u128::from(i) & mask
-            }
-            _ => false,
-        }
+        self.0.contains(&canonical(ip))
     }
 }
 
 impl fmt::Display for IpNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+        write!(f, "{}/{}", self.0.addr(), self.0.prefix_len())
     }
 }
 
@@ -531,10 +513,16 @@ mod tests {
         assert!(IpNet::parse("::1/128").is_ok());
         assert!(IpNet::parse("10.0.0.0/33").is_err());
         assert!(IpNet::parse("example.com").is_err());
-        let all = IpNet::parse("0.0.0.0/0").unwrap_or(IpNet {
-            addr: ip("1.1.1.1"),
-            prefix: 32,
-        });
+        assert!(IpNet::parse("10.0.0.0/").is_err());
+        let all = IpNet::parse("0.0.0.0/0").unwrap_or(IpNet(ipnet::IpNet::from(ip("1.1.1.1"))));
         assert!(all.contains(ip("8.8.8.8")));
+        // An IPv4 address written as IPv6 is in the IPv4 network; a bare
+        // address is a one-address network.
+        let ten = IpNet::parse("10.0.0.0/8").unwrap_or(all);
+        assert!(ten.contains(ip("::ffff:10.1.2.3")));
+        assert!(!ten.contains(ip("11.0.0.1")));
+        let one = IpNet::parse("192.168.1.7").unwrap_or(all);
+        assert!(one.contains(ip("192.168.1.7")) && !one.contains(ip("192.168.1.8")));
+        assert_eq!(one.to_string(), "192.168.1.7/32");
     }
 }
