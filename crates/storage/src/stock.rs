@@ -89,6 +89,34 @@ pub(crate) fn commitment_payload(
     out
 }
 
+/// A product's stock from the ledgers of its SKUs: its own ledger, or each
+/// kit component's (a SKU without a ledger has none yet: zero).
+pub(crate) fn snapshot_entry_of(
+    p: &crate::Product,
+    ledgers: &BTreeMap<String, SkuLedger>,
+) -> SnapshotEntry {
+    let of = |sku: &Sku| ledgers.get(sku.as_str()).cloned().unwrap_or_default();
+    if p.is_kit() {
+        SnapshotEntry::Kit(
+            p.components
+                .iter()
+                .map(|c| (c.clone(), of(&c.sku)))
+                .collect(),
+        )
+    } else {
+        SnapshotEntry::Plain(of(&p.sku))
+    }
+}
+
+/// The SKUs whose ledgers make a product's stock.
+pub(crate) fn ledger_skus(p: &crate::Product) -> Vec<String> {
+    if p.is_kit() {
+        p.components.iter().map(|c| c.sku.to_string()).collect()
+    } else {
+        vec![p.sku.to_string()]
+    }
+}
+
 /// A SKU's stock facts as of a journal event (`ledger` in the event's
 /// payload): on hand and committed for a plain product, each component's
 /// for a kit. The webhook dispatch derives availability from them, so a

@@ -235,33 +235,14 @@ impl Stock for PgStorage {
     }
 }
 
-/// A product's stock as it stands in this transaction: its own ledger, or
-/// each kit component's.
+/// A product's stock as it stands in this transaction.
 pub(crate) async fn snapshot_entry(
     conn: &mut PgConnection,
     store: &StoreId,
     p: &crate::Product,
 ) -> Result<crate::SnapshotEntry> {
-    if p.is_kit() {
-        let skus: Vec<String> = p.components.iter().map(|c| c.sku.to_string()).collect();
-        let ls = ledgers(conn, store, &skus).await?;
-        Ok(crate::SnapshotEntry::Kit(
-            p.components
-                .iter()
-                .map(|c| {
-                    (
-                        c.clone(),
-                        ls.get(c.sku.as_str()).cloned().unwrap_or_default(),
-                    )
-                })
-                .collect(),
-        ))
-    } else {
-        let ls = ledgers(conn, store, &[p.sku.to_string()]).await?;
-        Ok(crate::SnapshotEntry::Plain(
-            ls.get(p.sku.as_str()).cloned().unwrap_or_default(),
-        ))
-    }
+    let ls = ledgers(conn, store, &crate::stock::ledger_skus(p)).await?;
+    Ok(crate::stock::snapshot_entry_of(p, &ls))
 }
 
 /// Sources and commitments of plain SKUs.
