@@ -164,9 +164,11 @@ pub struct Seller {
 pub struct StoreTaxRates {
     /// The rate where no country's rate applies; `None`: no tax.
     #[serde(default)]
+    #[schema(value_type = Option<u32>)]
     pub default_bp: Option<RateBp>,
     /// Rates per destination country (ISO 3166-1 alpha-2).
     #[serde(default)]
+    #[schema(value_type = BTreeMap<String, u32>)]
     pub countries: BTreeMap<String, RateBp>,
 }
 
