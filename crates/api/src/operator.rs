@@ -40,6 +40,9 @@ const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// How often the recorder's histograms are drained into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Install the process's Prometheus recorder (once; later calls return the
@@ -56,7 +59,23 @@ pub fn install() -> &'static PrometheusHandle {
         let recorder = builder.build_recorder();
         let handle = recorder.handle();
         match metrics::set_global_recorder(recorder) {
-            Ok(()) => describe(),
+            Ok(()) => {
+                describe();
+                // Histogram samples wait in buckets until upkeep drains them;
+                // without it a server nobody scrapes would grow without end.
+                let h = handle.clone();
+                let upkeep = std::thread::Builder::new()
+                    .name("metrics-upkeep".to_owned())
+                    .spawn(move || {
+                        loop {
+                            std::thread::sleep(UPKEEP_EVERY);
+                            h.run_upkeep();
+                        }
+                    });
+                if let Err(e) = upkeep {
+                    tracing::warn!(error = %e, "cannot start the metrics upkeep; /metrics drains them when scraped");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "another metrics recorder is installed; /metrics stays empty"),
         }
         handle
