@@ -382,11 +382,19 @@ async fn a_3pl_that_is_down_gets_the_order_once_it_recovers_held_orders_wait_and
     assert_eq!(first["tags"], json!(["vip", "vip-seen"]));
     let id = first["id"].as_str().unwrap().to_owned();
     for attempt in 1..=3 {
+        // An attempt counts when it is claimed; it has failed once its retry
+        // is scheduled in the future. Moving the clock while it is still in
+        // flight would expire its lease and let a second worker send it too.
         eventually(&format!("attempt {attempt} to fail"), 30, || async {
             let r = p.routing(&id).await;
-            r["routing"]["messages"][0]["attempts"].as_i64() >= Some(attempt)
-                && r["routing"]["messages"][0]["state"] == "pending"
-                && !r["routing"]["messages"][0]["last_error"].is_null()
+            let m = &r["routing"]["messages"][0];
+            let retry_at = m["next_attempt_at"]
+                .as_str()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+            m["attempts"].as_i64() == Some(attempt)
+                && m["state"] == "pending"
+                && !m["last_error"].is_null()
+                && retry_at.is_some_and(|t| t > p.clock.now())
         })
         .await;
         // The backoff doubles from 5 s; the workers' clock jumps past it.
