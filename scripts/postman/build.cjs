@@ -1,7 +1,8 @@
 // Build the Postman collection (v2.1) from the OpenAPI document:
 //   node scripts/postman/build.cjs docs/openapi.json > docs/switchyard.postman_collection.json
 // (scripts/postman/build installs the converter and runs this). Requests
-// are in folders by tag, with example bodies made from the schemas; the
+// are in folders by tag, with the document's examples (recorded from a real
+// run, crates/api/examples.json) as bodies and saved answers; the
 // collection has `baseUrl`, `bearerToken` and `simUrl` variables, bearer
 // auth, and the "Getting started" folder first. The output is stable:
 // the same document gives the same file.
@@ -56,11 +57,28 @@ function clean(v) {
   return v;
 }
 
+// Each operation's request example, by method and Postman path
+// (`POST /v1/stores/:store_id/products`): the converter uses the schema
+// for many bodies even when the document has an example.
+const EXAMPLES = {};
+for (const [path, ops] of Object.entries(doc.paths)) {
+  for (const [method, op] of Object.entries(ops)) {
+    const content = op.requestBody && op.requestBody.content && op.requestBody.content["application/json"];
+    if (content && content.example !== undefined) {
+      EXAMPLES[`${method.toUpperCase()} ${path.replace(/\{([^}]+)\}/g, ":$1")}`] = content.example;
+    }
+  }
+}
+
 function walk(item) {
   delete item.id;
   if (item.item) item.item.forEach(walk);
   const body = item.request && item.request.body;
-  if (body && body.mode === "raw" && body.raw) {
+  const url = item.request && item.request.url;
+  const key = url && typeof url === "object" && `${item.request.method} /${(url.path || []).join("/")}`;
+  if (body && body.mode === "raw" && key && EXAMPLES[key] !== undefined) {
+    body.raw = JSON.stringify(EXAMPLES[key], null, 2);
+  } else if (body && body.mode === "raw" && body.raw) {
     try {
       body.raw = JSON.stringify(clean(JSON.parse(body.raw)), null, 2);
     } catch (_) {
@@ -73,10 +91,15 @@ function walk(item) {
     item.response = item.response.filter((r) => r.code < 300);
     item.response.forEach((r) => {
       delete r.id;
-      if (r.originalRequest) delete r.originalRequest.id;
+      if (r.originalRequest) {
+        delete r.originalRequest.id;
+        // The saved answer was given to the example request, not to the
+        // converter's placeholders.
+        if (item.request.body) r.originalRequest.body = item.request.body;
+        if (item.request.url) r.originalRequest.url = item.request.url;
+      }
     });
   }
-  const url = item.request && item.request.url;
   if (url && typeof url === "object") {
     // Optional query parameters start switched off, so that every request
     // runs as it is once baseUrl and bearerToken are set.
@@ -88,6 +111,13 @@ function walk(item) {
       if (KNOWN[v.key]) v.value = KNOWN[v.key];
     });
   }
+  // A fresh key for every send (Postman's `{{$guid}}`): a retry of one send
+  // is what the key is for, not every request of the operation.
+  [item.request, ...(item.response || []).map((r) => r.originalRequest)].forEach((req) => {
+    ((req && req.header) || []).forEach((h) => {
+      if (h.key === "Idempotency-Key") h.value = "{{$guid}}";
+    });
+  });
   if (item.request && item.request.auth && item.request.auth.type === "bearer") {
     delete item.request.auth; // inherited from the collection
   }

@@ -12,7 +12,9 @@ use utoipa::Modify;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{Object, ObjectBuilder, SchemaType, Type};
+use utoipa::openapi::schema::{
+    AdditionalProperties, Object, ObjectBuilder, Schema, SchemaType, Type,
+};
 use utoipa::openapi::server::ServerBuilder;
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Required};
 
@@ -136,6 +138,8 @@ impl Modify for Contract {
                 .build(),
         ]);
         webhooks(doc);
+        merge_strict_flattened(doc);
+        close_variants(doc, &["RuleAction"]);
         for (path, item) in &mut doc.paths.paths {
             let has_id = path.contains('{');
             let ops = [
@@ -148,6 +152,7 @@ impl Modify for Contract {
             for (op, method) in ops {
                 if let Some(op) = op.as_mut() {
                     complete(op, method, has_id);
+                    add_example(op);
                 }
             }
         }
@@ -229,6 +234,43 @@ fn add_idempotency(op: &mut Operation) {
     }
 }
 
+/// The examples recorded from a real run (`examples.json`, written by the
+/// end-to-end test `examples`), by operation id: path parameters, request
+/// body, status and answer.
+static EXAMPLES: &str = include_str!("../examples.json");
+
+/// Put the operation's recorded example on its parameters, its request
+/// body and its success answer.
+fn add_example(op: &mut Operation) {
+    static PARSED: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    let all = PARSED.get_or_init(|| serde_json::from_str(EXAMPLES).unwrap_or_default());
+    let Some(e) = op.operation_id.as_deref().and_then(|id| all.get(id)) else {
+        return;
+    };
+    if let (Some(params), Some(values)) = (op.parameters.as_mut(), e["parameters"].as_object()) {
+        for p in params.iter_mut() {
+            if let Some(v) = values.get(&p.name) {
+                *p = ParameterBuilder::from(p.clone())
+                    .example(Some(v.clone()))
+                    .build();
+            }
+        }
+    }
+    if let (Some(body), Some(request)) = (op.request_body.as_mut(), e.get("request")) {
+        for content in body.content.values_mut() {
+            content.example = Some(request.clone());
+        }
+    }
+    let status = e["status"].to_string();
+    if let (Some(RefOr::T(r)), Some(response)) =
+        (op.responses.responses.get_mut(&status), e.get("response"))
+    {
+        for content in r.content.values_mut() {
+            content.example = Some(response.clone());
+        }
+    }
+}
+
 /// Statuses in numeric order, so the document reads (and diffs) well.
 fn sort_statuses(op: &mut Operation) {
     let mut all: Vec<_> = std::mem::take(&mut op.responses.responses)
@@ -236,6 +278,82 @@ fn sort_statuses(op: &mut Operation) {
         .collect();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     op.responses.responses.extend(all);
+}
+
+/// A struct that flattens a closed one (`deny_unknown_fields`) is an
+/// `allOf` whose first member admits no other property, so no value could
+/// match both members. Each such composite becomes the one closed object
+/// it means: the members' properties and required fields together.
+fn merge_strict_flattened(doc: &mut OpenApi) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let closed = |o: &Object| {
+        matches!(
+            o.additional_properties.as_deref(),
+            Some(AdditionalProperties::FreeForm(false))
+        )
+    };
+    let strict: std::collections::BTreeMap<String, Object> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, s)| match s {
+            RefOr::T(Schema::Object(o)) if closed(o) => Some((name.clone(), o.clone())),
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all)) = schema else {
+            continue;
+        };
+        let members: Option<Vec<Object>> = all
+            .items
+            .iter()
+            .map(|item| match item {
+                RefOr::Ref(r) => r
+                    .ref_location
+                    .rsplit('/')
+                    .next()
+                    .and_then(|name| strict.get(name))
+                    .cloned(),
+                RefOr::T(Schema::Object(o)) => Some(o.clone()),
+                RefOr::T(_) => None,
+            })
+            .collect();
+        let Some(members) = members else {
+            continue;
+        };
+        if !members.iter().any(closed) {
+            continue;
+        }
+        let mut merged = ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::Object))
+            .description(all.description.clone())
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build();
+        for m in members {
+            merged.properties.extend(m.properties);
+            merged.required.extend(m.required);
+        }
+        *schema = RefOr::T(Schema::Object(merged));
+    }
+}
+
+/// Internally tagged enums that deny unknown fields: the derive leaves
+/// each variant's object open, the server refuses any other field.
+fn close_variants(doc: &mut OpenApi, names: &[&str]) {
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for name in names {
+        if let Some(RefOr::T(Schema::OneOf(one))) = components.schemas.get_mut(*name) {
+            for item in &mut one.items {
+                if let RefOr::T(Schema::Object(o)) = item {
+                    o.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
 }
 
 /// Put `T`'s schema, and the schemas it refers to, into the components.

@@ -137,7 +137,8 @@ pub async fn list_tokens(
 
 /// Create a token. The secret is in the response, once.
 #[utoipa::path(post, path = "/v1/tokens", tag = "account", request_body = TokenIn,
-    responses((status = 201, body = CreatedTokenOut), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = CreatedTokenOut), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "`store_id` names no store of this account"), (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(s): State<AppState>,
     auth: Auth,

@@ -16,6 +16,7 @@ mod catalogue_later;
 mod core_loop;
 mod crash;
 mod database_restart;
+mod examples;
 mod fulfilment;
 mod instances;
 mod invoices;

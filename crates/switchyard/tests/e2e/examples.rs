@@ -1,0 +1,804 @@
+//! The document's examples are real: every operation in the OpenAPI
+//! document is called here, in an order that makes each one succeed, on a
+//! server importing from the Shopify and WooCommerce simulators. Its
+//! request, path parameters and answer are the operation's example
+//! (`crates/api/examples.json`, which the document embeds).
+//!
+//! The test fails when an operation has no step here, when a step does not
+//! get the documented answer, or when the committed examples no longer
+//! match what the server does (their request bodies, statuses and the
+//! shape of their answers). `SWITCHYARD_BLESS_EXAMPLES=1` rewrites the file
+//! from this run instead; then regenerate `docs/openapi.json`
+//! (`cargo run -- openapi`) and the Postman collection (`scripts/postman/build`).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use sha2::Sha256;
+use switchyard::Clock;
+use switchyard_sim::{Channel, RunningSim, SimOptions};
+use switchyard_testkit::{Tenant, spawn_app_with};
+
+use crate::{World, eventually, loopback_allowed};
+
+/// Walks the document's operations, recording each call.
+struct Walk<'a> {
+    w: &'a World,
+    /// operationId → (method, path template, documented success status).
+    ops: BTreeMap<String, (Method, String, u16)>,
+    /// Values for path templates and body placeholders (`{name}`).
+    ctx: BTreeMap<String, String>,
+    out: BTreeMap<String, Value>,
+}
+
+impl<'a> Walk<'a> {
+    async fn new(w: &'a World) -> Self {
+        let doc: Value = reqwest::get(format!("{}/v1/openapi.json", w.app.address))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let mut ops = BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let Ok(m) = Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                    continue;
+                };
+                let Some(id) = op["operationId"].as_str() else {
+                    continue;
+                };
+                let ok: Vec<u16> = op["responses"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter_map(|s| s.parse().ok())
+                    .filter(|s| (200..300).contains(s))
+                    .collect();
+                assert_eq!(ok.len(), 1, "{id} documents one success status");
+                ops.insert(id.to_owned(), (m, path.clone(), ok[0]));
+            }
+        }
+        let mut ctx = BTreeMap::new();
+        ctx.insert("store_id".into(), w.store.clone());
+        ctx.insert("shopify".into(), w.shopify_ch.clone());
+        ctx.insert("woo".into(), w.woo_ch.clone());
+        Self {
+            w,
+            ops,
+            ctx,
+            out: BTreeMap::new(),
+        }
+    }
+
+    fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.ctx.insert(name.to_owned(), value.into());
+    }
+
+    fn fill(&self, text: &str) -> String {
+        let mut s = text.to_owned();
+        for (k, v) in &self.ctx {
+            s = s.replace(&format!("{{{k}}}"), v);
+        }
+        s
+    }
+
+    /// Call `op` as the store's owner.
+    async fn call(&mut self, op: &str, body: Option<Value>) -> Value {
+        let t = self.w.t.clone();
+        self.call_as(&t, op, body).await
+    }
+
+    /// Call `op` with `t`'s token and record it; the answer must be the
+    /// documented success.
+    async fn call_as(&mut self, t: &Tenant, op: &str, body: Option<Value>) -> Value {
+        let (method, template, status) = self
+            .ops
+            .get(op)
+            .cloned()
+            .unwrap_or_else(|| panic!("{op} is not in the document"));
+        assert!(!self.out.contains_key(op), "{op} is walked once");
+        let path = self.fill(&template);
+        assert!(!path.contains('{'), "{op}: no value for {path}");
+        let body = body.map(|b| serde_json::from_str::<Value>(&self.fill(&b.to_string())).unwrap());
+        let r = self
+            .w
+            .app
+            .request(t, method.clone(), &path, body.as_ref())
+            .await;
+        assert_eq!(
+            r.status.as_u16(),
+            status,
+            "{op} {method} {path}: {}",
+            r.body
+        );
+        self.record(op, &template, &path, body, status, r.body.clone());
+        r.body
+    }
+
+    fn record(
+        &mut self,
+        op: &str,
+        template: &str,
+        path: &str,
+        request: Option<Value>,
+        status: u16,
+        response: Value,
+    ) {
+        let mut params = Map::new();
+        for (name, value) in template.split('/').zip(path.split('/')) {
+            if let Some(name) = name.strip_prefix('{').and_then(|n| n.strip_suffix('}')) {
+                params.insert(name.to_owned(), Value::String(value.to_owned()));
+            }
+        }
+        let mut e = Map::new();
+        if !params.is_empty() {
+            e.insert("parameters".into(), Value::Object(params));
+        }
+        if let Some(b) = request {
+            e.insert("request".into(), redact(b));
+        }
+        e.insert("status".into(), json!(status));
+        if !response.is_null() {
+            e.insert("response".into(), redact(response));
+        }
+        self.out.insert(op.to_owned(), Value::Object(e));
+    }
+}
+
+/// Credentials a call answers are replaced by values of the same form (the
+/// committed examples hold no secret of any server), and lists are cut to
+/// their first two entries.
+fn redact(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = match (k.as_str(), &v) {
+                        ("token" | "secret" | "prefix" | "url", Value::String(s))
+                            if k != "url" || s.contains("/connect/") =>
+                        {
+                            Value::String(example_secret(s))
+                        }
+                        _ => redact(v),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        // Two entries show a list's form; the document stays readable.
+        Value::Array(a) => Value::Array(a.into_iter().take(2).map(redact).collect()),
+        other => other,
+    }
+}
+
+/// `whsec_…` stays `whsec_`, a token keeps its prefix; the rest is fixed.
+fn example_secret(s: &str) -> String {
+    if let Some((head, secret)) = s.rsplit_once("/connect/") {
+        return format!("{head}/connect/{}", example_secret(secret));
+    }
+    match s.split_once('_') {
+        Some((prefix, rest)) => {
+            let filler: String = rest
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if !c.is_ascii_alphanumeric() {
+                        c
+                    } else {
+                        b"EXAMPLE0"[i % 8] as char
+                    }
+                })
+                .collect();
+            format!("{prefix}_{filler}")
+        }
+        None => "EXAMPLE".into(),
+    }
+}
+
+/// What must stay the same between the committed examples and a new run:
+/// ids, times, secrets and counts vary; keys, types and literal text do not.
+fn shape(v: &Value) -> Value {
+    match v {
+        // Maps keyed by id (`by_plugin`, a channel's prices) keep their form.
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| {
+                    let id = k
+                        .split_once('_')
+                        .is_some_and(|(p, u)| p.len() <= 4 && u.len() == 26);
+                    (if id { "<id>".into() } else { k.clone() }, shape(v))
+                })
+                .collect(),
+        ),
+        // Lists may hold more or fewer entries from run to run (a worker's
+        // timing); the shape of the first entry is what stays.
+        Value::Array(a) => match a.first() {
+            Some(first) => json!([shape(first)]),
+            None => json!([]),
+        },
+        Value::Null => Value::Null,
+        Value::Bool(_) => json!("bool"),
+        Value::Number(_) => json!("number"),
+        Value::String(_) => json!("string"),
+    }
+}
+
+/// Does `got` have the shape `want` has, where either may leave a list
+/// empty or a value null (an optional value one run has and the other not)?
+fn same_shape(want: &Value, got: &Value, at: &str, diffs: &mut Vec<String>) {
+    match (want, got) {
+        (Value::Null, _) | (_, Value::Null) => {}
+        (Value::Array(a), Value::Array(b)) => {
+            if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                same_shape(x, y, &format!("{at}[0]"), diffs);
+            }
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => same_shape(x, y, &format!("{at}.{k}"), diffs),
+                    (Some(_), None) => diffs.push(format!("{at}.{k} is no longer answered")),
+                    (None, Some(_)) => diffs.push(format!("{at}.{k} is new")),
+                    (None, None) => {}
+                }
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => diffs.push(format!("{at}: was {a}, now {b}")),
+    }
+}
+
+fn examples_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../api/examples.json")
+}
+
+fn shopify_signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(body);
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+async fn package(channel: Channel) -> RunningSim {
+    switchyard_sim::spawn(channel, &SimOptions::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_operation_has_an_example_the_server_answers_as_documented() {
+    let clock = Clock::default();
+    let app = spawn_app_with(loopback_allowed(&clock)).await;
+    let w = World::on(app, json!({})).await;
+    let receiver = switchyard_testkit::receiver::Receiver::start().await;
+    let xero = package(Channel::Xero).await;
+    let mut k = Walk::new(&w).await;
+    let store = w.store.clone();
+
+    // The operator's probes.
+    for op in ["healthz", "readyz"] {
+        k.call(op, None).await;
+    }
+    let metrics = w
+        .app
+        .client
+        .get(format!("{}/metrics", w.app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let excerpt: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.contains("switchyard_http_requests_total") || l.contains("queue_depth"))
+        .take(8)
+        .collect();
+    assert!(!excerpt.is_empty(), "{metrics}");
+    k.record(
+        "scrape",
+        "/metrics",
+        "/metrics",
+        None,
+        200,
+        Value::String(excerpt.join("\n") + "\n"),
+    );
+
+    // The account and its tokens.
+    k.call("get_account", None).await;
+    let tok = k
+        .call(
+            "create_token",
+            Some(json!({ "name": "Warehouse scanner", "store_id": "{store_id}" })),
+        )
+        .await;
+    k.set("token_id", tok["id"].as_str().unwrap());
+    k.call("list_tokens", None).await;
+    k.call("revoke_token", None).await;
+
+    // Stores.
+    let outlet = k
+        .call("create_store", Some(json!({ "name": "Acme Outlet" })))
+        .await;
+    k.set("store_id", outlet["id"].as_str().unwrap());
+    k.call("get_store", None).await;
+    k.call("update_store", Some(json!({ "name": "Acme Outlet NL" })))
+        .await;
+    k.call("delete_store", None).await;
+    k.set("store_id", store.clone());
+    k.call("list_stores", None).await;
+
+    // The catalogue and its stock.
+    k.call(
+        "create_product",
+        Some(json!({
+            "sku": "MUG-BLUE", "title": "Enamel mug, blue", "gtin": "8712345678906",
+            "weight_g": 320, "dimensions": { "length_mm": 110, "width_mm": 90, "height_mm": 95 },
+            "price": { "amount": 1495, "currency": "EUR" }
+        })),
+    )
+    .await;
+    k.set("sku", "MUG-BLUE");
+    k.call("list_products", None).await;
+    k.call("get_product", None).await;
+    k.call(
+        "update_product",
+        Some(json!({ "title": "Enamel mug, navy blue", "weight_g": 330 })),
+    )
+    .await;
+    k.call("set_stock", Some(json!({ "quantity": 24 }))).await;
+    k.call(
+        "adjust_stock",
+        Some(json!({ "delta": -2, "reason": "two broken in the warehouse" })),
+    )
+    .await;
+    k.call(
+        "bulk_change_stock",
+        Some(json!({ "items": [
+            { "sku": "MUG-BLUE", "quantity": 30 },
+            { "sku": "SKU-00004", "delta": 5 }
+        ] })),
+    )
+    .await;
+    k.call("get_stock", None).await;
+    k.call("list_stock", None).await;
+    k.call("explain_stock", None).await;
+
+    // Channels.
+    k.set("channel_id", w.shopify_ch.clone());
+    k.call("list_channels", None).await;
+    k.call("get_channel", None).await;
+    k.call("channel_health", None).await;
+    k.call("test_channel", None).await;
+    let job = k.call("import_channel", None).await;
+    k.set("job_id", job["id"].to_string());
+    k.call("get_job", None).await;
+    k.call(
+        "backfill_channel",
+        Some(json!({ "from": "2026-11-01T00:00:00Z", "to": "2026-11-30T23:59:59Z" })),
+    )
+    .await;
+    k.call("download_listings", None).await;
+    k.call("list_listings", None).await;
+    k.set("channel_sku", "SKU-00012");
+    k.call("put_sku_mapping", Some(json!({ "sku": "MUG-BLUE" })))
+        .await;
+    k.call("list_sku_mappings", None).await;
+    k.call("delete_sku_mapping", None).await;
+    let etsy = crate::Sim::start(Channel::Etsy).await;
+    let created = k
+        .call(
+            "create_channel",
+            Some(json!({
+                "name": "Etsy shop", "kind": "etsy", "base_url": etsy.url(),
+                "credentials": etsy.sim.credentials,
+                "stock_rules": { "buffer": 1 },
+                "settings": { "cadence_secs": 300, "auto_sync_stock": true }
+            })),
+        )
+        .await;
+    k.set("channel_id", created["id"].as_str().unwrap());
+    k.call(
+        "update_channel",
+        Some(json!({ "name": "Etsy (handmade)", "stock_rules": { "buffer": 2, "maximum": 50 } })),
+    )
+    .await;
+    k.call("delete_channel", None).await;
+    k.set("channel_id", w.shopify_ch.clone());
+
+    // A notification for an order the channel does not know: it is
+    // accepted, and its failure listed as an import error.
+    let body =
+        json!({ "id": 987_654_321u64, "admin_graphql_api_id": "gid://shopify/Order/987654321",
+        "name": "#9999", "created_at": "2026-12-01T10:00:00Z" })
+        .to_string();
+    let secret = w.shopify.sim.credentials["api_secret_key"]
+        .as_str()
+        .unwrap();
+    let r = w
+        .app
+        .client
+        .post(format!("{}/v1/inbound/{}", w.app.address, w.shopify_ch))
+        .header("content-type", "application/json")
+        .header(
+            "x-shopify-hmac-sha256",
+            shopify_signature(secret, body.as_bytes()),
+        )
+        .header("x-shopify-topic", "orders/create")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let answer: Value = r.json().await.unwrap_or(Value::Null);
+    let path = format!("/v1/inbound/{}", w.shopify_ch);
+    k.record(
+        "receive",
+        "/v1/inbound/{channel_id}",
+        &path,
+        serde_json::from_str(&body).ok(),
+        202,
+        answer,
+    );
+    let errors = format!("/v1/stores/{store}/channels/{}/errors", w.shopify_ch);
+    eventually("the import error to be listed", 20, || async {
+        let l = w.app.get(&w.t, &errors).await.body;
+        l["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    let list = k.call("list_import_errors", None).await;
+    k.set("error_id", list["items"][0]["id"].to_string());
+    k.call("retry_import_error", None).await;
+    k.call("handle_import_error_manually", None).await;
+
+    // Webhooks, to a receiver on loopback.
+    let wh = k
+        .call(
+            "create_webhook",
+            Some(json!({
+                "url": receiver.url.clone(),
+                "events": ["order.created", "order.updated", "fulfilment.created"],
+                "description": "ERP order feed"
+            })),
+        )
+        .await;
+    k.set("webhook_id", wh["id"].as_str().unwrap());
+    k.call("list_webhooks", None).await;
+    k.call("get_webhook", None).await;
+    k.call(
+        "update_webhook",
+        Some(
+            json!({ "events": ["order.created", "order.updated", "order.on_hold",
+            "fulfilment.created"] }),
+        ),
+    )
+    .await;
+    let test = k.call("send_test_event", None).await;
+    k.set("message_id", test["message_id"].as_str().unwrap());
+    k.call("get_webhook_secret", None).await;
+
+    // The back office, plugins and their rules, before the orders come in.
+    k.call(
+        "put_back_office",
+        Some(json!({ "channel_id": "{woo}", "check_interval_secs": 300 })),
+    )
+    .await;
+    k.call("get_back_office", None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tpl_url = format!("http://{}/orders", listener.local_addr().unwrap());
+    drop(listener);
+    let plugin = k
+        .call(
+            "create_plugin",
+            Some(json!({ "name": "Warehouse Venlo", "url": tpl_url, "enabled": false })),
+        )
+        .await;
+    k.set("plugin_id", plugin["id"].as_str().unwrap());
+    k.call("list_plugins", None).await;
+    k.call("get_plugin", None).await;
+    k.call("get_plugin_secret", None).await;
+    let ptoken = k
+        .call("create_plugin_token", Some(json!({ "name": "Venlo WMS" })))
+        .await;
+    let plugin_token = Tenant {
+        token: ptoken["token"].as_str().unwrap().to_owned(),
+    };
+    let rules = json!({ "rules": [
+        { "name": "hold bulk orders", "when": { "min_quantity": 20 },
+          "then": { "action": "hold", "reason": "check orders of 20 units or more" } },
+        { "name": "EU to Venlo", "when": { "countries": ["NL", "BE", "DE", "GB"] },
+          "then": { "action": "send_to_plugin", "plugin_id": "{plugin_id}" } }
+    ] });
+    k.call("put_plugin_rules", Some(rules.clone())).await;
+    k.call("get_plugin_rules", None).await;
+
+    // Orders, from the Shopify simulator.
+    let cid = w
+        .shopify
+        .order(
+            &[("SKU-00001", 2), ("SKU-00002", 1)],
+            json!({ "country": "GB", "tags": ["wholesale"] }),
+        )
+        .await;
+    let order = eventually_order(&w, &cid).await;
+    k.set("order_id", order["id"].as_str().unwrap());
+    k.call("list_orders", None).await;
+    k.call("get_order", None).await;
+    k.call(
+        "dry_run_plugin_rules",
+        Some(json!({ "rules": rules, "limit": 10 })),
+    )
+    .await;
+    k.call("list_plugin_orders", None).await;
+    k.call("get_plugin_order", None).await;
+    k.call(
+        "update_plugin",
+        Some(json!({ "name": "Warehouse Venlo (NL)", "url": tpl_url })),
+    )
+    .await;
+    k.call("resend_plugin_order", None).await;
+    k.call_as(
+        &plugin_token.clone(),
+        "report_plugin_stock",
+        Some(json!({ "items": [ { "sku": "SKU-00001", "quantity": 40 },
+            { "sku": "SKU-00002", "quantity": 12 } ] })),
+    )
+    .await;
+    k.call_as(
+        &plugin_token,
+        "create_plugin_fulfilment",
+        Some(json!({
+            "tracking": [ { "number": "1Z999AA10123456784",
+                "url": "https://www.ups.com/track?tracknum=1Z999AA10123456784" } ],
+            "carrier": "ups", "service": "UPS Standard"
+        })),
+    )
+    .await;
+
+    // A second order: held, released, fulfilled by hand, invoiced.
+    let cid = w
+        .woo
+        .order(&[("SKU-00002", 1)], json!({ "country": "US" }))
+        .await;
+    let second = eventually_order(&w, &cid).await;
+    k.set("order_id", second["id"].as_str().unwrap());
+    k.call(
+        "hold_order",
+        Some(json!({ "reason": "address to be confirmed by phone" })),
+    )
+    .await;
+    k.call("release_order", None).await;
+    k.call("mark_manual", Some(json!({ "manual": true }))).await;
+    let f = k
+        .call(
+            "create_fulfilment",
+            Some(json!({
+                "lines": [ { "sku": "SKU-00002", "quantity": 1 } ],
+                "tracking": [ { "number": "00340434161094042557" } ],
+                "carrier": "dhl_parcel", "service": "DHL Paket"
+            })),
+        )
+        .await;
+    k.set("fulfilment_id", f["id"].as_str().unwrap());
+    k.call("list_fulfilments", None).await;
+    k.call("get_fulfilment", None).await;
+    k.call(
+        "update_fulfilment",
+        Some(json!({ "tracking": [ { "number": "00340434161094042564",
+            "url": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode=00340434161094042564" } ] })),
+    )
+    .await;
+    k.call("retry_fulfilment", None).await;
+    k.call("cancel_fulfilment", None).await;
+
+    // Invoices, booked into the Xero simulator.
+    k.call(
+        "put_invoice_settings",
+        Some(json!({
+            "prefix": "ACME-", "credit_note_prefix": "ACME-CN-", "auto": "off",
+            "seller": { "name": "Acme Trading B.V.", "address": ["Keizersgracht 1", "1015 CJ Amsterdam", "NL"],
+                "vat_number": "NL123456789B01", "email": "billing@acme.example" },
+            "tax_rates": { "default_bp": 2100, "countries": { "DE": 1900, "GB": 2000 } }
+        })),
+    )
+    .await;
+    k.call("get_invoice_settings", None).await;
+    let acct = k
+        .call(
+            "create_accounting",
+            Some(json!({
+                "kind": "xero", "name": "Xero (Acme Trading)", "base_url": xero.base_url(),
+                "credentials": xero.credentials,
+                "settings": { "sales_account": "999", "shipping_account": "260" }
+            })),
+        )
+        .await;
+    k.set("accounting_id", acct["id"].as_str().unwrap());
+    let inv = k.call("create_invoice", None).await;
+    k.set("invoice_id", inv["id"].as_str().unwrap());
+    eventually("the refused booking", 40, || async {
+        let v = w
+            .app
+            .get(
+                &w.t,
+                &format!("/v1/invoices/{}", inv["id"].as_str().unwrap()),
+            )
+            .await
+            .body;
+        v["accounting"][0]["state"] == "failed"
+    })
+    .await;
+    k.call("list_syncs", None).await;
+    k.call(
+        "update_accounting",
+        Some(json!({ "settings": { "sales_account": "200", "shipping_account": "260" } })),
+    )
+    .await;
+    k.call("retry_sync", None).await;
+    k.call("get_invoice", None).await;
+    k.call("list_invoices", None).await;
+    k.call("list_accounting", None).await;
+    k.call("get_accounting", None).await;
+    k.call(
+        "create_credit_note",
+        Some(json!({ "lines": [ { "line_no": 1, "quantity": 1 } ], "reason": "arrived damaged" })),
+    )
+    .await;
+    k.call(
+        "cancel_order",
+        Some(json!({ "reason": "customer changed their mind" })),
+    )
+    .await;
+
+    // An order the back office refuses (its credentials were revoked) is
+    // listed, resent and then handled by hand.
+    w.woo.post("/_sim/auth/revoke", json!({})).await;
+    let cid = w
+        .shopify
+        .order(&[("SKU-00006", 1)], json!({ "country": "US" }))
+        .await;
+    let third = eventually_order(&w, &cid).await;
+    let bo = format!("/v1/stores/{store}/back-office/orders?state=failed");
+    eventually("a refused back-office order", 30, || async {
+        let l = w.app.get(&w.t, &bo).await.body;
+        l["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    k.call("list_back_office_orders", None).await;
+    k.set("order_id", third["id"].as_str().unwrap());
+    k.call("resend_back_office_order", None).await;
+    k.call("handle_back_office_manually", None).await;
+    k.call("delete_back_office", None).await;
+
+    // Carriers and hosted onboarding pages.
+    k.call(
+        "put_carriers",
+        Some(
+            json!({ "rules": [ { "pattern": "JJD*", "carrier": "dhl_parcel" },
+            { "pattern": "3S*", "carrier": "postnl" } ] }),
+        ),
+    )
+    .await;
+    k.call("get_carriers", None).await;
+    let page = k
+        .call(
+            "create_hosted_page",
+            Some(json!({
+                "channels": ["bolcom", "woocommerce"],
+                "branding": { "name": "Fulfilled by Venlo", "primary_color": "#0b5394" },
+                "presets": { "settings": { "auto_sync_stock": true }, "stock_rules": { "buffer": 1 } },
+                "expires_in": 604800,
+                "redirect_url": "https://venlo-fulfilment.example/welcome"
+            })),
+        )
+        .await;
+    k.set("page_id", page["id"].as_str().unwrap());
+    k.call("list_hosted_pages", None).await;
+    k.call("get_hosted_page", None).await;
+    k.call("revoke_hosted_page", None).await;
+
+    // What happened, and the webhook's deliveries of it.
+    k.call("list_journal", None).await;
+    eventually("deliveries", 30, || async {
+        let l = w
+            .app
+            .get(
+                &w.t,
+                &format!("/v1/webhooks/{}/attempts", wh["id"].as_str().unwrap()),
+            )
+            .await
+            .body;
+        l["items"].as_array().is_some_and(|i| !i.is_empty())
+    })
+    .await;
+    k.call("list_webhook_messages", None).await;
+    k.call("list_webhook_attempts", None).await;
+    k.call("replay_message", None).await;
+    k.call(
+        "replay_webhook",
+        Some(json!({ "since": "2026-12-01T00:00:00Z", "only_failed": true })),
+    )
+    .await;
+    k.call("rotate_webhook_secret", None).await;
+
+    // What is removed last.
+    k.call("delete_product", None).await;
+    k.call("delete_webhook", None).await;
+    // A plugin a rule sends to cannot be deleted: the rules go first.
+    let r = w
+        .app
+        .put(
+            &w.t,
+            &format!("/v1/stores/{store}/plugin-rules"),
+            &json!({ "rules": [] }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    k.call("delete_plugin", None).await;
+    k.call("delete_accounting", None).await;
+
+    let missing: Vec<&String> = k.ops.keys().filter(|op| !k.out.contains_key(*op)).collect();
+    assert!(
+        missing.is_empty(),
+        "operations without an example: {missing:?}"
+    );
+
+    let file = examples_file();
+    let fresh = Value::Object(k.out.clone().into_iter().collect());
+    if std::env::var_os("SWITCHYARD_BLESS_EXAMPLES").is_some() {
+        std::fs::write(&file, serde_json::to_string_pretty(&fresh).unwrap() + "\n").unwrap();
+        return;
+    }
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let mut diffs = Vec::new();
+    for (op, now) in fresh.as_object().unwrap() {
+        let Some(was) = committed.get(op) else {
+            diffs.push(format!("{op}: no committed example"));
+            continue;
+        };
+        if was["status"] != now["status"] {
+            diffs.push(format!(
+                "{op}: status {} → {}",
+                was["status"], now["status"]
+            ));
+        }
+        same_shape(
+            &shape(&was["request"]),
+            &shape(&now["request"]),
+            &format!("{op} request"),
+            &mut diffs,
+        );
+        same_shape(
+            &shape(&was["response"]),
+            &shape(&now["response"]),
+            &format!("{op} response"),
+            &mut diffs,
+        );
+    }
+    assert!(
+        diffs.is_empty(),
+        "the committed examples differ from what the server does (run with \
+         SWITCHYARD_BLESS_EXAMPLES=1 to rewrite them):\n{}",
+        diffs.join("\n")
+    );
+}
+
+async fn eventually_order(w: &World, channel_order_id: &str) -> Value {
+    eventually(&format!("order {channel_order_id}"), 30, || async {
+        w.orders("")
+            .await
+            .iter()
+            .any(|o| o["channel_order_id"] == channel_order_id)
+    })
+    .await;
+    w.orders("")
+        .await
+        .into_iter()
+        .find(|o| o["channel_order_id"] == channel_order_id)
+        .unwrap()
+}
