@@ -3,8 +3,10 @@
 //! `main.rs` only parses the command line; everything it runs lives here so
 //! tests can build the same [`Application`] on a random port.
 
+#[cfg(feature = "sandbox")]
 pub mod bench;
 pub mod config;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod engine_settings;
 pub mod migrate_data;
