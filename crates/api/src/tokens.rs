@@ -4,6 +4,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use switchyard_domain::ids::{AccountId, PluginId, StoreId};
 use switchyard_storage::{NewToken, Storage, StorageError, TokenRecord};
@@ -13,22 +14,14 @@ pub const TOKEN_PREFIX: &str = "sy_";
 const DISPLAY_CHARS: usize = 12;
 
 /// A freshly minted token: the secret (shown once), its display prefix and hash.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct MintedToken {
     /// The full secret, to be shown to the user exactly once.
-    pub secret: String,
+    pub secret: SecretString,
     /// Display prefix, e.g. `sy_Ab3dE6gH9`.
     pub prefix: String,
     /// Hex SHA-256 of the secret.
     pub hash: String,
-}
-
-impl std::fmt::Debug for MintedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MintedToken")
-            .field("prefix", &self.prefix)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Mint a new random token.
@@ -39,7 +32,7 @@ pub fn mint() -> Result<MintedToken, getrandom::Error> {
     Ok(MintedToken {
         prefix: secret.chars().take(DISPLAY_CHARS).collect(),
         hash: hash(&secret),
-        secret,
+        secret: secret.into(),
     })
 }
 
@@ -80,7 +73,7 @@ pub async fn issue(
     account: AccountId,
     scope: Scope,
     name: String,
-) -> Result<(String, TokenRecord), IssueError> {
+) -> Result<(SecretString, TokenRecord), IssueError> {
     let minted = mint().map_err(IssueError::Random)?;
     let record = storage
         .create_token(NewToken {
@@ -106,18 +99,21 @@ pub fn hash(secret: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use secrecy::ExposeSecret;
+
     use super::*;
 
     #[test]
     fn minted_tokens_are_prefixed_random_and_hashed() {
         let a = mint().unwrap();
         let b = mint().unwrap();
-        assert!(a.secret.starts_with("sy_"));
-        assert_eq!(a.secret.len(), 3 + 43);
-        assert_ne!(a.secret, b.secret);
-        assert_eq!(a.hash, hash(&a.secret));
+        let secret = a.secret.expose_secret();
+        assert!(secret.starts_with("sy_"));
+        assert_eq!(secret.len(), 3 + 43);
+        assert_ne!(secret, b.secret.expose_secret());
+        assert_eq!(a.hash, hash(secret));
         assert_eq!(a.hash.len(), 64);
-        assert!(a.secret.starts_with(&a.prefix));
-        assert!(!format!("{a:?}").contains(&a.secret));
+        assert!(secret.starts_with(&a.prefix));
+        assert!(!format!("{a:?}").contains(secret));
     }
 }

@@ -13,6 +13,7 @@
 //! - every attempt logged with the channel's secrets redacted;
 //! - errors typed by whether a retry can help; auth failures never retried.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -77,6 +78,9 @@ pub struct HttpRequest {
     pub url: String,
     /// Extra headers.
     pub headers: Vec<(String, String)>,
+    /// Headers that authenticate (a token, a key): sent like the others,
+    /// never shown by `Debug`.
+    pub secret_headers: Vec<(String, SecretString)>,
     /// Body bytes, sent as JSON when [`HttpRequest::json`] built it.
     pub body: Option<Vec<u8>>,
     /// Whether sending it twice is harmless. A request that is not (creating
@@ -95,6 +99,7 @@ impl HttpRequest {
             method: reqwest::Method::GET,
             url: url.into(),
             headers: Vec::new(),
+            secret_headers: Vec::new(),
             body: None,
             idempotent: true,
         }
@@ -116,6 +121,7 @@ impl HttpRequest {
             method,
             url: url.into(),
             headers: vec![("content-type".into(), "application/json".into())],
+            secret_headers: Vec::new(),
             body: Some(body.to_string().into_bytes()),
             idempotent: true,
         }
@@ -131,6 +137,7 @@ impl HttpRequest {
                 "content-type".into(),
                 "application/x-www-form-urlencoded".into(),
             )],
+            secret_headers: Vec::new(),
             // Pairs of strings always encode.
             body: Some(
                 serde_urlencoded::to_string(fields)
@@ -152,6 +159,14 @@ impl HttpRequest {
     #[must_use]
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Add a header that authenticates (`authorization`, an API key).
+    #[must_use]
+    pub fn secret_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.secret_headers
+            .push((name.into(), SecretString::from(value.into())));
         self
     }
 }
@@ -184,10 +199,14 @@ impl HttpResponse {
 /// Replace every secret, and the values of secret-looking query parameters,
 /// with `***`.
 #[must_use]
-pub fn redact(text: &str, secrets: &[String]) -> String {
+pub fn redact(text: &str, secrets: &[SecretString]) -> String {
     let mut out = text.to_owned();
-    for s in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(s.as_str(), "***");
+    for s in secrets
+        .iter()
+        .map(ExposeSecret::expose_secret)
+        .filter(|s| s.len() >= 4)
+    {
+        out = out.replace(s, "***");
     }
     const KEYS: [&str; 9] = [
         "consumer_key",
@@ -234,7 +253,7 @@ pub struct ChannelHttp {
     policy: HttpPolicy,
     permits: Arc<Semaphore>,
     not_before: Arc<Mutex<Option<Instant>>>,
-    secrets: Arc<Vec<String>>,
+    secrets: Arc<Vec<SecretString>>,
     signals: Option<SignalFn>,
 }
 
@@ -273,7 +292,7 @@ impl ChannelHttp {
         Ok(Self {
             permits: Arc::new(Semaphore::new(policy.max_concurrency.max(1))),
             not_before: Arc::new(Mutex::new(None)),
-            secrets: Arc::new(secrets),
+            secrets: Arc::new(secrets.into_iter().map(SecretString::from).collect()),
             signals: None,
             label,
             client,
@@ -406,6 +425,9 @@ impl ChannelHttp {
         let mut builder = self.client.request(req.method.clone(), &req.url);
         for (k, v) in &req.headers {
             builder = builder.header(k, v);
+        }
+        for (k, v) in &req.secret_headers {
+            builder = builder.header(k, v.expose_secret());
         }
         if let Some(b) = &req.body {
             builder = builder.body(b.clone());
@@ -542,7 +564,7 @@ mod tests {
 
     #[test]
     fn secrets_and_secret_query_parameters_are_redacted() {
-        let s = vec!["ck_live_123456".to_owned()];
+        let s = vec![SecretString::from("ck_live_123456")];
         assert_eq!(
             redact(
                 "https://shop/wp-json/wc/v3/orders?consumer_key=ck_live_123456&consumer_secret=cs_9&page=2",

@@ -22,6 +22,7 @@ pub mod medusa;
 pub mod outbound;
 pub mod ratelimit;
 pub mod registry;
+pub mod secret;
 pub mod shopify;
 pub mod support;
 pub mod vendure;

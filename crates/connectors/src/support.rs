@@ -2,6 +2,7 @@
 //! channel cannot deduplicate, webhook signature checks, and reading
 //! channel JSON with errors that say what was missing.
 
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ mod tests {
 /// refused with it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TokenCache {
-    slot: std::sync::Arc<tokio::sync::Mutex<Option<(String, std::time::Instant)>>>,
+    slot: std::sync::Arc<tokio::sync::Mutex<Option<(SecretString, std::time::Instant)>>>,
 }
 
 /// Renew a token this long before it expires.
@@ -160,10 +161,10 @@ impl TokenCache {
     {
         let mut slot = self.slot.lock().await;
         if let Some((t, until)) = slot.as_ref()
-            && Some(t.as_str()) != stale
+            && Some(t.expose_secret()) != stale
             && *until > std::time::Instant::now() + RENEW_BEFORE
         {
-            return Ok(t.clone());
+            return Ok(t.expose_secret().to_owned());
         }
         let (token, lifetime) = fetch().await.map_err(|e| match e {
             ConnectorError::Rejected {
@@ -171,7 +172,10 @@ impl TokenCache {
             } => ConnectorError::Auth { channel, status },
             other => other,
         })?;
-        *slot = Some((token.clone(), std::time::Instant::now() + lifetime));
+        *slot = Some((
+            SecretString::from(token.clone()),
+            std::time::Instant::now() + lifetime,
+        ));
         Ok(token)
     }
 

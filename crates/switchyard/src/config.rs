@@ -2,6 +2,7 @@
 //! file (`switchyard.toml` or `--config`) → `SWITCHYARD_*` environment
 //! variables → command-line flags. One struct, passed down; no globals.
 
+use secrecy::SecretString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,7 +91,7 @@ pub struct Config {
 
 /// Switchyard's own apps on the channels: operator configuration, never
 /// per merchant.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Apps {
     /// The Shopify app (`[apps.shopify]`).
@@ -104,7 +105,7 @@ pub struct Apps {
 }
 
 /// The operator's Selling Partner API application.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmazonAppSettings {
     /// The application's id (`amzn1.sp.solution.…`); empty: hosted pages
@@ -115,7 +116,7 @@ pub struct AmazonAppSettings {
     /// Its Login with Amazon client id.
     pub client_id: String,
     /// Its Login with Amazon client secret.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Seller Central's consent page (the seller's region).
     pub consent_url: String,
     /// Login with Amazon's token endpoint.
@@ -126,26 +127,14 @@ pub struct AmazonAppSettings {
     pub marketplace_id: String,
 }
 
-impl fmt::Debug for AmazonAppSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AmazonAppSettings")
-            .field("application_id", &self.application_id)
-            .field("client_id", &self.client_id)
-            .field("consent_url", &self.consent_url)
-            .field("api_url", &self.api_url)
-            .field("marketplace_id", &self.marketplace_id)
-            .finish_non_exhaustive()
-    }
-}
-
 /// The operator's eBay app.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EbayAppSettings {
     /// App ID (client id); empty: hosted pages offer no eBay.
     pub client_id: String,
     /// Cert ID (client secret).
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The RuName (eBay redirect URL name) whose accept URL is
     /// `…/connect/callback/ebay` and decline URL `…/connect/callback/ebay?declined=1`.
     pub runame: String,
@@ -155,17 +144,6 @@ pub struct EbayAppSettings {
     pub auth_url: String,
     /// The APIs' address (the token endpoint and the seller's APIs).
     pub api_url: String,
-}
-
-impl fmt::Debug for EbayAppSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EbayAppSettings")
-            .field("client_id", &self.client_id)
-            .field("runame", &self.runame)
-            .field("auth_url", &self.auth_url)
-            .field("api_url", &self.api_url)
-            .finish_non_exhaustive()
-    }
 }
 
 /// The operator's Etsy app (public: OAuth 2.0 with PKCE, no secret).
@@ -184,39 +162,17 @@ pub struct EtsyAppSettings {
 }
 
 /// The operator's Shopify app.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShopifyAppSettings {
     /// The app's client id (API key); empty: hosted pages offer no Shopify.
     pub client_id: String,
     /// The app's client secret (API secret key).
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The access scopes asked for, comma-separated.
     pub scopes: String,
     /// Where a shop is reached; `{shop}` is its `myshopify.com` domain.
     pub shop_url: String,
-}
-
-impl fmt::Debug for Apps {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Apps")
-            .field("shopify", &self.shopify)
-            .field("etsy", &self.etsy)
-            .field("ebay", &self.ebay)
-            .field("amazon", &self.amazon)
-            .finish()
-    }
-}
-
-impl fmt::Debug for ShopifyAppSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The secret stays out of logs.
-        f.debug_struct("ShopifyAppSettings")
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .field("shop_url", &self.shop_url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl Config {
@@ -392,7 +348,10 @@ mod tests {
             let c = Config::load(None).map_err(|e| format!("{e:#}"))?;
             assert_eq!(c.listen.port(), 9000);
             assert_eq!(c.data_dir, PathBuf::from("/tmp/b"));
-            assert_eq!(c.apps.shopify.client_secret, "shpss_from_env");
+            assert_eq!(
+                secrecy::ExposeSecret::expose_secret(&c.apps.shopify.client_secret),
+                "shpss_from_env"
+            );
             assert!(
                 !format!("{c:?}").contains("shpss_from_env"),
                 "kept out of logs"

@@ -12,6 +12,7 @@ pub mod engine_settings;
 pub mod migrate_data;
 pub mod telemetry;
 
+use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -78,7 +79,7 @@ pub async fn create_token(
     account: &str,
     store: Option<StoreId>,
     name: &str,
-) -> anyhow::Result<(String, TokenRecord)> {
+) -> anyhow::Result<(secrecy::SecretString, TokenRecord)> {
     anyhow::ensure!(
         !account.trim().is_empty(),
         "the account name must not be empty"
@@ -134,7 +135,7 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
     let shopify = &config.apps.shopify;
     if !shopify.client_id.trim().is_empty() {
         anyhow::ensure!(
-            !shopify.client_secret.is_empty(),
+            !shopify.client_secret.expose_secret().is_empty(),
             "apps.shopify.client_secret is empty while client_id is set"
         );
         console.shopify = Some(switchyard_api::console::connect::ShopifyApp {
@@ -156,7 +157,7 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
     let ebay = &config.apps.ebay;
     if !ebay.client_id.trim().is_empty() {
         anyhow::ensure!(
-            !ebay.client_secret.is_empty() && !ebay.runame.is_empty(),
+            !ebay.client_secret.expose_secret().is_empty() && !ebay.runame.is_empty(),
             "apps.ebay needs client_secret and runame when client_id is set"
         );
         console.ebay = Some(switchyard_api::console::connect::EbayApp {
@@ -171,7 +172,7 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
     let amazon = &config.apps.amazon;
     if !amazon.application_id.trim().is_empty() {
         anyhow::ensure!(
-            !amazon.client_id.is_empty() && !amazon.client_secret.is_empty(),
+            !amazon.client_id.is_empty() && !amazon.client_secret.expose_secret().is_empty(),
             "apps.amazon needs client_id and client_secret when application_id is set"
         );
         console.amazon = Some(switchyard_api::console::connect::AmazonApp {

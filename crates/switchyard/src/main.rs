@@ -1,5 +1,6 @@
 //! The `switchyard` command.
 
+use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -263,7 +264,7 @@ async fn run() -> anyhow::Result<()> {
             let storage = switchyard::open_storage(&config).await?;
             let (secret, rec) =
                 switchyard::create_token(storage.as_ref(), &account, store, &name).await?;
-            print_token(&secret, &rec.id.to_string(), &account);
+            print_token(secret.expose_secret(), &rec.id.to_string(), &account);
             Ok(())
         }
     }

@@ -13,6 +13,9 @@ pub struct KeptDemo {
     pub base: String,
     /// The one-time console link it printed.
     pub link: String,
+    /// The API token it printed (`export SY=… TOKEN=…`).
+    pub token: String,
+    log: std::path::PathBuf,
     /// Its working directory (the data dir lives there); removed on drop.
     _dir: tempfile::TempDir,
     child: Child,
@@ -33,6 +36,16 @@ impl KeptDemo {
     /// When it does not start or prints no link in time.
     #[must_use]
     pub fn start(binary: &str, orders: u32) -> Self {
+        Self::start_logging(binary, orders, None)
+    }
+
+    /// As [`KeptDemo::start`], with `RUST_LOG` set to `filter` (its log
+    /// is [`KeptDemo::log`]).
+    ///
+    /// # Panics
+    /// When it does not start or prints no link in time.
+    #[must_use]
+    pub fn start_logging(binary: &str, orders: u32, filter: Option<&str>) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = crate::free_port();
         let log = dir.path().join("demo.stderr");
@@ -45,6 +58,10 @@ impl KeptDemo {
                 command.env_remove(key);
             }
         }
+        match filter {
+            Some(f) => command.env("RUST_LOG", f),
+            None => command.env_remove("RUST_LOG"),
+        };
         let mut child = command
             .args(["demo", "--keep-running", "--pace-ms", "0"])
             .args(["--orders", &orders.to_string()])
@@ -61,25 +78,47 @@ impl KeptDemo {
                 .lines()
                 .map_while(Result::ok)
             {
-                if let Some(link) = line.trim().strip_prefix("Open the console: ") {
-                    let _ = tx.send(link.to_owned());
+                let line = line.trim();
+                if let Some(link) = line.strip_prefix("Open the console: ") {
+                    let _ = tx.send(("link", link.to_owned()));
+                }
+                if let Some((_, token)) = line
+                    .strip_prefix("export SY=")
+                    .and_then(|rest| rest.split_once(" TOKEN="))
+                {
+                    let _ = tx.send(("token", token.to_owned()));
                 }
             }
         });
         let mut demo = Self {
             base: format!("http://127.0.0.1:{port}"),
             link: String::new(),
+            token: String::new(),
+            log,
             _dir: dir,
             child,
         };
-        demo.link = rx
-            .recv_timeout(Duration::from_secs(240))
-            .unwrap_or_else(|e| {
-                panic!(
-                    "the kept demo printed no console link ({e}); it said: {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                )
-            });
+        while demo.link.is_empty() || demo.token.is_empty() {
+            let (what, value) = rx
+                .recv_timeout(Duration::from_secs(240))
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "the kept demo printed no console link and token ({e}); it said: {}",
+                        demo.log()
+                    )
+                });
+            if what == "link" {
+                demo.link = value;
+            } else {
+                demo.token = value;
+            }
+        }
         demo
+    }
+
+    /// What it has logged so far (its standard error).
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }

@@ -297,7 +297,9 @@ impl TestApp {
         let (token, _) = switchyard::create_token(self.storage.as_ref(), account, None, "test")
             .await
             .expect("create token");
-        Tenant { token }
+        Tenant {
+            token: secrecy::ExposeSecret::expose_secret(&token).to_owned(),
+        }
     }
 
     /// A token of `account` limited to `store`.
@@ -307,7 +309,9 @@ impl TestApp {
             switchyard::create_token(self.storage.as_ref(), account, Some(store), "scoped")
                 .await
                 .expect("create token");
-        Tenant { token }
+        Tenant {
+            token: secrecy::ExposeSecret::expose_secret(&token).to_owned(),
+        }
     }
 
     /// Send a request with optional JSON body.

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use maud::{DOCTYPE, Markup, html};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use switchyard_storage::{LinkPurpose, NewSession, PageRequest, StorageError, User};
 
@@ -282,7 +283,7 @@ pub(super) struct SignIn {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     form: String,
 }
@@ -318,7 +319,7 @@ pub(super) async fn sign_in(
         );
     }
     let hash = found.as_ref().and_then(|(_, h)| h.as_deref());
-    let ok = auth::verify_password(&f.password, hash);
+    let ok = auth::verify_password(f.password.expose_secret(), hash);
     let Some((user, _)) = found.filter(|_| ok) else {
         c.throttle.failed(&email, &address, account.as_deref(), now);
         tracing::info!(%address, "console sign-in refused");
@@ -504,9 +505,9 @@ pub(super) struct SetPassword {
     #[serde(default)]
     link: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
-    confirm: String,
+    confirm: SecretString,
 }
 
 pub(super) async fn set_password(
@@ -515,17 +516,17 @@ pub(super) async fn set_password(
     Form(f): Form<SetPassword>,
 ) -> Response {
     // The link's secret is this form's proof: nobody else has it.
-    if let Err(e) = switchyard_domain::user::check_new_password(&f.password) {
+    if let Err(e) = switchyard_domain::user::check_new_password(f.password.expose_secret()) {
         return set_password_page(StatusCode::UNPROCESSABLE_ENTITY, &f.link, Some(&e.message));
     }
-    if f.password != f.confirm {
+    if f.password.expose_secret() != f.confirm.expose_secret() {
         return set_password_page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &f.link,
             Some("The two passwords differ."),
         );
     }
-    let hash = match auth::hash_password(&f.password) {
+    let hash = match auth::hash_password(f.password.expose_secret()) {
         Ok(h) => h,
         Err(e) => return internal(&e),
     };

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use switchyard_domain::ids::{StoreId, TokenId, UserId};
 use switchyard_domain::user::Role;
@@ -279,7 +280,7 @@ pub(super) async fn create_token(
                 &s,
                 &session,
                 StatusCode::CREATED,
-                Notice::Token(&secret, &rec),
+                Notice::Token(secret.expose_secret(), &rec),
             )
             .await
         }
@@ -450,11 +451,11 @@ pub(super) struct PasswordForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
-    current: String,
+    current: SecretString,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
-    confirm: String,
+    confirm: SecretString,
 }
 
 /// A user changes their own password: the current one first (failures
@@ -490,22 +491,22 @@ pub(super) async fn change_password(
         Ok(found) => found.and_then(|(_, h)| h),
         Err(e) => return failed(&e),
     };
-    if !auth::verify_password(&f.current, stored.as_deref()) {
+    if !auth::verify_password(f.current.expose_secret(), stored.as_deref()) {
         c.throttle.failed(&u.email, &address, account, now);
         tracing::info!(user = %u.id, %address, "console password change refused: wrong current password");
         return refuse(StatusCode::UNAUTHORIZED, "The current password is wrong.").await;
     }
-    if let Err(e) = switchyard_domain::user::check_new_password(&f.password) {
+    if let Err(e) = switchyard_domain::user::check_new_password(f.password.expose_secret()) {
         return refuse(StatusCode::UNPROCESSABLE_ENTITY, &e.message).await;
     }
-    if f.password != f.confirm {
+    if f.password.expose_secret() != f.confirm.expose_secret() {
         return refuse(
             StatusCode::UNPROCESSABLE_ENTITY,
             "The two new passwords differ.",
         )
         .await;
     }
-    let hash = match auth::hash_password(&f.password) {
+    let hash = match auth::hash_password(f.password.expose_secret()) {
         Ok(h) => h,
         Err(e) => return internal(&e),
     };

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use switchyard_domain::ids::{StoreId, TokenId};
 use switchyard_domain::values::check_text;
@@ -159,7 +160,7 @@ pub async fn create_token(
     Ok((
         StatusCode::CREATED,
         Json(CreatedTokenOut {
-            token: secret,
+            token: secret.expose_secret().to_owned(),
             record: rec.into(),
         }),
     ))

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use switchyard_domain::accounting::{AccountingKind, AccountingSettings, SyncState};
 use switchyard_domain::ids::{AccountingId, InvoiceId, StoreId};
@@ -24,10 +25,14 @@ pub struct AccountingCredentialsIn {
     /// The app's client id.
     pub client_id: String,
     /// The app's client secret.
-    pub client_secret: String,
+    #[serde(serialize_with = "switchyard_connectors::secret::serialize")]
+    #[schema(value_type = String)]
+    pub client_secret: SecretString,
     /// A refresh token the organisation or business granted the app (it
     /// rotates with each use; Switchyard keeps the current one).
-    pub refresh_token: String,
+    #[serde(serialize_with = "switchyard_connectors::secret::serialize")]
+    #[schema(value_type = String)]
+    pub refresh_token: SecretString,
     /// Xero's tenant id or Sage's business id; looked up when absent.
     pub tenant: Option<String>,
 }
@@ -208,9 +213,9 @@ fn bad(field: &str, message: impl Into<String>) -> ApiError {
 
 fn check_credentials(c: &AccountingCredentialsIn) -> Result<(), ApiError> {
     for (field, v) in [
-        ("client_id", &c.client_id),
-        ("client_secret", &c.client_secret),
-        ("refresh_token", &c.refresh_token),
+        ("client_id", c.client_id.as_str()),
+        ("client_secret", c.client_secret.expose_secret()),
+        ("refresh_token", c.refresh_token.expose_secret()),
     ] {
         if v.trim().is_empty() || v.len() > 4096 {
             return Err(bad(

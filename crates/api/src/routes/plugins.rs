@@ -3,6 +3,7 @@
 //! plugin's own side, used with a plugin token (read its orders, report
 //! shipments and its stock). `docs/plugins.md` describes the protocol.
 
+use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
 
 use axum::Json;
@@ -383,7 +384,7 @@ pub(crate) async fn plugin_token(
     };
     let (secret, rec) = tokens::issue(s.storage.as_ref(), account.clone(), scope, name).await?;
     Ok(CreatedTokenOut {
-        token: secret,
+        token: secret.expose_secret().to_owned(),
         record: rec.into(),
     })
 }

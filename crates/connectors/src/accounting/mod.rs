@@ -14,6 +14,7 @@
 mod sage;
 mod xero;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -28,32 +29,25 @@ use crate::error::ConnectorError;
 use crate::http::{ChannelHttp, HttpPolicy};
 
 /// What a connection holds (sealed at rest).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Credentials {
     /// The app's client id.
     pub client_id: String,
     /// The app's client secret.
-    pub client_secret: String,
+    #[serde(serialize_with = "crate::secret::serialize")]
+    pub client_secret: SecretString,
     /// The current refresh token (single use: each refresh rotates it).
-    pub refresh_token: String,
+    #[serde(serialize_with = "crate::secret::serialize")]
+    pub refresh_token: SecretString,
     /// The current access token.
-    #[serde(default)]
-    pub access_token: Option<String>,
+    #[serde(default, serialize_with = "crate::secret::serialize_opt")]
+    pub access_token: Option<SecretString>,
     /// When it stops working.
     #[serde(default)]
     pub access_expires_at: Option<DateTime<Utc>>,
     /// Xero's tenant id or Sage's business id, once looked up (or given).
     #[serde(default)]
     pub tenant: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("client_id", &self.client_id)
-            .field("tenant", &self.tenant)
-            .finish_non_exhaustive()
-    }
 }
 
 /// A document to book.
@@ -157,9 +151,13 @@ impl AccountingClient {
         policy: HttpPolicy,
     ) -> Result<Self, ConnectorError> {
         let secrets = vec![
-            creds.client_secret.clone(),
-            creds.refresh_token.clone(),
-            creds.access_token.clone().unwrap_or_default(),
+            creds.client_secret.expose_secret().to_owned(),
+            creds.refresh_token.expose_secret().to_owned(),
+            creds
+                .access_token
+                .as_ref()
+                .map(|t| t.expose_secret().to_owned())
+                .unwrap_or_default(),
         ];
         let mut http = ChannelHttp::new(kind.as_str(), policy, secrets)?;
         if kind == AccountingKind::Xero {
@@ -217,21 +215,21 @@ impl AccountingClient {
                 &self.endpoints.token,
                 &[
                     ("grant_type", "refresh_token"),
-                    ("refresh_token", &c.refresh_token),
+                    ("refresh_token", c.refresh_token.expose_secret()),
                 ],
             )
-            .header(
+            .secret_header(
                 "authorization",
-                crate::support::basic_auth(&c.client_id, &c.client_secret),
+                crate::support::basic_auth(&c.client_id, c.client_secret.expose_secret()),
             ),
             AccountingKind::Sage => crate::http::HttpRequest::form(
                 reqwest::Method::POST,
                 &self.endpoints.token,
                 &[
                     ("grant_type", "refresh_token"),
-                    ("refresh_token", &c.refresh_token),
+                    ("refresh_token", c.refresh_token.expose_secret()),
                     ("client_id", &c.client_id),
-                    ("client_secret", &c.client_secret),
+                    ("client_secret", c.client_secret.expose_secret()),
                 ],
             ),
         }
@@ -256,8 +254,8 @@ impl AccountingClient {
                 channel: self.kind.as_str().to_owned(),
                 reason: "the token answer has no refresh_token".into(),
             })?;
-        self.creds.refresh_token = refresh.to_owned();
-        self.creds.access_token = Some(token);
+        self.creds.refresh_token = SecretString::from(refresh.to_owned());
+        self.creds.access_token = Some(SecretString::from(token));
         self.creds.access_expires_at =
             Some(now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(5)));
         Ok(())
@@ -274,7 +272,10 @@ impl AccountingClient {
     fn bearer(&self) -> String {
         format!(
             "Bearer {}",
-            self.creds.access_token.as_deref().unwrap_or("")
+            self.creds
+                .access_token
+                .as_ref()
+                .map_or("", |t| t.expose_secret())
         )
     }
 

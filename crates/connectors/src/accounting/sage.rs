@@ -23,7 +23,7 @@ const MAX_REFERENCE: usize = 25;
 /// The lead business the token reaches.
 pub(super) async fn business(c: &AccountingClient) -> Result<String, ConnectorError> {
     let req = HttpRequest::get(&c.endpoints.tenants)
-        .header("authorization", c.bearer())
+        .secret_header("authorization", c.bearer())
         .header("accept", "application/json");
     let (_, v) = c.http.send_json(&req).await?;
     v.as_array()
@@ -35,7 +35,7 @@ pub(super) async fn business(c: &AccountingClient) -> Result<String, ConnectorEr
 
 fn get(c: &AccountingClient, path_and_query: &str) -> HttpRequest {
     HttpRequest::get(format!("{}/{path_and_query}", c.endpoints.api))
-        .header("authorization", c.bearer())
+        .secret_header("authorization", c.bearer())
         .header("x-business", c.tenant())
         .header("accept", "application/json")
 }
@@ -48,7 +48,7 @@ fn post(c: &AccountingClient, path: &str, body: &Value) -> HttpRequest {
         format!("{}/{path}", c.endpoints.api),
         body,
     )
-    .header("authorization", c.bearer())
+    .secret_header("authorization", c.bearer())
     .header("x-business", c.tenant())
     .header("accept", "application/json")
     .not_idempotent()

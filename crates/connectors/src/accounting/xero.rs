@@ -34,7 +34,7 @@ pub(super) fn limit_signal(r: &HttpResponse) -> Option<Duration> {
 
 /// The first organisation the token reaches.
 pub(super) async fn tenant(c: &AccountingClient) -> Result<String, ConnectorError> {
-    let req = HttpRequest::get(&c.endpoints.tenants).header("authorization", c.bearer());
+    let req = HttpRequest::get(&c.endpoints.tenants).secret_header("authorization", c.bearer());
     let (_, v) = c.http.send_json(&req).await?;
     v.as_array()
         .and_then(|a| {
@@ -49,7 +49,7 @@ pub(super) async fn tenant(c: &AccountingClient) -> Result<String, ConnectorErro
 
 fn get(c: &AccountingClient, path_and_query: &str) -> HttpRequest {
     HttpRequest::get(format!("{}/{path_and_query}", c.endpoints.api))
-        .header("authorization", c.bearer())
+        .secret_header("authorization", c.bearer())
         .header("xero-tenant-id", c.tenant())
         .header("accept", "application/json")
 }
@@ -71,7 +71,7 @@ fn put(c: &AccountingClient, path: &str, body: &Value, key: &str) -> HttpRequest
         format!("{}/{path}?summarizeErrors=false", c.endpoints.api),
         body,
     )
-    .header("authorization", c.bearer())
+    .secret_header("authorization", c.bearer())
     .header("xero-tenant-id", c.tenant())
     .header("accept", "application/json")
     // With the key, Xero answers a repeated request with the first answer

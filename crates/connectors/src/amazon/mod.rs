@@ -28,6 +28,7 @@
 
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -56,31 +57,19 @@ const FEED_POLLS: u32 = 30;
 const FEED_CONTENT_TYPE: &str = "application/json; charset=UTF-8";
 
 /// Credentials of an Amazon channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AmazonCredentials {
     /// The LWA client id of the SP-API application.
     pub client_id: String,
     /// The LWA client secret.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The seller's refresh token (from authorising the application).
-    pub refresh_token: String,
+    pub refresh_token: SecretString,
     /// The seller (merchant) id.
     pub seller_id: String,
     /// The marketplace this channel sells on (`A1PA6795UKMFR9` is amazon.de).
     pub marketplace_id: String,
-}
-
-impl std::fmt::Debug for AmazonCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmazonCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .field("refresh_token", &"***")
-            .field("seller_id", &self.seller_id)
-            .field("marketplace_id", &self.marketplace_id)
-            .finish()
-    }
 }
 
 /// An Amazon seller account on one marketplace.
@@ -137,7 +126,10 @@ impl Amazon {
         let http = ChannelHttp::new(
             "amazon",
             policy,
-            vec![creds.client_secret.clone(), creds.refresh_token.clone()],
+            vec![
+                creds.client_secret.expose_secret().to_owned(),
+                creds.refresh_token.expose_secret().to_owned(),
+            ],
         )?
         .with_signals(signals);
         Ok(Self {
@@ -168,9 +160,9 @@ impl Amazon {
             self.token_url.clone(),
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &self.creds.refresh_token),
+                ("refresh_token", self.creds.refresh_token.expose_secret()),
                 ("client_id", &self.creds.client_id),
-                ("client_secret", &self.creds.client_secret),
+                ("client_secret", self.creds.client_secret.expose_secret()),
             ],
         );
         let (_, v) = self.http.send_json(&req).await?;
@@ -185,7 +177,7 @@ impl Amazon {
                 &[401, 403],
                 || self.fetch_token(),
                 |t| {
-                    let r = req.clone().header("x-amz-access-token", t);
+                    let r = req.clone().secret_header("x-amz-access-token", t);
                     async move {
                         if want_json {
                             self.http.send_json(&r).await.map(|(_, v)| v)
@@ -314,6 +306,7 @@ impl Amazon {
             method: reqwest::Method::PUT,
             url: upload.to_owned(),
             headers: vec![("content-type".into(), FEED_CONTENT_TYPE.into())],
+            secret_headers: Vec::new(),
             body: Some(feed.to_string().into_bytes()),
             idempotent: true,
         };

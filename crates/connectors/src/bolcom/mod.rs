@@ -29,6 +29,7 @@
 
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -58,22 +59,13 @@ const HISTORY_DAYS: i64 = 90;
 const MAX_POLLS: u32 = 20;
 
 /// Credentials of a bol.com channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BolCredentials {
     /// The API client id.
     pub client_id: String,
     /// The API client secret.
-    pub client_secret: String,
-}
-
-impl std::fmt::Debug for BolCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BolCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .finish()
-    }
+    pub client_secret: SecretString,
 }
 
 /// A bol.com retailer account.
@@ -124,8 +116,12 @@ impl Bolcom {
         })?;
         let (pause, max_pause, attempts) =
             (policy.base_backoff, policy.max_backoff, policy.max_attempts);
-        let http = ChannelHttp::new("bolcom", policy, vec![creds.client_secret.clone()])?
-            .with_signals(signals);
+        let http = ChannelHttp::new(
+            "bolcom",
+            policy,
+            vec![creds.client_secret.expose_secret().to_owned()],
+        )?
+        .with_signals(signals);
         Ok(Self {
             http,
             base,
@@ -159,13 +155,14 @@ impl Bolcom {
         let req = HttpRequest {
             method: reqwest::Method::POST,
             url: format!("{}?grant_type=client_credentials", self.token_url),
-            headers: vec![
-                (
-                    "authorization".into(),
-                    support::basic_auth(&self.creds.client_id, &self.creds.client_secret),
-                ),
-                ("accept".into(), "application/json".into()),
-            ],
+            headers: vec![("accept".into(), "application/json".into())],
+            secret_headers: vec![(
+                "authorization".into(),
+                SecretString::from(support::basic_auth(
+                    &self.creds.client_id,
+                    self.creds.client_secret.expose_secret(),
+                )),
+            )],
             body: None,
             idempotent: true,
         };
@@ -192,7 +189,9 @@ impl Bolcom {
                 &[401],
                 || self.fetch_token(),
                 |t| {
-                    let r = req.clone().header("authorization", format!("Bearer {t}"));
+                    let r = req
+                        .clone()
+                        .secret_header("authorization", format!("Bearer {t}"));
                     async move {
                         if want_json {
                             self.http.send_json(&r).await

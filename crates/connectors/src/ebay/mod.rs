@@ -25,6 +25,7 @@
 
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -49,26 +50,16 @@ const STOCK_BATCH: usize = 25;
 const SCOPES: &str = "https://api.ebay.com/oauth/api_scope/sell.fulfillment https://api.ebay.com/oauth/api_scope/sell.inventory";
 
 /// Credentials of an eBay channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EbayCredentials {
     /// The app's client id (App ID).
     pub client_id: String,
     /// The app's client secret (Cert ID).
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The seller's OAuth refresh token (consented to the
     /// `sell.fulfillment` and `sell.inventory` scopes).
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for EbayCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EbayCredentials")
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"***")
-            .field("refresh_token", &"***")
-            .finish()
-    }
+    pub refresh_token: SecretString,
 }
 
 /// An eBay seller account.
@@ -112,7 +103,10 @@ impl Ebay {
         let http = ChannelHttp::new(
             "ebay",
             policy,
-            vec![creds.client_secret.clone(), creds.refresh_token.clone()],
+            vec![
+                creds.client_secret.expose_secret().to_owned(),
+                creds.refresh_token.expose_secret().to_owned(),
+            ],
         )?
         .with_signals(signals);
         Ok(Self {
@@ -143,13 +137,16 @@ impl Ebay {
             self.url("/identity/v1/oauth2/token"),
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", &self.creds.refresh_token),
+                ("refresh_token", self.creds.refresh_token.expose_secret()),
                 ("scope", SCOPES),
             ],
         )
-        .header(
+        .secret_header(
             "authorization",
-            support::basic_auth(&self.creds.client_id, &self.creds.client_secret),
+            support::basic_auth(
+                &self.creds.client_id,
+                self.creds.client_secret.expose_secret(),
+            ),
         );
         let (_, v) = self.http.send_json(&req).await?;
         support::token_from(self.http.label(), &v, 7200)
@@ -162,7 +159,9 @@ impl Ebay {
                 &[401],
                 || self.fetch_token(),
                 |t| {
-                    let r = req.clone().header("authorization", format!("Bearer {t}"));
+                    let r = req
+                        .clone()
+                        .secret_header("authorization", format!("Bearer {t}"));
                     async move { self.http.send_json(&r).await }
                 },
             )

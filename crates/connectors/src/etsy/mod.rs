@@ -24,6 +24,7 @@
 
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -44,25 +45,15 @@ use crate::support::{self, TokenCache};
 const PAGE_SIZE: usize = 100;
 
 /// Credentials of an Etsy channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EtsyCredentials {
     /// The app's keystring (`x-api-key`).
-    pub keystring: String,
+    pub keystring: SecretString,
     /// The shop owner's OAuth refresh token.
-    pub refresh_token: String,
+    pub refresh_token: SecretString,
     /// The shop's numeric id.
     pub shop_id: u64,
-}
-
-impl std::fmt::Debug for EtsyCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EtsyCredentials")
-            .field("keystring", &"***")
-            .field("refresh_token", &"***")
-            .field("shop_id", &self.shop_id)
-            .finish()
-    }
 }
 
 /// An Etsy shop.
@@ -97,7 +88,10 @@ impl Etsy {
         let http = ChannelHttp::new(
             "etsy",
             policy,
-            vec![creds.keystring.clone(), creds.refresh_token.clone()],
+            vec![
+                creds.keystring.expose_secret().to_owned(),
+                creds.refresh_token.expose_secret().to_owned(),
+            ],
         )?
         .with_signals(signals);
         Ok(Self {
@@ -128,11 +122,11 @@ impl Etsy {
             format!("{}/v3/public/oauth/token", self.base),
             &[
                 ("grant_type", "refresh_token"),
-                ("client_id", &self.creds.keystring),
-                ("refresh_token", &self.creds.refresh_token),
+                ("client_id", self.creds.keystring.expose_secret()),
+                ("refresh_token", self.creds.refresh_token.expose_secret()),
             ],
         )
-        .header("x-api-key", self.creds.keystring.clone());
+        .secret_header("x-api-key", self.creds.keystring.expose_secret().to_owned());
         let (_, v) = self.http.send_json(&req).await?;
         support::token_from(self.http.label(), &v, 3600)
     }
@@ -147,8 +141,8 @@ impl Etsy {
                 |t| {
                     let r = req
                         .clone()
-                        .header("x-api-key", self.creds.keystring.clone())
-                        .header("authorization", format!("Bearer {t}"));
+                        .secret_header("x-api-key", self.creds.keystring.expose_secret().to_owned())
+                        .secret_header("authorization", format!("Bearer {t}"));
                     async move { Ok(self.http.send_json(&r).await?.1) }
                 },
             )

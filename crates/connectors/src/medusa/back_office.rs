@@ -8,6 +8,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::{Medusa, ORDER_FIELDS};
@@ -93,7 +94,7 @@ impl Medusa {
             self.base,
             support::encode(id)
         ))
-        .header("authorization", self.auth.clone());
+        .secret_header("authorization", self.auth.expose_secret());
         if let Err(e) = self.http.send(&req).await {
             tracing::warn!(draft = id, error = %e, "could not delete an unfinished draft order");
         }

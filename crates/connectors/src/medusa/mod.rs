@@ -19,6 +19,7 @@
 mod back_office;
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -51,24 +52,15 @@ const VARIANT_FIELDS: &str = "id,sku,title,product.title,*prices,*inventory_item
 *inventory_items.inventory.location_levels";
 
 /// Credentials of a Medusa channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MedusaCredentials {
     /// A secret API key (`sk_…`).
-    pub api_key: String,
+    pub api_key: SecretString,
     /// The stock location whose levels Switchyard keeps; the store's
     /// default location when absent.
     #[serde(default)]
     pub location_id: Option<String>,
-}
-
-impl std::fmt::Debug for MedusaCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MedusaCredentials")
-            .field("api_key", &"***")
-            .field("location_id", &self.location_id)
-            .finish()
-    }
 }
 
 /// A Medusa server.
@@ -76,7 +68,7 @@ impl std::fmt::Debug for MedusaCredentials {
 pub struct Medusa {
     http: ChannelHttp,
     base: String,
-    auth: String,
+    auth: SecretString,
     location: std::sync::Arc<OnceCell<String>>,
     store: std::sync::Arc<OnceCell<Value>>,
     attempts: u32,
@@ -90,10 +82,14 @@ impl Medusa {
         creds: &MedusaCredentials,
         policy: HttpPolicy,
     ) -> Result<Self, ConnectorError> {
-        let auth = support::basic_auth(&creds.api_key, "");
+        let auth = support::basic_auth(creds.api_key.expose_secret(), "");
         let pause = policy.base_backoff;
         let attempts = policy.max_attempts;
-        let http = ChannelHttp::new("medusa", policy, vec![creds.api_key.clone(), auth.clone()])?;
+        let http = ChannelHttp::new(
+            "medusa",
+            policy,
+            vec![creds.api_key.expose_secret().to_owned(), auth.clone()],
+        )?;
         let location = OnceCell::new();
         if let Some(l) = &creds.location_id {
             let _ = location.set(l.clone());
@@ -101,7 +97,7 @@ impl Medusa {
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
-            auth,
+            auth: SecretString::from(auth),
             location: std::sync::Arc::new(location),
             store: std::sync::Arc::default(),
             attempts,
@@ -126,7 +122,7 @@ impl Medusa {
 
     async fn get(&self, path: &str) -> Result<Value, ConnectorError> {
         let req = HttpRequest::get(format!("{}{path}", self.base))
-            .header("authorization", self.auth.clone());
+            .secret_header("authorization", self.auth.expose_secret());
         self.http.send_json(&req).await.map(|(_, v)| v)
     }
 
@@ -138,7 +134,7 @@ impl Medusa {
     ) -> Result<Value, ConnectorError> {
         let mut req =
             HttpRequest::json(reqwest::Method::POST, format!("{}{path}", self.base), body)
-                .header("authorization", self.auth.clone());
+                .secret_header("authorization", self.auth.expose_secret());
         if !idempotent {
             req = req.not_idempotent();
         }

@@ -18,6 +18,7 @@ mod map;
 mod notify;
 mod shipping;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -105,20 +106,14 @@ const ORDER_FIELDS: &str = concat!(
 );
 
 /// Credentials of a Shopify channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ShopifyCredentials {
     /// Admin API access token (`shpat_…`).
-    pub access_token: String,
+    pub access_token: SecretString,
     /// The app's secret key: checks webhook signatures.
     #[serde(default)]
-    pub api_secret_key: Option<String>,
-}
-
-impl std::fmt::Debug for ShopifyCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShopifyCredentials").finish_non_exhaustive()
-    }
+    pub api_secret_key: Option<SecretString>,
 }
 
 /// A Shopify shop.
@@ -126,12 +121,12 @@ impl std::fmt::Debug for ShopifyCredentials {
 pub struct Shopify {
     http: ChannelHttp,
     endpoint: String,
-    token: String,
+    token: SecretString,
     attempts: u32,
     pause: Duration,
     location: std::sync::Arc<OnceCell<String>>,
     currency: std::sync::Arc<OnceCell<String>>,
-    webhook_key: Option<String>,
+    webhook_key: Option<SecretString>,
 }
 
 fn throttle_signal(resp: &HttpResponse) -> Option<Duration> {
@@ -165,8 +160,12 @@ impl Shopify {
     ) -> Result<Self, ConnectorError> {
         let attempts = policy.max_attempts;
         let pause = policy.base_backoff;
-        let http = ChannelHttp::new("shopify", policy, vec![creds.access_token.clone()])?
-            .with_signals(throttle_signal);
+        let http = ChannelHttp::new(
+            "shopify",
+            policy,
+            vec![creds.access_token.expose_secret().to_owned()],
+        )?
+        .with_signals(throttle_signal);
         let location = std::sync::Arc::new(OnceCell::new());
         if let Some(l) = location_id {
             let _ = location.set(gid("Location", &l));
@@ -205,7 +204,10 @@ impl Shopify {
             &self.endpoint,
             &json!({ "query": query, "variables": variables }),
         )
-        .header("x-shopify-access-token", self.token.clone());
+        .secret_header(
+            "x-shopify-access-token",
+            self.token.expose_secret().to_owned(),
+        );
         if idempotent {
             req
         } else {

@@ -1,6 +1,7 @@
 //! One order by id, and order webhooks (`webhookSubscriptionCreate`,
 //! `X-Shopify-Hmac-Sha256`).
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::{LINE_FIELDS, ORDER_FIELDS, Shopify, gid, map};
@@ -80,12 +81,11 @@ impl Shopify {
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
     ) -> Result<Notification, NotificationError> {
-        let key = self
-            .webhook_key
-            .as_deref()
-            .ok_or(NotificationError::NoSecret(
+        let key = self.webhook_key.as_ref().map(|k| k.expose_secret()).ok_or(
+            NotificationError::NoSecret(
                 "the channel's credentials have no `api_secret_key` to check Shopify webhooks with",
-            ))?;
+            ),
+        )?;
         let sig = headers
             .get(HMAC_HEADER)
             .and_then(|v| v.to_str().ok())

@@ -19,6 +19,7 @@
 mod back_office;
 mod map;
 
+use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -59,27 +60,18 @@ fragment SwitchyardOrder on Order {
 }";
 
 /// Credentials of a Vendure channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VendureCredentials {
     /// An Admin API key (Settings → API keys), with a role holding the
     /// order permissions (DeleteOrder included: it clears a draft an
     /// unfinished back-office attempt left), catalogue, customer and
     /// settings permissions.
-    pub api_key: String,
+    pub api_key: SecretString,
     /// The Vendure channel's token, when the key is not for the default
     /// channel.
     #[serde(default)]
     pub channel_token: Option<String>,
-}
-
-impl std::fmt::Debug for VendureCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VendureCredentials")
-            .field("api_key", &"***")
-            .field("channel_token", &self.channel_token)
-            .finish()
-    }
 }
 
 /// A Vendure server.
@@ -87,7 +79,7 @@ impl std::fmt::Debug for VendureCredentials {
 pub struct Vendure {
     http: ChannelHttp,
     endpoint: String,
-    api_key: String,
+    api_key: SecretString,
     channel_token: Option<String>,
     attempts: u32,
     pause: Duration,
@@ -102,7 +94,11 @@ impl Vendure {
     ) -> Result<Self, ConnectorError> {
         let pause = policy.base_backoff;
         let attempts = policy.max_attempts;
-        let http = ChannelHttp::new("vendure", policy, vec![creds.api_key.clone()])?;
+        let http = ChannelHttp::new(
+            "vendure",
+            policy,
+            vec![creds.api_key.expose_secret().to_owned()],
+        )?;
         let base = base_url.trim_end_matches('/');
         let endpoint = if base.ends_with("/admin-api") {
             base.to_owned()
@@ -148,7 +144,7 @@ impl Vendure {
             &self.endpoint,
             &json!({ "query": query, "variables": variables }),
         )
-        .header("vendure-api-key", self.api_key.clone());
+        .secret_header("vendure-api-key", self.api_key.expose_secret());
         if let Some(t) = &self.channel_token {
             req = req.header("vendure-token", t.clone());
         }

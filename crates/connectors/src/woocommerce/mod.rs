@@ -20,6 +20,7 @@ mod map;
 mod notify;
 mod shipping;
 
+use secrecy::{ExposeSecret, SecretString};
 use shipping::shipment_id;
 
 use std::collections::BTreeMap;
@@ -44,25 +45,16 @@ const PAGE_SIZE: usize = 100;
 pub const BATCH_LIMIT: usize = 100;
 
 /// Credentials of a WooCommerce channel (stored encrypted).
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WooCommerceCredentials {
     /// `ck_…`
-    pub consumer_key: String,
+    pub consumer_key: SecretString,
     /// `cs_…`
-    pub consumer_secret: String,
+    pub consumer_secret: SecretString,
     /// The secret of webhooks we register, to check their signatures.
     #[serde(default)]
-    pub webhook_secret: Option<String>,
-}
-
-impl std::fmt::Debug for WooCommerceCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WooCommerceCredentials")
-            .field("consumer_key", &"***")
-            .field("consumer_secret", &"***")
-            .finish()
-    }
+    pub webhook_secret: Option<SecretString>,
 }
 
 /// A WooCommerce shop.
@@ -70,11 +62,11 @@ impl std::fmt::Debug for WooCommerceCredentials {
 pub struct WooCommerce {
     http: ChannelHttp,
     base: String,
-    auth: String,
+    auth: SecretString,
     attempts: u32,
     pause: Duration,
     currency: std::sync::Arc<tokio::sync::OnceCell<String>>,
-    webhook_secret: Option<String>,
+    webhook_secret: Option<SecretString>,
 }
 
 /// Where the next page starts: the position of the first order not yet
@@ -108,8 +100,11 @@ impl WooCommerce {
     ) -> Result<Self, ConnectorError> {
         let auth = format!(
             "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", creds.consumer_key, creds.consumer_secret))
+            base64::engine::general_purpose::STANDARD.encode(format!(
+                "{}:{}",
+                creds.consumer_key.expose_secret(),
+                creds.consumer_secret.expose_secret()
+            ))
         );
         let pause = policy.base_backoff;
         let attempts = policy.max_attempts;
@@ -117,11 +112,12 @@ impl WooCommerce {
             "woocommerce",
             policy,
             vec![
-                creds.consumer_key.clone(),
-                creds.consumer_secret.clone(),
+                creds.consumer_key.expose_secret().to_owned(),
+                creds.consumer_secret.expose_secret().to_owned(),
                 auth.clone(),
             ],
         )?;
+        let auth = SecretString::from(auth);
         Ok(Self {
             http,
             base: base_url.trim_end_matches('/').to_owned(),
@@ -158,11 +154,12 @@ impl WooCommerce {
     }
 
     fn get(&self, path: &str) -> HttpRequest {
-        HttpRequest::get(self.url(path)).header("authorization", self.auth.clone())
+        HttpRequest::get(self.url(path)).secret_header("authorization", self.auth.expose_secret())
     }
 
     fn send_body(&self, method: reqwest::Method, path: &str, body: &Value) -> HttpRequest {
-        HttpRequest::json(method, self.url(path), body).header("authorization", self.auth.clone())
+        HttpRequest::json(method, self.url(path), body)
+            .secret_header("authorization", self.auth.expose_secret())
     }
 
     fn malformed(&self, reason: impl Into<String>) -> ConnectorError {

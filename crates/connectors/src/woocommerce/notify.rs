@@ -2,6 +2,7 @@
 //! `X-WC-Webhook-Signature`).
 
 use base64::Engine as _;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 
 use super::{WooCommerce, map};
@@ -49,7 +50,7 @@ impl WooCommerce {
             .cloned()
             .ok_or_else(|| self.malformed("webhook list is not an array"))?;
         let (secret, generated) = match &self.webhook_secret {
-            Some(s) => (s.clone(), false),
+            Some(s) => (s.expose_secret().to_owned(), false),
             None => {
                 let mut b = [0u8; 24];
                 getrandom::fill(&mut b).map_err(|e| ConnectorError::Client {
@@ -90,7 +91,7 @@ impl WooCommerce {
         headers: &reqwest::header::HeaderMap,
         body: &[u8],
     ) -> Result<Notification, NotificationError> {
-        let secret = self.webhook_secret.as_deref().ok_or(NotificationError::NoSecret(
+        let secret = self.webhook_secret.as_ref().map(|s| s.expose_secret()).ok_or(NotificationError::NoSecret(
             "no webhook secret is stored for this channel yet; notifications are registered by the engine",
         ))?;
         let sig = headers

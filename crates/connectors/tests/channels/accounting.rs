@@ -4,6 +4,7 @@
 //! allocated to their invoice, refusals come back in the package's words,
 //! and every answer of the simulators follows the published contract.
 
+use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
@@ -133,13 +134,17 @@ async fn books_and_credits_once(kind: AccountingKind) {
     let s = sim(kind).await;
     let ctl = Control::new(&s);
     let mut c = client(kind, &s, settings(kind));
-    let first = c.credentials().refresh_token.clone();
+    let first = c.credentials().refresh_token.expose_secret().to_owned();
     let rotated = c
         .session(Utc::now())
         .await
         .unwrap()
         .expect("a first session refreshes");
-    assert_ne!(rotated.refresh_token, first, "the refresh token rotates");
+    assert_ne!(
+        rotated.refresh_token.expose_secret(),
+        first,
+        "the refresh token rotates"
+    );
     assert!(rotated.tenant.is_some());
     assert!(
         c.session(Utc::now()).await.unwrap().is_none(),
@@ -519,7 +524,12 @@ async fn raw(kind: AccountingKind, s: &RunningSim) -> (AccountingClient, Raw) {
     };
     let r = Raw {
         base: s.base_url(),
-        token: creds.access_token.clone().unwrap(),
+        token: creds
+            .access_token
+            .as_ref()
+            .unwrap()
+            .expose_secret()
+            .to_owned(),
         tenant: (header.to_owned(), creds.tenant.clone().unwrap()),
         http: reqwest::Client::new(),
     };

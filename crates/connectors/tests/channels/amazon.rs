@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::amazon::{Amazon, AmazonCredentials};
@@ -60,9 +61,9 @@ async fn raw_get(sim: &RunningSim, creds: &AmazonCredentials, path: &str) -> Val
         .post(format!("{}/auth/o2/token", sim.base_url()))
         .form(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", creds.refresh_token.as_str()),
+            ("refresh_token", creds.refresh_token.expose_secret()),
             ("client_id", creds.client_id.as_str()),
-            ("client_secret", creds.client_secret.as_str()),
+            ("client_secret", creds.client_secret.expose_secret()),
         ])
         .send()
         .await

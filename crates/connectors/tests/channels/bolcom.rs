@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::bolcom::{BolCredentials, Bolcom};
@@ -43,7 +44,7 @@ async fn raw(
             "{}/token?grant_type=client_credentials",
             sim.base_url()
         ))
-        .basic_auth(&creds.client_id, Some(&creds.client_secret))
+        .basic_auth(&creds.client_id, Some(creds.client_secret.expose_secret()))
         .send()
         .await
         .unwrap()

@@ -1,3 +1,4 @@
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::channel::{
@@ -34,10 +35,10 @@ async fn raw_get(sim: &RunningSim, creds: &EbayCredentials, path: &str) -> Value
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{}/identity/v1/oauth2/token", sim.base_url()))
-        .basic_auth(&creds.client_id, Some(&creds.client_secret))
+        .basic_auth(&creds.client_id, Some(creds.client_secret.expose_secret()))
         .form(&[
             ("grant_type", "refresh_token"),
-            ("refresh_token", creds.refresh_token.as_str()),
+            ("refresh_token", creds.refresh_token.expose_secret()),
         ])
         .send()
         .await

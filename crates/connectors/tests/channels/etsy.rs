@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::channel::{
@@ -35,11 +36,11 @@ async fn raw_get(sim: &RunningSim, creds: &EtsyCredentials, path: &str) -> Value
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{}/v3/public/oauth/token", sim.base_url()))
-        .header("x-api-key", &creds.keystring)
+        .header("x-api-key", creds.keystring.expose_secret())
         .form(&[
             ("grant_type", "refresh_token"),
-            ("client_id", creds.keystring.as_str()),
-            ("refresh_token", creds.refresh_token.as_str()),
+            ("client_id", creds.keystring.expose_secret()),
+            ("refresh_token", creds.refresh_token.expose_secret()),
         ])
         .send()
         .await
@@ -48,7 +49,7 @@ async fn raw_get(sim: &RunningSim, creds: &EtsyCredentials, path: &str) -> Value
         .await
         .unwrap();
     http.get(format!("{}{path}", sim.base_url()))
-        .header("x-api-key", &creds.keystring)
+        .header("x-api-key", creds.keystring.expose_secret())
         .bearer_auth(token["access_token"].as_str().unwrap())
         .send()
         .await

@@ -13,6 +13,7 @@
     reason = "the demo's output is for the person running it"
 )]
 
+use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -92,7 +93,7 @@ impl Api {
         let (token, _) = create_token(storage, account, None, account).await?;
         let api = Self {
             base: format!("http://{addr}"),
-            token,
+            token: token.expose_secret().to_owned(),
             http: reqwest::Client::new(),
         };
         let store = api

@@ -20,7 +20,7 @@ async fn shopify_app() -> (switchyard_sim::RunningSim, TestApp) {
     let base = sim.base_url();
     let app = switchyard_testkit::spawn_app_configured(move |c| {
         c.apps.shopify.client_id = switchyard_sim::shopify::oauth::client_id(7);
-        c.apps.shopify.client_secret = secret;
+        c.apps.shopify.client_secret = secret.into();
         c.apps.shopify.shop_url = base;
     })
     .await;
@@ -466,7 +466,7 @@ async fn a_client_connects_ebay_through_the_apps_runame_and_disagreeing_is_told(
     let b = base.clone();
     let app = switchyard_testkit::spawn_app_configured(move |c| {
         c.apps.ebay.client_id = id;
-        c.apps.ebay.client_secret = secret;
+        c.apps.ebay.client_secret = secret.into();
         c.apps.ebay.runame = "Switchyard-sim-RuName".into();
         c.apps.ebay.auth_url = format!("{b}/oauth2/authorize");
         c.apps.ebay.api_url = b;
@@ -566,7 +566,7 @@ async fn a_seller_connects_amazon_through_seller_central_consent() {
         a.application_id = switchyard_sim::amazon::consent::application_id(8);
         a.draft = true;
         a.client_id = creds["client_id"].as_str().unwrap().to_owned();
-        a.client_secret = creds["client_secret"].as_str().unwrap().to_owned();
+        a.client_secret = creds["client_secret"].as_str().unwrap().to_owned().into();
         a.consent_url = format!("{b}/apps/authorize/consent");
         a.token_url = format!("{b}/auth/o2/token");
         a.marketplace_id = creds["marketplace_id"].as_str().unwrap().to_owned();

@@ -340,3 +340,109 @@ async fn channel_addresses_that_reach_inside_are_refused_and_never_contacted() {
     assert!(!shop.received().is_empty(), "the allowed shop was asked");
     assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached 127.0.0.2");
 }
+
+/// Every string in a credentials document, long enough to be a secret.
+fn secret_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::String(s) if s.len() >= 8 => out.push(s.clone()),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| secret_strings(x, out)),
+        serde_json::Value::Object(o) => o.values().for_each(|x| secret_strings(x, out)),
+        _ => {}
+    }
+}
+
+/// A full demo run (both channels, orders, stock pushes, the 3PL plugin,
+/// a webhook subscription, the console link) logging at `debug`: no
+/// secret it handled appears in its log — not the API token, the console
+/// link's token, either channel's credentials, nor the webhook's and the
+/// plugin's signing secrets.
+#[tokio::test]
+async fn a_full_run_logs_no_secret() {
+    let demo = switchyard_testkit::demo::KeptDemo::start_logging(
+        env!("CARGO_BIN_EXE_switchyard"),
+        4,
+        Some("trace"),
+    );
+    let owner = Tenant {
+        token: demo.token.clone(),
+    };
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, base, token) = (http.clone(), demo.base.clone(), owner.token.clone());
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{path}");
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let mut secrets = vec![demo.token.clone()];
+    let link_secret = demo.link.rsplit(['/', '=', '#']).next().unwrap().to_owned();
+    assert!(link_secret.len() >= 16, "{}", demo.link);
+    secrets.push(link_secret);
+    // The demo's shops: the simulators' credentials follow from its seed.
+    for channel in [
+        switchyard_sim::Channel::Shopify,
+        switchyard_sim::Channel::WooCommerce,
+    ] {
+        let sim = switchyard_sim::spawn(
+            channel,
+            &switchyard_sim::SimOptions {
+                seed: 7,
+                products: 12,
+                orders: 0,
+                schema: None,
+            },
+        )
+        .await
+        .unwrap();
+        secret_strings(&sim.credentials, &mut secrets);
+        sim.stop().await;
+    }
+    let stores = get("/v1/stores".into()).await;
+    for store in stores["items"].as_array().unwrap() {
+        let id = store["id"].as_str().unwrap();
+        for (list, one) in [("webhooks", "webhooks"), ("plugins", "plugins")] {
+            let items = get(format!("/v1/stores/{id}/{list}")).await;
+            for it in items["items"].as_array().unwrap() {
+                let secret = get(format!("/v1/{one}/{}/secret", it["id"].as_str().unwrap())).await;
+                let s = secret["secret"].as_str().unwrap().to_owned();
+                secrets.push(s.trim_start_matches("whsec_").to_owned());
+            }
+        }
+    }
+    assert!(
+        secrets.len() >= 8,
+        "token, link, 4 channel credentials, the webhook's and the plugin's secrets: {}",
+        secrets.len()
+    );
+    // The deliveries of the last events may still be on their way.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let log = demo.log();
+    assert!(
+        log.lines().count() > 100 && log.contains("DEBUG"),
+        "the run logged at debug: {} lines",
+        log.lines().count()
+    );
+    let leaked: Vec<String> = secrets
+        .iter()
+        .filter(|s| log.contains(s.as_str()))
+        .map(|s| {
+            let line = log.lines().find(|l| l.contains(s.as_str())).unwrap_or("");
+            format!(
+                "{}… in: {}",
+                &s[..6.min(s.len())],
+                &line[..line.len().min(400)]
+            )
+        })
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "secrets in the log:\n{}",
+        leaked.join("\n")
+    );
+}

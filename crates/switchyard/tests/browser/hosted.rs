@@ -27,7 +27,7 @@ async fn a_client_connects_shopify_from_a_hosted_page_in_the_browser() {
     let base = sim.base_url();
     let app = switchyard_testkit::spawn_app_configured(move |c| {
         c.apps.shopify.client_id = switchyard_sim::shopify::oauth::client_id(11);
-        c.apps.shopify.client_secret = secret;
+        c.apps.shopify.client_secret = secret.into();
         c.apps.shopify.shop_url = base;
     })
     .await;
@@ -148,19 +148,19 @@ async fn every_channel_connects_from_a_hosted_page_with_its_presets_and_a_declin
     let app = switchyard_testkit::spawn_app_configured(move |cfg| {
         let a = &mut cfg.apps;
         a.shopify.client_id = switchyard_sim::shopify::oauth::client_id(21);
-        a.shopify.client_secret = sh_secret;
+        a.shopify.client_secret = sh_secret.into();
         a.shopify.shop_url = sh_base;
         a.etsy.keystring = etsy_key;
         a.etsy.connect_url = format!("{etsy_base}/oauth/connect");
         a.etsy.api_url = etsy_base;
         a.ebay.client_id = ebay_id;
-        a.ebay.client_secret = ebay_secret;
+        a.ebay.client_secret = ebay_secret.into();
         a.ebay.runame = "Switchyard-RuName".into();
         a.ebay.auth_url = format!("{ebay_base}/oauth2/authorize");
         a.ebay.api_url = ebay_base;
         a.amazon.application_id = switchyard_sim::amazon::consent::application_id(25);
         a.amazon.client_id = amz_id;
-        a.amazon.client_secret = amz_secret;
+        a.amazon.client_secret = amz_secret.into();
         a.amazon.marketplace_id = amz_market;
         a.amazon.consent_url = format!("{amz_base}/apps/authorize/consent");
         a.amazon.token_url = format!("{amz_base}/auth/o2/token");

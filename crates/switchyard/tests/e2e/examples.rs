@@ -574,6 +574,10 @@ async fn every_operation_has_an_example_the_server_answers_as_documented() {
     .await;
     k.call("release_order", None).await;
     k.call("mark_manual", Some(json!({ "manual": true }))).await;
+    // The shop stops taking the store's calls (its keys were revoked): the
+    // shipment's sync fails and waits for a retry, whatever the workers'
+    // pace, and later the back office refuses orders.
+    w.woo.post("/_sim/auth/revoke", json!({})).await;
     let f = k
         .call(
             "create_fulfilment",
@@ -592,6 +596,11 @@ async fn every_operation_has_an_example_the_server_answers_as_documented() {
         Some(json!({ "tracking": [ { "number": "00340434161094042564",
             "url": "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode=00340434161094042564" } ] })),
     )
+    .await;
+    let sync = format!("/v1/fulfilments/{}", f["id"].as_str().unwrap());
+    eventually("the refused sync", 30, || async {
+        !w.app.get(&w.t, &sync).await.body["sync"]["last_error"].is_null()
+    })
     .await;
     k.call("retry_fulfilment", None).await;
     k.call("cancel_fulfilment", None).await;
@@ -655,9 +664,8 @@ async fn every_operation_has_an_example_the_server_answers_as_documented() {
     )
     .await;
 
-    // An order the back office refuses (its credentials were revoked) is
+    // An order the back office refuses (its keys were revoked above) is
     // listed, resent and then handled by hand.
-    w.woo.post("/_sim/auth/revoke", json!({})).await;
     let cid = w
         .shopify
         .order(&[("SKU-00006", 1)], json!({ "country": "US" }))

@@ -2,9 +2,10 @@
 //! consent, and `spapi_oauth_code` exchanged with Login with Amazon.
 
 use super::*;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The operator's SP-API application (`[apps.amazon]`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct AmazonApp {
     /// `amzn1.sp.solution.…`
     pub application_id: String,
@@ -13,7 +14,7 @@ pub struct AmazonApp {
     /// LWA client id.
     pub client_id: String,
     /// LWA client secret.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Seller Central's consent page.
     pub consent_url: String,
     /// LWA's token endpoint.
@@ -22,15 +23,6 @@ pub struct AmazonApp {
     pub api_url: String,
     /// The marketplace the channel sells on.
     pub marketplace_id: String,
-}
-
-impl std::fmt::Debug for AmazonApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AmazonApp")
-            .field("application_id", &self.application_id)
-            .field("client_id", &self.client_id)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Send the seller to Seller Central's consent page with a single-use
@@ -121,7 +113,7 @@ pub(crate) async fn amazon_callback(
         }
     };
     let creds = serde_json::json!({
-        "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
+        "client_id": app.client_id, "client_secret": app.client_secret.expose_secret(), "refresh_token": refresh,
         "seller_id": seller, "marketplace_id": app.marketplace_id,
     });
     match finish(
@@ -147,7 +139,7 @@ async fn amazon_refresh_token(s: &AppState, app: &AmazonApp, code: &str) -> Resu
             ("grant_type", "authorization_code"),
             ("code", code),
             ("client_id", app.client_id.as_str()),
-            ("client_secret", app.client_secret.as_str()),
+            ("client_secret", app.client_secret.expose_secret()),
         ])
     })
     .await?;

@@ -2,14 +2,15 @@
 //! is exchanged with Basic client auth for the seller's refresh token.
 
 use super::*;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The operator's eBay app (`[apps.ebay]`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct EbayApp {
     /// App ID.
     pub client_id: String,
     /// Cert ID.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// The RuName whose accept URL is `/connect/callback/ebay`.
     pub runame: String,
     /// Scopes, space-separated.
@@ -18,15 +19,6 @@ pub struct EbayApp {
     pub auth_url: String,
     /// The APIs' address.
     pub api_url: String,
-}
-
-impl std::fmt::Debug for EbayApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EbayApp")
-            .field("client_id", &self.client_id)
-            .field("runame", &self.runame)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Send the client to eBay's consent for the app's RuName, with a
@@ -105,7 +97,7 @@ pub(crate) async fn ebay_callback(
         }
     };
     let creds = serde_json::json!({
-        "client_id": app.client_id, "client_secret": app.client_secret, "refresh_token": refresh,
+        "client_id": app.client_id, "client_secret": app.client_secret.expose_secret(), "refresh_token": refresh,
     });
     match finish(
         &s,
@@ -127,7 +119,7 @@ pub(crate) async fn ebay_callback(
 async fn ebay_refresh_token(s: &AppState, app: &EbayApp, code: &str) -> Result<String, String> {
     let url = format!("{}/identity/v1/oauth2/token", app.api_url);
     let body = exchange(s, "eBay", &url, |r| {
-        r.basic_auth(&app.client_id, Some(&app.client_secret))
+        r.basic_auth(&app.client_id, Some(app.client_secret.expose_secret()))
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code),

@@ -3,29 +3,20 @@
 //! the code exchanged for the shop's offline token.
 
 use super::*;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The operator's Shopify app (`[apps.shopify]`).
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct ShopifyApp {
     /// Client id (API key).
     pub client_id: String,
     /// Client secret (API secret key): checks the callback's `hmac`, and
     /// signs the shop's webhooks.
-    pub client_secret: String,
+    pub client_secret: SecretString,
     /// Scopes asked for, comma-separated.
     pub scopes: String,
     /// Where a shop is reached; `{shop}` is its `myshopify.com` domain.
     pub shop_url: String,
-}
-
-impl std::fmt::Debug for ShopifyApp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShopifyApp")
-            .field("client_id", &self.client_id)
-            .field("scopes", &self.scopes)
-            .field("shop_url", &self.shop_url)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ShopifyApp {
@@ -146,7 +137,7 @@ pub(crate) async fn shopify_callback(
         return refused_callback(StatusCode::BAD_REQUEST, "The callback carries no state.");
     };
     let denied = get("error");
-    if denied.is_none() && !shopify_signed(&app.client_secret, &params) {
+    if denied.is_none() && !shopify_signed(app.client_secret.expose_secret(), &params) {
         return refused_callback(
             StatusCode::BAD_REQUEST,
             "The callback's signature (hmac) is wrong: it did not come from Shopify.",
@@ -208,7 +199,7 @@ pub(crate) async fn shopify_callback(
         Ok(t) => t,
         Err(why) => return token_less(StatusCode::BAD_GATEWAY, &why),
     };
-    let creds = serde_json::json!({ "access_token": token, "api_secret_key": app.client_secret });
+    let creds = serde_json::json!({ "access_token": token, "api_secret_key": app.client_secret.expose_secret() });
     match finish(
         &s,
         "",
@@ -235,7 +226,7 @@ async fn exchange_shopify_code(
     let url = format!("{base}/admin/oauth/access_token");
     let body = exchange(s, "the shop", &url, |r| {
         r.json(&serde_json::json!({
-            "client_id": app.client_id, "client_secret": app.client_secret, "code": code,
+            "client_id": app.client_id, "client_secret": app.client_secret.expose_secret(), "code": code,
         }))
     })
     .await?;

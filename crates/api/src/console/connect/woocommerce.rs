@@ -3,6 +3,7 @@
 //! `user_id` state), then sends the client back.
 
 use super::*;
+use secrecy::{ExposeSecret, SecretString};
 
 /// Send the client to their store's `/wc-auth/v1/authorize`, with a
 /// single-use state (as `user_id`) bound to this page and store.
@@ -52,7 +53,7 @@ pub(crate) struct WooKeys {
     #[serde(default)]
     consumer_key: String,
     #[serde(default)]
-    consumer_secret: String,
+    consumer_secret: SecretString,
 }
 
 /// The store POSTs the keys here (server to server) before it sends the
@@ -93,7 +94,7 @@ pub(crate) async fn woocommerce_callback(
     let store = taken.shop.clone().unwrap_or_default();
     let creds = serde_json::json!({
         "consumer_key": keys.consumer_key,
-        "consumer_secret": keys.consumer_secret,
+        "consumer_secret": keys.consumer_secret.expose_secret(),
     });
     match try_connection(
         &s,
