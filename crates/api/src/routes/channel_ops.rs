@@ -167,8 +167,7 @@ pub struct JobOut {
     #[schema(value_type = String)]
     pub kind: JobKind,
     /// Parameters.
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    pub payload: JobPayload,
     /// Attempts so far.
     pub attempts: i64,
     /// The last attempt's error.
@@ -187,9 +186,42 @@ pub struct JobOut {
     pub holder_heartbeat_at: Option<DateTime<Utc>>,
     /// First claimed.
     pub started_at: Option<DateTime<Utc>>,
-    /// So far: `{"pages", "orders"}` (backfills).
-    #[schema(value_type = Option<Object>)]
-    pub progress: Option<serde_json::Value>,
+    /// So far (backfills).
+    pub progress: Option<JobProgress>,
+}
+
+/// A job's parameters; which are set depends on its kind.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct JobPayload {
+    /// Backfill: the window's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Backfill: the window's end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+    /// Order: the channel's id of the order to import.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel_order_id: Option<String>,
+    /// Order or import from a notification: its topic (`orders/create`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// Order: the import error this retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<i64>,
+}
+
+/// How far a backfill got.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct JobProgress {
+    /// Pages read.
+    #[serde(default)]
+    pub pages: i64,
+    /// Orders stored.
+    #[serde(default)]
+    pub orders: i64,
+    /// Where the next page starts (the channel's cursor), while there is one.
+    #[serde(default)]
+    pub next_page: Option<String>,
 }
 
 impl From<JobRecord> for JobOut {
@@ -209,7 +241,9 @@ impl From<JobRecord> for JobOut {
         Self {
             id: j.id,
             kind: j.kind,
-            payload: j.payload,
+            // Payloads are written by this server (the API and the
+            // engine); a field this version does not know is not shown.
+            payload: serde_json::from_value(j.payload).unwrap_or_default(),
             attempts: j.attempts,
             last_error: j.last_error,
             created_at: j.created_at,
@@ -218,7 +252,7 @@ impl From<JobRecord> for JobOut {
             holder: j.lease_holder,
             holder_heartbeat_at: j.holder_heartbeat_at,
             started_at: j.started_at,
-            progress: j.progress,
+            progress: j.progress.and_then(|p| serde_json::from_value(p).ok()),
         }
     }
 }

@@ -187,13 +187,14 @@ pub struct ChannelIn {
     pub kind: String,
     /// Base URL of the channel's API.
     pub base_url: Option<String>,
-    /// Credentials as a JSON object (e.g. `{"access_token": "..."}`); encrypted at rest, never returned.
-    #[schema(value_type = Option<Object>)]
+    /// Credentials, in the shape the channel's `kind` takes (e.g.
+    /// `{"access_token": "shpat_…"}` for Shopify); encrypted at rest, never returned.
+    #[schema(value_type = Option<ChannelCredentials>)]
     pub credentials: Option<serde_json::Value>,
     /// Stock rules.
     pub stock_rules: Option<StockRulesDto>,
     /// Settings (see `ChannelOut.settings`); missing fields take their defaults.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ChannelSettings>)]
     pub settings: Option<serde_json::Value>,
 }
 
@@ -214,20 +215,126 @@ pub struct ChannelPatchIn {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
     pub base_url: Option<Option<String>>,
-    /// New credentials, or `null` to remove them.
+    /// New credentials (the whole set, in the shape of the channel's kind),
+    /// or `null` to remove them.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<ChannelCredentials>)]
     pub credentials: Option<Option<serde_json::Value>>,
     /// New stock rules (replace the old ones whole).
     #[serde(default, deserialize_with = "super::not_null")]
     #[schema(nullable = false)]
     pub stock_rules: Option<StockRulesDto>,
-    /// Settings to change, merged into the current ones (JSON merge patch:
-    /// fields not given keep their value).
-    #[schema(value_type = Option<Object>)]
+    /// Settings to change, merged into the current ones (fields not given
+    /// keep their value; none may be `null`).
+    #[schema(value_type = Option<ChannelSettings>)]
     #[serde(default, deserialize_with = "super::not_null")]
     #[schema(nullable = false)]
     pub settings: Option<serde_json::Value>,
+}
+
+/// A channel's credentials as the API takes them: one shape per kind, the
+/// fields its connector reads (`registry::credential_form`). Only a
+/// document type; the handlers check the JSON against the kind.
+#[derive(Debug)]
+pub struct ChannelCredentials;
+
+/// `ShopifyCredentials`, `WoocommerceCredentials`, …
+fn credentials_schema_name(kind: ChannelKind) -> String {
+    let name = kind.as_str();
+    let mut chars = name.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase());
+    format!(
+        "{}{}Credentials",
+        first.map(String::from).unwrap_or_default(),
+        chars.as_str()
+    )
+}
+
+/// The credentials of one kind, from its form.
+fn credentials_schema(
+    kind: ChannelKind,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, SchemaType, Type};
+    let mut o = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::Object))
+        .title(Some(kind.as_str()))
+        .description(Some(format!(
+            "Credentials of a `{}` channel: {}.",
+            kind.as_str(),
+            registry::credential_fields(kind)
+        )))
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+    for f in registry::credential_form(kind) {
+        let t = if f.numeric {
+            Type::Integer
+        } else {
+            Type::String
+        };
+        let mut help = f.help.to_owned();
+        if f.secret {
+            help.push_str(" (secret: write-only)");
+        }
+        o = o.property(
+            f.name,
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(t))
+                .description(Some(help))
+                .write_only(f.secret.then_some(true)),
+        );
+        if f.required {
+            o = o.required(f.name);
+        }
+    }
+    o.into()
+}
+
+impl utoipa::PartialSchema for ChannelCredentials {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let mut any = utoipa::openapi::schema::AnyOfBuilder::new().description(Some(
+            "The credentials of the channel's kind (`kind`): one of these shapes.",
+        ));
+        for kind in ChannelKind::ALL {
+            any = any.item(utoipa::openapi::Ref::from_schema_name(
+                credentials_schema_name(kind),
+            ));
+        }
+        any.into()
+    }
+}
+
+impl ToSchema for ChannelCredentials {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        for kind in ChannelKind::ALL {
+            schemas.push((credentials_schema_name(kind), credentials_schema(kind)));
+        }
+    }
+}
+
+/// The first `null` in a settings patch, as a path (`order_filters.skus`).
+fn first_null(v: &serde_json::Value, at: &str) -> Option<String> {
+    match v {
+        serde_json::Value::Null => Some(at.to_owned()),
+        serde_json::Value::Object(m) => m.iter().find_map(|(k, x)| {
+            first_null(
+                x,
+                &if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                },
+            )
+        }),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| first_null(x, &format!("{at}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// RFC 7396 JSON merge patch.
@@ -258,6 +365,14 @@ pub(crate) fn check_settings(
             "invalid_settings",
             "settings",
             "settings must be a JSON object",
+        ));
+    }
+    if let Some(at) = first_null(&patch, "") {
+        return Err(ApiError::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+            format!("settings.{at}"),
+            format!("settings.{at} must not be null; leave it out to keep its value"),
         ));
     }
     let mut v = serde_json::to_value(base).map_err(ApiError::internal)?;

@@ -32,7 +32,7 @@ pub struct PresetsIn {
     /// The channel's settings, as in `POST …/channels`: `download_products`,
     /// `add_to_main_products`, `auto_sync_stock`, `order_filters`,
     /// `cadence_secs`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<switchyard_domain::filter::ChannelSettings>)]
     pub settings: Option<serde_json::Value>,
     /// The channel's stock rules.
     pub stock_rules: Option<StockRulesDto>,
@@ -78,12 +78,12 @@ pub struct HostedPageOut {
     /// How it looks.
     pub branding: Branding,
     /// What the channel gets.
-    #[schema(value_type = Object)]
+    #[schema(value_type = PresetsIn)]
     pub presets: serde_json::Value,
     /// Where the client is sent when done.
     pub redirect_url: Option<String>,
     /// Echoed back.
-    #[schema(value_type = Object)]
+    #[schema(value_type = BTreeMap<String, String>)]
     pub metadata: serde_json::Value,
     /// The channel connected through it.
     #[schema(value_type = Option<String>)]

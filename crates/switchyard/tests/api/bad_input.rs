@@ -543,3 +543,42 @@ async fn json_bodies_are_one_value_and_errors_speak_the_clients_language() {
         "no refused body wrote anything"
     );
 }
+
+/// A channel's settings are merged into its current ones; `null` is not
+/// a value any setting takes, so it is refused naming the setting, and
+/// nothing changes.
+#[tokio::test]
+async fn null_in_channel_settings_is_refused_naming_the_setting() {
+    let app = spawn_app().await;
+    let t = app.tenant("acme").await;
+    let s = app.store(&t, "shop").await;
+    let r = app
+        .post(
+            &t,
+            &format!("/v1/stores/{s}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "settings": { "cadence_secs": null } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "settings.cadence_secs");
+    let r = app
+        .post(
+            &t,
+            &format!("/v1/stores/{s}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "settings": { "cadence_secs": 600 } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let ch = format!("/v1/stores/{s}/channels/{}", r.body["id"].as_str().unwrap());
+    let r = app
+        .patch(
+            &t,
+            &ch,
+            &json!({ "settings": { "order_filters": { "skus_deny": null } } }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert_eq!(r.body["error"]["field"], "settings.order_filters.skus_deny");
+    let now = app.get(&t, &ch).await;
+    assert_eq!(now.body["settings"]["cadence_secs"], 600, "{}", now.body);
+}

@@ -352,7 +352,7 @@ fn secret_strings(v: &serde_json::Value, out: &mut Vec<String>) {
 }
 
 /// A full demo run (both channels, orders, stock pushes, the 3PL plugin,
-/// a webhook subscription, the console link) logging at `debug`: no
+/// a webhook subscription, the console link) logging at `trace`: no
 /// secret it handled appears in its log — not the API token, the console
 /// link's token, either channel's credentials, nor the webhook's and the
 /// plugin's signing secrets.
