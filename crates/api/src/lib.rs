@@ -14,6 +14,7 @@ pub mod invoice_pdf;
 pub mod middleware;
 pub mod operator;
 pub mod routes;
+pub mod text;
 pub mod tokens;
 
 use std::sync::Arc;

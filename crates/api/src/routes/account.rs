@@ -98,11 +98,7 @@ pub struct TokenList {
 #[serde(deny_unknown_fields)]
 pub struct TokenIn {
     /// Label, e.g. `ci` or `warehouse-sync`.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = crate::text::Text100)]
     pub name: String,
     /// Limit the token to one store.
     #[schema(value_type = Option<String>)]

@@ -176,11 +176,7 @@ pub struct ChannelList {
 #[serde(deny_unknown_fields)]
 pub struct ChannelIn {
     /// Display name.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = crate::text::Text200)]
     pub name: String,
     /// Kind of channel.
     #[schema(value_type = switchyard_domain::channel::ChannelKind)]
@@ -203,11 +199,7 @@ pub struct ChannelIn {
 #[serde(deny_unknown_fields)]
 pub struct ChannelPatchIn {
     /// New name.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text200>)]
     #[serde(default, deserialize_with = "super::not_null")]
     #[schema(nullable = false)]
     pub name: Option<String>,

@@ -55,22 +55,14 @@ pub struct FulfilmentIn {
     /// from the first tracking number when left out.
     pub carrier: Option<String>,
     /// Service level ("Tracked 24", "Express").
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text100>)]
     pub service: Option<String>,
     /// When it shipped (default: now).
     pub shipped_at: Option<DateTime<Utc>>,
     /// Your own reference for this shipment (1–200 characters): an order
     /// has at most one fulfilment per reference, so sending the same one
     /// again returns the first instead of shipping twice.
-    #[schema(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text200>)]
     pub reference: Option<String>,
 }
 

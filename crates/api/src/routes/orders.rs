@@ -36,11 +36,7 @@ pub struct OrdersQuery {
     /// Shipping to this country (ISO alpha-2).
     pub country: Option<String>,
     /// Order number, customer name or email containing this text.
-    #[param(
-        min_length = 1,
-        max_length = 200,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[param(value_type = Option<crate::text::Text200>)]
     pub q: Option<String>,
     /// Items per page (default 100, at most 1000).
     #[param(minimum = 1, maximum = 1000)]
@@ -203,11 +199,7 @@ async fn act(
 #[serde(deny_unknown_fields)]
 pub struct HoldIn {
     /// Reason, shown with the order.
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = crate::text::Text500)]
     pub reason: String,
 }
 
@@ -242,11 +234,7 @@ pub async fn release_order(
 #[serde(deny_unknown_fields)]
 pub struct CancelIn {
     /// Reason.
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text500>)]
     pub reason: Option<String>,
 }
 

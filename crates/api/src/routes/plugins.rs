@@ -38,11 +38,7 @@ pub const MAX_STOCK_ITEMS: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct PluginIn {
     /// Name people see (1–100 characters), e.g. `Warehouse Venlo`.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = crate::text::Text100)]
     pub name: String,
     /// `http(s)://` URL routed orders are POSTed to. Private, loopback and
     /// metadata addresses are refused unless the operator allows them.
@@ -57,11 +53,7 @@ pub struct PluginIn {
 #[serde(deny_unknown_fields)]
 pub struct PluginPatchIn {
     /// New name.
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text100>)]
     #[serde(default, deserialize_with = "super::not_null")]
     #[schema(nullable = false)]
     pub name: Option<String>,

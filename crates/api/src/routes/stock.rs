@@ -35,11 +35,7 @@ pub struct SetStockIn {
     /// Location / warehouse name (default: none).
     pub location: Option<String>,
     /// Why (kept in the journal).
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text500>)]
     pub reason: Option<String>,
 }
 
@@ -54,11 +50,7 @@ pub struct AdjustStockIn {
     /// Location / warehouse name.
     pub location: Option<String>,
     /// Why (kept in the journal).
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text500>)]
     pub reason: Option<String>,
 }
 
@@ -107,11 +99,7 @@ pub struct BulkItemIn {
     /// Location / warehouse name.
     pub location: Option<String>,
     /// Why.
-    #[schema(
-        min_length = 1,
-        max_length = 500,
-        pattern = r"^[^\x00-\x08\x0b-\x1f\x7f-\x9f]*[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\x00-\x08\x0e-\x1f\x7f-\x9f][^\x00-\x08\x0b-\x1f\x7f-\x9f]*$"
-    )]
+    #[schema(value_type = Option<crate::text::Text500>)]
     pub reason: Option<String>,
 }
 
