@@ -38,3 +38,33 @@ pub struct JournalEvent {
     /// When it happened.
     pub created_at: DateTime<Utc>,
 }
+
+/// An order as its webhooks deliver it: the record without the channel's
+/// raw payload, and its fulfilments.
+pub(crate) fn order_entity(
+    order: crate::OrderRecord,
+    fulfilments: Vec<crate::FulfilmentRecord>,
+) -> serde_json::Value {
+    let mut v = serde_json::to_value(crate::OrderRecord { raw: None, ..order }).unwrap_or_default();
+    v["fulfilments"] = serde_json::to_value(fulfilments).unwrap_or_default();
+    v
+}
+
+/// A fulfilment as its webhooks deliver it.
+pub(crate) fn fulfilment_entity(f: crate::FulfilmentRecord) -> serde_json::Value {
+    serde_json::to_value(f).unwrap_or_default()
+}
+
+/// An event's payload with the entity it is about as the event's
+/// transaction left it, under `entity` (what the event's webhooks deliver:
+/// the entity as of the event, not as of the delivery).
+pub(crate) fn with_entity(
+    payload: &serde_json::Value,
+    entity: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut p = payload.clone();
+    if let (Some(e), Some(o)) = (entity, p.as_object_mut()) {
+        o.insert("entity".to_owned(), e);
+    }
+    p
+}

@@ -167,9 +167,10 @@ impl WebhookDispatch {
         Ok(n)
     }
 
-    /// The entities an event is about, each with its key and its current
-    /// form in the unified format. An entity that no longer exists is
-    /// sent as the event recorded it.
+    /// The entities an event is about, each with its key and its form in
+    /// the unified format: as the event recorded it where the journal keeps
+    /// the entity (orders, fulfilments, products), else as it is now. An
+    /// entity that no longer exists is sent as the event recorded it.
     async fn render(&self, ev: &OwnedEvent) -> Result<Vec<(String, Value)>, EngineError> {
         let s = &self.ctx.storage;
         let (acc, store) = (&ev.account_id, &ev.store_id);
@@ -180,6 +181,12 @@ impl WebhookDispatch {
         };
         let one = |v: Value| vec![(ev.entity_id.clone(), v)];
         Ok(match ev.entity_type.as_str() {
+            // The order or fulfilment as the event's transaction left it
+            // (events from before the journal kept `entity` are sent as the
+            // entity is now).
+            "order" | "fulfilment" if ev.payload.get("entity").is_some() => {
+                one(ev.payload["entity"].clone())
+            }
             "order" => match OrderId::parse(&ev.entity_id) {
                 Ok(id) => one(found(order_json(s.as_ref(), acc, &id).await)?),
                 Err(_) => one(ev.payload.clone()),

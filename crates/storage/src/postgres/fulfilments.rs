@@ -133,7 +133,31 @@ async fn load(conn: &mut PgConnection, filter: &str, value: &str) -> Result<Vec<
 }
 
 /// One fulfilment of the account.
-async fn fetch(
+/// The fulfilments of `orders`, by order id, oldest first.
+pub(crate) async fn fulfilments_of(
+    conn: &mut PgConnection,
+    orders: &[&str],
+) -> Result<BTreeMap<String, Vec<FulfilmentRecord>>> {
+    let mut out: BTreeMap<String, Vec<FulfilmentRecord>> = BTreeMap::new();
+    for chunk in orders.chunks(400) {
+        let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
+            "SELECT DISTINCT order_id FROM fulfilments WHERE order_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        let with: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
+        for order in with {
+            let f = load(conn, "order_id = ?", &order).await?;
+            out.insert(order, f);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn fetch(
     conn: &mut PgConnection,
     account: &AccountId,
     id: &FulfilmentId,

@@ -196,6 +196,57 @@ pub(crate) fn opt_time(t: Option<DateTime<Utc>>) -> Result<Option<DateTime<Utc>>
     Ok(t)
 }
 
+/// The payloads of `events` as the journal keeps them: an order's or a
+/// fulfilment's event also carries the entity as this transaction leaves it
+/// (`entity`), which is what its webhook delivers.
+async fn journal_payloads(
+    conn: &mut PgConnection,
+    account: &AccountId,
+    events: &[NewEvent],
+) -> Result<Vec<serde_json::Value>> {
+    use switchyard_domain::event::EntityType;
+    let ids = |t: EntityType| -> Vec<&str> {
+        events
+            .iter()
+            .filter(|e| e.entity_type == t)
+            .map(|e| e.entity_id.as_str())
+            .collect()
+    };
+    let (order_ids, fulfilment_ids) = (ids(EntityType::Order), ids(EntityType::Fulfilment));
+    let mut orders = orders::fetch_orders(conn, account, &order_ids).await?;
+    let mut shipped = fulfilments::fulfilments_of(conn, &order_ids).await?;
+    let mut fulfilments = std::collections::BTreeMap::new();
+    for id in fulfilment_ids {
+        if let Ok(fid) = switchyard_domain::ids::FulfilmentId::parse(id) {
+            match fulfilments::fetch(conn, account, &fid).await {
+                Ok(f) => {
+                    fulfilments.insert(id.to_owned(), f);
+                }
+                Err(StorageError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(events
+        .iter()
+        .map(|ev| {
+            let entity = match ev.entity_type {
+                EntityType::Order => orders.remove(&ev.entity_id).map(|o| {
+                    crate::journal::order_entity(
+                        o,
+                        shipped.remove(&ev.entity_id).unwrap_or_default(),
+                    )
+                }),
+                EntityType::Fulfilment => fulfilments
+                    .remove(&ev.entity_id)
+                    .map(crate::journal::fulfilment_entity),
+                _ => None,
+            };
+            crate::journal::with_entity(&ev.payload, entity)
+        })
+        .collect())
+}
+
 /// Append one event to the journal on `conn` (inside the caller's transaction).
 pub(crate) async fn append_event(
     conn: &mut PgConnection,
@@ -203,6 +254,10 @@ pub(crate) async fn append_event(
     store: &StoreId,
     ev: &NewEvent,
 ) -> Result<i64> {
+    let payload = journal_payloads(conn, account, std::slice::from_ref(ev))
+        .await?
+        .pop()
+        .unwrap_or_default();
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
@@ -212,7 +267,7 @@ pub(crate) async fn append_event(
     .bind(ev.entity_type.as_str())
     .bind(&ev.entity_id)
     .bind(ev.event_type)
-    .bind(&ev.payload)
+    .bind(&payload)
     .bind(now())
     .fetch_one(&mut *conn)
     .await?;
@@ -228,17 +283,19 @@ pub(crate) async fn append_events(
     events: &[NewEvent],
 ) -> Result<()> {
     let now = now();
-    for chunk in events.chunks(2000) {
+    let payloads = journal_payloads(conn, account, events).await?;
+    let all: Vec<(&NewEvent, serde_json::Value)> = events.iter().zip(payloads).collect();
+    for chunk in all.chunks(2000) {
         let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
             "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at) ",
         );
-        q.push_values(chunk, |mut b, ev| {
+        q.push_values(chunk, |mut b, (ev, payload)| {
             b.push_bind(account.as_str())
                 .push_bind(store.as_str())
                 .push_bind(ev.entity_type.as_str())
                 .push_bind(ev.entity_id.as_str())
                 .push_bind(ev.event_type)
-                .push_bind(&ev.payload)
+                .push_bind(payload)
                 .push_bind(now);
         });
         q.build().execute(&mut *conn).await?;

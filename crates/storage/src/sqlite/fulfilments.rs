@@ -135,8 +135,32 @@ async fn load(
     Ok(out)
 }
 
+/// The fulfilments of `orders`, by order id, oldest first.
+pub(crate) async fn fulfilments_of(
+    conn: &mut SqliteConnection,
+    orders: &[&str],
+) -> Result<BTreeMap<String, Vec<FulfilmentRecord>>> {
+    let mut out: BTreeMap<String, Vec<FulfilmentRecord>> = BTreeMap::new();
+    for chunk in orders.chunks(400) {
+        let mut q: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
+            "SELECT DISTINCT order_id FROM fulfilments WHERE order_id IN (",
+        );
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        let with: Vec<String> = q.build_query_scalar().fetch_all(&mut *conn).await?;
+        for order in with {
+            let f = load(conn, "order_id = ?", &order).await?;
+            out.insert(order, f);
+        }
+    }
+    Ok(out)
+}
+
 /// One fulfilment of the account.
-async fn fetch(
+pub(crate) async fn fetch(
     conn: &mut SqliteConnection,
     account: &AccountId,
     id: &FulfilmentId,

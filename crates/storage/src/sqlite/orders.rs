@@ -395,6 +395,35 @@ pub(crate) async fn fetch_order(
     order_from_row(&r, lines)
 }
 
+/// Orders of `account` by id, with their lines (not their raw payloads):
+/// two queries per 400 orders.
+pub(crate) async fn fetch_orders(
+    conn: &mut SqliteConnection,
+    account: &AccountId,
+    ids: &[&str],
+) -> Result<BTreeMap<String, OrderRecord>> {
+    let mut out = BTreeMap::new();
+    for chunk in ids.chunks(400) {
+        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+            "SELECT {ORDER_COLUMNS} FROM orders WHERE account_id = "
+        ));
+        q.push_bind(account.as_str()).push(" AND id IN (");
+        let mut sep = q.separated(", ");
+        for id in chunk {
+            sep.push_bind(*id);
+        }
+        q.push(")");
+        let rows = q.build().fetch_all(&mut *conn).await?;
+        let mut lines = lines_of(conn, chunk).await?;
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let o = order_from_row(r, lines.remove(&id).unwrap_or_default())?;
+            out.insert(id, o);
+        }
+    }
+    Ok(out)
+}
+
 /// A cancelled order's back-office copy is dealt with now, not at its next
 /// read-back.
 async fn wake_back_office(conn: &mut SqliteConnection, order: &str) -> Result<()> {

@@ -637,3 +637,127 @@ async fn product_payloads_describe_the_product_as_of_each_event() {
         "{got:#?}"
     );
 }
+
+/// Order and fulfilment events are delivered with the entity as the event
+/// left it: an order created, held, released and shipped before any
+/// delivery is sent open and unshipped for `order.created`, held for
+/// `order.on_hold`, and with its shipment only once it has one.
+#[tokio::test]
+async fn order_payloads_describe_the_order_as_of_each_event() {
+    // The API alone: the events wait in the journal until the workers
+    // below start, after every change was made.
+    let app = switchyard_testkit::spawn_api_only().await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Shop").await;
+    app.product(&t, &store, "MUG").await;
+    let ch = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
+        )
+        .await;
+    assert_eq!(ch.status, 201, "{}", ch.body);
+    let rx = Receiver::start().await;
+    subscribe(
+        &app,
+        &t,
+        &store,
+        &rx.url,
+        json!([
+            "order.created",
+            "order.on_hold",
+            "order.updated",
+            "fulfilment.created"
+        ]),
+    )
+    .await;
+    // An order as the import stores it.
+    let account = app.storage.ensure_account("acme").await.unwrap().id;
+    let order = app
+        .storage
+        .upsert_order(
+            &account,
+            &store.parse().unwrap(),
+            switchyard_storage::NewOrder {
+                channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+                channel_order_id: "1001".into(),
+                state: switchyard_domain::order::OrderState::Open,
+                lines: vec![switchyard_storage::NewOrderLine {
+                    sku: switchyard_domain::values::Sku::parse("MUG").unwrap(),
+                    open_quantity: 1,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    let id = order.id.to_string();
+    for (action, body) in [
+        ("hold", json!({ "reason": "address check" })),
+        ("release", json!({})),
+    ] {
+        let r = app
+            .post(&t, &format!("/v1/orders/{id}/{action}"), &body)
+            .await;
+        assert_eq!(r.status, 200, "{action}: {}", r.body);
+    }
+    let f = app
+        .post(
+            &t,
+            &format!("/v1/orders/{id}/fulfilments"),
+            &json!({ "tracking": [{ "number": "1Z999AA10123456784" }] }),
+        )
+        .await;
+    assert_eq!(f.status, 201, "{}", f.body);
+    let cipher = switchyard_storage::crypto::CredentialCipher::load_or_create(
+        &app.data_dir.path().join("secret.key"),
+    )
+    .unwrap();
+    let clock = Clock::default();
+    let engine = switchyard::Engine::new(
+        app.storage.clone(),
+        cipher,
+        loopback_allowed(&clock),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let messages = engine.webhook_dispatch().step(clock.now()).await.unwrap();
+    assert!(messages >= 4, "{messages}");
+    engine.webhook_delivery().step(clock.now()).await.unwrap();
+    let got = rx
+        .wait_for("the order's events", 10, |g| g.len() >= messages)
+        .await;
+    let of = |kind: &str| -> Vec<Value> {
+        got.iter()
+            .filter(|r| r.event_type() == kind)
+            .map(|r| r.json()["data"].clone())
+            .collect()
+    };
+    let created = of("order.created");
+    assert_eq!(created.len(), 1, "{got:#?}");
+    assert_eq!(created[0]["id"], id.as_str());
+    assert_eq!(created[0]["state"], "open", "{}", created[0]);
+    assert!(created[0]["hold_reason"].is_null(), "{}", created[0]);
+    assert_eq!(created[0]["fulfilments"], json!([]), "{}", created[0]);
+    let held = of("order.on_hold");
+    assert_eq!(held.len(), 1, "{got:#?}");
+    assert_eq!(held[0]["state"], "on_hold", "{}", held[0]);
+    assert_eq!(held[0]["hold_reason"], "address check");
+    assert_eq!(held[0]["fulfilments"], json!([]), "{}", held[0]);
+    let shipped = of("fulfilment.created");
+    assert_eq!(shipped.len(), 1, "{got:#?}");
+    assert_eq!(shipped[0]["tracking"][0]["number"], "1Z999AA10123456784");
+    // The order's last update is the one that shipped it.
+    let updates = of("order.updated");
+    assert!(
+        updates
+            .iter()
+            .any(|u| u["fulfilments"].as_array().is_some_and(|f| f.len() == 1)),
+        "{updates:#?}"
+    );
+    assert!(
+        updates
+            .iter()
+            .any(|u| u["state"] == "open" && u["fulfilments"] == json!([])),
+        "the release, before the shipment: {updates:#?}"
+    );
+}
