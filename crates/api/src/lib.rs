@@ -45,6 +45,9 @@ pub struct ApiConfig {
     /// Where webhook URLs written as addresses may point (names are
     /// checked by the engine on every connection).
     pub outbound: switchyard_domain::webhook::AddressPolicy,
+    /// `/metrics` is served on its own address ([`metrics_router`]), not
+    /// with the API.
+    pub metrics_apart: bool,
 }
 
 impl Default for ApiConfig {
@@ -52,6 +55,7 @@ impl Default for ApiConfig {
         Self {
             max_body_bytes: 4 * 1024 * 1024,
             outbound: switchyard_domain::webhook::AddressPolicy::default(),
+            metrics_apart: false,
         }
     }
 }
@@ -161,10 +165,15 @@ pub fn router(state: AppState) -> Router {
             middleware::authenticate,
         ));
     let request_id = HeaderName::from_static("x-request-id");
-    Router::new()
+    let probes = Router::new()
         .route("/healthz", get(operator::healthz))
-        .route("/readyz", get(operator::readyz))
-        .route("/metrics", get(operator::scrape))
+        .route("/readyz", get(operator::readyz));
+    let probes = if state.config.metrics_apart {
+        probes
+    } else {
+        probes.route("/metrics", get(operator::scrape))
+    };
+    probes
         .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .route("/v1/inbound/{channel_id}", axum::routing::post(routes::inbound::receive))
         .merge(v1)
@@ -198,14 +207,28 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/metrics` alone, for its own address (`metrics_listen`).
+pub fn metrics_router(state: AppState) -> Router {
+    operator::install();
+    Router::new()
+        .route("/metrics", get(operator::scrape))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// The service of an instance that runs workers only (`role =
 /// "workers"`): `/healthz`, and a clear 404 for everything else.
 pub fn health_router(state: AppState) -> Router {
     operator::install();
-    Router::new()
+    let probes = Router::new()
         .route("/healthz", get(operator::healthz))
-        .route("/readyz", get(operator::readyz))
-        .route("/metrics", get(operator::scrape))
+        .route("/readyz", get(operator::readyz));
+    let probes = if state.config.metrics_apart {
+        probes
+    } else {
+        probes.route("/metrics", get(operator::scrape))
+    };
+    probes
         .fallback(workers_only)
         .layer(axum::middleware::from_fn(operator::track))
         .with_state(state)

@@ -58,6 +58,8 @@ impl Role {
 pub struct Config {
     /// Address of the HTTP API.
     pub listen: SocketAddr,
+    /// A separate address for `GET /metrics`; empty serves it on `listen`.
+    pub metrics_listen: String,
     /// Directory for the embedded database and the key file.
     pub data_dir: PathBuf,
     /// Database URL; empty for the SQLite file in `data_dir`.
@@ -176,6 +178,19 @@ pub struct ShopifyAppSettings {
 }
 
 impl Config {
+    /// The separate address of `/metrics`, when one is set.
+    pub fn metrics_address(&self) -> anyhow::Result<Option<SocketAddr>> {
+        let a = self.metrics_listen.trim();
+        if a.is_empty() {
+            return Ok(None);
+        }
+        a.parse().map(Some).map_err(|e| {
+            anyhow::anyhow!(
+                "invalid metrics_listen `{a}`: {e} (expected an address such as 127.0.0.1:9090)"
+            )
+        })
+    }
+
     /// The outbound address policy from `outbound_allow`.
     fn outbound_policy(&self) -> anyhow::Result<switchyard_domain::webhook::AddressPolicy> {
         let nets: Vec<String> = self
@@ -231,6 +246,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url()))
             .field("log_format", &self.log_format)

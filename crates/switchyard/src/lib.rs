@@ -194,6 +194,8 @@ fn console_config(config: &Config) -> anyhow::Result<switchyard_api::console::Co
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// `/metrics` on its own address (`metrics_listen`), when set.
+    metrics: Option<(TcpListener, axum::Router)>,
     storage: Arc<dyn Storage>,
     engine: Option<Engine>,
     /// What the API pokes when it enqueues work or changes stock.
@@ -216,12 +218,14 @@ impl Application {
         let cipher = CredentialCipher::load_or_create(&config.key_file())?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let outbound = config.apply_outbound(&mut engine)?;
+        let metrics_address = config.metrics_address()?;
         let state = AppState {
             storage: storage.clone(),
             cipher: cipher.clone(),
             config: Arc::new(ApiConfig {
                 max_body_bytes: config.max_body_bytes,
                 outbound,
+                metrics_apart: metrics_address.is_some(),
             }),
             wake: wake.clone(),
             console: Arc::new(console_config(config)?),
@@ -241,6 +245,15 @@ impl Application {
             .role
             .runs_workers()
             .then(|| Engine::new(storage.clone(), cipher, engine, wake.clone()));
+        let metrics = match metrics_address {
+            Some(a) => Some((
+                TcpListener::bind(a)
+                    .await
+                    .with_context(|| format!("cannot listen on {a} (metrics_listen)"))?,
+                switchyard_api::metrics_router(state.clone()),
+            )),
+            None => None,
+        };
         let router = if config.role.serves_api() {
             switchyard_api::router(state)
         } else {
@@ -249,6 +262,7 @@ impl Application {
         Ok(Self {
             listener,
             router,
+            metrics,
             wake,
             storage,
             engine,
@@ -280,6 +294,20 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, backend = self.storage.backend(), workers = self.engine.is_some(), "switchyard listening");
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let metrics = match self.metrics {
+            Some((listener, router)) => {
+                tracing::info!(address = %listener.local_addr()?, "metrics listening");
+                let mut stop = stop_rx.clone();
+                Some(tokio::spawn(async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stop.changed().await;
+                        })
+                        .await
+                }))
+            }
+            None => None,
+        };
         let workers = match self.engine {
             Some(e) => tokio::spawn(async move { e.run(stop_rx).await }),
             // No workers here: the API's pokes go to the instances that
@@ -300,6 +328,9 @@ impl Application {
         .context("server failed");
         let _ = stop_tx.send(true);
         let _ = workers.await;
+        if let Some(m) = metrics {
+            let _ = m.await;
+        }
         served
     }
 }

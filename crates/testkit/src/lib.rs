@@ -218,6 +218,7 @@ async fn spawn_on(
     let defaults = Config::defaults().expect("built-in configuration");
     let mut config = Config {
         listen: "127.0.0.1:0".parse().expect("loopback address"),
+        metrics_listen: String::new(),
         data_dir: data_dir.path().to_path_buf(),
         database_url: database_url.clone(),
         log_format: LogFormat::Plain,

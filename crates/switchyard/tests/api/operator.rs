@@ -233,3 +233,73 @@ async fn the_committed_openapi_document_is_the_served_one() {
         "the bundle is served from the binary"
     );
 }
+
+/// A child process, killed when dropped however the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `metrics_listen` moves `/metrics` to its own address: the API's address
+/// no longer answers it, the metrics address answers nothing else, and a
+/// `metrics_listen` that is not an address stops `serve` with one line.
+#[tokio::test]
+async fn metrics_can_have_an_address_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let (api, metrics) = (
+        switchyard_testkit::free_port(),
+        switchyard_testkit::free_port(),
+    );
+    let serve = |metrics_listen: String| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        c.args(["serve", "--listen", &format!("127.0.0.1:{api}")])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("SWITCHYARD_METRICS_LISTEN", metrics_listen)
+            .env("RUST_LOG", "off")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        c
+    };
+    let out = serve("not an address".into()).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("invalid metrics_listen"), "{stderr}");
+
+    let _server = Killed(serve(format!("127.0.0.1:{metrics}")).spawn().unwrap());
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{api}");
+    let scrape_at = format!("http://127.0.0.1:{metrics}/metrics");
+    eventually("the server to answer", 30, || {
+        let http = http.clone();
+        let url = format!("{base}/healthz");
+        async move { http.get(url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let r = http.get(&scrape_at).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(text.contains("switchyard_http_requests_total"), "{text}");
+    assert!(text.contains("switchyard_queue_depth"), "{text}");
+    let r = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        404,
+        "the API's address no longer serves /metrics"
+    );
+    let r = http
+        .get(format!("http://127.0.0.1:{metrics}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the metrics address serves /metrics only");
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+}
