@@ -13,12 +13,12 @@
 //! - every attempt logged with the channel's secrets redacted;
 //! - errors typed by whether a retry can help; auth failures never retried.
 
-use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use switchyard_domain::retry::RetryPolicy;
 use tokio::sync::Semaphore;

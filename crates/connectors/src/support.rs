@@ -2,12 +2,12 @@
 //! channel cannot deduplicate, webhook signature checks, and reading
 //! channel JSON with errors that say what was missing.
 
-use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use sha2::Sha256;
 

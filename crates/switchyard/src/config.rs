@@ -2,7 +2,6 @@
 //! file (`switchyard.toml` or `--config`) → `SWITCHYARD_*` environment
 //! variables → command-line flags. One struct, passed down; no globals.
 
-use secrecy::SecretString;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 /// The embedded defaults.

@@ -12,12 +12,12 @@ pub mod engine_settings;
 pub mod migrate_data;
 pub mod telemetry;
 
-use secrecy::ExposeSecret;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use switchyard_api::{ApiConfig, AppState, tokens};
 use switchyard_domain::ids::StoreId;
 use switchyard_storage::crypto::CredentialCipher;

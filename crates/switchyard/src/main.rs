@@ -1,11 +1,11 @@
 //! The `switchyard` command.
 
-use secrecy::ExposeSecret;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use secrecy::ExposeSecret;
 use switchyard::config::{Config, LogFormat};
 use switchyard_domain::ids::StoreId;
 

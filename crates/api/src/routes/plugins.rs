@@ -3,12 +3,12 @@
 //! plugin's own side, used with a plugin token (read its orders, report
 //! shipments and its stock). `docs/plugins.md` describes the protocol.
 
-use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use switchyard_domain::fulfilment::FulfilmentSource;
 use switchyard_domain::ids::{AccountId, OrderId, PluginId, StoreId};

@@ -14,10 +14,10 @@
 mod sage;
 mod xero;
 
-use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchyard_domain::accounting::{AccountingKind, AccountingSettings, ContactKey};

@@ -28,11 +28,11 @@
 
 mod map;
 
-use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use switchyard_domain::values::Currency;

@@ -18,11 +18,11 @@ mod map;
 mod notify;
 mod shipping;
 
-use secrecy::{ExposeSecret, SecretString};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;

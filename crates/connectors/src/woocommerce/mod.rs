@@ -20,7 +20,6 @@ mod map;
 mod notify;
 mod shipping;
 
-use secrecy::{ExposeSecret, SecretString};
 use shipping::shipment_id;
 
 use std::collections::BTreeMap;
@@ -28,6 +27,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 

@@ -4,10 +4,10 @@
 //! allocated to their invoice, refusals come back in the package's words,
 //! and every answer of the simulators follows the published contract.
 
-use secrecy::ExposeSecret;
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_connectors::ConnectorError;
 use switchyard_connectors::accounting::{

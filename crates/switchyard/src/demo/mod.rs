@@ -13,11 +13,11 @@
     reason = "the demo's output is for the person running it"
 )]
 
-use secrecy::ExposeSecret;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use switchyard_sim::{Channel, RunningSim, SimOptions};
 

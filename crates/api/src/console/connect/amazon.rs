@@ -1,8 +1,9 @@
 //! SP-API website authorization for hosted pages: Seller Central's
 //! consent, and `spapi_oauth_code` exchanged with Login with Amazon.
 
-use super::*;
 use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
 
 /// The operator's SP-API application (`[apps.amazon]`).
 #[derive(Debug, Clone)]

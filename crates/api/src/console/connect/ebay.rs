@@ -1,8 +1,9 @@
 //! eBay's consent for the operator's RuName, for hosted pages: the code
 //! is exchanged with Basic client auth for the seller's refresh token.
 
-use super::*;
 use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
 
 /// The operator's eBay app (`[apps.ebay]`).
 #[derive(Debug, Clone)]

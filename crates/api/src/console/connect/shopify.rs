@@ -2,8 +2,9 @@
 //! consent, the callback's `hmac`, shop and single-use state checked, and
 //! the code exchanged for the shop's offline token.
 
-use super::*;
 use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
 
 /// The operator's Shopify app (`[apps.shopify]`).
 #[derive(Debug, Clone)]

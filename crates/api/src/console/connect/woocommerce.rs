@@ -2,8 +2,9 @@
 //! the store POSTs the API keys to the callback (taken once by the
 //! `user_id` state), then sends the client back.
 
-use super::*;
 use secrecy::{ExposeSecret, SecretString};
+
+use super::*;
 
 /// Send the client to their store's `/wc-auth/v1/authorize`, with a
 /// single-use state (as `user_id`) bound to this page and store.
