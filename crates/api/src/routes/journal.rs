@@ -24,7 +24,9 @@ pub struct EventOut {
     /// Event type, e.g. `stock.changed`.
     #[serde(rename = "type")]
     pub event_type: String,
-    /// The entity or change.
+    /// The entity or the change, as the event's transaction recorded it;
+    /// order and fulfilment events also carry the whole entity under
+    /// `entity` (what their webhooks deliver).
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
     /// When it happened.
