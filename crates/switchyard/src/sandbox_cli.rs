@@ -50,7 +50,7 @@ pub enum SandboxCommand {
     Bench {
         /// What to measure.
         #[arg(value_enum, default_value = "all")]
-        scenario: BenchScenario,
+        scenario: switchyard::bench::Scenario,
         /// import: orders waiting on the simulators.
         #[arg(long, default_value_t = 50_000)]
         orders: usize,
@@ -162,20 +162,6 @@ impl DemoChannel {
     }
 }
 
-/// Benchmark scenarios.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum BenchScenario {
-    Import,
-    Propagation,
-    Catalogue,
-    Webhooks,
-    /// A Shopify shop's order history, paged and as a bulk export.
-    Backfill,
-    /// 1, 2 and 3 instances on one PostgreSQL database (needs --database-url).
-    Scale,
-    All,
-}
-
 /// Channels (and the 3PL) with a simulator.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SimChannel {
@@ -247,16 +233,6 @@ impl SandboxCommand {
                 backfill_pages,
                 seed,
             } => {
-                use switchyard::bench::Scenario;
-                let scenario = match scenario {
-                    BenchScenario::Import => Scenario::Import,
-                    BenchScenario::Propagation => Scenario::Propagation,
-                    BenchScenario::Catalogue => Scenario::Catalogue,
-                    BenchScenario::Webhooks => Scenario::Webhooks,
-                    BenchScenario::Backfill => Scenario::Backfill,
-                    BenchScenario::Scale => Scenario::Scale,
-                    BenchScenario::All => Scenario::All,
-                };
                 anyhow::ensure!(
                     orders > 0
                         && rate > 0

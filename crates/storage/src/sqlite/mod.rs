@@ -161,54 +161,35 @@ pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-/// The payloads of `events` as the journal keeps them: an order's or a
-/// fulfilment's event also carries the entity as this transaction leaves it
-/// (`entity`), which is what its webhook delivers.
+/// The payloads of `events` as the journal keeps them, with the orders and
+/// fulfilments they are about read in this transaction
+/// ([`crate::journal::with_entities`]).
 async fn journal_payloads(
     conn: &mut SqliteConnection,
     account: &AccountId,
     events: &[NewEvent],
 ) -> Result<Vec<String>> {
-    use switchyard_domain::event::EntityType;
-    let ids = |t: EntityType| -> Vec<&str> {
-        events
-            .iter()
-            .filter(|e| e.entity_type == t)
-            .map(|e| e.entity_id.as_str())
-            .collect()
+    let (order_ids, fulfilment_ids) = crate::journal::entity_ids(events);
+    let mut read = crate::journal::EventEntities {
+        orders: orders::fetch_orders(conn, account, &order_ids).await?,
+        shipped: fulfilments::fulfilments_of(conn, &order_ids).await?,
+        ..Default::default()
     };
-    let (order_ids, fulfilment_ids) = (ids(EntityType::Order), ids(EntityType::Fulfilment));
-    let mut orders = orders::fetch_orders(conn, account, &order_ids).await?;
-    let mut shipped = fulfilments::fulfilments_of(conn, &order_ids).await?;
-    let mut fulfilments = std::collections::BTreeMap::new();
     for id in fulfilment_ids {
-        if let Ok(fid) = switchyard_domain::ids::FulfilmentId::parse(id) {
-            match fulfilments::fetch(conn, account, &fid).await {
-                Ok(f) => {
-                    fulfilments.insert(id.to_owned(), f);
-                }
-                Err(StorageError::NotFound { .. }) => {}
-                Err(e) => return Err(e),
+        let Ok(fid) = switchyard_domain::ids::FulfilmentId::parse(id) else {
+            continue;
+        };
+        match fulfilments::fetch(conn, account, &fid).await {
+            Ok(f) => {
+                read.fulfilments.insert(id.to_owned(), f);
             }
+            Err(StorageError::NotFound { .. }) => {}
+            Err(e) => return Err(e),
         }
     }
-    Ok(events
-        .iter()
-        .map(|ev| {
-            let entity = match ev.entity_type {
-                EntityType::Order => orders.remove(&ev.entity_id).map(|o| {
-                    crate::journal::order_entity(
-                        o,
-                        shipped.remove(&ev.entity_id).unwrap_or_default(),
-                    )
-                }),
-                EntityType::Fulfilment => fulfilments
-                    .remove(&ev.entity_id)
-                    .map(crate::journal::fulfilment_entity),
-                _ => None,
-            };
-            crate::journal::with_entity(&ev.payload, entity).to_string()
-        })
+    Ok(crate::journal::with_entities(events, read)
+        .into_iter()
+        .map(|p| p.to_string())
         .collect())
 }
 

@@ -38,8 +38,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-/// Which scenarios to run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which scenarios to run (`switchyard bench <scenario>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     /// Import throughput against plain batched inserts.
     Import,

@@ -590,21 +590,8 @@ async fn product_payloads_describe_the_product_as_of_each_event() {
             .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
-    let cipher = switchyard_storage::crypto::CredentialCipher::load_or_create(
-        &app.data_dir.path().join("secret.key"),
-    )
-    .unwrap();
-    let clock = Clock::default();
-    let engine = switchyard::Engine::new(
-        app.storage.clone(),
-        cipher,
-        loopback_allowed(&clock),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-    );
-    let messages = engine.webhook_dispatch().step(clock.now()).await.unwrap();
-    assert_eq!(messages, 3);
-    let sent = engine.webhook_delivery().step(clock.now()).await.unwrap();
-    assert_eq!(sent.succeeded, 3, "{sent:?}");
+    let (messages, succeeded) = dispatch_and_deliver_once(&app).await;
+    assert_eq!((messages, succeeded), (3, 3));
     let got = rx
         .wait_for("three product events", 10, |g| g.len() >= 3)
         .await;
@@ -636,6 +623,26 @@ async fn product_payloads_describe_the_product_as_of_each_event() {
         got.iter().all(|r| r.json()["data"]["sku"] == "MUG"),
         "{got:#?}"
     );
+}
+
+/// Workers started on an API-only app's database after its changes were
+/// made: one dispatch round and one delivery round. Returns the messages
+/// made and the deliveries that succeeded.
+async fn dispatch_and_deliver_once(app: &TestApp) -> (usize, usize) {
+    let cipher = switchyard_storage::crypto::CredentialCipher::load_or_create(
+        &app.data_dir.path().join("secret.key"),
+    )
+    .unwrap();
+    let clock = Clock::default();
+    let engine = switchyard::Engine::new(
+        app.storage.clone(),
+        cipher,
+        loopback_allowed(&clock),
+        std::sync::Arc::new(tokio::sync::Notify::new()),
+    );
+    let messages = engine.webhook_dispatch().step(clock.now()).await.unwrap();
+    let sent = engine.webhook_delivery().step(clock.now()).await.unwrap();
+    (messages, sent.succeeded)
 }
 
 /// Order and fulfilment events are delivered with the entity as the event
@@ -709,20 +716,8 @@ async fn order_payloads_describe_the_order_as_of_each_event() {
         )
         .await;
     assert_eq!(f.status, 201, "{}", f.body);
-    let cipher = switchyard_storage::crypto::CredentialCipher::load_or_create(
-        &app.data_dir.path().join("secret.key"),
-    )
-    .unwrap();
-    let clock = Clock::default();
-    let engine = switchyard::Engine::new(
-        app.storage.clone(),
-        cipher,
-        loopback_allowed(&clock),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-    );
-    let messages = engine.webhook_dispatch().step(clock.now()).await.unwrap();
+    let (messages, _) = dispatch_and_deliver_once(&app).await;
     assert!(messages >= 4, "{messages}");
-    engine.webhook_delivery().step(clock.now()).await.unwrap();
     let got = rx
         .wait_for("the order's events", 10, |g| g.len() >= messages)
         .await;
