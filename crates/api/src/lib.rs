@@ -165,14 +165,7 @@ pub fn router(state: AppState) -> Router {
             middleware::authenticate,
         ));
     let request_id = HeaderName::from_static("x-request-id");
-    let probes = Router::new()
-        .route("/healthz", get(operator::healthz))
-        .route("/readyz", get(operator::readyz));
-    let probes = if state.config.metrics_apart {
-        probes
-    } else {
-        probes.route("/metrics", get(operator::scrape))
-    };
+    let probes = probes(&state);
     probes
         .route("/v1/openapi.json", get(move || async move { axum::Json(doc.as_ref().clone()) }))
         .route("/v1/inbound/{channel_id}", axum::routing::post(routes::inbound::receive))
@@ -207,6 +200,18 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// `/healthz` and `/readyz`, and `/metrics` unless it has its own address.
+fn probes(state: &AppState) -> Router<AppState> {
+    let probes = Router::new()
+        .route("/healthz", get(operator::healthz))
+        .route("/readyz", get(operator::readyz));
+    if state.config.metrics_apart {
+        probes
+    } else {
+        probes.route("/metrics", get(operator::scrape))
+    }
+}
+
 /// `/metrics` alone, for its own address (`metrics_listen`).
 pub fn metrics_router(state: AppState) -> Router {
     operator::install();
@@ -220,14 +225,7 @@ pub fn metrics_router(state: AppState) -> Router {
 /// "workers"`): `/healthz`, and a clear 404 for everything else.
 pub fn health_router(state: AppState) -> Router {
     operator::install();
-    let probes = Router::new()
-        .route("/healthz", get(operator::healthz))
-        .route("/readyz", get(operator::readyz));
-    let probes = if state.config.metrics_apart {
-        probes
-    } else {
-        probes.route("/metrics", get(operator::scrape))
-    };
+    let probes = probes(&state);
     probes
         .fallback(workers_only)
         .layer(axum::middleware::from_fn(operator::track))

@@ -11,7 +11,8 @@ use switchyard_sim::{Channel, Faults, RunningSim, SimOptions};
 use crate::crash::{Place, serve, start_in};
 use crate::{Sim, World, eventually};
 
-async fn package(channel: Channel) -> RunningSim {
+/// An accounting package's simulator (Xero or Sage) on loopback.
+pub(crate) async fn package(channel: Channel) -> RunningSim {
     switchyard_sim::spawn(channel, &SimOptions::default())
         .await
         .unwrap()

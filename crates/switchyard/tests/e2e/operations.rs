@@ -205,7 +205,8 @@ async fn a_manual_mapping_joins_a_channel_sku_to_a_differently_named_product() {
     assert_eq!(l["confirmed_quantity"], 3);
 }
 
-fn shopify_signature(secret: &str, body: &[u8]) -> String {
+/// Shopify's `X-Shopify-Hmac-Sha256` of `body` under the app's secret key.
+pub(crate) fn shopify_signature(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())

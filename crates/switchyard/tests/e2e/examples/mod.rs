@@ -13,29 +13,16 @@
 
 mod record;
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use switchyard::Clock;
-use switchyard_sim::{Channel, RunningSim, SimOptions};
+use switchyard_sim::Channel;
 use switchyard_testkit::{Tenant, spawn_app_with};
 
 use self::record::Walk;
+use crate::accounting::package;
+use crate::operations::shopify_signature;
 use crate::{World, eventually, loopback_allowed};
-
-fn shopify_signature(secret: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    mac.update(body);
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-async fn package(channel: Channel) -> RunningSim {
-    switchyard_sim::spawn(channel, &SimOptions::default())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn every_operation_has_an_example_the_server_answers_as_documented() {
