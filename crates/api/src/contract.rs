@@ -380,59 +380,33 @@ fn webhooks(doc: &mut OpenApi) {
     register::<switchyard_storage::OrderRecord>(doc);
     register::<switchyard_storage::FulfilmentRecord>(doc);
     register::<switchyard_storage::ListingRecord>(doc);
+    register::<switchyard_storage::OrderEntity>(doc);
+    register::<switchyard_storage::ChannelEvent>(doc);
+    register::<switchyard_storage::Invoice>(doc);
     let components = doc.components.get_or_insert_with(Default::default);
-    let extra: [(&str, Value); 4] = [
-        (
-            "WebhookOrder",
-            json!({
-                "description": "An order as delivered: the order (as `GET /v1/orders/{order_id}` has it, without its journal) and its fulfilments",
-                "allOf": [schema_ref("OrderRecord"), {
-                    "type": "object",
-                    "required": ["fulfilments"],
-                    "properties": { "fulfilments": { "type": "array", "items": schema_ref("FulfilmentRecord") } }
-                }]
-            }),
-        ),
-        (
-            "WebhookProduct",
-            json!({
-                "description": "A product as of the event, with its stock at that moment",
-                "allOf": [schema_ref("Product"), {
-                    "type": "object",
-                    "required": ["kit", "stock"],
-                    "properties": {
-                        "kit": { "type": "boolean" },
-                        "stock": {
-                            "type": "object",
-                            "description": "A plain product's `on_hand`, `committed` and `available`; a kit's `available`",
-                            "required": ["available"],
-                            "properties": {
-                                "on_hand": { "type": "integer", "format": "int64" },
-                                "committed": { "type": "integer", "format": "int64" },
-                                "available": { "type": "integer", "format": "int64" }
-                            }
+    let extra: [(&str, Value); 1] = [(
+        "WebhookProduct",
+        json!({
+            "description": "A product as of the event, with its stock at that moment",
+            "allOf": [schema_ref("Product"), {
+                "type": "object",
+                "required": ["kit", "stock"],
+                "properties": {
+                    "kit": { "type": "boolean" },
+                    "stock": {
+                        "type": "object",
+                        "description": "A plain product's `on_hand`, `committed` and `available`; a kit's `available`",
+                        "required": ["available"],
+                        "properties": {
+                            "on_hand": { "type": "integer", "format": "int64" },
+                            "committed": { "type": "integer", "format": "int64" },
+                            "available": { "type": "integer", "format": "int64" }
                         }
                     }
-                }]
-            }),
-        ),
-        (
-            "WebhookChannel",
-            json!({
-                "type": "object",
-                "description": "The channel as the journal recorded its connection (id, kind, name, the hosted page it came through; never its credentials)",
-                "additionalProperties": true
-            }),
-        ),
-        (
-            "WebhookDocument",
-            json!({
-                "type": "object",
-                "description": "The invoice or credit note as issued (the fields of `GET /v1/invoices/{invoice_id}`)",
-                "additionalProperties": true
-            }),
-        ),
-    ];
+                }
+            }]
+        }),
+    )];
     for (name, schema) in extra {
         if let Ok(s) = serde_json::from_value(schema) {
             components.schemas.insert(name.to_owned(), s);
@@ -479,12 +453,12 @@ fn webhooks(doc: &mut OpenApi) {
     let mut out = serde_json::Map::new();
     for kind in EventType::ALL {
         let data = match kind.entity {
-            WebhookEntity::Order => schema_ref("WebhookOrder"),
+            WebhookEntity::Order => schema_ref("OrderEntity"),
             WebhookEntity::Product => schema_ref("WebhookProduct"),
             WebhookEntity::ChannelProduct => schema_ref("ListingRecord"),
             WebhookEntity::Fulfilment => schema_ref("FulfilmentRecord"),
-            WebhookEntity::Channel => schema_ref("WebhookChannel"),
-            WebhookEntity::Invoice | WebhookEntity::CreditNote => schema_ref("WebhookDocument"),
+            WebhookEntity::Channel => schema_ref("ChannelEvent"),
+            WebhookEntity::Invoice | WebhookEntity::CreditNote => schema_ref("Invoice"),
         };
         let name = kind.to_string();
         let summary = format!("`{name}`, to the store's subscribed webhook endpoints");
@@ -496,7 +470,7 @@ fn webhooks(doc: &mut OpenApi) {
     for kind in ["order.routed", "order.cancelled"] {
         let name = format!("plugin.{kind}");
         let summary = format!("`{kind}`, to the plugin (3PL) the order was routed to");
-        let data = json!({ "allOf": [schema_ref("WebhookOrder")], "description": "The order, without the channel's raw payload" });
+        let data = json!({ "allOf": [schema_ref("OrderEntity")], "description": "The order, without the channel's raw payload" });
         let extra = json!({ "plugin_id": schema_ref("PluginId") });
         out.insert(
             name,

@@ -55,17 +55,3 @@ impl EntityType {
         }
     }
 }
-
-/// An event to append to the journal, in the same transaction as the change
-/// it describes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewEvent {
-    /// Entity kind.
-    pub entity_type: EntityType,
-    /// Entity id (a prefixed id, or a SKU for products and stock).
-    pub entity_id: String,
-    /// Dotted event type, e.g. `product.created`, `stock.changed`.
-    pub event_type: &'static str,
-    /// The entity (or the change) as JSON.
-    pub payload: serde_json::Value,
-}

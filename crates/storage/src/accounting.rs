@@ -130,7 +130,7 @@ pub struct AccountingPatch {
 }
 
 /// A connection (never its credentials).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AccountingConnection {
     /// Id.
     pub id: AccountingId,

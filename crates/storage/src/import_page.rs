@@ -5,8 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::journal::NewEvent;
 use switchyard_domain::arrival::Decided;
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{ChannelId, OrderId};
 use switchyard_domain::order::{OrderState, UnifiedOrder};
 use switchyard_domain::plugin_rules::RuleOutcome;
@@ -139,7 +139,7 @@ pub(crate) fn order_event<R>(
     id: &OrderId,
     w: &OrderWrite<'_, R>,
     previous: Option<OrderState>,
-    commitments: Vec<serde_json::Value>,
+    commitments: Vec<crate::CommittedUnits>,
 ) -> NewEvent {
     let u = w.unified;
     let event_type = match (previous, w.state) {
@@ -148,18 +148,22 @@ pub(crate) fn order_event<R>(
         (Some(p), OrderState::Excluded) if p != OrderState::Excluded => "order.excluded",
         _ => "order.updated",
     };
-    NewEvent {
-        entity_type: EntityType::Order,
-        entity_id: id.to_string(),
+    NewEvent::new(
+        id,
         event_type,
-        payload: serde_json::json!({
-            "id": id, "channel_id": w.channel_id, "channel_order_id": w.channel_order_id,
-            "number": u.map(|o| o.number.clone()), "state": w.state, "previous_state": previous,
-            "excluded_reason": w.excluded_reason, "commitments": commitments,
-            "channel_updated_at": u.map(|o| o.updated_at),
-            "plugin_rules": w.routing,
+        crate::EventPayload::Order(crate::OrderEvent {
+            channel_id: Some(w.channel_id.clone()),
+            channel_order_id: Some(w.channel_order_id.to_owned()),
+            number: u.map(|o| o.number.clone()),
+            state: Some(w.state),
+            previous_state: previous,
+            excluded_reason: w.excluded_reason.clone(),
+            commitments: Some(commitments),
+            channel_updated_at: u.map(|o| o.updated_at),
+            plugin_rules: w.routing.clone(),
+            ..crate::OrderEvent::of(id)
         }),
-    }
+    )
 }
 
 /// What the writes of a page add up to.

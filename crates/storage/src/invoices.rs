@@ -65,7 +65,7 @@ pub trait Invoices: Send + Sync {
 }
 
 /// A store's invoice settings with its counters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct InvoiceConfig {
     /// The settings.
     pub settings: InvoiceSettings,
@@ -89,7 +89,7 @@ pub struct InvoiceConfigChange {
 }
 
 /// Who asked for a document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DocumentSource {
     /// Through the API or the console.
@@ -132,7 +132,7 @@ pub struct NewDocument {
 }
 
 /// An issued invoice or credit note.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Invoice {
     /// Id.
     pub id: InvoiceId,
@@ -220,12 +220,16 @@ pub(crate) fn invoice_from_parts(
     })
 }
 
-/// The journal event type of an issued document.
-pub(crate) fn issued_event(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::Invoice => "invoice.created",
-        DocumentKind::CreditNote => "credit_note.created",
-    }
+/// The journal event of an issued document.
+pub(crate) fn issued_event(doc: &Invoice) -> crate::journal::NewEvent {
+    let (event_type, payload) = match doc.kind {
+        DocumentKind::Invoice => ("invoice.created", crate::EventPayload::Invoice(doc.clone())),
+        DocumentKind::CreditNote => (
+            "credit_note.created",
+            crate::EventPayload::CreditNote(doc.clone()),
+        ),
+    };
+    crate::journal::NewEvent::new(&doc.id, event_type, payload)
 }
 
 /// The refusal of a second invoice.

@@ -86,12 +86,22 @@ pub struct ProductUpdate {
     pub components: Option<Vec<KitComponent>>,
 }
 
-/// The payload of a `product.created` / `product.updated` journal event: the
+/// The journal event of a product made or changed through the API: the
 /// product as the API shows it, whether it is a kit, and its stock facts at
 /// that moment ([`crate::stock::ledger_facts`]).
-pub(crate) fn product_event_payload(p: &Product, ledger: serde_json::Value) -> serde_json::Value {
-    let mut v = serde_json::to_value(p).unwrap_or_default();
-    v["kit"] = serde_json::json!(p.is_kit());
-    v["ledger"] = ledger;
-    v
+pub(crate) fn product_event(
+    event_type: &'static str,
+    p: &Product,
+    ledger: crate::LedgerFacts,
+) -> crate::journal::NewEvent {
+    crate::journal::NewEvent::new(
+        &p.sku,
+        event_type,
+        crate::EventPayload::Product(crate::ProductEvent::Product(crate::ProductState {
+            product: p.clone(),
+            kit: p.is_kit(),
+            ledger: Some(ledger),
+            from_channel: None,
+        })),
+    )
 }

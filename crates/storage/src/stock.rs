@@ -79,11 +79,14 @@ pub struct StockSnapshot {
 /// SKUs they commit.
 pub(crate) fn commitment_payload(
     plan: &[(i64, &str, i64, Option<&str>)],
-) -> (Vec<serde_json::Value>, BTreeSet<String>) {
+) -> (Vec<crate::CommittedUnits>, BTreeSet<String>) {
     let mut out = (Vec::new(), BTreeSet::new());
     for (_, part, qty, via) in plan {
-        out.0
-            .push(serde_json::json!({ "sku": part, "quantity": qty, "via_kit": via }));
+        out.0.push(crate::CommittedUnits {
+            sku: (*part).to_owned(),
+            quantity: *qty,
+            via_kit: via.map(str::to_owned),
+        });
         out.1.insert((*part).to_owned());
     }
     out
@@ -122,19 +125,22 @@ pub(crate) fn ledger_skus(p: &crate::Product) -> Vec<String> {
 /// for a kit. The webhook dispatch derives availability from them, so a
 /// delivery says what the stock was when the event happened, not when it
 /// was sent.
-pub(crate) fn ledger_facts(entry: &SnapshotEntry) -> serde_json::Value {
+pub(crate) fn ledger_facts(entry: &SnapshotEntry) -> crate::LedgerFacts {
     match entry {
-        SnapshotEntry::Plain(l) => {
-            serde_json::json!({ "on_hand": l.on_hand(), "committed": l.committed() })
-        }
-        SnapshotEntry::Kit(parts) => serde_json::json!({
-            "components": parts
-                .iter()
-                .map(|(c, l)| serde_json::json!({
-                    "sku": c.sku, "per_kit": c.quantity,
-                    "on_hand": l.on_hand(), "committed": l.committed(),
-                }))
-                .collect::<Vec<_>>(),
+        SnapshotEntry::Plain(l) => crate::LedgerFacts::Plain(crate::StockFacts {
+            on_hand: l.on_hand(),
+            committed: l.committed(),
         }),
+        SnapshotEntry::Kit(parts) => crate::LedgerFacts::Kit {
+            components: parts
+                .iter()
+                .map(|(c, l)| crate::ComponentFacts {
+                    sku: c.sku.clone(),
+                    per_kit: c.quantity,
+                    on_hand: l.on_hand(),
+                    committed: l.committed(),
+                })
+                .collect(),
+        },
     }
 }

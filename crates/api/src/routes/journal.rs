@@ -12,25 +12,72 @@ use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, Auth, page_limit};
 
-/// One journal event.
+/// One journal event: what it is about (`entity_type`, `entity_id`), its
+/// `type`, and its `payload`, whose shape follows `entity_type`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventOut {
     /// Monotonic sequence number.
     pub seq: i64,
-    /// Entity kind: store, channel, product, stock, order, token.
-    pub entity_type: String,
-    /// Entity id (an id, or a SKU).
+    /// Entity id (an id, or a SKU for products and stock).
     pub entity_id: String,
-    /// Event type, e.g. `stock.changed`.
+    /// Event type; its prefix is the `entity_type`.
     #[serde(rename = "type")]
-    pub event_type: String,
-    /// The entity or the change, as the event's transaction recorded it;
-    /// order and fulfilment events also carry the whole entity under
-    /// `entity` (what their webhooks deliver).
-    #[schema(value_type = Object)]
-    pub payload: serde_json::Value,
+    pub event_type: JournalEventType,
     /// When it happened.
     pub created_at: DateTime<Utc>,
+    /// `entity_type` and `payload`.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// A journal event's type, one of [`switchyard_storage::EVENT_TYPES`].
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct JournalEventType(pub String);
+
+impl utoipa::PartialSchema for JournalEventType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some("A journal event type: `entity_type.what_happened`"))
+            .enum_values(Some(switchyard_storage::EVENT_TYPES.iter().copied()))
+            .into()
+    }
+}
+
+impl ToSchema for JournalEventType {}
+
+/// An event's entity type and payload as the journal stored them,
+/// documented by the payload types the backends write
+/// ([`switchyard_storage::EventPayload`]).
+#[derive(Debug, Serialize)]
+pub struct EventBody {
+    /// Entity kind.
+    pub entity_type: String,
+    /// The payload.
+    pub payload: serde_json::Value,
+}
+
+impl utoipa::PartialSchema for EventBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        switchyard_storage::EventPayload::schema()
+    }
+}
+
+impl ToSchema for EventBody {
+    fn name() -> std::borrow::Cow<'static, str> {
+        switchyard_storage::EventPayload::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        switchyard_storage::EventPayload::schemas(schemas);
+    }
 }
 
 /// A page of the journal.
@@ -89,11 +136,13 @@ pub async fn list_journal(
             .into_iter()
             .map(|e| EventOut {
                 seq: e.seq,
-                entity_type: e.entity_type,
                 entity_id: e.entity_id,
-                event_type: e.event_type,
-                payload: e.payload,
+                event_type: JournalEventType(e.event_type),
                 created_at: e.created_at,
+                body: EventBody {
+                    entity_type: e.entity_type,
+                    payload: e.payload,
+                },
             })
             .collect(),
         next_after,

@@ -408,7 +408,7 @@ pub enum LineKind {
 }
 
 /// One line of an invoice or credit note.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DocumentLine {
     /// Position, from 1 (a credit note keeps the invoice's numbers).
     pub line_no: u32,
@@ -438,7 +438,7 @@ pub struct DocumentLine {
 }
 
 /// Net and tax at one rate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaxAmount {
     /// The rate.
     pub rate_bp: RateBp,
@@ -449,7 +449,7 @@ pub struct TaxAmount {
 }
 
 /// Where the taxes come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaxSource {
     /// The amounts the channel reported per line.
@@ -482,7 +482,7 @@ pub struct Difference {
 
 /// The content of an invoice or credit note: everything but its number,
 /// which storage assigns in the transaction that issues it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Document {
     /// The seller.
     pub seller: Seller,

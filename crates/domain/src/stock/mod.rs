@@ -170,7 +170,7 @@ pub struct KitAvailability {
 }
 
 /// A SKU an order committed that the stock on hand does not cover.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Shortfall {
     /// The SKU.
     pub sku: String,
@@ -237,7 +237,7 @@ pub fn kit_availability(components: &[(Sku, i64, i64)]) -> KitAvailability {
 /// A channel's rules turning availability into the quantity a listing shows,
 /// as offered by Linnworks, Sellbrite and Shopify Marketplace Connect.
 /// Every rule is optional; none set means "show what is available".
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockRules {
     /// Always show exactly this quantity (e.g. made-to-order); the other rules

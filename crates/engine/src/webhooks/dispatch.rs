@@ -169,7 +169,8 @@ impl WebhookDispatch {
 
     /// The entities an event is about, each with its key and its form in
     /// the unified format: as the event recorded it where the journal keeps
-    /// the entity (orders, fulfilments, products), else as it is now. An
+    /// the entity (orders, fulfilments, products, listings), else as it is
+    /// now. An
     /// entity that no longer exists is sent as the event recorded it.
     async fn render(&self, ev: &OwnedEvent) -> Result<Vec<(String, Value)>, EngineError> {
         let s = &self.ctx.storage;
@@ -212,6 +213,24 @@ impl WebhookDispatch {
                 }
                 Err(_) => one(ev.payload.clone()),
             },
+            // The listings as the event's transaction left them (events
+            // from before the journal kept `listings` are sent as the
+            // listings are now).
+            "listing" if ev.payload.get("listings").is_some() => ev.payload["listings"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .map(|l| {
+                            let key = format!(
+                                "{}:{}",
+                                l["channel_id"].as_str().unwrap_or_default(),
+                                l["listing_id"].as_str().unwrap_or_default()
+                            );
+                            (key, l.clone())
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             "listing" => {
                 // A stock confirmation names many listings of one channel.
                 let keys: Vec<(String, String)> = match ev.entity_id.split_once(':') {

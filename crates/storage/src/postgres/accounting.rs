@@ -1,11 +1,11 @@
 //! Accounting connections and document syncs.
 
+use crate::journal::{EventPayload, NewEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchyard_domain::accounting::{AccountingKind, SyncState};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, AccountingId, InvoiceId, StoreId};
 
 use super::{PgStorage, append_event, fetch_limit, paginate, pg, require_store};
@@ -107,12 +107,7 @@ async fn fetch_sync(
 }
 
 fn event(c: &AccountingConnection, event_type: &'static str) -> NewEvent {
-    NewEvent {
-        entity_type: EntityType::Accounting,
-        entity_id: c.id.to_string(),
-        event_type,
-        payload: serde_json::to_value(c).unwrap_or_default(),
-    }
+    NewEvent::new(&c.id, event_type, EventPayload::Accounting(c.clone()))
 }
 
 /// Queue a just-issued document for every connection of its store (inside

@@ -1,12 +1,11 @@
 //! Channels: settings, sealed credentials, stock rules.
 
+use crate::journal::{ChannelEvent, EventPayload, NewEvent};
 use async_trait::async_trait;
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchyard_domain::channel::ChannelKind;
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::stock::StockRules;
@@ -54,14 +53,6 @@ fn channel_from_row(r: &PgRow) -> Result<Channel> {
 }
 
 /// The journal view of a channel: never credentials.
-fn channel_payload(c: &Channel) -> serde_json::Value {
-    json!({
-        "id": c.id, "name": c.name, "kind": c.kind, "base_url": c.base_url,
-        "has_credentials": c.has_credentials, "stock_rules": c.stock_rules,
-        "settings": c.settings,
-    })
-}
-
 fn rules_json(r: &StockRules) -> Json<&StockRules> {
     Json(r)
 }
@@ -119,23 +110,22 @@ impl Channels for PgStorage {
         .execute(&mut *tx)
         .await?;
         let ch = fetch_channel(&mut tx, account, store, &new.id).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Channel,
-            entity_id: ch.id.to_string(),
-            event_type: "channel.created",
-            payload: channel_payload(&ch),
-        };
+        let ev = NewEvent::new(
+            &ch.id,
+            "channel.created",
+            EventPayload::Channel(ChannelEvent::snapshot(&ch)),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         if let Some(page) = &new.hosted_page {
             super::hosted_pages::use_page(&mut tx, account, store, page, ch.id.as_str()).await?;
-            let mut payload = channel_payload(&ch);
-            payload["hosted_page_id"] = serde_json::Value::from(page.as_str());
-            let ev = NewEvent {
-                entity_type: EntityType::Channel,
-                entity_id: ch.id.to_string(),
-                event_type: "channel.connected",
-                payload,
-            };
+            let ev = NewEvent::new(
+                &ch.id,
+                "channel.connected",
+                EventPayload::Channel(ChannelEvent {
+                    hosted_page_id: Some(page.to_string()),
+                    ..ChannelEvent::snapshot(&ch)
+                }),
+            );
             append_event(&mut tx, account, store, &ev).await?;
         }
         tx.commit().await?;
@@ -224,20 +214,17 @@ impl Channels for PgStorage {
         q.push(" WHERE id = ").push_bind(id.as_str());
         q.build().execute(&mut *tx).await?;
         let ch = fetch_channel(&mut tx, account, store, id).await?;
-        let mut payload = channel_payload(&ch);
-        payload["credentials_changed"] = json!(credentials_changed);
-        if old.stock_rules != ch.stock_rules {
-            payload["previous_stock_rules"] = json!(old.stock_rules);
-        }
-        if old.settings != ch.settings {
-            payload["previous_settings"] = json!(old.settings);
-        }
-        let ev = NewEvent {
-            entity_type: EntityType::Channel,
-            entity_id: ch.id.to_string(),
-            event_type: "channel.updated",
-            payload,
-        };
+        let ev = NewEvent::new(
+            &ch.id,
+            "channel.updated",
+            EventPayload::Channel(ChannelEvent {
+                credentials_changed: Some(credentials_changed),
+                previous_stock_rules: (old.stock_rules != ch.stock_rules)
+                    .then_some(old.stock_rules),
+                previous_settings: (old.settings != ch.settings).then(|| old.settings.clone()),
+                ..ChannelEvent::snapshot(&ch)
+            }),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(ch)
@@ -267,12 +254,11 @@ impl Channels for PgStorage {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Channel,
-            entity_id: id.to_string(),
-            event_type: "channel.deleted",
-            payload: json!({ "id": id }),
-        };
+        let ev = NewEvent::new(
+            id,
+            "channel.deleted",
+            EventPayload::Channel(ChannelEvent::of(id)),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(())

@@ -6,13 +6,12 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use serde_json::json;
+use crate::journal::{EventPayload, FulfilmentEvent, NewEvent, OrderEvent};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchyard_domain::DomainError;
 use switchyard_domain::carrier::Carrier;
 use switchyard_domain::channel::ChannelKind;
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::fulfilment::{
     CarrierSettings, FulfilmentSource, OpenLine, SyncAction, SyncState, Tracking,
 };
@@ -306,19 +305,17 @@ pub(crate) async fn insert_fulfilment(
     let (after, mut touched) = settle_order(conn, &store, order_id.as_str(), state).await?;
     touched.extend(plan.units.into_keys());
     let rec = fetch(conn, account, &id).await?;
-    let ev = NewEvent {
-        entity_type: EntityType::Fulfilment,
-        entity_id: id.to_string(),
-        event_type: "fulfilment.created",
-        payload: serde_json::to_value(&rec).unwrap_or_default(),
-    };
-    append_event(conn, account, &store, &ev).await?;
-    let ev = NewEvent {
-        entity_type: EntityType::Order,
-        entity_id: order_id.to_string(),
-        event_type: order_event(after),
-        payload: json!({ "id": order_id, "state": after, "previous_state": state, "fulfilment_id": id }),
-    };
+    journal_update(conn, account, &rec, "fulfilment.created").await?;
+    let ev = NewEvent::new(
+        order_id,
+        order_event(after),
+        EventPayload::Order(OrderEvent {
+            state: Some(after),
+            previous_state: Some(state),
+            fulfilment_id: Some(id.clone()),
+            ..OrderEvent::of(order_id)
+        }),
+    );
     append_event(conn, account, &store, &ev).await?;
     enqueue_targets(conn, &store, &touched, "fulfilment").await?;
     Ok(rec)
@@ -330,12 +327,14 @@ async fn journal_update(
     rec: &FulfilmentRecord,
     event_type: &'static str,
 ) -> Result<()> {
-    let ev = NewEvent {
-        entity_type: EntityType::Fulfilment,
-        entity_id: rec.id.to_string(),
+    let ev = NewEvent::new(
+        &rec.id,
         event_type,
-        payload: serde_json::to_value(rec).unwrap_or_default(),
-    };
+        EventPayload::Fulfilment(FulfilmentEvent {
+            fulfilment: rec.clone(),
+            entity: None,
+        }),
+    );
     append_event(conn, account, &rec.store_id, &ev).await?;
     Ok(())
 }
@@ -551,6 +550,7 @@ impl Fulfilments for PgStorage {
             "carrier_settings",
             &settings,
             "store.carriers_updated",
+            |e| e.carrier_settings = Some(settings.clone()),
         )
         .await?;
         Ok(settings)

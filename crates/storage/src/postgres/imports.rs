@@ -3,14 +3,13 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use crate::journal::{ChannelEvent, EventPayload, NewEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchyard_domain::arrival::{ArrivalPlan, ArrivalWrite, Stored, plan};
 use switchyard_domain::cursor::CursorMove;
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::filter::ChannelSettings;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
@@ -184,12 +183,16 @@ impl Imports for PgStorage {
             .fetch_one(&mut *tx)
             .await?;
             if created.is_some() {
-                let ev = NewEvent {
-                    entity_type: EntityType::Channel,
-                    entity_id: channel.channel_id.to_string(),
-                    event_type: "channel.import_error",
-                    payload: json!({ "channel_order_id": e.channel_order_id, "code": e.code, "message": e.message }),
-                };
+                let ev = NewEvent::new(
+                    &channel.channel_id,
+                    "channel.import_error",
+                    EventPayload::Channel(ChannelEvent {
+                        channel_order_id: Some(e.channel_order_id.clone()),
+                        code: Some(e.code.clone()),
+                        message: Some(e.message.clone()),
+                        ..ChannelEvent::of(&channel.channel_id)
+                    }),
+                );
                 append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
             }
         }
@@ -271,12 +274,16 @@ impl Imports for PgStorage {
         let row = match handled {
             Some(row) => {
                 let e = import_error_from_row(&row)?;
-                let ev = NewEvent {
-                    entity_type: EntityType::Channel,
-                    entity_id: channel.to_string(),
-                    event_type: "channel.import_error_handled",
-                    payload: json!({ "channel_order_id": e.channel_order_id, "error_id": e.id, "by": by }),
-                };
+                let ev = NewEvent::new(
+                    channel,
+                    "channel.import_error_handled",
+                    EventPayload::Channel(ChannelEvent {
+                        channel_order_id: Some(e.channel_order_id.clone()),
+                        error_id: Some(e.id),
+                        by: Some(by.to_owned()),
+                        ..ChannelEvent::of(channel)
+                    }),
+                );
                 append_event(&mut tx, account, store, &ev).await?;
                 e
             }

@@ -10,13 +10,12 @@
 
 use std::collections::BTreeMap;
 
+use crate::journal::{EventPayload, NewEvent, OrderEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, PluginId, StoreId};
 use switchyard_domain::order::OrderState;
 use switchyard_domain::order::check_action;
@@ -398,7 +397,7 @@ pub(crate) async fn cancel_in_tx(
     o: &OrderRecord,
     reason: Option<&str>,
     by: &str,
-) -> Result<(&'static str, serde_json::Value)> {
+) -> Result<NewEvent> {
     let released = committed_skus(conn, o.id.as_str()).await?;
     sqlx::query("UPDATE orders SET state = 'cancelled', updated_at = $1 WHERE id = $2")
         .bind(now())
@@ -409,9 +408,15 @@ pub(crate) async fn cancel_in_tx(
     enqueue_targets(conn, &o.store_id, &released, "order_cancelled").await?;
     wake_back_office(conn, o.id.as_str()).await?;
     plugin_order_cancelled(conn, account, &o.store_id, &o.id).await?;
-    Ok((
+    Ok(NewEvent::new(
+        &o.id,
         "order.cancelled",
-        json!({ "id": o.id, "reason": reason, "previous_state": o.state, "by": by }),
+        EventPayload::Order(OrderEvent {
+            reason: reason.map(str::to_owned),
+            previous_state: Some(o.state),
+            by: Some(by.to_owned()),
+            ..OrderEvent::of(&o.id)
+        }),
     ))
 }
 
@@ -587,7 +592,10 @@ impl Orders for PgStorage {
             return Ok(o);
         }
         let now = now();
-        let (event_type, payload) = match &action {
+        let said = |event_type, event: OrderEvent| {
+            NewEvent::new(id, event_type, EventPayload::Order(event))
+        };
+        let ev = match &action {
             OrderAction::Hold(reason) => {
                 sqlx::query("UPDATE orders SET state = 'on_hold', hold_reason = $1, updated_at = $2 WHERE id = $3")
                     .bind(reason)
@@ -595,7 +603,13 @@ impl Orders for PgStorage {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                ("order.on_hold", json!({ "id": id, "reason": reason }))
+                said(
+                    "order.on_hold",
+                    OrderEvent {
+                        reason: Some(reason.clone()),
+                        ..OrderEvent::of(id)
+                    },
+                )
             }
             OrderAction::Release => {
                 sqlx::query("UPDATE orders SET state = 'open', hold_reason = NULL, updated_at = $1 WHERE id = $2")
@@ -603,7 +617,7 @@ impl Orders for PgStorage {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                ("order.released", json!({ "id": id }))
+                said("order.released", OrderEvent::of(id))
             }
             OrderAction::Cancel(reason) => {
                 cancel_in_tx(&mut tx, account, &o, reason.as_deref(), "api").await?
@@ -615,14 +629,14 @@ impl Orders for PgStorage {
                     .bind(id.as_str())
                     .execute(&mut *tx)
                     .await?;
-                ("order.updated", json!({ "id": id, "manual": on }))
+                said(
+                    "order.updated",
+                    OrderEvent {
+                        manual: Some(*on),
+                        ..OrderEvent::of(id)
+                    },
+                )
             }
-        };
-        let ev = NewEvent {
-            entity_type: EntityType::Order,
-            entity_id: id.to_string(),
-            event_type,
-            payload,
         };
         append_event(&mut tx, account, &o.store_id, &ev).await?;
         let out = fetch_order(&mut tx, account, id, true).await?;

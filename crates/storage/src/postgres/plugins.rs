@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use crate::journal::{EventPayload, NewEvent, PluginEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, MessageId, OrderId, PluginId, StoreId};
 use switchyard_domain::plugin_rules::{PluginRules, RuleAction, RuleOutcome};
 
@@ -63,12 +62,16 @@ async fn journal_plugin(
     p: &Plugin,
     event_type: &'static str,
 ) -> Result<()> {
-    let ev = NewEvent {
-        entity_type: EntityType::Plugin,
-        entity_id: p.id.to_string(),
+    let ev = NewEvent::new(
+        &p.id,
         event_type,
-        payload: json!({ "id": p.id, "name": p.name, "url": p.url, "enabled": p.enabled }),
-    };
+        EventPayload::Plugin(PluginEvent {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            url: p.url.clone(),
+            enabled: p.enabled,
+        }),
+    );
     append_event(conn, account, &p.store_id, &ev).await?;
     Ok(())
 }

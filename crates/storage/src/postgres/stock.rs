@@ -5,10 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::journal::{EventPayload, NewEvent, OrderEvent, StockEvent, StockFacts, stock_event};
 use async_trait::async_trait;
-use serde_json::json;
 use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::explain::ChannelRules;
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::order::OrderState;
@@ -105,16 +104,18 @@ impl Stock for PgStorage {
             if before != after {
                 let f = facts.entry(ch.sku.to_string()).or_insert((0, 0));
                 f.0 += after - before;
-                let ev = NewEvent {
-                    entity_type: EntityType::Stock,
-                    entity_id: ch.sku.to_string(),
-                    event_type: "stock.changed",
-                    payload: json!({
-                        "sku": ch.sku, "source": source_text, "location": ch.location,
-                        "before": before, "after": after, "reason": ch.reason,
-                        "ledger": { "on_hand": f.0, "committed": f.1 },
-                    }),
-                };
+                let ev = stock_event(StockEvent {
+                    sku: ch.sku.to_string(),
+                    source: source_text.clone(),
+                    location: ch.location.clone(),
+                    before,
+                    after,
+                    reason: ch.reason.clone(),
+                    ledger: StockFacts {
+                        on_hand: f.0,
+                        committed: f.1,
+                    },
+                });
                 append_event(&mut tx, account, store, &ev).await?;
             }
             out.push(StockChangeOutcome {
@@ -422,12 +423,14 @@ pub(crate) async fn flag_oversold(
             .bind(id.as_str())
             .execute(&mut *conn)
             .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Order,
-            entity_id: id.to_string(),
-            event_type: "order.oversold",
-            payload: json!({ "id": id, "short": short }),
-        };
+        let ev = NewEvent::new(
+            &id,
+            "order.oversold",
+            EventPayload::Order(OrderEvent {
+                short: Some(short),
+                ..OrderEvent::of(&id)
+            }),
+        );
         append_event(conn, account, store, &ev).await?;
         tracing::warn!(order = %id, "order could not be covered by available stock (oversold)");
         flagged.push(id);
@@ -473,16 +476,18 @@ pub(crate) async fn move_api_stock(
             .execute(&mut *conn)
             .await?;
             f.0 += m.after - m.before;
-            let ev = NewEvent {
-                entity_type: EntityType::Stock,
-                entity_id: sku.clone(),
-                event_type: "stock.changed",
-                payload: json!({
-                    "sku": sku, "source": "api", "location": m.location,
-                    "before": m.before, "after": m.after, "reason": reason,
-                    "ledger": { "on_hand": f.0, "committed": f.1 },
-                }),
-            };
+            let ev = stock_event(StockEvent {
+                sku: sku.clone(),
+                source: "api".to_owned(),
+                location: m.location.clone(),
+                before: m.before,
+                after: m.after,
+                reason: Some(reason.to_owned()),
+                ledger: StockFacts {
+                    on_hand: f.0,
+                    committed: f.1,
+                },
+            });
             append_event(conn, account, store, &ev).await?;
         }
     }
@@ -541,7 +546,7 @@ pub(crate) async fn recommit(
     store: &StoreId,
     id: &str,
     state: OrderState,
-) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+) -> Result<(Vec<crate::CommittedUnits>, BTreeSet<String>)> {
     // A state that holds no commitments needs no line read.
     let lines: Vec<(i64, String, i64)> = if holds_commitments(state) {
         sqlx::query_as(
@@ -571,7 +576,7 @@ pub(crate) async fn commit_lines(
     lines: &[(i64, String, i64)],
     kinds: &Kinds,
     fresh: bool,
-) -> Result<(Vec<serde_json::Value>, BTreeSet<String>)> {
+) -> Result<(Vec<crate::CommittedUnits>, BTreeSet<String>)> {
     if !fresh {
         sqlx::query("DELETE FROM stock_commitments WHERE order_id = $1")
             .bind(id)

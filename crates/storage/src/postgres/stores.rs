@@ -1,11 +1,10 @@
 //! Stores and their settings.
 
+use crate::journal::{EventPayload, NewEvent, StoreEvent, store_event};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, OrderId, StoreId};
 use switchyard_domain::plugin_rules::PluginRules;
 
@@ -28,10 +27,6 @@ fn store_from_row(r: &PgRow) -> Result<Store> {
     })
 }
 
-fn store_payload(s: &Store) -> serde_json::Value {
-    json!({ "id": s.id, "name": s.name })
-}
-
 #[async_trait]
 impl Stores for PgStorage {
     #[tracing::instrument(skip_all, fields(account = %account))]
@@ -51,12 +46,7 @@ impl Stores for PgStorage {
         .fetch_one(&mut *tx)
         .await?;
         let store = store_from_row(&r)?;
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: store.id.to_string(),
-            event_type: "store.created",
-            payload: store_payload(&store),
-        };
+        let ev = store_event("store.created", &store);
         append_event(&mut tx, account, &store.id, &ev).await?;
         tx.commit().await?;
         Ok(store)
@@ -118,12 +108,7 @@ impl Stores for PgStorage {
         .await?
         .ok_or(StorageError::NotFound { entity: "store" })?;
         let store = store_from_row(&r)?;
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: store.id.to_string(),
-            event_type: "store.updated",
-            payload: store_payload(&store),
-        };
+        let ev = store_event("store.updated", &store);
         append_event(&mut tx, account, id, &ev).await?;
         tx.commit().await?;
         Ok(store)
@@ -223,6 +208,7 @@ impl Stores for PgStorage {
             "plugin_rules",
             &rules,
             "store.plugin_rules_updated",
+            |e| e.plugin_rules = Some(rules.clone()),
         )
         .await?;
         tx.commit().await?;
@@ -269,12 +255,14 @@ impl Stores for PgStorage {
                 .execute(&mut *tx)
                 .await?;
         }
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: id.to_string(),
-            event_type: "store.deleted",
-            payload: json!({ "id": id, "orders_deleted": orders }),
-        };
+        let ev = NewEvent::new(
+            id,
+            "store.deleted",
+            EventPayload::Store(StoreEvent {
+                orders_deleted: Some(orders),
+                ..StoreEvent::of(id)
+            }),
+        );
         append_event(&mut tx, account, id, &ev).await?;
         tx.commit().await?;
         Ok(())

@@ -1,12 +1,11 @@
 //! Webhook subscriptions, the journal's fan-out into messages, deliveries
 //! under lease, and the delivery log.
 
+use crate::journal::{EventPayload, NewEvent, WebhookDetail, WebhookEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, MessageId, StoreId, WebhookId};
 use switchyard_domain::webhook::EventType;
 
@@ -72,14 +71,19 @@ async fn journal_webhook(
     account: &AccountId,
     e: &WebhookEndpoint,
     event_type: &'static str,
-    extra: serde_json::Value,
+    detail: Option<WebhookDetail>,
 ) -> Result<()> {
-    let ev = NewEvent {
-        entity_type: EntityType::Webhook,
-        entity_id: e.id.to_string(),
+    let ev = NewEvent::new(
+        &e.id,
         event_type,
-        payload: json!({ "id": e.id, "url": e.url, "events": e.events, "enabled": e.enabled, "detail": extra }),
-    };
+        EventPayload::Webhook(WebhookEvent {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            events: e.events.clone(),
+            enabled: e.enabled,
+            detail,
+        }),
+    );
     append_event(conn, account, &e.store_id, &ev).await?;
     Ok(())
 }
@@ -199,7 +203,7 @@ impl Webhooks for PgStorage {
         .execute(&mut *tx)
         .await?;
         let e = fetch_endpoint(&mut tx, account, &id).await?;
-        journal_webhook(&mut tx, account, &e, "webhook.created", json!(null)).await?;
+        journal_webhook(&mut tx, account, &e, "webhook.created", None).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -260,7 +264,7 @@ impl Webhooks for PgStorage {
         .execute(&mut *tx)
         .await?;
         let e = fetch_endpoint(&mut tx, account, id).await?;
-        journal_webhook(&mut tx, account, &e, "webhook.updated", json!(null)).await?;
+        journal_webhook(&mut tx, account, &e, "webhook.updated", None).await?;
         tx.commit().await?;
         Ok(e)
     }
@@ -272,7 +276,7 @@ impl Webhooks for PgStorage {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        journal_webhook(&mut tx, account, &e, "webhook.deleted", json!(null)).await?;
+        journal_webhook(&mut tx, account, &e, "webhook.deleted", None).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -321,7 +325,11 @@ impl Webhooks for PgStorage {
             account,
             &e,
             "webhook.secret_rotated",
-            json!({ "previous_valid_until": previous_until }),
+            Some(WebhookDetail {
+                previous_valid_until: Some(previous_until),
+                reason: None,
+                message_id: None,
+            }),
         )
         .await?;
         tx.commit().await?;
@@ -634,7 +642,11 @@ impl Webhooks for PgStorage {
                     &d.account_id,
                     &e,
                     "webhook.disabled",
-                    json!({ "reason": reason, "message_id": d.message_id }),
+                    Some(WebhookDetail {
+                        previous_valid_until: None,
+                        reason: Some(reason.to_owned()),
+                        message_id: Some(d.message_id.clone()),
+                    }),
                 )
                 .await?;
                 tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");

@@ -3,16 +3,15 @@
 
 use std::collections::BTreeSet;
 
+use crate::journal::{EventPayload, NewEvent, OrderEvent, StoreEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
 use switchyard_domain::back_office::{
     Handover, Step, cancel_here, channel_cancel_after, channel_cancel_start, plan_handover,
     step_event,
 };
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, FulfilmentId, OrderId, StoreId};
 use switchyard_domain::shipment::shipped_in_back_office;
 
@@ -109,12 +108,14 @@ async fn journal_order(
     row: &BackOfficeOrder,
     event_type: &'static str,
 ) -> Result<()> {
-    let ev = NewEvent {
-        entity_type: EntityType::Order,
-        entity_id: row.order_id.to_string(),
+    let ev = NewEvent::new(
+        &row.order_id,
         event_type,
-        payload: json!({ "id": row.order_id, "back_office": row }),
-    };
+        EventPayload::Order(OrderEvent {
+            back_office: Some(row.clone()),
+            ..OrderEvent::of(&row.order_id)
+        }),
+    );
     append_event(conn, account, &row.store_id, &ev).await?;
     Ok(())
 }
@@ -241,12 +242,14 @@ impl BackOffices for SqliteStorage {
             .bind(store.as_str())
             .execute(&mut *tx)
             .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: store.to_string(),
-            event_type: "store.back_office_updated",
-            payload: json!({ "id": store, "back_office": settings }),
-        };
+        let ev = NewEvent::new(
+            store,
+            "store.back_office_updated",
+            EventPayload::Store(StoreEvent {
+                back_office: Some(settings.clone()),
+                ..StoreEvent::of(store)
+            }),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(settings)
@@ -570,7 +573,7 @@ impl BackOffices for SqliteStorage {
             } => {
                 let o = fetch_order(&mut tx, &account, order, false).await?;
                 if cancel_here(o.state) {
-                    let (ev, payload) = cancel_in_tx(
+                    let ev = cancel_in_tx(
                         &mut tx,
                         &account,
                         &o,
@@ -578,12 +581,6 @@ impl BackOffices for SqliteStorage {
                         "back_office",
                     )
                     .await?;
-                    let ev = NewEvent {
-                        entity_type: EntityType::Order,
-                        entity_id: order.to_string(),
-                        event_type: ev,
-                        payload,
-                    };
                     append_event(&mut tx, &account, &o.store_id, &ev).await?;
                 }
                 restate_channel_stock(&mut tx, &row.store_id, &row.channel_id, order).await?;

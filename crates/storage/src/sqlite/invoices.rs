@@ -1,10 +1,10 @@
 //! Invoices and credit notes.
 
+use crate::journal::{EventPayload, NewEvent, StoreEvent};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, InvoiceId, OrderId, StoreId};
 use switchyard_domain::invoice::{AutoInvoice, DocumentKind, InvoiceSettings};
 
@@ -183,12 +183,14 @@ impl Invoices for SqliteStorage {
         .execute(&mut *tx)
         .await?;
         let c = config(&mut tx, account, store).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Store,
-            entity_id: store.to_string(),
-            event_type: "store.invoice_settings_changed",
-            payload: serde_json::json!({ "id": store, "invoice_settings": &c }),
-        };
+        let ev = NewEvent::new(
+            store,
+            "store.invoice_settings_changed",
+            EventPayload::Store(StoreEvent {
+                invoice_settings: Some(c.clone()),
+                ..StoreEvent::of(store)
+            }),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(c)
@@ -294,15 +296,7 @@ impl Invoices for SqliteStorage {
         }
         super::accounting::queue_syncs(&mut tx, &store, &new.id, new.issued_at).await?;
         let inv = fetch(&mut tx, account, &new.id).await?;
-        let ev = NewEvent {
-            entity_type: match new.kind {
-                DocumentKind::Invoice => EntityType::Invoice,
-                DocumentKind::CreditNote => EntityType::CreditNote,
-            },
-            entity_id: inv.id.to_string(),
-            event_type: issued_event(new.kind),
-            payload: serde_json::to_value(&inv).unwrap_or_default(),
-        };
+        let ev = issued_event(&inv);
         append_event(&mut tx, account, &store, &ev).await?;
         tx.commit().await?;
         Ok(inv)

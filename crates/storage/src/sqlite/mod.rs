@@ -34,11 +34,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::journal::NewEvent;
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqliteConnection, SqlitePool};
-use switchyard_domain::event::NewEvent;
 use switchyard_domain::ids::{AccountId, StoreId};
 
 use self::checkpoint::Checkpointer;
@@ -161,21 +161,27 @@ pub(crate) fn parse_opt_ts(s: Option<String>) -> Result<Option<DateTime<Utc>>> {
     s.as_deref().map(parse_ts).transpose()
 }
 
-/// The payloads of `events` as the journal keeps them, with the orders and
-/// fulfilments they are about read in this transaction
+/// The payloads of `events` as the journal keeps them, with the orders,
+/// fulfilments and listings they are about read in this transaction
 /// ([`crate::journal::with_entities`]).
 async fn journal_payloads(
     conn: &mut SqliteConnection,
     account: &AccountId,
     events: &[NewEvent],
 ) -> Result<Vec<String>> {
-    let (order_ids, fulfilment_ids) = crate::journal::entity_ids(events);
+    let ids = crate::journal::entity_ids(events);
     let mut read = crate::journal::EventEntities {
-        orders: orders::fetch_orders(conn, account, &order_ids).await?,
-        shipped: fulfilments::fulfilments_of(conn, &order_ids).await?,
+        orders: orders::fetch_orders(conn, account, &ids.orders).await?,
+        shipped: fulfilments::fulfilments_of(conn, &ids.orders).await?,
         ..Default::default()
     };
-    for id in fulfilment_ids {
+    for (channel, listing_ids) in &ids.listings {
+        for l in listings::listings_by_id(conn, channel, listing_ids).await? {
+            read.listings
+                .insert((channel.clone(), l.listing_id.clone()), l);
+        }
+    }
+    for id in ids.fulfilments {
         let Ok(fid) = switchyard_domain::ids::FulfilmentId::parse(id) else {
             continue;
         };
@@ -210,7 +216,7 @@ pub(crate) async fn append_event(
     )
     .bind(account.as_str())
     .bind(store.as_str())
-    .bind(ev.entity_type.as_str())
+    .bind(ev.entity_type().as_str())
     .bind(&ev.entity_id)
     .bind(ev.event_type)
     .bind(payload)
@@ -238,7 +244,7 @@ pub(crate) async fn append_events(
         q.push_values(chunk, |mut b, (ev, payload)| {
             b.push_bind(account.as_str())
                 .push_bind(store.as_str())
-                .push_bind(ev.entity_type.as_str())
+                .push_bind(ev.entity_type().as_str())
                 .push_bind(ev.entity_id.as_str())
                 .push_bind(ev.event_type)
                 .push_bind(payload.as_str())
@@ -263,7 +269,7 @@ pub(crate) async fn store_setting<T: serde::de::DeserializeOwned>(
 }
 
 /// Replace a store's JSON setting in `column`, journalled as `event_type`
-/// with the new value under `column`, in one transaction.
+/// with what `say` puts in its payload, in one transaction.
 pub(crate) async fn set_store_setting<T: serde::Serialize>(
     pool: &SqlitePool,
     account: &AccountId,
@@ -271,9 +277,10 @@ pub(crate) async fn set_store_setting<T: serde::Serialize>(
     column: &'static str,
     value: &T,
     event_type: &'static str,
+    say: impl FnOnce(&mut crate::StoreEvent) + Send,
 ) -> Result<()> {
     let mut tx = pool.begin().await?;
-    write_store_setting(&mut tx, account, store, column, value, event_type).await?;
+    write_store_setting(&mut tx, account, store, column, value, event_type, say).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -286,6 +293,7 @@ pub(crate) async fn write_store_setting<T: serde::Serialize>(
     column: &'static str,
     value: &T,
     event_type: &'static str,
+    say: impl FnOnce(&mut crate::StoreEvent) + Send,
 ) -> Result<()> {
     require_store(conn, account, store).await?;
     let text = serde_json::to_string(value).map_err(|e| StorageError::corrupt(column, e))?;
@@ -297,12 +305,9 @@ pub(crate) async fn write_store_setting<T: serde::Serialize>(
     .bind(store.as_str())
     .execute(&mut *conn)
     .await?;
-    let ev = NewEvent {
-        entity_type: switchyard_domain::event::EntityType::Store,
-        entity_id: store.to_string(),
-        event_type,
-        payload: serde_json::json!({ "id": store, column: value }),
-    };
+    let mut said = crate::StoreEvent::of(store);
+    say(&mut said);
+    let ev = NewEvent::new(store, event_type, crate::EventPayload::Store(said));
     append_event(conn, account, store, &ev).await?;
     Ok(())
 }

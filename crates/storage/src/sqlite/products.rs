@@ -4,11 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::journal::{DeletedProduct, EventPayload, NewEvent, ProductEvent};
 use async_trait::async_trait;
-use serde_json::json;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, SqliteConnection};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::{
     ComponentLookup, Customs, Dimensions, Kinds, KitComponent, ProductAttributes,
@@ -279,17 +278,11 @@ impl Products for SqliteStorage {
             .await?;
         write_components(&mut tx, store, &new.sku, &new.components).await?;
         let p = fetch_product(&mut tx, store, &new.sku).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Product,
-            entity_id: p.sku.to_string(),
-            event_type: "product.created",
-            payload: crate::products::product_event_payload(
-                &p,
-                crate::stock::ledger_facts(
-                    &super::stock::snapshot_entry(&mut tx, store, &p).await?,
-                ),
-            ),
-        };
+        let ev = crate::products::product_event(
+            "product.created",
+            &p,
+            crate::stock::ledger_facts(&super::stock::snapshot_entry(&mut tx, store, &p).await?),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         map_listings_to_new_products(
             &mut tx,
@@ -400,17 +393,11 @@ impl Products for SqliteStorage {
             .execute(&mut *tx)
             .await?;
         let p = fetch_product(&mut tx, store, sku).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Product,
-            entity_id: p.sku.to_string(),
-            event_type: "product.updated",
-            payload: crate::products::product_event_payload(
-                &p,
-                crate::stock::ledger_facts(
-                    &super::stock::snapshot_entry(&mut tx, store, &p).await?,
-                ),
-            ),
-        };
+        let ev = crate::products::product_event(
+            "product.updated",
+            &p,
+            crate::stock::ledger_facts(&super::stock::snapshot_entry(&mut tx, store, &p).await?),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(p)
@@ -453,12 +440,11 @@ impl Products for SqliteStorage {
             .bind(sku.as_str())
             .execute(&mut *tx)
             .await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Product,
-            entity_id: sku.to_string(),
-            event_type: "product.deleted",
-            payload: json!({ "sku": sku }),
-        };
+        let ev = NewEvent::new(
+            sku,
+            "product.deleted",
+            EventPayload::Product(ProductEvent::Deleted(DeletedProduct { sku: sku.clone() })),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(())

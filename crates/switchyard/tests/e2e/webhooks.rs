@@ -756,3 +756,83 @@ async fn order_payloads_describe_the_order_as_of_each_event() {
         "the release, before the shipment: {updates:#?}"
     );
 }
+
+/// Listing events are delivered with the listing as the download left it:
+/// a listing seen, then renamed, before any delivery is sent under its
+/// first title for `channel_product.created` and its second for
+/// `channel_product.updated`.
+#[tokio::test]
+async fn listing_payloads_describe_the_listing_as_of_each_event() {
+    let app = switchyard_testkit::spawn_api_only().await;
+    let t = app.tenant("acme").await;
+    let store = app.store(&t, "Shop").await;
+    app.product(&t, &store, "MUG").await;
+    let ch = app
+        .post(
+            &t,
+            &format!("/v1/stores/{store}/channels"),
+            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
+        )
+        .await;
+    assert_eq!(ch.status, 201, "{}", ch.body);
+    let rx = Receiver::start().await;
+    subscribe(
+        &app,
+        &t,
+        &store,
+        &rx.url,
+        json!(["channel_product.created", "channel_product.updated"]),
+    )
+    .await;
+    let account = app.storage.ensure_account("acme").await.unwrap().id;
+    let channel = switchyard_storage::ChannelRef {
+        account_id: account,
+        store_id: store.parse().unwrap(),
+        channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+    };
+    for title in ["Mug", "Blue mug"] {
+        let listing = switchyard_storage::NewListing {
+            listing_id: "gid://shopify/ProductVariant/1".into(),
+            channel_sku: Some("MUG".into()),
+            title: title.into(),
+            price: Some(1250),
+            quantity: Some(3),
+            raw: json!({}),
+        };
+        let report = app
+            .storage
+            .upsert_listings(&channel, vec![listing], false)
+            .await
+            .unwrap();
+        assert_eq!(report.listings, 1);
+    }
+    let (messages, _) = dispatch_and_deliver_once(&app).await;
+    assert_eq!(messages, 2);
+    let got = rx
+        .wait_for("the listing's events", 10, |g| g.len() >= 2)
+        .await;
+    let of = |kind: &str| -> Value {
+        got.iter()
+            .find(|r| r.event_type() == kind)
+            .map(|r| r.json()["data"].clone())
+            .unwrap_or_else(|| panic!("no {kind} in {got:#?}"))
+    };
+    let created = of("channel_product.created");
+    assert_eq!(created["title"], "Mug", "{created}");
+    assert_eq!(created["sku"], "MUG", "{created}");
+    assert_eq!(created["channel_quantity"], 3, "{created}");
+    let updated = of("channel_product.updated");
+    assert_eq!(updated["title"], "Blue mug", "{updated}");
+    // The journal keeps what was delivered.
+    let journal = app
+        .get(&t, &format!("/v1/stores/{store}/journal?limit=1000"))
+        .await;
+    let listing_events: Vec<&Value> = journal.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entity_type"] == "listing")
+        .collect();
+    assert_eq!(listing_events.len(), 2, "{}", journal.body);
+    assert_eq!(listing_events[0]["payload"]["listings"][0]["title"], "Mug");
+}

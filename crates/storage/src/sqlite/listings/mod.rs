@@ -23,11 +23,10 @@ pub(crate) use targets::{enqueue_targets, mark_stale};
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::journal::{ChannelEvent, EventPayload, ListingEvent, NewEvent, listing_product_event};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
-use switchyard_domain::event::{EntityType, NewEvent};
 use switchyard_domain::ids::{AccountId, ChannelId, StoreId};
 use switchyard_domain::product::ProductAttributes;
 use switchyard_domain::values::Sku;
@@ -36,8 +35,8 @@ use super::channels::{channel_ref_from_row, require_channel};
 use super::leases;
 use super::products::product_kind;
 use super::{
-    SqliteStorage, append_event, fetch_limit, now_text, paginate, parse_opt_ts, parse_ts,
-    require_store, stored, ts,
+    SqliteStorage, append_event, append_events, fetch_limit, now_text, paginate, parse_opt_ts,
+    parse_ts, require_store, stored, ts,
 };
 use crate::{
     ChannelRef, DuePush, ListingRecord, Listings, ListingsReport, NewListing, Page, PageRequest,
@@ -65,10 +64,14 @@ impl Listings for SqliteStorage {
         let (account, store, ch) = (&channel.account_id, &channel.store_id, &channel.channel_id);
         let mut tx = self.write.begin().await?;
         require_channel(&mut tx, account, store, ch).await?;
-        let now = now_text();
+        let made_at = chrono::Utc::now();
+        let now = super::ts(made_at);
         let mut report = ListingsReport::default();
         let mut touched = BTreeSet::new();
         let mut created = BTreeSet::new();
+        // Journalled once the listings are written, so that each event
+        // carries its listing as this download leaves it.
+        let mut events = Vec::new();
         for l in listings {
             let channel_sku = l
                 .channel_sku
@@ -101,13 +104,12 @@ impl Listings for SqliteStorage {
                     .bind(&now)
                     .execute(&mut *tx)
                     .await?;
-                let ev = NewEvent {
-                    entity_type: EntityType::Product,
-                    entity_id: new_sku.to_string(),
-                    event_type: "product.created",
-                    payload: json!({ "sku": new_sku, "attributes": attributes, "components": [], "from_channel": ch }),
-                };
-                append_event(&mut tx, account, store, &ev).await?;
+                events.push(listing_product_event(
+                    &new_sku,
+                    attributes.clone(),
+                    made_at,
+                    ch,
+                ));
                 report.products_created += 1;
                 created.insert(new_sku.to_string());
                 sku = Some(new_sku.to_string());
@@ -134,13 +136,18 @@ impl Listings for SqliteStorage {
                 Some(_) => None,
             };
             if let Some(event_type) = event_type {
-                let ev = NewEvent {
-                    entity_type: EntityType::Listing,
-                    entity_id: listing_key(ch, &l.listing_id),
+                events.push(NewEvent::new(
+                    listing_key(ch, &l.listing_id),
                     event_type,
-                    payload: json!({ "channel_id": ch, "listing_id": l.listing_id, "sku": after.0, "channel_sku": after.1 }),
-                };
-                append_event(&mut tx, account, store, &ev).await?;
+                    EventPayload::Listing(ListingEvent {
+                        channel_id: ch.clone(),
+                        listing_id: Some(l.listing_id.clone()),
+                        sku: after.0.clone(),
+                        channel_sku: after.1.clone(),
+                        quantities: None,
+                        listings: None,
+                    }),
+                ));
             }
             // What the channel shows counts as confirmed until we push: a
             // target equal to it needs no push.
@@ -180,6 +187,7 @@ impl Listings for SqliteStorage {
         // Products this channel's listings created: the other channels'
         // listings of those SKUs map to them too.
         map_listings_to_new_products(&mut tx, store, &created).await?;
+        append_events(&mut tx, account, store, &events).await?;
         sqlx::query("UPDATE channels SET listings_synced_at = ? WHERE id = ?")
             .bind(&now)
             .bind(ch.as_str())
@@ -263,10 +271,17 @@ impl Listings for SqliteStorage {
     ) -> Result<ListingRecord> {
         let mut tx = self.read.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        read_listings(&mut tx, channel, "", Some(listing_id), false, 1)
-            .await?
-            .pop()
-            .ok_or(StorageError::NotFound { entity: "listing" })
+        read_listings(
+            &mut tx,
+            channel,
+            "",
+            Some(&[listing_id.to_owned()]),
+            false,
+            1,
+        )
+        .await?
+        .pop()
+        .ok_or(StorageError::NotFound { entity: "listing" })
     }
 
     async fn set_sku_mapping(
@@ -295,12 +310,15 @@ impl Listings for SqliteStorage {
         .execute(&mut *tx)
         .await?;
         remap_listings(&mut tx, store, channel, channel_sku).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Channel,
-            entity_id: channel.to_string(),
-            event_type: "channel.sku_mapped",
-            payload: json!({ "channel_sku": channel_sku, "sku": sku }),
-        };
+        let ev = NewEvent::new(
+            channel,
+            "channel.sku_mapped",
+            EventPayload::Channel(ChannelEvent {
+                channel_sku: Some(channel_sku.to_owned()),
+                sku: Some(sku.to_string()),
+                ..ChannelEvent::of(channel)
+            }),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         let r = sqlx::query("SELECT * FROM sku_mappings WHERE channel_id = ? AND channel_sku = ?")
             .bind(channel.as_str())
@@ -333,12 +351,14 @@ impl Listings for SqliteStorage {
             });
         }
         remap_listings(&mut tx, store, channel, channel_sku).await?;
-        let ev = NewEvent {
-            entity_type: EntityType::Channel,
-            entity_id: channel.to_string(),
-            event_type: "channel.sku_unmapped",
-            payload: json!({ "channel_sku": channel_sku }),
-        };
+        let ev = NewEvent::new(
+            channel,
+            "channel.sku_unmapped",
+            EventPayload::Channel(ChannelEvent {
+                channel_sku: Some(channel_sku.to_owned()),
+                ..ChannelEvent::of(channel)
+            }),
+        );
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(())
@@ -514,12 +534,18 @@ impl Listings for SqliteStorage {
             q.build().execute(&mut *tx).await?;
         }
         if !confirmed.is_empty() {
-            let ev = NewEvent {
-                entity_type: EntityType::Listing,
-                entity_id: channel.channel_id.to_string(),
-                event_type: "listing.stock_confirmed",
-                payload: json!({ "channel_id": channel.channel_id, "quantities": confirmed }),
-            };
+            let ev = NewEvent::new(
+                &channel.channel_id,
+                "listing.stock_confirmed",
+                EventPayload::Listing(ListingEvent {
+                    channel_id: channel.channel_id.clone(),
+                    listing_id: None,
+                    sku: None,
+                    channel_sku: None,
+                    quantities: Some(confirmed.clone()),
+                    listings: None,
+                }),
+            );
             append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
         }
         tx.commit().await?;
@@ -527,13 +553,24 @@ impl Listings for SqliteStorage {
     }
 }
 
-/// Listings of a channel after `after` in id order (or the one with id
+/// The listings of `channel` with these ids (those that exist), in id
+/// order.
+pub(crate) async fn listings_by_id(
+    conn: &mut SqliteConnection,
+    channel: &ChannelId,
+    ids: &[String],
+) -> Result<Vec<ListingRecord>> {
+    let limit = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+    read_listings(conn, channel, "", Some(ids), false, limit).await
+}
+
+/// Listings of a channel after `after` in id order (or those with an id in
 /// `only`; only those that map to no product with `unmapped_only`).
 async fn read_listings(
     conn: &mut SqliteConnection,
     channel: &ChannelId,
     after: &str,
-    only: Option<&str>,
+    only: Option<&[String]>,
     unmapped_only: bool,
     limit: i64,
 ) -> Result<Vec<ListingRecord>> {
@@ -542,13 +579,13 @@ async fn read_listings(
          FROM listings l LEFT JOIN stock_pushes p ON p.id = (
              SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
              AND state != 'superseded' ORDER BY id DESC LIMIT 1)
-         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id = ?3)
+         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id IN (SELECT value FROM json_each(?3)))
            AND (?5 = 0 OR l.sku IS NULL)
          ORDER BY l.listing_id LIMIT ?4",
     )
     .bind(channel.as_str())
     .bind(after)
-    .bind(only)
+    .bind(only.map(|ids| serde_json::Value::from(ids.to_vec()).to_string()))
     .bind(limit)
     .bind(unmapped_only)
     .fetch_all(&mut *conn)
