@@ -271,17 +271,10 @@ impl Listings for SqliteStorage {
     ) -> Result<ListingRecord> {
         let mut tx = self.read.begin().await?;
         require_channel(&mut tx, account, store, channel).await?;
-        read_listings(
-            &mut tx,
-            channel,
-            "",
-            Some(&[listing_id.to_owned()]),
-            false,
-            1,
-        )
-        .await?
-        .pop()
-        .ok_or(StorageError::NotFound { entity: "listing" })
+        read_listings(&mut tx, channel, "", Some(listing_id), false, 1)
+            .await?
+            .pop()
+            .ok_or(StorageError::NotFound { entity: "listing" })
     }
 
     async fn set_sku_mapping(
@@ -553,6 +546,14 @@ impl Listings for SqliteStorage {
     }
 }
 
+/// A listing with its latest push (`l`, joined to `p`); the caller adds
+/// the `WHERE`.
+const LISTING_SELECT: &str =
+    "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
+     FROM listings l LEFT JOIN stock_pushes p ON p.id = (
+         SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
+         AND state != 'superseded' ORDER BY id DESC LIMIT 1)";
+
 /// The listings of `channel` with these ids (those that exist), in id
 /// order.
 pub(crate) async fn listings_by_id(
@@ -560,54 +561,55 @@ pub(crate) async fn listings_by_id(
     channel: &ChannelId,
     ids: &[String],
 ) -> Result<Vec<ListingRecord>> {
-    let limit = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-    read_listings(conn, channel, "", Some(ids), false, limit).await
+    let rows = sqlx::query(&format!("{LISTING_SELECT} WHERE l.channel_id = ? AND l.listing_id IN (SELECT value FROM json_each(?)) ORDER BY l.listing_id"))
+        .bind(channel.as_str())
+        .bind(serde_json::Value::from(ids.to_vec()).to_string())
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| listing_from_row(channel, r)).collect()
 }
 
-/// Listings of a channel after `after` in id order (or those with an id in
+/// Listings of a channel after `after` in id order (or the one with id
 /// `only`; only those that map to no product with `unmapped_only`).
 async fn read_listings(
     conn: &mut SqliteConnection,
     channel: &ChannelId,
     after: &str,
-    only: Option<&[String]>,
+    only: Option<&str>,
     unmapped_only: bool,
     limit: i64,
 ) -> Result<Vec<ListingRecord>> {
-    let rows = sqlx::query(
-        "SELECT l.*, p.state AS push_state, p.quantity AS push_quantity, p.error AS push_error
-         FROM listings l LEFT JOIN stock_pushes p ON p.id = (
-             SELECT id FROM stock_pushes WHERE channel_id = l.channel_id AND listing_id = l.listing_id
-             AND state != 'superseded' ORDER BY id DESC LIMIT 1)
-         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id IN (SELECT value FROM json_each(?3)))
+    let rows = sqlx::query(&format!(
+        "{LISTING_SELECT}
+         WHERE l.channel_id = ? AND l.listing_id > ? AND (?3 IS NULL OR l.listing_id = ?3)
            AND (?5 = 0 OR l.sku IS NULL)
-         ORDER BY l.listing_id LIMIT ?4",
-    )
+         ORDER BY l.listing_id LIMIT ?4"
+    ))
     .bind(channel.as_str())
     .bind(after)
-    .bind(only.map(|ids| serde_json::Value::from(ids.to_vec()).to_string()))
+    .bind(only)
     .bind(limit)
     .bind(unmapped_only)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ListingRecord {
-                channel_id: channel.clone(),
-                listing_id: r.try_get("listing_id")?,
-                channel_sku: r.try_get("channel_sku")?,
-                sku: r.try_get("sku")?,
-                title: r.try_get("title")?,
-                price: r.try_get("price")?,
-                channel_quantity: r.try_get("channel_quantity")?,
-                confirmed_quantity: r.try_get("confirmed_quantity")?,
-                confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
-                push_state: r.try_get("push_state")?,
-                push_quantity: r.try_get("push_quantity")?,
-                push_error: r.try_get("push_error")?,
-            })
-        })
-        .collect()
+    rows.iter().map(|r| listing_from_row(channel, r)).collect()
+}
+
+fn listing_from_row(channel: &ChannelId, r: &sqlx::sqlite::SqliteRow) -> Result<ListingRecord> {
+    Ok(ListingRecord {
+        channel_id: channel.clone(),
+        listing_id: r.try_get("listing_id")?,
+        channel_sku: r.try_get("channel_sku")?,
+        sku: r.try_get("sku")?,
+        title: r.try_get("title")?,
+        price: r.try_get("price")?,
+        channel_quantity: r.try_get("channel_quantity")?,
+        confirmed_quantity: r.try_get("confirmed_quantity")?,
+        confirmed_at: parse_opt_ts(r.try_get("confirmed_at")?)?,
+        push_state: r.try_get("push_state")?,
+        push_quantity: r.try_get("push_quantity")?,
+        push_error: r.try_get("push_error")?,
+    })
 }
 
 /// `sku, channel_sku, title, price` of a listing: what a change of is news.
