@@ -94,10 +94,7 @@ pub(crate) struct EventEntities {
 /// fulfilment's or a listing's event also carries the entities as the
 /// event's transaction leaves them (`entity`, `listings`), which is what
 /// its webhooks deliver.
-pub(crate) fn with_entities(
-    events: &[NewEvent],
-    mut read: EventEntities,
-) -> Vec<serde_json::Value> {
+pub(crate) fn with_entities(events: &[NewEvent], mut read: EventEntities) -> Vec<EventPayload> {
     events
         .iter()
         .map(|ev| {
@@ -122,7 +119,7 @@ pub(crate) fn with_entities(
                 }
                 _ => {}
             }
-            payload.to_json()
+            payload
         })
         .collect()
 }

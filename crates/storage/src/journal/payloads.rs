@@ -143,12 +143,33 @@ impl EventPayload {
         }
     }
 
-    /// The payload as the journal stores it.
+    /// The payload as the journal stores it (without the tag), to
+    /// serialize straight into the journal's column.
     #[must_use]
-    pub fn to_json(&self) -> serde_json::Value {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(mut o)) => o.remove("payload").unwrap_or_default(),
-            _ => serde_json::Value::Null,
+    pub fn stored(&self) -> StoredPayload<'_> {
+        StoredPayload(self)
+    }
+}
+
+/// An [`EventPayload`] as the journal's `payload` column holds it: the
+/// variant's own fields, without `entity_type`.
+#[derive(Debug, Clone, Copy)]
+pub struct StoredPayload<'a>(&'a EventPayload);
+
+impl Serialize for StoredPayload<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            EventPayload::Store(p) => p.serialize(s),
+            EventPayload::Channel(p) => p.serialize(s),
+            EventPayload::Product(p) => p.serialize(s),
+            EventPayload::Stock(p) => p.serialize(s),
+            EventPayload::Order(p) => p.serialize(s),
+            EventPayload::Listing(p) => p.serialize(s),
+            EventPayload::Fulfilment(p) => p.serialize(s),
+            EventPayload::Webhook(p) => p.serialize(s),
+            EventPayload::Plugin(p) => p.serialize(s),
+            EventPayload::Invoice(p) | EventPayload::CreditNote(p) => p.serialize(s),
+            EventPayload::Accounting(p) => p.serialize(s),
         }
     }
 }

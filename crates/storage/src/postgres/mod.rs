@@ -203,7 +203,7 @@ async fn journal_payloads(
     conn: &mut PgConnection,
     account: &AccountId,
     events: &[NewEvent],
-) -> Result<Vec<serde_json::Value>> {
+) -> Result<Vec<crate::EventPayload>> {
     let ids = crate::journal::entity_ids(events);
     let mut read = crate::journal::EventEntities {
         orders: orders::fetch_orders(conn, account, &ids.orders).await?,
@@ -238,10 +238,8 @@ pub(crate) async fn append_event(
     store: &StoreId,
     ev: &NewEvent,
 ) -> Result<i64> {
-    let payload = journal_payloads(conn, account, std::slice::from_ref(ev))
-        .await?
-        .pop()
-        .unwrap_or_default();
+    let payloads = journal_payloads(conn, account, std::slice::from_ref(ev)).await?;
+    let payload = payloads.first().unwrap_or(&ev.payload);
     let seq: i64 = sqlx::query_scalar(
         "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
@@ -251,7 +249,7 @@ pub(crate) async fn append_event(
     .bind(ev.entity_type().as_str())
     .bind(&ev.entity_id)
     .bind(ev.event_type)
-    .bind(&payload)
+    .bind(sqlx::types::Json(payload.stored()))
     .bind(now())
     .fetch_one(&mut *conn)
     .await?;
@@ -268,7 +266,7 @@ pub(crate) async fn append_events(
 ) -> Result<()> {
     let now = now();
     let payloads = journal_payloads(conn, account, events).await?;
-    let all: Vec<(&NewEvent, serde_json::Value)> = events.iter().zip(payloads).collect();
+    let all: Vec<(&NewEvent, &crate::EventPayload)> = events.iter().zip(&payloads).collect();
     for chunk in all.chunks(2000) {
         let mut q: sqlx::QueryBuilder<sqlx::Postgres> = sqlx::QueryBuilder::new(
             "INSERT INTO journal (account_id, store_id, entity_type, entity_id, event_type, payload, created_at) ",
@@ -279,7 +277,7 @@ pub(crate) async fn append_events(
                 .push_bind(ev.entity_type().as_str())
                 .push_bind(ev.entity_id.as_str())
                 .push_bind(ev.event_type)
-                .push_bind(payload)
+                .push_bind(sqlx::types::Json(payload.stored()))
                 .push_bind(now);
         });
         q.build().execute(&mut *conn).await?;

@@ -193,10 +193,13 @@ async fn journal_payloads(
             Err(e) => return Err(e),
         }
     }
-    Ok(crate::journal::with_entities(events, read)
-        .into_iter()
-        .map(|p| p.to_string())
-        .collect())
+    crate::journal::with_entities(events, read)
+        .iter()
+        .map(|p| {
+            serde_json::to_string(&p.stored())
+                .map_err(|e| StorageError::corrupt("journal payload", e))
+        })
+        .collect()
 }
 
 /// Append one event to the journal on `conn` (inside the caller's transaction).
