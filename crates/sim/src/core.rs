@@ -16,8 +16,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-/// Lock a mutex, recovering the data if a panicking thread poisoned it (a
-/// simulator keeps serving; its state is plain data).
 /// The access tokens an OAuth-style channel has issued. As on the real
 /// channels, each stays valid until its own `expires_in`: issuing a new one
 /// (another process of the same app refreshing) revokes none.
@@ -53,6 +51,8 @@ impl AccessTokens {
     }
 }
 
+/// Lock a mutex, recovering the data if a panicking thread poisoned it (a
+/// simulator keeps serving; its state is plain data).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

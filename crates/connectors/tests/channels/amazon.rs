@@ -56,6 +56,16 @@ fn spec(file: &str) -> Value {
 }
 
 async fn raw_get(sim: &RunningSim, creds: &AmazonCredentials, path: &str) -> Value {
+    raw_call(sim, creds, reqwest::Method::GET, path).await.1
+}
+
+/// `method path` with a fresh access token: the status and the JSON body.
+async fn raw_call(
+    sim: &RunningSim,
+    creds: &AmazonCredentials,
+    method: reqwest::Method,
+    path: &str,
+) -> (u16, Value) {
     let http = reqwest::Client::new();
     let token: Value = http
         .post(format!("{}/auth/o2/token", sim.base_url()))
@@ -71,17 +81,36 @@ async fn raw_get(sim: &RunningSim, creds: &AmazonCredentials, path: &str) -> Val
         .json()
         .await
         .unwrap();
-    http.get(format!("{}{path}", sim.base_url()))
+    let r = http
+        .request(method, format!("{}{path}", sim.base_url()))
         .header(
             "x-amz-access-token",
             token["access_token"].as_str().unwrap(),
         )
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("{path} answered {status} with no JSON ({e}): {text:?}"));
+    (status, body)
+}
+
+/// Every `null` in `v`, by path: Amazon leaves absent fields out, and its
+/// schemas allow no `null`.
+fn nulls(v: &Value, at: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Null => out.push(at.to_owned()),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, x)| nulls(x, &format!("{at}[{i}]"), out)),
+        Value::Object(o) => o
+            .iter()
+            .for_each(|(k, x)| nulls(x, &format!("{at}.{k}"), out)),
+        _ => {}
+    }
 }
 
 fn since() -> chrono::DateTime<chrono::Utc> {
@@ -210,9 +239,10 @@ async fn stock_is_patched_per_sku_and_listings_are_read_twenty_a_page() {
     )
     .await;
     let listing_spec = spec("listingsItems_2021-08-01.json");
-    let mut item = page["items"][0].clone();
-    item.as_object_mut().unwrap().remove("offers");
-    conforms(&listing_spec, "Item", &item);
+    let item = &page["items"][0];
+    conforms(&listing_spec, "Item", item);
+    conforms(&listing_spec, "ItemOfferByMarketplace", &item["offers"][0]);
+    conforms(&listing_spec, "Money", &item["offers"][0]["price"]);
     conforms(
         &listing_spec,
         "ItemSummaryByMarketplace",
@@ -457,4 +487,135 @@ async fn many_skus_go_as_one_listings_feed_whose_report_refuses_single_messages(
     let feed = raw_get(&sim, &_creds, &feed_path).await;
     conforms(&feeds, "Feed", &feed);
     assert_eq!(feed["processingStatus"], "DONE");
+}
+
+/// `getOrders` honours each documented filter it is given, or refuses it in
+/// Amazon's words; `getOrderAddress` is served; answers carry no `null`;
+/// a path or method the simulator does not serve is Amazon's JSON error,
+/// never an empty body a client would read as "nothing".
+#[tokio::test]
+async fn get_orders_honours_every_filter_and_every_answer_is_amazons() {
+    let (sim, _c, ctl, creds) = start().await;
+    roomy(&ctl).await;
+    let skus: Vec<String> = sim.shown_stock().await.unwrap().into_keys().collect();
+    let kept = place(&ctl, &[(&skus[0], 1)], false).await;
+    let cancelled = place(&ctl, &[(&skus[1], 1)], false).await;
+    ctl.post(&format!("/_sim/orders/{cancelled}/cancel"), json!({}))
+        .await;
+    let orders = spec("ordersV0.json");
+    let m = &creds.marketplace_id;
+    let list = |q: String| {
+        let (sim, creds) = (&sim, &creds);
+        async move {
+            let (status, v) = raw_call(
+                sim,
+                creds,
+                reqwest::Method::GET,
+                &format!("/orders/v0/orders?MarketplaceIds={m}&{q}"),
+            )
+            .await;
+            (status, v)
+        }
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = v["payload"]["Orders"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no orders in {v}"))
+            .iter()
+            .map(|o| o["AmazonOrderId"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![kept.clone(), cancelled.clone()];
+    both.sort();
+    let since = "CreatedAfter=2020-01-01T00:00:00Z";
+    for (query, want) in [
+        (format!("AmazonOrderIds={kept}"), vec![kept.clone()]),
+        (
+            format!("{since}&OrderStatuses=Canceled"),
+            vec![cancelled.clone()],
+        ),
+        (
+            format!("{since}&OrderStatuses=Unshipped,Pending"),
+            vec![kept.clone()],
+        ),
+        (
+            format!("{since}&CreatedBefore=2021-01-01T00:00:00Z"),
+            vec![],
+        ),
+        (format!("{since}&PaymentMethods=COD"), vec![]),
+        (format!("{since}&PaymentMethods=Other,COD"), both.clone()),
+        (
+            format!("{since}&SellerOrderId={cancelled}"),
+            vec![cancelled.clone()],
+        ),
+        (format!("{since}&FulfillmentChannels=AFN"), vec![]),
+    ] {
+        let (status, v) = list(query.clone()).await;
+        assert_eq!(status, 200, "{query}: {v}");
+        assert_eq!(ids(&v), want, "{query}");
+        for o in v["payload"]["Orders"].as_array().unwrap() {
+            conforms(&orders, "Order", o);
+            conforms(&orders, "Address", &o["ShippingAddress"]);
+        }
+        let mut found = Vec::new();
+        nulls(&v, "$", &mut found);
+        assert!(found.is_empty(), "{query}: null at {found:?}");
+    }
+    // The buyer's (relay) address as the orders show it.
+    let (_, all) = list(since.to_owned()).await;
+    let email = all["payload"]["Orders"][0]["BuyerInfo"]["BuyerEmail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = list(format!("{since}&BuyerEmail={email}")).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(!ids(&v).is_empty());
+    for query in [
+        format!("{since}&OrderStatuses=Lost"),
+        format!("{since}&PaymentMethods=Cheque"),
+        format!("{since}&BuyerEmail={email}&OrderStatuses=Shipped"),
+        "CreatedBefore=2021-01-01T00:00:00Z&LastUpdatedAfter=2020-01-01T00:00:00Z".to_owned(),
+    ] {
+        let (status, v) = list(query.clone()).await;
+        assert_eq!(status, 400, "{query}: {v}");
+        assert_eq!(v["errors"][0]["code"], "InvalidInput", "{query}");
+        conforms(&orders, "Error", &v["errors"][0]);
+    }
+    // getOrderAddress.
+    let (status, v) = raw_call(
+        &sim,
+        &creds,
+        reqwest::Method::GET,
+        &format!("/orders/v0/orders/{kept}/address"),
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    conforms(&orders, "GetOrderAddressResponse", &v);
+    conforms(&orders, "OrderAddress", &v["payload"]);
+    conforms(&orders, "Address", &v["payload"]["ShippingAddress"]);
+    assert_eq!(v["payload"]["AmazonOrderId"], kept.as_str());
+    // What the simulator does not serve: Amazon's JSON error.
+    for (method, path, want) in [
+        (
+            reqwest::Method::GET,
+            format!("/orders/v0/orders/{kept}/regulatedInfo"),
+            404,
+        ),
+        (
+            reqwest::Method::GET,
+            "/orders/2026-01-01/orders".to_owned(),
+            404,
+        ),
+        (
+            reqwest::Method::DELETE,
+            format!("/orders/v0/orders/{kept}"),
+            405,
+        ),
+    ] {
+        let (status, v) = raw_call(&sim, &creds, method, &path).await;
+        assert_eq!(status, want, "{path}: {v}");
+        conforms(&orders, "Error", &v["errors"][0]);
+    }
 }

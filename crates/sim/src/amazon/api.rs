@@ -21,6 +21,7 @@ fn operation(method: &str, path: &str) -> Option<&'static str> {
     match method {
         "GET" if p == "/orders/v0/orders" => Some("getOrders"),
         "GET" if p.ends_with("/orderItems") => Some("getOrderItems"),
+        "GET" if p.ends_with("/address") => Some("getOrderAddress"),
         "POST" if p.ends_with("/shipmentConfirmation") => Some("confirmShipment"),
         "PATCH" if p.starts_with("/listings/") => Some("patchListingsItem"),
         "GET" if p.starts_with("/listings/") && p.matches('/').count() == 4 => {
@@ -161,6 +162,174 @@ pub(super) struct OrdersQuery {
     per_page: Option<String>,
     #[serde(rename = "NextToken")]
     next_token: Option<String>,
+    #[serde(rename = "CreatedBefore")]
+    created_before: Option<String>,
+    #[serde(rename = "OrderStatuses")]
+    statuses: Option<String>,
+    #[serde(rename = "AmazonOrderIds")]
+    order_ids: Option<String>,
+    #[serde(rename = "BuyerEmail")]
+    buyer_email: Option<String>,
+    #[serde(rename = "SellerOrderId")]
+    seller_order_id: Option<String>,
+    #[serde(rename = "PaymentMethods")]
+    payment_methods: Option<String>,
+}
+
+/// `OrderStatuses` values Amazon knows.
+const ORDER_STATUSES: [&str; 8] = [
+    "PendingAvailability",
+    "Pending",
+    "Unshipped",
+    "PartiallyShipped",
+    "Shipped",
+    "InvoiceUnconfirmed",
+    "Canceled",
+    "Unfulfillable",
+];
+
+/// `PaymentMethods` values Amazon knows.
+const PAYMENT_METHODS: [&str; 3] = ["COD", "CVS", "Other"];
+
+/// A comma-separated list parameter, each value one of `known`.
+#[allow(
+    clippy::result_large_err,
+    reason = "the error is the finished response, as handlers return it"
+)]
+fn list_of<'a>(
+    name: &str,
+    v: Option<&'a str>,
+    known: &[&str],
+) -> Result<Option<Vec<&'a str>>, Response> {
+    let Some(v) = v else { return Ok(None) };
+    let values: Vec<&str> = v.split(',').map(str::trim).collect();
+    if let Some(bad) = values.iter().find(|x| !known.contains(x)) {
+        return Err(invalid(&format!(
+            "{bad} is not a valid value for {name}; valid values are {}",
+            known.join(", ")
+        )));
+    }
+    Ok(Some(values))
+}
+
+/// What a first `getOrders` page selects, checked as Amazon checks it.
+struct Selection<'a> {
+    created: Option<DateTime<Utc>>,
+    created_before: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+    before: DateTime<Utc>,
+    channels: Option<Vec<&'a str>>,
+    statuses: Option<Vec<&'a str>>,
+    payment_methods: Option<Vec<&'a str>>,
+    order_ids: Option<Vec<&'a str>>,
+    buyer_email: Option<&'a str>,
+    seller_order_id: Option<&'a str>,
+}
+
+impl<'a> Selection<'a> {
+    #[allow(
+        clippy::result_large_err,
+        reason = "the error is the finished response, as handlers return it"
+    )]
+    fn of(q: &'a OrdersQuery, latest: DateTime<Utc>) -> Result<Self, Response> {
+        let created = when("CreatedAfter", q.created_after.as_ref())?;
+        let created_before = when("CreatedBefore", q.created_before.as_ref())?;
+        let updated = when("LastUpdatedAfter", q.updated_after.as_ref())?;
+        let upto = when("LastUpdatedBefore", q.updated_before.as_ref())?;
+        let order_ids: Option<Vec<&str>> = q
+            .order_ids
+            .as_deref()
+            .map(|v| v.split(',').map(str::trim).collect());
+        if order_ids.as_ref().is_some_and(|ids| ids.len() > 50) {
+            return Err(invalid("AmazonOrderIds accepts at most 50 values"));
+        }
+        // Looked up by id, the other filters are ignored (as Amazon does).
+        if order_ids.is_none() {
+            if created.is_none() && updated.is_none() {
+                return Err(invalid(
+                    "Either CreatedAfter or LastUpdatedAfter must be specified",
+                ));
+            }
+            if created.is_some() && updated.is_some() {
+                return Err(invalid(
+                    "LastUpdatedAfter cannot be set when CreatedAfter is set",
+                ));
+            }
+            if created_before.is_some() && created.is_none() {
+                return Err(invalid(
+                    "CreatedBefore can only be specified if CreatedAfter is specified",
+                ));
+            }
+            if upto.is_some() && updated.is_none() {
+                return Err(invalid(
+                    "LastUpdatedBefore can only be specified if LastUpdatedAfter is specified",
+                ));
+            }
+            if upto.is_some_and(|u| u > latest) || created_before.is_some_and(|c| c > latest) {
+                return Err(invalid(
+                    "LastUpdatedBefore and CreatedBefore must be no later than two minutes before the request",
+                ));
+            }
+            if (q.buyer_email.is_some() || q.seller_order_id.is_some())
+                && (q.channels.is_some()
+                    || q.statuses.is_some()
+                    || q.payment_methods.is_some()
+                    || updated.is_some())
+            {
+                return Err(invalid(
+                    "When BuyerEmail or SellerOrderId is specified, FulfillmentChannels, OrderStatuses, PaymentMethods, LastUpdatedAfter and LastUpdatedBefore cannot be specified",
+                ));
+            }
+        }
+        Ok(Self {
+            created,
+            created_before,
+            updated,
+            before: upto.unwrap_or(latest),
+            channels: list_of(
+                "FulfillmentChannels",
+                q.channels.as_deref(),
+                &["AFN", "MFN"],
+            )?,
+            statuses: list_of("OrderStatuses", q.statuses.as_deref(), &ORDER_STATUSES)?,
+            payment_methods: list_of(
+                "PaymentMethods",
+                q.payment_methods.as_deref(),
+                &PAYMENT_METHODS,
+            )?,
+            order_ids,
+            buyer_email: q.buyer_email.as_deref(),
+            seller_order_id: q.seller_order_id.as_deref(),
+        })
+    }
+
+    fn selects(&self, o: &super::store::Order) -> bool {
+        if let Some(ids) = &self.order_ids {
+            return ids.contains(&o.id.as_str());
+        }
+        self.created.is_none_or(|c| o.purchased >= c)
+            && self.created_before.is_none_or(|c| o.purchased <= c)
+            && self
+                .updated
+                .is_none_or(|u| o.updated >= u && o.updated <= self.before)
+            && self
+                .channels
+                .as_ref()
+                .is_none_or(|c| c.contains(&if o.afn { "AFN" } else { "MFN" }))
+            && self
+                .statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&o.status()))
+            // Every order of the simulator is paid with `Other`.
+            && self
+                .payment_methods
+                .as_ref()
+                .is_none_or(|m| m.contains(&"Other"))
+            && self
+                .buyer_email
+                .is_none_or(|e| e.eq_ignore_ascii_case(&super::store::buyer_email(&o.buyer)))
+            && self.seller_order_id.is_none_or(|id| id == o.id)
+    }
 }
 
 #[allow(
@@ -196,39 +365,17 @@ pub(super) async fn orders(State(sim): State<App>, Query(q): Query<OrdersQuery>)
         {
             return invalid("MarketplaceIds must name the seller's marketplace");
         }
-        let (created, updated, upto) = match (
-            when("CreatedAfter", q.created_after.as_ref()),
-            when("LastUpdatedAfter", q.updated_after.as_ref()),
-            when("LastUpdatedBefore", q.updated_before.as_ref()),
-        ) {
-            (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-            (Err(r), _, _) | (_, Err(r), _) | (_, _, Err(r)) => return r,
-        };
-        if created.is_none() && updated.is_none() {
-            return invalid("Either CreatedAfter or LastUpdatedAfter must be specified");
-        }
-        if created.is_some() && updated.is_some() {
-            return invalid("LastUpdatedAfter cannot be set when CreatedAfter is set");
-        }
         // Amazon lists a change only two minutes after it happened.
         let latest = Utc::now() - chrono::Duration::seconds(store.lag_secs);
-        if upto.is_some_and(|u| u > latest) {
-            return invalid(
-                "LastUpdatedBefore must be no later than two minutes before the request",
-            );
-        }
-        let before = upto.unwrap_or(latest);
-        let channels: Option<Vec<&str>> = q.channels.as_deref().map(|c| c.split(',').collect());
+        let selection = match Selection::of(&q, latest) {
+            Ok(s) => s,
+            Err(r) => return r,
+        };
+        let before = selection.before;
         let mut matched: Vec<_> = store
             .orders
             .values()
-            .filter(|o| created.is_none_or(|c| o.purchased >= c))
-            .filter(|o| updated.is_none_or(|u| o.updated >= u && o.updated <= before))
-            .filter(|o| {
-                channels
-                    .as_ref()
-                    .is_none_or(|c| c.contains(&if o.afn { "AFN" } else { "MFN" }))
-            })
+            .filter(|o| selection.selects(o))
             .map(|o| (o.updated, o.id.clone()))
             .collect();
         matched.sort();
@@ -282,6 +429,45 @@ pub(super) async fn one_order(State(sim): State<App>, Path(id): Path<String>) ->
             &format!("Order {id} not found"),
         ),
     }
+}
+
+/// `getOrderAddress`: the address as the order shows it without a
+/// restricted data token.
+pub(super) async fn order_address(State(sim): State<App>, Path(id): Path<String>) -> Response {
+    match lock(&sim.store).orders.get(&id) {
+        Some(o) => Json(json!({ "payload": {
+            "AmazonOrderId": o.id,
+            "ShippingAddress": super::store::address_json(&o.buyer),
+        }}))
+        .into_response(),
+        None => errors(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("Order {id} not found"),
+        ),
+    }
+}
+
+/// Any path the simulator does not serve: Amazon's JSON error, never an
+/// empty body a client would read as "nothing".
+pub(super) async fn no_route(req: Request) -> Response {
+    errors(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!(
+            "Resource {} is not found (the simulator implements the operations its README lists)",
+            req.uri().path()
+        ),
+    )
+}
+
+/// A served path with a method it does not take.
+pub(super) async fn no_method(req: Request) -> Response {
+    errors(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        &format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
 }
 
 /// `getOrderItems`.

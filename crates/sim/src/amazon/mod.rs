@@ -52,13 +52,14 @@ const CURRENCY: &str = "EUR";
 /// Seconds an access token lives.
 const TOKEN_LIFETIME: i64 = 3600;
 /// The usage plans: `(operation, rate per second, burst)`.
-pub const USAGE_PLANS: [(&str, f64, f64); 9] = [
+pub const USAGE_PLANS: [(&str, f64, f64); 10] = [
     ("getOrders", 0.0167, 20.0),
     ("createFeedDocument", 0.5, 15.0),
     ("createFeed", 0.0083, 15.0),
     ("getFeed", 2.0, 15.0),
     ("getFeedDocument", 0.0222, 10.0),
     ("getOrderItems", 0.5, 30.0),
+    ("getOrderAddress", 0.5, 30.0),
     ("confirmShipment", 2.0, 10.0),
     ("patchListingsItem", 5.0, 5.0),
     ("searchListingsItems", 5.0, 5.0),
@@ -218,6 +219,10 @@ pub(crate) fn router(
             get(api::order_items),
         )
         .route(
+            "/orders/v0/orders/{order_id}/address",
+            get(api::order_address),
+        )
+        .route(
             "/orders/v0/orders/{order_id}/shipmentConfirmation",
             post(api::confirm_shipment),
         )
@@ -258,4 +263,6 @@ pub(crate) fn router(
     api.merge(control)
         .merge(consent::routes(sim))
         .merge(core::control_routes(core))
+        .fallback(api::no_route)
+        .method_not_allowed_fallback(api::no_method)
 }

@@ -245,11 +245,28 @@ pub(super) fn order_json(o: &Order) -> Value {
         "IsGlobalExpressEnabled": false, "IsReplacementOrder": false, "IsSoldByAB": false,
         "IsISPU": false, "IsAccessPointOrder": false, "HasRegulatedItems": false,
         // Without a restricted data token: no name, no street.
-        "ShippingAddress": { "City": b.city, "StateOrRegion": b.region, "PostalCode": b.postcode,
-                             "CountryCode": b.country },
-        "BuyerInfo": { "BuyerEmail": format!("{}@marketplace.amazon.de",
-            b.email.split('@').next().unwrap_or("buyer")) },
+        "ShippingAddress": address_json(b),
+        "BuyerInfo": { "BuyerEmail": buyer_email(b) },
     })
+}
+
+/// A buyer's address as Amazon shows it without a restricted data token:
+/// no name, no street; a field Amazon does not have is left out, never
+/// `null`.
+pub(super) fn address_json(b: &seed::Person) -> Value {
+    let mut a = json!({ "City": b.city, "PostalCode": b.postcode, "CountryCode": b.country });
+    if let Some(region) = &b.region {
+        a["StateOrRegion"] = json!(region);
+    }
+    a
+}
+
+/// What `BuyerInfo.BuyerEmail` shows: Amazon's anonymised relay address.
+pub(super) fn buyer_email(b: &seed::Person) -> String {
+    format!(
+        "{}@marketplace.amazon.de",
+        b.email.split('@').next().unwrap_or("buyer")
+    )
 }
 
 pub(super) fn item_json(o: &Order, i: &Item) -> Value {
@@ -276,6 +293,6 @@ pub(super) fn listing_json(l: &Listing) -> Value {
             "createdDate": time(l.updated), "lastUpdatedDate": time(l.updated) }],
         "fulfillmentAvailability": [{ "fulfillmentChannelCode": "DEFAULT", "quantity": l.quantity }],
         "offers": [{ "marketplaceId": MARKETPLACE, "offerType": "B2C",
-            "price": { "currency": CURRENCY, "amount": decimal(l.price, 2) } }],
+            "price": { "currencyCode": CURRENCY, "amount": decimal(l.price, 2) } }],
     })
 }
