@@ -607,6 +607,28 @@ pub struct WebhookDetail {
     pub message_id: Option<MessageId>,
 }
 
+impl WebhookDetail {
+    /// `webhook.secret_rotated`: the previous secret signs until `until`.
+    #[must_use]
+    pub fn rotated(until: DateTime<Utc>) -> Self {
+        Self {
+            previous_valid_until: Some(until),
+            reason: None,
+            message_id: None,
+        }
+    }
+
+    /// `webhook.disabled`: why, and the delivery that did it.
+    #[must_use]
+    pub fn disabled(reason: &str, message: &MessageId) -> Self {
+        Self {
+            previous_valid_until: None,
+            reason: Some(reason.to_owned()),
+            message_id: Some(message.clone()),
+        }
+    }
+}
+
 /// A plugin's event.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]

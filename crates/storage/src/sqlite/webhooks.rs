@@ -323,11 +323,7 @@ impl Webhooks for SqliteStorage {
             account,
             &e,
             "webhook.secret_rotated",
-            Some(WebhookDetail {
-                previous_valid_until: Some(previous_until),
-                reason: None,
-                message_id: None,
-            }),
+            Some(WebhookDetail::rotated(previous_until)),
         )
         .await?;
         tx.commit().await?;
@@ -605,11 +601,7 @@ impl Webhooks for SqliteStorage {
                     &d.account_id,
                     &e,
                     "webhook.disabled",
-                    Some(WebhookDetail {
-                        previous_valid_until: None,
-                        reason: Some(reason.to_owned()),
-                        message_id: Some(d.message_id.clone()),
-                    }),
+                    Some(WebhookDetail::disabled(reason, &d.message_id)),
                 )
                 .await?;
                 tracing::warn!(webhook = %d.endpoint_id, reason, "webhook endpoint disabled");

@@ -27,6 +27,7 @@ mod plugin_rules;
 mod plugins;
 mod polling;
 mod retention;
+mod webhook_payloads;
 mod webhooks;
 
 use std::collections::BTreeMap;
