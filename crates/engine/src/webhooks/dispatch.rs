@@ -170,8 +170,8 @@ impl WebhookDispatch {
     /// The entities an event is about, each with its key and its form in
     /// the unified format: as the event recorded it where the journal keeps
     /// the entity (orders, fulfilments, products, listings), else as it is
-    /// now. An
-    /// entity that no longer exists is sent as the event recorded it.
+    /// now. An entity that no longer exists is sent as the event recorded
+    /// it.
     async fn render(&self, ev: &OwnedEvent) -> Result<Vec<(String, Value)>, EngineError> {
         let s = &self.ctx.storage;
         let (acc, store) = (&ev.account_id, &ev.store_id);
