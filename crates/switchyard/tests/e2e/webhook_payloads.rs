@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 use switchyard::Clock;
-use switchyard_testkit::TestApp;
 use switchyard_testkit::receiver::Receiver;
+use switchyard_testkit::{Tenant, TestApp};
 
 use crate::loopback_allowed;
 use crate::webhooks::subscribe;
@@ -96,14 +96,18 @@ async fn dispatch_and_deliver_once(app: &TestApp) -> (usize, usize) {
     (messages, sent.succeeded)
 }
 
-/// Order and fulfilment events are delivered with the entity as the event
-/// left it: an order created, held, released and shipped before any
-/// delivery is sent open and unshipped for `order.created`, held for
-/// `order.on_hold`, and with its shipment only once it has one.
-#[tokio::test]
-async fn order_payloads_describe_the_order_as_of_each_event() {
-    // The API alone: the events wait in the journal until the workers
-    // below start, after every change was made.
+/// An API-only app, so that events wait in the journal until a test runs
+/// the workers: a store with the product MUG and a Shopify channel, and a
+/// receiver subscribed to `events`.
+struct Shop {
+    app: TestApp,
+    t: Tenant,
+    store: String,
+    channel: switchyard_storage::ChannelRef,
+    rx: Receiver,
+}
+
+async fn shop(events: Value) -> Shop {
     let app = switchyard_testkit::spawn_api_only().await;
     let t = app.tenant("acme").await;
     let store = app.store(&t, "Shop").await;
@@ -117,28 +121,49 @@ async fn order_payloads_describe_the_order_as_of_each_event() {
         .await;
     assert_eq!(ch.status, 201, "{}", ch.body);
     let rx = Receiver::start().await;
-    subscribe(
-        &app,
-        &t,
-        &store,
-        &rx.url,
-        json!([
-            "order.created",
-            "order.on_hold",
-            "order.updated",
-            "fulfilment.created"
-        ]),
-    )
+    subscribe(&app, &t, &store, &rx.url, events).await;
+    let account = app.storage.ensure_account("acme").await.unwrap().id;
+    let channel = switchyard_storage::ChannelRef {
+        account_id: account,
+        store_id: store.parse().unwrap(),
+        channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+    };
+    Shop {
+        app,
+        t,
+        store,
+        channel,
+        rx,
+    }
+}
+
+/// Order and fulfilment events are delivered with the entity as the event
+/// left it: an order created, held, released and shipped before any
+/// delivery is sent open and unshipped for `order.created`, held for
+/// `order.on_hold`, and with its shipment only once it has one.
+#[tokio::test]
+async fn order_payloads_describe_the_order_as_of_each_event() {
+    let Shop {
+        app,
+        t,
+        channel,
+        rx,
+        ..
+    } = shop(json!([
+        "order.created",
+        "order.on_hold",
+        "order.updated",
+        "fulfilment.created"
+    ]))
     .await;
     // An order as the import stores it.
-    let account = app.storage.ensure_account("acme").await.unwrap().id;
     let order = app
         .storage
         .upsert_order(
-            &account,
-            &store.parse().unwrap(),
+            &channel.account_id,
+            &channel.store_id,
             switchyard_storage::NewOrder {
-                channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
+                channel_id: channel.channel_id.clone(),
                 channel_order_id: "1001".into(),
                 state: switchyard_domain::order::OrderState::Open,
                 lines: vec![switchyard_storage::NewOrderLine {
@@ -214,33 +239,17 @@ async fn order_payloads_describe_the_order_as_of_each_event() {
 /// `channel_product.updated`.
 #[tokio::test]
 async fn listing_payloads_describe_the_listing_as_of_each_event() {
-    let app = switchyard_testkit::spawn_api_only().await;
-    let t = app.tenant("acme").await;
-    let store = app.store(&t, "Shop").await;
-    app.product(&t, &store, "MUG").await;
-    let ch = app
-        .post(
-            &t,
-            &format!("/v1/stores/{store}/channels"),
-            &json!({ "name": "Shop", "kind": "shopify", "credentials": { "access_token": "x" } }),
-        )
-        .await;
-    assert_eq!(ch.status, 201, "{}", ch.body);
-    let rx = Receiver::start().await;
-    subscribe(
-        &app,
-        &t,
-        &store,
-        &rx.url,
-        json!(["channel_product.created", "channel_product.updated"]),
-    )
+    let Shop {
+        app,
+        t,
+        store,
+        channel,
+        rx,
+    } = shop(json!([
+        "channel_product.created",
+        "channel_product.updated"
+    ]))
     .await;
-    let account = app.storage.ensure_account("acme").await.unwrap().id;
-    let channel = switchyard_storage::ChannelRef {
-        account_id: account,
-        store_id: store.parse().unwrap(),
-        channel_id: ch.body["id"].as_str().unwrap().parse().unwrap(),
-    };
     for title in ["Mug", "Blue mug"] {
         let listing = switchyard_storage::NewListing {
             listing_id: "gid://shopify/ProductVariant/1".into(),
