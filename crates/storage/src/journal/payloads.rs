@@ -727,3 +727,75 @@ pub(crate) fn listing_product_event(
         })),
     )
 }
+
+/// `channel.updated`: the channel as it now is, whether its credentials
+/// were replaced, and the stock rules and settings before, where they
+/// changed.
+pub(crate) fn channel_updated_event(
+    old: &crate::Channel,
+    now: &crate::Channel,
+    credentials_changed: bool,
+) -> NewEvent {
+    NewEvent::new(
+        &now.id,
+        "channel.updated",
+        EventPayload::Channel(ChannelEvent {
+            credentials_changed: Some(credentials_changed),
+            previous_stock_rules: (old.stock_rules != now.stock_rules).then_some(old.stock_rules),
+            previous_settings: (old.settings != now.settings).then(|| old.settings.clone()),
+            ..ChannelEvent::snapshot(now)
+        }),
+    )
+}
+
+/// `channel.import_error`: an order the import could not take.
+pub(crate) fn import_error_event(channel: &ChannelId, e: &crate::NewImportError) -> NewEvent {
+    NewEvent::new(
+        channel,
+        "channel.import_error",
+        EventPayload::Channel(ChannelEvent {
+            channel_order_id: Some(e.channel_order_id.clone()),
+            code: Some(e.code.clone()),
+            message: Some(e.message.clone()),
+            ..ChannelEvent::of(channel)
+        }),
+    )
+}
+
+/// `channel.import_error_handled`: an import error someone dealt with.
+pub(crate) fn import_error_handled_event(
+    channel: &ChannelId,
+    e: &crate::ImportErrorRecord,
+    by: &str,
+) -> NewEvent {
+    NewEvent::new(
+        channel,
+        "channel.import_error_handled",
+        EventPayload::Channel(ChannelEvent {
+            channel_order_id: Some(e.channel_order_id.clone()),
+            error_id: Some(e.id),
+            by: Some(by.to_owned()),
+            ..ChannelEvent::of(channel)
+        }),
+    )
+}
+
+/// The order event of a shipment: the order's state before and after
+/// fulfilment `by`.
+pub(crate) fn shipped_order_event(
+    order: &OrderId,
+    before: OrderState,
+    after: OrderState,
+    by: &FulfilmentId,
+) -> NewEvent {
+    NewEvent::new(
+        order,
+        switchyard_domain::shipment::order_event(after),
+        EventPayload::Order(OrderEvent {
+            state: Some(after),
+            previous_state: Some(before),
+            fulfilment_id: Some(by.clone()),
+            ..OrderEvent::of(order)
+        }),
+    )
+}

@@ -1,6 +1,6 @@
 //! Channels: settings, sealed credentials, stock rules.
 
-use crate::journal::{ChannelEvent, EventPayload, NewEvent};
+use crate::journal::{ChannelEvent, EventPayload, NewEvent, channel_updated_event};
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
@@ -214,17 +214,7 @@ impl Channels for PgStorage {
         q.push(" WHERE id = ").push_bind(id.as_str());
         q.build().execute(&mut *tx).await?;
         let ch = fetch_channel(&mut tx, account, store, id).await?;
-        let ev = NewEvent::new(
-            &ch.id,
-            "channel.updated",
-            EventPayload::Channel(ChannelEvent {
-                credentials_changed: Some(credentials_changed),
-                previous_stock_rules: (old.stock_rules != ch.stock_rules)
-                    .then_some(old.stock_rules),
-                previous_settings: (old.settings != ch.settings).then(|| old.settings.clone()),
-                ..ChannelEvent::snapshot(&ch)
-            }),
-        );
+        let ev = channel_updated_event(&old, &ch, credentials_changed);
         append_event(&mut tx, account, store, &ev).await?;
         tx.commit().await?;
         Ok(ch)

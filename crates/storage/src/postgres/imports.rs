@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use crate::journal::{ChannelEvent, EventPayload, NewEvent};
+use crate::journal::{import_error_event, import_error_handled_event};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -183,16 +183,7 @@ impl Imports for PgStorage {
             .fetch_one(&mut *tx)
             .await?;
             if created.is_some() {
-                let ev = NewEvent::new(
-                    &channel.channel_id,
-                    "channel.import_error",
-                    EventPayload::Channel(ChannelEvent {
-                        channel_order_id: Some(e.channel_order_id.clone()),
-                        code: Some(e.code.clone()),
-                        message: Some(e.message.clone()),
-                        ..ChannelEvent::of(&channel.channel_id)
-                    }),
-                );
+                let ev = import_error_event(&channel.channel_id, &e);
                 append_event(&mut tx, &channel.account_id, &channel.store_id, &ev).await?;
             }
         }
@@ -274,16 +265,7 @@ impl Imports for PgStorage {
         let row = match handled {
             Some(row) => {
                 let e = import_error_from_row(&row)?;
-                let ev = NewEvent::new(
-                    channel,
-                    "channel.import_error_handled",
-                    EventPayload::Channel(ChannelEvent {
-                        channel_order_id: Some(e.channel_order_id.clone()),
-                        error_id: Some(e.id),
-                        by: Some(by.to_owned()),
-                        ..ChannelEvent::of(channel)
-                    }),
-                );
+                let ev = import_error_handled_event(channel, &e, by);
                 append_event(&mut tx, account, store, &ev).await?;
                 e
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use crate::journal::{EventPayload, FulfilmentEvent, NewEvent, OrderEvent};
+use crate::journal::{EventPayload, FulfilmentEvent, NewEvent, shipped_order_event};
 use sqlx::{Row, SqliteConnection};
 use switchyard_domain::DomainError;
 use switchyard_domain::carrier::Carrier;
@@ -31,8 +31,8 @@ use crate::{
     FulfilmentSync, Fulfilments, NewFulfilment, Result, StorageError, SyncResult,
 };
 use switchyard_domain::shipment::{
-    NewShipment, order_event, plan_cancellation, plan_shipment, plan_tracking_update,
-    sync_for_cancellation, sync_for_correction,
+    NewShipment, plan_cancellation, plan_shipment, plan_tracking_update, sync_for_cancellation,
+    sync_for_correction,
 };
 
 const COLUMNS: &str = "id, order_id, store_id, channel_id, source, status, carrier, carrier_detected, service, \
@@ -310,16 +310,7 @@ pub(crate) async fn insert_fulfilment(
     touched.extend(plan.units.into_keys());
     let rec = fetch(conn, account, &id).await?;
     journal_update(conn, account, &rec, "fulfilment.created").await?;
-    let ev = NewEvent::new(
-        order_id,
-        order_event(after),
-        EventPayload::Order(OrderEvent {
-            state: Some(after),
-            previous_state: Some(state),
-            fulfilment_id: Some(id.clone()),
-            ..OrderEvent::of(order_id)
-        }),
-    );
+    let ev = shipped_order_event(order_id, state, after, &id);
     append_event(conn, account, &store, &ev).await?;
     enqueue_targets(conn, &store, &touched, "fulfilment").await?;
     Ok(rec)
